@@ -1,0 +1,59 @@
+// App: composes the service: opens the store, builds the domain services, registers every route
+// and runs the HTTP server. main.cc and the tests both start the service through it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/config.h"
+#include "api/http_server.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "base/clock.h"
+#include "base/random.h"
+#include "base/secret.h"
+#include "identity/operator_auth.h"
+#include "identity/principals.h"
+#include "store/kv_store.h"
+
+namespace mandated::api {
+
+// Thread safety: Start/Run from the main thread; Stop from any thread.
+class App {
+ public:
+  struct Secrets {
+    std::optional<SecretBytes> bootstrap_token;  // MANDATED_BOOTSTRAP_TOKEN
+  };
+
+  // Opens storage and binds the listener; does not serve yet. Errors: storage failures
+  // (kDataLoss for corruption, kUnavailable if locked) and listen failures.
+  static Result<std::unique_ptr<App>> Start(const ServerConfig& config, Secrets secrets);
+  ~App();
+
+  int port() const { return port_; }
+  // The operator token generated on first start (to print once), if any.
+  std::optional<SecretBytes> TakeGeneratedToken() { return std::move(generated_token_); }
+
+  // Serves until Stop(); then flushes storage.
+  Status Run();
+  void Stop();
+
+ private:
+  App() = default;
+  void RegisterRoutes();
+
+  ServerConfig config_;
+  Clock* clock_ = &SystemClock::Get();
+  Random* random_ = &SystemRandom::Get();
+  std::unique_ptr<store::KvStore> store_;
+  std::unique_ptr<identity::PrincipalStore> principals_;
+  std::unique_ptr<identity::OperatorAuth> operator_auth_;
+  Router router_;
+  Metrics metrics_;
+  std::unique_ptr<HttpServer> http_;
+  int port_ = 0;
+  std::optional<SecretBytes> generated_token_;
+};
+
+}  // namespace mandated::api

@@ -1,0 +1,228 @@
+// Layered configuration loading for the mandated server.
+#include "api/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "base/json.h"
+
+namespace mandated::api {
+namespace {
+
+Status BadConfig(const std::string& where, const std::string& what) {
+  return InvalidArgumentError(where + ": " + what, "bad-config");
+}
+
+Result<int64_t> ParseInt(const std::string& where, const std::string& text, int64_t min,
+                         int64_t max) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty()) {
+    return BadConfig(where, "expected an integer, got \"" + text + "\"");
+  }
+  if (v < min || v > max) {
+    return BadConfig(where, "must be between " + std::to_string(min) + " and " +
+                                std::to_string(max));
+  }
+  return v;
+}
+
+Status ParseListen(const std::string& where, const std::string& text, ServerConfig& cfg) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return BadConfig(where, "expected HOST:PORT, got \"" + text + "\"");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  MD_ASSIGN_OR_RETURN(int64_t port, ParseInt(where, text.substr(colon + 1), 0, 65535));
+  cfg.listen_host = host;
+  cfg.listen_port = static_cast<int>(port);
+  return OkStatus();
+}
+
+// Applies one setting by its canonical name (the file key; flags and env map onto it).
+Status Apply(const std::string& key, const std::string& value, const std::string& where,
+             ServerConfig& cfg) {
+  if (key == "data_dir") {
+    if (value.empty()) return BadConfig(where, "must not be empty");
+    cfg.data_dir = value;
+  } else if (key == "listen") {
+    return ParseListen(where, value, cfg);
+  } else if (key == "workers") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 4096));
+    cfg.worker_threads = static_cast<int>(v);
+  } else if (key == "max_body_bytes") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1024, int64_t{64} << 20));
+    cfg.max_body_bytes = static_cast<uint64_t>(v);
+  } else if (key == "read_timeout_ms") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 600000));
+    cfg.read_timeout_ms = static_cast<int>(v);
+  } else if (key == "write_timeout_ms") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 600000));
+    cfg.write_timeout_ms = static_cast<int>(v);
+  } else if (key == "keepalive_timeout_s") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 0, 3600));
+    cfg.keepalive_timeout_s = static_cast<int>(v);
+  } else if (key == "keepalive_max_requests") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 1000000));
+    cfg.keepalive_max_requests = static_cast<int>(v);
+  } else if (key == "log_level") {
+    if (value != "debug" && value != "info" && value != "warn" && value != "error") {
+      return BadConfig(where, "must be debug, info, warn or error");
+    }
+    cfg.log_level = value;
+  } else if (key == "kek_file") {
+    cfg.kek_file = value;
+  } else {
+    return BadConfig(where, "unknown setting");
+  }
+  return OkStatus();
+}
+
+struct Setting {
+  const char* key;
+  const char* flag;
+  const char* env;
+};
+constexpr Setting kSettings[] = {
+    {"data_dir", "--data-dir", "MANDATED_DATA_DIR"},
+    {"listen", "--listen", "MANDATED_LISTEN"},
+    {"workers", "--workers", "MANDATED_WORKERS"},
+    {"max_body_bytes", "--max-body-bytes", "MANDATED_MAX_BODY_BYTES"},
+    {"read_timeout_ms", "--read-timeout-ms", "MANDATED_READ_TIMEOUT_MS"},
+    {"write_timeout_ms", "--write-timeout-ms", "MANDATED_WRITE_TIMEOUT_MS"},
+    {"keepalive_timeout_s", "--keepalive-timeout-s", "MANDATED_KEEPALIVE_TIMEOUT_S"},
+    {"keepalive_max_requests", "--keepalive-max-requests", "MANDATED_KEEPALIVE_MAX_REQUESTS"},
+    {"log_level", "--log-level", "MANDATED_LOG_LEVEL"},
+    {"kek_file", "--kek-file", "MANDATED_KEK_FILE"},
+};
+
+Status ApplyFile(const std::string& path, ServerConfig& cfg) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return BadConfig(path, "cannot read configuration file");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Result<json::Value> doc = json::Parse(ss.str());
+  if (!doc.ok()) {
+    return BadConfig(path, doc.error().message());
+  }
+  if (!doc->is_object()) {
+    return BadConfig(path, "expected a JSON object");
+  }
+  for (size_t i = 0; i < doc->size(); ++i) {
+    const std::string& key = doc->keys()[i];
+    const json::Value& v = doc->items()[i];
+    std::string text;
+    if (v.is_string()) {
+      text = v.as_string();
+    } else if (v.is_number()) {
+      text = v.number_text();
+    } else {
+      return BadConfig(path + ": " + key, "expected a string or a number");
+    }
+    MD_RETURN_IF_ERROR(Apply(key, text, path + ": " + key, cfg));
+  }
+  cfg.config_file = path;
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
+                                           const GetEnv& getenv) {
+  ParsedCommandLine out;
+  // The file layer comes first; find it before applying anything else.
+  std::string file;
+  if (const char* f = getenv("MANDATED_CONFIG"); f != nullptr && *f != '\0') {
+    file = f;
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      file = args[i + 1];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      file = args[i].substr(9);
+    }
+  }
+  if (!file.empty()) {
+    MD_RETURN_IF_ERROR(ApplyFile(file, out.config));
+  }
+  for (const Setting& s : kSettings) {
+    if (const char* v = getenv(s.env); v != nullptr && *v != '\0') {
+      MD_RETURN_IF_ERROR(Apply(s.key, v, s.env, out.config));
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      out.show_help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      out.show_version = true;
+      continue;
+    }
+    std::string value;
+    bool has_inline = false;
+    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_inline = true;
+    }
+    if (arg == "--config") {
+      if (!has_inline) ++i;
+      continue;
+    }
+    const Setting* found = nullptr;
+    for (const Setting& s : kSettings) {
+      if (arg == s.flag) found = &s;
+    }
+    if (found == nullptr) {
+      return BadConfig(arg, "unknown flag (see --help)");
+    }
+    if (!has_inline) {
+      if (i + 1 >= args.size()) {
+        return BadConfig(arg, "needs a value");
+      }
+      value = args[++i];
+    }
+    MD_RETURN_IF_ERROR(Apply(found->key, value, arg, out.config));
+  }
+  return out;
+}
+
+std::string ServerUsage() {
+  return R"(mandated: spending mandates, pre-purchase authorization and x402 for AI agents.
+
+Usage: mandated [flags]
+
+Flags (each also settable as an environment variable, or as a key of the JSON file given by
+--config / MANDATED_CONFIG; flags win over the environment, which wins over the file):
+  --data-dir DIR               MANDATED_DATA_DIR      data directory (default ./mandated-data)
+  --listen HOST:PORT           MANDATED_LISTEN        listen address (default 127.0.0.1:8420;
+                                                      port 0 picks a free port)
+  --workers N                  MANDATED_WORKERS       HTTP worker threads (default 64)
+  --max-body-bytes N           MANDATED_MAX_BODY_BYTES  request body limit (default 65536)
+  --read-timeout-ms N          MANDATED_READ_TIMEOUT_MS   (default 5000)
+  --write-timeout-ms N         MANDATED_WRITE_TIMEOUT_MS  (default 5000)
+  --keepalive-timeout-s N      MANDATED_KEEPALIVE_TIMEOUT_S (default 5)
+  --keepalive-max-requests N   MANDATED_KEEPALIVE_MAX_REQUESTS (default 1000)
+  --log-level LEVEL            MANDATED_LOG_LEVEL     debug, info, warn, error (default info)
+  --kek-file PATH              MANDATED_KEK_FILE      key-encryption key for stored private keys
+  --config FILE                MANDATED_CONFIG        JSON file with the keys above in snake_case
+  --help, --version
+
+Other environment:
+  MANDATED_BOOTSTRAP_TOKEN   operator token accepted for administration (else one is generated
+                             on first start and printed once on standard output)
+
+Signals: SIGTERM or SIGINT stops accepting connections, finishes in-flight requests, flushes
+storage and exits 0.
+)";
+}
+
+}  // namespace mandated::api

@@ -1,0 +1,45 @@
+// Server configuration: defaults, then an optional JSON file, then MANDATED_* environment
+// variables, then command-line flags (later wins). Reference in specs/config.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace mandated::api {
+
+struct ServerConfig {
+  std::string data_dir = "./mandated-data";  // RocksDB and service state
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8420;                    // 0 picks a free port (logged at start)
+  int worker_threads = 64;                   // HTTP worker pool size
+  uint64_t max_body_bytes = 64 * 1024;       // larger bodies get 413 unread
+  int read_timeout_ms = 5000;
+  int write_timeout_ms = 5000;
+  int keepalive_timeout_s = 5;
+  int keepalive_max_requests = 1000;
+  std::string log_level = "info";
+  std::string kek_file;                      // key-encryption key file (signer key store)
+  std::string config_file;                   // where the file layer came from, if any
+};
+
+struct ParsedCommandLine {
+  ServerConfig config;
+  bool show_help = false;
+  bool show_version = false;
+};
+
+using GetEnv = std::function<const char*(const char*)>;
+
+// Builds the configuration from all layers. Errors are kInvalidArgument ("bad-config") naming
+// the flag, variable or file key at fault.
+Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
+                                           const GetEnv& getenv);
+
+// Text for `mandated --help`.
+std::string ServerUsage();
+
+}  // namespace mandated::api

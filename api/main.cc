@@ -1,0 +1,91 @@
+// mandated: the server binary. Parses configuration, starts the App, stops it on SIGTERM/SIGINT.
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/app.h"
+#include "api/config.h"
+#include "base/log.h"
+
+namespace {
+
+int RealMain(int argc, char** argv) {
+  using mandated::api::App;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = mandated::api::LoadServerConfig(args, [](const char* n) { return getenv(n); });
+  if (!parsed.ok()) {
+    fprintf(stderr, "mandated: %s\n", parsed.error().message().c_str());
+    return 2;
+  }
+  if (parsed->show_help) {
+    fputs(mandated::api::ServerUsage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed->show_version) {
+    printf("mandated %s\n", MANDATED_VERSION);
+    return 0;
+  }
+  const mandated::api::ServerConfig& cfg = parsed->config;
+  if (auto level = mandated::log::ParseLevel(cfg.log_level); level.ok()) {
+    mandated::log::SetMinLevel(*level);
+  }
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  App::Secrets secrets;
+  if (const char* t = getenv("MANDATED_BOOTSTRAP_TOKEN"); t != nullptr && *t != '\0') {
+    secrets.bootstrap_token.emplace(mandated::AsBytes(t));
+  }
+  auto app = App::Start(cfg, std::move(secrets));
+  if (!app.ok()) {
+    mandated::log::Error("cannot start", {{"error", app.error().ToString()}});
+    fprintf(stderr, "mandated: cannot start: %s\n", app.error().ToString().c_str());
+    return 1;
+  }
+  if (auto token = (*app)->TakeGeneratedToken(); token.has_value()) {
+    // Shown once, on standard output only (never in the log stream).
+    printf("\nmandated: created the operator token. It is shown once; store it now:\n\n  %.*s\n\n",
+           static_cast<int>(token->size()), reinterpret_cast<const char*>(token->data()));
+    fflush(stdout);
+  }
+
+  std::thread watcher([&stop_signals, a = app->get()] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    mandated::log::Info("stopping", {{"signal", sig}});
+    a->Stop();
+  });
+  mandated::Status s = (*app)->Run();
+  // Wake the watcher if Run ended without a signal.
+  if (watcher.joinable()) {
+    pthread_kill(watcher.native_handle(), SIGTERM);
+    watcher.join();
+  }
+  app->reset();
+  if (!s.ok()) {
+    fprintf(stderr, "mandated: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return RealMain(argc, argv);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "mandated: fatal: %s\n", e.what());
+    return 70;
+  }
+}

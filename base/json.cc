@@ -1,0 +1,302 @@
+// Strict JSON DOM, writer and ObjectReader (the parser adapter is json_parse_nlohmann.cc).
+#include "base/json.h"
+
+#include <charconv>
+
+namespace mandated::json {
+
+Value Value::Bool(bool b) {
+  Value v;
+  v.type_ = Type::kBool;
+  v.bool_ = b;
+  return v;
+}
+Value Value::String(std::string s) {
+  Value v;
+  v.type_ = Type::kString;
+  v.text_ = std::move(s);
+  return v;
+}
+Value Value::NumberText(std::string text) {
+  Value v;
+  v.type_ = Type::kNumber;
+  v.text_ = std::move(text);
+  return v;
+}
+Value Value::Int(int64_t i) { return NumberText(std::to_string(i)); }
+Value Value::Uint(uint64_t u) { return NumberText(std::to_string(u)); }
+Value Value::Array() {
+  Value v;
+  v.type_ = Type::kArray;
+  return v;
+}
+Value Value::Object() {
+  Value v;
+  v.type_ = Type::kObject;
+  return v;
+}
+
+std::optional<int64_t> Value::as_int64() const {
+  if (type_ != Type::kNumber) {
+    return std::nullopt;
+  }
+  int64_t out = 0;
+  auto [p, ec] = std::from_chars(text_.data(), text_.data() + text_.size(), out);
+  if (ec != std::errc() || p != text_.data() + text_.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<uint64_t> Value::as_uint64() const {
+  if (type_ != Type::kNumber || text_.empty() || text_[0] == '-') {
+    return std::nullopt;
+  }
+  uint64_t out = 0;
+  auto [p, ec] = std::from_chars(text_.data(), text_.data() + text_.size(), out);
+  if (ec != std::errc() || p != text_.data() + text_.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+Value& Value::Append(Value v) {
+  items_.push_back(std::move(v));
+  return items_.back();
+}
+
+const Value* Value::Find(std::string_view key) const {
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == key) {
+      return &items_[i];
+    }
+  }
+  return nullptr;
+}
+
+Value* Value::Find(std::string_view key) {
+  return const_cast<Value*>(static_cast<const Value*>(this)->Find(key));
+}
+
+Value& Value::Set(std::string_view key, Value v) {
+  if (Value* existing = Find(key)) {
+    *existing = std::move(v);
+    return *this;
+  }
+  keys_.emplace_back(key);
+  items_.push_back(std::move(v));
+  return *this;
+}
+
+bool operator==(const Value& a, const Value& b) {
+  return a.type_ == b.type_ && a.bool_ == b.bool_ && a.text_ == b.text_ && a.keys_ == b.keys_ &&
+         a.items_ == b.items_;
+}
+
+void AppendQuoted(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+namespace {
+
+void WriteTo(std::string& out, const Value& v) {
+  switch (v.type()) {
+    case Type::kNull: out += "null"; break;
+    case Type::kBool: out += v.as_bool() ? "true" : "false"; break;
+    case Type::kNumber: out += v.number_text(); break;
+    case Type::kString: AppendQuoted(out, v.as_string()); break;
+    case Type::kArray: {
+      out.push_back('[');
+      bool first = true;
+      for (const Value& item : v.items()) {
+        if (!first) out.push_back(',');
+        first = false;
+        WriteTo(out, item);
+      }
+      out.push_back(']');
+      break;
+    }
+    case Type::kObject: {
+      out.push_back('{');
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i != 0) out.push_back(',');
+        AppendQuoted(out, v.keys()[i]);
+        out.push_back(':');
+        WriteTo(out, v.items()[i]);
+      }
+      out.push_back('}');
+      break;
+    }
+  }
+}
+
+std::string EscapePointerToken(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Write(const Value& v) {
+  std::string out;
+  WriteTo(out, v);
+  return out;
+}
+
+Result<Amount> AmountFromValue(const Value& v, std::string_view pointer) {
+  if (v.is_number()) {
+    return InvalidArgumentError(
+        std::string(pointer) + ": amounts must be JSON strings of base units, not numbers",
+        "amount-not-string");
+  }
+  if (!v.is_string()) {
+    return InvalidArgumentError(std::string(pointer) + ": amount must be a string", "wrong-type");
+  }
+  Result<Amount> a = Amount::Parse(v.as_string());
+  if (!a.ok()) {
+    return a.error().Annotate(pointer);
+  }
+  return a;
+}
+
+Result<ObjectReader> ObjectReader::Of(const Value& v, std::string pointer) {
+  if (!v.is_object()) {
+    return InvalidArgumentError((pointer.empty() ? "/" : pointer) + ": expected a JSON object",
+                                "wrong-type");
+  }
+  return ObjectReader(v, std::move(pointer));
+}
+
+std::string ObjectReader::PointerTo(std::string_view key) const {
+  return pointer_ + "/" + EscapePointerToken(key);
+}
+
+const Value* ObjectReader::Take(std::string_view key) {
+  const Value* v = object_->Find(key);
+  if (v != nullptr) {
+    consumed_.emplace(key);
+  }
+  return v;
+}
+
+const Value* ObjectReader::Optional(std::string_view key) { return Take(key); }
+
+Result<const Value*> ObjectReader::Required(std::string_view key) {
+  const Value* v = Take(key);
+  if (v == nullptr) {
+    return InvalidArgumentError(PointerTo(key) + ": required field is missing", "missing-field");
+  }
+  return v;
+}
+
+Result<std::string> ObjectReader::String(std::string_view key) {
+  MD_ASSIGN_OR_RETURN(const Value* v, Required(key));
+  if (!v->is_string()) {
+    return InvalidArgumentError(PointerTo(key) + ": expected a string", "wrong-type");
+  }
+  return v->as_string();
+}
+
+Result<std::optional<std::string>> ObjectReader::OptionalString(std::string_view key) {
+  const Value* v = Take(key);
+  if (v == nullptr) {
+    return std::optional<std::string>();
+  }
+  if (!v->is_string()) {
+    return InvalidArgumentError(PointerTo(key) + ": expected a string", "wrong-type");
+  }
+  return std::optional<std::string>(v->as_string());
+}
+
+Result<bool> ObjectReader::Bool(std::string_view key) {
+  MD_ASSIGN_OR_RETURN(const Value* v, Required(key));
+  if (!v->is_bool()) {
+    return InvalidArgumentError(PointerTo(key) + ": expected true or false", "wrong-type");
+  }
+  return v->as_bool();
+}
+
+Result<std::optional<bool>> ObjectReader::OptionalBool(std::string_view key) {
+  const Value* v = Take(key);
+  if (v == nullptr) {
+    return std::optional<bool>();
+  }
+  if (!v->is_bool()) {
+    return InvalidArgumentError(PointerTo(key) + ": expected true or false", "wrong-type");
+  }
+  return std::optional<bool>(v->as_bool());
+}
+
+Result<int64_t> ObjectReader::Int(std::string_view key) {
+  MD_ASSIGN_OR_RETURN(const Value* v, Required(key));
+  std::optional<int64_t> i = v->as_int64();
+  if (!i) {
+    return InvalidArgumentError(PointerTo(key) + ": expected an integer within 64 bits",
+                                "wrong-type");
+  }
+  return *i;
+}
+
+Result<std::optional<int64_t>> ObjectReader::OptionalInt(std::string_view key) {
+  if (object_->Find(key) == nullptr) {
+    return std::optional<int64_t>();
+  }
+  MD_ASSIGN_OR_RETURN(int64_t i, Int(key));
+  return std::optional<int64_t>(i);
+}
+
+Result<Amount> ObjectReader::AmountField(std::string_view key) {
+  MD_ASSIGN_OR_RETURN(const Value* v, Required(key));
+  return AmountFromValue(*v, PointerTo(key));
+}
+
+Result<std::optional<Amount>> ObjectReader::OptionalAmount(std::string_view key) {
+  const Value* v = Take(key);
+  if (v == nullptr) {
+    return std::optional<Amount>();
+  }
+  MD_ASSIGN_OR_RETURN(Amount a, AmountFromValue(*v, PointerTo(key)));
+  return std::optional<Amount>(a);
+}
+
+Status ObjectReader::Finish() const {
+  for (const std::string& key : object_->keys()) {
+    if (consumed_.count(key) == 0) {
+      return InvalidArgumentError(PointerTo(key) + ": unknown field", "unknown-field");
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace mandated::json

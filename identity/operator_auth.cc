@@ -1,0 +1,53 @@
+// Operator bootstrap token: generation, hashed storage and constant-time check.
+#include "identity/operator_auth.h"
+
+#include "signer/hash.h"
+
+namespace mandated::identity {
+namespace {
+constexpr char kTokenHashKey[] = "bootstrap_token_sha256";
+constexpr char kTokenPrefix[] = "mdt_op_";
+}  // namespace
+
+Result<std::optional<SecretBytes>> OperatorAuth::Initialize(
+    const std::optional<SecretBytes>& configured, Random& random) {
+  if (configured.has_value()) {
+    if (configured->size() < 16) {
+      return InvalidArgumentError("MANDATED_BOOTSTRAP_TOKEN must be at least 16 bytes",
+                                  "bad-config");
+    }
+    token_hash_ = signer::Sha256(configured->span());
+    store::WriteBatch batch;
+    batch.Put(kOperatorFamily, kTokenHashKey, AsChars(token_hash_));
+    MD_RETURN_IF_ERROR(kv_.Write(batch));
+    return std::optional<SecretBytes>();
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> stored, kv_.Get(kOperatorFamily, kTokenHashKey));
+  if (stored.has_value()) {
+    token_hash_ = ToBytes(*stored);
+    return std::optional<SecretBytes>();
+  }
+  MD_ASSIGN_OR_RETURN(Bytes raw, random.Generate(32));
+  std::string token = kTokenPrefix + Base64UrlEncode(raw);
+  SecureWipe(raw.data(), raw.size());
+  SecretBytes secret(AsBytes(token));
+  SecureWipe(token.data(), token.size());
+  token_hash_ = signer::Sha256(secret.span());
+  store::WriteBatch batch;
+  batch.Put(kOperatorFamily, kTokenHashKey, AsChars(token_hash_));
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  return std::optional<SecretBytes>(std::move(secret));
+}
+
+Status OperatorAuth::Check(std::string_view bearer) const {
+  if (token_hash_.empty() || bearer.empty()) {
+    return UnauthenticatedError("missing or invalid credential", "bad-credential");
+  }
+  Bytes h = signer::Sha256(AsBytes(bearer));
+  if (!ConstantTimeEquals(h, token_hash_)) {
+    return UnauthenticatedError("missing or invalid credential", "bad-credential");
+  }
+  return OkStatus();
+}
+
+}  // namespace mandated::identity

@@ -1,0 +1,35 @@
+// OperatorAuth: the service operator's bootstrap credential, which may create principals. Only
+// its SHA-256 is stored; comparison is constant time (specs/api.md §Authentication).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/random.h"
+#include "base/secret.h"
+#include "store/kv_store.h"
+
+namespace mandated::identity {
+
+inline constexpr char kOperatorFamily[] = "operator";
+
+// Thread safety: Initialize once at start; Check is safe from any thread afterwards.
+class OperatorAuth {
+ public:
+  explicit OperatorAuth(store::KvStore& kv) : kv_(kv) {}
+
+  // With `configured` (MANDATED_BOOTSTRAP_TOKEN) set, stores its hash (replacing an earlier one).
+  // Otherwise, on a fresh store, generates a token and returns it so the caller can print it
+  // once; on later starts returns nullopt.
+  Result<std::optional<SecretBytes>> Initialize(const std::optional<SecretBytes>& configured,
+                                                Random& random);
+
+  // OK if `bearer` is the operator token; kUnauthenticated ("bad-credential") otherwise.
+  Status Check(std::string_view bearer) const;
+
+ private:
+  store::KvStore& kv_;
+  Bytes token_hash_;  // set by Initialize
+};
+
+}  // namespace mandated::identity

@@ -1,0 +1,38 @@
+// Signature operations over KeyType: key generation, public key derivation, sign and verify.
+// Implemented by the OpenSSL adapter (Ed25519, P-256) and the libsecp256k1 adapter (secp256k1);
+// signature.cc dispatches on the key type.
+#pragma once
+
+#include "signer/keys.h"
+
+namespace mandated::signer {
+
+// A fresh private key from `random`. kUnavailable if randomness fails.
+Result<PrivateKey> GenerateKey(KeyType type, Random& random);
+
+// Imports 32 secret bytes (Ed25519 seed or EC scalar). kInvalidArgument ("bad-key") when the
+// length is wrong or the scalar is zero or not below the group order.
+Result<PrivateKey> ImportPrivateKey(KeyType type, ByteSpan secret);
+
+Result<PublicKey> DerivePublicKey(const PrivateKey& key);
+
+// Parses a public key given as raw Ed25519 bytes or a SEC1 point (33 compressed or 65
+// uncompressed bytes), validates it (length, on the curve, not the identity) and returns it in
+// canonical (compressed) form. kInvalidArgument ("bad-key") otherwise.
+Result<PublicKey> ParsePublicKey(KeyType type, ByteSpan bytes);
+
+// The uncompressed SEC1 point (65 bytes, 0x04 || X || Y) of an EC key. kInvalidArgument for Ed25519.
+Result<Bytes> UncompressedPoint(const PublicKey& key);
+
+// Signs `message`:
+//   Ed25519: pure EdDSA over the message (64 bytes);
+//   P-256 / secp256k1: ECDSA over SHA-256(message), r||s with low S (64 bytes), deterministic
+//   (RFC 6979) for secp256k1.
+Result<Bytes> Sign(const PrivateKey& key, ByteSpan message);
+
+// Verifies a signature made as Sign describes. Returns OK, or kUnauthenticated with reason
+// "bad-signature" (wrong signature, malformed encoding, high S when not allowed).
+Status Verify(const PublicKey& key, ByteSpan message, ByteSpan signature,
+              const VerifyOptions& options = {});
+
+}  // namespace mandated::signer

@@ -1,0 +1,198 @@
+// Adapter: KvStore over RocksDB 7.8. The only file that includes RocksDB headers.
+#include "store/rocks_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <exception>
+#include <map>
+
+namespace mandated::store {
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) {
+    return OkStatus();
+  }
+  std::string msg = std::string(context) + ": " + s.ToString();
+  if (s.IsCorruption()) {
+    return DataLossError(std::move(msg), "storage-corruption");
+  }
+  if (s.IsNoSpace()) {
+    return ResourceExhaustedError(std::move(msg), "storage-full");
+  }
+  if (s.IsIOError()) {
+    if (s.ToString().find("lock") != std::string::npos) {
+      return UnavailableError(std::move(msg), "storage-locked");
+    }
+    return UnavailableError(std::move(msg), "storage-io");
+  }
+  if (s.IsNotFound()) {
+    return NotFoundError(std::move(msg));
+  }
+  return InternalError(std::move(msg), "storage-error");
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+// Thread safety: RocksDB's DB is thread-safe; handles_ is immutable after open.
+class RocksStore final : public KvStore {
+ public:
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+             std::shared_ptr<rocksdb::Statistics> stats)
+      : db_(std::move(db)), handles_(std::move(handles)), stats_(std::move(stats)) {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      by_name_[h->GetName()] = h;
+    }
+  }
+
+  ~RocksStore() override {
+    db_->FlushWAL(/*sync=*/true).PermitUncheckedError();
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+    db_->Close().PermitUncheckedError();
+  }
+
+  Result<std::optional<std::string>> Get(std::string_view cf, std::string_view key) override {
+    MD_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * h, Handle(cf));
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    std::string value;
+    rocksdb::Status s = db_->Get(ro, h, ToSlice(key), &value);
+    if (s.IsNotFound()) {
+      return std::optional<std::string>();
+    }
+    MD_RETURN_IF_ERROR(FromRocks(s, "get"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Status Write(const WriteBatch& batch, Durability durability) override {
+    rocksdb::WriteBatch wb;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      MD_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * h, Handle(op.column_family));
+      rocksdb::Status s = op.type == WriteBatch::OpType::kPut
+                              ? wb.Put(h, ToSlice(op.key), ToSlice(op.value))
+                              : wb.Delete(h, ToSlice(op.key));
+      MD_RETURN_IF_ERROR(FromRocks(s, "building write batch"));
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = durability == Durability::kSync;
+    return FromRocks(db_->Write(wo, &wb), "write");
+  }
+
+  Status ScanPrefix(std::string_view cf, std::string_view prefix,
+                    const ScanVisitor& visit) override {
+    MD_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * h, Handle(cf));
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));
+    for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+      std::string_view k(it->key().data(), it->key().size());
+      if (k.substr(0, prefix.size()) != prefix) {
+        break;
+      }
+      if (!visit(k, std::string_view(it->value().data(), it->value().size()))) {
+        break;
+      }
+    }
+    return FromRocks(it->status(), "scan");
+  }
+
+  Status ScanRange(std::string_view cf, std::string_view start, std::string_view end,
+                   const ScanVisitor& visit) override {
+    MD_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * h, Handle(cf));
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));
+    for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
+      std::string_view k(it->key().data(), it->key().size());
+      if (!end.empty() && k >= end) {
+        break;
+      }
+      if (!visit(k, std::string_view(it->value().data(), it->value().size()))) {
+        break;
+      }
+    }
+    return FromRocks(it->status(), "scan");
+  }
+
+  Status Flush() override { return FromRocks(db_->FlushWAL(/*sync=*/true), "flushing WAL"); }
+
+  StoreStats Stats() override {
+    StoreStats out;
+    out.write_batches = stats_->getTickerCount(rocksdb::WRITE_DONE_BY_SELF) +
+                        stats_->getTickerCount(rocksdb::WRITE_DONE_BY_OTHER);
+    out.wal_syncs = stats_->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+    out.grouped_writes = stats_->getTickerCount(rocksdb::WRITE_DONE_BY_OTHER);
+    return out;
+  }
+
+ private:
+  Result<rocksdb::ColumnFamilyHandle*> Handle(std::string_view cf) const {
+    auto it = by_name_.find(std::string(cf));
+    if (it == by_name_.end()) {
+      return InternalError("unknown column family \"" + std::string(cf) + "\"");
+    }
+    return it->second;
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> by_name_;
+  std::shared_ptr<rocksdb::Statistics> stats_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<KvStore>> OpenRocksStore(const RocksStoreOptions& options) {
+  try {
+    rocksdb::Options db_options;
+    db_options.create_if_missing = true;
+    db_options.create_missing_column_families = true;
+    db_options.paranoid_checks = true;
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+    db_options.track_and_verify_wals_in_manifest = true;
+    db_options.IncreaseParallelism(options.background_threads);
+    db_options.statistics = rocksdb::CreateDBStatistics();
+    db_options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+
+    rocksdb::ColumnFamilyOptions cf_options;
+    rocksdb::BlockBasedTableOptions table_options;
+    cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    families.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+    for (const std::string& name : options.column_families) {
+      families.emplace_back(name, cf_options);
+    }
+    // Families that exist on disk but are not requested must still be opened.
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
+      for (const std::string& name : existing) {
+        bool known = false;
+        for (const auto& f : families) {
+          known = known || f.name == name;
+        }
+        if (!known) {
+          families.emplace_back(name, cf_options);
+        }
+      }
+    }
+
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, families, &handles, &raw);
+    MD_RETURN_IF_ERROR(FromRocks(s, "opening store at " + options.path));
+    std::unique_ptr<KvStore> store = std::make_unique<RocksStore>(
+        std::unique_ptr<rocksdb::DB>(raw), std::move(handles), db_options.statistics);
+    return store;
+  } catch (const std::exception& e) {
+    return InternalError(std::string("opening store: ") + e.what(), "storage-error");
+  }
+}
+
+}  // namespace mandated::store

@@ -1,0 +1,76 @@
+// Configuration layering: defaults < file < environment < flags, with precise errors.
+#include "api/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include "tests/support/test_support.h"
+
+namespace mandated::api {
+namespace {
+
+GetEnv EnvOf(std::map<std::string, std::string> vars) {
+  auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [shared](const char* name) -> const char* {
+    auto it = shared->find(name);
+    return it == shared->end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST(ServerConfig, DefaultsRunWithNoConfiguration) {
+  Result<ParsedCommandLine> p = LoadServerConfig({}, EnvOf({}));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->config.data_dir, "./mandated-data");
+  EXPECT_EQ(p->config.listen_host, "127.0.0.1");
+  EXPECT_EQ(p->config.listen_port, 8420);
+  EXPECT_EQ(p->config.max_body_bytes, 65536u);
+}
+
+TEST(ServerConfig, FlagsBeatEnvironmentWhichBeatsTheFile) {
+  mandated::testing::TempDir dir;
+  const std::string file = dir.Sub("mandated.json");
+  std::ofstream(file) << R"({"data_dir":"/from/file","workers":7,"listen":"0.0.0.0:9000"})";
+  Result<ParsedCommandLine> p =
+      LoadServerConfig({"--config", file, "--listen", "127.0.0.1:9100"},
+                       EnvOf({{"MANDATED_DATA_DIR", "/from/env"}, {"MANDATED_LISTEN", "[::1]:9200"}}));
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  EXPECT_EQ(p->config.data_dir, "/from/env");
+  EXPECT_EQ(p->config.worker_threads, 7);
+  EXPECT_EQ(p->config.listen_host, "127.0.0.1");
+  EXPECT_EQ(p->config.listen_port, 9100);
+  Result<ParsedCommandLine> env_only = LoadServerConfig({}, EnvOf({{"MANDATED_LISTEN", "[::1]:9200"}}));
+  EXPECT_EQ(env_only->config.listen_host, "::1");
+  EXPECT_EQ(env_only->config.listen_port, 9200);
+}
+
+TEST(ServerConfig, ErrorsNameWhatIsWrong) {
+  auto bad = [](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    Result<ParsedCommandLine> p = LoadServerConfig(args, EnvOf(env));
+    EXPECT_FALSE(p.ok());
+    return p.ok() ? std::string() : p.error().message();
+  };
+  EXPECT_NE(bad({"--bogus"}).find("--bogus"), std::string::npos);
+  EXPECT_NE(bad({"--listen", "nohost"}).find("HOST:PORT"), std::string::npos);
+  EXPECT_NE(bad({"--listen", "h:70000"}).find("between"), std::string::npos);
+  EXPECT_NE(bad({"--workers", "x"}).find("integer"), std::string::npos);
+  EXPECT_NE(bad({}, {{"MANDATED_MAX_BODY_BYTES", "1"}}).find("MANDATED_MAX_BODY_BYTES"),
+            std::string::npos);
+  EXPECT_NE(bad({"--data-dir"}).find("needs a value"), std::string::npos);
+  mandated::testing::TempDir dir;
+  std::ofstream(dir.Sub("c.json")) << R"({"data_dir":"a","data_dir":"b"})";
+  EXPECT_NE(bad({"--config", dir.Sub("c.json")}).find("duplicate"), std::string::npos);
+  std::ofstream(dir.Sub("d.json")) << R"({"colour":"blue"})";
+  EXPECT_NE(bad({"--config", dir.Sub("d.json")}).find("unknown setting"), std::string::npos);
+}
+
+TEST(ServerConfig, HelpAndVersion) {
+  EXPECT_TRUE(LoadServerConfig({"--help"}, EnvOf({}))->show_help);
+  EXPECT_TRUE(LoadServerConfig({"--version"}, EnvOf({}))->show_version);
+  EXPECT_NE(ServerUsage().find("--data-dir DIR"), std::string::npos);
+  EXPECT_NE(ServerUsage().find("MANDATED_LISTEN"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mandated::api

@@ -1,0 +1,298 @@
+// Black-box tests of the mandated server over loopback HTTP: problem+json errors, strict JSON at
+// the edge with nothing stored, body limits, routing, auth, metrics, logs, shutdown and SIGKILL
+// durability (issue: foundation, must-show 1-4).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "base/json.h"
+#include "identity/principals.h"
+#include "store/rocks_store.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_support.h"
+
+namespace mandated {
+namespace {
+
+using testing::ServerProcess;
+using testing::TempDir;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"));
+    ASSERT_TRUE(server_->Start()) << server_->Stderr();
+    client_ = std::make_unique<httplib::Client>(server_->host(), server_->port());
+    client_->set_read_timeout(30, 0);
+    auth_ = {{"Authorization", "Bearer " + server_->bootstrap_token()}};
+  }
+
+  httplib::Result PostJson(const std::string& path, const std::string& body) {
+    return client_->Post(path.c_str(), auth_, body, "application/json");
+  }
+
+  static json::Value Body(const httplib::Result& r) {
+    Result<json::Value> v = json::Parse(r->body);
+    EXPECT_TRUE(v.ok()) << r->body;
+    return v.ok() ? *v : json::Value();
+  }
+
+  static void ExpectProblem(const httplib::Result& r, int status, const std::string& slug) {
+    ASSERT_TRUE(r) << "no response";
+    EXPECT_EQ(r->status, status) << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/problem+json");
+    json::Value b = Body(r);
+    ASSERT_TRUE(b.is_object()) << r->body;
+    EXPECT_EQ(b.Find("type")->as_string(), "urn:mandated:problem:" + slug) << r->body;
+    EXPECT_EQ(b.Find("status")->number_text(), std::to_string(status));
+    EXPECT_FALSE(b.Find("detail")->as_string().empty());
+    EXPECT_EQ(b.Find("request_id")->as_string(), r->get_header_value("X-Request-Id"));
+  }
+
+  size_t PrincipalCount() {
+    auto r = client_->Get("/v1/principals", auth_);
+    EXPECT_EQ(r->status, 200);
+    return Body(r).Find("items")->items().size();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<httplib::Client> client_;
+  httplib::Headers auth_;
+};
+
+TEST_F(ServerTest, HealthzAnswersWithRequestIdAndOneLogLine) {
+  auto r = client_->Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{\"status\":\"ok\"}");
+  const std::string id = r->get_header_value("X-Request-Id");
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(client_->Get("/readyz")->status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string log = server_->Stderr();
+  const std::regex line("\\{[^\\n]*\"request_id\":\"" + id +
+                        "\"[^\\n]*\"route\":\"/healthz\",\"status\":200[^\\n]*\\}\\n");
+  EXPECT_TRUE(std::regex_search(log, line)) << log;
+}
+
+// Must-show 2: each strictness violation is a 400 with its own problem type, and nothing is
+// stored (checked through the API and then in the RocksDB files themselves).
+TEST_F(ServerTest, StrictJsonRefusalsStoreNothing) {
+  const std::string deep = std::string(10000, '[') + std::string(10000, ']');
+  const struct {
+    std::string body;
+    std::string slug;
+  } cases[] = {
+      {R"({"name":"Acme","name":"Evil"})", "duplicate-key"},
+      {R"({"name":"Acme","ceilings":)" + deep + "}", "json-too-deep"},
+      {"{\"name\":\"Ac\xff\xfe me\"}", "invalid-utf8"},
+      {R"({"name":"Acme","ceilings":[{"asset":"USD","window":"day","max":100000}]})",
+       "amount-not-string"},
+      {R"({"name":"Acme","ceilings":[{"asset":"USD","window":"day","max":"340282366920938463463374607431768211456"}]})",
+       "amount-out-of-range"},
+      {R"({"name":"Acme","ceilings":[{"asset":"USD","window":"day","max":"1.5"}]})", "bad-amount"},
+      {R"({"name":"Acme","extra":1})", "unknown-field"},
+      {R"({"name":"Acme"} trailing)", "malformed-json"},
+      {R"({"name":"Acme","ceilings":[{"asset":"usd","window":"day","max":"1"}]})", "bad-asset"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.slug);
+    ExpectProblem(PostJson("/v1/principals", c.body), 400, c.slug);
+  }
+  ExpectProblem(client_->Post("/v1/principals", auth_, R"({"name":"Acme"})", "text/plain"), 415,
+                "unsupported-media-type");
+  EXPECT_EQ(PrincipalCount(), 0u);
+  ASSERT_EQ(server_->Stop(), 0);
+
+  store::RocksStoreOptions o;
+  o.path = dir_.Sub("data") + "/db";
+  auto kv = std::move(*store::OpenRocksStore(o));
+  int keys = 0;
+  ASSERT_TRUE(kv->ScanPrefix(identity::kPrincipalsFamily, "", [&](std::string_view, std::string_view) {
+                  ++keys;
+                  return true;
+                }).ok());
+  EXPECT_EQ(keys, 0);
+}
+
+TEST_F(ServerTest, ValidPrincipalIsStoredAndReadBack) {
+  auto r = PostJson("/v1/principals",
+                    R"({"name":"Acme","ceilings":[{"asset":"USD","window":"month","max":"5000000"}]})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  json::Value p = Body(r);
+  const std::string id = p.Find("id")->as_string();
+  EXPECT_EQ(r->get_header_value("Location"), "/v1/principals/" + id);
+  auto g = client_->Get(("/v1/principals/" + id).c_str(), auth_);
+  ASSERT_EQ(g->status, 200);
+  EXPECT_EQ(g->body, r->body);
+  ExpectProblem(PostJson("/v1/principals", R"({"name":"ACME"})"), 409, "principal-name-taken");
+  ExpectProblem(client_->Get("/v1/principals/prn_nope", auth_), 404, "principal-not-found");
+}
+
+// Must-show 3: a 1 MiB body is refused with 413 without being buffered.
+TEST_F(ServerTest, OversizeBodyIs413WithoutBeingBuffered) {
+  // Warm up the worker threads and allocator first, so the baseline is steady.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(client_->Get("/healthz")->status, 200);
+  }
+  const long before = server_->PeakRssKb();
+  ASSERT_GT(before, 0);
+  const std::string mib(1 << 20, 'x');
+  for (int i = 0; i < 5; ++i) {
+    ExpectProblem(PostJson("/v1/principals", mib), 413, "body-too-large");
+  }
+  const long after = server_->PeakRssKb();
+  EXPECT_LT(after - before, 5 * 1024) << "peak RSS grew from " << before << " KiB to " << after;
+  // The connection stays usable and the server healthy.
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  EXPECT_EQ(PrincipalCount(), 0u);
+}
+
+TEST_F(ServerTest, UnknownRouteIs404AndWrongMethodIs405) {
+  ExpectProblem(client_->Get("/v1/nothing-here"), 404, "not-found");
+  auto r = client_->Delete("/healthz");
+  ExpectProblem(r, 405, "method-not-allowed");
+  EXPECT_EQ(r->get_header_value("Allow"), "GET");
+  auto p = client_->Put("/v1/principals", auth_, "{}", "application/json");
+  ExpectProblem(p, 405, "method-not-allowed");
+  EXPECT_EQ(p->get_header_value("Allow"), "POST, GET");
+  ExpectProblem(client_->Post("/healthz"), 405, "method-not-allowed");
+}
+
+TEST_F(ServerTest, ChunkedBodiesAreRefused) {
+  httplib::Headers h = auth_;
+  h.emplace("Transfer-Encoding", "chunked");
+  auto r = client_->Post("/v1/principals", h, "5\r\n{\"a\":\r\n0\r\n\r\n", "application/json");
+  ExpectProblem(r, 411, "length-required");
+}
+
+TEST_F(ServerTest, OperatorRoutesNeedTheBearerToken) {
+  ExpectProblem(client_->Post("/v1/principals", R"({"name":"A"})", "application/json"), 401,
+                "bad-credential");
+  httplib::Headers wrong = {{"Authorization", "Bearer test-operator-token-0123456788"}};
+  ExpectProblem(client_->Get("/v1/principals", wrong), 401, "bad-credential");
+  httplib::Headers basic = {{"Authorization", "Basic dGVzdDp0ZXN0"}};
+  ExpectProblem(client_->Get("/v1/principals", basic), 401, "bad-credential");
+}
+
+TEST_F(ServerTest, MetricsCountRequestsPerRouteWithLatencyHistograms) {
+  for (int i = 0; i < 3; ++i) client_->Get("/healthz");
+  client_->Get("/v1/nothing-here");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto r = client_->Get("/metrics");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4");
+  EXPECT_NE(r->body.find("mandated_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 3\n"),
+            std::string::npos)
+      << r->body;
+  EXPECT_NE(r->body.find("mandated_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(r->body.find("mandated_http_request_duration_seconds_count{route=\"/healthz\",method=\"GET\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(r->body.find("mandated_http_request_duration_seconds_bucket{route=\"/healthz\",method=\"GET\",le=\"+Inf\"} 3\n"),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) {
+  ASSERT_EQ(PostJson("/v1/principals", R"({"name":"Before stop"})")->status, 201);
+  EXPECT_EQ(server_->Stop(), 0);
+  const std::string log = server_->Stderr();
+  EXPECT_NE(log.find("\"msg\":\"stopping\",\"signal\":15"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"msg\":\"stopped\",\"flush\":\"ok\""), std::string::npos) << log;
+  ASSERT_TRUE(server_->Start());
+  client_ = std::make_unique<httplib::Client>(server_->host(), server_->port());
+  EXPECT_EQ(PrincipalCount(), 1u);
+}
+
+// Must-show 4: SIGKILL in the middle of durable writes loses no acknowledged write and leaves no
+// torn batch (each principal is a record plus a name-index entry written in one batch).
+TEST(ServerCrashTest, SigkillLosesNoAcknowledgedWriteAndTearsNoBatch) {
+  TempDir dir;
+  ServerProcess server(dir.Sub("data"));
+  const uint32_t seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::set<std::string> acknowledged;
+  std::mutex mu;
+  int round_count = 5;
+  for (int round = 0; round < round_count; ++round) {
+    ASSERT_TRUE(server.Start()) << server.Stderr();
+    std::atomic<bool> stop{false};
+    std::atomic<int> acks{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 8; ++t) {
+      writers.emplace_back([&, t] {
+        httplib::Client c(server.host(), server.port());
+        c.set_connection_timeout(2, 0);
+        httplib::Headers auth = {{"Authorization", "Bearer " + server.bootstrap_token()}};
+        for (int i = 0; !stop.load(); ++i) {
+          const std::string name = "r" + std::to_string(round) + "-t" + std::to_string(t) + "-" +
+                                   std::to_string(i);
+          auto r = c.Post("/v1/principals", auth, "{\"name\":\"" + name + "\"}", "application/json");
+          if (r && r->status == 201) {
+            Result<json::Value> v = json::Parse(r->body);
+            std::lock_guard<std::mutex> lock(mu);
+            acknowledged.insert(v->Find("id")->as_string());
+            acks.fetch_add(1);
+          } else if (!r) {
+            return;  // server gone
+          }
+        }
+      });
+    }
+    // Kill at a random point after some writes were acknowledged.
+    const int kill_after = std::uniform_int_distribution<int>(20, 300)(rng);
+    while (acks.load() < kill_after) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    server.Kill();
+    stop.store(true);
+    for (auto& w : writers) w.join();
+  }
+  ASSERT_GT(acknowledged.size(), 100u);
+
+  // Every acknowledged write is present after a restart.
+  ASSERT_TRUE(server.Start());
+  httplib::Client c(server.host(), server.port());
+  httplib::Headers auth = {{"Authorization", "Bearer " + server.bootstrap_token()}};
+  for (const std::string& id : acknowledged) {
+    auto r = c.Get(("/v1/principals/" + id).c_str(), auth);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << "lost acknowledged principal " << id;
+  }
+  ASSERT_EQ(server.Stop(), 0);
+
+  // No torn batch: every record has its name index and every index entry its record.
+  store::RocksStoreOptions o;
+  o.path = dir.Sub("data") + "/db";
+  auto kv = std::move(*store::OpenRocksStore(o));
+  std::map<std::string, std::string> records;  // id -> name
+  std::map<std::string, std::string> index;    // lower(name) -> id
+  ASSERT_TRUE(kv->ScanPrefix(identity::kPrincipalsFamily, "", [&](std::string_view k, std::string_view v) {
+                  if (k.substr(0, 2) == "p/") {
+                    Result<json::Value> j = json::Parse(v);
+                    EXPECT_TRUE(j.ok());
+                    records[std::string(k.substr(2))] = j->Find("name")->as_string();
+                  } else if (k.substr(0, 2) == "n/") {
+                    index[std::string(k.substr(2))] = std::string(v);
+                  }
+                  return true;
+                }).ok());
+  EXPECT_GE(records.size(), acknowledged.size());
+  EXPECT_EQ(records.size(), index.size());
+  for (const auto& [id, name] : records) {
+    auto it = index.find(name);  // names in this test are already lower case
+    ASSERT_NE(it, index.end()) << "record " << id << " has no index entry";
+    EXPECT_EQ(it->second, id);
+  }
+}
+
+}  // namespace
+}  // namespace mandated

@@ -1,0 +1,30 @@
+// Test helpers: fresh temporary directories, paths to vectors, and file reading.
+#pragma once
+
+#include <string>
+
+#include "base/bytes.h"
+
+namespace mandated::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Absolute path of a file in the source tree, e.g. SourcePath("tests/vectors/x.json").
+std::string SourcePath(const std::string& relative);
+
+// Whole file contents; fails the current test (and returns "") if unreadable.
+std::string ReadFileOrDie(const std::string& path);
+
+}  // namespace mandated::testing
