@@ -1,0 +1,32 @@
+// ApiClient: the HTTP client mandatectl uses to talk to a mandated server (adapter over
+// cpp-httplib; no other file of cli/ includes it).
+#pragma once
+
+#include <string>
+
+#include "base/result.h"
+
+namespace mandated::cli {
+
+struct ApiResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+// Thread safety: one instance per thread.
+class ApiClient {
+ public:
+  // `server` is a base URL such as "http://127.0.0.1:8420"; `token` may be empty.
+  ApiClient(std::string server, std::string token);
+
+  // kUnavailable ("server-unreachable") when no HTTP answer arrives; any HTTP status is OK.
+  Result<ApiResponse> Get(const std::string& path);
+  Result<ApiResponse> PostJson(const std::string& path, const std::string& body);
+
+ private:
+  std::string server_;
+  std::string token_;
+};
+
+}  // namespace mandated::cli
