@@ -7,8 +7,14 @@ packages=(
   build-essential cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
   libssl-dev librocksdb-dev libsecp256k1-dev libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl ca-certificates nodejs npm
+  curl ca-certificates
 )
+
+# Node.js and npm run the interop peers (jose, did-jwt, x402...). A machine may already have a
+# Node.js with its own npm, which Debian's npm package conflicts with: use it when present.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,7 +17,8 @@ Result<PrivateKey> ImportPrivateKey(KeyType type, ByteSpan secret);
 Result<PublicKey> DerivePublicKey(const PrivateKey& key);
 
 // Parses a public key given as raw Ed25519 bytes or a SEC1 point (33 compressed or 65
-// uncompressed bytes), validates it (length, on the curve, not the identity) and returns it in
+// uncompressed bytes; hybrid 0x06/0x07 forms are refused), validates it (length, canonical
+// encoding, on the curve; for Ed25519 every small-order point is refused) and returns it in
 // canonical (compressed) form. kInvalidArgument ("bad-key") otherwise.
 Result<PublicKey> ParsePublicKey(KeyType type, ByteSpan bytes);
 
@@ -26,12 +27,15 @@ Result<Bytes> UncompressedPoint(const PublicKey& key);
 
 // Signs `message`:
 //   Ed25519: pure EdDSA over the message (64 bytes);
-//   P-256 / secp256k1: ECDSA over SHA-256(message), r||s with low S (64 bytes), deterministic
-//   (RFC 6979) for secp256k1.
+//   P-256 / secp256k1: ECDSA over SHA-256(message), r||s with low S (64 bytes). secp256k1 is
+//   deterministic (RFC 6979); P-256 uses OpenSSL 3.0's random nonce (it has no RFC 6979), so its
+//   signatures differ from run to run.
 Result<Bytes> Sign(const PrivateKey& key, ByteSpan message);
 
 // Verifies a signature made as Sign describes. Returns OK, or kUnauthenticated with reason
-// "bad-signature" (wrong signature, malformed encoding, high S when not allowed).
+// "bad-signature" (wrong signature, malformed encoding, high S when not allowed);
+// kInvalidArgument ("bad-key") if `key` is not a valid key of its type; kInternal if the crypto
+// library itself fails.
 Status Verify(const PublicKey& key, ByteSpan message, ByteSpan signature,
               const VerifyOptions& options = {});
 

@@ -1,0 +1,92 @@
+// KEK loading and development-mode creation.
+#include "signer/kek.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/random.h"
+
+namespace mandated::signer {
+namespace {
+
+Status BadKek(const std::string& path, const std::string& why) {
+  return FailedPreconditionError("key-encryption key " + path + ": " + why, "bad-kek");
+}
+
+Result<SecretBytes> ReadKekFile(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    return BadKek(path, "cannot be read (missing?)");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return BadKek(path, "is accessible by group or others; chmod 600 it");
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return BadKek(path, "cannot be opened");
+  }
+  SecretBytes text(128);
+  ssize_t n = read(fd, text.data(), text.size());
+  close(fd);
+  if (n < 64) {
+    return BadKek(path, "must hold 64 hexadecimal characters (32 bytes)");
+  }
+  size_t len = static_cast<size_t>(n);
+  while (len > 64 && (text.data()[len - 1] == '\n' || text.data()[len - 1] == '\r')) {
+    --len;
+  }
+  if (len != 64) {
+    return BadKek(path, "must hold exactly 64 hexadecimal characters (32 bytes)");
+  }
+  Result<Bytes> raw = HexDecode(std::string_view(reinterpret_cast<const char*>(text.data()), 64));
+  if (!raw.ok()) {
+    return BadKek(path, "is not hexadecimal");
+  }
+  return SecretBytes::Adopt(std::move(*raw));
+}
+
+}  // namespace
+
+Result<LoadedKek> LoadKek(const KekSource& source) {
+  LoadedKek out;
+  if (!source.file.empty()) {
+    out.path = source.file;
+    MD_ASSIGN_OR_RETURN(out.key, ReadKekFile(source.file));
+    return out;
+  }
+  std::string dir = source.data_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  out.path = dir + ".kek";
+  std::error_code ec;
+  if (std::filesystem::exists(out.path, ec)) {
+    MD_ASSIGN_OR_RETURN(out.key, ReadKekFile(out.path));
+    return out;
+  }
+  std::filesystem::path parent = std::filesystem::path(out.path).parent_path();
+  if (!parent.empty()) {
+    std::filesystem::create_directories(parent, ec);
+  }
+  MD_ASSIGN_OR_RETURN(Bytes raw, SystemRandom::Get().Generate(32));
+  std::string hex = HexEncode(raw) + "\n";
+  int fd = open(out.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    SecureWipe(raw.data(), raw.size());
+    SecureWipe(hex.data(), hex.size());
+    return BadKek(out.path, "cannot be created");
+  }
+  bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && fsync(fd) == 0;
+  close(fd);
+  SecureWipe(hex.data(), hex.size());
+  if (!ok) {
+    SecureWipe(raw.data(), raw.size());
+    return BadKek(out.path, "cannot be written");
+  }
+  out.key = SecretBytes::Adopt(std::move(raw));
+  out.created_for_development = true;
+  return out;
+}
+
+}  // namespace mandated::signer

@@ -1,0 +1,294 @@
+// KeyStore: sealed storage of private keys and signing with them.
+#include "signer/key_store.h"
+
+#include "signer/aead.h"
+#include "signer/did.h"
+#include "signer/ethereum.h"
+#include "signer/jws.h"
+#include "signer/recoverable.h"
+#include "signer/signature.h"
+
+namespace mandated::signer {
+namespace {
+
+constexpr char kRecordPrefix[] = "k/";
+constexpr char kCheckKey[] = "kek_check";
+constexpr char kCheckPlaintext[] = "mandated key-encryption key check v1";
+
+std::string Aad(const std::string& id, KeyType type) {
+  return "mandated-key-v1|" + id + "|" + std::string(KeyTypeName(type));
+}
+
+Result<KeyState> StateFromName(const std::string& s) {
+  if (s == "active") return KeyState::kActive;
+  if (s == "retired") return KeyState::kRetired;
+  if (s == "disabled") return KeyState::kDisabled;
+  return DataLossError("stored key has unknown state " + s, "storage-corruption");
+}
+
+json::Value RecordJson(const KeyInfo& k, const Bytes& sealed) {
+  json::Value v = json::Value::Object();
+  v.Set("id", json::Value::String(k.id));
+  v.Set("type", json::Value::String(std::string(KeyTypeName(k.type))));
+  v.Set("purpose", json::Value::String(k.purpose));
+  v.Set("owner", json::Value::String(k.owner));
+  v.Set("created_at", json::Value::Int(k.created_at));
+  v.Set("state", json::Value::String(std::string(KeyStateName(k.state))));
+  v.Set("replaced_by", json::Value::String(k.replaced_by));
+  v.Set("public_key", json::Value::String(Base64UrlEncode(k.public_key.bytes)));
+  v.Set("sealed_private_key", json::Value::String(Base64UrlEncode(sealed)));
+  return v;
+}
+
+Result<std::pair<KeyInfo, Bytes>> ParseRecord(std::string_view raw) {
+  auto corrupt = [](const std::string& why) {
+    return DataLossError("stored key record " + why, "storage-corruption");
+  };
+  Result<json::Value> v = json::Parse(raw);
+  if (!v.ok()) return corrupt("is not JSON");
+  Result<json::ObjectReader> r = json::ObjectReader::Of(*v);
+  if (!r.ok()) return corrupt("is not an object");
+  KeyInfo k;
+  std::string type, state, pub, sealed;
+  Result<std::string> f = r->String("id");
+  if (!f.ok()) return corrupt("has no id");
+  k.id = *f;
+  if (!(f = r->String("type")).ok()) return corrupt("has no type");
+  type = *f;
+  if (!(f = r->String("purpose")).ok()) return corrupt("has no purpose");
+  k.purpose = *f;
+  if (!(f = r->String("owner")).ok()) return corrupt("has no owner");
+  k.owner = *f;
+  Result<int64_t> created = r->Int("created_at");
+  if (!created.ok()) return corrupt("has no created_at");
+  k.created_at = *created;
+  if (!(f = r->String("state")).ok()) return corrupt("has no state");
+  state = *f;
+  if (!(f = r->String("replaced_by")).ok()) return corrupt("has no replaced_by");
+  k.replaced_by = *f;
+  if (!(f = r->String("public_key")).ok()) return corrupt("has no public key");
+  pub = *f;
+  if (!(f = r->String("sealed_private_key")).ok()) return corrupt("has no sealed key");
+  sealed = *f;
+  Result<KeyType> t = KeyTypeFromName(type);
+  if (!t.ok()) return corrupt("has an unknown type");
+  k.type = *t;
+  MD_ASSIGN_OR_RETURN(k.state, StateFromName(state));
+  Result<Bytes> pub_bytes = Base64UrlDecode(pub);
+  Result<Bytes> sealed_bytes = Base64UrlDecode(sealed);
+  if (!pub_bytes.ok() || !sealed_bytes.ok()) return corrupt("has bad base64url");
+  k.public_key = PublicKey{k.type, std::move(*pub_bytes)};
+  return std::make_pair(std::move(k), std::move(*sealed_bytes));
+}
+
+}  // namespace
+
+std::string_view KeyStateName(KeyState s) {
+  switch (s) {
+    case KeyState::kActive: return "active";
+    case KeyState::kRetired: return "retired";
+    case KeyState::kDisabled: return "disabled";
+  }
+  return "disabled";
+}
+
+json::Value KeyInfoToJson(const KeyInfo& k) {
+  json::Value v = json::Value::Object();
+  v.Set("id", json::Value::String(k.id));
+  v.Set("type", json::Value::String(std::string(KeyTypeName(k.type))));
+  v.Set("purpose", json::Value::String(k.purpose));
+  v.Set("owner", json::Value::String(k.owner));
+  v.Set("created_at", json::Value::Int(k.created_at));
+  v.Set("state", json::Value::String(std::string(KeyStateName(k.state))));
+  if (!k.replaced_by.empty()) {
+    v.Set("replaced_by", json::Value::String(k.replaced_by));
+  }
+  v.Set("did", json::Value::String(DidKeyFromPublicKey(k.public_key)));
+  json::Value jwk = PublicKeyToJwk(k.public_key);
+  jwk.Set("kid", json::Value::String(k.id));
+  v.Set("public_jwk", std::move(jwk));
+  if (k.type == KeyType::kSecp256k1) {
+    if (Result<std::string> a = EthereumAddress(k.public_key); a.ok()) {
+      v.Set("address", json::Value::String(*a));
+    }
+  }
+  return v;
+}
+
+Result<std::unique_ptr<KeyStore>> KeyStore::Open(store::KvStore& kv, SecretBytes kek,
+                                                 Clock& clock, Random& random) {
+  if (kek.size() != 32) {
+    return FailedPreconditionError("the key-encryption key must be 32 bytes", "bad-kek");
+  }
+  std::unique_ptr<KeyStore> ks(new KeyStore(kv, std::move(kek), clock, random));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> check, kv.Get(kKeysFamily, kCheckKey));
+  if (check.has_value()) {
+    Result<SecretBytes> opened = OpenAes256Gcm(ks->kek_, AsBytes(*check), AsBytes(kCheckKey));
+    if (!opened.ok() || opened->chars() != kCheckPlaintext) {
+      return FailedPreconditionError(
+          "the key-encryption key does not match the one this data directory was sealed with",
+          "wrong-kek");
+    }
+    return ks;
+  }
+  MD_ASSIGN_OR_RETURN(Bytes sealed, SealAes256Gcm(ks->kek_, AsBytes(kCheckPlaintext),
+                                                  AsBytes(kCheckKey), random));
+  store::WriteBatch b;
+  b.Put(kKeysFamily, kCheckKey, AsChars(sealed));
+  MD_RETURN_IF_ERROR(kv.Write(b));
+  return ks;
+}
+
+Result<KeyInfo> KeyStore::Store(KeyType type, const PrivateKey& key, std::string purpose,
+                                std::string owner, store::WriteBatch* batch) {
+  if (purpose.empty() || purpose.size() > 64 || owner.empty() || owner.size() > 64) {
+    return InvalidArgumentError("key purpose and owner must be 1 to 64 bytes", "bad-key-request");
+  }
+  KeyInfo info;
+  MD_ASSIGN_OR_RETURN(info.id, random_.NewId("key_"));
+  info.type = type;
+  info.purpose = std::move(purpose);
+  info.owner = std::move(owner);
+  info.created_at = clock_.NowUnixSeconds();
+  info.state = KeyState::kActive;
+  MD_ASSIGN_OR_RETURN(info.public_key, DerivePublicKey(key));
+  MD_ASSIGN_OR_RETURN(Bytes sealed, SealAes256Gcm(kek_, key.secret.span(),
+                                                  AsBytes(Aad(info.id, type)), random_));
+  batch->Put(kKeysFamily, kRecordPrefix + info.id, json::Write(RecordJson(info, sealed)));
+  return info;
+}
+
+Result<KeyInfo> KeyStore::Generate(KeyType type, std::string purpose, std::string owner) {
+  MD_ASSIGN_OR_RETURN(PrivateKey key, GenerateKey(type, random_));
+  store::WriteBatch b;
+  MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
+  MD_RETURN_IF_ERROR(kv_.Write(b));
+  return info;
+}
+
+Result<KeyInfo> KeyStore::Import(KeyType type, ByteSpan secret, std::string purpose,
+                                 std::string owner) {
+  MD_ASSIGN_OR_RETURN(PrivateKey key, ImportPrivateKey(type, secret));
+  store::WriteBatch b;
+  MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
+  MD_RETURN_IF_ERROR(kv_.Write(b));
+  return info;
+}
+
+Result<std::pair<KeyInfo, std::string>> KeyStore::Load(const std::string& id) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, kv_.Get(kKeysFamily, kRecordPrefix + id));
+  if (!raw.has_value()) {
+    return NotFoundError("no key " + id, "key-not-found");
+  }
+  MD_ASSIGN_OR_RETURN(auto parsed, ParseRecord(*raw));
+  return std::make_pair(std::move(parsed.first), std::string(AsChars(parsed.second)));
+}
+
+Result<KeyInfo> KeyStore::Get(const std::string& id) {
+  MD_ASSIGN_OR_RETURN(auto loaded, Load(id));
+  return std::move(loaded.first);
+}
+
+Result<std::vector<KeyInfo>> KeyStore::List(const std::string& owner) {
+  std::vector<KeyInfo> out;
+  Status bad;
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kKeysFamily, kRecordPrefix,
+                                    [&](std::string_view, std::string_view value) {
+                                      Result<std::pair<KeyInfo, Bytes>> r = ParseRecord(value);
+                                      if (!r.ok()) {
+                                        bad = r.error();
+                                        return false;
+                                      }
+                                      if (owner.empty() || r->first.owner == owner) {
+                                        out.push_back(std::move(r->first));
+                                      }
+                                      return true;
+                                    }));
+  MD_RETURN_IF_ERROR(bad);
+  return out;
+}
+
+Result<KeyInfo> KeyStore::ActiveKey(const std::string& owner, const std::string& purpose) {
+  MD_ASSIGN_OR_RETURN(std::vector<KeyInfo> keys, List(owner));
+  const KeyInfo* best = nullptr;
+  for (const KeyInfo& k : keys) {
+    if (k.state == KeyState::kActive && k.purpose == purpose &&
+        (best == nullptr || k.created_at >= best->created_at)) {
+      best = &k;
+    }
+  }
+  if (best == nullptr) {
+    return NotFoundError("no active " + purpose + " key for " + owner, "key-not-found");
+  }
+  return *best;
+}
+
+Result<PrivateKey> KeyStore::Unseal(const std::string& id, KeyInfo* info) {
+  MD_ASSIGN_OR_RETURN(auto loaded, Load(id));
+  if (loaded.first.state != KeyState::kActive) {
+    return FailedPreconditionError("key " + id + " is " +
+                                       std::string(KeyStateName(loaded.first.state)) +
+                                       " and no longer signs",
+                                   "key-not-active");
+  }
+  Result<SecretBytes> secret = OpenAes256Gcm(kek_, AsBytes(loaded.second),
+                                             AsBytes(Aad(id, loaded.first.type)));
+  if (!secret.ok()) {
+    return DataLossError("sealed key " + id + " does not open under the KEK", "storage-corruption");
+  }
+  MD_ASSIGN_OR_RETURN(PrivateKey key, ImportPrivateKey(loaded.first.type, secret->span()));
+  *info = std::move(loaded.first);
+  return key;
+}
+
+Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  MD_ASSIGN_OR_RETURN(auto loaded, Load(id));
+  KeyInfo old = std::move(loaded.first);
+  if (old.state != KeyState::kActive) {
+    return FailedPreconditionError("only an active key can be rotated", "key-not-active");
+  }
+  MD_ASSIGN_OR_RETURN(PrivateKey fresh, GenerateKey(old.type, random_));
+  store::WriteBatch b;
+  MD_ASSIGN_OR_RETURN(KeyInfo next, Store(old.type, fresh, old.purpose, old.owner, &b));
+  old.state = KeyState::kRetired;
+  old.replaced_by = next.id;
+  b.Put(kKeysFamily, kRecordPrefix + old.id, json::Write(RecordJson(old, ToBytes(loaded.second))));
+  MD_RETURN_IF_ERROR(kv_.Write(b));
+  return next;
+}
+
+Result<KeyInfo> KeyStore::Disable(const std::string& id) {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  MD_ASSIGN_OR_RETURN(auto loaded, Load(id));
+  KeyInfo k = std::move(loaded.first);
+  if (k.state == KeyState::kDisabled) {
+    return k;
+  }
+  k.state = KeyState::kDisabled;
+  store::WriteBatch b;
+  b.Put(kKeysFamily, kRecordPrefix + k.id, json::Write(RecordJson(k, ToBytes(loaded.second))));
+  MD_RETURN_IF_ERROR(kv_.Write(b));
+  return k;
+}
+
+Result<Bytes> KeyStore::Sign(const std::string& id, ByteSpan message) {
+  KeyInfo info;
+  MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
+  return signer::Sign(key, message);
+}
+
+Result<Bytes> KeyStore::SignDigestRecoverable(const std::string& id, ByteSpan digest32) {
+  KeyInfo info;
+  MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
+  return signer::SignDigestRecoverable(key, digest32);
+}
+
+Result<std::string> KeyStore::SignJws(const std::string& id, json::Value header,
+                                      std::string_view payload) {
+  KeyInfo info;
+  MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
+  return signer::SignJws(key, std::move(header), payload);
+}
+
+}  // namespace mandated::signer

@@ -1,0 +1,93 @@
+// KeyStore: the service's private keys, sealed with AES-256-GCM under the KEK, with ids, types,
+// purposes, owners, states and rotation (specs/signing.md §Key store). Private keys never leave
+// it: callers get signatures and public keys only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/random.h"
+#include "base/secret.h"
+#include "signer/keys.h"
+#include "store/kv_store.h"
+
+namespace mandated::signer {
+
+inline constexpr char kKeysFamily[] = "keys";
+
+enum class KeyState : uint8_t {
+  kActive,    // signs and verifies
+  kRetired,   // verifies old signatures, no longer signs (after rotation)
+  kDisabled,  // neither; kept for the record
+};
+std::string_view KeyStateName(KeyState s);
+
+// The public view of a stored key.
+struct KeyInfo {
+  std::string id;       // "key_..."
+  KeyType type = KeyType::kEd25519;
+  std::string purpose;  // e.g. "service", "issuer", "custody"
+  std::string owner;    // "service" or a principal id
+  int64_t created_at = 0;
+  KeyState state = KeyState::kActive;
+  std::string replaced_by;  // set on a retired key by rotation
+  PublicKey public_key;
+};
+
+// Public JSON of a key: id, type, purpose, owner, created_at, state, replaced_by?, did (did:key),
+// public_jwk, and for secp256k1 the Ethereum address. Never any private material.
+json::Value KeyInfoToJson(const KeyInfo& k);
+
+// Thread safety: all methods are safe from any thread.
+class KeyStore {
+ public:
+  // Verifies the KEK against the store's check record (created on first use). Errors:
+  // kFailedPrecondition ("wrong-kek") if this store was sealed under another KEK.
+  static Result<std::unique_ptr<KeyStore>> Open(store::KvStore& kv, SecretBytes kek, Clock& clock,
+                                                Random& random);
+
+  Result<KeyInfo> Generate(KeyType type, std::string purpose, std::string owner);
+  // Imports 32 secret bytes (Ed25519 seed or EC scalar); the caller wipes its copy.
+  Result<KeyInfo> Import(KeyType type, ByteSpan secret, std::string purpose, std::string owner);
+
+  // kNotFound ("key-not-found").
+  Result<KeyInfo> Get(const std::string& id);
+  // Keys of `owner` ("" for all), in id order.
+  Result<std::vector<KeyInfo>> List(const std::string& owner);
+  // The newest active key of an owner and purpose; kNotFound if none.
+  Result<KeyInfo> ActiveKey(const std::string& owner, const std::string& purpose);
+
+  // Creates a new active key of the same type, purpose and owner and retires `id` (one batch).
+  // kFailedPrecondition ("key-not-active") unless `id` is active.
+  Result<KeyInfo> Rotate(const std::string& id);
+  // Disables a key for good. Disabling a disabled key is a no-op.
+  Result<KeyInfo> Disable(const std::string& id);
+
+  // Signs with an active key (signature.h formats). kFailedPrecondition ("key-not-active").
+  Result<Bytes> Sign(const std::string& id, ByteSpan message);
+  // Recoverable secp256k1 signature over a digest (Ethereum).
+  Result<Bytes> SignDigestRecoverable(const std::string& id, ByteSpan digest32);
+  // JWS compact signed with an active key; header gets alg (and kid if absent: `kid`).
+  Result<std::string> SignJws(const std::string& id, json::Value header, std::string_view payload);
+
+ private:
+  KeyStore(store::KvStore& kv, SecretBytes kek, Clock& clock, Random& random)
+      : kv_(kv), kek_(std::move(kek)), clock_(clock), random_(random) {}
+  Result<KeyInfo> Store(KeyType type, const PrivateKey& key, std::string purpose,
+                        std::string owner, store::WriteBatch* batch);
+  Result<PrivateKey> Unseal(const std::string& id, KeyInfo* info);
+  Result<std::pair<KeyInfo, std::string>> Load(const std::string& id);
+
+  store::KvStore& kv_;
+  SecretBytes kek_;
+  Clock& clock_;
+  Random& random_;
+  std::mutex state_mu_;  // serializes state changes (rotate, disable)
+};
+
+}  // namespace mandated::signer
