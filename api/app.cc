@@ -6,6 +6,7 @@
 #include "api/handler_util.h"
 #include "api/problem.h"
 #include "base/log.h"
+#include "signer/kek.h"
 #include "store/rocks_store.h"
 
 namespace mandated::api {
@@ -22,8 +23,27 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   }
   store::RocksStoreOptions so;
   so.path = config.data_dir + "/db";
-  so.column_families = {identity::kPrincipalsFamily, identity::kOperatorFamily};
+  so.column_families = {identity::kPrincipalsFamily, identity::kOperatorFamily,
+                        signer::kKeysFamily};
   MD_ASSIGN_OR_RETURN(app->store_, store::OpenRocksStore(so));
+
+  // Private keys are sealed under the KEK; a wrong or unreadable KEK stops the start.
+  MD_ASSIGN_OR_RETURN(signer::LoadedKek kek,
+                      signer::LoadKek({config.kek_file, config.data_dir}));
+  if (kek.created_for_development) {
+    log::Warn("DEVELOPMENT KEY-ENCRYPTION KEY CREATED: private keys are sealed with a key stored "
+              "in a plain file beside the data directory. Set MANDATED_KEK_FILE for production.",
+              {{"kek_file", kek.path}});
+  }
+  MD_ASSIGN_OR_RETURN(app->keys_, signer::KeyStore::Open(*app->store_, std::move(kek.key),
+                                                         *app->clock_, *app->random_));
+  if (Result<signer::KeyInfo> k = app->keys_->ActiveKey("service", "service"); !k.ok()) {
+    if (k.error().code() != StatusCode::kNotFound) {
+      return k.error();
+    }
+    MD_RETURN_IF_ERROR(
+        app->keys_->Generate(signer::KeyType::kEd25519, "service", "service").status());
+  }
 
   app->principals_ =
       std::make_unique<identity::PrincipalStore>(*app->store_, *app->clock_, *app->random_);
@@ -41,6 +61,15 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   ho.keepalive_max_requests = config.keepalive_max_requests;
   app->http_ = std::make_unique<HttpServer>(ho, app->router_, app->metrics_);
   MD_ASSIGN_OR_RETURN(app->port_, app->http_->Bind(config.listen_host, config.listen_port));
+  // did:web names the host; a port is percent-encoded (did:web method §3.2).
+  std::string host = config.public_host;
+  if (host.empty()) {
+    host = config.listen_host + ":" + std::to_string(app->port_);
+  }
+  for (size_t at = host.find(':'); at != std::string::npos; at = host.find(':', at)) {
+    host.replace(at, 1, "%3A");
+  }
+  app->service_did_ = "did:web:" + host;
   return app;
 }
 
@@ -61,6 +90,7 @@ Status App::Run() {
 void App::Stop() { http_->Stop(); }
 
 void App::RegisterRoutes() {
+  RegisterKeyRoutes();
   router_.Add("GET", "/healthz", [](Request&) {
     json::Value body = json::Value::Object();
     body.Set("status", json::Value::String("ok"));

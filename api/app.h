@@ -15,6 +15,7 @@
 #include "base/secret.h"
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
+#include "signer/key_store.h"
 #include "store/kv_store.h"
 
 namespace mandated::api {
@@ -42,6 +43,9 @@ class App {
  private:
   App() = default;
   void RegisterRoutes();
+  void RegisterKeyRoutes();
+  Response DidDocument() const;
+  Response Jwks() const;
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();
@@ -49,6 +53,8 @@ class App {
   std::unique_ptr<store::KvStore> store_;
   std::unique_ptr<identity::PrincipalStore> principals_;
   std::unique_ptr<identity::OperatorAuth> operator_auth_;
+  std::unique_ptr<signer::KeyStore> keys_;
+  std::string service_did_;  // did:web of this service
   Router router_;
   Metrics metrics_;
   std::unique_ptr<HttpServer> http_;

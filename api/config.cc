@@ -1,6 +1,7 @@
 // Layered configuration loading for the mandated server.
 #include "api/config.h"
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -76,6 +77,14 @@ Status Apply(const std::string& key, const std::string& value, const std::string
     cfg.log_level = value;
   } else if (key == "kek_file") {
     cfg.kek_file = value;
+  } else if (key == "public_host") {
+    for (char c : value) {
+      if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+            c == '%')) {
+        return BadConfig(where, "must be a host name, optionally with :port");
+      }
+    }
+    cfg.public_host = value;
   } else {
     return BadConfig(where, "unknown setting");
   }
@@ -98,6 +107,7 @@ constexpr Setting kSettings[] = {
     {"keepalive_max_requests", "--keepalive-max-requests", "MANDATED_KEEPALIVE_MAX_REQUESTS"},
     {"log_level", "--log-level", "MANDATED_LOG_LEVEL"},
     {"kek_file", "--kek-file", "MANDATED_KEK_FILE"},
+    {"public_host", "--public-host", "MANDATED_PUBLIC_HOST"},
 };
 
 Status ApplyFile(const std::string& path, ServerConfig& cfg) {
@@ -213,6 +223,10 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
   --keepalive-max-requests N   MANDATED_KEEPALIVE_MAX_REQUESTS (default 1000)
   --log-level LEVEL            MANDATED_LOG_LEVEL     debug, info, warn, error (default info)
   --kek-file PATH              MANDATED_KEK_FILE      key-encryption key for stored private keys
+                                                      (64 hex characters, mode 0600; default:
+                                                      development key in DATA_DIR.kek)
+  --public-host HOST[:PORT]    MANDATED_PUBLIC_HOST   host of the service's did:web identity
+                                                      (default: the listen address)
   --config FILE                MANDATED_CONFIG        JSON file with the keys above in snake_case
   --help, --version
 

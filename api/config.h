@@ -23,6 +23,7 @@ struct ServerConfig {
   int keepalive_max_requests = 1000;
   std::string log_level = "info";
   std::string kek_file;                      // key-encryption key file (signer key store)
+  std::string public_host;                   // did:web host (default: listen address)
   std::string config_file;                   // where the file layer came from, if any
 };
 

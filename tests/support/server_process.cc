@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -40,9 +41,13 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::Start() {
+  // Unique per instance and start, so no reader ever sees an earlier process's output.
+  static std::atomic<int> instance_counter{0};
   ++starts_;
-  out_path_ = data_dir_ + ".stdout." + std::to_string(starts_);
-  err_path_ = data_dir_ + ".stderr." + std::to_string(starts_);
+  const std::string suffix = std::to_string(getpid()) + "." +
+                             std::to_string(instance_counter.fetch_add(1));
+  out_path_ = data_dir_ + ".stdout." + suffix;
+  err_path_ = data_dir_ + ".stderr." + suffix;
   std::vector<std::string> argv = {MANDATED_SERVER_BIN, "--data-dir", data_dir_, "--listen",
                                    "127.0.0.1:0"};
   argv.insert(argv.end(), args_.begin(), args_.end());

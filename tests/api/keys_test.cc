@@ -1,0 +1,184 @@
+// Keys over HTTP: admin API, did:web document and JWKS, no private key bytes in storage, logs or
+// responses, and a wrong KEK stops the server (issue: signer, must-show 4).
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "base/json.h"
+#include "signer/did.h"
+#include "signer/jws.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_support.h"
+
+namespace mandated {
+namespace {
+
+using testing::ServerProcess;
+
+class KeysApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"));
+    ASSERT_TRUE(server_->Start()) << server_->Stderr();
+    client_ = std::make_unique<httplib::Client>(server_->host(), server_->port());
+    auth_ = {{"Authorization", "Bearer " + server_->bootstrap_token()}};
+  }
+  json::Value Json(const httplib::Result& r) {
+    EXPECT_TRUE(r);
+    Result<json::Value> v = json::Parse(r->body);
+    EXPECT_TRUE(v.ok()) << r->body;
+    return v.ok() ? *v : json::Value();
+  }
+  std::string Str(const json::Value& v, const char* k) {
+    const json::Value* f = v.Find(k);
+    return f != nullptr && f->is_string() ? f->as_string() : "";
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<httplib::Client> client_;
+  httplib::Headers auth_;
+  std::string responses_;  // every body we received, scanned for secrets
+};
+
+TEST_F(KeysApiTest, ImportedKeysLeaveNoPrivateBytesInFilesLogsOrResponses) {
+  const std::map<std::string, std::string> secrets = {
+      {"Ed25519", "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"},
+      {"P-256", "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721"},
+      {"secp256k1", "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"}};
+  for (const auto& [type, hex] : secrets) {
+    auto r = client_->Post("/v1/keys", auth_,
+                           R"({"type":")" + type + R"(","purpose":"custody","owner":"prn_x","private_key_hex":")" +
+                               hex + "\"}",
+                           "application/json");
+    ASSERT_EQ(r->status, 201) << r->body;
+    responses_ += r->body;
+    json::Value k = Json(r);
+    EXPECT_EQ(Str(k, "type"), type);
+    EXPECT_EQ(k.Find("public_jwk")->Find("d"), nullptr);
+    if (type == "secp256k1") {
+      EXPECT_EQ(Str(k, "address"), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+    }
+    auto g = client_->Get(("/v1/keys/" + Str(k, "id")).c_str(), auth_);
+    responses_ += g->body;
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto r = client_->Post("/v1/keys", auth_, R"({"type":"secp256k1","purpose":"custody"})",
+                           "application/json");
+    ASSERT_EQ(r->status, 201);
+    responses_ += r->body;
+  }
+  responses_ += client_->Get("/v1/keys", auth_)->body;
+  responses_ += client_->Get("/.well-known/jwks.json")->body;
+  responses_ += client_->Get("/.well-known/did.json")->body;
+
+  auto scan = [&](const std::string& where) {
+    int files = 0;
+    std::vector<std::string> haystacks = {responses_, server_->Stderr(), server_->Stdout()};
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
+      if (e.is_regular_file() && e.path().string().find(".stderr.") == std::string::npos) {
+        haystacks.push_back(testing::ReadFileOrDie(e.path().string()));
+        ++files;
+      }
+    }
+    for (const auto& [type, hex] : secrets) {
+      const Bytes raw = *HexDecode(hex);
+      for (const std::string& form : {std::string(AsChars(raw)), hex, Base64UrlEncode(raw)}) {
+        for (const std::string& h : haystacks) {
+          EXPECT_EQ(h.find(form), std::string::npos) << type << " private key found " << where;
+        }
+      }
+    }
+    return files;
+  };
+  // Killed: everything is still in the write-ahead log, uncompressed.
+  server_->Kill();
+  EXPECT_GT(scan("after SIGKILL"), 5);
+  // Restarted and stopped cleanly: memtables flushed into table files.
+  ASSERT_TRUE(server_->Start());
+  ASSERT_EQ(server_->Stop(), 0);
+  scan("after a clean stop");
+}
+
+TEST_F(KeysApiTest, DidDocumentAndJwksListActiveAndRetiredServiceKeys) {
+  json::Value doc = Json(client_->Get("/.well-known/did.json"));
+  const std::string did = "did:web:127.0.0.1%3A" + std::to_string(server_->port());
+  EXPECT_EQ(Str(doc, "id"), did);
+  ASSERT_EQ(doc.Find("verificationMethod")->items().size(), 1u);
+  const std::string first_vm = Str(doc.Find("verificationMethod")->items()[0], "id");
+  const std::string first_id = first_vm.substr(first_vm.find('#') + 1);
+
+  auto rotated = client_->Post(("/v1/keys/" + first_id + "/rotate").c_str(), auth_, "", "application/json");
+  ASSERT_EQ(rotated->status, 200) << rotated->body;
+  const std::string second_id = Str(Json(rotated), "id");
+  EXPECT_EQ(Str(Json(client_->Get(("/v1/keys/" + first_id).c_str(), auth_)), "state"), "retired");
+
+  json::Value jwks = Json(client_->Get("/.well-known/jwks.json"));
+  ASSERT_EQ(jwks.Find("keys")->items().size(), 2u);
+  std::set<std::string> kids;
+  for (const json::Value& k : jwks.Find("keys")->items()) {
+    kids.insert(Str(k, "kid"));
+    EXPECT_EQ(Str(k, "alg"), "EdDSA");
+    EXPECT_EQ(k.Find("d"), nullptr);
+    EXPECT_TRUE(signer::PublicKeyFromJwk(k).ok());
+  }
+  EXPECT_EQ(kids, (std::set<std::string>{did + "#" + first_id, did + "#" + second_id}));
+
+  // Disabled keys are withdrawn from both documents.
+  ASSERT_EQ(client_->Post(("/v1/keys/" + first_id + "/disable").c_str(), auth_, "", "application/json")->status, 200);
+  EXPECT_EQ(Json(client_->Get("/.well-known/jwks.json")).Find("keys")->items().size(), 1u);
+  EXPECT_EQ(Json(client_->Get("/.well-known/did.json")).Find("verificationMethod")->items().size(), 1u);
+}
+
+TEST_F(KeysApiTest, KeyRequestsAreValidatedAndGuarded) {
+  auto bad = [&](const std::string& body, const std::string& slug) {
+    auto r = client_->Post("/v1/keys", auth_, body, "application/json");
+    EXPECT_EQ(r->status, 400) << body;
+    EXPECT_EQ(Str(Json(r), "type"), "urn:mandated:problem:" + slug) << r->body;
+  };
+  bad(R"({"type":"RSA","purpose":"x"})", "unknown-key-type");
+  bad(R"({"type":"Ed25519"})", "missing-field");
+  bad(R"({"type":"Ed25519","purpose":"x","private_key_hex":"abcd"})", "bad-key");
+  bad(R"({"type":"secp256k1","purpose":"x","private_key_hex":")" + std::string(64, '0') + "\"}", "bad-key");
+  bad(R"({"type":"Ed25519","purpose":"x","colour":"red"})", "unknown-field");
+  EXPECT_EQ(client_->Post("/v1/keys", R"({"type":"Ed25519","purpose":"x"})", "application/json")->status, 401);
+  EXPECT_EQ(client_->Get("/v1/keys")->status, 401);
+  EXPECT_EQ(client_->Get("/v1/keys/key_nope", auth_)->status, 404);
+}
+
+TEST(KekStartup, WrongKekStopsTheServerWithAClearMessage) {
+  testing::TempDir dir;
+  auto write_kek = [&](const std::string& name, char fill) {
+    const std::string path = dir.Sub(name);
+    std::ofstream(path) << std::string(64, fill) << "\n";
+    chmod(path.c_str(), 0600);
+    return path;
+  };
+  const std::string kek_a = write_kek("a.kek", 'a');
+  const std::string kek_b = write_kek("b.kek", 'b');
+  ServerProcess first(dir.Sub("data"), {{"MANDATED_KEK_FILE", kek_a}});
+  ASSERT_TRUE(first.Start()) << first.Stderr();
+  ASSERT_EQ(first.Stop(), 0);
+  EXPECT_EQ(first.Stderr().find("DEVELOPMENT KEY-ENCRYPTION KEY"), std::string::npos);
+
+  ServerProcess wrong(dir.Sub("data"), {{"MANDATED_KEK_FILE", kek_b}});
+  EXPECT_FALSE(wrong.Start());
+  EXPECT_NE(wrong.Stderr().find("wrong-kek"), std::string::npos) << wrong.Stderr();
+
+  ServerProcess missing(dir.Sub("data"), {{"MANDATED_KEK_FILE", dir.Sub("nope.kek")}});
+  EXPECT_FALSE(missing.Start());
+  EXPECT_NE(missing.Stderr().find("bad-kek"), std::string::npos) << missing.Stderr();
+
+  // Development mode warns loudly and keeps the KEK outside the data directory.
+  ServerProcess dev(dir.Sub("devdata"));
+  ASSERT_TRUE(dev.Start());
+  EXPECT_NE(dev.Stderr().find("DEVELOPMENT KEY-ENCRYPTION KEY CREATED"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("devdata.kek")));
+  ASSERT_EQ(dev.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace mandated

@@ -1,0 +1,153 @@
+// KeyStore on a real RocksDB: sealed at rest, wrong KEK refused, rotation keeps old signatures
+// verifiable, retired and disabled keys stop signing; KEK files are checked.
+#include "signer/key_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "signer/jws.h"
+#include "signer/kek.h"
+#include "signer/signature.h"
+#include "store/rocks_store.h"
+#include "tests/support/test_support.h"
+
+namespace mandated::signer {
+namespace {
+
+SecretBytes Kek(uint8_t fill) { return SecretBytes(ByteSpan(Bytes(32, fill))); }
+
+class KeyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { OpenStore(); }
+  void OpenStore() {
+    keys_.reset();
+    kv_.reset();
+    store::RocksStoreOptions o;
+    o.path = dir_.Sub("db");
+    o.column_families = {kKeysFamily};
+    kv_ = std::move(*store::OpenRocksStore(o));
+  }
+  Result<std::unique_ptr<KeyStore>> OpenKeys(uint8_t kek_fill) {
+    return KeyStore::Open(*kv_, Kek(kek_fill), SystemClock::Get(), SystemRandom::Get());
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<store::KvStore> kv_;
+  std::unique_ptr<KeyStore> keys_;
+};
+
+TEST_F(KeyStoreTest, GeneratedKeysSignForEveryType) {
+  auto ks = std::move(*OpenKeys(7));
+  for (KeyType t : {KeyType::kEd25519, KeyType::kP256, KeyType::kSecp256k1}) {
+    SCOPED_TRACE(std::string(KeyTypeName(t)));
+    Result<KeyInfo> k = ks->Generate(t, "issuer", "prn_a");
+    ASSERT_TRUE(k.ok()) << k.error().ToString();
+    EXPECT_EQ(k->id.substr(0, 4), "key_");
+    EXPECT_EQ(k->state, KeyState::kActive);
+    Result<Bytes> sig = ks->Sign(k->id, AsBytes("hello"));
+    ASSERT_TRUE(sig.ok());
+    EXPECT_TRUE(Verify(k->public_key, AsBytes("hello"), *sig).ok());
+    json::Value h = json::Value::Object();
+    Result<std::string> jws = ks->SignJws(k->id, h, "{\"a\":1}");
+    ASSERT_TRUE(jws.ok());
+    EXPECT_TRUE(VerifyJws(*ParseJws(*jws), k->public_key).ok());
+    json::Value pub = KeyInfoToJson(*k);
+    EXPECT_EQ(pub.Find("sealed_private_key"), nullptr);
+    EXPECT_EQ(pub.Find("public_jwk")->Find("d"), nullptr);
+  }
+  EXPECT_EQ(ks->List("prn_a")->size(), 3u);
+  EXPECT_EQ(ks->List("prn_b")->size(), 0u);
+}
+
+TEST_F(KeyStoreTest, WrongKekIsRefusedAndRightKekReopens) {
+  std::string id;
+  {
+    auto ks = std::move(*OpenKeys(1));
+    id = ks->Generate(KeyType::kSecp256k1, "custody", "prn_a")->id;
+  }
+  Result<std::unique_ptr<KeyStore>> wrong = OpenKeys(2);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().reason(), "wrong-kek");
+  auto ks = std::move(*OpenKeys(1));
+  EXPECT_TRUE(ks->Sign(id, AsBytes("x")).ok());
+}
+
+TEST_F(KeyStoreTest, RotationRetiresTheOldKeyWhichStillVerifies) {
+  auto ks = std::move(*OpenKeys(3));
+  KeyInfo old = *ks->Generate(KeyType::kEd25519, "service", "service");
+  Bytes old_sig = *ks->Sign(old.id, AsBytes("before"));
+  Result<KeyInfo> next = ks->Rotate(old.id);
+  ASSERT_TRUE(next.ok());
+  KeyInfo retired = *ks->Get(old.id);
+  EXPECT_EQ(retired.state, KeyState::kRetired);
+  EXPECT_EQ(retired.replaced_by, next->id);
+  EXPECT_TRUE(Verify(retired.public_key, AsBytes("before"), old_sig).ok());
+  EXPECT_EQ(ks->Sign(old.id, AsBytes("after")).error().reason(), "key-not-active");
+  EXPECT_EQ(ks->Rotate(old.id).error().reason(), "key-not-active");
+  EXPECT_EQ(ks->ActiveKey("service", "service")->id, next->id);
+  EXPECT_EQ(ks->Disable(next->id)->state, KeyState::kDisabled);
+  EXPECT_EQ(ks->Sign(next->id, AsBytes("x")).error().reason(), "key-not-active");
+  EXPECT_EQ(ks->ActiveKey("service", "service").error().reason(), "key-not-found");
+  EXPECT_EQ(ks->Get("key_missing").error().reason(), "key-not-found");
+}
+
+TEST_F(KeyStoreTest, ImportedPrivateKeyNeverReachesDiskInClear) {
+  const Bytes secret = *HexDecode("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
+  {
+    auto ks = std::move(*OpenKeys(9));
+    ASSERT_TRUE(ks->Import(KeyType::kSecp256k1, secret, "custody", "prn_a").ok());
+    ASSERT_TRUE(kv_->Flush().ok());
+  }
+  kv_.reset();  // closes RocksDB: memtables are flushed to table files too
+  const std::string forms[] = {std::string(AsChars(secret)), HexEncode(secret),
+                               Base64UrlEncode(secret)};
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
+    if (!e.is_regular_file()) continue;
+    const std::string data = testing::ReadFileOrDie(e.path().string());
+    for (const std::string& f : forms) {
+      EXPECT_EQ(data.find(f), std::string::npos) << "private key bytes in " << e.path();
+    }
+    ++files;
+  }
+  EXPECT_GT(files, 3);
+}
+
+TEST(Kek, DevelopmentKeyIsCreatedBesideTheDataDirWithMode0600) {
+  testing::TempDir dir;
+  Result<LoadedKek> k = LoadKek({"", dir.Sub("data/")});
+  ASSERT_TRUE(k.ok()) << k.error().ToString();
+  EXPECT_TRUE(k->created_for_development);
+  EXPECT_EQ(k->path, dir.Sub("data.kek"));
+  struct stat st {};
+  ASSERT_EQ(stat(k->path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Result<LoadedKek> again = LoadKek({"", dir.Sub("data")});
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created_for_development);
+  EXPECT_TRUE(again->key.Equals(k->key.span()));
+}
+
+TEST(Kek, ConfiguredFileMustExistBePrivateAndHold32HexBytes) {
+  testing::TempDir dir;
+  EXPECT_EQ(LoadKek({dir.Sub("missing"), ""}).error().reason(), "bad-kek");
+  const std::string good = dir.Sub("good");
+  std::ofstream(good) << std::string(64, 'a') << "\n";
+  chmod(good.c_str(), 0600);
+  EXPECT_TRUE(LoadKek({good, ""}).ok());
+  chmod(good.c_str(), 0640);
+  EXPECT_EQ(LoadKek({good, ""}).error().reason(), "bad-kek");
+  const std::string short_file = dir.Sub("short");
+  std::ofstream(short_file) << std::string(62, 'a');
+  chmod(short_file.c_str(), 0600);
+  EXPECT_EQ(LoadKek({short_file, ""}).error().reason(), "bad-kek");
+  const std::string not_hex = dir.Sub("nothex");
+  std::ofstream(not_hex) << std::string(64, 'g');
+  chmod(not_hex.c_str(), 0600);
+  EXPECT_EQ(LoadKek({not_hex, ""}).error().reason(), "bad-kek");
+}
+
+}  // namespace
+}  // namespace mandated::signer
