@@ -87,6 +87,27 @@ std::string PrincipalLine(const json::Value& p) {
   return line + "\n";
 }
 
+std::string KeyLine(const json::Value& k) {
+  std::string line = Str(k, "id") + "  " + Str(k, "type") + "  " + Str(k, "purpose") + "  " +
+                     Str(k, "owner") + "  " + Str(k, "state") + "  " + Str(k, "did");
+  if (!Str(k, "address").empty()) {
+    line += "  " + Str(k, "address");
+  }
+  return line + "\n";
+}
+
+// "keys rotate ID" and "keys disable ID": POST /v1/keys/{id}/<action>.
+Command KeyAction(const std::string& action, const std::string& summary) {
+  return {"keys " + action, "ID", summary, [action](Context& ctx) {
+            if (ctx.positional.size() != 1) {
+              return Usage("mandatectl keys " + action + ": give exactly one key id\n");
+            }
+            ApiClient c(ctx.server, ctx.token);
+            return Render(ctx, c.PostJson("/v1/keys/" + ctx.positional[0] + "/" + action, ""),
+                          KeyLine);
+          }};
+}
+
 std::vector<Command> Commands() {
   return {
       {"version", "", "print the mandatectl version",
@@ -156,6 +177,46 @@ std::vector<Command> Commands() {
            return out.empty() ? std::string("no principals\n") : out;
          });
        }},
+      {"keys create", "--type Ed25519|P-256|secp256k1 --purpose PURPOSE [--owner OWNER]",
+       "generate a key in the server's key store (operator token); prints public parts only",
+       [](Context& ctx) {
+         auto type = ctx.flags.find("--type");
+         auto purpose = ctx.flags.find("--purpose");
+         if (type == ctx.flags.end() || purpose == ctx.flags.end()) {
+           return Usage("mandatectl keys create: --type and --purpose are required\n");
+         }
+         json::Value body = json::Value::Object();
+         body.Set("type", json::Value::String(type->second));
+         body.Set("purpose", json::Value::String(purpose->second));
+         if (auto owner = ctx.flags.find("--owner"); owner != ctx.flags.end()) {
+           body.Set("owner", json::Value::String(owner->second));
+         }
+         ApiClient c(ctx.server, ctx.token);
+         return Render(ctx, c.PostJson("/v1/keys", json::Write(body)), KeyLine);
+       }},
+      {"keys list", "[--owner OWNER]", "list keys: id, type, purpose, owner, state, did (operator token)",
+       [](Context& ctx) {
+         std::string path = "/v1/keys";
+         if (auto owner = ctx.flags.find("--owner"); owner != ctx.flags.end()) {
+           path += "?owner=" + owner->second;
+         }
+         ApiClient c(ctx.server, ctx.token);
+         return Render(ctx, c.Get(path), [](const json::Value& v) {
+           std::string out;
+           for (const json::Value& k : v.Find("items")->items()) out += KeyLine(k);
+           return out.empty() ? std::string("no keys\n") : out;
+         });
+       }},
+      {"keys get", "ID", "show one key's public parts (operator token)",
+       [](Context& ctx) {
+         if (ctx.positional.size() != 1) {
+           return Usage("mandatectl keys get: give exactly one key id\n");
+         }
+         ApiClient c(ctx.server, ctx.token);
+         return Render(ctx, c.Get("/v1/keys/" + ctx.positional[0]), KeyLine);
+       }},
+      KeyAction("rotate", "replace an active key by a new one; the old one only verifies"),
+      KeyAction("disable", "stop a key from signing or verifying for good"),
       {"principals get", "ID", "show one principal (operator token)",
        [](Context& ctx) {
          if (ctx.positional.size() != 1) {

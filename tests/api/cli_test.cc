@@ -29,7 +29,8 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, EveryCommandHasHelp) {
   for (auto cmd : std::vector<std::vector<std::string>>{
            {"version"}, {"health"}, {"principals", "create"}, {"principals", "list"},
-           {"principals", "get"}}) {
+           {"principals", "get"}, {"keys", "create"}, {"keys", "list"}, {"keys", "get"},
+           {"keys", "rotate"}, {"keys", "disable"}}) {
     cmd.push_back("--help");
     Output o = RunCommand(cmd);
     EXPECT_EQ(o.exit_code, 0);
@@ -58,6 +59,25 @@ TEST_F(CliTest, CreatesListsAndGetsPrincipals) {
   Output got = Run({"principals", "get", id});
   EXPECT_EQ(got.exit_code, 0);
   EXPECT_EQ(got.out.substr(0, id.size()), id);
+}
+
+TEST_F(CliTest, ManagesKeys) {
+  Output created = Run({"--json", "keys", "create", "--type", "secp256k1", "--purpose", "custody",
+                        "--owner", "prn_a"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  Result<json::Value> k = json::Parse(created.out);
+  ASSERT_TRUE(k.ok());
+  const std::string id = k->Find("id")->as_string();
+  EXPECT_EQ(k->Find("address")->as_string().substr(0, 2), "0x");
+  Output listed = Run({"keys", "list", "--owner", "prn_a"});
+  EXPECT_EQ(listed.out.rfind(id + "  secp256k1  custody  prn_a  active  did:key:zQ3s", 0), 0u)
+      << listed.out;
+  Output rotated = Run({"keys", "rotate", id});
+  ASSERT_EQ(rotated.exit_code, 0);
+  EXPECT_NE(rotated.out.find("  active  "), std::string::npos);
+  EXPECT_NE(Run({"keys", "get", id}).out.find("  retired  "), std::string::npos);
+  EXPECT_NE(Run({"keys", "disable", id}).out.find("  disabled  "), std::string::npos);
+  EXPECT_EQ(Run({"keys", "create", "--type", "RSA", "--purpose", "x"}).exit_code, 1);
 }
 
 TEST_F(CliTest, RefusalsAndUnreachableServersHaveDistinctExitCodes) {
