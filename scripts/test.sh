@@ -14,6 +14,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 bash scripts/install-deps.sh
+# Third-party interop peers, pinned by tests/interop/package-lock.json.
+if [ ! -f tests/interop/node_modules/.package-lock.json ] ||
+   [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
 werror=OFF
 if [ "${MANDATED_WERROR:-0}" = "1" ]; then werror=ON; fi
 cmake --preset "$preset" -DMANDATED_BUILD_TESTS=ON -DCMAKE_COMPILE_WARNING_AS_ERROR="$werror" >/dev/null

@@ -1,0 +1,98 @@
+// Interop: JWTs we sign with each algorithm under a did:key issuer are verified by npm `jose`
+// (public JWK only) and `did-jwt` (resolving did:key), pinned in tests/interop/package-lock.json.
+#include <gtest/gtest.h>
+#include <stdio.h>
+
+#include <fstream>
+
+#include "base/json.h"
+#include "signer/did.h"
+#include "signer/jws.h"
+#include "signer/signature.h"
+#include "tests/support/test_support.h"
+
+namespace mandated::signer {
+namespace {
+
+// Runs the interop script on `cases` and returns its parsed output (an array).
+json::Value RunNodeVerifier(const json::Value& cases) {
+  testing::TempDir dir;
+  const std::string in = dir.Sub("cases.json");
+  std::ofstream(in) << json::Write(cases);
+  const std::string script = testing::SourcePath("tests/interop/verify_jws.mjs");
+  const std::string cmd = "node '" + script + "' '" + in + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  EXPECT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n = 0;
+  while (p != nullptr && (n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int rc = p != nullptr ? pclose(p) : -1;
+  EXPECT_EQ(rc, 0) << "node failed (run scripts/test.sh, which installs tests/interop): " << out;
+  Result<json::Value> v = json::Parse(out);
+  EXPECT_TRUE(v.ok()) << out;
+  return v.ok() ? *v : json::Value::Array();
+}
+
+std::string Str(const json::Value& v, const char* k) {
+  const json::Value* f = v.Find(k);
+  return f != nullptr && f->is_string() ? f->as_string() : "";
+}
+
+TEST(JwsInterop, JoseAndDidJwtVerifyOurTokensForEveryAlgorithm) {
+  const std::string aud = "did:web:merchant.example";
+  json::Value cases = json::Value::Array();
+  std::map<std::string, std::string> issuers;
+  for (KeyType t : {KeyType::kEd25519, KeyType::kP256, KeyType::kSecp256k1}) {
+    PrivateKey key = *GenerateKey(t, SystemRandom::Get());
+    PublicKey pub = *DerivePublicKey(key);
+    const std::string did = DidKeyFromPublicKey(pub);
+    json::Value header = json::Value::Object();
+    header.Set("typ", json::Value::String("JWT"));
+    header.Set("kid", json::Value::String(DidKeyVerificationMethodId(pub)));
+    json::Value claims = json::Value::Object();
+    claims.Set("iss", json::Value::String(did));
+    claims.Set("sub", json::Value::String("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"));
+    claims.Set("aud", json::Value::String(aud));
+    claims.Set("iat", json::Value::Int(1767225600));
+    claims.Set("exp", json::Value::Int(4102444800));
+    claims.Set("jti", json::Value::String("urn:uuid:" + std::string(JwsAlgFor(t))));
+    const std::string token = *SignJws(key, header, json::Write(claims));
+    const std::string alg(JwsAlgFor(t));
+    issuers[alg] = did;
+    for (bool tamper : {false, true}) {
+      std::string tok = token;
+      if (tamper) {
+        // Flip one character of the payload: the signature no longer matches.
+        size_t at = tok.find('.') + 5;
+        tok[at] = tok[at] == 'A' ? 'B' : 'A';
+      }
+      json::Value c = json::Value::Object();
+      c.Set("name", json::Value::String(alg + (tamper ? " tampered" : "")));
+      c.Set("token", json::Value::String(tok));
+      c.Set("jwk", PublicKeyToJwk(pub));
+      c.Set("alg", json::Value::String(alg));
+      c.Set("audience", json::Value::String(aud));
+      cases.Append(std::move(c));
+    }
+  }
+  json::Value results = RunNodeVerifier(cases);
+  ASSERT_EQ(results.items().size(), 6u);
+  for (const json::Value& r : results.items()) {
+    const std::string name = Str(r, "name");
+    SCOPED_TRACE(name);
+    if (name.find("tampered") != std::string::npos) {
+      EXPECT_NE(Str(r, "jose"), "ok");
+      EXPECT_NE(Str(r, "did_jwt"), "ok");
+      continue;
+    }
+    EXPECT_EQ(Str(r, "jose"), "ok");
+    EXPECT_EQ(Str(r, "jose_alg"), name);
+    EXPECT_EQ(Str(r, "did_jwt"), "ok");
+    EXPECT_EQ(Str(r, "did_jwt_issuer"), issuers[name]);
+    EXPECT_EQ(Str(r, "did_jwt_signer").substr(0, issuers[name].size()), issuers[name]);
+  }
+}
+
+}  // namespace
+}  // namespace mandated::signer
