@@ -1,0 +1,247 @@
+// Signer microbenchmarks: each of our operations beside the raw library call doing the same
+// cryptographic work, in the same binary and run (BENCHMARKS.md reports ours/raw ratios).
+// Names: <Operation>/<Algorithm>/<ours|raw>.
+#include <benchmark/benchmark.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+
+#include <memory>
+
+#include "base/json.h"
+#include "signer/eip712.h"
+#include "signer/jws.h"
+#include "signer/keccak.h"
+#include "signer/recoverable.h"
+#include "signer/signature.h"
+
+namespace mandated::signer {
+namespace {
+
+const Bytes& Message() {
+  static const Bytes m(256, 0x5a);
+  return m;
+}
+
+PrivateKey KeyOf(KeyType t) {
+  return *ImportPrivateKey(t, *HexDecode("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"));
+}
+
+// ---- ours -----------------------------------------------------------------------------------
+
+void BM_Sign_Ours(benchmark::State& state, KeyType t) {
+  PrivateKey key = KeyOf(t);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(Sign(key, Message()));
+  }
+}
+
+void BM_Verify_Ours(benchmark::State& state, KeyType t) {
+  PrivateKey key = KeyOf(t);
+  PublicKey pub = *DerivePublicKey(key);
+  Bytes sig = *Sign(key, Message());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(Verify(pub, Message(), sig));
+  }
+}
+
+void BM_JwsVerify_Ours(benchmark::State& state, KeyType t) {
+  PrivateKey key = KeyOf(t);
+  PublicKey pub = *DerivePublicKey(key);
+  const std::string token =
+      *SignJws(key, json::Value::Object(), R"({"iss":"did:example:123","amount":"10000"})");
+  for (auto _ : state) {
+    Result<Jws> jws = ParseJws(token);
+    benchmark::DoNotOptimize(VerifyJws(*jws, pub));
+  }
+}
+
+// ---- raw OpenSSL (Ed25519, P-256): key objects built once, one EVP call per operation -------
+
+struct EvpKeys {
+  EVP_PKEY* priv = nullptr;
+  EVP_PKEY* pub = nullptr;
+};
+
+EvpKeys MakeEvp(KeyType t) {
+  EvpKeys k;
+  PrivateKey key = KeyOf(t);
+  if (t == KeyType::kEd25519) {
+    k.priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, key.secret.data(), 32);
+    size_t n = 32;
+    uint8_t raw[32];
+    EVP_PKEY_get_raw_public_key(k.priv, raw, &n);
+    k.pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, raw, 32);
+  } else {
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+    EVP_PKEY_keygen_init(ctx);
+    EVP_PKEY_CTX_set_group_name(ctx, "P-256");
+    EVP_PKEY_generate(ctx, &k.priv);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_up_ref(k.priv);
+    k.pub = k.priv;
+  }
+  return k;
+}
+
+void BM_Sign_Raw(benchmark::State& state, KeyType t) {
+  EvpKeys k = MakeEvp(t);
+  uint8_t sig[128];
+  for (auto _ : state) {
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    EVP_DigestSignInit(md, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr, k.priv);
+    size_t len = sizeof(sig);
+    EVP_DigestSign(md, sig, &len, Message().data(), Message().size());
+    EVP_MD_CTX_free(md);
+    benchmark::DoNotOptimize(sig);
+  }
+  EVP_PKEY_free(k.priv);
+  EVP_PKEY_free(k.pub);
+}
+
+void BM_Verify_Raw(benchmark::State& state, KeyType t) {
+  EvpKeys k = MakeEvp(t);
+  uint8_t sig[128];
+  size_t len = sizeof(sig);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EVP_DigestSignInit(md, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr, k.priv);
+  EVP_DigestSign(md, sig, &len, Message().data(), Message().size());
+  EVP_MD_CTX_free(md);
+  for (auto _ : state) {
+    EVP_MD_CTX* vmd = EVP_MD_CTX_new();
+    EVP_DigestVerifyInit(vmd, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr, k.pub);
+    int ok = EVP_DigestVerify(vmd, sig, len, Message().data(), Message().size());
+    EVP_MD_CTX_free(vmd);
+    benchmark::DoNotOptimize(ok);
+  }
+  EVP_PKEY_free(k.priv);
+  EVP_PKEY_free(k.pub);
+}
+
+// ---- raw libsecp256k1 ------------------------------------------------------------------------
+
+secp256k1_context* Ctx() {
+  static secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+  return ctx;
+}
+
+void BM_Sign_RawSecp(benchmark::State& state) {
+  PrivateKey key = KeyOf(KeyType::kSecp256k1);
+  for (auto _ : state) {
+    uint8_t digest[32];
+    SHA256(Message().data(), Message().size(), digest);
+    secp256k1_ecdsa_signature sig;
+    secp256k1_ecdsa_sign(Ctx(), &sig, digest, key.secret.data(), nullptr, nullptr);
+    uint8_t out[64];
+    secp256k1_ecdsa_signature_serialize_compact(Ctx(), out, &sig);
+    benchmark::DoNotOptimize(out);
+  }
+}
+
+void BM_Verify_RawSecp(benchmark::State& state) {
+  PrivateKey key = KeyOf(KeyType::kSecp256k1);
+  PublicKey pub = *DerivePublicKey(key);
+  Bytes sig = *Sign(key, Message());
+  for (auto _ : state) {
+    uint8_t digest[32];
+    SHA256(Message().data(), Message().size(), digest);
+    secp256k1_pubkey pk;
+    secp256k1_ecdsa_signature s;
+    int ok = secp256k1_ec_pubkey_parse(secp256k1_context_static, &pk, pub.bytes.data(),
+                                       pub.bytes.size());
+    ok &= secp256k1_ecdsa_signature_parse_compact(secp256k1_context_static, &s, sig.data());
+    ok &= secp256k1_ecdsa_verify(secp256k1_context_static, &s, digest, &pk);
+    benchmark::DoNotOptimize(ok);
+  }
+}
+
+void BM_Recover_Ours(benchmark::State& state) {
+  PrivateKey key = KeyOf(KeyType::kSecp256k1);
+  Bytes digest = Keccak256(Message());
+  Bytes sig = *SignDigestRecoverable(key, digest);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(RecoverDigest(digest, sig));
+  }
+}
+
+void BM_Recover_Raw(benchmark::State& state) {
+  PrivateKey key = KeyOf(KeyType::kSecp256k1);
+  Bytes digest = Keccak256(Message());
+  Bytes sig = *SignDigestRecoverable(key, digest);
+  for (auto _ : state) {
+    secp256k1_ecdsa_recoverable_signature rs;
+    secp256k1_ecdsa_recoverable_signature_parse_compact(secp256k1_context_static, &rs, sig.data(),
+                                                        sig[64] - 27);
+    secp256k1_pubkey pk;
+    int ok = secp256k1_ecdsa_recover(secp256k1_context_static, &pk, &rs, digest.data());
+    benchmark::DoNotOptimize(ok);
+    uint8_t out[33];
+    size_t n = 33;
+    secp256k1_ec_pubkey_serialize(secp256k1_context_static, out, &n, &pk, SECP256K1_EC_COMPRESSED);
+    benchmark::DoNotOptimize(out);
+  }
+}
+
+// ---- EIP-712: full typed-data JSON to digest, beside the three Keccak calls it must make -----
+
+const json::Value& TransferTypedData() {
+  static const json::Value v = *json::Parse(R"({
+    "types": {
+      "EIP712Domain": [{"name":"name","type":"string"},{"name":"version","type":"string"},
+                       {"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
+      "TransferWithAuthorization": [{"name":"from","type":"address"},{"name":"to","type":"address"},
+        {"name":"value","type":"uint256"},{"name":"validAfter","type":"uint256"},
+        {"name":"validBefore","type":"uint256"},{"name":"nonce","type":"bytes32"}]},
+    "primaryType": "TransferWithAuthorization",
+    "domain": {"name":"USDC","version":"2","chainId":84532,
+               "verifyingContract":"0x036CbD53842c5426634e7929541eC2318f3dCF7e"},
+    "message": {"from":"0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                "to":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","value":"10000",
+                "validAfter":"0","validBefore":"1750000060",
+                "nonce":"0x161c9246737a0fb4d2fa16962850bcc7095d645fa33767d120d7799519fb7a34"}})");
+  return v;
+}
+
+void BM_Eip712_Ours(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(Eip712Digest(TransferTypedData()));
+  }
+}
+
+// The irreducible hashing: keccak(domain encoding), keccak(struct encoding), keccak(0x1901||..).
+void BM_Eip712_Raw(benchmark::State& state) {
+  const Bytes domain_enc(5 * 32, 0x11), struct_enc(7 * 32, 0x22);
+  for (auto _ : state) {
+    Bytes d = Keccak256(domain_enc);
+    Bytes s = Keccak256(struct_enc);
+    Bytes pre = {0x19, 0x01};
+    pre.insert(pre.end(), d.begin(), d.end());
+    pre.insert(pre.end(), s.begin(), s.end());
+    benchmark::DoNotOptimize(Keccak256(pre));
+  }
+}
+
+BENCHMARK_CAPTURE(BM_Sign_Ours, Ed25519, KeyType::kEd25519)->Name("Sign/Ed25519/ours");
+BENCHMARK_CAPTURE(BM_Sign_Raw, Ed25519, KeyType::kEd25519)->Name("Sign/Ed25519/raw");
+BENCHMARK_CAPTURE(BM_Verify_Ours, Ed25519, KeyType::kEd25519)->Name("Verify/Ed25519/ours");
+BENCHMARK_CAPTURE(BM_Verify_Raw, Ed25519, KeyType::kEd25519)->Name("Verify/Ed25519/raw");
+BENCHMARK_CAPTURE(BM_Sign_Ours, P256, KeyType::kP256)->Name("Sign/P-256/ours");
+BENCHMARK_CAPTURE(BM_Sign_Raw, P256, KeyType::kP256)->Name("Sign/P-256/raw");
+BENCHMARK_CAPTURE(BM_Verify_Ours, P256, KeyType::kP256)->Name("Verify/P-256/ours");
+BENCHMARK_CAPTURE(BM_Verify_Raw, P256, KeyType::kP256)->Name("Verify/P-256/raw");
+BENCHMARK_CAPTURE(BM_Sign_Ours, secp256k1, KeyType::kSecp256k1)->Name("Sign/secp256k1/ours");
+BENCHMARK(BM_Sign_RawSecp)->Name("Sign/secp256k1/raw");
+BENCHMARK_CAPTURE(BM_Verify_Ours, secp256k1, KeyType::kSecp256k1)->Name("Verify/secp256k1/ours");
+BENCHMARK(BM_Verify_RawSecp)->Name("Verify/secp256k1/raw");
+BENCHMARK(BM_Recover_Ours)->Name("Recover/secp256k1/ours");
+BENCHMARK(BM_Recover_Raw)->Name("Recover/secp256k1/raw");
+BENCHMARK(BM_Eip712_Ours)->Name("EIP712Digest/TransferWithAuthorization/ours");
+BENCHMARK(BM_Eip712_Raw)->Name("EIP712Digest/TransferWithAuthorization/raw");
+BENCHMARK_CAPTURE(BM_JwsVerify_Ours, Ed25519, KeyType::kEd25519)->Name("JwsVerify/Ed25519/ours");
+BENCHMARK_CAPTURE(BM_Verify_Raw, Ed25519j, KeyType::kEd25519)->Name("JwsVerify/Ed25519/raw");
+
+}  // namespace
+}  // namespace mandated::signer
+
+BENCHMARK_MAIN();
