@@ -152,6 +152,8 @@ void WriteTo(std::string& out, const Value& v) {
   }
 }
 
+}  // namespace
+
 std::string EscapePointerToken(std::string_view key) {
   std::string out;
   for (char c : key) {
@@ -165,8 +167,6 @@ std::string EscapePointerToken(std::string_view key) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string Write(const Value& v) {
   std::string out;

@@ -129,6 +129,9 @@ class ObjectReader {
   std::unordered_set<std::string> consumed_;
 };
 
+// Escapes one JSON pointer reference token (RFC 6901): "~" -> "~0", "/" -> "~1".
+std::string EscapePointerToken(std::string_view token);
+
 // Parses an amount held in a JSON value: a string of digits. A number gets "amount-not-string".
 Result<Amount> AmountFromValue(const Value& v, std::string_view pointer);
 

@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include "signer/openssl_errors.h"
 
 namespace mandated::signer {
 namespace {
@@ -16,21 +17,9 @@ struct CipherCtxDeleter {
 };
 using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
 
-// Empties the OpenSSL error queue of this thread into a readable suffix.
-std::string DrainOpensslErrors() {
-  std::string out;
-  unsigned long code = 0;
-  while ((code = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    out += out.empty() ? ": " : "; ";
-    out += buf;
-  }
-  return out;
-}
 
 Status OpensslFailure(const std::string& what) {
-  return InternalError("AES-256-GCM: " + what + " failed" + DrainOpensslErrors());
+  return InternalError("AES-256-GCM: " + what + " failed" + internal::DrainOpensslErrors());
 }
 
 // EVP_*Update take an int length, so long inputs go in chunks. With out == nullptr the input is
@@ -127,7 +116,7 @@ Result<SecretBytes> OpenAes256Gcm(const SecretBytes& key32, ByteSpan sealed, Byt
   int final_len = 0;
   if (EVP_DecryptFinal_ex(ctx.get(), plaintext.data() + written, &final_len) != 1) {
     plaintext.Wipe();
-    DrainOpensslErrors();  // a tag mismatch may leave entries; they carry nothing useful
+    internal::DrainOpensslErrors();  // a tag mismatch may leave entries; they carry nothing useful
     return UnauthenticatedError("AES-256-GCM: authentication failed (wrong key, aad or data)",
                                 "aead-auth-failed");
   }

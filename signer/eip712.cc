@@ -32,18 +32,7 @@ Status Invalid(std::string_view path, std::string_view what) {
 
 // JSON pointer (RFC 6901) of a member or an element below `base`.
 std::string Pointer(std::string_view base, std::string_view key) {
-  std::string out(base);
-  out += '/';
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return std::string(base) + "/" + json::EscapePointerToken(key);
 }
 std::string Pointer(std::string_view base, size_t index) {
   return std::string(base) + "/" + std::to_string(index);

@@ -63,30 +63,18 @@ constexpr Be256 kP256HalfOrder = {0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00
 // (a uniform source is rejected with probability about 2^-32 per draw).
 constexpr int kMaxScalarDraws = 64;
 
-// Empties this thread's OpenSSL error queue into a readable suffix (": err; err").
-std::string DrainOpensslErrors() {
-  std::string out;
-  unsigned long code = 0;
-  while ((code = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof(buf));
-    out += out.empty() ? ": " : "; ";
-    out += buf;
-  }
-  return out;
-}
 
 Status OpensslFailure(const std::string& what) {
-  return InternalError(what + " failed in OpenSSL" + DrainOpensslErrors());
+  return InternalError(what + " failed in OpenSSL" + internal::DrainOpensslErrors());
 }
 
 Status BadKey(const std::string& what) {
-  DrainOpensslErrors();  // parse failures leave entries that say no more than `what`
+  internal::DrainOpensslErrors();  // parse failures leave entries that say no more than `what`
   return InvalidArgumentError(what, "bad-key");
 }
 
 Status BadSignature(const std::string& what) {
-  DrainOpensslErrors();
+  internal::DrainOpensslErrors();
   return UnauthenticatedError(what, "bad-signature");
 }
 
