@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+
 #include "signer/openssl_errors.h"
 
 namespace mandated::signer {

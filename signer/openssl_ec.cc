@@ -17,6 +17,8 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 
+#include "signer/openssl_errors.h"
+
 namespace mandated::signer::internal {
 namespace {
 
