@@ -26,7 +26,8 @@ Result<KeyState> StateFromName(const std::string& s) {
   return DataLossError("stored key has unknown state " + s, "storage-corruption");
 }
 
-json::Value RecordJson(const KeyInfo& k, const Bytes& sealed) {
+// The fields the stored record and the public view share, in that order.
+json::Value CommonFields(const KeyInfo& k) {
   json::Value v = json::Value::Object();
   v.Set("id", json::Value::String(k.id));
   v.Set("type", json::Value::String(std::string(KeyTypeName(k.type))));
@@ -34,6 +35,11 @@ json::Value RecordJson(const KeyInfo& k, const Bytes& sealed) {
   v.Set("owner", json::Value::String(k.owner));
   v.Set("created_at", json::Value::Int(k.created_at));
   v.Set("state", json::Value::String(std::string(KeyStateName(k.state))));
+  return v;
+}
+
+json::Value RecordJson(const KeyInfo& k, const Bytes& sealed) {
+  json::Value v = CommonFields(k);
   v.Set("replaced_by", json::Value::String(k.replaced_by));
   v.Set("public_key", json::Value::String(Base64UrlEncode(k.public_key.bytes)));
   v.Set("sealed_private_key", json::Value::String(Base64UrlEncode(sealed)));
@@ -93,13 +99,7 @@ std::string_view KeyStateName(KeyState s) {
 }
 
 json::Value KeyInfoToJson(const KeyInfo& k) {
-  json::Value v = json::Value::Object();
-  v.Set("id", json::Value::String(k.id));
-  v.Set("type", json::Value::String(std::string(KeyTypeName(k.type))));
-  v.Set("purpose", json::Value::String(k.purpose));
-  v.Set("owner", json::Value::String(k.owner));
-  v.Set("created_at", json::Value::Int(k.created_at));
-  v.Set("state", json::Value::String(std::string(KeyStateName(k.state))));
+  json::Value v = CommonFields(k);
   if (!k.replaced_by.empty()) {
     v.Set("replaced_by", json::Value::String(k.replaced_by));
   }
