@@ -24,7 +24,8 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   store::RocksStoreOptions so;
   so.path = config.data_dir + "/db";
   so.column_families = {identity::kPrincipalsFamily, identity::kOperatorFamily,
-                        signer::kKeysFamily};
+                        signer::kKeysFamily, identity::kTenantsFamily,
+                        identity::kIdentityIndexFamily};
   MD_ASSIGN_OR_RETURN(app->store_, store::OpenRocksStore(so));
 
   // Private keys are sealed under the KEK; a wrong or unreadable KEK stops the start.
@@ -51,7 +52,6 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   MD_ASSIGN_OR_RETURN(app->generated_token_,
                       app->operator_auth_->Initialize(secrets.bootstrap_token, *app->random_));
 
-  app->RegisterRoutes();
   HttpServerOptions ho;
   ho.worker_threads = config.worker_threads;
   ho.max_body_bytes = config.max_body_bytes;
@@ -70,6 +70,19 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     host.replace(at, 1, "%3A");
   }
   app->service_did_ = "did:web:" + host;
+
+  identity::DirectoryOptions dopts;
+  dopts.service_did = app->service_did_;
+  dopts.session_ttl_minutes = config.session_ttl_minutes;
+  app->directory_ = std::make_unique<identity::Directory>(*app->store_, *app->keys_, *app->clock_,
+                                                          *app->random_, dopts);
+  app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
+  app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
+                                              *app->operator_auth_, *app->principals_,
+                                              *app->limiter_, app->metrics_, config.rate_limits);
+  // Routes are read by the server only once it serves (Run), so registering them after Bind
+  // (which fixed the port the service DID names) is safe.
+  app->RegisterRoutes();
   return app;
 }
 
@@ -108,64 +121,36 @@ void App::RegisterRoutes() {
     return Response::Text(200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4");
   });
 
-  // Principals: operator only (specs/api.md §Principals).
-  router_.Add("POST", "/v1/principals", [this](Request& req) {
-    if (Status s = operator_auth_->Check(BearerToken(req)); !s.ok()) {
-      return ProblemResponse(s, req);
-    }
+  RegisterPrincipalRoutes();
+  RegisterIdentityRoutes();
+}
+
+void App::RegisterPrincipalRoutes() {
+  using identity::Permission;
+  const AccessGuard& g = *guard_;
+  router_.Add("POST", "/v1/principals", g.Guard(Permission::kManagePrincipals, [this](Request& req, const Access&) {
     Result<json::Value> body = ParseJsonBody(req);
-    if (!body.ok()) {
-      return ProblemResponse(body.error(), req);
-    }
+    if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<identity::Principal> p = identity::ParseCreatePrincipal(*body);
-    if (!p.ok()) {
-      return ProblemResponse(p.error(), req);
-    }
+    if (!p.ok()) return ProblemResponse(p.error(), req);
     Result<identity::Principal> created = principals_->Create(std::move(*p));
-    if (!created.ok()) {
-      return ProblemResponse(created.error(), req);
-    }
+    if (!created.ok()) return ProblemResponse(created.error(), req);
     Response r = JsonResponse(201, identity::PrincipalToJson(*created));
     r.headers.emplace_back("Location", "/v1/principals/" + created->id);
     return r;
-  });
-  router_.Add("GET", "/v1/principals", [this](Request& req) {
-    if (Status s = operator_auth_->Check(BearerToken(req)); !s.ok()) {
-      return ProblemResponse(s, req);
-    }
-    size_t limit = 100;
-    if (std::string l = req.Query("limit"); !l.empty()) {
-      Result<Amount> n = Amount::Parse(l);
-      if (!n.ok() || n->is_zero() || *n > Amount::FromUint64(1000)) {
-        return ProblemResponse(InvalidArgumentError("limit must be 1 to 1000", "bad-query"), req);
-      }
-      limit = static_cast<size_t>(n->low64());
-    }
-    Result<std::vector<identity::Principal>> list = principals_->List(req.Query("after"), limit);
-    if (!list.ok()) {
-      return ProblemResponse(list.error(), req);
-    }
+  }));
+  router_.Add("GET", "/v1/principals", g.Guard(Permission::kManagePrincipals, [this](Request& req, const Access&) {
+    Result<Page> page = ParsePage(req);
+    if (!page.ok()) return ProblemResponse(page.error(), req);
+    Result<std::vector<identity::Principal>> list = principals_->List(page->after, page->limit);
+    if (!list.ok()) return ProblemResponse(list.error(), req);
     json::Value items = json::Value::Array();
-    for (const identity::Principal& p : *list) {
-      items.Append(identity::PrincipalToJson(p));
-    }
-    json::Value body = json::Value::Object();
-    body.Set("items", std::move(items));
-    if (list->size() == limit && !list->empty()) {
-      body.Set("next_after", json::Value::String(list->back().id));
-    }
-    return JsonResponse(200, body);
-  });
-  router_.Add("GET", "/v1/principals/{id}", [this](Request& req) {
-    if (Status s = operator_auth_->Check(BearerToken(req)); !s.ok()) {
-      return ProblemResponse(s, req);
-    }
-    Result<identity::Principal> p = principals_->Get(req.Param("id"));
-    if (!p.ok()) {
-      return ProblemResponse(p.error(), req);
-    }
-    return JsonResponse(200, identity::PrincipalToJson(*p));
-  });
+    for (const identity::Principal& p : *list) items.Append(identity::PrincipalToJson(p));
+    return ListResponse(std::move(items), list->size() == page->limit, list->empty() ? "" : list->back().id);
+  }));
+  router_.Add("GET", "/v1/principals/{principal}", g.Guard(Permission::kReadPrincipal, [this](Request& req, const Access&) {
+    return Answer(principals_->Get(req.Param("principal")), req, 200, identity::PrincipalToJson);
+  }));
 }
 
 }  // namespace mandated::api

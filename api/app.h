@@ -6,13 +6,16 @@
 #include <optional>
 #include <string>
 
+#include "api/auth.h"
 #include "api/config.h"
 #include "api/http_server.h"
 #include "api/metrics.h"
+#include "api/rate_limiter.h"
 #include "api/router.h"
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/secret.h"
+#include "identity/directory.h"
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
 #include "signer/key_store.h"
@@ -36,6 +39,10 @@ class App {
   // The operator token generated on first start (to print once), if any.
   std::optional<SecretBytes> TakeGeneratedToken() { return std::move(generated_token_); }
 
+  // The store, for tests that check what a request did or did not change.
+  store::KvStore& store_for_testing() { return *store_; }
+  const std::string& service_did() const { return service_did_; }
+
   // Serves until Stop(); then flushes storage.
   Status Run();
   void Stop();
@@ -43,7 +50,9 @@ class App {
  private:
   App() = default;
   void RegisterRoutes();
+  void RegisterPrincipalRoutes();
   void RegisterKeyRoutes();
+  void RegisterIdentityRoutes();
   Response DidDocument() const;
   Response Jwks() const;
 
@@ -54,6 +63,9 @@ class App {
   std::unique_ptr<identity::PrincipalStore> principals_;
   std::unique_ptr<identity::OperatorAuth> operator_auth_;
   std::unique_ptr<signer::KeyStore> keys_;
+  std::unique_ptr<identity::Directory> directory_;
+  std::unique_ptr<RateLimiter> limiter_;
+  std::unique_ptr<AccessGuard> guard_;
   std::string service_did_;  // did:web of this service
   Router router_;
   Metrics metrics_;

@@ -1,6 +1,7 @@
 // Layered configuration loading for the mandated server.
 #include "api/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -44,6 +45,31 @@ Status ParseListen(const std::string& where, const std::string& text, ServerConf
   return OkStatus();
 }
 
+// "role=PER_SECOND/BURST,role=PER_SECOND/BURST": each entry replaces that role's default.
+Status ParseRateLimits(const std::string& where, const std::string& text, ServerConfig& cfg) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string entry = text.substr(start, comma - start);
+    const size_t eq = entry.find('=');
+    const size_t slash = entry.find('/');
+    if (eq == std::string::npos || slash == std::string::npos || slash < eq) {
+      return BadConfig(where, "expected role=PER_SECOND/BURST[,...], got \"" + entry + "\"");
+    }
+    const std::string role = entry.substr(0, eq);
+    if (cfg.rate_limits.count(role) == 0) {
+      return BadConfig(where, "unknown role \"" + role +
+                                  "\" (operator, admin, approver, auditor, merchant, agent)");
+    }
+    MD_ASSIGN_OR_RETURN(int64_t rate,
+                        ParseInt(where, entry.substr(eq + 1, slash - eq - 1), 1, 1000000));
+    MD_ASSIGN_OR_RETURN(int64_t burst, ParseInt(where, entry.substr(slash + 1), 1, 1000000));
+    cfg.rate_limits[role] = identity::RateLimit{rate, burst};
+    start = comma + 1;
+  }
+  return OkStatus();
+}
+
 // Applies one setting by its canonical name (the file key; flags and env map onto it).
 Status Apply(const std::string& key, const std::string& value, const std::string& where,
              ServerConfig& cfg) {
@@ -77,6 +103,11 @@ Status Apply(const std::string& key, const std::string& value, const std::string
     cfg.log_level = value;
   } else if (key == "kek_file") {
     cfg.kek_file = value;
+  } else if (key == "session_ttl_minutes") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 1440));
+    cfg.session_ttl_minutes = static_cast<int>(v);
+  } else if (key == "rate_limits") {
+    return ParseRateLimits(where, value, cfg);
   } else if (key == "public_host") {
     for (char c : value) {
       if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
@@ -108,6 +139,8 @@ constexpr Setting kSettings[] = {
     {"log_level", "--log-level", "MANDATED_LOG_LEVEL"},
     {"kek_file", "--kek-file", "MANDATED_KEK_FILE"},
     {"public_host", "--public-host", "MANDATED_PUBLIC_HOST"},
+    {"session_ttl_minutes", "--session-ttl-minutes", "MANDATED_SESSION_TTL_MINUTES"},
+    {"rate_limits", "--rate-limits", "MANDATED_RATE_LIMITS"},
 };
 
 Status ApplyFile(const std::string& path, ServerConfig& cfg) {
@@ -142,6 +175,11 @@ Status ApplyFile(const std::string& path, ServerConfig& cfg) {
 }
 
 }  // namespace
+
+std::map<std::string, identity::RateLimit> ServerConfig::DefaultRateLimits() {
+  return {{"operator", {20, 40}}, {"admin", {20, 40}},     {"approver", {10, 20}},
+          {"auditor", {20, 40}},  {"merchant", {200, 400}}, {"agent", {50, 100}}};
+}
 
 Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
                                            const GetEnv& getenv) {
@@ -227,6 +265,13 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
                                                       development key in DATA_DIR.kek)
   --public-host HOST[:PORT]    MANDATED_PUBLIC_HOST   host of the service's did:web identity
                                                       (default: the listen address)
+  --session-ttl-minutes N      MANDATED_SESSION_TTL_MINUTES  agent session lifetime, default
+                                                      and maximum (default 15, at most 1440)
+  --rate-limits SPEC           MANDATED_RATE_LIMITS   token buckets per credential by role:
+                                                      role=PER_SECOND/BURST[,...] (defaults:
+                                                      operator=20/40, admin=20/40,
+                                                      approver=10/20, auditor=20/40,
+                                                      merchant=200/400, agent=50/100)
   --config FILE                MANDATED_CONFIG        JSON file with the keys above in snake_case
   --help, --version
 

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "identity/access.h"
 
 namespace mandated::api {
 
@@ -24,7 +26,13 @@ struct ServerConfig {
   std::string log_level = "info";
   std::string kek_file;                      // key-encryption key file (signer key store)
   std::string public_host;                   // did:web host (default: listen address)
+  int session_ttl_minutes = 15;              // agent session lifetime (default and maximum)
+  // Token buckets per credential, by role (operator, admin, approver, auditor, merchant, agent).
+  // An agent's own rate_limit overrides the "agent" entry for its sessions.
+  std::map<std::string, identity::RateLimit> rate_limits = DefaultRateLimits();
   std::string config_file;                   // where the file layer came from, if any
+
+  static std::map<std::string, identity::RateLimit> DefaultRateLimits();
 };
 
 struct ParsedCommandLine {

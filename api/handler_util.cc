@@ -31,4 +31,33 @@ Response JsonResponse(int status, const json::Value& body) {
   return Response::Json(status, json::Write(body));
 }
 
+Result<Page> ParsePage(const Request& req) {
+  Page page;
+  page.after = req.Query("after");
+  if (std::string l = req.Query("limit"); !l.empty()) {
+    size_t n = 0;
+    for (char ch : l) {
+      if (ch < '0' || ch > '9' || n > 1000) {
+        n = 0;
+        break;
+      }
+      n = n * 10 + static_cast<size_t>(ch - '0');
+    }
+    if (n < 1 || n > 1000) {
+      return InvalidArgumentError("limit must be 1 to 1000", "bad-query");
+    }
+    page.limit = n;
+  }
+  return page;
+}
+
+Response ListResponse(json::Value items, bool more, const std::string& last_id) {
+  json::Value body = json::Value::Object();
+  body.Set("items", std::move(items));
+  if (more && !last_id.empty()) {
+    body.Set("next_after", json::Value::String(last_id));
+  }
+  return JsonResponse(200, body);
+}
+
 }  // namespace mandated::api

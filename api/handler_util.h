@@ -4,6 +4,7 @@
 #include <string>
 
 #include "api/http_types.h"
+#include "api/problem.h"
 #include "base/json.h"
 #include "base/result.h"
 
@@ -17,5 +18,29 @@ Result<json::Value> ParseJsonBody(const Request& req);
 std::string BearerToken(const Request& req);
 
 Response JsonResponse(int status, const json::Value& body);
+
+// A problem+json response for `status` when it is an error, else `status_code` with `body()`.
+// Keeps handlers to one line per outcome.
+template <typename T, typename ToJson>
+Response Answer(const Result<T>& r, const Request& req, int status_code, ToJson to_json);
+
+// ?after=ID&limit=N (1 to 1000, default 100); kInvalidArgument ("bad-query") otherwise.
+struct Page {
+  std::string after;
+  size_t limit = 100;
+};
+Result<Page> ParsePage(const Request& req);
+
+// {"items": [...], "next_after": "<last id>"}; next_after only when `more` may follow (the
+// underlying page was full).
+Response ListResponse(json::Value items, bool more, const std::string& last_id);
+
+template <typename T, typename ToJson>
+Response Answer(const Result<T>& r, const Request& req, int status_code, ToJson to_json) {
+  if (!r.ok()) {
+    return ProblemResponse(r.error(), req);
+  }
+  return JsonResponse(status_code, to_json(*r));
+}
 
 }  // namespace mandated::api

@@ -23,6 +23,7 @@ struct RequestContext {
   int64_t start_micros = 0;
   std::string request_id;
   std::string route;
+  std::vector<std::pair<std::string, std::string>> annotations;
 };
 thread_local RequestContext t_ctx;
 
@@ -57,6 +58,10 @@ std::string ToLower(std::string s) {
 
 }  // namespace
 
+void AnnotateRequestLog(std::string_view key, std::string value) {
+  t_ctx.annotations.emplace_back(std::string(key), std::move(value));
+}
+
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, const Router& router, Metrics& metrics, HttpServer& owner)
@@ -83,6 +88,7 @@ class HttpServer::Impl {
       t_ctx.start_micros = SystemClock::Get().MonotonicMicros();
       t_ctx.request_id = NewRequestId();
       t_ctx.route = "unmatched";
+      t_ctx.annotations.clear();
       res.set_header("X-Request-Id", t_ctx.request_id);
       if (req.has_header("Transfer-Encoding")) {
         // Chunked bodies have no length to check up front; cpp-httplib 0.11 would buffer them
@@ -147,15 +153,19 @@ class HttpServer::Impl {
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       const int64_t micros = SystemClock::Get().MonotonicMicros() - t_ctx.start_micros;
       metrics_.ObserveRequest(t_ctx.route, req.method, res.status, micros);
-      log::Info("request", {{"request_id", t_ctx.request_id},
-                            {"method", req.method},
-                            {"path", req.path},
-                            {"route", t_ctx.route},
-                            {"status", res.status},
-                            {"duration_us", micros},
-                            {"bytes_in", static_cast<uint64_t>(req.body.size())},
-                            {"bytes_out", static_cast<uint64_t>(res.body.size())},
-                            {"remote", req.remote_addr}});
+      std::vector<log::Field> fields = {{"request_id", t_ctx.request_id},
+                                        {"method", req.method},
+                                        {"path", req.path},
+                                        {"route", t_ctx.route},
+                                        {"status", res.status},
+                                        {"duration_us", micros},
+                                        {"bytes_in", static_cast<uint64_t>(req.body.size())},
+                                        {"bytes_out", static_cast<uint64_t>(res.body.size())},
+                                        {"remote", req.remote_addr}};
+      for (const auto& [k, v] : t_ctx.annotations) {
+        fields.emplace_back(k, v);
+      }
+      log::Write(log::Level::kInfo, "request", fields);
     });
   }
 

@@ -25,6 +25,10 @@ struct HttpServerOptions {
 };
 
 // Thread safety: Bind and Serve from one thread; Stop and draining() from any thread.
+// Adds a field (principal, credential, session, agent) to the access-log line of the request
+// being served on the calling thread. Call only from a route handler.
+void AnnotateRequestLog(std::string_view key, std::string value);
+
 class HttpServer {
  public:
   HttpServer(HttpServerOptions options, const Router& router, Metrics& metrics);

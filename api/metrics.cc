@@ -28,6 +28,14 @@ std::string FormatDouble(double v) {
   return buf;
 }
 
+std::string RenderLabels(const std::map<std::string, std::string>& labels) {
+  std::string rendered;
+  for (const auto& [k, v] : labels) {
+    rendered += (rendered.empty() ? "" : ",") + k + "=\"" + EscapeLabel(v) + "\"";
+  }
+  return rendered;
+}
+
 }  // namespace
 
 Metrics::Metrics() = default;
@@ -61,10 +69,7 @@ void Metrics::ObserveRequest(const std::string& route, const std::string& method
 
 void Metrics::IncrementCounter(const std::string& name, const std::string& help,
                                const std::map<std::string, std::string>& labels, uint64_t delta) {
-  std::string rendered;
-  for (const auto& [k, v] : labels) {
-    rendered += (rendered.empty() ? "" : ",") + k + "=\"" + EscapeLabel(v) + "\"";
-  }
+  const std::string rendered = RenderLabels(labels);
   std::lock_guard<std::mutex> lock(mu_);
   CounterFamily& f = counters_[name];
   f.help = help;
@@ -72,9 +77,12 @@ void Metrics::IncrementCounter(const std::string& name, const std::string& help,
 }
 
 void Metrics::RegisterGauge(const std::string& name, const std::string& help,
+                            const std::map<std::string, std::string>& labels,
                             std::function<double()> read) {
   std::lock_guard<std::mutex> lock(mu_);
-  gauges_.emplace_back(name, help, std::move(read));
+  GaugeFamily& f = gauges_[name];
+  f.help = help;
+  f.series.emplace_back(RenderLabels(labels), std::move(read));
 }
 
 std::string Metrics::RenderPrometheus() const {
@@ -115,9 +123,12 @@ std::string Metrics::RenderPrometheus() const {
       out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(v) + "\n";
     }
   }
-  for (const auto& [name, help, read] : gauges_) {
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
-    out += name + " " + FormatDouble(read()) + "\n";
+  for (const auto& [name, f] : gauges_) {
+    out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " gauge\n";
+    for (const auto& [labels, read] : f.series) {
+      out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + FormatDouble(read()) +
+             "\n";
+    }
   }
   return out;
 }

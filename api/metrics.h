@@ -27,6 +27,11 @@ class Metrics {
                         const std::map<std::string, std::string>& labels, uint64_t delta = 1);
   // A gauge computed when /metrics is scraped.
   void RegisterGauge(const std::string& name, const std::string& help,
+                     std::function<double()> read) {
+    RegisterGauge(name, help, {}, std::move(read));
+  }
+  void RegisterGauge(const std::string& name, const std::string& help,
+                     const std::map<std::string, std::string>& labels,
                      std::function<double()> read);
 
   std::string RenderPrometheus() const;
@@ -48,7 +53,11 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, RouteStats> routes_;  // (route, method)
   std::map<std::string, CounterFamily> counters_;
-  std::vector<std::tuple<std::string, std::string, std::function<double()>>> gauges_;
+  struct GaugeFamily {
+    std::string help;
+    std::vector<std::pair<std::string, std::function<double()>>> series;  // labels, read
+  };
+  std::map<std::string, GaugeFamily> gauges_;
 };
 
 }  // namespace mandated::api

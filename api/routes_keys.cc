@@ -23,15 +23,21 @@ Result<std::vector<signer::KeyInfo>> PublishedServiceKeys(signer::KeyStore& keys
   return out;
 }
 
-Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& body) {
+// `fixed_owner`: a principal's key route (no "owner" field accepted); otherwise the operator's
+// route, where "owner" defaults to the service.
+Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& body,
+                                  const std::optional<std::string>& fixed_owner) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
   MD_ASSIGN_OR_RETURN(std::string type_name, r.String("type"));
   MD_ASSIGN_OR_RETURN(std::string purpose, r.String("purpose"));
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> owner, r.OptionalString("owner"));
+  std::optional<std::string> owner;
+  if (!fixed_owner.has_value()) {
+    MD_ASSIGN_OR_RETURN(owner, r.OptionalString("owner"));
+  }
   MD_ASSIGN_OR_RETURN(std::optional<std::string> import_hex, r.OptionalString("private_key_hex"));
   MD_RETURN_IF_ERROR(r.Finish());
   MD_ASSIGN_OR_RETURN(signer::KeyType type, signer::KeyTypeFromName(type_name));
-  const std::string who = owner.value_or(kServiceOwner);
+  const std::string who = fixed_owner.value_or(owner.value_or(kServiceOwner));
   if (!import_hex.has_value()) {
     return keys.Generate(type, purpose, who);
   }
@@ -42,6 +48,30 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& bod
   }
   SecretBytes secret = SecretBytes::Adopt(std::move(*raw));
   return keys.Import(type, secret.span(), purpose, who);
+}
+
+Result<signer::KeyInfo> CreateKeyFromRequest(signer::KeyStore& keys, Request& req,
+                                             const std::optional<std::string>& fixed_owner) {
+  Result<json::Value> body = ParseJsonBody(req);
+  // The body may hold an imported private key: wipe it once parsed.
+  SecureWipe(req.body.data(), req.body.size());
+  if (!body.ok()) {
+    return body.error();
+  }
+  return CreateKey(keys, *body, fixed_owner);
+}
+
+Response KeyList(const Result<std::vector<signer::KeyInfo>>& keys, const Request& req) {
+  if (!keys.ok()) {
+    return ProblemResponse(keys.error(), req);
+  }
+  json::Value items = json::Value::Array();
+  for (const signer::KeyInfo& k : *keys) {
+    items.Append(signer::KeyInfoToJson(k));
+  }
+  json::Value body = json::Value::Object();
+  body.Set("items", std::move(items));
+  return JsonResponse(200, body);
 }
 
 }  // namespace
@@ -100,53 +130,61 @@ Response App::Jwks() const {
 }
 
 void App::RegisterKeyRoutes() {
+  using identity::Permission;
   router_.Add("GET", "/.well-known/did.json", [this](Request&) { return DidDocument(); });
   router_.Add("GET", "/.well-known/jwks.json", [this](Request&) { return Jwks(); });
+  const AccessGuard& g = *guard_;
 
-  auto guarded = [this](auto&& body) {
-    return [this, body](Request& req) -> Response {
-      if (Status s = operator_auth_->Check(BearerToken(req)); !s.ok()) {
-        return ProblemResponse(s, req);
-      }
-      Result<signer::KeyInfo> k = body(req);
-      if (!k.ok()) {
-        return ProblemResponse(k.error(), req);
-      }
-      return JsonResponse(req.method == "POST" && req.path == "/v1/keys" ? 201 : 200,
-                          signer::KeyInfoToJson(*k));
-    };
+  // The service's own keys: operator only. `owner` in the body or query picks any owner.
+  router_.Add("POST", "/v1/keys", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
+    return Answer(CreateKeyFromRequest(*keys_, req, std::nullopt), req, 201, signer::KeyInfoToJson);
+  }));
+  router_.Add("GET", "/v1/keys/{key}", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
+    return Answer(keys_->Get(req.Param("key")), req, 200, signer::KeyInfoToJson);
+  }));
+  router_.Add("POST", "/v1/keys/{key}/rotate", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
+    return Answer(keys_->Rotate(req.Param("key")), req, 200, signer::KeyInfoToJson);
+  }));
+  router_.Add("POST", "/v1/keys/{key}/disable", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
+    return Answer(keys_->Disable(req.Param("key")), req, 200, signer::KeyInfoToJson);
+  }));
+  router_.Add("GET", "/v1/keys", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
+    return KeyList(keys_->List(req.Query("owner")), req);
+  }));
+
+  // A principal's keys (issuer keys, custodial agent keys): owner is the principal, always.
+  const std::string base = "/v1/principals/{principal}/keys";
+  auto owned = [this](const Access& a, const std::string& id) -> Result<signer::KeyInfo> {
+    MD_ASSIGN_OR_RETURN(signer::KeyInfo k, keys_->Get(id));
+    if (k.owner != a.tenant->principal_id()) {
+      return NotFoundError("no key " + id + " in principal " + a.tenant->principal_id(),
+                           "key-not-found");
+    }
+    return k;
   };
-  router_.Add("POST", "/v1/keys", guarded([this](Request& req) -> Result<signer::KeyInfo> {
-                Result<json::Value> body = ParseJsonBody(req);
-                // The body may hold an imported private key: wipe it once parsed.
-                SecureWipe(req.body.data(), req.body.size());
-                if (!body.ok()) {
-                  return body.error();
-                }
-                return CreateKey(*keys_, *body);
-              }));
-  router_.Add("GET", "/v1/keys/{id}",
-              guarded([this](Request& req) { return keys_->Get(req.Param("id")); }));
-  router_.Add("POST", "/v1/keys/{id}/rotate",
-              guarded([this](Request& req) { return keys_->Rotate(req.Param("id")); }));
-  router_.Add("POST", "/v1/keys/{id}/disable",
-              guarded([this](Request& req) { return keys_->Disable(req.Param("id")); }));
-  router_.Add("GET", "/v1/keys", [this](Request& req) {
-    if (Status s = operator_auth_->Check(BearerToken(req)); !s.ok()) {
-      return ProblemResponse(s, req);
+  router_.Add("POST", base, g.Guard(Permission::kManageKeys, [this](Request& req, const Access& a) {
+    if (!a.caller.agent_scope.empty()) {
+      return ProblemResponse(PermissionDeniedError("this credential is limited to some agents", "agent-out-of-scope"), req);
     }
-    Result<std::vector<signer::KeyInfo>> keys = keys_->List(req.Query("owner"));
-    if (!keys.ok()) {
-      return ProblemResponse(keys.error(), req);
-    }
-    json::Value items = json::Value::Array();
-    for (const signer::KeyInfo& k : *keys) {
-      items.Append(signer::KeyInfoToJson(k));
-    }
-    json::Value body = json::Value::Object();
-    body.Set("items", std::move(items));
-    return JsonResponse(200, body);
-  });
+    return Answer(CreateKeyFromRequest(*keys_, req, a.tenant->principal_id()), req, 201, signer::KeyInfoToJson);
+  }));
+  router_.Add("GET", base, g.Guard(Permission::kReadKeys, [this](Request& req, const Access& a) {
+    return KeyList(keys_->List(a.tenant->principal_id()), req);
+  }));
+  router_.Add("GET", base + "/{key}", g.Guard(Permission::kReadKeys, [owned](Request& req, const Access& a) {
+    return Answer(owned(a, req.Param("key")), req, 200, signer::KeyInfoToJson);
+  }));
+  for (const char* action : {"rotate", "disable"}) {
+    router_.Add("POST", base + "/{key}/" + action, g.Guard(Permission::kManageKeys, [this, owned, action](Request& req, const Access& a) -> Response {
+      if (!a.caller.agent_scope.empty()) {
+        return ProblemResponse(PermissionDeniedError("this credential is limited to some agents", "agent-out-of-scope"), req);
+      }
+      Result<signer::KeyInfo> k = owned(a, req.Param("key"));
+      if (!k.ok()) return ProblemResponse(k.error(), req);
+      const bool rotate = std::string_view(action) == "rotate";
+      return Answer(rotate ? keys_->Rotate(k->id) : keys_->Disable(k->id), req, 200, signer::KeyInfoToJson);
+    }));
+  }
 }
 
 }  // namespace mandated::api

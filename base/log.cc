@@ -58,6 +58,10 @@ void SetSinkForTest(std::function<void(std::string_view)> sink) {
 }
 
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
+  Write(level, msg, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+void Write(Level level, std::string_view msg, std::span<const Field> fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
     return;
   }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -38,6 +39,8 @@ void SetSinkForTest(std::function<void(std::string_view line)> sink);
 // Writes {"ts":"<RFC 3339 UTC>","level":"info","msg":"...",<fields>} atomically as one line.
 // Thread safety: safe from any thread; lines never interleave.
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
+// The same with a field list built at run time.
+void Write(Level level, std::string_view msg, std::span<const Field> fields);
 
 inline void Info(std::string_view msg, std::initializer_list<Field> f = {}) { Write(Level::kInfo, msg, f); }
 inline void Warn(std::string_view msg, std::initializer_list<Field> f = {}) { Write(Level::kWarn, msg, f); }

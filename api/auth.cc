@@ -1,0 +1,140 @@
+// Authentication, rate limiting, tenant confinement and permission checks for every route.
+#include "api/auth.h"
+
+#include "api/handler_util.h"
+#include "api/http_server.h"
+#include "api/problem.h"
+
+namespace mandated::api {
+namespace {
+
+constexpr char kPrincipalParam[] = "principal";
+constexpr char kAgentParam[] = "agent";
+
+}  // namespace
+
+AccessGuard::AccessGuard(store::KvStore& kv, identity::Directory& directory,
+                         identity::OperatorAuth& operator_auth,
+                         identity::PrincipalStore& principals, RateLimiter& limiter,
+                         Metrics& metrics, std::map<std::string, identity::RateLimit> role_limits)
+    : kv_(kv),
+      directory_(directory),
+      operator_auth_(operator_auth),
+      principals_(principals),
+      limiter_(limiter),
+      metrics_(metrics),
+      role_limits_(std::move(role_limits)) {
+  for (const auto& [role, limit] : role_limits_) {
+    const double rate = static_cast<double>(limit.per_second);
+    const double burst = static_cast<double>(limit.burst);
+    metrics_.RegisterGauge("mandated_rate_limit_per_second",
+                           "Configured token refill rate per credential, by role", {{"role", role}},
+                           [rate] { return rate; });
+    metrics_.RegisterGauge("mandated_rate_limit_burst",
+                           "Configured bucket size per credential, by role", {{"role", role}},
+                           [burst] { return burst; });
+  }
+  metrics_.RegisterGauge("mandated_rate_limit_buckets", "Token buckets currently tracked",
+                         [this] { return static_cast<double>(limiter_.bucket_count()); });
+}
+
+Response AccessGuard::Admit(Request& req, identity::Permission permission, Access* access) const {
+  const std::string token = BearerToken(req);
+  if (token.empty()) {
+    return ProblemResponse(
+        UnauthenticatedError("send a credential as Authorization: Bearer <token>",
+                             "missing-credential"),
+        req);
+  }
+  identity::Caller& caller = access->caller;
+  if (identity::Directory::LooksLikeDirectoryToken(token)) {
+    Result<identity::Caller> c = directory_.Authenticate(token);
+    if (!c.ok()) {
+      return ProblemResponse(c.error(), req);
+    }
+    caller = std::move(*c);
+  } else {
+    if (Status s = operator_auth_.Check(token); !s.ok()) {
+      return ProblemResponse(s, req);
+    }
+    caller.role = identity::Role::kOperator;
+    caller.credential_id = "operator";
+  }
+  const std::string role(identity::RoleName(caller.role));
+  AnnotateRequestLog("role", role);
+  AnnotateRequestLog("credential", caller.credential_id);
+  if (!caller.principal_id.empty()) {
+    AnnotateRequestLog("principal", caller.principal_id);
+  }
+  if (!caller.session_id.empty()) {
+    AnnotateRequestLog("session", caller.session_id);
+    AnnotateRequestLog("agent", caller.agent_id);
+  }
+
+  identity::RateLimit limit = role_limits_.at(role);
+  if (caller.agent_rate_limit.has_value()) {
+    limit = *caller.agent_rate_limit;
+  }
+  RateLimiter::Decision d = limiter_.Take(caller.credential_id, limit);
+  metrics_.IncrementCounter("mandated_rate_limit_decisions_total",
+                            "Requests admitted or refused by the per-credential rate limiter",
+                            {{"role", role}, {"decision", d.allowed ? "allowed" : "limited"}});
+  if (!d.allowed) {
+    const int64_t seconds = std::max<int64_t>(1, (d.retry_after_micros + 999999) / 1000000);
+    Response r = ProblemResponse(
+        ResourceExhaustedError("rate limit of " + std::to_string(limit.per_second) +
+                                   "/s (burst " + std::to_string(limit.burst) +
+                                   ") exceeded for this credential",
+                               "rate-limited"),
+        req);
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+    return r;
+  }
+
+  const std::string path_principal = req.Param(kPrincipalParam);
+  if (!path_principal.empty()) {
+    if (caller.role == identity::Role::kOperator) {
+      Result<identity::Principal> p = principals_.Get(path_principal);
+      if (!p.ok()) {
+        return ProblemResponse(p.error(), req);
+      }
+    } else if (caller.principal_id != path_principal) {
+      // Another principal's resources do not exist for this caller.
+      return ProblemResponse(
+          NotFoundError("no principal " + path_principal, "principal-not-found"), req);
+    }
+    access->tenant.emplace(kv_, path_principal);
+  } else if (!caller.principal_id.empty()) {
+    access->tenant.emplace(kv_, caller.principal_id);
+  }
+
+  if (!identity::RoleAllows(caller.role, permission)) {
+    return ProblemResponse(
+        PermissionDeniedError("role " + role + " lacks the permission " +
+                                  std::string(identity::PermissionName(permission)),
+                              "forbidden"),
+        req);
+  }
+  if (const std::string agent = req.Param(kAgentParam);
+      !agent.empty() && !caller.InAgentScope(agent)) {
+    return ProblemResponse(
+        PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope"),
+        req);
+  }
+  Response admitted;
+  admitted.status = 0;  // no refusal
+  return admitted;
+}
+
+Handler AccessGuard::Guard(identity::Permission permission, GuardedHandler handler) const {
+  return [this, permission, handler = std::move(handler)](Request& req) -> Response {
+    Access access;
+    Response refused = Admit(req, permission, &access);
+    if (refused.status != 0) {
+      return refused;
+    }
+    return handler(req, access);
+  };
+}
+
+}  // namespace mandated::api

@@ -1,0 +1,117 @@
+// Directory: the users, credentials, agents and sessions of every principal, and the
+// authentication of bearer tokens (specs/access.md). Operations on a principal's records take
+// the Tenant they act in; only Authenticate and OpenSessionWithAssertion find a tenant from a
+// token, through the identity index.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/random.h"
+#include "base/secret.h"
+#include "identity/access.h"
+#include "identity/records.h"
+#include "identity/tenant.h"
+#include "signer/key_store.h"
+#include "store/kv_store.h"
+
+namespace mandated::identity {
+
+// Global lookups from a token or DID to the principal that owns it (specs/storage.md).
+inline constexpr char kIdentityIndexFamily[] = "identity-index";
+
+struct DirectoryOptions {
+  std::string service_did;            // the "aud" session assertions must name
+  int64_t session_ttl_minutes = 15;   // default and maximum session lifetime
+  int64_t assertion_max_lifetime_s = 300;
+  int64_t clock_skew_s = 60;
+};
+
+// A record together with the bearer token that was created for it. The token is shown once and
+// never stored (only the SHA-256 of its secret part is).
+template <typename T>
+struct WithToken {
+  T record;
+  SecretBytes token;
+};
+
+// Thread safety: safe from any thread. State changes (create, disable, revoke, suspend, open)
+// are serialized by one mutex so that each read-check-write is atomic; reads take no lock.
+class Directory {
+ public:
+  Directory(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, Random& random,
+            DirectoryOptions options)
+      : kv_(kv), keys_(keys), clock_(clock), random_(random), options_(std::move(options)) {}
+
+  const DirectoryOptions& options() const { return options_; }
+
+  // Authenticates a credential ("crd_...") or session ("ses_...") token. kUnauthenticated with
+  // reason bad-credential (unknown or wrong secret), credential-revoked, credential-expired,
+  // session-revoked, session-expired, agent-suspended or agent-revoked. Changes nothing.
+  Result<Caller> Authenticate(std::string_view token);
+  static bool LooksLikeDirectoryToken(std::string_view token);
+
+  // Users.
+  Result<User> CreateUser(const Tenant& t, const CreateUserRequest& req);
+  Result<User> GetUser(const Tenant& t, const std::string& id);
+  Result<std::vector<User>> ListUsers(const Tenant& t, const std::string& after, size_t limit);
+  // Disables the user and revokes its credentials in one batch.
+  Result<User> DisableUser(const Tenant& t, const std::string& id);
+
+  // Credentials.
+  Result<WithToken<Credential>> CreateCredential(const Tenant& t,
+                                                 const CreateCredentialRequest& req);
+  Result<Credential> GetCredential(const Tenant& t, const std::string& id);
+  Result<std::vector<Credential>> ListCredentials(const Tenant& t, const std::string& after,
+                                                  size_t limit);
+  Result<Credential> RevokeCredential(const Tenant& t, const std::string& id);
+
+  // Agents.
+  Result<Agent> CreateAgent(const Tenant& t, const CreateAgentRequest& req);
+  Result<Agent> GetAgent(const Tenant& t, const std::string& id);
+  Result<std::vector<Agent>> ListAgents(const Tenant& t, const std::string& after, size_t limit);
+  // action: suspend (active -> suspended), resume (suspended -> active), revoke (-> revoked,
+  // final). Suspending or revoking revokes the agent's open sessions in the same batch.
+  // kFailedPrecondition ("agent-state") for a transition the state machine forbids.
+  Result<Agent> ChangeAgentState(const Tenant& t, const std::string& id, std::string_view action);
+
+  // Sessions. An admin opens one for an agent (custodial agents cannot sign an assertion);
+  // an agent opens its own with a signed assertion.
+  Result<WithToken<Session>> OpenSessionForAgent(const Tenant& t, const std::string& agent_id,
+                                                 const OpenSessionRequest& req,
+                                                 const std::string& opened_by);
+  Result<WithToken<Session>> OpenSessionWithAssertion(const OpenSessionRequest& req);
+  Result<Session> GetSession(const Tenant& t, const std::string& id);
+  // Newest last (id order); `agent_id` filters when non-empty.
+  Result<std::vector<Session>> ListSessions(const Tenant& t, const std::string& agent_id,
+                                            const std::string& after, size_t limit);
+  // reason: "revoked" (by an admin) or "ended" (by the agent itself).
+  Result<Session> RevokeSession(const Tenant& t, const std::string& id, const std::string& reason);
+
+ private:
+  Result<SecretBytes> NewSecret(const std::string& id, Bytes* secret_sha256);
+  Result<WithToken<Session>> OpenSessionLocked(const Tenant& t, const Agent& agent,
+                                               const OpenSessionRequest& req,
+                                               const std::string& opened_by,
+                                               const std::string& jti, int64_t jti_expires_at);
+  Status RevokeAgentSessionsLocked(const Tenant& t, const std::string& agent_id,
+                                   const std::string& reason, store::WriteBatch& batch);
+  Result<Caller> AuthenticateCredential(std::string_view id, std::string_view secret);
+  Result<Caller> AuthenticateSession(std::string_view id, std::string_view secret);
+  Result<std::string> PrincipalOf(std::string_view index_kind, std::string_view id);
+
+  store::KvStore& kv_;
+  signer::KeyStore& keys_;
+  Clock& clock_;
+  Random& random_;
+  DirectoryOptions options_;
+  std::mutex write_mu_;
+};
+
+}  // namespace mandated::identity
