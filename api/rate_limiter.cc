@@ -2,7 +2,6 @@
 #include "api/rate_limiter.h"
 
 #include <algorithm>
-#include <cmath>
 #include <functional>
 
 namespace mandated::api {
@@ -10,9 +9,27 @@ namespace mandated::api {
 RateLimiter::RateLimiter(Clock& clock, size_t max_buckets)
     : clock_(clock), max_per_shard_(std::max<size_t>(1, max_buckets / kShards)) {}
 
+namespace {
+
+constexpr int64_t kOneToken = 1000000;
+
+// The bucket's level after `elapsed` microseconds of refill, capped at `capacity`.
+int64_t Refilled(int64_t level, int64_t elapsed, int64_t per_second, int64_t capacity) {
+  if (elapsed <= 0) {
+    return std::min(level, capacity);
+  }
+  // elapsed * per_second could overflow for very long idle times; those fill the bucket anyway.
+  if (elapsed >= (capacity - std::min(level, capacity)) / per_second + 1) {
+    return capacity;
+  }
+  return std::min(capacity, level + elapsed * per_second);
+}
+
+}  // namespace
+
 RateLimiter::Decision RateLimiter::Take(std::string_view key, const identity::RateLimit& limit) {
-  const double rate = static_cast<double>(std::max<int64_t>(1, limit.per_second));
-  const double burst = static_cast<double>(std::max<int64_t>(1, limit.burst));
+  const int64_t rate = std::clamp<int64_t>(limit.per_second, 1, 1000000000);
+  const int64_t capacity = std::clamp<int64_t>(limit.burst, 1, 1000000000) * kOneToken;
   const int64_t now = clock_.MonotonicMicros();
   Shard& shard = shards_[std::hash<std::string_view>()(key) % kShards];
   std::lock_guard<std::mutex> lock(shard.mu);
@@ -21,27 +38,23 @@ RateLimiter::Decision RateLimiter::Take(std::string_view key, const identity::Ra
     if (shard.buckets.size() >= max_per_shard_) {
       // Drop buckets that have refilled completely: forgetting them changes no decision.
       std::erase_if(shard.buckets, [&](const auto& kv) {
-        return kv.second.tokens +
-                   static_cast<double>(now - kv.second.last_micros) * rate / 1e6 >=
-               burst;
+        return Refilled(kv.second.micro_tokens, now - kv.second.last_micros, rate, capacity) ==
+               capacity;
       });
     }
-    it = shard.buckets.emplace(std::string(key), Bucket{burst, now}).first;
+    it = shard.buckets.emplace(std::string(key), Bucket{capacity, now}).first;
   }
   Bucket& b = it->second;
-  if (now > b.last_micros) {
-    b.tokens = std::min(burst, b.tokens + static_cast<double>(now - b.last_micros) * rate / 1e6);
-    b.last_micros = now;
-  }
   // A lowered burst takes effect at once.
-  b.tokens = std::min(b.tokens, burst);
+  b.micro_tokens = Refilled(b.micro_tokens, now - b.last_micros, rate, capacity);
+  b.last_micros = std::max(b.last_micros, now);
   Decision d;
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
+  if (b.micro_tokens >= kOneToken) {
+    b.micro_tokens -= kOneToken;
     d.allowed = true;
     return d;
   }
-  d.retry_after_micros = static_cast<int64_t>(std::ceil((1.0 - b.tokens) * 1e6 / rate));
+  d.retry_after_micros = (kOneToken - b.micro_tokens + rate - 1) / rate;
   return d;
 }
 

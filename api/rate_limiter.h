@@ -31,8 +31,10 @@ class RateLimiter {
   size_t bucket_count() const;
 
  private:
+  // Tokens are counted in millionths so that refill (per_second millionths per microsecond)
+  // is exact integer arithmetic.
   struct Bucket {
-    double tokens = 0;
+    int64_t micro_tokens = 0;
     int64_t last_micros = 0;
   };
   struct Shard {

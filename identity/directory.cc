@@ -260,8 +260,11 @@ Result<Caller> Directory::AuthenticateSession(std::string_view id, std::string_v
     return BadCredential();
   }
   if (s->state != "active") {
-    return UnauthenticatedError("session " + s->id + " is " + s->revoked_reason,
-                                "session-revoked");
+    // A session ended because its agent was suspended or revoked says so.
+    const bool by_agent = s->revoked_reason == "agent-suspended" ||
+                          s->revoked_reason == "agent-revoked";
+    return UnauthenticatedError("session " + s->id + " is revoked (" + s->revoked_reason + ")",
+                                by_agent ? s->revoked_reason : "session-revoked");
   }
   if (clock_.NowUnixSeconds() >= s->expires_at) {
     return UnauthenticatedError("session " + s->id + " has expired", "session-expired");
