@@ -1,80 +1,13 @@
-// mandatectl command table and implementations.
+// mandatectl: global flags, dispatch, help, and the operator's commands (health, principals,
+// keys). The other groups are in identity_commands.cc and agent_commands.cc.
 #include "cli/commands.h"
 
 #include <stdlib.h>
 
-#include <functional>
-#include <map>
-
-#include "base/json.h"
-#include "cli/http_client.h"
+#include "cli/command_kit.h"
 
 namespace mandated::cli {
 namespace {
-
-struct Context {
-  std::string server;
-  std::string token;
-  bool json = false;
-  bool help = false;
-  std::vector<std::string> positional;
-  std::multimap<std::string, std::string> flags;  // command flags (--name X)
-};
-
-struct Command {
-  std::string name;     // "principals create"
-  std::string usage;    // arguments
-  std::string summary;  // one line
-  std::function<Output(Context&)> run;
-};
-
-Output Usage(const std::string& text, int code = 2) {
-  Output o;
-  (code == 0 ? o.out : o.err) = text;
-  o.exit_code = code;
-  return o;
-}
-
-// Prints a server answer: JSON as is with --json, else through `human` for 2xx, and the
-// problem's detail for errors.
-Output Render(const Context& ctx, const Result<ApiResponse>& r,
-              const std::function<std::string(const json::Value&)>& human) {
-  Output o;
-  if (!r.ok()) {
-    o.err = "mandatectl: " + r.error().message() + "\n";
-    o.exit_code = 3;
-    return o;
-  }
-  Result<json::Value> body = json::Parse(r->body);
-  if (r->status >= 200 && r->status < 300) {
-    if (ctx.json || !body.ok()) {
-      o.out = r->body + "\n";
-    } else {
-      o.out = human(*body);
-    }
-    return o;
-  }
-  o.exit_code = 1;
-  if (ctx.json) {
-    o.out = r->body + "\n";
-    return o;
-  }
-  if (body.ok() && body->is_object() && body->Find("detail") != nullptr) {
-    const json::Value* type = body->Find("type");
-    o.err = "error " + std::to_string(r->status) + " (" +
-            (type != nullptr ? type->as_string() : std::string("?")) +
-            "): " + body->Find("detail")->as_string() + "\n";
-  } else {
-    o.err = "error " + std::to_string(r->status) + ": " + r->body + "\n";
-  }
-  return o;
-}
-
-std::string Str(const json::Value& v, const char* key) {
-  const json::Value* f = v.Find(key);
-  if (f == nullptr) return "";
-  return f->is_string() ? f->as_string() : json::Write(*f);
-}
 
 std::string PrincipalLine(const json::Value& p) {
   std::string line = Str(p, "id") + "  " + Str(p, "name");
@@ -96,19 +29,7 @@ std::string KeyLine(const json::Value& k) {
   return line + "\n";
 }
 
-// "keys rotate ID" and "keys disable ID": POST /v1/keys/{id}/<action>.
-Command KeyAction(const std::string& action, const std::string& summary) {
-  return {"keys " + action, "ID", summary, [action](Context& ctx) {
-            if (ctx.positional.size() != 1) {
-              return Usage("mandatectl keys " + action + ": give exactly one key id\n");
-            }
-            ApiClient c(ctx.server, ctx.token);
-            return Render(ctx, c.PostJson("/v1/keys/" + ctx.positional[0] + "/" + action, ""),
-                          KeyLine);
-          }};
-}
-
-std::vector<Command> Commands() {
+std::vector<Command> OperatorCommands() {
   return {
       {"version", "", "print the mandatectl version",
        [](Context&) {
@@ -118,25 +39,21 @@ std::vector<Command> Commands() {
        }},
       {"health", "", "check that the server is up (GET /healthz and /readyz)",
        [](Context& ctx) {
-         ApiClient c(ctx.server, ctx.token);
-         Result<ApiResponse> r = c.Get("/readyz");
-         return Render(ctx, r, [&](const json::Value& v) {
+         return Call(ctx, Method::kGet, "/readyz", "", [&](const json::Value& v) {
            return ctx.server + ": " + Str(v, "status") + "\n";
          });
        }},
       {"principals create", "--name NAME [--ceiling ASSET:WINDOW:MAX]...",
        "create a principal (operator token); ceilings are e.g. USD:month:500000",
        [](Context& ctx) {
-         auto name = ctx.flags.find("--name");
-         if (name == ctx.flags.end()) {
-           return Usage("mandatectl principals create: --name is required\n");
+         std::optional<std::string> name = Flag(ctx, "--name");
+         if (!name.has_value()) {
+           return UsageError("principals create", "--name is required");
          }
          json::Value body = json::Value::Object();
-         body.Set("name", json::Value::String(name->second));
+         body.Set("name", json::Value::String(*name));
          json::Value ceilings = json::Value::Array();
-         auto range = ctx.flags.equal_range("--ceiling");
-         for (auto it = range.first; it != range.second; ++it) {
-           const std::string& spec = it->second;
+         for (const std::string& spec : Flags(ctx, "--ceiling")) {
            size_t a = spec.find(':', spec.find('/') == std::string::npos ? 0 : spec.find('/'));
            size_t b = spec.rfind(':');
            // CAIP-19 assets contain ':'; the window and max are always the last two fields.
@@ -154,94 +71,70 @@ std::vector<Command> Commands() {
          if (!ceilings.items().empty()) {
            body.Set("ceilings", std::move(ceilings));
          }
-         ApiClient c(ctx.server, ctx.token);
-         return Render(ctx, c.PostJson("/v1/principals", json::Write(body)), PrincipalLine);
+         return Call(ctx, Method::kPost, "/v1/principals", json::Write(body), PrincipalLine);
        }},
-      {"principals list", "[--after ID] [--limit N]", "list principals (operator token)",
-       [](Context& ctx) {
-         std::string path = "/v1/principals";
-         std::string sep = "?";
-         for (const char* f : {"--after", "--limit"}) {
-           if (auto it = ctx.flags.find(f); it != ctx.flags.end()) {
-             path += sep + std::string(f + 2) + "=" + it->second;
-             sep = "&";
-           }
-         }
-         ApiClient c(ctx.server, ctx.token);
-         return Render(ctx, c.Get(path), [](const json::Value& v) {
-           std::string out;
-           for (const json::Value& p : v.Find("items")->items()) out += PrincipalLine(p);
-           if (const json::Value* next = v.Find("next_after")) {
-             out += "(more: --after " + next->as_string() + ")\n";
-           }
-           return out.empty() ? std::string("no principals\n") : out;
-         });
-       }},
+      ListOf("principals", "/v1/principals", "[--after ID] [--limit N]",
+             "list principals (operator token)", {"--after", "--limit"}, PrincipalLine),
+      OnOne("principals", "get", "/v1/principals", "show one principal", PrincipalLine),
       {"keys create", "--type Ed25519|P-256|secp256k1 --purpose PURPOSE [--owner OWNER]",
        "generate a key in the server's key store (operator token); prints public parts only",
        [](Context& ctx) {
-         auto type = ctx.flags.find("--type");
-         auto purpose = ctx.flags.find("--purpose");
-         if (type == ctx.flags.end() || purpose == ctx.flags.end()) {
-           return Usage("mandatectl keys create: --type and --purpose are required\n");
+         std::optional<std::string> type = Flag(ctx, "--type");
+         std::optional<std::string> purpose = Flag(ctx, "--purpose");
+         if (!type.has_value() || !purpose.has_value()) {
+           return UsageError("keys create", "--type and --purpose are required");
          }
          json::Value body = json::Value::Object();
-         body.Set("type", json::Value::String(type->second));
-         body.Set("purpose", json::Value::String(purpose->second));
-         if (auto owner = ctx.flags.find("--owner"); owner != ctx.flags.end()) {
-           body.Set("owner", json::Value::String(owner->second));
-         }
-         ApiClient c(ctx.server, ctx.token);
-         return Render(ctx, c.PostJson("/v1/keys", json::Write(body)), KeyLine);
+         body.Set("type", json::Value::String(*type));
+         body.Set("purpose", json::Value::String(*purpose));
+         SetFromFlag(body, "owner", ctx, "--owner");
+         return Call(ctx, Method::kPost, "/v1/keys", json::Write(body), KeyLine);
        }},
-      {"keys list", "[--owner OWNER]", "list keys: id, type, purpose, owner, state, did (operator token)",
-       [](Context& ctx) {
-         std::string path = "/v1/keys";
-         if (auto owner = ctx.flags.find("--owner"); owner != ctx.flags.end()) {
-           path += "?owner=" + owner->second;
-         }
-         ApiClient c(ctx.server, ctx.token);
-         return Render(ctx, c.Get(path), [](const json::Value& v) {
-           std::string out;
-           for (const json::Value& k : v.Find("items")->items()) out += KeyLine(k);
-           return out.empty() ? std::string("no keys\n") : out;
-         });
-       }},
-      {"keys get", "ID", "show one key's public parts (operator token)",
-       [](Context& ctx) {
-         if (ctx.positional.size() != 1) {
-           return Usage("mandatectl keys get: give exactly one key id\n");
-         }
-         ApiClient c(ctx.server, ctx.token);
-         return Render(ctx, c.Get("/v1/keys/" + ctx.positional[0]), KeyLine);
-       }},
-      KeyAction("rotate", "replace an active key by a new one; the old one only verifies"),
-      KeyAction("disable", "stop a key from signing or verifying for good"),
-      {"principals get", "ID", "show one principal (operator token)",
-       [](Context& ctx) {
-         if (ctx.positional.size() != 1) {
-           return Usage("mandatectl principals get: give exactly one principal id\n");
-         }
-         ApiClient c(ctx.server, ctx.token);
-         return Render(ctx, c.Get("/v1/principals/" + ctx.positional[0]), PrincipalLine);
-       }},
+      ListOf("keys", "/v1/keys", "[--owner OWNER]",
+             "list keys: id, type, purpose, owner, state, did (operator token)", {"--owner"},
+             KeyLine),
+      OnOne("keys", "get", "/v1/keys", "show one key's public parts (operator token)", KeyLine),
+      OnOne("keys", "rotate", "/v1/keys",
+            "replace an active key by a new one; the old one only verifies", KeyLine),
+      OnOne("keys", "disable", "/v1/keys", "stop a key from signing or verifying for good",
+            KeyLine),
   };
+}
+
+std::vector<Command> Commands() {
+  std::vector<Command> all = OperatorCommands();
+  for (std::vector<Command> group : {IdentityCommands(), AgentCommands()}) {
+    all.insert(all.end(), std::make_move_iterator(group.begin()),
+               std::make_move_iterator(group.end()));
+  }
+  return all;
 }
 
 std::string GeneralUsage(const std::vector<Command>& commands) {
   std::string s =
-      "mandatectl: operator, merchant and compliance commands for a mandated server.\n\n"
-      "Usage: mandatectl [--server URL] [--token TOKEN] [--json] COMMAND [ARGS]\n\n"
+      "mandatectl: the client of a mandated server, for its operator, principals' admins and "
+      "agents.\n\n"
+      "Usage: mandatectl [--server URL] [--token TOKEN] [--principal ID] [--json] COMMAND [ARGS]"
+      "\n\n"
       "Global flags:\n"
-      "  --server URL   server base URL (env MANDATED_SERVER; default http://127.0.0.1:8420)\n"
-      "  --token TOKEN  bearer credential (env MANDATED_TOKEN)\n"
-      "  --json         print the server's JSON instead of text\n"
-      "  --help         help for mandatectl or for one command\n\nCommands:\n";
+      "  --server URL      server base URL (env MANDATED_SERVER; default http://127.0.0.1:8420)\n"
+      "  --token TOKEN     bearer token: the operator token, a credential (crd_...) or, for\n"
+      "                    `session show|end`, a session token (ses_...) (env MANDATED_TOKEN)\n"
+      "  --principal ID    the principal (prn_...) that users, credentials, agents and sessions\n"
+      "                    commands act on (env MANDATED_PRINCIPAL)\n"
+      "  --json            print the server's JSON instead of text\n"
+      "  --help            help for mandatectl or for one command\n\nCommands:\n";
+  std::string group;
   for (const Command& c : commands) {
-    std::string head = "  " + c.name + (c.usage.empty() ? "" : " " + c.usage);
-    s += head + "\n      " + c.summary + "\n";
+    const std::string first = c.name.substr(0, c.name.find(' '));
+    if (first != group && !group.empty()) {
+      s += "\n";
+    }
+    group = first;
+    s += "  " + c.name + (c.usage.empty() ? "" : " " + c.usage) + "\n      " + c.summary + "\n";
   }
-  s += "\nExit codes: 0 ok, 1 refused by the server, 2 usage error, 3 server unreachable.\n";
+  s += "\nExit codes: 0 ok, 1 refused by the server, 2 usage or local error (e.g. a key file),\n"
+       "3 server unreachable.\n";
   return s;
 }
 
@@ -252,8 +145,10 @@ Output RunCommand(const std::vector<std::string>& args) {
   Context ctx;
   const char* env_server = getenv("MANDATED_SERVER");
   const char* env_token = getenv("MANDATED_TOKEN");
+  const char* env_principal = getenv("MANDATED_PRINCIPAL");
   ctx.server = env_server != nullptr && *env_server != '\0' ? env_server : "http://127.0.0.1:8420";
   ctx.token = env_token != nullptr ? env_token : "";
+  ctx.principal = env_principal != nullptr ? env_principal : "";
   std::vector<std::string> words;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -270,6 +165,8 @@ Output RunCommand(const std::vector<std::string>& args) {
       if (!value(&ctx.server)) return Usage("mandatectl: --server needs a URL\n");
     } else if (a == "--token") {
       if (!value(&ctx.token)) return Usage("mandatectl: --token needs a value\n");
+    } else if (a == "--principal") {
+      if (!value(&ctx.principal)) return Usage("mandatectl: --principal needs an id\n");
     } else if (a.rfind("--", 0) == 0) {
       std::string v;
       if (!value(&v)) return Usage("mandatectl: " + a + " needs a value\n");

@@ -15,8 +15,10 @@ struct Output {
 // Runs one command line (without the program name). Global flags, accepted anywhere:
 //   --server URL (or MANDATED_SERVER; default http://127.0.0.1:8420)
 //   --token TOKEN (or MANDATED_TOKEN)
+//   --principal ID (or MANDATED_PRINCIPAL; for users, credentials, agents and sessions)
 //   --json (machine-readable output)
-// Exit codes: 0 success, 1 the server refused (problem printed), 2 usage error, 3 unreachable.
+// Exit codes: 0 success, 1 the server refused (problem printed), 2 usage or local error (bad
+// arguments, an unusable key file), 3 unreachable.
 Output RunCommand(const std::vector<std::string>& args);
 
 }  // namespace mandated::cli

@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include <functional>
+
 namespace mandated::cli {
 namespace {
 
@@ -18,12 +20,23 @@ Result<ApiResponse> Convert(const httplib::Result& r, const std::string& server)
   return out;
 }
 
-httplib::Headers Auth(const std::string& token) {
-  httplib::Headers h;
-  if (!token.empty()) {
-    h.emplace("Authorization", "Bearer " + token);
+// Sends one request with the bearer token (if any). httplib throws on a malformed URL; that is
+// the only exception it raises here, and it becomes kInvalidArgument.
+Result<ApiResponse> Send(
+    const std::string& server, const std::string& token,
+    const std::function<httplib::Result(httplib::Client&, const httplib::Headers&)>& send) {
+  try {
+    httplib::Client c(server);
+    c.set_connection_timeout(5, 0);
+    c.set_read_timeout(30, 0);
+    httplib::Headers h;
+    if (!token.empty()) {
+      h.emplace("Authorization", "Bearer " + token);
+    }
+    return Convert(send(c, h), server);
+  } catch (const std::exception& e) {
+    return InvalidArgumentError(std::string("bad server URL: ") + e.what(), "bad-server-url");
   }
-  return h;
 }
 
 }  // namespace
@@ -32,25 +45,21 @@ ApiClient::ApiClient(std::string server, std::string token)
     : server_(std::move(server)), token_(std::move(token)) {}
 
 Result<ApiResponse> ApiClient::Get(const std::string& path) {
-  try {
-    httplib::Client c(server_);
-    c.set_connection_timeout(5, 0);
-    c.set_read_timeout(30, 0);
-    return Convert(c.Get(path.c_str(), Auth(token_)), server_);
-  } catch (const std::exception& e) {
-    return InvalidArgumentError(std::string("bad server URL: ") + e.what(), "bad-server-url");
-  }
+  return Send(server_, token_, [&](httplib::Client& c, const httplib::Headers& h) {
+    return c.Get(path.c_str(), h);
+  });
 }
 
 Result<ApiResponse> ApiClient::PostJson(const std::string& path, const std::string& body) {
-  try {
-    httplib::Client c(server_);
-    c.set_connection_timeout(5, 0);
-    c.set_read_timeout(30, 0);
-    return Convert(c.Post(path.c_str(), Auth(token_), body, "application/json"), server_);
-  } catch (const std::exception& e) {
-    return InvalidArgumentError(std::string("bad server URL: ") + e.what(), "bad-server-url");
-  }
+  return Send(server_, token_, [&](httplib::Client& c, const httplib::Headers& h) {
+    return c.Post(path.c_str(), h, body, "application/json");
+  });
+}
+
+Result<ApiResponse> ApiClient::Delete(const std::string& path) {
+  return Send(server_, token_, [&](httplib::Client& c, const httplib::Headers& h) {
+    return c.Delete(path.c_str(), h);
+  });
 }
 
 }  // namespace mandated::cli

@@ -23,6 +23,7 @@ class ApiClient {
   // kUnavailable ("server-unreachable") when no HTTP answer arrives; any HTTP status is OK.
   Result<ApiResponse> Get(const std::string& path);
   Result<ApiResponse> PostJson(const std::string& path, const std::string& body);
+  Result<ApiResponse> Delete(const std::string& path);
 
  private:
   std::string server_;

@@ -1,7 +1,9 @@
-// mandatectl against a real server: help on every command, text and --json output, errors.
+// mandatectl against a real server: help on every command, text and --json output, errors,
+// and the principal / agent flows (users, credentials, agents, sessions, agent keys).
 #include "cli/commands.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "base/json.h"
 #include "tests/support/server_process.h"
@@ -18,19 +20,62 @@ class CliTest : public ::testing::Test {
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
   Output Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--server", url_, "--token", server_->bootstrap_token()});
+    return As(server_->bootstrap_token(), std::move(args));
+  }
+  // Runs with `token` as the bearer token ("" for none).
+  Output As(const std::string& token, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", url_, "--token", token});
     return RunCommand(args);
+  }
+  // Runs with `token` inside the principal `principal_` (created by NewPrincipal).
+  Output InPrincipal(const std::string& token, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--principal", principal_});
+    return As(token, std::move(args));
+  }
+  void NewPrincipal(const std::string& name) {
+    Output p = Run({"principals", "create", "--name", name});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    principal_ = FirstWord(p.out);
+  }
+  // Creates an admin user and an admin credential for it; returns the credential's token.
+  std::string AdminToken() {
+    Output user = InPrincipal(server_->bootstrap_token(),
+                              {"users", "create", "--name", "Alice", "--role", "admin"});
+    EXPECT_EQ(user.exit_code, 0) << user.err;
+    Output cred = InPrincipal(server_->bootstrap_token(),
+                              {"credentials", "create", "--role", "admin", "--user",
+                               FirstWord(user.out), "--name", "alice-laptop"});
+    EXPECT_EQ(cred.exit_code, 0) << cred.err;
+    return TokenIn(cred.out);
+  }
+  static std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
+  static std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n') + 1); }
+  // The value of the "token: ..." line of a creating command's output.
+  static std::string TokenIn(const std::string& out) {
+    const size_t at = out.find("\ntoken: ");
+    if (at == std::string::npos) {
+      return "";
+    }
+    const size_t begin = at + 8;
+    return out.substr(begin, out.find('\n', begin) - begin);
   }
   testing::TempDir dir_;
   std::unique_ptr<testing::ServerProcess> server_;
   std::string url_;
+  std::string principal_;
 };
 
 TEST_F(CliTest, EveryCommandHasHelp) {
   for (auto cmd : std::vector<std::vector<std::string>>{
            {"version"}, {"health"}, {"principals", "create"}, {"principals", "list"},
            {"principals", "get"}, {"keys", "create"}, {"keys", "list"}, {"keys", "get"},
-           {"keys", "rotate"}, {"keys", "disable"}}) {
+           {"keys", "rotate"}, {"keys", "disable"}, {"users", "create"}, {"users", "list"},
+           {"users", "get"}, {"users", "disable"}, {"credentials", "create"},
+           {"credentials", "list"}, {"credentials", "get"}, {"credentials", "revoke"},
+           {"agents", "create"}, {"agents", "list"}, {"agents", "get"}, {"agents", "suspend"},
+           {"agents", "resume"}, {"agents", "revoke"}, {"sessions", "list"}, {"sessions", "get"},
+           {"sessions", "revoke"}, {"sessions", "open-for"}, {"agent", "keygen"},
+           {"agent", "did"}, {"session", "open"}, {"session", "show"}, {"session", "end"}}) {
     cmd.push_back("--help");
     Output o = RunCommand(cmd);
     EXPECT_EQ(o.exit_code, 0);
@@ -39,6 +84,8 @@ TEST_F(CliTest, EveryCommandHasHelp) {
   Output top = RunCommand({"--help"});
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_NE(top.out.find("principals create --name NAME"), std::string::npos);
+  EXPECT_NE(top.out.find("  --principal ID "), std::string::npos);
+  EXPECT_NE(top.out.find("  session open --key FILE --task TASK"), std::string::npos);
   EXPECT_EQ(RunCommand({}).exit_code, 2);
   EXPECT_EQ(RunCommand({"frobnicate"}).exit_code, 2);
 }
@@ -94,6 +141,255 @@ TEST_F(CliTest, RefusalsAndUnreachableServersHaveDistinctExitCodes) {
   Output health = Run({"health"});
   EXPECT_EQ(health.exit_code, 0);
   EXPECT_EQ(health.out, url_ + ": ready\n");
+}
+
+// The quickstart path: the operator bootstraps a principal's admin; the admin registers an agent
+// whose key was generated locally; the agent opens a session with a signed assertion; suspending
+// the agent ends the session at once.
+TEST_F(CliTest, AdminRegistersAgentThatOpensSessionUntilSuspended) {
+  NewPrincipal("Acme");
+  const std::string admin = AdminToken();
+  ASSERT_EQ(admin.rfind("crd_", 0), 0u) << admin;
+
+  const std::string key = dir_.Sub("agent.key");
+  Output gen = RunCommand({"agent", "keygen", "--out", key});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  struct stat st {};
+  ASSERT_EQ(stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string file = testing::ReadFileOrDie(key);
+  EXPECT_EQ(file.rfind("{\"type\":\"Ed25519\",\"private_key_hex\":\"", 0), 0u);
+  const std::string secret_hex = file.substr(file.find("_hex\":\"") + 7, 64);
+  EXPECT_EQ(gen.out.find(secret_hex), std::string::npos) << "the private key was printed";
+  Output did = RunCommand({"agent", "did", "--key", key});
+  ASSERT_EQ(did.exit_code, 0) << did.err;
+  ASSERT_EQ(did.out.rfind("did:key:z6Mk", 0), 0u) << did.out;
+  const std::string agent_did = did.out.substr(0, did.out.size() - 1);
+  EXPECT_NE(gen.out.find("\ndid: " + agent_did + "\n"), std::string::npos) << gen.out;
+  Output again = RunCommand({"agent", "keygen", "--out", key});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+  EXPECT_EQ(testing::ReadFileOrDie(key), file);
+
+  Output agent = InPrincipal(admin, {"agents", "create", "--name", "Shopper", "--did", agent_did});
+  ASSERT_EQ(agent.exit_code, 0) << agent.err;
+  const std::string agent_id = FirstWord(agent.out);
+  EXPECT_EQ(agent.out, agent_id + "  Shopper  self  Ed25519  active  " + agent_did + "\n");
+
+  // The agent needs no bearer token to open its session.
+  Output opened = As("", {"session", "open", "--key", key, "--task", "buy paper",
+                          "--ttl-minutes", "10", "--cap", "USD:5000"});
+  ASSERT_EQ(opened.exit_code, 0) << opened.err;
+  const std::string session_id = FirstWord(opened.out);
+  const std::string session_token = TokenIn(opened.out);
+  ASSERT_EQ(session_id.rfind("ses_", 0), 0u) << opened.out;
+  EXPECT_EQ(session_token.rfind(session_id + ".", 0), 0u) << opened.out;
+  EXPECT_NE(opened.out.find("  agent " + agent_id + "  active  expires 20"), std::string::npos);
+  EXPECT_NE(opened.out.find("  task \"buy paper\"  cap USD:5000\n"), std::string::npos)
+      << opened.out;
+  EXPECT_NE(opened.out.find("shown once"), std::string::npos);
+
+  Output shown = As(session_token, {"session", "show"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.out, FirstLine(opened.out));
+  Output shown_json = As(session_token, {"--json", "session", "show"});
+  Result<json::Value> sj = json::Parse(shown_json.out);
+  ASSERT_TRUE(sj.ok()) << shown_json.out;
+  EXPECT_EQ(sj->Find("opened_by")->as_string(), "assertion");
+  EXPECT_EQ(sj->Find("expires_at")->as_int64().value() - sj->Find("created_at")->as_int64().value(),
+            600);
+  EXPECT_EQ(sj->Find("token"), nullptr);
+  Output listed = InPrincipal(admin, {"sessions", "list", "--agent", agent_id});
+  EXPECT_EQ(listed.out, shown.out);
+
+  Output suspended = InPrincipal(admin, {"agents", "suspend", agent_id});
+  ASSERT_EQ(suspended.exit_code, 0) << suspended.err;
+  EXPECT_NE(suspended.out.find("  self  Ed25519  suspended  "), std::string::npos);
+  Output refused = As(session_token, {"session", "show"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_EQ(refused.err.rfind("error 401 (urn:mandated:problem:agent-suspended): session " +
+                                  session_id, 0),
+            0u)
+      << refused.err;
+  Output got = InPrincipal(admin, {"sessions", "get", session_id});
+  EXPECT_NE(got.out.find("  revoked  agent-suspended  "), std::string::npos) << got.out;
+  // Resuming does not revive the session; a new assertion opens a new one.
+  EXPECT_EQ(InPrincipal(admin, {"agents", "resume", agent_id}).exit_code, 0);
+  EXPECT_EQ(As(session_token, {"session", "show"}).exit_code, 1);
+  Output reopened = As("", {"session", "open", "--key", key, "--task", "again"});
+  ASSERT_EQ(reopened.exit_code, 0) << reopened.err;
+  EXPECT_NE(FirstWord(reopened.out), session_id);
+}
+
+TEST_F(CliTest, CustodialAgentGetsAnAddressAndSessionsOpenedForIt) {
+  NewPrincipal("Custody Co");
+  const std::string admin = AdminToken();
+  Output created = InPrincipal(admin, {"--json", "agents", "create", "--name", "Vault bot",
+                                       "--custodial", "secp256k1", "--chain-id", "84532",
+                                       "--rate", "5/10"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  Result<json::Value> a = json::Parse(created.out);
+  ASSERT_TRUE(a.ok()) << created.out;
+  const std::string agent_id = a->Find("id")->as_string();
+  const std::string address = a->Find("address")->as_string();
+  ASSERT_EQ(address.size(), 42u);
+  EXPECT_EQ(address.substr(0, 2), "0x");
+  EXPECT_EQ(a->Find("did_pkh")->as_string(), "did:pkh:eip155:84532:" + address);
+  Output got = InPrincipal(admin, {"agents", "get", agent_id});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_EQ(got.out, agent_id + "  Vault bot  custodial  secp256k1  active  " +
+                         a->Find("did")->as_string() + "  " + address +
+                         "  did:pkh:eip155:84532:" + address + "  rate 5/10\n");
+
+  Output opened = InPrincipal(admin, {"sessions", "open-for", agent_id, "--task", "pay invoice",
+                                      "--mandate", "mnd_a", "--mandate", "mnd_b"});
+  ASSERT_EQ(opened.exit_code, 0) << opened.err;
+  const std::string session_id = FirstWord(opened.out);
+  const std::string token = TokenIn(opened.out);
+  EXPECT_EQ(token.rfind(session_id + ".", 0), 0u) << opened.out;
+  EXPECT_NE(opened.out.find("  task \"pay invoice\"  mandates mnd_a,mnd_b\n"),
+            std::string::npos)
+      << opened.out;
+  Output shown = As(token, {"session", "show"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.out, FirstLine(opened.out));
+  Output ended = As(token, {"session", "end"});
+  ASSERT_EQ(ended.exit_code, 0) << ended.err;
+  EXPECT_NE(ended.out.find("  revoked  ended  "), std::string::npos) << ended.out;
+  Output after = As(token, {"session", "show"});
+  EXPECT_EQ(after.exit_code, 1);
+  EXPECT_EQ(after.err.rfind("error 401 (urn:mandated:problem:session-revoked)", 0), 0u)
+      << after.err;
+
+  Output second = InPrincipal(admin, {"sessions", "open-for", agent_id, "--task", "t2"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const std::string second_id = FirstWord(second.out);
+  Output revoked = InPrincipal(admin, {"sessions", "revoke", second_id});
+  EXPECT_NE(revoked.out.find("  revoked  revoked  "), std::string::npos) << revoked.out;
+  Output listed = InPrincipal(admin, {"sessions", "list"});
+  EXPECT_NE(listed.out.find(session_id + "  agent " + agent_id), std::string::npos);
+  EXPECT_NE(listed.out.find(second_id + "  agent " + agent_id), std::string::npos);
+  EXPECT_EQ(InPrincipal(admin, {"agents", "revoke", agent_id}).exit_code, 0);
+  Output resumed = InPrincipal(admin, {"agents", "resume", agent_id});
+  EXPECT_EQ(resumed.exit_code, 1);
+  EXPECT_NE(resumed.err.find("(urn:mandated:problem:agent-state)"), std::string::npos);
+}
+
+// Every key type signs an assertion the server accepts (EdDSA, ES256, ES256K).
+TEST_F(CliTest, AgentKeysOfEveryTypeOpenSessions) {
+  NewPrincipal("Types");
+  for (const char* type : {"Ed25519", "P-256", "secp256k1"}) {
+    const std::string key = dir_.Sub(std::string(type) + ".key");
+    Output gen = RunCommand({"--json", "agent", "keygen", "--out", key, "--type", type});
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    Result<json::Value> g = json::Parse(gen.out);
+    ASSERT_TRUE(g.ok()) << gen.out;
+    EXPECT_EQ(g->Find("type")->as_string(), type);
+    const std::string did = g->Find("did")->as_string();
+    EXPECT_EQ(RunCommand({"agent", "did", "--key", key}).out, did + "\n");
+    ASSERT_EQ(Run({"--principal", principal_, "agents", "create", "--name", type, "--did", did})
+                  .exit_code,
+              0);
+    Output opened = As("", {"session", "open", "--key", key, "--task", "t"});
+    EXPECT_EQ(opened.exit_code, 0) << type << ": " << opened.err;
+    EXPECT_EQ(As(TokenIn(opened.out), {"session", "show"}).exit_code, 0) << type;
+  }
+  // A key that is not registered is refused by the server.
+  const std::string stray = dir_.Sub("stray.key");
+  ASSERT_EQ(RunCommand({"agent", "keygen", "--out", stray}).exit_code, 0);
+  Output refused = As("", {"session", "open", "--key", stray, "--task", "t"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("error 401 (urn:mandated:problem:unknown-agent)"), std::string::npos)
+      << refused.err;
+}
+
+TEST_F(CliTest, ManagesUsersAndCredentials) {
+  NewPrincipal("People");
+  const std::string op = server_->bootstrap_token();
+  Output bob = InPrincipal(op, {"users", "create", "--name", "Bob", "--role", "approver",
+                                "--role", "auditor"});
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+  const std::string bob_id = FirstWord(bob.out);
+  EXPECT_EQ(bob.out, bob_id + "  Bob  approver,auditor  active\n");
+  EXPECT_EQ(InPrincipal(op, {"users", "get", bob_id}).out, bob.out);
+  EXPECT_EQ(InPrincipal(op, {"users", "list"}).out, bob.out);
+
+  Output cred = InPrincipal(op, {"credentials", "create", "--role", "auditor", "--user", bob_id,
+                                 "--expires-at", "4102444800"});
+  ASSERT_EQ(cred.exit_code, 0) << cred.err;
+  const std::string cred_id = FirstWord(cred.out);
+  EXPECT_EQ(FirstLine(cred.out), cred_id + "  auditor  auditor credential  active  user " +
+                                     bob_id + "  expires 2100-01-01T00:00:00Z\n");
+  const std::string token = TokenIn(cred.out);
+  EXPECT_EQ(token.rfind(cred_id + ".", 0), 0u);
+  // The token is never shown again.
+  Output listed = InPrincipal(op, {"--json", "credentials", "list"});
+  EXPECT_EQ(listed.out.find(token.substr(cred_id.size() + 1)), std::string::npos);
+  EXPECT_EQ(InPrincipal(op, {"credentials", "get", cred_id}).out, FirstLine(cred.out));
+  // An auditor reads but does not manage.
+  EXPECT_EQ(InPrincipal(token, {"users", "list"}).exit_code, 0);
+  Output forbidden = InPrincipal(token, {"users", "create", "--name", "Eve", "--role", "admin"});
+  EXPECT_EQ(forbidden.exit_code, 1);
+  EXPECT_NE(forbidden.err.find("error 403 (urn:mandated:problem:forbidden)"), std::string::npos);
+  // Disabling the user revokes its credentials.
+  Output disabled = InPrincipal(op, {"users", "disable", bob_id});
+  EXPECT_EQ(disabled.out, bob_id + "  Bob  approver,auditor  disabled\n");
+  EXPECT_NE(InPrincipal(op, {"credentials", "get", cred_id}).out.find("  revoked"),
+            std::string::npos);
+  Output revoked = InPrincipal(token, {"users", "list"});
+  EXPECT_EQ(revoked.exit_code, 1);
+  EXPECT_NE(revoked.err.find("(urn:mandated:problem:credential-revoked)"), std::string::npos);
+
+  Output merchant = InPrincipal(op, {"credentials", "create", "--role", "merchant"});
+  const std::string merchant_id = FirstWord(merchant.out);
+  EXPECT_NE(InPrincipal(op, {"credentials", "revoke", merchant_id}).out.find("  revoked"),
+            std::string::npos);
+  Output missing = InPrincipal(op, {"users", "get", "usr_nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("error 404 (urn:mandated:problem:user-not-found)"),
+            std::string::npos);
+}
+
+TEST_F(CliTest, BadArgumentsAreUsageErrors) {
+  NewPrincipal("Usage");
+  // No principal given (and MANDATED_PRINCIPAL is unset in tests).
+  Output no_principal = Run({"users", "list"});
+  EXPECT_EQ(no_principal.exit_code, 2);
+  EXPECT_NE(no_principal.err.find("--principal"), std::string::npos);
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"users", "create", "--name", "NoRole"},
+           {"users", "get"},
+           {"agents", "create", "--name", "x"},
+           {"agents", "create", "--name", "x", "--did", "did:key:z", "--custodial", "Ed25519"},
+           {"agents", "create", "--name", "x", "--custodial", "Ed25519", "--rate", "5"},
+           {"agents", "create", "--name", "x", "--custodial", "Ed25519", "--chain-id", "-1"},
+           {"credentials", "create", "--role", "admin", "--expires-at", "soon"},
+           {"sessions", "open-for", "agt_x"},
+           {"sessions", "open-for", "agt_x", "--task", "t", "--cap", "USD"},
+           {"sessions", "open-for", "agt_x", "--task", "t", "--ttl-minutes", "0"},
+           {"agent", "keygen"},
+           {"agent", "keygen", "--out", dir_.Sub("k"), "--type", "RSA"},
+           {"agent", "did", "--key", dir_.Sub("missing.key")},
+           {"session", "open", "--task", "t"}}) {
+    EXPECT_EQ(InPrincipal(server_->bootstrap_token(), args).exit_code, 2) << args[0] << " "
+                                                                           << args[1];
+  }
+  // A key file that is not one is refused without echoing its content.
+  const std::string bad = dir_.Sub("bad.key");
+  FILE* f = fopen(bad.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("{\"type\":\"Ed25519\",\"private_key_hex\":\"0123\"}", f);
+  fclose(f);
+  Output bad_key = RunCommand({"agent", "did", "--key", bad});
+  EXPECT_EQ(bad_key.exit_code, 2);
+  EXPECT_NE(bad_key.err.find("not a mandatectl key file"), std::string::npos) << bad_key.err;
+  // The server is needed to open a session: unreachable is exit 3.
+  const std::string key = dir_.Sub("agent.key");
+  ASSERT_EQ(RunCommand({"agent", "keygen", "--out", key}).exit_code, 0);
+  EXPECT_EQ(RunCommand({"--server", "http://127.0.0.1:1", "session", "open", "--key", key,
+                        "--task", "t"})
+                .exit_code,
+            3);
 }
 
 }  // namespace

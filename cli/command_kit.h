@@ -1,0 +1,105 @@
+// The pieces every mandatectl command is built from: the parsed command line, the command
+// record, flag readers, server calls and their rendering (human text or --json).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "cli/commands.h"
+#include "cli/http_client.h"
+
+namespace mandated::cli {
+
+// One parsed command line. Thread safety: a value; one command at a time.
+struct Context {
+  std::string server;
+  std::string token;
+  std::string principal;  // --principal or MANDATED_PRINCIPAL; "" when neither is given
+  bool json = false;
+  bool help = false;
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> flags;  // command flags (--name X), repeatable
+};
+
+struct Command {
+  std::string name;     // "principals create"
+  std::string usage;    // arguments
+  std::string summary;  // one line
+  std::function<Output(Context&)> run;
+};
+
+// Renders one record (a 2xx answer's JSON) as human text, one line or a few.
+using LineFn = std::function<std::string(const json::Value&)>;
+
+enum class Method { kGet, kPost, kDelete };
+
+// An output with `text` on stdout (code 0) or stderr (any other code).
+Output Usage(const std::string& text, int code = 2);
+// Usage error (exit 2) for `command`, e.g. "mandatectl users get: give exactly one id".
+Output UsageError(const std::string& command, const std::string& message);
+
+// Prints a server answer: JSON as is with --json, else through `human` for 2xx, and the
+// problem's type and detail for errors (exit 1). No answer at all is exit 3.
+Output Render(const Context& ctx, const Result<ApiResponse>& r, const LineFn& human);
+
+// A member as text: strings as they are, other values as JSON; "" when absent.
+std::string Str(const json::Value& v, const char* key);
+// Unix seconds as "2026-01-02T03:04:05Z" (UTC).
+std::string UtcTime(int64_t unix_seconds);
+
+// The last value of a command flag, or nullopt.
+std::optional<std::string> Flag(const Context& ctx, const std::string& name);
+// Every value of a repeatable flag, in command-line order.
+std::vector<std::string> Flags(const Context& ctx, const std::string& name);
+// A decimal integer in [min, max] (the whole text), or nullopt.
+std::optional<int64_t> ParseInt(std::string_view text, int64_t min, int64_t max);
+// A flag that must be an integer in [min, max]: nullopt when absent; kInvalidArgument naming
+// the flag when malformed or out of range.
+Result<std::optional<int64_t>> IntFlag(const Context& ctx, const std::string& name, int64_t min,
+                                       int64_t max);
+// Sets `key` of `body` to the flag's value as a JSON string, when the flag is given.
+void SetFromFlag(json::Value& body, const char* key, const Context& ctx, const std::string& flag);
+// Sets `key` of `body` to a JSON array of the repeatable flag's values, when any is given.
+void SetListFromFlag(json::Value& body, const char* key, const Context& ctx,
+                     const std::string& flag);
+
+// Resolves a collection: an absolute path ("/v1/keys") is used as is; a relative one ("users")
+// lies under the caller's principal, /v1/principals/{principal}/users. kInvalidArgument when
+// the principal is needed and not given.
+Result<std::string> Where(const Context& ctx, const std::string& collection);
+
+// Sends one request to `collection` (see Where) with ctx's token and renders the answer.
+Output Call(const Context& ctx, Method method, const std::string& collection,
+            const std::string& body, const LineFn& line);
+
+// "<group> get ID" (GET <collection>/ID) or "<group> <verb> ID" (POST <collection>/ID/<verb>).
+Command OnOne(const std::string& group, const std::string& verb, const std::string& collection,
+              const std::string& summary, LineFn line);
+
+// "<group> list": GET <collection> with the given query flags ("--after" is sent as after=...),
+// printing one `line` per item and a hint when more may follow.
+Command ListOf(const std::string& group, const std::string& collection, const std::string& usage,
+               const std::string& summary, std::vector<std::string> query_flags, LineFn line);
+
+// Wraps `line` for answers that carry a secret `token` shown only once: prints it as
+// "token: ..." and says it is not shown again.
+LineFn WithToken(LineFn line);
+
+// A session as one line: id, agent, state, expiry (UTC), task, mandates, cap.
+std::string SessionLine(const json::Value& s);
+// The session request fields shared by `sessions open-for` and `session open`: --task,
+// --mandate..., --ttl-minutes, --cap ASSET:MAX. kInvalidArgument names the bad flag.
+Result<json::Value> SessionRequest(const Context& ctx);
+
+// The command groups beyond the operator's (identity_commands.cc, agent_commands.cc).
+std::vector<Command> IdentityCommands();
+std::vector<Command> AgentCommands();
+
+}  // namespace mandated::cli
