@@ -41,6 +41,8 @@ class App {
 
   // The store, for tests that check what a request did or did not change.
   store::KvStore& store_for_testing() { return *store_; }
+  // The route table, for tests that check every route is covered.
+  const Router& router_for_testing() const { return router_; }
   const std::string& service_did() const { return service_did_; }
 
   // Serves until Stop(); then flushes storage.

@@ -47,6 +47,15 @@ bool Router::MatchSegments(const std::vector<std::string>& pattern,
   return true;
 }
 
+std::vector<std::pair<std::string, std::string>> Router::Routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
+  for (const Route& r : routes_) {
+    out.emplace_back(r.method, r.pattern);
+  }
+  return out;
+}
+
 Router::Match Router::Find(Request& request) const {
   Match m;
   if (request.path.empty() || request.path[0] != '/') {

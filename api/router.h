@@ -3,7 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/http_types.h"
@@ -26,6 +28,10 @@ class Router {
   };
   // Fills request.params on a match.
   Match Find(Request& request) const;
+
+  // Every registered (method, pattern) pair, in registration order. Lets tests check that each
+  // route is covered (e.g. by the access table of tests/api/access_test.cc).
+  std::vector<std::pair<std::string, std::string>> Routes() const;
 
  private:
   struct Route {

@@ -1,0 +1,931 @@
+// Access over HTTP: every route refuses every wrong caller as specified, writes nothing and
+// leaks no token (issue: access, must-shows 1-2; specs/access.md).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "api/app.h"
+#include "api/config.h"
+#include "base/bytes.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "base/secret.h"
+#include "identity/access.h"
+#include "identity/directory.h"
+#include "identity/operator_auth.h"
+#include "identity/principals.h"
+#include "identity/tenant.h"
+#include "signer/did.h"
+#include "signer/hash.h"
+#include "signer/key_store.h"
+#include "signer/signature.h"
+#include "tests/support/test_support.h"
+
+namespace mandated {
+namespace {
+
+using identity::Permission;
+using identity::Role;
+
+constexpr char kBootstrapToken[] = "access-test-operator-token-7c1f0a9e42";
+// A principal id of the right shape that no principal has.
+constexpr char kNoSuchPrincipal[] = "prn_aaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+// Every column family the service opens (api/app.cc), for storage snapshots.
+const std::vector<std::string>& Families() {
+  static const auto* const kFamilies = new std::vector<std::string>{
+      identity::kPrincipalsFamily, identity::kOperatorFamily, signer::kKeysFamily,
+      identity::kTenantsFamily, identity::kIdentityIndexFamily};
+  return *kFamilies;
+}
+
+// specs/access.md §Roles, copied by hand: the test does not trust identity::RoleAllows.
+const std::map<Permission, std::set<Role>>& SpecRoleTable() {
+  static const auto* const kTable = new std::map<Permission, std::set<Role>>{
+      {Permission::kManagePrincipals, {Role::kOperator}},
+      {Permission::kManageServiceKeys, {Role::kOperator}},
+      {Permission::kReadPrincipal,
+       {Role::kOperator, Role::kAdmin, Role::kApprover, Role::kAuditor, Role::kMerchant}},
+      {Permission::kReadUsers, {Role::kOperator, Role::kAdmin, Role::kAuditor}},
+      {Permission::kManageUsers, {Role::kOperator, Role::kAdmin}},
+      {Permission::kReadCredentials, {Role::kOperator, Role::kAdmin, Role::kAuditor}},
+      {Permission::kManageCredentials, {Role::kOperator, Role::kAdmin}},
+      {Permission::kReadAgents, {Role::kOperator, Role::kAdmin, Role::kApprover, Role::kAuditor}},
+      {Permission::kManageAgents, {Role::kOperator, Role::kAdmin}},
+      {Permission::kReadSessions, {Role::kOperator, Role::kAdmin, Role::kApprover, Role::kAuditor}},
+      {Permission::kManageSessions, {Role::kOperator, Role::kAdmin}},
+      {Permission::kReadKeys, {Role::kOperator, Role::kAdmin, Role::kAuditor}},
+      {Permission::kManageKeys, {Role::kOperator, Role::kAdmin}},
+      {Permission::kOwnSession, {Role::kAgent}},
+  };
+  return *kTable;
+}
+
+bool SpecAllows(Role role, Permission p) { return SpecRoleTable().at(p).count(role) > 0; }
+
+constexpr Role kAllRoles[] = {Role::kOperator, Role::kAdmin,    Role::kApprover,
+                              Role::kAuditor,  Role::kMerchant, Role::kAgent};
+constexpr Role kPrincipalRoles[] = {Role::kAdmin, Role::kApprover, Role::kAuditor, Role::kMerchant};
+
+// One row per guarded route. `path` is the registered pattern; its {placeholders} are filled
+// with the ids of principal A (or, for the allowed call of a mutating route, of A's victims).
+// A body of a mutating route is valid, so only the guard can refuse it; "{fresh-did}" becomes a
+// new did:key on every call.
+struct RouteRow {
+  std::string method;
+  std::string path;
+  Permission permission;
+  std::string body;
+  int ok_status;  // what the allowed call answers
+};
+
+const std::vector<RouteRow>& RouteTable() {
+  static const auto* const kRows = new std::vector<RouteRow>{
+      {"POST", "/v1/principals", Permission::kManagePrincipals, R"({"name":"Table Corp"})", 201},
+      {"GET", "/v1/principals", Permission::kManagePrincipals, "", 200},
+      {"GET", "/v1/principals/{principal}", Permission::kReadPrincipal, "", 200},
+
+      {"POST", "/v1/keys", Permission::kManageServiceKeys,
+       R"({"type":"Ed25519","purpose":"issuer"})", 201},
+      {"GET", "/v1/keys", Permission::kManageServiceKeys, "", 200},
+      {"GET", "/v1/keys/{key}", Permission::kManageServiceKeys, "", 200},
+      {"POST", "/v1/keys/{key}/rotate", Permission::kManageServiceKeys, "", 200},
+      {"POST", "/v1/keys/{key}/disable", Permission::kManageServiceKeys, "", 200},
+
+      {"POST", "/v1/principals/{principal}/keys", Permission::kManageKeys,
+       R"({"type":"Ed25519","purpose":"issuer"})", 201},
+      {"GET", "/v1/principals/{principal}/keys", Permission::kReadKeys, "", 200},
+      {"GET", "/v1/principals/{principal}/keys/{key}", Permission::kReadKeys, "", 200},
+      {"POST", "/v1/principals/{principal}/keys/{key}/rotate", Permission::kManageKeys, "", 200},
+      {"POST", "/v1/principals/{principal}/keys/{key}/disable", Permission::kManageKeys, "", 200},
+
+      {"POST", "/v1/principals/{principal}/users", Permission::kManageUsers,
+       R"({"name":"table user","roles":["auditor"]})", 201},
+      {"GET", "/v1/principals/{principal}/users", Permission::kReadUsers, "", 200},
+      {"GET", "/v1/principals/{principal}/users/{user}", Permission::kReadUsers, "", 200},
+      {"POST", "/v1/principals/{principal}/users/{user}/disable", Permission::kManageUsers, "",
+       200},
+
+      {"POST", "/v1/principals/{principal}/credentials", Permission::kManageCredentials,
+       R"({"role":"auditor","name":"table credential"})", 201},
+      {"GET", "/v1/principals/{principal}/credentials", Permission::kReadCredentials, "", 200},
+      {"GET", "/v1/principals/{principal}/credentials/{credential}", Permission::kReadCredentials,
+       "", 200},
+      {"POST", "/v1/principals/{principal}/credentials/{credential}/revoke",
+       Permission::kManageCredentials, "", 200},
+
+      {"POST", "/v1/principals/{principal}/agents", Permission::kManageAgents,
+       R"({"name":"table agent","did":"{fresh-did}"})", 201},
+      {"GET", "/v1/principals/{principal}/agents", Permission::kReadAgents, "", 200},
+      {"GET", "/v1/principals/{principal}/agents/{agent}", Permission::kReadAgents, "", 200},
+      {"POST", "/v1/principals/{principal}/agents/{agent}/sessions", Permission::kManageSessions,
+       R"({"task":"table session"})", 201},
+      {"POST", "/v1/principals/{principal}/agents/{agent}/suspend", Permission::kManageAgents, "",
+       200},
+      {"POST", "/v1/principals/{principal}/agents/{agent}/resume", Permission::kManageAgents, "",
+       200},
+      {"POST", "/v1/principals/{principal}/agents/{agent}/revoke", Permission::kManageAgents, "",
+       200},
+
+      {"GET", "/v1/principals/{principal}/sessions", Permission::kReadSessions, "", 200},
+      {"GET", "/v1/principals/{principal}/sessions/{session}", Permission::kReadSessions, "", 200},
+      {"POST", "/v1/principals/{principal}/sessions/{session}/revoke", Permission::kManageSessions,
+       "", 200},
+
+      {"GET", "/v1/session", Permission::kOwnSession, "", 200},
+      {"DELETE", "/v1/session", Permission::kOwnSession, "", 200},
+  };
+  return *kRows;
+}
+
+// The routes specs/api.md §Authentication leaves open.
+const std::set<std::pair<std::string, std::string>>& PublicRoutes() {
+  static const auto* const kPublic = new std::set<std::pair<std::string, std::string>>{
+      {"GET", "/healthz"},
+      {"GET", "/readyz"},
+      {"GET", "/metrics"},
+      {"GET", "/.well-known/did.json"},
+      {"GET", "/.well-known/jwks.json"},
+      {"POST", "/v1/sessions"},
+  };
+  return *kPublic;
+}
+
+bool NamesPrincipal(const std::string& path) {
+  return path.find("{principal}") != std::string::npos;
+}
+
+std::string NewAgentDid() {
+  Result<signer::PrivateKey> key =
+      signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+  EXPECT_TRUE(key.ok());
+  if (!key.ok()) {
+    return "";
+  }
+  Result<signer::PublicKey> pub = signer::DerivePublicKey(*key);
+  EXPECT_TRUE(pub.ok());
+  return pub.ok() ? signer::DidKeyFromPublicKey(*pub) : "";
+}
+
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+// The part of a "crd_..."/"ses_..." token after the dot.
+std::string SecretPart(const std::string& token) {
+  const size_t dot = token.find('.');
+  return dot == std::string::npos ? token : token.substr(dot + 1);
+}
+
+using Snapshot = std::map<std::string, std::string>;
+
+// A short description of how two snapshots differ (the first few keys).
+std::string Diff(const Snapshot& before, const Snapshot& after) {
+  std::string out;
+  int shown = 0;
+  for (const auto& [k, v] : after) {
+    auto it = before.find(k);
+    if (it == before.end() || it->second != v) {
+      out +=
+          (it == before.end() ? " added " : " changed ") + ReplaceAll(k, std::string(1, '\0'), ":");
+      if (++shown == 5) {
+        return out;
+      }
+    }
+  }
+  for (const auto& [k, v] : before) {
+    if (after.count(k) == 0) {
+      out += " removed " + ReplaceAll(k, std::string(1, '\0'), ":");
+      if (++shown == 5) {
+        return out;
+      }
+    }
+  }
+  return out;
+}
+
+// A caller of the table: a label, the token it sends and whom it belongs to.
+struct Caller {
+  std::string label;
+  std::string token;
+  std::string principal;  // "A", "B" or "" (the operator)
+  Role role = Role::kOperator;
+};
+
+// The ids and tokens of one principal built by the fixture.
+struct PrincipalSetup {
+  std::string id;
+  std::map<Role, std::string> user;        // one user per principal role
+  std::map<Role, std::string> token;       // one credential per principal role (and the agent)
+  std::map<Role, std::string> credential;  // the credential ids
+  std::string agent;                       // self-custody did:key agent
+  std::string session;                     // a session of `agent`, opened by the admin
+  std::string key;                         // a principal key (purpose issuer)
+};
+
+class AccessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::SetMinLevel(log::Level::kDebug);
+    log::SetSinkForTest([this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      logs_.emplace_back(line);
+    });
+    api::ServerConfig config;
+    config.data_dir = dir_.Sub("data");
+    config.listen_host = "127.0.0.1";
+    config.listen_port = 0;
+    config.worker_threads = 4;
+    // Throttling has its own tests; here it must not turn a refusal into a 429.
+    for (Role r : kAllRoles) {
+      config.rate_limits[std::string(identity::RoleName(r))] =
+          identity::RateLimit{1000000, 1000000};
+    }
+    api::App::Secrets secrets;
+    secrets.bootstrap_token = SecretBytes(AsBytes(std::string_view(kBootstrapToken)));
+    Result<std::unique_ptr<api::App>> app = api::App::Start(config, std::move(secrets));
+    ASSERT_TRUE(app.ok()) << app.error().ToString();
+    app_ = std::move(*app);
+    server_ = std::thread([this] { run_status_ = app_->Run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", app_->port());
+    client_->set_keep_alive(true);
+    client_->set_tcp_nodelay(true);  // headers and body go out in separate writes
+    client_->set_read_timeout(10, 0);
+    tokens_.push_back(kBootstrapToken);
+
+    Populate(a_, "Principal A");
+    Populate(b_, "Principal B");
+    ASSERT_FALSE(HasFailure()) << "setup failed";
+    BuildExtras();
+    ASSERT_FALSE(HasFailure()) << "setup failed";
+  }
+
+  void TearDown() override {
+    StopApp();
+    log::SetSinkForTest(nullptr);
+    log::SetMinLevel(log::Level::kInfo);
+  }
+
+  void StopApp() {
+    if (app_ == nullptr) {
+      return;
+    }
+    client_.reset();
+    app_->Stop();
+    server_.join();
+    EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+    app_.reset();  // closes the store
+  }
+
+  static httplib::Headers Bearer(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  httplib::Result Send(const std::string& method, const std::string& path,
+                       const httplib::Headers& headers, const std::string& body) {
+    if (method == "GET") {
+      return client_->Get(path, headers);
+    }
+    if (method == "HEAD") {
+      return client_->Head(path, headers);
+    }
+    if (method == "DELETE") {
+      return client_->Delete(path, headers);
+    }
+    EXPECT_EQ(method, "POST");
+    return client_->Post(path, headers, body, "application/json");
+  }
+
+  static json::Value Json(const httplib::Result& r) {
+    if (!r) {
+      ADD_FAILURE() << "no response";
+      return json::Value();
+    }
+    Result<json::Value> v = json::Parse(r->body);
+    EXPECT_TRUE(v.ok()) << r->body;
+    return v.ok() ? *v : json::Value();
+  }
+
+  static std::string Str(const json::Value& v, const char* key) {
+    const json::Value* f = v.Find(key);
+    return f != nullptr && f->is_string() ? f->as_string() : "";
+  }
+
+  // POSTs `body` as `token` and expects 201; remembers a returned token.
+  json::Value Create(const std::string& path, const std::string& token, const std::string& body) {
+    httplib::Result r = client_->Post(path, Bearer(token), body, "application/json");
+    if (!r || r->status != 201) {
+      ADD_FAILURE() << "POST " << path << " " << body << " -> "
+                    << (r ? std::to_string(r->status) + " " + r->body : "no response");
+      return json::Value::Object();
+    }
+    json::Value v = Json(r);
+    if (const std::string t = Str(v, "token"); !t.empty()) {
+      tokens_.push_back(t);
+    }
+    return v;
+  }
+
+  std::string OpenSession(const PrincipalSetup& t, const std::string& agent,
+                          const std::string& task) {
+    const json::Value s = Create("/v1/principals/" + t.id + "/agents/" + agent + "/sessions",
+                                 t.token.at(Role::kAdmin), R"({"task":")" + task + "\"}");
+    return Str(s, "token");
+  }
+
+  // A principal with one user and one credential per role, an agent, a session and a key.
+  void Populate(PrincipalSetup& t, const std::string& name) {
+    t.id = Str(Create("/v1/principals", kBootstrapToken, R"({"name":")" + name + "\"}"), "id");
+    const std::string base = "/v1/principals/" + t.id;
+    for (Role r : kPrincipalRoles) {
+      const std::string role(identity::RoleName(r));
+      // The operator stands in for the admin until the principal has an admin credential.
+      t.user[r] = Str(Create(base + "/users", kBootstrapToken,
+                             R"({"name":")" + role + R"( user","roles":[")" + role + "\"]}"),
+                      "id");
+      const json::Value c = Create(
+          base + "/credentials", kBootstrapToken,
+          R"({"role":")" + role + R"(","name":")" + role + R"(","user":")" + t.user[r] + "\"}");
+      t.token[r] = Str(c, "token");
+      t.credential[r] = Str(c, "id");
+    }
+    const std::string admin = t.token[Role::kAdmin];
+    t.agent =
+        Str(Create(base + "/agents", admin, R"({"name":"agent X","did":")" + NewAgentDid() + "\"}"),
+            "id");
+    const json::Value s =
+        Create(base + "/agents/" + t.agent + "/sessions", admin, R"({"task":"buy things"})");
+    t.session = Str(s, "id");
+    t.token[Role::kAgent] = Str(s, "token");
+    t.key = Str(Create(base + "/keys", admin, R"({"type":"Ed25519","purpose":"issuer"})"), "id");
+  }
+
+  // Principal A's victims (targets of the allowed mutating calls), a second agent with a
+  // session, an agent-scoped credential, and a revoked credential and session.
+  void BuildExtras() {
+    const std::string base = "/v1/principals/" + a_.id;
+    const std::string admin = a_.token.at(Role::kAdmin);
+    victim_.user =
+        Str(Create(base + "/users", admin, R"({"name":"victim","roles":["auditor"]})"), "id");
+    victim_.credential =
+        Str(Create(base + "/credentials", admin, R"({"role":"auditor","name":"victim"})"), "id");
+    victim_.agent = Str(Create(base + "/agents", admin,
+                               R"({"name":"victim agent","did":")" + NewAgentDid() + "\"}"),
+                        "id");
+    victim_.session = Str(
+        Create(base + "/agents/" + a_.agent + "/sessions", admin, R"({"task":"victim"})"), "id");
+    victim_.key =
+        Str(Create(base + "/keys", admin, R"({"type":"Ed25519","purpose":"issuer"})"), "id");
+    victim_service_key_ =
+        Str(Create("/v1/keys", kBootstrapToken, R"({"type":"Ed25519","purpose":"victim"})"), "id");
+    victim_agent_token_ = OpenSession(a_, a_.agent, "ended by the table");
+
+    agent_y_ =
+        Str(Create(base + "/agents", admin, R"({"name":"agent Y","did":")" + NewAgentDid() + "\"}"),
+            "id");
+    session_y_ =
+        Str(Create(base + "/agents/" + agent_y_ + "/sessions", admin, R"({"task":"y"})"), "id");
+    const json::Value scoped =
+        Create(base + "/credentials", admin,
+               R"({"role":"admin","name":"scoped to X","agents":[")" + a_.agent + "\"]}");
+    scoped_token_ = Str(scoped, "token");
+
+    const json::Value revoked = Create(base + "/credentials", admin, R"({"role":"admin"})");
+    revoked_credential_token_ = Str(revoked, "token");
+    EXPECT_EQ(client_
+                  ->Post(base + "/credentials/" + Str(revoked, "id") + "/revoke", Bearer(admin), "",
+                         "application/json")
+                  ->status,
+              200);
+    const json::Value s =
+        Create(base + "/agents/" + a_.agent + "/sessions", admin, R"({"task":"r"})");
+    revoked_session_token_ = Str(s, "token");
+    EXPECT_EQ(client_
+                  ->Post(base + "/sessions/" + Str(s, "id") + "/revoke", Bearer(admin), "",
+                         "application/json")
+                  ->status,
+              200);
+  }
+
+  Snapshot TakeSnapshot() {
+    Snapshot all;
+    for (const std::string& cf : Families()) {
+      Status s =
+          app_->store_for_testing().ScanPrefix(cf, "", [&](std::string_view k, std::string_view v) {
+            all.emplace(cf + std::string(1, '\0') + std::string(k), std::string(v));
+            return true;
+          });
+      EXPECT_TRUE(s.ok()) << cf << ": " << s.ToString();
+    }
+    return all;
+  }
+
+  // The ids a path of principal A is filled with; `victims` for the allowed mutating calls.
+  std::map<std::string, std::string> Ids(bool victims) const {
+    if (!victims) {
+      return {{"principal", a_.id},
+              {"user", a_.user.at(Role::kAuditor)},
+              {"credential", a_.credential.at(Role::kAuditor)},
+              {"agent", a_.agent},
+              {"session", a_.session},
+              {"key", a_.key}};
+    }
+    return {
+        {"principal", a_.id},     {"user", victim_.user},       {"credential", victim_.credential},
+        {"agent", victim_.agent}, {"session", victim_.session}, {"key", victim_.key}};
+  }
+
+  static std::string Fill(const std::string& pattern,
+                          const std::map<std::string, std::string>& ids) {
+    std::string path = pattern;
+    for (const auto& [name, value] : ids) {
+      path = ReplaceAll(path, "{" + name + "}", value);
+    }
+    EXPECT_EQ(path.find('{'), std::string::npos) << path;
+    return path;
+  }
+
+  static std::string Body(const RouteRow& row) {
+    return ReplaceAll(row.body, "{fresh-did}", NewAgentDid());
+  }
+
+  // Sends one call that must be refused with `status` and problem type `slug`, and checks that
+  // storage is byte for byte what it was.
+  void ExpectRefused(const std::string& method, const std::string& path,
+                     const httplib::Headers& headers, const std::string& body, int status,
+                     const std::string& slug) {
+    SCOPED_TRACE(method + " " + path);
+    const Snapshot before = TakeSnapshot();
+    httplib::Result r = Send(method, path, headers, body);
+    ASSERT_TRUE(r) << "no response";
+    EXPECT_EQ(r->status, status) << r->body;
+    if (method != "HEAD") {
+      EXPECT_EQ(r->get_header_value("Content-Type"), "application/problem+json") << r->body;
+      const json::Value p = Json(r);
+      EXPECT_EQ(Str(p, "type"), "urn:mandated:problem:" + slug) << r->body;
+      ExpectNoSecretIn(r->body, "a refusal");
+    }
+    const Snapshot after = TakeSnapshot();
+    EXPECT_TRUE(after == before) << "a refused call changed storage:" << Diff(before, after);
+    ++refusals_;
+  }
+
+  // Sends one call that must be admitted and answer `status`.
+  httplib::Result ExpectAdmitted(const std::string& method, const std::string& path,
+                                 const std::string& token, const std::string& body, int status) {
+    SCOPED_TRACE(method + " " + path);
+    httplib::Result r = Send(method, path, Bearer(token), body);
+    EXPECT_TRUE(r) << "no response";
+    if (r) {
+      EXPECT_EQ(r->status, status) << r->body;
+      if (const std::string t = Str(Json(r), "token"); !t.empty()) {
+        tokens_.push_back(t);
+      }
+    }
+    ++admitted_;
+    return r;
+  }
+
+  void ExpectNoSecretIn(const std::string& haystack, const std::string& where) {
+    for (const std::string& t : tokens_) {
+      EXPECT_EQ(haystack.find(SecretPart(t)), std::string::npos)
+          << "the secret of " << t.substr(0, t.find('.')) << " appears in " << where;
+    }
+  }
+
+  // The callers with a valid token: the operator, and each role of A and of B (the agent through
+  // its session).
+  std::vector<Caller> Callers() const {
+    std::vector<Caller> out = {{"operator", kBootstrapToken, "", Role::kOperator}};
+    for (const auto* t : {&a_, &b_}) {
+      const std::string p = t == &a_ ? "A" : "B";
+      for (Role r :
+           {Role::kAdmin, Role::kApprover, Role::kAuditor, Role::kMerchant, Role::kAgent}) {
+        out.push_back({p + " " + std::string(identity::RoleName(r)), t->token.at(r), p, r});
+      }
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<api::App> app_;
+  std::thread server_;
+  Status run_status_;
+  std::unique_ptr<httplib::Client> client_;
+  std::mutex log_mu_;
+  std::vector<std::string> logs_;    // guarded by log_mu_
+  std::vector<std::string> tokens_;  // every token issued (and the operator's)
+
+  PrincipalSetup a_, b_;
+  struct {
+    std::string user, credential, agent, session, key;
+  } victim_;
+  std::string victim_service_key_;
+  std::string victim_agent_token_;  // a session of A's agent, ended by DELETE /v1/session
+  std::string agent_y_, session_y_;
+  std::string scoped_token_;  // A admin credential limited to A's agent X
+  std::string revoked_credential_token_, revoked_session_token_;
+  int refusals_ = 0;
+  int admitted_ = 0;
+};
+
+TEST(AccessRoleTable, RoleAllowsMatchesSpecsAccessMd) {
+  for (Role r : kAllRoles) {
+    for (const auto& [p, roles] : SpecRoleTable()) {
+      EXPECT_EQ(identity::RoleAllows(r, p), roles.count(r) > 0)
+          << identity::RoleName(r) << " " << identity::PermissionName(p);
+    }
+  }
+}
+
+TEST_F(AccessTest, TableCoversEveryRegisteredRouteExceptThePublicOnes) {
+  std::set<std::pair<std::string, std::string>> registered;
+  for (const auto& route : app_->router_for_testing().Routes()) {
+    EXPECT_TRUE(registered.insert(route).second)
+        << "registered twice: " << route.first << " " << route.second;
+  }
+  std::set<std::pair<std::string, std::string>> table;
+  for (const RouteRow& row : RouteTable()) {
+    EXPECT_TRUE(table.insert({row.method, row.path}).second) << "twice in the table: " << row.path;
+    EXPECT_EQ(PublicRoutes().count({row.method, row.path}), 0u) << row.path;
+  }
+  for (const auto& route : PublicRoutes()) {
+    EXPECT_EQ(registered.count(route), 1u) << "public route not registered: " << route.second;
+    table.insert(route);
+  }
+  for (const auto& route : registered) {
+    EXPECT_EQ(table.count(route), 1u)
+        << "route missing from the access table: " << route.first << " " << route.second;
+  }
+  for (const auto& route : table) {
+    EXPECT_EQ(registered.count(route), 1u)
+        << "table row for no route: " << route.first << " " << route.second;
+  }
+  EXPECT_EQ(registered.size(), RouteTable().size() + PublicRoutes().size());
+
+  // The public routes answer without a token, and refuse nothing for lack of one.
+  for (const char* path :
+       {"/healthz", "/readyz", "/metrics", "/.well-known/did.json", "/.well-known/jwks.json"}) {
+    EXPECT_EQ(client_->Get(path)->status, 200) << path;
+  }
+  const Snapshot before = TakeSnapshot();
+  auto r = client_->Post("/v1/sessions", R"({"task":"no assertion"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(Str(Json(r), "type"), "urn:mandated:problem:missing-field") << r->body;
+  EXPECT_TRUE(TakeSnapshot() == before);
+}
+
+// Must-show 1: every guarded route x {no credential, wrong credentials, another principal's
+// callers, every role without the permission} is refused as specified and changes nothing;
+// the allowed roles are admitted.
+TEST_F(AccessTest, EveryRouteRefusesEveryWrongCallerAndChangesNothing) {
+  const std::map<std::string, std::string> ids = Ids(false);
+  const std::string admin_a = a_.token.at(Role::kAdmin);
+  const std::string admin_b = b_.token.at(Role::kAdmin);
+  // Well-formed tokens with a wrong secret, unknown ids, garbage: all 401 bad-credential.
+  const std::vector<std::pair<std::string, std::string>> wrong = {
+      {"A admin id, wrong secret", admin_a.substr(0, admin_a.find('.') + 1) + std::string(43, 'A')},
+      {"A admin id, B admin secret",
+       admin_a.substr(0, admin_a.find('.') + 1) + SecretPart(admin_b)},
+      {"A session id, wrong secret",
+       a_.token.at(Role::kAgent).substr(0, a_.token.at(Role::kAgent).find('.') + 1) +
+           std::string(43, 'A')},
+      {"unknown credential id", "crd_aaaaaaaaaaaaaaaaaaaaaaaaaa." + SecretPart(admin_a)},
+      {"unknown session id",
+       "ses_aaaaaaaaaaaaaaaaaaaaaaaaaa." + SecretPart(a_.token.at(Role::kAgent))},
+      {"credential id without secret", admin_a.substr(0, admin_a.find('.'))},
+      {"garbage", "garbage"},
+      {"operator token plus a byte", std::string(kBootstrapToken) + "x"},
+      {"operator token minus a byte", std::string(kBootstrapToken).substr(1)},
+  };
+  const std::vector<Caller> callers = Callers();
+  std::set<std::pair<std::string, std::string>> seen_routes;
+
+  for (const RouteRow& row : RouteTable()) {
+    SCOPED_TRACE(row.method + " " + row.path);
+    const std::string path = Fill(row.path, ids);
+    seen_routes.insert({row.method, row.path});
+    // (a) No credential.
+    ExpectRefused(row.method, path, {}, Body(row), 401, "missing-credential");
+    ExpectRefused(row.method, path, {{"Authorization", "Basic dGVzdDp0ZXN0"}}, Body(row), 401,
+                  "missing-credential");
+    ExpectRefused(row.method, path, {{"Authorization", "Bearer"}}, Body(row), 401,
+                  "missing-credential");
+    if (row.method == "GET") {
+      ExpectRefused("HEAD", path, {}, "", 401, "missing-credential");
+    }
+    // (b) Wrong credentials, and a revoked credential and session.
+    for (const auto& [label, token] : wrong) {
+      SCOPED_TRACE(label);
+      ExpectRefused(row.method, path, Bearer(token), Body(row), 401, "bad-credential");
+    }
+    ExpectRefused(row.method, path, Bearer(revoked_credential_token_), Body(row), 401,
+                  "credential-revoked");
+    ExpectRefused(row.method, path, Bearer(revoked_session_token_), Body(row), 401,
+                  "session-revoked");
+    // (c) Another principal: its callers see A's paths as not existing (before any role check);
+    // on paths without a principal their role decides. A principal that does not exist gets the
+    // same answer.
+    // (d) Every role without the permission: 403.
+    for (const Caller& c : callers) {
+      SCOPED_TRACE(c.label);
+      const bool allowed = SpecAllows(c.role, row.permission);
+      if (c.principal == "B" && NamesPrincipal(row.path)) {
+        ExpectRefused(row.method, path, Bearer(c.token), Body(row), 404, "principal-not-found");
+      } else if (!allowed) {
+        ExpectRefused(row.method, path, Bearer(c.token), Body(row), 403, "forbidden");
+      }
+    }
+    if (NamesPrincipal(row.path)) {
+      std::map<std::string, std::string> nowhere = ids;
+      nowhere["principal"] = kNoSuchPrincipal;
+      const std::string missing = Fill(row.path, nowhere);
+      ExpectRefused(row.method, missing, Bearer(admin_a), Body(row), 404, "principal-not-found");
+      ExpectRefused(row.method, missing, Bearer(kBootstrapToken), Body(row), 404,
+                    "principal-not-found");
+    }
+  }
+  EXPECT_EQ(seen_routes.size(), RouteTable().size());
+
+  // The allowed callers are admitted: every allowed role on every read...
+  for (const RouteRow& row : RouteTable()) {
+    if (row.method != "GET") {
+      continue;
+    }
+    for (const Caller& c : callers) {
+      if (SpecAllows(c.role, row.permission) && !(c.principal == "B" && NamesPrincipal(row.path))) {
+        SCOPED_TRACE(c.label);
+        httplib::Result r = ExpectAdmitted("GET", Fill(row.path, ids), c.token, "", 200);
+        if (r) {
+          ExpectNoSecretIn(r->body, "GET " + row.path);
+        }
+      }
+    }
+  }
+  // ...and on each mutating route the first allowed caller (A's admin, else the operator, else
+  // the agent), on A's victims so that the refusals above kept their targets.
+  std::map<std::string, std::string> victim_ids = Ids(true);
+  for (const RouteRow& row : RouteTable()) {
+    if (row.method == "GET") {
+      continue;
+    }
+    std::string token;
+    if (SpecAllows(Role::kAdmin, row.permission)) {
+      token = admin_a;
+    } else if (SpecAllows(Role::kOperator, row.permission)) {
+      token = kBootstrapToken;
+      victim_ids["key"] = victim_service_key_;  // /v1/keys/{key}: a service key
+    } else {
+      token = victim_agent_token_;
+    }
+    const std::string path = Fill(row.path, victim_ids);
+    victim_ids["key"] = victim_.key;
+    const Snapshot before = TakeSnapshot();
+    ExpectAdmitted(row.method, path, token, Body(row), row.ok_status);
+    // The same snapshot does see what an admitted call writes.
+    EXPECT_FALSE(TakeSnapshot() == before) << row.method << " " << row.path << " wrote nothing";
+  }
+  EXPECT_EQ(refusals_, 812);
+  EXPECT_EQ(admitted_, 62);
+  std::cout << "[ access ] " << RouteTable().size() << " routes, " << refusals_
+            << " refused calls with storage unchanged, " << admitted_ << " admitted calls\n";
+}
+
+// Tenant isolation (specs/access.md): on its own principal's path, a caller allowed the route
+// finds no record of another principal, whatever its id, and changes nothing.
+TEST_F(AccessTest, AnotherPrincipalsRecordsDoNotExistOnOwnPath) {
+  const std::map<std::string, std::string> slugs = {{"user", "user-not-found"},
+                                                    {"credential", "credential-not-found"},
+                                                    {"agent", "agent-not-found"},
+                                                    {"session", "session-not-found"},
+                                                    {"key", "key-not-found"}};
+  const std::map<std::string, std::string> b_records = {
+      {"principal", a_.id},
+      {"user", b_.user.at(Role::kAuditor)},
+      {"credential", b_.credential.at(Role::kAuditor)},
+      {"agent", b_.agent},
+      {"session", b_.session},
+      {"key", b_.key}};
+  int rows = 0;
+  for (const RouteRow& row : RouteTable()) {
+    if (!NamesPrincipal(row.path)) {
+      continue;
+    }
+    for (const auto& [placeholder, slug] : slugs) {
+      if (row.path.find("{" + placeholder + "}") == std::string::npos) {
+        continue;
+      }
+      ++rows;
+      const std::string path = Fill(row.path, b_records);
+      for (const std::string& token : {a_.token.at(Role::kAdmin), std::string(kBootstrapToken)}) {
+        ExpectRefused(row.method, path, Bearer(token), Body(row), 404, slug);
+      }
+    }
+  }
+  EXPECT_EQ(rows, 14);
+  // B's records are still there for B.
+  ExpectAdmitted("GET", "/v1/principals/" + b_.id + "/agents/" + b_.agent,
+                 b_.token.at(Role::kAdmin), "", 200);
+}
+
+// An agent-limited credential acts only on its agents (specs/access.md §Roles).
+TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
+  const std::string base = "/v1/principals/" + a_.id;
+  const httplib::Headers scoped = Bearer(scoped_token_);
+  const std::string y = base + "/agents/" + agent_y_;
+  ExpectRefused("GET", y, scoped, "", 403, "agent-out-of-scope");
+  for (const char* action : {"/suspend", "/resume", "/revoke"}) {
+    ExpectRefused("POST", y + action, scoped, "", 403, "agent-out-of-scope");
+  }
+  ExpectRefused("POST", y + "/sessions", scoped, R"({"task":"t"})", 403, "agent-out-of-scope");
+  ExpectRefused("GET", base + "/sessions/" + session_y_, scoped, "", 403, "agent-out-of-scope");
+  ExpectRefused("POST", base + "/sessions/" + session_y_ + "/revoke", scoped, "", 403,
+                "agent-out-of-scope");
+  // No credential wider than itself.
+  ExpectRefused("POST", base + "/credentials", scoped, R"({"role":"auditor"})", 403,
+                "scope-widened");
+  ExpectRefused("POST", base + "/credentials", scoped,
+                R"({"role":"admin","agents":[")" + agent_y_ + "\"]}", 403, "scope-widened");
+  ExpectRefused("POST", base + "/credentials", scoped,
+                R"({"role":"auditor","agents":[")" + a_.agent + "\",\"" + agent_y_ + "\"]}", 403,
+                "scope-widened");
+  // No agents, keys or users, and no revoking credentials or disabling users.
+  ExpectRefused("POST", base + "/agents", scoped,
+                R"({"name":"more","did":")" + NewAgentDid() + "\"}", 403, "agent-out-of-scope");
+  ExpectRefused("POST", base + "/users", scoped, R"({"name":"u","roles":["admin"]})", 403,
+                "agent-out-of-scope");
+  ExpectRefused("POST", base + "/users/" + a_.user.at(Role::kMerchant) + "/disable", scoped, "",
+                403, "agent-out-of-scope");
+  ExpectRefused("POST", base + "/credentials/" + a_.credential.at(Role::kMerchant) + "/revoke",
+                scoped, "", 403, "agent-out-of-scope");
+  ExpectRefused("POST", base + "/keys", scoped, R"({"type":"Ed25519","purpose":"issuer"})", 403,
+                "agent-out-of-scope");
+  ExpectRefused("POST", base + "/keys/" + a_.key + "/rotate", scoped, "", 403,
+                "agent-out-of-scope");
+  ExpectRefused("POST", base + "/keys/" + a_.key + "/disable", scoped, "", 403,
+                "agent-out-of-scope");
+
+  // Inside its scope it works, and lists show only its agent.
+  EXPECT_EQ(
+      Str(Json(ExpectAdmitted("GET", base + "/agents/" + a_.agent, scoped_token_, "", 200)), "id"),
+      a_.agent);
+  const json::Value agents = Json(ExpectAdmitted("GET", base + "/agents", scoped_token_, "", 200));
+  ASSERT_NE(agents.Find("items"), nullptr);
+  ASSERT_EQ(agents.Find("items")->items().size(), 1u);
+  EXPECT_EQ(Str(agents.Find("items")->items()[0], "id"), a_.agent);
+  const json::Value sessions =
+      Json(ExpectAdmitted("GET", base + "/sessions", scoped_token_, "", 200));
+  ASSERT_NE(sessions.Find("items"), nullptr);
+  EXPECT_FALSE(sessions.Find("items")->items().empty());
+  for (const json::Value& s : sessions.Find("items")->items()) {
+    EXPECT_EQ(Str(s, "agent"), a_.agent);
+  }
+  EXPECT_EQ(ExpectAdmitted("GET", base + "/sessions/" + a_.session, scoped_token_, "", 200)->status,
+            200);
+  // It may grant its own scope or less; what it grants is limited in turn.
+  const json::Value narrower =
+      Json(ExpectAdmitted("POST", base + "/credentials", scoped_token_,
+                          R"({"role":"auditor","agents":[")" + a_.agent + "\"]}", 201));
+  const std::string narrower_token = Str(narrower, "token");
+  ASSERT_FALSE(narrower_token.empty());
+  ExpectRefused("GET", y, Bearer(narrower_token), "", 403, "agent-out-of-scope");
+  ExpectAdmitted("GET", base + "/agents/" + a_.agent, narrower_token, "", 200);
+  // The unscoped admin sees agent Y.
+  ExpectAdmitted("GET", y, a_.token.at(Role::kAdmin), "", 200);
+
+  // The same holds for mandates.
+  const std::string m1 = "mnd_aaaaaaaaaaaaaaaaaaaaaaaaaa";
+  const std::string m2 = "mnd_bbbbbbbbbbbbbbbbbbbbbbbbbb";
+  const std::string mandate_token =
+      Str(Json(ExpectAdmitted("POST", base + "/credentials", a_.token.at(Role::kAdmin),
+                              R"({"role":"admin","mandates":[")" + m1 + "\"]}", 201)),
+          "token");
+  ASSERT_FALSE(mandate_token.empty());
+  ExpectRefused("POST", base + "/credentials", Bearer(mandate_token), R"({"role":"auditor"})", 403,
+                "scope-widened");
+  ExpectRefused("POST", base + "/credentials", Bearer(mandate_token),
+                R"({"role":"auditor","mandates":[")" + m2 + "\"]}", 403, "scope-widened");
+  ExpectAdmitted("POST", base + "/credentials", mandate_token,
+                 R"({"role":"auditor","mandates":[")" + m1 + "\"]}", 201);
+}
+
+// Must-show 2: tokens are shown once, in the creating response; storage and logs hold at most
+// the SHA-256 of a secret, never the secret.
+TEST_F(AccessTest, TokensAppearNowhereInStorageOrLogs) {
+  const std::string base = "/v1/principals/" + a_.id;
+  // Use every token, so each passes through authentication and the access log.
+  for (const Caller& c : Callers()) {
+    SCOPED_TRACE(c.label);
+    if (c.role == Role::kAgent) {
+      ExpectAdmitted("GET", "/v1/session", c.token, "", 200);
+    } else if (c.role == Role::kOperator) {
+      ExpectAdmitted("GET", "/v1/principals", c.token, "", 200);
+    } else {
+      ExpectAdmitted("GET", "/v1/principals/" + (c.principal == "A" ? a_.id : b_.id), c.token, "",
+                     200);
+    }
+  }
+  ExpectAdmitted("GET", base + "/agents", scoped_token_, "", 200);
+  ExpectRefused("GET", base, Bearer(revoked_credential_token_), "", 401, "credential-revoked");
+
+  // Reads never show a token (or its hash).
+  const std::string admin = a_.token.at(Role::kAdmin);
+  const json::Value creds = Json(ExpectAdmitted("GET", base + "/credentials", admin, "", 200));
+  ASSERT_NE(creds.Find("items"), nullptr);
+  EXPECT_GE(creds.Find("items")->items().size(), 4u);
+  for (const json::Value& c : creds.Find("items")->items()) {
+    EXPECT_EQ(c.Find("token"), nullptr) << json::Write(c);
+    EXPECT_EQ(c.Find("secret_sha256"), nullptr) << json::Write(c);
+    const json::Value one =
+        Json(ExpectAdmitted("GET", base + "/credentials/" + Str(c, "id"), admin, "", 200));
+    EXPECT_EQ(Str(one, "id"), Str(c, "id"));
+    EXPECT_EQ(one.Find("token"), nullptr) << json::Write(one);
+    EXPECT_EQ(one.Find("secret_sha256"), nullptr) << json::Write(one);
+  }
+  const json::Value sessions = Json(ExpectAdmitted("GET", base + "/sessions", admin, "", 200));
+  ASSERT_NE(sessions.Find("items"), nullptr);
+  EXPECT_GE(sessions.Find("items")->items().size(), 3u);
+  for (const json::Value& s : sessions.Find("items")->items()) {
+    EXPECT_EQ(s.Find("token"), nullptr) << json::Write(s);
+    EXPECT_EQ(s.Find("secret_sha256"), nullptr) << json::Write(s);
+    const json::Value one =
+        Json(ExpectAdmitted("GET", base + "/sessions/" + Str(s, "id"), admin, "", 200));
+    EXPECT_EQ(one.Find("token"), nullptr) << json::Write(one);
+  }
+  const json::Value own =
+      Json(ExpectAdmitted("GET", "/v1/session", a_.token.at(Role::kAgent), "", 200));
+  EXPECT_EQ(Str(own, "id"), a_.session);
+  EXPECT_EQ(own.Find("token"), nullptr);
+  // The operator's, 2 x (4 credentials + 1 session) and the fixture's 7 extra tokens.
+  ASSERT_EQ(tokens_.size(), 18u);
+
+  // Storage: every file of the data directory and the KEK beside it, read as bytes, once while
+  // the service runs (everything still in the write-ahead log) and once after it stopped.
+  auto scan_files = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    std::string all;
+    int files = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path())) {
+      if (e.is_regular_file()) {
+        all += testing::ReadFileOrDie(e.path().string());
+        ++files;
+      }
+    }
+    EXPECT_GE(files, 5);
+    EXPECT_TRUE(std::filesystem::exists(dir_.Sub("data.kek")));
+    for (const std::string& t : tokens_) {
+      SCOPED_TRACE(t.substr(0, t.find('.')));
+      EXPECT_EQ(all.find(t), std::string::npos) << "a token is stored in clear";
+      EXPECT_EQ(all.find(SecretPart(t)), std::string::npos) << "a token secret is stored in clear";
+      if (t != kBootstrapToken) {
+        Result<Bytes> raw = Base64UrlDecode(SecretPart(t));
+        ASSERT_TRUE(raw.ok());
+        ASSERT_EQ(raw->size(), 32u);
+        EXPECT_EQ(all.find(std::string(AsChars(*raw))), std::string::npos)
+            << "a token secret is stored as raw bytes";
+        // What may be stored: the id and the SHA-256 of the secret. Finding them shows the
+        // scan reads the records a leak would be in.
+        EXPECT_NE(all.find(t.substr(0, t.find('.'))), std::string::npos);
+        EXPECT_NE(all.find(HexEncode(signer::Sha256(AsBytes(SecretPart(t))))), std::string::npos);
+      }
+    }
+  };
+  scan_files("while running");
+  StopApp();
+  scan_files("after a clean stop");
+
+  // Logs: captured from the first line of this test's service to the last.
+  std::lock_guard<std::mutex> lock(log_mu_);
+  ASSERT_GT(logs_.size(), 50u);
+  std::string joined;
+  for (const std::string& line : logs_) {
+    joined += line;
+  }
+  for (const std::string& t : tokens_) {
+    SCOPED_TRACE(t.substr(0, t.find('.')));
+    EXPECT_EQ(joined.find(SecretPart(t)), std::string::npos) << "a token secret is logged";
+    EXPECT_EQ(joined.find(t), std::string::npos) << "a token is logged";
+  }
+  // The visible ids are logged (the access log names the credential), so the capture works.
+  EXPECT_NE(joined.find("\"credential\":\"" + a_.credential.at(Role::kAuditor) + "\""),
+            std::string::npos);
+  EXPECT_NE(joined.find("\"msg\":\"credential created\""), std::string::npos);
+  EXPECT_NE(joined.find("\"session\":\"" + a_.session + "\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mandated
