@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/asset.h"
+#include "identity/records.h"
 
 namespace mandated::identity {
 namespace {
@@ -64,25 +65,13 @@ Result<std::vector<Ceiling>> ParseCeilings(const json::Value* v, const std::stri
   return out;
 }
 
-Status ValidateName(const std::string& name) {
-  if (name.empty() || name.size() > 200) {
-    return InvalidArgumentError("/name: must be 1 to 200 bytes", "bad-name");
-  }
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) {
-      return InvalidArgumentError("/name: must not contain control characters", "bad-name");
-    }
-  }
-  return OkStatus();
-}
-
 }  // namespace
 
 Result<Principal> ParseCreatePrincipal(const json::Value& body) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
   Principal p;
   MD_ASSIGN_OR_RETURN(p.name, r.String("name"));
-  MD_RETURN_IF_ERROR(ValidateName(p.name));
+  MD_RETURN_IF_ERROR(ValidateDisplayName(p.name, "/name"));
   MD_ASSIGN_OR_RETURN(p.ceilings, ParseCeilings(r.Optional("ceilings"), "/ceilings"));
   MD_RETURN_IF_ERROR(r.Finish());
   return p;
