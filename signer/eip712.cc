@@ -1,18 +1,26 @@
 // EIP-712 encodeType / encodeData / hashStruct over json::Value typed data, with a 256-bit
-// integer parser so uint256/int256 values keep their full range.
+// integer parser so uint256/int256 values keep their full range. Each distinct `types` object is
+// validated and compiled once (fields resolved, type hashes computed) and kept in a bounded cache.
 #include "signer/eip712.h"
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
+#include <iterator>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "signer/bounded_cache.h"
 #include "signer/ethereum.h"
+#include "signer/hex_table.h"
 #include "signer/keccak.h"
 
 namespace mandated::signer {
@@ -232,6 +240,15 @@ Result<TypeMap> ParseTypes(const json::Value& types) {
   return map;
 }
 
+// The EIP712Domain fields in canonical order, for domains whose types do not declare them.
+constexpr std::pair<std::string_view, std::string_view> kCanonicalDomainFields[] = {
+    {"name", "string"},
+    {"version", "string"},
+    {"chainId", "uint256"},
+    {"verifyingContract", "address"},
+    {"salt", "bytes32"},
+};
+
 // Adds the EIP712Domain type derived from the members `domain` holds, unless `types` has one.
 Status EnsureDomainType(TypeMap& map, const json::Value& domain) {
   if (map.find(kDomainTypeName) != map.end()) {
@@ -240,15 +257,8 @@ Status EnsureDomainType(TypeMap& map, const json::Value& domain) {
   if (!domain.is_object()) {
     return Invalid("/domain", "must be an object");
   }
-  static constexpr std::pair<std::string_view, std::string_view> kCanonical[] = {
-      {"name", "string"},
-      {"version", "string"},
-      {"chainId", "uint256"},
-      {"verifyingContract", "address"},
-      {"salt", "bytes32"},
-  };
   std::vector<Field> fields;
-  for (const auto& [name, type] : kCanonical) {
+  for (const auto& [name, type] : kCanonicalDomainFields) {
     if (domain.Find(name) != nullptr) {
       fields.push_back(Field{std::string(name), std::string(type)});
     }
@@ -293,6 +303,32 @@ std::string EncodeTypeString(const TypeMap& map, std::string_view name) {
   return out;
 }
 
+// --- JSON pointers, rendered only for errors ----------------------------------------------------
+
+// The location of a value in the typed data. Each level lives on the caller's stack and points to
+// its parent, so the walk builds no strings; Render() spells the JSON pointer when an error needs
+// it.
+// Thread safety: a stack-bound value; not shared.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view text;  // the root's pointer, or a member name
+  size_t index = 0;
+  bool is_index = false;
+
+  static Path Root(std::string_view pointer) { return Path{nullptr, pointer, 0, false}; }
+  Path Member(std::string_view key) const { return Path{this, key, 0, false}; }
+  Path Element(size_t i) const { return Path{this, {}, i, true}; }
+
+  std::string Render() const {
+    if (parent == nullptr) {
+      return std::string(text);
+    }
+    return is_index ? Pointer(parent->Render(), index) : Pointer(parent->Render(), text);
+  }
+};
+
+Status Invalid(const Path& path, std::string_view what) { return Invalid(path.Render(), what); }
+
 // --- 256-bit integers -------------------------------------------------------------------------
 
 // magnitude = magnitude * base + digit; false when the result needs more than 256 bits.
@@ -307,10 +343,54 @@ bool MulAdd(Word& magnitude, uint32_t base, uint32_t digit) {
 }
 
 int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+  const uint8_t v = internal::HexDigitValue(c);
+  return v == internal::kNotHex ? -1 : v;
+}
+
+// Parses `digits`, every one of them valid in `base` (10 or 16), into a big-endian magnitude
+// (zero on entry). False when the value needs more than 256 bits, which is exactly when the
+// digit-by-digit MulAdd would first fail too. Up to 19 decimal or 16 hex digits fit one uint64;
+// longer texts go a chunk of 9 decimal or 7 hex digits at a time over 32-bit limbs.
+bool ParseValidDigits(std::string_view digits, uint32_t base, Word& magnitude) {
+  if (digits.size() <= (base == 10 ? 19u : 16u)) {
+    uint64_t v = 0;
+    for (char c : digits) {
+      v = v * base + internal::HexDigitValue(c);
+    }
+    for (size_t i = 0; i < 8; ++i) {
+      magnitude[31 - i] = static_cast<uint8_t>(v >> (8 * i));
+    }
+    return true;
+  }
+  std::array<uint32_t, 8> limbs{};  // little-endian
+  const size_t chunk_digits = base == 10 ? 9 : 7;
+  for (size_t pos = 0; pos < digits.size();) {
+    const size_t take = std::min(chunk_digits, digits.size() - pos);
+    uint64_t chunk = 0;
+    uint64_t scale = 1;
+    for (size_t i = 0; i < take; ++i) {
+      chunk = chunk * base + internal::HexDigitValue(digits[pos + i]);
+      scale *= base;
+    }
+    uint64_t carry = chunk;
+    for (uint32_t& limb : limbs) {
+      const uint64_t v = uint64_t{limb} * scale + carry;
+      limb = static_cast<uint32_t>(v);
+      carry = v >> 32;
+    }
+    if (carry != 0) {
+      return false;
+    }
+    pos += take;
+  }
+  for (size_t i = 0; i < limbs.size(); ++i) {
+    const uint32_t limb = limbs[limbs.size() - 1 - i];
+    magnitude[4 * i] = static_cast<uint8_t>(limb >> 24);
+    magnitude[4 * i + 1] = static_cast<uint8_t>(limb >> 16);
+    magnitude[4 * i + 2] = static_cast<uint8_t>(limb >> 8);
+    magnitude[4 * i + 3] = static_cast<uint8_t>(limb);
+  }
+  return true;
 }
 
 struct BigInt {
@@ -319,7 +399,7 @@ struct BigInt {
 };
 
 // A JSON integer, or a JSON string with a decimal ("-12") or 0x-hex ("0xff") integer.
-Result<BigInt> ParseInteger(const json::Value& value, std::string_view path) {
+Result<BigInt> ParseInteger(const json::Value& value, const Path& path) {
   if (!value.is_number() && !value.is_string()) {
     return Invalid(path, "expected an integer (JSON number or string)");
   }
@@ -340,6 +420,16 @@ Result<BigInt> ParseInteger(const json::Value& value, std::string_view path) {
   if (text.empty()) {
     return Invalid(path, "expected an integer, got " + Quoted(value.as_string()));
   }
+  const bool all_valid = std::all_of(text.begin(), text.end(), [base](char c) {
+    return internal::HexDigitValue(c) < base;  // kNotHex is never below a base
+  });
+  if (all_valid) {
+    if (!ParseValidDigits(text, base, out.magnitude)) {
+      return Invalid(path, "integer " + Quoted(value.as_string()) + " exceeds 256 bits");
+    }
+    return out;
+  }
+  // A bad digit somewhere: go digit by digit so an overflow before it is reported first.
   for (char c : text) {
     const int digit = HexValue(c);
     if (digit < 0 || static_cast<uint32_t>(digit) >= base) {
@@ -353,21 +443,20 @@ Result<BigInt> ParseInteger(const json::Value& value, std::string_view path) {
 }
 
 // Range-checks `v` for uintN / intN and returns its 32-byte two's complement encoding.
-Result<Word> EncodeInteger(const BigInt& v, bool is_signed, uint32_t bits, std::string_view path,
+Result<Word> EncodeInteger(const BigInt& v, bool is_signed, uint32_t bits, const Path& path,
                            std::string_view type) {
   const Word& m = v.magnitude;
   const size_t first = 32 - bits / 8;  // index of the most significant byte of the type
-  bool is_zero = true;
-  bool fits = true;  // magnitude < 2^bits
-  for (size_t i = 0; i < 32; ++i) {
-    is_zero = is_zero && m[i] == 0;
-    fits = fits && (i >= first || m[i] == 0);
+  const auto is_zero_byte = [](uint8_t b) { return b == 0; };
+  // magnitude < 2^bits: the bytes above the type's width are zero.
+  if (!std::all_of(m.begin(), m.begin() + first, is_zero_byte)) {
+    return Invalid(path, "value out of range for " + std::string(type));
   }
-  const bool negative = v.negative && !is_zero;
-  bool in_range = fits;
+  const bool negative = v.negative && !std::all_of(m.begin() + first, m.end(), is_zero_byte);
+  bool in_range = true;
   if (!is_signed) {
-    in_range = in_range && !negative;
-  } else if (in_range && (m[first] & 0x80) != 0) {
+    in_range = !negative;
+  } else if ((m[first] & 0x80) != 0) {
     // |v| >= 2^(bits-1): only -2^(bits-1) itself is representable.
     bool exactly_min = negative && m[first] == 0x80;
     for (size_t i = first + 1; i < 32; ++i) {
@@ -390,162 +479,397 @@ Result<Word> EncodeInteger(const BigInt& v, bool is_signed, uint32_t bits, std::
   return out;
 }
 
-Result<Bytes> ParseHexString(const json::Value& value, std::string_view path) {
+// The digits of a "0x"-prefixed hex string with an even number of them, or an error.
+Result<std::string_view> HexDigits(const json::Value& value, const Path& path) {
   if (!value.is_string() || value.as_string().substr(0, 2) != "0x") {
     return Invalid(path, "expected a 0x-prefixed hex string");
   }
-  Result<Bytes> bytes = HexDecode(std::string_view(value.as_string()).substr(2));
-  if (!bytes.ok()) {
+  const std::string_view digits = std::string_view(value.as_string()).substr(2);
+  const bool valid =
+      digits.size() % 2 == 0 &&
+      std::all_of(digits.begin(), digits.end(),
+                  [](char c) { return internal::HexDigitValue(c) != internal::kNotHex; });
+  if (!valid) {
     return Invalid(path, "expected a 0x-prefixed hex string with an even number of digits");
   }
-  return bytes;
+  return digits;
+}
+
+// Decodes hex digits already checked by HexDigits. REQUIRES: out has digits.size() / 2 bytes.
+void DecodeHexDigits(std::string_view digits, uint8_t* out) {
+  for (size_t i = 0; i < digits.size() / 2; ++i) {
+    out[i] = static_cast<uint8_t>(internal::HexDigitValue(digits[2 * i]) << 4 |
+                                  internal::HexDigitValue(digits[2 * i + 1]));
+  }
+}
+
+// --- Compiled types ---------------------------------------------------------------------------
+
+// What EnsureDomainType adds to `types` for `domain`: kNoDerivation when there is no domain or
+// `types` declares EIP712Domain itself, kUnderivable when the domain is not an object (an
+// error), else a bit mask of the kCanonicalDomainFields members `domain` holds.
+constexpr int kNoDerivation = -1;
+constexpr int kUnderivable = -2;
+int DomainDerivation(const json::Value& types, const json::Value* domain) {
+  if (domain == nullptr || (types.is_object() && types.Find(kDomainTypeName) != nullptr)) {
+    return kNoDerivation;
+  }
+  if (!domain->is_object()) {
+    return kUnderivable;
+  }
+  int present = 0;
+  for (size_t i = 0; i < std::size(kCanonicalDomainFields); ++i) {
+    if (domain->Find(kCanonicalDomainFields[i].first) != nullptr) {
+      present |= 1 << i;
+    }
+  }
+  return present;
+}
+
+struct CompiledStruct;
+
+// A field type resolved once per compiled types: what Classify says about it, with arrays and
+// struct references linked to their element type and struct.
+struct ResolvedType {
+  std::string text;  // as written in the types, e.g. "Person[2]"
+  Kind kind = Kind::kBool;
+  uint32_t size = 0;                       // as TypeInfo::size
+  const ResolvedType* element = nullptr;   // kArray
+  const CompiledStruct* target = nullptr;  // kStruct
+};
+
+struct CompiledField {
+  std::string name;
+  const ResolvedType* type = nullptr;
+};
+
+// One struct type with its fields resolved. The type hash is computed on first use, since typed
+// data may declare struct types that none of its values use.
+// Thread safety: as CompiledTypes, which owns it and fills in type_hash under type_hash_once.
+struct CompiledStruct {
+  std::string name;
+  std::vector<CompiledField> fields;
+  mutable std::once_flag type_hash_once;
+  mutable Word type_hash{};
+};
+
+// A validated `types` object compiled for encoding. Thread safety: immutable once built, except
+// for the type hashes, which std::call_once fills in; shared by concurrent digests via the cache.
+struct CompiledTypes {
+  json::Value source;              // the types object, kept when cached to confirm a hit
+  int derivation = kNoDerivation;  // the DomainDerivation it was compiled with
+  TypeMap map;                     // as ParseTypes returned it, plus any derived EIP712Domain
+  std::map<std::string, CompiledStruct, std::less<>> structs;       // by name; nodes never move
+  std::map<std::string, ResolvedType, std::less<>> resolved_types;  // by type text
+
+  const CompiledStruct* Find(std::string_view name) const {
+    const auto it = structs.find(name);
+    return it == structs.end() ? nullptr : &it->second;
+  }
+
+  const Word& TypeHash(const CompiledStruct& s) const {
+    std::call_once(s.type_hash_once,
+                   [&] { s.type_hash = HashToWord(AsBytes(EncodeTypeString(map, s.name))); });
+    return s.type_hash;
+  }
+};
+using CompiledTypesPtr = std::shared_ptr<const CompiledTypes>;
+
+// Resolves a field type of a validated map, and the element types below it.
+Result<const ResolvedType*> Resolve(CompiledTypes& compiled, std::string_view text) {
+  const auto known = compiled.resolved_types.find(text);
+  if (known != compiled.resolved_types.end()) {
+    return &known->second;
+  }
+  MD_ASSIGN_OR_RETURN(TypeInfo info, Classify(text, compiled.map, "/types"));
+  ResolvedType resolved{std::string(text), info.kind, info.size, nullptr, nullptr};
+  if (info.kind == Kind::kArray) {
+    MD_ASSIGN_OR_RETURN(resolved.element, Resolve(compiled, info.element));
+  } else if (info.kind == Kind::kStruct) {
+    resolved.target = compiled.Find(text);
+  }
+  return &compiled.resolved_types.emplace(std::string(text), std::move(resolved)).first->second;
+}
+
+// Validates `types` (ParseTypes) and, when `domain` is set, adds the EIP712Domain type derived from
+// it if `types` has none (EnsureDomainType); then links every field to its resolved type.
+Result<std::shared_ptr<CompiledTypes>> CompileTypes(const json::Value& types,
+                                                   const json::Value* domain) {
+  auto compiled = std::make_shared<CompiledTypes>();
+  MD_ASSIGN_OR_RETURN(compiled->map, ParseTypes(types));
+  compiled->derivation = DomainDerivation(types, domain);
+  if (domain != nullptr) {
+    MD_RETURN_IF_ERROR(EnsureDomainType(compiled->map, *domain));
+  }
+  for (const auto& [name, fields] : compiled->map) {
+    CompiledStruct& s = compiled->structs[name];
+    s.name = name;
+    s.fields.reserve(fields.size());
+    for (const Field& f : fields) {
+      s.fields.push_back(CompiledField{f.name, nullptr});
+    }
+  }
+  for (const auto& [name, fields] : compiled->map) {
+    CompiledStruct& s = compiled->structs.find(name)->second;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      MD_ASSIGN_OR_RETURN(s.fields[i].type, Resolve(*compiled, fields[i].type));
+    }
+  }
+  return compiled;
+}
+
+// Compiled types are cached per distinct `types` object, at most this many; types objects with
+// more than kMaxCachedTypesSize bytes of names and type strings are compiled on every call.
+constexpr size_t kCompiledTypesCapacity = 256;
+constexpr size_t kMaxCachedTypesSize = 8192;
+
+// Mixes `x` into the running hash `h` (a multiply-xorshift step; the cache confirms every hit by
+// comparing the types objects, so the hash only has to spread distinct ones).
+void Mix(uint64_t& h, uint64_t x) {
+  h = (h ^ x) * 0x9e3779b97f4a7c15ull;
+  h ^= h >> 29;
+}
+
+void MixString(uint64_t& h, std::string_view text) {
+  Mix(h, text.size());
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t chunk;
+    std::memcpy(&chunk, text.data() + i, 8);
+    Mix(h, chunk);
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, text.data() + i, text.size() - i);
+  Mix(h, tail);
+}
+
+// Mixes `v` (its kind, strings and shape) into `h`, and counts its string bytes into `size`.
+void HashValue(const json::Value& v, uint64_t& h, size_t& size) {
+  Mix(h, static_cast<uint64_t>(v.type()));
+  switch (v.type()) {
+    case json::Type::kNull:
+      break;
+    case json::Type::kBool:
+      Mix(h, v.as_bool() ? 1 : 0);
+      break;
+    case json::Type::kNumber:
+    case json::Type::kString:
+      MixString(h, v.as_string());
+      size += v.as_string().size();
+      break;
+    case json::Type::kArray:
+    case json::Type::kObject:
+      Mix(h, v.items().size());
+      for (size_t i = 0; i < v.items().size(); ++i) {
+        if (v.is_object()) {
+          MixString(h, v.keys()[i]);
+          size += v.keys()[i].size();
+        }
+        HashValue(v.items()[i], h, size);
+      }
+      break;
+  }
+}
+
+BoundedCache<CompiledTypes>& CompiledTypesCache() {
+  // Never destroyed: other static destructors may still hash typed data during shutdown.
+  static BoundedCache<CompiledTypes>* const kCache =
+      new BoundedCache<CompiledTypes>(kCompiledTypesCapacity);
+  return *kCache;
+}
+
+// CompileTypes through the cache. Entries are found by a hash of the types object and the domain
+// derivation, and used only if their source is equal to `types` (a hash collision just compiles
+// afresh). Only successful compilations are cached, so errors are always those a fresh
+// compilation reports. Each thread also remembers the cached entry it used last: a server
+// signing or checking one kind of message meets the same types again and again, and then only
+// compares them.
+Result<CompiledTypesPtr> GetCompiledTypes(const json::Value& types, const json::Value* domain) {
+  const int derivation = DomainDerivation(types, domain);
+  thread_local CompiledTypesPtr last_used;  // a cached entry (never one compiled uncached)
+  if (last_used != nullptr && last_used->derivation == derivation && last_used->source == types) {
+    return last_used;
+  }
+  uint64_t h = static_cast<uint64_t>(static_cast<int64_t>(derivation));
+  size_t size = 0;
+  HashValue(types, h, size);
+  const bool cacheable = size <= kMaxCachedTypesSize && derivation != kUnderivable;
+  const std::string_view key(reinterpret_cast<const char*>(&h), sizeof(h));
+  if (cacheable) {
+    CompiledTypesPtr hit = CompiledTypesCache().Find(key);
+    if (hit != nullptr && hit->derivation == derivation && hit->source == types) {
+      last_used = hit;
+      return hit;
+    }
+  }
+  MD_ASSIGN_OR_RETURN(std::shared_ptr<CompiledTypes> compiled, CompileTypes(types, domain));
+  if (!cacheable) {
+    return CompiledTypesPtr(std::move(compiled));
+  }
+  compiled->source = types;
+  CompiledTypesPtr cached = CompiledTypesCache().Insert(key, compiled);
+  if (cached->derivation == derivation && cached->source == types) {
+    last_used = cached;
+    return cached;
+  }
+  return CompiledTypesPtr(std::move(compiled));  // another types object holds this hash
 }
 
 // --- encodeData --------------------------------------------------------------------------------
 
-// Encodes values against one validated TypeMap, caching type hashes.
-// Thread safety: not synchronized; one call at a time.
+// Encodes values against compiled types.
+// Thread safety: holds no state of its own; any number may share one CompiledTypes.
 class Encoder {
  public:
-  explicit Encoder(const TypeMap& types) : types_(types) {}
+  explicit Encoder(const CompiledTypes& types) : types_(types) {}
 
-  Result<Bytes> EncodeData(std::string_view type_name, const json::Value& value,
-                           const std::string& path, int depth) {
+  // Feeds encodeData(s, value) = typeHash || one word per field, in declaration order, to `sink`
+  // (called with each 32-byte Word).
+  template <typename Sink>
+  Status EncodeData(const CompiledStruct& s, const json::Value& value, const Path& path, int depth,
+                    Sink&& sink) {
     if (depth > kMaxDepth) {
       return Invalid(path, "nested deeper than 32 levels");
     }
-    const auto it = types_.find(type_name);
-    if (it == types_.end()) {
-      return Invalid(path, "unknown struct type " + Quoted(type_name));
-    }
     if (!value.is_object()) {
-      return Invalid(path, "expected an object for " + std::string(type_name));
+      return Invalid(path, "expected an object for " + s.name);
     }
-    const std::vector<Field>& fields = it->second;
-    for (const std::string& key : value.keys()) {
-      bool declared = false;
-      for (const Field& f : fields) {
-        declared = declared || f.name == key;
-      }
-      if (!declared) {
-        return Invalid(Pointer(path, key), "member not declared by type " + std::string(type_name));
+    const std::vector<std::string>& keys = value.keys();
+    // Members usually come in declaration order: then member i is field i, and none is undeclared.
+    bool in_order = keys.size() == s.fields.size();
+    for (size_t i = 0; in_order && i < keys.size(); ++i) {
+      in_order = keys[i] == s.fields[i].name;
+    }
+    if (!in_order) {
+      for (const std::string& key : keys) {
+        const bool declared = std::any_of(s.fields.begin(), s.fields.end(),
+                                          [&key](const CompiledField& f) { return f.name == key; });
+        if (!declared) {
+          return Invalid(path.Member(key), "member not declared by type " + s.name);
+        }
       }
     }
-    const Word type_hash = TypeHashOf(it->first);
-    Bytes out(type_hash.begin(), type_hash.end());
-    out.reserve(32 * (fields.size() + 1));
-    for (const Field& f : fields) {
-      const std::string fpath = Pointer(path, f.name);
-      const json::Value* member = value.Find(f.name);
+    sink(types_.TypeHash(s));
+    for (size_t i = 0; i < s.fields.size(); ++i) {
+      const CompiledField& f = s.fields[i];
+      const Path field_path = path.Member(f.name);
+      const json::Value* member = in_order ? &value.items()[i] : value.Find(f.name);
       if (member == nullptr) {
-        return Invalid(fpath, "missing field of type " + f.type);
+        return Invalid(field_path, "missing field of type " + f.type->text);
       }
-      MD_ASSIGN_OR_RETURN(Word word, EncodeField(f.type, *member, fpath, depth + 1));
-      out.insert(out.end(), word.begin(), word.end());
+      Word word{};
+      MD_RETURN_IF_ERROR(EncodeField(*f.type, *member, field_path, depth + 1, word));
+      sink(word);
     }
-    return out;
+    return OkStatus();
   }
 
-  Word TypeHashOf(const std::string& type_name) {
-    auto it = type_hashes_.find(type_name);
-    if (it == type_hashes_.end()) {
-      it = type_hashes_.emplace(type_name, HashToWord(AsBytes(EncodeTypeString(types_, type_name))))
-               .first;
-    }
-    return it->second;
+  // hashStruct(s, value) = keccak256(encodeData(s, value)).
+  Result<Word> HashStruct(const CompiledStruct& s, const json::Value& value, const Path& path,
+                          int depth) {
+    Keccak256Hasher hasher;
+    MD_RETURN_IF_ERROR(EncodeData(s, value, path, depth, [&hasher](const Word& w) {
+      hasher.Update(w);
+    }));
+    return hasher.Finish();
   }
 
  private:
-  Result<Word> EncodeField(std::string_view type, const json::Value& value,
-                           const std::string& path, int depth) {
+  // Writes the 32-byte encoding of one field value to `word` (zeroed by the caller).
+  Status EncodeField(const ResolvedType& type, const json::Value& value, const Path& path,
+                     int depth, Word& word) {
     if (depth > kMaxDepth) {
       return Invalid(path, "nested deeper than 32 levels");
     }
-    MD_ASSIGN_OR_RETURN(TypeInfo info, Classify(type, types_, path));
-    Word word{};
-    switch (info.kind) {
+    switch (type.kind) {
       case Kind::kStruct: {
-        MD_ASSIGN_OR_RETURN(Bytes data, EncodeData(type, value, path, depth));
-        return HashToWord(data);
+        MD_ASSIGN_OR_RETURN(word, HashStruct(*type.target, value, path, depth));
+        return OkStatus();
       }
       case Kind::kArray: {
         if (!value.is_array()) {
-          return Invalid(path, "expected an array for " + std::string(type));
+          return Invalid(path, "expected an array for " + type.text);
         }
         const std::vector<json::Value>& items = value.items();
-        if (info.size != 0 && items.size() != info.size) {
-          return Invalid(path, "expected " + std::to_string(info.size) + " elements for " +
-                                   std::string(type) + ", got " + std::to_string(items.size()));
+        if (type.size != 0 && items.size() != type.size) {
+          return Invalid(path, "expected " + std::to_string(type.size) + " elements for " +
+                                   type.text + ", got " + std::to_string(items.size()));
         }
         Keccak256Hasher hasher;
         for (size_t i = 0; i < items.size(); ++i) {
-          MD_ASSIGN_OR_RETURN(Word element,
-                              EncodeField(info.element, items[i], Pointer(path, i), depth + 1));
+          Word element{};
+          MD_RETURN_IF_ERROR(
+              EncodeField(*type.element, items[i], path.Element(i), depth + 1, element));
           hasher.Update(element);
         }
-        return hasher.Finish();
+        word = hasher.Finish();
+        return OkStatus();
       }
       case Kind::kString:
         if (!value.is_string()) {
           return Invalid(path, "expected a string");
         }
-        return HashToWord(AsBytes(value.as_string()));
+        word = HashToWord(AsBytes(value.as_string()));
+        return OkStatus();
       case Kind::kBytes: {
-        MD_ASSIGN_OR_RETURN(Bytes bytes, ParseHexString(value, path));
-        return HashToWord(bytes);
+        MD_ASSIGN_OR_RETURN(std::string_view digits, HexDigits(value, path));
+        Bytes bytes(digits.size() / 2);
+        DecodeHexDigits(digits, bytes.data());
+        word = HashToWord(bytes);
+        return OkStatus();
       }
       case Kind::kFixedBytes: {
-        MD_ASSIGN_OR_RETURN(Bytes bytes, ParseHexString(value, path));
-        if (bytes.size() != info.size) {
-          return Invalid(path, "expected " + std::to_string(info.size) + " bytes for " +
-                                   std::string(type) + ", got " + std::to_string(bytes.size()));
+        MD_ASSIGN_OR_RETURN(std::string_view digits, HexDigits(value, path));
+        if (digits.size() / 2 != type.size) {
+          return Invalid(path, "expected " + std::to_string(type.size) + " bytes for " +
+                                   type.text + ", got " + std::to_string(digits.size() / 2));
         }
-        std::copy(bytes.begin(), bytes.end(), word.begin());  // right-padded with zeros
-        return word;
+        DecodeHexDigits(digits, word.data());  // right-padded with zeros
+        return OkStatus();
       }
       case Kind::kBool:
         if (!value.is_bool()) {
           return Invalid(path, "expected true or false");
         }
         word[31] = value.as_bool() ? 1 : 0;
-        return word;
+        return OkStatus();
       case Kind::kAddress: {
         if (!value.is_string()) {
           return Invalid(path, "expected an address string");
         }
-        Result<Bytes> address = ParseAddress(value.as_string(), /*require_checksum=*/false);
-        if (!address.ok()) {
-          return Invalid(path, address.error().message());
+        const Status parsed = ParseAddressInto(
+            value.as_string(), /*require_checksum=*/false,
+            std::span<uint8_t, kEthereumAddressSize>(word.data() + (32 - kEthereumAddressSize),
+                                                     kEthereumAddressSize));
+        if (!parsed.ok()) {
+          return Invalid(path, parsed.message());
         }
-        std::copy(address->begin(), address->end(), word.begin() + (32 - kEthereumAddressSize));
-        return word;
+        return OkStatus();
       }
       case Kind::kUint:
       case Kind::kInt: {
         MD_ASSIGN_OR_RETURN(BigInt v, ParseInteger(value, path));
-        return EncodeInteger(v, info.kind == Kind::kInt, info.size, path, type);
+        MD_ASSIGN_OR_RETURN(word, EncodeInteger(v, type.kind == Kind::kInt, type.size, path,
+                                                type.text));
+        return OkStatus();
       }
     }
-    return Invalid(path, "unhandled type " + Quoted(type));
+    return Invalid(path, "unhandled type " + Quoted(type.text));
   }
 
-  const TypeMap& types_;
-  std::map<std::string, Word, std::less<>> type_hashes_;
+  const CompiledTypes& types_;
 };
 
-Result<Bytes> HashStructIn(const TypeMap& map, std::string_view type_name,
-                           const json::Value& value, const std::string& path) {
-  Encoder encoder(map);
-  MD_ASSIGN_OR_RETURN(Bytes data, encoder.EncodeData(type_name, value, path, 0));
-  return Keccak256(data);
-}
-
-Status RequireStruct(const TypeMap& map, std::string_view type_name, std::string_view path) {
-  if (map.find(type_name) == map.end()) {
+Result<const CompiledStruct*> RequireStruct(const CompiledTypes& types, std::string_view type_name,
+                                            std::string_view path) {
+  const CompiledStruct* s = types.Find(type_name);
+  if (s == nullptr) {
     return Invalid(path, "no struct type " + Quoted(type_name) + " in types");
   }
-  return OkStatus();
+  return s;
 }
+
+Bytes WordBytes(const Word& w) { return Bytes(w.begin(), w.end()); }
 
 }  // namespace
 
@@ -555,8 +879,7 @@ Bytes Eip712DigestFromHashes(ByteSpan domain_separator, ByteSpan struct_hash) {
   hasher.Update(prefix);
   hasher.Update(domain_separator);
   hasher.Update(struct_hash);
-  const std::array<uint8_t, 32> digest = hasher.Finish();
-  return Bytes(digest.begin(), digest.end());
+  return WordBytes(hasher.Finish());
 }
 
 Result<Bytes> Eip712Digest(const json::Value& typed_data) {
@@ -578,13 +901,16 @@ Result<Bytes> Eip712Digest(const json::Value& typed_data) {
   }
   if (domain == nullptr) return Invalid("/domain", "missing");
 
-  MD_ASSIGN_OR_RETURN(TypeMap map, ParseTypes(*types));
-  MD_RETURN_IF_ERROR(EnsureDomainType(map, *domain));
-  MD_RETURN_IF_ERROR(RequireStruct(map, primary->as_string(), "/primaryType"));
-  MD_ASSIGN_OR_RETURN(Bytes domain_separator,
-                      HashStructIn(map, kDomainTypeName, *domain, "/domain"));
+  MD_ASSIGN_OR_RETURN(CompiledTypesPtr compiled, GetCompiledTypes(*types, domain));
+  MD_ASSIGN_OR_RETURN(const CompiledStruct* primary_struct,
+                      RequireStruct(*compiled, primary->as_string(), "/primaryType"));
+  MD_ASSIGN_OR_RETURN(const CompiledStruct* domain_struct,
+                      RequireStruct(*compiled, kDomainTypeName, "/domain"));
+  Encoder encoder(*compiled);
+  MD_ASSIGN_OR_RETURN(Word domain_separator,
+                      encoder.HashStruct(*domain_struct, *domain, Path::Root("/domain"), 0));
 
-  if (primary->as_string() == kDomainTypeName) {
+  if (primary_struct == domain_struct) {
     // Only the domain is signed; refuse a message that would look signed but is not.
     if (message != nullptr && !(message->is_object() && message->size() == 0)) {
       return Invalid("/message", "must be absent or {} when primaryType is EIP712Domain");
@@ -593,45 +919,55 @@ Result<Bytes> Eip712Digest(const json::Value& typed_data) {
     const uint8_t prefix[2] = {0x19, 0x01};
     hasher.Update(prefix);
     hasher.Update(domain_separator);
-    const std::array<uint8_t, 32> digest = hasher.Finish();
-    return Bytes(digest.begin(), digest.end());
+    return WordBytes(hasher.Finish());
   }
   if (message == nullptr) return Invalid("/message", "missing");
-  MD_ASSIGN_OR_RETURN(Bytes struct_hash,
-                      HashStructIn(map, primary->as_string(), *message, "/message"));
+  MD_ASSIGN_OR_RETURN(Word struct_hash,
+                      encoder.HashStruct(*primary_struct, *message, Path::Root("/message"), 0));
   return Eip712DigestFromHashes(domain_separator, struct_hash);
 }
 
 Result<Bytes> Eip712DomainSeparator(const json::Value& types, const json::Value& domain) {
-  MD_ASSIGN_OR_RETURN(TypeMap map, ParseTypes(types));
-  MD_RETURN_IF_ERROR(EnsureDomainType(map, domain));
-  return HashStructIn(map, kDomainTypeName, domain, "/domain");
+  MD_ASSIGN_OR_RETURN(CompiledTypesPtr compiled, GetCompiledTypes(types, &domain));
+  MD_ASSIGN_OR_RETURN(const CompiledStruct* domain_struct,
+                      RequireStruct(*compiled, kDomainTypeName, "/domain"));
+  Encoder encoder(*compiled);
+  MD_ASSIGN_OR_RETURN(Word separator,
+                      encoder.HashStruct(*domain_struct, domain, Path::Root("/domain"), 0));
+  return WordBytes(separator);
 }
 
 Result<std::string> EncodeType(const json::Value& types, std::string_view type_name) {
-  MD_ASSIGN_OR_RETURN(TypeMap map, ParseTypes(types));
-  MD_RETURN_IF_ERROR(RequireStruct(map, type_name, "/types"));
-  return EncodeTypeString(map, type_name);
+  MD_ASSIGN_OR_RETURN(CompiledTypesPtr compiled, GetCompiledTypes(types, nullptr));
+  MD_RETURN_IF_ERROR(RequireStruct(*compiled, type_name, "/types").status());
+  return EncodeTypeString(compiled->map, type_name);
 }
 
 Result<Bytes> TypeHash(const json::Value& types, std::string_view type_name) {
-  MD_ASSIGN_OR_RETURN(std::string encoded, EncodeType(types, type_name));
-  return Keccak256(AsBytes(encoded));
+  MD_ASSIGN_OR_RETURN(CompiledTypesPtr compiled, GetCompiledTypes(types, nullptr));
+  MD_ASSIGN_OR_RETURN(const CompiledStruct* s, RequireStruct(*compiled, type_name, "/types"));
+  return WordBytes(compiled->TypeHash(*s));
 }
 
 Result<Bytes> EncodeData(const json::Value& types, std::string_view type_name,
                          const json::Value& value) {
-  MD_ASSIGN_OR_RETURN(TypeMap map, ParseTypes(types));
-  MD_RETURN_IF_ERROR(RequireStruct(map, type_name, "/types"));
-  Encoder encoder(map);
-  return encoder.EncodeData(type_name, value, "", 0);
+  MD_ASSIGN_OR_RETURN(CompiledTypesPtr compiled, GetCompiledTypes(types, nullptr));
+  MD_ASSIGN_OR_RETURN(const CompiledStruct* s, RequireStruct(*compiled, type_name, "/types"));
+  Bytes out;
+  out.reserve(32 * (s->fields.size() + 1));
+  MD_RETURN_IF_ERROR(Encoder(*compiled).EncodeData(*s, value, Path::Root(""), 0,
+                                                   [&out](const Word& w) {
+                                                     out.insert(out.end(), w.begin(), w.end());
+                                                   }));
+  return out;
 }
 
 Result<Bytes> HashStruct(const json::Value& types, std::string_view type_name,
                          const json::Value& value) {
-  MD_ASSIGN_OR_RETURN(TypeMap map, ParseTypes(types));
-  MD_RETURN_IF_ERROR(RequireStruct(map, type_name, "/types"));
-  return HashStructIn(map, type_name, value, "");
+  MD_ASSIGN_OR_RETURN(CompiledTypesPtr compiled, GetCompiledTypes(types, nullptr));
+  MD_ASSIGN_OR_RETURN(const CompiledStruct* s, RequireStruct(*compiled, type_name, "/types"));
+  MD_ASSIGN_OR_RETURN(Word hash, Encoder(*compiled).HashStruct(*s, value, Path::Root(""), 0));
+  return WordBytes(hash);
 }
 
 }  // namespace mandated::signer

@@ -15,6 +15,11 @@
 // levels. All errors are kInvalidArgument with reason "eip712-invalid" and a message naming the
 // offending member as a JSON pointer (e.g. "/message/to/wallet").
 //
+// Performance: each distinct `types` object (with any derived EIP712Domain) is validated and
+// compiled once, then kept in a bounded cache (256 entries, used only when equal to the input), so
+// repeat calls with the same types only walk the values. Errors are always those a fresh
+// validation reports.
+//
 // Thread safety: free functions over immutable inputs; safe to call concurrently.
 #pragma once
 

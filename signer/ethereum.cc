@@ -1,23 +1,59 @@
 // Ethereum addresses (keccak of the uncompressed point), EIP-55 checksums and EIP-191 hashes.
 #include "signer/ethereum.h"
 
+#include <algorithm>
 #include <array>
+#include <memory>
 #include <string>
 
+#include "signer/bounded_cache.h"
+#include "signer/hex_table.h"
 #include "signer/keccak.h"
 #include "signer/signature.h"
 
 namespace mandated::signer {
 namespace {
 
-bool IsHexDigit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 Status BadAddress(std::string_view text, std::string_view why) {
   return InvalidArgumentError("invalid Ethereum address \"" + std::string(text) + "\": " +
                                   std::string(why),
                               "bad-address");
+}
+
+// Address texts that passed the EIP-55 check, so an address seen again (a token contract, a
+// merchant, a payer) costs a lookup instead of a Keccak-256. Holds only public text that was
+// verified in full, at most kChecksumMemoCapacity entries, least recently used dropped first.
+// Thread safety: the memo is a BoundedCache (synchronized); Checked is an empty marker value.
+struct Checked {};
+constexpr size_t kChecksumMemoCapacity = 1024;
+
+BoundedCache<Checked>& ChecksumMemo() {
+  // Never destroyed: other static destructors may still parse addresses during shutdown.
+  static BoundedCache<Checked>* const kMemo = new BoundedCache<Checked>(kChecksumMemoCapacity);
+  return *kMemo;
+}
+
+// Whether `digits` (40 hex digits) are exactly the EIP-55 spelling of `addr20`.
+bool MatchesChecksum(std::string_view digits, ByteSpan addr20) {
+  static constexpr char kLower[] = "0123456789abcdef";
+  std::array<char, 2 * kEthereumAddressSize> lower;
+  for (size_t i = 0; i < kEthereumAddressSize; ++i) {
+    lower[2 * i] = kLower[addr20[i] >> 4];
+    lower[2 * i + 1] = kLower[addr20[i] & 0x0f];
+  }
+  Keccak256Hasher hasher;
+  hasher.Update(AsBytes(std::string_view(lower.data(), lower.size())));
+  const std::array<uint8_t, Keccak256Hasher::kDigestSize> hash = hasher.Finish();
+  for (size_t i = 0; i < lower.size(); ++i) {
+    const uint8_t nibble = (i % 2 == 0) ? (hash[i / 2] >> 4) : (hash[i / 2] & 0x0f);
+    const char c = lower[i];
+    const char expected =
+        (nibble >= 8 && c >= 'a' && c <= 'f') ? static_cast<char>(c - 'a' + 'A') : c;
+    if (digits[i] != expected) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -53,30 +89,51 @@ std::string ToChecksumAddress(ByteSpan addr20) {
   return "0x" + hex;
 }
 
-Result<Bytes> ParseAddress(std::string_view text, bool require_checksum) {
+Status ParseAddressInto(std::string_view text, bool require_checksum,
+                        std::span<uint8_t, kEthereumAddressSize> out) {
   if (text.size() != 2 + 2 * kEthereumAddressSize || text.substr(0, 2) != "0x") {
     return BadAddress(text, "expected 0x followed by 40 hex digits");
   }
   const std::string_view digits = text.substr(2);
   bool has_lower = false;
   bool has_upper = false;
-  for (char c : digits) {
-    if (!IsHexDigit(c)) {
-      return BadAddress(text, "expected 0x followed by 40 hex digits");
+  uint8_t invalid = 0;  // any bit above the low nibble marks a non-hex character
+  std::array<uint8_t, kEthereumAddressSize> bytes;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    const char c = digits[i];
+    const uint8_t v = internal::HexDigitValue(c);
+    invalid |= v;
+    if (v >= 10) {  // a letter (or not hex at all, refused below): 0x20 is set in lower case
+      has_lower = has_lower || (c & 0x20) != 0;
+      has_upper = has_upper || (c & 0x20) == 0;
     }
-    has_lower = has_lower || (c >= 'a' && c <= 'f');
-    has_upper = has_upper || (c >= 'A' && c <= 'F');
+    if (i % 2 == 0) {
+      bytes[i / 2] = static_cast<uint8_t>(v << 4);
+    } else {
+      bytes[i / 2] = static_cast<uint8_t>(bytes[i / 2] | (v & 0x0f));
+    }
   }
-  MD_ASSIGN_OR_RETURN(Bytes bytes, HexDecode(digits));
+  if ((invalid & 0xf0) != 0) {
+    return BadAddress(text, "expected 0x followed by 40 hex digits");
+  }
   const bool uniform_case = !(has_lower && has_upper);
-  if (uniform_case && !require_checksum) {
-    return bytes;
+  const bool checked = (uniform_case && !require_checksum) || ChecksumMemo().Contains(text);
+  if (!checked) {
+    if (!MatchesChecksum(digits, bytes)) {
+      return InvalidArgumentError("Ethereum address \"" + std::string(text) +
+                                      "\" does not match its EIP-55 checksum",
+                                  "bad-address-checksum");
+    }
+    ChecksumMemo().Insert(text, std::make_shared<const Checked>());
   }
-  if (ToChecksumAddress(bytes) != text) {
-    return InvalidArgumentError("Ethereum address \"" + std::string(text) +
-                                    "\" does not match its EIP-55 checksum",
-                                "bad-address-checksum");
-  }
+  std::copy(bytes.begin(), bytes.end(), out.begin());
+  return OkStatus();
+}
+
+Result<Bytes> ParseAddress(std::string_view text, bool require_checksum) {
+  Bytes bytes(kEthereumAddressSize);
+  const std::span<uint8_t, kEthereumAddressSize> out(bytes.data(), bytes.size());
+  MD_RETURN_IF_ERROR(ParseAddressInto(text, require_checksum, out));
   return bytes;
 }
 

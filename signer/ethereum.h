@@ -1,6 +1,7 @@
 // Ethereum account formats: addresses from secp256k1 keys, EIP-55 checksums, EIP-191 message hashes.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,8 +27,14 @@ std::string ToChecksumAddress(ByteSpan addr20);
 // Parses "0x" + 40 hex digits into 20 bytes. Mixed-case text must be exactly the EIP-55 form
 // (kInvalidArgument, reason "bad-address-checksum"); all-lower or all-upper text is accepted
 // unless `require_checksum`, in which case only the EIP-55 form is. Anything else is
-// kInvalidArgument with reason "bad-address".
+// kInvalidArgument with reason "bad-address". Texts that pass the checksum are remembered (up to
+// 1024, least recently used dropped first), so a repeated address skips the Keccak-256.
+// Thread safety: safe to call concurrently.
 Result<Bytes> ParseAddress(std::string_view text, bool require_checksum);
+
+// ParseAddress into a caller's 20 bytes (written only on success), with the same errors.
+Status ParseAddressInto(std::string_view text, bool require_checksum,
+                        std::span<uint8_t, kEthereumAddressSize> out);
 
 // EIP-191 version 0x45 (personal_sign): keccak256("\x19Ethereum Signed Message:\n" +
 // decimal(len(message)) + message). 32 bytes.

@@ -255,6 +255,7 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   old.replaced_by = next.id;
   b.Put(kKeysFamily, kRecordPrefix + old.id, json::Write(RecordJson(old, ToBytes(loaded.second))));
   MD_RETURN_IF_ERROR(kv_.Write(b));
+  DropPreparedKeys();  // the retired key's prepared signing object leaves memory
   return next;
 }
 
@@ -269,6 +270,7 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
   store::WriteBatch b;
   b.Put(kKeysFamily, kRecordPrefix + k.id, json::Write(RecordJson(k, ToBytes(loaded.second))));
   MD_RETURN_IF_ERROR(kv_.Write(b));
+  DropPreparedKeys();  // the disabled key's prepared signing object leaves memory
   return k;
 }
 

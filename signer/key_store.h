@@ -64,6 +64,8 @@ class KeyStore {
 
   // Creates a new active key of the same type, purpose and owner and retires `id` (one batch).
   // kFailedPrecondition ("key-not-active") unless `id` is active.
+  // Both Rotate and Disable empty signature.h's prepared-key caches (DropPreparedKeys), so the
+  // key that stops signing does not stay in memory as a prepared OpenSSL object.
   Result<KeyInfo> Rotate(const std::string& id);
   // Disables a key for good. Disabling a disabled key is a no-op.
   Result<KeyInfo> Disable(const std::string& id);

@@ -1,11 +1,14 @@
-// Ed25519 and P-256 keys and signatures over OpenSSL 3.0 EVP (BIGNUM/EC_POINT for key checks).
-// Thread safety: stateless functions; safe to call from any thread.
+// Ed25519 and P-256 keys and signatures over OpenSSL 3.0 EVP (BIGNUM/EC_POINT for key checks),
+// with validated EVP_PKEY objects cached per key so repeat calls neither rebuild nor re-check them.
+// Thread safety: every function is safe to call from any thread; the key caches are synchronized.
 #include "signer/openssl_ec.h"
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <openssl/bn.h>
@@ -16,7 +19,10 @@
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include "signer/bounded_cache.h"
 #include "signer/openssl_errors.h"
 
 namespace mandated::signer::internal {
@@ -65,6 +71,19 @@ constexpr Be256 kP256HalfOrder = {0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00
 // (a uniform source is rejected with probability about 2^-32 per draw).
 constexpr int kMaxScalarDraws = 64;
 
+// An EVP_PKEY built once from key bytes that passed validation, shared by every call that uses the
+// same key. EVP_PKEY_free, run when the last holder lets go, wipes any private material.
+// Thread safety: immutable once built. OpenSSL allows concurrent operations on one EVP_PKEY as
+// long as each has its own EVP_MD_CTX, which every caller here creates.
+struct PreparedKey {
+  Ptr<EVP_PKEY> pkey;
+};
+using PreparedKeyPtr = std::shared_ptr<const PreparedKey>;
+
+// The prepared EVP_PKEY for a private or public key: from the cache, or validated, built and
+// cached. Errors as the key checks give them (kInvalidArgument "bad-key", kInternal).
+Result<PreparedKeyPtr> PreparedPrivateKey(const PrivateKey& key);
+Result<PreparedKeyPtr> PreparedPublicKey(const PublicKey& key);
 
 Status OpensslFailure(const std::string& what) {
   return InternalError(what + " failed in OpenSSL" + internal::DrainOpensslErrors());
@@ -243,12 +262,12 @@ Result<PublicKey> Ed25519DerivePublicKey(const PrivateKey& key) {
 }
 
 Result<Bytes> Ed25519Sign(const PrivateKey& key, ByteSpan message) {
-  MD_ASSIGN_OR_RETURN(Ptr<EVP_PKEY> pkey, Ed25519PrivatePkey(key));
+  MD_ASSIGN_OR_RETURN(PreparedKeyPtr prepared, PreparedPrivateKey(key));
   Ptr<EVP_MD_CTX> md_ctx(EVP_MD_CTX_new());
   if (md_ctx == nullptr) {
     return OpensslFailure("EVP_MD_CTX_new");
   }
-  if (EVP_DigestSignInit(md_ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) {
+  if (EVP_DigestSignInit(md_ctx.get(), nullptr, nullptr, nullptr, prepared->pkey.get()) != 1) {
     return OpensslFailure("EVP_DigestSignInit(Ed25519)");
   }
   Bytes sig(kEd25519SignatureSize);
@@ -261,22 +280,28 @@ Result<Bytes> Ed25519Sign(const PrivateKey& key, ByteSpan message) {
   return sig;
 }
 
+// The validated Ed25519 public key as an EVP_PKEY.
+Result<Ptr<EVP_PKEY>> Ed25519PublicPkey(ByteSpan public_key) {
+  MD_RETURN_IF_ERROR(CheckEd25519PublicKey(public_key));
+  Ptr<EVP_PKEY> pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(),
+                                                 public_key.size()));
+  if (pkey == nullptr) {
+    return OpensslFailure("EVP_PKEY_new_raw_public_key(Ed25519)");
+  }
+  return pkey;
+}
+
 Status Ed25519Verify(const PublicKey& key, ByteSpan message, ByteSpan signature) {
-  MD_RETURN_IF_ERROR(CheckEd25519PublicKey(key.bytes));
+  MD_ASSIGN_OR_RETURN(PreparedKeyPtr prepared, PreparedPublicKey(key));
   if (signature.size() != kEd25519SignatureSize) {
     return BadSignature("Ed25519 signature must be 64 bytes, got " +
                         std::to_string(signature.size()));
-  }
-  Ptr<EVP_PKEY> pkey(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.bytes.data(), key.bytes.size()));
-  if (pkey == nullptr) {
-    return OpensslFailure("EVP_PKEY_new_raw_public_key(Ed25519)");
   }
   Ptr<EVP_MD_CTX> md_ctx(EVP_MD_CTX_new());
   if (md_ctx == nullptr) {
     return OpensslFailure("EVP_MD_CTX_new");
   }
-  if (EVP_DigestVerifyInit(md_ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) {
+  if (EVP_DigestVerifyInit(md_ctx.get(), nullptr, nullptr, nullptr, prepared->pkey.get()) != 1) {
     return OpensslFailure("EVP_DigestVerifyInit(Ed25519)");
   }
   // 1 is a match; 0 a mismatch; negative values a malformed signature (e.g. S >= L).
@@ -416,47 +441,227 @@ Result<Ptr<EVP_PKEY>> P256Pkey(ByteSpan public_point, const SecretBytes* scalar)
   return Ptr<EVP_PKEY>(raw);
 }
 
-Result<Bytes> P256Sign(const PrivateKey& key, ByteSpan message) {
+// The P-256 key pair of a private scalar as an EVP_PKEY. kInvalidArgument ("bad-key") unless the
+// scalar is in [1, n-1].
+Result<Ptr<EVP_PKEY>> P256PrivatePkey(const PrivateKey& key) {
   MD_ASSIGN_OR_RETURN(Bytes public_point,
                       P256PublicFromScalar(key.secret, POINT_CONVERSION_UNCOMPRESSED));
-  MD_ASSIGN_OR_RETURN(Ptr<EVP_PKEY> pkey, P256Pkey(public_point, &key.secret));
+  return P256Pkey(public_point, &key.secret);
+}
+
+// The validated P-256 public point (compressed or uncompressed SEC1) as an EVP_PKEY.
+Result<Ptr<EVP_PKEY>> P256PublicPkey(ByteSpan public_key) {
+  MD_ASSIGN_OR_RETURN(Bytes public_point,
+                      P256ReencodePoint(public_key, POINT_CONVERSION_UNCOMPRESSED));
+  return P256Pkey(public_point, nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prepared key caches
+
+// Up to this many public keys, and as many private keys, stay prepared (least recently used go
+// first).
+constexpr size_t kPreparedKeyCapacity = 1024;
+constexpr size_t kMaxPublicKeySize = kP256UncompressedSize;  // longer input never validates
+constexpr size_t kSaltSize = 16;  // salt || type || 32-byte secret fits one SHA-256 block
+
+// Keys validated and built since the process started (cache misses), for tests.
+std::atomic<uint64_t> g_key_preparations{0};
+
+// Private keys are cached under SHA-256(salt || type || secret), a name for the key that is not
+// the secret; the salt is random per process so the name is no stable fingerprint either.
+// Thread safety: `salt` is written once before the object is published, then only read.
+struct PrivateKeyCache {
+  BoundedCache<PreparedKey> keys{kPreparedKeyCapacity};
+  std::array<uint8_t, kSaltSize> salt{};
+  bool salted = false;  // false if randomness failed: private keys are then never cached
+};
+
+// Both caches live as long as the process (never destroyed): other static destructors may still
+// sign or verify during shutdown. DropPreparedKeys empties them.
+PrivateKeyCache& PrivateKeys() {
+  static PrivateKeyCache* const kCache = [] {
+    auto* cache = new PrivateKeyCache;
+    cache->salted = RAND_priv_bytes(cache->salt.data(), static_cast<int>(kSaltSize)) == 1;
+    internal::DrainOpensslErrors();  // a failure only disables the cache
+    return cache;
+  }();
+  return *kCache;
+}
+
+BoundedCache<PreparedKey>& PublicKeys() {
+  static BoundedCache<PreparedKey>* const kCache =
+      new BoundedCache<PreparedKey>(kPreparedKeyCapacity);
+  return *kCache;
+}
+
+// Writes the cache name of `key` to `out`; false if the key cannot be cached (wrong secret size,
+// or no salt).
+bool PrivateKeyName(const PrivateKey& key, std::array<uint8_t, SHA256_DIGEST_LENGTH>& out) {
+  const PrivateKeyCache& cache = PrivateKeys();
+  if (!cache.salted || key.secret.size() != 32) {
+    return false;
+  }
+  std::array<uint8_t, kSaltSize + 1 + 32> input;
+  std::memcpy(input.data(), cache.salt.data(), kSaltSize);
+  input[kSaltSize] = static_cast<uint8_t>(key.type);
+  std::memcpy(input.data() + kSaltSize + 1, key.secret.data(), 32);
+  const bool ok = SHA256(input.data(), input.size(), out.data()) != nullptr;
+  OPENSSL_cleanse(input.data(), input.size());
+  return ok;
+}
+
+Result<PreparedKeyPtr> PreparedPrivateKey(const PrivateKey& key) {
+  std::array<uint8_t, SHA256_DIGEST_LENGTH> name;
+  const bool cacheable = PrivateKeyName(key, name);
+  const std::string_view name_view(reinterpret_cast<const char*>(name.data()), name.size());
+  if (cacheable) {
+    if (PreparedKeyPtr hit = PrivateKeys().keys.Find(name_view)) {
+      return hit;
+    }
+  }
+  Result<Ptr<EVP_PKEY>> pkey =
+      key.type == KeyType::kEd25519 ? Ed25519PrivatePkey(key) : P256PrivatePkey(key);
+  if (!pkey.ok()) {
+    return pkey.error();
+  }
+  g_key_preparations.fetch_add(1, std::memory_order_relaxed);
+  auto prepared = std::make_shared<const PreparedKey>(PreparedKey{std::move(*pkey)});
+  if (!cacheable) {
+    return prepared;
+  }
+  return PrivateKeys().keys.Insert(name_view, std::move(prepared));
+}
+
+Result<PreparedKeyPtr> PreparedPublicKey(const PublicKey& key) {
+  // The cache name is type || bytes. Longer input is refused by validation, never cached.
+  std::array<char, 1 + kMaxPublicKeySize> name;
+  const bool cacheable = key.bytes.size() <= kMaxPublicKeySize;
+  std::string_view name_view;
+  if (cacheable) {
+    name[0] = static_cast<char>(key.type);
+    std::memcpy(name.data() + 1, key.bytes.data(), key.bytes.size());
+    name_view = std::string_view(name.data(), 1 + key.bytes.size());
+    if (PreparedKeyPtr hit = PublicKeys().Find(name_view)) {
+      return hit;
+    }
+  }
+  Result<Ptr<EVP_PKEY>> pkey = key.type == KeyType::kEd25519 ? Ed25519PublicPkey(key.bytes)
+                                                              : P256PublicPkey(key.bytes);
+  if (!pkey.ok()) {
+    return pkey.error();
+  }
+  g_key_preparations.fetch_add(1, std::memory_order_relaxed);
+  auto prepared = std::make_shared<const PreparedKey>(PreparedKey{std::move(*pkey)});
+  if (!cacheable) {
+    return prepared;
+  }
+  return PublicKeys().Insert(name_view, std::move(prepared));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing and verifying with P-256
+
+// ECDSA-Sig-Value DER for P-256: SEQUENCE { INTEGER r, INTEGER s }, each INTEGER at most 2 + 33
+// bytes (a 0x00 pad before a high bit).
+constexpr size_t kP256MaxDerIntegerSize = 35;
+constexpr size_t kP256MaxDerSize = 2 + 2 * kP256MaxDerIntegerSize;
+
+// Writes the minimal DER INTEGER of a 32-byte big-endian unsigned value; returns its length.
+size_t WriteDerInteger(const uint8_t* v, uint8_t* out) {
+  size_t start = 0;
+  while (start < 31 && v[start] == 0) {
+    ++start;
+  }
+  const size_t pad = (v[start] & 0x80) != 0 ? 1 : 0;
+  const size_t body = 32 - start + pad;
+  out[0] = 0x02;
+  out[1] = static_cast<uint8_t>(body);
+  out[2] = 0x00;
+  std::memcpy(out + 2 + pad, v + start, 32 - start);
+  return 2 + body;
+}
+
+// The canonical DER of (r, s), as i2d_ECDSA_SIG writes it, into `out`; returns its length.
+size_t P256RawToDer(const uint8_t* r, const uint8_t* s,
+                    std::array<uint8_t, kP256MaxDerSize>& out) {
+  const size_t r_len = WriteDerInteger(r, out.data() + 2);
+  const size_t s_len = WriteDerInteger(s, out.data() + 2 + r_len);
+  out[0] = 0x30;
+  out[1] = static_cast<uint8_t>(r_len + s_len);
+  return 2 + r_len + s_len;
+}
+
+// Reads one minimal, non-negative DER INTEGER of at most 256 bits at `pos` into 32 big-endian
+// bytes, advancing `pos`. False if there is none.
+bool ReadDerInteger(ByteSpan der, size_t& pos, uint8_t* out32) {
+  if (pos + 2 > der.size() || der[pos] != 0x02) {
+    return false;
+  }
+  size_t len = der[pos + 1];
+  pos += 2;
+  if (len == 0 || len > 33 || pos + len > der.size()) {
+    return false;
+  }
+  const uint8_t* body = der.data() + pos;
+  pos += len;
+  if (len == 33) {
+    if (body[0] != 0x00 || (body[1] & 0x80) == 0) {
+      return false;
+    }
+    ++body;
+    --len;
+  } else if ((body[0] & 0x80) != 0 || (len > 1 && body[0] == 0x00 && (body[1] & 0x80) == 0)) {
+    return false;
+  }
+  std::memset(out32, 0, 32 - len);
+  std::memcpy(out32 + 32 - len, body, len);
+  return true;
+}
+
+// Reads the DER signature OpenSSL wrote back into r || s (64 bytes). False if it is malformed.
+bool P256DerToRaw(ByteSpan der, uint8_t* out64) {
+  if (der.size() < 2 || der[0] != 0x30 || der[1] >= 0x80 || der[1] != der.size() - 2) {
+    return false;
+  }
+  size_t pos = 2;
+  return ReadDerInteger(der, pos, out64) && ReadDerInteger(der, pos, out64 + 32) &&
+         pos == der.size();
+}
+
+// s = n - s for a 32-byte big-endian s in [1, n-1].
+void NegateModOrder(uint8_t* s) {
+  uint32_t borrow = 0;
+  for (size_t i = 32; i-- > 0;) {
+    const uint32_t diff = uint32_t{kP256Order[i]} - uint32_t{s[i]} - borrow;
+    s[i] = static_cast<uint8_t>(diff & 0xff);
+    borrow = (diff >> 8) & 1;
+  }
+}
+
+Result<Bytes> P256Sign(const PrivateKey& key, ByteSpan message) {
+  MD_ASSIGN_OR_RETURN(PreparedKeyPtr prepared, PreparedPrivateKey(key));
   Ptr<EVP_MD_CTX> md_ctx(EVP_MD_CTX_new());
   if (md_ctx == nullptr) {
     return OpensslFailure("EVP_MD_CTX_new");
   }
-  if (EVP_DigestSignInit_ex(md_ctx.get(), nullptr, "SHA256", nullptr, nullptr, pkey.get(),
-                            nullptr) != 1) {
-    return OpensslFailure("EVP_DigestSignInit_ex(P-256)");
+  if (EVP_DigestSignInit(md_ctx.get(), nullptr, EVP_sha256(), nullptr, prepared->pkey.get()) !=
+      1) {
+    return OpensslFailure("EVP_DigestSignInit(P-256)");
   }
-  size_t der_len = 0;
-  if (EVP_DigestSign(md_ctx.get(), nullptr, &der_len, DataOrEmpty(message), message.size()) != 1) {
-    return OpensslFailure("EVP_DigestSign(P-256, size)");
-  }
-  Bytes der(der_len);
+  std::array<uint8_t, kP256MaxDerSize> der;
+  size_t der_len = der.size();
   if (EVP_DigestSign(md_ctx.get(), der.data(), &der_len, DataOrEmpty(message), message.size()) !=
       1) {
     return OpensslFailure("EVP_DigestSign(P-256)");
   }
-  const unsigned char* cursor = der.data();
-  Ptr<ECDSA_SIG> sig(d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der_len)));
-  if (sig == nullptr) {
-    return OpensslFailure("d2i_ECDSA_SIG");
-  }
-  const BIGNUM* r = nullptr;
-  const BIGNUM* s = nullptr;
-  ECDSA_SIG_get0(sig.get(), &r, &s);
   Bytes out(kP256SignatureSize);
-  if (BN_bn2binpad(r, out.data(), 32) != 32 || BN_bn2binpad(s, out.data() + 32, 32) != 32) {
-    return OpensslFailure("BN_bn2binpad");
+  if (!P256DerToRaw(ByteSpan(der.data(), der_len), out.data())) {
+    return InternalError("OpenSSL returned a malformed P-256 DER signature");
   }
   // Low S: replace s by n - s when s > n/2, so each signature has one encoding.
   if (IsHighS(out.data() + 32)) {
-    MD_ASSIGN_OR_RETURN(Ptr<BIGNUM> n, BignumFromBytes(kP256Order, /*secret=*/false));
-    Ptr<BIGNUM> low_s(BN_new());
-    if (low_s == nullptr || BN_sub(low_s.get(), n.get(), s) != 1 ||
-        BN_bn2binpad(low_s.get(), out.data() + 32, 32) != 32) {
-      return OpensslFailure("ECDSA low-S normalization");
-    }
+    NegateModOrder(out.data() + 32);
   }
   return out;
 }
@@ -506,8 +711,7 @@ Status P256SignatureScalars(ByteSpan signature, SignatureFormat format, uint8_t*
 
 Status P256Verify(const PublicKey& key, ByteSpan message, ByteSpan signature,
                   const VerifyOptions& options) {
-  MD_ASSIGN_OR_RETURN(Bytes public_point,
-                      P256ReencodePoint(key.bytes, POINT_CONVERSION_UNCOMPRESSED));
+  MD_ASSIGN_OR_RETURN(PreparedKeyPtr prepared, PreparedPublicKey(key));
   Be256 r;
   Be256 s;
   MD_RETURN_IF_ERROR(P256SignatureScalars(signature, options.format, r.data(), s.data()));
@@ -519,34 +723,18 @@ Status P256Verify(const PublicKey& key, ByteSpan message, ByteSpan signature,
     return BadSignature("P-256 signature has high S");
   }
   // Hand OpenSSL the canonical DER of (r, s).
-  Ptr<ECDSA_SIG> sig(ECDSA_SIG_new());
-  if (sig == nullptr) {
-    return OpensslFailure("ECDSA_SIG_new");
-  }
-  MD_ASSIGN_OR_RETURN(Ptr<BIGNUM> r_bn, BignumFromBytes(r, /*secret=*/false));
-  MD_ASSIGN_OR_RETURN(Ptr<BIGNUM> s_bn, BignumFromBytes(s, /*secret=*/false));
-  if (ECDSA_SIG_set0(sig.get(), r_bn.get(), s_bn.get()) != 1) {
-    return OpensslFailure("ECDSA_SIG_set0");
-  }
-  r_bn.release();  // owned by sig now
-  s_bn.release();
-  unsigned char* der_raw = nullptr;
-  const int der_len = i2d_ECDSA_SIG(sig.get(), &der_raw);
-  Ptr<unsigned char> der(der_raw);
-  if (der_len <= 0) {
-    return OpensslFailure("i2d_ECDSA_SIG");
-  }
+  std::array<uint8_t, kP256MaxDerSize> der;
+  const size_t der_len = P256RawToDer(r.data(), s.data(), der);
 
-  MD_ASSIGN_OR_RETURN(Ptr<EVP_PKEY> pkey, P256Pkey(public_point, nullptr));
   Ptr<EVP_MD_CTX> md_ctx(EVP_MD_CTX_new());
   if (md_ctx == nullptr) {
     return OpensslFailure("EVP_MD_CTX_new");
   }
-  if (EVP_DigestVerifyInit_ex(md_ctx.get(), nullptr, "SHA256", nullptr, nullptr, pkey.get(),
-                              nullptr) != 1) {
-    return OpensslFailure("EVP_DigestVerifyInit_ex(P-256)");
+  if (EVP_DigestVerifyInit(md_ctx.get(), nullptr, EVP_sha256(), nullptr, prepared->pkey.get()) !=
+      1) {
+    return OpensslFailure("EVP_DigestVerifyInit(P-256)");
   }
-  if (EVP_DigestVerify(md_ctx.get(), der.get(), static_cast<size_t>(der_len), DataOrEmpty(message),
+  if (EVP_DigestVerify(md_ctx.get(), der.data(), der_len, DataOrEmpty(message),
                        message.size()) != 1) {
     return BadSignature("P-256 signature does not verify");
   }
@@ -654,6 +842,15 @@ Status OpensslVerify(const PublicKey& key, ByteSpan message, ByteSpan signature,
       break;
   }
   return NotOpensslType(key.type);
+}
+
+void OpensslDropPreparedKeys() {
+  PrivateKeys().keys.Clear();
+  PublicKeys().Clear();
+}
+
+uint64_t OpensslKeyPreparationsForTest() {
+  return g_key_preparations.load(std::memory_order_relaxed);
 }
 
 }  // namespace mandated::signer::internal

@@ -2,6 +2,8 @@
 // (openssl_ec.cc). Callers use signature.h, which dispatches here.
 #pragma once
 
+#include <cstdint>
+
 #include "signer/keys.h"
 
 namespace mandated::signer::internal {
@@ -15,5 +17,13 @@ Result<Bytes> OpensslUncompressedPoint(const PublicKey& key);  // P-256 only
 Result<Bytes> OpensslSign(const PrivateKey& key, ByteSpan message);
 Status OpensslVerify(const PublicKey& key, ByteSpan message, ByteSpan signature,
                      const VerifyOptions& options);
+
+// Empties the prepared-key caches behind OpensslSign and OpensslVerify (see DropPreparedKeys).
+void OpensslDropPreparedKeys();
+
+// How many keys OpensslSign and OpensslVerify have validated and built into EVP_PKEY objects since
+// the process started, i.e. their cache misses. Tests use it to check that each distinct key is
+// validated once, not per call.
+uint64_t OpensslKeyPreparationsForTest();
 
 }  // namespace mandated::signer::internal

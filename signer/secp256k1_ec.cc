@@ -1,7 +1,7 @@
 // libsecp256k1 0.2 adapter: secp256k1 keys, ES256K (RFC 8812) and Ethereum recoverable signatures.
 #include "signer/secp256k1_ec.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
@@ -135,11 +135,13 @@ PublicKey CompressedKey(const secp256k1_pubkey& pubkey) {
   return PublicKey{KeyType::kSecp256k1, SerializePoint(pubkey, /*compressed=*/true)};
 }
 
+// OpenSSL's one-shot SHA256() runs the digest directly; EVP_Digest would look the algorithm up in
+// the provider store on every call, which costs more than hashing a short message.
 Result<Digest> Sha256(ByteSpan message) {
+  static const uint8_t kEmpty = 0;
   Digest digest{};
-  unsigned int len = 0;
-  if (EVP_Digest(message.data(), message.size(), digest.data(), &len, EVP_sha256(), nullptr) != 1 ||
-      len != digest.size()) {
+  const uint8_t* data = message.empty() ? &kEmpty : message.data();
+  if (SHA256(data, message.size(), digest.data()) == nullptr) {
     return InternalError("SHA-256 failed");
   }
   return digest;

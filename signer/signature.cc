@@ -76,4 +76,6 @@ Status Verify(const PublicKey& key, ByteSpan message, ByteSpan signature,
   return internal::OpensslVerify(key, message, signature, options);
 }
 
+void DropPreparedKeys() { internal::OpensslDropPreparedKeys(); }
+
 }  // namespace mandated::signer

@@ -39,4 +39,13 @@ Result<Bytes> Sign(const PrivateKey& key, ByteSpan message);
 Status Verify(const PublicKey& key, ByteSpan message, ByteSpan signature,
               const VerifyOptions& options = {});
 
+// Prepared keys (Ed25519 and P-256). Sign and Verify keep the validated library key objects of the
+// keys they used most recently, up to 1024 public and 1024 private keys with the least recently
+// used dropped first, so a key is parsed and validated once instead of on every call; a key that
+// fails validation is never kept. Private key objects are looked up by a salted SHA-256 of the
+// key (never the secret itself) and wiped when dropped. secp256k1 keys need no preparation.
+// DropPreparedKeys empties both caches (objects in use by a running call are freed after it).
+// Thread safety: Sign, Verify and DropPreparedKeys are safe to call concurrently.
+void DropPreparedKeys();
+
 }  // namespace mandated::signer

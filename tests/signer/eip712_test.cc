@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -620,6 +622,135 @@ TEST(Eip712Test, IntegerRanges) {
   ExpectInvalid(EncodeData(types, "T", value), "/v");
   value.Set("v", json::Value::String("0x" + std::string(64, 'f')));
   EXPECT_TRUE(EncodeData(types, "T", value).ok());
+}
+
+// The big-endian 32-byte encoding of the integer written in `digits` (base 10 or 16), by the
+// schoolbook method; empty if it needs more than 256 bits.
+Bytes SchoolbookWord(std::string_view digits, int base) {
+  Bytes w(32, 0);
+  for (char c : digits) {
+    int carry = (c >= '0' && c <= '9') ? c - '0' : c - 'a' + 10;
+    for (size_t i = 32; i-- > 0;) {
+      const int v = w[i] * base + carry;
+      w[i] = static_cast<uint8_t>(v & 0xff);
+      carry = v >> 8;
+    }
+    if (carry != 0) return Bytes();
+  }
+  return w;
+}
+
+TEST(Eip712Test, LongIntegersAtEveryLength) {
+  // Integers are parsed several digits at a time; check every length against the schoolbook
+  // result, up to and past 2^256, in decimal and hex, with and without leading zeros.
+  const json::Value types = J(R"({"T": [{"name": "v", "type": "uint256"}]})");
+  auto encode = [&](const std::string& text) {
+    json::Value value = json::Value::Object();
+    value.Set("v", json::Value::String(text));
+    return EncodeData(types, "T", value);
+  };
+  for (int base : {10, 16}) {
+    const std::string pattern =
+        base == 10 ? "98765432101234567890" : "fedcba98765432100123456789abcdef";
+    for (size_t len = 1; len <= 82; ++len) {
+      std::string digits;
+      while (digits.size() < len) digits += pattern;
+      digits.resize(len);
+      for (const std::string& padded : {digits, std::string(40, '0') + digits}) {
+        const std::string text = (base == 16 ? "0x" : "") + padded;
+        SCOPED_TRACE(text);
+        const Bytes expected = SchoolbookWord(padded, base);
+        Result<Bytes> r = encode(text);
+        if (expected.empty()) {
+          ExpectInvalid(r, "exceeds 256 bits");
+        } else {
+          ASSERT_TRUE(r.ok()) << r.status().ToString();
+          EXPECT_EQ(Bytes(r->begin() + 32, r->end()), expected);
+        }
+      }
+    }
+  }
+  // A bad digit after the value already overflowed reports the overflow, as digit by digit would;
+  // a bad digit before it reports the digit.
+  ExpectInvalid(encode("1" + std::string(80, '0') + "x"), "exceeds 256 bits");
+  ExpectInvalid(encode("12x" + std::string(80, '0')), "expected an integer");
+}
+
+TEST(Eip712Test, CompiledTypesAreKeptApart) {
+  // Types objects are compiled once and cached; typed data that differs in any way must never be
+  // served another one's compilation.
+  const json::Value mail = J(kMailExample);
+  const std::string expected = Hex0x(Eip712Digest(mail));
+  json::Value swapped = mail;  // Person's fields in the other order: another type, another digest
+  swapped.Find("types")->Set("Person", J(R"([{"name": "wallet", "type": "address"},
+                                             {"name": "name", "type": "string"}])"));
+  const std::string swapped_digest = Hex0x(Eip712Digest(swapped));
+  EXPECT_NE(swapped_digest, expected);
+  EXPECT_EQ(EncodeType(*swapped.Find("types"), "Mail").value_or(""),
+            "Mail(Person from,Person to,string contents)Person(address wallet,string name)");
+  json::Value renamed = mail;  // one type string changed
+  renamed.Find("types")->Set("Mail", J(R"([{"name": "from", "type": "Person"},
+      {"name": "to", "type": "Person"}, {"name": "contents", "type": "bytes"}])"));
+  ExpectInvalid(Eip712Digest(renamed), "/message/contents");
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(Hex0x(Eip712Digest(mail)), expected);
+    EXPECT_EQ(Hex0x(Eip712Digest(swapped)), swapped_digest);
+  }
+  // The same object edited in place between two digests is seen as the new types.
+  json::Value edited = mail;
+  EXPECT_EQ(Hex0x(Eip712Digest(edited)), expected);
+  edited.Find("types")->Set("Person", *swapped.Find("types")->Find("Person"));
+  EXPECT_EQ(Hex0x(Eip712Digest(edited)), swapped_digest);
+
+  // The same types with and without a derived EIP712Domain are different compilations: a digest
+  // that derives the domain type must not make EncodeType see one.
+  json::Value derived = mail;
+  json::Value types_without_domain = json::Value::Object();
+  for (const char* name : {"Person", "Mail"}) {
+    types_without_domain.Set(name, *mail.Find("types")->Find(name));
+  }
+  derived.Set("types", types_without_domain);
+  EXPECT_EQ(Hex0x(Eip712Digest(derived)), expected);
+  ExpectInvalid(EncodeType(types_without_domain, "EIP712Domain"), "/types");
+  // Derivations from domains holding different members differ too.
+  json::Value fewer = derived;
+  json::Value domain = *mail.Find("domain");
+  json::Value short_domain = json::Value::Object();
+  short_domain.Set("name", *domain.Find("name"));
+  fewer.Set("domain", short_domain);
+  EXPECT_NE(Hex0x(Eip712Digest(fewer)), expected);
+  EXPECT_EQ(Hex0x(Eip712Digest(derived)), expected);
+}
+
+TEST(Eip712Test, ConcurrentDigestsAgree) {
+  const json::Value mail = J(kMailExample);
+  std::vector<json::Value> inputs;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 6; ++i) {
+    json::Value t = mail;
+    t.Find("message")->Set("contents", json::Value::String("note " + std::to_string(i)));
+    if (i % 2 == 1) {  // another types object (Person's fields swapped) and another domain
+      t.Find("types")->Set("Person", J(R"([{"name": "wallet", "type": "address"},
+                                           {"name": "name", "type": "string"}])"));
+      t.Find("domain")->Set("chainId", json::Value::Int(i));
+    }
+    expected.push_back(Hex0x(Eip712Digest(t)));
+    inputs.push_back(std::move(t));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 50; ++r) {
+        const size_t i = static_cast<size_t>(t * 7 + r) % inputs.size();
+        if (Hex0x(Eip712Digest(inputs[i])) != expected[i]) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Eip712Test, ArraysEncodeAsHashOfElementWords) {

@@ -106,6 +106,26 @@ TEST(EthereumTest, OneLetterCaseFlipFailsTheChecksum) {
   }
 }
 
+TEST(EthereumTest, RememberedChecksumsCoverOnlyTheExactText) {
+  // Verified addresses are remembered; a remembered address must not vouch for any other text.
+  const std::string good = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+  for (int i = 0; i < 3; ++i) {
+    Result<Bytes> parsed = ParseAddress(good, /*require_checksum=*/true);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(HexEncode(*parsed), "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+  }
+  std::string flipped = good;
+  flipped[3] = 'A';  // "0x5A..." instead of "0x5a..."
+  for (int i = 0; i < 2; ++i) {
+    Result<Bytes> parsed = ParseAddress(flipped, /*require_checksum=*/false);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.error().reason(), "bad-address-checksum");
+  }
+  Result<Bytes> lower = ParseAddress(Lower(good), /*require_checksum=*/true);
+  ASSERT_FALSE(lower.ok());
+  EXPECT_EQ(lower.error().reason(), "bad-address-checksum");
+}
+
 TEST(EthereumTest, UniformCaseAcceptedUnlessChecksumRequired) {
   const std::string mixed = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
   for (const std::string& text : {Lower(mixed), Upper40(mixed)}) {

@@ -10,6 +10,7 @@
 
 #include "signer/jws.h"
 #include "signer/kek.h"
+#include "signer/openssl_ec.h"
 #include "signer/signature.h"
 #include "store/rocks_store.h"
 #include "tests/support/test_support.h"
@@ -91,6 +92,31 @@ TEST_F(KeyStoreTest, RotationRetiresTheOldKeyWhichStillVerifies) {
   EXPECT_EQ(ks->Sign(next->id, AsBytes("x")).error().reason(), "key-not-active");
   EXPECT_EQ(ks->ActiveKey("service", "service").error().reason(), "key-not-found");
   EXPECT_EQ(ks->Get("key_missing").error().reason(), "key-not-found");
+}
+
+TEST_F(KeyStoreTest, RotationAndDisablingDropPreparedSigningKeys) {
+  // Signing keeps a prepared OpenSSL object per key; a key that stops signing must not stay
+  // prepared, so rotation and disabling empty the caches and the next signature prepares again.
+  auto ks = std::move(*OpenKeys(5));
+  KeyInfo k = *ks->Generate(KeyType::kP256, "service", "service");
+  ASSERT_TRUE(ks->Sign(k.id, AsBytes("a")).ok());
+  const uint64_t prepared = internal::OpensslKeyPreparationsForTest();
+  ASSERT_TRUE(ks->Sign(k.id, AsBytes("b")).ok());
+  EXPECT_EQ(internal::OpensslKeyPreparationsForTest(), prepared);  // kept between signatures
+  KeyInfo other = *ks->Generate(KeyType::kEd25519, "issuer", "service");
+  ASSERT_TRUE(ks->Sign(other.id, AsBytes("c")).ok());
+  EXPECT_EQ(internal::OpensslKeyPreparationsForTest(), prepared + 1);
+  KeyInfo next = *ks->Rotate(k.id);  // drops `other`'s prepared object too
+  ASSERT_TRUE(ks->Sign(other.id, AsBytes("d")).ok());
+  EXPECT_EQ(internal::OpensslKeyPreparationsForTest(), prepared + 2);
+  ASSERT_TRUE(ks->Sign(next.id, AsBytes("e")).ok());
+  EXPECT_EQ(internal::OpensslKeyPreparationsForTest(), prepared + 3);
+  ASSERT_TRUE(ks->Disable(next.id).ok());
+  ASSERT_TRUE(ks->Sign(other.id, AsBytes("f")).ok());
+  EXPECT_EQ(internal::OpensslKeyPreparationsForTest(), prepared + 4);
+  ASSERT_TRUE(ks->Disable(next.id).ok());  // already disabled: a no-op, nothing dropped
+  ASSERT_TRUE(ks->Sign(other.id, AsBytes("g")).ok());
+  EXPECT_EQ(internal::OpensslKeyPreparationsForTest(), prepared + 4);
 }
 
 TEST_F(KeyStoreTest, ImportedPrivateKeyNeverReachesDiskInClear) {
