@@ -38,7 +38,21 @@ AccessGuard::AccessGuard(store::KvStore& kv, identity::Directory& directory,
                          [this] { return static_cast<double>(limiter_.bucket_count()); });
 }
 
-Response AccessGuard::Admit(Request& req, identity::Permission permission, Access* access) const {
+Response RateLimitedResponse(const Request& req, const RateLimiter::Decision& decision,
+                             std::string detail) {
+  const int64_t seconds = std::max<int64_t>(1, (decision.retry_after_micros + 999999) / 1000000);
+  Response r = ProblemResponse(ResourceExhaustedError(std::move(detail), "rate-limited"), req);
+  r.headers.emplace_back("Retry-After", std::to_string(seconds));
+  return r;
+}
+
+identity::RateLimit AccessGuard::LimitFor(std::string_view role) const {
+  auto it = role_limits_.find(std::string(role));
+  return it == role_limits_.end() ? identity::RateLimit{1, 1} : it->second;
+}
+
+std::optional<Response> AccessGuard::Refusal(Request& req, identity::Permission permission,
+                                             Access* access) const {
   const std::string token = BearerToken(req);
   if (token.empty()) {
     return ProblemResponse(
@@ -71,24 +85,15 @@ Response AccessGuard::Admit(Request& req, identity::Permission permission, Acces
     AnnotateRequestLog("agent", caller.agent_id);
   }
 
-  identity::RateLimit limit = role_limits_.at(role);
-  if (caller.agent_rate_limit.has_value()) {
-    limit = *caller.agent_rate_limit;
-  }
+  const identity::RateLimit limit = caller.agent_rate_limit.value_or(LimitFor(role));
   RateLimiter::Decision d = limiter_.Take(caller.credential_id, limit);
   metrics_.IncrementCounter("mandated_rate_limit_decisions_total",
                             "Requests admitted or refused by the per-credential rate limiter",
                             {{"role", role}, {"decision", d.allowed ? "allowed" : "limited"}});
   if (!d.allowed) {
-    const int64_t seconds = std::max<int64_t>(1, (d.retry_after_micros + 999999) / 1000000);
-    Response r = ProblemResponse(
-        ResourceExhaustedError("rate limit of " + std::to_string(limit.per_second) +
-                                   "/s (burst " + std::to_string(limit.burst) +
-                                   ") exceeded for this credential",
-                               "rate-limited"),
-        req);
-    r.headers.emplace_back("Retry-After", std::to_string(seconds));
-    return r;
+    return RateLimitedResponse(req, d,
+                               "rate limit of " + std::to_string(limit.per_second) + "/s (burst " +
+                                   std::to_string(limit.burst) + ") exceeded for this credential");
   }
 
   const std::string path_principal = req.Param(kPrincipalParam);
@@ -121,17 +126,14 @@ Response AccessGuard::Admit(Request& req, identity::Permission permission, Acces
         PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope"),
         req);
   }
-  Response admitted;
-  admitted.status = 0;  // no refusal
-  return admitted;
+  return std::nullopt;
 }
 
 Handler AccessGuard::Guard(identity::Permission permission, GuardedHandler handler) const {
   return [this, permission, handler = std::move(handler)](Request& req) -> Response {
     Access access;
-    Response refused = Admit(req, permission, &access);
-    if (refused.status != 0) {
-      return refused;
+    if (std::optional<Response> refused = Refusal(req, permission, &access)) {
+      return std::move(*refused);
     }
     return handler(req, access);
   };

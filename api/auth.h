@@ -30,6 +30,10 @@ struct Access {
 
 using GuardedHandler = std::function<Response(Request&, const Access&)>;
 
+// 429 rate-limited with Retry-After (whole seconds, at least 1) for a refused decision.
+Response RateLimitedResponse(const Request& req, const RateLimiter::Decision& decision,
+                             std::string detail);
+
 // Thread safety: immutable after construction; Guard's handlers run on any thread.
 class AccessGuard {
  public:
@@ -44,8 +48,13 @@ class AccessGuard {
   // agents), in that order, and calls `handler` only when all pass. Refusals change no state.
   Handler Guard(identity::Permission permission, GuardedHandler handler) const;
 
+  // The configured limit of a role ("agent", "admin", ...); an unknown role gets 1/s, burst 1.
+  identity::RateLimit LimitFor(std::string_view role) const;
+
  private:
-  Response Admit(Request& req, identity::Permission permission, Access* access) const;
+  // The refusal for this request, or nullopt when it may proceed (then `access` is filled).
+  std::optional<Response> Refusal(Request& req, identity::Permission permission,
+                                  Access* access) const;
 
   store::KvStore& kv_;
   identity::Directory& directory_;

@@ -209,12 +209,9 @@ void App::RegisterIdentityRoutes() {
     Result<identity::OpenSessionRequest> r = identity::ParseOpenSession(*body, true);
     if (!r.ok()) return ProblemResponse(r.error(), req);
     // Unauthenticated callers are throttled per remote address before any signature work.
-    RateLimiter::Decision d = limiter_->Take("assertion:" + req.remote_addr,
-                                             config_.rate_limits.at("agent"));
+    RateLimiter::Decision d = limiter_->Take("assertion:" + req.remote_addr, guard_->LimitFor("agent"));
     if (!d.allowed) {
-      Response res = ProblemResponse(ResourceExhaustedError("too many session requests from this address", "rate-limited"), req);
-      res.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, (d.retry_after_micros + 999999) / 1000000)));
-      return res;
+      return RateLimitedResponse(req, d, "too many session requests from this address");
     }
     Result<identity::WithToken<identity::Session>> s = dir.OpenSessionWithAssertion(*r);
     if (!s.ok()) return ProblemResponse(s.error(), req);

@@ -126,10 +126,6 @@ Result<std::vector<Role>> ParseRoles(const json::Value* v, const std::string& po
   return out;
 }
 
-Status ValidateTask(const std::string& task) {
-  return ValidateDisplayName(task, "/task");
-}
-
 Result<Bytes> StoredHash(json::ObjectReader& r) {
   MD_ASSIGN_OR_RETURN(std::string hex, r.String("secret_sha256"));
   MD_ASSIGN_OR_RETURN(Bytes h, HexDecode(hex));
@@ -227,7 +223,7 @@ Result<OpenSessionRequest> ParseOpenSession(const json::Value& body, bool with_a
     MD_ASSIGN_OR_RETURN(req.assertion, r.String("assertion"));
   }
   MD_ASSIGN_OR_RETURN(req.task, r.String("task"));
-  MD_RETURN_IF_ERROR(ValidateTask(req.task));
+  MD_RETURN_IF_ERROR(ValidateDisplayName(req.task, "/task"));
   MD_ASSIGN_OR_RETURN(req.mandates, IdList(r.Optional("mandates"), "/mandates", 100));
   MD_ASSIGN_OR_RETURN(req.spend_cap, ParseSpendCap(r.Optional("spend_cap"), "/spend_cap"));
   MD_ASSIGN_OR_RETURN(req.ttl_minutes, r.OptionalInt("ttl_minutes"));

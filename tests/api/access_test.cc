@@ -29,10 +29,14 @@
 #include "signer/hash.h"
 #include "signer/key_store.h"
 #include "signer/signature.h"
+#include "tests/support/http_json.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
 namespace {
+
+using testing::StringField;
+using testing::ResponseJson;
 
 using identity::Permission;
 using identity::Role;
@@ -309,21 +313,6 @@ class AccessTest : public ::testing::Test {
     return client_->Post(path, headers, body, "application/json");
   }
 
-  static json::Value Json(const httplib::Result& r) {
-    if (!r) {
-      ADD_FAILURE() << "no response";
-      return json::Value();
-    }
-    Result<json::Value> v = json::Parse(r->body);
-    EXPECT_TRUE(v.ok()) << r->body;
-    return v.ok() ? *v : json::Value();
-  }
-
-  static std::string Str(const json::Value& v, const char* key) {
-    const json::Value* f = v.Find(key);
-    return f != nullptr && f->is_string() ? f->as_string() : "";
-  }
-
   // POSTs `body` as `token` and expects 201; remembers a returned token.
   json::Value Create(const std::string& path, const std::string& token, const std::string& body) {
     httplib::Result r = client_->Post(path, Bearer(token), body, "application/json");
@@ -332,8 +321,8 @@ class AccessTest : public ::testing::Test {
                     << (r ? std::to_string(r->status) + " " + r->body : "no response");
       return json::Value::Object();
     }
-    json::Value v = Json(r);
-    if (const std::string t = Str(v, "token"); !t.empty()) {
+    json::Value v = ResponseJson(r);
+    if (const std::string t = StringField(v, "token"); !t.empty()) {
       tokens_.push_back(t);
     }
     return v;
@@ -343,34 +332,34 @@ class AccessTest : public ::testing::Test {
                           const std::string& task) {
     const json::Value s = Create("/v1/principals/" + t.id + "/agents/" + agent + "/sessions",
                                  t.token.at(Role::kAdmin), R"({"task":")" + task + "\"}");
-    return Str(s, "token");
+    return StringField(s, "token");
   }
 
   // A principal with one user and one credential per role, an agent, a session and a key.
   void Populate(PrincipalSetup& t, const std::string& name) {
-    t.id = Str(Create("/v1/principals", kBootstrapToken, R"({"name":")" + name + "\"}"), "id");
+    t.id = StringField(Create("/v1/principals", kBootstrapToken, R"({"name":")" + name + "\"}"), "id");
     const std::string base = "/v1/principals/" + t.id;
     for (Role r : kPrincipalRoles) {
       const std::string role(identity::RoleName(r));
       // The operator stands in for the admin until the principal has an admin credential.
-      t.user[r] = Str(Create(base + "/users", kBootstrapToken,
+      t.user[r] = StringField(Create(base + "/users", kBootstrapToken,
                              R"({"name":")" + role + R"( user","roles":[")" + role + "\"]}"),
                       "id");
       const json::Value c = Create(
           base + "/credentials", kBootstrapToken,
           R"({"role":")" + role + R"(","name":")" + role + R"(","user":")" + t.user[r] + "\"}");
-      t.token[r] = Str(c, "token");
-      t.credential[r] = Str(c, "id");
+      t.token[r] = StringField(c, "token");
+      t.credential[r] = StringField(c, "id");
     }
     const std::string admin = t.token[Role::kAdmin];
     t.agent =
-        Str(Create(base + "/agents", admin, R"({"name":"agent X","did":")" + NewAgentDid() + "\"}"),
+        StringField(Create(base + "/agents", admin, R"({"name":"agent X","did":")" + NewAgentDid() + "\"}"),
             "id");
     const json::Value s =
         Create(base + "/agents/" + t.agent + "/sessions", admin, R"({"task":"buy things"})");
-    t.session = Str(s, "id");
-    t.token[Role::kAgent] = Str(s, "token");
-    t.key = Str(Create(base + "/keys", admin, R"({"type":"Ed25519","purpose":"issuer"})"), "id");
+    t.session = StringField(s, "id");
+    t.token[Role::kAgent] = StringField(s, "token");
+    t.key = StringField(Create(base + "/keys", admin, R"({"type":"Ed25519","purpose":"issuer"})"), "id");
   }
 
   // Principal A's victims (targets of the allowed mutating calls), a second agent with a
@@ -379,42 +368,42 @@ class AccessTest : public ::testing::Test {
     const std::string base = "/v1/principals/" + a_.id;
     const std::string admin = a_.token.at(Role::kAdmin);
     victim_.user =
-        Str(Create(base + "/users", admin, R"({"name":"victim","roles":["auditor"]})"), "id");
+        StringField(Create(base + "/users", admin, R"({"name":"victim","roles":["auditor"]})"), "id");
     victim_.credential =
-        Str(Create(base + "/credentials", admin, R"({"role":"auditor","name":"victim"})"), "id");
-    victim_.agent = Str(Create(base + "/agents", admin,
+        StringField(Create(base + "/credentials", admin, R"({"role":"auditor","name":"victim"})"), "id");
+    victim_.agent = StringField(Create(base + "/agents", admin,
                                R"({"name":"victim agent","did":")" + NewAgentDid() + "\"}"),
                         "id");
-    victim_.session = Str(
+    victim_.session = StringField(
         Create(base + "/agents/" + a_.agent + "/sessions", admin, R"({"task":"victim"})"), "id");
     victim_.key =
-        Str(Create(base + "/keys", admin, R"({"type":"Ed25519","purpose":"issuer"})"), "id");
+        StringField(Create(base + "/keys", admin, R"({"type":"Ed25519","purpose":"issuer"})"), "id");
     victim_service_key_ =
-        Str(Create("/v1/keys", kBootstrapToken, R"({"type":"Ed25519","purpose":"victim"})"), "id");
+        StringField(Create("/v1/keys", kBootstrapToken, R"({"type":"Ed25519","purpose":"victim"})"), "id");
     victim_agent_token_ = OpenSession(a_, a_.agent, "ended by the table");
 
     agent_y_ =
-        Str(Create(base + "/agents", admin, R"({"name":"agent Y","did":")" + NewAgentDid() + "\"}"),
+        StringField(Create(base + "/agents", admin, R"({"name":"agent Y","did":")" + NewAgentDid() + "\"}"),
             "id");
     session_y_ =
-        Str(Create(base + "/agents/" + agent_y_ + "/sessions", admin, R"({"task":"y"})"), "id");
+        StringField(Create(base + "/agents/" + agent_y_ + "/sessions", admin, R"({"task":"y"})"), "id");
     const json::Value scoped =
         Create(base + "/credentials", admin,
                R"({"role":"admin","name":"scoped to X","agents":[")" + a_.agent + "\"]}");
-    scoped_token_ = Str(scoped, "token");
+    scoped_token_ = StringField(scoped, "token");
 
     const json::Value revoked = Create(base + "/credentials", admin, R"({"role":"admin"})");
-    revoked_credential_token_ = Str(revoked, "token");
+    revoked_credential_token_ = StringField(revoked, "token");
     EXPECT_EQ(client_
-                  ->Post(base + "/credentials/" + Str(revoked, "id") + "/revoke", Bearer(admin), "",
+                  ->Post(base + "/credentials/" + StringField(revoked, "id") + "/revoke", Bearer(admin), "",
                          "application/json")
                   ->status,
               200);
     const json::Value s =
         Create(base + "/agents/" + a_.agent + "/sessions", admin, R"({"task":"r"})");
-    revoked_session_token_ = Str(s, "token");
+    revoked_session_token_ = StringField(s, "token");
     EXPECT_EQ(client_
-                  ->Post(base + "/sessions/" + Str(s, "id") + "/revoke", Bearer(admin), "",
+                  ->Post(base + "/sessions/" + StringField(s, "id") + "/revoke", Bearer(admin), "",
                          "application/json")
                   ->status,
               200);
@@ -474,8 +463,8 @@ class AccessTest : public ::testing::Test {
     EXPECT_EQ(r->status, status) << r->body;
     if (method != "HEAD") {
       EXPECT_EQ(r->get_header_value("Content-Type"), "application/problem+json") << r->body;
-      const json::Value p = Json(r);
-      EXPECT_EQ(Str(p, "type"), "urn:mandated:problem:" + slug) << r->body;
+      const json::Value p = ResponseJson(r);
+      EXPECT_EQ(StringField(p, "type"), "urn:mandated:problem:" + slug) << r->body;
       ExpectNoSecretIn(r->body, "a refusal");
     }
     const Snapshot after = TakeSnapshot();
@@ -491,7 +480,7 @@ class AccessTest : public ::testing::Test {
     EXPECT_TRUE(r) << "no response";
     if (r) {
       EXPECT_EQ(r->status, status) << r->body;
-      if (const std::string t = Str(Json(r), "token"); !t.empty()) {
+      if (const std::string t = StringField(ResponseJson(r), "token"); !t.empty()) {
         tokens_.push_back(t);
       }
     }
@@ -585,7 +574,7 @@ TEST_F(AccessTest, TableCoversEveryRegisteredRouteExceptThePublicOnes) {
   auto r = client_->Post("/v1/sessions", R"({"task":"no assertion"})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400) << r->body;
-  EXPECT_EQ(Str(Json(r), "type"), "urn:mandated:problem:missing-field") << r->body;
+  EXPECT_EQ(StringField(ResponseJson(r), "type"), "urn:mandated:problem:missing-field") << r->body;
   EXPECT_TRUE(TakeSnapshot() == before);
 }
 
@@ -781,26 +770,26 @@ TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
 
   // Inside its scope it works, and lists show only its agent.
   EXPECT_EQ(
-      Str(Json(ExpectAdmitted("GET", base + "/agents/" + a_.agent, scoped_token_, "", 200)), "id"),
+      StringField(ResponseJson(ExpectAdmitted("GET", base + "/agents/" + a_.agent, scoped_token_, "", 200)), "id"),
       a_.agent);
-  const json::Value agents = Json(ExpectAdmitted("GET", base + "/agents", scoped_token_, "", 200));
+  const json::Value agents = ResponseJson(ExpectAdmitted("GET", base + "/agents", scoped_token_, "", 200));
   ASSERT_NE(agents.Find("items"), nullptr);
   ASSERT_EQ(agents.Find("items")->items().size(), 1u);
-  EXPECT_EQ(Str(agents.Find("items")->items()[0], "id"), a_.agent);
+  EXPECT_EQ(StringField(agents.Find("items")->items()[0], "id"), a_.agent);
   const json::Value sessions =
-      Json(ExpectAdmitted("GET", base + "/sessions", scoped_token_, "", 200));
+      ResponseJson(ExpectAdmitted("GET", base + "/sessions", scoped_token_, "", 200));
   ASSERT_NE(sessions.Find("items"), nullptr);
   EXPECT_FALSE(sessions.Find("items")->items().empty());
   for (const json::Value& s : sessions.Find("items")->items()) {
-    EXPECT_EQ(Str(s, "agent"), a_.agent);
+    EXPECT_EQ(StringField(s, "agent"), a_.agent);
   }
   EXPECT_EQ(ExpectAdmitted("GET", base + "/sessions/" + a_.session, scoped_token_, "", 200)->status,
             200);
   // It may grant its own scope or less; what it grants is limited in turn.
   const json::Value narrower =
-      Json(ExpectAdmitted("POST", base + "/credentials", scoped_token_,
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", scoped_token_,
                           R"({"role":"auditor","agents":[")" + a_.agent + "\"]}", 201));
-  const std::string narrower_token = Str(narrower, "token");
+  const std::string narrower_token = StringField(narrower, "token");
   ASSERT_FALSE(narrower_token.empty());
   ExpectRefused("GET", y, Bearer(narrower_token), "", 403, "agent-out-of-scope");
   ExpectAdmitted("GET", base + "/agents/" + a_.agent, narrower_token, "", 200);
@@ -811,7 +800,7 @@ TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
   const std::string m1 = "mnd_aaaaaaaaaaaaaaaaaaaaaaaaaa";
   const std::string m2 = "mnd_bbbbbbbbbbbbbbbbbbbbbbbbbb";
   const std::string mandate_token =
-      Str(Json(ExpectAdmitted("POST", base + "/credentials", a_.token.at(Role::kAdmin),
+      StringField(ResponseJson(ExpectAdmitted("POST", base + "/credentials", a_.token.at(Role::kAdmin),
                               R"({"role":"admin","mandates":[")" + m1 + "\"]}", 201)),
           "token");
   ASSERT_FALSE(mandate_token.empty());
@@ -844,31 +833,31 @@ TEST_F(AccessTest, TokensAppearNowhereInStorageOrLogs) {
 
   // Reads never show a token (or its hash).
   const std::string admin = a_.token.at(Role::kAdmin);
-  const json::Value creds = Json(ExpectAdmitted("GET", base + "/credentials", admin, "", 200));
+  const json::Value creds = ResponseJson(ExpectAdmitted("GET", base + "/credentials", admin, "", 200));
   ASSERT_NE(creds.Find("items"), nullptr);
   EXPECT_GE(creds.Find("items")->items().size(), 4u);
   for (const json::Value& c : creds.Find("items")->items()) {
     EXPECT_EQ(c.Find("token"), nullptr) << json::Write(c);
     EXPECT_EQ(c.Find("secret_sha256"), nullptr) << json::Write(c);
     const json::Value one =
-        Json(ExpectAdmitted("GET", base + "/credentials/" + Str(c, "id"), admin, "", 200));
-    EXPECT_EQ(Str(one, "id"), Str(c, "id"));
+        ResponseJson(ExpectAdmitted("GET", base + "/credentials/" + StringField(c, "id"), admin, "", 200));
+    EXPECT_EQ(StringField(one, "id"), StringField(c, "id"));
     EXPECT_EQ(one.Find("token"), nullptr) << json::Write(one);
     EXPECT_EQ(one.Find("secret_sha256"), nullptr) << json::Write(one);
   }
-  const json::Value sessions = Json(ExpectAdmitted("GET", base + "/sessions", admin, "", 200));
+  const json::Value sessions = ResponseJson(ExpectAdmitted("GET", base + "/sessions", admin, "", 200));
   ASSERT_NE(sessions.Find("items"), nullptr);
   EXPECT_GE(sessions.Find("items")->items().size(), 3u);
   for (const json::Value& s : sessions.Find("items")->items()) {
     EXPECT_EQ(s.Find("token"), nullptr) << json::Write(s);
     EXPECT_EQ(s.Find("secret_sha256"), nullptr) << json::Write(s);
     const json::Value one =
-        Json(ExpectAdmitted("GET", base + "/sessions/" + Str(s, "id"), admin, "", 200));
+        ResponseJson(ExpectAdmitted("GET", base + "/sessions/" + StringField(s, "id"), admin, "", 200));
     EXPECT_EQ(one.Find("token"), nullptr) << json::Write(one);
   }
   const json::Value own =
-      Json(ExpectAdmitted("GET", "/v1/session", a_.token.at(Role::kAgent), "", 200));
-  EXPECT_EQ(Str(own, "id"), a_.session);
+      ResponseJson(ExpectAdmitted("GET", "/v1/session", a_.token.at(Role::kAgent), "", 200));
+  EXPECT_EQ(StringField(own, "id"), a_.session);
   EXPECT_EQ(own.Find("token"), nullptr);
   // The operator's, 2 x (4 credentials + 1 session) and the fixture's 7 extra tokens.
   ASSERT_EQ(tokens_.size(), 18u);

@@ -11,12 +11,15 @@
 #include "base/json.h"
 #include "signer/did.h"
 #include "signer/jws.h"
+#include "tests/support/http_json.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
 namespace {
 
+using testing::StringField;
+using testing::ResponseJson;
 using testing::ServerProcess;
 
 class KeysApiTest : public ::testing::Test {
@@ -26,16 +29,6 @@ class KeysApiTest : public ::testing::Test {
     ASSERT_TRUE(server_->Start()) << server_->Stderr();
     client_ = std::make_unique<httplib::Client>(server_->host(), server_->port());
     auth_ = {{"Authorization", "Bearer " + server_->bootstrap_token()}};
-  }
-  json::Value Json(const httplib::Result& r) {
-    EXPECT_TRUE(r);
-    Result<json::Value> v = json::Parse(r->body);
-    EXPECT_TRUE(v.ok()) << r->body;
-    return v.ok() ? *v : json::Value();
-  }
-  std::string Str(const json::Value& v, const char* k) {
-    const json::Value* f = v.Find(k);
-    return f != nullptr && f->is_string() ? f->as_string() : "";
   }
   testing::TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
@@ -56,13 +49,13 @@ TEST_F(KeysApiTest, ImportedKeysLeaveNoPrivateBytesInFilesLogsOrResponses) {
                            "application/json");
     ASSERT_EQ(r->status, 201) << r->body;
     responses_ += r->body;
-    json::Value k = Json(r);
-    EXPECT_EQ(Str(k, "type"), type);
+    json::Value k = ResponseJson(r);
+    EXPECT_EQ(StringField(k, "type"), type);
     EXPECT_EQ(k.Find("public_jwk")->Find("d"), nullptr);
     if (type == "secp256k1") {
-      EXPECT_EQ(Str(k, "address"), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+      EXPECT_EQ(StringField(k, "address"), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
     }
-    auto g = client_->Get(("/v1/keys/" + Str(k, "id")).c_str(), auth_);
+    auto g = client_->Get(("/v1/keys/" + StringField(k, "id")).c_str(), auth_);
     responses_ += g->body;
   }
   for (int i = 0; i < 5; ++i) {
@@ -104,24 +97,24 @@ TEST_F(KeysApiTest, ImportedKeysLeaveNoPrivateBytesInFilesLogsOrResponses) {
 }
 
 TEST_F(KeysApiTest, DidDocumentAndJwksListActiveAndRetiredServiceKeys) {
-  json::Value doc = Json(client_->Get("/.well-known/did.json"));
+  json::Value doc = ResponseJson(client_->Get("/.well-known/did.json"));
   const std::string did = "did:web:127.0.0.1%3A" + std::to_string(server_->port());
-  EXPECT_EQ(Str(doc, "id"), did);
+  EXPECT_EQ(StringField(doc, "id"), did);
   ASSERT_EQ(doc.Find("verificationMethod")->items().size(), 1u);
-  const std::string first_vm = Str(doc.Find("verificationMethod")->items()[0], "id");
+  const std::string first_vm = StringField(doc.Find("verificationMethod")->items()[0], "id");
   const std::string first_id = first_vm.substr(first_vm.find('#') + 1);
 
   auto rotated = client_->Post(("/v1/keys/" + first_id + "/rotate").c_str(), auth_, "", "application/json");
   ASSERT_EQ(rotated->status, 200) << rotated->body;
-  const std::string second_id = Str(Json(rotated), "id");
-  EXPECT_EQ(Str(Json(client_->Get(("/v1/keys/" + first_id).c_str(), auth_)), "state"), "retired");
+  const std::string second_id = StringField(ResponseJson(rotated), "id");
+  EXPECT_EQ(StringField(ResponseJson(client_->Get(("/v1/keys/" + first_id).c_str(), auth_)), "state"), "retired");
 
-  json::Value jwks = Json(client_->Get("/.well-known/jwks.json"));
+  json::Value jwks = ResponseJson(client_->Get("/.well-known/jwks.json"));
   ASSERT_EQ(jwks.Find("keys")->items().size(), 2u);
   std::set<std::string> kids;
   for (const json::Value& k : jwks.Find("keys")->items()) {
-    kids.insert(Str(k, "kid"));
-    EXPECT_EQ(Str(k, "alg"), "EdDSA");
+    kids.insert(StringField(k, "kid"));
+    EXPECT_EQ(StringField(k, "alg"), "EdDSA");
     EXPECT_EQ(k.Find("d"), nullptr);
     EXPECT_TRUE(signer::PublicKeyFromJwk(k).ok());
   }
@@ -129,15 +122,15 @@ TEST_F(KeysApiTest, DidDocumentAndJwksListActiveAndRetiredServiceKeys) {
 
   // Disabled keys are withdrawn from both documents.
   ASSERT_EQ(client_->Post(("/v1/keys/" + first_id + "/disable").c_str(), auth_, "", "application/json")->status, 200);
-  EXPECT_EQ(Json(client_->Get("/.well-known/jwks.json")).Find("keys")->items().size(), 1u);
-  EXPECT_EQ(Json(client_->Get("/.well-known/did.json")).Find("verificationMethod")->items().size(), 1u);
+  EXPECT_EQ(ResponseJson(client_->Get("/.well-known/jwks.json")).Find("keys")->items().size(), 1u);
+  EXPECT_EQ(ResponseJson(client_->Get("/.well-known/did.json")).Find("verificationMethod")->items().size(), 1u);
 }
 
 TEST_F(KeysApiTest, KeyRequestsAreValidatedAndGuarded) {
   auto bad = [&](const std::string& body, const std::string& slug) {
     auto r = client_->Post("/v1/keys", auth_, body, "application/json");
     EXPECT_EQ(r->status, 400) << body;
-    EXPECT_EQ(Str(Json(r), "type"), "urn:mandated:problem:" + slug) << r->body;
+    EXPECT_EQ(StringField(ResponseJson(r), "type"), "urn:mandated:problem:" + slug) << r->body;
   };
   bad(R"({"type":"RSA","purpose":"x"})", "unknown-key-type");
   bad(R"({"type":"Ed25519"})", "missing-field");

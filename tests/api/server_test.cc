@@ -14,12 +14,14 @@
 #include "base/json.h"
 #include "identity/principals.h"
 #include "store/rocks_store.h"
+#include "tests/support/http_json.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
 namespace {
 
+using testing::ResponseJson;
 using testing::ServerProcess;
 using testing::TempDir;
 
@@ -37,17 +39,11 @@ class ServerTest : public ::testing::Test {
     return client_->Post(path.c_str(), auth_, body, "application/json");
   }
 
-  static json::Value Body(const httplib::Result& r) {
-    Result<json::Value> v = json::Parse(r->body);
-    EXPECT_TRUE(v.ok()) << r->body;
-    return v.ok() ? *v : json::Value();
-  }
-
   static void ExpectProblem(const httplib::Result& r, int status, const std::string& slug) {
     ASSERT_TRUE(r) << "no response";
     EXPECT_EQ(r->status, status) << r->body;
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/problem+json");
-    json::Value b = Body(r);
+    json::Value b = ResponseJson(r);
     ASSERT_TRUE(b.is_object()) << r->body;
     EXPECT_EQ(b.Find("type")->as_string(), "urn:mandated:problem:" + slug) << r->body;
     EXPECT_EQ(b.Find("status")->number_text(), std::to_string(status));
@@ -58,7 +54,7 @@ class ServerTest : public ::testing::Test {
   size_t PrincipalCount() {
     auto r = client_->Get("/v1/principals", auth_);
     EXPECT_EQ(r->status, 200);
-    return Body(r).Find("items")->items().size();
+    return ResponseJson(r).Find("items")->items().size();
   }
 
   TempDir dir_;
@@ -126,7 +122,7 @@ TEST_F(ServerTest, ValidPrincipalIsStoredAndReadBack) {
   auto r = PostJson("/v1/principals",
                     R"({"name":"Acme","ceilings":[{"asset":"USD","window":"month","max":"5000000"}]})");
   ASSERT_EQ(r->status, 201) << r->body;
-  json::Value p = Body(r);
+  json::Value p = ResponseJson(r);
   const std::string id = p.Find("id")->as_string();
   EXPECT_EQ(r->get_header_value("Location"), "/v1/principals/" + id);
   auto g = client_->Get(("/v1/principals/" + id).c_str(), auth_);

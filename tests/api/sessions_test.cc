@@ -10,12 +10,15 @@
 #include "signer/did.h"
 #include "signer/jws.h"
 #include "signer/signature.h"
+#include "tests/support/http_json.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
 namespace {
 
+using testing::StringField;
+using testing::ResponseJson;
 using testing::ServerProcess;
 
 class SessionsApiTest : public ::testing::Test {
@@ -26,20 +29,7 @@ class SessionsApiTest : public ::testing::Test {
     ASSERT_TRUE(server_->Start()) << server_->Stderr();
     client_ = std::make_unique<httplib::Client>(server_->host(), server_->port());
     op_ = {{"Authorization", "Bearer " + server_->bootstrap_token()}};
-  }
-
-  json::Value Json(const httplib::Result& r) {
-    EXPECT_TRUE(r);
-    if (!r) return json::Value();
-    Result<json::Value> v = json::Parse(r->body);
-    EXPECT_TRUE(v.ok()) << r->body;
-    return v.ok() ? *v : json::Value();
-  }
-  static std::string Str(const json::Value& v, const char* k) {
-    const json::Value* f = v.Find(k);
-    return f != nullptr && f->is_string() ? f->as_string() : "";
-  }
-  static httplib::Headers Bearer(const std::string& token) {
+  }  static httplib::Headers Bearer(const std::string& token) {
     return {{"Authorization", "Bearer " + token}};
   }
   json::Value Post(const std::string& path, const httplib::Headers& h, const std::string& body,
@@ -49,20 +39,20 @@ class SessionsApiTest : public ::testing::Test {
     if (r) {
       EXPECT_EQ(r->status, want) << path << ": " << r->body;
     }
-    return Json(r);
+    return ResponseJson(r);
   }
   std::string ProblemType(const httplib::Result& r) {
-    json::Value b = Json(r);
-    return Str(b, "type");
+    json::Value b = ResponseJson(r);
+    return StringField(b, "type");
   }
 
   // Operator: a principal, its admin user and an admin credential; returns the admin token.
   std::string SetUpPrincipal() {
-    principal_ = Str(Post("/v1/principals", op_, R"({"name":"Acme"})", 201), "id");
+    principal_ = StringField(Post("/v1/principals", op_, R"({"name":"Acme"})", 201), "id");
     const std::string base = "/v1/principals/" + principal_;
     const std::string user =
-        Str(Post(base + "/users", op_, R"({"name":"alice","roles":["admin"]})", 201), "id");
-    return Str(Post(base + "/credentials", op_,
+        StringField(Post(base + "/users", op_, R"({"name":"alice","roles":["admin"]})", 201), "id");
+    return StringField(Post(base + "/credentials", op_,
                     R"({"role":"admin","user":")" + user + R"("})", 201),
                "token");
   }
@@ -99,21 +89,21 @@ TEST_F(SessionsApiTest, AgentOpensSessionWithAssertionAndLosesItAtOnce) {
   const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(key));
   json::Value agent = Post(base + "/agents", admin,
                            R"({"name":"shopper","did":")" + did + R"("})", 201);
-  const std::string agent_id = Str(agent, "id");
-  EXPECT_EQ(Str(agent, "key_type"), "P-256");
-  EXPECT_EQ(Str(agent, "custody"), "self");
+  const std::string agent_id = StringField(agent, "id");
+  EXPECT_EQ(StringField(agent, "key_type"), "P-256");
+  EXPECT_EQ(StringField(agent, "custody"), "self");
 
-  const std::string aud = Str(Json(client_->Get("/.well-known/did.json")), "id");
+  const std::string aud = StringField(ResponseJson(client_->Get("/.well-known/did.json")), "id");
   ASSERT_EQ(aud.rfind("did:web:127.0.0.1%3A", 0), 0u) << aud;
   const std::string assertion = Assertion(key, did, aud, "jti-http-0000000001");
   const std::string body = R"({"assertion":")" + assertion +
                            R"(","task":"buy one report","spend_cap":{"asset":"USD","max":"2500"}})";
   json::Value session = Post("/v1/sessions", {}, body, 201);
-  const std::string token = Str(session, "token");
-  const std::string session_id = Str(session, "id");
+  const std::string token = StringField(session, "token");
+  const std::string session_id = StringField(session, "id");
   ASSERT_EQ(token.rfind(session_id + ".", 0), 0u);
-  EXPECT_EQ(Str(session, "agent"), agent_id);
-  EXPECT_EQ(Str(*session.Find("spend_cap"), "max"), "2500");
+  EXPECT_EQ(StringField(session, "agent"), agent_id);
+  EXPECT_EQ(StringField(*session.Find("spend_cap"), "max"), "2500");
 
   // The replayed assertion is refused and opens nothing.
   auto replay = client_->Post("/v1/sessions", body, "application/json");
@@ -133,8 +123,8 @@ TEST_F(SessionsApiTest, AgentOpensSessionWithAssertionAndLosesItAtOnce) {
   auto me = client_->Get("/v1/session", Bearer(token));
   ASSERT_TRUE(me);
   ASSERT_EQ(me->status, 200) << me->body;
-  EXPECT_EQ(Str(Json(me), "state"), "active");
-  json::Value listed = Json(client_->Get(base + "/sessions?agent=" + agent_id, admin));
+  EXPECT_EQ(StringField(ResponseJson(me), "state"), "active");
+  json::Value listed = ResponseJson(client_->Get(base + "/sessions?agent=" + agent_id, admin));
   ASSERT_EQ(listed.Find("items")->items().size(), 1u);
   EXPECT_EQ(listed.Find("items")->items()[0].Find("token"), nullptr);
 
@@ -150,7 +140,7 @@ TEST_F(SessionsApiTest, AgentOpensSessionWithAssertionAndLosesItAtOnce) {
       "/v1/sessions", {},
       R"({"assertion":")" + Assertion(key, did, aud, "jti-http-0000000003") + R"(","task":"t2"})",
       201);
-  const std::string token2 = Str(second, "token");
+  const std::string token2 = StringField(second, "token");
   ASSERT_EQ(client_->Get("/v1/session", Bearer(token2))->status, 200);
   Post(base + "/agents/" + agent_id + "/suspend", admin, "", 200);
   auto suspended = client_->Get("/v1/session", Bearer(token2));
@@ -161,7 +151,7 @@ TEST_F(SessionsApiTest, AgentOpensSessionWithAssertionAndLosesItAtOnce) {
   // Access-log lines of the agent's requests carry its session and agent.
   const std::string log = server_->Stderr();
   EXPECT_NE(log.find("\"route\":\"/v1/session\",\"status\":200"), std::string::npos);
-  EXPECT_NE(log.find("\"session\":\"" + Str(second, "id") + "\",\"agent\":\"" + agent_id + "\""),
+  EXPECT_NE(log.find("\"session\":\"" + StringField(second, "id") + "\",\"agent\":\"" + agent_id + "\""),
             std::string::npos)
       << log;
 }

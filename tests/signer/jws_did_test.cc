@@ -11,15 +11,12 @@
 namespace mandated::signer {
 namespace {
 
+using testing::StringField;
+
 json::Value LoadJson(const std::string& rel) {
   Result<json::Value> v = json::Parse(testing::ReadFileOrDie(testing::SourcePath(rel)));
   EXPECT_TRUE(v.ok()) << rel;
   return v.ok() ? *v : json::Value();
-}
-
-std::string Str(const json::Value& v, const char* k) {
-  const json::Value* f = v.Find(k);
-  return f != nullptr && f->is_string() ? f->as_string() : "";
 }
 
 PrivateKey Import(KeyType t, const std::string& hex) {
@@ -31,17 +28,17 @@ PrivateKey Import(KeyType t, const std::string& hex) {
 // RFC 8037 Appendix A.4: the EdDSA JWS, byte for byte.
 TEST(Jws, ReproducesRfc8037ExampleByteForByte) {
   json::Value v = LoadJson("tests/vectors/jws/rfc8037-ed25519.json");
-  PrivateKey key = Import(KeyType::kEd25519, Str(v, "privateKeyHex"));
+  PrivateKey key = Import(KeyType::kEd25519, StringField(v, "privateKeyHex"));
   json::Value header = json::Value::Object();
   header.Set("alg", json::Value::String("EdDSA"));
-  Result<std::string> jws = SignJws(key, header, Str(v, "payload"));
+  Result<std::string> jws = SignJws(key, header, StringField(v, "payload"));
   ASSERT_TRUE(jws.ok()) << jws.error().ToString();
-  EXPECT_EQ(*jws, Str(v, "jws"));
+  EXPECT_EQ(*jws, StringField(v, "jws"));
   PublicKey pub = *DerivePublicKey(key);
-  EXPECT_EQ(HexEncode(pub.bytes), Str(v, "publicKeyHex"));
-  EXPECT_EQ(Str(PublicKeyToJwk(pub), "x"), Str(*v.Find("publicJwk"), "x"));
-  EXPECT_EQ(JwkThumbprint(pub), Str(v, "jwkThumbprintSha256"));
-  EXPECT_EQ(DidKeyFromPublicKey(pub), Str(v, "didKeyOfThisKey"));
+  EXPECT_EQ(HexEncode(pub.bytes), StringField(v, "publicKeyHex"));
+  EXPECT_EQ(StringField(PublicKeyToJwk(pub), "x"), StringField(*v.Find("publicJwk"), "x"));
+  EXPECT_EQ(JwkThumbprint(pub), StringField(v, "jwkThumbprintSha256"));
+  EXPECT_EQ(DidKeyFromPublicKey(pub), StringField(v, "didKeyOfThisKey"));
   Result<Jws> parsed = ParseJws(*jws);
   ASSERT_TRUE(parsed.ok());
   EXPECT_TRUE(VerifyJws(*parsed, pub).ok());
@@ -51,25 +48,25 @@ TEST(DidKey, EveryPositiveVectorRoundTrips) {
   json::Value v = LoadJson("tests/vectors/did-key/did-key-derived.json");
   int checked = 0;
   for (const json::Value& c : v.Find("positive")->items()) {
-    const std::string did = Str(c, "did");
+    const std::string did = StringField(c, "did");
     SCOPED_TRACE(did);
     Result<PublicKey> key = PublicKeyFromDidKey(did);
     ASSERT_TRUE(key.ok()) << key.error().ToString();
-    EXPECT_EQ(std::string(KeyTypeName(key->type)), Str(c, "keyType"));
-    EXPECT_EQ(HexEncode(key->bytes), Str(c, "publicKeyHex"));
+    EXPECT_EQ(std::string(KeyTypeName(key->type)), StringField(c, "keyType"));
+    EXPECT_EQ(HexEncode(key->bytes), StringField(c, "publicKeyHex"));
     EXPECT_EQ(DidKeyFromPublicKey(*key), did);
-    EXPECT_EQ(MultibaseFromPublicKey(*key), Str(c, "publicKeyMultibase"));
-    EXPECT_EQ(DidKeyVerificationMethodId(*key), Str(c, "verificationMethodId"));
+    EXPECT_EQ(MultibaseFromPublicKey(*key), StringField(c, "publicKeyMultibase"));
+    EXPECT_EQ(DidKeyVerificationMethodId(*key), StringField(c, "verificationMethodId"));
     // The JWK matches member for member, and parses back to the same key.
     const json::Value& jwk = *c.Find("publicKeyJwk");
     json::Value ours = PublicKeyToJwk(*key);
     for (const char* m : {"kty", "crv", "x", "y"}) {
-      EXPECT_EQ(Str(ours, m), Str(jwk, m)) << m;
+      EXPECT_EQ(StringField(ours, m), StringField(jwk, m)) << m;
     }
     EXPECT_EQ(*PublicKeyFromJwk(jwk), *key);
-    if (!Str(c, "privateKeyHex").empty()) {
-      Result<KeyType> t = KeyTypeFromName(Str(c, "keyType"));
-      PrivateKey priv = Import(*t, Str(c, "privateKeyHex"));
+    if (!StringField(c, "privateKeyHex").empty()) {
+      Result<KeyType> t = KeyTypeFromName(StringField(c, "keyType"));
+      PrivateKey priv = Import(*t, StringField(c, "privateKeyHex"));
       EXPECT_EQ(*DerivePublicKey(priv), *key);
     }
     ++checked;
@@ -81,8 +78,8 @@ TEST(DidKey, EveryNegativeVectorIsRefused) {
   json::Value v = LoadJson("tests/vectors/did-key/did-key-derived.json");
   int checked = 0;
   for (const json::Value& c : v.Find("negative")->items()) {
-    SCOPED_TRACE(Str(c, "reason"));
-    Result<PublicKey> key = PublicKeyFromDidKey(Str(c, "did"));
+    SCOPED_TRACE(StringField(c, "reason"));
+    Result<PublicKey> key = PublicKeyFromDidKey(StringField(c, "did"));
     ASSERT_FALSE(key.ok());
     EXPECT_EQ(key.error().reason(), "bad-did");
     ++checked;
@@ -98,23 +95,23 @@ TEST(JwsVectors, ValidTokensReproduceAndVerifyWithDidKeyIssuers) {
   DidKeyResolver resolver;
   int checked = 0;
   for (const json::Value& c : v.Find("valid")->items()) {
-    SCOPED_TRACE(Str(c, "name"));
-    const std::string token = Str(c, "token");
+    SCOPED_TRACE(StringField(c, "name"));
+    const std::string token = StringField(c, "token");
     Result<json::Value> claims = VerifyDidJwt(token, resolver);
     ASSERT_TRUE(claims.ok()) << claims.error().ToString();
-    EXPECT_EQ(Str(*claims, "iss"), Str(c, "did"));
+    EXPECT_EQ(StringField(*claims, "iss"), StringField(c, "did"));
     // Our signer reproduces the deterministic tokens (EdDSA, ES256K) byte for byte and makes a
     // verifying ES256 token (ECDSA P-256 in OpenSSL uses a random nonce).
-    Result<PublicKey> pub = PublicKeyFromDidKey(Str(c, "did"));
-    PrivateKey key = Import(pub->type, Str(c, "privateKeyHex"));
-    const std::string alg = Str(*c.Find("protectedHeader"), "alg");
+    Result<PublicKey> pub = PublicKeyFromDidKey(StringField(c, "did"));
+    PrivateKey key = Import(pub->type, StringField(c, "privateKeyHex"));
+    const std::string alg = StringField(*c.Find("protectedHeader"), "alg");
     if (alg == "Ed25519") {
       continue;  // RFC 9864 alias: accepted on input, we emit EdDSA
     }
     Result<std::string> ours =
         SignJws(key, *c.Find("protectedHeader"), json::Write(*c.Find("payload")));
     ASSERT_TRUE(ours.ok()) << ours.error().ToString();
-    EXPECT_EQ(ours->substr(0, ours->rfind('.')), Str(c, "signingInput"));
+    EXPECT_EQ(ours->substr(0, ours->rfind('.')), StringField(c, "signingInput"));
     if (alg != "ES256") {
       EXPECT_EQ(*ours, token);
     }
@@ -138,9 +135,9 @@ TEST(JwsVectors, EveryInvalidTokenIsRefusedWithItsReason) {
   };
   int checked = 0;
   for (const json::Value& c : v.Find("invalid")->items()) {
-    const std::string name = Str(c, "name");
+    const std::string name = StringField(c, "name");
     SCOPED_TRACE(name);
-    Result<json::Value> claims = VerifyDidJwt(Str(c, "token"), resolver);
+    Result<json::Value> claims = VerifyDidJwt(StringField(c, "token"), resolver);
     ASSERT_FALSE(claims.ok());
     ASSERT_EQ(expected.count(name), 1u) << "unexpected vector";
     EXPECT_EQ(claims.error().reason(), expected.at(name)) << claims.error().ToString();

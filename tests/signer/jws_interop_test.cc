@@ -14,6 +14,8 @@
 namespace mandated::signer {
 namespace {
 
+using testing::StringField;
+
 // Runs the interop script on `cases` and returns its parsed output (an array).
 json::Value RunNodeVerifier(const json::Value& cases) {
   testing::TempDir dir;
@@ -32,11 +34,6 @@ json::Value RunNodeVerifier(const json::Value& cases) {
   Result<json::Value> v = json::Parse(out);
   EXPECT_TRUE(v.ok()) << out;
   return v.ok() ? *v : json::Value::Array();
-}
-
-std::string Str(const json::Value& v, const char* k) {
-  const json::Value* f = v.Find(k);
-  return f != nullptr && f->is_string() ? f->as_string() : "";
 }
 
 TEST(JwsInterop, JoseAndDidJwtVerifyOurTokensForEveryAlgorithm) {
@@ -79,18 +76,18 @@ TEST(JwsInterop, JoseAndDidJwtVerifyOurTokensForEveryAlgorithm) {
   json::Value results = RunNodeVerifier(cases);
   ASSERT_EQ(results.items().size(), 6u);
   for (const json::Value& r : results.items()) {
-    const std::string name = Str(r, "name");
+    const std::string name = StringField(r, "name");
     SCOPED_TRACE(name);
     if (name.find("tampered") != std::string::npos) {
-      EXPECT_NE(Str(r, "jose"), "ok");
-      EXPECT_NE(Str(r, "did_jwt"), "ok");
+      EXPECT_NE(StringField(r, "jose"), "ok");
+      EXPECT_NE(StringField(r, "did_jwt"), "ok");
       continue;
     }
-    EXPECT_EQ(Str(r, "jose"), "ok");
-    EXPECT_EQ(Str(r, "jose_alg"), name);
-    EXPECT_EQ(Str(r, "did_jwt"), "ok");
-    EXPECT_EQ(Str(r, "did_jwt_issuer"), issuers[name]);
-    EXPECT_EQ(Str(r, "did_jwt_signer").substr(0, issuers[name].size()), issuers[name]);
+    EXPECT_EQ(StringField(r, "jose"), "ok");
+    EXPECT_EQ(StringField(r, "jose_alg"), name);
+    EXPECT_EQ(StringField(r, "did_jwt"), "ok");
+    EXPECT_EQ(StringField(r, "did_jwt_issuer"), issuers[name]);
+    EXPECT_EQ(StringField(r, "did_jwt_signer").substr(0, issuers[name].size()), issuers[name]);
   }
 }
 

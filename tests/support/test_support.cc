@@ -41,4 +41,9 @@ std::string ReadFileOrDie(const std::string& path) {
   return ss.str();
 }
 
+std::string StringField(const json::Value& v, const char* key) {
+  const json::Value* f = v.Find(key);
+  return f != nullptr && f->is_string() ? f->as_string() : "";
+}
+
 }  // namespace mandated::testing

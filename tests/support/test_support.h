@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "base/json.h"
 
 namespace mandated::testing {
 
@@ -26,5 +27,8 @@ std::string SourcePath(const std::string& relative);
 
 // Whole file contents; fails the current test (and returns "") if unreadable.
 std::string ReadFileOrDie(const std::string& path);
+
+// The string member `key` of a JSON object, or "" when absent or not a string.
+std::string StringField(const json::Value& v, const char* key);
 
 }  // namespace mandated::testing
