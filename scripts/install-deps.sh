@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
-  libssl-dev librocksdb-dev libsecp256k1-dev libcpp-httplib-dev nlohmann-json3-dev tzdata
+  libssl-dev librocksdb-dev libsecp256k1-dev libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   curl ca-certificates
 )
