@@ -48,8 +48,10 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || IsDigit(c); }
 bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
+}  // namespace
+
 // did:<method>:<method-specific-id> (W3C DID 1.0 §3.1 syntax), no path, query or fragment.
-bool IsDid(std::string_view s) {
+bool IsPayeeDid(std::string_view s) {
   if (s.size() > 512 || s.substr(0, 4) != "did:") {
     return false;
   }
@@ -84,7 +86,7 @@ bool IsDid(std::string_view s) {
   return true;
 }
 
-bool IsLowerEvmAddress(std::string_view s) {
+bool IsPayeeAddress(std::string_view s) {
   if (s.size() != 42 || s.substr(0, 2) != "0x") {
     return false;
   }
@@ -95,6 +97,24 @@ bool IsLowerEvmAddress(std::string_view s) {
   }
   return true;
 }
+
+bool IsCategoryCode(std::string_view s) {
+  return s.size() == 4 && IsDigit(s[0]) && IsDigit(s[1]) && IsDigit(s[2]) && IsDigit(s[3]);
+}
+
+bool IsCountryCode(std::string_view s) {
+  if (s.size() != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z') {
+    return false;
+  }
+  for (size_t i = 0; i + 2 <= kCountries.size(); i += 3) {
+    if (kCountries.substr(i, 2) == s) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
 
 bool IsMandateId(std::string_view s) {
   if (s.substr(0, kMandateIdPrefix.size()) != kMandateIdPrefix) {
@@ -138,7 +158,7 @@ bool IsConstraintType(std::string_view s) {
 // --- value checks used by list parsers -------------------------------------------------------
 
 Status CheckCategory(const std::string& v, const std::string& pointer) {
-  if (v.size() != 4 || !IsDigit(v[0]) || !IsDigit(v[1]) || !IsDigit(v[2]) || !IsDigit(v[3])) {
+  if (!IsCategoryCode(v)) {
     return Fail(pointer, "\"" + v + "\" is not a four-digit merchant category code",
                 "bad-category");
   }
@@ -146,17 +166,7 @@ Status CheckCategory(const std::string& v, const std::string& pointer) {
 }
 
 Status CheckCountry(const std::string& v, const std::string& pointer) {
-  bool ok = v.size() == 2 && v[0] >= 'A' && v[0] <= 'Z' && v[1] >= 'A' && v[1] <= 'Z';
-  if (ok) {
-    ok = false;
-    for (size_t i = 0; i + 2 <= kCountries.size(); i += 3) {
-      if (kCountries.substr(i, 2) == v) {
-        ok = true;
-        break;
-      }
-    }
-  }
-  if (!ok) {
+  if (!IsCountryCode(v)) {
     return Fail(pointer, "\"" + v + "\" is not an assigned ISO 3166-1 alpha-2 code",
                 "bad-country");
   }
@@ -245,13 +255,13 @@ Result<Payee> ParsePayee(const json::Value& v, const std::string& pointer) {
   bool ok = false;
   if (type == "did") {
     p.type = PayeeType::kDid;
-    ok = IsDid(p.value);
+    ok = IsPayeeDid(p.value);
   } else if (type == "domain") {
     p.type = PayeeType::kDomain;
     ok = IsDomainPattern(p.value);
   } else if (type == "address") {
     p.type = PayeeType::kAddress;
-    ok = IsLowerEvmAddress(p.value);
+    ok = IsPayeeAddress(p.value);
   } else {
     return Fail(pointer + "/type", "payee type must be did, domain or address", "bad-payee");
   }

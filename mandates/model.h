@@ -16,6 +16,8 @@ namespace mandated::mandates {
 
 // Prefix of a mandate's credential id; the rest is the mandate id ([a-z0-9_-]{1,64}).
 inline constexpr std::string_view kMandateIdPrefix = "urn:mandated:mandate:";
+// A delegation chain holds at most this many mandates, the root included (specs/mandate.md §4).
+inline constexpr int kMaxChainLength = 8;
 
 // All the types below are plain values. Thread safety: as for any value type.
 
@@ -146,6 +148,17 @@ Result<MandateTerms> ParseMandateTerms(const json::Value& v, std::string_view po
 // ParseMandateTerms(MandateTermsToJson(t)) == t, and MandateTermsToJson(ParseMandateTerms(j)) == j
 // for every canonical j.
 json::Value MandateTermsToJson(const MandateTerms& terms);
+
+// The value checks the parser applies to scope entries (specs/mandate.md §3.1), for other codecs
+// that take the same values (purchases, specs/mandate.md §7.2). All pure; safe from any thread.
+// A DID payee: did:<method>:<id>, no path, query or fragment, at most 512 bytes (§3.1.1).
+bool IsPayeeDid(std::string_view s);
+// An address payee: "0x" + 40 lower-case hex digits (§3.1.1).
+bool IsPayeeAddress(std::string_view s);
+// An ISO 18245 merchant category code: exactly four ASCII digits.
+bool IsCategoryCode(std::string_view s);
+// An assigned ISO 3166-1 alpha-2 code, upper case.
+bool IsCountryCode(std::string_view s);
 
 // The extension constraint types this build evaluates (none yet); any other type makes a mandate
 // invalid ("unknown-constraint").
