@@ -11,9 +11,13 @@
 
 namespace mandated::api {
 
-Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secrets) {
+Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secrets,
+                                        Clock* clock) {
   std::unique_ptr<App> app(new App());
   app->config_ = config;
+  if (clock != nullptr) {
+    app->clock_ = clock;
+  }
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -76,6 +80,19 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   dopts.session_ttl_minutes = config.session_ttl_minutes;
   app->directory_ = std::make_unique<identity::Directory>(*app->store_, *app->keys_, *app->clock_,
                                                           *app->random_, dopts);
+  mandates::RegistryOptions mopts;
+  mopts.service_did = app->service_did_;
+  // Status list URIs: https for a public host; plain http only for a loopback service.
+  std::string public_host = config.public_host;
+  if (public_host.empty()) {
+    public_host = config.listen_host + ":" + std::to_string(app->port_);
+  }
+  const bool loopback = public_host.rfind("127.", 0) == 0 || public_host.rfind("localhost", 0) == 0 ||
+                        public_host.rfind("[::1]", 0) == 0;
+  mopts.public_base_url = (loopback ? "http://" : "https://") + public_host;
+  mopts.status_list_ttl_s = config.status_list_ttl_s;
+  app->mandates_ = std::make_unique<mandates::MandateRegistry>(*app->store_, *app->keys_, *app->clock_,
+                                                               *app->random_, mopts);
   app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
   app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
                                               *app->operator_auth_, *app->principals_,
@@ -123,6 +140,7 @@ void App::RegisterRoutes() {
 
   RegisterPrincipalRoutes();
   RegisterIdentityRoutes();
+  RegisterMandateRoutes();
 }
 
 void App::RegisterPrincipalRoutes() {

@@ -18,10 +18,20 @@
 #include "identity/directory.h"
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
+#include "mandates/registry.h"
 #include "signer/key_store.h"
 #include "store/kv_store.h"
 
 namespace mandated::api {
+
+// DID documents and JWKS (specs/signing.md §DIDs): a DID's published keys as JsonWebKey2020
+// methods, or as JWKs whose kid is the method id. Shared by the service DID and the principals'
+// issuer DIDs (routes_keys.cc).
+Result<std::vector<signer::KeyInfo>> PublishedKeys(signer::KeyStore& keys, const std::string& owner,
+                                                   const std::string& purpose);
+Response DidDocumentResponse(const std::string& did,
+                             const Result<std::vector<signer::KeyInfo>>& keys);
+Response JwksResponse(const std::string& did, const Result<std::vector<signer::KeyInfo>>& keys);
 
 // Thread safety: Start/Run from the main thread; Stop from any thread.
 class App {
@@ -32,7 +42,10 @@ class App {
 
   // Opens storage and binds the listener; does not serve yet. Errors: storage failures
   // (kDataLoss for corruption, kUnavailable if locked) and listen failures.
-  static Result<std::unique_ptr<App>> Start(const ServerConfig& config, Secrets secrets);
+  // `clock`: the service's clock (tests pass a fake one; it must outlive the App); the system
+  // clock when null.
+  static Result<std::unique_ptr<App>> Start(const ServerConfig& config, Secrets secrets,
+                                            Clock* clock = nullptr);
   ~App();
 
   int port() const { return port_; }
@@ -55,8 +68,7 @@ class App {
   void RegisterPrincipalRoutes();
   void RegisterKeyRoutes();
   void RegisterIdentityRoutes();
-  Response DidDocument() const;
-  Response Jwks() const;
+  void RegisterMandateRoutes();
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();
@@ -66,6 +78,7 @@ class App {
   std::unique_ptr<identity::OperatorAuth> operator_auth_;
   std::unique_ptr<signer::KeyStore> keys_;
   std::unique_ptr<identity::Directory> directory_;
+  std::unique_ptr<mandates::MandateRegistry> mandates_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<AccessGuard> guard_;
   std::string service_did_;  // did:web of this service

@@ -10,6 +10,7 @@ namespace {
 
 constexpr char kPrincipalParam[] = "principal";
 constexpr char kAgentParam[] = "agent";
+constexpr char kMandateParam[] = "mandate";
 
 }  // namespace
 
@@ -125,6 +126,12 @@ std::optional<Response> AccessGuard::Refusal(Request& req, identity::Permission 
     return ProblemResponse(
         PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope"),
         req);
+  }
+  if (const std::string mandate = req.Param(kMandateParam);
+      !mandate.empty() && !caller.InMandateScope(mandate)) {
+    return ProblemResponse(PermissionDeniedError("this credential is limited to other mandates",
+                                                 "mandate-out-of-scope"),
+                           req);
   }
   return std::nullopt;
 }

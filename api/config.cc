@@ -106,6 +106,9 @@ Status Apply(const std::string& key, const std::string& value, const std::string
   } else if (key == "session_ttl_minutes") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 1440));
     cfg.session_ttl_minutes = static_cast<int>(v);
+  } else if (key == "status_list_ttl_s") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 10, 86400));
+    cfg.status_list_ttl_s = v;
   } else if (key == "rate_limits") {
     return ParseRateLimits(where, value, cfg);
   } else if (key == "public_host") {
@@ -140,6 +143,7 @@ constexpr Setting kSettings[] = {
     {"kek_file", "--kek-file", "MANDATED_KEK_FILE"},
     {"public_host", "--public-host", "MANDATED_PUBLIC_HOST"},
     {"session_ttl_minutes", "--session-ttl-minutes", "MANDATED_SESSION_TTL_MINUTES"},
+    {"status_list_ttl_s", "--status-list-ttl-s", "MANDATED_STATUS_LIST_TTL_S"},
     {"rate_limits", "--rate-limits", "MANDATED_RATE_LIMITS"},
 };
 
@@ -267,6 +271,8 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
                                                       (default: the listen address)
   --session-ttl-minutes N      MANDATED_SESSION_TTL_MINUTES  agent session lifetime, default
                                                       and maximum (default 15, at most 1440)
+  --status-list-ttl-s N        MANDATED_STATUS_LIST_TTL_S  how long verifiers may cache a
+                                                      mandate status list (default 300, 10-86400)
   --rate-limits SPEC           MANDATED_RATE_LIMITS   token buckets per credential by role:
                                                       role=PER_SECOND/BURST[,...] (defaults:
                                                       operator=20/40, admin=20/40,

@@ -27,6 +27,7 @@ struct ServerConfig {
   std::string kek_file;                      // key-encryption key file (signer key store)
   std::string public_host;                   // did:web host (default: listen address)
   int session_ttl_minutes = 15;              // agent session lifetime (default and maximum)
+  int64_t status_list_ttl_s = 300;           // "ttl" and max-age of served status lists
   // Token buckets per credential, by role (operator, admin, approver, auditor, merchant, agent).
   // An agent's own rate_limit overrides the "agent" entry for its sessions.
   std::map<std::string, identity::RateLimit> rate_limits = DefaultRateLimits();

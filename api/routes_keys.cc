@@ -12,16 +12,23 @@ namespace {
 
 constexpr char kServiceOwner[] = "service";
 
-Result<std::vector<signer::KeyInfo>> PublishedServiceKeys(signer::KeyStore& keys) {
-  MD_ASSIGN_OR_RETURN(std::vector<signer::KeyInfo> all, keys.List(kServiceOwner));
+}  // namespace
+
+// The keys a DID document publishes: an owner's keys that are not disabled, of one purpose when
+// `purpose` is given (a principal's DID speaks only through its issuer keys).
+Result<std::vector<signer::KeyInfo>> PublishedKeys(signer::KeyStore& keys, const std::string& owner,
+                                                   const std::string& purpose) {
+  MD_ASSIGN_OR_RETURN(std::vector<signer::KeyInfo> all, keys.List(owner));
   std::vector<signer::KeyInfo> out;
   for (signer::KeyInfo& k : all) {
-    if (k.state != signer::KeyState::kDisabled) {
+    if (k.state != signer::KeyState::kDisabled && (purpose.empty() || k.purpose == purpose)) {
       out.push_back(std::move(k));
     }
   }
   return out;
 }
+
+namespace {
 
 // `fixed_owner`: a principal's key route (no "owner" field accepted); otherwise the operator's
 // route, where "owner" defaults to the service.
@@ -76,8 +83,8 @@ Response KeyList(const Result<std::vector<signer::KeyInfo>>& keys, const Request
 
 }  // namespace
 
-Response App::DidDocument() const {
-  Result<std::vector<signer::KeyInfo>> keys = PublishedServiceKeys(*keys_);
+Response DidDocumentResponse(const std::string& did,
+                             const Result<std::vector<signer::KeyInfo>>& keys) {
   if (!keys.ok()) {
     return ProblemResponse(keys.error(), Request());
   }
@@ -87,18 +94,18 @@ Response App::DidDocument() const {
   json::Value methods = json::Value::Array();
   json::Value refs = json::Value::Array();
   for (const signer::KeyInfo& k : *keys) {
-    const std::string vm = service_did_ + "#" + k.id;
+    const std::string vm = did + "#" + k.id;
     json::Value m = json::Value::Object();
     m.Set("id", json::Value::String(vm));
     m.Set("type", json::Value::String("JsonWebKey2020"));
-    m.Set("controller", json::Value::String(service_did_));
+    m.Set("controller", json::Value::String(did));
     m.Set("publicKeyJwk", signer::PublicKeyToJwk(k.public_key));
     methods.Append(std::move(m));
     refs.Append(json::Value::String(vm));
   }
   json::Value doc = json::Value::Object();
   doc.Set("@context", std::move(context));
-  doc.Set("id", json::Value::String(service_did_));
+  doc.Set("id", json::Value::String(did));
   doc.Set("verificationMethod", std::move(methods));
   doc.Set("assertionMethod", refs);
   doc.Set("authentication", std::move(refs));
@@ -108,15 +115,14 @@ Response App::DidDocument() const {
   return r;
 }
 
-Response App::Jwks() const {
-  Result<std::vector<signer::KeyInfo>> keys = PublishedServiceKeys(*keys_);
+Response JwksResponse(const std::string& did, const Result<std::vector<signer::KeyInfo>>& keys) {
   if (!keys.ok()) {
     return ProblemResponse(keys.error(), Request());
   }
   json::Value list = json::Value::Array();
   for (const signer::KeyInfo& k : *keys) {
     json::Value jwk = signer::PublicKeyToJwk(k.public_key);
-    jwk.Set("kid", json::Value::String(service_did_ + "#" + k.id));
+    jwk.Set("kid", json::Value::String(did + "#" + k.id));
     jwk.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(k.type))));
     jwk.Set("use", json::Value::String("sig"));
     list.Append(std::move(jwk));
@@ -131,8 +137,12 @@ Response App::Jwks() const {
 
 void App::RegisterKeyRoutes() {
   using identity::Permission;
-  router_.Add("GET", "/.well-known/did.json", [this](Request&) { return DidDocument(); });
-  router_.Add("GET", "/.well-known/jwks.json", [this](Request&) { return Jwks(); });
+  router_.Add("GET", "/.well-known/did.json", [this](Request&) {
+    return DidDocumentResponse(service_did_, PublishedKeys(*keys_, kServiceOwner, ""));
+  });
+  router_.Add("GET", "/.well-known/jwks.json", [this](Request&) {
+    return JwksResponse(service_did_, PublishedKeys(*keys_, kServiceOwner, ""));
+  });
   const AccessGuard& g = *guard_;
 
   // The service's own keys: operator only. `owner` in the body or query picks any owner.

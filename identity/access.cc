@@ -43,6 +43,11 @@ std::string_view PermissionName(Permission p) {
     case Permission::kReadKeys: return "keys:read";
     case Permission::kManageKeys: return "keys:manage";
     case Permission::kOwnSession: return "session:own";
+    case Permission::kReadMandates: return "mandates:read";
+    case Permission::kIssueMandates: return "mandates:issue";
+    case Permission::kManageMandates: return "mandates:manage";
+    case Permission::kVerifyMandates: return "mandates:verify";
+    case Permission::kUseMandates: return "mandates:use";
   }
   return "unknown";
 }
@@ -58,15 +63,19 @@ bool RoleAllows(Role role, Permission p) {
              p != Permission::kOwnSession;
     case Role::kApprover:
       return p == Permission::kReadPrincipal || p == Permission::kReadAgents ||
-             p == Permission::kReadSessions;
+             p == Permission::kReadSessions || p == Permission::kReadMandates ||
+             p == Permission::kVerifyMandates;
     case Role::kAuditor:
       return p == Permission::kReadPrincipal || p == Permission::kReadUsers ||
              p == Permission::kReadCredentials || p == Permission::kReadAgents ||
-             p == Permission::kReadSessions || p == Permission::kReadKeys;
+             p == Permission::kReadSessions || p == Permission::kReadKeys ||
+             p == Permission::kReadMandates || p == Permission::kVerifyMandates;
     case Role::kMerchant:
-      return p == Permission::kReadPrincipal;
+      return p == Permission::kReadPrincipal || p == Permission::kVerifyMandates ||
+             p == Permission::kUseMandates;
     case Role::kAgent:
-      return p == Permission::kOwnSession;
+      return p == Permission::kOwnSession || p == Permission::kIssueMandates ||
+             p == Permission::kVerifyMandates;
   }
   return false;
 }
@@ -74,6 +83,11 @@ bool RoleAllows(Role role, Permission p) {
 bool Caller::InAgentScope(std::string_view id) const {
   return agent_scope.empty() ||
          std::find(agent_scope.begin(), agent_scope.end(), id) != agent_scope.end();
+}
+
+bool Caller::InMandateScope(std::string_view id) const {
+  return mandate_scope.empty() ||
+         std::find(mandate_scope.begin(), mandate_scope.end(), id) != mandate_scope.end();
 }
 
 }  // namespace mandated::identity

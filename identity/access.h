@@ -35,6 +35,11 @@ enum class Permission {
   kReadKeys,
   kManageKeys,
   kOwnSession,  // an agent reading or ending the session it calls with
+  kReadMandates,
+  kIssueMandates,    // admins issue any mandate; agents only delegate from mandates they hold
+  kManageMandates,   // revoke, suspend, resume
+  kVerifyMandates,   // POST /v1/mandates/verify: every authenticated caller
+  kUseMandates,      // record a use while verifying (merchants, admins)
 };
 
 std::string_view PermissionName(Permission p);
@@ -60,6 +65,7 @@ struct Caller {
   std::optional<RateLimit> agent_rate_limit;  // the agent's own limit, if it has one
 
   bool InAgentScope(std::string_view agent_id) const;
+  bool InMandateScope(std::string_view mandate_id) const;
 };
 
 }  // namespace mandated::identity

@@ -8,17 +8,17 @@ namespace {
 
 Status BadJws(const std::string& why) { return InvalidArgumentError("JWS " + why, "bad-jws"); }
 
-Result<KeyType> KeyTypeForAlg(const std::string& alg) {
+}  // namespace
+
+Result<KeyType> KeyTypeForAlg(std::string_view alg) {
   if (alg == "EdDSA" || alg == "Ed25519") return KeyType::kEd25519;
   if (alg == "ES256") return KeyType::kP256;
   if (alg == "ES256K") return KeyType::kSecp256k1;
   if (alg == "none") {
     return UnauthenticatedError("JWS alg \"none\" is never accepted", "alg-none");
   }
-  return UnauthenticatedError("JWS alg \"" + alg + "\" is not supported", "unknown-alg");
+  return UnauthenticatedError("JWS alg \"" + std::string(alg) + "\" is not supported", "unknown-alg");
 }
-
-}  // namespace
 
 std::string_view JwsAlgFor(KeyType type) {
   switch (type) {

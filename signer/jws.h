@@ -14,6 +14,9 @@ namespace mandated::signer {
 
 // The JOSE alg we emit for a key type: EdDSA, ES256, ES256K.
 std::string_view JwsAlgFor(KeyType type);
+// The key type an alg needs: EdDSA (and the fully-specified "Ed25519") Ed25519, ES256 P-256,
+// ES256K secp256k1. kUnauthenticated "alg-none" for "none", "unknown-alg" for anything else.
+Result<KeyType> KeyTypeForAlg(std::string_view alg);
 
 // A parsed, not yet verified, compact JWS.
 struct Jws {

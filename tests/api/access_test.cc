@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -25,6 +26,7 @@
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
 #include "identity/tenant.h"
+#include "mandates/credential.h"
 #include "signer/did.h"
 #include "signer/hash.h"
 #include "signer/key_store.h"
@@ -44,6 +46,8 @@ using identity::Role;
 constexpr char kBootstrapToken[] = "access-test-operator-token-7c1f0a9e42";
 // A principal id of the right shape that no principal has.
 constexpr char kNoSuchPrincipal[] = "prn_aaaaaaaaaaaaaaaaaaaaaaaaaa";
+// The terms of every mandate the test issues (a delegation repeats them: no widening).
+constexpr char kMandateTerms[] = R"({"limits":{"per_transaction":[{"asset":"USD","max":"1000"}]}})";
 
 // Every column family the service opens (api/app.cc), for storage snapshots.
 const std::vector<std::string>& Families() {
@@ -71,6 +75,13 @@ const std::map<Permission, std::set<Role>>& SpecRoleTable() {
       {Permission::kReadKeys, {Role::kOperator, Role::kAdmin, Role::kAuditor}},
       {Permission::kManageKeys, {Role::kOperator, Role::kAdmin}},
       {Permission::kOwnSession, {Role::kAgent}},
+      {Permission::kReadMandates, {Role::kOperator, Role::kAdmin, Role::kApprover, Role::kAuditor}},
+      {Permission::kIssueMandates, {Role::kOperator, Role::kAdmin, Role::kAgent}},
+      {Permission::kManageMandates, {Role::kOperator, Role::kAdmin}},
+      {Permission::kVerifyMandates,
+       {Role::kOperator, Role::kAdmin, Role::kApprover, Role::kAuditor, Role::kMerchant,
+        Role::kAgent}},
+      {Permission::kUseMandates, {Role::kOperator, Role::kAdmin, Role::kMerchant}},
   };
   return *kTable;
 }
@@ -84,7 +95,8 @@ constexpr Role kPrincipalRoles[] = {Role::kAdmin, Role::kApprover, Role::kAudito
 // One row per guarded route. `path` is the registered pattern; its {placeholders} are filled
 // with the ids of principal A (or, for the allowed call of a mutating route, of A's victims).
 // A body of a mutating route is valid, so only the guard can refuse it; "{fresh-did}" becomes a
-// new did:key on every call.
+// new did:key on every call, and the fixture fills "{a-agent}", "{a-mandate}" (a mandate of A's
+// agent), "{a-mandate-token}" (its JWS), "{valid-from}" and "{valid-until}" (see Body()).
 struct RouteRow {
   std::string method;
   std::string path;
@@ -148,6 +160,26 @@ const std::vector<RouteRow>& RouteTable() {
 
       {"GET", "/v1/session", Permission::kOwnSession, "", 200},
       {"DELETE", "/v1/session", Permission::kOwnSession, "", 200},
+
+      // A delegation from A's mandate, which A's agent holds: valid for every role allowed to
+      // issue, the agent included (an agent only delegates, specs/access.md §Mandates).
+      {"POST", "/v1/principals/{principal}/mandates", Permission::kIssueMandates,
+       R"({"agent":"{a-agent}","parent":"{a-mandate}","valid_from":"{valid-from}",)"
+       R"("valid_until":"{valid-until}","terms":)" + std::string(kMandateTerms) + "}",
+       201},
+      {"GET", "/v1/principals/{principal}/mandates", Permission::kReadMandates, "", 200},
+      {"GET", "/v1/principals/{principal}/mandates/{mandate}", Permission::kReadMandates, "",
+       200},
+      {"POST", "/v1/principals/{principal}/mandates/{mandate}/suspend",
+       Permission::kManageMandates, "", 200},
+      {"POST", "/v1/principals/{principal}/mandates/{mandate}/resume",
+       Permission::kManageMandates, "", 200},
+      {"POST", "/v1/principals/{principal}/mandates/{mandate}/revoke",
+       Permission::kManageMandates, "", 200},
+      // With a use, so that the allowed call writes (a plain verification writes nothing); a
+      // use also needs mandates:use, which every caller the table admits here holds.
+      {"POST", "/v1/mandates/verify", Permission::kVerifyMandates,
+       R"({"mandate":"{a-mandate-token}","use":{"key":"access-table"}})", 200},
   };
   return *kRows;
 }
@@ -161,6 +193,9 @@ const std::set<std::pair<std::string, std::string>>& PublicRoutes() {
       {"GET", "/.well-known/did.json"},
       {"GET", "/.well-known/jwks.json"},
       {"POST", "/v1/sessions"},
+      {"GET", "/v1/status-lists/{principal}/{list}"},
+      {"GET", "/principals/{principal}/did.json"},
+      {"GET", "/principals/{principal}/jwks.json"},
   };
   return *kPublic;
 }
@@ -238,6 +273,8 @@ struct PrincipalSetup {
   std::string agent;                       // self-custody did:key agent
   std::string session;                     // a session of `agent`, opened by the admin
   std::string key;                         // a principal key (purpose issuer)
+  std::string mandate;                     // a root mandate of `agent`, issued by the admin
+  std::string mandate_token;               // its JWS (not a secret)
 };
 
 class AccessTest : public ::testing::Test {
@@ -269,6 +306,9 @@ class AccessTest : public ::testing::Test {
     client_->set_tcp_nodelay(true);  // headers and body go out in separate writes
     client_->set_read_timeout(10, 0);
     tokens_.push_back(kBootstrapToken);
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    valid_from_ = mandates::FormatRfc3339Utc(now);
+    valid_until_ = mandates::FormatRfc3339Utc(now + 86400);
 
     Populate(a_, "Principal A");
     Populate(b_, "Principal B");
@@ -322,10 +362,28 @@ class AccessTest : public ::testing::Test {
       return json::Value::Object();
     }
     json::Value v = ResponseJson(r);
-    if (const std::string t = StringField(v, "token"); !t.empty()) {
+    RememberToken(v);
+    return v;
+  }
+
+  // Remembers the credential or session token a response carries (a mandate's "token" is its
+  // JWS, public by design).
+  void RememberToken(const json::Value& v) {
+    const std::string t = StringField(v, "token");
+    if (t.rfind("crd_", 0) == 0 || t.rfind("ses_", 0) == 0) {
       tokens_.push_back(t);
     }
-    return v;
+  }
+
+  // The body issuing a mandate of `agent` (a delegation from `parent` unless it is empty), valid
+  // from the fixture's start for a day.
+  std::string MandateBody(const std::string& agent, const std::string& parent) const {
+    std::string body = R"({"agent":")" + agent + "\"";
+    if (!parent.empty()) {
+      body += R"(,"parent":")" + parent + "\"";
+    }
+    return body + R"(,"valid_from":")" + valid_from_ + R"(","valid_until":")" + valid_until_ +
+           R"(","terms":)" + kMandateTerms + "}";
   }
 
   std::string OpenSession(const PrincipalSetup& t, const std::string& agent,
@@ -360,6 +418,10 @@ class AccessTest : public ::testing::Test {
     t.session = StringField(s, "id");
     t.token[Role::kAgent] = StringField(s, "token");
     t.key = StringField(Create(base + "/keys", admin, R"({"type":"Ed25519","purpose":"issuer"})"), "id");
+    const json::Value m = Create(base + "/mandates", admin, MandateBody(t.agent, ""));
+    t.mandate = StringField(m, "id");
+    t.mandate_token = StringField(m, "token");
+    EXPECT_FALSE(t.mandate_token.empty());
   }
 
   // Principal A's victims (targets of the allowed mutating calls), a second agent with a
@@ -381,6 +443,8 @@ class AccessTest : public ::testing::Test {
     victim_service_key_ =
         StringField(Create("/v1/keys", kBootstrapToken, R"({"type":"Ed25519","purpose":"victim"})"), "id");
     victim_agent_token_ = OpenSession(a_, a_.agent, "ended by the table");
+    victim_.mandate =
+        StringField(Create(base + "/mandates", admin, MandateBody(a_.agent, "")), "id");
 
     agent_y_ =
         StringField(Create(base + "/agents", admin, R"({"name":"agent Y","did":")" + NewAgentDid() + "\"}"),
@@ -430,11 +494,13 @@ class AccessTest : public ::testing::Test {
               {"credential", a_.credential.at(Role::kAuditor)},
               {"agent", a_.agent},
               {"session", a_.session},
-              {"key", a_.key}};
+              {"key", a_.key},
+              {"mandate", a_.mandate}};
     }
-    return {
-        {"principal", a_.id},     {"user", victim_.user},       {"credential", victim_.credential},
-        {"agent", victim_.agent}, {"session", victim_.session}, {"key", victim_.key}};
+    return {{"principal", a_.id},         {"user", victim_.user},
+            {"credential", victim_.credential}, {"agent", victim_.agent},
+            {"session", victim_.session}, {"key", victim_.key},
+            {"mandate", victim_.mandate}};
   }
 
   static std::string Fill(const std::string& pattern,
@@ -447,8 +513,17 @@ class AccessTest : public ::testing::Test {
     return path;
   }
 
-  static std::string Body(const RouteRow& row) {
-    return ReplaceAll(row.body, "{fresh-did}", NewAgentDid());
+  std::string Body(const RouteRow& row) const {
+    std::string body = ReplaceAll(row.body, "{fresh-did}", NewAgentDid());
+    for (const auto& [placeholder, value] :
+         std::vector<std::pair<std::string, std::string>>{{"{a-agent}", a_.agent},
+                                                          {"{a-mandate}", a_.mandate},
+                                                          {"{a-mandate-token}", a_.mandate_token},
+                                                          {"{valid-from}", valid_from_},
+                                                          {"{valid-until}", valid_until_}}) {
+      body = ReplaceAll(body, placeholder, value);
+    }
+    return body;
   }
 
   // Sends one call that must be refused with `status` and problem type `slug`, and checks that
@@ -480,9 +555,7 @@ class AccessTest : public ::testing::Test {
     EXPECT_TRUE(r) << "no response";
     if (r) {
       EXPECT_EQ(r->status, status) << r->body;
-      if (const std::string t = StringField(ResponseJson(r), "token"); !t.empty()) {
-        tokens_.push_back(t);
-      }
+      RememberToken(ResponseJson(r));
     }
     ++admitted_;
     return r;
@@ -520,13 +593,14 @@ class AccessTest : public ::testing::Test {
 
   PrincipalSetup a_, b_;
   struct {
-    std::string user, credential, agent, session, key;
+    std::string user, credential, agent, session, key, mandate;
   } victim_;
   std::string victim_service_key_;
   std::string victim_agent_token_;  // a session of A's agent, ended by DELETE /v1/session
   std::string agent_y_, session_y_;
   std::string scoped_token_;  // A admin credential limited to A's agent X
   std::string revoked_credential_token_, revoked_session_token_;
+  std::string valid_from_, valid_until_;  // the validity of the mandates the test issues
   int refusals_ = 0;
   int admitted_ = 0;
 };
@@ -569,6 +643,18 @@ TEST_F(AccessTest, TableCoversEveryRegisteredRouteExceptThePublicOnes) {
   for (const char* path :
        {"/healthz", "/readyz", "/metrics", "/.well-known/did.json", "/.well-known/jwks.json"}) {
     EXPECT_EQ(client_->Get(path)->status, 200) << path;
+  }
+  // A principal's issuer documents and status lists, for merchants verifying offline.
+  for (const std::string& path :
+       {"/principals/" + a_.id + "/did.json", "/principals/" + a_.id + "/jwks.json",
+        "/v1/status-lists/" + a_.id + "/0"}) {
+    EXPECT_EQ(client_->Get(path)->status, 200) << path;
+  }
+  for (const std::string& path :
+       {"/principals/" + std::string(kNoSuchPrincipal) + "/did.json",
+        "/principals/" + std::string(kNoSuchPrincipal) + "/jwks.json",
+        "/v1/status-lists/" + std::string(kNoSuchPrincipal) + "/0"}) {
+    EXPECT_EQ(client_->Get(path)->status, 404) << path;
   }
   const Snapshot before = TakeSnapshot();
   auto r = client_->Post("/v1/sessions", R"({"task":"no assertion"})", "application/json");
@@ -688,8 +774,8 @@ TEST_F(AccessTest, EveryRouteRefusesEveryWrongCallerAndChangesNothing) {
     // The same snapshot does see what an admitted call writes.
     EXPECT_FALSE(TakeSnapshot() == before) << row.method << " " << row.path << " wrote nothing";
   }
-  EXPECT_EQ(refusals_, 812);
-  EXPECT_EQ(admitted_, 62);
+  EXPECT_EQ(refusals_, 973);
+  EXPECT_EQ(admitted_, 75);
   std::cout << "[ access ] " << RouteTable().size() << " routes, " << refusals_
             << " refused calls with storage unchanged, " << admitted_ << " admitted calls\n";
 }
@@ -701,14 +787,16 @@ TEST_F(AccessTest, AnotherPrincipalsRecordsDoNotExistOnOwnPath) {
                                                     {"credential", "credential-not-found"},
                                                     {"agent", "agent-not-found"},
                                                     {"session", "session-not-found"},
-                                                    {"key", "key-not-found"}};
+                                                    {"key", "key-not-found"},
+                                                    {"mandate", "mandate-not-found"}};
   const std::map<std::string, std::string> b_records = {
       {"principal", a_.id},
       {"user", b_.user.at(Role::kAuditor)},
       {"credential", b_.credential.at(Role::kAuditor)},
       {"agent", b_.agent},
       {"session", b_.session},
-      {"key", b_.key}};
+      {"key", b_.key},
+      {"mandate", b_.mandate}};
   int rows = 0;
   for (const RouteRow& row : RouteTable()) {
     if (!NamesPrincipal(row.path)) {
@@ -725,7 +813,7 @@ TEST_F(AccessTest, AnotherPrincipalsRecordsDoNotExistOnOwnPath) {
       }
     }
   }
-  EXPECT_EQ(rows, 14);
+  EXPECT_EQ(rows, 18);
   // B's records are still there for B.
   ExpectAdmitted("GET", "/v1/principals/" + b_.id + "/agents/" + b_.agent,
                  b_.token.at(Role::kAdmin), "", 200);
@@ -810,6 +898,142 @@ TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
                 R"({"role":"auditor","mandates":[")" + m2 + "\"]}", 403, "scope-widened");
   ExpectAdmitted("POST", base + "/credentials", mandate_token,
                  R"({"role":"auditor","mandates":[")" + m1 + "\"]}", 201);
+}
+
+// A mandate-limited credential or session acts only on its mandates (specs/access.md §Roles,
+// §Mandates): 403 mandate-out-of-scope on any other mandate, on its paths and as the parent of
+// an issuance.
+TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
+  const std::string base = "/v1/principals/" + a_.id;
+  const std::string admin = a_.token.at(Role::kAdmin);
+  const std::string scoped = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", admin,
+                                  R"({"role":"admin","name":"scoped to M","mandates":[")" +
+                                      a_.mandate + "\"]}",
+                                  201)),
+      "token");
+  ASSERT_FALSE(scoped.empty());
+
+  // Outside its scope: the victim mandate (of the same agent) is refused on every path...
+  const std::string outside = base + "/mandates/" + victim_.mandate;
+  ExpectRefused("GET", outside, Bearer(scoped), "", 403, "mandate-out-of-scope");
+  for (const char* action : {"/suspend", "/resume", "/revoke"}) {
+    ExpectRefused("POST", outside + action, Bearer(scoped), "", 403, "mandate-out-of-scope");
+  }
+  // ...and it issues neither a root nor a delegation from a mandate outside its scope.
+  ExpectRefused("POST", base + "/mandates", Bearer(scoped), MandateBody(a_.agent, ""), 403,
+                "mandate-out-of-scope");
+  ExpectRefused("POST", base + "/mandates", Bearer(scoped), MandateBody(a_.agent, victim_.mandate),
+                403, "mandate-out-of-scope");
+
+  // Inside its scope it works, and lists show only its mandate.
+  const std::string inside = base + "/mandates/" + a_.mandate;
+  EXPECT_EQ(StringField(ResponseJson(ExpectAdmitted("GET", inside, scoped, "", 200)), "id"),
+            a_.mandate);
+  const json::Value list = ResponseJson(ExpectAdmitted("GET", base + "/mandates", scoped, "", 200));
+  ASSERT_NE(list.Find("items"), nullptr);
+  ASSERT_EQ(list.Find("items")->items().size(), 1u) << json::Write(list);
+  EXPECT_EQ(StringField(list.Find("items")->items()[0], "id"), a_.mandate);
+  const json::Value child = ResponseJson(ExpectAdmitted(
+      "POST", base + "/mandates", scoped, MandateBody(a_.agent, a_.mandate), 201));
+  EXPECT_EQ(StringField(child, "parent"), a_.mandate);
+  EXPECT_EQ(StringField(ResponseJson(ExpectAdmitted("POST", inside + "/suspend", scoped, "", 200)),
+                        "state"),
+            "suspended");
+  EXPECT_EQ(StringField(ResponseJson(ExpectAdmitted("POST", inside + "/resume", scoped, "", 200)),
+                        "state"),
+            "active");
+  // The unscoped admin sees the victim.
+  ExpectAdmitted("GET", outside, admin, "", 200);
+
+  // A session opened with mandates is limited the same way: A's agent holds both mandates but
+  // delegates only from the one its session names.
+  const std::string session = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/agents/" + a_.agent + "/sessions", admin,
+                                  R"({"task":"scoped","mandates":[")" + victim_.mandate + "\"]}",
+                                  201)),
+      "token");
+  ASSERT_FALSE(session.empty());
+  ExpectRefused("POST", base + "/mandates", Bearer(session), MandateBody(a_.agent, a_.mandate), 403,
+                "mandate-out-of-scope");
+  ExpectAdmitted("POST", base + "/mandates", session, MandateBody(a_.agent, victim_.mandate), 201);
+}
+
+// Who may issue what (specs/access.md §Mandates): agents only delegate, and only from a mandate
+// they hold; an agent-limited credential issues only for its agents; another principal's agents
+// and mandates do not exist.
+TEST_F(AccessTest, MandateIssuanceFollowsTheDelegationRules) {
+  const std::string base = "/v1/principals/" + a_.id;
+  const std::string issue = base + "/mandates";
+  const std::string admin = a_.token.at(Role::kAdmin);
+  const std::string agent_x = a_.token.at(Role::kAgent);  // a session of A's agent X
+
+  // An agent only delegates...
+  ExpectRefused("POST", issue, Bearer(agent_x), MandateBody(a_.agent, ""), 403, "delegation-only");
+  // ...from a mandate it holds: agent Y may not delegate from X's mandate.
+  const std::string agent_y = OpenSession(a_, agent_y_, "y delegates");
+  ASSERT_FALSE(agent_y.empty());
+  ExpectRefused("POST", issue, Bearer(agent_y), MandateBody(agent_y_, a_.mandate), 403,
+                "not-parent-holder");
+  // X may, to another agent of its principal, which then holds the child.
+  const json::Value child =
+      ResponseJson(ExpectAdmitted("POST", issue, agent_x, MandateBody(agent_y_, a_.mandate), 201));
+  EXPECT_EQ(StringField(child, "parent"), a_.mandate);
+  EXPECT_EQ(StringField(child, "agent"), agent_y_);
+  const std::string child_id = StringField(child, "id");
+  ASSERT_FALSE(child_id.empty());
+  ExpectRefused("POST", issue, Bearer(agent_x), MandateBody(a_.agent, child_id), 403,
+                "not-parent-holder");
+  EXPECT_EQ(StringField(ResponseJson(ExpectAdmitted("POST", issue, agent_y,
+                                                    MandateBody(agent_y_, child_id), 201)),
+                        "parent"),
+            child_id);
+
+  // An agent-limited credential issues only for its agents and sees only their mandates.
+  ExpectRefused("POST", issue, Bearer(scoped_token_), MandateBody(agent_y_, ""), 403,
+                "agent-out-of-scope");
+  ExpectAdmitted("POST", issue, scoped_token_, MandateBody(a_.agent, ""), 201);
+  ExpectRefused("GET", issue + "/" + child_id, Bearer(scoped_token_), "", 403,
+                "agent-out-of-scope");
+  ExpectRefused("POST", issue + "/" + child_id + "/revoke", Bearer(scoped_token_), "", 403,
+                "agent-out-of-scope");
+
+  // Another principal's agent and mandate do not exist for A's admin (nor for the operator on
+  // A's path).
+  for (const std::string& token : {admin, std::string(kBootstrapToken)}) {
+    ExpectRefused("POST", issue, Bearer(token), MandateBody(b_.agent, ""), 404, "agent-not-found");
+    ExpectRefused("POST", issue, Bearer(token), MandateBody(a_.agent, b_.mandate), 404,
+                  "mandate-not-found");
+  }
+}
+
+// Verification is open to every authenticated caller; recording a use needs mandates:use
+// (specs/access.md §Mandates), and a refused use records nothing.
+TEST_F(AccessTest, VerifyingIsOpenButRecordingAUseNeedsMandatesUse) {
+  const std::string verify = "/v1/mandates/verify";
+  const std::string plain = R"({"mandate":")" + a_.mandate_token + "\"}";
+  const std::string with_use = R"({"mandate":")" + a_.mandate_token + R"(","use":{"key":"k-1"}})";
+  for (const Caller& c : Callers()) {
+    SCOPED_TRACE(c.label);
+    const json::Value v = ResponseJson(ExpectAdmitted("POST", verify, c.token, plain, 200));
+    EXPECT_EQ(StringField(v, "verdict"), "valid") << json::Write(v);
+    EXPECT_EQ(v.Find("use"), nullptr);
+    if (!SpecAllows(c.role, Permission::kUseMandates)) {
+      ExpectRefused("POST", verify, Bearer(c.token), with_use, 403, "forbidden");
+    }
+  }
+  // A's merchant records a use; the same key again is answered as a replay, counted once.
+  for (const bool replayed : {false, true}) {
+    const json::Value v = ResponseJson(
+        ExpectAdmitted("POST", verify, a_.token.at(Role::kMerchant), with_use, 200));
+    EXPECT_EQ(StringField(v, "verdict"), "valid") << json::Write(v);
+    const json::Value* use = v.Find("use");
+    ASSERT_NE(use, nullptr) << json::Write(v);
+    ASSERT_NE(use->Find("uses"), nullptr);
+    EXPECT_EQ(use->Find("uses")->as_int64(), 1);
+    ASSERT_NE(use->Find("replayed"), nullptr);
+    EXPECT_EQ(use->Find("replayed")->as_bool(), replayed);
+  }
 }
 
 // Must-show 2: tokens are shown once, in the creating response; storage and logs hold at most

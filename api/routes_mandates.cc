@@ -1,0 +1,258 @@
+// Mandate routes (specs/api.md §Mandates): issuance and delegation, reads, revoke / suspend /
+// resume, merchant verification with optional use counting, and the public documents a verifier
+// needs offline: status lists and each principal's issuer DID document and JWKS.
+#include <charconv>
+
+#include "api/app.h"
+#include "api/handler_util.h"
+#include "base/log.h"
+#include "mandates/online.h"
+#include "mandates/verifier.h"
+#include "signer/jws.h"
+
+namespace mandated::api {
+namespace {
+
+using identity::Permission;
+
+std::string Actor(const Access& a) { return a.caller.credential_id; }
+
+// Who may issue what (specs/access.md §Mandates): an agent only delegates from a mandate it
+// holds and its session may use; a credential limited to agents or mandates stays inside them.
+Status CheckIssueScope(const Access& a, const mandates::IssueBody& body) {
+  if (a.caller.role == identity::Role::kAgent && body.parent_id.empty()) {
+    return PermissionDeniedError("/parent: agents can only delegate from a mandate they hold",
+                                 "delegation-only");
+  }
+  if (!a.caller.InAgentScope(body.agent_id) && a.caller.role != identity::Role::kAgent) {
+    return PermissionDeniedError("/agent: this credential is limited to other agents",
+                                 "agent-out-of-scope");
+  }
+  if (!a.caller.mandate_scope.empty() &&
+      (body.parent_id.empty() || !a.caller.InMandateScope(body.parent_id))) {
+    return PermissionDeniedError("/parent: this credential is limited to other mandates",
+                                 "mandate-out-of-scope");
+  }
+  return OkStatus();
+}
+
+// The payload of a compact JWS, unverified: only used to find which stored chain to load; the
+// verifier checks everything itself.
+std::optional<json::Value> UnverifiedClaims(const std::string& token) {
+  Result<signer::Jws> jws = signer::ParseJws(token);
+  if (!jws.ok()) {
+    return std::nullopt;
+  }
+  Result<json::Value> v = json::Parse(jws->payload);
+  if (!v.ok() || !v->is_object()) {
+    return std::nullopt;
+  }
+  return std::move(*v);
+}
+
+std::string StringAt(const json::Value& v, std::string_view key) {
+  const json::Value* m = v.Find(key);
+  return m != nullptr && m->is_string() ? m->as_string() : "";
+}
+
+}  // namespace
+
+void App::RegisterMandateRoutes() {
+  const AccessGuard& g = *guard_;
+  mandates::MandateRegistry& reg = *mandates_;
+  identity::Directory& dir = *directory_;
+  const std::string base = "/v1/principals/{principal}/mandates";
+
+  router_.Add("POST", base, g.Guard(Permission::kIssueMandates, [&reg, &dir](Request& req, const Access& a) {
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<mandates::IssueBody> ib = mandates::ParseIssueBody(*body);
+    if (!ib.ok()) return ProblemResponse(ib.error(), req);
+    if (Status s = CheckIssueScope(a, *ib); !s.ok()) return ProblemResponse(s, req);
+    Result<identity::Agent> agent = dir.GetAgent(*a.tenant, ib->agent_id);
+    if (!agent.ok()) return ProblemResponse(agent.error(), req);
+    if (agent->state != "active") {
+      return ProblemResponse(FailedPreconditionError("agent " + agent->id + " is " + agent->state,
+                                                     "agent-state"),
+                             req);
+    }
+    mandates::IssueRequest ir;
+    ir.agent_id = agent->id;
+    ir.subject = agent->did;
+    ir.parent_id = ib->parent_id;
+    ir.terms = std::move(ib->terms);
+    ir.validity = ib->validity;
+    ir.issued_by = Actor(a);
+    if (a.caller.role == identity::Role::kAgent) {
+      ir.delegating_agent_id = a.caller.agent_id;
+    }
+    Result<mandates::MandateRecord> m = reg.Issue(*a.tenant, std::move(ir));
+    if (!m.ok()) return ProblemResponse(m.error(), req);
+    log::Info("mandate issued", {{"request_id", req.request_id}, {"principal", m->principal_id},
+                                 {"mandate", m->id}, {"agent", m->agent_id},
+                                 {"parent", m->parent}, {"by", Actor(a)}});
+    AnnotateRequestLog("mandate", m->id);
+    Response res = JsonResponse(201, mandates::MandateRecordToJson(*m));
+    res.headers.emplace_back("Location", "/v1/principals/" + m->principal_id + "/mandates/" + m->id);
+    return res;
+  }));
+
+  router_.Add("GET", base, g.Guard(Permission::kReadMandates, [&reg](Request& req, const Access& a) {
+    Result<Page> page = ParsePage(req);
+    if (!page.ok()) return ProblemResponse(page.error(), req);
+    Result<std::vector<mandates::MandateRecord>> list =
+        reg.List(*a.tenant, page->after, page->limit, req.Query("agent"));
+    if (!list.ok()) return ProblemResponse(list.error(), req);
+    json::Value items = json::Value::Array();
+    for (const mandates::MandateRecord& m : *list) {
+      if (a.caller.InAgentScope(m.agent_id) && a.caller.InMandateScope(m.id)) {
+        items.Append(mandates::MandateRecordToJson(m));
+      }
+    }
+    return ListResponse(std::move(items), list->size() == page->limit,
+                        list->empty() ? "" : list->back().id);
+  }));
+
+  // A mandate of an agent outside the credential's agent scope is refused (403), like the agent.
+  auto scoped = [&reg](const Access& a, const std::string& id) -> Result<mandates::MandateRecord> {
+    MD_ASSIGN_OR_RETURN(mandates::MandateRecord m, reg.Get(*a.tenant, id));
+    if (!a.caller.InAgentScope(m.agent_id)) {
+      return PermissionDeniedError("this credential is limited to other agents",
+                                   "agent-out-of-scope");
+    }
+    return m;
+  };
+  router_.Add("GET", base + "/{mandate}", g.Guard(Permission::kReadMandates, [scoped](Request& req, const Access& a) {
+    return Answer(scoped(a, req.Param("mandate")), req, 200, mandates::MandateRecordToJson);
+  }));
+  for (const std::string action : {"revoke", "suspend", "resume"}) {
+    router_.Add("POST", base + "/{mandate}/" + action, g.Guard(Permission::kManageMandates, [&reg, scoped, action](Request& req, const Access& a) {
+      Result<mandates::MandateRecord> m = scoped(a, req.Param("mandate"));
+      if (!m.ok()) return ProblemResponse(m.error(), req);
+      Result<mandates::MandateRecord> after =
+          action == "revoke"    ? reg.Revoke(*a.tenant, m->id, Actor(a))
+          : action == "suspend" ? reg.Suspend(*a.tenant, m->id, Actor(a))
+                                : reg.Resume(*a.tenant, m->id, Actor(a));
+      if (after.ok()) {
+        log::Info("mandate state changed", {{"request_id", req.request_id}, {"principal", after->principal_id},
+                                            {"mandate", after->id}, {"state", after->state}, {"by", Actor(a)}});
+      }
+      return Answer(after, req, 200, mandates::MandateRecordToJson);
+    }));
+  }
+
+  // ---- Verification (merchants and anyone else holding a token) ----
+  router_.Add("POST", "/v1/mandates/verify", g.Guard(Permission::kVerifyMandates, [this, &reg](Request& req, const Access& a) {
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<mandates::VerifyRequest> vr = mandates::ParseVerifyRequest(*body, {"use"});
+    if (!vr.ok()) return ProblemResponse(vr.error(), req);
+    std::string use_key;
+    if (const json::Value* use = body->Find("use")) {
+      Result<json::ObjectReader> ur = json::ObjectReader::Of(*use, "/use");
+      if (!ur.ok()) return ProblemResponse(ur.error(), req);
+      Result<std::string> key = ur->String("key");
+      if (!key.ok()) return ProblemResponse(key.error(), req);
+      if (Status f = ur->Finish(); !f.ok()) return ProblemResponse(f, req);
+      use_key = *key;
+      if (!identity::RoleAllows(a.caller.role, Permission::kUseMandates)) {
+        return ProblemResponse(
+            PermissionDeniedError("role " + std::string(identity::RoleName(a.caller.role)) +
+                                      " lacks the permission mandates:use",
+                                  "forbidden"),
+            req);
+      }
+    }
+    // Without a chain, a delegated mandate of this service is verified against the stored
+    // ancestors (the tokens as issued); the verifier checks them like any other.
+    std::string principal;
+    std::string mandate_id;
+    if (std::optional<json::Value> claims = UnverifiedClaims(vr->token)) {
+      principal = reg.PrincipalOfIssuer(StringAt(*claims, "iss"));
+      const std::string jti = StringAt(*claims, "jti");
+      if (jti.rfind(mandates::kMandateIdPrefix, 0) == 0) {
+        mandate_id = jti.substr(mandates::kMandateIdPrefix.size());
+      }
+    }
+    if (vr->chain.empty() && !principal.empty() && !mandate_id.empty()) {
+      Result<std::vector<std::string>> chain =
+          reg.ParentTokens(identity::Tenant(*store_, principal), mandate_id);
+      if (chain.ok()) vr->chain = std::move(*chain);
+    }
+    mandates::IssuerKeyResolver resolver(reg, *keys_);
+    mandates::RegistryStatusSource statuses(reg, *store_);
+    const int64_t now = clock_->NowUnixSeconds();
+    mandates::Verdict verdict =
+        mandates::VerifyMandate(*vr, resolver, statuses, mandates::VerifyOptions{now});
+    json::Value out;
+    std::optional<json::Value> use_json;
+    if (verdict.valid && !use_key.empty()) {
+      Result<mandates::MandateRegistry::UseOutcome> used =
+          reg.Use(identity::Tenant(*store_, principal), mandate_id, use_key);
+      if (!used.ok() && used.error().code() != StatusCode::kFailedPrecondition) {
+        return ProblemResponse(used.error(), req);
+      }
+      if (!used.ok()) {
+        verdict.valid = false;
+        verdict.reasons.push_back(mandates::Reason{used.error().reason(), mandate_id, "",
+                                                   used.error().message()});
+      } else {
+        use_json = json::Value::Object();
+        use_json->Set("key", json::Value::String(use_key));
+        use_json->Set("uses", json::Value::Int(used->record.uses));
+        if (used->record.max_uses) {
+          use_json->Set("max_uses", json::Value::Int(*used->record.max_uses));
+        }
+        use_json->Set("replayed", json::Value::Bool(used->replayed));
+      }
+    }
+    out = mandates::VerdictToJson(verdict, now);
+    if (use_json) out.Set("use", std::move(*use_json));
+    AnnotateRequestLog("verdict", verdict.valid ? "valid" : "invalid");
+    return JsonResponse(200, out);
+  }));
+
+  // ---- Public documents (no credential: merchants verify offline with them) ----
+  auto known_principal = [this](const std::string& id) -> Status {
+    return principals_->Get(id).status();
+  };
+  router_.Add("GET", "/v1/status-lists/{principal}/{list}", [this, &reg, known_principal](Request& req) {
+    const std::string principal = req.Param("principal");
+    if (Status s = known_principal(principal); !s.ok()) return ProblemResponse(s, req);
+    const std::string list_text = req.Param("list");
+    uint64_t list = 0;
+    const char* end = list_text.data() + list_text.size();
+    if (list_text.empty() || list_text.size() > 12 ||
+        std::from_chars(list_text.data(), end, list).ptr != end) {
+      return ProblemResponse(NotFoundError("no status list " + list_text, "status-list-not-found"), req);
+    }
+    Result<mandates::ServedStatusList> served = reg.ServeStatusList(identity::Tenant(*store_, principal), list);
+    if (!served.ok()) return ProblemResponse(served.error(), req);
+    Response r;
+    r.headers.emplace_back("ETag", served->etag);
+    r.headers.emplace_back("Cache-Control", "public, max-age=" + std::to_string(served->max_age));
+    if (req.Header("If-None-Match") == served->etag) {
+      r.status = 304;
+      r.content_type = "";
+      return r;
+    }
+    r.status = 200;
+    r.content_type = "application/statuslist+jwt";
+    r.body = served->token;
+    return r;
+  });
+  router_.Add("GET", "/principals/{principal}/did.json", [this, &reg, known_principal](Request& req) {
+    const std::string principal = req.Param("principal");
+    if (Status s = known_principal(principal); !s.ok()) return ProblemResponse(s, req);
+    return DidDocumentResponse(reg.IssuerDid(principal),
+                               PublishedKeys(*keys_, principal, std::string(mandates::kIssuerKeyPurpose)));
+  });
+  router_.Add("GET", "/principals/{principal}/jwks.json", [this, &reg, known_principal](Request& req) {
+    const std::string principal = req.Param("principal");
+    if (Status s = known_principal(principal); !s.ok()) return ProblemResponse(s, req);
+    return JwksResponse(reg.IssuerDid(principal),
+                        PublishedKeys(*keys_, principal, std::string(mandates::kIssuerKeyPurpose)));
+  });
+}
+
+}  // namespace mandated::api

@@ -1,0 +1,634 @@
+// MandateRegistry: issuing, storing and changing the state of mandates, and serving their Token
+// Status Lists (specs/mandate.md §6, specs/storage.md §mandates).
+#include "mandates/registry.h"
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <set>
+#include <utility>
+
+#include "mandates/attenuation.h"
+#include "signer/hash.h"
+#include "signer/jws.h"
+
+namespace mandated::mandates {
+namespace {
+
+// Kinds under a principal in the tenants family (specs/storage.md).
+constexpr std::string_view kMandateKind = "mandate";
+constexpr std::string_view kChildKind = "mandate-child";    // "<parent>/<child>" -> ""
+constexpr std::string_view kListKind = "status-list";       // "<n>" -> the raw status bytes
+constexpr std::string_view kListMetaKind = "status-meta";   // "next" -> next free index
+constexpr std::string_view kUseKind = "mandate-use";        // "<mandate>/<use key>" -> outcome
+
+std::string ListId(uint64_t list) { return std::to_string(list); }
+
+bool IsUseKey(std::string_view key) {
+  if (key.empty() || key.size() > 128) {
+    return false;
+  }
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == ':' || c == '-';
+  });
+}
+
+json::Value StoredRecordToJson(const MandateRecord& r) {
+  json::Value v = MandateRecordToJson(r);
+  return v;
+}
+
+Result<MandateRecord> RecordFromJson(const json::Value& v) {
+  MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(v));
+  MandateRecord m;
+  MD_ASSIGN_OR_RETURN(m.id, r.String("id"));
+  MD_ASSIGN_OR_RETURN(m.principal_id, r.String("principal"));
+  MD_ASSIGN_OR_RETURN(m.agent_id, r.String("agent"));
+  MD_ASSIGN_OR_RETURN(m.subject, r.String("subject"));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> parent, r.OptionalString("parent"));
+  m.parent = parent.value_or("");
+  MD_ASSIGN_OR_RETURN(int64_t depth, r.Int("depth"));
+  m.depth = static_cast<int>(depth);
+  MD_ASSIGN_OR_RETURN(m.issuer, r.String("issuer"));
+  MD_ASSIGN_OR_RETURN(m.key_id, r.String("key_id"));
+  const json::Value* status = r.Optional("status_list");
+  if (status == nullptr) {
+    return DataLossError("stored mandate without status_list", "corrupt-record");
+  }
+  MD_ASSIGN_OR_RETURN(json::ObjectReader s, json::ObjectReader::Of(*status, "/status_list"));
+  MD_ASSIGN_OR_RETURN(int64_t list, s.Int("list"));
+  MD_ASSIGN_OR_RETURN(int64_t idx, s.Int("idx"));
+  m.list = static_cast<uint64_t>(list);
+  m.idx = static_cast<uint64_t>(idx);
+  MD_ASSIGN_OR_RETURN(m.state, r.String("state"));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> reason, r.OptionalString("state_reason"));
+  m.state_reason = reason.value_or("");
+  MD_ASSIGN_OR_RETURN(std::string from, r.String("valid_from"));
+  MD_ASSIGN_OR_RETURN(m.valid_from, ParseRfc3339Utc(from));
+  MD_ASSIGN_OR_RETURN(std::string until, r.String("valid_until"));
+  MD_ASSIGN_OR_RETURN(m.valid_until, ParseRfc3339Utc(until));
+  MD_ASSIGN_OR_RETURN(m.issued_at, r.Int("issued_at"));
+  MD_ASSIGN_OR_RETURN(m.updated_at, r.Int("updated_at"));
+  MD_ASSIGN_OR_RETURN(m.issued_by, r.String("issued_by"));
+  MD_ASSIGN_OR_RETURN(m.uses, r.Int("uses"));
+  MD_ASSIGN_OR_RETURN(m.max_uses, r.OptionalInt("max_uses"));
+  MD_ASSIGN_OR_RETURN(m.token, r.String("token"));
+  MD_RETURN_IF_ERROR(r.Finish());
+  return m;
+}
+
+}  // namespace
+
+json::Value MandateRecordToJson(const MandateRecord& r) {
+  json::Value v = json::Value::Object();
+  v.Set("id", json::Value::String(r.id));
+  v.Set("principal", json::Value::String(r.principal_id));
+  v.Set("agent", json::Value::String(r.agent_id));
+  v.Set("subject", json::Value::String(r.subject));
+  if (!r.parent.empty()) {
+    v.Set("parent", json::Value::String(r.parent));
+  }
+  v.Set("depth", json::Value::Int(r.depth));
+  v.Set("issuer", json::Value::String(r.issuer));
+  v.Set("key_id", json::Value::String(r.key_id));
+  json::Value status = json::Value::Object();
+  status.Set("list", json::Value::Uint(r.list));
+  status.Set("idx", json::Value::Uint(r.idx));
+  v.Set("status_list", std::move(status));
+  v.Set("state", json::Value::String(r.state));
+  if (!r.state_reason.empty()) {
+    v.Set("state_reason", json::Value::String(r.state_reason));
+  }
+  v.Set("valid_from", json::Value::String(FormatRfc3339Utc(r.valid_from)));
+  v.Set("valid_until", json::Value::String(FormatRfc3339Utc(r.valid_until)));
+  v.Set("issued_at", json::Value::Int(r.issued_at));
+  v.Set("updated_at", json::Value::Int(r.updated_at));
+  v.Set("issued_by", json::Value::String(r.issued_by));
+  v.Set("uses", json::Value::Int(r.uses));
+  if (r.max_uses) {
+    v.Set("max_uses", json::Value::Int(*r.max_uses));
+  }
+  v.Set("token", json::Value::String(r.token));
+  return v;
+}
+
+Result<IssueBody> ParseIssueBody(const json::Value& body) {
+  MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
+  IssueBody out;
+  MD_ASSIGN_OR_RETURN(out.agent_id, r.String("agent"));
+  if (out.agent_id.empty() || out.agent_id.size() > 64) {
+    return InvalidArgumentError("/agent: must be an agent id", "bad-id");
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> parent, r.OptionalString("parent"));
+  if (parent) {
+    if (!IsMandateId(*parent)) {
+      return InvalidArgumentError("/parent: must be a mandate id", "bad-parent");
+    }
+    out.parent_id = *parent;
+  }
+  MD_ASSIGN_OR_RETURN(std::string from, r.String("valid_from"));
+  Result<int64_t> from_t = ParseRfc3339Utc(from);
+  if (!from_t.ok()) {
+    return InvalidArgumentError("/valid_from: " + from_t.error().message(), "bad-validity");
+  }
+  MD_ASSIGN_OR_RETURN(std::string until, r.String("valid_until"));
+  Result<int64_t> until_t = ParseRfc3339Utc(until);
+  if (!until_t.ok()) {
+    return InvalidArgumentError("/valid_until: " + until_t.error().message(), "bad-validity");
+  }
+  out.validity = Validity{*from_t, *until_t};
+  if (out.validity.not_before >= out.validity.not_after) {
+    return InvalidArgumentError("/valid_until: must be after valid_from", "bad-validity");
+  }
+  if (out.validity.not_after - out.validity.not_before > kMaxValiditySeconds) {
+    return InvalidArgumentError("/valid_until: at most 366 days after valid_from",
+                                "bad-validity");
+  }
+  MD_ASSIGN_OR_RETURN(const json::Value* terms, r.Required("terms"));
+  if (terms->is_object() && terms->Find("parent") != nullptr) {
+    return InvalidArgumentError("/terms/parent: say the parent in the request's \"parent\"",
+                                "unknown-field");
+  }
+  MD_ASSIGN_OR_RETURN(out.terms, ParseMandateTerms(*terms, "/terms"));
+  MD_RETURN_IF_ERROR(r.Finish());
+  return out;
+}
+
+MandateRegistry::MandateRegistry(store::KvStore& kv, signer::KeyStore& keys, Clock& clock,
+                                 Random& random, RegistryOptions options)
+    : kv_(kv), keys_(keys), clock_(clock), random_(random), options_(std::move(options)) {}
+
+std::string MandateRegistry::IssuerDid(std::string_view principal_id) const {
+  return options_.service_did + ":principals:" + std::string(principal_id);
+}
+
+std::string MandateRegistry::PrincipalOfIssuer(std::string_view issuer_did) const {
+  const std::string prefix = options_.service_did + ":principals:";
+  if (issuer_did.size() <= prefix.size() || issuer_did.substr(0, prefix.size()) != prefix) {
+    return "";
+  }
+  std::string_view pid = issuer_did.substr(prefix.size());
+  for (char c : pid) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return "";
+    }
+  }
+  return std::string(pid);
+}
+
+std::string MandateRegistry::StatusListUri(std::string_view principal_id, uint64_t list) const {
+  return options_.public_base_url + "/v1/status-lists/" + std::string(principal_id) + "/" +
+         ListId(list);
+}
+
+Result<MandateRecord> MandateRegistry::Load(const identity::Tenant& t,
+                                            const std::string& id) const {
+  if (!IsMandateId(id)) {
+    return NotFoundError("no mandate " + id, "mandate-not-found");
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kMandateKind, id));
+  if (!raw) {
+    return NotFoundError("no mandate " + id, "mandate-not-found");
+  }
+  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
+  Result<MandateRecord> rec = RecordFromJson(v);
+  if (!rec.ok()) {
+    return DataLossError("stored mandate " + id + " does not parse: " + rec.error().message(),
+                         "corrupt-record");
+  }
+  return rec;
+}
+
+Result<MandateRecord> MandateRegistry::Get(const identity::Tenant& t,
+                                           const std::string& id) const {
+  return Load(t, id);
+}
+
+Result<std::vector<MandateRecord>> MandateRegistry::List(const identity::Tenant& t,
+                                                         const std::string& after, size_t limit,
+                                                         const std::string& agent) const {
+  std::vector<MandateRecord> out;
+  Status inner;
+  MD_RETURN_IF_ERROR(t.Scan(kMandateKind, after, [&](std::string_view, std::string_view value) {
+    Result<json::Value> v = json::Parse(value);
+    if (!v.ok()) {
+      inner = DataLossError("stored mandate does not parse", "corrupt-record");
+      return false;
+    }
+    Result<MandateRecord> rec = RecordFromJson(*v);
+    if (!rec.ok()) {
+      inner = DataLossError("stored mandate does not parse", "corrupt-record");
+      return false;
+    }
+    if (agent.empty() || rec->agent_id == agent) {
+      out.push_back(std::move(*rec));
+    }
+    return out.size() < limit;
+  }));
+  MD_RETURN_IF_ERROR(inner);
+  return out;
+}
+
+Result<std::vector<std::string>> MandateRegistry::ParentTokens(const identity::Tenant& t,
+                                                               const std::string& id) const {
+  std::vector<std::string> tokens;
+  MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
+  while (!rec.parent.empty()) {
+    if (static_cast<int>(tokens.size()) >= kMaxChainLength) {
+      return DataLossError("delegation chain of " + id + " is longer than allowed",
+                           "corrupt-record");
+    }
+    MD_ASSIGN_OR_RETURN(rec, Load(t, rec.parent));
+    tokens.push_back(rec.token);
+  }
+  return tokens;
+}
+
+Result<StatusArray> MandateRegistry::LoadList(const identity::Tenant& t, uint64_t list) const {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kListKind, ListId(list)));
+  if (!raw) {
+    return NotFoundError("no status list " + ListId(list), "status-list-not-found");
+  }
+  Result<StatusArray> arr = StatusArray::FromBytes(2, ToBytes(*raw));
+  if (!arr.ok() || arr->size() != options_.status_list_size) {
+    return DataLossError("stored status list " + ListId(list) + " has the wrong size",
+                         "corrupt-record");
+  }
+  return arr;
+}
+
+Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueRequest req) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  const int64_t now = clock_.NowUnixSeconds();
+  MandateRecord rec;
+  if (!req.parent_id.empty()) {
+    MD_ASSIGN_OR_RETURN(MandateRecord parent, Load(t, req.parent_id));
+    if (!req.delegating_agent_id.empty() && parent.agent_id != req.delegating_agent_id) {
+      return PermissionDeniedError(
+          "only the agent holding mandate " + parent.id + " may delegate from it",
+          "not-parent-holder");
+    }
+    if (parent.state != "active") {
+      return FailedPreconditionError("parent mandate " + parent.id + " is " + parent.state,
+                                     "parent-not-active");
+    }
+    if (now >= parent.valid_until) {
+      return FailedPreconditionError("parent mandate " + parent.id + " has expired",
+                                     "parent-expired");
+    }
+    if (parent.depth + 1 >= kMaxChainLength) {
+      return FailedPreconditionError(
+          "a delegation chain holds at most " + std::to_string(kMaxChainLength) + " mandates",
+          "chain-too-long");
+    }
+    // The parent's terms are read back from its token, the authority it was issued with.
+    MD_ASSIGN_OR_RETURN(signer::Jws jws, signer::ParseJws(parent.token));
+    MD_ASSIGN_OR_RETURN(json::Value payload, json::Parse(jws.payload));
+    MD_ASSIGN_OR_RETURN(MandateCredential parent_cred, ParseMandateCredential(payload));
+    req.terms.parent = std::string(kMandateIdPrefix) + parent.id;
+    if (Status a = CheckAttenuation(parent_cred.terms, parent_cred.validity, req.terms,
+                                    req.validity);
+        !a.ok()) {
+      // Name the field as the request spells it: terms under /terms, validity as valid_*.
+      std::string msg = a.message();
+      if (msg.rfind("/validFrom", 0) == 0) {
+        msg = "/valid_from" + msg.substr(10);
+      } else if (msg.rfind("/validUntil", 0) == 0) {
+        msg = "/valid_until" + msg.substr(11);
+      } else if (!msg.empty() && msg[0] == '/') {
+        msg = "/terms" + msg;
+      }
+      return Status(a.code(), msg, a.reason());
+    }
+    rec.parent = parent.id;
+    rec.depth = parent.depth + 1;
+  } else {
+    req.terms.parent.clear();
+  }
+  if (req.validity.not_after <= now) {
+    return InvalidArgumentError("/valid_until: is already in the past", "bad-validity");
+  }
+
+  Result<signer::KeyInfo> key = keys_.ActiveKey(t.principal_id(), std::string(kIssuerKeyPurpose));
+  if (!key.ok() && key.error().code() == StatusCode::kNotFound) {
+    key = keys_.Generate(signer::KeyType::kEd25519, std::string(kIssuerKeyPurpose),
+                         t.principal_id());
+  }
+  if (!key.ok()) {
+    return key.error();
+  }
+
+  // Next free status index of this principal; a new list starts all valid.
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> next_raw, t.Get(kListMetaKind, "next"));
+  uint64_t next = 0;
+  if (next_raw) {
+    const char* end = next_raw->data() + next_raw->size();
+    if (std::from_chars(next_raw->data(), end, next).ptr != end) {
+      return DataLossError("stored status index counter does not parse", "corrupt-record");
+    }
+  }
+  const uint64_t list = next / options_.status_list_size;
+  const uint64_t idx = next % options_.status_list_size;
+
+  MD_ASSIGN_OR_RETURN(rec.id, random_.NewId("mnd_"));
+  rec.principal_id = t.principal_id();
+  rec.agent_id = req.agent_id;
+  rec.subject = req.subject;
+  rec.issuer = IssuerDid(t.principal_id());
+  rec.key_id = key->id;
+  rec.list = list;
+  rec.idx = idx;
+  rec.valid_from = req.validity.not_before;
+  rec.valid_until = req.validity.not_after;
+  rec.issued_at = now;
+  rec.updated_at = now;
+  rec.issued_by = req.issued_by;
+  rec.max_uses = req.terms.limits.max_uses;
+
+  MandateCredential cred;
+  cred.id = rec.id;
+  cred.issuer = rec.issuer;
+  cred.subject = rec.subject;
+  cred.validity = req.validity;
+  cred.issued_at = now;
+  cred.status = StatusReference{idx, StatusListUri(t.principal_id(), list)};
+  cred.terms = std::move(req.terms);
+  json::Value header = json::Value::Object();
+  header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key->type))));
+  header.Set("typ", json::Value::String(std::string(kMandateTyp)));
+  header.Set("kid", json::Value::String(rec.issuer + "#" + key->id));
+  MD_ASSIGN_OR_RETURN(rec.token, keys_.SignJws(key->id, std::move(header),
+                                               json::Write(MandateCredentialToJson(cred))));
+
+  store::WriteBatch batch;
+  t.Put(batch, kMandateKind, rec.id, json::Write(StoredRecordToJson(rec)));
+  if (!rec.parent.empty()) {
+    t.Put(batch, kChildKind, rec.parent + "/" + rec.id, "");
+  }
+  t.Put(batch, kListMetaKind, "next", std::to_string(next + 1));
+  if (idx == 0) {
+    MD_ASSIGN_OR_RETURN(StatusArray fresh, StatusArray::Create(2, options_.status_list_size));
+    const Bytes& b = fresh.bytes();
+    t.Put(batch, kListKind, ListId(list),
+          std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  }
+  MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  return rec;
+}
+
+Result<std::vector<std::string>> MandateRegistry::DescendantsLocked(
+    const identity::Tenant& t, const std::string& id) const {
+  std::vector<std::string> out;
+  std::deque<std::string> todo{id};
+  while (!todo.empty()) {
+    const std::string cur = todo.front();
+    todo.pop_front();
+    MD_RETURN_IF_ERROR(
+        t.ScanIds(kChildKind, cur + "/", [&](std::string_view child_key, std::string_view) {
+          std::string child(child_key.substr(cur.size() + 1));
+          out.push_back(child);
+          todo.push_back(std::move(child));
+          return true;
+        }));
+  }
+  return out;
+}
+
+Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<std::string>& ids,
+                                   std::string_view state, TokenStatus status,
+                                   const std::function<std::string(const std::string&)>& reason,
+                                   store::WriteBatch& batch,
+                                   std::vector<MandateRecord>* changed,
+                                   const std::map<std::string, MandateRecord>* pending) {
+  const int64_t now = clock_.NowUnixSeconds();
+  std::map<uint64_t, StatusArray> lists;
+  for (const std::string& id : ids) {
+    MandateRecord rec;
+    if (pending != nullptr && pending->count(id) != 0) {
+      rec = pending->at(id);
+    } else {
+      MD_ASSIGN_OR_RETURN(rec, Load(t, id));
+    }
+    if (rec.state == state) {
+      changed->push_back(std::move(rec));
+      continue;
+    }
+    // Revoked and used-up are final: nothing moves a mandate out of them.
+    if (rec.state == "revoked" || rec.state == "used-up") {
+      changed->push_back(std::move(rec));
+      continue;
+    }
+    rec.state = std::string(state);
+    rec.state_reason = reason(id);
+    rec.updated_at = now;
+    auto it = lists.find(rec.list);
+    if (it == lists.end()) {
+      MD_ASSIGN_OR_RETURN(StatusArray arr, LoadList(t, rec.list));
+      it = lists.emplace(rec.list, std::move(arr)).first;
+    }
+    MD_RETURN_IF_ERROR(it->second.Set(rec.idx, static_cast<uint8_t>(status)));
+    t.Put(batch, kMandateKind, rec.id, json::Write(StoredRecordToJson(rec)));
+    changed->push_back(std::move(rec));
+  }
+  {
+    std::lock_guard<std::mutex> cache_lock(cache_mu_);
+    for (auto& [list, arr] : lists) {
+      const Bytes& b = arr.bytes();
+      t.Put(batch, kListKind, ListId(list),
+            std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+      ++list_version_[t.principal_id() + "/" + ListId(list)];
+    }
+  }
+  return OkStatus();
+}
+
+Result<MandateRecord> MandateRegistry::ChangeState(const identity::Tenant& t,
+                                                   const std::string& id,
+                                                   std::string_view action,
+                                                   const std::string& by) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
+  std::vector<std::string> ids{id};
+  std::string_view state;
+  TokenStatus status = TokenStatus::kValid;
+  std::string reason;
+  if (action == "revoke") {
+    if (rec.state == "revoked") {
+      return rec;
+    }
+    MD_ASSIGN_OR_RETURN(std::vector<std::string> desc, DescendantsLocked(t, id));
+    ids.insert(ids.end(), desc.begin(), desc.end());
+    state = "revoked";
+    status = TokenStatus::kRevoked;
+    reason = "revoked by " + by;
+  } else if (action == "suspend") {
+    if (rec.state != "active") {
+      return FailedPreconditionError("mandate " + id + " is " + rec.state + ", not active",
+                                     "mandate-state");
+    }
+    state = "suspended";
+    status = TokenStatus::kSuspended;
+    reason = "suspended by " + by;
+  } else {
+    if (rec.state != "suspended") {
+      return FailedPreconditionError("mandate " + id + " is " + rec.state + ", not suspended",
+                                     "mandate-state");
+    }
+    state = "active";
+    status = TokenStatus::kValid;
+    reason = "";
+  }
+  store::WriteBatch batch;
+  std::vector<MandateRecord> changed;
+  // One call, so each status list is read and written once; children get their own reason.
+  const std::string child_reason = "parent " + id + " revoked by " + by;
+  MD_RETURN_IF_ERROR(MarkLocked(
+      t, ids, state, status,
+      [&](const std::string& m) { return m == id ? reason : child_reason; }, batch, &changed));
+  MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  return changed.front();
+}
+
+Result<MandateRecord> MandateRegistry::Revoke(const identity::Tenant& t, const std::string& id,
+                                              const std::string& by) {
+  return ChangeState(t, id, "revoke", by);
+}
+Result<MandateRecord> MandateRegistry::Suspend(const identity::Tenant& t, const std::string& id,
+                                               const std::string& by) {
+  return ChangeState(t, id, "suspend", by);
+}
+Result<MandateRecord> MandateRegistry::Resume(const identity::Tenant& t, const std::string& id,
+                                              const std::string& by) {
+  return ChangeState(t, id, "resume", by);
+}
+
+Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant& t,
+                                                         const std::string& id,
+                                                         const std::string& use_key) {
+  if (!IsUseKey(use_key)) {
+    return InvalidArgumentError("/use/key: must be 1 to 128 of [A-Za-z0-9._:-]", "bad-use-key");
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> seen, t.Get(kUseKind, id + "/" + use_key));
+  if (seen) {
+    return UseOutcome{std::move(rec), true};
+  }
+  // The chain, this mandate first.
+  std::vector<MandateRecord> chain{rec};
+  while (!chain.back().parent.empty()) {
+    MD_ASSIGN_OR_RETURN(MandateRecord p, Load(t, chain.back().parent));
+    chain.push_back(std::move(p));
+  }
+  for (const MandateRecord& m : chain) {
+    if (m.state != "active") {
+      return FailedPreconditionError("mandate " + m.id + " is " + m.state,
+                                     m.state == "used-up" ? "uses-exhausted" : "mandate-state");
+    }
+    if (m.max_uses && m.uses >= *m.max_uses) {
+      return FailedPreconditionError("mandate " + m.id + " has no uses left", "uses-exhausted");
+    }
+  }
+  const int64_t now = clock_.NowUnixSeconds();
+  store::WriteBatch batch;
+  std::vector<std::string> used_up;
+  std::map<std::string, MandateRecord> counted;
+  for (MandateRecord& m : chain) {
+    ++m.uses;
+    m.updated_at = now;
+    if (m.max_uses && m.uses >= *m.max_uses) {
+      used_up.push_back(m.id);
+    }
+    counted[m.id] = m;
+  }
+  // A mandate that used its last use ends, and so does everything delegated from it; the
+  // counted uses, the new states and the status bits go in one batch.
+  std::vector<MandateRecord> changed;
+  if (!used_up.empty()) {
+    std::set<std::string> ids;
+    for (const std::string& done : used_up) {
+      ids.insert(done);
+      MD_ASSIGN_OR_RETURN(std::vector<std::string> desc, DescendantsLocked(t, done));
+      ids.insert(desc.begin(), desc.end());
+    }
+    std::vector<std::string> list(ids.begin(), ids.end());
+    MD_RETURN_IF_ERROR(MarkLocked(
+        t, list, "used-up", TokenStatus::kRevoked,
+        [&](const std::string& m) {
+          return std::find(used_up.begin(), used_up.end(), m) != used_up.end()
+                     ? std::string("max_uses reached")
+                                       : "an ancestor reached its max_uses";
+        },
+        batch, &changed, &counted));
+    for (const MandateRecord& m : changed) {
+      counted.erase(m.id);
+    }
+  }
+  for (const auto& [mid, m] : counted) {
+    t.Put(batch, kMandateKind, mid, json::Write(StoredRecordToJson(m)));
+  }
+  json::Value outcome = json::Value::Object();
+  outcome.Set("at", json::Value::Int(now));
+  outcome.Set("uses", json::Value::Int(chain.front().uses));
+  t.Put(batch, kUseKind, id + "/" + use_key, json::Write(outcome));
+  MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  MD_ASSIGN_OR_RETURN(MandateRecord after, Load(t, id));
+  return UseOutcome{std::move(after), false};
+}
+
+Result<uint8_t> MandateRegistry::StatusAt(const identity::Tenant& t, uint64_t list,
+                                          uint64_t idx) const {
+  MD_ASSIGN_OR_RETURN(StatusArray arr, LoadList(t, list));
+  return arr.Get(idx);
+}
+
+Result<ServedStatusList> MandateRegistry::ServeStatusList(const identity::Tenant& t,
+                                                          uint64_t list) {
+  const std::string cache_key = t.principal_id() + "/" + ListId(list);
+  const int64_t now = clock_.NowUnixSeconds();
+  const int64_t ttl = options_.status_list_ttl_s;
+  uint64_t version = 0;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    version = list_version_[cache_key];
+    auto it = served_.find(cache_key);
+    if (it != served_.end() && it->second.version == version &&
+        now - it->second.served.issued_at < ttl / 2) {
+      ServedStatusList s = it->second.served;
+      s.max_age = std::max<int64_t>(0, ttl - (now - s.issued_at));
+      return s;
+    }
+  }
+  MD_ASSIGN_OR_RETURN(StatusArray arr, LoadList(t, list));
+  StatusListClaims claims;
+  claims.uri = StatusListUri(t.principal_id(), list);
+  claims.issued_at = now;
+  claims.expires_at = now + options_.status_list_exp_s;
+  claims.ttl = ttl;
+  claims.statuses = std::move(arr);
+  const std::string issuer = IssuerDid(t.principal_id());
+  MD_ASSIGN_OR_RETURN(json::Value payload, StatusListClaimsToJson(claims, issuer));
+  Result<signer::KeyInfo> key = keys_.ActiveKey(t.principal_id(), std::string(kIssuerKeyPurpose));
+  if (!key.ok()) {
+    return key.error();
+  }
+  json::Value header = json::Value::Object();
+  header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key->type))));
+  header.Set("typ", json::Value::String(std::string(kStatusListTyp)));
+  header.Set("kid", json::Value::String(issuer + "#" + key->id));
+  ServedStatusList s;
+  MD_ASSIGN_OR_RETURN(s.token, keys_.SignJws(key->id, std::move(header), json::Write(payload)));
+  const Bytes digest = signer::Sha256(AsBytes(s.token));
+  s.etag = "\"" + Base64UrlEncode(ByteSpan(digest.data(), 16)) + "\"";
+  s.issued_at = now;
+  s.max_age = ttl;
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  // A change that landed while we signed leaves the cache to the next caller.
+  if (list_version_[cache_key] == version) {
+    served_[cache_key] = CachedList{version, s};
+  }
+  return s;
+}
+
+}  // namespace mandated::mandates
