@@ -25,7 +25,8 @@ struct Context {
   bool json = false;
   bool help = false;
   std::vector<std::string> positional;
-  std::multimap<std::string, std::string> flags;  // command flags (--name X), repeatable
+  std::multimap<std::string, std::string> flags;  // command flags (--name X), repeatable;
+                                                  // switches (--offline) map to ""
 };
 
 struct Command {
@@ -98,8 +99,10 @@ std::string SessionLine(const json::Value& s);
 // --mandate..., --ttl-minutes, --cap ASSET:MAX. kInvalidArgument names the bad flag.
 Result<json::Value> SessionRequest(const Context& ctx);
 
-// The command groups beyond the operator's (identity_commands.cc, agent_commands.cc).
+// The command groups beyond the operator's (identity_commands.cc, agent_commands.cc,
+// mandate_commands.cc).
 std::vector<Command> IdentityCommands();
 std::vector<Command> AgentCommands();
+std::vector<Command> MandateCommands();
 
 }  // namespace mandated::cli

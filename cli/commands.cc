@@ -1,5 +1,6 @@
 // mandatectl: global flags, dispatch, help, and the operator's commands (health, principals,
-// keys). The other groups are in identity_commands.cc and agent_commands.cc.
+// keys). The other groups are in identity_commands.cc, agent_commands.cc and
+// mandate_commands.cc.
 #include "cli/commands.h"
 
 #include <stdlib.h>
@@ -103,7 +104,7 @@ std::vector<Command> OperatorCommands() {
 
 std::vector<Command> Commands() {
   std::vector<Command> all = OperatorCommands();
-  for (std::vector<Command> group : {IdentityCommands(), AgentCommands()}) {
+  for (std::vector<Command> group : {IdentityCommands(), AgentCommands(), MandateCommands()}) {
     all.insert(all.end(), std::make_move_iterator(group.begin()),
                std::make_move_iterator(group.end()));
   }
@@ -133,8 +134,8 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
     group = first;
     s += "  " + c.name + (c.usage.empty() ? "" : " " + c.usage) + "\n      " + c.summary + "\n";
   }
-  s += "\nExit codes: 0 ok, 1 refused by the server, 2 usage or local error (e.g. a key file),\n"
-       "3 server unreachable.\n";
+  s += "\nExit codes: 0 ok, 1 refused by the server (or, for `mandates verify`, an invalid\n"
+       "verdict), 2 usage or local error (e.g. a key file), 3 server unreachable.\n";
   return s;
 }
 
@@ -161,6 +162,8 @@ Output RunCommand(const std::vector<std::string>& args) {
       ctx.json = true;
     } else if (a == "--help" || a == "-h") {
       ctx.help = true;
+    } else if (a == "--offline") {
+      ctx.flags.emplace(a, "");  // a command switch: takes no value
     } else if (a == "--server") {
       if (!value(&ctx.server)) return Usage("mandatectl: --server needs a URL\n");
     } else if (a == "--token") {

@@ -1,0 +1,473 @@
+// mandatectl mandate commands: issue, list, show, revoke / suspend / resume, and verification
+// online (POST /v1/mandates/verify) or offline (mandates::VerifyMandate in-process, over the
+// documents `mandates fetch` downloads), so both answer with the same verdict JSON.
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "cli/command_kit.h"
+#include "mandates/credential.h"
+#include "mandates/verifier.h"
+#include "signer/jws.h"
+
+namespace mandated::cli {
+namespace {
+
+// Input files (tokens, terms, documents) larger than this are refused.
+constexpr size_t kMaxInputBytes = 16 << 20;
+
+// The whole content of `path`, or of standard input for "-".
+Result<std::string> ReadInput(const std::string& path) {
+  FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
+  }
+  std::string out;
+  char buf[65536];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= kMaxInputBytes) {
+    out.append(buf, n);
+  }
+  const bool failed = ferror(f) != 0;
+  if (f != stdin) {
+    fclose(f);
+  }
+  if (failed) {
+    return UnavailableError("cannot read " + path, "io");
+  }
+  if (out.size() > kMaxInputBytes) {
+    return InvalidArgumentError(path + " is larger than 16 MiB", "too-large");
+  }
+  return out;
+}
+
+// `s` without leading and trailing ASCII white space (a token file usually ends in a newline).
+std::string Trimmed(const std::string& s) {
+  const char* kSpace = " \t\r\n";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string::npos) {
+    return "";
+  }
+  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
+}
+
+// A compact token read from a file: trimmed, and not empty.
+Result<std::string> ReadToken(const std::string& path) {
+  MD_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  std::string token = Trimmed(text);
+  if (token.empty()) {
+    return InvalidArgumentError(path + " holds no token", "usage");
+  }
+  return token;
+}
+
+// A JSON file, parsed strictly.
+Result<json::Value> ReadJson(const std::string& path) {
+  MD_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  Result<json::Value> v = json::Parse(text);
+  if (!v.ok()) {
+    return InvalidArgumentError(path + ": " + v.error().message(), "usage");
+  }
+  return v;
+}
+
+// Writes `content` to `path` (replacing it) through a temporary file and a rename.
+Status WriteOutput(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+  }
+  const bool written = fwrite(content.data(), 1, content.size(), f) == content.size();
+  const bool closed = fclose(f) == 0;
+  if (!written || !closed || rename(tmp.c_str(), path.c_str()) != 0) {
+    remove(tmp.c_str());
+    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+  }
+  return OkStatus();
+}
+
+// Creates directory `dir` unless it exists already.
+Status MakeDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0755) == 0) {
+    return OkStatus();
+  }
+  struct stat st {};
+  if (errno == EEXIST && stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return OkStatus();
+  }
+  return UnavailableError("cannot create directory " + dir + ": " + strerror(errno), "io");
+}
+
+std::string MandateLine(const json::Value& m) {
+  std::string line = Str(m, "id") + "  agent " + Str(m, "agent") + "  " + Str(m, "state");
+  if (!Str(m, "state_reason").empty()) {
+    line += " (" + Str(m, "state_reason") + ")";
+  }
+  line += "  valid " + Str(m, "valid_from") + " to " + Str(m, "valid_until");
+  if (!Str(m, "parent").empty()) {
+    line += "  parent " + Str(m, "parent");
+  }
+  line += "  uses " + Str(m, "uses");
+  if (!Str(m, "max_uses").empty()) {
+    line += "/" + Str(m, "max_uses");
+  }
+  return line + "\n";
+}
+
+// Renders a record answer and, when --token-out is given and the call succeeded, writes the
+// record's compact token to that file (exit 2 if it cannot be written).
+Output WithTokenOut(const Context& ctx, const std::string& command, Result<ApiResponse> r,
+                    const LineFn& line) {
+  Output o = Render(ctx, r, line);
+  const std::optional<std::string> token_out = Flag(ctx, "--token-out");
+  if (o.exit_code != 0 || !token_out.has_value()) {
+    return o;
+  }
+  Result<json::Value> record = json::Parse(r->body);
+  const std::string token = record.ok() ? Str(*record, "token") : "";
+  Status written = token.empty() ? InvalidArgumentError("the answer holds no token", "usage")
+                                 : WriteOutput(*token_out, token + "\n");
+  if (!written.ok()) {
+    o.err += "mandatectl " + command + ": " + written.message() + "\n";
+    o.exit_code = 2;
+  }
+  return o;
+}
+
+Output Issue(Context& ctx) {
+  const std::optional<std::string> agent = Flag(ctx, "--agent");
+  const std::optional<std::string> from = Flag(ctx, "--valid-from");
+  const std::optional<std::string> until = Flag(ctx, "--valid-until");
+  const std::optional<std::string> terms_file = Flag(ctx, "--terms");
+  if (!agent || !from || !until || !terms_file || !ctx.positional.empty()) {
+    return UsageError("mandates issue",
+                      "give --agent, --valid-from, --valid-until and --terms FILE|-");
+  }
+  Result<json::Value> terms = ReadJson(*terms_file);
+  if (!terms.ok()) {
+    return UsageError("mandates issue", "--terms " + terms.error().message());
+  }
+  Result<std::string> path = Where(ctx, "mandates");
+  if (!path.ok()) {
+    return UsageError("mandates issue", path.error().message());
+  }
+  json::Value body = json::Value::Object();
+  body.Set("agent", json::Value::String(*agent));
+  SetFromFlag(body, "parent", ctx, "--parent");
+  body.Set("valid_from", json::Value::String(*from));
+  body.Set("valid_until", json::Value::String(*until));
+  body.Set("terms", std::move(*terms));
+  return WithTokenOut(ctx, "mandates issue",
+                      ApiClient(ctx.server, ctx.token).PostJson(*path, json::Write(body)),
+                      [](const json::Value& v) { return json::Write(v) + "\n"; });
+}
+
+Output Show(Context& ctx) {
+  if (ctx.positional.size() != 1) {
+    return UsageError("mandates show", "give exactly one mandate id");
+  }
+  Result<std::string> path = Where(ctx, "mandates/" + ctx.positional[0]);
+  if (!path.ok()) {
+    return UsageError("mandates show", path.error().message());
+  }
+  return WithTokenOut(ctx, "mandates show", ApiClient(ctx.server, ctx.token).Get(*path),
+                      MandateLine);
+}
+
+// The body of POST /v1/mandates/verify from the command line (without "use"), read from the
+// token, chain and purchase files. kInvalidArgument / kUnavailable name the bad file.
+Result<json::Value> VerifyBody(const Context& ctx) {
+  if (ctx.positional.size() != 1) {
+    return InvalidArgumentError("give exactly one token file", "usage");
+  }
+  json::Value body = json::Value::Object();
+  MD_ASSIGN_OR_RETURN(std::string token, ReadToken(ctx.positional[0]));
+  body.Set("mandate", json::Value::String(std::move(token)));
+  const std::vector<std::string> chain_files = Flags(ctx, "--chain");
+  if (!chain_files.empty()) {
+    json::Value chain = json::Value::Array();
+    for (const std::string& file : chain_files) {
+      MD_ASSIGN_OR_RETURN(std::string link, ReadToken(file));
+      chain.Append(json::Value::String(std::move(link)));
+    }
+    body.Set("chain", std::move(chain));
+  }
+  if (std::optional<std::string> purchase = Flag(ctx, "--purchase")) {
+    MD_ASSIGN_OR_RETURN(json::Value p, ReadJson(*purchase));
+    body.Set("purchase", std::move(p));
+  }
+  SetListFromFlag(body, "trusted_issuers", ctx, "--trusted-issuer");
+  return body;
+}
+
+// The time of an offline verification: --at (Unix seconds or RFC 3339 UTC), else the clock.
+Result<int64_t> VerificationTime(const Context& ctx) {
+  const std::optional<std::string> at = Flag(ctx, "--at");
+  if (!at.has_value()) {
+    return SystemClock::Get().NowUnixSeconds();
+  }
+  if (std::optional<int64_t> seconds = ParseInt(*at, 0, 253402300799)) {
+    return *seconds;
+  }
+  Result<int64_t> parsed = mandates::ParseRfc3339Utc(*at);
+  if (!parsed.ok()) {
+    return InvalidArgumentError(
+        "--at wants Unix seconds or YYYY-MM-DDTHH:MM:SSZ, got \"" + *at + "\"", "usage");
+  }
+  return parsed;
+}
+
+// A verdict as printed: its JSON on stdout; exit 0 when valid, 1 when invalid.
+Output VerdictOutput(const std::string& verdict_json, bool valid) {
+  Output o;
+  o.out = verdict_json + "\n";
+  o.exit_code = valid ? 0 : 1;
+  return o;
+}
+
+Output VerifyOffline(const Context& ctx, const json::Value& body) {
+  const std::string command = "mandates verify --offline";
+  if (Flag(ctx, "--use").has_value()) {
+    return UsageError(command, "--use records a use, which only the service can do: verify "
+                               "online to count a use");
+  }
+  const std::vector<std::string> documents = Flags(ctx, "--did-document");
+  if (documents.empty()) {
+    return UsageError(command, "give the issuer's DID document with --did-document FILE");
+  }
+  Result<mandates::VerifyRequest> request = mandates::ParseVerifyRequest(body);
+  if (!request.ok()) {
+    return UsageError(command, request.error().message() + " (" + request.error().reason() + ")");
+  }
+  Result<int64_t> now = VerificationTime(ctx);
+  if (!now.ok()) {
+    return UsageError(command, now.error().message());
+  }
+  mandates::DocumentResolver resolver;
+  for (const std::string& file : documents) {
+    Result<json::Value> doc = ReadJson(file);
+    Status added = doc.ok() ? resolver.AddDidDocument(*doc) : doc.status();
+    if (!added.ok()) {
+      return UsageError(command, "--did-document " + file + ": " + added.message());
+    }
+  }
+  for (const std::string& file : Flags(ctx, "--jwks")) {
+    Result<json::Value> jwks = ReadJson(file);
+    Status added = jwks.ok() ? resolver.AddJwks(*jwks) : jwks.status();
+    if (!added.ok()) {
+      return UsageError(command, "--jwks " + file + ": " + added.message());
+    }
+  }
+  mandates::TokenStatusListSource statuses(resolver);
+  for (const std::string& file : Flags(ctx, "--status-list")) {
+    Result<std::string> list = ReadToken(file);
+    if (!list.ok()) {
+      return UsageError(command, "--status-list " + list.error().message());
+    }
+    statuses.Add(std::move(*list));
+  }
+  const mandates::Verdict verdict =
+      mandates::VerifyMandate(*request, resolver, statuses, mandates::VerifyOptions{*now});
+  return VerdictOutput(json::Write(mandates::VerdictToJson(verdict, *now)), verdict.valid);
+}
+
+Output Verify(Context& ctx) {
+  const bool offline = Flag(ctx, "--offline").has_value();
+  Result<json::Value> body = VerifyBody(ctx);
+  if (!body.ok()) {
+    return UsageError(offline ? "mandates verify --offline" : "mandates verify",
+                      body.error().message());
+  }
+  if (offline) {
+    return VerifyOffline(ctx, *body);
+  }
+  for (const char* flag : {"--did-document", "--jwks", "--status-list", "--at"}) {
+    if (Flag(ctx, flag).has_value()) {
+      return UsageError("mandates verify", std::string(flag) + " is for --offline verification");
+    }
+  }
+  if (std::optional<std::string> use = Flag(ctx, "--use")) {
+    json::Value u = json::Value::Object();
+    u.Set("key", json::Value::String(*use));
+    body->Set("use", std::move(u));
+  }
+  Result<ApiResponse> r =
+      ApiClient(ctx.server, ctx.token).PostJson("/v1/mandates/verify", json::Write(*body));
+  if (!r.ok() || r->status < 200 || r->status >= 300) {
+    return Render(ctx, r, nullptr);  // an error: the line function is never called
+  }
+  Result<json::Value> verdict = json::Parse(r->body);
+  if (!verdict.ok() || !verdict->is_object() || Str(*verdict, "verdict").empty()) {
+    return Usage("mandatectl: " + ctx.server + " answered no verdict: " + r->body + "\n", 1);
+  }
+  return VerdictOutput(r->body, Str(*verdict, "verdict") == "valid");
+}
+
+// What `mandates fetch` needs of one token: its issuer's principal and its status list.
+struct TokenRefs {
+  std::string principal;
+  std::string status_path;  // "/v1/status-lists/<principal>/<n>"
+  std::string list_principal;
+  std::string list;         // <n>
+};
+
+// Reads, without verifying anything, where a token's documents are: the issuer
+// did:web:<host>:principals:<id> and status.status_list.uri ".../v1/status-lists/<p>/<n>".
+Result<TokenRefs> RefsOf(const std::string& file, const std::string& token) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgumentError(file + ": " + why, "usage");
+  };
+  Result<signer::Jws> jws = signer::ParseJws(token);
+  if (!jws.ok()) {
+    return bad("not a compact JWS: " + jws.error().message());
+  }
+  Result<json::Value> claims = json::Parse(jws->payload);
+  if (!claims.ok() || !claims->is_object()) {
+    return bad("the token's payload is not a JSON object");
+  }
+  TokenRefs refs;
+  const std::string iss = Str(*claims, "iss");
+  const std::string marker = ":principals:";
+  const size_t at = iss.find(marker);
+  if (iss.rfind("did:web:", 0) != 0 || at == std::string::npos ||
+      at + marker.size() == iss.size()) {
+    return bad("issuer \"" + iss + "\" is not a principal of a mandated service");
+  }
+  refs.principal = iss.substr(at + marker.size());
+  const json::Value* status = claims->Find("status");
+  const json::Value* list = status != nullptr && status->is_object()
+                                ? status->Find("status_list")
+                                : nullptr;
+  const std::string uri = list != nullptr && list->is_object() ? Str(*list, "uri") : "";
+  const size_t scheme = uri.find("://");
+  const size_t path_at = scheme == std::string::npos ? scheme : uri.find('/', scheme + 3);
+  refs.status_path = path_at == std::string::npos ? "" : uri.substr(path_at);
+  const std::string prefix = "/v1/status-lists/";
+  const size_t slash = refs.status_path.rfind('/');
+  if (refs.status_path.rfind(prefix, 0) != 0 || slash <= prefix.size() ||
+      slash + 1 == refs.status_path.size()) {
+    return bad("status list URI \"" + uri + "\" is not one of a mandated service");
+  }
+  refs.list_principal = refs.status_path.substr(prefix.size(), slash - prefix.size());
+  refs.list = refs.status_path.substr(slash + 1);
+  for (const std::string* part : {&refs.principal, &refs.list_principal, &refs.list}) {
+    for (char c : *part) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+        return bad("unexpected character in \"" + *part + "\"");
+      }
+    }
+  }
+  return refs;
+}
+
+Output Fetch(Context& ctx) {
+  const std::optional<std::string> out_dir = Flag(ctx, "--out");
+  if (ctx.positional.size() != 1 || !out_dir.has_value() || out_dir->empty()) {
+    return UsageError("mandates fetch", "give one token file and --out DIR");
+  }
+  std::vector<std::string> files = {ctx.positional[0]};
+  for (const std::string& f : Flags(ctx, "--chain")) {
+    files.push_back(f);
+  }
+  std::vector<TokenRefs> refs;
+  for (const std::string& file : files) {
+    Result<std::string> token = ReadToken(file);
+    Result<TokenRefs> r = token.ok() ? RefsOf(file, *token) : Result<TokenRefs>(token.status());
+    if (!r.ok()) {
+      return UsageError("mandates fetch", r.error().message());
+    }
+    refs.push_back(std::move(*r));
+  }
+  // The documents to get, each once, as (server path, file name). The mandate's own principal
+  // gets the plain names; another principal's documents carry its id.
+  const std::string& first = refs.front().principal;
+  std::vector<std::pair<std::string, std::string>> wanted;
+  auto want = [&wanted](std::string path, std::string name) {
+    for (const auto& w : wanted) {
+      if (w.first == path) return;
+    }
+    wanted.emplace_back(std::move(path), std::move(name));
+  };
+  for (const TokenRefs& r : refs) {
+    const std::string suffix = r.principal == first ? "" : "-" + r.principal;
+    want("/principals/" + r.principal + "/did.json", "did" + suffix + ".json");
+    want("/principals/" + r.principal + "/jwks.json", "jwks" + suffix + ".json");
+  }
+  for (const TokenRefs& r : refs) {
+    const std::string infix = r.list_principal == first ? "" : r.list_principal + "-";
+    want(r.status_path, "status-" + infix + r.list + ".jwt");
+  }
+  if (Status made = MakeDir(*out_dir); !made.ok()) {
+    return UsageError("mandates fetch", made.message());
+  }
+  // Public documents: no credential is sent.
+  ApiClient client(ctx.server, "");
+  json::Value written = json::Value::Array();
+  std::string text;
+  for (const auto& [path, name] : wanted) {
+    Result<ApiResponse> r = client.Get(path);
+    if (!r.ok() || r->status < 200 || r->status >= 300) {
+      Output failure = Render(ctx, r, nullptr);  // an error: the line function is never called
+      failure.err = "mandatectl mandates fetch: GET " + path + ": " + failure.err;
+      return failure;
+    }
+    const std::string file = *out_dir + "/" + name;
+    if (Status s = WriteOutput(file, r->body); !s.ok()) {
+      return UsageError("mandates fetch", s.message());
+    }
+    written.Append(json::Value::String(file));
+    text += file + "\n";
+  }
+  Output o;
+  if (ctx.json) {
+    json::Value v = json::Value::Object();
+    v.Set("files", std::move(written));
+    o.out = json::Write(v) + "\n";
+  } else {
+    o.out = text;
+  }
+  return o;
+}
+
+}  // namespace
+
+std::vector<Command> MandateCommands() {
+  return {
+      {"mandates issue",
+       "--agent ID [--parent ID] --valid-from RFC3339 --valid-until RFC3339 --terms FILE|- "
+       "[--token-out FILE]",
+       "issue a mandate (or delegate from --parent); prints the record JSON, --token-out "
+       "writes its compact token",
+       Issue},
+      ListOf("mandates", "mandates", "[--agent ID] [--after ID] [--limit N]",
+             "list the principal's mandates, or one agent's", {"--agent", "--after", "--limit"},
+             MandateLine),
+      {"mandates show", "ID [--token-out FILE]",
+       "show one mandate (--json for terms and token; --token-out writes its token)", Show},
+      OnOne("mandates", "revoke", "mandates", "revoke a mandate and its descendants for good",
+            MandateLine),
+      OnOne("mandates", "suspend", "mandates", "suspend an active mandate", MandateLine),
+      OnOne("mandates", "resume", "mandates", "resume a suspended mandate", MandateLine),
+      {"mandates verify",
+       "TOKEN_FILE [--chain FILE]... [--purchase FILE] [--trusted-issuer DID]... [--use KEY]\n"
+       "      | --offline TOKEN_FILE --did-document FILE... [--jwks FILE]... "
+       "[--status-list FILE]...\n"
+       "        [--chain FILE]... [--purchase FILE] [--trusted-issuer DID]... "
+       "[--at UNIX|RFC3339]",
+       "verify a mandate token: online (POST /v1/mandates/verify; --use counts a use) or "
+       "--offline with fetched documents; prints the verdict JSON, exit 0 valid, 1 invalid",
+       Verify},
+      {"mandates fetch", "TOKEN_FILE [--chain FILE]... --out DIR",
+       "download what --offline verification needs (issuer did.json, jwks.json, status-<n>.jwt) "
+       "into DIR (no --token needed)",
+       Fetch},
+  };
+}
+
+}  // namespace mandated::cli
