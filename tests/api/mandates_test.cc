@@ -629,5 +629,41 @@ TEST_F(MandatesApiTest, BadIssueRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(StringField(p, "type"), "urn:mandated:problem:agent-state");
 }
 
+TEST_F(MandatesApiTest, BadVerifyRequestsAreRefusedPrecisely) {
+  const std::string agent = NewAgent("buyer");
+  const std::string token = StringField(
+      Issue(agent, R"({"limits":{"per_transaction":[{"asset":"USD","max":"5"}],"max_uses":1}})",
+            kStart, kStart + 60),
+      "token");
+  struct Bad {
+    std::string body, type, pointer;
+  };
+  const std::string m = R"({"mandate":")" + token + "\"";
+  const std::vector<Bad> cases = {
+      {"{}", "missing-field", "/mandate"},
+      {R"({"mandate":""})", "bad-jws", "/mandate"},
+      {R"({"mandate":7})", "wrong-type", "/mandate"},
+      {m + R"(,"chain":"x"})", "wrong-type", "/chain"},
+      {m + R"(,"chain":[1]})", "wrong-type", "/chain/0"},
+      {m + R"(,"purchase":{"payee":{"type":"domain","value":"*.a.example"},"amount":"1","asset":"USD"}})",
+       "bad-payee", "/purchase/payee/value"},
+      {m + R"(,"purchase":{"payee":{"type":"domain","value":"a.example"},"amount":1,"asset":"USD"}})",
+       "amount-not-string", "/purchase/amount"},
+      {m + R"(,"trusted_issuers":["nope"]})", "bad-did", "/trusted_issuers/0"},
+      {m + R"(,"use":{"key":"has space"}})", "bad-use-key", "/use/key"},
+      {m + R"(,"use":{"key":"k","extra":1}})", "unknown-field", "/use/extra"},
+      {m + R"(,"surprise":true})", "unknown-field", "/surprise"},
+  };
+  for (const Bad& b : cases) {
+    json::Value p = Call("POST", "/v1/mandates/verify", merchant_, b.body, 400);
+    EXPECT_EQ(StringField(p, "type"), "urn:mandated:problem:" + b.type) << b.body;
+    EXPECT_EQ(StringField(p, "detail").rfind(b.pointer, 0), 0u) << StringField(p, "detail");
+  }
+  // None of them counted a use: the single use is still there.
+  json::Value used = Call("POST", "/v1/mandates/verify", merchant_,
+                          m + R"(,"use":{"key":"the-one"}})", 200);
+  EXPECT_EQ(StringField(used, "verdict"), "valid") << json::Write(used);
+}
+
 }  // namespace
 }  // namespace mandated
