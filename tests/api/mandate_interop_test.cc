@@ -73,24 +73,11 @@ int64_t IntAt(const json::Value& r, const char* part, const char* key) {
 
 // Runs verify_mandate.mjs on `input`; returns its results keyed by "<name>/<case>".
 std::map<std::string, json::Value> RunNodeVerifier(const json::Value& input) {
-  testing::TempDir dir;
-  const std::string in = dir.Sub("input.json");
-  std::ofstream(in) << json::Write(input);
-  const std::string script = testing::SourcePath("tests/interop/verify_mandate.mjs");
-  const std::string cmd = "node '" + script + "' '" + in + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  EXPECT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n = 0;
-  while (p != nullptr && (n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int rc = p != nullptr ? pclose(p) : -1;
-  EXPECT_EQ(rc, 0) << "node failed (run scripts/test.sh, which installs tests/interop): " << out;
-  Result<json::Value> v = json::Parse(out);
-  EXPECT_TRUE(v.ok() && v->is_array()) << out;
+  const json::Value v = testing::RunInteropScript("verify_mandate.mjs", input);
+  EXPECT_TRUE(v.is_array()) << json::Write(v);
   std::map<std::string, json::Value> results;
-  if (v.ok() && v->is_array()) {
-    for (const json::Value& r : v->items()) {
+  if (v.is_array()) {
+    for (const json::Value& r : v.items()) {
       results.emplace(StringField(r, "name") + "/" + StringField(r, "case"), r);
     }
   }

@@ -18,22 +18,8 @@ using testing::StringField;
 
 // Runs the interop script on `cases` and returns its parsed output (an array).
 json::Value RunNodeVerifier(const json::Value& cases) {
-  testing::TempDir dir;
-  const std::string in = dir.Sub("cases.json");
-  std::ofstream(in) << json::Write(cases);
-  const std::string script = testing::SourcePath("tests/interop/verify_jws.mjs");
-  const std::string cmd = "node '" + script + "' '" + in + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  EXPECT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n = 0;
-  while (p != nullptr && (n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int rc = p != nullptr ? pclose(p) : -1;
-  EXPECT_EQ(rc, 0) << "node failed (run scripts/test.sh, which installs tests/interop): " << out;
-  Result<json::Value> v = json::Parse(out);
-  EXPECT_TRUE(v.ok()) << out;
-  return v.ok() ? *v : json::Value::Array();
+  json::Value v = testing::RunInteropScript("verify_jws.mjs", cases);
+  return v.is_array() ? v : json::Value::Array();
 }
 
 TEST(JwsInterop, JoseAndDidJwtVerifyOurTokensForEveryAlgorithm) {

@@ -2,6 +2,7 @@
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -44,6 +45,27 @@ std::string ReadFileOrDie(const std::string& path) {
 std::string StringField(const json::Value& v, const char* key) {
   const json::Value* f = v.Find(key);
   return f != nullptr && f->is_string() ? f->as_string() : "";
+}
+
+json::Value RunInteropScript(const std::string& script, const json::Value& input) {
+  TempDir dir;
+  const std::string in = dir.Sub("input.json");
+  std::ofstream(in) << json::Write(input);
+  const std::string cmd =
+      "node '" + SourcePath("tests/interop/" + script) + "' '" + in + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  EXPECT_NE(p, nullptr) << cmd;
+  std::string out;
+  char buf[4096];
+  size_t n = 0;
+  while (p != nullptr && (n = fread(buf, 1, sizeof(buf), p)) > 0) {
+    out.append(buf, n);
+  }
+  const int rc = p != nullptr ? pclose(p) : -1;
+  EXPECT_EQ(rc, 0) << "node failed (run scripts/test.sh, which installs tests/interop): " << out;
+  Result<json::Value> v = json::Parse(out);
+  EXPECT_TRUE(v.ok()) << out;
+  return v.ok() ? *v : json::Value();
 }
 
 }  // namespace mandated::testing

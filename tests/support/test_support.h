@@ -31,4 +31,9 @@ std::string ReadFileOrDie(const std::string& path);
 // The string member `key` of a JSON object, or "" when absent or not a string.
 std::string StringField(const json::Value& v, const char* key);
 
+// Runs `node tests/interop/<script> <file holding input>` (the pinned npm peers) and returns its
+// standard output parsed as JSON; fails the current test (returning null) when node fails or
+// prints anything else.
+json::Value RunInteropScript(const std::string& script, const json::Value& input);
+
 }  // namespace mandated::testing
