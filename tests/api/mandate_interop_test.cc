@@ -32,6 +32,7 @@
 #include "signer/did.h"
 #include "signer/signature.h"
 #include "tests/support/http_json.h"
+#include "tests/support/in_process_service.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
@@ -156,31 +157,11 @@ void ExpectRefused(const std::map<std::string, json::Value>& results, const std:
 class MandateInteropTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    api::ServerConfig config;
-    config.data_dir = dir_.Sub("data");
-    config.listen_host = kHost;
-    config.listen_port = 0;
-    config.worker_threads = 4;
-    api::App::Secrets secrets;
-    secrets.bootstrap_token = SecretBytes(AsBytes(std::string_view(kBootstrapToken)));
-    Result<std::unique_ptr<api::App>> app = api::App::Start(config, std::move(secrets));
-    ASSERT_TRUE(app.ok()) << app.error().ToString();
-    app_ = std::move(*app);
-    server_ = std::thread([this] { run_status_ = app_->Run(); });
-    client_ = std::make_unique<httplib::Client>(kHost, app_->port());
-    client_->set_read_timeout(10, 0);
+    service_.Start(dir_.Sub("data"), kBootstrapToken);
+    ASSERT_NE(service_.app(), nullptr);
+    app_ = service_.app();
+    client_ = &service_.client();
     authority_ = std::string(kHost) + ":" + std::to_string(app_->port());
-  }
-
-  void TearDown() override {
-    if (app_ == nullptr) {
-      return;
-    }
-    client_.reset();
-    app_->Stop();
-    server_.join();
-    EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
-    app_.reset();
   }
 
   // POSTs `body` with the operator token and expects `want`.
@@ -313,10 +294,9 @@ class MandateInteropTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<api::App> app_;
-  std::thread server_;
-  Status run_status_;
-  std::unique_ptr<httplib::Client> client_;
+  testing::InProcessService service_;
+  api::App* app_ = nullptr;
+  httplib::Client* client_ = nullptr;
   std::string authority_;  // "127.0.0.1:<port>"
 };
 

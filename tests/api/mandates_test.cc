@@ -27,6 +27,7 @@
 #include "signer/signature.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/http_json.h"
+#include "tests/support/in_process_service.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
@@ -81,23 +82,10 @@ struct Case {
 class MandatesApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    api::ServerConfig config;
-    config.data_dir = dir_.Sub("data");
-    config.listen_host = "127.0.0.1";
-    config.listen_port = 0;
-    config.worker_threads = 4;
-    for (const char* r : {"operator", "admin", "approver", "auditor", "merchant", "agent"}) {
-      config.rate_limits[r] = identity::RateLimit{1000000, 1000000};
-    }
-    api::App::Secrets secrets;
-    secrets.bootstrap_token = SecretBytes(AsBytes(std::string_view(kOperatorToken)));
-    Result<std::unique_ptr<api::App>> app = api::App::Start(config, std::move(secrets), &clock_);
-    ASSERT_TRUE(app.ok()) << app.error().ToString();
-    app_ = std::move(*app);
-    server_ = std::thread([this] { run_status_ = app_->Run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", app_->port());
-    client_->set_keep_alive(true);
-    client_->set_read_timeout(10, 0);
+    service_.Start(dir_.Sub("data"), kOperatorToken, &clock_);
+    ASSERT_NE(service_.app(), nullptr);
+    app_ = service_.app();
+    client_ = &service_.client();
     url_ = "http://127.0.0.1:" + std::to_string(app_->port());
 
     principal_ = StringField(Call("POST", "/v1/principals", kOperatorToken,
@@ -113,15 +101,6 @@ class MandatesApiTest : public ::testing::Test {
     merchant_ = StringField(Call("POST", base_ + "/credentials", admin_,
                                  R"({"role":"merchant","name":"shop"})", 201),
                             "token");
-  }
-
-  void TearDown() override {
-    if (app_ != nullptr) {
-      client_.reset();
-      app_->Stop();
-      server_.join();
-      EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
-    }
   }
 
   json::Value Call(const std::string& method, const std::string& path, const std::string& token,
@@ -231,10 +210,9 @@ class MandatesApiTest : public ::testing::Test {
 
   testing::FakeClock clock_{kStart};
   testing::TempDir dir_;
-  std::unique_ptr<api::App> app_;
-  std::thread server_;
-  Status run_status_;
-  std::unique_ptr<httplib::Client> client_;
+  testing::InProcessService service_;
+  api::App* app_ = nullptr;
+  httplib::Client* client_ = nullptr;
   std::string url_, principal_, base_, admin_, merchant_;
   int verifications_ = 0;
   int offline_agreed_ = 0;
