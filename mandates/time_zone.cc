@@ -11,6 +11,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -659,9 +661,43 @@ Status BadLocalTime(const std::string& why) {
 
 }  // namespace
 
+namespace {
+
+// Names already found to be zones: every mandate parse checks its zones, and the file system
+// answer does not change while the service runs (a tzdata upgrade adds zones, never removes a
+// name in use). Bounded; when full, further names are checked on disk every time.
+class KnownZones {
+ public:
+  bool Contains(std::string_view name) {
+    std::shared_lock lock(mu_);
+    return names_.find(name) != names_.end();
+  }
+  void Add(std::string_view name) {
+    std::unique_lock lock(mu_);
+    if (names_.size() < kMax) {
+      names_.emplace(name);
+    }
+  }
+
+ private:
+  static constexpr size_t kMax = 1024;
+  std::shared_mutex mu_;
+  std::set<std::string, std::less<>> names_;
+};
+
+KnownZones& Known() {
+  static KnownZones* const known = new KnownZones();
+  return *known;
+}
+
+}  // namespace
+
 bool IsIanaTimeZone(std::string_view name) {
   if (!WellFormedName(name)) {
     return false;
+  }
+  if (Known().Contains(name)) {
+    return true;
   }
   const std::string path = std::string(kZoneInfoDir) + std::string(name);
   struct stat st {};
@@ -675,7 +711,11 @@ bool IsIanaTimeZone(std::string_view name) {
   char magic[4] = {};
   const size_t n = std::fread(magic, 1, sizeof(magic), f);
   std::fclose(f);
-  return n == sizeof(magic) && std::memcmp(magic, "TZif", 4) == 0;
+  const bool zone = n == sizeof(magic) && std::memcmp(magic, "TZif", 4) == 0;
+  if (zone) {
+    Known().Add(name);
+  }
+  return zone;
 }
 
 Result<int64_t> UtcOffsetAt(std::string_view name, int64_t unix_seconds) {

@@ -137,7 +137,8 @@ class CliMandateTest : public ::testing::Test {
   std::string Parity(const std::string& token_file, const std::string& docs,
                      const std::vector<std::string>& extra = {}) {
     Output online = Online(token_file, extra);
-    const json::Value* checked = ParseOrDie(online.out).Find("checked_at");
+    const json::Value verdict = ParseOrDie(online.out);  // kept alive: `checked` points into it
+    const json::Value* checked = verdict.Find("checked_at");
     if ((online.exit_code != 0 && online.exit_code != 1) || checked == nullptr) {
       ADD_FAILURE() << "no verdict online: " << online.err << online.out;
       return "";
