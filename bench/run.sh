@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # Runs every benchmark on this machine and rewrites BENCHMARKS.md with the figures, each beside
 # its baseline measured in the same run. Usage: bench/run.sh [--quick]
+# MANDATED_BENCH_BUILD_DIR picks the build directory (default build/release, the release preset's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build="${MANDATED_BENCH_BUILD_DIR:-build/release}"
 bash scripts/install-deps.sh >&2
-cmake --preset release -DMANDATED_BUILD_BENCHMARKS=ON >/dev/null
-cmake --build --preset release --target signer_bench >&2
+cmake --preset release -B "$build" -DMANDATED_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build "$build" --target signer_bench mandate_bench >&2
 min_time=0.3
+mandate_min_time=0.2  # 16 mandate benchmarks: keeps the whole run under about 3 minutes
 rounds=10
-if [ "${1:-}" = "--quick" ]; then min_time=0.2; rounds=3; fi
+split_rounds=4        # the first rounds also time the pieces of issue and verify (MandateSplit/)
+if [ "${1:-}" = "--quick" ]; then min_time=0.2; mandate_min_time=0.1; rounds=3; split_rounds=2; fi
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 # Each round runs every benchmark once, pinned to one core, in registration order: each *ours*
-# right before its *raw*. report.py rates each benchmark by its fastest round (interference only
-# slows rounds down) and shows the spread of the per-round ratios.
+# right before its *raw* (signer_bench), each issue and verify right before its raw signature
+# (mandate_bench, a separate process right after; in the first rounds a third process times the
+# pieces of issue and verify). report.py rates each benchmark by its fastest round (interference
+# only slows rounds down) and shows the spread of the per-round ratios.
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds" >&2
-  taskset -c 0 ./build/release/bench/signer_bench --benchmark_min_time="$min_time" \
+  taskset -c 0 "$build/bench/signer_bench" --benchmark_min_time="$min_time" \
     --benchmark_format=json > "$out/signer-$round.json"
+  taskset -c 0 "$build/bench/mandate_bench" --benchmark_filter='^Mandate/' \
+    --benchmark_min_time="$mandate_min_time" --benchmark_format=json > "$out/mandate-$round.json"
+  if [ "$round" -le "$split_rounds" ]; then
+    taskset -c 0 "$build/bench/mandate_bench" --benchmark_filter='^MandateSplit/' \
+      --benchmark_min_time=0.05 --benchmark_format=json > "$out/split-$round.json"
+  fi
 done
-python3 bench/report.py "$out"/signer-*.json > BENCHMARKS.md
+python3 bench/report.py "$out"/signer-*.json "$out"/mandate-*.json "$out"/split-*.json \
+  > "$out/BENCHMARKS.md"
+mv "$out/BENCHMARKS.md" BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2
