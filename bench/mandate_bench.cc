@@ -14,9 +14,6 @@
 //                 (information only: bounded by fsync).
 // MandateSplit/<piece>[/<Algorithm>] times the pieces of issue and verify alone.
 #include <benchmark/benchmark.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-#include <secp256k1.h>
 #include <stdlib.h>
 
 #include <array>
@@ -32,6 +29,7 @@
 #include "base/json.h"
 #include "base/random.h"
 #include "base/secret.h"
+#include "bench/raw_baselines.h"
 #include "identity/tenant.h"
 #include "mandates/credential.h"
 #include "mandates/model.h"
@@ -417,121 +415,39 @@ void BM_Verify(benchmark::State& state, KeyType t) {
   state.counters["token_bytes"] = static_cast<double>(f.token.size());
 }
 
-// ---- raw: the signer bench's baselines (bench/signer_bench.cc), over the mandate's length ------
-
-struct EvpKeys {
-  EVP_PKEY* priv = nullptr;
-  EVP_PKEY* pub = nullptr;
-};
-
-// As the signer bench: Ed25519 from the same seed, P-256 a generated key.
-EvpKeys MakeEvp(const Fixture& f) {
-  EvpKeys k;
-  if (f.type == KeyType::kEd25519) {
-    k.priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, f.key.secret.data(), 32);
-    size_t n = 32;
-    uint8_t raw[32];
-    EVP_PKEY_get_raw_public_key(k.priv, raw, &n);
-    k.pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, raw, 32);
-  } else {
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
-    EVP_PKEY_keygen_init(ctx);
-    EVP_PKEY_CTX_set_group_name(ctx, "P-256");
-    EVP_PKEY_generate(ctx, &k.priv);
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_up_ref(k.priv);
-    k.pub = k.priv;
-  }
-  return k;
-}
+// ---- raw: the baselines of bench/raw_baselines.h, over the mandate's signing input ----------
 
 void BM_SignRawEvp(benchmark::State& state, KeyType t) {
   const Fixture& f = FixtureFor(t);
   if (!Ready(state, f)) return;
-  const Bytes& msg = f.signing_input;
-  EvpKeys k = MakeEvp(f);
-  uint8_t sig[128];
-  for (auto _ : state) {
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    EVP_DigestSignInit(md, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr,
-                       k.priv);
-    size_t len = sizeof(sig);
-    EVP_DigestSign(md, sig, &len, msg.data(), msg.size());
-    EVP_MD_CTX_free(md);
-    benchmark::DoNotOptimize(sig);
-  }
-  EVP_PKEY_free(k.priv);
-  EVP_PKEY_free(k.pub);
-  state.counters["message_bytes"] = static_cast<double>(msg.size());
+  bench::RawEvpSign(state, t, f.key, f.signing_input);
+  state.counters["message_bytes"] = static_cast<double>(f.signing_input.size());
 }
 
 void BM_VerifyRawEvp(benchmark::State& state, KeyType t) {
   const Fixture& f = FixtureFor(t);
   if (!Ready(state, f)) return;
-  const Bytes& msg = f.signing_input;
-  EvpKeys k = MakeEvp(f);
-  uint8_t sig[128];
-  size_t len = sizeof(sig);
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  EVP_DigestSignInit(md, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr,
-                     k.priv);
-  EVP_DigestSign(md, sig, &len, msg.data(), msg.size());
-  EVP_MD_CTX_free(md);
-  for (auto _ : state) {
-    EVP_MD_CTX* vmd = EVP_MD_CTX_new();
-    EVP_DigestVerifyInit(vmd, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr,
-                         k.pub);
-    int ok = EVP_DigestVerify(vmd, sig, len, msg.data(), msg.size());
-    EVP_MD_CTX_free(vmd);
-    benchmark::DoNotOptimize(ok);
-  }
-  EVP_PKEY_free(k.priv);
-  EVP_PKEY_free(k.pub);
-  state.counters["message_bytes"] = static_cast<double>(msg.size());
-}
-
-secp256k1_context* Ctx() {
-  static secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  return ctx;
+  bench::RawEvpVerify(state, t, f.key, f.signing_input);
+  state.counters["message_bytes"] = static_cast<double>(f.signing_input.size());
 }
 
 void BM_SignRawSecp(benchmark::State& state) {
   const Fixture& f = FixtureFor(KeyType::kSecp256k1);
   if (!Ready(state, f)) return;
-  const Bytes& msg = f.signing_input;
-  for (auto _ : state) {
-    uint8_t digest[32];
-    SHA256(msg.data(), msg.size(), digest);
-    secp256k1_ecdsa_signature sig;
-    secp256k1_ecdsa_sign(Ctx(), &sig, digest, f.key.secret.data(), nullptr, nullptr);
-    uint8_t out[64];
-    secp256k1_ecdsa_signature_serialize_compact(Ctx(), out, &sig);
-    benchmark::DoNotOptimize(out);
-  }
-  state.counters["message_bytes"] = static_cast<double>(msg.size());
+  bench::RawSecpSign(state, f.key, f.signing_input);
+  state.counters["message_bytes"] = static_cast<double>(f.signing_input.size());
 }
 
 void BM_VerifyRawSecp(benchmark::State& state) {
   const Fixture& f = FixtureFor(KeyType::kSecp256k1);
   if (!Ready(state, f)) return;
-  const Bytes& msg = f.signing_input;
-  Result<Bytes> sig = signer::Sign(f.key, msg);
+  Result<Bytes> sig = signer::Sign(f.key, f.signing_input);
   if (!sig.ok()) {
     state.SkipWithError(sig.error().ToString().c_str());
     return;
   }
-  for (auto _ : state) {
-    uint8_t digest[32];
-    SHA256(msg.data(), msg.size(), digest);
-    secp256k1_pubkey pk;
-    secp256k1_ecdsa_signature s;
-    int ok = secp256k1_ec_pubkey_parse(secp256k1_context_static, &pk, f.pub.bytes.data(),
-                                       f.pub.bytes.size());
-    ok &= secp256k1_ecdsa_signature_parse_compact(secp256k1_context_static, &s, sig->data());
-    ok &= secp256k1_ecdsa_verify(secp256k1_context_static, &s, digest, &pk);
-    benchmark::DoNotOptimize(ok);
-  }
-  state.counters["message_bytes"] = static_cast<double>(msg.size());
+  bench::RawSecpVerify(state, f.pub, f.signing_input, *sig);
+  state.counters["message_bytes"] = static_cast<double>(f.signing_input.size());
 }
 
 // ---- splits: the pieces of issue and verify, measured alone -----------------------------------

@@ -3,8 +3,6 @@
 // binary and run (BENCHMARKS.md reports ours/raw ratios).
 // Names: <Operation>/<Algorithm>/<ours|raw>.
 #include <benchmark/benchmark.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
@@ -15,6 +13,7 @@
 #include <string_view>
 
 #include "base/json.h"
+#include "bench/raw_baselines.h"
 #include "signer/eip712.h"
 #include "signer/jws.h"
 #include "signer/keccak.h"
@@ -62,103 +61,23 @@ void BM_JwsVerify_Ours(benchmark::State& state, KeyType t) {
   }
 }
 
-// ---- raw OpenSSL (Ed25519, P-256): key objects built once, one EVP call per operation -------
-
-struct EvpKeys {
-  EVP_PKEY* priv = nullptr;
-  EVP_PKEY* pub = nullptr;
-};
-
-EvpKeys MakeEvp(KeyType t) {
-  EvpKeys k;
-  PrivateKey key = KeyOf(t);
-  if (t == KeyType::kEd25519) {
-    k.priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, key.secret.data(), 32);
-    size_t n = 32;
-    uint8_t raw[32];
-    EVP_PKEY_get_raw_public_key(k.priv, raw, &n);
-    k.pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, raw, 32);
-  } else {
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
-    EVP_PKEY_keygen_init(ctx);
-    EVP_PKEY_CTX_set_group_name(ctx, "P-256");
-    EVP_PKEY_generate(ctx, &k.priv);
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_up_ref(k.priv);
-    k.pub = k.priv;
-  }
-  return k;
-}
+// ---- raw (bench/raw_baselines.h) -------------------------------------------------------------
 
 void BM_Sign_Raw(benchmark::State& state, KeyType t) {
-  EvpKeys k = MakeEvp(t);
-  uint8_t sig[128];
-  for (auto _ : state) {
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    EVP_DigestSignInit(md, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr, k.priv);
-    size_t len = sizeof(sig);
-    EVP_DigestSign(md, sig, &len, Message().data(), Message().size());
-    EVP_MD_CTX_free(md);
-    benchmark::DoNotOptimize(sig);
-  }
-  EVP_PKEY_free(k.priv);
-  EVP_PKEY_free(k.pub);
+  bench::RawEvpSign(state, t, KeyOf(t), Message());
 }
 
 void BM_Verify_Raw(benchmark::State& state, KeyType t) {
-  EvpKeys k = MakeEvp(t);
-  uint8_t sig[128];
-  size_t len = sizeof(sig);
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  EVP_DigestSignInit(md, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr, k.priv);
-  EVP_DigestSign(md, sig, &len, Message().data(), Message().size());
-  EVP_MD_CTX_free(md);
-  for (auto _ : state) {
-    EVP_MD_CTX* vmd = EVP_MD_CTX_new();
-    EVP_DigestVerifyInit(vmd, nullptr, t == KeyType::kEd25519 ? nullptr : EVP_sha256(), nullptr, k.pub);
-    int ok = EVP_DigestVerify(vmd, sig, len, Message().data(), Message().size());
-    EVP_MD_CTX_free(vmd);
-    benchmark::DoNotOptimize(ok);
-  }
-  EVP_PKEY_free(k.priv);
-  EVP_PKEY_free(k.pub);
-}
-
-// ---- raw libsecp256k1 ------------------------------------------------------------------------
-
-secp256k1_context* Ctx() {
-  static secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  return ctx;
+  bench::RawEvpVerify(state, t, KeyOf(t), Message());
 }
 
 void BM_Sign_RawSecp(benchmark::State& state) {
-  PrivateKey key = KeyOf(KeyType::kSecp256k1);
-  for (auto _ : state) {
-    uint8_t digest[32];
-    SHA256(Message().data(), Message().size(), digest);
-    secp256k1_ecdsa_signature sig;
-    secp256k1_ecdsa_sign(Ctx(), &sig, digest, key.secret.data(), nullptr, nullptr);
-    uint8_t out[64];
-    secp256k1_ecdsa_signature_serialize_compact(Ctx(), out, &sig);
-    benchmark::DoNotOptimize(out);
-  }
+  bench::RawSecpSign(state, KeyOf(KeyType::kSecp256k1), Message());
 }
 
 void BM_Verify_RawSecp(benchmark::State& state) {
   PrivateKey key = KeyOf(KeyType::kSecp256k1);
-  PublicKey pub = *DerivePublicKey(key);
-  Bytes sig = *Sign(key, Message());
-  for (auto _ : state) {
-    uint8_t digest[32];
-    SHA256(Message().data(), Message().size(), digest);
-    secp256k1_pubkey pk;
-    secp256k1_ecdsa_signature s;
-    int ok = secp256k1_ec_pubkey_parse(secp256k1_context_static, &pk, pub.bytes.data(),
-                                       pub.bytes.size());
-    ok &= secp256k1_ecdsa_signature_parse_compact(secp256k1_context_static, &s, sig.data());
-    ok &= secp256k1_ecdsa_verify(secp256k1_context_static, &s, digest, &pk);
-    benchmark::DoNotOptimize(ok);
-  }
+  bench::RawSecpVerify(state, *DerivePublicKey(key), Message(), *Sign(key, Message()));
 }
 
 void BM_Recover_Ours(benchmark::State& state) {
