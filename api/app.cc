@@ -65,11 +65,14 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   ho.keepalive_max_requests = config.keepalive_max_requests;
   app->http_ = std::make_unique<HttpServer>(ho, app->router_, app->metrics_);
   MD_ASSIGN_OR_RETURN(app->port_, app->http_->Bind(config.listen_host, config.listen_port));
-  // did:web names the host; a port is percent-encoded (did:web method §3.2).
-  std::string host = config.public_host;
-  if (host.empty()) {
-    host = config.listen_host + ":" + std::to_string(app->port_);
+  // The public host (and port) names the service: in its did:web, where a port is
+  // percent-encoded (did:web method §3.2), and in the URLs it publishes (status lists): https for
+  // a public host, plain http only for a loopback one.
+  std::string public_host = config.public_host;
+  if (public_host.empty()) {
+    public_host = config.listen_host + ":" + std::to_string(app->port_);
   }
+  std::string host = public_host;
   for (size_t at = host.find(':'); at != std::string::npos; at = host.find(':', at)) {
     host.replace(at, 1, "%3A");
   }
@@ -82,11 +85,6 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
                                                           *app->random_, dopts);
   mandates::RegistryOptions mopts;
   mopts.service_did = app->service_did_;
-  // Status list URIs: https for a public host; plain http only for a loopback service.
-  std::string public_host = config.public_host;
-  if (public_host.empty()) {
-    public_host = config.listen_host + ":" + std::to_string(app->port_);
-  }
   const bool loopback = public_host.rfind("127.", 0) == 0 || public_host.rfind("localhost", 0) == 0 ||
                         public_host.rfind("[::1]", 0) == 0;
   mopts.public_base_url = (loopback ? "http://" : "https://") + public_host;

@@ -8,7 +8,6 @@
 #include "base/log.h"
 #include "mandates/online.h"
 #include "mandates/verifier.h"
-#include "signer/jws.h"
 
 namespace mandated::api {
 namespace {
@@ -34,25 +33,6 @@ Status CheckIssueScope(const Access& a, const mandates::IssueBody& body) {
                                  "mandate-out-of-scope");
   }
   return OkStatus();
-}
-
-// The payload of a compact JWS, unverified: only used to find which stored chain to load; the
-// verifier checks everything itself.
-std::optional<json::Value> UnverifiedClaims(const std::string& token) {
-  Result<signer::Jws> jws = signer::ParseJws(token);
-  if (!jws.ok()) {
-    return std::nullopt;
-  }
-  Result<json::Value> v = json::Parse(jws->payload);
-  if (!v.ok() || !v->is_object()) {
-    return std::nullopt;
-  }
-  return std::move(*v);
-}
-
-std::string StringAt(const json::Value& v, std::string_view key) {
-  const json::Value* m = v.Find(key);
-  return m != nullptr && m->is_string() ? m->as_string() : "";
 }
 
 }  // namespace
@@ -163,27 +143,30 @@ void App::RegisterMandateRoutes() {
             req);
       }
     }
-    // Without a chain, a delegated mandate of this service is verified against the stored
-    // ancestors (the tokens as issued); the verifier checks them like any other.
-    std::string principal;
-    std::string mandate_id;
-    if (std::optional<json::Value> claims = UnverifiedClaims(vr->token)) {
-      principal = reg.PrincipalOfIssuer(StringAt(*claims, "iss"));
-      const std::string jti = StringAt(*claims, "jti");
-      if (jti.rfind(mandates::kMandateIdPrefix, 0) == 0) {
-        mandate_id = jti.substr(mandates::kMandateIdPrefix.size());
-      }
-    }
-    if (vr->chain.empty() && !principal.empty() && !mandate_id.empty()) {
-      Result<std::vector<std::string>> chain =
-          reg.ParentTokens(identity::Tenant(*store_, principal), mandate_id);
-      if (chain.ok()) vr->chain = std::move(*chain);
-    }
     mandates::IssuerKeyResolver resolver(reg, *keys_);
     mandates::RegistryStatusSource statuses(reg, *store_);
     const int64_t now = clock_->NowUnixSeconds();
     mandates::Verdict verdict =
         mandates::VerifyMandate(*vr, resolver, statuses, mandates::VerifyOptions{now});
+    // The verified mandate's principal (empty unless one of ours issued it) and id.
+    std::string principal;
+    std::string mandate_id;
+    if (!verdict.chain.empty()) {
+      principal = reg.PrincipalOfIssuer(verdict.chain.front().credential.issuer);
+      mandate_id = verdict.chain.front().credential.id;
+    }
+    // Without a chain, a delegated mandate of this service is verified again against the
+    // ancestors the service stored for it (the tokens as issued); the verifier checks them like
+    // any others. Only delegated mandates sent without their chain pay for a second pass.
+    if (vr->chain.empty() && !principal.empty() &&
+        !verdict.chain.front().credential.terms.parent.empty()) {
+      Result<std::vector<std::string>> chain =
+          reg.ParentTokens(identity::Tenant(*store_, principal), mandate_id);
+      if (chain.ok() && !chain->empty()) {
+        vr->chain = std::move(*chain);
+        verdict = mandates::VerifyMandate(*vr, resolver, statuses, mandates::VerifyOptions{now});
+      }
+    }
     json::Value out;
     std::optional<json::Value> use_json;
     if (verdict.valid && !use_key.empty()) {

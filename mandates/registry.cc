@@ -34,11 +34,6 @@ bool IsUseKey(std::string_view key) {
   });
 }
 
-json::Value StoredRecordToJson(const MandateRecord& r) {
-  json::Value v = MandateRecordToJson(r);
-  return v;
-}
-
 Result<MandateRecord> RecordFromJson(const json::Value& v) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(v));
   MandateRecord m;
@@ -362,7 +357,7 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
                                                json::Write(MandateCredentialToJson(cred))));
 
   store::WriteBatch batch;
-  t.Put(batch, kMandateKind, rec.id, json::Write(StoredRecordToJson(rec)));
+  t.Put(batch, kMandateKind, rec.id, json::Write(MandateRecordToJson(rec)));
   if (!rec.parent.empty()) {
     t.Put(batch, kChildKind, rec.parent + "/" + rec.id, "");
   }
@@ -428,7 +423,7 @@ Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<
       it = lists.emplace(rec.list, std::move(arr)).first;
     }
     MD_RETURN_IF_ERROR(it->second.Set(rec.idx, static_cast<uint8_t>(status)));
-    t.Put(batch, kMandateKind, rec.id, json::Write(StoredRecordToJson(rec)));
+    t.Put(batch, kMandateKind, rec.id, json::Write(MandateRecordToJson(rec)));
     changed->push_back(std::move(rec));
   }
   {
@@ -566,7 +561,7 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
     }
   }
   for (const auto& [mid, m] : counted) {
-    t.Put(batch, kMandateKind, mid, json::Write(StoredRecordToJson(m)));
+    t.Put(batch, kMandateKind, mid, json::Write(MandateRecordToJson(m)));
   }
   json::Value outcome = json::Value::Object();
   outcome.Set("at", json::Value::Int(now));
