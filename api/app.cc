@@ -91,6 +91,15 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   mopts.status_list_ttl_s = config.status_list_ttl_s;
   app->mandates_ = std::make_unique<mandates::MandateRegistry>(*app->store_, *app->keys_, *app->clock_,
                                                                *app->random_, mopts);
+  app->idempotency_ = std::make_unique<policy::IdempotencyKeys>(*app->store_, *app->clock_,
+                                                                config.idempotency_ttl_s);
+  policy::AuthorizerOptions aopts;
+  aopts.reservation_ttl_s = config.reservation_ttl_s;
+  aopts.approval_timeout_s = config.approval_timeout_s;
+  aopts.service_did = app->service_did_;
+  app->authorizer_ = std::make_unique<policy::Authorizer>(
+      *app->store_, *app->keys_, *app->mandates_, *app->directory_, *app->principals_,
+      *app->clock_, *app->random_, aopts);
   app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
   app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
                                               *app->operator_auth_, *app->principals_,
@@ -108,7 +117,9 @@ Status App::Run() {
                           {"port", port_},
                           {"data_dir", config_.data_dir},
                           {"workers", config_.worker_threads}});
+  authorizer_->StartSweeper();
   Status served = http_->Serve();
+  authorizer_->StopSweeper();
   Status flushed = store_->Flush();
   log::Info("stopped", {{"flush", flushed.ok() ? std::string("ok") : flushed.ToString()}});
   MD_RETURN_IF_ERROR(served);
@@ -139,6 +150,7 @@ void App::RegisterRoutes() {
   RegisterPrincipalRoutes();
   RegisterIdentityRoutes();
   RegisterMandateRoutes();
+  RegisterAuthorizationRoutes();
 }
 
 void App::RegisterPrincipalRoutes() {

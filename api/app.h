@@ -19,6 +19,8 @@
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
 #include "mandates/registry.h"
+#include "policy/authorizer.h"
+#include "policy/idempotency.h"
 #include "signer/key_store.h"
 #include "store/kv_store.h"
 
@@ -69,6 +71,7 @@ class App {
   void RegisterKeyRoutes();
   void RegisterIdentityRoutes();
   void RegisterMandateRoutes();
+  void RegisterAuthorizationRoutes();
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();
@@ -79,6 +82,8 @@ class App {
   std::unique_ptr<signer::KeyStore> keys_;
   std::unique_ptr<identity::Directory> directory_;
   std::unique_ptr<mandates::MandateRegistry> mandates_;
+  std::unique_ptr<policy::IdempotencyKeys> idempotency_;
+  std::unique_ptr<policy::Authorizer> authorizer_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<AccessGuard> guard_;
   std::string service_did_;  // did:web of this service

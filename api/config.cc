@@ -109,6 +109,12 @@ Status Apply(const std::string& key, const std::string& value, const std::string
   } else if (key == "status_list_ttl_s") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 10, 86400));
     cfg.status_list_ttl_s = v;
+  } else if (key == "reservation_ttl_s") {
+    MD_ASSIGN_OR_RETURN(cfg.reservation_ttl_s, ParseInt(where, value, 1, 604800));
+  } else if (key == "approval_timeout_s") {
+    MD_ASSIGN_OR_RETURN(cfg.approval_timeout_s, ParseInt(where, value, 1, 604800));
+  } else if (key == "idempotency_ttl_s") {
+    MD_ASSIGN_OR_RETURN(cfg.idempotency_ttl_s, ParseInt(where, value, 86400, 2592000));
   } else if (key == "rate_limits") {
     return ParseRateLimits(where, value, cfg);
   } else if (key == "public_host") {
@@ -144,6 +150,9 @@ constexpr Setting kSettings[] = {
     {"public_host", "--public-host", "MANDATED_PUBLIC_HOST"},
     {"session_ttl_minutes", "--session-ttl-minutes", "MANDATED_SESSION_TTL_MINUTES"},
     {"status_list_ttl_s", "--status-list-ttl-s", "MANDATED_STATUS_LIST_TTL_S"},
+    {"reservation_ttl_s", "--reservation-ttl-s", "MANDATED_RESERVATION_TTL_S"},
+    {"approval_timeout_s", "--approval-timeout-s", "MANDATED_APPROVAL_TIMEOUT_S"},
+    {"idempotency_ttl_s", "--idempotency-ttl-s", "MANDATED_IDEMPOTENCY_TTL_S"},
     {"rate_limits", "--rate-limits", "MANDATED_RATE_LIMITS"},
 };
 

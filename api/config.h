@@ -28,6 +28,9 @@ struct ServerConfig {
   std::string public_host;                   // did:web host (default: listen address)
   int session_ttl_minutes = 15;              // agent session lifetime (default and maximum)
   int64_t status_list_ttl_s = 300;           // "ttl" and max-age of served status lists
+  int64_t reservation_ttl_s = 600;           // lease of an allowed authorization's hold
+  int64_t approval_timeout_s = 900;          // how long a step-up approval may wait
+  int64_t idempotency_ttl_s = 86400;         // how long idempotency keys are kept (at least)
   // Token buckets per credential, by role (operator, admin, approver, auditor, merchant, agent).
   // An agent's own rate_limit overrides the "agent" entry for its sessions.
   std::map<std::string, identity::RateLimit> rate_limits = DefaultRateLimits();

@@ -48,6 +48,11 @@ std::string_view PermissionName(Permission p) {
     case Permission::kManageMandates: return "mandates:manage";
     case Permission::kVerifyMandates: return "mandates:verify";
     case Permission::kUseMandates: return "mandates:use";
+    case Permission::kAuthorize: return "authorizations:request";
+    case Permission::kReadAuthorizations: return "authorizations:read";
+    case Permission::kManageAuthorizations: return "authorizations:manage";
+    case Permission::kReadApprovals: return "approvals:read";
+    case Permission::kDecideApprovals: return "approvals:decide";
   }
   return "unknown";
 }
@@ -57,25 +62,28 @@ bool RoleAllows(Role role, Permission p) {
     case Role::kOperator:
       // The operator administers the service and stands in for any principal's admin (to
       // bootstrap and to recover a principal that lost its admin credentials).
-      return p != Permission::kOwnSession;
+      // Only agents ask for authorizations: a purchase is always some agent's, in a session.
+      return p != Permission::kOwnSession && p != Permission::kAuthorize;
     case Role::kAdmin:
       return p != Permission::kManagePrincipals && p != Permission::kManageServiceKeys &&
-             p != Permission::kOwnSession;
+             p != Permission::kOwnSession && p != Permission::kAuthorize;
     case Role::kApprover:
       return p == Permission::kReadPrincipal || p == Permission::kReadAgents ||
              p == Permission::kReadSessions || p == Permission::kReadMandates ||
-             p == Permission::kVerifyMandates;
+             p == Permission::kVerifyMandates || p == Permission::kReadAuthorizations ||
+             p == Permission::kReadApprovals || p == Permission::kDecideApprovals;
     case Role::kAuditor:
       return p == Permission::kReadPrincipal || p == Permission::kReadUsers ||
              p == Permission::kReadCredentials || p == Permission::kReadAgents ||
              p == Permission::kReadSessions || p == Permission::kReadKeys ||
-             p == Permission::kReadMandates || p == Permission::kVerifyMandates;
+             p == Permission::kReadMandates || p == Permission::kVerifyMandates ||
+             p == Permission::kReadAuthorizations || p == Permission::kReadApprovals;
     case Role::kMerchant:
       return p == Permission::kReadPrincipal || p == Permission::kVerifyMandates ||
              p == Permission::kUseMandates;
     case Role::kAgent:
       return p == Permission::kOwnSession || p == Permission::kIssueMandates ||
-             p == Permission::kVerifyMandates;
+             p == Permission::kVerifyMandates || p == Permission::kAuthorize;
   }
   return false;
 }

@@ -40,6 +40,11 @@ enum class Permission {
   kManageMandates,   // revoke, suspend, resume
   kVerifyMandates,   // POST /v1/mandates/verify: every authenticated caller
   kUseMandates,      // record a use while verifying (merchants, admins)
+  kAuthorize,        // ask for a decision, and capture or void one's own (agent sessions)
+  kReadAuthorizations,    // read decisions, reservations and headroom
+  kManageAuthorizations,  // capture or void any reservation of the principal
+  kReadApprovals,
+  kDecideApprovals,       // approve or deny a pending step-up
 };
 
 std::string_view PermissionName(Permission p);

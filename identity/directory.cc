@@ -293,6 +293,7 @@ Result<User> Directory::CreateUser(const Tenant& t, const CreateUserRequest& req
   u.principal_id = t.principal_id();
   u.name = req.name;
   u.roles = req.roles;
+  u.did = req.did;
   u.created_at = clock_.NowUnixSeconds();
   store::WriteBatch batch;
   t.Put(batch, kUserKind, u.id, json::Write(UserToJson(u)));

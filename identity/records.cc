@@ -4,6 +4,7 @@
 #include <set>
 
 #include "base/asset.h"
+#include "signer/did.h"
 
 namespace mandated::identity {
 namespace {
@@ -156,6 +157,13 @@ Result<CreateUserRequest> ParseCreateUser(const json::Value& body) {
   MD_RETURN_IF_ERROR(ValidateDisplayName(req.name, "/name"));
   MD_ASSIGN_OR_RETURN(const json::Value* roles, r.Required("roles"));
   MD_ASSIGN_OR_RETURN(req.roles, ParseRoles(roles, "/roles"));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> did, r.OptionalString("did"));
+  if (did) {
+    if (!signer::PublicKeyFromDidKey(*did).ok()) {
+      return InvalidArgumentError("/did: must be a did:key", "bad-did");
+    }
+    req.did = *did;
+  }
   MD_RETURN_IF_ERROR(r.Finish());
   return req;
 }
@@ -241,6 +249,9 @@ json::Value UserToJson(const User& u) {
     roles.Append(json::Value::String(std::string(RoleName(r))));
   }
   v.Set("roles", std::move(roles));
+  if (!u.did.empty()) {
+    v.Set("did", json::Value::String(u.did));
+  }
   v.Set("state", json::Value::String(u.state));
   v.Set("created_at", json::Value::Int(u.created_at));
   return v;
@@ -254,6 +265,8 @@ Result<User> UserFromJson(const json::Value& v) {
   MD_ASSIGN_OR_RETURN(u.name, r.String("name"));
   MD_ASSIGN_OR_RETURN(const json::Value* roles, r.Required("roles"));
   MD_ASSIGN_OR_RETURN(u.roles, ParseRoles(roles, "/roles"));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> did, r.OptionalString("did"));
+  u.did = did.value_or("");
   MD_ASSIGN_OR_RETURN(u.state, r.String("state"));
   MD_ASSIGN_OR_RETURN(u.created_at, r.Int("created_at"));
   MD_RETURN_IF_ERROR(r.Finish());

@@ -20,6 +20,7 @@ struct User {
   std::string principal_id;
   std::string name;
   std::vector<Role> roles;
+  std::string did;  // optional did:key of the user's own key: signs approval evidence
   std::string state = "active";  // active | disabled
   int64_t created_at = 0;
 };
@@ -82,6 +83,7 @@ struct Session {
 struct CreateUserRequest {
   std::string name;
   std::vector<Role> roles;
+  std::string did;  // optional did:key (specs/access.md §Users)
 };
 Result<CreateUserRequest> ParseCreateUser(const json::Value& body);
 

@@ -1,0 +1,201 @@
+// Authorization routes (specs/authorization.md): agents ask for decisions and capture or void
+// their reservations; a principal's people read decisions, decide step-up approvals and watch
+// headroom. Every POST that moves money runs once per Idempotency-Key.
+#include "api/app.h"
+#include "api/handler_util.h"
+#include "api/http_server.h"
+
+namespace mandated::api {
+namespace {
+
+using identity::Permission;
+
+policy::Actor ActorOf(const Access& a) {
+  policy::Actor actor;
+  actor.id = a.caller.credential_id;
+  actor.user_id = a.caller.user_id;
+  actor.agent_id = a.caller.agent_id;
+  actor.session_id = a.caller.session_id;
+  actor.mandate_scope = a.caller.mandate_scope;
+  return actor;
+}
+
+// Runs `work` at most once per idempotency key (specs/authorization.md §6). `work` gets the
+// claim and records its answer in the batch of the state it changes; errors that change nothing
+// are recorded here (4xx only: a 5xx or a transient conflict lets the retry run again).
+template <typename Work>
+Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a, Work work) {
+  const std::string key = req.Header("Idempotency-Key");
+  if (Status s = policy::ValidateIdempotencyKey(key); !s.ok()) return ProblemResponse(s, req);
+  const std::string caller =
+      a.caller.role == identity::Role::kAgent ? a.caller.agent_id : a.caller.credential_id;
+  Result<policy::IdempotencyKeys::Begin> begin = keys.Start(
+      *a.tenant, caller, key, policy::RequestFingerprint(req.method, req.path, req.body));
+  if (!begin.ok()) return ProblemResponse(begin.error(), req);
+  if (begin->replay) {
+    Response r;
+    r.status = begin->replay->status;
+    r.content_type = begin->replay->content_type;
+    r.body = begin->replay->body;
+    r.headers.emplace_back("Idempotent-Replayed", "true");
+    return r;
+  }
+  const policy::IdempotencyClaim& claim = *begin->claim;
+  Result<policy::Answer> answer = work(&claim);
+  if (answer.ok()) return JsonResponse(answer->status, answer->body);
+  Response problem = ProblemResponse(answer.error(), req);
+  if (problem.status >= 400 && problem.status < 500 &&
+      answer.error().code() != StatusCode::kAborted) {
+    Status kept = claim.RecordAlone(
+        policy::StoredAnswer{problem.status, problem.content_type, problem.body});
+    if (!kept.ok()) return ProblemResponse(kept, req);
+  }
+  return problem;
+}
+
+json::Value AuthorizationJson(const policy::Authorization& a) {
+  return policy::AuthorizationToJson(a, false);
+}
+
+}  // namespace
+
+void App::RegisterAuthorizationRoutes() {
+  const AccessGuard& g = *guard_;
+  policy::Authorizer& az = *authorizer_;
+  policy::IdempotencyKeys& idem = *idempotency_;
+
+  // ---- The agent's own routes (session token) ----
+  router_.Add("POST", "/v1/authorizations", g.Guard(Permission::kAuthorize, [&az, &idem](Request& req, const Access& a) {
+    return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
+      MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
+      MD_ASSIGN_OR_RETURN(policy::AuthorizeRequest ar, policy::ParseAuthorizeRequest(body));
+      Result<policy::Answer> answer = az.Authorize(*a.tenant, ActorOf(a), ar, claim);
+      if (answer.ok()) {
+        AnnotateRequestLog("authorization", answer->body.Find("id")->as_string());
+        AnnotateRequestLog("decision", answer->body.Find("decision")->as_string());
+      }
+      return answer;
+    });
+  }));
+  router_.Add("GET", "/v1/authorizations/{authorization}", g.Guard(Permission::kAuthorize, [&az](Request& req, const Access& a) {
+    Result<policy::Authorization> got = az.Get(*a.tenant, req.Param("authorization"));
+    if (got.ok() && got->agent_id != a.caller.agent_id) {
+      got = NotFoundError("no authorization " + req.Param("authorization"), "authorization-not-found");
+    }
+    return Answer(got, req, 200, AuthorizationJson);
+  }));
+  for (const std::string action : {"capture", "void"}) {
+    auto run = [&az, &idem, action](Request& req, const Access& a) {
+      return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
+        const std::string id = req.Param("authorization");
+        if (action == "void") {
+          if (!req.body.empty()) {
+            MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
+            MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
+            MD_RETURN_IF_ERROR(r.Finish());
+          }
+          return az.Void(*a.tenant, ActorOf(a), id, claim);
+        }
+        std::optional<Amount> amount;
+        if (!req.body.empty()) {
+          MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
+          MD_ASSIGN_OR_RETURN(amount, policy::ParseCaptureRequest(body));
+        }
+        return az.Capture(*a.tenant, ActorOf(a), id, amount, claim);
+      });
+    };
+    router_.Add("POST", "/v1/authorizations/{authorization}/" + action, g.Guard(Permission::kAuthorize, run));
+    router_.Add("POST", "/v1/principals/{principal}/authorizations/{authorization}/" + action,
+                g.Guard(Permission::kManageAuthorizations, run));
+  }
+  router_.Add("GET", "/v1/headroom", g.Guard(Permission::kAuthorize, [this, &az](Request& req, const Access& a) {
+    const std::string mandate = req.Query("mandate");
+    Result<mandates::MandateRecord> m = mandates_->Get(*a.tenant, mandate);
+    if (m.ok() && m->agent_id != a.caller.agent_id) {
+      m = NotFoundError("no mandate " + mandate, "mandate-not-found");
+    }
+    if (!m.ok()) return ProblemResponse(m.error(), req);
+    return Answer(az.MandateHeadroom(*a.tenant, m->id), req, 200, [](const json::Value& v) { return v; });
+  }));
+
+  // ---- A principal's people ----
+  const std::string base = "/v1/principals/{principal}";
+  router_.Add("GET", base + "/authorizations", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
+    Result<Page> page = ParsePage(req);
+    if (!page.ok()) return ProblemResponse(page.error(), req);
+    Result<std::vector<policy::Authorization>> list =
+        az.List(*a.tenant, page->after, page->limit, req.Query("mandate"), req.Query("agent"));
+    if (!list.ok()) return ProblemResponse(list.error(), req);
+    json::Value items = json::Value::Array();
+    for (const policy::Authorization& x : *list) {
+      if (a.caller.InAgentScope(x.agent_id) && a.caller.InMandateScope(x.mandate_id)) {
+        items.Append(AuthorizationJson(x));
+      }
+    }
+    return ListResponse(std::move(items), list->size() == page->limit,
+                        list->empty() ? "" : list->back().id);
+  }));
+  router_.Add("GET", base + "/authorizations/{authorization}", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
+    Result<policy::Authorization> got = az.Get(*a.tenant, req.Param("authorization"));
+    if (got.ok() && !a.caller.InAgentScope(got->agent_id)) {
+      got = PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope");
+    }
+    return Answer(got, req, 200, AuthorizationJson);
+  }));
+  router_.Add("GET", base + "/mandates/{mandate}/headroom", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
+    return Answer(az.MandateHeadroom(*a.tenant, req.Param("mandate")), req, 200,
+                  [](const json::Value& v) { return v; });
+  }));
+  router_.Add("GET", base + "/agents/{agent}/headroom", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
+    return Answer(az.AgentHeadroom(*a.tenant, req.Param("agent")), req, 200,
+                  [](const json::Value& v) { return v; });
+  }));
+
+  // Approvals: listed under the principal, and at /v1/approvals for a credential's own principal.
+  auto list_approvals = [&az](Request& req, const Access& a) {
+    if (!a.tenant) {
+      return ProblemResponse(InvalidArgumentError("the operator names the principal: use "
+                                                  "/v1/principals/{principal}/approvals",
+                                                  "principal-required"),
+                             req);
+    }
+    Result<Page> page = ParsePage(req);
+    if (!page.ok()) return ProblemResponse(page.error(), req);
+    const std::string state = req.Query("state");
+    if (!state.empty() && state != "pending" && state != "approved" && state != "denied" &&
+        state != "expired") {
+      return ProblemResponse(InvalidArgumentError("state must be pending, approved, denied or expired",
+                                                  "bad-query"),
+                             req);
+    }
+    Result<std::vector<policy::Approval>> list =
+        az.ListApprovals(*a.tenant, state, page->after, page->limit);
+    if (!list.ok()) return ProblemResponse(list.error(), req);
+    json::Value items = json::Value::Array();
+    for (const policy::Approval& x : *list) {
+      if (a.caller.InAgentScope(x.agent_id)) items.Append(policy::ApprovalToJson(x));
+    }
+    return ListResponse(std::move(items), list->size() == page->limit,
+                        list->empty() ? "" : list->back().id);
+  };
+  router_.Add("GET", base + "/approvals", g.Guard(Permission::kReadApprovals, list_approvals));
+  router_.Add("GET", "/v1/approvals", g.Guard(Permission::kReadApprovals, list_approvals));
+  router_.Add("GET", base + "/approvals/{approval}", g.Guard(Permission::kReadApprovals, [&az](Request& req, const Access& a) {
+    return Answer(az.GetApproval(*a.tenant, req.Param("approval")), req, 200, policy::ApprovalToJson);
+  }));
+  for (const bool approve : {true, false}) {
+    router_.Add("POST", base + "/approvals/{approval}/" + (approve ? "approve" : "deny"),
+                g.Guard(Permission::kDecideApprovals, [&az, &idem, approve](Request& req, const Access& a) {
+      return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
+        policy::DecideRequest dr;
+        if (!req.body.empty()) {
+          MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
+          MD_ASSIGN_OR_RETURN(dr, policy::ParseDecideRequest(body));
+        }
+        return az.Decide(*a.tenant, ActorOf(a), req.Param("approval"), approve, dr, claim);
+      });
+    }));
+  }
+}
+
+}  // namespace mandated::api

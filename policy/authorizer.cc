@@ -1,0 +1,1042 @@
+// Authorizer: decisions, holds, capture, void, leases and approvals (specs/authorization.md).
+#include "policy/authorizer.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "base/bytes.h"
+#include "base/log.h"
+#include "mandates/online.h"
+#include "mandates/verifier.h"
+#include "policy/windows.h"
+#include "signer/hash.h"
+#include "signer/jws.h"
+
+namespace mandated::policy {
+namespace {
+
+constexpr std::string_view kAtzKind = "atz";
+constexpr std::string_view kAtzByMandateKind = "atz-mandate";
+constexpr std::string_view kAtzByAgentKind = "atz-agent";
+constexpr std::string_view kAprKind = "apr";
+constexpr std::string_view kAprOpenKind = "apr-open";
+constexpr std::string_view kReceiptTyp = "authz+jwt";
+constexpr int64_t kEvidenceMaxLifetime = 300;
+constexpr int64_t kEvidenceSkew = 60;
+
+std::string Sha256Hex(std::string_view s) {
+  return HexEncode(signer::Sha256(
+      ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size())));
+}
+
+std::string SeriesKey(std::string_view owner, std::string_view asset) {
+  std::string k(owner);
+  k += '|';
+  k += asset;
+  return k;
+}
+
+Amount FromRaw(Uint128 v) { return Amount::FromRaw(v); }
+
+bool Live(const std::string& state) {
+  return state == "pending" || state == "reserved";
+}
+
+PolicyReason FromVerifierReason(const mandates::Reason& r) {
+  return PolicyReason{r.code, r.mandate, r.pointer, "", r.detail, {}};
+}
+
+Result<identity::Tenant> TenantOf(store::KvStore& kv, const std::string& principal) {
+  return identity::Tenant(kv, principal);
+}
+
+}  // namespace
+
+json::Value CounterViewToJson(const CounterView& c) {
+  json::Value v = json::Value::Object();
+  v.Set("counter", json::Value::String(c.counter));
+  v.Set("owner", json::Value::String(c.owner));
+  v.Set("asset", json::Value::String(c.asset));
+  v.Set("window", json::Value::String(c.window));
+  v.Set("max", json::Value::String(c.max.ToString()));
+  v.Set("spent", json::Value::String(c.spent.ToString()));
+  v.Set("remaining", json::Value::String(c.remaining.ToString()));
+  if (c.resets_at) v.Set("resets_at", json::Value::Int(*c.resets_at));
+  return v;
+}
+
+// A live hold (pending or reserved) and where it is counted.
+struct Authorizer::Hold {
+  Authorization record;  // as last written (or being written)
+  std::vector<std::pair<SpendSeries*, size_t>> amount_refs;
+  std::vector<std::pair<SpendSeries*, size_t>> use_refs;
+  bool busy = false;  // a capture, void or decision is being written
+};
+
+// Everything the authorizer keeps in memory for one principal, guarded by `mu`.
+struct Authorizer::PrincipalState {
+  std::mutex mu;
+  bool loaded = false;
+  int64_t last_now = INT64_MIN;
+  identity::Principal principal;
+  std::map<std::string, SpendSeries> series;              // SeriesKey(owner, asset)
+  std::map<std::string, std::unique_ptr<Hold>> holds;     // live holds by authorization id
+  std::multimap<int64_t, std::string> leases;             // expires_at -> authorization id
+  std::map<std::string, Authorization> lapsed;            // leases ended, not yet written down
+};
+
+// The verified chain of a mandate: records and credentials, the mandate first.
+struct Authorizer::ChainInfo {
+  std::vector<mandates::MandateRecord> records;
+  mandates::Verdict verdict;
+};
+
+Authorizer::Authorizer(store::KvStore& kv, signer::KeyStore& keys,
+                       mandates::MandateRegistry& registry, identity::Directory& directory,
+                       identity::PrincipalStore& principals, Clock& clock, Random& random,
+                       AuthorizerOptions options)
+    : kv_(kv), keys_(keys), registry_(registry), directory_(directory), principals_(principals),
+      clock_(clock), random_(random), options_(std::move(options)) {}
+
+Authorizer::~Authorizer() { StopSweeper(); }
+
+void Authorizer::StartSweeper() {
+  std::lock_guard<std::mutex> lock(sweeper_mu_);
+  if (sweeper_.joinable()) return;
+  sweeper_stop_ = false;
+  sweeper_ = std::thread([this] { SweeperLoop(); });
+}
+
+void Authorizer::StopSweeper() {
+  {
+    std::lock_guard<std::mutex> lock(sweeper_mu_);
+    sweeper_stop_ = true;
+  }
+  sweeper_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+void Authorizer::SweeperLoop() {
+  std::unique_lock<std::mutex> lock(sweeper_mu_);
+  while (!sweeper_stop_) {
+    sweeper_cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms));
+    if (sweeper_stop_) break;
+    lock.unlock();
+    Result<size_t> n = SweepOnce();
+    if (!n.ok()) {
+      log::Warn("lease sweep failed", {{"error", n.error().ToString()}});
+    }
+    lock.lock();
+  }
+}
+
+Result<Authorizer::PrincipalState*> Authorizer::StateFor(const std::string& principal_id) {
+  std::lock_guard<std::mutex> lock(states_mu_);
+  std::unique_ptr<PrincipalState>& ps = states_[principal_id];
+  if (!ps) ps = std::make_unique<PrincipalState>();
+  return ps.get();
+}
+
+int64_t Authorizer::NowLocked(PrincipalState& ps) {
+  // The principal's decisions see time move forward only, so series stay in time order.
+  ps.last_now = std::max(ps.last_now, clock_.NowUnixSeconds());
+  return ps.last_now;
+}
+
+void Authorizer::ChargeLocked(PrincipalState& ps, Hold& hold) {
+  const Authorization& a = hold.record;
+  const std::string& asset = a.purchase.asset;
+  const Uint128 amount = a.reservation->state == "captured" ? a.reservation->captured.raw()
+                                                            : a.reservation->amount.raw();
+  std::vector<std::string> owners = {"principal", "agent:" + a.agent_id,
+                                     "session:" + a.session_id};
+  for (const std::string& m : a.chain) {
+    owners.push_back("mandate:" + m);
+    owners.push_back("session-mandate:" + a.session_id + ":" + m);
+  }
+  for (const std::string& o : owners) {
+    SpendSeries& s = ps.series[SeriesKey(o, asset)];
+    hold.amount_refs.emplace_back(&s, s.Append(a.charged_at, amount));
+  }
+  for (const std::string& m : a.chain) {
+    SpendSeries& s = ps.series[SeriesKey("uses:" + m, "")];
+    hold.use_refs.emplace_back(&s, s.Append(a.charged_at, 1));
+  }
+}
+
+void Authorizer::SetHoldAmountLocked(PrincipalState&, Hold& hold, Uint128 amount) {
+  for (auto& [series, index] : hold.amount_refs) series->Set(index, amount);
+  for (auto& [series, index] : hold.use_refs) series->Set(index, amount == 0 ? 0 : 1);
+}
+
+void Authorizer::ExpireLocked(PrincipalState& ps, int64_t now) {
+  for (auto it = ps.leases.begin(); it != ps.leases.end() && it->first <= now;) {
+    auto h = ps.holds.find(it->second);
+    if (h == ps.holds.end()) {
+      it = ps.leases.erase(it);
+      continue;
+    }
+    if (h->second->busy) {  // its writer decides; looked at again on the next call
+      ++it;
+      continue;
+    }
+    Hold& hold = *h->second;
+    if (!Live(hold.record.reservation->state) || hold.record.reservation->expires_at != it->first) {
+      it = ps.leases.erase(it);
+      continue;
+    }
+    SetHoldAmountLocked(ps, hold, 0);
+    ps.lapsed[hold.record.id] = EffectiveAt(hold.record, now);
+    ps.holds.erase(h);
+    it = ps.leases.erase(it);
+  }
+}
+
+Status Authorizer::LoadLocked(PrincipalState& ps, const identity::Tenant& t) {
+  if (ps.loaded) return OkStatus();
+  MD_ASSIGN_OR_RETURN(ps.principal, principals_.Get(t.principal_id()));
+  std::vector<Authorization> records;
+  Status inner;
+  MD_RETURN_IF_ERROR(t.Scan(kAtzKind, "", [&](std::string_view id, std::string_view value) {
+    Result<json::Value> v = json::Parse(value);
+    Result<Authorization> a = v.ok() ? AuthorizationFromJson(*v) : Result<Authorization>(v.error());
+    if (!a.ok()) {
+      inner = DataLossError("stored authorization " + std::string(id) + " does not parse: " +
+                                a.error().message(),
+                            "corrupt-record");
+      return false;
+    }
+    if (a->reservation) records.push_back(std::move(*a));
+    return true;
+  }));
+  MD_RETURN_IF_ERROR(inner);
+  std::stable_sort(records.begin(), records.end(),
+                   [](const Authorization& x, const Authorization& y) {
+                     return x.charged_at < y.charged_at;
+                   });
+  const int64_t now = NowLocked(ps);
+  for (Authorization& stored : records) {
+    ps.last_now = std::max(ps.last_now, stored.charged_at);
+    Authorization eff = EffectiveAt(stored, now);
+    const std::string& state = eff.reservation->state;
+    if (state != "captured" && !Live(state)) {
+      if (Live(stored.reservation->state)) ps.lapsed[stored.id] = std::move(eff);
+      continue;
+    }
+    auto hold = std::make_unique<Hold>();
+    hold->record = std::move(stored);
+    ChargeLocked(ps, *hold);
+    if (state == "captured") continue;  // counted for good; nothing more to track
+    ps.leases.emplace(hold->record.reservation->expires_at, hold->record.id);
+    ps.holds[hold->record.id] = std::move(hold);
+  }
+  ps.loaded = true;
+  return OkStatus();
+}
+
+Result<Authorizer::ChainInfo> Authorizer::LoadChain(const identity::Tenant& t,
+                                                    const std::string& mandate_id) {
+  ChainInfo info;
+  MD_ASSIGN_OR_RETURN(mandates::MandateRecord rec, registry_.Get(t, mandate_id));
+  info.records.push_back(rec);
+  while (!info.records.back().parent.empty()) {
+    if (static_cast<int>(info.records.size()) >= mandates::kMaxChainLength) {
+      return DataLossError("delegation chain of " + mandate_id + " is too long", "corrupt-record");
+    }
+    MD_ASSIGN_OR_RETURN(mandates::MandateRecord parent,
+                        registry_.Get(t, info.records.back().parent));
+    info.records.push_back(std::move(parent));
+  }
+  return info;
+}
+
+std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const ChainInfo& chain,
+                                                    const std::string& agent_id,
+                                                    const identity::Session* session,
+                                                    const std::string& asset, int64_t now) {
+  (void)agent_id;
+  std::vector<CounterView> out;
+  auto sum_in = [&](const std::string& owner, int64_t start, int64_t end) -> Uint128 {
+    auto it = ps.series.find(SeriesKey(owner, asset));
+    return it == ps.series.end() ? 0 : it->second.SumIn(start, end);
+  };
+  auto total = [&](const std::string& owner) -> Uint128 {
+    auto it = ps.series.find(SeriesKey(owner, asset));
+    return it == ps.series.end() ? 0 : it->second.Total();
+  };
+  auto push = [&](std::string counter, std::string owner, std::string window, Amount max,
+                  Uint128 spent, std::optional<int64_t> resets) {
+    CounterView c;
+    c.counter = std::move(counter);
+    c.owner = std::move(owner);
+    c.asset = asset;
+    c.window = std::move(window);
+    c.max = max;
+    c.spent = FromRaw(spent);
+    c.remaining = spent >= max.raw() ? Amount() : FromRaw(max.raw() - spent);
+    c.resets_at = resets;
+    out.push_back(std::move(c));
+  };
+  // The mandate and each ancestor.
+  for (size_t i = 0; i < chain.verdict.chain.size(); ++i) {
+    const mandates::MandateCredential& cred = chain.verdict.chain[i].credential;
+    const std::string owner = "mandate:" + cred.id;
+    const mandates::Limits& limits = cred.terms.limits;
+    for (size_t w = 0; w < limits.windows.size(); ++w) {
+      const mandates::WindowLimit& wl = limits.windows[w];
+      if (wl.asset != asset) continue;
+      Result<WindowBounds> b = WindowAt(wl, now);
+      std::string name = owner + ":window:" + std::string(mandates::WindowUnitName(wl.window)) +
+                         ":" + std::string(mandates::WindowKindName(wl.kind)) +
+                         (wl.time_zone.empty() ? "" : ":" + wl.time_zone);
+      if (!b.ok()) {  // a zone that cannot be read: nothing is spendable (fail closed)
+        push(name, owner, std::string(mandates::WindowUnitName(wl.window)), wl.max, wl.max.raw(),
+             std::nullopt);
+        continue;
+      }
+      std::optional<int64_t> resets;
+      if (wl.kind == mandates::WindowKind::kCalendar) resets = b->end;
+      push(name, owner, std::string(mandates::WindowUnitName(wl.window)), wl.max,
+           sum_in(owner, b->start, b->end), resets);
+    }
+    for (const mandates::AssetMax& lt : limits.lifetime) {
+      if (lt.asset != asset) continue;
+      push(owner + ":lifetime", owner, "lifetime", lt.max, total(owner), std::nullopt);
+    }
+    if (session != nullptr) {
+      for (const mandates::AssetMax& cap : cred.terms.session_cap) {
+        if (cap.asset != asset) continue;
+        const std::string so = "session-mandate:" + session->id + ":" + cred.id;
+        push(owner + ":session-cap:" + session->id, owner, "session", cap.max, total(so),
+             std::nullopt);
+      }
+    }
+  }
+  if (session != nullptr && session->spend_cap && session->spend_cap->asset == asset) {
+    const std::string owner = "session:" + session->id;
+    push(owner + ":spend-cap", owner, "session", session->spend_cap->max, total(owner),
+         std::nullopt);
+  }
+  for (const identity::Ceiling& c : ps.principal.ceilings) {
+    if (c.asset != asset || c.window == "transaction") continue;
+    const std::string owner = "principal:" + ps.principal.id;
+    if (c.window == "lifetime") {
+      push(owner + ":lifetime", owner, "lifetime", c.max, total("principal"), std::nullopt);
+      continue;
+    }
+    Result<mandates::WindowUnit> unit = WindowUnitFromName(c.window);
+    Result<WindowBounds> b = unit.ok() ? CalendarWindow(*unit, "UTC", now)
+                                       : Result<WindowBounds>(unit.error());
+    if (!b.ok()) {
+      push(owner + ":" + c.window, owner, c.window, c.max, c.max.raw(), std::nullopt);
+      continue;
+    }
+    push(owner + ":" + c.window, owner, c.window, c.max, sum_in("principal", b->start, b->end),
+         b->end);
+  }
+  return out;
+}
+
+Result<std::string> Authorizer::SignReceipt(const identity::Tenant& t, const Authorization& a) {
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo key,
+                      keys_.ActiveKey(t.principal_id(), std::string(mandates::kIssuerKeyPurpose)));
+  const std::string issuer = registry_.IssuerDid(t.principal_id());
+  Bytes nonce(16);
+  MD_RETURN_IF_ERROR(random_.Fill(nonce));
+  json::Value p = json::Value::Object();
+  p.Set("iss", json::Value::String(issuer));
+  p.Set("sub", json::Value::String(a.agent_did));
+  p.Set("jti", json::Value::String("urn:mandated:authorization:" + a.id));
+  p.Set("iat", json::Value::Int(a.updated_at));
+  p.Set("exp", json::Value::Int(a.reservation->expires_at));
+  p.Set("mandate", json::Value::String(std::string(mandates::kMandateIdPrefix) + a.mandate_id));
+  p.Set("agent", json::Value::String(a.agent_id));
+  json::Value purchase = mandates::PurchaseToJson(a.purchase);
+  for (size_t i = 0; i < purchase.keys().size(); ++i) p.Set(purchase.keys()[i], purchase.items()[i]);
+  p.Set("reservation", json::Value::String(a.reservation->id));
+  p.Set("nonce", json::Value::String(Base64UrlEncode(nonce)));
+  if (!a.cart_hash.empty()) p.Set("cart_hash", json::Value::String(a.cart_hash));
+  json::Value header = json::Value::Object();
+  header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key.type))));
+  header.Set("typ", json::Value::String(std::string(kReceiptTyp)));
+  header.Set("kid", json::Value::String(issuer + "#" + key.id));
+  return keys_.SignJws(key.id, std::move(header), json::Write(p));
+}
+
+Status Authorizer::WriteAuthorization(const identity::Tenant& t, const Authorization& a,
+                                      const Approval* approval, bool new_record,
+                                      const IdempotencyClaim* claim, int status,
+                                      const json::Value& answer) {
+  store::WriteBatch batch;
+  t.Put(batch, kAtzKind, a.id, json::Write(AuthorizationToJson(a, true)));
+  if (new_record) {
+    t.Put(batch, kAtzByMandateKind, a.mandate_id + "/" + a.id, "");
+    t.Put(batch, kAtzByAgentKind, a.agent_id + "/" + a.id, "");
+  }
+  if (approval != nullptr) {
+    t.Put(batch, kAprKind, approval->id, json::Write(ApprovalToJson(*approval)));
+    if (approval->state == "pending") {
+      t.Put(batch, kAprOpenKind, approval->id, "");
+    } else {
+      t.Delete(batch, kAprOpenKind, approval->id);
+    }
+  }
+  if (claim != nullptr) {
+    claim->Record(batch, StoredAnswer{status, "application/json", json::Write(answer)});
+  }
+  return kv_.Write(batch, store::Durability::kSync);
+}
+
+Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& actor,
+                                     const AuthorizeRequest& req, const IdempotencyClaim* claim) {
+  MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, req.mandate_id));
+  const mandates::MandateRecord& mandate = chain.records.front();
+  if (mandate.agent_id != actor.agent_id) {
+    return PermissionDeniedError("mandate " + mandate.id + " is held by another agent",
+                                 "not-mandate-holder");
+  }
+  if (!actor.mandate_scope.empty() &&
+      std::find(actor.mandate_scope.begin(), actor.mandate_scope.end(), mandate.id) ==
+          actor.mandate_scope.end()) {
+    return PermissionDeniedError("this session is limited to other mandates",
+                                 "mandate-out-of-scope");
+  }
+  MD_ASSIGN_OR_RETURN(identity::Session session, directory_.GetSession(t, actor.session_id));
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, actor.agent_id));
+
+  // The chain as the online verifier sees it, with the purchase at the service's clock.
+  mandates::VerifyRequest vr;
+  vr.token = mandate.token;
+  for (size_t i = 1; i < chain.records.size(); ++i) vr.chain.push_back(chain.records[i].token);
+  vr.purchase = req.purchase;
+  const int64_t verify_now = clock_.NowUnixSeconds();
+  vr.purchase->at = verify_now;
+  mandates::IssuerKeyResolver resolver(registry_, keys_);
+  mandates::RegistryStatusSource statuses(registry_, kv_);
+  chain.verdict = mandates::VerifyMandate(vr, resolver, statuses, mandates::VerifyOptions{verify_now});
+
+  Authorization a;
+  MD_ASSIGN_OR_RETURN(a.id, random_.NewId("atz_"));
+  a.principal_id = t.principal_id();
+  a.mandate_id = mandate.id;
+  for (const mandates::MandateRecord& r : chain.records) a.chain.push_back(r.id);
+  a.agent_id = agent.id;
+  a.agent_did = agent.did;
+  a.session_id = session.id;
+  a.purchase = req.purchase;
+  a.purchase.at.reset();
+  a.cart_hash = req.cart_hash;
+  a.policy_version = Sha256Hex(mandate.token);
+  std::string approval_id;
+  std::string reservation_id;
+  if (chain.verdict.valid) {
+    MD_ASSIGN_OR_RETURN(reservation_id, random_.NewId("rsv_"));
+    if (chain.verdict.step_up) {
+      MD_ASSIGN_OR_RETURN(approval_id, random_.NewId("apr_"));
+    }
+  }
+
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  std::vector<CounterView> counters;
+  Hold* hold = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    const int64_t now = NowLocked(*ps);
+    ExpireLocked(*ps, now);
+    a.charged_at = now;
+    a.created_at = now;
+    a.updated_at = now;
+    for (const mandates::Reason& r : chain.verdict.reasons) a.reasons.push_back(FromVerifierReason(r));
+    // Principal per-transaction ceilings are static: check them with the rest.
+    for (const identity::Ceiling& c : ps->principal.ceilings) {
+      if (c.asset == a.purchase.asset && c.window == "transaction" && a.purchase.amount > c.max) {
+        a.reasons.push_back(PolicyReason{"principal-ceiling-exceeded", "", "",
+                                         "principal:" + t.principal_id() + ":transaction",
+                                         "amount " + a.purchase.amount.ToString() +
+                                             " is above the principal's per-transaction ceiling " +
+                                             c.max.ToString() + " " + c.asset,
+                                         c.max});
+      }
+    }
+    if (chain.verdict.valid) {
+      counters = CountersLocked(*ps, chain, agent.id, &session, a.purchase.asset, now);
+      for (const CounterView& c : counters) {
+        if (a.purchase.amount <= c.remaining) continue;
+        std::string code = c.window == "lifetime" ? "lifetime-exceeded" : "window-exceeded";
+        if (c.owner.rfind("principal:", 0) == 0) code = "principal-ceiling-exceeded";
+        if (c.window == "session") code = "session-cap-exceeded";
+        std::string mandate_of;
+        if (c.owner.rfind("mandate:", 0) == 0) mandate_of = c.owner.substr(8);
+        a.reasons.push_back(PolicyReason{code, mandate_of, "", c.counter,
+                                         "amount " + a.purchase.amount.ToString() + " " +
+                                             c.asset + " is above what " + c.counter +
+                                             " has left (" + c.remaining.ToString() + ")",
+                                         c.remaining});
+      }
+      // Uses and spacing, for the mandate and each ancestor.
+      for (size_t i = 0; i < chain.verdict.chain.size(); ++i) {
+        const mandates::MandateCredential& cred = chain.verdict.chain[i].credential;
+        auto it = ps->series.find(SeriesKey("uses:" + cred.id, ""));
+        const Uint128 held_uses = it == ps->series.end() ? 0 : it->second.Total();
+        if (cred.terms.limits.max_uses) {
+          const Uint128 uses = held_uses + static_cast<Uint128>(chain.records[i].uses);
+          if (uses + 1 > static_cast<Uint128>(*cred.terms.limits.max_uses)) {
+            a.reasons.push_back(PolicyReason{
+                "uses-exhausted", cred.id, "/credentialSubject/mandate/limits/max_uses",
+                "mandate:" + cred.id + ":uses",
+                "mandate " + cred.id + " has used all " +
+                    std::to_string(*cred.terms.limits.max_uses) + " of its uses",
+                {}});
+          }
+        }
+        if (cred.terms.limits.min_interval_seconds && it != ps->series.end()) {
+          const int64_t last = it->second.LatestLiveTime();
+          if (last != INT64_MIN && now - last < *cred.terms.limits.min_interval_seconds) {
+            a.reasons.push_back(PolicyReason{
+                "too-soon", cred.id, "/credentialSubject/mandate/limits/min_interval_seconds",
+                "mandate:" + cred.id + ":interval",
+                "the previous payment under mandate " + cred.id + " was " +
+                    std::to_string(now - last) + " s ago; at least " +
+                    std::to_string(*cred.terms.limits.min_interval_seconds) + " s must pass",
+                {}});
+          }
+        }
+      }
+    }
+    if (!a.reasons.empty()) {
+      a.decision = std::string(kDenied);
+    } else {
+      a.decision = std::string(approval_id.empty() ? kAllowed : kApprovalRequired);
+      Reservation r;
+      r.id = reservation_id;
+      r.state = approval_id.empty() ? "reserved" : "pending";
+      r.amount = a.purchase.amount;
+      r.expires_at = now + (approval_id.empty() ? options_.reservation_ttl_s
+                                                : options_.approval_timeout_s);
+      a.reservation = r;
+      if (!approval_id.empty()) {
+        a.approval_id = approval_id;
+        a.approval_expires_at = r.expires_at;
+      }
+      auto h = std::make_unique<Hold>();
+      h->record = a;
+      h->busy = true;  // until its record is durable
+      ChargeLocked(*ps, *h);
+      hold = h.get();
+      ps->leases.emplace(r.expires_at, a.id);
+      ps->holds[a.id] = std::move(h);
+    }
+  }
+
+  std::optional<Approval> approval;
+  if (a.decision == kAllowed) {
+    Result<std::string> receipt = SignReceipt(t, a);
+    if (receipt.ok()) a.receipt = std::move(*receipt);
+    else {
+      std::lock_guard<std::mutex> lock(ps->mu);
+      SetHoldAmountLocked(*ps, *hold, 0);
+      ps->holds.erase(a.id);
+      return receipt.error();
+    }
+  } else if (a.decision == kApprovalRequired) {
+    Approval ap;
+    ap.id = a.approval_id;
+    ap.principal_id = a.principal_id;
+    ap.authorization_id = a.id;
+    ap.agent_id = a.agent_id;
+    ap.mandate_id = a.mandate_id;
+    ap.created_at = a.created_at;
+    ap.expires_at = *a.approval_expires_at;
+    ap.policy_version = a.policy_version;
+    json::Value shown = AuthorizationToJson(a, false);
+    json::Value why = json::Value::Array();
+    for (const mandates::VerifiedLink& link : chain.verdict.chain) {
+      if (mandates::NeedsStepUp(link.credential.terms, *vr.purchase, verify_now)) {
+        why.Append(json::Value::String(link.credential.id));
+      }
+    }
+    shown.Set("step_up_by", std::move(why));
+    ap.shown = std::move(shown);
+    ap.shown_sha256 = Sha256Hex(json::Write(ap.shown));
+    approval = std::move(ap);
+  }
+
+  json::Value body = AuthorizationToJson(a, false);
+  if (a.decision == kDenied) {
+    json::Value headroom = json::Value::Array();
+    for (const CounterView& c : counters) headroom.Append(CounterViewToJson(c));
+    body.Set("headroom", std::move(headroom));
+  }
+  if (claim != nullptr) a.idempotency_key_sha256 = "";  // the claim's record names the key
+  Status written = WriteAuthorization(t, a, approval ? &*approval : nullptr, true, claim, 201, body);
+  if (hold != nullptr) {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    if (!written.ok()) {
+      SetHoldAmountLocked(*ps, *hold, 0);
+      ps->holds.erase(a.id);
+    } else {
+      hold->busy = false;
+    }
+  }
+  MD_RETURN_IF_ERROR(written);
+  log::Info("authorization decided", {{"principal", a.principal_id}, {"authorization", a.id},
+                                      {"decision", a.decision}, {"mandate", a.mandate_id},
+                                      {"amount", a.purchase.amount.ToString()},
+                                      {"asset", a.purchase.asset}});
+  return Answer{201, std::move(body)};
+}
+
+Result<Authorization> Authorizer::Get(const identity::Tenant& t, const std::string& id) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAtzKind, id));
+  if (!raw) return NotFoundError("no authorization " + id, "authorization-not-found");
+  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
+  Result<Authorization> a = AuthorizationFromJson(v);
+  if (!a.ok()) {
+    return DataLossError("stored authorization " + id + " does not parse", "corrupt-record");
+  }
+  return EffectiveAt(std::move(*a), clock_.NowUnixSeconds());
+}
+
+Result<std::vector<Authorization>> Authorizer::List(const identity::Tenant& t,
+                                                    const std::string& after, size_t limit,
+                                                    const std::string& mandate,
+                                                    const std::string& agent) {
+  std::vector<std::string> ids;
+  Status scan;
+  if (!mandate.empty() || !agent.empty()) {
+    const std::string owner = mandate.empty() ? agent : mandate;
+    const std::string prefix = owner + "/";
+    scan = t.ScanIds(mandate.empty() ? kAtzByAgentKind : kAtzByMandateKind, prefix,
+                     [&](std::string_view key, std::string_view) {
+                       std::string id(key.substr(prefix.size()));
+                       if (!after.empty() && id <= after) return true;
+                       ids.push_back(std::move(id));
+                       return ids.size() < limit;
+                     });
+  } else {
+    scan = t.Scan(kAtzKind, after, [&](std::string_view id, std::string_view) {
+      ids.emplace_back(id);
+      return ids.size() < limit;
+    });
+  }
+  MD_RETURN_IF_ERROR(scan);
+  std::vector<Authorization> out;
+  for (const std::string& id : ids) {
+    MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
+    if (!agent.empty() && a.agent_id != agent) continue;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor,
+                                   const std::string& id, std::optional<Amount> amount,
+                                   const IdempotencyClaim* claim) {
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  Authorization updated;
+  Hold* hold = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    const int64_t now = NowLocked(*ps);
+    ExpireLocked(*ps, now);
+    auto it = ps->holds.find(id);
+    if (it == ps->holds.end()) {
+      MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
+      if (!actor.agent_id.empty() && a.agent_id != actor.agent_id) {
+        return NotFoundError("no authorization " + id, "authorization-not-found");
+      }
+      if (a.reservation && a.reservation->state == "expired") {
+        return FailedPreconditionError("reservation " + a.reservation->id + " expired at " +
+                                           std::to_string(a.reservation->expires_at),
+                                       "reservation-expired");
+      }
+      return FailedPreconditionError(
+          "authorization " + id + " has no reservation to capture (" +
+              (a.reservation ? "reservation " + a.reservation->state : "decision " + a.decision) +
+              ")",
+          "reservation-state");
+    }
+    hold = it->second.get();
+    if (!actor.agent_id.empty() && hold->record.agent_id != actor.agent_id) {
+      return NotFoundError("no authorization " + id, "authorization-not-found");
+    }
+    if (hold->busy) {
+      return AbortedError("authorization " + id + " is being changed by another request",
+                          "reservation-busy");
+    }
+    const Reservation& r = *hold->record.reservation;
+    if (r.state != "reserved") {
+      return FailedPreconditionError("reservation " + r.id + " is " + r.state +
+                                         " (an approval is pending)",
+                                     "reservation-state");
+    }
+    const Amount take = amount.value_or(r.amount);
+    if (take > r.amount) {
+      return InvalidArgumentError("/amount: " + take.ToString() + " is above the reserved " +
+                                      r.amount.ToString(),
+                                  "capture-above-reserved");
+    }
+    updated = hold->record;
+    updated.reservation->state = "captured";
+    updated.reservation->captured = take;
+    updated.reservation->closed_at = now;
+    updated.reservation->closed_by = actor.id;
+    updated.updated_at = now;
+    hold->busy = true;
+  }
+  json::Value body = AuthorizationToJson(updated, false);
+  Status written = WriteAuthorization(t, updated, nullptr, false, claim, 200, body);
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    hold->busy = false;
+    if (written.ok()) {
+      SetHoldAmountLocked(*ps, *hold, updated.reservation->captured.raw());
+      ps->holds.erase(id);  // counted for good through its series entries
+    }
+  }
+  MD_RETURN_IF_ERROR(written);
+  return Answer{200, std::move(body)};
+}
+
+Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
+                                const std::string& id, const IdempotencyClaim* claim) {
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  Authorization updated;
+  Hold* hold = nullptr;
+  std::optional<Approval> approval;
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    const int64_t now = NowLocked(*ps);
+    ExpireLocked(*ps, now);
+    auto it = ps->holds.find(id);
+    if (it == ps->holds.end()) {
+      MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
+      if (!actor.agent_id.empty() && a.agent_id != actor.agent_id) {
+        return NotFoundError("no authorization " + id, "authorization-not-found");
+      }
+      return FailedPreconditionError(
+          "authorization " + id + " has no reservation to void (" +
+              (a.reservation ? "reservation " + a.reservation->state : "decision " + a.decision) +
+              ")",
+          "reservation-state");
+    }
+    hold = it->second.get();
+    if (!actor.agent_id.empty() && hold->record.agent_id != actor.agent_id) {
+      return NotFoundError("no authorization " + id, "authorization-not-found");
+    }
+    if (hold->busy) {
+      return AbortedError("authorization " + id + " is being changed by another request",
+                          "reservation-busy");
+    }
+    updated = hold->record;
+    const bool was_pending = updated.reservation->state == "pending";
+    updated.reservation->state = was_pending ? "released" : "voided";
+    updated.reservation->closed_at = now;
+    updated.reservation->closed_by = actor.id;
+    updated.updated_at = now;
+    if (was_pending) {
+      updated.decision = std::string(kDenied);
+      updated.reasons.push_back(PolicyReason{"voided", "", "", "",
+                                             "voided by " + actor.id + " before approval", {}});
+    }
+    hold->busy = true;
+  }
+  if (updated.decision == kDenied && !updated.approval_id.empty()) {
+    Result<Approval> ap = GetApproval(t, updated.approval_id);
+    if (ap.ok()) {
+      approval = std::move(*ap);
+      approval->state = "expired";
+    }
+  }
+  json::Value body = AuthorizationToJson(updated, false);
+  Status written =
+      WriteAuthorization(t, updated, approval ? &*approval : nullptr, false, claim, 200, body);
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    hold->busy = false;
+    if (written.ok()) {
+      SetHoldAmountLocked(*ps, *hold, 0);
+      ps->holds.erase(id);
+    }
+  }
+  MD_RETURN_IF_ERROR(written);
+  return Answer{200, std::move(body)};
+}
+
+Result<Approval> Authorizer::GetApproval(const identity::Tenant& t, const std::string& id) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAprKind, id));
+  if (!raw) return NotFoundError("no approval " + id, "approval-not-found");
+  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
+  Result<Approval> a = ApprovalFromJson(v);
+  if (!a.ok()) return DataLossError("stored approval " + id + " does not parse", "corrupt-record");
+  return ApprovalEffectiveAt(std::move(*a), clock_.NowUnixSeconds());
+}
+
+Result<std::vector<Approval>> Authorizer::ListApprovals(const identity::Tenant& t,
+                                                        const std::string& state,
+                                                        const std::string& after, size_t limit) {
+  std::vector<std::string> ids;
+  Status scan = t.Scan(state == "pending" ? kAprOpenKind : kAprKind, after,
+                       [&](std::string_view id, std::string_view) {
+                         ids.emplace_back(id);
+                         return true;
+                       });
+  MD_RETURN_IF_ERROR(scan);
+  std::vector<Approval> out;
+  for (const std::string& id : ids) {
+    MD_ASSIGN_OR_RETURN(Approval a, GetApproval(t, id));
+    if (!state.empty() && a.state != state) continue;
+    out.push_back(std::move(a));
+    if (out.size() >= limit) break;
+  }
+  return out;
+}
+
+Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
+                                  const std::string& id, bool approve, const DecideRequest& req,
+                                  const IdempotencyClaim* claim) {
+  MD_ASSIGN_OR_RETURN(Approval approval, GetApproval(t, id));
+  if (approval.state != "pending") {
+    return FailedPreconditionError("approval " + id + " is " + approval.state, "approval-state");
+  }
+  std::string evidence_did;
+  if (!req.evidence.empty()) {
+    // The approver's own signature over what they were shown (specs/authorization.md §7).
+    if (actor.user_id.empty()) {
+      return InvalidArgumentError("/evidence: only a user's credential can sign evidence",
+                                  "bad-evidence");
+    }
+    MD_ASSIGN_OR_RETURN(identity::User user, directory_.GetUser(t, actor.user_id));
+    if (user.did.empty()) {
+      return InvalidArgumentError("/evidence: user " + user.id + " has no registered DID",
+                                  "bad-evidence");
+    }
+    signer::DidKeyResolver resolver;
+    Result<json::Value> claims = signer::VerifyDidJwt(req.evidence, resolver);
+    if (!claims.ok()) {
+      return InvalidArgumentError("/evidence: " + claims.error().message() + " (" +
+                                      claims.error().reason() + ")",
+                                  "bad-evidence");
+    }
+    auto str = [&](const char* k) -> std::string {
+      const json::Value* v = claims->Find(k);
+      return v != nullptr && v->is_string() ? v->as_string() : "";
+    };
+    auto num = [&](const char* k) -> std::optional<int64_t> {
+      const json::Value* v = claims->Find(k);
+      return v != nullptr && v->is_number() ? v->as_int64() : std::nullopt;
+    };
+    const int64_t now = clock_.NowUnixSeconds();
+    std::string problem;
+    if (str("iss") != user.did) problem = "iss is not the user's DID " + user.did;
+    else if (str("aud") != options_.service_did) problem = "aud is not " + options_.service_did;
+    else if (str("approval") != id) problem = "approval is not " + id;
+    else if (str("decision") != (approve ? "approve" : "deny")) problem = "decision does not match";
+    else if (str("shown_sha256") != approval.shown_sha256) problem = "shown_sha256 does not match";
+    else if (!num("iat") || !num("exp")) problem = "iat and exp are required";
+    else if (*num("exp") - *num("iat") > kEvidenceMaxLifetime || *num("exp") <= *num("iat"))
+      problem = "exp - iat must be 1 to 300 seconds";
+    else if (now < *num("iat") - kEvidenceSkew) problem = "issued in the future";
+    else if (now >= *num("exp") + kEvidenceSkew) problem = "expired";
+    if (!problem.empty()) {
+      return InvalidArgumentError("/evidence: " + problem, "bad-evidence");
+    }
+    evidence_did = user.did;
+  }
+
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  Authorization updated;
+  Hold* hold = nullptr;
+  int64_t now = 0;
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    now = NowLocked(*ps);
+    ExpireLocked(*ps, now);
+    auto it = ps->holds.find(approval.authorization_id);
+    if (it == ps->holds.end() || it->second->record.reservation->state != "pending") {
+      return FailedPreconditionError("approval " + id + " is no longer pending", "approval-state");
+    }
+    hold = it->second.get();
+    if (hold->busy) {
+      return AbortedError("approval " + id + " is being decided by another request",
+                          "approval-busy");
+    }
+    updated = hold->record;
+    updated.updated_at = now;
+    if (approve) {
+      updated.decision = std::string(kAllowed);
+      updated.reservation->state = "reserved";
+      updated.reservation->expires_at = now + options_.reservation_ttl_s;
+    } else {
+      updated.decision = std::string(kDenied);
+      updated.reservation->state = "released";
+      updated.reservation->closed_at = now;
+      updated.reservation->closed_by = actor.id;
+      updated.reasons.push_back(PolicyReason{"approval-denied", "", "", "",
+                                             "denied by an approver", {}});
+    }
+    hold->busy = true;
+  }
+  auto unbusy = [&](bool ok) {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    hold->busy = false;
+    if (!ok) return;
+    if (approve) {
+      hold->record = updated;
+      ps->leases.emplace(updated.reservation->expires_at, updated.id);
+    } else {
+      SetHoldAmountLocked(*ps, *hold, 0);
+      ps->holds.erase(updated.id);
+    }
+  };
+  if (approve) {
+    Result<std::string> receipt = SignReceipt(t, updated);
+    if (!receipt.ok()) {
+      unbusy(false);
+      return receipt.error();
+    }
+    updated.receipt = std::move(*receipt);
+  }
+  approval.state = approve ? "approved" : "denied";
+  approval.decided_at = now;
+  approval.decided_by_user = actor.user_id;
+  approval.decided_by_credential = actor.id;
+  approval.evidence = req.evidence;
+  approval.evidence_did = evidence_did;
+  approval.note = req.note;
+  json::Value body = ApprovalToJson(approval);
+  body.Set("authorization_after", AuthorizationToJson(updated, false));
+  Status written = WriteAuthorization(t, updated, &approval, false, claim, 200, body);
+  unbusy(written.ok());
+  MD_RETURN_IF_ERROR(written);
+  return Answer{200, std::move(body)};
+}
+
+Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
+                                                const std::string& mandate_id) {
+  MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, mandate_id));
+  mandates::VerifyRequest vr;
+  vr.token = chain.records.front().token;
+  for (size_t i = 1; i < chain.records.size(); ++i) vr.chain.push_back(chain.records[i].token);
+  mandates::IssuerKeyResolver resolver(registry_, keys_);
+  mandates::RegistryStatusSource statuses(registry_, kv_);
+  chain.verdict = mandates::VerifyMandate(vr, resolver, statuses,
+                                          mandates::VerifyOptions{clock_.NowUnixSeconds()});
+  // Every asset some amount limit of the chain names.
+  std::set<std::string> assets;
+  for (const mandates::VerifiedLink& link : chain.verdict.chain) {
+    const mandates::Limits& l = link.credential.terms.limits;
+    for (const auto& x : l.per_transaction) assets.insert(x.asset);
+    for (const auto& x : l.windows) assets.insert(x.asset);
+    for (const auto& x : l.lifetime) assets.insert(x.asset);
+  }
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  json::Value out = json::Value::Object();
+  out.Set("mandate", json::Value::String(mandate_id));
+  out.Set("verdict", json::Value::String(chain.verdict.valid ? "valid" : "invalid"));
+  json::Value counters = json::Value::Array();
+  json::Value uses = json::Value::Array();
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    const int64_t now = NowLocked(*ps);
+    ExpireLocked(*ps, now);
+    out.Set("at", json::Value::Int(now));
+    for (const std::string& asset : assets) {
+      for (const CounterView& c :
+           CountersLocked(*ps, chain, chain.records.front().agent_id, nullptr, asset, now)) {
+        counters.Append(CounterViewToJson(c));
+      }
+    }
+    for (size_t i = 0; i < chain.verdict.chain.size(); ++i) {
+      const mandates::MandateCredential& cred = chain.verdict.chain[i].credential;
+      auto it = ps->series.find(SeriesKey("uses:" + cred.id, ""));
+      const int64_t held = it == ps->series.end() ? 0 : static_cast<int64_t>(it->second.Total());
+      json::Value u = json::Value::Object();
+      u.Set("mandate", json::Value::String(cred.id));
+      u.Set("uses", json::Value::Int(held + chain.records[i].uses));
+      if (cred.terms.limits.max_uses) {
+        u.Set("max_uses", json::Value::Int(*cred.terms.limits.max_uses));
+        u.Set("remaining", json::Value::Int(std::max<int64_t>(
+                               0, *cred.terms.limits.max_uses - held - chain.records[i].uses)));
+      }
+      uses.Append(std::move(u));
+    }
+  }
+  out.Set("counters", std::move(counters));
+  out.Set("uses", std::move(uses));
+  return out;
+}
+
+Result<json::Value> Authorizer::AgentHeadroom(const identity::Tenant& t,
+                                              const std::string& agent_id) {
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, agent_id));
+  MD_ASSIGN_OR_RETURN(std::vector<mandates::MandateRecord> mandates,
+                      registry_.List(t, "", 1000, agent.id));
+  json::Value out = json::Value::Object();
+  out.Set("agent", json::Value::String(agent.id));
+  json::Value items = json::Value::Array();
+  for (const mandates::MandateRecord& m : mandates) {
+    if (m.state != "active") continue;
+    MD_ASSIGN_OR_RETURN(json::Value h, MandateHeadroom(t, m.id));
+    items.Append(std::move(h));
+  }
+  out.Set("mandates", std::move(items));
+  return out;
+}
+
+Result<size_t> Authorizer::SweepOnce() {
+  std::vector<std::pair<std::string, PrincipalState*>> states;
+  {
+    std::lock_guard<std::mutex> lock(states_mu_);
+    for (auto& [id, ps] : states_) states.emplace_back(id, ps.get());
+  }
+  size_t changed = 0;
+  for (auto& [principal, ps] : states) {
+    std::map<std::string, Authorization> lapsed;
+    {
+      std::lock_guard<std::mutex> lock(ps->mu);
+      if (!ps->loaded) continue;
+      ExpireLocked(*ps, NowLocked(*ps));
+      lapsed.swap(ps->lapsed);
+    }
+    if (lapsed.empty()) continue;
+    MD_ASSIGN_OR_RETURN(identity::Tenant t, TenantOf(kv_, principal));
+    store::WriteBatch batch;
+    for (auto& [id, a] : lapsed) {
+      // Written only if the stored record is still the live one (nothing else moved it).
+      MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAtzKind, id));
+      if (!raw) continue;
+      MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
+      MD_ASSIGN_OR_RETURN(Authorization stored, AuthorizationFromJson(v));
+      if (!stored.reservation || !Live(stored.reservation->state)) continue;
+      Authorization eff = EffectiveAt(stored, clock_.NowUnixSeconds());
+      if (Live(eff.reservation->state)) continue;
+      eff.updated_at = *eff.reservation->closed_at;
+      t.Put(batch, kAtzKind, id, json::Write(AuthorizationToJson(eff, true)));
+      if (!eff.approval_id.empty()) {
+        Result<Approval> ap = GetApproval(t, eff.approval_id);
+        if (ap.ok()) {
+          t.Put(batch, kAprKind, ap->id, json::Write(ApprovalToJson(*ap)));
+          t.Delete(batch, kAprOpenKind, ap->id);
+        }
+      }
+      ++changed;
+    }
+    if (!batch.empty()) {
+      Status s = kv_.Write(batch, store::Durability::kSync);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(ps->mu);
+        ps->lapsed.merge(lapsed);  // tried again next time
+        return s;
+      }
+    }
+  }
+  return changed;
+}
+
+}  // namespace mandated::policy

@@ -1,0 +1,154 @@
+// Authorizer: the pre-purchase decision (specs/authorization.md): verifies the mandate chain,
+// checks the static terms and every counter that applies, holds the amount, records the decision
+// durably before answering, and moves reservations through capture, void, expiry and approval.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/random.h"
+#include "base/result.h"
+#include "identity/directory.h"
+#include "identity/principals.h"
+#include "identity/tenant.h"
+#include "mandates/registry.h"
+#include "policy/counters.h"
+#include "policy/idempotency.h"
+#include "policy/records.h"
+#include "signer/key_store.h"
+#include "store/kv_store.h"
+
+namespace mandated::policy {
+
+struct AuthorizerOptions {
+  int64_t reservation_ttl_s = 600;   // how long an allowed hold lasts
+  int64_t approval_timeout_s = 900;  // how long a step-up waits for a person
+  int64_t sweep_interval_ms = 2000;  // how often leases past their end are written down
+  std::string service_did;           // the audience of approvers' evidence JWS
+};
+
+// Who is asking: the agent's session (for authorize) or a principal's credential.
+struct Actor {
+  std::string id;          // the session or credential id ("operator" for the operator)
+  std::string user_id;     // the user behind a credential, if any
+  std::string agent_id;    // set for sessions
+  std::string session_id;  // set for sessions
+  std::vector<std::string> mandate_scope;  // a session's or credential's mandate list
+};
+
+// One counter's state, for denials and the headroom API (specs/authorization.md §8).
+struct CounterView {
+  std::string counter;  // "mandate:mnd_x:window:day:calendar:UTC", "principal:month", ...
+  std::string owner;    // "mandate:mnd_x" | "agent:agt_x" | "principal:prn_x" | "session:ses_x"
+  std::string asset;
+  std::string window;   // minute..year, lifetime, session
+  Amount max;
+  Amount spent;
+  Amount remaining;
+  std::optional<int64_t> resets_at;
+};
+json::Value CounterViewToJson(const CounterView& c);
+
+// An answer with the JSON to send and its status (201 for decisions, 200 otherwise).
+struct Answer {
+  int status = 200;
+  json::Value body;
+};
+
+// Thread safety: safe from any thread. Decisions of one principal are serialized by its lock;
+// durable writes happen outside it (RocksDB groups them), holds count from the moment they are
+// decided and are taken back if their write fails.
+class Authorizer {
+ public:
+  Authorizer(store::KvStore& kv, signer::KeyStore& keys, mandates::MandateRegistry& registry,
+             identity::Directory& directory, identity::PrincipalStore& principals, Clock& clock,
+             Random& random, AuthorizerOptions options);
+  ~Authorizer();  // stops the sweeper
+
+  // Starts the background sweeper that writes down expired leases (optional: effective states
+  // are computed on every read either way).
+  void StartSweeper();
+  void StopSweeper();
+
+  // POST /v1/authorizations. `claim` (may be null) gets the answer recorded in the same batch.
+  Result<Answer> Authorize(const identity::Tenant& t, const Actor& actor,
+                           const AuthorizeRequest& req, const IdempotencyClaim* claim);
+  // Capture or void a reservation. `agent_id` non-empty: only that agent's authorizations.
+  Result<Answer> Capture(const identity::Tenant& t, const Actor& actor, const std::string& id,
+                         std::optional<Amount> amount, const IdempotencyClaim* claim);
+  Result<Answer> Void(const identity::Tenant& t, const Actor& actor, const std::string& id,
+                      const IdempotencyClaim* claim);
+  // The authorization as it stands now; kNotFound "authorization-not-found".
+  Result<Authorization> Get(const identity::Tenant& t, const std::string& id);
+  // In id order after `after`; `mandate` / `agent` filter when non-empty.
+  Result<std::vector<Authorization>> List(const identity::Tenant& t, const std::string& after,
+                                          size_t limit, const std::string& mandate,
+                                          const std::string& agent);
+
+  // Approvals (specs/authorization.md §7).
+  Result<Approval> GetApproval(const identity::Tenant& t, const std::string& id);
+  Result<std::vector<Approval>> ListApprovals(const identity::Tenant& t, const std::string& state,
+                                              const std::string& after, size_t limit);
+  Result<Answer> Decide(const identity::Tenant& t, const Actor& actor, const std::string& id,
+                        bool approve, const DecideRequest& req, const IdempotencyClaim* claim);
+
+  // Headroom of a mandate (its chain, the agent, the principal) or of an agent.
+  Result<json::Value> MandateHeadroom(const identity::Tenant& t, const std::string& mandate_id);
+  Result<json::Value> AgentHeadroom(const identity::Tenant& t, const std::string& agent_id);
+
+  // Writes down leases past their end (what the sweeper does), now. Returns how many records
+  // changed. For tests and the sweeper.
+  Result<size_t> SweepOnce();
+
+ private:
+  struct Hold;
+  struct PrincipalState;
+  struct ChainInfo;
+
+  Result<PrincipalState*> StateFor(const std::string& principal_id);
+  Status LoadLocked(PrincipalState& ps, const identity::Tenant& t);
+  void ChargeLocked(PrincipalState& ps, Hold& hold);
+  void SetHoldAmountLocked(PrincipalState& ps, Hold& hold, Uint128 amount);
+  void ExpireLocked(PrincipalState& ps, int64_t now);
+  int64_t NowLocked(PrincipalState& ps);
+  Result<ChainInfo> LoadChain(const identity::Tenant& t, const std::string& mandate_id);
+  std::vector<CounterView> CountersLocked(PrincipalState& ps, const ChainInfo& chain,
+                                          const std::string& agent_id,
+                                          const identity::Session* session,
+                                          const std::string& asset, int64_t now);
+  Result<std::string> SignReceipt(const identity::Tenant& t, const Authorization& a);
+  Status WriteAuthorization(const identity::Tenant& t, const Authorization& a,
+                            const Approval* approval, bool new_record,
+                            const IdempotencyClaim* claim, int status,
+                            const json::Value& answer);
+  void SweeperLoop();
+
+  store::KvStore& kv_;
+  signer::KeyStore& keys_;
+  mandates::MandateRegistry& registry_;
+  identity::Directory& directory_;
+  identity::PrincipalStore& principals_;
+  Clock& clock_;
+  Random& random_;
+  AuthorizerOptions options_;
+
+  std::mutex states_mu_;
+  std::map<std::string, std::unique_ptr<PrincipalState>> states_;
+
+  std::mutex sweeper_mu_;
+  std::condition_variable sweeper_cv_;
+  bool sweeper_stop_ = false;
+  std::thread sweeper_;
+};
+
+}  // namespace mandated::policy
