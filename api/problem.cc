@@ -59,7 +59,8 @@ int HttpStatusFor(const Status& status) {
     case StatusCode::kAlreadyExists: return 409;
     case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kFailedPrecondition:
+      return status.reason() == "idempotency-key-reused" ? 422 : 409;
     case StatusCode::kAborted: return 409;
     case StatusCode::kResourceExhausted:
       return status.reason() == "storage-full" ? 507 : 429;
