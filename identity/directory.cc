@@ -417,6 +417,7 @@ Result<Agent> Directory::CreateAgent(const Tenant& t, const CreateAgentRequest& 
   a.principal_id = t.principal_id();
   a.name = req.name;
   a.rate_limit = req.rate_limit;
+  a.ceilings = req.ceilings;
   a.created_at = a.updated_at = clock_.NowUnixSeconds();
   if (!req.did.empty()) {
     Result<signer::PublicKey> pub = signer::PublicKeyFromDidKey(req.did);

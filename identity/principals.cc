@@ -27,6 +27,8 @@ std::string NameKey(const std::string& name) {
   return kNamePrefix + lower;
 }
 
+}  // namespace
+
 Result<std::vector<Ceiling>> ParseCeilings(const json::Value* v, const std::string& pointer) {
   std::vector<Ceiling> out;
   if (v == nullptr) {
@@ -65,7 +67,17 @@ Result<std::vector<Ceiling>> ParseCeilings(const json::Value* v, const std::stri
   return out;
 }
 
-}  // namespace
+json::Value CeilingsToJson(const std::vector<Ceiling>& ceilings) {
+  json::Value out = json::Value::Array();
+  for (const Ceiling& c : ceilings) {
+    json::Value cv = json::Value::Object();
+    cv.Set("asset", json::Value::String(c.asset));
+    cv.Set("window", json::Value::String(c.window));
+    cv.Set("max", json::Value::String(c.max.ToString()));
+    out.Append(std::move(cv));
+  }
+  return out;
+}
 
 Result<Principal> ParseCreatePrincipal(const json::Value& body) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
@@ -81,15 +93,7 @@ json::Value PrincipalToJson(const Principal& p) {
   json::Value v = json::Value::Object();
   v.Set("id", json::Value::String(p.id));
   v.Set("name", json::Value::String(p.name));
-  json::Value ceilings = json::Value::Array();
-  for (const Ceiling& c : p.ceilings) {
-    json::Value cv = json::Value::Object();
-    cv.Set("asset", json::Value::String(c.asset));
-    cv.Set("window", json::Value::String(c.window));
-    cv.Set("max", json::Value::String(c.max.ToString()));
-    ceilings.Append(std::move(cv));
-  }
-  v.Set("ceilings", std::move(ceilings));
+  v.Set("ceilings", CeilingsToJson(p.ceilings));
   v.Set("created_at", json::Value::Int(p.created_at));
   return v;
 }

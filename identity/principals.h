@@ -26,6 +26,12 @@ struct Ceiling {
   Amount max;
 };
 
+// Parses a list of ceilings (absent: none) at `pointer`: at most 64, one per (asset, window),
+// valid assets and windows; kInvalidArgument naming the entry otherwise. Shared by principals
+// and agents.
+Result<std::vector<Ceiling>> ParseCeilings(const json::Value* v, const std::string& pointer);
+json::Value CeilingsToJson(const std::vector<Ceiling>& ceilings);
+
 struct Principal {
   std::string id;  // "prn_..."
   std::string name;

@@ -200,6 +200,7 @@ Result<CreateAgentRequest> ParseCreateAgent(const json::Value& body) {
   MD_ASSIGN_OR_RETURN(std::optional<std::string> did, r.OptionalString("did"));
   const json::Value* custodial = r.Optional("custodial");
   MD_ASSIGN_OR_RETURN(req.rate_limit, ParseRateLimit(r.Optional("rate_limit"), "/rate_limit"));
+  MD_ASSIGN_OR_RETURN(req.ceilings, ParseCeilings(r.Optional("ceilings"), "/ceilings"));
   MD_RETURN_IF_ERROR(r.Finish());
   if (did.has_value() == (custodial != nullptr)) {
     return InvalidArgumentError(
@@ -338,6 +339,9 @@ json::Value AgentToJson(const Agent& a) {
   if (a.rate_limit.has_value()) {
     v.Set("rate_limit", RateLimitToJson(*a.rate_limit));
   }
+  if (!a.ceilings.empty()) {
+    v.Set("ceilings", CeilingsToJson(a.ceilings));
+  }
   v.Set("created_at", json::Value::Int(a.created_at));
   v.Set("updated_at", json::Value::Int(a.updated_at));
   return v;
@@ -360,6 +364,7 @@ Result<Agent> AgentFromJson(const json::Value& v) {
   a.did_pkh = pkh.value_or("");
   MD_ASSIGN_OR_RETURN(a.state, r.String("state"));
   MD_ASSIGN_OR_RETURN(a.rate_limit, ParseRateLimit(r.Optional("rate_limit"), "/rate_limit"));
+  MD_ASSIGN_OR_RETURN(a.ceilings, ParseCeilings(r.Optional("ceilings"), "/ceilings"));
   MD_ASSIGN_OR_RETURN(a.created_at, r.Int("created_at"));
   MD_ASSIGN_OR_RETURN(a.updated_at, r.Int("updated_at"));
   MD_RETURN_IF_ERROR(r.Finish());

@@ -12,6 +12,7 @@
 #include "base/bytes.h"
 #include "base/json.h"
 #include "identity/access.h"
+#include "identity/principals.h"
 
 namespace mandated::identity {
 
@@ -57,6 +58,7 @@ struct Agent {
   std::string did_pkh;   // custodial secp256k1: did:pkh:eip155:<chain>:<address>
   std::string state = "active";  // active | suspended | revoked
   std::optional<RateLimit> rate_limit;
+  std::vector<Ceiling> ceilings;  // the agent's own spending ceilings (calendar windows in UTC)
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
@@ -103,6 +105,7 @@ struct CreateAgentRequest {
   std::string custodial_key_type;   // custodial
   uint64_t chain_id = 8453;         // custodial secp256k1: did:pkh chain
   std::optional<RateLimit> rate_limit;
+  std::vector<Ceiling> ceilings;
 };
 Result<CreateAgentRequest> ParseCreateAgent(const json::Value& body);
 

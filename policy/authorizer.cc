@@ -251,10 +251,9 @@ Result<Authorizer::ChainInfo> Authorizer::LoadChain(const identity::Tenant& t,
 }
 
 std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const ChainInfo& chain,
-                                                    const std::string& agent_id,
+                                                    const identity::Agent* agent,
                                                     const identity::Session* session,
                                                     const std::string& asset, int64_t now) {
-  (void)agent_id;
   std::vector<CounterView> out;
   auto sum_in = [&](const std::string& owner, int64_t start, int64_t end) -> Uint128 {
     auto it = ps.series.find(SeriesKey(owner, asset));
@@ -317,23 +316,30 @@ std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const Ch
     push(owner + ":spend-cap", owner, "session", session->spend_cap->max, total(owner),
          std::nullopt);
   }
-  for (const identity::Ceiling& c : ps.principal.ceilings) {
-    if (c.asset != asset || c.window == "transaction") continue;
-    const std::string owner = "principal:" + ps.principal.id;
-    if (c.window == "lifetime") {
-      push(owner + ":lifetime", owner, "lifetime", c.max, total("principal"), std::nullopt);
-      continue;
+  // Ceilings of the agent and of the principal: calendar windows in UTC (specs/windows.md).
+  auto ceilings = [&](const std::vector<identity::Ceiling>& list, const std::string& owner,
+                      const std::string& series_owner) {
+    for (const identity::Ceiling& c : list) {
+      if (c.asset != asset) continue;
+      const std::string name = owner + ":" + c.window;
+      if (c.window == "transaction") {  // per payment: nothing is spent before it
+        push(name, owner, c.window, c.max, 0, std::nullopt);
+      } else if (c.window == "lifetime") {
+        push(name, owner, c.window, c.max, total(series_owner), std::nullopt);
+      } else {
+        Result<WindowBounds> b = CeilingWindow(c.window, now);
+        if (!b.ok()) {  // cannot happen for a stored ceiling; fail closed all the same
+          push(name, owner, c.window, c.max, c.max.raw(), std::nullopt);
+          continue;
+        }
+        push(name, owner, c.window, c.max, sum_in(series_owner, b->start, b->end), b->end);
+      }
     }
-    Result<mandates::WindowUnit> unit = WindowUnitFromName(c.window);
-    Result<WindowBounds> b = unit.ok() ? CalendarWindow(*unit, "UTC", now)
-                                       : Result<WindowBounds>(unit.error());
-    if (!b.ok()) {
-      push(owner + ":" + c.window, owner, c.window, c.max, c.max.raw(), std::nullopt);
-      continue;
-    }
-    push(owner + ":" + c.window, owner, c.window, c.max, sum_in("principal", b->start, b->end),
-         b->end);
+  };
+  if (agent != nullptr) {
+    ceilings(agent->ceilings, "agent:" + agent->id, "agent:" + agent->id);
   }
+  ceilings(ps.principal.ceilings, "principal:" + ps.principal.id, "principal");
   return out;
 }
 
@@ -448,23 +454,13 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     a.created_at = now;
     a.updated_at = now;
     for (const mandates::Reason& r : chain.verdict.reasons) a.reasons.push_back(FromVerifierReason(r));
-    // Principal per-transaction ceilings are static: check them with the rest.
-    for (const identity::Ceiling& c : ps->principal.ceilings) {
-      if (c.asset == a.purchase.asset && c.window == "transaction" && a.purchase.amount > c.max) {
-        a.reasons.push_back(PolicyReason{"principal-ceiling-exceeded", "", "",
-                                         "principal:" + t.principal_id() + ":transaction",
-                                         "amount " + a.purchase.amount.ToString() +
-                                             " is above the principal's per-transaction ceiling " +
-                                             c.max.ToString() + " " + c.asset,
-                                         c.max});
-      }
-    }
     if (chain.verdict.valid) {
-      counters = CountersLocked(*ps, chain, agent.id, &session, a.purchase.asset, now);
+      counters = CountersLocked(*ps, chain, &agent, &session, a.purchase.asset, now);
       for (const CounterView& c : counters) {
         if (a.purchase.amount <= c.remaining) continue;
         std::string code = c.window == "lifetime" ? "lifetime-exceeded" : "window-exceeded";
         if (c.owner.rfind("principal:", 0) == 0) code = "principal-ceiling-exceeded";
+        if (c.owner.rfind("agent:", 0) == 0) code = "agent-ceiling-exceeded";
         if (c.window == "session") code = "session-cap-exceeded";
         std::string mandate_of;
         if (c.owner.rfind("mandate:", 0) == 0) mandate_of = c.owner.substr(8);
@@ -934,6 +930,7 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
     for (const auto& x : l.windows) assets.insert(x.asset);
     for (const auto& x : l.lifetime) assets.insert(x.asset);
   }
+  Result<identity::Agent> agent = directory_.GetAgent(t, chain.records.front().agent_id);
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   json::Value out = json::Value::Object();
   out.Set("mandate", json::Value::String(mandate_id));
@@ -948,7 +945,7 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
     out.Set("at", json::Value::Int(now));
     for (const std::string& asset : assets) {
       for (const CounterView& c :
-           CountersLocked(*ps, chain, chain.records.front().agent_id, nullptr, asset, now)) {
+           CountersLocked(*ps, chain, agent.ok() ? &*agent : nullptr, nullptr, asset, now)) {
         counters.Append(CounterViewToJson(c));
       }
     }

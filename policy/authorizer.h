@@ -123,7 +123,7 @@ class Authorizer {
   int64_t NowLocked(PrincipalState& ps);
   Result<ChainInfo> LoadChain(const identity::Tenant& t, const std::string& mandate_id);
   std::vector<CounterView> CountersLocked(PrincipalState& ps, const ChainInfo& chain,
-                                          const std::string& agent_id,
+                                          const identity::Agent* agent,
                                           const identity::Session* session,
                                           const std::string& asset, int64_t now);
   Result<std::string> SignReceipt(const identity::Tenant& t, const Authorization& a);
