@@ -163,8 +163,8 @@ void App::RegisterAuthorizationRoutes() {
     if (!page.ok()) return ProblemResponse(page.error(), req);
     const std::string state = req.Query("state");
     if (!state.empty() && state != "pending" && state != "approved" && state != "denied" &&
-        state != "expired") {
-      return ProblemResponse(InvalidArgumentError("state must be pending, approved, denied or expired",
+        state != "expired" && state != "withdrawn") {
+      return ProblemResponse(InvalidArgumentError("state must be pending, approved, denied, expired or withdrawn",
                                                   "bad-query"),
                              req);
     }

@@ -744,7 +744,7 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
     Result<Approval> ap = GetApproval(t, updated.approval_id);
     if (ap.ok()) {
       approval = std::move(*ap);
-      approval->state = "expired";
+      approval->state = "withdrawn";
     }
   }
   json::Value body = AuthorizationToJson(updated, false);
@@ -843,6 +843,24 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
     evidence_did = user.did;
   }
 
+  if (approve) {
+    // What was true when the request was held must still be: the agent active, and every
+    // mandate of the chain active and unexpired (a revocation while waiting wins).
+    MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, approval.agent_id));
+    if (agent.state != "active") {
+      return FailedPreconditionError("agent " + agent.id + " is " + agent.state, "agent-state");
+    }
+    MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, approval.mandate_id));
+    const int64_t at = clock_.NowUnixSeconds();
+    for (const mandates::MandateRecord& m : chain.records) {
+      if (m.state != "active" || at >= m.valid_until) {
+        return FailedPreconditionError(
+            "mandate " + m.id + " is " + (m.state != "active" ? m.state : "expired") +
+                ": the request can no longer be approved",
+            "mandate-state");
+      }
+    }
+  }
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   Authorization updated;
   Hold* hold = nullptr;

@@ -73,7 +73,8 @@ Authorization EffectiveAt(Authorization a, int64_t now);
 json::Value AuthorizationToJson(const Authorization& a, bool stored);
 Result<Authorization> AuthorizationFromJson(const json::Value& v);
 
-// Approval states: pending, approved, denied, expired.
+// Approval states: pending, approved, denied, expired (no decision in time), withdrawn (the
+// authorization was voided while it waited).
 struct Approval {
   std::string id;  // "apr_..."
   std::string principal_id;
