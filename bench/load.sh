@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# HTTP load scenarios against a real server on loopback (DESIGN §7): builds the release preset,
+# starts build/release/api/mandated on a fresh data directory and a free port, sets up a
+# principal, a custodial agent, a mandate, a merchant credential and agent sessions over HTTP,
+# then drives each scenario with bench/load_driver at several connection counts. Every result is
+# one JSON line in --out (bench/load_report.py turns the file into BENCHMARKS.md's
+# "Load (HTTP over loopback)" section).
+#
+# Usage: bench/load.sh --out FILE [--scenarios healthz,mandate-verify,authorize]
+#          [--connections "1 16 256"] [--duration S] [--warmup S] [--ratio-run | --no-sweep]
+#          [--workers N] [--no-build]
+#   --ratio-run  after the sweep (or alone with --no-sweep): healthz flat out at 64 connections,
+#                authorize flat out at 64, then authorize at half that rate; prints the ratio.
+#   --workers    the server's worker pool (default: the server's own default).
+# MANDATED_BENCH_BUILD_DIR picks the build directory (default build/release).
+#
+# A scenario is one function `scenario_<name> CONNECTIONS [RATE]` that calls `drive` with the
+# driver's request flags; fixtures it needs are made once by `setup_fixtures`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build="${MANDATED_BENCH_BUILD_DIR:-build/release}"
+out=""
+scenarios="healthz,mandate-verify,authorize"
+connections="1 16 256"
+duration=10
+warmup=2
+ratio_run=0
+sweep=1
+workers=""
+do_build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    --scenarios) scenarios="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --ratio-run) ratio_run=1; shift ;;
+    --no-sweep) sweep=0; shift ;;
+    --workers) workers="$2"; shift 2 ;;
+    --no-build) do_build=0; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "load.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$out" ]; then
+  echo "load.sh: --out FILE is required" >&2
+  exit 2
+fi
+: > "$out"
+
+if [ "$do_build" = 1 ]; then
+  cmake --preset release -B "$build" -DMANDATED_BUILD_BENCHMARKS=ON >/dev/null
+  cmake --build "$build" --target load_driver mandated >&2
+fi
+driver="$build/bench/load_driver"
+server_bin="$build/api/mandated"
+"$driver" --self-test
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- The server ----
+
+operator_token="bench-operator-token-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+unlimited=1000000/1000000
+server_log="$work/server.log"
+
+start_server() {
+  local args=(--data-dir "$work/data" --listen 127.0.0.1:0 --session-ttl-minutes 1440
+              --rate-limits "operator=$unlimited,admin=$unlimited,merchant=$unlimited,agent=$unlimited")
+  if [ -n "$workers" ]; then
+    args+=(--workers "$workers")
+  fi
+  # Appended to, so it can be truncated between runs (each request logs a line at info).
+  MANDATED_BOOTSTRAP_TOKEN="$operator_token" "$server_bin" "${args[@]}" \
+    >"$work/server.out" 2>>"$server_log" &
+  server_pid=$!
+  port=""
+  for _ in $(seq 200); do
+    port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$server_log" | head -1)
+    if [ -n "$port" ]; then
+      break
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "load.sh: the server exited:" >&2
+      cat "$server_log" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+  if [ -z "$port" ]; then
+    echo "load.sh: the server did not log its port" >&2
+    exit 1
+  fi
+  server_workers=$(sed -n 's/.*"msg":"listening".*"workers":\([0-9]*\).*/\1/p' "$server_log" \
+    | head -1)
+  base="http://127.0.0.1:$port"
+  echo "server on $base (pid $server_pid, ${server_workers:-?} workers)" >&2
+}
+
+# ---- Fixtures (all over HTTP) ----
+
+# Writes into $work: verify.json (a POST /v1/mandates/verify body with a real mandate token and
+# a purchase), merchant.token, authorize.json (a POST /v1/authorizations body) and sessions.txt
+# (one agent session token per line). One principal, one custodial Ed25519 agent, one mandate
+# with large limits (so authorizations are allowed), one merchant credential, 64 sessions.
+setup_fixtures() {
+  BASE="$base" TOKEN="$operator_token" WORK="$work" python3 - <<'EOF'
+import json, os, time, urllib.request, urllib.error
+
+base, token, work = os.environ["BASE"], os.environ["TOKEN"], os.environ["WORK"]
+
+def call(method, path, body=None, bearer=token, expect=(200, 201)):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + bearer)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    if status not in expect:
+        raise SystemExit(f"load.sh setup: {method} {path}: {status} {text}")
+    return json.loads(text)
+
+p = call("POST", "/v1/principals", {"name": "Bench Corp"})["id"]
+agent = call("POST", f"/v1/principals/{p}/agents",
+             {"name": "Bench agent", "custodial": {"key_type": "Ed25519"}})
+now = int(time.time())
+fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+terms = {
+    "scope": {"payees": {"allow": [{"type": "domain", "value": "*.shop.example"}]}},
+    "limits": {
+        "per_transaction": [{"asset": "USD", "max": "1000000"}],
+        "windows": [{"asset": "USD", "window": "day", "kind": "calendar", "time_zone": "UTC",
+                     "max": "1000000000000000"}],
+    },
+}
+mandate = call("POST", f"/v1/principals/{p}/mandates",
+               {"agent": agent["id"], "valid_from": fmt(now - 60),
+                "valid_until": fmt(now + 30 * 86400), "terms": terms})
+merchant = call("POST", f"/v1/principals/{p}/credentials",
+                {"role": "merchant", "name": "bench merchant"})
+purchase = {"payee": {"type": "domain", "value": "api.shop.example"}, "amount": "1200",
+            "asset": "USD"}
+with open(f"{work}/verify.json", "w") as f:
+    json.dump({"mandate": mandate["token"], "purchase": purchase}, f)
+with open(f"{work}/merchant.token", "w") as f:
+    f.write(merchant["token"] + "\n")
+with open(f"{work}/authorize.json", "w") as f:
+    json.dump({"mandate": mandate["id"], **purchase}, f)
+tokens = []
+for i in range(64):
+    s = call("POST", f"/v1/principals/{p}/agents/{agent['id']}/sessions",
+             {"task": f"bench session {i}", "mandates": [mandate["id"]]})
+    tokens.append(s["token"])
+with open(f"{work}/sessions.txt", "w") as f:
+    f.write("\n".join(tokens) + "\n")
+print(f"fixtures: principal {p}, agent {agent['id']}, mandate {mandate['id']}, "
+      f"{len(tokens)} sessions")
+EOF
+}
+
+# ---- Running the driver ----
+
+# drive RUN SCENARIO CONNECTIONS RATE DRIVER_FLAGS...: one measured run, appended to $out as one
+# JSON line (the driver's, plus the run's name and the server's worker count) and echoed to
+# stderr. RATE 0 is flat out.
+drive() {
+  local run=$1 scenario=$2 conns=$3 rate=$4
+  shift 4
+  local threads=1
+  if [ "$conns" -ge 64 ]; then
+    threads=2
+  fi
+  : > "$server_log"  # bound the log's size (the server appends)
+  local line
+  line=$("$driver" --port "$port" --scenario "$scenario" --connections "$conns" \
+    --threads "$threads" --rate "$rate" --duration "$duration" --warmup "$warmup" "$@")
+  line=$(RUN="$run" WORKERS="${server_workers:-0}" LINE="$line" python3 -c '
+import json, os
+d = json.loads(os.environ["LINE"])
+d = {"run": os.environ["RUN"], **d, "server_workers": int(os.environ["WORKERS"])}
+print(json.dumps(d, separators=(",", ":")))')
+  echo "$line" >> "$out"
+  LINE="$line" python3 -c '
+import json, os
+d = json.loads(os.environ["LINE"]); l = d["latency_us"]
+rate = "flat out" if d["target_rate"] is None else "%d/s" % d["target_rate"]
+print("%-8s %-16s %4d conns %-10s %9.0f req/s  p50 %8.0f us  p99 %8.0f us  p99.9 %8.0f us  "
+      "statuses %s  errors %d  mismatches %s" % (d["run"], d["scenario"], d["connections"], rate,
+      d["throughput_rps"], l["p50"], l["p99"], l["p99_9"], d["responses"], d["error_count"],
+      d["mismatches"]))' >&2
+  last_throughput=$(LINE="$line" python3 -c '
+import json, os; print(int(json.loads(os.environ["LINE"])["throughput_rps"]))')
+}
+
+scenario_healthz() {  # CONNECTIONS [RATE] [RUN]
+  drive "${3:-sweep}" healthz "$1" "${2:-0}" --method GET --path /healthz --expect-status 200 \
+    --expect-body-contains '"status":"ok"'
+}
+
+scenario_mandate_verify() {  # CONNECTIONS [RATE] [RUN]
+  drive "${3:-sweep}" mandate-verify "$1" "${2:-0}" --method POST --path /v1/mandates/verify \
+    --header "Authorization: Bearer $(cat "$work/merchant.token")" \
+    --header 'Content-Type: application/json' --body-file "$work/verify.json" \
+    --expect-status 200 --expect-body-contains '"verdict":"valid"'
+}
+
+# POST /v1/authorizations (specs/authorization.md §2) from the agent sessions, a unique
+# Idempotency-Key per request. Skipped while the server does not have the route.
+authorize_available() {
+  if [ -z "${authorize_checked:-}" ]; then
+    authorize_checked=1
+    local status
+    status=$(curl -s -o "$work/probe.json" -w '%{http_code}' -X POST "$base/v1/authorizations" \
+      -H "Authorization: Bearer $(head -1 "$work/sessions.txt")" \
+      -H 'Content-Type: application/json' -H "Idempotency-Key: bench-probe" \
+      --data-binary @"$work/authorize.json")
+    authorize_ok=1
+    if [ "$status" = 404 ] || [ "$status" = 405 ]; then
+      # The router's own answer (no such route) names the generic problem; a real route's 404
+      # names what is missing (e.g. mandate-not-found).
+      if grep -q '"type":"[^"]*problem:not-found"\|method-not-allowed' "$work/probe.json"; then
+        authorize_ok=0
+        echo "load.sh: skipping authorize: the server answers $status for POST /v1/authorizations" \
+          "(not implemented in this build)" >&2
+      fi
+    fi
+    if [ "$authorize_ok" = 1 ] && [ "$status" != 201 ]; then
+      echo "load.sh: note: the authorize probe answered $status: $(head -c 300 "$work/probe.json")" >&2
+    fi
+  fi
+  [ "$authorize_ok" = 1 ]
+}
+
+scenario_authorize() {  # CONNECTIONS [RATE] [RUN]
+  authorize_available || return 0
+  drive "${3:-sweep}" authorize "$1" "${2:-0}" --method POST --path /v1/authorizations \
+    --tokens-file "$work/sessions.txt" --header 'Content-Type: application/json' \
+    --header "Idempotency-Key: bench-{seq}" --body-file "$work/authorize.json" \
+    --expect-status 201 --expect-body-contains '"decision":"allowed"'
+}
+
+# ---- Main ----
+
+start_server
+setup_fixtures >&2
+python3 - "$server_workers" >> "$out" <<'EOF'
+import json, os, subprocess, sys, time
+cpu = "unknown"
+try:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+except OSError:
+    pass
+print(json.dumps({"run": "meta", "date": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+                  "cpu": cpu, "cpus": os.cpu_count(), "server_workers": int(sys.argv[1] or 0)},
+                 separators=(",", ":")))
+EOF
+
+if [ "$sweep" = 1 ]; then
+  IFS=',' read -r -a names <<< "$scenarios"
+  for name in "${names[@]}"; do
+    fn="scenario_${name//-/_}"
+    if ! declare -F "$fn" >/dev/null; then
+      echo "load.sh: unknown scenario $name" >&2
+      exit 2
+    fi
+    for c in $connections; do
+      "$fn" "$c"
+    done
+  done
+fi
+
+if [ "$ratio_run" = 1 ]; then
+  scenario_healthz 64 0 ratio
+  healthz_max=$last_throughput
+  if authorize_available; then
+    scenario_authorize 64 0 ratio
+    authorize_max=$last_throughput
+    half=$((authorize_max / 2))
+    if [ "$half" -lt 1 ]; then
+      half=1
+    fi
+    scenario_authorize 64 "$half" ratio
+    python3 -c "
+import sys
+h, a = $healthz_max, $authorize_max
+print('ratio run: authorize %d req/s / healthz %d req/s = %.2f (DESIGN §7 target >= 0.50)'
+      % (a, h, a / h if h else 0.0))" >&2
+  fi
+fi
+echo "wrote $out" >&2
