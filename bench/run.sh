@@ -35,3 +35,11 @@ python3 bench/report.py "$out"/signer-*.json "$out"/mandate-*.json "$out"/split-
   > "$out/BENCHMARKS.md"
 mv "$out/BENCHMARKS.md" BENCHMARKS.md
 echo "wrote BENCHMARKS.md" >&2
+
+# ---- Load (HTTP over loopback): bench/load.sh drives a real server; its own section is
+# appended (bench/load_report.py). --quick shortens each step.
+load_args=(--out "$out/load.jsonl" --ratio-run)
+if [ "${1:-}" = "--quick" ]; then load_args+=(--duration 3 --warmup 1); fi
+MANDATED_BENCH_BUILD_DIR="$build" bash bench/load.sh "${load_args[@]}"
+{ echo; python3 bench/load_report.py "$out/load.jsonl"; } >> BENCHMARKS.md
+echo "appended the load section to BENCHMARKS.md" >&2
