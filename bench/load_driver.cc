@@ -579,6 +579,8 @@ struct Stats {
   uint64_t body_mismatches = 0;
   uint64_t reconnects = 0;      // connections closed by the server (Connection: close or EOF)
   uint64_t unsent_late = 0;     // open loop: requests due in the window but never sent
+  uint64_t pending_at_end = 0;  // requests sent and still unanswered when the run ended
+  int64_t oldest_pending_ns = 0;  // how long the oldest of them had been waiting
 };
 
 struct Shared {
@@ -1053,6 +1055,10 @@ class Worker {
     const int64_t end = sh_.end_ns.load(std::memory_order_relaxed);
     for (size_t i = 0; i < conns_.size(); ++i) {
       Conn& c = conns_[i];
+      if (c.state == State::kWriting || c.state == State::kReading) {
+        ++stats_.pending_at_end;
+        stats_.oldest_pending_ns = std::max(stats_.oldest_pending_ns, end - c.want_ns);
+      }
       if (o_.rate > 0) {
         // Requests due inside the window that never got sent (the in-flight one counts too).
         uint64_t slot = c.slot;
@@ -1194,6 +1200,8 @@ int RunLoad(const Options& o) {
     total.body_mismatches += s.body_mismatches;
     total.reconnects += s.reconnects;
     total.unsent_late += s.unsent_late;
+    total.pending_at_end += s.pending_at_end;
+    total.oldest_pending_ns = std::max(total.oldest_pending_ns, s.oldest_pending_ns);
   }
   const int64_t end = sh.end_ns.load();
   const double measured_s = static_cast<double>(end - sh.measure_start_ns) / 1e9;
@@ -1242,6 +1250,9 @@ int RunLoad(const Options& o) {
   if (o.rate > 0) {
     out += ",\"unsent_late\":" + std::to_string(total.unsent_late);
   }
+  out += ",\"pending_at_end\":" + std::to_string(total.pending_at_end);
+  out += ",\"oldest_pending_us\":" +
+         Micros(static_cast<uint64_t>(std::max<int64_t>(0, total.oldest_pending_ns)));
   snprintf(buf, sizeof(buf), "%.1f",
            measured_s > 0 ? static_cast<double>(responses) / measured_s : 0.0);
   out += ",\"throughput_rps\":" + std::string(buf);
