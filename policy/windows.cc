@@ -14,6 +14,7 @@ using mandates::WindowUnit;
 constexpr int64_t kSecondsPerDay = 86400;
 constexpr int64_t kMinInstant = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxInstant = std::numeric_limits<int64_t>::max();
+constexpr int64_t kCalendarInstantLimit = int64_t{1} << 62;
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
   int64_t out = 0;
@@ -205,6 +206,11 @@ int64_t RollingReleaseTime(int64_t t, WindowUnit unit) {
 }
 
 Result<WindowBounds> CalendarWindow(WindowUnit unit, std::string_view time_zone, int64_t now) {
+  // Local years stop fitting in an int near +-6.8e16 s anyway; refusing the far ends of int64 here
+  // also keeps local-time arithmetic (instant + offset, whole days) away from overflow.
+  if (now < -kCalendarInstantLimit || now > kCalendarInstantLimit) {
+    return TimeOutOfRange();
+  }
   switch (unit) {
     case WindowUnit::kMinute:
       return ClockWindow(60, time_zone, now);

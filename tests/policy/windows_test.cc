@@ -433,7 +433,9 @@ TEST(CalendarWindowErrors, BadTimeZone) {
 }
 
 TEST(CalendarWindowErrors, TimeOutOfRange) {
-  for (const int64_t now : {kMax, kMin}) {
+  // +-1e17 s are about 3.17 billion years away, past an int year; the int64 ends are refused too.
+  constexpr int64_t kFar = 100000000000000000;
+  for (const int64_t now : {kMax, kMin, kFar, -kFar}) {
     for (const WindowUnit unit : {WindowUnit::kMinute, WindowUnit::kHour, WindowUnit::kDay,
                                   WindowUnit::kWeek, WindowUnit::kMonth, WindowUnit::kYear}) {
       const Result<WindowBounds> r = CalendarWindow(unit, "Europe/Paris", now);
