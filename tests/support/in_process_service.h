@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,9 +23,12 @@ class InProcessService {
  public:
   // Starts serving on 127.0.0.1 (any free port) with `data_dir`, rate limits high enough that
   // no test meets them (they have their own tests), and `clock` (null: the system clock).
-  // Fails the current test (and leaves app() null) if the service does not start.
+  // `tweak`, if set, changes the configuration last (e.g. a fixed public_host, so the service
+  // DID survives a restart on a new port). Fails the current test (and leaves app() null) if
+  // the service does not start.
   void Start(const std::string& data_dir, const std::string& operator_token,
-             Clock* clock = nullptr) {
+             Clock* clock = nullptr,
+             const std::function<void(api::ServerConfig&)>& tweak = nullptr) {
     api::ServerConfig config;
     config.data_dir = data_dir;
     config.listen_host = "127.0.0.1";
@@ -32,6 +36,9 @@ class InProcessService {
     config.worker_threads = 4;
     for (const char* role : {"operator", "admin", "approver", "auditor", "merchant", "agent"}) {
       config.rate_limits[role] = identity::RateLimit{1000000, 1000000};
+    }
+    if (tweak) {
+      tweak(config);
     }
     api::App::Secrets secrets;
     secrets.bootstrap_token = SecretBytes(AsBytes(std::string_view(operator_token)));

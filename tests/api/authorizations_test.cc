@@ -1,0 +1,987 @@
+// Authorizations over real HTTP against the service (in-process, real RocksDB, a fake clock):
+// idempotent retries (byte-identical answers, nothing created twice, keys per caller, in-flight),
+// calendar and rolling windows at month ends, DST days and the leap day, reservations (capture,
+// void, leases), the step-up approval flow with signed evidence and receipts, every kind of
+// denial, and counters rebuilt after a restart (specs/authorization.md, specs/windows.md).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/app.h"
+#include "base/bytes.h"
+#include "base/json.h"
+#include "base/random.h"
+#include "mandates/credential.h"
+#include "signer/did.h"
+#include "signer/hash.h"
+#include "signer/jws.h"
+#include "signer/signature.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/http_json.h"
+#include "tests/support/in_process_service.h"
+#include "tests/support/test_support.h"
+
+namespace mandated {
+namespace {
+
+using testing::StringField;
+
+constexpr char kOperatorToken[] = "authorizations-test-operator-token-7c41d0";
+constexpr int64_t kStart = 1795000000;  // 2026-11-18T08:26:40Z
+constexpr char kProblem[] = "urn:mandated:problem:";
+
+std::string Rfc(int64_t t) { return mandates::FormatRfc3339Utc(t); }
+
+// An HTTP answer as received: status, raw body, parsed body.
+struct Reply {
+  int status = 0;
+  std::string body;
+  json::Value json;
+  std::string replayed;  // the Idempotent-Replayed header
+};
+
+// The codes of an authorization's reasons, in order (empty when it has none).
+std::vector<std::string> Codes(const json::Value& a) {
+  std::vector<std::string> out;
+  const json::Value* reasons = a.Find("reasons");
+  if (reasons == nullptr) {
+    return out;
+  }
+  for (const json::Value& r : reasons->items()) {
+    out.push_back(StringField(r, "code"));
+  }
+  return out;
+}
+
+// The counter named `name` in a list of counters; fails the test when absent.
+json::Value CounterIn(const json::Value* list, const std::string& name) {
+  if (list != nullptr && list->is_array()) {
+    for (const json::Value& c : list->items()) {
+      if (StringField(c, "counter") == name) {
+        return c;
+      }
+    }
+  }
+  ADD_FAILURE() << "no counter " << name << " in " << (list ? json::Write(*list) : "null");
+  return json::Value::Object();
+}
+
+std::string Purchase(const std::string& mandate, const std::string& amount,
+                     const std::string& payee = "api.shop.example",
+                     const std::string& asset = "USD") {
+  return R"({"mandate":")" + mandate + R"(","payee":{"type":"domain","value":")" + payee +
+         R"("},"amount":")" + amount + R"(","asset":")" + asset + R"("})";
+}
+
+// Terms paying *.shop.example in USD with the given `windows` entries (a JSON array's
+// contents) and extra members of `limits` / terms.
+std::string Terms(const std::string& windows, const std::string& more_limits = "",
+                  const std::string& more_terms = "") {
+  return R"({"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+         R"("limits":{"per_transaction":[{"asset":"USD","max":"1000000"}],"windows":[)" +
+         windows + "]" + more_limits + "}" + more_terms + "}";
+}
+std::string Window(const std::string& unit, const std::string& kind, const std::string& zone,
+                   const std::string& max) {
+  return R"({"asset":"USD","window":")" + unit + R"(","kind":")" + kind + "\"" +
+         (zone.empty() ? "" : R"(,"time_zone":")" + zone + "\"") + R"(,"max":")" + max + R"("})";
+}
+std::string DayCounter(const std::string& mandate, const std::string& zone) {
+  return "mandate:" + mandate + ":window:day:calendar:" + zone;
+}
+
+class AuthorizationsApiTest : public ::testing::Test {
+ protected:
+  // Starts the service with the clock at `start` and makes a principal (with a EUR month
+  // ceiling of 5000) and its admin.
+  void Boot(int64_t start) {
+    clock_ = std::make_unique<testing::FakeClock>(start);
+    StartService();
+    ASSERT_NE(service_.app(), nullptr);
+    principal_ = StringField(
+        Call("POST", "/v1/principals", kOperatorToken,
+             R"({"name":"Authz Corp","ceilings":[{"asset":"EUR","window":"month","max":"5000"}]})",
+             201),
+        "id");
+    base_ = "/v1/principals/" + principal_;
+    const std::string user = StringField(
+        Call("POST", base_ + "/users", kOperatorToken, R"({"name":"ada","roles":["admin"]})", 201),
+        "id");
+    admin_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
+                              R"({"role":"admin","user":")" + user + R"("})", 201),
+                         "token");
+  }
+  // Stops the service and starts a new one on the same data directory and clock.
+  void Restart() {
+    service_.Stop();
+    StartService();
+    ASSERT_NE(service_.app(), nullptr);
+  }
+  // A fixed public host: the service DID (and with it the issuer DIDs that mandates name) stays
+  // the same across restarts, which listen on new ports.
+  void StartService() {
+    service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                   [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+  }
+
+  int64_t Now() { return clock_->NowUnixSeconds(); }
+  void AdvanceTo(int64_t t) {
+    ASSERT_GE(t, Now());
+    clock_->AdvanceSeconds(t - Now());
+  }
+
+  Reply Send(const std::string& method, const std::string& path, const std::string& token,
+             const std::string& body, const std::string& idempotency_key = "",
+             httplib::Client* client = nullptr) {
+    httplib::Client& c = client ? *client : service_.client();
+    httplib::Headers h;
+    if (!token.empty()) {
+      h.emplace("Authorization", "Bearer " + token);
+    }
+    if (!idempotency_key.empty()) {
+      h.emplace("Idempotency-Key", idempotency_key);
+    }
+    httplib::Result r =
+        method == "GET" ? c.Get(path, h) : c.Post(path, h, body, "application/json");
+    Reply out;
+    if (!r) {
+      ADD_FAILURE() << method << " " << path << ": no response";
+      return out;
+    }
+    out.status = r->status;
+    out.body = r->body;
+    out.replayed = r->get_header_value("Idempotent-Replayed");
+    Result<json::Value> v = json::Parse(r->body);
+    out.json = v.ok() ? *v : json::Value::Object();
+    return out;
+  }
+  json::Value Call(const std::string& method, const std::string& path, const std::string& token,
+                   const std::string& body, int want, const std::string& key = "") {
+    Reply r = Send(method, path, token, body, key);
+    EXPECT_EQ(r.status, want) << method << " " << path << " " << body << " -> " << r.body;
+    return r.json;
+  }
+  std::string NextKey() { return "key-" + std::to_string(++keys_); }
+
+  std::string NewAgent(const std::string& name) {
+    signer::PrivateKey key = *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+    const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(key));
+    return StringField(Call("POST", base_ + "/agents", admin_,
+                            R"({"name":")" + name + R"(","did":")" + did + R"("})", 201),
+                       "id");
+  }
+  // Opens a session for `agent` (sessions last 15 minutes: tests open one after moving time).
+  json::Value OpenSession(const std::string& agent, const std::string& extra = "") {
+    return Call("POST", base_ + "/agents/" + agent + "/sessions", admin_,
+                R"({"task":"shop")" + extra + "}", 201);
+  }
+  std::string Session(const std::string& agent) {
+    return StringField(OpenSession(agent), "token");
+  }
+  // Issues a mandate valid from a minute ago for `days`; returns its id.
+  std::string Issue(const std::string& agent, const std::string& terms, int64_t days = 30,
+                    const std::string& parent = "", const std::string& token = "") {
+    std::string body = R"({"agent":")" + agent + "\"";
+    if (!parent.empty()) {
+      body += R"(,"parent":")" + parent + "\"";
+    }
+    body += R"(,"valid_from":")" + Rfc(Now() - 60) + R"(","valid_until":")" +
+            Rfc(Now() + days * 86400) + R"(","terms":)" + terms + "}";
+    return StringField(
+        Call("POST", base_ + "/mandates", token.empty() ? admin_ : token, body, 201), "id");
+  }
+
+  // POST /v1/authorizations with a fresh key; expects 201.
+  json::Value Authorize(const std::string& session, const std::string& body) {
+    return Call("POST", "/v1/authorizations", session, body, 201, NextKey());
+  }
+  json::Value Capture(const std::string& session, const std::string& id,
+                      const std::string& body = "", int want = 200) {
+    return Call("POST", "/v1/authorizations/" + id + "/capture", session, body, want, NextKey());
+  }
+  json::Value Void(const std::string& session, const std::string& id, int want = 200) {
+    return Call("POST", "/v1/authorizations/" + id + "/void", session, "", want, NextKey());
+  }
+  json::Value Headroom(const std::string& mandate) {
+    return Call("GET", base_ + "/mandates/" + mandate + "/headroom", admin_, "", 200);
+  }
+  json::Value HeadroomCounter(const std::string& mandate, const std::string& name) {
+    json::Value h = Headroom(mandate);
+    return CounterIn(h.Find("counters"), name);
+  }
+  json::Value Record(const std::string& id) {
+    return Call("GET", base_ + "/authorizations/" + id, admin_, "", 200);
+  }
+  size_t CountAuthorizations(const std::string& mandate) {
+    json::Value l =
+        Call("GET", base_ + "/authorizations?limit=100&mandate=" + mandate, admin_, "", 200);
+    return l.Find("items") ? l.Find("items")->items().size() : 0;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::FakeClock> clock_;
+  testing::InProcessService service_;
+  std::string principal_, base_, admin_;
+  int keys_ = 0;
+};
+
+// ---- Idempotency (specs/authorization.md §6) ----
+
+TEST_F(AuthorizationsApiTest, RetriesAnswerByteForByteAndCreateNothingTwice) {
+  Boot(kStart);
+  const std::string agent = NewAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, Terms(Window("day", "calendar", "UTC", "100000")), 30, "",
+                              "");
+  // Step-up above 3000 on a second mandate.
+  const std::string ms =
+      Issue(agent, Terms(Window("day", "calendar", "UTC", "100000"), "",
+                         R"(,"step_up":{"above":[{"asset":"USD","amount":"3000"}]})"));
+  struct Case {
+    std::string what, body;
+    int status;
+    std::string decision;  // "" for an error answer
+  };
+  const std::vector<Case> cases = {
+      {"allowed", Purchase(m, "1000"), 201, "allowed"},
+      {"denied", Purchase(m, "100", "evil.example"), 201, "denied"},
+      {"approval_required", Purchase(ms, "4000"), 201, "approval_required"},
+      {"bad request",
+       R"({"mandate":")" + m + R"(","payee":{"type":"domain","value":"api.shop.example"},"amount":100,"asset":"USD"})",
+       400, ""},
+  };
+  std::vector<std::string> keys;
+  std::string allowed_id;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string key = NextKey();
+    keys.push_back(key);
+    Reply first = Send("POST", "/v1/authorizations", s, c.body, key);
+    ASSERT_EQ(first.status, c.status) << first.body;
+    if (!c.decision.empty()) {
+      EXPECT_EQ(StringField(first.json, "decision"), c.decision) << first.body;
+    } else {
+      EXPECT_EQ(StringField(first.json, "type"), std::string(kProblem) + "amount-not-string");
+    }
+    if (c.decision == "allowed") {
+      allowed_id = StringField(first.json, "id");
+    }
+    const std::string headroom_before = json::Write(Headroom(m)) + json::Write(Headroom(ms));
+    const size_t count_before = CountAuthorizations(m) + CountAuthorizations(ms);
+    for (int retry = 0; retry < 2; ++retry) {
+      Reply again = Send("POST", "/v1/authorizations", s, c.body, key);
+      EXPECT_EQ(again.status, first.status);
+      EXPECT_EQ(again.body, first.body);
+      EXPECT_EQ(again.replayed, "true");
+    }
+    EXPECT_EQ(json::Write(Headroom(m)) + json::Write(Headroom(ms)), headroom_before);
+    EXPECT_EQ(CountAuthorizations(m) + CountAuthorizations(ms), count_before);
+  }
+  EXPECT_EQ(CountAuthorizations(m), 2u);
+  EXPECT_EQ(CountAuthorizations(ms), 1u);
+  json::Value pending = Call("GET", base_ + "/approvals?state=pending", admin_, "", 200);
+  EXPECT_EQ(pending.Find("items")->items().size(), 1u);
+  // The day window holds the 1000 once.
+  EXPECT_EQ(StringField(HeadroomCounter(m, DayCounter(m, "UTC")), "spent"), "1000");
+
+  // The same key with another body (amount, then mandate), and no key at all.
+  for (const std::string& other : {Purchase(m, "1001"), Purchase(ms, "1000")}) {
+    Reply reused = Send("POST", "/v1/authorizations", s, other, keys[0]);
+    EXPECT_EQ(reused.status, 422) << reused.body;
+    EXPECT_EQ(StringField(reused.json, "type"), std::string(kProblem) + "idempotency-key-reused");
+  }
+  Reply missing = Send("POST", "/v1/authorizations", s, Purchase(m, "5"), "");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(StringField(missing.json, "type"), std::string(kProblem) + "missing-idempotency-key");
+  EXPECT_EQ(CountAuthorizations(m), 2u);
+
+  // Keys are per caller: another agent's session with the same key is a fresh request, and a
+  // new session of the same agent replays.
+  const std::string other_agent = NewAgent("other");
+  const std::string mo = Issue(other_agent, Terms(Window("day", "calendar", "UTC", "100000")));
+  Reply fresh = Send("POST", "/v1/authorizations", Session(other_agent), Purchase(mo, "1000"),
+                     keys[0]);
+  EXPECT_EQ(fresh.status, 201) << fresh.body;
+  EXPECT_EQ(StringField(fresh.json, "decision"), "allowed");
+  EXPECT_NE(StringField(fresh.json, "id"), allowed_id);
+  EXPECT_EQ(fresh.replayed, "");
+  Reply same_agent = Send("POST", "/v1/authorizations", Session(agent), cases[0].body, keys[0]);
+  EXPECT_EQ(StringField(same_agent.json, "id"), allowed_id);
+  EXPECT_EQ(CountAuthorizations(m), 2u);
+  EXPECT_EQ(CountAuthorizations(mo), 1u);
+
+  // Capture and void retries return the first answer; the hold moves once.
+  const std::string cap_key = NextKey();
+  const std::string cap_path = "/v1/authorizations/" + allowed_id + "/capture";
+  Reply cap = Send("POST", cap_path, s, R"({"amount":"600"})", cap_key);
+  ASSERT_EQ(cap.status, 200) << cap.body;
+  EXPECT_EQ(StringField(*cap.json.Find("reservation"), "state"), "captured");
+  Reply cap_again = Send("POST", cap_path, s, R"({"amount":"600"})", cap_key);
+  EXPECT_EQ(cap_again.status, 200);
+  EXPECT_EQ(cap_again.body, cap.body);
+  Reply cap_reused = Send("POST", cap_path, s, R"({"amount":"500"})", cap_key);
+  EXPECT_EQ(cap_reused.status, 422);
+  EXPECT_EQ(StringField(HeadroomCounter(m, DayCounter(m, "UTC")), "spent"), "600");
+
+  const std::string v_id = StringField(Authorize(s, Purchase(m, "700")), "id");
+  EXPECT_EQ(StringField(HeadroomCounter(m, DayCounter(m, "UTC")), "spent"), "1300");
+  const std::string void_key = NextKey();
+  Reply voided = Send("POST", "/v1/authorizations/" + v_id + "/void", s, "", void_key);
+  ASSERT_EQ(voided.status, 200) << voided.body;
+  EXPECT_EQ(StringField(*voided.json.Find("reservation"), "state"), "voided");
+  Reply void_again = Send("POST", "/v1/authorizations/" + v_id + "/void", s, "", void_key);
+  EXPECT_EQ(void_again.status, 200);
+  EXPECT_EQ(void_again.body, voided.body);
+  EXPECT_EQ(StringField(HeadroomCounter(m, DayCounter(m, "UTC")), "spent"), "600");
+  // A 409 is kept too: voiding the voided one again with a new key, then retrying.
+  const std::string k409 = NextKey();
+  Reply conflict = Send("POST", "/v1/authorizations/" + v_id + "/void", s, "", k409);
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(StringField(conflict.json, "type"), std::string(kProblem) + "reservation-state");
+  EXPECT_EQ(Send("POST", "/v1/authorizations/" + v_id + "/void", s, "", k409).body,
+            conflict.body);
+}
+
+TEST_F(AuthorizationsApiTest, ConcurrentSameKeyGetsTheOneAnswerOrInFlight) {
+  Boot(kStart);
+  const std::string agent = NewAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, Terms(Window("day", "calendar", "UTC", "100000")));
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    const std::string key = NextKey();
+    const std::string body = Purchase(m, std::to_string(100 + round));
+    constexpr int kThreads = 8;
+    std::vector<Reply> replies(kThreads);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        httplib::Client c("127.0.0.1", service_.port());
+        c.set_read_timeout(10, 0);
+        ++ready;
+        while (ready.load() < kThreads) {
+          std::this_thread::yield();
+        }
+        httplib::Result r =
+            c.Post("/v1/authorizations",
+                   {{"Authorization", "Bearer " + s}, {"Idempotency-Key", key}}, body,
+                   "application/json");
+        if (r) {
+          replies[i].status = r->status;
+          replies[i].body = r->body;
+          Result<json::Value> v = json::Parse(r->body);
+          replies[i].json = v.ok() ? *v : json::Value::Object();
+        }
+      });
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+    std::string the_body;
+    int created = 0, in_flight = 0;
+    for (const Reply& r : replies) {
+      if (r.status == 201) {
+        ++created;
+        if (the_body.empty()) {
+          the_body = r.body;
+        }
+        EXPECT_EQ(r.body, the_body);
+      } else {
+        EXPECT_EQ(r.status, 409) << r.body;
+        EXPECT_EQ(StringField(r.json, "type"),
+                  std::string(kProblem) + "idempotency-key-in-flight");
+        ++in_flight;
+      }
+    }
+    EXPECT_GE(created, 1);
+    EXPECT_EQ(created + in_flight, kThreads);
+    EXPECT_EQ(CountAuthorizations(m), static_cast<size_t>(round + 1));
+    // Once settled, the key replays the one answer.
+    EXPECT_EQ(Send("POST", "/v1/authorizations", s, body, key).body, the_body);
+  }
+}
+
+// ---- Windows through the API (specs/windows.md) ----
+
+class AuthorizationWindowsTest : public AuthorizationsApiTest {
+ public:
+  // A `day` window in `zone` covers exactly [day_start, day_end): a spend at the second before
+  // the day and one at its first second land in different days, the day's spend counts up to
+  // its last second and not at day_end.
+  void CheckLocalDay(const std::string& zone, int64_t day_start, int64_t day_end) {
+    Boot(day_start - 12 * 3600);
+    const std::string agent = NewAgent("buyer");
+    const std::string m = Issue(agent, Terms(Window("day", "calendar", zone, "1000")), 10);
+    const std::string counter = DayCounter(m, zone);
+    AdvanceTo(day_start - 1);
+    std::string s = Session(agent);
+    json::Value before = Authorize(s, Purchase(m, "700"));
+    ASSERT_EQ(StringField(before, "decision"), "allowed") << json::Write(before);
+    Capture(s, StringField(before, "id"));
+    json::Value c = HeadroomCounter(m, counter);
+    EXPECT_EQ(StringField(c, "spent"), "700");
+    EXPECT_EQ(StringField(c, "remaining"), "300");
+    EXPECT_EQ(c.Find("resets_at")->as_int64(), day_start);
+
+    AdvanceTo(day_start);  // local 00:00:00: a new day, the 700 is yesterday's
+    c = HeadroomCounter(m, counter);
+    EXPECT_EQ(StringField(c, "spent"), "0");
+    EXPECT_EQ(StringField(c, "remaining"), "1000");
+    EXPECT_EQ(c.Find("resets_at")->as_int64(), day_end);
+    json::Value full = Authorize(s, Purchase(m, "1000"));
+    ASSERT_EQ(StringField(full, "decision"), "allowed") << json::Write(full);
+    Capture(s, StringField(full, "id"));
+
+    AdvanceTo(day_end - 1);  // local 23:59:59 of the same day
+    s = Session(agent);
+    json::Value denied = Authorize(s, Purchase(m, "1"));
+    EXPECT_EQ(StringField(denied, "decision"), "denied");
+    EXPECT_EQ(Codes(denied), std::vector<std::string>{"window-exceeded"});
+    EXPECT_EQ(StringField(denied.Find("reasons")->items()[0], "counter"), counter);
+    EXPECT_EQ(StringField(denied.Find("reasons")->items()[0], "remaining"), "0");
+    json::Value dc = CounterIn(denied.Find("headroom"), counter);
+    EXPECT_EQ(StringField(dc, "spent"), "1000");
+    EXPECT_EQ(StringField(dc, "remaining"), "0");
+    EXPECT_EQ(dc.Find("resets_at")->as_int64(), day_end);
+    // The denial is recorded.
+    EXPECT_EQ(StringField(Record(StringField(denied, "id")), "decision"), "denied");
+
+    AdvanceTo(day_end);  // the next local midnight
+    EXPECT_EQ(StringField(HeadroomCounter(m, counter), "spent"), "0");
+    EXPECT_EQ(StringField(Authorize(s, Purchase(m, "1")), "decision"), "allowed");
+  }
+};
+
+TEST_F(AuthorizationWindowsTest, ParisDayIs23HoursOnTheSpringChange) {
+  // 2026-03-29 in Europe/Paris: 00:00 CET to 00:00 CEST next day (specs/windows.md §2.3).
+  CheckLocalDay("Europe/Paris", 1774738800, 1774821600);
+}
+
+TEST_F(AuthorizationWindowsTest, ParisDayIs25HoursOnTheAutumnChange) {
+  CheckLocalDay("Europe/Paris", 1792879200, 1792969200);
+}
+
+TEST_F(AuthorizationWindowsTest, NewYorkDayIs25HoursOnNovember1st2026) {
+  CheckLocalDay("America/New_York", 1793505600, 1793595600);
+}
+
+TEST_F(AuthorizationWindowsTest, ParisMonthEndsAtLocalMidnightOfTheFirst) {
+  constexpr int64_t kFeb1 = 1769900400;  // 2026-02-01T00:00:00+01:00
+  constexpr int64_t kMar1 = 1772319600;  // 2026-03-01T00:00:00+01:00
+  Boot(1769857200);                      // 2026-01-31 12:00 Paris
+  const std::string agent = NewAgent("buyer");
+  const std::string m = Issue(agent, Terms(Window("day", "calendar", "Europe/Paris", "1000") +
+                                           "," +
+                                           Window("month", "calendar", "Europe/Paris", "1000")));
+  const std::string month = "mandate:" + m + ":window:month:calendar:Europe/Paris";
+  AdvanceTo(kFeb1 - 1);  // Jan 31 23:59:59 local
+  const std::string s = Session(agent);
+  json::Value a = Authorize(s, Purchase(m, "600"));
+  ASSERT_EQ(StringField(a, "decision"), "allowed") << json::Write(a);
+  json::Value over = Authorize(s, Purchase(m, "500"));
+  EXPECT_EQ(StringField(over, "decision"), "denied");
+  EXPECT_EQ(Codes(over), (std::vector<std::string>{"window-exceeded", "window-exceeded"}));
+  json::Value mc = CounterIn(over.Find("headroom"), month);
+  EXPECT_EQ(StringField(mc, "spent"), "600");
+  EXPECT_EQ(StringField(mc, "remaining"), "400");
+  EXPECT_EQ(mc.Find("resets_at")->as_int64(), kFeb1);
+
+  AdvanceTo(kFeb1);  // Feb 1 00:00:00 local: the January hold (still reserved) no longer counts
+  mc = HeadroomCounter(m, month);
+  EXPECT_EQ(StringField(mc, "spent"), "0");
+  EXPECT_EQ(StringField(mc, "remaining"), "1000");
+  EXPECT_EQ(mc.Find("resets_at")->as_int64(), kMar1);
+  EXPECT_EQ(HeadroomCounter(m, DayCounter(m, "Europe/Paris")).Find("resets_at")->as_int64(),
+            kFeb1 + 86400);
+  EXPECT_EQ(StringField(Authorize(s, Purchase(m, "1000")), "decision"), "allowed");
+  EXPECT_EQ(StringField(*Record(StringField(a, "id")).Find("reservation"), "state"),
+            "reserved");
+}
+
+TEST_F(AuthorizationWindowsTest, LeapDay2028IsItsOwnDayAndFebruaryHas29) {
+  constexpr int64_t kFeb1 = 1832976000;   // 2028-02-01T00:00:00Z
+  constexpr int64_t kFeb29 = 1835395200;  // 2028-02-29T00:00:00Z
+  constexpr int64_t kMar1 = 1835481600;   // 2028-03-01T00:00:00Z
+  constexpr int64_t kApr1 = kMar1 + 31 * 86400;
+  ASSERT_EQ(kMar1 - kFeb1, 2505600);
+  Boot(kFeb1);
+  const std::string agent = NewAgent("buyer");
+  const std::string m = Issue(agent, Terms(Window("day", "calendar", "UTC", "1000") + "," +
+                                           Window("month", "calendar", "UTC", "10000")),
+                              60);
+  const std::string day = DayCounter(m, "UTC");
+  const std::string month = "mandate:" + m + ":window:month:calendar:UTC";
+  std::string s = Session(agent);
+  Capture(s, StringField(Authorize(s, Purchase(m, "900")), "id"));  // Feb 1 00:00:00
+  AdvanceTo(kFeb29 - 1);                                               // Feb 28 23:59:59
+  s = Session(agent);
+  Capture(s, StringField(Authorize(s, Purchase(m, "800")), "id"));
+  AdvanceTo(kFeb29);  // the leap day: a day of its own
+  json::Value h = Headroom(m);
+  json::Value dc = CounterIn(h.Find("counters"), day);
+  EXPECT_EQ(StringField(dc, "spent"), "0");
+  EXPECT_EQ(dc.Find("resets_at")->as_int64(), kMar1);
+  json::Value mc = CounterIn(h.Find("counters"), month);
+  EXPECT_EQ(StringField(mc, "spent"), "1700");
+  EXPECT_EQ(StringField(mc, "remaining"), "8300");
+  EXPECT_EQ(mc.Find("resets_at")->as_int64(), kMar1);
+  Capture(s, StringField(Authorize(s, Purchase(m, "1000")), "id"));
+  AdvanceTo(kMar1 - 1);  // Feb 29 23:59:59: the day is used up, the month counts all of February
+  s = Session(agent);
+  json::Value denied = Authorize(s, Purchase(m, "1"));
+  EXPECT_EQ(Codes(denied), std::vector<std::string>{"window-exceeded"});
+  EXPECT_EQ(StringField(denied.Find("reasons")->items()[0], "counter"), day);
+  EXPECT_EQ(StringField(CounterIn(denied.Find("headroom"), month), "spent"), "2700");
+  AdvanceTo(kMar1);
+  h = Headroom(m);
+  EXPECT_EQ(StringField(CounterIn(h.Find("counters"), month), "spent"), "0");
+  EXPECT_EQ(CounterIn(h.Find("counters"), month).Find("resets_at")->as_int64(), kApr1);
+  EXPECT_EQ(StringField(CounterIn(h.Find("counters"), day), "spent"), "0");
+  EXPECT_EQ(StringField(Authorize(s, Purchase(m, "1000")), "decision"), "allowed");
+}
+
+TEST_F(AuthorizationWindowsTest, RollingHourCountsASpendUntilTPlus3599AndNotAtTPlus3600) {
+  Boot(kStart);
+  const std::string agent = NewAgent("buyer");
+  const std::string m = Issue(agent, Terms(Window("hour", "rolling", "", "1000")));
+  const std::string counter = "mandate:" + m + ":window:hour:rolling";
+  std::string s = Session(agent);
+  const int64_t t = Now();
+  Capture(s, StringField(Authorize(s, Purchase(m, "1000")), "id"));
+  AdvanceTo(t + 3599);
+  s = Session(agent);
+  json::Value denied = Authorize(s, Purchase(m, "1"));
+  EXPECT_EQ(Codes(denied), std::vector<std::string>{"window-exceeded"});
+  json::Value c = CounterIn(denied.Find("headroom"), counter);
+  EXPECT_EQ(StringField(c, "spent"), "1000");
+  EXPECT_EQ(c.Find("resets_at"), nullptr);  // no single reset
+  AdvanceTo(t + 3600);
+  c = HeadroomCounter(m, counter);
+  EXPECT_EQ(StringField(c, "spent"), "0");
+  EXPECT_EQ(StringField(c, "remaining"), "1000");
+  EXPECT_EQ(StringField(Authorize(s, Purchase(m, "1000")), "decision"), "allowed");
+  // And a reserved (not captured) hold counts within its lease in the same way.
+  EXPECT_EQ(StringField(HeadroomCounter(m, counter), "spent"), "1000");
+}
+
+// ---- Reservations (§4) ----
+
+TEST_F(AuthorizationsApiTest, CaptureVoidAndLeasesMoveTheHeadroomExactly) {
+  Boot(kStart);
+  const std::string agent = NewAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, Terms(Window("day", "calendar", "UTC", "5000")));
+  const std::string day = DayCounter(m, "UTC");
+  auto remaining = [&] { return StringField(HeadroomCounter(m, day), "remaining"); };
+
+  json::Value a1 = Authorize(s, Purchase(m, "1000"));
+  ASSERT_EQ(StringField(a1, "decision"), "allowed");
+  EXPECT_EQ(a1.Find("reservation")->Find("expires_at")->as_int64(), Now() + 600);
+  EXPECT_EQ(remaining(), "4000");
+  json::Value cap = Capture(s, StringField(a1, "id"), R"({"amount":"600"})");
+  EXPECT_EQ(StringField(*cap.Find("reservation"), "state"), "captured");
+  EXPECT_EQ(StringField(*cap.Find("reservation"), "captured"), "600");
+  EXPECT_EQ(remaining(), "4400");  // up by exactly 400
+  json::Value twice = Capture(s, StringField(a1, "id"), "", 409);
+  EXPECT_EQ(StringField(twice, "type"), std::string(kProblem) + "reservation-state");
+
+  json::Value a2 = Authorize(s, Purchase(m, "1000"));
+  EXPECT_EQ(remaining(), "3400");
+  json::Value above = Capture(s, StringField(a2, "id"), R"({"amount":"1001"})", 400);
+  EXPECT_EQ(StringField(above, "type"), std::string(kProblem) + "capture-above-reserved");
+  EXPECT_EQ(remaining(), "3400");
+  EXPECT_EQ(StringField(*Void(s, StringField(a2, "id")).Find("reservation"), "state"), "voided");
+  EXPECT_EQ(remaining(), "4400");
+
+  // A lease: 4000 held at t; 1000 does not fit until t + 600, and fits at t + 600 exactly.
+  const int64_t t = Now();
+  json::Value a3 = Authorize(s, Purchase(m, "4000"));
+  ASSERT_EQ(StringField(a3, "decision"), "allowed");
+  AdvanceTo(t + 599);
+  json::Value no = Authorize(s, Purchase(m, "1000"));
+  EXPECT_EQ(Codes(no), std::vector<std::string>{"window-exceeded"});
+  EXPECT_EQ(StringField(CounterIn(no.Find("headroom"), day), "remaining"), "400");
+  AdvanceTo(t + 600);
+  json::Value late = Capture(s, StringField(a3, "id"), "", 409);
+  EXPECT_EQ(StringField(late, "type"), std::string(kProblem) + "reservation-expired");
+  EXPECT_EQ(remaining(), "4400");
+  json::Value rec = Record(StringField(a3, "id"));
+  EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "expired");
+  json::Value yes = Authorize(s, Purchase(m, "1000"));
+  EXPECT_EQ(StringField(yes, "decision"), "allowed") << json::Write(yes);
+  EXPECT_EQ(remaining(), "3400");
+  // Void of an expired hold is refused as well.
+  EXPECT_EQ(StringField(Void(s, StringField(a3, "id"), 409), "type"),
+            std::string(kProblem) + "reservation-state");
+}
+
+// ---- Approvals (§7) ----
+
+class AuthorizationApprovalsTest : public AuthorizationsApiTest {
+ protected:
+  void SetUpApprover() {
+    approver_key_ = *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+    approver_pub_ = *signer::DerivePublicKey(approver_key_);
+    approver_did_ = signer::DidKeyFromPublicKey(approver_pub_);
+    const std::string user = StringField(
+        Call("POST", base_ + "/users", admin_,
+             R"({"name":"bob","roles":["approver"],"did":")" + approver_did_ + R"("})", 201),
+        "id");
+    approver_ = StringField(Call("POST", base_ + "/credentials", admin_,
+                                 R"({"role":"approver","user":")" + user + R"("})", 201),
+                            "token");
+    auditor_ = StringField(Call("POST", base_ + "/credentials", admin_,
+                                R"({"role":"auditor","name":"aud"})", 201),
+                           "token");
+  }
+  // Evidence for `approval` signed by `key` (the approver's by default).
+  std::string Evidence(const std::string& approval, const std::string& decision,
+                       const std::string& shown, const std::string& aud, int64_t iat,
+                       int64_t exp, const signer::PrivateKey* key = nullptr) {
+    const signer::PrivateKey& k = key ? *key : approver_key_;
+    const signer::PublicKey pub = *signer::DerivePublicKey(k);
+    json::Value header = json::Value::Object();
+    header.Set("alg", json::Value::String("EdDSA"));
+    header.Set("kid", json::Value::String(signer::DidKeyVerificationMethodId(pub)));
+    json::Value p = json::Value::Object();
+    p.Set("iss", json::Value::String(signer::DidKeyFromPublicKey(pub)));
+    p.Set("aud", json::Value::String(aud));
+    p.Set("approval", json::Value::String(approval));
+    p.Set("decision", json::Value::String(decision));
+    p.Set("shown_sha256", json::Value::String(shown));
+    p.Set("iat", json::Value::Int(iat));
+    p.Set("exp", json::Value::Int(exp));
+    Result<std::string> jws = signer::SignJws(k, std::move(header), json::Write(p));
+    EXPECT_TRUE(jws.ok());
+    return jws.ok() ? *jws : "";
+  }
+  std::string EvidenceBody(const std::string& jws) {
+    return R"({"evidence":")" + jws + R"("})";
+  }
+
+  signer::PrivateKey approver_key_;
+  signer::PublicKey approver_pub_;
+  std::string approver_did_, approver_, auditor_;
+};
+
+TEST_F(AuthorizationApprovalsTest, StepUpIsApprovedWithSignedEvidenceThenCapturedWithAVerifiableReceipt) {
+  Boot(kStart);
+  SetUpApprover();
+  const std::string agent = NewAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m =
+      Issue(agent, Terms(Window("day", "calendar", "UTC", "100000"), "",
+                         R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})"));
+  const std::string day = DayCounter(m, "UTC");
+  // At the threshold: no step-up.
+  EXPECT_EQ(StringField(Authorize(s, Purchase(m, "5000")), "decision"), "allowed");
+  json::Value a = Authorize(s, Purchase(m, "8000"));
+  ASSERT_EQ(StringField(a, "decision"), "approval_required") << json::Write(a);
+  EXPECT_EQ(StringField(*a.Find("reservation"), "state"), "pending");
+  EXPECT_EQ(a.Find("receipt"), nullptr);
+  const std::string id = StringField(a, "id");
+  const std::string apr = StringField(*a.Find("approval"), "id");
+  ASSERT_EQ(apr.rfind("apr_", 0), 0u);
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "13000");  // held while waiting
+  // Capture while pending is refused.
+  EXPECT_EQ(StringField(Capture(s, id, "", 409), "type"),
+            std::string(kProblem) + "reservation-state");
+
+  // Listed for the approver, at both paths; readable by an auditor.
+  for (const std::string& path : {std::string("/v1/approvals"),
+                                  base_ + "/approvals?state=pending"}) {
+    json::Value list = Call("GET", path, approver_, "", 200);
+    ASSERT_EQ(list.Find("items")->items().size(), 1u) << path;
+    EXPECT_EQ(StringField(list.Find("items")->items()[0], "id"), apr);
+  }
+  json::Value ap = Call("GET", base_ + "/approvals/" + apr, auditor_, "", 200);
+  EXPECT_EQ(StringField(ap, "state"), "pending");
+  EXPECT_EQ(StringField(ap, "authorization"), id);
+  const std::string shown = StringField(ap, "shown_sha256");
+  EXPECT_EQ(HexEncode(signer::Sha256(AsBytes(json::Write(*ap.Find("shown"))))), shown);
+  // An auditor cannot decide.
+  EXPECT_EQ(Send("POST", base_ + "/approvals/" + apr + "/approve", auditor_, "", NextKey()).status,
+            403);
+
+  // Evidence that does not hold: 400 bad-evidence, and the approval stays pending.
+  const std::string aud = service_.app()->service_did();
+  const int64_t now = Now();
+  signer::PrivateKey stranger =
+      *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"wrong shown_sha256", Evidence(apr, "approve", std::string(64, '0'), aud, now, now + 120)},
+      {"wrong decision", Evidence(apr, "deny", shown, aud, now, now + 120)},
+      {"wrong aud", Evidence(apr, "approve", shown, "did:web:elsewhere.example", now, now + 120)},
+      {"another key", Evidence(apr, "approve", shown, aud, now, now + 120, &stranger)},
+      {"expired", Evidence(apr, "approve", shown, aud, now - 400, now - 300)},
+      {"another approval", Evidence("apr_aaaaaaaaaaaaaaaaaaaaaaaaaa", "approve", shown, aud, now,
+                                    now + 120)},
+  };
+  for (const auto& [what, jws] : bad) {
+    SCOPED_TRACE(what);
+    Reply r = Send("POST", base_ + "/approvals/" + apr + "/approve", approver_, EvidenceBody(jws),
+                   NextKey());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(StringField(r.json, "type"), std::string(kProblem) + "bad-evidence");
+    EXPECT_EQ(StringField(Call("GET", base_ + "/approvals/" + apr, approver_, "", 200), "state"),
+              "pending");
+  }
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "13000");
+
+  // The right evidence approves; a retry replays; the authorization is allowed with a receipt.
+  const std::string key = NextKey();
+  const std::string good = EvidenceBody(Evidence(apr, "approve", shown, aud, now, now + 120));
+  Reply ok = Send("POST", base_ + "/approvals/" + apr + "/approve", approver_, good, key);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(StringField(ok.json, "state"), "approved");
+  EXPECT_EQ(StringField(*ok.json.Find("evidence"), "did"), approver_did_);
+  EXPECT_EQ(Send("POST", base_ + "/approvals/" + apr + "/approve", approver_, good, key).body,
+            ok.body);
+  json::Value after = Call("GET", "/v1/authorizations/" + id, s, "", 200);
+  EXPECT_EQ(StringField(after, "decision"), "allowed");
+  EXPECT_EQ(StringField(*after.Find("reservation"), "state"), "reserved");
+  EXPECT_EQ(after.Find("reservation")->Find("expires_at")->as_int64(), Now() + 600);
+  const std::string receipt = StringField(after, "receipt");
+  ASSERT_FALSE(receipt.empty());
+  // The receipt verifies with the principal's published key.
+  Result<signer::Jws> jws = signer::ParseJws(receipt);
+  ASSERT_TRUE(jws.ok());
+  EXPECT_EQ(jws->typ, "authz+jwt");
+  Reply jwks = Send("GET", "/principals/" + principal_ + "/jwks.json", "", "");
+  ASSERT_EQ(jwks.status, 200);
+  bool verified = false;
+  for (const json::Value& k : jwks.json.Find("keys")->items()) {
+    if (StringField(k, "kid") != jws->kid) {
+      continue;
+    }
+    Result<signer::PublicKey> pk = signer::PublicKeyFromJwk(k);
+    ASSERT_TRUE(pk.ok()) << pk.error().ToString();
+    Status v = signer::VerifyJws(*jws, *pk);
+    EXPECT_TRUE(v.ok()) << v.ToString();
+    verified = v.ok();
+  }
+  EXPECT_TRUE(verified) << "no JWKS key " << jws->kid;
+  Result<json::Value> claims = json::Parse(jws->payload);
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(StringField(*claims, "jti"), "urn:mandated:authorization:" + id);
+  EXPECT_EQ(StringField(*claims, "amount"), "8000");
+  EXPECT_EQ(StringField(*claims, "reservation"), StringField(*after.Find("reservation"), "id"));
+  EXPECT_EQ(claims->Find("exp")->as_int64(), after.Find("reservation")->Find("expires_at")->as_int64());
+  EXPECT_EQ(StringField(*claims, "iss"), service_.app()->service_did() + ":principals:" + principal_);
+
+  // Deciding again is 409; capture works.
+  json::Value again = Call("POST", base_ + "/approvals/" + apr + "/deny", approver_, "", 409,
+                           NextKey());
+  EXPECT_EQ(StringField(again, "type"), std::string(kProblem) + "approval-state");
+  EXPECT_EQ(StringField(*Capture(s, id).Find("reservation"), "state"), "captured");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "13000");
+  EXPECT_TRUE(Call("GET", base_ + "/approvals?state=pending", approver_, "", 200)
+                  .Find("items")
+                  ->items()
+                  .empty());
+}
+
+TEST_F(AuthorizationApprovalsTest, DenialAndTimeoutReleaseTheHold) {
+  Boot(kStart);
+  SetUpApprover();
+  const std::string agent = NewAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m =
+      Issue(agent, Terms(Window("day", "calendar", "UTC", "100000"), "",
+                         R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})"));
+  const std::string day = DayCounter(m, "UTC");
+
+  // Denied by the approver (no evidence: the credential is the record).
+  json::Value d = Authorize(s, Purchase(m, "9000"));
+  const std::string apr_d = StringField(*d.Find("approval"), "id");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "9000");
+  json::Value denied = Call("POST", base_ + "/approvals/" + apr_d + "/deny", approver_,
+                            R"({"note":"not this one"})", 200, NextKey());
+  EXPECT_EQ(StringField(denied, "state"), "denied");
+  json::Value rec = Record(StringField(d, "id"));
+  EXPECT_EQ(StringField(rec, "decision"), "denied");
+  EXPECT_EQ(Codes(rec), std::vector<std::string>{"approval-denied"});
+  EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "released");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "0");
+
+  // Nobody decides: at approval_timeout_s (900 s) it is denied and released.
+  json::Value t = Authorize(s, Purchase(m, "7000"));
+  const std::string apr_t = StringField(*t.Find("approval"), "id");
+  EXPECT_EQ(t.Find("approval")->Find("expires_at")->as_int64(), Now() + 900);
+  const int64_t t0 = Now();
+  AdvanceTo(t0 + 899);
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "7000");
+  EXPECT_EQ(StringField(Record(StringField(t, "id")), "decision"), "approval_required");
+  AdvanceTo(t0 + 900);
+  rec = Record(StringField(t, "id"));
+  EXPECT_EQ(StringField(rec, "decision"), "denied");
+  EXPECT_EQ(Codes(rec), std::vector<std::string>{"approval-timeout"});
+  EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "released");
+  EXPECT_EQ(StringField(Call("GET", base_ + "/approvals/" + apr_t, approver_, "", 200), "state"),
+            "expired");
+  json::Value c = HeadroomCounter(m, day);
+  EXPECT_EQ(StringField(c, "spent"), "0");
+  EXPECT_EQ(StringField(c, "remaining"), "100000");
+  const std::string aud = service_.app()->service_did();
+  const std::string shown =
+      StringField(Call("GET", base_ + "/approvals/" + apr_t, approver_, "", 200), "shown_sha256");
+  json::Value late = Call("POST", base_ + "/approvals/" + apr_t + "/approve", approver_,
+                          EvidenceBody(Evidence(apr_t, "approve", shown, aud, Now(), Now() + 60)),
+                          409, NextKey());
+  EXPECT_EQ(StringField(late, "type"), std::string(kProblem) + "approval-state");
+  EXPECT_TRUE(Call("GET", base_ + "/approvals?state=pending", approver_, "", 200)
+                  .Find("items")
+                  ->items()
+                  .empty());
+}
+
+// ---- Denials (§2, §3) ----
+
+TEST_F(AuthorizationsApiTest, EveryDenialNamesItsReasonAndIsRecorded) {
+  Boot(kStart);
+  const std::string a = NewAgent("a"), b = NewAgent("b");
+  const std::string sa = Session(a), sb = Session(b);
+  const std::string simple = Terms(Window("day", "calendar", "UTC", "1000"));
+  auto expect_denied = [&](const std::string& session, const std::string& body,
+                           const std::vector<std::string>& codes) {
+    json::Value r = Authorize(session, body);
+    EXPECT_EQ(StringField(r, "decision"), "denied") << json::Write(r);
+    EXPECT_EQ(Codes(r), codes) << json::Write(r);
+    json::Value stored = Record(StringField(r, "id"));
+    EXPECT_EQ(StringField(stored, "decision"), "denied");
+    EXPECT_EQ(Codes(stored), codes);
+    EXPECT_EQ(stored.Find("reservation"), nullptr);
+    return r;
+  };
+
+  const std::string revoked = Issue(a, simple);
+  Call("POST", base_ + "/mandates/" + revoked + "/revoke", admin_, "", 200);
+  expect_denied(sa, Purchase(revoked, "10"), {"revoked"});
+  const std::string suspended = Issue(a, simple);
+  Call("POST", base_ + "/mandates/" + suspended + "/suspend", admin_, "", 200);
+  expect_denied(sa, Purchase(suspended, "10"), {"suspended"});
+
+  // A delegated mandate whose parent's window is used up by the parent's holder.
+  const std::string parent = Issue(a, simple);
+  const std::string child = Issue(b, simple, 10, parent, sa);
+  Capture(sa, StringField(Authorize(sa, Purchase(parent, "800")), "id"));
+  json::Value r = expect_denied(sb, Purchase(child, "300"), {"window-exceeded"});
+  const json::Value& reason = r.Find("reasons")->items()[0];
+  EXPECT_EQ(StringField(reason, "mandate"), parent);
+  EXPECT_EQ(StringField(reason, "counter"), DayCounter(parent, "UTC"));
+  EXPECT_EQ(StringField(reason, "remaining"), "200");
+  EXPECT_EQ(StringField(CounterIn(r.Find("headroom"), DayCounter(child, "UTC")), "spent"), "0");
+  EXPECT_EQ(StringField(Authorize(sb, Purchase(child, "200")), "decision"), "allowed");
+
+  // The principal's EUR month ceiling (5000).
+  const std::string eur = Issue(
+      a, R"({"limits":{"per_transaction":[{"asset":"EUR","max":"100000"}]}})");
+  EXPECT_EQ(StringField(Authorize(sa, Purchase(eur, "4000", "api.shop.example", "EUR")),
+                        "decision"),
+            "allowed");
+  r = expect_denied(sa, Purchase(eur, "1001", "api.shop.example", "EUR"),
+                    {"principal-ceiling-exceeded"});
+  EXPECT_EQ(StringField(r.Find("reasons")->items()[0], "counter"),
+            "principal:" + principal_ + ":month");
+  EXPECT_EQ(StringField(r.Find("reasons")->items()[0], "remaining"), "1000");
+
+  // A session's spend cap.
+  json::Value capped = OpenSession(a, R"(,"spend_cap":{"asset":"USD","max":"500"})");
+  const std::string sc = StringField(capped, "token");
+  const std::string roomy = Issue(a, Terms(Window("day", "calendar", "UTC", "100000")));
+  EXPECT_EQ(StringField(Authorize(sc, Purchase(roomy, "300")), "decision"), "allowed");
+  r = expect_denied(sc, Purchase(roomy, "201"), {"session-cap-exceeded"});
+  EXPECT_EQ(StringField(r.Find("reasons")->items()[0], "counter"),
+            "session:" + StringField(capped, "id") + ":spend-cap");
+  EXPECT_EQ(StringField(Authorize(sa, Purchase(roomy, "201")), "decision"), "allowed");
+
+  // Scope.
+  expect_denied(sa, Purchase(roomy, "10", "shop.example"), {"payee-not-allowed"});
+
+  // Refusals before any decision: another agent's mandate, an unknown mandate.
+  json::Value not_holder = Call("POST", "/v1/authorizations", sb, Purchase(roomy, "10"), 403,
+                                NextKey());
+  EXPECT_EQ(StringField(not_holder, "type"), std::string(kProblem) + "not-mandate-holder");
+  json::Value unknown = Call("POST", "/v1/authorizations", sa,
+                             Purchase("mnd_aaaaaaaaaaaaaaaaaaaaaaaaaa", "10"), 404, NextKey());
+  EXPECT_EQ(StringField(unknown, "type"), std::string(kProblem) + "mandate-not-found");
+  // An agent reads only its own authorizations.
+  EXPECT_EQ(Send("GET", "/v1/authorizations/" + StringField(r, "id"), sb, "").status, 404);
+  EXPECT_EQ(Send("GET", "/v1/authorizations/" + StringField(r, "id"), sc, "").status, 200);
+}
+
+TEST_F(AuthorizationsApiTest, MaxUsesAndMinIntervalCountLiveHolds) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  std::string s = Session(a);
+  const std::string uses = Issue(a, Terms(Window("day", "calendar", "UTC", "100000"),
+                                          R"(,"max_uses":2)"));
+  const std::string first = StringField(Authorize(s, Purchase(uses, "1")), "id");
+  EXPECT_EQ(StringField(Authorize(s, Purchase(uses, "1")), "decision"), "allowed");
+  json::Value r = Authorize(s, Purchase(uses, "1"));
+  EXPECT_EQ(Codes(r), std::vector<std::string>{"uses-exhausted"});
+  EXPECT_EQ(StringField(Record(StringField(r, "id")), "decision"), "denied");
+  json::Value h = Headroom(uses);
+  EXPECT_EQ(h.Find("uses")->items()[0].Find("remaining")->as_int64(), 0);
+  Void(s, first);  // a voided hold gives its use back
+  EXPECT_EQ(Headroom(uses).Find("uses")->items()[0].Find("remaining")->as_int64(), 1);
+  EXPECT_EQ(StringField(Authorize(s, Purchase(uses, "1")), "decision"), "allowed");
+  EXPECT_EQ(Codes(Authorize(s, Purchase(uses, "1"))), std::vector<std::string>{"uses-exhausted"});
+
+  const std::string spaced = Issue(a, Terms(Window("day", "calendar", "UTC", "100000"),
+                                            R"(,"min_interval_seconds":60)"));
+  const int64_t t = Now();
+  EXPECT_EQ(StringField(Authorize(s, Purchase(spaced, "1")), "decision"), "allowed");
+  AdvanceTo(t + 59);
+  r = Authorize(s, Purchase(spaced, "1"));
+  EXPECT_EQ(Codes(r), std::vector<std::string>{"too-soon"});
+  EXPECT_EQ(StringField(Record(StringField(r, "id")), "decision"), "denied");
+  AdvanceTo(t + 60);
+  EXPECT_EQ(StringField(Authorize(s, Purchase(spaced, "1")), "decision"), "allowed");
+}
+
+// ---- Restart ----
+
+TEST_F(AuthorizationsApiTest, RestartCountsHoldsAgainAndDropsLeasesThatEndedWhileDown) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string s = Session(a);
+  const std::string m = Issue(a, Terms(Window("day", "calendar", "UTC", "10000") + "," +
+                                       Window("hour", "rolling", "", "10000")));
+  const std::string day = DayCounter(m, "UTC");
+  const int64_t t0 = Now();
+  const std::string early = StringField(Authorize(s, Purchase(m, "700")), "id");  // lease t0+600
+  AdvanceTo(t0 + 300);
+  const std::string held = StringField(Authorize(s, Purchase(m, "1000")), "id");  // to t0+900
+  const std::string taken = StringField(Authorize(s, Purchase(m, "800")), "id");
+  Capture(s, taken, R"({"amount":"500"})");
+  const std::string before = json::Write(Headroom(m));
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "2200");
+
+  Restart();
+  EXPECT_EQ(json::Write(Headroom(m)), before);
+
+  service_.Stop();
+  AdvanceTo(t0 + 600);  // the early lease ends while the service is down
+  Restart();
+  json::Value c = HeadroomCounter(m, day);
+  EXPECT_EQ(StringField(c, "spent"), "1500");
+  EXPECT_EQ(StringField(c, "remaining"), "8500");
+  EXPECT_EQ(StringField(*Record(early).Find("reservation"), "state"), "expired");
+  EXPECT_EQ(StringField(Capture(s, early, "", 409), "type"),
+            std::string(kProblem) + "reservation-expired");
+  // The held one is still reserved and captures; the total is unchanged by it.
+  EXPECT_EQ(StringField(*Capture(s, held).Find("reservation"), "state"), "captured");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "1500");
+  json::Value last = Authorize(s, Purchase(m, "8500"));
+  EXPECT_EQ(StringField(last, "decision"), "allowed") << json::Write(last);
+}
+
+}  // namespace
+}  // namespace mandated
