@@ -22,7 +22,8 @@ policy::Actor ActorOf(const Access& a) {
 
 // Runs `work` at most once per idempotency key (specs/authorization.md §6). `work` gets the
 // claim and records its answer in the batch of the state it changes; errors that change nothing
-// are recorded here (4xx only: a 5xx or a transient conflict lets the retry run again).
+// are recorded here (4xx only: a 5xx or a transient conflict lets the retry run again; a 403 or
+// 404 refusal writes nothing, specs/access.md).
 template <typename Work>
 Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a, Work work) {
   const std::string key = req.Header("Idempotency-Key");
@@ -44,8 +45,8 @@ Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a
   Result<policy::Answer> answer = work(&claim);
   if (answer.ok()) return JsonResponse(answer->status, answer->body);
   Response problem = ProblemResponse(answer.error(), req);
-  if (problem.status >= 400 && problem.status < 500 &&
-      answer.error().code() != StatusCode::kAborted) {
+  if (problem.status >= 400 && problem.status < 500 && problem.status != 403 &&
+      problem.status != 404 && answer.error().code() != StatusCode::kAborted) {
     Status kept = claim.RecordAlone(
         policy::StoredAnswer{problem.status, problem.content_type, problem.body});
     if (!kept.ok()) return ProblemResponse(kept, req);
