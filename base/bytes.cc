@@ -2,6 +2,7 @@
 #include "base/bytes.h"
 
 #include <array>
+#include <cstring>
 
 namespace mandated {
 namespace {
@@ -27,57 +28,91 @@ std::array<int8_t, 256> ReverseTable(const char* alphabet, size_t n) {
   return t;
 }
 
-std::string B64Encode(ByteSpan data, const char* alphabet, bool pad) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out.push_back(alphabet[(v >> 18) & 63]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    out.push_back(alphabet[(v >> 6) & 63]);
-    out.push_back(alphabet[v & 63]);
+// The two characters of every 12-bit value, for encoding 3 bytes with two lookups.
+using PairTable = std::array<char, 2 * 4096>;
+constexpr PairTable MakePairs(const char* alphabet) {
+  PairTable t{};
+  for (size_t i = 0; i < 4096; ++i) {
+    t[2 * i] = alphabet[i >> 6];
+    t[2 * i + 1] = alphabet[i & 63];
   }
-  size_t rest = data.size() - i;
+  return t;
+}
+constexpr PairTable kUrlPairs = MakePairs(kB64Url);
+constexpr PairTable kStdPairs = MakePairs(kB64Std);
+
+// Encodes into a buffer sized once, 3 bytes to 4 characters per step.
+std::string B64Encode(ByteSpan data, const char* alphabet, bool pad) {
+  const size_t full = data.size() / 3;
+  const size_t rest = data.size() - full * 3;
+  const size_t tail = rest == 0 ? 0 : (pad ? 4 : rest + 1);
+  std::string out(full * 4 + tail, '\0');
+  char* o = out.data();
+  const uint8_t* p = data.data();
+  const PairTable& pairs = alphabet == kB64Url ? kUrlPairs : kStdPairs;
+  for (size_t k = 0; k < full; ++k, p += 3, o += 4) {
+    const uint32_t v = (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2];
+    std::memcpy(o, &pairs[2 * (v >> 12)], 2);
+    std::memcpy(o + 2, &pairs[2 * (v & 0xfff)], 2);
+  }
   if (rest == 1) {
-    uint32_t v = uint32_t{data[i]} << 16;
-    out.push_back(alphabet[(v >> 18) & 63]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    if (pad) out += "==";
+    const uint32_t v = uint32_t{p[0]} << 16;
+    o[0] = alphabet[v >> 18];
+    o[1] = alphabet[(v >> 12) & 63];
+    if (pad) {
+      o[2] = '=';
+      o[3] = '=';
+    }
   } else if (rest == 2) {
-    uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8);
-    out.push_back(alphabet[(v >> 18) & 63]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    out.push_back(alphabet[(v >> 6) & 63]);
-    if (pad) out += "=";
+    const uint32_t v = (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8);
+    o[0] = alphabet[v >> 18];
+    o[1] = alphabet[(v >> 12) & 63];
+    o[2] = alphabet[(v >> 6) & 63];
+    if (pad) o[3] = '=';
   }
   return out;
 }
 
-// Decodes unpadded base64 text over `table`; rejects a length of 1 mod 4 and non-zero spare bits.
+// Decodes unpadded base64 text over `table` into a buffer sized once, 4 characters to 3 bytes per
+// step; rejects a length of 1 mod 4, characters outside the alphabet and non-zero spare bits.
 Result<Bytes> B64DecodeUnpadded(std::string_view text, const std::array<int8_t, 256>& table) {
   if (text.size() % 4 == 1) {
     return InvalidArgumentError("base64 text has an impossible length", "bad-base64");
   }
-  Bytes out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int8_t v = table[static_cast<uint8_t>(c)];
-    if (v < 0) {
-      return InvalidArgumentError("base64 text has a character outside its alphabet",
-                                  "bad-base64");
+  auto foreign = []() {
+    return InvalidArgumentError("base64 text has a character outside its alphabet", "bad-base64");
+  };
+  const size_t full = text.size() / 4;
+  const size_t rest = text.size() - full * 4;  // 0, 2 or 3 characters
+  Bytes out(full * 3 + (rest == 0 ? 0 : rest - 1));
+  const auto* in = reinterpret_cast<const uint8_t*>(text.data());
+  uint8_t* o = out.data();
+  // Table entries are -1 outside the alphabet: OR-ing them keeps the sign bit of any of them.
+  for (size_t k = 0; k < full; ++k, in += 4, o += 3) {
+    const int32_t a = table[in[0]], b = table[in[1]], c = table[in[2]], d = table[in[3]];
+    if ((a | b | c | d) < 0) {
+      return foreign();
     }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<uint8_t>((acc >> bits) & 0xff));
-    }
+    const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                       (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+    o[0] = static_cast<uint8_t>(v >> 16);
+    o[1] = static_cast<uint8_t>(v >> 8);
+    o[2] = static_cast<uint8_t>(v);
   }
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-    return InvalidArgumentError("base64 text has non-zero trailing bits", "bad-base64");
+  if (rest != 0) {
+    const int32_t a = table[in[0]], b = table[in[1]], c = rest == 3 ? table[in[2]] : 0;
+    if ((a | b | c) < 0) {
+      return foreign();
+    }
+    const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
+                       (static_cast<uint32_t>(c) << 6);
+    // 2 characters carry 1 byte (4 spare bits), 3 carry 2 bytes (2 spare bits).
+    const uint32_t spare = rest == 2 ? (v & 0xffff) : (v & 0xff);
+    if (spare != 0) {
+      return InvalidArgumentError("base64 text has non-zero trailing bits", "bad-base64");
+    }
+    o[0] = static_cast<uint8_t>(v >> 16);
+    if (rest == 3) o[1] = static_cast<uint8_t>(v >> 8);
   }
   return out;
 }

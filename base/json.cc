@@ -1,6 +1,9 @@
 // Strict JSON DOM, writer and ObjectReader (the parser adapter is json_parse_nlohmann.cc).
 #include "base/json.h"
 
+#include "base/json_scan.h"
+
+#include <array>
 #include <charconv>
 
 namespace mandated::json {
@@ -93,11 +96,39 @@ bool operator==(const Value& a, const Value& b) {
          a.items_ == b.items_;
 }
 
+namespace {
+
+// 1 for the bytes AppendQuoted must escape: '"', '\\' and control characters.
+constexpr std::array<uint8_t, 256> kNeedsEscape = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = 1;
+  t['"'] = 1;
+  t['\\'] = 1;
+  return t;
+}();
+
+}  // namespace
+
 void AppendQuoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    // The run that needs no escaping goes in with one append: ASCII eight bytes at a time,
+    // other bytes one by one.
+    const char* run = p;
+    for (;;) {
+      p += PlainAsciiRun(p, end);
+      if (p < end && kNeedsEscape[static_cast<unsigned char>(*p)] == 0) {
+        ++p;
+        continue;
+      }
+      break;
+    }
+    out.append(run, static_cast<size_t>(p - run));
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p++);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -107,13 +138,9 @@ void AppendQuoted(std::string& out, std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(ch);
-        }
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
     }
   }
   out.push_back('"');
@@ -153,6 +180,69 @@ void WriteTo(std::string& out, const Value& v) {
 }
 
 }  // namespace
+
+bool ScanValue(Scanner& s, int max_depth, Value& out) {
+  switch (s.Peek()) {
+    case '{': {
+      if (max_depth <= 0 || !s.BeginObject()) {
+        return s.Fail();
+      }
+      out = Value::Object();
+      bool first = true;
+      std::string_view key;
+      while (s.NextMember(first, key)) {
+        if (out.Find(key) != nullptr) {
+          return s.Fail();  // the full parser names the repeated key
+        }
+        Value v;
+        if (!ScanValue(s, max_depth - 1, v)) {
+          return false;
+        }
+        out.Set(key, std::move(v));
+      }
+      return s.ok();
+    }
+    case '[': {
+      if (max_depth <= 0 || !s.BeginArray()) {
+        return s.Fail();
+      }
+      out = Value::Array();
+      bool first = true;
+      while (s.NextItem(first)) {
+        if (!ScanValue(s, max_depth - 1, out.Append(Value()))) {
+          return false;
+        }
+      }
+      return s.ok();
+    }
+    case '"': {
+      std::string_view v;
+      if (!s.String(v)) {
+        return false;
+      }
+      out = Value::String(std::string(v));
+      return true;
+    }
+    case 't':
+      out = Value::Bool(true);
+      return s.Literal("true");
+    case 'f':
+      out = Value::Bool(false);
+      return s.Literal("false");
+    case 'n':
+      out = Value::Null();
+      return s.Literal("null");
+    default: {
+      // Plain unsigned integers only; their text is already what the full parser keeps.
+      uint64_t n = 0;
+      if (!s.Uint(n)) {
+        return false;
+      }
+      out = Value::Uint(n);
+      return true;
+    }
+  }
+}
 
 std::string EscapePointerToken(std::string_view key) {
   std::string out;
@@ -205,9 +295,25 @@ std::string ObjectReader::PointerTo(std::string_view key) const {
 const Value* ObjectReader::Take(std::string_view key) {
   const Value* v = object_->Find(key);
   if (v != nullptr) {
-    consumed_.emplace(key);
+    const auto i = static_cast<size_t>(v - object_->items().data());
+    if (i < 64) {
+      consumed_low_ |= uint64_t{1} << i;
+    } else {
+      if (consumed_high_.size() <= i - 64) consumed_high_.resize(i - 63);
+      consumed_high_[i - 64] = true;
+    }
   }
   return v;
+}
+
+Result<Amount> ObjectReader::AmountAt(const Value& v, std::string_view key) const {
+  if (v.is_string()) {
+    Result<Amount> a = Amount::Parse(v.as_string());
+    if (a.ok()) {
+      return a;
+    }
+  }
+  return AmountFromValue(v, PointerTo(key));
 }
 
 const Value* ObjectReader::Optional(std::string_view key) { return Take(key); }
@@ -278,7 +384,7 @@ Result<std::optional<int64_t>> ObjectReader::OptionalInt(std::string_view key) {
 
 Result<Amount> ObjectReader::AmountField(std::string_view key) {
   MD_ASSIGN_OR_RETURN(const Value* v, Required(key));
-  return AmountFromValue(*v, PointerTo(key));
+  return AmountAt(*v, key);
 }
 
 Result<std::optional<Amount>> ObjectReader::OptionalAmount(std::string_view key) {
@@ -286,14 +392,18 @@ Result<std::optional<Amount>> ObjectReader::OptionalAmount(std::string_view key)
   if (v == nullptr) {
     return std::optional<Amount>();
   }
-  MD_ASSIGN_OR_RETURN(Amount a, AmountFromValue(*v, PointerTo(key)));
+  MD_ASSIGN_OR_RETURN(Amount a, AmountAt(*v, key));
   return std::optional<Amount>(a);
 }
 
 Status ObjectReader::Finish() const {
-  for (const std::string& key : object_->keys()) {
-    if (consumed_.count(key) == 0) {
-      return InvalidArgumentError(PointerTo(key) + ": unknown field", "unknown-field");
+  const std::vector<std::string>& keys = object_->keys();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const bool consumed = i < 64 ? (consumed_low_ >> i) & 1
+                                 : (i - 64 < consumed_high_.size() && consumed_high_[i - 64]);
+    // Keys are unique (Set never repeats one), so the index names the member.
+    if (!consumed) {
+      return InvalidArgumentError(PointerTo(keys[i]) + ": unknown field", "unknown-field");
     }
   }
   return OkStatus();

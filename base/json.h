@@ -123,10 +123,14 @@ class ObjectReader {
   ObjectReader(const Value& object, std::string pointer)
       : object_(&object), pointer_(std::move(pointer)) {}
   const Value* Take(std::string_view key);
+  // The amount at `v` (member `key`); the pointer is built only for an error.
+  Result<Amount> AmountAt(const Value& v, std::string_view key) const;
 
   const Value* object_;
   std::string pointer_;
-  std::unordered_set<std::string> consumed_;
+  // Members consumed so far, by index: bits for the first 64, then a vector (rarely allocated).
+  uint64_t consumed_low_ = 0;
+  std::vector<bool> consumed_high_;
 };
 
 // Escapes one JSON pointer reference token (RFC 6901): "~" -> "~0", "/" -> "~1".

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/json.h"
+#include "base/json_scan.h"
 
 namespace mandated::json {
 namespace {
@@ -107,6 +108,15 @@ Result<Value> Parse(std::string_view text, const ParseOptions& options) {
   if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
       static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF) {
     return InvalidArgumentError("JSON text starts with a byte-order mark", "malformed-json");
+  }
+  {
+    // Most texts (ASCII strings without escapes, plain integers) are read by the quick scanner;
+    // anything else, and any fault, goes to nlohmann's parser below, which names the fault.
+    Scanner s(text);
+    Value quick;
+    if (ScanValue(s, options.max_depth, quick) && s.AtEnd()) {
+      return quick;
+    }
   }
   StrictSax sax(options.max_depth);
   bool ok = false;
