@@ -1,9 +1,13 @@
 // The mandate credential envelope: JWT payload codec, RFC 3339 timestamps, header checks.
 #include "mandates/credential.h"
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
+
+#include "base/json_scan.h"
 
 namespace mandated::mandates {
 namespace {
@@ -263,6 +267,68 @@ json::Value MandateCredentialToJson(const MandateCredential& c) {
   return out;
 }
 
+std::string MandateCredentialPayload(const MandateCredential& c) {
+  std::string out;
+  out.reserve(2048);
+  auto str = [&out](std::string_view key, std::string_view value) {
+    out += '"';
+    out += key;  // member names are plain ASCII: nothing to escape
+    out += "\":";
+    json::AppendQuoted(out, value);
+    out += ',';
+  };
+  auto num = [&out](std::string_view key, const std::string& digits) {
+    out += '"';
+    out += key;
+    out += "\":";
+    out += digits;
+  };
+  auto status_list = [&out, &num](const StatusReference& st) {
+    out += "\"status_list\":{";
+    num("idx", std::to_string(st.idx));
+    out += ",\"uri\":";
+    json::AppendQuoted(out, st.uri);
+    out += '}';
+  };
+  out += "{\"@context\":[";
+  json::AppendQuoted(out, kVcContext);
+  out += ',';
+  json::AppendQuoted(out, kMandateContext);
+  out += "],\"type\":[";
+  json::AppendQuoted(out, kCredentialType);
+  out += ',';
+  json::AppendQuoted(out, kMandateType);
+  out += "],";
+  std::string id;
+  id.reserve(kMandateIdPrefix.size() + c.id.size());
+  id += kMandateIdPrefix;
+  id += c.id;
+  str("id", id);
+  str("issuer", c.issuer);
+  str("validFrom", FormatRfc3339Utc(c.validity.not_before));
+  str("validUntil", FormatRfc3339Utc(c.validity.not_after));
+  out += "\"credentialStatus\":{";
+  str("type", kStatusEntryType);
+  status_list(c.status);
+  out += "},\"credentialSubject\":{";
+  str("id", c.subject);
+  out += "\"mandate\":";
+  AppendMandateTermsJson(out, c.terms);
+  out += "},";
+  str("iss", c.issuer);
+  str("sub", c.subject);
+  str("jti", id);
+  num("iat", std::to_string(c.issued_at));
+  out += ',';
+  num("nbf", std::to_string(c.validity.not_before));
+  out += ',';
+  num("exp", std::to_string(c.validity.not_after));
+  out += ",\"status\":{";
+  status_list(c.status);
+  out += "}}";
+  return out;
+}
+
 Result<MandateCredential> ParseMandateCredential(const json::Value& payload) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(payload));
   MD_ASSIGN_OR_RETURN(const json::Value* context, r.Required("@context"));
@@ -377,6 +443,166 @@ Result<MandateCredential> ParseMandateCredential(const json::Value& payload) {
       return Mismatch("/status/status_list", "credentialStatus.status_list");
     }
   }
+  return c;
+}
+
+namespace {
+
+using json::Scanner;
+
+// Marks `key` as seen among `names`; a key seen twice or not among them fails the scanner.
+template <size_t N>
+int MemberIndex(Scanner& s, std::string_view key, const std::array<std::string_view, N>& names,
+                uint32_t& seen) {
+  for (size_t i = 0; i < N; ++i) {
+    if (key == names[i]) {
+      if ((seen >> i) & 1) {
+        break;
+      }
+      seen |= uint32_t{1} << i;
+      return static_cast<int>(i);
+    }
+  }
+  s.Fail();
+  return -1;
+}
+
+// Exactly the array [a, b] of two strings.
+bool ScanPair(Scanner& s, std::string_view a, std::string_view b) {
+  std::string_view x, y;
+  bool first = true;
+  return s.BeginArray() && s.NextItem(first) && s.String(x) && x == a && s.NextItem(first) &&
+                 s.String(y) && y == b && !s.NextItem(first) && s.ok()
+             ? true
+             : s.Fail();
+}
+
+// ParseStatusList's twin.
+bool ScanStatusList(Scanner& s, StatusReference& out) {
+  static constexpr std::array<std::string_view, 2> kNames = {"idx", "uri"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key, uri;
+  while (s.NextMember(first, key)) {
+    const int m = MemberIndex(s, key, kNames, seen);
+    if (!(m == 0 ? s.Uint(out.idx) : m == 1 ? s.String(uri) : false)) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || seen != 3 || !IsStatusUri(uri)) {
+    return s.Fail();
+  }
+  out.uri.assign(uri);
+  return true;
+}
+
+// {"status_list": {...}} (the JWT claim) or, with `typed`, {"type": "TokenStatusListEntry",
+// "status_list": {...}} (credentialStatus).
+bool ScanStatusClaim(Scanner& s, bool typed, StatusReference& out) {
+  static constexpr std::array<std::string_view, 2> kNames = {"status_list", "type"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = typed ? 0 : 2;  // the untyped claim has no "type"
+  bool first = true;
+  std::string_view key, type;
+  while (s.NextMember(first, key)) {
+    const int m = MemberIndex(s, key, kNames, seen);
+    if (!(m == 0 ? ScanStatusList(s, out) : m == 1 ? s.String(type) : false)) {
+      return s.Fail();
+    }
+  }
+  return s.ok() && seen == 3 && (!typed || type == kStatusEntryType) ? true : s.Fail();
+}
+
+bool ScanSubject(Scanner& s, MandateCredential& c) {
+  static constexpr std::array<std::string_view, 2> kNames = {"id", "mandate"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key, id;
+  while (s.NextMember(first, key)) {
+    const int m = MemberIndex(s, key, kNames, seen);
+    if (!(m == 0 ? s.String(id) : m == 1 ? ScanMandateTerms(s, c.terms) : false)) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || seen != 3 || !IsCredentialDid(id)) {
+    return s.Fail();
+  }
+  c.subject.assign(id);
+  return true;
+}
+
+}  // namespace
+
+std::optional<MandateCredential> ScanMandateCredential(std::string_view payload) {
+  static constexpr std::array<std::string_view, 15> kNames = {
+      "@context", "type", "id", "issuer", "validFrom", "validUntil", "credentialStatus",
+      "credentialSubject", "iss", "sub", "jti", "iat", "nbf", "exp", "status"};
+  constexpr uint64_t kMaxInt = static_cast<uint64_t>(INT64_MAX);
+  Scanner s(payload);
+  if (!s.BeginObject()) {
+    return std::nullopt;
+  }
+  MandateCredential c;
+  StatusReference claim;
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key, id, issuer, valid_from, valid_until, iss, sub, jti;
+  uint64_t iat = 0, nbf = 0, exp = 0;
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    switch (MemberIndex(s, key, kNames, seen)) {
+      case 0: ok = ScanPair(s, kVcContext, kMandateContext); break;
+      case 1: ok = ScanPair(s, kCredentialType, kMandateType); break;
+      case 2: ok = s.String(id); break;
+      case 3: ok = s.String(issuer); break;
+      case 4: ok = s.String(valid_from); break;
+      case 5: ok = s.String(valid_until); break;
+      case 6: ok = ScanStatusClaim(s, /*typed=*/true, c.status); break;
+      case 7: ok = ScanSubject(s, c); break;
+      case 8: ok = s.String(iss); break;
+      case 9: ok = s.String(sub); break;
+      case 10: ok = s.String(jti); break;
+      case 11: ok = s.Uint(iat, kMaxInt); break;
+      case 12: ok = s.Uint(nbf, kMaxInt); break;
+      case 13: ok = s.Uint(exp, kMaxInt); break;
+      case 14: ok = ScanStatusClaim(s, /*typed=*/false, claim); break;
+      default: break;
+    }
+    if (!ok) {
+      return std::nullopt;
+    }
+  }
+  if (!s.AtEnd() || seen != (uint32_t{1} << kNames.size()) - 1) {
+    return std::nullopt;
+  }
+  // The checks of ParseMandateCredential, in its order.
+  if (id.substr(0, kMandateIdPrefix.size()) != kMandateIdPrefix ||
+      !IsMandateId(id.substr(kMandateIdPrefix.size())) || !IsCredentialDid(issuer)) {
+    return std::nullopt;
+  }
+  Result<int64_t> from = ParseRfc3339Utc(valid_from);
+  Result<int64_t> until = ParseRfc3339Utc(valid_until);
+  if (!from.ok() || !until.ok() || *until <= *from || *until - *from > kMaxValiditySeconds) {
+    return std::nullopt;
+  }
+  c.validity = Validity{*from, *until};
+  const auto iat_s = static_cast<int64_t>(iat);
+  if (iss != issuer || sub != c.subject || jti != id || iat_s > c.validity.not_after ||
+      static_cast<int64_t>(nbf) != c.validity.not_before ||
+      static_cast<int64_t>(exp) != c.validity.not_after || claim != c.status) {
+    return std::nullopt;
+  }
+  c.id.assign(id.substr(kMandateIdPrefix.size()));
+  c.issuer.assign(issuer);
+  c.issued_at = iat_s;
   return c;
 }
 

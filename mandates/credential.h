@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,9 @@ struct MandateCredential {
 // The JWT payload of specs/mandate.md §2, members in the order shown there. The caller passes a
 // credential whose fields are valid (the issuer validated them); no check is made here.
 json::Value MandateCredentialToJson(const MandateCredential& credential);
+// Exactly json::Write(MandateCredentialToJson(credential)), written straight to the string
+// without the tree: what issuance signs.
+std::string MandateCredentialPayload(const MandateCredential& credential);
 
 // Parses a JWT payload strictly (specs/mandate.md §2): unknown members, wrong types, a context or
 // type other than the fixed ones, timestamps not in the exact form, validFrom >= validUntil or
@@ -59,6 +63,14 @@ json::Value MandateCredentialToJson(const MandateCredential& credential);
 // unknown-field, wrong-type) or of §5 for the terms; messages start with the JSON pointer of the
 // fault relative to the payload ("/credentialSubject/mandate/limits: ...").
 Result<MandateCredential> ParseMandateCredential(const json::Value& payload);
+
+// ParseMandateCredential's single-pass twin for verifiers: reads the payload text straight into
+// a MandateCredential, without a json::Value tree. Returns nullopt for everything
+// json::Parse + ParseMandateCredential refuse, and for some text they accept (escapes, non-ASCII,
+// numbers written otherwise than plainly, whitespace aside; any "constraints"): the caller then
+// runs those two on the same text, and they name the fault. When it returns a credential,
+// json::Parse(payload) gives an object whose ParseMandateCredential is an equal credential.
+std::optional<MandateCredential> ScanMandateCredential(std::string_view payload);
 
 // Checks a protected header: typ exactly "vc+jwt" (reason "bad-typ"), "kid" a string whose DID
 // part (before '#') is non-empty ("kid-missing"), cty absent or "vc" ("bad-typ"); alg is left to

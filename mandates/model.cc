@@ -2,9 +2,12 @@
 #include "mandates/model.h"
 
 #include <array>
+#include <charconv>
+#include <cstdint>
 #include <utility>
 
 #include "base/asset.h"
+#include "base/json_scan.h"
 #include "mandates/patterns.h"
 #include "mandates/time_zone.h"
 
@@ -501,7 +504,7 @@ Result<Limits> ParseLimits(const json::Value& v, const std::string& pointer) {
 }
 
 // "HH:MM", 00:00 to 23:59, or "24:00" when `allow_24`. Returns minutes or -1.
-int ParseClock(const std::string& s, bool allow_24) {
+int ParseClock(std::string_view s, bool allow_24) {
   if (s.size() != 5 || !IsDigit(s[0]) || !IsDigit(s[1]) || s[2] != ':' || !IsDigit(s[3]) ||
       !IsDigit(s[4])) {
     return -1;
@@ -675,6 +678,519 @@ Status CheckAssetsAllowed(const MandateTerms& t, const std::string& base) {
   }
   return OkStatus();
 }
+
+// --- single-pass twin of ParseMandateTerms over json::Scanner ------------------------------------
+// Each Scan* below refuses (returns false with the scanner failed) everything its Parse* twin
+// above refuses, and when it accepts, gives a value equal to the twin's. It also refuses some
+// inputs the twin accepts (see json_scan.h); the caller then falls back to the twin. Keep the two
+// in step: tests/mandates/credential_scan_test.cc compares them.
+
+using json::Scanner;
+
+// Marks `key` as seen among `names`; a key seen twice or not among them fails the scanner.
+template <size_t N>
+int MemberIndex(Scanner& s, std::string_view key, const std::array<std::string_view, N>& names,
+                uint32_t& seen) {
+  for (size_t i = 0; i < N; ++i) {
+    if (key == names[i]) {
+      if ((seen >> i) & 1) {
+        break;
+      }
+      seen |= uint32_t{1} << i;
+      return static_cast<int>(i);
+    }
+  }
+  s.Fail();
+  return -1;
+}
+
+bool ScanString(Scanner& s, std::string& out) {
+  std::string_view v;
+  if (!s.String(v)) {
+    return false;
+  }
+  out.assign(v);
+  return true;
+}
+
+bool ScanAmount(Scanner& s, Amount& out) {
+  std::string_view v;
+  if (!s.String(v)) {
+    return false;
+  }
+  Result<Amount> a = Amount::Parse(v);
+  if (!a.ok()) {
+    return s.Fail();
+  }
+  out = *a;
+  return true;
+}
+
+bool ScanInt(Scanner& s, std::optional<int64_t>& out) {
+  uint64_t v = 0;
+  if (!s.Uint(v, static_cast<uint64_t>(INT64_MAX))) {
+    return false;
+  }
+  out = static_cast<int64_t>(v);
+  return true;
+}
+
+bool AssetOk(std::string_view v) { return ValidateAssetId(v).ok(); }
+bool NetworkOk(std::string_view v) { return ValidateNetworkId(v).ok(); }
+
+// ParseList's twin: a non-empty array of at most `max_items`, no item twice.
+template <typename T, typename ItemFn>
+bool ScanList(Scanner& s, size_t max_items, std::vector<T>& out, ItemFn item) {
+  if (!s.BeginArray()) {
+    return false;
+  }
+  bool first = true;
+  while (s.NextItem(first)) {
+    if (out.size() == max_items) {
+      return s.Fail();
+    }
+    T v;
+    if (!item(s, v)) {
+      return s.Fail();
+    }
+    for (const T& seen : out) {
+      if (seen == v) {
+        return s.Fail();
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return s.ok() && !out.empty() ? true : s.Fail();
+}
+
+// StringItem's twin.
+auto StringScan(bool (*check)(std::string_view)) {
+  return [check](Scanner& s, std::string& out) {
+    std::string_view v;
+    if (!s.String(v) || !check(v)) {
+      return s.Fail();
+    }
+    out.assign(v);
+    return true;
+  };
+}
+
+bool ScanPayee(Scanner& s, Payee& p) {
+  static constexpr std::array<std::string_view, 2> kNames = {"type", "value"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key, type, value;
+  while (s.NextMember(first, key)) {
+    const int m = MemberIndex(s, key, kNames, seen);
+    if (!(m == 0 ? s.String(type) : m == 1 ? s.String(value) : false)) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || seen != 3) {
+    return s.Fail();
+  }
+  bool ok = false;
+  if (type == "did") {
+    p.type = PayeeType::kDid;
+    ok = IsPayeeDid(value);
+  } else if (type == "domain") {
+    p.type = PayeeType::kDomain;
+    ok = IsDomainPattern(value);
+  } else if (type == "address") {
+    p.type = PayeeType::kAddress;
+    ok = IsPayeeAddress(value);
+  }
+  if (!ok) {
+    return s.Fail();
+  }
+  p.value.assign(value);
+  return true;
+}
+
+template <typename T, typename ItemFn>
+bool ScanAllowBlock(Scanner& s, size_t max_items, AllowBlock<T>& out, ItemFn item) {
+  static constexpr std::array<std::string_view, 2> kNames = {"allow", "block"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    const int m = MemberIndex(s, key, kNames, seen);
+    if (m < 0 || !ScanList(s, max_items, m == 0 ? out.allow : out.block, item)) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || seen == 0) {
+    return s.Fail();
+  }
+  for (const T& b : out.block) {
+    for (const T& a : out.allow) {
+      if (a == b) {
+        return s.Fail();
+      }
+    }
+  }
+  return true;
+}
+
+bool ScanAllowOnly(Scanner& s, size_t max_items, std::vector<std::string>& out,
+                   bool (*check)(std::string_view)) {
+  static constexpr std::array<std::string_view, 1> kNames = {"allow"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    if (MemberIndex(s, key, kNames, seen) != 0 || !ScanList(s, max_items, out, StringScan(check))) {
+      return s.Fail();
+    }
+  }
+  return s.ok() && seen == 1 ? true : s.Fail();
+}
+
+bool ScanScope(Scanner& s, Scope& out) {
+  static constexpr std::array<std::string_view, 6> kNames = {
+      "payees", "categories", "countries", "assets", "networks", "resources"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    switch (MemberIndex(s, key, kNames, seen)) {
+      case 0: ok = ScanAllowBlock(s, kMaxPayees, out.payees, ScanPayee); break;
+      case 1: ok = ScanAllowBlock(s, kMaxCategories, out.categories, StringScan(IsCategoryCode)); break;
+      case 2: ok = ScanAllowBlock(s, kMaxCountries, out.countries, StringScan(IsCountryCode)); break;
+      case 3: ok = ScanAllowOnly(s, kMaxAssets, out.assets, AssetOk); break;
+      case 4: ok = ScanAllowOnly(s, kMaxNetworks, out.networks, NetworkOk); break;
+      case 5: ok = ScanAllowOnly(s, kMaxResources, out.resources, IsResourcePattern); break;
+      default: break;
+    }
+    if (!ok) {
+      return s.Fail();
+    }
+  }
+  return s.ok() && seen != 0 ? true : s.Fail();
+}
+
+// ParsePerAsset's twin: a non-empty array of at most kMaxPerAssetEntries, one entry per asset.
+template <typename T, typename ItemFn>
+bool ScanPerAsset(Scanner& s, std::vector<T>& out, ItemFn item) {
+  if (!s.BeginArray()) {
+    return false;
+  }
+  bool first = true;
+  while (s.NextItem(first)) {
+    if (out.size() == kMaxPerAssetEntries) {
+      return s.Fail();
+    }
+    T v;
+    if (!item(s, v)) {
+      return s.Fail();
+    }
+    for (const T& seen : out) {
+      if (seen.asset == v.asset) {
+        return s.Fail();
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return s.ok() && !out.empty() ? true : s.Fail();
+}
+
+// {"asset", <amount member>} for AssetMax ("max") and Threshold ("amount").
+template <typename T, Amount T::*kAmount>
+bool ScanAssetAmount(Scanner& s, T& out, std::string_view amount_name) {
+  const std::array<std::string_view, 2> names = {"asset", amount_name};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    const int m = MemberIndex(s, key, names, seen);
+    if (!(m == 0 ? ScanString(s, out.asset) : m == 1 ? ScanAmount(s, out.*kAmount) : false)) {
+      return s.Fail();
+    }
+  }
+  return s.ok() && seen == 3 && AssetOk(out.asset) ? true : s.Fail();
+}
+
+bool ScanAssetMax(Scanner& s, AssetMax& out) {
+  return ScanAssetAmount<AssetMax, &AssetMax::max>(s, out, "max");
+}
+
+bool ScanThreshold(Scanner& s, Threshold& out) {
+  return ScanAssetAmount<Threshold, &Threshold::amount>(s, out, "amount");
+}
+
+bool ScanPerTransaction(Scanner& s, PerTransactionLimit& out) {
+  static constexpr std::array<std::string_view, 3> kNames = {"asset", "min", "max"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    switch (MemberIndex(s, key, kNames, seen)) {
+      case 0: ok = ScanString(s, out.asset); break;
+      case 1: ok = ScanAmount(s, out.min.emplace()); break;
+      case 2: ok = ScanAmount(s, out.max); break;
+      default: break;
+    }
+    if (!ok) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || (seen & 5) != 5 || !AssetOk(out.asset) ||
+      (out.min.has_value() && *out.min > out.max)) {
+    return s.Fail();
+  }
+  return true;
+}
+
+bool ScanWindow(Scanner& s, WindowLimit& out) {
+  static constexpr std::array<std::string_view, 5> kNames = {"asset", "window", "kind",
+                                                             "time_zone", "max"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key, unit, kind, tz;
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    switch (MemberIndex(s, key, kNames, seen)) {
+      case 0: ok = ScanString(s, out.asset); break;
+      case 1: ok = s.String(unit); break;
+      case 2: ok = s.String(kind); break;
+      case 3: ok = s.String(tz); break;
+      case 4: ok = ScanAmount(s, out.max); break;
+      default: break;
+    }
+    if (!ok) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || (seen & 0b10111) != 0b10111 || !AssetOk(out.asset)) {
+    return s.Fail();
+  }
+  bool found = false;
+  for (WindowUnit u : {WindowUnit::kMinute, WindowUnit::kHour, WindowUnit::kDay,
+                       WindowUnit::kWeek, WindowUnit::kMonth, WindowUnit::kYear}) {
+    if (unit == WindowUnitName(u)) {
+      out.window = u;
+      found = true;
+    }
+  }
+  const bool has_tz = (seen & 0b01000) != 0;
+  if (!found) {
+    return s.Fail();
+  }
+  if (kind == "calendar") {
+    if (!has_tz || !IsIanaTimeZone(tz)) {
+      return s.Fail();
+    }
+    out.kind = WindowKind::kCalendar;
+    out.time_zone.assign(tz);
+  } else if (kind == "rolling") {
+    if (has_tz) {
+      return s.Fail();
+    }
+    out.kind = WindowKind::kRolling;
+  } else {
+    return s.Fail();
+  }
+  return true;
+}
+
+bool ScanWindows(Scanner& s, std::vector<WindowLimit>& out) {
+  if (!s.BeginArray()) {
+    return false;
+  }
+  bool first = true;
+  while (s.NextItem(first)) {
+    if (out.size() == kMaxWindows) {
+      return s.Fail();
+    }
+    WindowLimit w;
+    if (!ScanWindow(s, w)) {
+      return s.Fail();
+    }
+    for (const WindowLimit& seen : out) {
+      if (seen.asset == w.asset && seen.window == w.window && seen.kind == w.kind) {
+        return s.Fail();
+      }
+    }
+    out.push_back(std::move(w));
+  }
+  return s.ok() && !out.empty() ? true : s.Fail();
+}
+
+bool ScanLimits(Scanner& s, Limits& out) {
+  static constexpr std::array<std::string_view, 5> kNames = {
+      "per_transaction", "windows", "lifetime", "max_uses", "min_interval_seconds"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    switch (MemberIndex(s, key, kNames, seen)) {
+      case 0: ok = ScanPerAsset(s, out.per_transaction, ScanPerTransaction); break;
+      case 1: ok = ScanWindows(s, out.windows); break;
+      case 2: ok = ScanPerAsset(s, out.lifetime, ScanAssetMax); break;
+      case 3: ok = ScanInt(s, out.max_uses); break;
+      case 4: ok = ScanInt(s, out.min_interval_seconds); break;
+      default: break;
+    }
+    if (!ok) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || (out.max_uses.has_value() && (*out.max_uses < 1 || *out.max_uses > kMaxUses)) ||
+      (out.min_interval_seconds.has_value() &&
+       (*out.min_interval_seconds < 1 || *out.min_interval_seconds > kMaxIntervalSeconds)) ||
+      (out.per_transaction.empty() && out.windows.empty() && out.lifetime.empty())) {
+    return s.Fail();
+  }
+  return true;
+}
+
+bool ScanHours(Scanner& s, BusinessHours& out) {
+  static constexpr std::array<std::string_view, 4> kNames = {"time_zone", "days", "start", "end"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key, start, end;
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    switch (MemberIndex(s, key, kNames, seen)) {
+      case 0: ok = ScanString(s, out.time_zone); break;
+      case 1: {
+        ok = s.BeginArray();
+        bool first_day = true;
+        while (ok && s.NextItem(first_day)) {
+          std::string_view name;
+          int day = -1;
+          ok = s.String(name);
+          for (size_t k = 0; k < kDayNames.size(); ++k) {
+            if (name == kDayNames[k]) {
+              day = static_cast<int>(k);
+            }
+          }
+          // Strictly ascending (which also refuses a day twice), at most seven.
+          ok = ok && day >= 0 && (out.days.empty() || out.days.back() < day);
+          if (ok) {
+            out.days.push_back(day);
+          }
+        }
+        ok = ok && s.ok() && !out.days.empty();
+        break;
+      }
+      case 2: ok = s.String(start); break;
+      case 3: ok = s.String(end); break;
+      default: break;
+    }
+    if (!ok) {
+      return s.Fail();
+    }
+  }
+  if (!s.ok() || seen != 15 || !IsIanaTimeZone(out.time_zone)) {
+    return s.Fail();
+  }
+  out.start_minute = ParseClock(start, false);
+  out.end_minute = ParseClock(end, true);
+  if (out.start_minute < 0 || out.end_minute < 0 || out.end_minute <= out.start_minute) {
+    return s.Fail();
+  }
+  return true;
+}
+
+bool ScanStepUp(Scanner& s, StepUp& out) {
+  static constexpr std::array<std::string_view, 2> kNames = {"above", "outside_hours"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    const int m = MemberIndex(s, key, kNames, seen);
+    if (!(m == 0 ? ScanPerAsset(s, out.above, ScanThreshold)
+                 : m == 1 ? ScanHours(s, out.outside_hours.emplace()) : false)) {
+      return s.Fail();
+    }
+  }
+  return s.ok() && seen != 0 ? true : s.Fail();
+}
+
+// CheckAssetsAllowed's twin, without its pointers.
+bool AssetsAllowed(const MandateTerms& t) {
+  if (t.scope.assets.empty()) {
+    return true;
+  }
+  auto allowed = [&](const std::string& asset) {
+    for (const std::string& a : t.scope.assets) {
+      if (a == asset) return true;
+    }
+    return false;
+  };
+  for (const auto& l : t.limits.per_transaction) if (!allowed(l.asset)) return false;
+  for (const auto& w : t.limits.windows) if (!allowed(w.asset)) return false;
+  for (const auto& l : t.limits.lifetime) if (!allowed(l.asset)) return false;
+  for (const auto& a : t.step_up.above) if (!allowed(a.asset)) return false;
+  for (const auto& c : t.session_cap) if (!allowed(c.asset)) return false;
+  return true;
+}
+
+}  // namespace
+
+bool ScanMandateTerms(json::Scanner& s, MandateTerms& out) {
+  // "constraints" is not among the names: no constraint type is implemented, so any entry makes
+  // the terms invalid, and the twin names the reason.
+  static constexpr std::array<std::string_view, 5> kNames = {"parent", "scope", "limits",
+                                                             "step_up", "session_cap"};
+  if (!s.BeginObject()) {
+    return false;
+  }
+  uint32_t seen = 0;
+  bool first = true;
+  std::string_view key;
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    switch (MemberIndex(s, key, kNames, seen)) {
+      case 0: ok = ScanString(s, out.parent) && IsMandateId(out.parent); break;
+      case 1: ok = ScanScope(s, out.scope); break;
+      case 2: ok = ScanLimits(s, out.limits); break;
+      case 3: ok = ScanStepUp(s, out.step_up); break;
+      case 4: ok = ScanPerAsset(s, out.session_cap, ScanAssetMax); break;
+      default: break;
+    }
+    if (!ok) {
+      return s.Fail();
+    }
+  }
+  return s.ok() && (seen & 4) != 0 && AssetsAllowed(out) ? true : s.Fail();
+}
+
+namespace {
 
 // --- writers -----------------------------------------------------------------------------------
 
@@ -907,6 +1423,255 @@ json::Value MandateTermsToJson(const MandateTerms& t) {
     out.Set("constraints", std::move(a));
   }
   return out;
+}
+
+namespace {
+
+// --- direct writer: MandateTermsToJson's output without the tree --------------------------------
+
+void Key(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;  // member names are plain ASCII: nothing to escape
+  out += "\":";
+}
+
+void StringMember(std::string& out, std::string_view key, std::string_view value) {
+  Key(out, key);
+  json::AppendQuoted(out, value);
+}
+
+void AmountMember(std::string& out, std::string_view key, const Amount& a) {
+  Key(out, key);
+  out += '"';
+  if (a.fits_uint64()) {
+    // Amount::ToString's digits, without its 128-bit division per digit.
+    char digits[20];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, a.low64());
+    out.append(digits, static_cast<size_t>(end - digits));
+  } else {
+    out += a.ToString();
+  }
+  out += '"';
+}
+
+void AppendStringList(std::string& out, const std::vector<std::string>& items) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += ',';
+    json::AppendQuoted(out, items[i]);
+  }
+  out += ']';
+}
+
+void AppendPayeeList(std::string& out, const std::vector<Payee>& items) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += ',';
+    out += '{';
+    StringMember(out, "type", PayeeTypeName(items[i].type));
+    out += ',';
+    StringMember(out, "value", items[i].value);
+    out += '}';
+  }
+  out += ']';
+}
+
+// Appends `,"key":{"allow":[...],"block":[...]}` (the comma unless `first`); nothing when both
+// lists are empty.
+template <typename T, typename ListFn>
+void AllowBlockMember(std::string& out, bool& first, std::string_view key,
+                      const AllowBlock<T>& ab, ListFn list) {
+  if (ab.allow.empty() && ab.block.empty()) {
+    return;
+  }
+  if (!first) out += ',';
+  first = false;
+  Key(out, key);
+  out += '{';
+  if (!ab.allow.empty()) {
+    Key(out, "allow");
+    list(out, ab.allow);
+  }
+  if (!ab.block.empty()) {
+    if (!ab.allow.empty()) out += ',';
+    Key(out, "block");
+    list(out, ab.block);
+  }
+  out += '}';
+}
+
+void AllowOnlyMember(std::string& out, bool& first, std::string_view key,
+                     const std::vector<std::string>& allow) {
+  if (allow.empty()) {
+    return;
+  }
+  if (!first) out += ',';
+  first = false;
+  Key(out, key);
+  out += '{';
+  Key(out, "allow");
+  AppendStringList(out, allow);
+  out += '}';
+}
+
+void AppendAssetMaxList(std::string& out, const std::vector<AssetMax>& items) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += ',';
+    out += '{';
+    StringMember(out, "asset", items[i].asset);
+    out += ',';
+    AmountMember(out, "max", items[i].max);
+    out += '}';
+  }
+  out += ']';
+}
+
+// Opens member `key` of an object whose members so far are tracked by `first`.
+void Member(std::string& out, bool& first, std::string_view key) {
+  if (!first) out += ',';
+  first = false;
+  Key(out, key);
+}
+
+}  // namespace
+
+void AppendMandateTermsJson(std::string& out, const MandateTerms& t) {
+  out += '{';
+  bool first = true;
+  if (!t.parent.empty()) {
+    Member(out, first, "parent");
+    json::AppendQuoted(out, t.parent);
+  }
+  {
+    const Scope& sc = t.scope;
+    const bool any = !sc.payees.allow.empty() || !sc.payees.block.empty() ||
+                     !sc.categories.allow.empty() || !sc.categories.block.empty() ||
+                     !sc.countries.allow.empty() || !sc.countries.block.empty() ||
+                     !sc.assets.empty() || !sc.networks.empty() || !sc.resources.empty();
+    if (any) {
+      Member(out, first, "scope");
+      out += '{';
+      bool f = true;
+      AllowBlockMember(out, f, "payees", sc.payees, AppendPayeeList);
+      AllowBlockMember(out, f, "categories", sc.categories, AppendStringList);
+      AllowBlockMember(out, f, "countries", sc.countries, AppendStringList);
+      AllowOnlyMember(out, f, "assets", sc.assets);
+      AllowOnlyMember(out, f, "networks", sc.networks);
+      AllowOnlyMember(out, f, "resources", sc.resources);
+      out += '}';
+    }
+  }
+  Member(out, first, "limits");
+  out += '{';
+  {
+    const Limits& l = t.limits;
+    bool f = true;
+    if (!l.per_transaction.empty()) {
+      Member(out, f, "per_transaction");
+      out += '[';
+      for (size_t i = 0; i < l.per_transaction.size(); ++i) {
+        const PerTransactionLimit& p = l.per_transaction[i];
+        if (i != 0) out += ',';
+        out += '{';
+        StringMember(out, "asset", p.asset);
+        if (p.min.has_value()) {
+          out += ',';
+          AmountMember(out, "min", *p.min);
+        }
+        out += ',';
+        AmountMember(out, "max", p.max);
+        out += '}';
+      }
+      out += ']';
+    }
+    if (!l.windows.empty()) {
+      Member(out, f, "windows");
+      out += '[';
+      for (size_t i = 0; i < l.windows.size(); ++i) {
+        const WindowLimit& w = l.windows[i];
+        if (i != 0) out += ',';
+        out += '{';
+        StringMember(out, "asset", w.asset);
+        out += ',';
+        StringMember(out, "window", WindowUnitName(w.window));
+        out += ',';
+        StringMember(out, "kind", WindowKindName(w.kind));
+        if (w.kind == WindowKind::kCalendar) {
+          out += ',';
+          StringMember(out, "time_zone", w.time_zone);
+        }
+        out += ',';
+        AmountMember(out, "max", w.max);
+        out += '}';
+      }
+      out += ']';
+    }
+    if (!l.lifetime.empty()) {
+      Member(out, f, "lifetime");
+      AppendAssetMaxList(out, l.lifetime);
+    }
+    if (l.max_uses.has_value()) {
+      Member(out, f, "max_uses");
+      out += std::to_string(*l.max_uses);
+    }
+    if (l.min_interval_seconds.has_value()) {
+      Member(out, f, "min_interval_seconds");
+      out += std::to_string(*l.min_interval_seconds);
+    }
+  }
+  out += '}';
+  if (!t.step_up.above.empty() || t.step_up.outside_hours.has_value()) {
+    Member(out, first, "step_up");
+    out += '{';
+    bool f = true;
+    if (!t.step_up.above.empty()) {
+      Member(out, f, "above");
+      out += '[';
+      for (size_t i = 0; i < t.step_up.above.size(); ++i) {
+        if (i != 0) out += ',';
+        out += '{';
+        StringMember(out, "asset", t.step_up.above[i].asset);
+        out += ',';
+        AmountMember(out, "amount", t.step_up.above[i].amount);
+        out += '}';
+      }
+      out += ']';
+    }
+    if (t.step_up.outside_hours.has_value()) {
+      const BusinessHours& h = *t.step_up.outside_hours;
+      Member(out, f, "outside_hours");
+      out += '{';
+      StringMember(out, "time_zone", h.time_zone);
+      out += ',';
+      Key(out, "days");
+      out += '[';
+      for (size_t i = 0; i < h.days.size(); ++i) {
+        if (i != 0) out += ',';
+        json::AppendQuoted(out, kDayNames[static_cast<size_t>(h.days[i])]);
+      }
+      out += "],";
+      StringMember(out, "start", FormatClock(h.start_minute));
+      out += ',';
+      StringMember(out, "end", FormatClock(h.end_minute));
+      out += '}';
+    }
+    out += '}';
+  }
+  if (!t.session_cap.empty()) {
+    Member(out, first, "session_cap");
+    AppendAssetMaxList(out, t.session_cap);
+  }
+  if (!t.constraints.empty()) {
+    Member(out, first, "constraints");
+    out += '[';
+    for (size_t i = 0; i < t.constraints.size(); ++i) {
+      if (i != 0) out += ',';
+      out += json::Write(t.constraints[i].body);
+    }
+    out += ']';
+  }
+  out += '}';
 }
 
 }  // namespace mandated::mandates

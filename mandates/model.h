@@ -10,6 +10,7 @@
 
 #include "base/amount.h"
 #include "base/json.h"
+#include "base/json_scan.h"
 #include "base/result.h"
 
 namespace mandated::mandates {
@@ -143,11 +144,21 @@ struct Validity {
 // ("amount-out-of-range").
 Result<MandateTerms> ParseMandateTerms(const json::Value& v, std::string_view pointer = "");
 
+// ParseMandateTerms's single-pass twin, for hot paths (mandate verification): reads one mandate
+// object from `s` into `out` (a default MandateTerms). Returns false, with `s` failed, for
+// everything ParseMandateTerms refuses and for some inputs it accepts (those json::Scanner leaves
+// to the strict parser, and any "constraints"): the caller then parses the same text with
+// json::Parse and ParseMandateTerms, which name the fault. When it returns true, `out` equals
+// what ParseMandateTerms gives for the same text.
+bool ScanMandateTerms(json::Scanner& s, MandateTerms& out);
+
 // The canonical JSON of `terms` (members in the order of specs/mandate.md §3, absent lists left
 // out). REQUIRES: `terms` came from ParseMandateTerms or obeys the same rules; then
 // ParseMandateTerms(MandateTermsToJson(t)) == t, and MandateTermsToJson(ParseMandateTerms(j)) == j
 // for every canonical j.
 json::Value MandateTermsToJson(const MandateTerms& terms);
+// Appends exactly json::Write(MandateTermsToJson(terms)) to `out`, written directly (no tree).
+void AppendMandateTermsJson(std::string& out, const MandateTerms& terms);
 
 // The value checks the parser applies to scope entries (specs/mandate.md §3.1), for other codecs
 // that take the same values (purchases, specs/mandate.md §7.2). All pure; safe from any thread.

@@ -51,15 +51,28 @@ LinkCheck CheckSignedCredential(const std::string& token, signer::DidResolver& r
   if (Status h = CheckMandateHeader(jws->header); !h.ok()) {
     return fail(h);
   }
-  Result<json::Value> payload = json::Parse(jws->payload);
-  if (!payload.ok() || !payload->is_object()) {
-    return fail(InvalidArgumentError("payload is not a strict JSON object", "bad-jws"));
+  // The payload is read in one pass straight into the credential when it can be; when that
+  // declines, the strict parser and codec decide instead, and name the fault. Either way the
+  // outcome is the same (ScanMandateCredential accepts only what they accept, equally).
+  std::optional<MandateCredential> scanned = ScanMandateCredential(jws->payload);
+  std::optional<json::Value> payload;
+  if (!scanned) {
+    Result<json::Value> parsed = json::Parse(jws->payload);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return fail(InvalidArgumentError("payload is not a strict JSON object", "bad-jws"));
+    }
+    payload = std::move(*parsed);
   }
   // The kid must name a key of the issuer the token claims. Judged before the signature (on
   // claims not yet verified) so that a kid pointing elsewhere is named as such; either way
   // nothing in the token is believed unless the signature then verifies.
-  const json::Value* iss = payload->Find("iss");
-  if (iss == nullptr || !iss->is_string() || DidOf(jws->kid) != iss->as_string()) {
+  const json::Value* iss = scanned ? nullptr : payload->Find("iss");
+  if (!scanned && (iss == nullptr || !iss->is_string())) {
+    return fail(UnauthenticatedError("kid " + jws->kid + " is not a key of the token's issuer",
+                                     "kid-issuer-mismatch"));
+  }
+  const std::string_view kid_did = std::string_view(jws->kid).substr(0, jws->kid.find('#'));
+  if (kid_did != (scanned ? scanned->issuer : iss->as_string())) {
     return fail(UnauthenticatedError("kid " + jws->kid + " is not a key of the token's issuer",
                                      "kid-issuer-mismatch"));
   }
@@ -70,7 +83,8 @@ LinkCheck CheckSignedCredential(const std::string& token, signer::DidResolver& r
   if (Status v = signer::VerifyJws(*jws, *key); !v.ok()) {
     return fail(v);
   }
-  Result<MandateCredential> cred = ParseMandateCredential(*payload);
+  Result<MandateCredential> cred =
+      scanned ? Result<MandateCredential>(std::move(*scanned)) : ParseMandateCredential(*payload);
   if (!cred.ok()) {
     return fail(cred.error());
   }
@@ -84,7 +98,8 @@ LinkCheck CheckSignedCredential(const std::string& token, signer::DidResolver& r
                                         "untrusted-issuer"));
     }
   }
-  out.link = VerifiedLink{std::move(*cred), jws->alg, jws->kid, std::nullopt};
+  out.link = VerifiedLink{std::move(*cred), std::move(jws->alg), std::move(jws->kid),
+                          std::nullopt};
   return out;
 }
 
@@ -204,8 +219,8 @@ Verdict VerifyMandate(const VerifyRequest& request, signer::DidResolver& resolve
     return verdict;
   }
   CheckTimeAndStatus(head, statuses, now);
-  verdict.reasons = head.reasons;
-  verdict.chain.push_back(*head.link);
+  verdict.reasons = std::move(head.reasons);
+  verdict.chain.push_back(std::move(*head.link));
 
   // Its ancestors, nearest first: each must be the one the child names, sound, current, from
   // the same issuer, and no narrower than the child.
@@ -265,7 +280,7 @@ Verdict VerifyMandate(const VerifyRequest& request, signer::DidResolver& resolve
     for (const Reason& r : parent.reasons) {
       verdict.reasons.push_back(MakeReason(ParentCode(r.code), r.mandate, r.detail, r.pointer));
     }
-    verdict.chain.push_back(*parent.link);
+    verdict.chain.push_back(std::move(*parent.link));
   }
   if (verdict.reasons.empty() && used < request.chain.size()) {
     verdict.reasons.push_back(MakeReason(
@@ -370,7 +385,7 @@ void TokenStatusListSource::Check(List& list) {
 }
 
 Result<uint8_t> TokenStatusListSource::StatusOf(const StatusReference& ref, int64_t now) {
-  std::string problem = "no status list for " + ref.uri + " was given";
+  std::string problem;  // why no list answered; built only when one did not
   for (List& list : lists_) {
     if (!list.checked) {
       Check(list);
@@ -394,6 +409,9 @@ Result<uint8_t> TokenStatusListSource::StatusOf(const StatusReference& ref, int6
                              "status-index-out-of-range");
     }
     return *st;
+  }
+  if (problem.empty()) {
+    problem = "no status list for " + ref.uri + " was given";
   }
   return UnavailableError(problem, "status-unavailable");
 }

@@ -437,6 +437,14 @@ TEST_P(CredentialRefusal, NamesReasonAndPointer) {
   ExpectRefused(ParseMandateCredential(v), c.reason, c.pointer);
 }
 
+// The single-pass twin declines every refused payload too (the strict codec then names it).
+TEST_P(CredentialRefusal, ScannerDeclinesItToo) {
+  const Refusal& c = GetParam();
+  json::Value v = JsonOf(kCanonical);
+  c.mutate(v);
+  EXPECT_FALSE(ScanMandateCredential(json::Write(v)).has_value()) << json::Write(v);
+}
+
 INSTANTIATE_TEST_SUITE_P(CredentialReasons, CredentialRefusal, ::testing::ValuesIn(kRefusals),
                          [](const ::testing::TestParamInfo<Refusal>& param) {
                            return std::string(param.param.name);

@@ -249,6 +249,14 @@ TEST_P(MandateTermsRefusal, NamesReasonAndPointer) {
       << "message does not start with " << c.pointer << ": " << t.error().message();
 }
 
+// The single-pass twin declines every refused text too (the strict parser then names it).
+TEST_P(MandateTermsRefusal, ScannerDeclinesItToo) {
+  const Refusal& c = GetParam();
+  json::Scanner s(c.json);
+  MandateTerms t;
+  EXPECT_FALSE(ScanMandateTerms(s, t) && s.AtEnd()) << c.json;
+}
+
 INSTANTIATE_TEST_SUITE_P(AllReasons, MandateTermsRefusal, ::testing::ValuesIn(kRefusals),
                          [](const ::testing::TestParamInfo<Refusal>& param) {
                            return std::string(param.param.name);
