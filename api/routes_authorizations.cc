@@ -54,6 +54,16 @@ Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a
   return problem;
 }
 
+// A credential limited to some agents acts only on their authorizations and approvals
+// (specs/access.md §Authorizations): 403 agent-out-of-scope, nothing written.
+Status CheckAgentScope(const Access& a, const std::string& agent_id) {
+  if (a.caller.role != identity::Role::kAgent && !a.caller.InAgentScope(agent_id)) {
+    return PermissionDeniedError("this credential is limited to other agents",
+                                 "agent-out-of-scope");
+  }
+  return OkStatus();
+}
+
 json::Value AuthorizationJson(const policy::Authorization& a) {
   return policy::AuthorizationToJson(a, false);
 }
@@ -87,8 +97,13 @@ void App::RegisterAuthorizationRoutes() {
   }));
   for (const std::string action : {"capture", "void"}) {
     auto run = [&az, &idem, action](Request& req, const Access& a) {
+      const std::string id = req.Param("authorization");
+      if (a.caller.role != identity::Role::kAgent && !a.caller.agent_scope.empty()) {
+        Result<policy::Authorization> got = az.Get(*a.tenant, id);
+        if (!got.ok()) return ProblemResponse(got.error(), req);
+        if (Status s = CheckAgentScope(a, got->agent_id); !s.ok()) return ProblemResponse(s, req);
+      }
       return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
-        const std::string id = req.Param("authorization");
         if (action == "void") {
           if (!req.body.empty()) {
             MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
@@ -143,8 +158,11 @@ void App::RegisterAuthorizationRoutes() {
     }
     return Answer(got, req, 200, AuthorizationJson);
   }));
-  router_.Add("GET", base + "/mandates/{mandate}/headroom", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
-    return Answer(az.MandateHeadroom(*a.tenant, req.Param("mandate")), req, 200,
+  router_.Add("GET", base + "/mandates/{mandate}/headroom", g.Guard(Permission::kReadAuthorizations, [this, &az](Request& req, const Access& a) {
+    Result<mandates::MandateRecord> m = mandates_->Get(*a.tenant, req.Param("mandate"));
+    if (!m.ok()) return ProblemResponse(m.error(), req);
+    if (Status s = CheckAgentScope(a, m->agent_id); !s.ok()) return ProblemResponse(s, req);
+    return Answer(az.MandateHeadroom(*a.tenant, m->id), req, 200,
                   [](const json::Value& v) { return v; });
   }));
   router_.Add("GET", base + "/agents/{agent}/headroom", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
@@ -182,11 +200,20 @@ void App::RegisterAuthorizationRoutes() {
   router_.Add("GET", base + "/approvals", g.Guard(Permission::kReadApprovals, list_approvals));
   router_.Add("GET", "/v1/approvals", g.Guard(Permission::kReadApprovals, list_approvals));
   router_.Add("GET", base + "/approvals/{approval}", g.Guard(Permission::kReadApprovals, [&az](Request& req, const Access& a) {
-    return Answer(az.GetApproval(*a.tenant, req.Param("approval")), req, 200, policy::ApprovalToJson);
+    Result<policy::Approval> got = az.GetApproval(*a.tenant, req.Param("approval"));
+    if (got.ok()) {
+      if (Status s = CheckAgentScope(a, got->agent_id); !s.ok()) got = s;
+    }
+    return Answer(got, req, 200, policy::ApprovalToJson);
   }));
   for (const bool approve : {true, false}) {
     router_.Add("POST", base + "/approvals/{approval}/" + (approve ? "approve" : "deny"),
                 g.Guard(Permission::kDecideApprovals, [&az, &idem, approve](Request& req, const Access& a) {
+      if (!a.caller.agent_scope.empty()) {
+        Result<policy::Approval> got = az.GetApproval(*a.tenant, req.Param("approval"));
+        if (!got.ok()) return ProblemResponse(got.error(), req);
+        if (Status s = CheckAgentScope(a, got->agent_id); !s.ok()) return ProblemResponse(s, req);
+      }
       return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
         policy::DecideRequest dr;
         if (!req.body.empty()) {

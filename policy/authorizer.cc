@@ -393,6 +393,41 @@ Status Authorizer::WriteAuthorization(const identity::Tenant& t, const Authoriza
   return kv_.Write(batch, store::Durability::kSync);
 }
 
+mandates::Verdict Authorizer::VerifyChain(const identity::Tenant& t, const ChainInfo& chain,
+                                          int64_t now) {
+  const mandates::MandateRecord& mandate = chain.records.front();
+  // Fast path: a chain whose signatures this process verified with the same keys, every link
+  // still active (status 0: the record and its status bit change in one batch) and inside its
+  // validity. Anything else takes the full verification, which names every reason.
+  const uint64_t generation = keys_.generation();
+  bool in_force = true;
+  for (const mandates::MandateRecord& r : chain.records) {
+    in_force = in_force && r.state == "active" && r.valid_from <= now && now < r.valid_until;
+  }
+  if (in_force) {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    auto it = verified_.find(mandate.id);
+    if (it != verified_.end() && it->second.generation == generation &&
+        it->second.token == mandate.token) {
+      return it->second.verdict;
+    }
+  }
+  mandates::VerifyRequest vr;
+  vr.token = mandate.token;
+  for (size_t i = 1; i < chain.records.size(); ++i) vr.chain.push_back(chain.records[i].token);
+  mandates::IssuerKeyResolver resolver(registry_, keys_);
+  mandates::RegistryStatusSource statuses(registry_, kv_);
+  mandates::Verdict verdict =
+      mandates::VerifyMandate(vr, resolver, statuses, mandates::VerifyOptions{now});
+  (void)t;
+  if (verdict.valid && in_force) {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    if (verified_.size() >= kVerifiedCacheSize) verified_.clear();
+    verified_[mandate.id] = VerifiedChain{generation, mandate.token, verdict};
+  }
+  return verdict;
+}
+
 Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& actor,
                                      const AuthorizeRequest& req, const IdempotencyClaim* claim) {
   MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, req.mandate_id));
@@ -410,16 +445,20 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
   MD_ASSIGN_OR_RETURN(identity::Session session, directory_.GetSession(t, actor.session_id));
   MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, actor.agent_id));
 
-  // The chain as the online verifier sees it, with the purchase at the service's clock.
-  mandates::VerifyRequest vr;
-  vr.token = mandate.token;
-  for (size_t i = 1; i < chain.records.size(); ++i) vr.chain.push_back(chain.records[i].token);
-  vr.purchase = req.purchase;
+  // The chain as the online verifier sees it (specs/mandate.md §7.1), then the purchase against
+  // every link of it, exactly as VerifyMandate does with a purchase.
   const int64_t verify_now = clock_.NowUnixSeconds();
-  vr.purchase->at = verify_now;
-  mandates::IssuerKeyResolver resolver(registry_, keys_);
-  mandates::RegistryStatusSource statuses(registry_, kv_);
-  chain.verdict = mandates::VerifyMandate(vr, resolver, statuses, mandates::VerifyOptions{verify_now});
+  mandates::Purchase purchase_at = req.purchase;
+  purchase_at.at = verify_now;
+  chain.verdict = VerifyChain(t, chain, verify_now);
+  for (const mandates::VerifiedLink& link : chain.verdict.chain) {
+    std::vector<mandates::Reason> pr =
+        mandates::CheckPurchase(link.credential.terms, purchase_at, link.credential.id);
+    chain.verdict.reasons.insert(chain.verdict.reasons.end(), pr.begin(), pr.end());
+    chain.verdict.step_up = chain.verdict.step_up ||
+                            mandates::NeedsStepUp(link.credential.terms, purchase_at, verify_now);
+  }
+  chain.verdict.valid = chain.verdict.reasons.empty();
 
   Authorization a;
   MD_ASSIGN_OR_RETURN(a.id, random_.NewId("atz_"));
@@ -548,7 +587,7 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     json::Value shown = AuthorizationToJson(a, false);
     json::Value why = json::Value::Array();
     for (const mandates::VerifiedLink& link : chain.verdict.chain) {
-      if (mandates::NeedsStepUp(link.credential.terms, *vr.purchase, verify_now)) {
+      if (mandates::NeedsStepUp(link.credential.terms, purchase_at, verify_now)) {
         why.Append(json::Value::String(link.credential.id));
       }
     }

@@ -22,6 +22,7 @@
 #include "identity/principals.h"
 #include "identity/tenant.h"
 #include "mandates/registry.h"
+#include "mandates/verifier.h"
 #include "policy/counters.h"
 #include "policy/idempotency.h"
 #include "policy/records.h"
@@ -122,6 +123,8 @@ class Authorizer {
   void ExpireLocked(PrincipalState& ps, int64_t now);
   int64_t NowLocked(PrincipalState& ps);
   Result<ChainInfo> LoadChain(const identity::Tenant& t, const std::string& mandate_id);
+  // The verdict on the chain alone (no purchase) at `now`, from the cache when it may be.
+  mandates::Verdict VerifyChain(const identity::Tenant& t, const ChainInfo& chain, int64_t now);
   std::vector<CounterView> CountersLocked(PrincipalState& ps, const ChainInfo& chain,
                                           const identity::Agent* agent,
                                           const identity::Session* session,
@@ -144,6 +147,17 @@ class Authorizer {
 
   std::mutex states_mu_;
   std::map<std::string, std::unique_ptr<PrincipalState>> states_;
+
+  // Chains whose signatures verified, by mandate id: the signature work is done once per token
+  // and key-store generation (a rotation or disabling drops it), not once per purchase.
+  struct VerifiedChain {
+    uint64_t generation = 0;
+    std::string token;
+    mandates::Verdict verdict;
+  };
+  static constexpr size_t kVerifiedCacheSize = 4096;
+  std::mutex verified_mu_;
+  std::map<std::string, VerifiedChain> verified_;
 
   std::mutex sweeper_mu_;
   std::condition_variable sweeper_cv_;

@@ -256,6 +256,7 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   b.Put(kKeysFamily, kRecordPrefix + old.id, json::Write(RecordJson(old, ToBytes(loaded.second))));
   MD_RETURN_IF_ERROR(kv_.Write(b));
   DropPreparedKeys();  // the retired key's prepared signing object leaves memory
+  generation_.fetch_add(1, std::memory_order_release);
   return next;
 }
 
@@ -271,6 +272,7 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
   b.Put(kKeysFamily, kRecordPrefix + k.id, json::Write(RecordJson(k, ToBytes(loaded.second))));
   MD_RETURN_IF_ERROR(kv_.Write(b));
   DropPreparedKeys();  // the disabled key's prepared signing object leaves memory
+  generation_.fetch_add(1, std::memory_order_release);
   return k;
 }
 

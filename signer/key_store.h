@@ -3,6 +3,7 @@
 // it: callers get signatures and public keys only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,10 @@ class KeyStore {
   // JWS compact signed with an active key; header gets alg (and kid if absent: `kid`).
   Result<std::string> SignJws(const std::string& id, json::Value header, std::string_view payload);
 
+  // Bumped by every rotation and disabling: whoever caches "this signature verified with this
+  // store's keys" drops the cache when it changes (a disabled key withdraws its signatures).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
  private:
   KeyStore(store::KvStore& kv, SecretBytes kek, Clock& clock, Random& random)
       : kv_(kv), kek_(std::move(kek)), clock_(clock), random_(random) {}
@@ -90,6 +95,7 @@ class KeyStore {
   Clock& clock_;
   Random& random_;
   std::mutex state_mu_;  // serializes state changes (rotate, disable)
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace mandated::signer

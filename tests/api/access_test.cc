@@ -1274,13 +1274,10 @@ TEST_F(AccessTest, AuthorizationsStayWithTheirAgent) {
   ExpectAdmitted("GET", base + "/authorizations/" + y.authorization, admin, "", 200);
 }
 
-// TODO(access): fails today, so disabled. The principal's capture and void
-// (api/routes_authorizations.cc, the `run` lambda of RegisterAuthorizationRoutes), the mandate
-// headroom route and the approval routes do not check a credential's agent list: an admin
-// credential limited to agent X captures or voids agent Y's reservation (200, the reservation
-// changed), reads the headroom of Y's mandate, and reads and decides Y's approvals. specs/access.md
-// §Authorizations says 403 agent-out-of-scope, with nothing written.
-TEST_F(AccessTest, DISABLED_AgentScopedCredentialMovesOnlyItsAgentsAuthorizations) {
+// A credential limited to agent X neither captures nor voids agent Y's reservations, nor reads
+// the headroom of Y's mandates, nor reads or decides Y's approvals (specs/access.md
+// §Authorizations): 403 agent-out-of-scope, with nothing written.
+TEST_F(AccessTest, AgentScopedCredentialMovesOnlyItsAgentsAuthorizations) {
   const std::string base = "/v1/principals/" + a_.id;
   const std::string agent_y = OpenSession(a_, agent_y_, "y pays");
   ASSERT_FALSE(agent_y.empty());
