@@ -62,8 +62,8 @@ Output ShowDid(Context& ctx) {
   return Local(ctx, *did + "\n", v);
 }
 
-// The service DID, from the "id" of GET /.well-known/did.json. On failure `failure` is what to
-// print: the server unreachable (exit 3), refusing (1), or answering without an id (1).
+}  // namespace
+
 Result<std::string> ServiceDid(const Context& ctx, Output& failure) {
   Result<ApiResponse> r = ApiClient(ctx.server, "").Get("/.well-known/did.json");
   if (!r.ok() || r->status < 200 || r->status >= 300) {
@@ -77,6 +77,8 @@ Result<std::string> ServiceDid(const Context& ctx, Output& failure) {
   failure = Usage("mandatectl: " + ctx.server + " answered no service DID\n", 1);
   return NotFoundError("no service DID");
 }
+
+namespace {
 
 Output OpenSession(Context& ctx) {
   const std::optional<std::string> path = KeyPath(ctx, "--key");

@@ -99,10 +99,16 @@ std::string SessionLine(const json::Value& s);
 // --mandate..., --ttl-minutes, --cap ASSET:MAX. kInvalidArgument names the bad flag.
 Result<json::Value> SessionRequest(const Context& ctx);
 
+// The service DID, from the "id" of GET /.well-known/did.json (agent_commands.cc). On failure
+// `failure` is what to print: the server unreachable (exit 3), refusing (1), or answering
+// without an id (1).
+Result<std::string> ServiceDid(const Context& ctx, Output& failure);
+
 // The command groups beyond the operator's (identity_commands.cc, agent_commands.cc,
-// mandate_commands.cc).
+// mandate_commands.cc, authorization_commands.cc).
 std::vector<Command> IdentityCommands();
 std::vector<Command> AgentCommands();
 std::vector<Command> MandateCommands();
+std::vector<Command> AuthorizationCommands();
 
 }  // namespace mandated::cli

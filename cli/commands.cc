@@ -104,7 +104,8 @@ std::vector<Command> OperatorCommands() {
 
 std::vector<Command> Commands() {
   std::vector<Command> all = OperatorCommands();
-  for (std::vector<Command> group : {IdentityCommands(), AgentCommands(), MandateCommands()}) {
+  for (std::vector<Command> group : {IdentityCommands(), AgentCommands(), MandateCommands(),
+                                     AuthorizationCommands()}) {
     all.insert(all.end(), std::make_move_iterator(group.begin()),
                std::make_move_iterator(group.end()));
   }
@@ -120,7 +121,9 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
       "Global flags:\n"
       "  --server URL      server base URL (env MANDATED_SERVER; default http://127.0.0.1:8420)\n"
       "  --token TOKEN     bearer token: the operator token, a credential (crd_...) or, for\n"
-      "                    `session show|end`, a session token (ses_...) (env MANDATED_TOKEN)\n"
+      "                    `session show|end` and the agent's `authorize`, `authorizations`,\n"
+      "                    `capture`, `void` and `headroom`, a session token (ses_...)\n"
+      "                    (env MANDATED_TOKEN)\n"
       "  --principal ID    the principal (prn_...) that users, credentials, agents and sessions\n"
       "                    commands act on (env MANDATED_PRINCIPAL)\n"
       "  --json            print the server's JSON instead of text\n"
@@ -135,7 +138,8 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
     s += "  " + c.name + (c.usage.empty() ? "" : " " + c.usage) + "\n      " + c.summary + "\n";
   }
   s += "\nExit codes: 0 ok, 1 refused by the server (or, for `mandates verify`, an invalid\n"
-       "verdict), 2 usage or local error (e.g. a key file), 3 server unreachable.\n";
+       "verdict; for `authorize`, denied), 2 usage or local error (e.g. a key file), 3 server\n"
+       "unreachable, 4 `authorize` needs a person's approval (approval_required).\n";
   return s;
 }
 

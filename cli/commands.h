@@ -17,9 +17,10 @@ struct Output {
 //   --token TOKEN (or MANDATED_TOKEN)
 //   --principal ID (or MANDATED_PRINCIPAL; for users, credentials, agents and sessions)
 //   --json (machine-readable output)
-// Exit codes: 0 success, 1 the server refused (problem printed) or `mandates verify` found the
-// mandate invalid (verdict printed), 2 usage or local error (bad arguments, an unusable key
-// file), 3 unreachable.
+// Exit codes: 0 success, 1 the server refused (problem printed), `mandates verify` found the
+// mandate invalid (verdict printed) or `authorize` was denied, 2 usage or local error (bad
+// arguments, an unusable key file), 3 unreachable, 4 `authorize` answered approval_required
+// (the amount is held while a person decides).
 Output RunCommand(const std::vector<std::string>& args);
 
 }  // namespace mandated::cli

@@ -17,6 +17,7 @@ Result<ApiResponse> Convert(const httplib::Result& r, const std::string& server)
   out.status = r->status;
   out.content_type = r->get_header_value("Content-Type");
   out.body = r->body;
+  out.replayed = r->get_header_value("Idempotent-Replayed") == "true";
   return out;
 }
 
@@ -50,9 +51,14 @@ Result<ApiResponse> ApiClient::Get(const std::string& path) {
   });
 }
 
-Result<ApiResponse> ApiClient::PostJson(const std::string& path, const std::string& body) {
+Result<ApiResponse> ApiClient::PostJson(const std::string& path, const std::string& body,
+                                        const std::string& idempotency_key) {
   return Send(server_, token_, [&](httplib::Client& c, const httplib::Headers& h) {
-    return c.Post(path.c_str(), h, body, "application/json");
+    httplib::Headers with = h;
+    if (!idempotency_key.empty()) {
+      with.emplace("Idempotency-Key", idempotency_key);
+    }
+    return c.Post(path.c_str(), with, body, "application/json");
   });
 }
 

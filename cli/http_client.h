@@ -12,6 +12,7 @@ struct ApiResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  bool replayed = false;  // "Idempotent-Replayed: true": the first answer to this key again
 };
 
 // Thread safety: one instance per thread.
@@ -22,7 +23,10 @@ class ApiClient {
 
   // kUnavailable ("server-unreachable") when no HTTP answer arrives; any HTTP status is OK.
   Result<ApiResponse> Get(const std::string& path);
-  Result<ApiResponse> PostJson(const std::string& path, const std::string& body);
+  // With an `idempotency_key`, sends it as the Idempotency-Key header
+  // (specs/authorization.md §6).
+  Result<ApiResponse> PostJson(const std::string& path, const std::string& body,
+                               const std::string& idempotency_key = "");
   Result<ApiResponse> Delete(const std::string& path);
 
  private:

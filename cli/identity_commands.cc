@@ -25,7 +25,7 @@ std::string Part(const std::string& label, const std::string& value) {
 
 std::string UserLine(const json::Value& u) {
   return Str(u, "id") + "  " + Str(u, "name") + "  " + Joined(u, "roles") + "  " + Str(u, "state") +
-         "\n";
+         Part("did", Str(u, "did")) + "\n";
 }
 
 std::string CredentialLine(const json::Value& c) {
@@ -96,6 +96,7 @@ Output CreateUser(Context& ctx) {
   json::Value body = json::Value::Object();
   body.Set("name", json::Value::String(*name));
   SetListFromFlag(body, "roles", ctx, "--role");
+  SetFromFlag(body, "did", ctx, "--did");
   return Call(ctx, Method::kPost, "users", json::Write(body), UserLine);
 }
 
@@ -171,8 +172,10 @@ Output OpenSessionFor(Context& ctx) {
 
 std::vector<Command> IdentityCommands() {
   return {
-      {"users create", "--name NAME --role ROLE [--role ROLE]...",
-       "add a user to the principal; roles: admin, approver, auditor, merchant", CreateUser},
+      {"users create", "--name NAME --role ROLE [--role ROLE]... [--did DID]",
+       "add a user to the principal; roles: admin, approver, auditor, merchant; --did is the "
+       "did:key (see `agent keygen`) that signs the user's approval evidence",
+       CreateUser},
       ListOf("users", "users", kPage, "list the principal's users: id, name, roles, state",
              {"--after", "--limit"}, UserLine),
       OnOne("users", "get", "users", "show one user", UserLine),
