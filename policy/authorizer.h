@@ -130,6 +130,8 @@ class Authorizer {
                                           const identity::Session* session,
                                           const std::string& asset, int64_t now);
   Result<std::string> SignReceipt(const identity::Tenant& t, const Authorization& a);
+  // The principal's active issuer key, remembered per key-store generation.
+  Result<signer::KeyInfo> IssuerKey(const std::string& principal_id);
   Status WriteAuthorization(const identity::Tenant& t, const Authorization& a,
                             const Approval* approval, bool new_record,
                             const IdempotencyClaim* claim, int status,
@@ -158,6 +160,7 @@ class Authorizer {
   static constexpr size_t kVerifiedCacheSize = 4096;
   std::mutex verified_mu_;
   std::map<std::string, VerifiedChain> verified_;
+  std::map<std::string, std::pair<uint64_t, signer::KeyInfo>> issuer_keys_;  // principal ->
 
   std::mutex sweeper_mu_;
   std::condition_variable sweeper_cv_;

@@ -163,6 +163,7 @@ Result<KeyInfo> KeyStore::Generate(KeyType type, std::string purpose, std::strin
   store::WriteBatch b;
   MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
   MD_RETURN_IF_ERROR(kv_.Write(b));
+  generation_.fetch_add(1, std::memory_order_release);  // a new key may be the active one now
   return info;
 }
 
@@ -172,6 +173,7 @@ Result<KeyInfo> KeyStore::Import(KeyType type, ByteSpan secret, std::string purp
   store::WriteBatch b;
   MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
   MD_RETURN_IF_ERROR(kv_.Write(b));
+  generation_.fetch_add(1, std::memory_order_release);  // a new key may be the active one now
   return info;
 }
 

@@ -78,8 +78,9 @@ class KeyStore {
   // JWS compact signed with an active key; header gets alg (and kid if absent: `kid`).
   Result<std::string> SignJws(const std::string& id, json::Value header, std::string_view payload);
 
-  // Bumped by every rotation and disabling: whoever caches "this signature verified with this
-  // store's keys" drops the cache when it changes (a disabled key withdraws its signatures).
+  // Bumped by every new key, rotation and disabling: whoever caches "this signature verified
+  // with this store's keys" or "this is the active key" drops the cache when it changes (a
+  // disabled key withdraws its signatures; a newer key becomes the active one).
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
