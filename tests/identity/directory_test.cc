@@ -227,7 +227,7 @@ TEST_F(DirectoryTest, SessionsExpireAfterTheirTtl) {
 }
 
 TEST_F(DirectoryTest, CredentialsAuthenticateUntilRevokedOrExpired) {
-  CreateUserRequest ureq{"alice", {Role::kAdmin, Role::kAuditor}};
+  CreateUserRequest ureq{"alice", {Role::kAdmin, Role::kAuditor}, ""};
   User alice = *dir_store_->CreateUser(*tenant_, ureq);
   CreateCredentialRequest creq;
   creq.role = Role::kAuditor;
@@ -252,7 +252,7 @@ TEST_F(DirectoryTest, CredentialsAuthenticateUntilRevokedOrExpired) {
   ASSERT_TRUE(dir_store_->DisableUser(*tenant_, alice.id).ok());
   EXPECT_EQ(Reason(dir_store_->Authenticate(c2.token.chars()).error()), "credential-revoked");
   // A role the user does not hold cannot be granted.
-  User bob = *dir_store_->CreateUser(*tenant_, CreateUserRequest{"bob", {Role::kApprover}});
+  User bob = *dir_store_->CreateUser(*tenant_, CreateUserRequest{"bob", {Role::kApprover}, ""});
   creq.user_id = bob.id;
   creq.role = Role::kAdmin;
   EXPECT_EQ(Reason(dir_store_->CreateCredential(*tenant_, creq).error()), "role-not-held");
