@@ -2,8 +2,10 @@
 // Same binary and round as their baselines; BENCHMARKS.md "Mandates" reports the issue/raw-sign
 // and verify/raw-verify ratios. Names: Mandate/<Operation>/<Algorithm>:
 //
-//   Issue         credential -> MandateCredentialToJson -> json::Write -> signer::SignJws with an
-//                 in-memory PrivateKey (what MandateRegistry::Issue does, minus storage);
+//   Issue         credential -> MandateCredentialPayload (the payload written straight to a
+//                 string; byte for byte json::Write(MandateCredentialToJson), which
+//                 MandateRegistry::Issue still calls) -> signer::SignJws with an in-memory
+//                 PrivateKey (what issuance does, minus storage);
 //   IssueKeyStore the same through KeyStore::SignJws on a RocksDB-backed key store;
 //   SignRaw       the raw library call the signer bench uses as "raw" for that curve, over a
 //                 message as long as a mandate's JWS signing input;
@@ -310,7 +312,7 @@ bool Ready(benchmark::State& state, const Fixture& f) {
 // ---- issue -----------------------------------------------------------------------------------
 
 // One mandate per iteration: a fresh id (SystemRandom, as the registry draws it) and iat, the
-// credential to JSON, written, and signed as a compact JWS.
+// credential's payload written, and signed as a compact JWS.
 void BM_Issue(benchmark::State& state, KeyType t) {
   const Fixture& f = FixtureFor(t);
   if (!Ready(state, f)) return;
@@ -320,7 +322,7 @@ void BM_Issue(benchmark::State& state, KeyType t) {
     cred.id = std::move(*id);
     cred.issued_at = SystemClock::Get().NowUnixSeconds();
     Result<std::string> token =
-        signer::SignJws(f.key, MandateHeader(t, f.kid), json::Write(MandateCredentialToJson(cred)));
+        signer::SignJws(f.key, MandateHeader(t, f.kid), MandateCredentialPayload(cred));
     if (!token.ok()) {
       state.SkipWithError(token.error().ToString().c_str());
       break;
@@ -343,7 +345,7 @@ void BM_IssueKeyStore(benchmark::State& state, KeyType t) {
     cred.id = std::move(*id);
     cred.issued_at = SystemClock::Get().NowUnixSeconds();
     Result<std::string> token = env.keys().SignJws(key_id, MandateHeader(t, f.key_store_kid),
-                                                   json::Write(MandateCredentialToJson(cred)));
+                                                   MandateCredentialPayload(cred));
     if (!token.ok()) {
       state.SkipWithError(token.error().ToString().c_str());
       break;
@@ -491,6 +493,20 @@ void BM_SplitParseCredential(benchmark::State& state, KeyType t) {
   }
 }
 
+// The single-pass read VerifyMandate uses (json::Parse + ParseMandateCredential when it declines).
+void BM_SplitScanCredential(benchmark::State& state, KeyType t) {
+  const Fixture& f = FixtureFor(t);
+  if (!Ready(state, f)) return;
+  const signer::Jws jws = *signer::ParseJws(f.token);
+  if (!ScanMandateCredential(jws.payload).has_value()) {
+    state.SkipWithError("the scanner declined the fixture's payload");
+    return;
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ScanMandateCredential(jws.payload));
+  }
+}
+
 void BM_SplitParseTerms(benchmark::State& state, KeyType t) {
   const Fixture& f = FixtureFor(t);
   if (!Ready(state, f)) return;
@@ -515,6 +531,15 @@ void BM_SplitCredentialToJson(benchmark::State& state, KeyType t) {
   }
 }
 
+// The payload written straight to a string, as issuance signs it.
+void BM_SplitCredentialPayload(benchmark::State& state, KeyType t) {
+  const Fixture& f = FixtureFor(t);
+  if (!Ready(state, f)) return;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(MandateCredentialPayload(f.credential));
+  }
+}
+
 void BM_SplitJsonWrite(benchmark::State& state, KeyType t) {
   const Fixture& f = FixtureFor(t);
   if (!Ready(state, f)) return;
@@ -527,7 +552,7 @@ void BM_SplitJsonWrite(benchmark::State& state, KeyType t) {
 void BM_SplitSignJws(benchmark::State& state, KeyType t) {
   const Fixture& f = FixtureFor(t);
   if (!Ready(state, f)) return;
-  const std::string payload = json::Write(MandateCredentialToJson(f.credential));
+  const std::string payload = MandateCredentialPayload(f.credential);
   for (auto _ : state) {
     benchmark::DoNotOptimize(signer::SignJws(f.key, MandateHeader(t, f.kid), payload));
   }
@@ -545,7 +570,7 @@ void BM_SplitKeyStoreSignJws(benchmark::State& state, KeyType t) {
   const Fixture& f = FixtureFor(t);
   if (!Ready(state, f)) return;
   StoreEnv& env = StoreEnv::Get();
-  const std::string payload = json::Write(MandateCredentialToJson(f.credential));
+  const std::string payload = MandateCredentialPayload(f.credential);
   for (auto _ : state) {
     benchmark::DoNotOptimize(
         env.keys().SignJws(env.KeyId(t), MandateHeader(t, f.key_store_kid), payload));
@@ -584,10 +609,14 @@ BENCHMARK_CAPTURE(BM_SplitParsePayload, x, KeyType::kEd25519)->Name("MandateSpli
 BENCHMARK_CAPTURE(BM_SplitParseCredential, x, KeyType::kEd25519)
     ->Name("MandateSplit/ParseCredential");
 BENCHMARK_CAPTURE(BM_SplitParseTerms, x, KeyType::kEd25519)->Name("MandateSplit/ParseTerms");
+BENCHMARK_CAPTURE(BM_SplitScanCredential, x, KeyType::kEd25519)
+    ->Name("MandateSplit/ScanCredential");
 BENCHMARK(BM_SplitTimeZoneCheck)->Name("MandateSplit/TimeZoneCheck");
 BENCHMARK_CAPTURE(BM_SplitCredentialToJson, x, KeyType::kEd25519)
     ->Name("MandateSplit/CredentialToJson");
 BENCHMARK_CAPTURE(BM_SplitJsonWrite, x, KeyType::kEd25519)->Name("MandateSplit/JsonWrite");
+BENCHMARK_CAPTURE(BM_SplitCredentialPayload, x, KeyType::kEd25519)
+    ->Name("MandateSplit/CredentialPayload");
 BENCHMARK_CAPTURE(BM_SplitVerifyJws, Ed25519, KeyType::kEd25519)
     ->Name("MandateSplit/VerifyJws/Ed25519");
 BENCHMARK_CAPTURE(BM_SplitSign, Ed25519, KeyType::kEd25519)->Name("MandateSplit/Sign/Ed25519");
