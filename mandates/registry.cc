@@ -354,7 +354,7 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
   header.Set("typ", json::Value::String(std::string(kMandateTyp)));
   header.Set("kid", json::Value::String(rec.issuer + "#" + key->id));
   MD_ASSIGN_OR_RETURN(rec.token, keys_.SignJws(key->id, std::move(header),
-                                               json::Write(MandateCredentialToJson(cred))));
+                                               MandateCredentialPayload(cred)));
 
   store::WriteBatch batch;
   t.Put(batch, kMandateKind, rec.id, json::Write(MandateRecordToJson(rec)));

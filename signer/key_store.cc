@@ -226,6 +226,34 @@ Result<KeyInfo> KeyStore::ActiveKey(const std::string& owner, const std::string&
 }
 
 Result<PrivateKey> KeyStore::Unseal(const std::string& id, KeyInfo* info) {
+  // An active key opened before is kept open in memory (a self-wiping copy is handed out);
+  // rotation and disabling empty this cache after bumping the generation, and a key is only
+  // remembered if no state change happened while it was being opened.
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  {
+    std::lock_guard<std::mutex> lock(unsealed_mu_);
+    auto it = unsealed_.find(id);
+    if (it != unsealed_.end()) {
+      *info = it->second.first;
+      return PrivateKey{it->second.second.type, SecretBytes(it->second.second.secret.span())};
+    }
+  }
+  MD_ASSIGN_OR_RETURN(PrivateKey opened, UnsealFromStore(id, info));
+  std::lock_guard<std::mutex> lock(unsealed_mu_);
+  if (generation_.load(std::memory_order_acquire) == generation) {
+    if (unsealed_.size() >= kUnsealedCacheSize) unsealed_.clear();
+    unsealed_.insert_or_assign(
+        id, std::make_pair(*info, PrivateKey{opened.type, SecretBytes(opened.secret.span())}));
+  }
+  return opened;
+}
+
+void KeyStore::ForgetUnsealed() {
+  std::lock_guard<std::mutex> lock(unsealed_mu_);
+  unsealed_.clear();  // SecretBytes wipe themselves
+}
+
+Result<PrivateKey> KeyStore::UnsealFromStore(const std::string& id, KeyInfo* info) {
   MD_ASSIGN_OR_RETURN(auto loaded, Load(id));
   if (loaded.first.state != KeyState::kActive) {
     return FailedPreconditionError("key " + id + " is " +
@@ -259,6 +287,7 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   MD_RETURN_IF_ERROR(kv_.Write(b));
   DropPreparedKeys();  // the retired key's prepared signing object leaves memory
   generation_.fetch_add(1, std::memory_order_release);
+  ForgetUnsealed();
   return next;
 }
 
@@ -275,6 +304,7 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
   MD_RETURN_IF_ERROR(kv_.Write(b));
   DropPreparedKeys();  // the disabled key's prepared signing object leaves memory
   generation_.fetch_add(1, std::memory_order_release);
+  ForgetUnsealed();
   return k;
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,6 +90,8 @@ class KeyStore {
   Result<KeyInfo> Store(KeyType type, const PrivateKey& key, std::string purpose,
                         std::string owner, store::WriteBatch* batch);
   Result<PrivateKey> Unseal(const std::string& id, KeyInfo* info);
+  Result<PrivateKey> UnsealFromStore(const std::string& id, KeyInfo* info);
+  void ForgetUnsealed();
   Result<std::pair<KeyInfo, std::string>> Load(const std::string& id);
 
   store::KvStore& kv_;
@@ -97,6 +100,9 @@ class KeyStore {
   Random& random_;
   std::mutex state_mu_;  // serializes state changes (rotate, disable)
   std::atomic<uint64_t> generation_{0};
+  static constexpr size_t kUnsealedCacheSize = 1024;
+  std::mutex unsealed_mu_;
+  std::map<std::string, std::pair<KeyInfo, PrivateKey>> unsealed_;  // active keys opened once
 };
 
 }  // namespace mandated::signer
