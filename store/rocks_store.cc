@@ -157,6 +157,10 @@ Result<std::unique_ptr<KvStore>> OpenRocksStore(const RocksStoreOptions& options
     db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
     db_options.track_and_verify_wals_in_manifest = true;
     db_options.IncreaseParallelism(options.background_threads);
+    // Decisions are small batches written by many threads on few cores: the group leader
+    // inserting every batch itself beats waking each writer to insert its own (measured: +27%
+    // authorizations/s over HTTP at 64 connections on 2 cores, 2837 -> 3591).
+    db_options.allow_concurrent_memtable_write = false;
     db_options.statistics = rocksdb::CreateDBStatistics();
     db_options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
 
