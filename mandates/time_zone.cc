@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "mandates/civil_date.h"
+
 namespace mandated::mandates {
 namespace {
 
@@ -57,11 +59,6 @@ bool WellFormedName(std::string_view name) {
 
 // ---- Calendar arithmetic (proleptic Gregorian; after Howard Hinnant's algorithms) ----
 
-int64_t FloorDiv(int64_t a, int64_t b) {  // b > 0
-  const int64_t q = a / b;
-  return (a % b < 0) ? q - 1 : q;
-}
-
 int64_t FloorMod(int64_t a, int64_t b) {  // b > 0; result in [0, b)
   const int64_t r = a % b;
   return r < 0 ? r + b : r;
@@ -72,37 +69,6 @@ bool IsLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 int DaysInMonth(int64_t y, int m) {
   static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && IsLeapYear(y) ? 29 : kDays[static_cast<size_t>(m - 1)];
-}
-
-// Days since 1970-01-01 of y-m-d (m in 1..12, d in 1..31). Exact for |y| < 2^40.
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = FloorDiv(y, 400);
-  const int64_t yoe = y - era * 400;                                     // [0, 399]
-  const int64_t mp = m > 2 ? m - 3 : m + 9;                              // March = 0
-  const int64_t doy = (153 * mp + 2) / 5 + d - 1;                        // [0, 365]
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;             // [0, 146096]
-  return era * 146097 + doe - 719468;
-}
-
-struct Civil {
-  int64_t year = 1970;
-  int month = 1, day = 1;
-};
-
-// Inverse of DaysFromCivil.
-Civil CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = FloorDiv(z, 146097);
-  const int64_t doe = z - era * 146097;                                          // [0, 146096]
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;     // [0, 399]
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                   // [0, 365]
-  const int64_t mp = (5 * doy + 2) / 153;                                        // [0, 11]
-  Civil c;
-  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  c.year = yoe + era * 400 + (c.month <= 2 ? 1 : 0);
-  return c;
 }
 
 // 0 = Sunday ... 6 = Saturday (POSIX TZ numbering); 1970-01-01 was a Thursday.

@@ -675,6 +675,38 @@ Result<std::vector<Authorization>> Authorizer::List(const identity::Tenant& t,
   return out;
 }
 
+Result<Authorizer::Hold*> Authorizer::LiveHoldLocked(PrincipalState& ps,
+                                                     const identity::Tenant& t,
+                                                     const Actor& actor, const std::string& id,
+                                                     std::string_view verb) {
+  auto it = ps.holds.find(id);
+  if (it == ps.holds.end()) {
+    MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
+    if (!actor.agent_id.empty() && a.agent_id != actor.agent_id) {
+      return NotFoundError("no authorization " + id, "authorization-not-found");
+    }
+    if (verb == "capture" && a.reservation && a.reservation->state == "expired") {
+      return FailedPreconditionError("reservation " + a.reservation->id + " expired at " +
+                                         std::to_string(a.reservation->expires_at),
+                                     "reservation-expired");
+    }
+    return FailedPreconditionError(
+        "authorization " + id + " has no reservation to " + std::string(verb) + " (" +
+            (a.reservation ? "reservation " + a.reservation->state : "decision " + a.decision) +
+            ")",
+        "reservation-state");
+  }
+  Hold* hold = it->second.get();
+  if (!actor.agent_id.empty() && hold->record.agent_id != actor.agent_id) {
+    return NotFoundError("no authorization " + id, "authorization-not-found");
+  }
+  if (hold->busy) {
+    return AbortedError("authorization " + id + " is being changed by another request",
+                        "reservation-busy");
+  }
+  return hold;
+}
+
 Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor,
                                    const std::string& id, std::optional<Amount> amount,
                                    const IdempotencyClaim* claim) {
@@ -686,31 +718,7 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
     MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     const int64_t now = NowLocked(*ps);
     ExpireLocked(*ps, now);
-    auto it = ps->holds.find(id);
-    if (it == ps->holds.end()) {
-      MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
-      if (!actor.agent_id.empty() && a.agent_id != actor.agent_id) {
-        return NotFoundError("no authorization " + id, "authorization-not-found");
-      }
-      if (a.reservation && a.reservation->state == "expired") {
-        return FailedPreconditionError("reservation " + a.reservation->id + " expired at " +
-                                           std::to_string(a.reservation->expires_at),
-                                       "reservation-expired");
-      }
-      return FailedPreconditionError(
-          "authorization " + id + " has no reservation to capture (" +
-              (a.reservation ? "reservation " + a.reservation->state : "decision " + a.decision) +
-              ")",
-          "reservation-state");
-    }
-    hold = it->second.get();
-    if (!actor.agent_id.empty() && hold->record.agent_id != actor.agent_id) {
-      return NotFoundError("no authorization " + id, "authorization-not-found");
-    }
-    if (hold->busy) {
-      return AbortedError("authorization " + id + " is being changed by another request",
-                          "reservation-busy");
-    }
+    MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "capture"));
     const Reservation& r = *hold->record.reservation;
     if (r.state != "reserved") {
       return FailedPreconditionError("reservation " + r.id + " is " + r.state +
@@ -756,26 +764,7 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
     MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     const int64_t now = NowLocked(*ps);
     ExpireLocked(*ps, now);
-    auto it = ps->holds.find(id);
-    if (it == ps->holds.end()) {
-      MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
-      if (!actor.agent_id.empty() && a.agent_id != actor.agent_id) {
-        return NotFoundError("no authorization " + id, "authorization-not-found");
-      }
-      return FailedPreconditionError(
-          "authorization " + id + " has no reservation to void (" +
-              (a.reservation ? "reservation " + a.reservation->state : "decision " + a.decision) +
-              ")",
-          "reservation-state");
-    }
-    hold = it->second.get();
-    if (!actor.agent_id.empty() && hold->record.agent_id != actor.agent_id) {
-      return NotFoundError("no authorization " + id, "authorization-not-found");
-    }
-    if (hold->busy) {
-      return AbortedError("authorization " + id + " is being changed by another request",
-                          "reservation-busy");
-    }
+    MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "void"));
     updated = hold->record;
     const bool was_pending = updated.reservation->state == "pending";
     updated.reservation->state = was_pending ? "released" : "voided";

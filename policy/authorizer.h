@@ -122,6 +122,11 @@ class Authorizer {
   void SetHoldAmountLocked(PrincipalState& ps, Hold& hold, Uint128 amount);
   void ExpireLocked(PrincipalState& ps, int64_t now);
   int64_t NowLocked(PrincipalState& ps);
+  // The live hold of authorization `id` that `actor` may capture or void (`verb`), or why
+  // not: 404 for another agent's, 409 reservation-expired (capture) / reservation-state when
+  // nothing is held, 409 reservation-busy while another request changes it.
+  Result<Hold*> LiveHoldLocked(PrincipalState& ps, const identity::Tenant& t, const Actor& actor,
+                               const std::string& id, std::string_view verb);
   Result<ChainInfo> LoadChain(const identity::Tenant& t, const std::string& mandate_id);
   // The verdict on the chain alone (no purchase) at `now`, from the cache when it may be.
   mandates::Verdict VerifyChain(const identity::Tenant& t, const ChainInfo& chain, int64_t now);

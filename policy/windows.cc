@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "mandates/civil_date.h"
 #include "mandates/time_zone.h"
 
 namespace mandated::policy {
@@ -24,41 +25,11 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return out;
 }
 
-int64_t FloorDiv(int64_t a, int64_t b) {  // b > 0
-  const int64_t q = a / b;
-  return (a % b < 0) ? q - 1 : q;
-}
-
-// ---- Proleptic Gregorian dates as days since 1970-01-01 (Howard Hinnant's algorithms) ----
-
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = FloorDiv(y, 400);
-  const int64_t yoe = y - era * 400;                          // [0, 399]
-  const int64_t mp = m > 2 ? m - 3 : m + 9;                   // March = 0
-  const int64_t doy = (153 * mp + 2) / 5 + d - 1;             // [0, 365]
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;  // [0, 146096]
-  return era * 146097 + doe - 719468;
-}
-
-struct Civil {
-  int64_t year = 1970;
-  int month = 1, day = 1;
-};
-
-Civil CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = FloorDiv(z, 146097);
-  const int64_t doe = z - era * 146097;                                       // [0, 146096]
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
-  const int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11]
-  Civil c;
-  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  c.year = yoe + era * 400 + (c.month <= 2 ? 1 : 0);
-  return c;
-}
+// Calendar arithmetic on days since 1970-01-01: mandates/civil_date.h.
+using mandates::Civil;
+using mandates::CivilFromDays;
+using mandates::DaysFromCivil;
+using mandates::FloorDiv;
 
 // 1970-01-05 (day 4) was a Monday.
 constexpr int64_t kFirstMonday = 4;
