@@ -3,8 +3,8 @@
 // and verify/raw-verify ratios. Names: Mandate/<Operation>/<Algorithm>:
 //
 //   Issue         credential -> MandateCredentialPayload (the payload written straight to a
-//                 string; byte for byte json::Write(MandateCredentialToJson), which
-//                 MandateRegistry::Issue still calls) -> signer::SignJws with an in-memory
+//                 string; byte for byte json::Write(MandateCredentialToJson), as
+//                 MandateRegistry::Issue signs it) -> signer::SignJws with an in-memory
 //                 PrivateKey (what issuance does, minus storage);
 //   IssueKeyStore the same through KeyStore::SignJws on a RocksDB-backed key store;
 //   SignRaw       the raw library call the signer bench uses as "raw" for that curve, over a
