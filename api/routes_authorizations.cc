@@ -43,7 +43,7 @@ Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a
   }
   const policy::IdempotencyClaim& claim = *begin->claim;
   Result<policy::Answer> answer = work(&claim);
-  if (answer.ok()) return JsonResponse(answer->status, answer->body);
+  if (answer.ok()) return Response::Json(answer->status, std::move(answer->body));
   Response problem = ProblemResponse(answer.error(), req);
   if (problem.status >= 400 && problem.status < 500 && problem.status != 403 &&
       problem.status != 404 && answer.error().code() != StatusCode::kAborted) {
@@ -65,7 +65,7 @@ Status CheckAgentScope(const Access& a, const std::string& agent_id) {
 }
 
 json::Value AuthorizationJson(const policy::Authorization& a) {
-  return policy::AuthorizationToJson(a, false);
+  return policy::AuthorizationToJson(a);
 }
 
 }  // namespace
@@ -82,8 +82,8 @@ void App::RegisterAuthorizationRoutes() {
       MD_ASSIGN_OR_RETURN(policy::AuthorizeRequest ar, policy::ParseAuthorizeRequest(body));
       Result<policy::Answer> answer = az.Authorize(*a.tenant, ActorOf(a), ar, claim);
       if (answer.ok()) {
-        AnnotateRequestLog("authorization", answer->body.Find("id")->as_string());
-        AnnotateRequestLog("decision", answer->body.Find("decision")->as_string());
+        AnnotateRequestLog("authorization", answer->id);
+        AnnotateRequestLog("decision", answer->decision);
       }
       return answer;
     });

@@ -9,6 +9,7 @@
 // wrong types, bad values), and accept only what that twin accepts, with an equal result.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -187,5 +188,24 @@ class Value;
 // most `max_depth` arrays and objects; fails on a repeated key (defined in json.cc). json::Parse
 // tries it first and falls back to its full parser, which names any fault.
 bool ScanValue(Scanner& s, int max_depth, Value& out);
+
+// For strict object scanners: the index of `key` among `names`, marking it in the bit set
+// `seen`; a key seen twice or not among `names` fails the scanner and gives -1.
+template <size_t N>
+int MemberIndex(Scanner& s, std::string_view key, const std::array<std::string_view, N>& names,
+                uint32_t& seen) {
+  static_assert(N <= 32, "seen holds 32 bits");
+  for (size_t i = 0; i < N; ++i) {
+    if (key == names[i]) {
+      if ((seen >> i) & 1) {
+        break;
+      }
+      seen |= uint32_t{1} << i;
+      return static_cast<int>(i);
+    }
+  }
+  s.Fail();
+  return -1;
+}
 
 }  // namespace mandated::json

@@ -450,22 +450,7 @@ namespace {
 
 using json::Scanner;
 
-// Marks `key` as seen among `names`; a key seen twice or not among them fails the scanner.
-template <size_t N>
-int MemberIndex(Scanner& s, std::string_view key, const std::array<std::string_view, N>& names,
-                uint32_t& seen) {
-  for (size_t i = 0; i < N; ++i) {
-    if (key == names[i]) {
-      if ((seen >> i) & 1) {
-        break;
-      }
-      seen |= uint32_t{1} << i;
-      return static_cast<int>(i);
-    }
-  }
-  s.Fail();
-  return -1;
-}
+using json::MemberIndex;
 
 // Exactly the array [a, b] of two strings.
 bool ScanPair(Scanner& s, std::string_view a, std::string_view b) {

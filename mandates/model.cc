@@ -687,22 +687,7 @@ Status CheckAssetsAllowed(const MandateTerms& t, const std::string& base) {
 
 using json::Scanner;
 
-// Marks `key` as seen among `names`; a key seen twice or not among them fails the scanner.
-template <size_t N>
-int MemberIndex(Scanner& s, std::string_view key, const std::array<std::string_view, N>& names,
-                uint32_t& seen) {
-  for (size_t i = 0; i < N; ++i) {
-    if (key == names[i]) {
-      if ((seen >> i) & 1) {
-        break;
-      }
-      seen |= uint32_t{1} << i;
-      return static_cast<int>(i);
-    }
-  }
-  s.Fail();
-  return -1;
-}
+using json::MemberIndex;
 
 bool ScanString(Scanner& s, std::string& out) {
   std::string_view v;
@@ -738,9 +723,9 @@ bool ScanInt(Scanner& s, std::optional<int64_t>& out) {
 bool AssetOk(std::string_view v) { return ValidateAssetId(v).ok(); }
 bool NetworkOk(std::string_view v) { return ValidateNetworkId(v).ok(); }
 
-// ParseList's twin: a non-empty array of at most `max_items`, no item twice.
-template <typename T, typename ItemFn>
-bool ScanList(Scanner& s, size_t max_items, std::vector<T>& out, ItemFn item) {
+// A non-empty array of at most `max_items` whose items `same` never matches pairwise.
+template <typename T, typename ItemFn, typename SameFn>
+bool ScanUnique(Scanner& s, size_t max_items, std::vector<T>& out, ItemFn item, SameFn same) {
   if (!s.BeginArray()) {
     return false;
   }
@@ -754,13 +739,19 @@ bool ScanList(Scanner& s, size_t max_items, std::vector<T>& out, ItemFn item) {
       return s.Fail();
     }
     for (const T& seen : out) {
-      if (seen == v) {
+      if (same(seen, v)) {
         return s.Fail();
       }
     }
     out.push_back(std::move(v));
   }
   return s.ok() && !out.empty() ? true : s.Fail();
+}
+
+// ParseList's twin: a non-empty array of at most `max_items`, no item twice.
+template <typename T, typename ItemFn>
+bool ScanList(Scanner& s, size_t max_items, std::vector<T>& out, ItemFn item) {
+  return ScanUnique(s, max_items, out, item, [](const T& x, const T& y) { return x == y; });
 }
 
 // StringItem's twin.
@@ -885,26 +876,8 @@ bool ScanScope(Scanner& s, Scope& out) {
 // ParsePerAsset's twin: a non-empty array of at most kMaxPerAssetEntries, one entry per asset.
 template <typename T, typename ItemFn>
 bool ScanPerAsset(Scanner& s, std::vector<T>& out, ItemFn item) {
-  if (!s.BeginArray()) {
-    return false;
-  }
-  bool first = true;
-  while (s.NextItem(first)) {
-    if (out.size() == kMaxPerAssetEntries) {
-      return s.Fail();
-    }
-    T v;
-    if (!item(s, v)) {
-      return s.Fail();
-    }
-    for (const T& seen : out) {
-      if (seen.asset == v.asset) {
-        return s.Fail();
-      }
-    }
-    out.push_back(std::move(v));
-  }
-  return s.ok() && !out.empty() ? true : s.Fail();
+  return ScanUnique(s, kMaxPerAssetEntries, out, item,
+                    [](const T& x, const T& y) { return x.asset == y.asset; });
 }
 
 // {"asset", <amount member>} for AssetMax ("max") and Threshold ("amount").

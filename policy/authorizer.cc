@@ -46,9 +46,6 @@ PolicyReason FromVerifierReason(const mandates::Reason& r) {
   return PolicyReason{r.code, r.mandate, r.pointer, "", r.detail, {}};
 }
 
-Result<identity::Tenant> TenantOf(store::KvStore& kv, const std::string& principal) {
-  return identity::Tenant(kv, principal);
-}
 
 }  // namespace
 
@@ -384,11 +381,11 @@ Result<std::string> Authorizer::SignReceipt(const identity::Tenant& t, const Aut
 }
 
 Status Authorizer::WriteAuthorization(const identity::Tenant& t, const Authorization& a,
-                                      const Approval* approval, bool new_record,
-                                      const IdempotencyClaim* claim, int status,
-                                      const json::Value& answer) {
+                                      const std::string& record_json, const Approval* approval,
+                                      bool new_record, const IdempotencyClaim* claim,
+                                      const Answer& answer) {
   store::WriteBatch batch;
-  t.Put(batch, kAtzKind, a.id, json::Write(AuthorizationToJson(a, true)));
+  t.Put(batch, kAtzKind, a.id, record_json);
   if (new_record) {
     t.Put(batch, kAtzByMandateKind, a.mandate_id + "/" + a.id, "");
     t.Put(batch, kAtzByAgentKind, a.agent_id + "/" + a.id, "");
@@ -402,13 +399,12 @@ Status Authorizer::WriteAuthorization(const identity::Tenant& t, const Authoriza
     }
   }
   if (claim != nullptr) {
-    claim->Record(batch, StoredAnswer{status, "application/json", json::Write(answer)});
+    claim->Record(batch, StoredAnswer{answer.status, "application/json", answer.body});
   }
   return kv_.Write(batch, store::Durability::kSync);
 }
 
-mandates::Verdict Authorizer::VerifyChain(const identity::Tenant& t, const ChainInfo& chain,
-                                          int64_t now) {
+mandates::Verdict Authorizer::VerifyChain(const ChainInfo& chain, int64_t now) {
   const mandates::MandateRecord& mandate = chain.records.front();
   // Fast path: a chain whose signatures this process verified with the same keys, every link
   // still active (status 0: the record and its status bit change in one batch) and inside its
@@ -433,7 +429,6 @@ mandates::Verdict Authorizer::VerifyChain(const identity::Tenant& t, const Chain
   mandates::RegistryStatusSource statuses(registry_, kv_);
   mandates::Verdict verdict =
       mandates::VerifyMandate(vr, resolver, statuses, mandates::VerifyOptions{now});
-  (void)t;
   if (verdict.valid && in_force) {
     std::lock_guard<std::mutex> lock(verified_mu_);
     if (verified_.size() >= kVerifiedCacheSize) verified_.clear();
@@ -464,7 +459,7 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
   const int64_t verify_now = clock_.NowUnixSeconds();
   mandates::Purchase purchase_at = req.purchase;
   purchase_at.at = verify_now;
-  chain.verdict = VerifyChain(t, chain, verify_now);
+  chain.verdict = VerifyChain(chain, verify_now);
   for (const mandates::VerifiedLink& link : chain.verdict.chain) {
     std::vector<mandates::Reason> pr =
         mandates::CheckPurchase(link.credential.terms, purchase_at, link.credential.id);
@@ -598,7 +593,7 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     ap.created_at = a.created_at;
     ap.expires_at = *a.approval_expires_at;
     ap.policy_version = a.policy_version;
-    json::Value shown = AuthorizationToJson(a, false);
+    json::Value shown = AuthorizationToJson(a);
     json::Value why = json::Value::Array();
     for (const mandates::VerifiedLink& link : chain.verdict.chain) {
       if (mandates::NeedsStepUp(link.credential.terms, purchase_at, verify_now)) {
@@ -611,14 +606,18 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     approval = std::move(ap);
   }
 
-  json::Value body = AuthorizationToJson(a, false);
+  // The answer is the record as stored; a denial adds the headroom it saw.
+  json::Value record = AuthorizationToJson(a);
+  const std::string record_json = json::Write(record);
+  Answer answer{201, record_json, a.id, a.decision};
   if (a.decision == kDenied) {
     json::Value headroom = json::Value::Array();
     for (const CounterView& c : counters) headroom.Append(CounterViewToJson(c));
-    body.Set("headroom", std::move(headroom));
+    record.Set("headroom", std::move(headroom));
+    answer.body = json::Write(record);
   }
-  if (claim != nullptr) a.idempotency_key_sha256 = "";  // the claim's record names the key
-  Status written = WriteAuthorization(t, a, approval ? &*approval : nullptr, true, claim, 201, body);
+  Status written = WriteAuthorization(t, a, record_json, approval ? &*approval : nullptr, true,
+                                      claim, answer);
   if (hold != nullptr) {
     std::lock_guard<std::mutex> lock(ps->mu);
     if (!written.ok()) {
@@ -629,7 +628,7 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     }
   }
   MD_RETURN_IF_ERROR(written);
-  return Answer{201, std::move(body)};
+  return answer;
 }
 
 Result<Authorization> Authorizer::Get(const identity::Tenant& t, const std::string& id) {
@@ -739,8 +738,9 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
     updated.updated_at = now;
     hold->busy = true;
   }
-  json::Value body = AuthorizationToJson(updated, false);
-  Status written = WriteAuthorization(t, updated, nullptr, false, claim, 200, body);
+  const std::string record_json = json::Write(AuthorizationToJson(updated));
+  Answer answer{200, record_json, updated.id, updated.decision};
+  Status written = WriteAuthorization(t, updated, record_json, nullptr, false, claim, answer);
   {
     std::lock_guard<std::mutex> lock(ps->mu);
     hold->busy = false;
@@ -750,7 +750,7 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
     }
   }
   MD_RETURN_IF_ERROR(written);
-  return Answer{200, std::move(body)};
+  return answer;
 }
 
 Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
@@ -785,9 +785,10 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
       approval->state = "withdrawn";
     }
   }
-  json::Value body = AuthorizationToJson(updated, false);
-  Status written =
-      WriteAuthorization(t, updated, approval ? &*approval : nullptr, false, claim, 200, body);
+  const std::string record_json = json::Write(AuthorizationToJson(updated));
+  Answer answer{200, record_json, updated.id, updated.decision};
+  Status written = WriteAuthorization(t, updated, record_json, approval ? &*approval : nullptr,
+                                      false, claim, answer);
   {
     std::lock_guard<std::mutex> lock(ps->mu);
     hold->busy = false;
@@ -797,7 +798,7 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
     }
   }
   MD_RETURN_IF_ERROR(written);
-  return Answer{200, std::move(body)};
+  return answer;
 }
 
 Result<Approval> Authorizer::GetApproval(const identity::Tenant& t, const std::string& id) {
@@ -961,23 +962,19 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
   approval.evidence_did = evidence_did;
   approval.note = req.note;
   json::Value body = ApprovalToJson(approval);
-  body.Set("authorization_after", AuthorizationToJson(updated, false));
-  Status written = WriteAuthorization(t, updated, &approval, false, claim, 200, body);
+  body.Set("authorization_after", AuthorizationToJson(updated));
+  Answer answer{200, json::Write(body), updated.id, updated.decision};
+  Status written = WriteAuthorization(t, updated, json::Write(AuthorizationToJson(updated)),
+                                      &approval, false, claim, answer);
   unbusy(written.ok());
   MD_RETURN_IF_ERROR(written);
-  return Answer{200, std::move(body)};
+  return answer;
 }
 
 Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
                                                 const std::string& mandate_id) {
   MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, mandate_id));
-  mandates::VerifyRequest vr;
-  vr.token = chain.records.front().token;
-  for (size_t i = 1; i < chain.records.size(); ++i) vr.chain.push_back(chain.records[i].token);
-  mandates::IssuerKeyResolver resolver(registry_, keys_);
-  mandates::RegistryStatusSource statuses(registry_, kv_);
-  chain.verdict = mandates::VerifyMandate(vr, resolver, statuses,
-                                          mandates::VerifyOptions{clock_.NowUnixSeconds()});
+  chain.verdict = VerifyChain(chain, clock_.NowUnixSeconds());
   // Every asset some amount limit of the chain names.
   std::set<std::string> assets;
   for (const mandates::VerifiedLink& link : chain.verdict.chain) {
@@ -1058,7 +1055,7 @@ Result<size_t> Authorizer::SweepOnce() {
       lapsed.swap(ps->lapsed);
     }
     if (lapsed.empty()) continue;
-    MD_ASSIGN_OR_RETURN(identity::Tenant t, TenantOf(kv_, principal));
+    const identity::Tenant t(kv_, principal);
     store::WriteBatch batch;
     for (auto& [id, a] : lapsed) {
       // Written only if the stored record is still the live one (nothing else moved it).
@@ -1070,7 +1067,7 @@ Result<size_t> Authorizer::SweepOnce() {
       Authorization eff = EffectiveAt(stored, clock_.NowUnixSeconds());
       if (Live(eff.reservation->state)) continue;
       eff.updated_at = *eff.reservation->closed_at;
-      t.Put(batch, kAtzKind, id, json::Write(AuthorizationToJson(eff, true)));
+      t.Put(batch, kAtzKind, id, json::Write(AuthorizationToJson(eff)));
       if (!eff.approval_id.empty()) {
         Result<Approval> ap = GetApproval(t, eff.approval_id);
         if (ap.ok()) {

@@ -60,10 +60,13 @@ struct CounterView {
 };
 json::Value CounterViewToJson(const CounterView& c);
 
-// An answer with the JSON to send and its status (201 for decisions, 200 otherwise).
+// An answer as sent (and as kept for its idempotency key): status (201 for decisions, 200
+// otherwise) and the written JSON body; `id` and `decision` name the authorization for logs.
 struct Answer {
   int status = 200;
-  json::Value body;
+  std::string body;
+  std::string id;
+  std::string decision;
 };
 
 // Thread safety: safe from any thread. Decisions of one principal are serialized by its lock;
@@ -129,7 +132,7 @@ class Authorizer {
                                const std::string& id, std::string_view verb);
   Result<ChainInfo> LoadChain(const identity::Tenant& t, const std::string& mandate_id);
   // The verdict on the chain alone (no purchase) at `now`, from the cache when it may be.
-  mandates::Verdict VerifyChain(const identity::Tenant& t, const ChainInfo& chain, int64_t now);
+  mandates::Verdict VerifyChain(const ChainInfo& chain, int64_t now);
   std::vector<CounterView> CountersLocked(PrincipalState& ps, const ChainInfo& chain,
                                           const identity::Agent* agent,
                                           const identity::Session* session,
@@ -137,10 +140,12 @@ class Authorizer {
   Result<std::string> SignReceipt(const identity::Tenant& t, const Authorization& a);
   // The principal's active issuer key, remembered per key-store generation.
   Result<signer::KeyInfo> IssuerKey(const std::string& principal_id);
+  // Writes the record (`record_json`, its written JSON), its indexes, the approval and the
+  // idempotency record of `answer` in one durable batch.
   Status WriteAuthorization(const identity::Tenant& t, const Authorization& a,
-                            const Approval* approval, bool new_record,
-                            const IdempotencyClaim* claim, int status,
-                            const json::Value& answer);
+                            const std::string& record_json, const Approval* approval,
+                            bool new_record, const IdempotencyClaim* claim,
+                            const Answer& answer);
   void SweeperLoop();
 
   store::KvStore& kv_;

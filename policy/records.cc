@@ -115,7 +115,7 @@ Authorization EffectiveAt(Authorization a, int64_t now) {
   return a;
 }
 
-json::Value AuthorizationToJson(const Authorization& a, bool stored) {
+json::Value AuthorizationToJson(const Authorization& a) {
   json::Value v = json::Value::Object();
   v.Set("id", Str(a.id));
   v.Set("decision", Str(a.decision));
@@ -149,9 +149,6 @@ json::Value AuthorizationToJson(const Authorization& a, bool stored) {
   v.Set("charged_at", json::Value::Int(a.charged_at));
   v.Set("created_at", json::Value::Int(a.created_at));
   v.Set("updated_at", json::Value::Int(a.updated_at));
-  if (stored && !a.idempotency_key_sha256.empty()) {
-    v.Set("idempotency_key_sha256", Str(a.idempotency_key_sha256));
-  }
   return v;
 }
 
@@ -196,8 +193,6 @@ Result<Authorization> AuthorizationFromJson(const json::Value& v) {
   MD_ASSIGN_OR_RETURN(a.charged_at, r.Int("charged_at"));
   MD_ASSIGN_OR_RETURN(a.created_at, r.Int("created_at"));
   MD_ASSIGN_OR_RETURN(a.updated_at, r.Int("updated_at"));
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> idem, r.OptionalString("idempotency_key_sha256"));
-  a.idempotency_key_sha256 = idem.value_or("");
   MD_RETURN_IF_ERROR(r.Finish());
   return a;
 }

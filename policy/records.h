@@ -62,15 +62,14 @@ struct Authorization {
   int64_t charged_at = 0;  // the instant counters charge it at
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  std::string idempotency_key_sha256;  // stored only
 };
 
 // The record as it stands at `now`: a reserved hold past its lease is "expired"; a pending one
 // past its approval deadline is "released" and the decision becomes denied (approval-timeout).
 Authorization EffectiveAt(Authorization a, int64_t now);
 
-// `stored` adds the stored-only members.
-json::Value AuthorizationToJson(const Authorization& a, bool stored);
+// The stored form and the public form are the same JSON.
+json::Value AuthorizationToJson(const Authorization& a);
 Result<Authorization> AuthorizationFromJson(const json::Value& v);
 
 // Approval states: pending, approved, denied, expired (no decision in time), withdrawn (the
