@@ -2,6 +2,7 @@
 #include "api/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cctype>
@@ -71,11 +72,32 @@ class HttpServer::Impl {
 
   httplib::Server server;
 
+  // httplib 0.11 listens with a backlog of 5, compiled into the library: a burst of new
+  // connections overflows it, and a client whose handshake completed while the queue was full
+  // can see its first request fail. Listening again on the bound socket raises the backlog
+  // (the kernel caps it at net.core.somaxconn).
+  void RaiseListenBacklog() {
+    if (last_socket_ >= 0) {
+      ::listen(last_socket_, options_.listen_backlog);
+    }
+  }
+
  private:
+  socket_t last_socket_ = -1;
+
   void Configure() {
     const int workers = options_.worker_threads;
     server.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
     server.set_tcp_nodelay(true);
+    // Replaces httplib's default options, which set SO_REUSEPORT: with it a second server could
+    // bind the same port and silently take half of the connections. SO_REUSEADDR still allows a
+    // restart while old connections sit in TIME_WAIT. The socket is remembered so Bind can raise
+    // its listen backlog.
+    server.set_socket_options([this](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      last_socket_ = sock;
+    });
     server.set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
     server.set_write_timeout(options_.write_timeout_ms / 1000,
                              (options_.write_timeout_ms % 1000) * 1000);
@@ -232,6 +254,9 @@ Result<int> HttpServer::Bind(const std::string& host, int port) {
     bound = impl_->server.bind_to_any_port(host);
   } else if (impl_->server.bind_to_port(host, port)) {
     bound = port;
+  }
+  if (bound > 0) {
+    impl_->RaiseListenBacklog();
   }
   if (bound <= 0) {
     return UnavailableError("cannot listen on " + host + ":" + std::to_string(port),

@@ -22,6 +22,7 @@ struct HttpServerOptions {
   int write_timeout_ms = 5000;
   int keepalive_timeout_s = 5;
   int keepalive_max_requests = 1000;
+  int listen_backlog = 4096;  // connections the kernel queues before the server accepts them
 };
 
 // Thread safety: Bind and Serve from one thread; Stop and draining() from any thread.
