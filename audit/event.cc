@@ -1,0 +1,86 @@
+// Staging of audit events into the write batch of the change they record (specs/audit.md §1.1).
+#include "audit/event.h"
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace mandated::audit {
+namespace {
+
+// Staging keys: "q/" + 16 hex digits of micros (never below the last one issued) + 8 hex digits
+// of a counter, so keys of one process sort in call order even if the clock steps back.
+std::string NextStagingKey(int64_t at_micros) {
+  static std::mutex mu;
+  static int64_t last_micros = 0;
+  static uint32_t counter = 0;
+  int64_t micros;
+  uint32_t n;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (at_micros > last_micros) last_micros = at_micros;
+    micros = last_micros;
+    n = ++counter;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), "q/%016" PRIx64 "%08" PRIx32, static_cast<uint64_t>(micros), n);
+  return buf;
+}
+
+thread_local Actor t_actor = Actor::Service();
+
+}  // namespace
+
+const Actor& CurrentActor() { return t_actor; }
+
+ScopedActor::ScopedActor(Actor actor) : previous_(std::move(t_actor)) { t_actor = std::move(actor); }
+
+ScopedActor::~ScopedActor() { t_actor = std::move(previous_); }
+
+std::string FormatMicros(int64_t unix_micros) {
+  const time_t secs = static_cast<time_t>(unix_micros / 1000000);
+  const int64_t frac = unix_micros % 1000000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06" PRId64 "Z", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac < 0 ? 0 : frac);
+  return buf;
+}
+
+std::string EncodeStaged(const Event& event) {
+  const Actor& who = event.actor.kind.empty() ? CurrentActor() : event.actor;
+  json::Value actor = json::Value::Object();
+  actor.Set("kind", json::Value::String(who.kind));
+  if (!who.id.empty()) actor.Set("id", json::Value::String(who.id));
+  if (!who.role.empty()) actor.Set("role", json::Value::String(who.role));
+  json::Value subjects = json::Value::Object();
+  for (const auto& [kind, id] : event.subjects) subjects.Set(kind, json::Value::String(id));
+  json::Value v = json::Value::Object();
+  v.Set("at", json::Value::String(FormatMicros(event.at_micros)));
+  v.Set("type", json::Value::String(event.type));
+  v.Set("principal", json::Value::String(event.principal));
+  v.Set("actor", std::move(actor));
+  v.Set("subjects", std::move(subjects));
+  v.Set("data", event.data.is_object() ? event.data : json::Value::Object());
+  return json::Write(v);
+}
+
+std::string LeafBytes(uint64_t seq, std::string_view staged) {
+  std::string out = "{\"seq\":" + std::to_string(seq);
+  if (staged.size() > 2) {
+    out += ',';
+    out.append(staged.substr(1));
+  } else {
+    out += '}';
+  }
+  return out;
+}
+
+void Stage(store::WriteBatch& batch, const Event& event) {
+  batch.Put(kAuditFamily, NextStagingKey(event.at_micros), EncodeStaged(event));
+}
+
+}  // namespace mandated::audit

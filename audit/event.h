@@ -1,0 +1,76 @@
+// Audit events as domain modules record them: the event model, its staging into the write batch
+// of the change it records (specs/audit.md §1), and the leaf encoding the sequencer writes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "store/kv_store.h"
+
+namespace mandated::audit {
+
+inline constexpr std::string_view kAuditFamily = "audit";
+
+// Who caused a change (specs/audit.md §1.2).
+struct Actor {
+  std::string kind;  // operator, credential, session, service
+  std::string id;    // crd_... or ses_...; empty for operator and service
+  std::string role;  // a credential's role; empty otherwise
+  static Actor Operator() { return {"operator", "", ""}; }
+  static Actor Service() { return {"service", "", ""}; }
+  static Actor Session(std::string id) { return {"session", std::move(id), ""}; }
+  static Actor Credential(std::string id, std::string role) {
+    return {"credential", std::move(id), std::move(role)};
+  }
+};
+
+// One state change or decision. Thread safety: a value type.
+struct Event {
+  std::string type;       // specs/audit.md §1.3
+  std::string principal;  // "" for service-wide events
+  Actor actor;
+  std::vector<std::pair<std::string, std::string>> subjects;  // kind -> id, in this order
+  json::Value data = json::Value::Object();
+  int64_t at_micros = 0;  // when it happened (the caller's clock)
+
+  Event& Subject(std::string kind, std::string id) {
+    if (!id.empty()) subjects.emplace_back(std::move(kind), std::move(id));
+    return *this;
+  }
+};
+
+// The actor of the work running on this thread: set by the API layer for each request after it
+// authenticated the caller; Actor::Service() when nothing is set (sweepers, startup).
+const Actor& CurrentActor();
+// Sets CurrentActor() for this thread until destroyed. Thread safety: thread-local.
+class ScopedActor {
+ public:
+  explicit ScopedActor(Actor actor);
+  ~ScopedActor();
+  ScopedActor(const ScopedActor&) = delete;
+  ScopedActor& operator=(const ScopedActor&) = delete;
+
+ private:
+  Actor previous_;
+};
+
+// Adds `event` to `batch` as a staged event (an empty `event.actor.kind` means CurrentActor()): the event commits with the change or not at all.
+// The staging key orders events of one process by time, then by call order.
+// Thread safety: safe from any thread.
+void Stage(store::WriteBatch& batch, const Event& event);
+
+// The staged JSON (everything but `seq`), as Stage writes it.
+std::string EncodeStaged(const Event& event);
+// The leaf: the staged JSON with "seq" as its first member. REQUIRES: `staged` is an object
+// written by EncodeStaged.
+std::string LeafBytes(uint64_t seq, std::string_view staged);
+
+// "2026-12-05T10:41:07.123456Z"
+std::string FormatMicros(int64_t unix_micros);
+
+}  // namespace mandated::audit
