@@ -64,8 +64,16 @@ std::string EncodeStaged(const Event& event) {
   v.Set("principal", json::Value::String(event.principal));
   v.Set("actor", std::move(actor));
   v.Set("subjects", std::move(subjects));
-  v.Set("data", event.data.is_object() ? event.data : json::Value::Object());
-  return json::Write(v);
+  if (event.data_json.empty()) {
+    v.Set("data", event.data.is_object() ? event.data : json::Value::Object());
+    return json::Write(v);
+  }
+  std::string out = json::Write(v);
+  out.pop_back();  // the closing brace
+  out += ",\"data\":";
+  out += event.data_json;
+  out += '}';
+  return out;
 }
 
 std::string LeafBytes(uint64_t seq, std::string_view staged) {

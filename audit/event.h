@@ -36,6 +36,9 @@ struct Event {
   Actor actor;
   std::vector<std::pair<std::string, std::string>> subjects;  // kind -> id, in this order
   json::Value data = json::Value::Object();
+  // When set, written verbatim as "data" instead of `data`: a JSON object the caller already
+  // serialized (a record it stores in the same batch), so it is not built twice.
+  std::string data_json;
   int64_t at_micros = 0;  // when it happened (the caller's clock)
 
   Event& Subject(std::string kind, std::string id) {

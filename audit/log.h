@@ -1,0 +1,115 @@
+// The audit log: sequences staged events into Merkle-tree leaves, signs checkpoints, answers
+// proofs and trail queries, and writes export bundles (specs/audit.md §1-5).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/result.h"
+#include "signer/key_store.h"
+#include "store/kv_store.h"
+
+namespace mandated::audit {
+
+struct StoredEvent {
+  uint64_t seq = 0;
+  std::string bytes;  // the leaf
+};
+
+struct SignedCheckpoint {
+  uint64_t size = 0;
+  Hash root{};
+  std::string note;  // the signed note text
+};
+
+// A trail selector: exactly one of the ids (specs/audit.md §4).
+struct TrailQuery {
+  std::string authorization, mandate, agent, principal;
+  std::optional<int64_t> from_micros, to_micros;  // bounds on `at` (principal queries)
+  // Only events of this principal ("" for every principal: the operator).
+  std::string visible_principal;
+};
+
+struct TrailPage {
+  std::vector<StoredEvent> items;
+  std::optional<uint64_t> next_after;
+};
+
+// Thread safety: every method is safe from any thread; sequencing is serialized internally.
+class Log {
+ public:
+  // `origin`: the checkpoint origin ("<host>/audit"). Loads the tree size and frontier.
+  static Result<std::unique_ptr<Log>> Open(store::KvStore& kv, signer::KeyStore& keys,
+                                           Clock& clock, std::string origin);
+
+  ~Log();
+
+  // A background thread sequences staged events every `sequence_ms` and publishes a checkpoint
+  // every `checkpoint_s` when the tree grew. Stop sequences once more before returning.
+  void StartBackground(int sequence_ms, int checkpoint_s);
+  void StopBackground();
+
+  // Sequences every staged event (specs/audit.md §1.1). Returns how many it sequenced.
+  Result<uint64_t> Sequence();
+
+  uint64_t size();
+  const std::string& origin() const { return origin_; }
+
+  // The verifier key of the active audit key (created on first use).
+  Result<std::string> VerifierKey();
+  Result<signer::KeyInfo> AuditKey();
+
+  // Signs and stores a checkpoint of the current tree (after sequencing).
+  Result<SignedCheckpoint> Publish();
+  // The newest stored checkpoint if it covers the current tree, else a new one.
+  Result<SignedCheckpoint> Latest();
+  // Publishes when the tree grew since the newest checkpoint; nullopt when it did not.
+  Result<std::optional<SignedCheckpoint>> PublishIfGrown();
+  Result<SignedCheckpoint> CheckpointAt(uint64_t size);  // kNotFound checkpoint-not-found
+
+  Result<StoredEvent> Event(uint64_t seq);  // kNotFound audit-event-not-found
+  Result<Hash> Root(uint64_t size);
+  // kInvalidArgument audit-proof-range when seq >= size or size > tree size.
+  Result<std::vector<Hash>> Inclusion(uint64_t seq, uint64_t size);
+  Result<std::vector<Hash>> Consistency(uint64_t from, uint64_t to);
+
+  // Events selected by `q`, ascending, after `after` (exclusive), at most `limit`.
+  Result<TrailPage> Trail(const TrailQuery& q, std::optional<uint64_t> after, size_t limit);
+
+  // An export bundle (specs/audit.md §5) of every event `q` selects (at most `max_events`), or,
+  // with an empty query and the operator's view, of the whole log as a complete prefix.
+  Result<std::string> Export(const TrailQuery& q, size_t max_events);
+
+ private:
+  Log(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, std::string origin)
+      : kv_(kv), keys_(keys), clock_(clock), origin_(std::move(origin)) {}
+  Result<Hash> ReadNode(NodeId id);
+  Result<uint64_t> SequenceLocked();
+  Result<std::vector<uint64_t>> SelectLocked(const TrailQuery& q);
+  Status ScanIndex(std::string_view kind, std::string_view id, std::vector<uint64_t>* out);
+  Result<SignedCheckpoint> PublishLocked();
+  Result<std::optional<SignedCheckpoint>> NewestLocked();
+
+  store::KvStore& kv_;
+  signer::KeyStore& keys_;
+  Clock& clock_;
+  const std::string origin_;
+  std::mutex mu_;  // sequencing and publishing
+  Frontier frontier_;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  std::thread bg_;
+};
+
+}  // namespace mandated::audit

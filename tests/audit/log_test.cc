@@ -1,0 +1,266 @@
+// audit::Log on a real RocksDB: staged events become gap-free leaves only with their change,
+// survive a reopen before sequencing, and are found by trail queries (delegations, visibility,
+// time bounds, paging); exports verify offline, complete or as a trail with proofs.
+#include "audit/log.h"
+
+#include <gtest/gtest.h>
+
+#include "audit/bundle.h"
+#include "audit/event.h"
+#include "base/random.h"
+#include "signer/key_store.h"
+#include "store/rocks_store.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/test_support.h"
+
+namespace mandated::audit {
+namespace {
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    log_.reset();
+    keys_.reset();
+    kv_.reset();
+    store::RocksStoreOptions o;
+    o.path = dir_.Sub("db");
+    o.column_families = {signer::kKeysFamily, std::string(kAuditFamily), "state"};
+    Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
+    ASSERT_TRUE(kv.ok()) << kv.error().ToString();
+    kv_ = std::move(*kv);
+    keys_ = std::move(*signer::KeyStore::Open(*kv_, SecretBytes(ByteSpan(Bytes(32, 9))), clock_,
+                                              SystemRandom::Get()));
+    Result<std::unique_ptr<Log>> log = Log::Open(*kv_, *keys_, clock_, "audit.test/audit");
+    ASSERT_TRUE(log.ok()) << log.error().ToString();
+    log_ = std::move(*log);
+  }
+
+  // A state change with its event, in one batch.
+  void Change(const std::string& type, const std::string& principal,
+              std::vector<std::pair<std::string, std::string>> subjects) {
+    store::WriteBatch b;
+    b.Put("state", type + "/" + std::to_string(++changes_), "x");
+    Event e;
+    e.type = type;
+    e.principal = principal;
+    e.actor = Actor::Operator();
+    for (auto& [k, v] : subjects) e.Subject(k, v);
+    e.data.Set("n", json::Value::Int(changes_));
+    e.at_micros = clock_.NowUnixMicros();
+    Stage(b, e);
+    ASSERT_TRUE(kv_->Write(b).ok());
+    clock_.AdvanceSeconds(1);
+  }
+
+  std::vector<std::string> Types(const TrailPage& page) {
+    std::vector<std::string> out;
+    for (const StoredEvent& e : page.items) {
+      Result<json::Value> v = json::Parse(e.bytes);
+      EXPECT_TRUE(v.ok());
+      out.push_back(v->Find("type")->as_string() + "#" + v->Find("data")->Find("n")->number_text());
+    }
+    return out;
+  }
+
+  TrailPage Trail(const TrailQuery& q, size_t limit = 1000) {
+    Result<TrailPage> p = log_->Trail(q, std::nullopt, limit);
+    EXPECT_TRUE(p.ok()) << p.error().ToString();
+    return p.ok() ? *p : TrailPage{};
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_{1795000000};
+  std::unique_ptr<store::KvStore> kv_;
+  std::unique_ptr<signer::KeyStore> keys_;
+  std::unique_ptr<Log> log_;
+  int changes_ = 0;
+};
+
+TEST_F(AuditLogTest, StagedEventsBecomeGapFreeLeavesInStagingOrder) {
+  for (int i = 0; i < 5; ++i) Change("principal.created", "prn_" + std::to_string(i), {});
+  EXPECT_EQ(log_->size(), 0u);  // staged, not yet sequenced
+  Result<uint64_t> n = log_->Sequence();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 5u);
+  EXPECT_EQ(log_->size(), 5u);
+  for (uint64_t s = 0; s < 5; ++s) {
+    Result<StoredEvent> e = log_->Event(s);
+    ASSERT_TRUE(e.ok());
+    const std::string want_prefix = "{\"seq\":" + std::to_string(s) + ",\"at\":\"2026-11-";
+    EXPECT_EQ(e->bytes.rfind(want_prefix, 0), 0u) << e->bytes;
+    EXPECT_NE(e->bytes.find("\"principal\":\"prn_" + std::to_string(s) + "\""), std::string::npos);
+    EXPECT_NE(e->bytes.find("\"actor\":{\"kind\":\"operator\"}"), std::string::npos);
+  }
+  EXPECT_EQ(log_->Event(5).error().reason(), "audit-event-not-found");
+  // Nothing staged remains.
+  int staged = 0;
+  ASSERT_TRUE(kv_->ScanPrefix(kAuditFamily, "q/", [&](std::string_view, std::string_view) {
+                   ++staged;
+                   return true;
+                 }).ok());
+  EXPECT_EQ(staged, 0);
+}
+
+TEST_F(AuditLogTest, StagedEventsSurviveAReopenAndTheTreeContinues) {
+  Change("a.one", "prn_a", {});
+  ASSERT_TRUE(log_->Sequence().ok());
+  Result<SignedCheckpoint> first = log_->Publish();
+  ASSERT_TRUE(first.ok());
+  Change("a.two", "prn_a", {});
+  Change("a.three", "prn_a", {});
+  Open();  // as after a crash: two events staged, none sequenced
+  EXPECT_EQ(log_->size(), 1u);
+  Result<SignedCheckpoint> second = log_->Publish();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->size, 3u);
+  Result<std::vector<Hash>> proof = log_->Consistency(1, 3);
+  ASSERT_TRUE(proof.ok());
+  EXPECT_TRUE(VerifyConsistency(1, 3, first->root, second->root, *proof).ok());
+}
+
+TEST_F(AuditLogTest, MoreThanOneSequencingBatchStaysInOrder) {
+  store::WriteBatch b;
+  for (int i = 0; i < 5000; ++i) {
+    Event e;
+    e.type = "bulk";
+    e.principal = "prn_bulk";
+    e.data.Set("n", json::Value::Int(i));
+    e.at_micros = clock_.NowUnixMicros();
+    Stage(b, e);
+  }
+  ASSERT_TRUE(kv_->Write(b).ok());
+  Result<uint64_t> n = log_->Sequence();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 5000u);
+  for (uint64_t s : {0u, 4095u, 4096u, 4999u}) {
+    Result<StoredEvent> e = log_->Event(s);
+    ASSERT_TRUE(e.ok());
+    EXPECT_NE(e->bytes.find("\"n\":" + std::to_string(s) + "}"), std::string::npos) << e->bytes;
+  }
+  // The whole log exports as a complete prefix that verifies.
+  Result<std::string> bundle = log_->Export(TrailQuery{}, 1000000);
+  ASSERT_TRUE(bundle.ok());
+  BundleVerifyOptions o;
+  o.verifier_key = *log_->VerifierKey();
+  BundleReport r = VerifyBundle(*bundle, o);
+  EXPECT_TRUE(r.ok()) << r.findings[0].code << " " << r.findings[0].detail;
+  EXPECT_EQ(r.events, 5000u);
+  // An export larger than allowed is refused, not cut.
+  EXPECT_EQ(log_->Export(TrailQuery{}, 4999).error().reason(), "audit-export-too-large");
+}
+
+TEST_F(AuditLogTest, TrailsFollowDelegationsAndPurchasesAndStayInTheirPrincipal) {
+  Change("agent.created", "prn_a", {{"agent", "agt_1"}});                               // 1
+  Change("mandate.issued", "prn_a", {{"mandate", "mnd_root"}, {"agent", "agt_1"}});    // 2
+  Change("mandate.issued", "prn_a",
+         {{"mandate", "mnd_child"}, {"parent_mandate", "mnd_root"}, {"agent", "agt_1"}});  // 3
+  Change("mandate.issued", "prn_a",
+         {{"mandate", "mnd_grandchild"}, {"parent_mandate", "mnd_child"}});             // 4
+  Change("mandate.issued", "prn_a", {{"mandate", "mnd_unrelated"}});                     // 5
+  Change("session.opened", "prn_a", {{"session", "ses_1"}, {"agent", "agt_1"}});          // 6
+  Change("authorization.decided", "prn_a",
+         {{"authorization", "atz_1"}, {"mandate", "mnd_child"}, {"agent", "agt_1"},
+          {"session", "ses_1"}});                                                        // 7
+  Change("authorization.decided", "prn_a",
+         {{"authorization", "atz_2"}, {"mandate", "mnd_child"}, {"agent", "agt_1"},
+          {"session", "ses_1"}});                                                        // 8
+  Change("approval.approved", "prn_a", {{"authorization", "atz_1"}, {"approval", "apr_1"}});  // 9
+  Change("authorization.captured", "prn_a", {{"authorization", "atz_1"}});               // 10
+  Change("mandate.revoked", "prn_a", {{"mandate", "mnd_root"}});                         // 11
+  Change("principal.created", "prn_b", {{"principal", "prn_b"}});                        // 12
+
+  TrailQuery purchase;
+  purchase.authorization = "atz_1";
+  EXPECT_EQ(Types(Trail(purchase)),
+            (std::vector<std::string>{"agent.created#1", "mandate.issued#2", "mandate.issued#3",
+                                      "session.opened#6", "authorization.decided#7",
+                                      "approval.approved#9", "authorization.captured#10",
+                                      "mandate.revoked#11"}));
+  TrailQuery by_mandate;
+  by_mandate.mandate = "mnd_child";
+  EXPECT_EQ(Types(Trail(by_mandate)),
+            (std::vector<std::string>{"mandate.issued#3", "mandate.issued#4",
+                                      "authorization.decided#7", "authorization.decided#8"}));
+  // Another principal's auditor sees none of it.
+  purchase.visible_principal = "prn_b";
+  EXPECT_TRUE(Trail(purchase).items.empty());
+  TrailQuery b;
+  b.principal = "prn_b";
+  b.visible_principal = "prn_b";
+  EXPECT_EQ(Types(Trail(b)), (std::vector<std::string>{"principal.created#12"}));
+  // Time bounds on `at` (one event per second from the start).
+  TrailQuery window;
+  window.principal = "prn_a";
+  window.from_micros = (1795000000 + 2) * int64_t{1000000};
+  window.to_micros = (1795000000 + 4) * int64_t{1000000};
+  EXPECT_EQ(Types(Trail(window)),
+            (std::vector<std::string>{"mandate.issued#3", "mandate.issued#4"}));
+  // Paging: two at a time, then the rest.
+  TrailQuery all_a;
+  all_a.principal = "prn_a";
+  Result<TrailPage> p1 = log_->Trail(all_a, std::nullopt, 2);
+  ASSERT_TRUE(p1.ok());
+  ASSERT_EQ(p1->items.size(), 2u);
+  ASSERT_TRUE(p1->next_after.has_value());
+  Result<TrailPage> p2 = log_->Trail(all_a, p1->next_after, 100);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(p2->items.size(), 9u);
+  EXPECT_FALSE(p2->next_after.has_value());
+  // No selector is a precise error.
+  EXPECT_EQ(log_->Trail(TrailQuery{}, std::nullopt, 10).error().reason(), "audit-query-invalid");
+
+  // The purchase's export carries an inclusion proof per event and verifies offline.
+  purchase.visible_principal = "prn_a";
+  Result<std::string> bundle = log_->Export(purchase, 1000);
+  ASSERT_TRUE(bundle.ok());
+  BundleVerifyOptions o;
+  o.verifier_key = *log_->VerifierKey();
+  BundleReport r = VerifyBundle(*bundle, o);
+  EXPECT_TRUE(r.ok()) << r.findings[0].code << " " << r.findings[0].detail;
+  EXPECT_FALSE(r.complete_prefix);
+  EXPECT_EQ(r.events, 8u);
+  // A changed byte in one of its events breaks that event's proof.
+  std::string bad = *bundle;
+  const size_t at = bad.find("session.opened");
+  ASSERT_NE(at, std::string::npos);
+  bad[at] = 'S';
+  BundleReport rb = VerifyBundle(bad, o);
+  ASSERT_EQ(rb.findings.size(), 1u);
+  EXPECT_EQ(rb.findings[0].code, "inclusion-proof-invalid");
+  EXPECT_EQ(rb.findings[0].detail, "seq=5");
+}
+
+TEST_F(AuditLogTest, ProofRangesAreRefusedPrecisely) {
+  Change("x", "prn_a", {});
+  Change("y", "prn_a", {});
+  EXPECT_EQ(log_->Inclusion(2, 2).error().reason(), "audit-proof-range");
+  EXPECT_EQ(log_->Inclusion(0, 3).error().reason(), "audit-proof-range");
+  EXPECT_EQ(log_->Consistency(0, 2).error().reason(), "audit-proof-range");
+  EXPECT_EQ(log_->Consistency(2, 1).error().reason(), "audit-proof-range");
+  EXPECT_TRUE(log_->Inclusion(1, 2).ok());
+  EXPECT_EQ(log_->CheckpointAt(7).error().reason(), "checkpoint-not-found");
+}
+
+TEST_F(AuditLogTest, CheckpointsArePublishedOnlyWhenTheTreeGrew) {
+  Change("x", "prn_a", {});
+  Result<std::optional<SignedCheckpoint>> c1 = log_->PublishIfGrown();
+  ASSERT_TRUE(c1.ok());
+  ASSERT_TRUE(c1->has_value());
+  Result<std::optional<SignedCheckpoint>> c2 = log_->PublishIfGrown();
+  ASSERT_TRUE(c2.ok());
+  EXPECT_FALSE(c2->has_value());
+  Result<SignedCheckpoint> latest = log_->Latest();
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->note, (*c1)->note);
+  // The note opens with the verifier key and names the origin, size and root.
+  Result<NoteVerifier> v = ParseVerifierKey(*log_->VerifierKey());
+  ASSERT_TRUE(v.ok());
+  Result<std::string> body = OpenNote(latest->note, *v);
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(*body, "audit.test/audit\n1\n" + Base64Encode(latest->root) + "\n");
+}
+
+}  // namespace
+}  // namespace mandated::audit
