@@ -158,10 +158,18 @@ Result<KeyInfo> KeyStore::Store(KeyType type, const PrivateKey& key, std::string
   return info;
 }
 
+void KeyStore::RunHook(store::WriteBatch& batch, KeyChange change, const KeyInfo& key,
+                       const KeyInfo* successor) const {
+  if (change_hook_) {
+    change_hook_(batch, change, key, successor);
+  }
+}
+
 Result<KeyInfo> KeyStore::Generate(KeyType type, std::string purpose, std::string owner) {
   MD_ASSIGN_OR_RETURN(PrivateKey key, GenerateKey(type, random_));
   store::WriteBatch b;
   MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
+  RunHook(b, KeyChange::kCreated, info, nullptr);
   MD_RETURN_IF_ERROR(kv_.Write(b));
   generation_.fetch_add(1, std::memory_order_release);  // a new key may be the active one now
   return info;
@@ -172,6 +180,7 @@ Result<KeyInfo> KeyStore::Import(KeyType type, ByteSpan secret, std::string purp
   MD_ASSIGN_OR_RETURN(PrivateKey key, ImportPrivateKey(type, secret));
   store::WriteBatch b;
   MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
+  RunHook(b, KeyChange::kCreated, info, nullptr);
   MD_RETURN_IF_ERROR(kv_.Write(b));
   generation_.fetch_add(1, std::memory_order_release);  // a new key may be the active one now
   return info;
@@ -284,6 +293,7 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   old.state = KeyState::kRetired;
   old.replaced_by = next.id;
   b.Put(kKeysFamily, kRecordPrefix + old.id, json::Write(RecordJson(old, ToBytes(loaded.second))));
+  RunHook(b, KeyChange::kRotated, old, &next);
   MD_RETURN_IF_ERROR(kv_.Write(b));
   DropPreparedKeys();  // the retired key's prepared signing object leaves memory
   generation_.fetch_add(1, std::memory_order_release);
@@ -301,6 +311,7 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
   k.state = KeyState::kDisabled;
   store::WriteBatch b;
   b.Put(kKeysFamily, kRecordPrefix + k.id, json::Write(RecordJson(k, ToBytes(loaded.second))));
+  RunHook(b, KeyChange::kDisabled, k, nullptr);
   MD_RETURN_IF_ERROR(kv_.Write(b));
   DropPreparedKeys();  // the disabled key's prepared signing object leaves memory
   generation_.fetch_add(1, std::memory_order_release);

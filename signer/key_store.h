@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,21 @@ struct KeyInfo {
   PublicKey public_key;
 };
 
+// A change of the stored keys, as a KeyStore batch hook is told of it.
+enum class KeyChange : uint8_t {
+  kCreated,   // Generate, Import: `key` is the new key
+  kRotated,   // Rotate: `key` is the retired key (replaced_by set), `successor` the new one
+  kDisabled,  // Disable: `key` is the disabled key
+};
+
+// Called with the write batch of every key change, before the batch is written, so the caller
+// can add its own records (an audit event) that commit with the change or not at all. It sees
+// only public key information. It runs on the thread making the change (Rotate and Disable hold
+// the store's state lock), so it must be safe from any thread, must not block and must not call
+// the KeyStore.
+using KeyChangeHook = std::function<void(store::WriteBatch& batch, KeyChange change,
+                                         const KeyInfo& key, const KeyInfo* successor)>;
+
 // Public JSON of a key: id, type, purpose, owner, created_at, state, replaced_by?, did (did:key),
 // public_jwk, and for secp256k1 the Ethereum address. Never any private material.
 json::Value KeyInfoToJson(const KeyInfo& k);
@@ -52,6 +68,10 @@ class KeyStore {
   // kFailedPrecondition ("wrong-kek") if this store was sealed under another KEK.
   static Result<std::unique_ptr<KeyStore>> Open(store::KvStore& kv, SecretBytes kek, Clock& clock,
                                                 Random& random);
+
+  // Installs the hook every later key change calls with its batch (none by default).
+  // REQUIRES: called before the store is shared with other threads.
+  void set_change_hook(KeyChangeHook hook) { change_hook_ = std::move(hook); }
 
   Result<KeyInfo> Generate(KeyType type, std::string purpose, std::string owner);
   // Imports 32 secret bytes (Ed25519 seed or EC scalar); the caller wipes its copy.
@@ -93,11 +113,14 @@ class KeyStore {
   Result<PrivateKey> UnsealFromStore(const std::string& id, KeyInfo* info);
   void ForgetUnsealed();
   Result<std::pair<KeyInfo, std::string>> Load(const std::string& id);
+  void RunHook(store::WriteBatch& batch, KeyChange change, const KeyInfo& key,
+               const KeyInfo* successor) const;
 
   store::KvStore& kv_;
   SecretBytes kek_;
   Clock& clock_;
   Random& random_;
+  KeyChangeHook change_hook_;  // set before sharing, then read-only
   std::mutex state_mu_;  // serializes state changes (rotate, disable)
   std::atomic<uint64_t> generation_{0};
   static constexpr size_t kUnsealedCacheSize = 1024;
