@@ -5,7 +5,9 @@
 
 #include "api/handler_util.h"
 #include "api/problem.h"
+#include "audit/event.h"
 #include "base/log.h"
+#include "identity/key_events.h"
 #include "signer/kek.h"
 #include "store/rocks_store.h"
 
@@ -29,7 +31,7 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   so.path = config.data_dir + "/db";
   so.column_families = {identity::kPrincipalsFamily, identity::kOperatorFamily,
                         signer::kKeysFamily, identity::kTenantsFamily,
-                        identity::kIdentityIndexFamily};
+                        identity::kIdentityIndexFamily, std::string(audit::kAuditFamily)};
   MD_ASSIGN_OR_RETURN(app->store_, store::OpenRocksStore(so));
 
   // Private keys are sealed under the KEK; a wrong or unreadable KEK stops the start.
@@ -42,6 +44,7 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   }
   MD_ASSIGN_OR_RETURN(app->keys_, signer::KeyStore::Open(*app->store_, std::move(kek.key),
                                                          *app->clock_, *app->random_));
+  app->keys_->set_change_hook(identity::KeyAuditHook(*app->clock_));  // key.* audit events
   if (Result<signer::KeyInfo> k = app->keys_->ActiveKey("service", "service"); !k.ok()) {
     if (k.error().code() != StatusCode::kNotFound) {
       return k.error();
@@ -52,7 +55,7 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
 
   app->principals_ =
       std::make_unique<identity::PrincipalStore>(*app->store_, *app->clock_, *app->random_);
-  app->operator_auth_ = std::make_unique<identity::OperatorAuth>(*app->store_);
+  app->operator_auth_ = std::make_unique<identity::OperatorAuth>(*app->store_, *app->clock_);
   MD_ASSIGN_OR_RETURN(app->generated_token_,
                       app->operator_auth_->Initialize(secrets.bootstrap_token, *app->random_));
 

@@ -159,7 +159,7 @@ class StoreEnv {
     dir_ = templ;
     store::RocksStoreOptions so;
     so.path = dir_ + "/db";
-    so.column_families = {signer::kKeysFamily, identity::kTenantsFamily};
+    so.column_families = {signer::kKeysFamily, identity::kTenantsFamily, "audit"};
     Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(so);
     if (!kv.ok()) {
       problem_ = kv.error().ToString();

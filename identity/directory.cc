@@ -3,7 +3,10 @@
 #include "identity/directory.h"
 
 #include <algorithm>
+#include <initializer_list>
+#include <utility>
 
+#include "audit/event.h"
 #include "signer/did.h"
 #include "signer/ethereum.h"
 #include "signer/hash.h"
@@ -103,6 +106,22 @@ bool SplitToken(std::string_view token, std::string_view prefix, std::string_vie
 bool SecretMatches(std::string_view secret, const Bytes& stored_sha256) {
   const Bytes h = signer::Sha256(AsBytes(secret));
   return ConstantTimeEquals(h, stored_sha256);
+}
+
+// Stages the audit event of a change to a principal's directory (specs/audit.md §1.3) in the
+// batch of that change. `data` is the record's public form: never a token or a secret's hash.
+void StageEvent(store::WriteBatch& batch, const Tenant& t, std::string type, int64_t at_micros,
+                std::initializer_list<std::pair<const char*, std::string>> subjects,
+                json::Value data) {
+  audit::Event e;
+  e.type = std::move(type);
+  e.principal = t.principal_id();
+  e.at_micros = at_micros;
+  for (const auto& [kind, id] : subjects) {
+    e.Subject(kind, id);
+  }
+  e.data = std::move(data);
+  audit::Stage(batch, e);
 }
 
 Status BadCredential() {
@@ -297,6 +316,7 @@ Result<User> Directory::CreateUser(const Tenant& t, const CreateUserRequest& req
   u.created_at = clock_.NowUnixSeconds();
   store::WriteBatch batch;
   t.Put(batch, kUserKind, u.id, json::Write(UserToJson(u)));
+  StageEvent(batch, t, "user.created", clock_.NowUnixMicros(), {{"user", u.id}}, UserToJson(u));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return u;
 }
@@ -317,9 +337,11 @@ Result<User> Directory::DisableUser(const Tenant& t, const std::string& id) {
     return u;
   }
   u.state = "disabled";
-  const int64_t now = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  const int64_t now = now_micros / 1000000;
   store::WriteBatch batch;
   t.Put(batch, kUserKind, u.id, json::Write(UserToJson(u)));
+  StageEvent(batch, t, "user.disabled", now_micros, {{"user", u.id}}, UserToJson(u));
   MD_ASSIGN_OR_RETURN(std::vector<Credential> creds,
                       List<Credential>(t, kCredentialKind, "", SIZE_MAX, &CredentialFromJson,
                                        "credential", [&](const Credential& c) {
@@ -329,6 +351,8 @@ Result<User> Directory::DisableUser(const Tenant& t, const std::string& id) {
     c.state = "revoked";
     c.revoked_at = now;
     t.Put(batch, kCredentialKind, c.id, json::Write(CredentialToJson(c, true)));
+    StageEvent(batch, t, "credential.revoked", now_micros,
+               {{"credential", c.id}, {"user", c.user_id}}, CredentialToJson(c, false));
   }
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return u;
@@ -381,6 +405,8 @@ Result<WithToken<Credential>> Directory::CreateCredential(const Tenant& t,
   store::WriteBatch batch;
   t.Put(batch, kCredentialKind, c.id, json::Write(CredentialToJson(c, true)));
   batch.Put(kIdentityIndexFamily, IndexKey(kCredentialKind, c.id), t.principal_id());
+  StageEvent(batch, t, "credential.created", clock_.NowUnixMicros(),
+             {{"credential", c.id}, {"user", c.user_id}}, CredentialToJson(c, false));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return WithToken<Credential>{std::move(c), std::move(token)};
 }
@@ -402,9 +428,12 @@ Result<Credential> Directory::RevokeCredential(const Tenant& t, const std::strin
     return c;
   }
   c.state = "revoked";
-  c.revoked_at = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  c.revoked_at = now_micros / 1000000;
   store::WriteBatch batch;
   t.Put(batch, kCredentialKind, c.id, json::Write(CredentialToJson(c, true)));
+  StageEvent(batch, t, "credential.revoked", now_micros,
+             {{"credential", c.id}, {"user", c.user_id}}, CredentialToJson(c, false));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return c;
 }
@@ -454,6 +483,8 @@ Result<Agent> Directory::CreateAgent(const Tenant& t, const CreateAgentRequest& 
   store::WriteBatch batch;
   t.Put(batch, kAgentKind, a.id, json::Write(AgentToJson(a)));
   batch.Put(kIdentityIndexFamily, IndexKey("did", a.did), t.principal_id() + "/" + a.id);
+  StageEvent(batch, t, "agent.created", clock_.NowUnixMicros(),
+             {{"agent", a.id}, {"key", a.key_id}}, AgentToJson(a));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return a;
 }
@@ -477,7 +508,8 @@ Status Directory::RevokeAgentSessionsLocked(const Tenant& t, const std::string& 
         ids.emplace_back(key.substr(prefix.size()));
         return true;
       }));
-  const int64_t now = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  const int64_t now = now_micros / 1000000;
   for (const std::string& sid : ids) {
     MD_ASSIGN_OR_RETURN(Session s, GetSession(t, sid));
     if (s.state != "active") {
@@ -487,6 +519,8 @@ Status Directory::RevokeAgentSessionsLocked(const Tenant& t, const std::string& 
     s.revoked_at = now;
     s.revoked_reason = reason;
     t.Put(batch, kSessionKind, s.id, json::Write(SessionToJson(s, true, now)));
+    StageEvent(batch, t, "session.ended", now_micros, {{"session", s.id}, {"agent", s.agent_id}},
+               SessionToJson(s, false, now));
   }
   return OkStatus();
 }
@@ -508,9 +542,14 @@ Result<Agent> Directory::ChangeAgentState(const Tenant& t, const std::string& id
                                    "agent-state");
   }
   a.state = target;
-  a.updated_at = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  a.updated_at = now_micros / 1000000;
   store::WriteBatch batch;
   t.Put(batch, kAgentKind, a.id, json::Write(AgentToJson(a)));
+  const std::string type = target == "suspended" ? "agent.suspended"
+                           : target == "active"  ? "agent.resumed"
+                                                 : "agent.revoked";
+  StageEvent(batch, t, type, now_micros, {{"agent", a.id}}, AgentToJson(a));
   if (target != "active") {
     MD_RETURN_IF_ERROR(RevokeAgentSessionsLocked(t, a.id, "agent-" + target, batch));
   }
@@ -535,7 +574,8 @@ Result<WithToken<Session>> Directory::OpenSessionLocked(const Tenant& t, const A
                                     std::to_string(options_.session_ttl_minutes),
                                 "bad-ttl");
   }
-  const int64_t now = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  const int64_t now = now_micros / 1000000;
   Session s;
   MD_ASSIGN_OR_RETURN(s.id, random_.NewId("ses_"));
   s.principal_id = t.principal_id();
@@ -557,6 +597,8 @@ Result<WithToken<Session>> Directory::OpenSessionLocked(const Tenant& t, const A
     batch.Put(kIdentityIndexFamily, IndexKey("jti", agent.did + "/" + jti),
               std::to_string(jti_expires_at));
   }
+  StageEvent(batch, t, "session.opened", now_micros, {{"session", s.id}, {"agent", agent.id}},
+             SessionToJson(s, false, now));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return WithToken<Session>{std::move(s), std::move(token)};
 }
@@ -617,12 +659,15 @@ Result<Session> Directory::RevokeSession(const Tenant& t, const std::string& id,
   if (s.state != "active") {
     return s;
   }
-  const int64_t now = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  const int64_t now = now_micros / 1000000;
   s.state = "revoked";
   s.revoked_at = now;
   s.revoked_reason = reason;
   store::WriteBatch batch;
   t.Put(batch, kSessionKind, s.id, json::Write(SessionToJson(s, true, now)));
+  StageEvent(batch, t, "session.ended", now_micros, {{"session", s.id}, {"agent", s.agent_id}},
+             SessionToJson(s, false, now));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return s;
 }

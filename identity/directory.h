@@ -41,6 +41,8 @@ struct WithToken {
   SecretBytes token;
 };
 
+// Every state change stages its audit events (specs/audit.md §1.3) in the batch of the change;
+// refused operations stage nothing.
 // Thread safety: safe from any thread. State changes (create, disable, revoke, suspend, open)
 // are serialized by one mutex so that each read-check-write is atomic; reads take no lock.
 class Directory {

@@ -1,12 +1,23 @@
 // Operator bootstrap token: generation, hashed storage and constant-time check.
 #include "identity/operator_auth.h"
 
+#include "audit/event.h"
 #include "signer/hash.h"
 
 namespace mandated::identity {
 namespace {
 constexpr char kTokenHashKey[] = "bootstrap_token_sha256";
 constexpr char kTokenPrefix[] = "mdt_op_";
+
+// operator.token_set: service-wide, and says only where the token came from.
+void StageTokenSet(store::WriteBatch& batch, const char* source, int64_t at_micros) {
+  audit::Event e;
+  e.type = "operator.token_set";
+  e.principal = "";
+  e.at_micros = at_micros;
+  e.data.Set("source", json::Value::String(source));
+  audit::Stage(batch, e);
+}
 }  // namespace
 
 Result<std::optional<SecretBytes>> OperatorAuth::Initialize(
@@ -17,8 +28,14 @@ Result<std::optional<SecretBytes>> OperatorAuth::Initialize(
                                   "bad-config");
     }
     token_hash_ = signer::Sha256(configured->span());
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                        kv_.Get(kOperatorFamily, kTokenHashKey));
+    if (stored.has_value() && ConstantTimeEquals(ToBytes(*stored), token_hash_)) {
+      return std::optional<SecretBytes>();
+    }
     store::WriteBatch batch;
     batch.Put(kOperatorFamily, kTokenHashKey, AsChars(token_hash_));
+    StageTokenSet(batch, "configured", clock_.NowUnixMicros());
     MD_RETURN_IF_ERROR(kv_.Write(batch));
     return std::optional<SecretBytes>();
   }
@@ -35,6 +52,7 @@ Result<std::optional<SecretBytes>> OperatorAuth::Initialize(
   token_hash_ = signer::Sha256(secret.span());
   store::WriteBatch batch;
   batch.Put(kOperatorFamily, kTokenHashKey, AsChars(token_hash_));
+  StageTokenSet(batch, "generated", clock_.NowUnixMicros());
   MD_RETURN_IF_ERROR(kv_.Write(batch));
   return std::optional<SecretBytes>(std::move(secret));
 }

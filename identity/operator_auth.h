@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "base/clock.h"
 #include "base/random.h"
 #include "base/secret.h"
 #include "store/kv_store.h"
@@ -16,11 +17,14 @@ inline constexpr char kOperatorFamily[] = "operator";
 // Thread safety: Initialize once at start; Check is safe from any thread afterwards.
 class OperatorAuth {
  public:
-  explicit OperatorAuth(store::KvStore& kv) : kv_(kv) {}
+  // `clock` stamps the audit events; it must outlive this object.
+  OperatorAuth(store::KvStore& kv, Clock& clock) : kv_(kv), clock_(clock) {}
 
   // With `configured` (MANDATED_BOOTSTRAP_TOKEN) set, stores its hash (replacing an earlier one).
   // Otherwise, on a fresh store, generates a token and returns it so the caller can print it
-  // once; on later starts returns nullopt.
+  // once; on later starts returns nullopt. Storing a new hash stages an operator.token_set
+  // audit event in the same batch (data.source "configured" or "generated", never the token
+  // or its hash); a configured token whose hash is already stored changes nothing.
   Result<std::optional<SecretBytes>> Initialize(const std::optional<SecretBytes>& configured,
                                                 Random& random);
 
@@ -29,6 +33,7 @@ class OperatorAuth {
 
  private:
   store::KvStore& kv_;
+  Clock& clock_;
   Bytes token_hash_;  // set by Initialize
 };
 

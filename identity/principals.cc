@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "audit/event.h"
 #include "base/asset.h"
 #include "identity/records.h"
 
@@ -111,7 +112,8 @@ Result<Principal> PrincipalFromJson(const json::Value& v) {
 
 Result<Principal> PrincipalStore::Create(Principal p) {
   MD_ASSIGN_OR_RETURN(p.id, random_.NewId("prn_"));
-  p.created_at = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  p.created_at = now_micros / 1000000;
   std::lock_guard<std::mutex> lock(create_mu_);
   MD_ASSIGN_OR_RETURN(std::optional<std::string> taken, kv_.Get(kPrincipalsFamily, NameKey(p.name)));
   if (taken.has_value()) {
@@ -121,6 +123,13 @@ Result<Principal> PrincipalStore::Create(Principal p) {
   store::WriteBatch batch;
   batch.Put(kPrincipalsFamily, kRecordPrefix + p.id, json::Write(PrincipalToJson(p)));
   batch.Put(kPrincipalsFamily, NameKey(p.name), p.id);
+  audit::Event e;
+  e.type = "principal.created";
+  e.principal = p.id;
+  e.at_micros = now_micros;
+  e.Subject("principal", p.id);
+  e.data = PrincipalToJson(p);
+  audit::Stage(batch, e);
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return p;
 }

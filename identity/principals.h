@@ -47,8 +47,8 @@ Result<Principal> ParseCreatePrincipal(const json::Value& body);
 json::Value PrincipalToJson(const Principal& p);
 Result<Principal> PrincipalFromJson(const json::Value& v);
 
-// Stores principals. Creating one writes the record and its unique-name index in one durable
-// batch. Thread safety: safe from any thread (name uniqueness is serialized by a mutex).
+// Stores principals. Creating one writes the record, its unique-name index and its
+// principal.created audit event (specs/audit.md §1) in one durable batch. Thread safety: safe from any thread (name uniqueness is serialized by a mutex).
 class PrincipalStore {
  public:
   PrincipalStore(store::KvStore& kv, Clock& clock, Random& random)

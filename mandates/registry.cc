@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "audit/event.h"
 #include "mandates/attenuation.h"
 #include "signer/hash.h"
 #include "signer/jws.h"
@@ -73,6 +74,33 @@ Result<MandateRecord> RecordFromJson(const json::Value& v) {
   return m;
 }
 
+// Stages the audit event of a change to mandate `r` (specs/audit.md §1.3), its state after the
+// change as data (the record without its token).
+void StageMandateEvent(store::WriteBatch& batch, std::string type, const MandateRecord& r,
+                       int64_t at_micros, json::Value data) {
+  audit::Event e;
+  e.type = std::move(type);
+  e.principal = r.principal_id;
+  e.at_micros = at_micros;
+  e.Subject("mandate", r.id).Subject("parent_mandate", r.parent).Subject("agent", r.agent_id);
+  e.data = std::move(data);
+  audit::Stage(batch, e);
+}
+
+// The audit event type of a move into `state` (MarkLocked's states).
+std::string StateEventType(std::string_view state) {
+  if (state == "revoked") {
+    return "mandate.revoked";
+  }
+  if (state == "suspended") {
+    return "mandate.suspended";
+  }
+  if (state == "active") {
+    return "mandate.resumed";
+  }
+  return "mandate.used_up";
+}
+
 }  // namespace
 
 json::Value MandateRecordToJson(const MandateRecord& r) {
@@ -107,6 +135,19 @@ json::Value MandateRecordToJson(const MandateRecord& r) {
   v.Set("token", json::Value::String(r.token));
   return v;
 }
+
+namespace {
+json::Value MandateRecordToJsonWithoutToken(const MandateRecord& r) {
+  json::Value full = MandateRecordToJson(r);
+  json::Value out = json::Value::Object();
+  for (size_t i = 0; i < full.size(); ++i) {
+    if (full.keys()[i] != "token") {
+      out.Set(full.keys()[i], std::move(full.items()[i]));
+    }
+  }
+  return out;
+}
+}  // namespace
 
 Result<IssueBody> ParseIssueBody(const json::Value& body) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
@@ -368,6 +409,9 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
     t.Put(batch, kListKind, ListId(list),
           std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
   }
+  json::Value issued = MandateRecordToJsonWithoutToken(rec);
+  issued.Set("terms", MandateTermsToJson(cred.terms));
+  StageMandateEvent(batch, "mandate.issued", rec, clock_.NowUnixMicros(), std::move(issued));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return rec;
 }
@@ -396,7 +440,8 @@ Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<
                                    store::WriteBatch& batch,
                                    std::vector<MandateRecord>* changed,
                                    const std::map<std::string, MandateRecord>* pending) {
-  const int64_t now = clock_.NowUnixSeconds();
+  const int64_t now_micros = clock_.NowUnixMicros();
+  const int64_t now = now_micros / 1000000;
   std::map<uint64_t, StatusArray> lists;
   for (const std::string& id : ids) {
     MandateRecord rec;
@@ -424,6 +469,9 @@ Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<
     }
     MD_RETURN_IF_ERROR(it->second.Set(rec.idx, static_cast<uint8_t>(status)));
     t.Put(batch, kMandateKind, rec.id, json::Write(MandateRecordToJson(rec)));
+    // One event per mandate whose state this changes (a cascade stages one for each).
+    StageMandateEvent(batch, StateEventType(state), rec, now_micros,
+                      MandateRecordToJsonWithoutToken(rec));
     changed->push_back(std::move(rec));
   }
   {
@@ -536,6 +584,26 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
       used_up.push_back(m.id);
     }
     counted[m.id] = m;
+  }
+  {
+    // mandate.used: the use and the count of every mandate of the chain after it, staged
+    // before the mandate.used_up events of the mandates it used up (MarkLocked).
+    json::Value data = json::Value::Object();
+    data.Set("use_key", json::Value::String(use_key));
+    data.Set("uses", json::Value::Int(chain.front().uses));
+    json::Value counts = json::Value::Array();
+    for (const MandateRecord& m : chain) {
+      json::Value c = json::Value::Object();
+      c.Set("id", json::Value::String(m.id));
+      c.Set("uses", json::Value::Int(m.uses));
+      if (m.max_uses) {
+        c.Set("max_uses", json::Value::Int(*m.max_uses));
+      }
+      counts.Append(std::move(c));
+    }
+    data.Set("chain", std::move(counts));
+    StageMandateEvent(batch, "mandate.used", chain.front(), clock_.NowUnixMicros(),
+                      std::move(data));
   }
   // A mandate that used its last use ends, and so does everything delegated from it; the
   // counted uses, the new states and the status bits go in one batch.

@@ -21,7 +21,7 @@ class DirectoryTest : public ::testing::Test {
   void SetUp() override {
     store::RocksStoreOptions o;
     o.path = dir_.Sub("db");
-    o.column_families = {kTenantsFamily, kIdentityIndexFamily, signer::kKeysFamily};
+    o.column_families = {kTenantsFamily, kIdentityIndexFamily, signer::kKeysFamily, "audit"};
     kv_ = std::move(*store::OpenRocksStore(o));
     keys_ = std::move(*signer::KeyStore::Open(*kv_, SecretBytes(ByteSpan(Bytes(32, 7))), clock_,
                                               SystemRandom::Get()));
