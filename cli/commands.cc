@@ -1,6 +1,6 @@
 // mandatectl: global flags, dispatch, help, and the operator's commands (health, principals,
-// keys). The other groups are in identity_commands.cc, agent_commands.cc and
-// mandate_commands.cc.
+// keys). The other groups are in identity_commands.cc, agent_commands.cc,
+// mandate_commands.cc, authorization_commands.cc and audit_commands.cc.
 #include "cli/commands.h"
 
 #include <stdlib.h>
@@ -8,6 +8,10 @@
 #include "cli/command_kit.h"
 
 namespace mandated::cli {
+
+// The audit group (audit_commands.cc).
+std::vector<Command> AuditCommands();
+
 namespace {
 
 std::string PrincipalLine(const json::Value& p) {
@@ -105,7 +109,7 @@ std::vector<Command> OperatorCommands() {
 std::vector<Command> Commands() {
   std::vector<Command> all = OperatorCommands();
   for (std::vector<Command> group : {IdentityCommands(), AgentCommands(), MandateCommands(),
-                                     AuthorizationCommands()}) {
+                                     AuthorizationCommands(), AuditCommands()}) {
     all.insert(all.end(), std::make_move_iterator(group.begin()),
                std::make_move_iterator(group.end()));
   }
@@ -138,8 +142,9 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
     s += "  " + c.name + (c.usage.empty() ? "" : " " + c.usage) + "\n      " + c.summary + "\n";
   }
   s += "\nExit codes: 0 ok, 1 refused by the server (or, for `mandates verify`, an invalid\n"
-       "verdict; for `authorize`, denied), 2 usage or local error (e.g. a key file), 3 server\n"
-       "unreachable, 4 `authorize` needs a person's approval (approval_required).\n";
+       "verdict; for `authorize`, denied; for `audit verify`, a bundle that does not verify),\n"
+       "2 usage or local error (e.g. a key file), 3 server unreachable,\n"
+       "4 `authorize` needs a person's approval (approval_required).\n";
   return s;
 }
 
@@ -166,7 +171,7 @@ Output RunCommand(const std::vector<std::string>& args) {
       ctx.json = true;
     } else if (a == "--help" || a == "-h") {
       ctx.help = true;
-    } else if (a == "--offline") {
+    } else if (a == "--offline" || a == "--new") {
       ctx.flags.emplace(a, "");  // a command switch: takes no value
     } else if (a == "--server") {
       if (!value(&ctx.server)) return Usage("mandatectl: --server needs a URL\n");

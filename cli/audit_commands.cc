@@ -1,0 +1,552 @@
+// mandatectl audit commands (specs/audit.md §4, §5): compliance reads a purchase's trail, exports
+// it as a bundle with the signed checkpoint and proofs, and verifies that bundle offline with a
+// verifier key it trusts (`audit verify` needs no server and no token).
+//
+// Selectors: --authorization, --mandate or --agent name one trail; without them the global
+// --principal (or MANDATED_PRINCIPAL) names the principal's, which --from and --to bound. An
+// export with none of them is the whole log (the operator's).
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "audit/bundle.h"
+#include "audit/checkpoint.h"
+#include "cli/command_kit.h"
+
+namespace mandated::cli {
+namespace {
+
+// Exit code of `audit verify` when the bundle does not verify (commands.h: 1).
+constexpr int kNotVerified = 1;
+// Trail pages are fetched this many events at a time (the route's maximum).
+constexpr int kTrailPage = 1000;
+// Bundles and notes larger than this are refused (an export holds at most 1,000,000 events).
+constexpr size_t kMaxInputBytes = size_t{4} << 30;
+
+// Percent-encodes a query value (RFC 3986 unreserved characters pass).
+std::string Escaped(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+// The whole content of `path`, or of standard input for "-". kUnavailable when it cannot be
+// read, kInvalidArgument when it is larger than kMaxInputBytes.
+Result<std::string> ReadInput(const std::string& path) {
+  FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
+  }
+  std::string out;
+  char buf[65536];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= kMaxInputBytes) {
+    out.append(buf, n);
+  }
+  const bool failed = ferror(f) != 0;
+  if (f != stdin) {
+    fclose(f);
+  }
+  if (failed) {
+    return UnavailableError("cannot read " + path, "io");
+  }
+  if (out.size() > kMaxInputBytes) {
+    return InvalidArgumentError(path + " is larger than 4 GiB", "too-large");
+  }
+  return out;
+}
+
+// Writes `content` to `path` exactly (replacing it) through a temporary file and a rename.
+// kUnavailable naming the path when it cannot.
+Status WriteOutput(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+  }
+  const bool written = fwrite(content.data(), 1, content.size(), f) == content.size();
+  const bool closed = fclose(f) == 0;
+  if (!written || !closed || rename(tmp.c_str(), path.c_str()) != 0) {
+    remove(tmp.c_str());
+    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+  }
+  return OkStatus();
+}
+
+// `s` without leading and trailing ASCII white space.
+std::string Trimmed(const std::string& s) {
+  const char* kSpace = " \t\r\n";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string::npos) {
+    return "";
+  }
+  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
+}
+
+// The output file of `-o FILE` (a word, not a --flag, so it arrives among the positional
+// arguments, which are left without it). "" when not given; kInvalidArgument when -o has no
+// file or is given twice.
+Result<std::string> OutputPath(Context& ctx) {
+  std::string path;
+  int named = 0;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < ctx.positional.size(); ++i) {
+    if (ctx.positional[i] == "-o") {
+      if (i + 1 >= ctx.positional.size() || ctx.positional[i + 1].empty()) {
+        return InvalidArgumentError("-o needs a file", "usage");
+      }
+      path = ctx.positional[++i];
+      ++named;
+    } else {
+      rest.push_back(ctx.positional[i]);
+    }
+  }
+  if (named > 1) {
+    return InvalidArgumentError("name one output file", "usage");
+  }
+  ctx.positional = std::move(rest);
+  return path;
+}
+
+// The trail query (specs/audit.md §4) of the command's selector, e.g. "authorization=atz_...";
+// "" for the whole log when `allow_none`. kInvalidArgument when several selectors, none (and
+// not `allow_none`), an empty id, or --from/--to without a principal selector are given.
+Result<std::string> TrailQuery(const Context& ctx, bool allow_none) {
+  std::string query;
+  int named = 0;
+  for (const char* kind : {"authorization", "mandate", "agent"}) {
+    const std::vector<std::string> ids = Flags(ctx, std::string("--") + kind);
+    if (ids.empty()) {
+      continue;
+    }
+    if (ids.size() > 1 || ids[0].empty()) {
+      return InvalidArgumentError(std::string("give --") + kind + " once, with an id", "usage");
+    }
+    query = std::string(kind) + "=" + Escaped(ids[0]);
+    ++named;
+  }
+  if (named > 1) {
+    return InvalidArgumentError(
+        "give one of --authorization ID, --mandate ID, --agent ID or --principal ID", "usage");
+  }
+  const std::optional<std::string> from = Flag(ctx, "--from");
+  const std::optional<std::string> to = Flag(ctx, "--to");
+  if (named == 0 && !ctx.principal.empty()) {
+    query = "principal=" + Escaped(ctx.principal);
+    if (from.has_value()) {
+      query += "&from=" + Escaped(*from);
+    }
+    if (to.has_value()) {
+      query += "&to=" + Escaped(*to);
+    }
+    return query;
+  }
+  if (from.has_value() || to.has_value()) {
+    return InvalidArgumentError("--from and --to bound a --principal trail only", "usage");
+  }
+  if (named == 0 && !allow_none) {
+    return InvalidArgumentError(
+        "give one of --authorization ID, --mandate ID, --agent ID or --principal ID", "usage");
+  }
+  return query;
+}
+
+// Who caused an event: "operator", "service", "ses_..." or "crd_...(admin)".
+std::string ActorText(const json::Value* actor) {
+  if (actor == nullptr || !actor->is_object()) {
+    return "?";
+  }
+  const std::string id = Str(*actor, "id");
+  if (id.empty()) {
+    return Str(*actor, "kind");
+  }
+  const std::string role = Str(*actor, "role");
+  return role.empty() ? id : id + "(" + role + ")";
+}
+
+// The ids an event is about, space-separated; a delegation's parent as "parent:mnd_...", and
+// the principal only when nothing else is named (every event of a trail is the principal's).
+std::string SubjectsText(const json::Value* subjects) {
+  if (subjects == nullptr || !subjects->is_object()) {
+    return "";
+  }
+  std::string out;
+  for (size_t i = 0; i < subjects->size(); ++i) {
+    const std::string& kind = subjects->keys()[i];
+    const json::Value& id = subjects->items()[i];
+    if ((kind == "principal" && subjects->size() > 1) || !id.is_string()) {
+      continue;
+    }
+    out += (out.empty() ? "" : " ") + (kind == "parent_mandate" ? "parent:" : std::string()) +
+           id.as_string();
+  }
+  return out;
+}
+
+// What an event's data says in a few words: a decision with its amount and reasons, a
+// reservation's state, a name, a role, a key's purpose, a state and why, a successor key.
+std::string DataSummary(const json::Value* data) {
+  if (data == nullptr || !data->is_object()) {
+    return "";
+  }
+  std::vector<std::string> parts;
+  const json::Value* request = data->Find("request");
+  const json::Value& money = request != nullptr && request->is_object() ? *request : *data;
+  if (!Str(*data, "decision").empty()) {
+    parts.push_back(Str(*data, "decision"));
+  }
+  if (!Str(money, "amount").empty() && !Str(money, "asset").empty()) {
+    parts.push_back(Str(money, "amount") + " " + Str(money, "asset"));
+  }
+  if (const json::Value* payee = money.Find("payee"); payee != nullptr && payee->is_object()) {
+    parts.push_back("to " + Str(*payee, "type") + ":" + Str(*payee, "value"));
+  }
+  if (const json::Value* r = data->Find("reservation"); r != nullptr && r->is_object()) {
+    std::string text = "reservation " + Str(*r, "state");
+    if (!Str(*r, "captured").empty()) {
+      text += " " + Str(*r, "captured");
+    }
+    parts.push_back(text);
+  }
+  if (const json::Value* reasons = data->Find("reasons");
+      reasons != nullptr && reasons->is_array() && !reasons->items().empty()) {
+    std::string codes;
+    for (const json::Value& r : reasons->items()) {
+      codes += (codes.empty() ? "" : ",") + (r.is_object() ? Str(r, "code") : json::Write(r));
+    }
+    parts.push_back("reasons " + codes);
+  }
+  if (const json::Value* name = data->Find("name"); name != nullptr && name->is_string()) {
+    parts.push_back(json::Write(*name));
+  }
+  for (const char* key : {"role", "roles", "purpose"}) {
+    if (!Str(*data, key).empty()) {
+      parts.push_back(std::string(key) + " " + Str(*data, key));
+    }
+  }
+  if (!Str(*data, "state").empty()) {
+    const std::string why = Str(*data, "state_reason");
+    parts.push_back(Str(*data, "state") + (why.empty() ? "" : " (" + why + ")"));
+  }
+  if (const json::Value* next = data->Find("successor"); next != nullptr && next->is_object()) {
+    parts.push_back("successor " + Str(*next, "id"));
+  }
+  std::string out;
+  for (const std::string& p : parts) {
+    out += (out.empty() ? "" : " ") + p;
+  }
+  return out;
+}
+
+// One trail item ({"seq","event"}) as one line:
+//   #17  2026-12-05T10:41:07.123456Z  authorization.decided  ses_...  atz_... mnd_... agt_...
+//   ses_...  allowed 3000 USD to domain:shop.example reservation reserved
+std::string EventLine(const json::Value& item) {
+  const std::string seq = Str(item, "seq");
+  Result<json::Value> e = json::Parse(Str(item, "event"));
+  if (!e.ok() || !e->is_object()) {
+    return "#" + seq + "  (not an event: " + Str(item, "event") + ")\n";
+  }
+  std::string line = "#" + seq + "  " + Str(*e, "at") + "  " + Str(*e, "type") + "  " +
+                     ActorText(e->Find("actor"));
+  for (const std::string& part : {SubjectsText(e->Find("subjects")), DataSummary(e->Find("data"))}) {
+    if (!part.empty()) {
+      line += "  " + part;
+    }
+  }
+  return line + "\n";
+}
+
+Output Trail(Context& ctx) {
+  const std::string command = "audit trail";
+  Result<std::string> query = TrailQuery(ctx, false);
+  if (!query.ok()) {
+    return UsageError(command, query.error().message());
+  }
+  if (!ctx.positional.empty()) {
+    return UsageError(command, "unexpected argument \"" + ctx.positional[0] + "\"");
+  }
+  ApiClient client(ctx.server, ctx.token);
+  json::Value items = json::Value::Array();
+  std::string after;
+  for (;;) {
+    std::string path = "/v1/audit/trail?" + *query + "&limit=" + std::to_string(kTrailPage);
+    if (!after.empty()) {
+      path += "&after=" + after;
+    }
+    Result<ApiResponse> r = client.Get(path);
+    if (!r.ok() || r->status < 200 || r->status >= 300) {
+      return Render(ctx, r, nullptr);  // an error: the line function is never called
+    }
+    Result<json::Value> page = json::Parse(r->body);
+    const json::Value* got = page.ok() && page->is_object() ? page->Find("items") : nullptr;
+    if (got == nullptr || !got->is_array()) {
+      return Usage("mandatectl: " + ctx.server + " answered a trail page without items\n", 1);
+    }
+    for (const json::Value& item : got->items()) {
+      items.Append(item);
+    }
+    const json::Value* next = page->Find("next_after");
+    if (next == nullptr) {
+      break;
+    }
+    const std::string next_after = Str(*page, "next_after");
+    if (next_after == after) {
+      return Usage("mandatectl: " + ctx.server + " answered the same trail page twice\n", 1);
+    }
+    after = next_after;
+  }
+  Output o;
+  if (ctx.json) {
+    json::Value all = json::Value::Object();
+    all.Set("items", std::move(items));
+    o.out = json::Write(all) + "\n";
+    return o;
+  }
+  for (const json::Value& item : items.items()) {
+    o.out += EventLine(item);
+  }
+  if (o.out.empty()) {
+    o.out = "no audit events\n";
+  }
+  return o;
+}
+
+// The bundle header's "size" and the number of event lines, for the line `export` prints.
+std::string BundleSummary(const std::string& bundle) {
+  const size_t eol = bundle.find('\n');
+  Result<json::Value> header = json::Parse(bundle.substr(0, eol));
+  size_t events = 0;
+  for (size_t at = eol; at != std::string::npos && at + 1 < bundle.size();
+       at = bundle.find('\n', at + 1)) {
+    ++events;
+  }
+  return std::to_string(events) + " events, checkpoint size " +
+         (header.ok() && header->is_object() ? Str(*header, "size") : std::string("?"));
+}
+
+Output Export(Context& ctx) {
+  const std::string command = "audit export";
+  Result<std::string> out = OutputPath(ctx);
+  if (!out.ok()) {
+    return UsageError(command, out.error().message());
+  }
+  if (out->empty()) {
+    return UsageError(command, "give the bundle file with -o FILE (- for standard output)");
+  }
+  Result<std::string> query = TrailQuery(ctx, true);
+  if (!query.ok()) {
+    return UsageError(command, query.error().message());
+  }
+  if (!ctx.positional.empty()) {
+    return UsageError(command, "unexpected argument \"" + ctx.positional[0] + "\"");
+  }
+  Result<ApiResponse> r =
+      ApiClient(ctx.server, ctx.token)
+          .Get("/v1/audit/export" + (query->empty() ? "" : "?" + *query));
+  if (!r.ok() || r->status < 200 || r->status >= 300) {
+    return Render(ctx, r, nullptr);  // an error: the line function is never called
+  }
+  Output o;
+  if (*out == "-") {
+    o.out = r->body;
+    return o;
+  }
+  if (Status s = WriteOutput(*out, r->body); !s.ok()) {
+    return UsageError(command, s.message());
+  }
+  o.out = "wrote " + *out + ": " + BundleSummary(r->body) + "\n";
+  return o;
+}
+
+// `audit checkpoint [--new] [-o FILE]`: the latest signed note, or a new one (POST).
+Output Checkpoint(Context& ctx) {
+  const std::string command = "audit checkpoint";
+  Result<std::string> out = OutputPath(ctx);
+  if (!out.ok()) {
+    return UsageError(command, out.error().message());
+  }
+  if (!ctx.positional.empty()) {
+    return UsageError(command, "unexpected argument \"" + ctx.positional[0] + "\"");
+  }
+  ApiClient client(ctx.server, ctx.token);
+  Result<ApiResponse> r = Flag(ctx, "--new").has_value()
+                              ? client.PostJson("/v1/audit/checkpoints", "")
+                              : client.Get("/v1/audit/checkpoint");
+  if (!r.ok() || r->status < 200 || r->status >= 300) {
+    return Render(ctx, r, nullptr);  // an error: the line function is never called
+  }
+  Result<json::Value> v = json::Parse(r->body);
+  const std::string note = v.ok() && v->is_object() ? Str(*v, "note") : "";
+  if (note.empty()) {
+    return Usage("mandatectl: " + ctx.server + " answered a checkpoint without a note\n", 1);
+  }
+  Output o;
+  if (!out->empty() && *out != "-") {
+    if (Status s = WriteOutput(*out, note); !s.ok()) {
+      return UsageError(command, s.message());
+    }
+    o.out = ctx.json ? r->body + "\n"
+                     : "wrote " + *out + ": checkpoint size " + Str(*v, "size") + ", root " +
+                           Str(*v, "root") + "\n";
+    return o;
+  }
+  o.out = ctx.json ? r->body + "\n" : note;
+  return o;
+}
+
+// The verifier key of --key or --key-file, "" when neither; kInvalidArgument when both are
+// given or the key is not a note verifier key, kUnavailable when the file cannot be read.
+Result<std::string> TrustedKey(const Context& ctx) {
+  const std::optional<std::string> key = Flag(ctx, "--key");
+  const std::optional<std::string> file = Flag(ctx, "--key-file");
+  if (key.has_value() && file.has_value()) {
+    return InvalidArgumentError("give --key or --key-file, not both", "usage");
+  }
+  std::string text;
+  if (key.has_value()) {
+    text = Trimmed(*key);
+  } else if (file.has_value()) {
+    MD_ASSIGN_OR_RETURN(std::string content, ReadInput(*file));
+    text = Trimmed(content);
+  } else {
+    return std::string();
+  }
+  if (Result<audit::NoteVerifier> v = audit::ParseVerifierKey(text); !v.ok()) {
+    return InvalidArgumentError("not a verifier key (NAME+HASH+KEY): " + v.error().message(),
+                                "usage");
+  }
+  return text;
+}
+
+// `audit verify BUNDLE`: offline, no server (specs/audit.md §5).
+Output Verify(Context& ctx) {
+  const std::string command = "audit verify";
+  if (ctx.positional.size() != 1) {
+    return UsageError(command, "give exactly one bundle file");
+  }
+  audit::BundleVerifyOptions options;
+  Result<std::string> key = TrustedKey(ctx);
+  if (!key.ok()) {
+    return UsageError(command, key.error().message());
+  }
+  options.verifier_key = *key;
+  const std::vector<std::string> notes = Flags(ctx, "--checkpoint");
+  for (const std::string& path : notes) {
+    Result<std::string> note = ReadInput(path);
+    if (!note.ok()) {
+      return UsageError(command, note.error().message());
+    }
+    options.earlier_checkpoints.push_back(std::move(*note));
+  }
+  Result<std::string> bundle = ReadInput(ctx.positional[0]);
+  if (!bundle.ok()) {
+    return UsageError(command, bundle.error().message());
+  }
+  const audit::BundleReport report = audit::VerifyBundle(*bundle, options);
+
+  Output o;
+  o.exit_code = report.ok() ? 0 : kNotVerified;
+  if (report.key_from_bundle) {
+    o.err = "warning: no --key given: the bundle was checked against its own verifier key, "
+            "which proves only that it is self-consistent; only a key you trust proves it is "
+            "the service's log\n";
+  }
+  if (ctx.json) {
+    json::Value v = json::Value::Object();
+    v.Set("verified", json::Value::Bool(report.ok()));
+    v.Set("origin", json::Value::String(report.origin));
+    v.Set("size", json::Value::Uint(report.size));
+    v.Set("root", json::Value::String(report.root_hex));
+    v.Set("events", json::Value::Uint(report.events));
+    v.Set("complete_prefix", json::Value::Bool(report.complete_prefix));
+    v.Set("key_from_bundle", json::Value::Bool(report.key_from_bundle));
+    v.Set("earlier_checkpoints", json::Value::Uint(notes.size()));
+    json::Value findings = json::Value::Array();
+    for (const audit::BundleFinding& f : report.findings) {
+      json::Value one = json::Value::Object();
+      one.Set("code", json::Value::String(f.code));
+      one.Set("detail", json::Value::String(f.detail));
+      findings.Append(std::move(one));
+    }
+    v.Set("findings", std::move(findings));
+    o.out = json::Write(v) + "\n";
+    return o;
+  }
+  if (!report.origin.empty()) {
+    o.out += "origin: " + report.origin + "\n";
+    o.out += "size: " + std::to_string(report.size) + "\n";
+    o.out += "root: " + report.root_hex + "\n";
+  }
+  o.out += "events: " + std::to_string(report.events) +
+           (report.complete_prefix ? " (the whole log: the root is recomputed from them)\n"
+                                   : " (each with an inclusion proof)\n");
+  o.out += std::string("key: ") +
+           (report.key_from_bundle ? "the bundle's own (not trusted: give --key)\n"
+                                   : "trusted (--key)\n");
+  if (!notes.empty()) {
+    o.out += "earlier checkpoints: " + std::to_string(notes.size()) + "\n";
+  }
+  for (const audit::BundleFinding& f : report.findings) {
+    o.out += f.code + (f.detail.empty() ? "" : " " + f.detail) + "\n";
+  }
+  o.out += report.ok() ? "verified\n"
+                       : "not verified: " + std::to_string(report.findings.size()) +
+                             (report.findings.size() == 1 ? " finding\n" : " findings\n");
+  return o;
+}
+
+}  // namespace
+
+std::vector<Command> AuditCommands() {
+  const std::string selector =
+      "--authorization ID | --mandate ID | --agent ID | --principal ID [--from T] [--to T]";
+  return {
+      {"audit trail", selector,
+       "the audit events of a purchase (authorization: with its mandates' chain, agent and "
+       "session), a mandate and its delegations, an agent, or a principal (T: RFC 3339 or unix "
+       "seconds), one line each: #seq, time, type, actor, subjects, what changed; --json for "
+       "the raw items (an auditor credential or the operator token; every page is fetched)",
+       Trail},
+      {"audit export", "[" + selector + "] -o FILE",
+       "save an export bundle (specs/audit.md §5) of a trail, byte for byte, with the signed "
+       "checkpoint and a proof for each event; with no selector (and no MANDATED_PRINCIPAL) "
+       "the whole log (operator); -o - writes it to standard output",
+       Export},
+      {"audit verify", "BUNDLE [--key VKEY | --key-file FILE] [--checkpoint NOTE_FILE]...",
+       "verify an export bundle offline (no server): the checkpoint's signature under the "
+       "trusted verifier key (`audit key`), every event and proof or the recomputed root, and "
+       "each earlier checkpoint held; prints every finding; exit 0 verified, 1 not verified, 2 "
+       "usage or an unreadable file. Without --key the bundle's own key is used, which proves "
+       "nothing about whose log it is",
+       Verify},
+      {"audit checkpoint", "[--new] [-o FILE]",
+       "print (or save, -o) the latest signed checkpoint note exactly; keep it to check later "
+       "bundles with `audit verify --checkpoint`; --new publishes one of the current tree "
+       "first (POST /v1/audit/checkpoints, operator)",
+       Checkpoint},
+      {"audit key", "",
+       "print the audit verifier key (NAME+HASH+KEY) that `audit verify --key` trusts",
+       [](Context& ctx) {
+         if (!ctx.positional.empty()) {
+           return UsageError("audit key", "takes no arguments");
+         }
+         return Call(ctx, Method::kGet, "/v1/audit/key", "", [](const json::Value& v) {
+           return Str(v, "verifier_key") + "\n";
+         });
+       }},
+  };
+}
+
+}  // namespace mandated::cli
