@@ -8,9 +8,11 @@
 #
 # Usage: bench/load.sh --out FILE [--scenarios healthz,mandate-verify,authorize]
 #          [--connections "1 16 256"] [--duration S] [--warmup S] [--ratio-run | --no-sweep]
-#          [--workers N] [--no-build]
+#          [--workers N] [--no-build] [--ratio-rounds N]
 #   --ratio-run  after the sweep (or alone with --no-sweep): healthz flat out at 64 connections,
 #                authorize flat out at 64, then authorize at half that rate; prints the ratio.
+#   --ratio-rounds N  repeats the two flat-out steps N times, interleaved (default 1), printing
+#                each round's ratio and the median; the half-load step follows the last round.
 #   --workers    the server's worker pool (default: the server's own default).
 # MANDATED_BENCH_BUILD_DIR picks the build directory (default build/release).
 #
@@ -26,6 +28,7 @@ connections="1 16 256"
 duration=10
 warmup=2
 ratio_run=0
+ratio_rounds=1
 sweep=1
 workers=""
 do_build=1
@@ -37,10 +40,11 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --ratio-run) ratio_run=1; shift ;;
+    --ratio-rounds) ratio_rounds="$2"; shift 2 ;;
     --no-sweep) sweep=0; shift ;;
     --workers) workers="$2"; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "load.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -175,6 +179,11 @@ EOF
 
 # ---- Running the driver ----
 
+# The server's CPU time so far (user + system, in clock ticks), from /proc.
+server_cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$server_pid/stat"
+}
+
 # drive RUN SCENARIO CONNECTIONS RATE DRIVER_FLAGS...: one measured run, appended to $out as one
 # JSON line (the driver's, plus the run's name and the server's worker count) and echoed to
 # stderr. RATE 0 is flat out.
@@ -186,13 +195,22 @@ drive() {
     threads=2
   fi
   : > "$server_log"  # bound the log's size (the server appends)
-  local line
+  local line cpu_before cpu_after
+  cpu_before=$(server_cpu_ticks)
   line=$("$driver" --port "$port" --scenario "$scenario" --connections "$conns" \
     --threads "$threads" --rate "$rate" --duration "$duration" --warmup "$warmup" "$@")
-  line=$(RUN="$run" WORKERS="${server_workers:-0}" LINE="$line" python3 -c '
+  cpu_after=$(server_cpu_ticks)
+  line=$(RUN="$run" WORKERS="${server_workers:-0}" LINE="$line" TICKS=$((cpu_after - cpu_before)) \
+    HZ="$(getconf CLK_TCK)" python3 -c '
 import json, os
 d = json.loads(os.environ["LINE"])
 d = {"run": os.environ["RUN"], **d, "server_workers": int(os.environ["WORKERS"])}
+# The server process CPU (user + system) over warm-up and measured time, per request at the
+# measured rate: what one request costs the server, whatever else shares the machine.
+ticks, hz = int(os.environ["TICKS"]), int(os.environ["HZ"])
+served = d["throughput_rps"] * (d["warmup_s"] + d["duration_s"])
+if served > 0:
+    d["server_cpu_us_per_request"] = round(ticks * 1e6 / hz / served, 1)
 print(json.dumps(d, separators=(",", ":")))')
   echo "$line" >> "$out"
   LINE="$line" python3 -c '
@@ -200,8 +218,9 @@ import json, os
 d = json.loads(os.environ["LINE"]); l = d["latency_us"]
 rate = "flat out" if d["target_rate"] is None else "%d/s" % d["target_rate"]
 print("%-8s %-16s %4d conns %-10s %9.0f req/s  p50 %8.0f us  p99 %8.0f us  p99.9 %8.0f us  "
-      "statuses %s  errors %d  mismatches %s" % (d["run"], d["scenario"], d["connections"], rate,
-      d["throughput_rps"], l["p50"], l["p99"], l["p99_9"], d["responses"], d["error_count"],
+      "server CPU %6.1f us/req  statuses %s  errors %d  mismatches %s" % (d["run"],
+      d["scenario"], d["connections"], rate, d["throughput_rps"], l["p50"], l["p99"], l["p99_9"],
+      d.get("server_cpu_us_per_request", 0.0), d["responses"], d["error_count"],
       d["mismatches"]))' >&2
   last_throughput=$(LINE="$line" python3 -c '
 import json, os; print(int(json.loads(os.environ["LINE"])["throughput_rps"]))')
@@ -289,21 +308,31 @@ if [ "$sweep" = 1 ]; then
 fi
 
 if [ "$ratio_run" = 1 ]; then
-  scenario_healthz 64 0 ratio
-  healthz_max=$last_throughput
-  if authorize_available; then
+  ratios=()
+  for round in $(seq "$ratio_rounds"); do
+    scenario_healthz 64 0 ratio
+    healthz_max=$last_throughput
+    authorize_available || break
     scenario_authorize 64 0 ratio
     authorize_max=$last_throughput
+    ratio=$(python3 -c "print('%.3f' % ($authorize_max / $healthz_max if $healthz_max else 0.0))")
+    ratios+=("$ratio")
+    echo "ratio run (round $round of $ratio_rounds): authorize $authorize_max req/s /" \
+      "healthz $healthz_max req/s = $ratio (DESIGN §7 target >= 0.50)" >&2
+  done
+  if [ "${#ratios[@]}" -gt 0 ]; then
     half=$((authorize_max / 2))
     if [ "$half" -lt 1 ]; then
       half=1
     fi
     scenario_authorize 64 "$half" ratio
-    python3 -c "
-import sys
-h, a = $healthz_max, $authorize_max
-print('ratio run: authorize %d req/s / healthz %d req/s = %.2f (DESIGN §7 target >= 0.50)'
-      % (a, h, a / h if h else 0.0))" >&2
+    if [ "${#ratios[@]}" -gt 1 ]; then
+      python3 -c "
+import statistics, sys
+r = [float(x) for x in sys.argv[1:]]
+print('ratio run: median of %d rounds %.3f (min %.3f, max %.3f)'
+      % (len(r), statistics.median(r), min(r), max(r)))" "${ratios[@]}" >&2
+    fi
   fi
 fi
 echo "wrote $out" >&2

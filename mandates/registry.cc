@@ -238,7 +238,39 @@ Result<MandateRecord> MandateRegistry::Load(const identity::Tenant& t,
 
 Result<MandateRecord> MandateRegistry::Get(const identity::Tenant& t,
                                            const std::string& id) const {
-  return Load(t, id);
+  std::string key = t.principal_id();
+  key += '/';
+  key += id;
+  uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(records_mu_);
+    generation = records_generation_;
+    auto it = records_.find(key);
+    if (it != records_.end()) {
+      return it->second;
+    }
+  }
+  Result<MandateRecord> rec = Load(t, id);
+  if (rec.ok()) {
+    // Kept only if no write finished since `generation` was read: a record read before a
+    // write that then completed must not outlive it.
+    std::lock_guard<std::mutex> lock(records_mu_);
+    if (records_generation_ == generation) {
+      if (records_.size() >= kRecordCacheSize) {
+        records_.clear();
+      }
+      records_.emplace(std::move(key), *rec);
+    }
+  }
+  return rec;
+}
+
+Status MandateRegistry::WriteMandates(store::WriteBatch& batch) {
+  Status s = kv_.Write(batch, store::Durability::kSync);
+  std::lock_guard<std::mutex> lock(records_mu_);
+  ++records_generation_;
+  records_.clear();
+  return s;
 }
 
 Result<std::vector<MandateRecord>> MandateRegistry::List(const identity::Tenant& t,
@@ -412,7 +444,7 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
   json::Value issued = MandateRecordToJsonWithoutToken(rec);
   issued.Set("terms", MandateTermsToJson(cred.terms));
   StageMandateEvent(batch, "mandate.issued", rec, clock_.NowUnixMicros(), std::move(issued));
-  MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  MD_RETURN_IF_ERROR(WriteMandates(batch));
   return rec;
 }
 
@@ -529,7 +561,7 @@ Result<MandateRecord> MandateRegistry::ChangeState(const identity::Tenant& t,
   MD_RETURN_IF_ERROR(MarkLocked(
       t, ids, state, status,
       [&](const std::string& m) { return m == id ? reason : child_reason; }, batch, &changed));
-  MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  MD_RETURN_IF_ERROR(WriteMandates(batch));
   return changed.front();
 }
 
@@ -635,7 +667,7 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
   outcome.Set("at", json::Value::Int(now));
   outcome.Set("uses", json::Value::Int(chain.front().uses));
   t.Put(batch, kUseKind, id + "/" + use_key, json::Write(outcome));
-  MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  MD_RETURN_IF_ERROR(WriteMandates(batch));
   MD_ASSIGN_OR_RETURN(MandateRecord after, Load(t, id));
   return UseOutcome{std::move(after), false};
 }

@@ -94,7 +94,7 @@ struct ServedStatusList {
 };
 
 // Thread safety: safe from any thread. State changes are serialized by one mutex (each
-// read-check-write is atomic); reads take no lock except the served-list cache's.
+// read-check-write is atomic); reads take no lock except the caches' (served lists, records).
 class MandateRegistry {
  public:
   MandateRegistry(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, Random& random,
@@ -116,7 +116,10 @@ class MandateRegistry {
   // kInvalidArgument delegation-widens (with the pointer) or bad-validity.
   Result<MandateRecord> Issue(const identity::Tenant& t, IssueRequest req);
 
-  // kNotFound "mandate-not-found".
+  // kNotFound "mandate-not-found". Served from memory while no mandate record has been written
+  // since it was read: every write of one bumps the records' generation (after the batch is
+  // durable, before the writer returns), so a revocation, suspension or use is seen by every
+  // Get that starts after it returned.
   Result<MandateRecord> Get(const identity::Tenant& t, const std::string& id) const;
   // In id order after `after`; `agent` filters by subject agent when non-empty.
   Result<std::vector<MandateRecord>> List(const identity::Tenant& t, const std::string& after,
@@ -168,6 +171,9 @@ class MandateRegistry {
                                                      const std::string& id) const;
   Result<MandateRecord> ChangeState(const identity::Tenant& t, const std::string& id,
                                     std::string_view action, const std::string& by);
+  // kv_.Write of a batch that holds mandate records, then drops every cached record (whatever
+  // the write's outcome).
+  Status WriteMandates(store::WriteBatch& batch);
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;
@@ -182,6 +188,12 @@ class MandateRegistry {
   std::mutex cache_mu_;
   std::map<std::string, CachedList> served_;      // "<principal>/<list>"
   std::map<std::string, uint64_t> list_version_;  // bumped on every change, under write_mu_
+  // Records as last read, by "<principal>/<id>", valid while `records_generation_` is the one
+  // they were read at (WriteMandates bumps it and clears the map).
+  static constexpr size_t kRecordCacheSize = 4096;
+  mutable std::mutex records_mu_;
+  mutable std::map<std::string, MandateRecord> records_;
+  uint64_t records_generation_ = 0;  // guarded by records_mu_
 };
 
 }  // namespace mandated::mandates

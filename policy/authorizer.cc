@@ -85,7 +85,7 @@ struct Authorizer::PrincipalState {
 // The verified chain of a mandate: records and credentials, the mandate first.
 struct Authorizer::ChainInfo {
   std::vector<mandates::MandateRecord> records;
-  mandates::Verdict verdict;
+  std::shared_ptr<const mandates::Verdict> verdict;  // shared with the verified-chain cache
 };
 
 Authorizer::Authorizer(store::KvStore& kv, signer::KeyStore& keys,
@@ -274,8 +274,8 @@ std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const Ch
     out.push_back(std::move(c));
   };
   // The mandate and each ancestor.
-  for (size_t i = 0; i < chain.verdict.chain.size(); ++i) {
-    const mandates::MandateCredential& cred = chain.verdict.chain[i].credential;
+  for (size_t i = 0; i < chain.verdict->chain.size(); ++i) {
+    const mandates::MandateCredential& cred = chain.verdict->chain[i].credential;
     const std::string owner = "mandate:" + cred.id;
     const mandates::Limits& limits = cred.terms.limits;
     for (size_t w = 0; w < limits.windows.size(); ++w) {
@@ -404,7 +404,35 @@ Status Authorizer::WriteAuthorization(const identity::Tenant& t, const Authoriza
   return kv_.Write(batch, store::Durability::kSync);
 }
 
-mandates::Verdict Authorizer::VerifyChain(const ChainInfo& chain, int64_t now) {
+Result<std::shared_ptr<const Authorizer::SessionFacts>> Authorizer::FactsOf(
+    const identity::Tenant& t, const Actor& actor) {
+  std::string key = t.principal_id();
+  key += '/';
+  key += actor.session_id;
+  {
+    std::lock_guard<std::mutex> lock(facts_mu_);
+    auto it = facts_.find(key);
+    if (it != facts_.end() && it->second->agent.id == actor.agent_id) return it->second;
+  }
+  MD_ASSIGN_OR_RETURN(identity::Session session, directory_.GetSession(t, actor.session_id));
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, actor.agent_id));
+  auto facts = std::make_shared<SessionFacts>();
+  facts->session.id = std::move(session.id);
+  facts->session.principal_id = std::move(session.principal_id);
+  facts->session.agent_id = std::move(session.agent_id);
+  facts->session.spend_cap = std::move(session.spend_cap);
+  facts->agent.id = std::move(agent.id);
+  facts->agent.principal_id = std::move(agent.principal_id);
+  facts->agent.did = std::move(agent.did);
+  facts->agent.ceilings = std::move(agent.ceilings);
+  std::lock_guard<std::mutex> lock(facts_mu_);
+  if (facts_.size() >= kVerifiedCacheSize) facts_.clear();
+  facts_[key] = facts;
+  return std::shared_ptr<const SessionFacts>(std::move(facts));
+}
+
+std::shared_ptr<const mandates::Verdict> Authorizer::VerifyChain(const ChainInfo& chain, int64_t now,
+                                          std::string* policy_version) {
   const mandates::MandateRecord& mandate = chain.records.front();
   // Fast path: a chain whose signatures this process verified with the same keys, every link
   // still active (status 0: the record and its status bit change in one batch) and inside its
@@ -419,20 +447,23 @@ mandates::Verdict Authorizer::VerifyChain(const ChainInfo& chain, int64_t now) {
     auto it = verified_.find(mandate.id);
     if (it != verified_.end() && it->second.generation == generation &&
         it->second.token == mandate.token) {
+      if (policy_version != nullptr) *policy_version = it->second.policy_version;
       return it->second.verdict;
     }
   }
+  std::string version = Sha256Hex(mandate.token);
+  if (policy_version != nullptr) *policy_version = version;
   mandates::VerifyRequest vr;
   vr.token = mandate.token;
   for (size_t i = 1; i < chain.records.size(); ++i) vr.chain.push_back(chain.records[i].token);
   mandates::IssuerKeyResolver resolver(registry_, keys_);
   mandates::RegistryStatusSource statuses(registry_, kv_);
-  mandates::Verdict verdict =
-      mandates::VerifyMandate(vr, resolver, statuses, mandates::VerifyOptions{now});
-  if (verdict.valid && in_force) {
+  auto verdict = std::make_shared<const mandates::Verdict>(
+      mandates::VerifyMandate(vr, resolver, statuses, mandates::VerifyOptions{now}));
+  if (verdict->valid && in_force) {
     std::lock_guard<std::mutex> lock(verified_mu_);
     if (verified_.size() >= kVerifiedCacheSize) verified_.clear();
-    verified_[mandate.id] = VerifiedChain{generation, mandate.token, verdict};
+    verified_[mandate.id] = VerifiedChain{generation, mandate.token, std::move(version), verdict};
   }
   return verdict;
 }
@@ -451,23 +482,26 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     return PermissionDeniedError("this session is limited to other mandates",
                                  "mandate-out-of-scope");
   }
-  MD_ASSIGN_OR_RETURN(identity::Session session, directory_.GetSession(t, actor.session_id));
-  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, actor.agent_id));
+  MD_ASSIGN_OR_RETURN(std::shared_ptr<const SessionFacts> facts, FactsOf(t, actor));
+  const identity::Session& session = facts->session;
+  const identity::Agent& agent = facts->agent;
 
   // The chain as the online verifier sees it (specs/mandate.md §7.1), then the purchase against
   // every link of it, exactly as VerifyMandate does with a purchase.
   const int64_t verify_now = clock_.NowUnixSeconds();
   mandates::Purchase purchase_at = req.purchase;
   purchase_at.at = verify_now;
-  chain.verdict = VerifyChain(chain, verify_now);
-  for (const mandates::VerifiedLink& link : chain.verdict.chain) {
+  std::string policy_version;
+  chain.verdict = VerifyChain(chain, verify_now, &policy_version);
+  std::vector<mandates::Reason> reasons = chain.verdict->reasons;
+  bool step_up = chain.verdict->step_up;
+  for (const mandates::VerifiedLink& link : chain.verdict->chain) {
     std::vector<mandates::Reason> pr =
         mandates::CheckPurchase(link.credential.terms, purchase_at, link.credential.id);
-    chain.verdict.reasons.insert(chain.verdict.reasons.end(), pr.begin(), pr.end());
-    chain.verdict.step_up = chain.verdict.step_up ||
-                            mandates::NeedsStepUp(link.credential.terms, purchase_at, verify_now);
+    reasons.insert(reasons.end(), pr.begin(), pr.end());
+    step_up = step_up || mandates::NeedsStepUp(link.credential.terms, purchase_at, verify_now);
   }
-  chain.verdict.valid = chain.verdict.reasons.empty();
+  const bool valid = reasons.empty();
 
   Authorization a;
   MD_ASSIGN_OR_RETURN(a.id, random_.NewId("atz_"));
@@ -480,12 +514,12 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
   a.purchase = req.purchase;
   a.purchase.at.reset();
   a.cart_hash = req.cart_hash;
-  a.policy_version = Sha256Hex(mandate.token);
+  a.policy_version = std::move(policy_version);
   std::string approval_id;
   std::string reservation_id;
-  if (chain.verdict.valid) {
+  if (valid) {
     MD_ASSIGN_OR_RETURN(reservation_id, random_.NewId("rsv_"));
-    if (chain.verdict.step_up) {
+    if (step_up) {
       MD_ASSIGN_OR_RETURN(approval_id, random_.NewId("apr_"));
     }
   }
@@ -501,8 +535,8 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     a.charged_at = now;
     a.created_at = now;
     a.updated_at = now;
-    for (const mandates::Reason& r : chain.verdict.reasons) a.reasons.push_back(FromVerifierReason(r));
-    if (chain.verdict.valid) {
+    for (const mandates::Reason& r : reasons) a.reasons.push_back(FromVerifierReason(r));
+    if (valid) {
       counters = CountersLocked(*ps, chain, &agent, &session, a.purchase.asset, now);
       for (const CounterView& c : counters) {
         if (a.purchase.amount <= c.remaining) continue;
@@ -519,8 +553,8 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
                                          c.remaining});
       }
       // Uses and spacing, for the mandate and each ancestor.
-      for (size_t i = 0; i < chain.verdict.chain.size(); ++i) {
-        const mandates::MandateCredential& cred = chain.verdict.chain[i].credential;
+      for (size_t i = 0; i < chain.verdict->chain.size(); ++i) {
+        const mandates::MandateCredential& cred = chain.verdict->chain[i].credential;
         auto it = ps->series.find(SeriesKey("uses:" + cred.id, ""));
         const Uint128 held_uses = it == ps->series.end() ? 0 : it->second.Total();
         if (cred.terms.limits.max_uses) {
@@ -595,7 +629,7 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     ap.policy_version = a.policy_version;
     json::Value shown = AuthorizationToJson(a);
     json::Value why = json::Value::Array();
-    for (const mandates::VerifiedLink& link : chain.verdict.chain) {
+    for (const mandates::VerifiedLink& link : chain.verdict->chain) {
       if (mandates::NeedsStepUp(link.credential.terms, purchase_at, verify_now)) {
         why.Append(json::Value::String(link.credential.id));
       }
@@ -977,7 +1011,7 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
   chain.verdict = VerifyChain(chain, clock_.NowUnixSeconds());
   // Every asset some amount limit of the chain names.
   std::set<std::string> assets;
-  for (const mandates::VerifiedLink& link : chain.verdict.chain) {
+  for (const mandates::VerifiedLink& link : chain.verdict->chain) {
     const mandates::Limits& l = link.credential.terms.limits;
     for (const auto& x : l.per_transaction) assets.insert(x.asset);
     for (const auto& x : l.windows) assets.insert(x.asset);
@@ -987,7 +1021,7 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   json::Value out = json::Value::Object();
   out.Set("mandate", json::Value::String(mandate_id));
-  out.Set("verdict", json::Value::String(chain.verdict.valid ? "valid" : "invalid"));
+  out.Set("verdict", json::Value::String(chain.verdict->valid ? "valid" : "invalid"));
   json::Value counters = json::Value::Array();
   json::Value uses = json::Value::Array();
   {
@@ -1002,8 +1036,8 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
         counters.Append(CounterViewToJson(c));
       }
     }
-    for (size_t i = 0; i < chain.verdict.chain.size(); ++i) {
-      const mandates::MandateCredential& cred = chain.verdict.chain[i].credential;
+    for (size_t i = 0; i < chain.verdict->chain.size(); ++i) {
+      const mandates::MandateCredential& cred = chain.verdict->chain[i].credential;
       auto it = ps->series.find(SeriesKey("uses:" + cred.id, ""));
       const int64_t held = it == ps->series.end() ? 0 : static_cast<int64_t>(it->second.Total());
       json::Value u = json::Value::Object();

@@ -132,7 +132,20 @@ class Authorizer {
                                const std::string& id, std::string_view verb);
   Result<ChainInfo> LoadChain(const identity::Tenant& t, const std::string& mandate_id);
   // The verdict on the chain alone (no purchase) at `now`, from the cache when it may be.
-  mandates::Verdict VerifyChain(const ChainInfo& chain, int64_t now);
+  // `policy_version` (may be null) gets the hex SHA-256 of the mandate's token.
+  std::shared_ptr<const mandates::Verdict> VerifyChain(const ChainInfo& chain, int64_t now,
+                                                       std::string* policy_version = nullptr);
+  // The parts of a session and its agent that a decision uses and that never change once they
+  // are created: the session's id and spend cap, the agent's id, DID and ceilings (nothing else
+  // is filled in). Read once per session, then from memory. Their states, which do change, are
+  // not here: the access guard checks them on every request (Directory::Authenticate).
+  // Errors: GetSession's and GetAgent's.
+  struct SessionFacts {
+    identity::Session session;
+    identity::Agent agent;
+  };
+  Result<std::shared_ptr<const SessionFacts>> FactsOf(const identity::Tenant& t,
+                                                      const Actor& actor);
   std::vector<CounterView> CountersLocked(PrincipalState& ps, const ChainInfo& chain,
                                           const identity::Agent* agent,
                                           const identity::Session* session,
@@ -165,12 +178,15 @@ class Authorizer {
   struct VerifiedChain {
     uint64_t generation = 0;
     std::string token;
-    mandates::Verdict verdict;
+    std::string policy_version;  // hex SHA-256 of `token`
+    std::shared_ptr<const mandates::Verdict> verdict;
   };
   static constexpr size_t kVerifiedCacheSize = 4096;
   std::mutex verified_mu_;
   std::map<std::string, VerifiedChain> verified_;
   std::map<std::string, std::pair<uint64_t, signer::KeyInfo>> issuer_keys_;  // principal ->
+  std::mutex facts_mu_;
+  std::map<std::string, std::shared_ptr<const SessionFacts>> facts_;  // "<principal>/<session>"
 
   std::mutex sweeper_mu_;
   std::condition_variable sweeper_cv_;
