@@ -80,6 +80,10 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     host.replace(at, 1, "%3A");
   }
   app->service_did_ = "did:web:" + host;
+  MD_ASSIGN_OR_RETURN(app->audit_, audit::Log::Open(*app->store_, *app->keys_, *app->clock_,
+                                                    public_host + "/audit"));
+  // The checkpoint key exists from the first start, so its creation is an early event.
+  MD_RETURN_IF_ERROR(app->audit_->AuditKey().status());
 
   identity::DirectoryOptions dopts;
   dopts.service_did = app->service_did_;
@@ -121,8 +125,10 @@ Status App::Run() {
                           {"data_dir", config_.data_dir},
                           {"workers", config_.worker_threads}});
   authorizer_->StartSweeper();
+  audit_->StartBackground(config_.audit_sequence_ms, config_.audit_checkpoint_s);
   Status served = http_->Serve();
   authorizer_->StopSweeper();
+  audit_->StopBackground();
   Status flushed = store_->Flush();
   log::Info("stopped", {{"flush", flushed.ok() ? std::string("ok") : flushed.ToString()}});
   MD_RETURN_IF_ERROR(served);
@@ -154,6 +160,7 @@ void App::RegisterRoutes() {
   RegisterIdentityRoutes();
   RegisterMandateRoutes();
   RegisterAuthorizationRoutes();
+  RegisterAuditRoutes();
 }
 
 void App::RegisterPrincipalRoutes() {

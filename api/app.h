@@ -12,6 +12,7 @@
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/router.h"
+#include "audit/log.h"
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/secret.h"
@@ -72,6 +73,7 @@ class App {
   void RegisterIdentityRoutes();
   void RegisterMandateRoutes();
   void RegisterAuthorizationRoutes();
+  void RegisterAuditRoutes();
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();
@@ -80,6 +82,7 @@ class App {
   std::unique_ptr<identity::PrincipalStore> principals_;
   std::unique_ptr<identity::OperatorAuth> operator_auth_;
   std::unique_ptr<signer::KeyStore> keys_;
+  std::unique_ptr<audit::Log> audit_;
   std::unique_ptr<identity::Directory> directory_;
   std::unique_ptr<mandates::MandateRegistry> mandates_;
   std::unique_ptr<policy::IdempotencyKeys> idempotency_;

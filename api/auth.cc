@@ -4,6 +4,7 @@
 #include "api/handler_util.h"
 #include "api/http_server.h"
 #include "api/problem.h"
+#include "audit/event.h"
 
 namespace mandated::api {
 namespace {
@@ -142,6 +143,13 @@ Handler AccessGuard::Guard(identity::Permission permission, GuardedHandler handl
     if (std::optional<Response> refused = Refusal(req, permission, &access)) {
       return std::move(*refused);
     }
+    // Every audit event staged while this request is handled names this caller.
+    const identity::Caller& c = access.caller;
+    audit::ScopedActor actor(
+        c.role == identity::Role::kOperator ? audit::Actor::Operator()
+        : !c.session_id.empty()
+            ? audit::Actor::Session(c.session_id)
+            : audit::Actor::Credential(c.credential_id, std::string(identity::RoleName(c.role))));
     return handler(req, access);
   };
 }

@@ -115,6 +115,12 @@ Status Apply(const std::string& key, const std::string& value, const std::string
     MD_ASSIGN_OR_RETURN(cfg.approval_timeout_s, ParseInt(where, value, 1, 604800));
   } else if (key == "idempotency_ttl_s") {
     MD_ASSIGN_OR_RETURN(cfg.idempotency_ttl_s, ParseInt(where, value, 86400, 2592000));
+  } else if (key == "audit_sequence_ms") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 10, 60000));
+    cfg.audit_sequence_ms = static_cast<int>(v);
+  } else if (key == "audit_checkpoint_s") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 86400));
+    cfg.audit_checkpoint_s = static_cast<int>(v);
   } else if (key == "rate_limits") {
     return ParseRateLimits(where, value, cfg);
   } else if (key == "public_host") {
@@ -153,6 +159,8 @@ constexpr Setting kSettings[] = {
     {"reservation_ttl_s", "--reservation-ttl-s", "MANDATED_RESERVATION_TTL_S"},
     {"approval_timeout_s", "--approval-timeout-s", "MANDATED_APPROVAL_TIMEOUT_S"},
     {"idempotency_ttl_s", "--idempotency-ttl-s", "MANDATED_IDEMPOTENCY_TTL_S"},
+    {"audit_sequence_ms", "--audit-sequence-ms", "MANDATED_AUDIT_SEQUENCE_MS"},
+    {"audit_checkpoint_s", "--audit-checkpoint-s", "MANDATED_AUDIT_CHECKPOINT_S"},
     {"rate_limits", "--rate-limits", "MANDATED_RATE_LIMITS"},
 };
 

@@ -30,6 +30,14 @@ Result<std::vector<signer::KeyInfo>> PublishedKeys(signer::KeyStore& keys, const
 
 namespace {
 
+// The service keys its DID document and JWKS publish: all but the audit key, which signs
+// checkpoint notes rather than JWS and is published as a note verifier key (specs/audit.md §2).
+Result<std::vector<signer::KeyInfo>> ServiceJwsKeys(signer::KeyStore& keys) {
+  MD_ASSIGN_OR_RETURN(std::vector<signer::KeyInfo> all, PublishedKeys(keys, kServiceOwner, ""));
+  std::erase_if(all, [](const signer::KeyInfo& k) { return k.purpose == "audit"; });
+  return all;
+}
+
 // `fixed_owner`: a principal's key route (no "owner" field accepted); otherwise the operator's
 // route, where "owner" defaults to the service.
 Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& body,
@@ -138,10 +146,10 @@ Response JwksResponse(const std::string& did, const Result<std::vector<signer::K
 void App::RegisterKeyRoutes() {
   using identity::Permission;
   router_.Add("GET", "/.well-known/did.json", [this](Request&) {
-    return DidDocumentResponse(service_did_, PublishedKeys(*keys_, kServiceOwner, ""));
+    return DidDocumentResponse(service_did_, ServiceJwsKeys(*keys_));
   });
   router_.Add("GET", "/.well-known/jwks.json", [this](Request&) {
-    return JwksResponse(service_did_, PublishedKeys(*keys_, kServiceOwner, ""));
+    return JwksResponse(service_did_, ServiceJwsKeys(*keys_));
   });
   const AccessGuard& g = *guard_;
 

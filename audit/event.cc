@@ -44,7 +44,7 @@ std::string FormatMicros(int64_t unix_micros) {
   const int64_t frac = unix_micros % 1000000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[96];
   snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06" PRId64 "Z", tm.tm_year + 1900,
            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac < 0 ? 0 : frac);
   return buf;

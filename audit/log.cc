@@ -52,6 +52,7 @@ std::string CheckpointKey(uint64_t size) { return "c/" + Hex16(size); }
 
 constexpr char kSizeKey[] = "meta/size";
 constexpr char kNewestCheckpointKey[] = "meta/checkpoint";
+constexpr char kOriginKey[] = "meta/origin";
 
 // The fields of an event the log itself needs.
 struct EventFacts {
@@ -90,6 +91,17 @@ bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.s
 
 Result<std::unique_ptr<Log>> Log::Open(store::KvStore& kv, signer::KeyStore& keys, Clock& clock,
                                        std::string origin) {
+  // The origin names the log in every checkpoint and in the verifier key: it is fixed at the
+  // first start, so checkpoints held from before keep verifying if the host or port changes.
+  Result<std::optional<std::string>> pinned = kv.Get(kAuditFamily, kOriginKey);
+  if (!pinned.ok()) return pinned.error();
+  if (pinned->has_value()) {
+    origin = **pinned;
+  } else {
+    store::WriteBatch batch;
+    batch.Put(kAuditFamily, kOriginKey, origin);
+    MD_RETURN_IF_ERROR(kv.Write(batch, store::Durability::kSync));
+  }
   std::unique_ptr<Log> log(new Log(kv, keys, clock, std::move(origin)));
   Result<std::optional<std::string>> size = kv.Get(kAuditFamily, kSizeKey);
   if (!size.ok()) return size.error();
@@ -112,7 +124,7 @@ Result<std::unique_ptr<Log>> Log::Open(store::KvStore& kv, signer::KeyStore& key
 Log::~Log() { StopBackground(); }
 
 void Log::StartBackground(int sequence_ms, int checkpoint_s) {
-  std::lock_guard<std::mutex> lock(bg_mu_);
+  std::lock_guard<std::mutex> start_lock(bg_mu_);
   if (bg_.joinable()) return;
   bg_stop_ = false;
   bg_ = std::thread([this, sequence_ms, checkpoint_s] {

@@ -47,7 +47,8 @@ struct TrailPage {
 // Thread safety: every method is safe from any thread; sequencing is serialized internally.
 class Log {
  public:
-  // `origin`: the checkpoint origin ("<host>/audit"). Loads the tree size and frontier.
+  // `origin`: the checkpoint origin ("<host>/audit") for a new log; a log keeps the origin it
+  // was first opened with. Loads the tree size and frontier.
   static Result<std::unique_ptr<Log>> Open(store::KvStore& kv, signer::KeyStore& keys,
                                            Clock& clock, std::string origin);
 

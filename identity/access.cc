@@ -53,6 +53,7 @@ std::string_view PermissionName(Permission p) {
     case Permission::kManageAuthorizations: return "authorizations:manage";
     case Permission::kReadApprovals: return "approvals:read";
     case Permission::kDecideApprovals: return "approvals:decide";
+    case Permission::kReadAudit: return "audit:read";
   }
   return "unknown";
 }
@@ -66,7 +67,8 @@ bool RoleAllows(Role role, Permission p) {
       return p != Permission::kOwnSession && p != Permission::kAuthorize;
     case Role::kAdmin:
       return p != Permission::kManagePrincipals && p != Permission::kManageServiceKeys &&
-             p != Permission::kOwnSession && p != Permission::kAuthorize;
+             p != Permission::kOwnSession && p != Permission::kAuthorize &&
+             p != Permission::kReadAudit;
     case Role::kApprover:
       return p == Permission::kReadPrincipal || p == Permission::kReadAgents ||
              p == Permission::kReadSessions || p == Permission::kReadMandates ||
@@ -77,7 +79,8 @@ bool RoleAllows(Role role, Permission p) {
              p == Permission::kReadCredentials || p == Permission::kReadAgents ||
              p == Permission::kReadSessions || p == Permission::kReadKeys ||
              p == Permission::kReadMandates || p == Permission::kVerifyMandates ||
-             p == Permission::kReadAuthorizations || p == Permission::kReadApprovals;
+             p == Permission::kReadAuthorizations || p == Permission::kReadApprovals ||
+             p == Permission::kReadAudit;
     case Role::kMerchant:
       return p == Permission::kReadPrincipal || p == Permission::kVerifyMandates ||
              p == Permission::kUseMandates;

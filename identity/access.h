@@ -45,6 +45,7 @@ enum class Permission {
   kManageAuthorizations,  // capture or void any reservation of the principal
   kReadApprovals,
   kDecideApprovals,       // approve or deny a pending step-up
+  kReadAudit,             // the audit trail, checkpoints and proofs (auditors, operator)
 };
 
 std::string_view PermissionName(Permission p);

@@ -1,0 +1,225 @@
+// Audit routes: checkpoints, proofs, events, trails and export bundles (specs/audit.md §4).
+// Auditors see their principal's events; checkpoints, proofs and the key are the same for all.
+#include <charconv>
+
+#include "api/app.h"
+#include "api/handler_util.h"
+#include "api/problem.h"
+#include "mandates/credential.h"
+
+namespace mandated::api {
+namespace {
+
+constexpr size_t kMaxExportEvents = 1000000;
+
+Status QueryError(std::string detail) {
+  return InvalidArgumentError(std::move(detail), "audit-query-invalid");
+}
+
+Result<uint64_t> ParseCount(const Request& req, const std::string& name, bool required,
+                            uint64_t fallback) {
+  const std::string text = req.Query(name);
+  if (text.empty()) {
+    if (required) return QueryError("?" + name + "= is required");
+    return fallback;
+  }
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || (text.size() > 1 && text[0] == '0')) {
+    return QueryError("?" + name + "= must be a non-negative decimal integer");
+  }
+  return v;
+}
+
+// RFC 3339 UTC or unix seconds.
+Result<std::optional<int64_t>> ParseBound(const Request& req, const std::string& name) {
+  const std::string text = req.Query(name);
+  if (text.empty()) return std::optional<int64_t>();
+  if (text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 12) {
+    return std::optional<int64_t>(std::stoll(text) * 1000000);
+  }
+  Result<int64_t> secs = mandates::ParseRfc3339Utc(text);
+  if (!secs.ok()) return QueryError("?" + name + "= must be RFC 3339 UTC or unix seconds");
+  return std::optional<int64_t>(*secs * 1000000);
+}
+
+Result<audit::TrailQuery> ParseTrailQuery(const Request& req, const Access& a, bool allow_none) {
+  audit::TrailQuery q;
+  q.authorization = req.Query("authorization");
+  q.mandate = req.Query("mandate");
+  q.agent = req.Query("agent");
+  q.principal = req.Query("principal");
+  const int named = !q.authorization.empty() + !q.mandate.empty() + !q.agent.empty() +
+                    !q.principal.empty();
+  if (named > 1 || (named == 0 && !allow_none)) {
+    return QueryError("name exactly one of authorization, mandate, agent or principal");
+  }
+  MD_ASSIGN_OR_RETURN(q.from_micros, ParseBound(req, "from"));
+  MD_ASSIGN_OR_RETURN(q.to_micros, ParseBound(req, "to"));
+  if ((q.from_micros || q.to_micros) && q.principal.empty()) {
+    return QueryError("from and to bound principal queries only");
+  }
+  if (q.from_micros && q.to_micros && *q.from_micros >= *q.to_micros) {
+    return QueryError("from must be before to");
+  }
+  q.visible_principal = a.caller.principal_id;
+  if (!q.visible_principal.empty() && !q.principal.empty() && q.principal != q.visible_principal) {
+    return NotFoundError("no principal " + q.principal, "principal-not-found");
+  }
+  return q;
+}
+
+json::Value HashList(const std::vector<audit::Hash>& hashes) {
+  json::Value arr = json::Value::Array();
+  for (const audit::Hash& h : hashes) arr.Append(json::Value::String(audit::HashHex(h)));
+  return arr;
+}
+
+json::Value CheckpointJson(const audit::SignedCheckpoint& c) {
+  json::Value v = json::Value::Object();
+  v.Set("size", json::Value::Uint(c.size));
+  v.Set("root", json::Value::String(audit::HashHex(c.root)));
+  v.Set("note", json::Value::String(c.note));
+  return v;
+}
+
+json::Value EventJson(const audit::StoredEvent& e) {
+  json::Value v = json::Value::Object();
+  v.Set("seq", json::Value::Uint(e.seq));
+  v.Set("event", json::Value::String(e.bytes));
+  return v;
+}
+
+// An auditor may read an event only if it is their principal's.
+bool Visible(const audit::StoredEvent& e, const Access& a) {
+  if (a.caller.principal_id.empty()) return true;
+  Result<json::Value> v = json::Parse(e.bytes);
+  if (!v.ok() || !v->is_object()) return false;
+  const json::Value* p = v->Find("principal");
+  return p != nullptr && p->is_string() && p->as_string() == a.caller.principal_id;
+}
+
+}  // namespace
+
+void App::RegisterAuditRoutes() {
+  using identity::Permission;
+  const AccessGuard& g = *guard_;
+  audit::Log& log = *audit_;
+
+  router_.Add("GET", "/v1/audit/key", g.Guard(Permission::kReadAudit, [&log, this](Request& req, const Access&) {
+    Result<signer::KeyInfo> key = log.AuditKey();
+    Result<std::string> vkey = log.VerifierKey();
+    if (!key.ok()) return ProblemResponse(key.error(), req);
+    if (!vkey.ok()) return ProblemResponse(vkey.error(), req);
+    json::Value v = json::Value::Object();
+    v.Set("origin", json::Value::String(log.origin()));
+    v.Set("verifier_key", json::Value::String(*vkey));
+    v.Set("key", signer::KeyInfoToJson(*key));
+    (void)this;
+    return JsonResponse(200, v);
+  }));
+  router_.Add("GET", "/v1/audit/checkpoint", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
+    return Answer(log.Latest(), req, 200, CheckpointJson);
+  }));
+  router_.Add("POST", "/v1/audit/checkpoints", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
+    return Answer(log.Publish(), req, 201, CheckpointJson);
+  }));
+  router_.Add("GET", "/v1/audit/checkpoints/{size}", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
+    const std::string text = req.Param("size");
+    uint64_t size = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      return ProblemResponse(NotFoundError("no checkpoint " + text, "checkpoint-not-found"), req);
+    }
+    return Answer(log.CheckpointAt(size), req, 200, CheckpointJson);
+  }));
+  router_.Add("GET", "/v1/audit/events/{seq}", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access& a) {
+    const std::string text = req.Param("seq");
+    uint64_t seq = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seq);
+    if (ec != std::errc() || ptr != text.data() + text.size()) {
+      return ProblemResponse(NotFoundError("no audit event " + text, "audit-event-not-found"), req);
+    }
+    if (Result<uint64_t> s = log.Sequence(); !s.ok()) return ProblemResponse(s.error(), req);
+    Result<audit::StoredEvent> e = log.Event(seq);
+    if (e.ok() && !Visible(*e, a)) {
+      e = NotFoundError("no audit event " + text, "audit-event-not-found");
+    }
+    return Answer(e, req, 200, EventJson);
+  }));
+  router_.Add("GET", "/v1/audit/proofs/inclusion", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
+    Result<uint64_t> seq = ParseCount(req, "seq", true, 0);
+    if (!seq.ok()) return ProblemResponse(seq.error(), req);
+    Result<uint64_t> size = ParseCount(req, "size", false, log.size());
+    if (!size.ok()) return ProblemResponse(size.error(), req);
+    Result<std::vector<audit::Hash>> proof = log.Inclusion(*seq, *size);
+    if (!proof.ok()) return ProblemResponse(proof.error(), req);
+    Result<audit::Hash> root = log.Root(*size);
+    Result<audit::StoredEvent> e = log.Event(*seq);
+    if (!root.ok()) return ProblemResponse(root.error(), req);
+    if (!e.ok()) return ProblemResponse(e.error(), req);
+    json::Value v = json::Value::Object();
+    v.Set("seq", json::Value::Uint(*seq));
+    v.Set("size", json::Value::Uint(*size));
+    v.Set("leaf_hash", json::Value::String(audit::HashHex(audit::LeafHash(AsBytes(e->bytes)))));
+    v.Set("root", json::Value::String(audit::HashHex(*root)));
+    v.Set("proof", HashList(*proof));
+    return JsonResponse(200, v);
+  }));
+  router_.Add("GET", "/v1/audit/proofs/consistency", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
+    Result<uint64_t> from = ParseCount(req, "from", true, 0);
+    if (!from.ok()) return ProblemResponse(from.error(), req);
+    Result<uint64_t> to = ParseCount(req, "to", false, log.size());
+    if (!to.ok()) return ProblemResponse(to.error(), req);
+    Result<std::vector<audit::Hash>> proof = log.Consistency(*from, *to);
+    if (!proof.ok()) return ProblemResponse(proof.error(), req);
+    Result<audit::Hash> r1 = log.Root(*from);
+    Result<audit::Hash> r2 = log.Root(*to);
+    if (!r1.ok()) return ProblemResponse(r1.error(), req);
+    if (!r2.ok()) return ProblemResponse(r2.error(), req);
+    json::Value v = json::Value::Object();
+    v.Set("from", json::Value::Uint(*from));
+    v.Set("to", json::Value::Uint(*to));
+    v.Set("root_from", json::Value::String(audit::HashHex(*r1)));
+    v.Set("root_to", json::Value::String(audit::HashHex(*r2)));
+    v.Set("proof", HashList(*proof));
+    return JsonResponse(200, v);
+  }));
+  router_.Add("GET", "/v1/audit/trail", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access& a) {
+    Result<audit::TrailQuery> q = ParseTrailQuery(req, a, false);
+    if (!q.ok()) return ProblemResponse(q.error(), req);
+    std::optional<uint64_t> after;
+    if (!req.Query("after").empty()) {
+      Result<uint64_t> v = ParseCount(req, "after", true, 0);
+      if (!v.ok()) return ProblemResponse(v.error(), req);
+      after = *v;
+    }
+    Result<uint64_t> limit = ParseCount(req, "limit", false, 100);
+    if (!limit.ok()) return ProblemResponse(limit.error(), req);
+    if (*limit < 1 || *limit > 1000) {
+      return ProblemResponse(QueryError("?limit= must be 1 to 1000"), req);
+    }
+    Result<audit::TrailPage> page = log.Trail(*q, after, static_cast<size_t>(*limit));
+    if (!page.ok()) return ProblemResponse(page.error(), req);
+    json::Value items = json::Value::Array();
+    for (const audit::StoredEvent& e : page->items) items.Append(EventJson(e));
+    json::Value v = json::Value::Object();
+    v.Set("items", std::move(items));
+    if (page->next_after) v.Set("next_after", json::Value::Uint(*page->next_after));
+    return JsonResponse(200, v);
+  }));
+  router_.Add("GET", "/v1/audit/export", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access& a) {
+    // The whole log (no selector) is for the operator; an auditor exports their own trails.
+    Result<audit::TrailQuery> q = ParseTrailQuery(req, a, a.caller.principal_id.empty());
+    if (!q.ok()) return ProblemResponse(q.error(), req);
+    Result<std::string> bundle = log.Export(*q, kMaxExportEvents);
+    if (!bundle.ok()) return ProblemResponse(bundle.error(), req);
+    Response r;
+    r.status = 200;
+    r.content_type = "application/x-ndjson";
+    r.body = std::move(*bundle);
+    return r;
+  }));
+}
+
+}  // namespace mandated::api
