@@ -249,9 +249,8 @@ std::string DataSummary(const json::Value* data) {
   return out;
 }
 
-// One trail item ({"seq","event"}) as one line:
-//   #17  2026-12-05T10:41:07.123456Z  authorization.decided  ses_...  atz_... mnd_... agt_...
-//   ses_...  allowed 3000 USD to domain:shop.example reservation reserved
+// One trail item ({"seq","event"}) as one line: #seq, at, type, actor, subjects, summary, e.g.
+//   #10  2026-12-05T11:04:28.975394Z  mandate.issued  crd_...(admin)  mnd_... agt_...  active
 std::string EventLine(const json::Value& item) {
   const std::string seq = Str(item, "seq");
   Result<json::Value> e = json::Parse(Str(item, "event"));
@@ -260,7 +259,8 @@ std::string EventLine(const json::Value& item) {
   }
   std::string line = "#" + seq + "  " + Str(*e, "at") + "  " + Str(*e, "type") + "  " +
                      ActorText(e->Find("actor"));
-  for (const std::string& part : {SubjectsText(e->Find("subjects")), DataSummary(e->Find("data"))}) {
+  for (const std::string& part :
+       {SubjectsText(e->Find("subjects")), DataSummary(e->Find("data"))}) {
     if (!part.empty()) {
       line += "  " + part;
     }
@@ -332,7 +332,7 @@ std::string BundleSummary(const std::string& bundle) {
        at = bundle.find('\n', at + 1)) {
     ++events;
   }
-  return std::to_string(events) + " events, checkpoint size " +
+  return std::to_string(events) + (events == 1 ? " event" : " events") + ", checkpoint size " +
          (header.ok() && header->is_object() ? Str(*header, "size") : std::string("?"));
 }
 
