@@ -204,7 +204,11 @@ Result<uint64_t> Log::SequenceLocked() {
       });
       batch.Put(kAuditFamily, EventKey(seq), leaf);
       Result<EventFacts> facts = FactsOf(value);
-      if (facts.ok()) {
+      if (!facts.ok()) {
+        // Staged by our own code, so this is a bug: keep the event, say it is not indexed.
+        log::Error("audit event not indexed", {{"seq", std::to_string(seq)},
+                                               {"error", facts.error().ToString()}});
+      } else {
         const std::string tail = Hex16(seq);
         if (!facts->principal.empty()) {
           batch.Put(kAuditFamily, IndexPrefix("principal", facts->principal) + tail, "");

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "audit/event.h"
 #include "base/bytes.h"
 #include "base/log.h"
 #include "mandates/online.h"
@@ -46,6 +47,17 @@ PolicyReason FromVerifierReason(const mandates::Reason& r) {
   return PolicyReason{r.code, r.mandate, r.pointer, "", r.detail, {}};
 }
 
+
+// An approval event's data: the approval as the approve and deny routes answer it, with the
+// authorization after the decision as "authorization_after".
+std::string WithApproval(const std::string& record_json, const Approval& approval) {
+  std::string out = json::Write(ApprovalToJson(approval));
+  out.pop_back();  // its closing brace
+  out += ",\"authorization_after\":";
+  out += record_json;
+  out += '}';
+  return out;
+}
 
 }  // namespace
 
@@ -401,7 +413,41 @@ Status Authorizer::WriteAuthorization(const identity::Tenant& t, const Authoriza
   if (claim != nullptr) {
     claim->Record(batch, StoredAnswer{answer.status, "application/json", answer.body});
   }
+  StageAuthorizationEvent(batch, a, record_json, approval, new_record);
   return kv_.Write(batch, store::Durability::kSync);
+}
+
+// The audit event of a decision or of a change to it, in the batch of the record it describes
+// (specs/audit.md §1.3). Its data is the stored record; an approval's event is the approval (who
+// decided, when, what they were shown, the policy version and their evidence) with the record.
+void Authorizer::StageAuthorizationEvent(store::WriteBatch& batch, const Authorization& a,
+                                         const std::string& record_json, const Approval* approval,
+                                         bool new_record) {
+  audit::Event e;
+  const std::string state = a.reservation ? a.reservation->state : "";
+  const bool decided_approval = approval != nullptr && !new_record &&
+                                (approval->state == "approved" || approval->state == "denied") &&
+                                state != "voided";
+  if (new_record) {
+    e.type = "authorization.decided";
+  } else if (decided_approval) {
+    e.type = "approval." + approval->state;
+  } else if (state == "captured") {
+    e.type = "authorization.captured";
+  } else if (state == "voided") {
+    e.type = "authorization.voided";
+  } else {
+    e.type = "authorization.updated";
+  }
+  e.principal = a.principal_id;
+  e.Subject("authorization", a.id)
+      .Subject("mandate", a.mandate_id)
+      .Subject("agent", a.agent_id)
+      .Subject("session", a.session_id);
+  if (approval != nullptr) e.Subject("approval", approval->id);
+  e.data_json = decided_approval ? WithApproval(record_json, *approval) : record_json;
+  e.at_micros = clock_.NowUnixMicros();
+  audit::Stage(batch, e);
 }
 
 Result<std::shared_ptr<const Authorizer::SessionFacts>> Authorizer::FactsOf(
@@ -1101,14 +1147,31 @@ Result<size_t> Authorizer::SweepOnce() {
       Authorization eff = EffectiveAt(stored, clock_.NowUnixSeconds());
       if (Live(eff.reservation->state)) continue;
       eff.updated_at = *eff.reservation->closed_at;
-      t.Put(batch, kAtzKind, id, json::Write(AuthorizationToJson(eff)));
+      const std::string record_json = json::Write(AuthorizationToJson(eff));
+      t.Put(batch, kAtzKind, id, record_json);
+      audit::Event e;
+      e.principal = principal;
+      e.actor = audit::Actor::Service();
+      e.Subject("authorization", id)
+          .Subject("mandate", eff.mandate_id)
+          .Subject("agent", eff.agent_id)
+          .Subject("session", eff.session_id);
+      e.at_micros = clock_.NowUnixMicros();
       if (!eff.approval_id.empty()) {
         Result<Approval> ap = GetApproval(t, eff.approval_id);
         if (ap.ok()) {
           t.Put(batch, kAprKind, ap->id, json::Write(ApprovalToJson(*ap)));
           t.Delete(batch, kAprOpenKind, ap->id);
         }
+        // A step-up nobody decided in time: denied, and the hold released.
+        e.type = "approval.timed_out";
+        e.Subject("approval", eff.approval_id);
+        e.data_json = ap.ok() ? WithApproval(record_json, *ap) : record_json;
+      } else {
+        e.type = "authorization.lapsed";  // a reservation whose lease ended unclaimed
+        e.data_json = record_json;
       }
+      audit::Stage(batch, e);
       ++changed;
     }
     if (!batch.empty()) {

@@ -159,6 +159,9 @@ class Authorizer {
                             const std::string& record_json, const Approval* approval,
                             bool new_record, const IdempotencyClaim* claim,
                             const Answer& answer);
+  void StageAuthorizationEvent(store::WriteBatch& batch, const Authorization& a,
+                               const std::string& record_json, const Approval* approval,
+                               bool new_record);
   void SweeperLoop();
 
   store::KvStore& kv_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/app.h"
+#include "audit/bundle.h"
 #include "base/bytes.h"
 #include "base/json.h"
 #include "base/random.h"
@@ -981,6 +982,99 @@ TEST_F(AuthorizationsApiTest, RestartCountsHoldsAgainAndDropsLeasesThatEndedWhil
   EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "1500");
   json::Value last = Authorize(s, Purchase(m, "8500"));
   EXPECT_EQ(StringField(last, "decision"), "allowed") << json::Write(last);
+}
+
+// ---- The audit trail of a purchase (specs/audit.md §4; issue: audit trail, must-show 1) ----
+
+// A purchase under a delegated mandate that needed a person's approval and was then captured:
+// its trail holds every one of those events, in the order they happened, and its export bundle
+// verifies offline with the audit key alone.
+TEST_F(AuthorizationApprovalsTest, PurchaseTrailLinksDelegationApprovalAndCaptureInOrder) {
+  Boot(kStart);
+  SetUpApprover();
+  const std::string parent_agent = NewAgent("planner");
+  const std::string buyer = NewAgent("buyer");
+  const std::string root = Issue(parent_agent, Terms(Window("day", "calendar", "UTC", "100000")));
+  // The planner delegates to the buyer with a lower day limit and a step-up above 5000.
+  const std::string child =
+      Issue(buyer,
+            Terms(Window("day", "calendar", "UTC", "50000"), "",
+                  R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})"),
+            30, root, Session(parent_agent));
+  const std::string s = Session(buyer);
+  json::Value a = Authorize(s, Purchase(child, "8000"));
+  ASSERT_EQ(StringField(a, "decision"), "approval_required") << json::Write(a);
+  const std::string id = StringField(a, "id");
+  const std::string apr = StringField(*a.Find("approval"), "id");
+  const std::string shown = StringField(Call("GET", base_ + "/approvals/" + apr, approver_, "", 200),
+                                        "shown_sha256");
+  const std::string aud = service_.app()->service_did();
+  Call("POST", base_ + "/approvals/" + apr + "/approve", approver_,
+       EvidenceBody(Evidence(apr, "approve", shown, aud, Now(), Now() + 120)), 200, NextKey());
+  Capture(s, id, R"({"amount":"7000"})");
+  // Another purchase of the same buyer is not part of this trail.
+  const std::string other = StringField(Authorize(s, Purchase(child, "100")), "id");
+
+  json::Value trail = Call("GET", "/v1/audit/trail?authorization=" + id, auditor_, "", 200);
+  std::vector<std::string> seen;  // "type subject"
+  uint64_t last = 0;
+  for (const json::Value& item : trail.Find("items")->items()) {
+    const uint64_t seq = item.Find("seq")->as_uint64().value_or(0);
+    EXPECT_TRUE(seen.empty() || seq > last) << "out of order at " << seq;
+    last = seq;
+    Result<json::Value> e = json::Parse(StringField(item, "event"));
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(StringField(*e, "principal"), principal_);
+    const json::Value& subjects = *e->Find("subjects");
+    std::string type = StringField(*e, "type");
+    const json::Value& data = *e->Find("data");
+    if (type == "authorization.decided") {
+      // What the policy said, and under which version of the mandate.
+      EXPECT_EQ(StringField(data, "decision"), "approval_required");
+      EXPECT_EQ(StringField(data, "amount"), "8000");
+      EXPECT_EQ(StringField(data, "policy_version").size(), 64u);
+      EXPECT_EQ(StringField(subjects, "mandate"), child);
+      EXPECT_EQ(StringField(*e->Find("actor"), "kind"), "session");
+    }
+    if (type == "approval.approved") {
+      // Who approved, what they were shown, and the evidence they signed.
+      EXPECT_EQ(StringField(data, "shown_sha256"), shown);
+      EXPECT_EQ(StringField(*data.Find("evidence"), "did"), approver_did_);
+      EXPECT_EQ(StringField(*data.Find("authorization_after"), "decision"), "allowed");
+      EXPECT_EQ(StringField(*e->Find("actor"), "role"), "approver");
+    }
+    if (type == "authorization.captured") {
+      EXPECT_EQ(StringField(*data.Find("reservation"), "captured"), "7000");
+    }
+    if (type == "mandate.issued") type += " " + StringField(subjects, "mandate");
+    if (type == "agent.created") type += " " + StringField(subjects, "agent");
+    EXPECT_EQ(json::Write(*e).find(other), std::string::npos)
+        << "the other purchase leaked into the trail";
+    seen.push_back(type);
+  }
+  const std::vector<std::string> want = {
+      "agent.created " + parent_agent, "agent.created " + buyer, "mandate.issued " + root,
+      "mandate.issued " + child,       "session.opened",         "authorization.decided",
+      "approval.approved",             "authorization.captured"};
+  // agent.created of the planner is not about this purchase's agent: only the buyer's shows.
+  std::vector<std::string> expected(want.begin() + 1, want.end());
+  EXPECT_EQ(seen, expected);
+
+  json::Value export_check = Call("GET", "/v1/audit/checkpoint", auditor_, "", 200);
+  EXPECT_FALSE(StringField(export_check, "note").empty());
+  httplib::Headers h = {{"Authorization", "Bearer " + auditor_}};
+  httplib::Result bundle = service_.client().Get("/v1/audit/export?authorization=" + id, h);
+  ASSERT_TRUE(bundle && bundle->status == 200) << (bundle ? bundle->body : "");
+  const std::string vkey = StringField(Call("GET", "/v1/audit/key", auditor_, "", 200),
+                                       "verifier_key");
+  audit::BundleVerifyOptions o;
+  o.verifier_key = vkey;
+  audit::BundleReport report = audit::VerifyBundle(bundle->body, o);
+  EXPECT_TRUE(report.ok()) << report.findings.size() << " findings, first: "
+                           << (report.findings.empty() ? "" : report.findings[0].code + " " +
+                                                                  report.findings[0].detail);
+  EXPECT_FALSE(report.complete_prefix);
+  EXPECT_EQ(report.events, expected.size());
 }
 
 }  // namespace
