@@ -175,9 +175,10 @@ std::string ActorText(const json::Value* actor) {
   return role.empty() ? id : id + "(" + role + ")";
 }
 
-// The ids an event is about, space-separated; a delegation's parent as "parent:mnd_...", and
-// the principal only when nothing else is named (every event of a trail is the principal's).
-std::string SubjectsText(const json::Value* subjects) {
+// The ids an event is about, space-separated, but for the actor's own (shown as the actor);
+// a delegation's parent as "parent:mnd_...", and the principal only when nothing else is named
+// (every event of a trail is the principal's).
+std::string SubjectsText(const json::Value* subjects, const std::string& actor_id) {
   if (subjects == nullptr || !subjects->is_object()) {
     return "";
   }
@@ -185,7 +186,8 @@ std::string SubjectsText(const json::Value* subjects) {
   for (size_t i = 0; i < subjects->size(); ++i) {
     const std::string& kind = subjects->keys()[i];
     const json::Value& id = subjects->items()[i];
-    if ((kind == "principal" && subjects->size() > 1) || !id.is_string()) {
+    if ((kind == "principal" && subjects->size() > 1) || !id.is_string() ||
+        (!actor_id.empty() && id.as_string() == actor_id)) {
       continue;
     }
     out += (out.empty() ? "" : " ") + (kind == "parent_mandate" ? "parent:" : std::string()) +
@@ -201,8 +203,13 @@ std::string DataSummary(const json::Value* data) {
     return "";
   }
   std::vector<std::string> parts;
-  const json::Value* request = data->Find("request");
-  const json::Value& money = request != nullptr && request->is_object() ? *request : *data;
+  // The amount and payee: the record's own, or those of the request or of what an approver
+  // was shown.
+  const json::Value* nested = data->Find("request");
+  if (nested == nullptr || !nested->is_object()) {
+    nested = data->Find("shown");
+  }
+  const json::Value& money = nested != nullptr && nested->is_object() ? *nested : *data;
   if (!Str(*data, "decision").empty()) {
     parts.push_back(Str(*data, "decision"));
   }
@@ -213,11 +220,9 @@ std::string DataSummary(const json::Value* data) {
     parts.push_back("to " + Str(*payee, "type") + ":" + Str(*payee, "value"));
   }
   if (const json::Value* r = data->Find("reservation"); r != nullptr && r->is_object()) {
-    std::string text = "reservation " + Str(*r, "state");
-    if (!Str(*r, "captured").empty()) {
-      text += " " + Str(*r, "captured");
-    }
-    parts.push_back(text);
+    const std::string state = Str(*r, "state");
+    parts.push_back("reservation " + state +
+                    (state == "captured" ? " " + Str(*r, "captured") : std::string()));
   }
   if (const json::Value* reasons = data->Find("reasons");
       reasons != nullptr && reasons->is_array() && !reasons->items().empty()) {
@@ -257,10 +262,12 @@ std::string EventLine(const json::Value& item) {
   if (!e.ok() || !e->is_object()) {
     return "#" + seq + "  (not an event: " + Str(item, "event") + ")\n";
   }
+  const json::Value* actor = e->Find("actor");
+  const std::string actor_id = actor != nullptr && actor->is_object() ? Str(*actor, "id") : "";
   std::string line = "#" + seq + "  " + Str(*e, "at") + "  " + Str(*e, "type") + "  " +
-                     ActorText(e->Find("actor"));
+                     ActorText(actor);
   for (const std::string& part :
-       {SubjectsText(e->Find("subjects")), DataSummary(e->Find("data"))}) {
+       {SubjectsText(e->Find("subjects"), actor_id), DataSummary(e->Find("data"))}) {
     if (!part.empty()) {
       line += "  " + part;
     }

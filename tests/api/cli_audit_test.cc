@@ -133,6 +133,7 @@ class CliAuditTest : public ::testing::Test {
     ASSERT_EQ(session.exit_code, 0) << session.err;
     session_ = LineValue(session.out, "token");
     ASSERT_EQ(session_.rfind("ses_", 0), 0u) << session.out;
+    session_id_ = FirstWord(session.out);
 
     Ran key = As(auditor_, {"audit", "key"});
     ASSERT_EQ(key.exit_code, 0) << key.err;
@@ -206,7 +207,8 @@ class CliAuditTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<testing::ServerProcess> server_;
-  std::string url_, op_, principal_, admin_, auditor_, agent_, mandate_, session_, vkey_;
+  std::string url_, op_, principal_, admin_, auditor_, agent_, mandate_, session_, session_id_,
+      vkey_;
 };
 
 TEST_F(CliAuditTest, EveryAuditCommandHasHelp) {
@@ -324,6 +326,52 @@ TEST_F(CliAuditTest, TrailShowsThePrincipalsEventsInSequenceOrder) {
                             std::to_string(SystemClock::Get().NowUnixSeconds() + 3600)});
   EXPECT_EQ(later.exit_code, 0) << later.err;
   EXPECT_EQ(later.out, "no audit events\n");
+}
+
+TEST_F(CliAuditTest, PurchaseTrailOfAnAuthorization) {
+  Ran allowed = As(session_, {"authorize", "--mandate", mandate_, "--payee",
+                              "domain:shop.example", "--amount", "3000", "--asset", "USD"});
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.err;
+  const std::string atz = FirstWord(allowed.out);
+  ASSERT_EQ(As(session_, {"capture", atz, "--amount", "2500"}).exit_code, 0);
+  Ran trail = As(auditor_, {"audit", "trail", "--authorization", atz});
+  ASSERT_EQ(trail.exit_code, 0) << trail.err;
+
+  // The purchase: the agent's creation, the mandate's issuance, the session's opening, then the
+  // decision and the capture by the session (the actor, so not repeated among the subjects).
+  const std::vector<std::string> lines = Lines(trail.out);
+  ASSERT_EQ(lines.size(), 5u) << trail.out;
+  const std::string at = "#[0-9]+  [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}Z  ";
+  const std::string admin = "  crd_[a-z0-9]+\\(admin\\)  ";
+  EXPECT_TRUE(
+      Matches(lines[0], at + "agent\\.created" + admin + agent_ + "  \"Shopping bot\" active"))
+      << trail.out;
+  EXPECT_TRUE(
+      Matches(lines[1], at + "mandate\\.issued" + admin + mandate_ + " " + agent_ + "  active"))
+      << trail.out;
+  EXPECT_TRUE(Matches(lines[2], at + "session\\.opened  service  " + session_id_ + " " + agent_ +
+                                    "  active"))
+      << trail.out;
+  const std::string subjects = "  " + session_id_ + "  " + atz + " " + mandate_ + " " + agent_;
+  EXPECT_TRUE(Matches(lines[3], at + "authorization\\.decided" + subjects +
+                                    "  allowed 3000 USD to domain:shop\\.example reservation "
+                                    "reserved"))
+      << trail.out;
+  EXPECT_TRUE(Matches(lines[4], at + "authorization\\.captured" + subjects +
+                                    "  allowed 3000 USD to domain:shop\\.example reservation "
+                                    "captured 2500"))
+      << trail.out;
+
+  // Its bundle verifies with a proof for each event.
+  Ran exported = As(auditor_, {"audit", "export", "--authorization", atz, "-o", Path("t.ndjson")});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_TRUE(Matches(exported.out, "wrote " + Path("t.ndjson") +
+                                        ": 5 events, checkpoint size [0-9]+\n"))
+      << exported.out;
+  Ran ok = Verify({Path("t.ndjson"), "--key", vkey_});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_EQ(LineValue(ok.out, "events"), "5 (each with an inclusion proof)");
+  EXPECT_EQ(ok.out.substr(ok.out.size() - 9), "verified\n");
 }
 
 TEST_F(CliAuditTest, ExportedLogVerifiesAndEveryAlterationIsNamed) {
