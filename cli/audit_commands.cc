@@ -41,32 +41,6 @@ std::string Escaped(const std::string& s) {
   return out;
 }
 
-// The whole content of `path`, or of standard input for "-". kUnavailable when it cannot be
-// read, kInvalidArgument when it is larger than kMaxInputBytes.
-Result<std::string> ReadInput(const std::string& path) {
-  FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
-  }
-  std::string out;
-  char buf[65536];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= kMaxInputBytes) {
-    out.append(buf, n);
-  }
-  const bool failed = ferror(f) != 0;
-  if (f != stdin) {
-    fclose(f);
-  }
-  if (failed) {
-    return UnavailableError("cannot read " + path, "io");
-  }
-  if (out.size() > kMaxInputBytes) {
-    return InvalidArgumentError(path + " is larger than 4 GiB", "too-large");
-  }
-  return out;
-}
-
 // Writes `content` to `path` exactly (replacing it) through a temporary file and a rename.
 // kUnavailable naming the path when it cannot.
 Status WriteOutput(const std::string& path, const std::string& content) {
@@ -425,7 +399,7 @@ Result<std::string> TrustedKey(const Context& ctx) {
   if (key.has_value()) {
     text = Trimmed(*key);
   } else if (file.has_value()) {
-    MD_ASSIGN_OR_RETURN(std::string content, ReadInput(*file));
+    MD_ASSIGN_OR_RETURN(std::string content, ReadInput(*file, kMaxInputBytes));
     text = Trimmed(content);
   } else {
     return std::string();
@@ -451,13 +425,13 @@ Output Verify(Context& ctx) {
   options.verifier_key = *key;
   const std::vector<std::string> notes = Flags(ctx, "--checkpoint");
   for (const std::string& path : notes) {
-    Result<std::string> note = ReadInput(path);
+    Result<std::string> note = ReadInput(path, kMaxInputBytes);
     if (!note.ok()) {
       return UsageError(command, note.error().message());
     }
     options.earlier_checkpoints.push_back(std::move(*note));
   }
-  Result<std::string> bundle = ReadInput(ctx.positional[0]);
+  Result<std::string> bundle = ReadInput(ctx.positional[0], kMaxInputBytes);
   if (!bundle.ok()) {
     return UsageError(command, bundle.error().message());
   }

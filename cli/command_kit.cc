@@ -2,6 +2,9 @@
 #include "cli/command_kit.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <charconv>
@@ -220,6 +223,31 @@ LineFn WithToken(LineFn line) {
     return line(v) + "token: " + Str(v, "token") +
            "\nThis token is shown once and cannot be retrieved again: store it now.\n";
   };
+}
+
+Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
+  FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
+  }
+  std::string out;
+  char buf[65536];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= max_bytes) {
+    out.append(buf, n);
+  }
+  const bool failed = ferror(f) != 0;
+  if (f != stdin) {
+    fclose(f);
+  }
+  if (failed) {
+    return UnavailableError("cannot read " + path, "io");
+  }
+  if (out.size() > max_bytes) {
+    return InvalidArgumentError(path + " is larger than " + std::to_string(max_bytes >> 20) + " MiB",
+                                "too-large");
+  }
+  return out;
 }
 
 }  // namespace mandated::cli

@@ -55,6 +55,10 @@ std::string Str(const json::Value& v, const char* key);
 // Unix seconds as "2026-01-02T03:04:05Z" (UTC).
 std::string UtcTime(int64_t unix_seconds);
 
+// The whole content of `path`, or of standard input for "-". kUnavailable ("io") when it cannot
+// be read, kInvalidArgument ("too-large") when it holds more than `max_bytes`.
+Result<std::string> ReadInput(const std::string& path, size_t max_bytes);
+
 // The last value of a command flag, or nullopt.
 std::optional<std::string> Flag(const Context& ctx, const std::string& name);
 // Every value of a repeatable flag, in command-line order.

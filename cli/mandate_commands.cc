@@ -21,31 +21,6 @@ namespace {
 // Input files (tokens, terms, documents) larger than this are refused.
 constexpr size_t kMaxInputBytes = 16 << 20;
 
-// The whole content of `path`, or of standard input for "-".
-Result<std::string> ReadInput(const std::string& path) {
-  FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
-  }
-  std::string out;
-  char buf[65536];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= kMaxInputBytes) {
-    out.append(buf, n);
-  }
-  const bool failed = ferror(f) != 0;
-  if (f != stdin) {
-    fclose(f);
-  }
-  if (failed) {
-    return UnavailableError("cannot read " + path, "io");
-  }
-  if (out.size() > kMaxInputBytes) {
-    return InvalidArgumentError(path + " is larger than 16 MiB", "too-large");
-  }
-  return out;
-}
-
 // `s` without leading and trailing ASCII white space (a token file usually ends in a newline).
 std::string Trimmed(const std::string& s) {
   const char* kSpace = " \t\r\n";
@@ -58,7 +33,7 @@ std::string Trimmed(const std::string& s) {
 
 // A compact token read from a file: trimmed, and not empty.
 Result<std::string> ReadToken(const std::string& path) {
-  MD_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  MD_ASSIGN_OR_RETURN(std::string text, ReadInput(path, kMaxInputBytes));
   std::string token = Trimmed(text);
   if (token.empty()) {
     return InvalidArgumentError(path + " holds no token", "usage");
@@ -68,7 +43,7 @@ Result<std::string> ReadToken(const std::string& path) {
 
 // A JSON file, parsed strictly.
 Result<json::Value> ReadJson(const std::string& path) {
-  MD_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  MD_ASSIGN_OR_RETURN(std::string text, ReadInput(path, kMaxInputBytes));
   Result<json::Value> v = json::Parse(text);
   if (!v.ok()) {
     return InvalidArgumentError(path + ": " + v.error().message(), "usage");

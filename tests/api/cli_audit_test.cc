@@ -20,6 +20,7 @@
 #include "base/random.h"
 #include "mandates/credential.h"
 #include "signer/signature.h"
+#include "tests/support/mandatectl_run.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
@@ -82,10 +83,7 @@ std::string Joined(const std::vector<std::string>& lines) {
 
 class CliAuditTest : public ::testing::Test {
  protected:
-  struct Ran {
-    int exit_code = -1;
-    std::string out, err;
-  };
+  using Ran = testing::CliRun;
 
   void SetUp() override {
     server_ = std::make_unique<testing::ServerProcess>(dir_.Sub("data"));
@@ -140,41 +138,8 @@ class CliAuditTest : public ::testing::Test {
     vkey_ = key.out.substr(0, key.out.size() - 1);
   }
 
-  // Runs build/<preset>/cli/mandatectl (beside the server binary's api/ directory) with no
-  // MANDATED_* variables.
-  Ran Exec(const std::vector<std::string>& args) {
-    std::string bin = MANDATED_SERVER_BIN;
-    bin = bin.substr(0, bin.rfind('/'));
-    bin = bin.substr(0, bin.rfind('/')) + "/cli/mandatectl";
-    EXPECT_EQ(access(bin.c_str(), X_OK), 0) << bin << " is not built";
-    const std::string out = Path("exec.out");
-    const std::string err = Path("exec.err");
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv = {bin.data()};
-    for (std::string& a : copy) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(o, 1);
-      dup2(e, 2);
-      unsetenv("MANDATED_SERVER");
-      unsetenv("MANDATED_TOKEN");
-      unsetenv("MANDATED_PRINCIPAL");
-      execv(bin.c_str(), argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    Ran r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = testing::ReadFileOrDie(out);
-    r.err = testing::ReadFileOrDie(err);
-    return r;
-  }
+  // mandatectl with `args` and no MANDATED_* variables (tests/support/mandatectl_run.h).
+  Ran Exec(const std::vector<std::string>& args) { return testing::RunMandatectl(args, Path("exec")); }
   // Runs with `token` and --principal always given, as the README's exported
   // MANDATED_PRINCIPAL is.
   Ran As(const std::string& token, std::vector<std::string> args) {
