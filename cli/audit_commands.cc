@@ -41,23 +41,6 @@ std::string Escaped(const std::string& s) {
   return out;
 }
 
-// Writes `content` to `path` exactly (replacing it) through a temporary file and a rename.
-// kUnavailable naming the path when it cannot.
-Status WriteOutput(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
-  }
-  const bool written = fwrite(content.data(), 1, content.size(), f) == content.size();
-  const bool closed = fclose(f) == 0;
-  if (!written || !closed || rename(tmp.c_str(), path.c_str()) != 0) {
-    remove(tmp.c_str());
-    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
-  }
-  return OkStatus();
-}
-
 // `s` without leading and trailing ASCII white space.
 std::string Trimmed(const std::string& s) {
   const char* kSpace = " \t\r\n";

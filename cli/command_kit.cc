@@ -250,4 +250,19 @@ Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+Status WriteOutput(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+  }
+  const bool written = fwrite(content.data(), 1, content.size(), f) == content.size();
+  const bool closed = fclose(f) == 0;
+  if (!written || !closed || rename(tmp.c_str(), path.c_str()) != 0) {
+    remove(tmp.c_str());
+    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+  }
+  return OkStatus();
+}
+
 }  // namespace mandated::cli

@@ -58,6 +58,9 @@ std::string UtcTime(int64_t unix_seconds);
 // The whole content of `path`, or of standard input for "-". kUnavailable ("io") when it cannot
 // be read, kInvalidArgument ("too-large") when it holds more than `max_bytes`.
 Result<std::string> ReadInput(const std::string& path, size_t max_bytes);
+// Writes `content` to `path` exactly (replacing it) through a temporary file and a rename.
+// kUnavailable ("io") naming the path when it cannot.
+Status WriteOutput(const std::string& path, const std::string& content);
 
 // The last value of a command flag, or nullopt.
 std::optional<std::string> Flag(const Context& ctx, const std::string& name);

@@ -51,22 +51,6 @@ Result<json::Value> ReadJson(const std::string& path) {
   return v;
 }
 
-// Writes `content` to `path` (replacing it) through a temporary file and a rename.
-Status WriteOutput(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
-  }
-  const bool written = fwrite(content.data(), 1, content.size(), f) == content.size();
-  const bool closed = fclose(f) == 0;
-  if (!written || !closed || rename(tmp.c_str(), path.c_str()) != 0) {
-    remove(tmp.c_str());
-    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
-  }
-  return OkStatus();
-}
-
 // Creates directory `dir` unless it exists already.
 Status MakeDir(const std::string& dir) {
   if (mkdir(dir.c_str(), 0755) == 0) {
