@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Turns the JSON lines of bench/load.sh into the "Load (HTTP over loopback)" section of
-BENCHMARKS.md, printed on stdout.
+BENCHMARKS.md, printed on stdout; with --audit, turns the Google Benchmark JSON of
+bench/audit_bench into the "Audit trail" section instead.
 
 Usage: python3 bench/load_report.py LOAD.jsonl
+       python3 bench/load_report.py --audit AUDIT.json
 
 Each line is one bench/load_driver result with "run" ("sweep" or "ratio") and the server's
 worker count, or the "meta" line (date, CPU). Per scenario and connection count: throughput,
@@ -208,7 +210,175 @@ def main(path):
     print("\n".join(out))
 
 
+# ---- Audit trail (bench/audit_bench.cc) ----
+
+TRAIL_TARGET_S = 0.010        # DESIGN §7: one purchase's trail under 10 ms with 10^7 stored
+VERIFY_TARGET_S = 10.0        # DESIGN §7: offline verification of 10^6 events under 10 s
+
+
+def audit_runs(path):
+    """{(op, side, size): (seconds per iteration, benchmark)} from one audit_bench JSON file.
+    Names are Audit/<op>[/<ours|raw>][/<size>] plus Google Benchmark's suffixes."""
+    data = json.load(open(path))
+    runs = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
+            continue
+        parts = [p for p in b["run_name"].split("/")
+                 if p != "real_time" and not p.startswith("iterations:")]
+        if parts[0] != "Audit":
+            continue
+        op, rest = parts[1], parts[2:]
+        side = rest.pop(0) if rest and rest[0] in ("ours", "raw") else None
+        size = int(rest[0]) if rest else None
+        unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        runs.setdefault((op, side, size), (b["real_time"] * unit, b))
+    return data["context"], runs
+
+
+def fmt_time(seconds):
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def fmt_size(n):
+    return f"10^{len(str(n)) - 1}" if n and str(n).strip("0") == "1" else f"{n:,}"
+
+
+def audit_section(path):
+    context, runs = audit_runs(path)
+    out = []
+    w = out.append
+    w("## Audit trail")
+    w("")
+    w("From one run of `bench/audit_bench.cc` (Google Benchmark, `--benchmark_min_time` "
+      "short, one process pinned to one core) on a real RocksDB store in a temporary "
+      "directory, opened as the service opens it (`store::OpenRocksStore`, "
+      "`signer::KeyStore::Open`, `audit::Log::Open`). One log grows from 10^4 to 10^6 "
+      "events through `audit::Stage` and `Log::Sequence`, so the store holds what a running "
+      "service's would, staging tombstones included. The events are a realistic mix: 100 "
+      "principals, 400 agents active at any time, each living for 60 purchases with a mandate "
+      "per 20 and a session per 5; a purchase is `authorization.decided`, "
+      "`approval.approved` for one in five, then `authorization.captured` (four in five) or "
+      "`.voided`; each `data` about 500 bytes. The trail queries cycle over purchases with an "
+      "approval and a capture spread through the log (7 events each: the three of the "
+      "purchase, the mandate's issuance, the agent's creation, the session's opening and end).")
+    w("")
+    w("Raw baselines, the same store and bytes without the log's work: for sequencing, one "
+      "synced batch of the same leaves, one put per event, into a second store opened the same "
+      "way (no Merkle nodes, index, staging reads or deletes); for a trail, one RocksDB "
+      "iterator (`KvStore::ScanRange`, a thin pass-through) over as many consecutive stored "
+      "events as the trail returns; for verification, `signer::Sha256` of every event line of "
+      "the same export; for an inclusion proof, `audit::VerifyInclusion` of one.")
+    w("")
+    w(f"- machine: {context.get('num_cpus')} CPUs, 1-minute load average "
+      f"{(context.get('load_avg') or ['?'])[0]:.1f} when the run started (other work shared "
+      "the machine)" if context.get("load_avg") else
+      f"- machine: {context.get('num_cpus')} CPUs")
+    w(f"- date: {context.get('date')}")
+    w("")
+    w("| figure | events stored | ours | raw baseline | raw | ours/raw (time) | DESIGN §7 target "
+      "| met |")
+    w("|---|---:|---:|---|---:|---:|---|---|")
+
+    def get(op, side, size=None):
+        return runs.get((op, side, size))
+
+    seq, seq_raw = get("Sequence", "ours"), get("Sequence", "raw")
+    if seq and seq_raw:
+        per = seq[0] / seq[1]["events_per_iteration"]
+        per_raw = seq_raw[0] / seq_raw[1]["events_per_iteration"]
+        w(f"| sequencing, per event (batches of 4,096, synced) | — | {fmt_time(per)} "
+          f"| synced batch put of the leaves | {fmt_time(per_raw)} | {per / per_raw:.1f} | — "
+          "| — |")
+    trail_sizes = sorted(s for (op, side, s) in runs if op == "Trail" and side == "ours")
+    trail = {}
+    for n in trail_sizes:
+        ours, raw = get("Trail", "ours", n), get("Trail", "raw", n)
+        trail[n] = ours[0]
+        met = "yes" if ours[0] < TRAIL_TARGET_S else "**no**"
+        r = f"{ours[0] / raw[0]:.0f}" if raw else "—"
+        w(f"| trail of one purchase ({ours[1].get('events_returned', 0):.0f} events) "
+          f"| {fmt_size(n)} | {fmt_time(ours[0])} | iterator over as many events "
+          f"| {fmt_time(raw[0]) if raw else '—'} | {r} | < 10 ms at 10^7 | {met} (at "
+          f"{fmt_size(n)}) |")
+    for n in trail_sizes:
+        idle = get("Trail", "ours", n)[1].get("sequence_pass_seconds")
+        if idle is not None:
+            w(f"| of which: the sequencing pass every read runs first (nothing staged) "
+              f"| {fmt_size(n)} | {fmt_time(idle)} | — | — | — | — | — |")
+    for n in sorted(s for (op, side, s) in runs if op == "VerifyBundle" and side == "ours"):
+        ours, raw = get("VerifyBundle", "ours", n), get("VerifyBundle", "raw", n)
+        per_m = ours[0] / n * 1e6
+        exp = get("Export", None, n)
+        met = "yes" if per_m < VERIFY_TARGET_S else "**no**"
+        w(f"| offline verification of a complete-prefix export, per 10^6 events "
+          f"({ours[1].get('bundle_bytes', 0) / 1e6:,.0f} MB) | {fmt_size(n)} "
+          f"| {per_m:.2f} s | SHA-256 of each line "
+          f"| {raw[0] / n * 1e6:.2f} s | {ours[0] / raw[0]:.1f} | < 10 s per 10^6 | {met} |")
+        if exp:
+            w(f"| export of the whole log (`Log::Export`), per 10^6 events | {fmt_size(n)} "
+              f"| {exp[0] / n * 1e6:.2f} s | — | — | — | — | — |")
+    for n in sorted(s for (op, side, s) in runs if op == "Inclusion" and side == "ours"):
+        ours, raw = get("Inclusion", "ours", n), get("Inclusion", "raw", n)
+        r = f"{ours[0] / raw[0]:.0f}" if raw else "—"
+        w(f"| inclusion proof from stored nodes (`Log::Inclusion`, "
+          f"{ours[1].get('proof_hashes', 0):.0f} hashes) | {fmt_size(n)} | {fmt_time(ours[0])} "
+          f"| `VerifyInclusion` of it | {fmt_time(raw[0]) if raw else '—'} | {r} | — | — |")
+    w("")
+    if len(trail) >= 2:
+        ns = sorted(trail)
+        growth = ", ".join(f"×{trail[b] / trail[a]:.1f} from {fmt_size(a)} to {fmt_size(b)}"
+                           for a, b in zip(ns, ns[1:]))
+        last, prev = ns[-1], ns[-2]
+        projected = trail[last] * (trail[last] / trail[prev]) ** (
+            (7 - (len(str(last)) - 1)) / ((len(str(last)) - 1) - (len(str(prev)) - 1)))
+        build = get("Trail", "ours", last)[1].get("build_seconds")
+        w(f"- Trail growth with the events stored: {growth}. 10^7 events were not stored: "
+          + (f"staging and sequencing 10^{len(str(last)) - 1} took {build:.0f} s here, and "
+             "each sequencer batch costs more the more events were sequenced before it (it "
+             "walks their staging tombstones, next point), so 10^7 would take far more than "
+             "10× that: not feasible within this benchmark's few minutes. "
+             if build else "beyond this benchmark's budget. ")
+          + f"Extrapolated at the same rate, 10^7 would take about {fmt_time(projected)} "
+          f"(target < 10 ms: {'met' if projected < TRAIL_TARGET_S else 'not met'}; an "
+          "extrapolation, not a measurement).")
+    idle_sizes = [n for n in sorted(trail)
+                  if get("Trail", "ours", n)[1].get("sequence_pass_seconds") is not None]
+    if idle_sizes:
+        n = idle_sizes[-1]
+        idle = get("Trail", "ours", n)[1]["sequence_pass_seconds"]
+        w(f"- Where a read's time goes: at {fmt_size(n)} events, the sequencing pass every audit "
+          f"read runs first (`Log::Sequence` with nothing staged, timed alone right before each "
+          f"trail) takes {fmt_time(idle)} of the trail's {fmt_time(trail[n])}, and the same "
+          "pass precedes each inclusion proof. It scans "
+          "the `q/` staging range from its start, and every event ever sequenced left a delete "
+          "tombstone there that RocksDB keeps until compaction drops it at the bottom level, "
+          "so the scan walks every earlier staged event; the sequencer's own batches pay the "
+          "same walk, which is why building the log slows as it grows. Starting the scan "
+          "after the last sequenced staging key (or bounding the iterator there) would remove "
+          "it; "
+          + (f"the rest of a trail is about {fmt_time(trail[n] - idle)} here."
+             if trail[n] > 1.2 * idle else "what remains of a trail is within this run's "
+             "noise."))
+    w("- A trail costs one index scan per subject and a point read of each event it finds: "
+      "the purchase's own, then every event of its mandate, agent and session, each parsed "
+      "to keep the `mandate.`, `agent.` and `session.` types. So it grows with how busy the "
+      "purchase's agent and mandate are, not with the purchase; every read also runs a "
+      "sequencing pass first (the row above).")
+    w("")
+    w("Targets: DESIGN §7: trail reconstruction for one purchase under 10 ms with 10 million "
+      "events stored; offline verification of a 1,000,000-event export under 10 s.")
+    print("\n".join(out))
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: load_report.py LOAD.jsonl")
-    main(sys.argv[1])
+    if len(sys.argv) == 3 and sys.argv[1] == "--audit":
+        audit_section(sys.argv[2])
+    elif len(sys.argv) == 2:
+        main(sys.argv[1])
+    else:
+        sys.exit("usage: load_report.py LOAD.jsonl | load_report.py --audit AUDIT.json")

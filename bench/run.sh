@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 build="${MANDATED_BENCH_BUILD_DIR:-build/release}"
 bash scripts/install-deps.sh >&2
 cmake --preset release -B "$build" -DMANDATED_BUILD_BENCHMARKS=ON >/dev/null
-cmake --build "$build" --target signer_bench mandate_bench >&2
+cmake --build "$build" --target signer_bench mandate_bench audit_bench >&2
 min_time=0.3
 mandate_min_time=0.2  # 16 mandate benchmarks: keeps the whole run under about 3 minutes
 rounds=10
 split_rounds=4        # the first rounds also time the pieces of issue and verify (MandateSplit/)
-if [ "${1:-}" = "--quick" ]; then min_time=0.2; mandate_min_time=0.1; rounds=3; split_rounds=2; fi
+audit_min_time=0.2    # audit_bench: the log it builds, not the timing, takes most of its time
+if [ "${1:-}" = "--quick" ]; then
+  min_time=0.2; mandate_min_time=0.1; rounds=3; split_rounds=2; audit_min_time=0.1
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Each round runs every benchmark once, pinned to one core, in registration order: each *ours*
@@ -31,6 +34,13 @@ for round in $(seq "$rounds"); do
       --benchmark_min_time=0.05 --benchmark_format=json > "$out/split-$round.json"
   fi
 done
+# Audit trail (bench/audit_bench.cc): one run, pinned to one core. It builds one RocksDB log of
+# up to 10^6 events in a temporary directory (about 2.5 GB, removed at exit) and measures
+# sequencing, trails, export verification and inclusion proofs as it grows. Its section is
+# appended at the end (bench/load_report.py --audit).
+echo "audit trail" >&2
+taskset -c 0 "$build/bench/audit_bench" --benchmark_min_time="$audit_min_time" \
+  --benchmark_format=json > "$out/audit.json"
 python3 bench/report.py "$out"/signer-*.json "$out"/mandate-*.json "$out"/split-*.json \
   > "$out/BENCHMARKS.md"
 mv "$out/BENCHMARKS.md" BENCHMARKS.md
@@ -43,3 +53,5 @@ if [ "${1:-}" = "--quick" ]; then load_args+=(--duration 3 --warmup 1); fi
 MANDATED_BENCH_BUILD_DIR="$build" bash bench/load.sh "${load_args[@]}"
 { echo; python3 bench/load_report.py "$out/load.jsonl"; } >> BENCHMARKS.md
 echo "appended the load section to BENCHMARKS.md" >&2
+{ echo; python3 bench/load_report.py --audit "$out/audit.json"; } >> BENCHMARKS.md
+echo "appended the audit trail section to BENCHMARKS.md" >&2
