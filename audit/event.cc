@@ -2,6 +2,8 @@
 #include "audit/event.h"
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -12,20 +14,31 @@ namespace {
 
 // Staging keys: "q/" + 16 hex digits of micros (never below the last one issued) + 8 hex digits
 // of a counter, so keys of one process sort in call order even if the clock steps back.
+//
+// The keys handed out and not yet sequenced are remembered with when they were handed out, so
+// the sequencer can start its scan at the oldest of them instead of at "q/": the staged keys it
+// already sequenced are deleted, and walking their tombstones grows with the log until RocksDB
+// compacts them away.
+struct StagingState {
+  std::mutex mu;
+  int64_t last_micros = 0;
+  uint32_t counter = 0;
+  std::map<std::string, std::chrono::steady_clock::time_point> inflight;
+};
+
+StagingState& Staging() {
+  static StagingState* const state = new StagingState();
+  return *state;
+}
+
 std::string NextStagingKey(int64_t at_micros) {
-  static std::mutex mu;
-  static int64_t last_micros = 0;
-  static uint32_t counter = 0;
-  int64_t micros;
-  uint32_t n;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (at_micros > last_micros) last_micros = at_micros;
-    micros = last_micros;
-    n = ++counter;
-  }
+  StagingState& st = Staging();
+  std::lock_guard<std::mutex> lock(st.mu);
+  if (at_micros > st.last_micros) st.last_micros = at_micros;
   char buf[32];
-  snprintf(buf, sizeof(buf), "q/%016" PRIx64 "%08" PRIx32, static_cast<uint64_t>(micros), n);
+  snprintf(buf, sizeof(buf), "q/%016" PRIx64 "%08" PRIx32, static_cast<uint64_t>(st.last_micros),
+           ++st.counter);
+  st.inflight.emplace(buf, std::chrono::steady_clock::now());
   return buf;
 }
 
@@ -38,6 +51,26 @@ const Actor& CurrentActor() { return t_actor; }
 ScopedActor::ScopedActor(Actor actor) : previous_(std::move(t_actor)) { t_actor = std::move(actor); }
 
 ScopedActor::~ScopedActor() { t_actor = std::move(previous_); }
+
+std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::duration max_age) {
+  StagingState& st = Staging();
+  std::lock_guard<std::mutex> lock(st.mu);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = st.inflight.begin(); it != st.inflight.end();) {
+    if (now - it->second > max_age) {
+      it = st.inflight.erase(it);  // a batch that failed or was dropped; full scans cover it
+      continue;
+    }
+    return it->first;
+  }
+  return std::nullopt;
+}
+
+void ForgetStagingKey(std::string_view key) {
+  StagingState& st = Staging();
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.inflight.erase(std::string(key));
+}
 
 std::string FormatMicros(int64_t unix_micros) {
   const time_t secs = static_cast<time_t>(unix_micros / 1000000);

@@ -2,7 +2,9 @@
 // of the change it records (specs/audit.md §1), and the leaf encoding the sequencer writes.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,6 +68,14 @@ class ScopedActor {
 // The staging key orders events of one process by time, then by call order.
 // Thread safety: safe from any thread.
 void Stage(store::WriteBatch& batch, const Event& event);
+
+// For the sequencer: the oldest staging key this process handed out in the last `max_age` that
+// has not been sequenced yet, or nullopt when there is none. Keys older than `max_age` are
+// dropped from the list (their batch failed or was never written, or is very late: the
+// sequencer's periodic full scan finds those). Thread safety: safe from any thread.
+std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::duration max_age);
+// Tells the list that `key` was sequenced.
+void ForgetStagingKey(std::string_view key);
 
 // The staged JSON (everything but `seq`), as Stage writes it.
 std::string EncodeStaged(const Event& event);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 #include <set>
 
 #include "audit/event.h"
@@ -15,6 +16,10 @@ namespace mandated::audit {
 namespace {
 
 constexpr size_t kSequenceBatch = 4096;
+// A staged key not sequenced this long after it was handed out is left to the full passes.
+constexpr auto kPendingKeyMaxAge = std::chrono::seconds(5);
+// How often the background thread makes a full pass.
+constexpr auto kFullPassEvery = std::chrono::seconds(60);
 constexpr int kMaxDelegationDepth = 16;
 
 std::string Hex16(uint64_t v) {
@@ -130,12 +135,15 @@ void Log::StartBackground(int sequence_ms, int checkpoint_s) {
   bg_ = std::thread([this, sequence_ms, checkpoint_s] {
     const int64_t checkpoint_us = static_cast<int64_t>(checkpoint_s) * 1000000;
     int64_t last_checkpoint = clock_.MonotonicMicros();
+    auto last_full = std::chrono::steady_clock::now();
     std::unique_lock<std::mutex> lock(bg_mu_);
     while (!bg_stop_) {
       bg_cv_.wait_for(lock, std::chrono::milliseconds(sequence_ms));
       if (bg_stop_) break;
       lock.unlock();
-      if (Result<uint64_t> n = Sequence(); !n.ok()) {
+      const bool full = std::chrono::steady_clock::now() - last_full >= kFullPassEvery;
+      if (full) last_full = std::chrono::steady_clock::now();
+      if (Result<uint64_t> n = full ? SequenceAll() : Sequence(); !n.ok()) {
         log::Warn("audit sequencing failed", {{"error", n.error().ToString()}});
       }
       const int64_t now = clock_.MonotonicMicros();
@@ -158,7 +166,7 @@ void Log::StopBackground() {
   bg_cv_.notify_all();
   if (bg_.joinable()) {
     bg_.join();
-    if (Result<uint64_t> n = Sequence(); !n.ok()) {
+    if (Result<uint64_t> n = SequenceAll(); !n.ok()) {
       log::Warn("audit sequencing failed", {{"error", n.error().ToString()}});
     }
   }
@@ -182,18 +190,36 @@ uint64_t Log::size() {
 
 Result<uint64_t> Log::Sequence() {
   std::lock_guard<std::mutex> lock(mu_);
-  return SequenceLocked();
+  return SequenceLocked(false);
 }
 
-Result<uint64_t> Log::SequenceLocked() {
+Result<uint64_t> Log::SequenceAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SequenceLocked(true);
+}
+
+Result<uint64_t> Log::SequenceLocked(bool full) {
+  // A full pass walks every staged key from "q/" (and the tombstones of those already
+  // sequenced); the others start at the oldest key this process staged and has not sequenced.
+  // The first pass after opening is full: staged keys of an earlier process are there.
+  full = full || !full_pass_done_;
   uint64_t total = 0;
   for (;;) {
+    std::string from = "q/";
+    if (!full) {
+      std::optional<std::string> oldest = OldestPendingStagingKey(kPendingKeyMaxAge);
+      if (!oldest) return total;
+      from = *oldest;
+    }
     std::vector<std::pair<std::string, std::string>> staged;
-    MD_RETURN_IF_ERROR(kv_.ScanPrefix(kAuditFamily, "q/", [&](std::string_view k, std::string_view v) {
+    MD_RETURN_IF_ERROR(kv_.ScanRange(kAuditFamily, from, "q0", [&](std::string_view k, std::string_view v) {
       staged.emplace_back(std::string(k), std::string(v));
       return staged.size() < kSequenceBatch;
     }));
-    if (staged.empty()) return total;
+    if (staged.empty()) {
+      full_pass_done_ = full_pass_done_ || full;
+      return total;
+    }
     Frontier next = frontier_;
     store::WriteBatch batch;
     for (const auto& [key, value] : staged) {
@@ -211,20 +237,24 @@ Result<uint64_t> Log::SequenceLocked() {
       } else {
         const std::string tail = Hex16(seq);
         if (!facts->principal.empty()) {
-          batch.Put(kAuditFamily, IndexPrefix("principal", facts->principal) + tail, "");
+          batch.Put(kAuditFamily, IndexPrefix("principal", facts->principal) + tail, facts->type);
         }
         for (const auto& [kind, id] : facts->subjects) {
           if (kind == "principal" && id == facts->principal) continue;
-          batch.Put(kAuditFamily, IndexPrefix(kind, id) + tail, "");
+          batch.Put(kAuditFamily, IndexPrefix(kind, id) + tail, facts->type);
         }
       }
       batch.Delete(kAuditFamily, key);
     }
     batch.Put(kAuditFamily, kSizeKey, std::to_string(next.size()));
     MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+    for (const auto& entry : staged) ForgetStagingKey(entry.first);
     total += staged.size();
     frontier_ = std::move(next);
-    if (staged.size() < kSequenceBatch) return total;
+    if (staged.size() < kSequenceBatch) {
+      full_pass_done_ = full_pass_done_ || full;
+      return total;
+    }
   }
 }
 
@@ -246,7 +276,7 @@ Result<std::string> Log::VerifierKey() {
 
 Result<SignedCheckpoint> Log::Publish() {
   std::lock_guard<std::mutex> lock(mu_);
-  Result<uint64_t> s = SequenceLocked();
+  Result<uint64_t> s = SequenceLocked(false);
   if (!s.ok()) return s.error();
   return PublishLocked();
 }
@@ -290,7 +320,7 @@ Result<std::optional<SignedCheckpoint>> Log::NewestLocked() {
 
 Result<SignedCheckpoint> Log::Latest() {
   std::lock_guard<std::mutex> lock(mu_);
-  Result<uint64_t> s = SequenceLocked();
+  Result<uint64_t> s = SequenceLocked(false);
   if (!s.ok()) return s.error();
   Result<std::optional<SignedCheckpoint>> newest = NewestLocked();
   if (!newest.ok()) return newest.error();
@@ -300,7 +330,7 @@ Result<SignedCheckpoint> Log::Latest() {
 
 Result<std::optional<SignedCheckpoint>> Log::PublishIfGrown() {
   std::lock_guard<std::mutex> lock(mu_);
-  Result<uint64_t> s = SequenceLocked();
+  Result<uint64_t> s = SequenceLocked(false);
   if (!s.ok()) return s.error();
   Result<std::optional<SignedCheckpoint>> newest = NewestLocked();
   if (!newest.ok()) return newest.error();
@@ -334,7 +364,7 @@ Result<StoredEvent> Log::Event(uint64_t seq) {
 
 Result<Hash> Log::Root(uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
-  MD_RETURN_IF_ERROR(SequenceLocked().status());
+  MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   if (size > frontier_.size()) {
     return InvalidArgumentError("the tree has " + std::to_string(frontier_.size()) + " events",
                                 "audit-proof-range");
@@ -345,7 +375,7 @@ Result<Hash> Log::Root(uint64_t size) {
 
 Result<std::vector<Hash>> Log::Inclusion(uint64_t seq, uint64_t size) {
   std::lock_guard<std::mutex> lock(mu_);
-  MD_RETURN_IF_ERROR(SequenceLocked().status());
+  MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   if (size > frontier_.size() || seq >= size) {
     return InvalidArgumentError("need seq < size <= " + std::to_string(frontier_.size()),
                                 "audit-proof-range");
@@ -355,7 +385,7 @@ Result<std::vector<Hash>> Log::Inclusion(uint64_t seq, uint64_t size) {
 
 Result<std::vector<Hash>> Log::Consistency(uint64_t from, uint64_t to) {
   std::lock_guard<std::mutex> lock(mu_);
-  MD_RETURN_IF_ERROR(SequenceLocked().status());
+  MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   if (from == 0 || from > to || to > frontier_.size()) {
     return InvalidArgumentError("need 0 < from <= to <= " + std::to_string(frontier_.size()),
                                 "audit-proof-range");
@@ -363,17 +393,18 @@ Result<std::vector<Hash>> Log::Consistency(uint64_t from, uint64_t to) {
   return ConsistencyProof(from, to, [this](NodeId id) { return ReadNode(id); });
 }
 
-Status Log::ScanIndex(std::string_view kind, std::string_view id, std::vector<uint64_t>* out) {
+Status Log::ScanIndex(std::string_view kind, std::string_view id,
+                      std::vector<std::pair<uint64_t, std::string>>* out) {
   if (id.empty()) return OkStatus();
   const std::string prefix = IndexPrefix(kind, id);
   Status parse_error;
-  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kAuditFamily, prefix, [&](std::string_view k, std::string_view) {
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kAuditFamily, prefix, [&](std::string_view k, std::string_view v) {
     Result<uint64_t> seq = ParseHex16(k.substr(prefix.size()));
     if (!seq.ok()) {
       parse_error = DataLossError("audit index key is malformed", "storage-corruption");
       return false;
     }
-    out->push_back(*seq);
+    out->emplace_back(*seq, std::string(v));
     return true;
   }));
   return parse_error;
@@ -381,27 +412,27 @@ Status Log::ScanIndex(std::string_view kind, std::string_view id, std::vector<ui
 
 Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
   std::set<uint64_t> seqs;
+  // Index entries carry the event's type, so filtering by type reads no event.
   auto add_filtered = [&](std::string_view kind, std::string_view id,
-                          std::string_view type_prefix) -> Status {
-    std::vector<uint64_t> found;
+                          const std::function<bool(const std::string&)>& keep) -> Status {
+    std::vector<std::pair<uint64_t, std::string>> found;
     MD_RETURN_IF_ERROR(ScanIndex(kind, id, &found));
-    for (uint64_t s : found) {
-      if (type_prefix.empty()) {
-        seqs.insert(s);
-        continue;
-      }
-      Result<StoredEvent> e = Event(s);
-      if (!e.ok()) return e.error();
-      Result<EventFacts> f = FactsOf(e->bytes);
-      if (f.ok() && StartsWith(f->type, type_prefix)) seqs.insert(s);
+    for (const auto& [s, type] : found) {
+      if (!keep || keep(type)) seqs.insert(s);
     }
     return OkStatus();
   };
+  // What a purchase's trail shows of each mandate of its chain: its issuance and status.
+  const auto mandate_lifecycle = [](const std::string& type) {
+    return type == "mandate.issued" || type == "mandate.revoked" || type == "mandate.suspended" ||
+           type == "mandate.resumed" || type == "mandate.used_up";
+  };
   // The parent of a mandate, from its issuance event.
   auto parent_of = [&](const std::string& mandate) -> Result<std::string> {
-    std::vector<uint64_t> found;
+    std::vector<std::pair<uint64_t, std::string>> found;
     MD_RETURN_IF_ERROR(ScanIndex("mandate", mandate, &found));
-    for (uint64_t s : found) {
+    for (const auto& [s, type] : found) {
+      if (type != "mandate.issued") continue;
       Result<StoredEvent> e = Event(s);
       if (!e.ok()) return e.error();
       Result<EventFacts> f = FactsOf(e->bytes);
@@ -413,10 +444,10 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
   };
 
   if (!q.authorization.empty()) {
-    std::vector<uint64_t> own;
+    std::vector<std::pair<uint64_t, std::string>> own;
     MD_RETURN_IF_ERROR(ScanIndex("authorization", q.authorization, &own));
     std::set<std::string> mandates, agents, sessions;
-    for (uint64_t s : own) {
+    for (const auto& [s, own_type] : own) {
       seqs.insert(s);
       Result<StoredEvent> e = Event(s);
       if (!e.ok()) return e.error();
@@ -437,10 +468,18 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
       }
       pending = std::move(parents);
     }
-    for (const std::string& m : mandates) MD_RETURN_IF_ERROR(add_filtered("mandate", m, "mandate."));
-    for (const std::string& a : agents) MD_RETURN_IF_ERROR(add_filtered("agent", a, "agent."));
+    for (const std::string& m : mandates) {
+      MD_RETURN_IF_ERROR(add_filtered("mandate", m, mandate_lifecycle));
+    }
+    for (const std::string& a : agents) {
+      MD_RETURN_IF_ERROR(add_filtered("agent", a, [](const std::string& t) {
+        return StartsWith(t, "agent.");
+      }));
+    }
     for (const std::string& ss : sessions) {
-      MD_RETURN_IF_ERROR(add_filtered("session", ss, "session."));
+      MD_RETURN_IF_ERROR(add_filtered("session", ss, [](const std::string& t) {
+        return StartsWith(t, "session.");
+      }));
     }
   } else if (!q.mandate.empty()) {
     std::set<std::string> seen{q.mandate};
@@ -448,10 +487,10 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
     for (int depth = 0; !pending.empty() && depth < kMaxDelegationDepth; ++depth) {
       std::vector<std::string> children;
       for (const std::string& m : pending) {
-        MD_RETURN_IF_ERROR(add_filtered("mandate", m, ""));
-        std::vector<uint64_t> delegations;
+        MD_RETURN_IF_ERROR(add_filtered("mandate", m, nullptr));
+        std::vector<std::pair<uint64_t, std::string>> delegations;
         MD_RETURN_IF_ERROR(ScanIndex("parent_mandate", m, &delegations));
-        for (uint64_t s : delegations) {
+        for (const auto& [s, delegation_type] : delegations) {
           Result<StoredEvent> e = Event(s);
           if (!e.ok()) return e.error();
           Result<EventFacts> f = FactsOf(e->bytes);
@@ -463,9 +502,9 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
       pending = std::move(children);
     }
   } else if (!q.agent.empty()) {
-    MD_RETURN_IF_ERROR(add_filtered("agent", q.agent, ""));
+    MD_RETURN_IF_ERROR(add_filtered("agent", q.agent, nullptr));
   } else if (!q.principal.empty()) {
-    MD_RETURN_IF_ERROR(add_filtered("principal", q.principal, ""));
+    MD_RETURN_IF_ERROR(add_filtered("principal", q.principal, nullptr));
   } else {
     return InvalidArgumentError("name one of authorization, mandate, agent or principal",
                                 "audit-query-invalid");
@@ -496,7 +535,7 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
 
 Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after, size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
-  MD_RETURN_IF_ERROR(SequenceLocked().status());
+  MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   Result<std::vector<uint64_t>> seqs = SelectLocked(q);
   if (!seqs.ok()) return seqs.error();
   TrailPage page;
@@ -515,7 +554,7 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
 
 Result<std::string> Log::Export(const TrailQuery& q, size_t max_events) {
   std::lock_guard<std::mutex> lock(mu_);
-  MD_RETURN_IF_ERROR(SequenceLocked().status());
+  MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   Result<std::optional<SignedCheckpoint>> newest = NewestLocked();
   if (!newest.ok()) return newest.error();
   SignedCheckpoint cp;

@@ -59,8 +59,12 @@ class Log {
   void StartBackground(int sequence_ms, int checkpoint_s);
   void StopBackground();
 
-  // Sequences every staged event (specs/audit.md §1.1). Returns how many it sequenced.
+  // Sequences the staged events (specs/audit.md §1.1): every one this process staged and
+  // committed (so a read after a write sees it), and on the first call every staged event.
+  // Returns how many it sequenced.
   Result<uint64_t> Sequence();
+  // The same over every staged key, whoever staged it and however late its batch committed.
+  Result<uint64_t> SequenceAll();
 
   uint64_t size();
   const std::string& origin() const { return origin_; }
@@ -94,9 +98,11 @@ class Log {
   Log(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, std::string origin)
       : kv_(kv), keys_(keys), clock_(clock), origin_(std::move(origin)) {}
   Result<Hash> ReadNode(NodeId id);
-  Result<uint64_t> SequenceLocked();
+  Result<uint64_t> SequenceLocked(bool full);
   Result<std::vector<uint64_t>> SelectLocked(const TrailQuery& q);
-  Status ScanIndex(std::string_view kind, std::string_view id, std::vector<uint64_t>* out);
+  // (seq, event type) of every index entry of (kind, id), ascending.
+  Status ScanIndex(std::string_view kind, std::string_view id,
+                   std::vector<std::pair<uint64_t, std::string>>* out);
   Result<SignedCheckpoint> PublishLocked();
   Result<std::optional<SignedCheckpoint>> NewestLocked();
 
@@ -106,6 +112,7 @@ class Log {
   const std::string origin_;
   std::mutex mu_;  // sequencing and publishing
   Frontier frontier_;
+  bool full_pass_done_ = false;  // guarded by mu_
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;

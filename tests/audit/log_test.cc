@@ -232,6 +232,36 @@ TEST_F(AuditLogTest, TrailsFollowDelegationsAndPurchasesAndStayInTheirPrincipal)
   EXPECT_EQ(rb.findings[0].detail, "seq=5");
 }
 
+TEST_F(AuditLogTest, PassesStartAtTheOldestPendingKeyAndFullPassesFindTheRest) {
+  Change("one", "prn_a", {});
+  ASSERT_TRUE(log_->Sequence().ok());  // the first pass after opening is a full one
+  // A batch that stages an event and is then dropped does not hold later events back.
+  {
+    store::WriteBatch dropped;
+    Event e;
+    e.type = "never.written";
+    e.at_micros = clock_.NowUnixMicros();
+    Stage(dropped, e);
+  }
+  Change("two", "prn_a", {});
+  Result<uint64_t> n = log_->Sequence();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(log_->size(), 2u);
+  // A staged key this process did not hand out (another writer's, or one whose batch committed
+  // long after): only a full pass walks to it.
+  store::WriteBatch foreign;
+  foreign.Put(kAuditFamily, "q/0000000000000001" "00000001",
+              R"({"at":"1970-01-01T00:00:00.000001Z","type":"late","principal":"prn_a",)"
+              R"("actor":{"kind":"service"},"subjects":{},"data":{}})");
+  ASSERT_TRUE(kv_->Write(foreign).ok());
+  EXPECT_EQ(*log_->Sequence(), 0u);
+  EXPECT_EQ(*log_->SequenceAll(), 1u);
+  Result<StoredEvent> late = log_->Event(2);
+  ASSERT_TRUE(late.ok());
+  EXPECT_NE(late->bytes.find("\"type\":\"late\""), std::string::npos);
+}
+
 TEST_F(AuditLogTest, ProofRangesAreRefusedPrecisely) {
   Change("x", "prn_a", {});
   Change("y", "prn_a", {});
