@@ -27,38 +27,17 @@
 namespace mandated::cli {
 namespace {
 
+using testing::FirstWord;
+using testing::LineValue;
+using testing::Matches;
+using testing::ParseOrDie;
+using testing::WriteFile;
+
 // Payees: shop.example only; at most 500.00 USD a payment.
 constexpr char kTerms[] =
     R"({"scope":{"payees":{"allow":[{"type":"domain","value":"shop.example"}]}},)"
     R"("limits":{"per_transaction":[{"asset":"USD","max":"50000"}]}})";
 
-void WriteFile(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  ASSERT_EQ(fwrite(content.data(), 1, content.size(), f), content.size());
-  ASSERT_EQ(fclose(f), 0);
-}
-
-json::Value ParseOrDie(const std::string& text) {
-  Result<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << text;
-  return v.ok() ? *v : json::Value::Object();
-}
-
-std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
-// The value of a "<label>: value" line of `out`; "" when there is none.
-std::string LineValue(const std::string& out, const std::string& label) {
-  const std::string marker = label + ": ";
-  size_t at = out.rfind(marker, 0) == 0 ? 0 : out.find("\n" + marker);
-  if (at == std::string::npos) {
-    return "";
-  }
-  at = at == 0 ? marker.size() : at + 1 + marker.size();
-  return out.substr(at, out.find('\n', at) - at);
-}
-bool Matches(const std::string& text, const std::string& pattern) {
-  return std::regex_match(text, std::regex(pattern));
-}
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

@@ -25,6 +25,12 @@
 namespace mandated::cli {
 namespace {
 
+using testing::FirstWord;
+using testing::LineValue;
+using testing::Matches;
+using testing::ParseOrDie;
+using testing::WriteFile;
+
 // Payees: shop.example only. Per payment at most 500.00 USD, 600.00 over the mandate's life;
 // a person approves anything above 200.00. Byte for byte the README's paper.json.
 constexpr char kTerms[] =
@@ -34,34 +40,7 @@ constexpr char kTerms[] =
  "step_up":{"above":[{"asset":"USD","amount":"20000"}]}}
 )";
 
-void WriteFile(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  ASSERT_EQ(fwrite(content.data(), 1, content.size(), f), content.size());
-  ASSERT_EQ(fclose(f), 0);
-}
-
-json::Value ParseOrDie(const std::string& text) {
-  Result<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << text;
-  return v.ok() ? *v : json::Value::Object();
-}
-
-std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n') + 1); }
-// The value of a "<label>: value" line of `out`; "" when there is none.
-std::string LineValue(const std::string& out, const std::string& label) {
-  const std::string marker = label + ": ";
-  size_t at = out.rfind(marker, 0) == 0 ? 0 : out.find("\n" + marker);
-  if (at == std::string::npos) {
-    return "";
-  }
-  at = at == 0 ? marker.size() : at + 1 + marker.size();
-  return out.substr(at, out.find('\n', at) - at);
-}
-bool Matches(const std::string& text, const std::string& pattern) {
-  return std::regex_match(text, std::regex(pattern));
-}
 // The first instant of next month (UTC): when a principal's monthly ceiling resets.
 std::string NextMonthUtc(int64_t now) {
   const time_t t = static_cast<time_t>(now);

@@ -19,22 +19,13 @@
 namespace mandated::cli {
 namespace {
 
+using testing::FirstWord;
+using testing::ParseOrDie;
+using testing::WriteFile;
+
 constexpr char kTerms[] =
     R"({"scope":{"payees":{"allow":[{"type":"domain","value":"shop.example"}]}},)"
     R"("limits":{"per_transaction":[{"asset":"USD","max":"50000"}]}})";
-
-void WriteFile(const std::string& path, const std::string& content) {
-  FILE* f = fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  ASSERT_EQ(fwrite(content.data(), 1, content.size(), f), content.size());
-  ASSERT_EQ(fclose(f), 0);
-}
-
-json::Value ParseOrDie(const std::string& text) {
-  Result<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << text;
-  return v.ok() ? *v : json::Value::Object();
-}
 
 // The reason codes of a verdict, in order, joined by ','.
 std::string Codes(const std::string& verdict_json) {
@@ -152,7 +143,6 @@ class CliMandateTest : public ::testing::Test {
     return online.out;
   }
   std::string Path(const std::string& name) const { return dir_.Sub(name); }
-  static std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
 
   testing::TempDir dir_;
   std::unique_ptr<testing::ServerProcess> server_;

@@ -1,4 +1,5 @@
-// Running the real mandatectl binary from black-box tests: its exit code and what it printed.
+// Running the real mandatectl binary from black-box tests (its exit code and what it printed),
+// and the small helpers those tests share for files and output lines.
 #pragma once
 
 #include <fcntl.h>
@@ -7,8 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <regex>
 #include <string>
 #include <vector>
+
+#include "base/json.h"
 
 #include "tests/support/test_support.h"
 
@@ -55,6 +60,36 @@ inline CliRun RunMandatectl(const std::vector<std::string>& args,
   r.out = ReadFileOrDie(out);
   r.err = ReadFileOrDie(err);
   return r;
+}
+
+inline void WriteFile(const std::string& path, const std::string& content) {
+  FILE* f = fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr) << path;
+  ASSERT_EQ(fwrite(content.data(), 1, content.size(), f), content.size());
+  ASSERT_EQ(fclose(f), 0);
+}
+
+inline json::Value ParseOrDie(const std::string& text) {
+  Result<json::Value> v = json::Parse(text);
+  EXPECT_TRUE(v.ok()) << text;
+  return v.ok() ? *v : json::Value::Object();
+}
+
+inline std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
+
+// The value of a "<label>: value" line of `out`; "" when there is none.
+inline std::string LineValue(const std::string& out, const std::string& label) {
+  const std::string marker = label + ": ";
+  size_t at = out.rfind(marker, 0) == 0 ? 0 : out.find("\n" + marker);
+  if (at == std::string::npos) {
+    return "";
+  }
+  at = at == 0 ? marker.size() : at + 1 + marker.size();
+  return out.substr(at, out.find('\n', at) - at);
+}
+
+inline bool Matches(const std::string& text, const std::string& pattern) {
+  return std::regex_match(text, std::regex(pattern));
 }
 
 }  // namespace mandated::testing
