@@ -106,16 +106,14 @@ void App::RegisterAuditRoutes() {
   const AccessGuard& g = *guard_;
   audit::Log& log = *audit_;
 
-  router_.Add("GET", "/v1/audit/key", g.Guard(Permission::kReadAudit, [&log, this](Request& req, const Access&) {
+  router_.Add("GET", "/v1/audit/key", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
     Result<signer::KeyInfo> key = log.AuditKey();
-    Result<std::string> vkey = log.VerifierKey();
     if (!key.ok()) return ProblemResponse(key.error(), req);
-    if (!vkey.ok()) return ProblemResponse(vkey.error(), req);
     json::Value v = json::Value::Object();
     v.Set("origin", json::Value::String(log.origin()));
-    v.Set("verifier_key", json::Value::String(*vkey));
+    v.Set("verifier_key",
+          json::Value::String(audit::VerifierKeyString(log.origin(), key->public_key)));
     v.Set("key", signer::KeyInfoToJson(*key));
-    (void)this;
     return JsonResponse(200, v);
   }));
   router_.Add("GET", "/v1/audit/checkpoint", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
