@@ -31,7 +31,9 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   so.path = config.data_dir + "/db";
   so.column_families = {identity::kPrincipalsFamily, identity::kOperatorFamily,
                         signer::kKeysFamily, identity::kTenantsFamily,
-                        identity::kIdentityIndexFamily, std::string(audit::kAuditFamily)};
+                        identity::kIdentityIndexFamily, std::string(audit::kAuditFamily),
+                        settlement::kLedgerFamily, settlement::kX402Family,
+                        settlement::kUsageFamily};
   MD_ASSIGN_OR_RETURN(app->store_, store::OpenRocksStore(so));
 
   // Private keys are sealed under the KEK; a wrong or unreadable KEK stops the start.
@@ -107,6 +109,10 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   app->authorizer_ = std::make_unique<policy::Authorizer>(
       *app->store_, *app->keys_, *app->mandates_, *app->directory_, *app->principals_,
       *app->clock_, *app->random_, aopts);
+  app->ledger_ = std::make_unique<settlement::Ledger>(*app->store_, *app->clock_, *app->random_);
+  MD_ASSIGN_OR_RETURN(app->usage_, settlement::UsageMeter::Open(*app->store_, *app->clock_));
+  app->facilitator_ = std::make_unique<settlement::Facilitator>(*app->store_, *app->ledger_,
+                                                                *app->usage_, *app->clock_);
   app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
   app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
                                               *app->operator_auth_, *app->principals_,
@@ -161,6 +167,9 @@ void App::RegisterRoutes() {
   RegisterMandateRoutes();
   RegisterAuthorizationRoutes();
   RegisterAuditRoutes();
+  RegisterX402Routes();
+  RegisterLedgerRoutes();
+  RegisterUsageRoutes();
 }
 
 void App::RegisterPrincipalRoutes() {

@@ -22,6 +22,9 @@
 #include "mandates/registry.h"
 #include "policy/authorizer.h"
 #include "policy/idempotency.h"
+#include "settlement/facilitator.h"
+#include "settlement/ledger.h"
+#include "settlement/usage.h"
 #include "signer/key_store.h"
 #include "store/kv_store.h"
 
@@ -74,6 +77,9 @@ class App {
   void RegisterMandateRoutes();
   void RegisterAuthorizationRoutes();
   void RegisterAuditRoutes();
+  void RegisterX402Routes();    // routes_x402.cc
+  void RegisterLedgerRoutes();  // routes_ledger.cc
+  void RegisterUsageRoutes();   // routes_usage.cc
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();
@@ -87,6 +93,9 @@ class App {
   std::unique_ptr<mandates::MandateRegistry> mandates_;
   std::unique_ptr<policy::IdempotencyKeys> idempotency_;
   std::unique_ptr<policy::Authorizer> authorizer_;
+  std::unique_ptr<settlement::Ledger> ledger_;
+  std::unique_ptr<settlement::UsageMeter> usage_;
+  std::unique_ptr<settlement::Facilitator> facilitator_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<AccessGuard> guard_;
   std::string service_did_;  // did:web of this service

@@ -54,6 +54,12 @@ std::string_view PermissionName(Permission p) {
     case Permission::kReadApprovals: return "approvals:read";
     case Permission::kDecideApprovals: return "approvals:decide";
     case Permission::kReadAudit: return "audit:read";
+    case Permission::kFacilitate: return "x402:facilitate";
+    case Permission::kPay: return "x402:pay";
+    case Permission::kReadLedger: return "ledger:read";
+    case Permission::kManageLedger: return "ledger:manage";
+    case Permission::kReportUsage: return "usage:report";
+    case Permission::kReadUsage: return "usage:read";
   }
   return "unknown";
 }
@@ -64,11 +70,12 @@ bool RoleAllows(Role role, Permission p) {
       // The operator administers the service and stands in for any principal's admin (to
       // bootstrap and to recover a principal that lost its admin credentials).
       // Only agents ask for authorizations: a purchase is always some agent's, in a session.
-      return p != Permission::kOwnSession && p != Permission::kAuthorize;
+      return p != Permission::kOwnSession && p != Permission::kAuthorize &&
+             p != Permission::kPay;
     case Role::kAdmin:
       return p != Permission::kManagePrincipals && p != Permission::kManageServiceKeys &&
              p != Permission::kOwnSession && p != Permission::kAuthorize &&
-             p != Permission::kReadAudit;
+             p != Permission::kPay && p != Permission::kReadAudit;
     case Role::kApprover:
       return p == Permission::kReadPrincipal || p == Permission::kReadAgents ||
              p == Permission::kReadSessions || p == Permission::kReadMandates ||
@@ -80,13 +87,16 @@ bool RoleAllows(Role role, Permission p) {
              p == Permission::kReadSessions || p == Permission::kReadKeys ||
              p == Permission::kReadMandates || p == Permission::kVerifyMandates ||
              p == Permission::kReadAuthorizations || p == Permission::kReadApprovals ||
-             p == Permission::kReadAudit;
+             p == Permission::kReadAudit || p == Permission::kReadLedger ||
+             p == Permission::kReadUsage;
     case Role::kMerchant:
       return p == Permission::kReadPrincipal || p == Permission::kVerifyMandates ||
-             p == Permission::kUseMandates;
+             p == Permission::kUseMandates || p == Permission::kFacilitate ||
+             p == Permission::kReportUsage;
     case Role::kAgent:
       return p == Permission::kOwnSession || p == Permission::kIssueMandates ||
-             p == Permission::kVerifyMandates || p == Permission::kAuthorize;
+             p == Permission::kVerifyMandates || p == Permission::kAuthorize ||
+             p == Permission::kPay;
   }
   return false;
 }

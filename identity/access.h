@@ -46,6 +46,12 @@ enum class Permission {
   kReadApprovals,
   kDecideApprovals,       // approve or deny a pending step-up
   kReadAudit,             // the audit trail, checkpoints and proofs (auditors, operator)
+  kFacilitate,            // x402 /verify and /settle (merchants, admins, operator)
+  kPay,                   // x402 payments signed by the agent's custodial key (agent sessions)
+  kReadLedger,            // balances and transfers of the principal's accounts
+  kManageLedger,          // deposits (admins, operator)
+  kReportUsage,           // POST /v1/usage (merchants, admins, operator)
+  kReadUsage,             // usage aggregates, burn rate and depletion
 };
 
 std::string_view PermissionName(Permission p);

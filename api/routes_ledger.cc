@@ -1,0 +1,8 @@
+// PLACEHOLDER: ledger routes (specs/x402.md); replaced by the work that builds them.
+#include "api/app.h"
+
+namespace mandated::api {
+
+void App::RegisterLedgerRoutes() {}
+
+}  // namespace mandated::api

@@ -1,0 +1,151 @@
+// x402 wire formats (specs/x402.md §2-3): the v1 and v2 payment requirements, payment payloads and
+// settle responses of the `exact` scheme on EVM, their base64 header encodings, the network
+// names, and the EIP-3009 TransferWithAuthorization digest the payer signs.
+//
+// Everything here is pure: no store, no clock, no keys. Thread safety: free functions over value
+// types; safe to call concurrently.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/amount.h"
+#include "base/bytes.h"
+#include "base/json.h"
+#include "base/result.h"
+
+namespace mandated::settlement {
+
+// x402 versions this service speaks.
+inline constexpr int kX402V1 = 1;
+inline constexpr int kX402V2 = 2;
+
+using Address = std::array<uint8_t, 20>;
+using Nonce32 = std::array<uint8_t, 32>;
+
+// "0x" + 40 hex, EIP-55 checksummed.
+std::string AddressText(const Address& a);
+// "0x" + 40 lower-case hex.
+std::string AddressLower(const Address& a);
+// "0x" + 64 lower-case hex.
+std::string NonceText(const Nonce32& n);
+
+// The chain id of a v1 network name ("base-sepolia" -> 84532) or of a CAIP-2 "eip155:<id>" (v2),
+// nullopt for anything else (including non-EVM networks such as "solana").
+std::optional<uint64_t> ChainIdOf(std::string_view network);
+// The v1 name of a chain id ("base-sepolia" for 84532), "" when v1 has none.
+std::string_view V1NetworkName(uint64_t chain_id);
+
+// One PaymentRequirements entry (v1: an element of the 402 body's "accepts"; v2: an element of
+// PAYMENT-REQUIRED's "accepts" or a payload's "accepted").
+struct PaymentRequirements {
+  int version = kX402V2;
+  std::string scheme;         // "exact"
+  std::string network;        // as on the wire: "base-sepolia" (v1) or "eip155:84532" (v2)
+  uint64_t chain_id = 0;      // 0 when the network is not a known EVM chain
+  Amount amount;              // v1 maxAmountRequired, v2 amount
+  Address asset{};            // the token contract (EIP-712 verifyingContract)
+  Address pay_to{};
+  int64_t max_timeout_seconds = 0;
+  std::string resource;       // v1 only (v2 has it at the top level)
+  std::string description;    // v1 only
+  std::string mime_type;      // v1 only
+  std::optional<std::string> eip712_name;     // extra.name
+  std::optional<std::string> eip712_version;  // extra.version
+  json::Value raw = json::Value::Object();    // the object as received, for echo and deepEqual
+};
+
+// Parses one requirements object of the given version strictly enough to sign or verify against
+// it: scheme, network, amount (decimal integer string), asset and payTo (0x + 40 hex, any case),
+// maxTimeoutSeconds (integer > 0) are required; extra is an optional object; unknown members are
+// kept in `raw` and otherwise ignored (the reference's schemas are not strict). Errors:
+// kInvalidArgument, reason "invalid_payment_requirements", message naming the JSON pointer.
+Result<PaymentRequirements> ParseRequirements(const json::Value& v, int version,
+                                              std::string_view pointer = "");
+
+// The EIP-3009 authorization inside an exact EVM payload.
+struct Authorization3009 {
+  Address from{};
+  Address to{};
+  Amount value;               // uint256 on chain; values of 2^128 or more are refused
+  Uint128 valid_after = 0;    // uint256 on chain; 2^128 or more refused
+  Uint128 valid_before = 0;
+  Nonce32 nonce{};
+};
+
+// A PaymentPayload (decoded X-PAYMENT or PAYMENT-SIGNATURE).
+struct PaymentPayload {
+  int version = kX402V2;
+  std::string scheme;   // v1: top level; v2: accepted.scheme
+  std::string network;  // v1: top level; v2: accepted.network
+  std::optional<PaymentRequirements> accepted;  // v2 only
+  json::Value resource;                         // v2 top-level resource object, or null
+  Authorization3009 authorization;
+  Bytes signature;                              // as sent (65 bytes for an EOA)
+  json::Value raw = json::Value::Object();
+};
+
+// Parses a payload object. x402Version must be 1 or 2 (else "invalid_x402_version"); the payload
+// must be an exact EVM payload: authorization with from/to (0x + 40 hex), value, validAfter,
+// validBefore (decimal integer strings), nonce (0x + 64 hex), signature (0x + hex). Errors:
+// kInvalidArgument, reason "invalid_payload" (or "invalid_x402_version"), message naming the
+// JSON pointer.
+Result<PaymentPayload> ParsePayload(const json::Value& v);
+
+// Standard base64 with padding over the UTF-8 JSON text (what both reference clients send), and
+// its decoding (no whitespace; the alphabet [A-Za-z0-9+/] with at most two '='). Decode errors:
+// kInvalidArgument "invalid_payload".
+std::string EncodeHeaderJson(const json::Value& v);
+Result<json::Value> DecodeHeaderJson(std::string_view header_value);
+
+// The payload a payer sends, as JSON in the member order of the reference client:
+// v1 {x402Version, scheme, network, payload:{signature, authorization:{from,to,value,validAfter,
+// validBefore,nonce}}}; v2 {x402Version, payload:{authorization, signature}, resource?, accepted}.
+json::Value PayloadToJson(const PaymentPayload& p);
+
+// SettleResponse (X-PAYMENT-RESPONSE / PAYMENT-RESPONSE and the facilitator's /settle answer).
+struct SettleResponse {
+  bool success = false;
+  std::string error_reason;   // empty on success
+  std::string error_message;
+  std::string payer;          // EIP-55, may be empty
+  std::string transaction;    // "" on failure
+  std::string network;
+};
+json::Value SettleResponseToJson(const SettleResponse& r);
+
+// VerifyResponse of /verify.
+struct VerifyResponse {
+  bool is_valid = false;
+  std::string invalid_reason;
+  std::string invalid_message;
+  std::string payer;  // EIP-55, may be empty
+};
+json::Value VerifyResponseToJson(const VerifyResponse& r);
+
+// The EIP-712 domain separator of an EIP-3009 token: keccak256(typehash(EIP712Domain(string
+// name,string version,uint256 chainId,address verifyingContract)) || keccak(name) ||
+// keccak(version) || chainId || asset).
+std::array<uint8_t, 32> Eip3009DomainSeparator(std::string_view name, std::string_view version,
+                                               uint64_t chain_id, const Address& asset);
+// hashStruct(TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,
+// uint256 validBefore,bytes32 nonce)).
+std::array<uint8_t, 32> TransferWithAuthorizationHash(const Authorization3009& a);
+// keccak256(0x19 0x01 || domain separator || struct hash): what the payer signs.
+std::array<uint8_t, 32> Eip3009Digest(std::string_view name, std::string_view version,
+                                      uint64_t chain_id, const Address& asset,
+                                      const Authorization3009& a);
+
+// The off-chain checks of the exact EVM scheme, in the reference facilitator's order
+// (specs/x402.md §4): scheme, EIP-712 domain present, network match (v2: accepted vs
+// requirements; v1: payload network vs requirements), signature (65 bytes, v in {27,28}, low S,
+// recovered address == from), recipient, validBefore >= now + 6, validAfter <= now, amount (v2 and
+// v1: value == amount). Balance and nonce use are the facilitator's (they need the store).
+// On failure `invalid_reason` is the reference's code and `payer` is the authorization's from.
+VerifyResponse VerifyExactOffline(const PaymentPayload& payload,
+                                  const PaymentRequirements& requirements, int64_t now);
+
+}  // namespace mandated::settlement
