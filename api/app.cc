@@ -113,6 +113,24 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   MD_ASSIGN_OR_RETURN(app->usage_, settlement::UsageMeter::Open(*app->store_, *app->clock_));
   app->facilitator_ = std::make_unique<settlement::Facilitator>(*app->store_, *app->ledger_,
                                                                 *app->usage_, *app->clock_);
+  // A payment our payer signed captures its authorization when it settles (specs/x402.md §5.4).
+  app->facilitator_->set_capture_hook([app = app.get()](const std::string& principal,
+                                                        const std::string& authorization_id,
+                                                        Amount amount) -> Status {
+    identity::Tenant t(*app->store_, principal);
+    policy::Actor actor;
+    actor.id = "x402-settlement";
+    Result<policy::Answer> captured =
+        app->authorizer_->Capture(t, actor, authorization_id, amount, nullptr);
+    if (captured.ok()) return OkStatus();
+    // Already captured (a retried capture after a crash): done.
+    Result<policy::Authorization> now = app->authorizer_->Get(t, authorization_id);
+    if (now.ok() && now->reservation && now->reservation->state == "captured") return OkStatus();
+    return captured.error();
+  });
+  app->payer_ = std::make_unique<settlement::Payer>(*app->authorizer_, *app->mandates_,
+                                                    *app->directory_, *app->keys_,
+                                                    *app->facilitator_, *app->clock_);
   app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
   app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
                                               *app->operator_auth_, *app->principals_,
@@ -131,6 +149,9 @@ Status App::Run() {
                           {"data_dir", config_.data_dir},
                           {"workers", config_.worker_threads}});
   authorizer_->StartSweeper();
+  if (Result<size_t> pending = facilitator_->RetryCaptures(); !pending.ok()) {
+    log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
+  }
   audit_->StartBackground(config_.audit_sequence_ms, config_.audit_checkpoint_s);
   Status served = http_->Serve();
   authorizer_->StopSweeper();

@@ -24,6 +24,7 @@
 #include "policy/idempotency.h"
 #include "settlement/facilitator.h"
 #include "settlement/ledger.h"
+#include "settlement/payer.h"
 #include "settlement/usage.h"
 #include "signer/key_store.h"
 #include "store/kv_store.h"
@@ -96,6 +97,7 @@ class App {
   std::unique_ptr<settlement::Ledger> ledger_;
   std::unique_ptr<settlement::UsageMeter> usage_;
   std::unique_ptr<settlement::Facilitator> facilitator_;
+  std::unique_ptr<settlement::Payer> payer_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<AccessGuard> guard_;
   std::string service_did_;  // did:web of this service

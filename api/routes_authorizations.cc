@@ -4,6 +4,7 @@
 #include "api/app.h"
 #include "api/handler_util.h"
 #include "api/http_server.h"
+#include "api/idempotent_route.h"
 
 namespace mandated::api {
 namespace {
@@ -18,40 +19,6 @@ policy::Actor ActorOf(const Access& a) {
   actor.session_id = a.caller.session_id;
   actor.mandate_scope = a.caller.mandate_scope;
   return actor;
-}
-
-// Runs `work` at most once per idempotency key (specs/authorization.md §6). `work` gets the
-// claim and records its answer in the batch of the state it changes; errors that change nothing
-// are recorded here (4xx only: a 5xx or a transient conflict lets the retry run again; a 403 or
-// 404 refusal writes nothing, specs/access.md).
-template <typename Work>
-Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a, Work work) {
-  const std::string key = req.Header("Idempotency-Key");
-  if (Status s = policy::ValidateIdempotencyKey(key); !s.ok()) return ProblemResponse(s, req);
-  const std::string caller =
-      a.caller.role == identity::Role::kAgent ? a.caller.agent_id : a.caller.credential_id;
-  Result<policy::IdempotencyKeys::Begin> begin = keys.Start(
-      *a.tenant, caller, key, policy::RequestFingerprint(req.method, req.path, req.body));
-  if (!begin.ok()) return ProblemResponse(begin.error(), req);
-  if (begin->replay) {
-    Response r;
-    r.status = begin->replay->status;
-    r.content_type = begin->replay->content_type;
-    r.body = begin->replay->body;
-    r.headers.emplace_back("Idempotent-Replayed", "true");
-    return r;
-  }
-  const policy::IdempotencyClaim& claim = *begin->claim;
-  Result<policy::Answer> answer = work(&claim);
-  if (answer.ok()) return Response::Json(answer->status, std::move(answer->body));
-  Response problem = ProblemResponse(answer.error(), req);
-  if (problem.status >= 400 && problem.status < 500 && problem.status != 403 &&
-      problem.status != 404 && answer.error().code() != StatusCode::kAborted) {
-    Status kept = claim.RecordAlone(
-        policy::StoredAnswer{problem.status, problem.content_type, problem.body});
-    if (!kept.ok()) return ProblemResponse(kept, req);
-  }
-  return problem;
 }
 
 // A credential limited to some agents acts only on their authorizations and approvals

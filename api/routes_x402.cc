@@ -1,8 +1,80 @@
-// PLACEHOLDER: x402 routes (specs/x402.md); replaced by the work that builds them.
+// x402 routes (specs/x402.md §4-5): the facilitator merchants call (/x402/supported, /verify,
+// /settle, with the reference facilitator's JSON) and the payer agents call (/v1/x402/pay).
 #include "api/app.h"
+#include "api/handler_util.h"
+#include "api/http_server.h"
+#include "api/idempotent_route.h"
 
 namespace mandated::api {
+namespace {
 
-void App::RegisterX402Routes() {}
+using identity::Permission;
+
+policy::Actor PayerActor(const Access& a) {
+  policy::Actor actor;
+  actor.id = a.caller.credential_id;
+  actor.agent_id = a.caller.agent_id;
+  actor.session_id = a.caller.session_id;
+  actor.mandate_scope = a.caller.mandate_scope;
+  return actor;
+}
+
+}  // namespace
+
+void App::RegisterX402Routes() {
+  const AccessGuard& g = *guard_;
+  settlement::Facilitator& fac = *facilitator_;
+  settlement::Payer& payer = *payer_;
+  policy::IdempotencyKeys& idem = *idempotency_;
+
+  // ---- Facilitator (reference shapes: invalid payments are 200 with isValid/success false) ----
+  router_.Add("GET", "/x402/supported", [&fac](Request&) { return JsonResponse(200, fac.Supported()); });
+  router_.Add("POST", "/x402/verify", g.Guard(Permission::kFacilitate, [&fac](Request& req, const Access&) {
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<settlement::VerifyResponse> v = fac.Verify(*body);
+    if (v.ok()) {
+      AnnotateRequestLog("x402_valid", v->is_valid ? "true" : "false");
+      if (!v->is_valid) AnnotateRequestLog("x402_reason", v->invalid_reason);
+    }
+    return Answer(v, req, 200, settlement::VerifyResponseToJson);
+  }));
+  router_.Add("POST", "/x402/settle", g.Guard(Permission::kFacilitate, [&fac](Request& req, const Access&) {
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<settlement::SettleResponse> s = fac.Settle(*body);
+    if (s.ok()) {
+      AnnotateRequestLog("x402_success", s->success ? "true" : "false");
+      if (!s->success) AnnotateRequestLog("x402_reason", s->error_reason);
+    }
+    return Answer(s, req, 200, settlement::SettleResponseToJson);
+  }));
+
+  // ---- Payer (agent sessions): one signed payment per Idempotency-Key ----
+  router_.Add("POST", "/v1/x402/pay", g.Guard(Permission::kPay, [&payer, &idem](Request& req, const Access& a) {
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<settlement::PayRequest> pr = settlement::ParsePayRequest(*body);
+    if (!pr.ok()) return ProblemResponse(pr.error(), req);
+    const policy::Actor actor = PayerActor(a);
+    Result<settlement::Choice> choice = payer.Choose(*a.tenant, actor, *pr);
+    if (!choice.ok()) return ProblemResponse(choice.error(), req);
+    auto replay = [&](const policy::StoredAnswer& stored) {
+      if (stored.status != 201 && stored.status != 200) return ReplayAsStored(stored);
+      Result<policy::Answer> again = payer.Render(
+          *a.tenant, actor, *choice, policy::Answer{stored.status, stored.body, "", ""});
+      if (!again.ok()) return ProblemResponse(again.error(), req);
+      return Response::Json(again->status, std::move(again->body));
+    };
+    return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
+      Result<policy::Answer> answer = payer.Pay(*a.tenant, actor, *pr, *choice, claim);
+      if (answer.ok()) {
+        AnnotateRequestLog("authorization", answer->id);
+        AnnotateRequestLog("decision", answer->decision);
+      }
+      return answer;
+    }, replay);
+  }));
+}
 
 }  // namespace mandated::api

@@ -3,6 +3,7 @@
 // settles them on the ledger, once per (chain, token, payer, nonce), recording the result.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,12 +33,24 @@ struct Settlement {
   std::string transfer_id;  // the ledger transfer
   std::string authorization_id;  // the payer-side authorization bound to the nonce, if any
   std::string principal;         // that authorization's principal
+  std::string amount;            // the value moved, decimal base units
   int64_t at = 0;
 };
 
+// What the payer tied an EIP-3009 nonce to when it signed (specs/x402.md §5.3), so settlement
+// can capture the authorization and meter the payment under its principal.
+struct Binding {
+  std::string principal;
+  std::string authorization_id;
+  std::string agent_id;
+  std::string mandate_id;
+  std::string payer;  // the agent's address, lower-case: only its own payments use the binding
+};
+
 // Called after a payment bound to an authorization of ours settled: capture it for `amount`.
-using CaptureHook = std::function<void(const std::string& principal,
-                                       const std::string& authorization_id, Amount amount)>;
+// An error leaves the capture pending; RetryCaptures tries again (the hook must be idempotent).
+using CaptureHook = std::function<Status(const std::string& principal,
+                                         const std::string& authorization_id, Amount amount)>;
 
 // Thread safety: safe from any thread; settlements of one nonce key are single-flight.
 class Facilitator {
@@ -58,17 +71,36 @@ class Facilitator {
   // A recorded settlement by nonce key, or nullopt.
   Result<std::optional<Settlement>> Find(const std::string& key);
 
-  // The payer binds nonces of its payments to authorizations (specs/x402.md §5.3).
+  // The payer binds nonces of its payments to authorizations (specs/x402.md §5.3): durable
+  // before the signed payment is handed out. Rebinding a nonce to the same values is a no-op.
+  Status Bind(const Nonce32& nonce, const Binding& binding);
+  Result<std::optional<Binding>> FindBinding(const Nonce32& nonce);
+
+  // Installs the capture of bound authorizations. REQUIRES: before the facilitator is shared.
   void set_capture_hook(CaptureHook hook) { capture_ = std::move(hook); }
+  // Captures settled payments whose capture has not been written yet (a crash or a failed
+  // capture after the settlement committed). Returns how many were pending.
+  Result<size_t> RetryCaptures();
 
  private:
+  // A /verify or /settle body, parsed; when `parsed` is false `early` says why it is invalid.
+  struct Parsed {
+    bool parsed = false;
+    VerifyResponse early;
+    PaymentPayload payload;
+    PaymentRequirements requirements;
+  };
+  static Result<Parsed> Parse(const json::Value& body);
+  // Every check of Verify on a parsed body at `now`: offline, nonce unused, payer's balance.
+  VerifyResponse Check(const Parsed& in, int64_t now);
+  void CaptureBound(const Settlement& s);
+
   store::KvStore& kv_;
   Ledger& ledger_;
   UsageMeter& usage_;
   Clock& clock_;
   CaptureHook capture_;
-  std::mutex inflight_mu_;
-  std::map<std::string, std::shared_ptr<std::mutex>> inflight_;
+  std::array<std::mutex, 64> stripes_;  // settlements of one nonce key share a stripe
 };
 
 }  // namespace mandated::settlement

@@ -1,0 +1,59 @@
+// Idempotent: runs a POST that moves money at most once per Idempotency-Key (specs/authorization.md
+// §6), shared by the authorization, ledger and x402 routes.
+#pragma once
+
+#include <string>
+
+#include "api/auth.h"
+#include "api/http_types.h"
+#include "api/problem.h"
+#include "identity/access.h"
+#include "policy/authorizer.h"
+#include "policy/idempotency.h"
+
+namespace mandated::api {
+
+// The answer first recorded for a key, sent again as it was (the default `replay`).
+inline Response ReplayAsStored(const policy::StoredAnswer& stored) {
+  Response r;
+  r.status = stored.status;
+  r.content_type = stored.content_type;
+  r.body = stored.body;
+  return r;
+}
+
+// Runs `work` at most once per idempotency key (specs/authorization.md §6). `work` gets the
+// claim and records its answer in the batch of the state it changes; errors that change nothing
+// are recorded here (4xx only: a 5xx or a transient conflict lets the retry run again; a 403 or
+// 404 refusal writes nothing, specs/access.md).
+// `replay` turns a recorded answer into the response of a retry (the x402 payer re-renders the
+// recorded authorization as the payment it stands for).
+template <typename Work, typename Replay = Response (*)(const policy::StoredAnswer&)>
+Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a, Work work,
+                    Replay replay = &ReplayAsStored) {
+  const std::string key = req.Header("Idempotency-Key");
+  if (Status s = policy::ValidateIdempotencyKey(key); !s.ok()) return ProblemResponse(s, req);
+  const std::string caller =
+      a.caller.role == identity::Role::kAgent ? a.caller.agent_id : a.caller.credential_id;
+  Result<policy::IdempotencyKeys::Begin> begin = keys.Start(
+      *a.tenant, caller, key, policy::RequestFingerprint(req.method, req.path, req.body));
+  if (!begin.ok()) return ProblemResponse(begin.error(), req);
+  if (begin->replay) {
+    Response r = replay(*begin->replay);
+    r.headers.emplace_back("Idempotent-Replayed", "true");
+    return r;
+  }
+  const policy::IdempotencyClaim& claim = *begin->claim;
+  Result<policy::Answer> answer = work(&claim);
+  if (answer.ok()) return Response::Json(answer->status, std::move(answer->body));
+  Response problem = ProblemResponse(answer.error(), req);
+  if (problem.status >= 400 && problem.status < 500 && problem.status != 403 &&
+      problem.status != 404 && answer.error().code() != StatusCode::kAborted) {
+    Status kept = claim.RecordAlone(
+        policy::StoredAnswer{problem.status, problem.content_type, problem.body});
+    if (!kept.ok()) return ProblemResponse(kept, req);
+  }
+  return problem;
+}
+
+}  // namespace mandated::api

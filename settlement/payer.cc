@@ -1,0 +1,292 @@
+// Payer (specs/x402.md §5): the only way an agent's custodial key signs an x402 payment, and only
+// for a requirement its mandate allows, after the authorization held the amount.
+#include "settlement/payer.h"
+
+#include <algorithm>
+
+#include "base/asset.h"
+#include "base/bytes.h"
+#include "mandates/credential.h"
+#include "signer/ethereum.h"
+#include "signer/jws.h"
+#include "signer/keccak.h"
+
+namespace mandated::settlement {
+namespace {
+
+// v1 clients start an authorization's life ten minutes back (clock skew between payer and chain).
+constexpr int64_t kValidAfterSkewS = 600;
+
+Status PayInvalid(std::string detail) {
+  return InvalidArgumentError(std::move(detail), "x402-pay-invalid");
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The mandate's spelling of the requirement's asset when it names it (CAIP-19 addresses may be
+// written in any case), else the lower-case CAIP-19 id (which the terms then refuse).
+std::string AssetFor(const mandates::MandateTerms& terms, uint64_t chain, const Address& token) {
+  const std::string id = "eip155:" + std::to_string(chain) + "/erc20:" + AddressLower(token);
+  for (const std::string& a : terms.scope.assets) {
+    if (EqualsIgnoreCase(a, id)) return a;
+  }
+  return id;
+}
+
+bool IsHttpUrl(const std::string& s) {
+  return (s.rfind("https://", 0) == 0 || s.rfind("http://", 0) == 0) && s.size() <= 2048 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+Result<mandates::MandateTerms> TermsOf(const mandates::MandateRecord& m) {
+  MD_ASSIGN_OR_RETURN(signer::Jws jws, signer::ParseJws(m.token));
+  MD_ASSIGN_OR_RETURN(json::Value payload, json::Parse(jws.payload));
+  MD_ASSIGN_OR_RETURN(mandates::MandateCredential credential,
+                      mandates::ParseMandateCredential(payload));
+  return credential.terms;
+}
+
+// The EIP-3009 nonce of the payment for authorization `id`: fixed by the authorization, so one
+// authorization can never be paid twice and settlement can find it again.
+Nonce32 NonceFor(const std::string& principal, const std::string& id) {
+  const std::string seed = "mandated/x402/nonce/" + principal + "/" + id;
+  const Bytes h =
+      signer::Keccak256(ByteSpan(reinterpret_cast<const uint8_t*>(seed.data()), seed.size()));
+  Nonce32 n{};
+  std::copy(h.begin(), h.end(), n.begin());
+  return n;
+}
+
+Status CheckCustodial(const identity::Agent& agent) {
+  if (agent.custody != "custodial" || agent.key_type != "secp256k1" || agent.address.empty()) {
+    return FailedPreconditionError("agent " + agent.id + " has no custodial secp256k1 key to pay "
+                                   "with", "x402-no-custodial-key");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<PayRequest> ParsePayRequest(const json::Value& body) {
+  MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
+  PayRequest req;
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> mandate, r.OptionalString("mandate_id"));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> authorization,
+                      r.OptionalString("authorization_id"));
+  MD_ASSIGN_OR_RETURN(const json::Value* required, r.Required("payment_required"));
+  MD_RETURN_IF_ERROR(r.Finish());
+  if (mandate.has_value() == authorization.has_value()) {
+    return PayInvalid("name exactly one of mandate_id and authorization_id");
+  }
+  if (!required->is_object()) return PayInvalid("/payment_required must be an object");
+  req.mandate_id = mandate.value_or("");
+  req.authorization_id = authorization.value_or("");
+  req.payment_required = *required;
+  return req;
+}
+
+Payer::Payer(policy::Authorizer& authorizer, mandates::MandateRegistry& mandates,
+             identity::Directory& directory, signer::KeyStore& keys, Facilitator& facilitator,
+             Clock& clock)
+    : authorizer_(authorizer),
+      mandates_(mandates),
+      directory_(directory),
+      keys_(keys),
+      facilitator_(facilitator),
+      clock_(clock) {}
+
+Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& actor,
+                             const PayRequest& req) {
+  std::string mandate_id = req.mandate_id;
+  if (!req.authorization_id.empty()) {
+    MD_ASSIGN_OR_RETURN(policy::Authorization a, authorizer_.Get(t, req.authorization_id));
+    if (a.agent_id != actor.agent_id) {
+      return NotFoundError("no authorization " + req.authorization_id, "authorization-not-found");
+    }
+    mandate_id = a.mandate_id;
+  }
+  MD_ASSIGN_OR_RETURN(mandates::MandateRecord m, mandates_.Get(t, mandate_id));
+  if (m.agent_id != actor.agent_id) {
+    return NotFoundError("no mandate " + mandate_id, "mandate-not-found");
+  }
+  MD_ASSIGN_OR_RETURN(mandates::MandateTerms terms, TermsOf(m));
+
+  const json::Value& pr = req.payment_required;
+  const json::Value* version_v = pr.Find("x402Version");
+  const std::optional<int64_t> version = version_v != nullptr ? version_v->as_int64() : std::nullopt;
+  if (version != kX402V1 && version != kX402V2) {
+    return PayInvalid("/payment_required/x402Version must be 1 or 2");
+  }
+  const json::Value* accepts = pr.Find("accepts");
+  if (accepts == nullptr || !accepts->is_array() || accepts->items().empty()) {
+    return PayInvalid("/payment_required/accepts must be a non-empty array");
+  }
+  json::Value resource;
+  std::string resource_url;
+  if (*version == kX402V2) {
+    if (const json::Value* r = pr.Find("resource"); r != nullptr && r->is_object()) {
+      resource = *r;
+      if (const json::Value* url = r->Find("url"); url != nullptr && url->is_string()) {
+        resource_url = url->as_string();
+      }
+    }
+  }
+
+  std::vector<Choice> usable;
+  std::vector<std::string> skipped;
+  for (size_t i = 0; i < accepts->items().size(); ++i) {
+    const std::string where = "/payment_required/accepts/" + std::to_string(i);
+    Result<PaymentRequirements> parsed =
+        ParseRequirements(accepts->items()[i], static_cast<int>(*version), where);
+    if (!parsed.ok()) {
+      skipped.push_back(parsed.error().message());
+      continue;
+    }
+    if (parsed->scheme != "exact") {
+      skipped.push_back(where + ": scheme " + parsed->scheme + " is not supported");
+      continue;
+    }
+    if (parsed->chain_id == 0) {
+      skipped.push_back(where + ": network " + parsed->network + " is not an EVM chain we know");
+      continue;
+    }
+    if (!parsed->eip712_name || !parsed->eip712_version) {
+      skipped.push_back(where + ": extra.name and extra.version (the token's EIP-712 domain) "
+                        "are required");
+      continue;
+    }
+    Choice c;
+    c.version = static_cast<int>(*version);
+    c.resource = resource;
+    c.purchase.payee = {mandates::PayeeType::kAddress, AddressLower(parsed->pay_to)};
+    c.purchase.amount = parsed->amount;
+    c.purchase.asset = AssetFor(terms, parsed->chain_id, parsed->asset);
+    c.purchase.network = "eip155:" + std::to_string(parsed->chain_id);
+    const std::string url = *version == kX402V1 ? parsed->resource : resource_url;
+    if (IsHttpUrl(url)) c.purchase.resource = url;
+    c.requirements = std::move(*parsed);
+    usable.push_back(std::move(c));
+  }
+  if (usable.empty()) {
+    std::string detail = "no requirement of the 402 answer can be paid:";
+    for (const std::string& s : skipped) detail += " " + s + ";";
+    detail.pop_back();
+    return FailedPreconditionError(std::move(detail), "x402-no-acceptable-requirement");
+  }
+  if (!req.authorization_id.empty()) {
+    // Paying an approved authorization: the requirement must be the purchase it approved.
+    MD_ASSIGN_OR_RETURN(policy::Authorization a, authorizer_.Get(t, req.authorization_id));
+    for (Choice& c : usable) {
+      mandates::Purchase p = c.purchase;
+      p.at.reset();
+      mandates::Purchase approved = a.purchase;
+      approved.at.reset();
+      if (p == approved) return std::move(c);
+    }
+    return FailedPreconditionError("no requirement of the 402 answer is the purchase authorization " +
+                                       a.id + " allowed",
+                                   "x402-requirement-mismatch");
+  }
+  for (Choice& c : usable) {
+    if (mandates::CheckPurchase(terms, c.purchase, m.id).empty()) return std::move(c);
+  }
+  return std::move(usable.front());  // refused by the authorization, with its reasons
+}
+
+Result<policy::Answer> Payer::Pay(const identity::Tenant& t, const policy::Actor& actor,
+                                  const PayRequest& req, const Choice& choice,
+                                  const policy::IdempotencyClaim* claim) {
+  if (!req.authorization_id.empty()) {
+    MD_ASSIGN_OR_RETURN(policy::Authorization a, authorizer_.Get(t, req.authorization_id));
+    policy::Answer stored{200, json::Write(policy::AuthorizationToJson(a)), a.id, a.decision};
+    if (claim != nullptr) {
+      // A retry re-renders this record, as it does an authorization answer.
+      MD_RETURN_IF_ERROR(
+          claim->RecordAlone(policy::StoredAnswer{200, "application/json", stored.body}));
+    }
+    return Render(t, actor, choice, stored);
+  }
+  // A payment needs the agent's custodial key: refuse before anything is held or recorded.
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, actor.agent_id));
+  MD_RETURN_IF_ERROR(CheckCustodial(agent));
+  policy::AuthorizeRequest ar;
+  ar.mandate_id = req.mandate_id;
+  ar.purchase = choice.purchase;
+  MD_ASSIGN_OR_RETURN(policy::Answer answer, authorizer_.Authorize(t, actor, ar, claim));
+  return Render(t, actor, choice, answer);
+}
+
+Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Actor& actor,
+                                     const Choice& choice, const policy::Answer& given) {
+  MD_ASSIGN_OR_RETURN(json::Value record, json::Parse(given.body));
+  MD_ASSIGN_OR_RETURN(policy::Authorization a, policy::AuthorizationFromJson(record));
+  // The hold as it stands now (a replay may come after the lease ended or an approval decided).
+  if (Result<policy::Authorization> now = authorizer_.Get(t, a.id); now.ok()) a = std::move(*now);
+  a = policy::EffectiveAt(std::move(a), clock_.NowUnixSeconds());
+
+  json::Value out = json::Value::Object();
+  out.Set("decision", json::Value::String(a.decision));
+  out.Set("authorization_id", json::Value::String(a.id));
+  const bool held = a.decision == policy::kAllowed && a.reservation &&
+                    a.reservation->state == "reserved";
+  if (!held) {
+    // Denied, waiting for a person, or no longer held: nothing is signed.
+    out.Set("authorization", std::move(record));
+    return policy::Answer{given.status, json::Write(out), a.id, a.decision};
+  }
+
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, actor.agent_id));
+  MD_RETURN_IF_ERROR(CheckCustodial(agent));
+  const PaymentRequirements& r = choice.requirements;
+  PaymentPayload p;
+  p.version = choice.version;
+  p.scheme = r.scheme;
+  p.network = r.network;
+  if (choice.version == kX402V2) {
+    p.accepted = r;
+    p.resource = choice.resource;
+  }
+  Authorization3009& auth = p.authorization;
+  MD_ASSIGN_OR_RETURN(Bytes from, signer::ParseAddress(agent.address, false));
+  std::copy(from.begin(), from.end(), auth.from.begin());
+  auth.to = r.pay_to;
+  auth.value = r.amount;
+  const int64_t created = a.created_at;
+  auth.valid_after = choice.version == kX402V1 && created > kValidAfterSkewS
+                         ? static_cast<Uint128>(created - kValidAfterSkewS)
+                         : 0;
+  const int64_t until = std::min(created + r.max_timeout_seconds, a.reservation->expires_at);
+  auth.valid_before = static_cast<Uint128>(std::max<int64_t>(until, 0));
+  auth.nonce = NonceFor(t.principal_id(), a.id);
+
+  Binding binding;
+  binding.principal = t.principal_id();
+  binding.authorization_id = a.id;
+  binding.agent_id = a.agent_id;
+  binding.mandate_id = a.mandate_id;
+  binding.payer = AddressLower(auth.from);
+  MD_RETURN_IF_ERROR(facilitator_.Bind(auth.nonce, binding));
+
+  const std::array<uint8_t, 32> digest =
+      Eip3009Digest(*r.eip712_name, *r.eip712_version, r.chain_id, r.asset, auth);
+  MD_ASSIGN_OR_RETURN(p.signature, keys_.SignDigestRecoverable(agent.key_id, digest));
+
+  json::Value payload = PayloadToJson(p);
+  out.Set("x402_version", json::Value::Int(choice.version));
+  out.Set("header", json::Value::String(choice.version == kX402V1 ? "X-PAYMENT"
+                                                                  : "PAYMENT-SIGNATURE"));
+  out.Set("value", json::Value::String(EncodeHeaderJson(payload)));
+  out.Set("payment_payload", std::move(payload));
+  out.Set("accepted", r.raw);
+  out.Set("valid_before", json::Value::String(std::to_string(static_cast<int64_t>(until))));
+  out.Set("authorization", policy::AuthorizationToJson(a));
+  return policy::Answer{given.status, json::Write(out), a.id, a.decision};
+}
+
+}  // namespace mandated::settlement
