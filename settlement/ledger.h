@@ -7,9 +7,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +82,18 @@ class Ledger {
   // Returns the transfers as written (ids and times filled in).
   Result<std::vector<Transfer>> Apply(std::vector<Transfer> transfers, store::WriteBatch batch);
 
+  // Called by Apply once every check passed, under the locks of the balances it moves, with the
+  // transfers as they will be written and the balance after them of every (account, asset) they
+  // touch, in "<account>/<asset>" order. It may add writes that depend on the outcome to `batch`
+  // (an idempotency record of the answer); they commit in the same durable write or not at all.
+  using BeforeWrite = std::function<void(const std::vector<Transfer>& transfers,
+                                         const std::vector<Balance>& after,
+                                         store::WriteBatch& batch)>;
+  // Apply with a BeforeWrite hook (may be empty). A transfer id that another Apply is still
+  // writing is kAborted "transfer-in-flight" (retry: it then exists or is free again).
+  Result<std::vector<Transfer>> Apply(std::vector<Transfer> transfers, store::WriteBatch batch,
+                                      const BeforeWrite& before_write);
+
   // The balance of one account in one asset (zero when it never moved).
   Result<Balance> GetBalance(std::string_view account, std::string_view asset);
   // Every asset of an account with a balance record, in asset order.
@@ -93,6 +107,8 @@ class Ledger {
 
  private:
   struct AccountState;
+  // The state of "<account>/<asset>", created (not yet loaded) on first use; it lives as long as
+  // the Ledger. REQUIRES: mu_ held.
   Result<AccountState*> StateLocked(const std::string& key);
 
   store::KvStore& kv_;
@@ -100,6 +116,7 @@ class Ledger {
   Random& random_;
   std::mutex mu_;  // guards states_ (the map), not the balances
   std::map<std::string, std::unique_ptr<AccountState>> states_;  // "<account>/<asset>"
+  std::set<std::string> pending_ids_;  // transfer ids an Apply is writing; guarded by mu_
 };
 
 }  // namespace mandated::settlement
