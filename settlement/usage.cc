@@ -1,17 +1,951 @@
-// PLACEHOLDER: the usage work replaces this file (see usage.h).
+// UsageMeter (specs/usage.md): batch parsing, the compact record encodings of the `usage` family,
+// the in-memory de-duplication index and aggregates, pruning into rollups, queries and burn rates.
 #include "settlement/usage.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <tuple>
+#include <unordered_set>
+#include <utility>
+
+#include "audit/event.h"
+#include "base/asset.h"
+#include "base/json.h"
+#include "base/json_scan.h"
+#include "base/log.h"
 
 namespace mandated::settlement {
 namespace {
-class NullMeter final : public UsageMeter {
+
+constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kFlagAtGiven = 1;
+constexpr uint8_t kFlagPayment = 2;
+constexpr char kBatchPrefix[] = "b/";
+constexpr char kRollupPrefix[] = "r/";
+constexpr size_t kMaxIdBytes = 128;
+constexpr size_t kMaxPayeeBytes = 256;
+constexpr size_t kMaxResourceBytes = 1024;
+constexpr size_t kMaxRefBytes = 64;
+constexpr uint64_t kMaxQuantity = 1000000000000ull;  // 10^12 per event
+constexpr int64_t kMaxAt = int64_t{1} << 40;
+constexpr char kSourceUsage[] = "usage";
+constexpr char kSourcePayment[] = "payment";
+
+// Amounts above 10^30 base units a single event are refused, so sums of many events stay far
+// from 2^128 (every add is still checked).
+Amount MaxEventAmount() {
+  Uint128 v = 1;
+  for (int i = 0; i < 30; ++i) v *= 10;
+  return Amount::FromRaw(v);
+}
+
+Status Fault(size_t index, std::string_view field, std::string detail, std::string reason) {
+  return InvalidArgumentError(
+      "/events/" + std::to_string(index) + "/" + std::string(field) + ": " + std::move(detail),
+      std::move(reason));
+}
+
+bool PrintableAscii(std::string_view s, bool allow_space) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < (allow_space ? 0x20 : 0x21) || u > 0x7e) return false;
+  }
+  return true;
+}
+bool NoControl(std::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+bool RefId(std::string_view s, std::string_view prefix) {
+  if (s.size() <= prefix.size() || s.size() > kMaxRefBytes || s.substr(0, prefix.size()) != prefix) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The checks both parsers share (specs/usage.md §3).
+Status ValidateEvent(const UsageEvent& e, size_t i) {
+  if (e.id.empty() || e.id.size() > kMaxIdBytes || !PrintableAscii(e.id, false)) {
+    return Fault(i, "id", "1 to 128 printable ASCII characters without spaces", "bad-usage-id");
+  }
+  if (!e.agent.empty() && !RefId(e.agent, "agt_")) {
+    return Fault(i, "agent", "not an agent id (agt_...)", "bad-usage-agent");
+  }
+  if (!e.mandate.empty() && !RefId(e.mandate, "mnd_")) {
+    return Fault(i, "mandate", "not a mandate id (mnd_...)", "bad-usage-mandate");
+  }
+  if (e.payee.empty() || e.payee.size() > kMaxPayeeBytes || !NoControl(e.payee)) {
+    return Fault(i, "payee", "1 to 256 bytes without control characters", "bad-payee");
+  }
+  if (Status s = ValidateAssetId(e.asset); !s.ok()) {
+    return Fault(i, "asset", "not an ISO 4217 code nor a CAIP-19 asset id", "bad-asset");
+  }
+  if (e.amount > MaxEventAmount()) {
+    return Fault(i, "amount", "at most 10^30 base units per event", "amount-out-of-range");
+  }
+  if (e.quantity < 1 || e.quantity > kMaxQuantity) {
+    return Fault(i, "quantity", "an integer from 1 to 10^12", "bad-quantity");
+  }
+  if (e.resource.size() > kMaxResourceBytes || !NoControl(e.resource)) {
+    return Fault(i, "resource", "at most 1024 bytes without control characters", "bad-resource");
+  }
+  if (e.at < 0 || e.at > kMaxAt) {
+    return Fault(i, "at", "unix seconds, a positive integer", "bad-usage-at");
+  }
+  return OkStatus();
+}
+
+// ---- The fast path: a Scanner over the common shape; any doubt falls back to the strict one.
+
+bool FastEvent(json::Scanner& s, UsageEvent& e) {
+  if (!s.BeginObject()) return false;
+  bool first = true;
+  std::string_view key;
+  uint32_t seen = 0;
+  auto once = [&](uint32_t bit) {
+    if ((seen & bit) != 0) return false;
+    seen |= bit;
+    return true;
+  };
+  auto str = [&](std::string& out, uint32_t bit) {
+    std::string_view v;
+    if (!once(bit) || !s.String(v) || v.empty()) return false;
+    out.assign(v);
+    return true;
+  };
+  while (s.NextMember(first, key)) {
+    bool ok = false;
+    if (key == "id") {
+      ok = str(e.id, 1);
+    } else if (key == "agent") {
+      ok = str(e.agent, 2);
+    } else if (key == "mandate") {
+      ok = str(e.mandate, 4);
+    } else if (key == "payee") {
+      ok = str(e.payee, 8);
+    } else if (key == "asset") {
+      ok = str(e.asset, 16);
+    } else if (key == "amount") {
+      std::string_view v;
+      if (once(32) && s.String(v)) {
+        Result<Amount> a = Amount::Parse(v);
+        if (a.ok()) {
+          e.amount = *a;
+          ok = true;
+        }
+      }
+    } else if (key == "quantity") {
+      ok = once(64) && s.Uint(e.quantity);
+    } else if (key == "resource") {
+      ok = str(e.resource, 128);
+    } else if (key == "at") {
+      uint64_t at = 0;
+      ok = once(256) && s.Uint(at, static_cast<uint64_t>(kMaxAt));
+      e.at = static_cast<int64_t>(at);
+      ok = ok && at > 0;
+    }
+    if (!ok) return s.Fail();
+  }
+  return s.ok() && (seen & (1 | 8 | 16 | 32)) == (1 | 8 | 16 | 32);
+}
+
+bool FastBatch(std::string_view body, std::vector<UsageEvent>& out) {
+  json::Scanner s(body);
+  if (!s.BeginObject()) return false;
+  bool first = true;
+  std::string_view key;
+  bool have_events = false;
+  while (s.NextMember(first, key)) {
+    if (key != "events" || have_events || !s.BeginArray()) return s.Fail();
+    have_events = true;
+    bool item_first = true;
+    while (s.NextItem(item_first)) {
+      if (out.size() >= kMaxUsageBatch) return s.Fail();
+      UsageEvent& e = out.emplace_back();
+      if (!FastEvent(s, e)) return s.Fail();
+      if (!ValidateEvent(e, out.size() - 1).ok()) return s.Fail();
+    }
+    if (!s.ok()) return false;
+  }
+  return s.ok() && have_events && !out.empty() && s.AtEnd();
+}
+
+Result<std::vector<UsageEvent>> StrictBatch(std::string_view body) {
+  MD_ASSIGN_OR_RETURN(json::Value root, json::Parse(body));
+  MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(root));
+  MD_ASSIGN_OR_RETURN(const json::Value* events, r.Required("events"));
+  MD_RETURN_IF_ERROR(r.Finish());
+  if (!events->is_array()) {
+    return InvalidArgumentError("/events: expected an array", "wrong-type");
+  }
+  if (events->items().empty()) {
+    return InvalidArgumentError("/events: a batch holds at least one event", "usage-batch-empty");
+  }
+  if (events->items().size() > kMaxUsageBatch) {
+    return InvalidArgumentError("/events: a batch holds at most " +
+                                    std::to_string(kMaxUsageBatch) + " events",
+                                "usage-batch-too-large");
+  }
+  std::vector<UsageEvent> out;
+  out.reserve(events->items().size());
+  for (size_t i = 0; i < events->items().size(); ++i) {
+    const std::string ptr = "/events/" + std::to_string(i);
+    MD_ASSIGN_OR_RETURN(json::ObjectReader er, json::ObjectReader::Of(events->items()[i], ptr));
+    UsageEvent e;
+    e.source = kSourceUsage;
+    MD_ASSIGN_OR_RETURN(e.id, er.String("id"));
+    for (auto [name, field] : {std::pair<const char*, std::string*>{"agent", &e.agent},
+                               {"mandate", &e.mandate}, {"resource", &e.resource}}) {
+      MD_ASSIGN_OR_RETURN(std::optional<std::string> v, er.OptionalString(name));
+      if (v.has_value() && v->empty()) {
+        return Fault(i, name, "must not be empty when given",
+                     std::string(name) == "resource" ? "bad-resource"
+                                                     : "bad-usage-" + std::string(name));
+      }
+      if (v.has_value()) *field = std::move(*v);
+    }
+    MD_ASSIGN_OR_RETURN(e.payee, er.String("payee"));
+    MD_ASSIGN_OR_RETURN(e.asset, er.String("asset"));
+    MD_ASSIGN_OR_RETURN(e.amount, er.AmountField("amount"));
+    if (const json::Value* q = er.Optional("quantity"); q != nullptr) {
+      std::optional<uint64_t> v = q->is_number() ? q->as_uint64() : std::nullopt;
+      if (!v.has_value()) {
+        return Fault(i, "quantity", "an integer from 1 to 10^12", "bad-quantity");
+      }
+      e.quantity = *v;
+    }
+    if (const json::Value* at = er.Optional("at"); at != nullptr) {
+      std::optional<int64_t> v = at->is_number() ? at->as_int64() : std::nullopt;
+      if (!v.has_value() || *v <= 0) {
+        return Fault(i, "at", "unix seconds, a positive integer", "bad-usage-at");
+      }
+      e.at = *v;
+    }
+    MD_RETURN_IF_ERROR(er.Finish());
+    MD_RETURN_IF_ERROR(ValidateEvent(e, i));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// ---- Encodings.
+
+void PutVarint(std::string& out, Uint128 v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+// A string field: its length + 1, then its bytes; 0 alone for "the same as the previous one".
+void PutField(std::string& out, std::string_view v, std::string_view& prev, bool first) {
+  if (!first && v == prev) {
+    out.push_back(0);
+    return;
+  }
+  PutVarint(out, v.size() + 1);
+  out.append(v);
+  prev = v;
+}
+
+class Reader {
  public:
-  void StagePayment(store::WriteBatch&, const UsageEvent&) override {}
-  void CommittedPayment(const UsageEvent&) override {}
+  explicit Reader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+  bool ok() const { return ok_; }
+  bool done() const { return p_ == end_; }
+  Uint128 Varint() {
+    Uint128 v = 0;
+    for (int shift = 0; shift < 133; shift += 7) {
+      if (p_ >= end_) return Bad();
+      const auto b = static_cast<unsigned char>(*p_++);
+      v |= static_cast<Uint128>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return Bad();
+  }
+  uint8_t Byte() {
+    if (p_ >= end_) return static_cast<uint8_t>(Bad());
+    return static_cast<uint8_t>(*p_++);
+  }
+  std::string_view Field(std::string_view& prev) {
+    const Uint128 n = Varint();
+    if (!ok_) return {};
+    if (n == 0) return prev;
+    if (n - 1 > static_cast<Uint128>(end_ - p_)) {
+      Bad();
+      return {};
+    }
+    std::string_view v(p_, static_cast<size_t>(n - 1));
+    p_ += v.size();
+    prev = v;
+    return v;
+  }
+
+ private:
+  Uint128 Bad() {
+    ok_ = false;
+    p_ = end_;
+    return 0;
+  }
+  const char* p_;
+  const char* end_;
+  bool ok_ = true;
 };
+
+struct FieldPrev {
+  std::string_view id, agent, mandate, payee, asset, resource, source, principal;
+};
+
+// One event of a batch record (specs/usage.md §6).
+void EncodeEvent(std::string& out, const UsageEvent& e, bool at_given, FieldPrev& prev,
+                 bool first) {
+  uint8_t flags = 0;
+  if (at_given) flags |= kFlagAtGiven;
+  if (e.source == kSourcePayment) flags |= kFlagPayment;
+  out.push_back(static_cast<char>(flags));
+  PutField(out, e.id, prev.id, first);
+  PutField(out, e.agent, prev.agent, first);
+  PutField(out, e.mandate, prev.mandate, first);
+  PutField(out, e.payee, prev.payee, first);
+  PutField(out, e.asset, prev.asset, first);
+  PutField(out, e.resource, prev.resource, first);
+  PutVarint(out, e.amount.raw());
+  PutVarint(out, e.quantity);
+  PutVarint(out, static_cast<uint64_t>(e.at));
+}
+
+struct DecodedEvent {
+  UsageEvent event;
+  bool at_given = false;
+};
+
+Result<std::vector<DecodedEvent>> DecodeBatchRecord(std::string_view value) {
+  Reader r(value);
+  if (r.Byte() != kRecordVersion) {
+    return DataLossError("usage batch record of an unknown version", "usage-record-corrupt");
+  }
+  FieldPrev prev;
+  const std::string principal(r.Field(prev.principal));
+  const Uint128 n = r.Varint();
+  if (!r.ok() || n > kMaxUsageBatch) {
+    return DataLossError("usage batch record does not decode", "usage-record-corrupt");
+  }
+  std::vector<DecodedEvent> out(static_cast<size_t>(n));
+  for (DecodedEvent& d : out) {
+    const uint8_t flags = r.Byte();
+    UsageEvent& e = d.event;
+    e.principal = principal;
+    e.id = r.Field(prev.id);
+    e.agent = r.Field(prev.agent);
+    e.mandate = r.Field(prev.mandate);
+    e.payee = r.Field(prev.payee);
+    e.asset = r.Field(prev.asset);
+    e.resource = r.Field(prev.resource);
+    e.amount = Amount::FromRaw(r.Varint());
+    e.quantity = static_cast<uint64_t>(r.Varint());
+    e.at = static_cast<int64_t>(r.Varint());
+    e.source = (flags & kFlagPayment) != 0 ? kSourcePayment : kSourceUsage;
+    d.at_given = (flags & kFlagAtGiven) != 0;
+  }
+  if (!r.ok() || !r.done()) {
+    return DataLossError("usage batch record does not decode", "usage-record-corrupt");
+  }
+  return out;
+}
+
+std::string Hex(uint64_t v, int digits) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%0*llx", digits, static_cast<unsigned long long>(v));
+  return std::string(buf, static_cast<size_t>(digits));
+}
+
+// The content an id stands for, as the reporter sent it (an `at` the service stamped is left
+// out, so a retry without `at` is still the same event).
+uint64_t Fingerprint(const UsageEvent& e, bool at_given) {
+  thread_local std::string buf;
+  buf.clear();
+  for (const std::string* f : {&e.agent, &e.mandate, &e.payee, &e.asset, &e.resource, &e.source}) {
+    buf.append(*f);
+    buf.push_back('\x1f');
+  }
+  const Uint128 a = e.amount.raw();
+  buf.append(reinterpret_cast<const char*>(&a), sizeof(a));
+  buf.append(reinterpret_cast<const char*>(&e.quantity), sizeof(e.quantity));
+  const int64_t at = at_given ? e.at : -1;
+  buf.append(reinterpret_cast<const char*>(&at), sizeof(at));
+  return std::hash<std::string_view>()(buf);
+}
+
+// Days since 1970-01-01 of a civil date, and back (H. Hinnant's algorithms).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+int64_t WindowStart(int64_t t, Granularity g) {
+  switch (g) {
+    case Granularity::kMinute: return FloorDiv(t, 60) * 60;
+    case Granularity::kHour: return FloorDiv(t, 3600) * 3600;
+    case Granularity::kDay: return FloorDiv(t, 86400) * 86400;
+    case Granularity::kMonth: {
+      int64_t y = 0;
+      unsigned m = 0;
+      CivilFromDays(FloorDiv(t, 86400), y, m);
+      return DaysFromCivil(y, m, 1) * 86400;
+    }
+    case Granularity::kTotal: return 0;
+  }
+  return 0;
+}
+
+// Adds, saturating at the maximum (reachable only past ~10^8 maximal events in one cell).
+void AddTo(Amount& sum, Amount v) {
+  Result<Amount> s = sum.Add(v);
+  if (!s.ok()) {
+    log::Error("usage aggregate saturated at 2^128-1");
+    sum = Amount::Max();
+    return;
+  }
+  sum = *s;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<UsageMeter>> UsageMeter::Open(store::KvStore&, Clock&) {
-  return std::unique_ptr<UsageMeter>(new NullMeter());
+Result<Granularity> ParseGranularity(std::string_view text) {
+  if (text == "minute") return Granularity::kMinute;
+  if (text == "hour") return Granularity::kHour;
+  if (text == "day") return Granularity::kDay;
+  if (text == "month") return Granularity::kMonth;
+  if (text == "total") return Granularity::kTotal;
+  return InvalidArgumentError("window must be minute, hour, day, month or total",
+                              "usage-query-invalid");
+}
+
+Result<std::vector<UsageEvent>> ParseUsageBatch(std::string_view body) {
+  std::vector<UsageEvent> fast;
+  fast.reserve(std::min<size_t>(kMaxUsageBatch, body.size() / 48 + 1));
+  if (FastBatch(body, fast)) {
+    for (UsageEvent& e : fast) e.source = kSourceUsage;
+    return fast;
+  }
+  return StrictBatch(body);
+}
+
+std::string UsageAuditData(std::string_view batch, const std::vector<const UsageEvent*>& events) {
+  std::string out;
+  out.reserve(32 + events.size() * 96);
+  out += "{\"batch\":";
+  json::AppendQuoted(out, batch);
+  out += ",\"events\":[";
+  bool first = true;
+  for (const UsageEvent* e : events) {
+    if (!first) out += ',';
+    first = false;
+    out += '[';
+    json::AppendQuoted(out, e->id);
+    out += ',';
+    json::AppendQuoted(out, e->agent);
+    out += ',';
+    json::AppendQuoted(out, e->mandate);
+    out += ',';
+    json::AppendQuoted(out, e->payee);
+    out += ',';
+    json::AppendQuoted(out, e->asset);
+    out += ",\"";
+    out += e->amount.ToString();
+    out += "\",";
+    out += std::to_string(e->quantity);
+    out += ',';
+    json::AppendQuoted(out, e->resource);
+    out += ',';
+    out += std::to_string(e->at);
+    out += ']';
+  }
+  out += "]}";
+  return out;
+}
+
+Result<std::vector<UsageEvent>> ParseUsageAuditData(std::string_view data_json) {
+  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(data_json));
+  const json::Value* events = v.is_object() ? v.Find("events") : nullptr;
+  if (events == nullptr || !events->is_array()) {
+    return InvalidArgumentError("usage.recorded data without events", "malformed-json");
+  }
+  std::vector<UsageEvent> out;
+  for (const json::Value& row : events->items()) {
+    const std::vector<json::Value>& f = row.items();
+    if (!row.is_array() || f.size() != 9) {
+      return InvalidArgumentError("usage.recorded event is not a 9-item array", "malformed-json");
+    }
+    UsageEvent e;
+    e.id = f[0].as_string();
+    e.agent = f[1].as_string();
+    e.mandate = f[2].as_string();
+    e.payee = f[3].as_string();
+    e.asset = f[4].as_string();
+    MD_ASSIGN_OR_RETURN(e.amount, Amount::Parse(f[5].as_string()));
+    e.quantity = f[6].as_uint64().value_or(0);
+    e.resource = f[7].as_string();
+    e.at = f[8].as_int64().value_or(0);
+    e.source = kSourceUsage;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::optional<int64_t> ProjectDepletion(Amount remaining, const Burn& burn, int64_t now) {
+  if (remaining.is_zero()) return now;
+  if (burn.spent.is_zero() || burn.minutes <= 0) return std::nullopt;
+  const Uint128 span = static_cast<Uint128>(burn.minutes) * 60;
+  const Uint128 rem = remaining.raw();
+  const Uint128 max = ~Uint128{0};
+  const Uint128 secs = rem <= max / span ? rem * span / burn.spent.raw()
+                                         : rem / burn.spent.raw() * span;
+  const auto limit = static_cast<Uint128>(INT64_MAX - now);
+  return now + static_cast<int64_t>(secs > limit ? limit : secs);
+}
+
+// ---- The meter's state.
+
+struct Cell {
+  Amount amount;
+  Amount quantity;
+  uint64_t events = 0;
+};
+
+struct UsageMeter::Series {
+  std::string agent, mandate, payee, asset, resource, source;
+  std::map<int64_t, Cell> minutes;  // minute start (unix seconds) -> totals
+};
+
+struct UsageMeter::Impl {
+  std::mutex mu;
+  // principal -> tuple key (agent \x1f mandate \x1f payee \x1f asset \x1f resource \x1f source)
+  std::unordered_map<std::string, std::unordered_map<std::string, std::unique_ptr<Series>>> agg;
+  // principal \x1f id -> fingerprint of its content
+  std::unordered_map<std::string, uint64_t> seen;
+  int64_t next_prune_at = 0;  // unix seconds
+
+  std::mutex key_mu;
+  int64_t last_micros = 0;
+  uint32_t counter = 0;
+
+  std::string NextBatchKey(int64_t now_micros) {
+    std::lock_guard<std::mutex> lock(key_mu);
+    if (now_micros > last_micros) {
+      last_micros = now_micros;
+    }
+    return std::string(kBatchPrefix) + Hex(static_cast<uint64_t>(last_micros), 16) +
+           Hex(counter++, 8);
+  }
+
+  static std::string SeenKey(std::string_view principal, std::string_view id) {
+    std::string k;
+    k.reserve(principal.size() + 1 + id.size());
+    k.append(principal);
+    k.push_back('\x1f');
+    k.append(id);
+    return k;
+  }
+
+  Series& SeriesFor(const std::string& principal, std::string_view agent, std::string_view mandate,
+                    std::string_view payee, std::string_view asset, std::string_view resource,
+                    std::string_view source) {
+    thread_local std::string key;
+    key.clear();
+    for (std::string_view f : {agent, mandate, payee, asset, resource, source}) {
+      key.append(f);
+      key.push_back('\x1f');
+    }
+    auto& tuples = agg[principal];
+    auto it = tuples.find(key);
+    if (it == tuples.end()) {
+      auto s = std::make_unique<Series>();
+      s->agent = agent;
+      s->mandate = mandate;
+      s->payee = payee;
+      s->asset = asset;
+      s->resource = resource;
+      s->source = source;
+      it = tuples.emplace(key, std::move(s)).first;
+    }
+    return *it->second;
+  }
+
+  static void AddCell(Series& s, int64_t minute, Amount amount, Amount quantity, uint64_t events) {
+    auto it = s.minutes.empty() || s.minutes.rbegin()->first < minute
+                  ? s.minutes.emplace_hint(s.minutes.end(), minute, Cell{})
+                  : s.minutes.try_emplace(minute).first;
+    AddTo(it->second.amount, amount);
+    AddTo(it->second.quantity, quantity);
+    it->second.events += events;
+  }
+
+  void Count(const UsageEvent& e) {
+    Series& s = SeriesFor(e.principal, e.agent, e.mandate, e.payee, e.asset, e.resource, e.source);
+    AddCell(s, FloorDiv(e.at, 60) * 60, e.amount, Amount::FromUint64(e.quantity), 1);
+  }
+};
+
+UsageMeter::UsageMeter(store::KvStore& kv, Clock& clock, const UsageMeterOptions& options)
+    : kv_(kv), clock_(clock), options_(options), impl_(std::make_unique<Impl>()) {}
+UsageMeter::~UsageMeter() = default;
+
+Result<std::unique_ptr<UsageMeter>> UsageMeter::Open(store::KvStore& kv, Clock& clock) {
+  return Open(kv, clock, UsageMeterOptions());
+}
+
+Result<std::unique_ptr<UsageMeter>> UsageMeter::Open(store::KvStore& kv, Clock& clock,
+                                                     const UsageMeterOptions& options) {
+  std::unique_ptr<UsageMeter> m(new UsageMeter(kv, clock, options));
+  MD_RETURN_IF_ERROR(m->Load());
+  return m;
+}
+
+Status UsageMeter::Load() {
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.mu);
+  Status inner = OkStatus();
+  // Rollups: aggregates of pruned batches.
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kUsageFamily, kRollupPrefix,
+                                    [&](std::string_view, std::string_view value) {
+    Reader r(value);
+    if (r.Byte() != kRecordVersion) {
+      inner = DataLossError("usage rollup of an unknown version", "usage-record-corrupt");
+      return false;
+    }
+    const Uint128 n = r.Varint();
+    FieldPrev prev;
+    for (Uint128 i = 0; i < n && r.ok(); ++i) {
+      const std::string principal(r.Field(prev.principal));
+      const std::string_view agent = r.Field(prev.agent), mandate = r.Field(prev.mandate),
+                             payee = r.Field(prev.payee), asset = r.Field(prev.asset),
+                             resource = r.Field(prev.resource), source = r.Field(prev.source);
+      const auto minute = static_cast<int64_t>(r.Varint()) * 60;
+      const Amount amount = Amount::FromRaw(r.Varint());
+      const Amount quantity = Amount::FromRaw(r.Varint());
+      const auto events = static_cast<uint64_t>(r.Varint());
+      if (!r.ok()) break;
+      Impl::AddCell(im.SeriesFor(principal, agent, mandate, payee, asset, resource, source),
+                    minute, amount, quantity, events);
+    }
+    if (!r.ok() || !r.done()) {
+      inner = DataLossError("usage rollup does not decode", "usage-record-corrupt");
+      return false;
+    }
+    return true;
+  }));
+  MD_RETURN_IF_ERROR(inner);
+  // Batch records of the retention: counted, and their ids remembered.
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kUsageFamily, kBatchPrefix,
+                                    [&](std::string_view key, std::string_view value) {
+    Result<std::vector<DecodedEvent>> events = DecodeBatchRecord(value);
+    if (!events.ok()) {
+      inner = events.error();
+      return false;
+    }
+    for (const DecodedEvent& d : *events) {
+      im.seen[Impl::SeenKey(d.event.principal, d.event.id)] = Fingerprint(d.event, d.at_given);
+      im.Count(d.event);
+    }
+    // Keys handed out later sort after every stored one.
+    if (key.size() == 2 + 16 + 8) {
+      uint64_t micros = 0;
+      uint32_t counter = 0;
+      std::from_chars(key.data() + 2, key.data() + 18, micros, 16);
+      std::from_chars(key.data() + 18, key.data() + 26, counter, 16);
+      if (static_cast<int64_t>(micros) > im.last_micros) {
+        im.last_micros = static_cast<int64_t>(micros);
+        im.counter = counter + 1;
+      } else if (static_cast<int64_t>(micros) == im.last_micros && counter >= im.counter) {
+        im.counter = counter + 1;
+      }
+    }
+    return true;
+  }));
+  MD_RETURN_IF_ERROR(inner);
+  im.next_prune_at = clock_.NowUnixSeconds();
+  return OkStatus();
+}
+
+Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
+                                        std::vector<UsageEvent> events) {
+  const int64_t now_micros = clock_.NowUnixMicros();
+  const int64_t now = now_micros / 1000000;
+  std::vector<bool> at_given(events.size());
+  std::vector<uint64_t> prints(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    UsageEvent& e = events[i];
+    at_given[i] = e.at != 0;
+    if (e.at > now + options_.max_future_s) {
+      return Fault(i, "at", "more than " + std::to_string(options_.max_future_s) +
+                                " s after the service's clock",
+                   "bad-usage-at");
+    }
+    e.principal = principal;
+    if (e.source.empty()) e.source = kSourceUsage;
+    prints[i] = Fingerprint(e, at_given[i]);
+    if (!at_given[i]) e.at = now;
+  }
+
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.mu);
+  if (now >= im.next_prune_at) {
+    if (Status pruned = PruneLocked(); !pruned.ok()) {
+      log::Warn("usage prune failed", {{"error", pruned.ToString()}});
+    }
+  }
+  IngestResult result;
+  result.status.resize(events.size());
+  std::vector<std::string> added;  // seen keys this batch inserted (taken back if the write fails)
+  std::vector<const UsageEvent*> accepted;
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto [it, inserted] = im.seen.try_emplace(Impl::SeenKey(principal, events[i].id), prints[i]);
+    if (inserted) {
+      added.push_back(it->first);
+      accepted.push_back(&events[i]);
+      result.status[i] = IngestStatus::kAccepted;
+      ++result.accepted;
+    } else if (it->second == prints[i]) {
+      result.status[i] = IngestStatus::kDuplicate;
+      ++result.duplicates;
+    } else {
+      result.status[i] = IngestStatus::kConflict;
+      ++result.conflicts;
+    }
+  }
+  if (accepted.empty()) {
+    return result;
+  }
+  result.batch = im.NextBatchKey(now_micros);
+  std::string record;
+  record.reserve(16 + accepted.size() * 48);
+  record.push_back(static_cast<char>(kRecordVersion));
+  FieldPrev prev;
+  PutField(record, principal, prev.principal, true);
+  PutVarint(record, accepted.size());
+  for (size_t i = 0, k = 0; i < events.size(); ++i) {
+    if (result.status[i] != IngestStatus::kAccepted) continue;
+    EncodeEvent(record, events[i], at_given[i], prev, k++ == 0);
+  }
+  audit::Event ev;
+  ev.type = kUsageRecordedEvent;
+  ev.principal = principal;
+  ev.at_micros = now_micros;
+  ev.data_json = UsageAuditData(result.batch.substr(2), accepted);
+  store::WriteBatch batch;
+  batch.Put(kUsageFamily, result.batch, record);
+  audit::Stage(batch, ev);
+  if (Status s = kv_.Write(batch); !s.ok()) {
+    for (const std::string& k : added) im.seen.erase(k);
+    return s;
+  }
+  for (const UsageEvent* e : accepted) im.Count(*e);
+  return result;
+}
+
+void UsageMeter::StagePayment(store::WriteBatch& batch, const UsageEvent& e) {
+  UsageEvent copy = e;
+  copy.source = kSourcePayment;
+  std::string record;
+  record.push_back(static_cast<char>(kRecordVersion));
+  FieldPrev prev;
+  PutField(record, copy.principal, prev.principal, true);
+  PutVarint(record, 1);
+  EncodeEvent(record, copy, true, prev, true);
+  batch.Put(kUsageFamily, impl_->NextBatchKey(clock_.NowUnixMicros()), record);
+}
+
+void UsageMeter::CommittedPayment(const UsageEvent& e) {
+  UsageEvent copy = e;
+  copy.source = kSourcePayment;
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.mu);
+  auto [it, inserted] =
+      im.seen.try_emplace(Impl::SeenKey(copy.principal, copy.id), Fingerprint(copy, true));
+  if (inserted) im.Count(copy);
+}
+
+Status UsageMeter::Prune() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return PruneLocked();
+}
+
+Status UsageMeter::PruneLocked() {
+  Impl& im = *impl_;
+  const int64_t now = clock_.NowUnixSeconds();
+  im.next_prune_at = now + options_.prune_interval_s;
+  const int64_t cutoff = (now - options_.retention_s) * 1000000;
+  if (cutoff <= 0) return OkStatus();
+  const std::string end = std::string(kBatchPrefix) + Hex(static_cast<uint64_t>(cutoff), 16);
+  std::vector<std::string> keys;
+  std::vector<std::string> forget;
+  // (principal, tuple..., minute) -> totals, ordered so that the rollup compresses well.
+  using RollKey = std::tuple<std::string, std::string, std::string, std::string, std::string,
+                             std::string, std::string, int64_t>;
+  std::map<RollKey, Cell> roll;
+  Status inner = OkStatus();
+  MD_RETURN_IF_ERROR(kv_.ScanRange(kUsageFamily, kBatchPrefix, end,
+                                   [&](std::string_view key, std::string_view value) {
+    Result<std::vector<DecodedEvent>> events = DecodeBatchRecord(value);
+    if (!events.ok()) {
+      inner = events.error();
+      return false;
+    }
+    keys.emplace_back(key);
+    for (const DecodedEvent& d : *events) {
+      const UsageEvent& e = d.event;
+      forget.push_back(Impl::SeenKey(e.principal, e.id));
+      Cell& c = roll[RollKey(e.principal, e.agent, e.mandate, e.payee, e.asset, e.resource,
+                             e.source, FloorDiv(e.at, 60))];
+      AddTo(c.amount, e.amount);
+      AddTo(c.quantity, Amount::FromUint64(e.quantity));
+      c.events += 1;
+    }
+    return true;
+  }));
+  MD_RETURN_IF_ERROR(inner);
+  if (keys.empty()) return OkStatus();
+  std::string rollup;
+  rollup.push_back(static_cast<char>(kRecordVersion));
+  PutVarint(rollup, roll.size());
+  FieldPrev prev;
+  bool first = true;
+  for (const auto& [k, c] : roll) {
+    PutField(rollup, std::get<0>(k), prev.principal, first);
+    PutField(rollup, std::get<1>(k), prev.agent, first);
+    PutField(rollup, std::get<2>(k), prev.mandate, first);
+    PutField(rollup, std::get<3>(k), prev.payee, first);
+    PutField(rollup, std::get<4>(k), prev.asset, first);
+    PutField(rollup, std::get<5>(k), prev.resource, first);
+    PutField(rollup, std::get<6>(k), prev.source, first);
+    PutVarint(rollup, static_cast<uint64_t>(std::get<7>(k)));
+    PutVarint(rollup, c.amount.raw());
+    PutVarint(rollup, c.quantity.raw());
+    PutVarint(rollup, c.events);
+    first = false;
+  }
+  store::WriteBatch batch;
+  for (const std::string& k : keys) batch.Delete(kUsageFamily, k);
+  std::string rollup_key = im.NextBatchKey(clock_.NowUnixMicros());
+  rollup_key.replace(0, 2, kRollupPrefix);
+  batch.Put(kUsageFamily, rollup_key, rollup);
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  for (const std::string& k : forget) im.seen.erase(k);
+  return OkStatus();
+}
+
+Result<std::vector<UsageRow>> UsageMeter::Query(const UsageQuery& q) {
+  if (q.from && q.to && *q.from >= *q.to) {
+    return InvalidArgumentError("from must be before to", "usage-query-invalid");
+  }
+  const int64_t from = q.from ? FloorDiv(*q.from, 60) * 60 : INT64_MIN;
+  const int64_t to = q.to ? FloorDiv(*q.to, 60) * 60 : INT64_MAX;
+  using GroupKey = std::tuple<std::string, std::string, std::string, std::string, std::string,
+                              std::string, int64_t>;
+  std::map<GroupKey, UsageRow> groups;
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.mu);
+  auto pit = im.agg.find(q.principal);
+  if (pit == im.agg.end()) return std::vector<UsageRow>();
+  auto match = [](const std::string& filter, const std::string& v) {
+    return filter.empty() || filter == v;
+  };
+  for (const auto& [key, sp] : pit->second) {
+    const Series& s = *sp;
+    if (!match(q.agent, s.agent) || !match(q.mandate, s.mandate) || !match(q.payee, s.payee) ||
+        !match(q.asset, s.asset) || !match(q.resource, s.resource) ||
+        !match(q.source, s.source)) {
+      continue;
+    }
+    for (auto it = s.minutes.lower_bound(from); it != s.minutes.end() && it->first < to; ++it) {
+      const int64_t start = WindowStart(it->first, q.window);
+      GroupKey g(q.by_agent ? s.agent : "", q.by_mandate ? s.mandate : "",
+                 q.by_payee ? s.payee : "", s.asset, q.by_resource ? s.resource : "",
+                 q.by_source ? s.source : "", start);
+      auto [gi, fresh] = groups.try_emplace(g);
+      UsageRow& row = gi->second;
+      if (fresh) {
+        row.agent = std::get<0>(g);
+        row.mandate = std::get<1>(g);
+        row.payee = std::get<2>(g);
+        row.asset = std::get<3>(g);
+        row.resource = std::get<4>(g);
+        row.source = std::get<5>(g);
+        if (q.window != Granularity::kTotal) row.window_start = start;
+      }
+      AddTo(row.amount, it->second.amount);
+      AddTo(row.quantity, it->second.quantity);
+      row.events += it->second.events;
+    }
+  }
+  std::vector<UsageRow> out;
+  out.reserve(groups.size());
+  for (auto& [g, row] : groups) out.push_back(std::move(row));
+  return out;
+}
+
+Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
+                          const std::string& owner_id, const std::string& asset,
+                          int64_t minutes) {
+  Burn b;
+  b.minutes = std::clamp<int64_t>(minutes, 1, 43200);
+  const int64_t current = FloorDiv(clock_.NowUnixSeconds(), 60) * 60;
+  const int64_t first = current - (b.minutes - 1) * 60;
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.mu);
+  auto pit = im.agg.find(principal);
+  if (pit != im.agg.end()) {
+    for (const auto& [key, sp] : pit->second) {
+      const Series& s = *sp;
+      if (s.asset != asset || (kind == OwnerKind::kAgent && s.agent != owner_id) ||
+          (kind == OwnerKind::kMandate && s.mandate != owner_id)) {
+        continue;
+      }
+      for (auto it = s.minutes.lower_bound(first); it != s.minutes.end() && it->first <= current;
+           ++it) {
+        AddTo(b.spent, it->second.amount);
+      }
+    }
+  }
+  const Uint128 spent = b.spent.raw();
+  const Uint128 n = static_cast<Uint128>(b.minutes);
+  b.per_hour = Amount::FromRaw(spent <= (~Uint128{0}) / 60 ? spent * 60 / n : spent / n * 60);
+  return b;
+}
+
+size_t UsageMeter::RememberedIdsForTest() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->seen.size();
 }
 
 }  // namespace mandated::settlement

@@ -1,0 +1,394 @@
+// UsageMeter on a real RocksDB with a fake clock: exact de-duplication across retries, batches
+// and restarts, the 24 h retention boundary, conflicts, exact aggregates per dimension and window,
+// settled payments staged in the facilitator's batch, burn rates, depletion, the batch parser's
+// errors and the audit event each batch stages (specs/usage.md).
+#include "settlement/usage.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/event.h"
+#include "base/json.h"
+#include "store/rocks_store.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/test_support.h"
+
+namespace mandated::settlement {
+namespace {
+
+constexpr int64_t kStart = 1795000020;  // 2026-11-18T08:27:00Z, a minute boundary
+constexpr char kPrn[] = "prn_acme";
+
+UsageEvent Ev(std::string id, std::string agent, std::string payee, std::string asset,
+              uint64_t amount, int64_t at = 0, uint64_t quantity = 1) {
+  UsageEvent e;
+  e.id = std::move(id);
+  e.agent = std::move(agent);
+  e.payee = std::move(payee);
+  e.asset = std::move(asset);
+  e.amount = Amount::FromUint64(amount);
+  e.at = at;
+  e.quantity = quantity;
+  return e;
+}
+
+std::vector<IngestStatus> All(size_t n, IngestStatus s) { return std::vector<IngestStatus>(n, s); }
+
+class UsageMeterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { OpenAll(); }
+
+  void OpenAll(const UsageMeterOptions& options = {}) {
+    meter_.reset();
+    kv_.reset();
+    store::RocksStoreOptions o;
+    o.path = dir_.Sub("db");
+    o.column_families = {kUsageFamily, std::string(audit::kAuditFamily)};
+    Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
+    ASSERT_TRUE(kv.ok()) << kv.error().ToString();
+    kv_ = std::move(*kv);
+    Result<std::unique_ptr<UsageMeter>> m = UsageMeter::Open(*kv_, clock_, options);
+    ASSERT_TRUE(m.ok()) << m.error().ToString();
+    meter_ = std::move(*m);
+  }
+
+  IngestResult Ingest(std::vector<UsageEvent> events, const std::string& principal = kPrn) {
+    Result<IngestResult> r = meter_->Ingest(principal, std::move(events));
+    EXPECT_TRUE(r.ok()) << r.error().ToString();
+    return r.ok() ? *r : IngestResult();
+  }
+
+  // "asset amount quantity events" of every row of the principal's total per asset.
+  std::vector<std::string> Totals(UsageQuery q = {}) {
+    if (q.principal.empty()) q.principal = kPrn;
+    Result<std::vector<UsageRow>> rows = meter_->Query(q);
+    EXPECT_TRUE(rows.ok()) << rows.error().ToString();
+    std::vector<std::string> out;
+    if (!rows.ok()) return out;
+    for (const UsageRow& r : *rows) {
+      std::string line;
+      for (const std::string* f : {&r.agent, &r.mandate, &r.payee, &r.resource, &r.source}) {
+        if (!f->empty()) line += *f + " ";
+      }
+      if (r.window_start) line += std::to_string(*r.window_start) + " ";
+      line += r.asset + " " + r.amount.ToString() + " " + r.quantity.ToString() + " " +
+              std::to_string(r.events);
+      out.push_back(line);
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_{kStart};
+  std::unique_ptr<store::KvStore> kv_;
+  std::unique_ptr<UsageMeter> meter_;
+};
+
+TEST_F(UsageMeterTest, RetriesAreDuplicatesAcrossBatchesAndRestarts) {
+  const std::vector<UsageEvent> batch = {Ev("e1", "agt_a", "api.shop", "USD", 100),
+                                         Ev("e2", "agt_a", "api.shop", "USD", 250),
+                                         Ev("e3", "agt_b", "api.shop", "EUR", 7)};
+  IngestResult first = Ingest(batch);
+  EXPECT_EQ(first.accepted, 3u);
+  EXPECT_EQ(first.status, All(3, IngestStatus::kAccepted));
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"EUR 7 1 1", "USD 350 2 2"}));
+
+  clock_.AdvanceSeconds(30);  // the retry comes later, still without `at`: the same events
+  IngestResult retry = Ingest(batch);
+  EXPECT_EQ(retry.accepted, 0u);
+  EXPECT_EQ(retry.duplicates, 3u);
+  EXPECT_EQ(retry.batch, "");
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"EUR 7 1 1", "USD 350 2 2"}));
+
+  // Partial overlap: e2 again and a new e4.
+  IngestResult overlap = Ingest({batch[1], Ev("e4", "agt_a", "api.shop", "USD", 1)});
+  EXPECT_EQ(overlap.status,
+            (std::vector<IngestStatus>{IngestStatus::kDuplicate, IngestStatus::kAccepted}));
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"EUR 7 1 1", "USD 351 3 3"}));
+
+  OpenAll();  // a restart: store and meter reopened
+  EXPECT_EQ(meter_->RememberedIdsForTest(), 4u);
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"EUR 7 1 1", "USD 351 3 3"}));
+  IngestResult after = Ingest(batch);
+  EXPECT_EQ(after.duplicates, 3u);
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"EUR 7 1 1", "USD 351 3 3"}));
+
+  // Ids are per principal: another principal's e1 is new.
+  EXPECT_EQ(Ingest({batch[0]}, "prn_other").accepted, 1u);
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"EUR 7 1 1", "USD 351 3 3"}));
+}
+
+TEST_F(UsageMeterTest, SameIdWithOtherContentIsAConflict) {
+  Ingest({Ev("e1", "agt_a", "api.shop", "USD", 100), Ev("t1", "", "api.shop", "USD", 5, kStart)});
+  IngestResult r = Ingest({Ev("e1", "agt_a", "api.shop", "USD", 101),      // amount differs
+                           Ev("e1", "agt_b", "api.shop", "USD", 100),      // agent differs
+                           Ev("t1", "", "api.shop", "USD", 5, kStart - 60),  // at differs
+                           Ev("t1", "", "api.shop", "USD", 5),             // at now missing
+                           Ev("t1", "", "api.shop", "USD", 5, kStart),     // the same
+                           Ev("n1", "", "api.shop", "USD", 9),             // new
+                           Ev("n1", "", "api.shop", "USD", 9),             // same batch, same
+                           Ev("n1", "", "api.shop", "USD", 8)});           // same batch, other
+  EXPECT_EQ(r.status, (std::vector<IngestStatus>{
+                          IngestStatus::kConflict, IngestStatus::kConflict,
+                          IngestStatus::kConflict, IngestStatus::kConflict,
+                          IngestStatus::kDuplicate, IngestStatus::kAccepted,
+                          IngestStatus::kDuplicate, IngestStatus::kConflict}));
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.duplicates, 2u);
+  EXPECT_EQ(r.conflicts, 5u);
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"USD 114 3 3"}));
+}
+
+TEST_F(UsageMeterTest, IdsAreRememberedForTheRetentionThenForgotten) {
+  UsageEvent e = Ev("r1", "agt_a", "api.shop", "USD", 40);
+  EXPECT_EQ(Ingest({e}).accepted, 1u);
+  clock_.AdvanceSeconds(86400);  // exactly 24 h later (a prune pass runs now): still remembered
+  EXPECT_EQ(Ingest({e}).duplicates, 1u);
+  EXPECT_EQ(meter_->RememberedIdsForTest(), 1u);
+  clock_.AdvanceSeconds(3600);  // the next pass forgets it; the same id is then new
+  IngestResult again = Ingest({e});
+  EXPECT_EQ(again.accepted, 1u);
+  EXPECT_EQ(meter_->RememberedIdsForTest(), 1u);
+  // Both count: the first from the rollup it was folded into, the second from its record.
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"USD 80 2 2"}));
+  OpenAll();
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"USD 80 2 2"}));
+  EXPECT_EQ(Ingest({e}).duplicates, 1u);
+  int records = 0, rollups = 0;
+  ASSERT_TRUE(kv_->ScanPrefix(kUsageFamily, "", [&](std::string_view k, std::string_view) {
+                   records += k.substr(0, 2) == "b/";
+                   rollups += k.substr(0, 2) == "r/";
+                   return true;
+                 }).ok());
+  EXPECT_EQ(records, 1);
+  EXPECT_EQ(rollups, 1);
+}
+
+TEST_F(UsageMeterTest, AggregatesAreExactPerDimensionAndWindow) {
+  // 2026-11-30T23:59:00Z and 2026-12-01T00:00:00Z: a month boundary.
+  const int64_t nov_end = 1796083140;
+  const int64_t dec_start = 1796083200;
+  clock_.AdvanceSeconds(dec_start + 120 - kStart);
+  UsageEvent a = Ev("a", "agt_a", "api.shop", "USD", 100, nov_end, 2);
+  a.mandate = "mnd_1";
+  a.resource = "https://api.shop/x";
+  UsageEvent b = Ev("b", "agt_a", "api.shop", "USD", 30, dec_start + 5, 1);
+  b.mandate = "mnd_1";
+  UsageEvent c = Ev("c", "agt_b", "cdn.shop", "USD", 7, dec_start + 61, 3);
+  UsageEvent d = Ev("d", "agt_b", "cdn.shop", "EUR", 9, dec_start + 62);
+  Ingest({a, b, c, d});
+
+  UsageQuery q;
+  q.by_agent = true;
+  EXPECT_EQ(Totals(q), (std::vector<std::string>{"agt_a USD 130 3 2", "agt_b EUR 9 1 1",
+                                                 "agt_b USD 7 3 1"}));
+  q = {};
+  q.window = Granularity::kMonth;
+  // Rows sort by group (here the asset), then window.
+  EXPECT_EQ(Totals(q), (std::vector<std::string>{"1796083200 EUR 9 1 1",
+                                                 "1793491200 USD 100 2 1",
+                                                 "1796083200 USD 37 4 2"}));
+  q.window = Granularity::kMinute;
+  q.asset = "USD";
+  EXPECT_EQ(Totals(q), (std::vector<std::string>{"1796083140 USD 100 2 1",
+                                                 "1796083200 USD 30 1 1",
+                                                 "1796083260 USD 7 3 1"}));
+  q = {};
+  q.by_mandate = true;
+  q.by_resource = true;
+  q.by_payee = true;
+  q.by_source = true;
+  EXPECT_EQ(Totals(q), (std::vector<std::string>{
+                           "cdn.shop usage EUR 9 1 1",
+                           "cdn.shop usage USD 7 3 1",
+                           "mnd_1 api.shop usage USD 30 1 1",
+                           "mnd_1 api.shop https://api.shop/x usage USD 100 2 1"}));
+  q = {};
+  q.from = dec_start;
+  q.to = dec_start + 60;
+  EXPECT_EQ(Totals(q), (std::vector<std::string>{"USD 30 1 1"}));
+  q.from = dec_start + 60;
+  q.to = dec_start;
+  EXPECT_EQ(meter_->Query(q).error().reason(), "usage-query-invalid");
+  q = {};
+  q.mandate = "mnd_1";
+  q.window = Granularity::kDay;
+  EXPECT_EQ(Totals(q), (std::vector<std::string>{"1795996800 USD 100 2 1",
+                                                 "1796083200 USD 30 1 1"}));
+  q = {};
+  q.principal = "prn_nobody";
+  EXPECT_EQ(Totals(q), std::vector<std::string>{});
+}
+
+TEST_F(UsageMeterTest, SettledPaymentsCountOnceWithTheirBatch) {
+  UsageEvent p = Ev("x402:0xabc", "agt_a", "0xPayTo", "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913",
+                    10000, kStart);
+  p.principal = kPrn;
+  p.mandate = "mnd_1";
+  p.source = "payment";
+  store::WriteBatch batch;
+  batch.Put(kUsageFamily, "facilitator-own-key-stand-in", "x");  // the settlement's own write
+  meter_->StagePayment(batch, p);
+  UsageQuery q;
+  q.by_source = true;
+  EXPECT_EQ(Totals(q), std::vector<std::string>{});  // not committed yet: not counted
+  ASSERT_TRUE(kv_->Write(batch).ok());
+  meter_->CommittedPayment(p);
+  meter_->CommittedPayment(p);  // told twice: counted once
+  const std::vector<std::string> want = {
+      "payment eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 10000 1 1"};
+  EXPECT_EQ(Totals(q), want);
+  // A reported event under the payment's id is another event: a conflict.
+  UsageEvent clash = p;
+  clash.source = "";
+  EXPECT_EQ(Ingest({clash}).conflicts, 1u);
+  OpenAll();
+  EXPECT_EQ(Totals(q), want);
+  meter_->CommittedPayment(p);
+  EXPECT_EQ(Totals(q), want);
+}
+
+TEST_F(UsageMeterTest, BurnRateAndProjectedDepletion) {
+  // 600 USD over the last hour: 100 an event at minutes -50 .. 0; 1000 an hour earlier.
+  std::vector<UsageEvent> events;
+  for (int i = 0; i < 6; ++i) {
+    UsageEvent e = Ev("b" + std::to_string(i), "agt_a", "api.shop", "USD", 100, kStart - i * 600);
+    e.mandate = "mnd_1";
+    events.push_back(e);
+  }
+  events.push_back(Ev("old", "agt_a", "api.shop", "USD", 1000, kStart - 3600));
+  events.push_back(Ev("other", "agt_b", "api.shop", "USD", 50, kStart));
+  Ingest(events);
+  Burn m = meter_->BurnRate(kPrn, OwnerKind::kMandate, "mnd_1", "USD", 60);
+  EXPECT_EQ(m.spent, Amount::FromUint64(600));
+  EXPECT_EQ(m.per_hour, Amount::FromUint64(600));
+  Burn a = meter_->BurnRate(kPrn, OwnerKind::kAgent, "agt_a", "USD", 60);
+  EXPECT_EQ(a.spent, Amount::FromUint64(600));
+  Burn p = meter_->BurnRate(kPrn, OwnerKind::kPrincipal, "", "USD", 120);
+  EXPECT_EQ(p.spent, Amount::FromUint64(1650));
+  EXPECT_EQ(p.per_hour, Amount::FromUint64(825));
+  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kPrincipal, "", "EUR", 60).spent, Amount());
+  // 1500 left at 600 an hour: 2.5 h.
+  EXPECT_EQ(ProjectDepletion(Amount::FromUint64(1500), m, kStart), kStart + 9000);
+  EXPECT_EQ(ProjectDepletion(Amount(), m, kStart), kStart);
+  EXPECT_EQ(ProjectDepletion(Amount::FromUint64(5), Burn{}, kStart), std::nullopt);
+  EXPECT_EQ(ProjectDepletion(Amount::Max(), m, kStart), INT64_MAX);
+}
+
+TEST_F(UsageMeterTest, FutureEventsAreRefusedWholeBatch) {
+  Result<IngestResult> r = meter_->Ingest(
+      kPrn, {Ev("f1", "", "api.shop", "USD", 1), Ev("f2", "", "api.shop", "USD", 1, kStart + 301)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason(), "bad-usage-at");
+  EXPECT_EQ(r.error().message().rfind("/events/1/at: ", 0), 0u) << r.error().message();
+  EXPECT_EQ(meter_->RememberedIdsForTest(), 0u);
+  EXPECT_EQ(Totals(), std::vector<std::string>{});
+}
+
+TEST_F(UsageMeterTest, EachBatchStagesOneAuditEventListingItsAcceptedEvents) {
+  Ingest({Ev("e1", "agt_a", "api.shop", "USD", 100, kStart - 60, 4)});
+  IngestResult r = Ingest({Ev("e1", "agt_a", "api.shop", "USD", 100, kStart - 60, 4),
+                           Ev("e\"2", "", "api.shop", "USD", 3)});
+  Ingest({Ev("e1", "agt_a", "api.shop", "USD", 100, kStart - 60, 4)});  // nothing new: no event
+  std::vector<json::Value> staged;
+  ASSERT_TRUE(kv_->ScanPrefix(audit::kAuditFamily, "q/", [&](std::string_view, std::string_view v) {
+                   Result<json::Value> j = json::Parse(v);
+                   EXPECT_TRUE(j.ok());
+                   staged.push_back(*j);
+                   return true;
+                 }).ok());
+  ASSERT_EQ(staged.size(), 2u);
+  EXPECT_EQ(testing::StringField(staged[1], "type"), "usage.recorded");
+  EXPECT_EQ(testing::StringField(staged[1], "principal"), kPrn);
+  const json::Value* data = staged[1].Find("data");
+  ASSERT_NE(data, nullptr);
+  EXPECT_EQ(json::Write(*data),
+            "{\"batch\":\"" + r.batch.substr(2) +
+                "\",\"events\":[[\"e\\\"2\",\"\",\"\",\"api.shop\",\"USD\",\"3\",1,\"\"," +
+                std::to_string(kStart) + "]]}");
+  Result<std::vector<UsageEvent>> back = ParseUsageAuditData(json::Write(*data));
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0].id, "e\"2");
+  EXPECT_EQ((*back)[0].amount, Amount::FromUint64(3));
+}
+
+// ---- The batch parser.
+
+std::string ParseError(const std::string& body) {
+  Result<std::vector<UsageEvent>> r = ParseUsageBatch(body);
+  if (r.ok()) return "ok";
+  return r.error().reason() + " " + r.error().message().substr(0, r.error().message().find(':'));
+}
+
+TEST(UsageBatchParseTest, ParsesEveryField) {
+  Result<std::vector<UsageEvent>> r = ParseUsageBatch(
+      R"({"events":[{"id":"u-1","agent":"agt_A1","mandate":"mnd_B2","payee":"api.shop",)"
+      R"("asset":"USD","amount":"12","quantity":3,"resource":"https://api.shop/v1/x","at":1795000000},)"
+      R"({"id":"u-2","payee":"api.shop","asset":"USD","amount":"0"}]})");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  const UsageEvent& e = (*r)[0];
+  EXPECT_EQ(e.id, "u-1");
+  EXPECT_EQ(e.agent, "agt_A1");
+  EXPECT_EQ(e.mandate, "mnd_B2");
+  EXPECT_EQ(e.amount, Amount::FromUint64(12));
+  EXPECT_EQ(e.quantity, 3u);
+  EXPECT_EQ(e.resource, "https://api.shop/v1/x");
+  EXPECT_EQ(e.at, 1795000000);
+  EXPECT_EQ(e.source, "usage");
+  EXPECT_EQ((*r)[1].quantity, 1u);
+  EXPECT_EQ((*r)[1].at, 0);
+  // The strict path (an escape) gives the same events.
+  Result<std::vector<UsageEvent>> strict = ParseUsageBatch(
+      R"({"events":[{"id":"u\u002d1","agent":"agt_A1","mandate":"mnd_B2","payee":"api.shop",)"
+      R"("asset":"USD","amount":"12","quantity":3,"resource":"https://api.shop/v1/x","at":1795000000}]})");
+  ASSERT_TRUE(strict.ok());
+  EXPECT_EQ((*strict)[0].id, "u-1");
+  EXPECT_EQ((*strict)[0].source, "usage");
+  EXPECT_EQ((*strict)[0].at, 1795000000);
+}
+
+TEST(UsageBatchParseTest, ErrorsNameTheField) {
+  const std::string ok = R"({"id":"a","payee":"p","asset":"USD","amount":"1"})";
+  EXPECT_EQ(ParseError(R"({"events":[)" + ok + "]}"), "ok");
+  EXPECT_EQ(ParseError(R"({"events":[]})"), "usage-batch-empty /events");
+  EXPECT_EQ(ParseError(R"({"events":{}})"), "wrong-type /events");
+  EXPECT_EQ(ParseError(R"({"events":[)" + ok + R"(],"x":1})"), "unknown-field /x");
+  EXPECT_EQ(ParseError(R"({"events":[)" + ok + R"(,{"id":"b","asset":"USD","amount":"1"}]})"),
+            "missing-field /events/1/payee");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":1}]})"),
+            "amount-not-string /events/0/amount");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"01"}]})"),
+            "bad-amount /events/0/amount");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"usd","amount":"1"}]})"),
+            "bad-asset /events/0/asset");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a b","payee":"p","asset":"USD","amount":"1"}]})"),
+            "bad-usage-id /events/0/id");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","agent":"x"}]})"),
+            "bad-usage-agent /events/0/agent");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","mandate":""}]})"),
+            "bad-usage-mandate /events/0/mandate");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","quantity":0}]})"),
+            "bad-quantity /events/0/quantity");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","quantity":"2"}]})"),
+            "bad-quantity /events/0/quantity");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","at":-5}]})"),
+            "bad-usage-at /events/0/at");
+  EXPECT_EQ(ParseUsageBatch(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","id":"b"}]})")
+                .error()
+                .reason(),
+            "duplicate-key");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":")" +
+                       std::string(31, '9') + "\"}]}"),
+            "amount-out-of-range /events/0/amount");
+  std::string big = R"({"events":[)";
+  for (size_t i = 0; i <= kMaxUsageBatch; ++i) big += (i ? "," : "") + ok;
+  EXPECT_EQ(ParseError(big + "]}"), "usage-batch-too-large /events");
+}
+
+}  // namespace
+}  // namespace mandated::settlement
