@@ -1,7 +1,7 @@
 // Ledger: a double-entry ledger of balances per (account, asset) in the `ledger` column family
-// (specs/x402.md §6). Every transfer debits one account and credits another by the same amount;
-// an account's balance never goes below zero unless it is an external account ("external:<name>",
-// the other side of deposits and withdrawals). It holds prepaid balances and is the default
+// (specs/ledger.md; specs/x402.md §6). Every transfer debits one account and credits another by
+// the same amount; an account's balance never goes below zero unless it is an external account
+// ("external:<name>", the other side of deposits and withdrawals). It holds prepaid balances and is the default
 // settlement backend of the x402 facilitator.
 #pragma once
 
@@ -76,7 +76,9 @@ class Ledger {
   // Applies `transfers` and the caller's other writes in `batch` in one durable write, with one
   // audit event per transfer ("ledger.transferred", specs/audit.md) in the same batch. Checks
   // first, writing nothing on any error: ids unused (kAlreadyExists "transfer-exists"), accounts
-  // and assets valid, amounts > 0, debit != credit (kInvalidArgument "bad-transfer"), and each
+  // and assets valid ("bad-account", "bad-asset"), amounts > 0 ("bad-amount"), debit != credit,
+  // a known kind and a printable reference of at most 256 bytes (kInvalidArgument
+  // "bad-transfer"), totals within 128 bits (kOutOfRange "amount-out-of-range"), and each
   // debited non-external account holding enough after the earlier transfers of the same call
   // (kFailedPrecondition "insufficient-funds", message naming account, asset, balance, amount).
   // Returns the transfers as written (ids and times filled in).
