@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -152,6 +153,7 @@ class NodeChild {
       // Only async-signal-safe calls between fork and exec: the service's threads live on in
       // the parent only.
       setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // even if the test binary itself dies
       dup2(out[1], 1);
       if (err >= 0) {
         dup2(err, 2);
