@@ -328,7 +328,8 @@ class X402InteropTest : public ::testing::Test {
   // Runs pay_demo.mjs against the merchant for one version ("v1" or "v2"); its JSON line.
   json::Value PayDemo(const std::string& only) {
     const std::string err = dir_.Sub("pay_demo." + only + ".stderr");
-    const std::string cmd = "'" + NodeBinary() + "' '" +
+    // Bounded: a hung merchant fails this test instead of stalling the suite.
+    const std::string cmd = "timeout 120 '" + NodeBinary() + "' '" +
                             testing::SourcePath("tests/interop/pay_demo.mjs") +
                             "' --merchant '" + merchant_url_ + "' --only " + only + " 2>'" + err +
                             "'";

@@ -1,4 +1,4 @@
-// Demo merchant: an express server selling one resource over x402 v1 and v2, with mandated as its facilitator.
+// Demo merchant: sells one resource over x402 v1 and v2, with mandated as its facilitator.
 //
 // GET /v1/premium is protected by x402-express (x402 v1, network base-sepolia) and GET
 // /v2/premium by @x402/express (x402 v2, network eip155:84532); both are priced in Base Sepolia
