@@ -1,0 +1,335 @@
+// Usage over real HTTP against the service (in-process, real RocksDB, a fake clock): batch
+// ingestion, retries that change nothing, partial overlaps and conflicts, validation errors that
+// store nothing, aggregates recounted from the audit trail, restarts, and budgets (spend, burn
+// rate, projected depletion) of a real mandate after authorizations (specs/usage.md).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/json.h"
+#include "base/random.h"
+#include "mandates/credential.h"
+#include "settlement/usage.h"
+#include "signer/did.h"
+#include "signer/signature.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/in_process_service.h"
+#include "tests/support/test_support.h"
+
+namespace mandated {
+namespace {
+
+using testing::StringField;
+
+constexpr char kOperatorToken[] = "usage-test-operator-token-5e2b91a7";
+constexpr int64_t kStart = 1795000020;  // 2026-11-18T08:27:00Z
+constexpr char kProblem[] = "urn:mandated:problem:";
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  json::Value json;
+};
+
+class UsageApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    service_.Start(dir_.Sub("data"), kOperatorToken, &clock_,
+                   [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+    ASSERT_NE(service_.app(), nullptr);
+    principal_ = StringField(
+        Call("POST", "/v1/principals", kOperatorToken, R"({"name":"Usage Corp"})", 201), "id");
+    base_ = "/v1/principals/" + principal_;
+    const std::string user = StringField(
+        Call("POST", base_ + "/users", kOperatorToken, R"({"name":"ada","roles":["admin"]})", 201),
+        "id");
+    admin_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
+                              R"({"role":"admin","user":")" + user + R"("})", 201),
+                         "token");
+    merchant_ = Credential("merchant");
+    auditor_ = Credential("auditor");
+  }
+
+  std::string Credential(const std::string& role) {
+    return StringField(
+        Call("POST", base_ + "/credentials", admin_, R"({"role":")" + role + R"("})", 201),
+        "token");
+  }
+
+  Reply Send(const std::string& method, const std::string& path, const std::string& token,
+             const std::string& body = "") {
+    httplib::Headers h = {{"Authorization", "Bearer " + token}};
+    httplib::Result r = method == "GET" ? service_.client().Get(path, h)
+                                        : service_.client().Post(path, h, body, "application/json");
+    Reply out;
+    if (!r) {
+      ADD_FAILURE() << method << " " << path << ": no response";
+      return out;
+    }
+    out.status = r->status;
+    out.body = r->body;
+    Result<json::Value> v = json::Parse(r->body);
+    out.json = v.ok() ? *v : json::Value::Object();
+    return out;
+  }
+  json::Value Call(const std::string& method, const std::string& path, const std::string& token,
+                   const std::string& body, int want) {
+    Reply r = Send(method, path, token, body);
+    EXPECT_EQ(r.status, want) << method << " " << path << " " << body << " -> " << r.body;
+    return r.json;
+  }
+  // A refusal: its status, its problem type and the JSON pointer its detail starts with, if any.
+  std::string Problem(const Reply& r) {
+    const std::string detail = StringField(r.json, "detail");
+    return std::to_string(r.status) + " " +
+           StringField(r.json, "type").substr(std::string(kProblem).size()) + " " +
+           (detail.rfind("/", 0) == 0 ? detail.substr(0, detail.find(':')) : "");
+  }
+
+  std::string NewAgent(const std::string& name) {
+    signer::PrivateKey key = *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+    const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(key));
+    return StringField(Call("POST", base_ + "/agents", admin_,
+                            R"({"name":")" + name + R"(","did":")" + did + R"("})", 201),
+                       "id");
+  }
+  std::string Issue(const std::string& agent, const std::string& terms) {
+    const int64_t now = clock_.NowUnixSeconds();
+    const std::string body = R"({"agent":")" + agent + R"(","valid_from":")" +
+                             mandates::FormatRfc3339Utc(now - 60) + R"(","valid_until":")" +
+                             mandates::FormatRfc3339Utc(now + 30 * 86400) + R"(","terms":)" +
+                             terms + "}";
+    return StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  }
+
+  std::string Batch(const std::vector<std::string>& events) {
+    std::string b = R"({"events":[)";
+    for (size_t i = 0; i < events.size(); ++i) b += (i ? "," : "") + events[i];
+    return b + "]}";
+  }
+  std::string Event(const std::string& id, const std::string& amount, const std::string& asset,
+                    const std::string& more = "") {
+    return R"({"id":")" + id + R"(","payee":"api.shop","asset":")" + asset + R"(","amount":")" +
+           amount + "\"" + more + "}";
+  }
+  std::string Usage(const std::string& query = "group_by=agent,asset") {
+    return Call("GET", "/v1/usage?" + query, admin_, "", 200).Find("items") != nullptr
+               ? json::Write(*Call("GET", "/v1/usage?" + query, admin_, "", 200).Find("items"))
+               : "";
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_{kStart};
+  testing::InProcessService service_;
+  std::string principal_, base_, admin_, merchant_, auditor_;
+};
+
+TEST_F(UsageApiTest, BatchesRetriesOverlapsAndTheRecountFromTheTrail) {
+  const std::string agent = NewAgent("buyer");
+  const std::string mandate = Issue(
+      agent, R"({"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+             R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}})");
+  ASSERT_FALSE(mandate.empty());
+  const std::string batch = Batch(
+      {Event("e1", "100", "USD", R"(,"agent":")" + agent + R"(","at":)" + std::to_string(kStart - 60)),
+       Event("e2", "250", "USD", R"(,"mandate":")" + mandate + R"(","quantity":5)"),
+       Event("e3", "7", "EUR")});
+  EXPECT_EQ(json::Write(Call("POST", "/v1/usage", merchant_, batch, 200)),
+            R"({"accepted":3,"duplicates":0,"conflicts":0,"results":[]})");
+  const std::string want = R"([{"agent":"","asset":"EUR","amount":"7","quantity":"1","events":1},)"
+                           R"({"agent":")" + agent +
+                           R"(","asset":"USD","amount":"350","quantity":"6","events":2}])";
+  EXPECT_EQ(Usage(), want);
+  EXPECT_EQ(Usage("group_by=mandate&asset=USD&window=minute"),
+            R"([{"mandate":"","asset":"USD","window_start":)" + std::to_string(kStart - 60) +
+                R"(,"amount":"100","quantity":"1","events":1},{"mandate":")" + mandate +
+                R"(","asset":"USD","window_start":)" + std::to_string(kStart) +
+                R"(,"amount":"250","quantity":"5","events":1}])");
+
+  // The same batch again, later: every event a duplicate, nothing changes.
+  clock_.AdvanceSeconds(90);
+  EXPECT_EQ(json::Write(Call("POST", "/v1/usage", merchant_, batch, 200)),
+            R"({"accepted":0,"duplicates":3,"conflicts":0,"results":[{"index":0,"status":"duplicate"},)"
+            R"({"index":1,"status":"duplicate"},{"index":2,"status":"duplicate"}]})");
+  EXPECT_EQ(Usage(), want);
+
+  // A partial overlap and a conflict (e1 with another amount).
+  EXPECT_EQ(json::Write(Call("POST", "/v1/usage", merchant_,
+                             Batch({Event("e3", "7", "EUR"), Event("e4", "1", "EUR"),
+                                    Event("e1", "101", "USD", R"(,"agent":")" + agent +
+                                                                  R"(","at":)" +
+                                                                  std::to_string(kStart - 60))}),
+                             200)),
+            R"({"accepted":1,"duplicates":1,"conflicts":1,"results":[{"index":0,"status":"duplicate"},)"
+            R"({"index":2,"status":"conflict"}]})");
+  const std::string want2 = R"([{"agent":"","asset":"EUR","amount":"8","quantity":"2","events":2},)"
+                            R"({"agent":")" + agent +
+                            R"(","asset":"USD","amount":"350","quantity":"6","events":2}])";
+  EXPECT_EQ(Usage(), want2);
+
+  // Refusals store nothing: the good event before a bad one is not kept either.
+  const std::string e5 = Event("e5", "5", "USD");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_,
+                         Batch({e5, R"({"id":"e6","payee":"p","asset":"USD","amount":6})"}))),
+            "400 amount-not-string /events/1/amount");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_,
+                         Batch({e5, Event("e6", "6", "USD", R"(,"agent":"agt_nobody")")}))),
+            "404 agent-not-found /events/1/agent");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_,
+                         Batch({Event("e6", "6", "USD", R"(,"mandate":"mnd_nobody")")}))),
+            "404 mandate-not-found /events/0/mandate");
+  const std::string other = NewAgent("other");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_,
+                         Batch({Event("e6", "6", "USD", R"(,"mandate":")" + mandate +
+                                                            R"(","agent":")" + other + "\"")}))),
+            "400 usage-agent-mismatch /events/0/agent");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_,
+                         Batch({e5, Event("e6", "6", "USD", R"(,"at":)" +
+                                                             std::to_string(kStart + 90 + 301))}))),
+            "400 bad-usage-at /events/1/at");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_, R"({"events":[]})")),
+            "400 usage-batch-empty /events");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", auditor_, Batch({e5}))), "403 forbidden ");
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", kOperatorToken, Batch({e5}))),
+            "400 principal-required ");
+  EXPECT_EQ(Usage(), want2);
+  EXPECT_EQ(json::Write(Call("POST", base_ + "/usage", kOperatorToken, Batch({e5}), 200)),
+            R"({"accepted":1,"duplicates":0,"conflicts":0,"results":[]})");
+
+  // The recount: every usage.recorded event of the principal's trail, summed per agent and
+  // asset, equals the aggregates.
+  json::Value trail =
+      Call("GET", "/v1/audit/trail?principal=" + principal_ + "&limit=1000", auditor_, "", 200);
+  std::map<std::pair<std::string, std::string>, std::pair<Amount, uint64_t>> recount;
+  int batches = 0;
+  for (const json::Value& item : trail.Find("items")->items()) {
+    json::Value e = *json::Parse(StringField(item, "event"));
+    if (StringField(e, "type") != settlement::kUsageRecordedEvent) continue;
+    ++batches;
+    Result<std::vector<settlement::UsageEvent>> events =
+        settlement::ParseUsageAuditData(json::Write(*e.Find("data")));
+    ASSERT_TRUE(events.ok());
+    for (const settlement::UsageEvent& u : *events) {
+      auto& [amount, count] = recount[{u.agent, u.asset}];
+      amount = *amount.Add(u.amount);
+      count += 1;
+    }
+  }
+  EXPECT_EQ(batches, 3);  // the first batch, the overlap, the operator's; retries wrote nothing
+  std::string recounted = "[";
+  for (const auto& [k, v] : recount) {
+    recounted += std::string(recounted.size() > 1 ? "," : "") + R"({"agent":")" + k.first +
+                 R"(","asset":")" + k.second + R"(","amount":")" + v.first.ToString() +
+                 R"(","events":)" + std::to_string(v.second) + "}";
+  }
+  recounted += "]";
+  json::Value rows = *json::Parse(Usage());
+  std::string from_api = "[";
+  for (const json::Value& r : rows.items()) {
+    from_api += std::string(from_api.size() > 1 ? "," : "") + R"({"agent":")" +
+                StringField(r, "agent") + R"(","asset":")" + StringField(r, "asset") +
+                R"(","amount":")" + StringField(r, "amount") + R"(","events":)" +
+                json::Write(*r.Find("events")) + "}";
+  }
+  from_api += "]";
+  EXPECT_EQ(recounted, from_api);
+  EXPECT_EQ(from_api, R"([{"agent":"","asset":"EUR","amount":"8","events":2},)"
+                      R"({"agent":"","asset":"USD","amount":"5","events":1},)"
+                      R"({"agent":")" + agent + R"(","asset":"USD","amount":"350","events":2}])");
+
+  // A restart rebuilds the same aggregates and still knows every id.
+  const std::string before = Usage();
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, &clock_,
+                 [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+  EXPECT_EQ(Usage(), before);
+  EXPECT_EQ(json::Write(Call("POST", "/v1/usage", merchant_, batch, 200)),
+            R"({"accepted":0,"duplicates":3,"conflicts":0,"results":[{"index":0,"status":"duplicate"},)"
+            R"({"index":1,"status":"duplicate"},{"index":2,"status":"duplicate"}]})");
+  EXPECT_EQ(Usage(), before);
+
+  // Query errors.
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage?window=week", admin_)), "400 usage-query-invalid ");
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage?group_by=colour", admin_)), "400 usage-query-invalid ");
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage?from=200&to=100", admin_)), "400 usage-query-invalid ");
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage", merchant_)), "403 forbidden ");
+}
+
+TEST_F(UsageApiTest, BudgetsShowSpendBurnRateAndProjectedDepletion) {
+  const std::string agent = NewAgent("buyer");
+  const std::string mandate = Issue(
+      agent, R"({"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+             R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}],)"
+             R"("windows":[{"asset":"USD","window":"day","kind":"calendar","time_zone":"UTC","max":"100000"}]}})");
+  const std::string session = StringField(
+      Call("POST", base_ + "/agents/" + agent + "/sessions", admin_, R"({"task":"shop"})", 201),
+      "token");
+  // Two purchases of 500 each, captured.
+  for (int i = 0; i < 2; ++i) {
+    httplib::Headers h = {{"Authorization", "Bearer " + session},
+                          {"Idempotency-Key", "k" + std::to_string(i)}};
+    httplib::Result r = service_.client().Post(
+        "/v1/authorizations", h,
+        R"({"mandate":")" + mandate +
+            R"(","payee":{"type":"domain","value":"api.shop.example"},"amount":"500","asset":"USD"})",
+        "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    const std::string id = StringField(*json::Parse(r->body), "id");
+    h = {{"Authorization", "Bearer " + session}, {"Idempotency-Key", "c" + std::to_string(i)}};
+    r = service_.client().Post("/v1/authorizations/" + id + "/capture", h, "", "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  // Metered usage under the mandate: 600 in the last hour (and 900 two hours ago).
+  Call("POST", "/v1/usage", merchant_,
+       Batch({Event("u1", "200", "USD", R"(,"mandate":")" + mandate + R"(","at":)" +
+                                            std::to_string(kStart - 1800)),
+              Event("u2", "400", "USD", R"(,"mandate":")" + mandate + "\""),
+              Event("u3", "900", "USD", R"(,"mandate":")" + mandate + R"(","at":)" +
+                                            std::to_string(kStart - 7200))}),
+       200);
+
+  json::Value b = Call("GET", "/v1/usage/budgets?mandate=" + mandate, auditor_, "", 200);
+  EXPECT_EQ(StringField(b, "mandate"), mandate);
+  const std::string day = "mandate:" + mandate + ":window:day:calendar:UTC";
+  json::Value counter;
+  for (const json::Value& c : b.Find("budgets")->items()) {
+    if (StringField(c, "counter") == day) counter = c;
+  }
+  ASSERT_TRUE(counter.is_object()) << json::Write(b);
+  EXPECT_EQ(StringField(counter, "spent"), "1000");
+  EXPECT_EQ(StringField(counter, "remaining"), "99000");
+  EXPECT_EQ(json::Write(*counter.Find("burn")),
+            R"({"trailing_minutes":60,"spent":"600","per_hour":"600"})");
+  // 99000 at 600 an hour: 165 h, after the day resets.
+  EXPECT_EQ(json::Write(*counter.Find("projected_depletion")), std::to_string(kStart + 594000));
+  EXPECT_EQ(json::Write(*counter.Find("depletes_before_reset")), "false");
+
+  // Over three hours the burn includes the older event: 1500 / 3 h.
+  b = Call("GET", "/v1/usage/budgets?mandate=" + mandate + "&trailing_minutes=180", admin_, "",
+           200);
+  for (const json::Value& c : b.Find("budgets")->items()) {
+    if (StringField(c, "counter") == day) {
+      EXPECT_EQ(json::Write(*c.Find("burn")),
+                R"({"trailing_minutes":180,"spent":"1500","per_hour":"500"})");
+    }
+  }
+  // The agent's view lists the same counter; refusals.
+  b = Call("GET", "/v1/usage/budgets?agent=" + agent, admin_, "", 200);
+  bool found = false;
+  for (const json::Value& c : b.Find("budgets")->items()) found |= StringField(c, "counter") == day;
+  EXPECT_TRUE(found) << json::Write(b);
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage/budgets", admin_)), "400 usage-query-invalid ");
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage/budgets?mandate=mnd_nobody", admin_)),
+            "404 mandate-not-found ");
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage/budgets?mandate=" + mandate + "&trailing_minutes=0",
+                         admin_)),
+            "400 usage-query-invalid ");
+}
+
+}  // namespace
+}  // namespace mandated
