@@ -11,6 +11,8 @@ namespace mandated::cli {
 
 // The audit group (audit_commands.cc).
 std::vector<Command> AuditCommands();
+// The usage group (usage_commands.cc).
+std::vector<Command> UsageCommands();
 
 namespace {
 
@@ -109,7 +111,7 @@ std::vector<Command> OperatorCommands() {
 std::vector<Command> Commands() {
   std::vector<Command> all = OperatorCommands();
   for (std::vector<Command> group : {IdentityCommands(), AgentCommands(), MandateCommands(),
-                                     AuthorizationCommands(), AuditCommands()}) {
+                                     AuthorizationCommands(), AuditCommands(), UsageCommands()}) {
     all.insert(all.end(), std::make_move_iterator(group.begin()),
                std::make_move_iterator(group.end()));
   }
