@@ -60,7 +60,13 @@ int HttpStatusFor(const Status& status) {
     case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kUnauthenticated: return 401;
     case StatusCode::kFailedPrecondition:
-      return status.reason() == "idempotency-key-reused" ? 422 : 409;
+      // Well-formed but unusable requests: the key reused for another body, a 402 answer
+      // with nothing the payer can pay.
+      return status.reason() == "idempotency-key-reused" ||
+                     status.reason() == "x402-no-acceptable-requirement" ||
+                     status.reason() == "x402-requirement-mismatch"
+                 ? 422
+                 : 409;
     case StatusCode::kAborted: return 409;
     case StatusCode::kResourceExhausted:
       return status.reason() == "storage-full" ? 507 : 429;

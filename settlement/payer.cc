@@ -225,7 +225,14 @@ Result<policy::Answer> Payer::Pay(const identity::Tenant& t, const policy::Actor
 Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Actor& actor,
                                      const Choice& choice, const policy::Answer& given) {
   MD_ASSIGN_OR_RETURN(json::Value record, json::Parse(given.body));
-  MD_ASSIGN_OR_RETURN(policy::Authorization a, policy::AuthorizationFromJson(record));
+  // A denial's answer adds the headroom it saw to the record: read the record without it.
+  json::Value stored = json::Value::Object();
+  if (record.is_object()) {
+    for (const std::string& key : record.keys()) {
+      if (key != "headroom") stored.Set(key, *record.Find(key));
+    }
+  }
+  MD_ASSIGN_OR_RETURN(policy::Authorization a, policy::AuthorizationFromJson(stored));
   // The hold as it stands now (a replay may come after the lease ended or an approval decided).
   if (Result<policy::Authorization> now = authorizer_.Get(t, a.id); now.ok()) a = std::move(*now);
   a = policy::EffectiveAt(std::move(a), clock_.NowUnixSeconds());

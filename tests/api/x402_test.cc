@@ -1,0 +1,503 @@
+// x402 over real HTTP against the service (in-process, real RocksDB, a fake clock): the
+// facilitator verifies and settles the reference client's vectors once on the ledger, the payer
+// signs only inside a mandate (one payment per Idempotency-Key), and a settled payment captures
+// its authorization and appears in the purchase's audit trail (specs/x402.md).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/app.h"
+#include "audit/bundle.h"
+#include "base/amount.h"
+#include "base/bytes.h"
+#include "base/json.h"
+#include "mandates/credential.h"
+#include "settlement/x402_wire.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/http_json.h"
+#include "tests/support/in_process_service.h"
+#include "tests/support/test_support.h"
+
+namespace mandated {
+namespace {
+
+using testing::StringField;
+
+constexpr char kOperatorToken[] = "x402-test-operator-token-93be01";
+constexpr char kProblem[] = "urn:mandated:problem:";
+// The reference vectors verify at this instant (their "referenceVerify.clockUnix").
+constexpr int64_t kVectorClock = 1750000001;
+constexpr char kPayTo[] = "0x209693bc6afc0c5328ba36faf03c514ef312287c";
+constexpr char kUsdcSepolia[] = "0x036cbd53842c5426634e7929541ec2318f3dcf7e";
+constexpr char kSepoliaUsdcAsset[] =
+    "eip155:84532/erc20:0x036cbd53842c5426634e7929541ec2318f3dcf7e";
+
+const std::vector<std::string>& VectorNames() {
+  static const auto* const kNames = new std::vector<std::string>{
+      "vector_v1_base_sepolia_usdc_10000", "vector_v1_base_mainnet_usdc_1234567",
+      "vector_v2_base_sepolia_usdc_10000", "vector_v2_base_mainnet_usdc_1",
+      "vector_v2_avalanche_usdc_250000_longlived"};
+  return *kNames;
+}
+
+json::Value LoadVector(const std::string& name) {
+  Result<json::Value> v = json::Parse(
+      testing::ReadFileOrDie(testing::SourcePath("tests/vectors/x402/" + name + ".json")));
+  EXPECT_TRUE(v.ok()) << name;
+  return v.ok() ? *v : json::Value::Object();
+}
+
+const json::Value& Member(const json::Value& v, const char* key) {
+  static const json::Value kNull;
+  const json::Value* m = v.is_object() ? v.Find(key) : nullptr;
+  return m != nullptr ? *m : kNull;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  json::Value json;
+  std::string replayed;
+};
+
+class X402ApiTest : public ::testing::Test {
+ protected:
+  void Boot(int64_t start) {
+    clock_ = std::make_unique<testing::FakeClock>(start);
+    service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                   [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+    ASSERT_NE(service_.app(), nullptr);
+    principal_ = StringField(Call("POST", "/v1/principals", kOperatorToken,
+                                  R"({"name":"x402 Corp"})", 201),
+                             "id");
+    base_ = "/v1/principals/" + principal_;
+    const std::string user = StringField(
+        Call("POST", base_ + "/users", kOperatorToken, R"({"name":"ada","roles":["admin"]})", 201),
+        "id");
+    admin_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
+                              R"({"role":"admin","user":")" + user + R"("})", 201),
+                         "token");
+    merchant_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
+                                 R"({"role":"merchant","name":"shop"})", 201),
+                            "token");
+  }
+
+  Reply Send(const std::string& method, const std::string& path, const std::string& token,
+             const std::string& body, const std::string& key = "") {
+    httplib::Headers h;
+    if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+    if (!key.empty()) h.emplace("Idempotency-Key", key);
+    httplib::Result r = method == "GET"
+                            ? service_.client().Get(path, h)
+                            : service_.client().Post(path, h, body, "application/json");
+    Reply out;
+    if (!r) {
+      ADD_FAILURE() << method << " " << path << ": no response";
+      return out;
+    }
+    out.status = r->status;
+    out.body = r->body;
+    out.replayed = r->get_header_value("Idempotent-Replayed");
+    Result<json::Value> v = json::Parse(r->body);
+    out.json = v.ok() ? *v : json::Value::Object();
+    return out;
+  }
+  json::Value Call(const std::string& method, const std::string& path, const std::string& token,
+                   const std::string& body, int want, const std::string& key = "") {
+    Reply r = Send(method, path, token, body, key);
+    EXPECT_EQ(r.status, want) << method << " " << path << " " << body << " -> " << r.body;
+    return r.json;
+  }
+  std::string NextKey() { return "key-" + std::to_string(++keys_); }
+
+  void Deposit(const std::string& account, const std::string& asset, const std::string& amount) {
+    Call("POST", "/v1/ledger/deposits", kOperatorToken,
+         R"({"account":")" + account + R"(","asset":")" + asset + R"(","amount":")" + amount +
+             R"("})",
+         201, NextKey());
+  }
+  // The balance of `account` in `asset` as the ledger API reports it ("0" when it never moved).
+  std::string BalanceOf(const std::string& account, const std::string& asset) {
+    json::Value v = Call("GET", "/v1/ledger/accounts/" + account, kOperatorToken, "", 200);
+    const json::Value& balances = Member(v, "balances");
+    if (balances.is_array()) {
+      for (const json::Value& b : balances.items()) {
+        if (StringField(b, "asset") == asset) return StringField(b, "balance");
+      }
+    }
+    return "0";
+  }
+
+  std::string NewCustodialAgent(const std::string& name) {
+    json::Value a = Call("POST", base_ + "/agents", admin_,
+                         R"({"name":")" + name +
+                             R"(","custodial":{"key_type":"secp256k1","chain_id":84532}})",
+                         201);
+    address_[StringField(a, "id")] = StringField(a, "address");
+    return StringField(a, "id");
+  }
+  std::string Session(const std::string& agent) {
+    return StringField(
+        Call("POST", base_ + "/agents/" + agent + "/sessions", admin_, R"({"task":"pay"})", 201),
+        "token");
+  }
+  // Issues a mandate for `agent`: a root by the admin, or a delegation from `parent` by the
+  // parent's agent (`token`, its session).
+  std::string Issue(const std::string& agent, const std::string& terms,
+                    const std::string& parent = "", const std::string& token = "") {
+    const std::string body = R"({"agent":")" + agent + "\"" +
+                             (parent.empty() ? "" : R"(,"parent":")" + parent + "\"") +
+                             R"(,"valid_from":")" +
+                             mandates::FormatRfc3339Utc(clock_->NowUnixSeconds() - 60) +
+                             R"(","valid_until":")" +
+                             mandates::FormatRfc3339Utc(clock_->NowUnixSeconds() + 30 * 86400) +
+                             R"(","terms":)" + terms + "}";
+    return StringField(
+        Call("POST", base_ + "/mandates", token.empty() ? admin_ : token, body, 201), "id");
+  }
+  // Terms paying kPayTo in Base Sepolia USDC, at most `max` per payment.
+  static std::string SepoliaTerms(const std::string& max, const std::string& more = "") {
+    return std::string(R"({"scope":{"payees":{"allow":[{"type":"address","value":")") + kPayTo +
+           R"("}]},"assets":{"allow":[")" + kSepoliaUsdcAsset +
+           R"("]},"networks":{"allow":["eip155:84532"]}},"limits":{"per_transaction":[{"asset":")" +
+           kSepoliaUsdcAsset + R"(","max":")" + max + R"("}],"windows":[{"asset":")" +
+           kSepoliaUsdcAsset + R"(","window":"day","kind":"calendar","time_zone":"UTC","max":"1000000"}]})" +
+           more + "}";
+  }
+  // A 402 answer of the given version asking `amount` of Sepolia USDC for kPayTo (or `pay_to`).
+  static std::string PaymentRequired(int version, const std::string& amount,
+                                     const std::string& pay_to = kPayTo,
+                                     const std::string& network = "",
+                                     const std::string& asset = kUsdcSepolia) {
+    if (version == 1) {
+      return R"({"x402Version":1,"error":"X-PAYMENT header is required","accepts":[{"scheme":"exact","network":")" +
+             (network.empty() ? std::string("base-sepolia") : network) +
+             R"(","maxAmountRequired":")" + amount +
+             R"(","resource":"https://api.shop.example/premium","description":"premium","mimeType":"application/json","payTo":")" +
+             pay_to + R"(","maxTimeoutSeconds":60,"asset":")" + asset +
+             R"(","extra":{"name":"USDC","version":"2"}}]})";
+    }
+    return R"({"x402Version":2,"error":"Payment required","resource":{"url":"https://api.shop.example/premium","description":"premium","mimeType":"application/json"},"accepts":[{"scheme":"exact","network":")" +
+           (network.empty() ? std::string("eip155:84532") : network) + R"(","amount":")" + amount +
+           R"(","asset":")" + asset + R"(","payTo":")" + pay_to +
+           R"(","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}]})";
+  }
+  static std::string PayBody(const std::string& mandate, const std::string& payment_required) {
+    return R"({"mandate_id":")" + mandate + R"(","payment_required":)" + payment_required + "}";
+  }
+  // The /verify and /settle body for a payment our payer produced and the requirement it chose.
+  static std::string FacilitatorBody(const json::Value& pay) {
+    json::Value body = json::Value::Object();
+    body.Set("x402Version", Member(pay, "x402_version"));
+    body.Set("paymentPayload", Member(pay, "payment_payload"));
+    body.Set("paymentRequirements", Member(pay, "accepted"));
+    return json::Write(body);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::FakeClock> clock_;
+  testing::InProcessService service_;
+  std::string principal_, base_, admin_, merchant_;
+  std::map<std::string, std::string> address_;  // agent id -> EIP-55 address
+  int keys_ = 0;
+};
+
+// ---- Facilitator ----
+
+TEST_F(X402ApiTest, EveryVectorVerifiesSettlesOnceAndMovesTheLedgerExactly) {
+  Boot(kVectorClock);
+  const json::Value supported = Call("GET", "/x402/supported", "", "", 200);
+  std::set<std::string> kinds;
+  for (const json::Value& k : Member(supported, "kinds").items()) {
+    kinds.insert(std::to_string(Member(k, "x402Version").as_int64().value_or(0)) + " " +
+                 StringField(k, "scheme") + " " + StringField(k, "network"));
+  }
+  for (const char* want : {"2 exact eip155:84532", "2 exact eip155:8453", "2 exact eip155:43114",
+                           "1 exact base-sepolia", "1 exact base"}) {
+    EXPECT_EQ(kinds.count(want), 1u) << want;
+  }
+
+  for (const std::string& name : VectorNames()) {
+    SCOPED_TRACE(name);
+    const json::Value vec = LoadVector(name);
+    const std::string body = json::Write(Member(Member(vec, "facilitatorRequests"), "POST /verify"));
+    const json::Value& req = Member(vec, "paymentRequirements");
+    const std::string network = StringField(req, "network");
+    const uint64_t chain = *settlement::ChainIdOf(network);
+    const std::string payer = StringField(vec, "expectedSigner");
+    const json::Value& auth =
+        Member(Member(Member(vec, "decodedPaymentPayload"), "payload"), "authorization");
+    const std::string value = StringField(auth, "value");
+    const std::string from_account = "eip155:" + std::to_string(chain) + ":" + Lower(payer);
+    const std::string to_account =
+        "eip155:" + std::to_string(chain) + ":" + Lower(StringField(auth, "to"));
+    const std::string asset =
+        "eip155:" + std::to_string(chain) + "/erc20:" + Lower(StringField(req, "asset"));
+
+    // Nothing deposited: the payer cannot pay.
+    json::Value v = Call("POST", "/x402/verify", merchant_, body, 200);
+    EXPECT_EQ(Member(v, "isValid").as_bool(), false);
+    EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_insufficient_balance");
+    EXPECT_EQ(StringField(v, "payer"), payer);
+
+    Deposit(from_account, asset, value);
+    const Amount payee_before = *Amount::Parse(BalanceOf(to_account, asset));
+    const std::string payee_after = payee_before.Add(*Amount::Parse(value))->ToString();
+    v = Call("POST", "/x402/verify", merchant_, body, 200);
+    EXPECT_EQ(json::Write(v), R"({"isValid":true,"payer":")" + payer + R"("})");
+
+    const Reply first = Send("POST", "/x402/settle", merchant_, body);
+    ASSERT_EQ(first.status, 200) << first.body;
+    EXPECT_EQ(Member(first.json, "success").as_bool(), true) << first.body;
+    EXPECT_EQ(StringField(first.json, "network"), network);
+    EXPECT_EQ(StringField(first.json, "payer"), payer);
+    EXPECT_EQ(StringField(first.json, "transaction").size(), 66u);
+    EXPECT_EQ(BalanceOf(from_account, asset), "0");
+    EXPECT_EQ(BalanceOf(to_account, asset), payee_after);
+
+    // The same payment again: the first answer, and the value moves once.
+    const Reply again = Send("POST", "/x402/settle", merchant_, body);
+    EXPECT_EQ(again.body, first.body);
+    EXPECT_EQ(BalanceOf(from_account, asset), "0");
+    EXPECT_EQ(BalanceOf(to_account, asset), payee_after);
+    // Verified again, it is a used nonce (a merchant replaying the header gets a refusal).
+    v = Call("POST", "/x402/verify", merchant_, body, 200);
+    EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_nonce_already_used");
+  }
+}
+
+TEST_F(X402ApiTest, ConcurrentSettlesOfOnePaymentMoveItOnce) {
+  Boot(kVectorClock);
+  const json::Value vec = LoadVector("vector_v2_base_sepolia_usdc_10000");
+  const std::string body = json::Write(Member(Member(vec, "facilitatorRequests"), "POST /verify"));
+  const std::string from = "eip155:84532:0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
+  Deposit(from, kSepoliaUsdcAsset, "30000");  // enough for three, if it were paid thrice
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::string> answers;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      httplib::Client c("127.0.0.1", service_.port());
+      httplib::Result r = c.Post("/x402/settle", {{"Authorization", std::string("Bearer ") + merchant_}},
+                                 body, "application/json");
+      std::lock_guard<std::mutex> lock(mu);
+      answers.insert(r ? std::to_string(r->status) + " " + r->body : "no response");
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(answers.size(), 1u) << *answers.begin() << " ... " << *answers.rbegin();
+  EXPECT_NE(answers.begin()->find(R"("success":true)"), std::string::npos) << *answers.begin();
+  EXPECT_EQ(BalanceOf(from, kSepoliaUsdcAsset), "20000");
+  EXPECT_EQ(BalanceOf("eip155:84532:" + std::string(kPayTo), kSepoliaUsdcAsset), "10000");
+}
+
+TEST_F(X402ApiTest, MalformedRequestsAreProblemsAndChangeNothing) {
+  Boot(kVectorClock);
+  const json::Value vec = LoadVector("vector_v2_base_sepolia_usdc_10000");
+  json::Value request = Member(Member(vec, "facilitatorRequests"), "POST /verify");
+  const std::string body = json::Write(request);
+  struct Case {
+    std::string path, token, body;
+    int status;
+    std::string type;
+  };
+  json::Value no_requirements = request;
+  no_requirements.Set("paymentRequirements", json::Value::Null());
+  const std::vector<Case> cases = {
+      {"/x402/verify", merchant_, "{not json", 400, "malformed-json"},
+      {"/x402/settle", merchant_, json::Write(no_requirements), 400, "x402-request-invalid"},
+      {"/x402/settle", merchant_, "[]", 400, "x402-request-invalid"},
+      {"/x402/settle", "", body, 401, ""},
+      {"/x402/settle", admin_ + "x", body, 401, ""},
+  };
+  const std::string from = "eip155:84532:0x70997970c51812dc3a010c7d01b50e0d17dc79c8";
+  Deposit(from, kSepoliaUsdcAsset, "10000");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path + " " + c.body);
+    Reply r = Send("POST", c.path, c.token, c.body);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    if (!c.type.empty()) {
+      EXPECT_EQ(StringField(r.json, "type"), kProblem + c.type) << r.body;
+    }
+  }
+  EXPECT_EQ(BalanceOf(from, kSepoliaUsdcAsset), "10000");
+
+  // A payment that fails a check is an answer, not an error: 200 with the reference's reason.
+  json::Value tampered = request;
+  tampered.Find("paymentRequirements")->Set("payTo", json::Value::String(
+      "0x1111111111111111111111111111111111111111"));
+  tampered.Find("paymentPayload")->Find("accepted")->Set("payTo", json::Value::String(
+      "0x1111111111111111111111111111111111111111"));
+  json::Value s = Call("POST", "/x402/settle", merchant_, json::Write(tampered), 200);
+  EXPECT_EQ(Member(s, "success").as_bool(), false);
+  EXPECT_EQ(StringField(s, "errorReason"), "invalid_exact_evm_recipient_mismatch");
+  EXPECT_EQ(StringField(s, "transaction"), "");
+  EXPECT_EQ(BalanceOf(from, kSepoliaUsdcAsset), "10000");
+}
+
+// ---- Payer ----
+
+TEST_F(X402ApiTest, PayerSignsInsideTheMandateOncePerKeyAndSettlementCapturesIt) {
+  Boot(1795000000);
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, SepoliaTerms("50000"));
+  const std::string payer_account = "eip155:84532:" + Lower(address_[agent]);
+  Deposit(payer_account, kSepoliaUsdcAsset, "100000");
+
+  for (int version : {1, 2}) {
+    SCOPED_TRACE("x402 v" + std::to_string(version));
+    const std::string key = NextKey();
+    const std::string body = PayBody(m, PaymentRequired(version, "12000"));
+    const Reply first = Send("POST", "/v1/x402/pay", s, body, key);
+    ASSERT_EQ(first.status, 201) << first.body;
+    EXPECT_EQ(StringField(first.json, "decision"), "allowed");
+    EXPECT_EQ(StringField(first.json, "header"), version == 1 ? "X-PAYMENT" : "PAYMENT-SIGNATURE");
+    const std::string atz = StringField(first.json, "authorization_id");
+    // The header is the payload, base64 of its JSON.
+    Result<json::Value> decoded = settlement::DecodeHeaderJson(StringField(first.json, "value"));
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(json::Write(*decoded), json::Write(Member(first.json, "payment_payload")));
+    const json::Value& auth = Member(Member(*decoded, "payload"), "authorization");
+    EXPECT_EQ(StringField(auth, "from"), address_[agent]);
+    EXPECT_EQ(Lower(StringField(auth, "to")), kPayTo);
+    EXPECT_EQ(StringField(auth, "value"), "12000");
+
+    // A retry with the same key: the same payment, byte for byte; no second authorization.
+    const Reply retry = Send("POST", "/v1/x402/pay", s, body, key);
+    EXPECT_EQ(retry.status, 201);
+    EXPECT_EQ(retry.replayed, "true");
+    EXPECT_EQ(retry.body, first.body);
+
+    // Our facilitator verifies and settles it; the reservation is captured for the amount.
+    const std::string fbody = FacilitatorBody(first.json);
+    json::Value v = Call("POST", "/x402/verify", merchant_, fbody, 200);
+    EXPECT_EQ(json::Write(v), R"({"isValid":true,"payer":")" + address_[agent] + R"("})");
+    json::Value settled = Call("POST", "/x402/settle", merchant_, fbody, 200);
+    EXPECT_EQ(Member(settled, "success").as_bool(), true) << json::Write(settled);
+    json::Value record = Call("GET", base_ + "/authorizations/" + atz, admin_, "", 200);
+    EXPECT_EQ(StringField(Member(record, "reservation"), "state"), "captured") << json::Write(record);
+    EXPECT_EQ(StringField(Member(record, "reservation"), "captured"), "12000");
+  }
+  EXPECT_EQ(BalanceOf(payer_account, kSepoliaUsdcAsset), "76000");
+  EXPECT_EQ(BalanceOf("eip155:84532:" + std::string(kPayTo), kSepoliaUsdcAsset), "24000");
+}
+
+TEST_F(X402ApiTest, PayerRefusesRequirementsOutsideTheMandateAndSignsNothing) {
+  Boot(1795000000);
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, SepoliaTerms("50000"));
+  struct Case {
+    std::string what, payment_required, code;
+  };
+  const std::vector<Case> cases = {
+      {"asset", PaymentRequired(2, "1000", kPayTo, "", "0x1c7d4b196cb0c7b01d743fbc6116a902379c7238"),
+       "asset-not-allowed"},
+      {"network", PaymentRequired(2, "1000", kPayTo, "eip155:8453"), "network-not-allowed"},
+      {"payee", PaymentRequired(1, "1000", "0x2222222222222222222222222222222222222222"),
+       "payee-not-allowed"},
+      {"amount above the per-payment ceiling", PaymentRequired(2, "50001"), "amount-above-maximum"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const Reply r = Send("POST", "/v1/x402/pay", s, PayBody(m, c.payment_required), NextKey());
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(StringField(r.json, "decision"), "denied");
+    EXPECT_EQ(r.json.Find("value"), nullptr) << "signed a payment it refused: " << r.body;
+    EXPECT_EQ(r.json.Find("payment_payload"), nullptr);
+    std::vector<std::string> codes;
+    for (const json::Value& reason : Member(Member(r.json, "authorization"), "reasons").items()) {
+      codes.push_back(StringField(reason, "code"));
+    }
+    EXPECT_NE(std::find(codes.begin(), codes.end(), c.code), codes.end())
+        << c.code << " not in " << r.body;
+  }
+  // Nothing payable at all: a problem naming why each requirement was skipped.
+  const Reply none = Send(
+      "POST", "/v1/x402/pay", s,
+      PayBody(m, R"({"x402Version":2,"accepts":[{"scheme":"upto","network":"eip155:84532","amount":"1","asset":")" +
+                     std::string(kUsdcSepolia) + R"(","payTo":")" + kPayTo +
+                     R"(","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}]})"),
+      NextKey());
+  EXPECT_EQ(none.status, 422) << none.body;
+  EXPECT_EQ(StringField(none.json, "type"), std::string(kProblem) + "x402-no-acceptable-requirement");
+  EXPECT_NE(StringField(none.json, "detail").find("scheme upto"), std::string::npos) << none.body;
+}
+
+// Issue 7's purchase trail: delegation, step-up approval, payment, settlement and capture, in
+// order, in a bundle that verifies offline.
+TEST_F(X402ApiTest, DelegatedApprovedPaymentSettlesAndItsTrailVerifiesOffline) {
+  Boot(1795000000);
+  const std::string planner = NewCustodialAgent("planner");
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string root = Issue(planner, SepoliaTerms("50000"));
+  // The planner delegates to the buyer, adding a step-up above 5000.
+  const std::string step_up = std::string(R"(,"step_up":{"above":[{"asset":")") +
+                              kSepoliaUsdcAsset + R"(","amount":"5000"}]})";
+  const std::string m = Issue(agent, SepoliaTerms("50000", step_up), root, Session(planner));
+  const std::string s = Session(agent);
+  Deposit("eip155:84532:" + Lower(address_[agent]), kSepoliaUsdcAsset, "100000");
+  const std::string required = PaymentRequired(2, "8000");
+  const Reply asked = Send("POST", "/v1/x402/pay", s, PayBody(m, required), NextKey());
+  ASSERT_EQ(asked.status, 201) << asked.body;
+  ASSERT_EQ(StringField(asked.json, "decision"), "approval_required") << asked.body;
+  EXPECT_EQ(asked.json.Find("value"), nullptr);
+  const std::string atz = StringField(asked.json, "authorization_id");
+  const std::string apr = StringField(Member(Member(asked.json, "authorization"), "approval"), "id");
+  Call("POST", base_ + "/approvals/" + apr + "/approve", admin_, R"({"note":"ok"})", 200, NextKey());
+
+  const Reply paid = Send("POST", "/v1/x402/pay", s,
+                          R"({"authorization_id":")" + atz + R"(","payment_required":)" + required + "}",
+                          NextKey());
+  ASSERT_EQ(paid.status, 200) << paid.body;
+  EXPECT_EQ(StringField(paid.json, "decision"), "allowed");
+  json::Value settled = Call("POST", "/x402/settle", merchant_, FacilitatorBody(paid.json), 200);
+  ASSERT_EQ(Member(settled, "success").as_bool(), true) << json::Write(settled);
+
+  const std::string auditor = StringField(
+      Call("POST", base_ + "/credentials", kOperatorToken, R"({"role":"auditor","name":"audit"})", 201),
+      "token");
+  json::Value trail = Call("GET", "/v1/audit/trail?authorization=" + atz, auditor, "", 200);
+  std::vector<std::string> types;
+  for (const json::Value& item : Member(trail, "items").items()) {
+    Result<json::Value> e = json::Parse(StringField(item, "event"));
+    ASSERT_TRUE(e.ok());
+    std::string type = StringField(*e, "type");
+    if (type == "agent.created") type += " " + StringField(Member(*e, "subjects"), "agent");
+    if (type == "mandate.issued") type += " " + StringField(Member(*e, "subjects"), "mandate");
+    if (type == "payment.settled") {
+      // What was paid and settled, tied to the authorization.
+      EXPECT_EQ(StringField(Member(*e, "data"), "amount"), "8000");
+      EXPECT_EQ(StringField(Member(*e, "subjects"), "authorization"), atz);
+    }
+    types.push_back(type);
+  }
+  const std::vector<std::string> want = {
+      "agent.created " + agent, "mandate.issued " + root,  "mandate.issued " + m,
+      "session.opened",         "authorization.decided",   "approval.approved",
+      "payment.settled",        "authorization.captured"};
+  EXPECT_EQ(types, want);
+  httplib::Result bundle = service_.client().Get("/v1/audit/export?authorization=" + atz,
+                                                 {{"Authorization", "Bearer " + auditor}});
+  ASSERT_TRUE(bundle && bundle->status == 200) << (bundle ? bundle->body : "");
+  audit::BundleVerifyOptions o;
+  o.verifier_key = StringField(Call("GET", "/v1/audit/key", auditor, "", 200), "verifier_key");
+  audit::BundleReport report = audit::VerifyBundle(bundle->body, o);
+  EXPECT_TRUE(report.ok()) << (report.findings.empty() ? "" : report.findings[0].code);
+  EXPECT_EQ(report.events, want.size());
+}
+
+}  // namespace
+}  // namespace mandated
