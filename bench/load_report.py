@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Turns the JSON lines of bench/load.sh into the "Load (HTTP over loopback)" section of
 BENCHMARKS.md, printed on stdout; with --audit, turns the Google Benchmark JSON of
-bench/audit_bench into the "Audit trail" section instead.
+bench/audit_bench into the "Audit trail" section instead; with --x402, turns the JSON lines of
+bench/x402_load.sh into the "x402 facilitator and usage ingestion" section.
 
 Usage: python3 bench/load_report.py LOAD.jsonl
        python3 bench/load_report.py --audit AUDIT.json
+       python3 bench/load_report.py --x402 X402.jsonl
 
 Each line is one bench/load_driver result with "run" ("sweep" or "ratio") and the server's
 worker count, or the "meta" line (date, CPU). Per scenario and connection count: throughput,
@@ -13,6 +15,7 @@ DESIGN §7: authorizations at no less than half the server's rate for a trivial 
 p99 under 10 ms at half that load.
 """
 import json
+import statistics
 import sys
 
 RATIO_TARGET = 0.5
@@ -375,10 +378,205 @@ def audit_section(path):
     print("\n".join(out))
 
 
+# ---- x402 facilitator and usage ingestion (bench/x402_load.sh) ----
+
+VERIFY_RATIO_TARGET = 50.0    # issue 8: our facilitator's verify at 50× the reference's rate
+USAGE_TARGET_EPS = 1_000_000  # issue 8: usage events per second through the batch API
+
+
+def cores(d, key):
+    """The average number of cores `key` ("server_s", "driver_s", "others_s") kept busy."""
+    c = d.get("cpu", {})
+    return c.get(key, 0.0) / c["elapsed_s"] if c.get("elapsed_s") else 0.0
+
+
+def cores_text(d):
+    return (f"{cores(d, 'server_s'):.2f} / {cores(d, 'driver_s'):.2f} / "
+            f"{cores(d, 'others_s'):.2f}")
+
+
+def x402_section(path):
+    rows, meta, end = [], {}, {}
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                d = json.loads(line)
+                if d.get("run") == "meta":
+                    meta = d
+                elif d.get("run") == "end":
+                    end = d
+                else:
+                    rows.append(d)
+    ours = {(d["run"], d["connections"]): d for d in rows if d["scenario"] == "verify"}
+    ref = {(d["run"], d["connections"]): d for d in rows if d["scenario"] == "reference-verify"}
+    usage = [d for d in rows if d["scenario"].startswith("usage-")]
+    pairs = [(k, ours[k], ref[k]) for k in ours if k in ref]
+
+    out = []
+    w = out.append
+    w("## x402 facilitator and usage ingestion")
+    w("")
+    durations = sorted({(d["warmup_s"], round(d["duration_s"])) for d in rows})
+    dur_text = ", ".join(f"{wu:g} s warm-up then {du} s measured" for wu, du in durations)
+    w("From `bench/x402_load.sh`, one run: the release server (`build/release/api/mandated`, "
+      f"{meta.get('server_workers', '?')} workers, default settings but for raised rate limits "
+      "and a 16 MiB body limit, durable writes on) on a fresh data directory and the reference "
+      "facilitator (`tests/interop/reference_facilitator_server.mjs`: @x402/core's "
+      "`x402Facilitator` with @x402/evm's `ExactEvmScheme`, the npm packages pinned in "
+      f"tests/interop, on node {meta.get('node', '?')} behind plain `node:http`, one process) "
+      "on the same machine, both driven flat out by `bench/load_driver` (keep-alive HTTP/1.1, "
+      "one driver thread below 64 connections, two from 64) with the same settings. Each row: "
+      f"{dur_text}. Client and servers share the machine's cores.")
+    w("")
+    w("Verify: every request is the long-lived v2 vector's `POST /verify` body (valid against "
+      "the real clock), answered 200 `\"isValid\":true` by both. Ours is `POST /x402/verify` "
+      "with a merchant credential: the reference's off-chain checks plus the payer's unused "
+      "nonce and ledger balance (a deposit made at setup). The reference's chain reads go to a "
+      "stand-in signer in the same process (payer without code, token with code, a "
+      "`transferWithAuthorization` simulation that succeeds at once), so its cost is its own "
+      "decoding, EIP-712 hashing, secp256k1 recovery and checks, with no RPC. The two "
+      "alternate round by round, so both see the same machine over the run.")
+    w("")
+    w("CPU: the driven server's CPU time (user + system, from /proc) per answer, and the "
+      "average cores kept busy by the server, the driver and everything else on the machine "
+      "(from /proc/stat) during the step.")
+    w("")
+    if meta:
+        w(f"- machine: {meta.get('cpu', 'unknown')}, {meta.get('cpus', '?')} CPUs; 1-minute "
+          f"load average {meta['load_avg'][0]:.2f} at the start"
+          + (f", {end['load_avg'][0]:.2f} at the end" if end.get("load_avg") else "")
+          + " (other work shared the machine when that exceeds about 1)")
+        w(f"- date: {meta.get('date', 'unknown')}")
+        w("")
+
+    if pairs:
+        w("| round | connections | ours (verifies/s) | reference (verifies/s) | ours/reference "
+          "| p50 / p99 ours (µs) | p50 / p99 reference (µs) | server CPU per verify: ours / "
+          "reference (µs) | cores ours: server / driver / others | cores reference: server / "
+          "driver / others |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        for (run, conns), o, r in sorted(pairs, key=lambda p: (p[0][1], p[0][0])):
+            ratio = o["throughput_rps"] / r["throughput_rps"] if r["throughput_rps"] else 0.0
+            lo, lr = o["latency_us"], r["latency_us"]
+            w(f"| {run.removeprefix('round')} | {conns} | {fmt_int(o['throughput_rps'])} "
+              f"| {fmt_int(r['throughput_rps'])} | {ratio:.1f} "
+              f"| {fmt_int(lo['p50'])} / {fmt_int(lo['p99'])} "
+              f"| {fmt_int(lr['p50'])} / {fmt_int(lr['p99'])} "
+              f"| {o.get('server_cpu_us_per_request', 0):,.0f} / "
+              f"{r.get('server_cpu_us_per_request', 0):,.0f} | {cores_text(o)} "
+              f"| {cores_text(r)} |")
+        w("")
+        for conns in sorted({c for (_, c), _, _ in pairs}):
+            ps = [(o, r) for (_, c), o, r in pairs if c == conns]
+            ratios = sorted(o["throughput_rps"] / r["throughput_rps"] for o, r in ps
+                            if r["throughput_rps"])
+            if not ratios:
+                continue
+            med = statistics.median(ratios)
+            o_rate = statistics.median(o["throughput_rps"] for o, _ in ps)
+            r_rate = statistics.median(r["throughput_rps"] for _, r in ps)
+            cpu_ratio = statistics.median(
+                r["server_cpu_us_per_request"] / o["server_cpu_us_per_request"] for o, r in ps
+                if o.get("server_cpu_us_per_request") and r.get("server_cpu_us_per_request"))
+            w(f"- {conns} connections: ours {fmt_int(o_rate)} verifies/s, the reference "
+              f"{fmt_int(r_rate)} (medians of {len(ps)} rounds): ours/reference **{med:.1f}** "
+              f"(median; rounds {ratios[0]:.1f}–{ratios[-1]:.1f}); target ≥ "
+              f"{VERIFY_RATIO_TARGET:.0f}: "
+              f"{'met' if med >= VERIFY_RATIO_TARGET else '**not met**'}.")
+        cpus = meta.get("cpus") or 1
+        o_all = [o for _, o, _ in pairs if o.get("server_cpu_us_per_request")]
+        r_all = [r for _, _, r in pairs if r.get("server_cpu_us_per_request")]
+        if o_all and r_all:
+            o_cpu = statistics.median(d["server_cpu_us_per_request"] for d in o_all)
+            r_cpu = statistics.median(d["server_cpu_us_per_request"] for d in r_all)
+            med_cores = lambda ds, key: statistics.median(cores(d, key) for d in ds)
+            w(f"- What limits the reference: its one JavaScript thread. The node process kept "
+              f"at most {max(cores(d, 'server_s') for d in r_all):.2f} cores busy, at "
+              f"{r_cpu:,.0f} µs of CPU per verify (median): about {1e6 / r_cpu:,.0f} verifies/s "
+              "per core, whatever the connection count; more connections only queue.")
+            w(f"- What limits ours: CPU. At {o_cpu:,.0f} µs of server CPU per verify (median), "
+              f"the server kept {med_cores(o_all, 'server_s'):.2f} cores busy, the driver "
+              f"{med_cores(o_all, 'driver_s'):.2f} and other processes "
+              f"{med_cores(o_all, 'others_s'):.2f}, of {cpus} (medians). With the machine to "
+              f"itself and no driver it would top out near {cpus * 1e6 / o_cpu:,.0f} "
+              "verifies/s.")
+            w(f"- CPU per verify, the reference's over ours: **{r_cpu / o_cpu:.0f}×**, the ratio "
+              "if each had the same cores to itself (the rate ratio also counts that ours runs "
+              "on every core and the reference on one).")
+        w("")
+        notes = [(d, problems(d)) for _, o, r in pairs for d in (o, r)]
+        notes = [(d, p) for d, p in notes if p]
+        for d, p in notes:
+            w(f"- {d['scenario']} ({d['run']}, {d['connections']} connections): {p}.")
+        if notes:
+            w("")
+    else:
+        w("Verify: not measured in this run.")
+        w("")
+
+    if usage:
+        sizes = [d["body_bytes"] / d["events_per_request"] for d in usage if d.get("body_bytes")]
+        w("Usage ingestion: `POST /v1/usage` with a merchant credential, every request one batch "
+          "of new events (ids `u<size>-<request>-<i>`, one payee, asset, amount and resource"
+          + (f", about {statistics.mean(sizes):.0f} bytes of JSON each" if sizes else "")
+          + "), each answered 200 with all of them accepted.")
+        w("")
+        w("| batch size | connections | batches/s | events/s | p50 (ms) | p99 (ms) | server CPU "
+          "per event (µs) | cores: server / driver / others | target | met |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
+        for d in sorted(usage, key=lambda d: (d["events_per_request"], d["connections"])):
+            n = d["events_per_request"]
+            eps = d["throughput_rps"] * n
+            l = d["latency_us"]
+            cpu = d.get("server_cpu_us_per_request")
+            w(f"| {fmt_int(n)} | {d['connections']} | {d['throughput_rps']:,.1f} "
+              f"| {fmt_int(eps)} | {l['p50'] / 1000:,.1f} | {l['p99'] / 1000:,.1f} "
+              f"| {'—' if cpu is None else f'{cpu / n:.2f}'} | {cores_text(d)} "
+              f"| ≥ {fmt_int(USAGE_TARGET_EPS)} events/s "
+              f"| {'yes' if eps >= USAGE_TARGET_EPS else '**no**'} |")
+        w("")
+        for d in usage:
+            p = problems(d)
+            if p:
+                w(f"- {d['scenario']} at {d['connections']} connections: {p}.")
+        best = max(usage, key=lambda d: d["throughput_rps"] * d["events_per_request"])
+        eps = best["throughput_rps"] * best["events_per_request"]
+        w(f"- Best: **{fmt_int(eps)} events/s** in batches of "
+          f"{fmt_int(best['events_per_request'])} (target {fmt_int(USAGE_TARGET_EPS)}: "
+          + ("met" if eps >= USAGE_TARGET_EPS else
+             f"**not met**, {eps / USAGE_TARGET_EPS:.0%} of it") + ").")
+        n = best["events_per_request"]
+        cpu = best.get("server_cpu_us_per_request")
+        threads = best.get("cpu", {}).get("server_threads_s", {})
+        total = sum(threads.values())
+        if cpu and total:
+            bg = sum(v for k, v in threads.items() if k.startswith("rocksdb")) / total
+            cpus = meta.get("cpus") or 1
+            w(f"- What limits it: the server's CPU. In that run it spent {cpu / n:.2f} µs per "
+              f"event and kept {cores(best, 'server_s'):.2f} cores busy (the driver "
+              f"{cores(best, 'driver_s'):.2f}, other processes {cores(best, 'others_s'):.2f}); "
+              f"{1 - bg:.0%} of the server's CPU was in its request threads (everything a "
+              f"request does but RocksDB's background flushes and compactions), {bg:.0%} in "
+              f"RocksDB's background threads. {fmt_int(USAGE_TARGET_EPS)} events/s on {cpus} "
+              f"cores allows at most {cpus * 1e6 / USAGE_TARGET_EPS:.1f} µs of CPU per event "
+              "with nothing else running.")
+        w("")
+    else:
+        w("Usage ingestion: not measured in this run.")
+        w("")
+    w("Targets: issue 8: facilitator verify over HTTP at no less than 50 times the reference "
+      "facilitator's verify rate measured in the same run; usage ingestion through the batch "
+      "API at 1,000,000 events/s.")
+    print("\n".join(out))
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--audit":
         audit_section(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--x402":
+        x402_section(sys.argv[2])
     elif len(sys.argv) == 2:
         main(sys.argv[1])
     else:
-        sys.exit("usage: load_report.py LOAD.jsonl | load_report.py --audit AUDIT.json")
+        sys.exit("usage: load_report.py LOAD.jsonl | load_report.py --audit AUDIT.json | "
+                 "load_report.py --x402 X402.jsonl")

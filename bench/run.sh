@@ -55,3 +55,11 @@ MANDATED_BENCH_BUILD_DIR="$build" bash bench/load.sh "${load_args[@]}"
 echo "appended the load section to BENCHMARKS.md" >&2
 { echo; python3 bench/load_report.py --audit "$out/audit.json"; } >> BENCHMARKS.md
 echo "appended the audit trail section to BENCHMARKS.md" >&2
+
+# ---- x402 (issue 8): our facilitator's verify beside the reference's (npm, node, same run) and
+# usage batch ingestion; bench/x402_load.sh, about 2 minutes (the build is load.sh's).
+x402_args=(--out "$out/x402.jsonl" --no-build)
+if [ "${1:-}" = "--quick" ]; then x402_args+=(--rounds 2 --duration 2 --warmup 1); fi
+MANDATED_BENCH_BUILD_DIR="$build" bash bench/x402_load.sh "${x402_args[@]}"
+{ echo; python3 bench/load_report.py --x402 "$out/x402.jsonl"; } >> BENCHMARKS.md
+echo "appended the x402 section to BENCHMARKS.md" >&2
