@@ -494,12 +494,22 @@ def x402_section(path):
               f"at most {max(cores(d, 'server_s') for d in r_all):.2f} cores busy, at "
               f"{r_cpu:,.0f} µs of CPU per verify (median): about {1e6 / r_cpu:,.0f} verifies/s "
               "per core, whatever the connection count; more connections only queue.")
+            floor = [d for d in rows if d["scenario"] == "healthz"
+                     and d.get("server_cpu_us_per_request")]
+            floor_text = ""
+            if floor:
+                h_cpu = statistics.median(d["server_cpu_us_per_request"] for d in floor)
+                h_rate = statistics.median(d["throughput_rps"] for d in floor)
+                floor_text = (f" A `GET /healthz` in the same run cost the server {h_cpu:,.0f} "
+                              f"µs of CPU (median; {fmt_int(h_rate)} req/s): that much of a "
+                              "verify is the HTTP server, routing and request log, the rest "
+                              "the guard, the body's parsing and the verification.")
             w(f"- What limits ours: CPU. At {o_cpu:,.0f} µs of server CPU per verify (median), "
               f"the server kept {med_cores(o_all, 'server_s'):.2f} cores busy, the driver "
               f"{med_cores(o_all, 'driver_s'):.2f} and other processes "
               f"{med_cores(o_all, 'others_s'):.2f}, of {cpus} (medians). With the machine to "
               f"itself and no driver it would top out near {cpus * 1e6 / o_cpu:,.0f} "
-              "verifies/s.")
+              "verifies/s." + floor_text)
             w(f"- CPU per verify, the reference's over ours: **{r_cpu / o_cpu:.0f}×**, the ratio "
               "if each had the same cores to itself (the rate ratio also counts that ours runs "
               "on every core and the reference on one).")

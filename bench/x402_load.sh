@@ -5,7 +5,9 @@
 # POST /v1/usage batches. Starts build/release/api/mandated on a fresh data directory and the
 # reference server, each on a free port; sets up a principal, a merchant credential and the
 # payer's deposit over HTTP; checks that both facilitators answer isValid true for the vector;
-# then drives everything with bench/load_driver. Every result is one JSON line in --out
+# then drives everything with bench/load_driver: GET /healthz once per connection count (what
+# any request costs our server), the verify rounds, the usage batches. Every result is one JSON
+# line in --out
 # (bench/load_report.py --x402 turns the file into BENCHMARKS.md's x402 section).
 #
 # Usage: bench/x402_load.sh --out FILE [--rounds N] [--connections "16 64"] [--duration S]
@@ -315,6 +317,12 @@ port_of() {
   if [ "$1" = reference-verify ]; then echo "$ref_port"; else echo "$port"; fi
 }
 
+# GET /healthz: what any request costs the server (HTTP, routing, logging) beside a verify.
+scenario_healthz() {  # CONNECTIONS
+  drive floor healthz "$1" 1 --method GET --path /healthz --expect-status 200 \
+    --expect-body-contains '"status":"ok"'
+}
+
 scenario_verify() {  # ROUND CONNECTIONS
   drive "round$1" verify "$2" 1 --method POST --path /x402/verify \
     --header "Authorization: Bearer $(cat "$work/merchant.token")" \
@@ -357,6 +365,9 @@ print(json.dumps({"run": "meta", "date": time.strftime("%Y-%m-%dT%H:%M:%S+00:00"
                  separators=(",", ":")))
 EOF
 
+for c in $connections; do
+  scenario_healthz "$c"
+done
 for round in $(seq "$rounds"); do
   for c in $connections; do
     scenario_verify "$round" "$c"
