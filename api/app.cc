@@ -113,7 +113,7 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   MD_ASSIGN_OR_RETURN(app->usage_, settlement::UsageMeter::Open(*app->store_, *app->clock_));
   app->facilitator_ = std::make_unique<settlement::Facilitator>(*app->store_, *app->ledger_,
                                                                 *app->usage_, *app->clock_);
-  // A payment our payer signed captures its authorization when it settles (specs/x402.md §5.4).
+  // A payment our payer signed captures its authorization when it settles (specs/x402.md §6.4).
   app->facilitator_->set_capture_hook([app = app.get()](const std::string& principal,
                                                         const std::string& authorization_id,
                                                         Amount amount) -> Status {

@@ -1,4 +1,4 @@
-// x402 routes (specs/x402.md §4-5): the facilitator merchants call (/x402/supported, /verify,
+// x402 routes (specs/x402.md §5-6): the facilitator merchants call (/x402/supported, /verify,
 // /settle, with the reference facilitator's JSON) and the payer agents call (/v1/x402/pay).
 #include "api/app.h"
 #include "api/handler_util.h"

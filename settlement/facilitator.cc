@@ -1,4 +1,4 @@
-// Facilitator (specs/x402.md §4-5): verifies exact EVM payments and settles them on the ledger,
+// Facilitator (specs/x402.md §5): verifies exact EVM payments and settles them on the ledger,
 // once per nonce key, with the settlement record, its audit event and its metering in one batch.
 #include "settlement/facilitator.h"
 
@@ -16,7 +16,7 @@ constexpr char kBindingPrefix[] = "bind/";
 constexpr char kPendingCapturePrefix[] = "capture/";
 
 // The chains whose exact scheme this facilitator serves: every EVM network x402 v1 names
-// (specs/x402.md §2.3); v2 accepts the same chains as "eip155:<id>".
+// (specs/x402.md §2.4); v2 accepts the same chains as "eip155:<id>".
 const std::vector<uint64_t>& SupportedChains() {
   static const auto* const kChains = new std::vector<uint64_t>{
       84532, 8453, 43113, 43114, 137, 80002, 4689, 1329, 1328, 3338, 1514, 41923, 2741, 11124};
@@ -35,7 +35,7 @@ std::string NonceKey(uint64_t chain, const PaymentPayload& p, const PaymentRequi
          AddressLower(p.authorization.from) + "/" + NonceText(p.authorization.nonce);
 }
 
-// The ledger names of the payment's parties and asset (specs/x402.md §6).
+// The ledger names of the payment's parties and asset (specs/x402.md §5.3).
 std::string HolderAccount(uint64_t chain, const Address& a) {
   return "eip155:" + std::to_string(chain) + ":" + AddressLower(a);
 }

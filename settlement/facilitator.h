@@ -1,4 +1,4 @@
-// Facilitator: the x402 facilitator merchants call (specs/x402.md §4-5): verifies exact EVM
+// Facilitator: the x402 facilitator merchants call (specs/x402.md §5): verifies exact EVM
 // payments (the reference's off-chain checks plus nonce use and the payer's ledger balance) and
 // settles them on the ledger, once per (chain, token, payer, nonce), recording the result.
 #pragma once
@@ -37,7 +37,7 @@ struct Settlement {
   int64_t at = 0;
 };
 
-// What the payer tied an EIP-3009 nonce to when it signed (specs/x402.md §5.3), so settlement
+// What the payer tied an EIP-3009 nonce to when it signed (specs/x402.md §6.3), so settlement
 // can capture the authorization and meter the payment under its principal.
 struct Binding {
   std::string principal;
@@ -71,7 +71,7 @@ class Facilitator {
   // A recorded settlement by nonce key, or nullopt.
   Result<std::optional<Settlement>> Find(const std::string& key);
 
-  // The payer binds nonces of its payments to authorizations (specs/x402.md §5.3): durable
+  // The payer binds nonces of its payments to authorizations (specs/x402.md §6.3): durable
   // before the signed payment is handed out. Rebinding a nonce to the same values is a no-op.
   Status Bind(const Nonce32& nonce, const Binding& binding);
   Result<std::optional<Binding>> FindBinding(const Nonce32& nonce);

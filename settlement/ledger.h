@@ -1,5 +1,5 @@
 // Ledger: a double-entry ledger of balances per (account, asset) in the `ledger` column family
-// (specs/ledger.md; specs/x402.md §6). Every transfer debits one account and credits another by
+// (specs/ledger.md; specs/x402.md §7). Every transfer debits one account and credits another by
 // the same amount; an account's balance never goes below zero unless it is an external account
 // ("external:<name>", the other side of deposits and withdrawals). It holds prepaid balances and is the default
 // settlement backend of the x402 facilitator.
@@ -27,7 +27,7 @@ namespace mandated::settlement {
 
 inline constexpr char kLedgerFamily[] = "ledger";
 
-// Account ids (specs/x402.md §6.1):
+// Account ids (specs/ledger.md):
 //   "eip155:<chain id>:0x<40 lower-case hex>"  an on-chain holder (CAIP-10): payers and payees of
 //                                              x402 payments, agents' custodial addresses
 //   "principal:<principal id>", "agent:<agent id>", "merchant:<id>"  prepaid balances

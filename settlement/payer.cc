@@ -1,4 +1,4 @@
-// Payer (specs/x402.md §5): the only way an agent's custodial key signs an x402 payment, and only
+// Payer (specs/x402.md §6): the only way an agent's custodial key signs an x402 payment, and only
 // for a requirement its mandate allows, after the authorization held the amount.
 #include "settlement/payer.h"
 

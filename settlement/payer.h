@@ -1,5 +1,5 @@
 // Payer: x402 payments signed by an agent's custodial key, only inside a mandate (specs/x402.md
-// §5): picks an acceptable requirement of a 402 answer, runs the same authorization as any
+// §6): picks an acceptable requirement of a 402 answer, runs the same authorization as any
 // purchase, binds the EIP-3009 nonce to that authorization and signs the payment header.
 #pragma once
 
