@@ -211,6 +211,16 @@ void App::RegisterUsageRoutes() {
                                         "with ?agent="),
                              req);
     }
+    if (!q->mandate.empty() && !a.caller.InMandateScope(q->mandate)) {
+      return ProblemResponse(PermissionDeniedError("this credential is limited to other mandates",
+                                                   "mandate-out-of-scope"),
+                             req);
+    }
+    if (!a.caller.mandate_scope.empty() && q->mandate.empty()) {
+      return ProblemResponse(QueryError("this credential is limited to some mandates: name one "
+                                        "with ?mandate="),
+                             req);
+    }
     Result<std::vector<settlement::UsageRow>> rows = meter.Query(*q);
     if (!rows.ok()) return ProblemResponse(rows.error(), req);
     if (rows->size() > kMaxRows) {
