@@ -28,6 +28,9 @@
 #include "identity/principals.h"
 #include "identity/tenant.h"
 #include "mandates/credential.h"
+#include "settlement/facilitator.h"
+#include "settlement/ledger.h"
+#include "settlement/usage.h"
 #include "signer/did.h"
 #include "signer/hash.h"
 #include "signer/key_store.h"
@@ -53,6 +56,33 @@ constexpr char kMandateTerms[] = R"({"limits":{"per_transaction":[{"asset":"USD"
 constexpr char kStepUpTerms[] =
     R"({"limits":{"per_transaction":[{"asset":"USD","max":"1000"}]},)"
     R"("step_up":{"above":[{"asset":"USD","amount":"500"}]}})";
+// Base Sepolia USDC, as the payer's mandate and the 402 answer name it (specs/x402.md §2).
+constexpr char kPayTo[] = "0x209693bc6afc0c5328ba36faf03c514ef312287c";
+constexpr char kSepoliaUsdc[] = "eip155:84532/erc20:0x036cbd53842c5426634e7929541ec2318f3dcf7e";
+// The terms of the custodial agent's mandate: USDC to kPayTo on Base Sepolia, 50000 a payment.
+const std::string& PayTerms() {
+  static const auto* const kTerms = new std::string(
+      std::string(R"({"scope":{"payees":{"allow":[{"type":"address","value":")") + kPayTo +
+      R"("}]},"assets":{"allow":[")" + kSepoliaUsdc +
+      R"("]},"networks":{"allow":["eip155:84532"]}},"limits":{"per_transaction":[{"asset":")" +
+      kSepoliaUsdc + R"(","max":"50000"}]}})");
+  return *kTerms;
+}
+// A v2 402 answer asking 12000 of that USDC for kPayTo: inside PayTerms.
+const std::string& PaymentRequired() {
+  static const auto* const kRequired = new std::string(
+      std::string(R"({"x402Version":2,"error":"Payment required","resource":)") +
+      R"({"url":"https://api.shop.example/premium","description":"premium",)" +
+      R"("mimeType":"application/json"},"accepts":[{"scheme":"exact","network":"eip155:84532",)" +
+      R"("amount":"12000","asset":"0x036cbd53842c5426634e7929541ec2318f3dcf7e","payTo":")" +
+      kPayTo + R"(","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}]})");
+  return *kRequired;
+}
+// One usage event of A's agent X; "{fresh-event}" becomes a new id on every call, so that each
+// allowed report counts an event (a duplicate writes nothing).
+constexpr char kUsageBatch[] =
+    R"({"events":[{"id":"{fresh-event}","agent":"{a-agent}","payee":"api.shop.example",)"
+    R"("asset":"USD","amount":"25","resource":"/v1/table"}]})";
 
 // Every column family the service opens (api/app.cc), for storage snapshots; but the audit
 // family, which the service's own sequencer moves in the background at any moment (staged events
@@ -60,7 +90,8 @@ constexpr char kStepUpTerms[] =
 const std::vector<std::string>& Families() {
   static const auto* const kFamilies = new std::vector<std::string>{
       identity::kPrincipalsFamily, identity::kOperatorFamily, signer::kKeysFamily,
-      identity::kTenantsFamily, identity::kIdentityIndexFamily};
+      identity::kTenantsFamily,    identity::kIdentityIndexFamily, settlement::kLedgerFamily,
+      settlement::kX402Family,     settlement::kUsageFamily};
   return *kFamilies;
 }
 
@@ -99,6 +130,14 @@ const std::map<Permission, std::set<Role>>& SpecRoleTable() {
       {Permission::kDecideApprovals, {Role::kOperator, Role::kAdmin, Role::kApprover}},
       // specs/audit.md §4: auditors only (and the operator); admins do not read the trail.
       {Permission::kReadAudit, {Role::kOperator, Role::kAuditor}},
+      // specs/access.md §x402, §Ledger, §Usage: merchants settle and report, only agents pay,
+      // auditors read the ledger and usage; only admins (and the operator) deposit.
+      {Permission::kFacilitate, {Role::kOperator, Role::kAdmin, Role::kMerchant}},
+      {Permission::kPay, {Role::kAgent}},
+      {Permission::kReadLedger, {Role::kOperator, Role::kAdmin, Role::kAuditor}},
+      {Permission::kManageLedger, {Role::kOperator, Role::kAdmin}},
+      {Permission::kReportUsage, {Role::kOperator, Role::kAdmin, Role::kMerchant}},
+      {Permission::kReadUsage, {Role::kOperator, Role::kAdmin, Role::kAuditor}},
   };
   return *kTable;
 }
@@ -112,8 +151,11 @@ constexpr Role kPrincipalRoles[] = {Role::kAdmin, Role::kApprover, Role::kAudito
 // One row per guarded route. `path` is the registered pattern; its {placeholders} are filled
 // with the ids of principal A (or, for the allowed call of a mutating route, of A's victims).
 // A body of a mutating route is valid, so only the guard can refuse it; "{fresh-did}" becomes a
-// new did:key on every call, and the fixture fills "{a-agent}", "{a-mandate}" (a mandate of A's
-// agent), "{a-mandate-token}" (its JWS), "{valid-from}" and "{valid-until}" (see Body()).
+// new did:key on every call, "{fresh-event}" a new usage event id, and the fixture fills
+// "{a-agent}", "{a-mandate}" (a mandate of A's agent), "{a-mandate-token}" (its JWS),
+// "{a-account}" (A's prepaid ledger account), "{a-pay-mandate}" (a mandate of A's custodial
+// agent), "{x402-request}" (the reference facilitator's /verify body of a vector),
+// "{valid-from}" and "{valid-until}" (see Body()).
 struct RouteRow {
   std::string method;
   std::string path;
@@ -121,14 +163,19 @@ struct RouteRow {
   std::string body;
   int ok_status;  // what the allowed call answers
   std::string query = "";  // appended to the filled path, its {placeholders} filled the same way
-  // A path that names no principal but one of A's records (an agent's own routes): B's callers
-  // allowed the route find nothing, 404 with this problem type. Empty: B's callers are answered
-  // for their own principal.
+  // A path, query or body that names no principal but one of A's records (an agent's own
+  // routes, a ledger account, a usage event's agent): B's callers allowed the route find
+  // nothing, 404 with this problem type. Empty: B's callers are answered for their own
+  // principal.
   std::string foreign_slug = "";
   // The route needs a principal the operator (who has none) does not name: 400 with this type.
   std::string no_principal_slug = "";
   // A POST that moves money: every call carries an Idempotency-Key (specs/authorization.md §6).
   bool idempotent = false;
+  // The allowed call writes outside the audit family. The facilitator's allowed calls do not:
+  // the vector's payer holds nothing on the ledger, so verify and settle answer 200 with
+  // isValid / success false and write nothing (specs/access.md §x402).
+  bool writes = true;
 };
 
 const std::vector<RouteRow>& RouteTable() {
@@ -259,6 +306,42 @@ const std::vector<RouteRow>& RouteTable() {
        "principal-not-found"},
       {"GET", "/v1/audit/export", Permission::kReadAudit, "", 200, "?principal={principal}",
        "principal-not-found"},
+
+      // x402 (specs/access.md §x402). The facilitator names no principal and acts on the
+      // payment in its body: B's callers allowed it are answered like A's.
+      {"POST", "/x402/verify", Permission::kFacilitate, "{x402-request}", 200, "", "", "", false,
+       false},
+      {"POST", "/x402/settle", Permission::kFacilitate, "{x402-request}", 200, "", "", "", false,
+       false},
+      // A's custodial agent pays under its mandate; B's agent finds no such mandate.
+      {"POST", "/v1/x402/pay", Permission::kPay,
+       R"({"mandate_id":"{a-pay-mandate}","payment_required":)" + PaymentRequired() + "}", 201,
+       "", "mandate-not-found", "", true},
+
+      // The ledger (specs/access.md §Ledger): A's accounts and transfers do not exist for B.
+      {"POST", "/v1/ledger/deposits", Permission::kManageLedger,
+       R"({"account":"{a-account}","asset":"USD","amount":"100","reference":"access table"})",
+       201, "", "account-not-found", "", true},
+      {"GET", "/v1/ledger/accounts/{account}", Permission::kReadLedger, "", 200, "",
+       "account-not-found"},
+      {"GET", "/v1/ledger/accounts/{account}/transfers", Permission::kReadLedger, "", 200,
+       "?asset=USD", "account-not-found"},
+      {"GET", "/v1/ledger/transfers/{transfer}", Permission::kReadLedger, "", 200, "",
+       "transfer-not-found"},
+
+      // Usage (specs/access.md §Usage): the caller's own principal, or the operator's twins.
+      // B's people see B's aggregates; A's agent, named in a batch or a query, is not theirs.
+      {"POST", "/v1/usage", Permission::kReportUsage, kUsageBatch, 200, "", "agent-not-found",
+       "principal-required"},
+      {"GET", "/v1/usage", Permission::kReadUsage, "", 200, "?group_by=agent&window=day", "",
+       "principal-required"},
+      {"GET", "/v1/usage/budgets", Permission::kReadUsage, "", 200, "?agent={agent}",
+       "agent-not-found", "principal-required"},
+      {"POST", "/v1/principals/{principal}/usage", Permission::kReportUsage, kUsageBatch, 200},
+      {"GET", "/v1/principals/{principal}/usage", Permission::kReadUsage, "", 200,
+       "?group_by=agent,mandate"},
+      {"GET", "/v1/principals/{principal}/usage/budgets", Permission::kReadUsage, "", 200,
+       "?mandate={mandate}&trailing_minutes=30"},
   };
   return *kRows;
 }
@@ -275,6 +358,7 @@ const std::set<std::pair<std::string, std::string>>& PublicRoutes() {
       {"GET", "/v1/status-lists/{principal}/{list}"},
       {"GET", "/principals/{principal}/did.json"},
       {"GET", "/principals/{principal}/jwks.json"},
+      {"GET", "/x402/supported"},
   };
   return *kPublic;
 }
@@ -293,6 +377,13 @@ std::string NewAgentDid() {
   Result<signer::PublicKey> pub = signer::DerivePublicKey(*key);
   EXPECT_TRUE(pub.ok());
   return pub.ok() ? signer::DidKeyFromPublicKey(*pub) : "";
+}
+
+// A usage event id no call has used.
+std::string NewUsageEventId() {
+  uint8_t raw[12];
+  EXPECT_TRUE(SystemRandom::Get().Fill(raw).ok());
+  return "access-" + HexEncode(raw);
 }
 
 std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
@@ -391,6 +482,15 @@ class AccessTest : public ::testing::Test {
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     valid_from_ = mandates::FormatRfc3339Utc(now);
     valid_until_ = mandates::FormatRfc3339Utc(now + 86400);
+    // The reference facilitator's /verify body of the vector that verifies on the real clock
+    // (but for the payer's balance, which the ledger does not hold).
+    Result<json::Value> vector = json::Parse(testing::ReadFileOrDie(testing::SourcePath(
+        "tests/vectors/x402/vector_v2_avalanche_usdc_250000_longlived.json")));
+    ASSERT_TRUE(vector.ok()) << vector.error().ToString();
+    const json::Value* requests = vector->Find("facilitatorRequests");
+    ASSERT_NE(requests, nullptr);
+    ASSERT_NE(requests->Find("POST /verify"), nullptr);
+    x402_request_ = json::Write(*requests->Find("POST /verify"));
 
     Populate(a_, "Principal A");
     Populate(b_, "Principal B");
@@ -574,7 +674,8 @@ class AccessTest : public ::testing::Test {
   }
 
   // Principal A's victims (targets of the allowed mutating calls), a second agent with a
-  // session, an agent-scoped credential, and a revoked credential and session.
+  // session, a custodial agent with a session and a mandate to pay under, a deposit into A's
+  // prepaid account, an agent-scoped credential, and a revoked credential and session.
   void BuildExtras() {
     const std::string base = "/v1/principals/" + a_.id;
     const std::string admin = a_.token.at(Role::kAdmin);
@@ -611,6 +712,15 @@ class AccessTest : public ::testing::Test {
             "id");
     session_y_ =
         StringField(Create(base + "/agents/" + agent_y_ + "/sessions", admin, R"({"task":"y"})"), "id");
+    payer_agent_ = StringField(
+        Create(base + "/agents", admin,
+               R"({"name":"payer","custodial":{"key_type":"secp256k1","chain_id":84532}})"),
+        "id");
+    payer_token_ = OpenSession(a_, payer_agent_, "pay");
+    pay_mandate_ = StringField(
+        Create(base + "/mandates", admin, MandateBody(payer_agent_, "", PayTerms())), "id");
+    a_account_ = "principal:" + a_.id;
+    a_transfer_ = Deposit(admin, a_account_);
     const json::Value scoped =
         Create(base + "/credentials", admin,
                R"({"role":"admin","name":"scoped to X","agents":[")" + a_.agent + "\"]}");
@@ -642,6 +752,24 @@ class AccessTest : public ::testing::Test {
               200);
   }
 
+  // Deposits 1000 USD into `account` as `token`; returns the transfer id.
+  std::string Deposit(const std::string& token, const std::string& account) {
+    httplib::Headers headers = Bearer(token);
+    headers.emplace("Idempotency-Key", NewIdempotencyKey());
+    httplib::Result r = client_->Post(
+        "/v1/ledger/deposits", headers,
+        R"({"account":")" + account + R"(","asset":"USD","amount":"1000"})", "application/json");
+    if (!r || r->status != 201) {
+      ADD_FAILURE() << "deposit into " << account << " -> "
+                    << (r ? std::to_string(r->status) + " " + r->body : "no response");
+      return "";
+    }
+    const json::Value answer = ResponseJson(r);
+    const json::Value* transfer = answer.Find("transfer");
+    EXPECT_NE(transfer, nullptr) << r->body;
+    return transfer == nullptr ? "" : StringField(*transfer, "id");
+  }
+
   // `with_audit`: the audit family too (for admitted calls, which may write only there).
   Snapshot TakeSnapshot(bool with_audit = false) {
     Snapshot all;
@@ -671,7 +799,9 @@ class AccessTest : public ::testing::Test {
               {"key", a_.key},
               {"mandate", a_.mandate},
               {"authorization", a_.authorization},
-              {"approval", a_.approval}};
+              {"approval", a_.approval},
+              {"account", a_account_},
+              {"transfer", a_transfer_}};
     }
     // Routes that consume an authorization or approval get their own (see BuildExtras).
     return {{"principal", a_.id},         {"size", audit_checkpoint_size_},
@@ -679,7 +809,8 @@ class AccessTest : public ::testing::Test {
             {"credential", victim_.credential}, {"agent", victim_.agent},
             {"session", victim_.session}, {"key", victim_.key},
             {"mandate", victim_.mandate}, {"authorization", a_.authorization},
-            {"approval", a_.approval}};
+            {"approval", a_.approval},    {"account", a_account_},
+            {"transfer", a_transfer_}};
   }
 
   static std::string Fill(const std::string& pattern,
@@ -708,10 +839,14 @@ class AccessTest : public ::testing::Test {
 
   std::string Body(const RouteRow& row) const {
     std::string body = ReplaceAll(row.body, "{fresh-did}", NewAgentDid());
+    body = ReplaceAll(body, "{fresh-event}", NewUsageEventId());
     for (const auto& [placeholder, value] :
          std::vector<std::pair<std::string, std::string>>{{"{a-agent}", a_.agent},
                                                           {"{a-mandate}", a_.mandate},
                                                           {"{a-mandate-token}", a_.mandate_token},
+                                                          {"{a-account}", a_account_},
+                                                          {"{a-pay-mandate}", pay_mandate_},
+                                                          {"{x402-request}", x402_request_},
                                                           {"{valid-from}", valid_from_},
                                                           {"{valid-until}", valid_until_}}) {
       body = ReplaceAll(body, placeholder, value);
@@ -801,6 +936,12 @@ class AccessTest : public ::testing::Test {
   std::string victim_agent_token_;  // a session of A's agent, ended by DELETE /v1/session
   std::string agent_y_, session_y_;
   std::string scoped_token_;  // A admin credential limited to A's agent X
+  std::string payer_agent_;   // A's custodial secp256k1 agent
+  std::string payer_token_;   // its session
+  std::string pay_mandate_;   // its mandate (PayTerms)
+  std::string a_account_;     // "principal:<A>", A's prepaid ledger account
+  std::string a_transfer_;    // a deposit into it
+  std::string x402_request_;  // the facilitator body of the reference vector
   std::string revoked_credential_token_, revoked_session_token_;
   std::string audit_checkpoint_size_, a_audit_seq_;
   std::string valid_from_, valid_until_;  // the validity of the mandates the test issues
@@ -844,8 +985,8 @@ TEST_F(AccessTest, TableCoversEveryRegisteredRouteExceptThePublicOnes) {
   EXPECT_EQ(registered.size(), RouteTable().size() + PublicRoutes().size());
 
   // The public routes answer without a token, and refuse nothing for lack of one.
-  for (const char* path :
-       {"/healthz", "/readyz", "/metrics", "/.well-known/did.json", "/.well-known/jwks.json"}) {
+  for (const char* path : {"/healthz", "/readyz", "/metrics", "/.well-known/did.json",
+                           "/.well-known/jwks.json", "/x402/supported"}) {
     EXPECT_EQ(client_->Get(path)->status, 200) << path;
   }
   // A principal's issuer documents and status lists, for merchants verifying offline.
@@ -993,6 +1134,8 @@ TEST_F(AccessTest, EveryRouteRefusesEveryWrongCallerAndChangesNothing) {
       victim_ids["key"] = victim_service_key_;  // /v1/keys/{key}: a service key
     } else if (row.permission == Permission::kOwnSession) {
       token = victim_agent_token_;
+    } else if (row.permission == Permission::kPay) {
+      token = payer_token_;  // agent X holds its own key: only a custodial agent pays
     } else {
       token = a_.token.at(Role::kAgent);
     }
@@ -1006,13 +1149,21 @@ TEST_F(AccessTest, EveryRouteRefusesEveryWrongCallerAndChangesNothing) {
     const std::string path = Target(row, row_ids);
     victim_ids["key"] = victim_.key;
     const Snapshot before = TakeSnapshot(true);
+    const Snapshot before_outside_audit = TakeSnapshot();
     ExpectAdmitted(row.method, path, token, Body(row), row.ok_status,
                    row.idempotent ? NewIdempotencyKey() : "");
-    // The same snapshot does see what an admitted call writes.
-    EXPECT_FALSE(TakeSnapshot(true) == before) << row.method << " " << row.path << " wrote nothing";
+    if (row.writes) {
+      // The same snapshot does see what an admitted call writes.
+      EXPECT_FALSE(TakeSnapshot(true) == before)
+          << row.method << " " << row.path << " wrote nothing";
+    } else {
+      const Snapshot after = TakeSnapshot();
+      EXPECT_TRUE(after == before_outside_audit)
+          << row.method << " " << row.path << " wrote:" << Diff(before_outside_audit, after);
+    }
   }
-  EXPECT_EQ(refusals_, 1626);
-  EXPECT_EQ(admitted_, 136);
+  EXPECT_EQ(refusals_, 1942);
+  EXPECT_EQ(admitted_, 163);
   std::cout << "[ access ] " << RouteTable().size() << " routes, " << refusals_
             << " refused calls with storage unchanged, " << admitted_ << " admitted calls\n";
 }
@@ -1058,6 +1209,118 @@ TEST_F(AccessTest, AnotherPrincipalsRecordsDoNotExistOnOwnPath) {
   // B's records are still there for B.
   ExpectAdmitted("GET", "/v1/principals/" + b_.id + "/agents/" + b_.agent,
                  b_.token.at(Role::kAdmin), "", 200);
+}
+
+// The ledger, usage and the payer name no principal in their paths (specs/access.md §x402,
+// §Ledger, §Usage): another principal's accounts, transfers, agents and mandates do not exist
+// for a caller allowed the route, a credential limited to agents sees only theirs, and none of
+// these refusals writes anything.
+TEST_F(AccessTest, LedgerUsageAndPaymentsFindNothingOfAnotherPrincipal) {
+  const std::string admin = a_.token.at(Role::kAdmin);
+  const std::string auditor = a_.token.at(Role::kAuditor);
+  const std::string merchant = a_.token.at(Role::kMerchant);
+  const std::string b_transfer = Deposit(kBootstrapToken, "principal:" + b_.id);
+  ASSERT_FALSE(b_transfer.empty());
+  auto keyed = [](const std::string& token) {
+    httplib::Headers h = Bearer(token);
+    h.emplace("Idempotency-Key", "access-other-principal");
+    return h;
+  };
+  auto deposit = [](const std::string& account) {
+    return R"({"account":")" + account + R"(","asset":"USD","amount":"5"})";
+  };
+
+  // B's accounts and transfer, and accounts that are no one's, for A's admin and auditor.
+  for (const std::string& token : {admin, auditor}) {
+    for (const std::string& account :
+         {"principal:" + b_.id, "agent:" + b_.agent, "principal:" + std::string(kNoSuchPrincipal),
+          std::string("merchant:shop"), std::string("external:deposits"),
+          std::string("not-an-account")}) {
+      SCOPED_TRACE(account);
+      const std::string path = "/v1/ledger/accounts/" + account;
+      ExpectRefused("GET", path, Bearer(token), "", 404, "account-not-found");
+      ExpectRefused("GET", path + "/transfers?asset=USD", Bearer(token), "", 404,
+                    "account-not-found");
+    }
+    ExpectRefused("GET", "/v1/ledger/transfers/" + b_transfer, Bearer(token), "", 404,
+                  "transfer-not-found");
+  }
+  ExpectRefused("POST", "/v1/ledger/deposits", keyed(admin), deposit("principal:" + b_.id), 404,
+                "account-not-found");
+  ExpectRefused("POST", "/v1/ledger/deposits", keyed(admin), deposit("agent:" + b_.agent), 404,
+                "account-not-found");
+  // The operator names any account; a malformed one is a bad request only for it.
+  ExpectAdmitted("GET", "/v1/ledger/transfers/" + b_transfer, kBootstrapToken, "", 200);
+  ExpectRefused("GET", "/v1/ledger/accounts/nonsense", Bearer(kBootstrapToken), "", 400,
+                "bad-account");
+
+  // A credential limited to agent X: X's account, not the principal's nor agent Y's.
+  ExpectAdmitted("GET", "/v1/ledger/accounts/agent:" + a_.agent, scoped_token_, "", 200);
+  ExpectRefused("GET", "/v1/ledger/accounts/" + a_account_, Bearer(scoped_token_), "", 404,
+                "account-not-found");
+  ExpectRefused("GET", "/v1/ledger/accounts/agent:" + agent_y_, Bearer(scoped_token_), "", 404,
+                "account-not-found");
+  ExpectRefused("GET", "/v1/ledger/transfers/" + a_transfer_, Bearer(scoped_token_), "", 404,
+                "transfer-not-found");
+  ExpectRefused("POST", "/v1/ledger/deposits", keyed(scoped_token_), deposit(a_account_), 404,
+                "account-not-found");
+  ExpectAdmitted("GET", "/v1/ledger/transfers/" + a_transfer_, auditor, "", 200);
+
+  // Usage: B's agent and mandate, in a batch or a query, for A's people and for the operator on
+  // A's path; nothing of a refused batch is kept.
+  auto batch = [](const std::string& field, const std::string& id) {
+    return R"({"events":[{"id":"access-other","payee":"api.shop.example","asset":"USD",)"
+           R"("amount":"1",")" + field + R"(":")" + id + R"("}]})";
+  };
+  const std::string a_usage = "/v1/principals/" + a_.id + "/usage";
+  for (const auto& [token, path] : std::vector<std::pair<std::string, std::string>>{
+           {merchant, "/v1/usage"}, {admin, "/v1/usage"}, {kBootstrapToken, a_usage}}) {
+    ExpectRefused("POST", path, Bearer(token), batch("agent", b_.agent), 404, "agent-not-found");
+    ExpectRefused("POST", path, Bearer(token), batch("mandate", b_.mandate), 404,
+                  "mandate-not-found");
+  }
+  for (const auto& [token, path] : std::vector<std::pair<std::string, std::string>>{
+           {auditor, "/v1/usage/budgets"}, {kBootstrapToken, a_usage + "/budgets"}}) {
+    ExpectRefused("GET", path + "?agent=" + b_.agent, Bearer(token), "", 404, "agent-not-found");
+    ExpectRefused("GET", path + "?mandate=" + b_.mandate, Bearer(token), "", 404,
+                  "mandate-not-found");
+  }
+  // The credential limited to X: not agent Y, in a batch or a query.
+  ExpectRefused("POST", "/v1/usage", Bearer(scoped_token_), batch("agent", agent_y_), 403,
+                "agent-out-of-scope");
+  ExpectRefused("GET", "/v1/usage?agent=" + agent_y_, Bearer(scoped_token_), "", 403,
+                "agent-out-of-scope");
+  ExpectRefused("GET", "/v1/usage/budgets?agent=" + agent_y_, Bearer(scoped_token_), "", 403,
+                "agent-out-of-scope");
+  ExpectAdmitted("GET", "/v1/usage?agent=" + a_.agent, scoped_token_, "", 200);
+  // A credential limited to A's mandate: other mandates' usage is not its to read, nor all of
+  // the principal's at once.
+  const std::string limited = StringField(
+      Create("/v1/principals/" + a_.id + "/credentials", admin,
+             R"({"role":"auditor","name":"scoped to M","mandates":[")" + a_.mandate + "\"]}"),
+      "token");
+  ASSERT_FALSE(limited.empty());
+  ExpectRefused("GET", "/v1/usage?mandate=" + victim_.mandate, Bearer(limited), "", 403,
+                "mandate-out-of-scope");
+  ExpectRefused("GET", "/v1/usage/budgets?mandate=" + victim_.mandate, Bearer(limited), "", 403,
+                "mandate-out-of-scope");
+  ExpectRefused("GET", "/v1/usage?group_by=mandate", Bearer(limited), "", 400,
+                "usage-query-invalid");
+  ExpectAdmitted("GET", "/v1/usage?group_by=mandate&mandate=" + a_.mandate, limited, "", 200);
+
+  // The payer: the custodial agent's mandate is no other agent's, of A or of B.
+  const std::string pay =
+      R"({"mandate_id":")" + pay_mandate_ + R"(","payment_required":)" + PaymentRequired() + "}";
+  for (const std::string& other : {a_.token.at(Role::kAgent), b_.token.at(Role::kAgent)}) {
+    ExpectRefused("POST", "/v1/x402/pay", keyed(other), pay, 404, "mandate-not-found");
+  }
+  // A's agent X under its own mandate is admitted, but holds no key of ours to sign with (a
+  // 409, kept for its Idempotency-Key as other 4xx answers are).
+  const json::Value refused = ResponseJson(ExpectAdmitted(
+      "POST", "/v1/x402/pay", a_.token.at(Role::kAgent),
+      R"({"mandate_id":")" + a_.mandate + R"(","payment_required":)" + PaymentRequired() + "}",
+      409, "access-no-custodial-key"));
+  EXPECT_EQ(StringField(refused, "type"), "urn:mandated:problem:x402-no-custodial-key");
 }
 
 // An agent-limited credential acts only on its agents (specs/access.md §Roles).
@@ -1419,8 +1682,8 @@ TEST_F(AccessTest, TokensAppearNowhereInStorageOrLogs) {
       ResponseJson(ExpectAdmitted("GET", "/v1/session", a_.token.at(Role::kAgent), "", 200));
   EXPECT_EQ(StringField(own, "id"), a_.session);
   EXPECT_EQ(own.Find("token"), nullptr);
-  // The operator's, 2 x (4 credentials + 1 session) and the fixture's 7 extra tokens.
-  ASSERT_EQ(tokens_.size(), 18u);
+  // The operator's, 2 x (4 credentials + 1 session) and the fixture's 8 extra tokens.
+  ASSERT_EQ(tokens_.size(), 19u);
 
   // Storage: every file of the data directory and the KEK beside it, read as bytes, once while
   // the service runs (everything still in the write-ahead log) and once after it stopped.
