@@ -436,6 +436,39 @@ TEST_F(X402ApiTest, PayerRefusesRequirementsOutsideTheMandateAndSignsNothing) {
   EXPECT_NE(StringField(none.json, "detail").find("scheme upto"), std::string::npos) << none.body;
 }
 
+TEST_F(X402ApiTest, UnsettledPaymentLapsesWithItsHoldAndCanNoLongerSettle) {
+  Boot(1795000000);
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, SepoliaTerms("50000"));
+  Deposit("eip155:84532:" + Lower(address_[agent]), kSepoliaUsdcAsset, "100000");
+  const Reply paid = Send("POST", "/v1/x402/pay", s, PayBody(m, PaymentRequired(2, "9000")), NextKey());
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  const std::string atz = StringField(paid.json, "authorization_id");
+  // The payment is valid for the requirement's 60 s, well inside the hold's lease.
+  EXPECT_EQ(StringField(paid.json, "valid_before"), std::to_string(1795000000 + 60));
+  const std::string day = "mandate:" + m + ":window:day:calendar:UTC";
+  auto spent = [&] {
+    json::Value h = Call("GET", base_ + "/mandates/" + m + "/headroom", admin_, "", 200);
+    for (const json::Value& c : Member(h, "counters").items()) {
+      if (StringField(c, "counter") == day) return StringField(c, "spent");
+    }
+    return std::string("no counter");
+  };
+  EXPECT_EQ(spent(), "9000");
+
+  // Past the lease: the hold is released, and the payment has expired with it.
+  clock_->AdvanceSeconds(601);
+  EXPECT_EQ(spent(), "0");
+  json::Value settled = Call("POST", "/x402/settle", merchant_, FacilitatorBody(paid.json), 200);
+  EXPECT_EQ(Member(settled, "success").as_bool(), false);
+  EXPECT_EQ(StringField(settled, "errorReason"),
+            "invalid_exact_evm_payload_authorization_valid_before");
+  json::Value record = Call("GET", base_ + "/authorizations/" + atz, admin_, "", 200);
+  EXPECT_EQ(StringField(Member(record, "reservation"), "state"), "expired");
+  EXPECT_EQ(BalanceOf("eip155:84532:" + Lower(address_[agent]), kSepoliaUsdcAsset), "100000");
+}
+
 // Issue 7's purchase trail: delegation, step-up approval, payment, settlement and capture, in
 // order, in a bundle that verifies offline.
 TEST_F(X402ApiTest, DelegatedApprovedPaymentSettlesAndItsTrailVerifiesOffline) {
