@@ -15,7 +15,8 @@
 #          [--no-build]
 #   --rounds N     verify rounds (default 3); each round drives ours then the reference at each
 #                  connection count, flat out, with the same driver settings, so both see the
-#                  same machine over the run.
+#                  same machine over the run. An unreported round at the first connection count
+#                  comes before them (warms node's JIT).
 #   --batch-sizes  events per POST /v1/usage batch; each size is driven flat out once, every
 #                  request a batch of fresh event ids ("u<size>-<seq>-<i>").
 # MANDATED_BENCH_BUILD_DIR picks the build directory (default build/release).
@@ -368,6 +369,11 @@ EOF
 for c in $connections; do
   scenario_healthz "$c"
 done
+# One unreported round first: node's JIT and both servers' caches reach their steady state, so
+# the first measured round is not the reference's (or our) cold start.
+c_first=${connections%% *}
+scenario_verify warm "$c_first"
+scenario_reference_verify warm "$c_first"
 for round in $(seq "$rounds"); do
   for c in $connections; do
     scenario_verify "$round" "$c"
