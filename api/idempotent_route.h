@@ -1,5 +1,5 @@
-// Idempotent: runs a POST that moves money at most once per Idempotency-Key (specs/authorization.md
-// §6), shared by the authorization, ledger and x402 routes.
+// Helpers of the routes that move money: the caller as a policy actor, and Idempotent, which
+// runs a POST at most once per Idempotency-Key (specs/authorization.md §6).
 #pragma once
 
 #include <string>
@@ -12,6 +12,17 @@
 #include "policy/idempotency.h"
 
 namespace mandated::api {
+
+// The caller of a guarded route as the authorizer (and the payer) see it.
+inline policy::Actor ActorOf(const Access& a) {
+  policy::Actor actor;
+  actor.id = a.caller.credential_id;
+  actor.user_id = a.caller.user_id;
+  actor.agent_id = a.caller.agent_id;
+  actor.session_id = a.caller.session_id;
+  actor.mandate_scope = a.caller.mandate_scope;
+  return actor;
+}
 
 // The answer first recorded for a key, sent again as it was (the default `replay`).
 inline Response ReplayAsStored(const policy::StoredAnswer& stored) {

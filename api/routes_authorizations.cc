@@ -11,16 +11,6 @@ namespace {
 
 using identity::Permission;
 
-policy::Actor ActorOf(const Access& a) {
-  policy::Actor actor;
-  actor.id = a.caller.credential_id;
-  actor.user_id = a.caller.user_id;
-  actor.agent_id = a.caller.agent_id;
-  actor.session_id = a.caller.session_id;
-  actor.mandate_scope = a.caller.mandate_scope;
-  return actor;
-}
-
 // A credential limited to some agents acts only on their authorizations and approvals
 // (specs/access.md §Authorizations): 403 agent-out-of-scope, nothing written.
 Status CheckAgentScope(const Access& a, const std::string& agent_id) {

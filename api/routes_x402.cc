@@ -6,20 +6,8 @@
 #include "api/idempotent_route.h"
 
 namespace mandated::api {
-namespace {
 
 using identity::Permission;
-
-policy::Actor PayerActor(const Access& a) {
-  policy::Actor actor;
-  actor.id = a.caller.credential_id;
-  actor.agent_id = a.caller.agent_id;
-  actor.session_id = a.caller.session_id;
-  actor.mandate_scope = a.caller.mandate_scope;
-  return actor;
-}
-
-}  // namespace
 
 void App::RegisterX402Routes() {
   const AccessGuard& g = *guard_;
@@ -56,7 +44,7 @@ void App::RegisterX402Routes() {
     if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<settlement::PayRequest> pr = settlement::ParsePayRequest(*body);
     if (!pr.ok()) return ProblemResponse(pr.error(), req);
-    const policy::Actor actor = PayerActor(a);
+    const policy::Actor actor = ActorOf(a);
     Result<settlement::Choice> choice = payer.Choose(*a.tenant, actor, *pr);
     if (!choice.ok()) return ProblemResponse(choice.error(), req);
     auto replay = [&](const policy::StoredAnswer& stored) {
