@@ -20,10 +20,11 @@
 // Trail/N/ours also reports sequence_pass_seconds: Log::Sequence with nothing staged, timed
 // alone right before each trail (outside its time), the pass every audit read runs first.
 //
-// The stored events are a realistic mix (see Filler): 100 principals, 400 agents active at any
-// time, each agent living for 60 purchases with one mandate per 20 and one session per 5;
-// a purchase is authorization.decided, then approval.approved for one in five, then
-// authorization.captured (four in five) or .voided; every data member is about 500 bytes.
+// The stored events are a realistic mix (bench/audit_mix.h, shared with bench/audit_fixture.cc):
+// 100 principals, 400 agents active at any time, each agent living for 60 purchases with one
+// mandate per 20 and one session per 5; a purchase is authorization.decided, then
+// approval.approved for one in five, then authorization.captured (four in five) or .voided;
+// every data member is about 500 bytes.
 // One log grows from 10^4 to 10^6 events as the benchmarks run (each size is built once).
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/secret.h"
+#include "bench/audit_mix.h"
 #include "signer/hash.h"
 #include "signer/key_store.h"
 #include "store/rocks_store.h"
@@ -112,163 +114,7 @@ class Env {
   std::unique_ptr<Log> log_;
 };
 
-std::string Id(const char* prefix, uint64_t n) {
-  char buf[40];
-  snprintf(buf, sizeof(buf), "%s_%016" PRIx64, prefix, static_cast<uint64_t>(n * 0x9e3779b97f4a7c15ULL));
-  return buf;
-}
-
-// A data member of about 500 bytes shaped like a stored authorization (or other record).
-std::string Data(const std::string& type, const std::string& id, uint64_t n) {
-  std::string d = "{\"id\":\"" + id + "\",\"type\":\"" + type +
-                  "\",\"amount\":{\"value\":\"" + std::to_string(n % 50000 / 100) + "." +
-                  std::to_string(10 + n % 90) +
-                  "\",\"currency\":\"EUR\"},\"payee\":{\"did\":\"did:web:shop" +
-                  std::to_string(n % 997) +
-                  ".example\",\"domain\":\"shop.example\"},\"decision\":\"allowed\","
-                  "\"reasons\":[{\"code\":\"within-limits\",\"detail\":\"per_transaction and "
-                  "daily budget\"},{\"code\":\"payee-allowed\"}],\"reservation\":{\"state\":"
-                  "\"held\",\"amount\":\"12.34\",\"lease_expires_at\":\"2026-12-05T10:46:07Z\"},"
-                  "\"policy_version\":\"pol_7\",\"created_at\":\"2026-12-05T10:41:07Z\",\"pad\":\"";
-  if (d.size() < 496) d.append(496 - d.size(), 'x');
-  d += "\"}";
-  return d;
-}
-
-// Generates the mixed event stream (see the file comment) and stages it in write batches, as
-// domain modules do (each change's batch carries its event; here 64 per batch to build fast).
-// Records probe purchases (decided, approved, captured) to query. Thread safety: none.
-class Filler {
- public:
-  static constexpr int kPrincipals = 100;
-  static constexpr int kActiveAgents = 400;
-  static constexpr int kPurchasesPerAgent = 60;
-  static constexpr int kPurchasesPerMandate = 20;
-  static constexpr int kPurchasesPerSession = 5;
-
-  struct Probe {
-    std::string authorization;
-    uint64_t last_seq;  // the purchase is complete once the log holds this many events
-  };
-
-  // Stages events until exactly `target` are staged (a purchase may straddle two calls).
-  void StageUntil(store::KvStore& kv, uint64_t target) {
-    store::WriteBatch batch;
-    while (staged_ < target) {
-      if (next_ == pending_.size()) {
-        pending_.clear();
-        next_ = 0;
-        Next();
-      }
-      Event& e = pending_[next_++];
-      e.at_micros = 1796467267000000 + static_cast<int64_t>(staged_) * 1000;
-      if (e.data_json.empty()) {
-        e.data_json = Data(e.type, e.subjects.empty() ? "" : e.subjects[0].second, staged_);
-      }
-      Stage(batch, e);
-      ++staged_;
-      if (batch.size() >= 64) {
-        (void)kv.Write(batch, store::Durability::kNoSync);
-        batch = store::WriteBatch();
-      }
-    }
-    if (!batch.empty()) (void)kv.Write(batch, store::Durability::kNoSync);
-  }
-  uint64_t staged() const { return staged_; }
-  const std::vector<Probe>& probes() const { return probes_; }
-
- private:
-  struct Agent {
-    uint64_t n = 0;
-    int principal = 0;
-    int purchases = 0;
-    std::string id, mandate, session;
-  };
-
-  void Emit(Event& e) {
-    pending_.push_back(std::move(e));
-    ++generated_;
-  }
-
-  void Next() {
-    if (agents_.empty()) agents_.resize(kActiveAgents);
-    rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    Agent& a = agents_[(rng_ >> 33) % kActiveAgents];
-    const std::string principal = Id("prn", static_cast<uint64_t>(a.principal));
-    if (a.id.empty() || a.purchases == kPurchasesPerAgent) {
-      if (!a.session.empty()) EndSession(a, principal);
-      a = Agent();
-      a.n = ++agent_count_;
-      a.principal = static_cast<int>(a.n % kPrincipals);
-      a.id = Id("agt", a.n);
-      Event e;
-      e.type = "agent.created";
-      e.principal = Id("prn", static_cast<uint64_t>(a.principal));
-      e.actor = Actor::Credential(Id("crd", static_cast<uint64_t>(a.principal)), "admin");
-      e.Subject("agent", a.id);
-      Emit(e);
-      return;
-    }
-    if (a.purchases % kPurchasesPerMandate == 0 && a.mandate.empty()) {
-      a.mandate = Id("mnd", ++mandate_count_);
-      Event e;
-      e.type = "mandate.issued";
-      e.principal = principal;
-      e.actor = Actor::Credential(Id("crd", static_cast<uint64_t>(a.principal)), "admin");
-      e.Subject("mandate", a.mandate).Subject("agent", a.id);
-      Emit(e);
-      return;
-    }
-    if (a.session.empty()) {
-      a.session = Id("ses", ++session_count_);
-      Event e;
-      e.type = "session.opened";
-      e.principal = principal;
-      e.Subject("session", a.session).Subject("agent", a.id);
-      Emit(e);
-      return;
-    }
-    // One purchase.
-    const uint64_t p = ++purchase_count_;
-    const std::string atz = Id("atz", p);
-    const bool approval = p % 5 == 0;
-    const bool captured = p % 5 != 1;
-    auto purchase_event = [&](const char* type) {
-      Event e;
-      e.type = type;
-      e.principal = principal;
-      e.actor = Actor::Session(a.session);
-      e.Subject("authorization", atz).Subject("mandate", a.mandate).Subject("agent", a.id)
-          .Subject("session", a.session);
-      if (approval) e.Subject("approval", Id("apr", p));
-      Emit(e);
-    };
-    purchase_event("authorization.decided");
-    if (approval) purchase_event("approval.approved");
-    purchase_event(captured ? "authorization.captured" : "authorization.voided");
-    if (approval && captured) probes_.push_back(Probe{atz, generated_});
-    ++a.purchases;
-    if (a.purchases % kPurchasesPerMandate == 0) a.mandate.clear();
-    if (a.purchases % kPurchasesPerSession == 0) EndSession(a, principal);
-  }
-
-  void EndSession(Agent& a, const std::string& principal) {
-    Event e;
-    e.type = "session.ended";
-    e.principal = principal;
-    e.Subject("session", a.session).Subject("agent", a.id);
-    e.data_json = "{\"revoked_reason\":\"ended\"}";
-    Emit(e);
-    a.session.clear();
-  }
-
-  std::vector<Agent> agents_;
-  std::vector<Probe> probes_;
-  std::vector<Event> pending_;  // generated, not yet staged
-  size_t next_ = 0;
-  uint64_t staged_ = 0, generated_ = 0, rng_ = 42;
-  uint64_t agent_count_ = 0, mandate_count_ = 0, session_count_ = 0, purchase_count_ = 0;
-};
+using bench_mix::Filler;
 
 // The log every Trail, Export and Inclusion benchmark reads; it only grows.
 struct Shared {
@@ -279,7 +125,8 @@ struct Shared {
   Status GrowTo(uint64_t n) {
     const auto start = std::chrono::steady_clock::now();
     while (env.log().size() < n) {
-      filler.StageUntil(env.kv(), std::min<uint64_t>(n, filler.staged() + 65536));
+      MD_RETURN_IF_ERROR(
+          filler.StageUntil(env.kv(), std::min<uint64_t>(n, filler.staged() + 65536)));
       Result<uint64_t> s = env.log().Sequence();
       if (!s.ok()) return s.error();
     }
@@ -318,7 +165,10 @@ void BM_Sequence_Ours(benchmark::State& state) {
   static Filler filler;
   for (auto _ : state) {
     state.PauseTiming();
-    filler.StageUntil(env.kv(), filler.staged() + kSequenceBatch);
+    if (Status st = filler.StageUntil(env.kv(), filler.staged() + kSequenceBatch); !st.ok()) {
+      state.SkipWithError(st.ToString().c_str());
+      return;
+    }
     state.ResumeTiming();
     Result<uint64_t> n = env.log().Sequence();
     if (!n.ok()) {
@@ -338,11 +188,18 @@ void BM_Sequence_Raw(benchmark::State& state) {
   if (leaves.empty()) {
     Env scratch("audit_bench_scratch");
     Filler f;
-    f.StageUntil(scratch.kv(), 4 * kSequenceBatch);
-    (void)scratch.kv().ScanPrefix(kAuditFamily, "q/", [](std::string_view, std::string_view v) {
-      leaves.push_back(LeafBytes(leaves.size() + 1000000, v));
-      return true;
-    });
+    Status st = f.StageUntil(scratch.kv(), 4 * kSequenceBatch);
+    if (st.ok()) {
+      st = scratch.kv().ScanPrefix(kAuditFamily, "q/", [](std::string_view, std::string_view v) {
+        leaves.push_back(LeafBytes(leaves.size() + 1000000, v));
+        return true;
+      });
+    }
+    if (!st.ok() || leaves.empty()) {
+      leaves.clear();
+      state.SkipWithError(st.ok() ? "no staged leaves" : st.ToString().c_str());
+      return;
+    }
   }
   uint64_t seq = 0;
   for (auto _ : state) {
