@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Turns the JSON lines of bench/load.sh into the "Load (HTTP over loopback)" section of
 BENCHMARKS.md, printed on stdout; with --audit, turns the Google Benchmark JSON of
-bench/audit_bench into the "Audit trail" section instead; with --x402, turns the JSON lines of
-bench/x402_load.sh into the "x402 facilitator and usage ingestion" section.
+bench/audit_bench into the "Audit trail" section instead; with --audit-fixture, turns the JSON
+lines of bench/audit_fixture (build and --measure) into that section's "10^7 events (fixture)"
+subsection; with --x402, turns the JSON lines of bench/x402_load.sh into the "x402 facilitator
+and usage ingestion" section.
 
 Usage: python3 bench/load_report.py LOAD.jsonl
        python3 bench/load_report.py --audit AUDIT.json
+       python3 bench/load_report.py --audit-fixture FIXTURE.jsonl
        python3 bench/load_report.py --x402 X402.jsonl
 
 Each line is one bench/load_driver result with "run" ("sweep" or "ratio") and the server's
@@ -15,6 +18,7 @@ DESIGN §7: authorizations at no less than half the server's rate for a trivial 
 p99 under 10 ms at half that load.
 """
 import json
+import re
 import statistics
 import sys
 
@@ -378,6 +382,86 @@ def audit_section(path):
     print("\n".join(out))
 
 
+# ---- Audit trail at 10^7 events (bench/audit_fixture.cc, run by hand) ----
+
+def fixture_section(path):
+    """The "10^7 events (fixture)" subsection of the audit section, from the JSON lines of
+    bench/audit_fixture (its build lines and its --measure lines, in the order they ran)."""
+    lines = [json.loads(l) for l in open(path) if l.strip()]
+    builds = [l for l in lines if l.get("what") == "build"]
+    opens = {l["events_stored"]: l for l in lines if l.get("what") == "open"}
+    trails = {l["events_stored"]: l for l in lines if l.get("what") == "trail"}
+    exports = [l for l in lines if l.get("what") == "export" and "skipped" not in l]
+    out = []
+    w = out.append
+    w("### 10^7 events (fixture)")
+    w("")
+    if builds:
+        last = builds[-1]
+        secs = sum(b["build_seconds"] for b in builds)
+        steps = " then ".join(fmt_size(b["events"]) for b in builds)
+        w("Built by hand with `bench/audit_fixture` (not part of `bench/run.sh`: too long), a "
+          "service data store opened exactly as the service opens it (`store::OpenRocksStore` "
+          "with the service's column families, `signer::KeyStore::Open` with the development "
+          "key-encryption key, `audit::Log::Open`), holding "
+          f"{fmt_size(last['events'])} events of the mix above (`bench/audit_mix.h`, seed "
+          f"{last['seed']}), staged with `audit::Stage` and sequenced by `Log::Sequence` in "
+          "rounds of 16,384 (batches of 4,096, synced): leaves, Merkle nodes and trail index "
+          f"are the log's own. It was built to {steps} (the tool continues a fixture where it "
+          f"stopped; the tree root equals a fresh build's): {secs:.0f} s of staging and "
+          f"sequencing in all, {last['events'] / secs:,.0f} events/s, "
+          f"{opens[max(opens)]['bytes_on_disk'] / 1e9:.1f} GB on disk once reopened."
+          if opens else
+          f"{secs:.0f} s of staging and sequencing in all.")
+        w("")
+    w("Measured by `audit_fixture --measure` in a fresh process on the same store: the trail "
+      "(`Log::Trail`, one page of up to 100) of 1,000 purchases drawn uniformly from every "
+      "purchase the log holds, old and new, each timed alone after the first sequencing "
+      "pass (timed apart: the pass after a start walks every staged key); and "
+      "`Log::Export` of the whole log while it held 10^6 events (a complete prefix: the "
+      "export route's shape for the operator, and the route's 1,000,000-event limit) with "
+      "`audit::VerifyBundle` of it, timed apart.")
+    w("")
+    w("| figure | events stored | p50 | p99 | max | target | met |")
+    w("|---|---:|---:|---:|---:|---|---|")
+    for n in sorted(trails):
+        t = trails[n]
+        met = "yes" if t["p99_ms"] / 1e3 < TRAIL_TARGET_S else "**no**"
+        w(f"| trail of one purchase ({t['trails']:,} of {t['purchases_in_log']:,}; "
+          f"{t['mean_events_returned']:.1f} events on average) | {fmt_size(n)} "
+          f"| {fmt_time(t['p50_ms'] / 1e3)} | {fmt_time(t['p99_ms'] / 1e3)} "
+          f"| {fmt_time(t['max_ms'] / 1e3)} | p99 < 10 ms at 10^7 "
+          f"| {met}{'' if n >= 10**7 else f' (at {fmt_size(n)})'} |")
+    w("")
+    w("| figure | events stored | events | bundle | export | offline verification | target | met |")
+    w("|---|---:|---:|---:|---:|---:|---|---|")
+    for e in exports:
+        if e["shape"] == "whole-log":
+            what, target = "whole-log export (complete prefix)", "< 10 s per 10^6"
+            met = "yes" if e["verify_seconds"] * 1e6 / e["events"] < VERIFY_TARGET_S else "**no**"
+        else:
+            what, target, met = "one principal's export (inclusion proofs)", "—", "—"
+        w(f"| {what} | {fmt_size(e['events_stored'])} | {e['events']:,} "
+          f"| {e['bundle_bytes'] / 1e6:,.0f} MB | {fmt_time(e['export_seconds'])} "
+          f"| {fmt_time(e['verify_seconds'])}{'' if e['verified'] else ' (did not verify)'} "
+          f"| {target} | {met} |")
+    w("")
+    for n in sorted(opens):
+        o = opens[n]
+        w(f"- At {fmt_size(n)} events: opening the store took {o['open_seconds']:.1f} s and the "
+          f"first sequencing pass {fmt_time(o['first_pass_seconds'])}; load average "
+          f"{o['load_avg']:.1f} when measuring ({o['cpus']} CPUs, {o['date']}).")
+    if builds:
+        loads = ", ".join(f"{b['load_avg_end']:.1f}" for b in builds)
+        w(f"- Machine: {builds[-1]['cpus']} CPUs; 1-minute load average at the end of each build "
+          f"step: {loads}.")
+    w(f"- Rebuild by hand: `audit_fixture --dir DIR --events 10000000`, then `audit_fixture "
+      "--dir DIR --measure`; the export is measured on a 10^6 fixture (or the same one "
+      "before it grows past 10^6): `Log::Export` exports the whole log only up to 1,000,000 "
+      "events.")
+    print("\n".join(out))
+
+
 # ---- x402 facilitator and usage ingestion (bench/x402_load.sh) ----
 
 VERIFY_RATIO_TARGET = 50.0    # issue 8: our facilitator's verify at 50× the reference's rate
@@ -431,9 +515,9 @@ def x402_section(path):
                     rows.append(d)
     # Rounds only: the "warm" run before them is not a measurement.
     ours = {(d["run"], d["connections"]): d for d in rows
-            if d["scenario"] == "verify" and d["run"].startswith("round")}
+            if d["scenario"] == "verify" and re.fullmatch(r"round\d+", d["run"])}
     ref = {(d["run"], d["connections"]): d for d in rows
-           if d["scenario"] == "reference-verify" and d["run"].startswith("round")}
+           if d["scenario"] == "reference-verify" and re.fullmatch(r"round\d+", d["run"])}
     usage = [d for d in rows if d["scenario"].startswith("usage-")]
     pairs = [(k, ours[k], ref[k]) for k in ours if k in ref]
 
@@ -545,10 +629,10 @@ def x402_section(path):
                 out.extend(VERIFY_NOTE)
                 need = VERIFY_RATIO_TARGET * statistics.median(
                     d["throughput_rps"] for d in r_all)
+                budget = (cpus - med_cores(o_all, "driver_s")) * 1e6 / need
                 w(f"- The target in this run means {fmt_int(need)} verifies/s (50 × the "
                   "reference's median): with the driver's share as measured, about "
-                  f"{(cpus - statistics.median(cores(d, 'driver_s') for d in o_all)) * 1e6 / need:,.0f}"
-                  f" µs of server CPU per verify, against {o_cpu:,.0f} µs now.")
+                  f"{budget:,.0f} µs of server CPU per verify, against {o_cpu:,.0f} µs now.")
         w("")
         notes = [(d, problems(d)) for _, o, r in pairs for d in (o, r)]
         notes = [(d, p) for d, p in notes if p]
@@ -625,10 +709,12 @@ def x402_section(path):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--audit":
         audit_section(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--audit-fixture":
+        fixture_section(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--x402":
         x402_section(sys.argv[2])
     elif len(sys.argv) == 2:
         main(sys.argv[1])
     else:
         sys.exit("usage: load_report.py LOAD.jsonl | load_report.py --audit AUDIT.json | "
-                 "load_report.py --x402 X402.jsonl")
+                 "load_report.py --audit-fixture FIXTURE.jsonl | load_report.py --x402 X402.jsonl")

@@ -90,7 +90,8 @@ server_log="$work/server.log"
 start_server() {
   # 16 MiB: a batch of 10,000 events is about 1.2 MB; the default limit is 64 KiB.
   local args=(--data-dir "$work/data" --listen 127.0.0.1:0 --max-body-bytes 16777216
-              --rate-limits "operator=$unlimited,admin=$unlimited,merchant=$unlimited,agent=$unlimited")
+              --rate-limits
+              "operator=$unlimited,admin=$unlimited,merchant=$unlimited,agent=$unlimited")
   if [ -n "$workers" ]; then
     args+=(--workers "$workers")
   fi
@@ -141,7 +142,8 @@ start_reference() {
     echo "x402_load.sh: the reference server did not print its port" >&2
     exit 1
   fi
-  echo "reference facilitator on http://127.0.0.1:$ref_port (pid $ref_pid, node $(node --version))" >&2
+  echo "reference facilitator on http://127.0.0.1:$ref_port (pid $ref_pid," \
+    "node $(node --version))" >&2
 }
 
 # ---- Fixtures (all over HTTP) ----
@@ -324,15 +326,15 @@ scenario_healthz() {  # CONNECTIONS
     --expect-body-contains '"status":"ok"'
 }
 
-scenario_verify() {  # ROUND CONNECTIONS
-  drive "round$1" verify "$2" 1 --method POST --path /x402/verify \
+scenario_verify() {  # RUN CONNECTIONS
+  drive "$1" verify "$2" 1 --method POST --path /x402/verify \
     --header "Authorization: Bearer $(cat "$work/merchant.token")" \
     --header 'Content-Type: application/json' --body-file "$work/verify.json" \
     --expect-status 200 --expect-body-contains '"isValid":true'
 }
 
-scenario_reference_verify() {  # ROUND CONNECTIONS
-  drive "round$1" reference-verify "$2" 1 --method POST --path /verify \
+scenario_reference_verify() {  # RUN CONNECTIONS
+  drive "$1" reference-verify "$2" 1 --method POST --path /verify \
     --header 'Content-Type: application/json' --body-file "$work/verify.json" \
     --expect-status 200 --expect-body-contains '"isValid":true'
 }
@@ -376,8 +378,8 @@ scenario_verify warm "$c_first"
 scenario_reference_verify warm "$c_first"
 for round in $(seq "$rounds"); do
   for c in $connections; do
-    scenario_verify "$round" "$c"
-    scenario_reference_verify "$round" "$c"
+    scenario_verify "round$round" "$c"
+    scenario_reference_verify "round$round" "$c"
   done
 done
 for n in $batch_sizes; do
