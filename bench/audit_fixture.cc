@@ -1,5 +1,6 @@
 // Builds and measures a large audit log fixture outside CI (specs/audit.md; issue 7's 10^7-event
-// figures in BENCHMARKS.md). Not part of bench/run.sh: building 10^7 events takes tens of minutes.
+// figures in BENCHMARKS.md). Not part of bench/run.sh: building 10^7 events takes about
+// 15 minutes on 2 cores.
 //
 //   audit_fixture --dir DIR --events N [--seed S]
 //       Builds (or continues, if DIR holds a smaller fixture of the same seed) a service data
@@ -7,18 +8,19 @@
 //       audit::Stage and sequenced by audit::Log::Sequence: leaves, Merkle nodes and trail
 //       index are the log's own. Progress on stderr; one JSON line on stdout at the end.
 //   audit_fixture --dir DIR --measure [--trails K] [--export-events M] [--principal-export]
+//                 [--label TEXT]
 //       Opens the store as the service does and prints JSON lines: the trail (Log::Trail) of K
 //       purchases (1,000 by default) drawn uniformly from every purchase the log holds, with
 //       p50/p99/max; when the log holds at most M events (1,000,000 by default), Log::Export of
 //       the whole log (a complete prefix) and audit::VerifyBundle of it, timed apart; with
 //       --principal-export, the export of one principal's events (inclusion proofs) and its
-//       verification, for information.
+//       verification, for information. --label adds "label":TEXT to the trail and export
+//       lines (the state the store was in, for the report).
 //
 // DIR holds data/ (the service's data directory: data/db is the RocksDB store), data.kek (the
 // development key-encryption key, as the service creates it beside its data directory) and
 // fixture.json (the seed). Start the service with data_dir DIR/data to browse it.
 #include <stdlib.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -200,7 +202,8 @@ Status Build(const std::string& dir, uint64_t target, uint64_t seed) {
       last_report = Clock::now();
       const double secs = Since(build_start);
       const double rate = static_cast<double>(f->log().size() - had) / std::max(secs, 1e-9);
-      fprintf(stderr, "audit_fixture: %llu / %llu events, %.0f events/s, %.0f s, eta %.0f s, load %.1f\n",
+      fprintf(stderr,
+              "audit_fixture: %llu / %llu events, %.0f events/s, %.0f s, eta %.0f s, load %.1f\n",
               static_cast<unsigned long long>(f->log().size()),
               static_cast<unsigned long long>(target), rate, secs,
               static_cast<double>(target - f->log().size()) / std::max(rate, 1e-9),
@@ -213,11 +216,13 @@ Status Build(const std::string& dir, uint64_t target, uint64_t seed) {
   const uint64_t size = f->log().size();
   f.reset();  // close the store before measuring it
   printf("{\"tool\":\"audit_fixture\",\"what\":\"build\",\"date\":\"%s\",\"events\":%llu,"
-         "\"added\":%llu,\"seed\":%llu,\"full_passes\":%llu,\"build_seconds\":%.1f,\"seconds\":%.1f,"
+         "\"added\":%llu,\"seed\":%llu,\"full_passes\":%llu,\"build_seconds\":%.1f,"
+         "\"seconds\":%.1f,"
          "\"bytes_on_disk\":%llu,\"root\":\"%s\",\"cpus\":%u,\"load_avg_end\":%.2f}\n",
          Now().c_str(), static_cast<unsigned long long>(size),
          static_cast<unsigned long long>(size - had), static_cast<unsigned long long>(seed),
-         static_cast<unsigned long long>(full_passes), build_seconds, Since(start), static_cast<unsigned long long>(BytesOnDisk(dir)),
+         static_cast<unsigned long long>(full_passes), build_seconds, Since(start),
+         static_cast<unsigned long long>(BytesOnDisk(dir)),
          HashHex(checkpoint.root).c_str(), std::thread::hardware_concurrency(), LoadAverage());
   fflush(stdout);
   return OkStatus();
@@ -230,7 +235,26 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-Status MeasureExport(Fixture& f, const TrailQuery& q, size_t max_events, const char* shape) {
+// TEXT as a JSON string's contents (quotes, backslashes and control characters escaped).
+std::string JsonEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Status MeasureExport(Fixture& f, const TrailQuery& q, size_t max_events, const char* shape,
+                     const std::string& label) {
   const uint64_t size = f.log().size();
   const auto t0 = Clock::now();
   Result<std::string> bundle = f.log().Export(q, max_events);
@@ -241,17 +265,18 @@ Status MeasureExport(Fixture& f, const TrailQuery& q, size_t max_events, const c
   const double verify_s = Since(t1);
   printf("{\"tool\":\"audit_fixture\",\"what\":\"export\",\"shape\":\"%s\",\"events_stored\":%llu,"
          "\"events\":%llu,\"bundle_bytes\":%zu,\"export_seconds\":%.3f,\"verify_seconds\":%.3f,"
-         "\"verified\":%s,\"finding\":\"%s\",\"load_avg\":%.2f}\n",
+         "\"verified\":%s,\"finding\":\"%s\",\"label\":\"%s\",\"load_avg\":%.2f}\n",
          shape, static_cast<unsigned long long>(size), static_cast<unsigned long long>(r.events),
          bundle->size(), export_s, verify_s, r.ok() ? "true" : "false",
-         r.findings.empty() ? "" : r.findings[0].code.c_str(), LoadAverage());
+         r.findings.empty() ? "" : r.findings[0].code.c_str(), JsonEscape(label).c_str(),
+         LoadAverage());
   fflush(stdout);
   if (!r.ok()) return DataLossError("the export does not verify: " + r.findings[0].code);
   return OkStatus();
 }
 
 Status Measure(const std::string& dir, size_t trails, uint64_t export_events,
-               bool principal_export) {
+               bool principal_export, const std::string& label) {
   MD_ASSIGN_OR_RETURN(std::optional<uint64_t> seed, ReadSeed(dir));
   if (!seed) return NotFoundError(dir + " holds no fixture (no fixture.json)");
   const auto open_start = Clock::now();
@@ -264,7 +289,7 @@ Status Measure(const std::string& dir, size_t trails, uint64_t export_events,
   const double first_pass_s = Since(pass_start);
   const uint64_t size = f->log().size();
   printf("{\"tool\":\"audit_fixture\",\"what\":\"open\",\"date\":\"%s\",\"events_stored\":%llu,"
-         "\"bytes_on_disk\":%llu,\"open_seconds\":%.3f,\"first_pass_seconds\":%.3f,"
+         "\"bytes_on_disk\":%llu,\"open_seconds\":%.3f,\"first_pass_seconds\":%.6f,"
          "\"sequenced_at_open\":%llu,\"cpus\":%u,\"load_avg\":%.2f}\n",
          Now().c_str(), static_cast<unsigned long long>(size),
          static_cast<unsigned long long>(BytesOnDisk(dir)), open_s, first_pass_s,
@@ -307,7 +332,8 @@ Status Measure(const std::string& dir, size_t trails, uint64_t export_events,
   printf("{\"tool\":\"audit_fixture\",\"what\":\"trail\",\"events_stored\":%llu,"
          "\"purchases_in_log\":%zu,\"trails\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
          "\"max_ms\":%.3f,\"mean_ms\":%.3f,\"mean_events_returned\":%.2f,"
-         "\"max_events_returned\":%llu,\"mean_position\":%.3f,\"load_avg\":%.2f}\n",
+         "\"max_events_returned\":%llu,\"mean_position\":%.3f,\"label\":\"%s\","
+         "\"load_avg\":%.2f}\n",
          static_cast<unsigned long long>(size), purchases.size(), ms.size(),
          Percentile(ms, 0.50), Percentile(ms, 0.99), Percentile(ms, 1.0),
          [&] {
@@ -319,13 +345,13 @@ Status Measure(const std::string& dir, size_t trails, uint64_t export_events,
          static_cast<unsigned long long>(max_returned),
          static_cast<double>(seq_sum) / static_cast<double>(ms.size()) /
              static_cast<double>(size),
-         LoadAverage());
+         JsonEscape(label).c_str(), LoadAverage());
   fflush(stdout);
 
   // The operator's export of the whole log: a complete prefix (Log::Export holds at most
   // `export_events`, as the route's 1,000,000).
   if (size <= export_events) {
-    MD_RETURN_IF_ERROR(MeasureExport(*f, TrailQuery{}, export_events, "whole-log"));
+    MD_RETURN_IF_ERROR(MeasureExport(*f, TrailQuery{}, export_events, "whole-log", label));
   } else {
     printf("{\"tool\":\"audit_fixture\",\"what\":\"export\",\"shape\":\"whole-log\","
            "\"events_stored\":%llu,\"skipped\":\"the log holds more than %llu events\"}\n",
@@ -334,7 +360,7 @@ Status Measure(const std::string& dir, size_t trails, uint64_t export_events,
   if (principal_export) {
     TrailQuery q;
     q.principal = bench_mix::Id("prn", 1);
-    MD_RETURN_IF_ERROR(MeasureExport(*f, q, export_events, "principal"));
+    MD_RETURN_IF_ERROR(MeasureExport(*f, q, export_events, "principal", label));
   }
   return OkStatus();
 }
@@ -354,12 +380,12 @@ int Usage() {
   fprintf(stderr,
           "usage: audit_fixture --dir DIR --events N [--seed S]\n"
           "       audit_fixture --dir DIR --measure [--trails K] [--export-events M] "
-          "[--principal-export]\n");
+          "[--principal-export] [--label TEXT]\n");
   return 2;
 }
 
 int Main(int argc, char** argv) {
-  std::string dir;
+  std::string dir, label;
   uint64_t events = 0, seed = 42, trails = 1000, export_events = 1000000;
   bool measure = false, principal_export = false, have_events = false;
   for (int i = 1; i < argc; ++i) {
@@ -377,6 +403,9 @@ int Main(int argc, char** argv) {
       ++i;
     } else if (a == "--export-events" && ParseUint(next, &export_events)) {
       ++i;
+    } else if (a == "--label" && next) {
+      label = next;
+      ++i;
     } else if (a == "--measure") {
       measure = true;
     } else if (a == "--principal-export") {
@@ -386,7 +415,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (dir.empty() || measure == have_events) return Usage();
-  Status s = measure ? Measure(dir, trails, export_events, principal_export)
+  Status s = measure ? Measure(dir, trails, export_events, principal_export, label)
                      : Build(dir, events, seed);
   if (!s.ok()) {
     fprintf(stderr, "audit_fixture: %s\n", s.ToString().c_str());
