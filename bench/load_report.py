@@ -408,7 +408,8 @@ def fixture_section(path):
           f"{last['seed']}), staged with `audit::Stage` and sequenced by `Log::Sequence` in "
           "rounds of 16,384 (batches of 4,096, synced): leaves, Merkle nodes and trail index "
           f"are the log's own. It was built to {steps} (the tool continues a fixture where it "
-          f"stopped; the tree root equals a fresh build's): {secs:.0f} s of staging and "
+          "stopped, even after a kill: a 260,000-event fixture continued so had the root of a "
+          f"fresh build): {secs:.0f} s of staging and "
           f"sequencing in all, {last['events'] / secs:,.0f} events/s, "
           f"{opens[-1]['bytes_on_disk'] / 1e9:.1f} GB on disk once reopened."
           if opens else
