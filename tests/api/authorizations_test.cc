@@ -30,6 +30,7 @@
 namespace mandated {
 namespace {
 
+using testing::Reply;
 using testing::StringField;
 
 constexpr char kOperatorToken[] = "authorizations-test-operator-token-7c41d0";
@@ -37,14 +38,6 @@ constexpr int64_t kStart = 1795000000;  // 2026-11-18T08:26:40Z
 constexpr char kProblem[] = "urn:mandated:problem:";
 
 std::string Rfc(int64_t t) { return mandates::FormatRfc3339Utc(t); }
-
-// An HTTP answer as received: status, raw body, parsed body.
-struct Reply {
-  int status = 0;
-  std::string body;
-  json::Value json;
-  std::string replayed;  // the Idempotent-Replayed header
-};
 
 // The codes of an authorization's reasons, in order (empty when it has none).
 std::vector<std::string> Codes(const json::Value& a) {
@@ -104,18 +97,12 @@ class AuthorizationsApiTest : public ::testing::Test {
     clock_ = std::make_unique<testing::FakeClock>(start);
     StartService();
     ASSERT_NE(service_.app(), nullptr);
-    principal_ = StringField(
-        Call("POST", "/v1/principals", kOperatorToken,
-             R"({"name":"Authz Corp","ceilings":[{"asset":"EUR","window":"month","max":"5000"}]})",
-             201),
-        "id");
-    base_ = "/v1/principals/" + principal_;
-    const std::string user = StringField(
-        Call("POST", base_ + "/users", kOperatorToken, R"({"name":"ada","roles":["admin"]})", 201),
-        "id");
-    admin_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
-                              R"({"role":"admin","user":")" + user + R"("})", 201),
-                         "token");
+    const testing::PrincipalWithAdmin p = testing::CreatePrincipalWithAdmin(
+        service_.client(), kOperatorToken,
+        R"({"name":"Authz Corp","ceilings":[{"asset":"EUR","window":"month","max":"5000"}]})");
+    principal_ = p.id;
+    base_ = p.base;
+    admin_ = p.admin;
   }
   // Stops the service and starts a new one on the same data directory and clock.
   void Restart() {
@@ -137,35 +124,12 @@ class AuthorizationsApiTest : public ::testing::Test {
   }
 
   Reply Send(const std::string& method, const std::string& path, const std::string& token,
-             const std::string& body, const std::string& idempotency_key = "",
-             httplib::Client* client = nullptr) {
-    httplib::Client& c = client ? *client : service_.client();
-    httplib::Headers h;
-    if (!token.empty()) {
-      h.emplace("Authorization", "Bearer " + token);
-    }
-    if (!idempotency_key.empty()) {
-      h.emplace("Idempotency-Key", idempotency_key);
-    }
-    httplib::Result r =
-        method == "GET" ? c.Get(path, h) : c.Post(path, h, body, "application/json");
-    Reply out;
-    if (!r) {
-      ADD_FAILURE() << method << " " << path << ": no response";
-      return out;
-    }
-    out.status = r->status;
-    out.body = r->body;
-    out.replayed = r->get_header_value("Idempotent-Replayed");
-    Result<json::Value> v = json::Parse(r->body);
-    out.json = v.ok() ? *v : json::Value::Object();
-    return out;
+             const std::string& body, const std::string& idempotency_key = "") {
+    return testing::Send(service_.client(), method, path, token, body, idempotency_key);
   }
   json::Value Call(const std::string& method, const std::string& path, const std::string& token,
                    const std::string& body, int want, const std::string& key = "") {
-    Reply r = Send(method, path, token, body, key);
-    EXPECT_EQ(r.status, want) << method << " " << path << " " << body << " -> " << r.body;
-    return r.json;
+    return testing::Call(service_.client(), method, path, token, body, want, key);
   }
   std::string NextKey() { return "key-" + std::to_string(++keys_); }
 

@@ -21,18 +21,11 @@
 namespace mandated {
 namespace {
 
+using testing::Reply;
 using testing::StringField;
 
 constexpr char kOperatorToken[] = "ledger-test-operator-token-5e02b7";
 constexpr char kProblem[] = "urn:mandated:problem:";
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  json::Value json;
-  std::string replayed;
-  std::string content_type;
-};
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -88,30 +81,11 @@ class LedgerApiTest : public ::testing::Test {
 
   Reply Send(const std::string& method, const std::string& path, const std::string& token,
              const std::string& body = "", const std::string& key = "") {
-    httplib::Headers h;
-    if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
-    if (!key.empty()) h.emplace("Idempotency-Key", key);
-    httplib::Client& c = service_.client();
-    httplib::Result r =
-        method == "GET" ? c.Get(path, h) : c.Post(path, h, body, "application/json");
-    Reply out;
-    if (!r) {
-      ADD_FAILURE() << method << " " << path << ": no response";
-      return out;
-    }
-    out.status = r->status;
-    out.body = r->body;
-    out.replayed = r->get_header_value("Idempotent-Replayed");
-    out.content_type = r->get_header_value("Content-Type");
-    Result<json::Value> v = json::Parse(r->body);
-    out.json = v.ok() ? *v : json::Value::Object();
-    return out;
+    return testing::Send(service_.client(), method, path, token, body, key);
   }
   json::Value Call(const std::string& method, const std::string& path, const std::string& token,
                    const std::string& body, int want, const std::string& key = "") {
-    Reply r = Send(method, path, token, body, key);
-    EXPECT_EQ(r.status, want) << method << " " << path << " " << body << " -> " << r.body;
-    return r.json;
+    return testing::Call(service_.client(), method, path, token, body, want, key);
   }
   std::string NextKey() { return "dep-" + std::to_string(++keys_); }
 

@@ -88,16 +88,11 @@ class MandatesApiTest : public ::testing::Test {
     client_ = &service_.client();
     url_ = "http://127.0.0.1:" + std::to_string(app_->port());
 
-    principal_ = StringField(Call("POST", "/v1/principals", kOperatorToken,
-                                  R"({"name":"Mandate Corp"})", 201),
-                             "id");
-    base_ = "/v1/principals/" + principal_;
-    const std::string user = StringField(
-        Call("POST", base_ + "/users", kOperatorToken, R"({"name":"ada","roles":["admin"]})", 201),
-        "id");
-    admin_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
-                              R"({"role":"admin","user":")" + user + R"("})", 201),
-                         "token");
+    const testing::PrincipalWithAdmin p = testing::CreatePrincipalWithAdmin(
+        *client_, kOperatorToken, R"({"name":"Mandate Corp"})");
+    principal_ = p.id;
+    base_ = p.base;
+    admin_ = p.admin;
     merchant_ = StringField(Call("POST", base_ + "/credentials", admin_,
                                  R"({"role":"merchant","name":"shop"})", 201),
                             "token");

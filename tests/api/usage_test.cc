@@ -16,23 +16,19 @@
 #include "signer/did.h"
 #include "signer/signature.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/http_json.h"
 #include "tests/support/in_process_service.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
 namespace {
 
+using testing::Reply;
 using testing::StringField;
 
 constexpr char kOperatorToken[] = "usage-test-operator-token-5e2b91a7";
 constexpr int64_t kStart = 1795000020;  // 2026-11-18T08:27:00Z
 constexpr char kProblem[] = "urn:mandated:problem:";
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  json::Value json;
-};
 
 class UsageApiTest : public ::testing::Test {
  protected:
@@ -40,15 +36,11 @@ class UsageApiTest : public ::testing::Test {
     service_.Start(dir_.Sub("data"), kOperatorToken, &clock_,
                    [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
     ASSERT_NE(service_.app(), nullptr);
-    principal_ = StringField(
-        Call("POST", "/v1/principals", kOperatorToken, R"({"name":"Usage Corp"})", 201), "id");
-    base_ = "/v1/principals/" + principal_;
-    const std::string user = StringField(
-        Call("POST", base_ + "/users", kOperatorToken, R"({"name":"ada","roles":["admin"]})", 201),
-        "id");
-    admin_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
-                              R"({"role":"admin","user":")" + user + R"("})", 201),
-                         "token");
+    const testing::PrincipalWithAdmin p = testing::CreatePrincipalWithAdmin(
+        service_.client(), kOperatorToken, R"({"name":"Usage Corp"})");
+    principal_ = p.id;
+    base_ = p.base;
+    admin_ = p.admin;
     merchant_ = Credential("merchant");
     auditor_ = Credential("auditor");
   }
@@ -61,25 +53,11 @@ class UsageApiTest : public ::testing::Test {
 
   Reply Send(const std::string& method, const std::string& path, const std::string& token,
              const std::string& body = "") {
-    httplib::Headers h = {{"Authorization", "Bearer " + token}};
-    httplib::Result r = method == "GET" ? service_.client().Get(path, h)
-                                        : service_.client().Post(path, h, body, "application/json");
-    Reply out;
-    if (!r) {
-      ADD_FAILURE() << method << " " << path << ": no response";
-      return out;
-    }
-    out.status = r->status;
-    out.body = r->body;
-    Result<json::Value> v = json::Parse(r->body);
-    out.json = v.ok() ? *v : json::Value::Object();
-    return out;
+    return testing::Send(service_.client(), method, path, token, body);
   }
   json::Value Call(const std::string& method, const std::string& path, const std::string& token,
                    const std::string& body, int want) {
-    Reply r = Send(method, path, token, body);
-    EXPECT_EQ(r.status, want) << method << " " << path << " " << body << " -> " << r.body;
-    return r.json;
+    return testing::Call(service_.client(), method, path, token, body, want);
   }
   // A refusal: its status, its problem type and the JSON pointer its detail starts with, if any.
   std::string Problem(const Reply& r) {

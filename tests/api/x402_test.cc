@@ -27,6 +27,7 @@
 namespace mandated {
 namespace {
 
+using testing::Reply;
 using testing::StringField;
 
 constexpr char kOperatorToken[] = "x402-test-operator-token-93be01";
@@ -64,13 +65,6 @@ std::string Lower(std::string s) {
   return s;
 }
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  json::Value json;
-  std::string replayed;
-};
-
 class X402ApiTest : public ::testing::Test {
  protected:
   void Boot(int64_t start) {
@@ -78,16 +72,11 @@ class X402ApiTest : public ::testing::Test {
     service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
                    [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
     ASSERT_NE(service_.app(), nullptr);
-    principal_ = StringField(Call("POST", "/v1/principals", kOperatorToken,
-                                  R"({"name":"x402 Corp"})", 201),
-                             "id");
-    base_ = "/v1/principals/" + principal_;
-    const std::string user = StringField(
-        Call("POST", base_ + "/users", kOperatorToken, R"({"name":"ada","roles":["admin"]})", 201),
-        "id");
-    admin_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
-                              R"({"role":"admin","user":")" + user + R"("})", 201),
-                         "token");
+    const testing::PrincipalWithAdmin p = testing::CreatePrincipalWithAdmin(
+        service_.client(), kOperatorToken, R"({"name":"x402 Corp"})");
+    principal_ = p.id;
+    base_ = p.base;
+    admin_ = p.admin;
     merchant_ = StringField(Call("POST", base_ + "/credentials", kOperatorToken,
                                  R"({"role":"merchant","name":"shop"})", 201),
                             "token");
@@ -95,29 +84,11 @@ class X402ApiTest : public ::testing::Test {
 
   Reply Send(const std::string& method, const std::string& path, const std::string& token,
              const std::string& body, const std::string& key = "") {
-    httplib::Headers h;
-    if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
-    if (!key.empty()) h.emplace("Idempotency-Key", key);
-    httplib::Result r = method == "GET"
-                            ? service_.client().Get(path, h)
-                            : service_.client().Post(path, h, body, "application/json");
-    Reply out;
-    if (!r) {
-      ADD_FAILURE() << method << " " << path << ": no response";
-      return out;
-    }
-    out.status = r->status;
-    out.body = r->body;
-    out.replayed = r->get_header_value("Idempotent-Replayed");
-    Result<json::Value> v = json::Parse(r->body);
-    out.json = v.ok() ? *v : json::Value::Object();
-    return out;
+    return testing::Send(service_.client(), method, path, token, body, key);
   }
   json::Value Call(const std::string& method, const std::string& path, const std::string& token,
                    const std::string& body, int want, const std::string& key = "") {
-    Reply r = Send(method, path, token, body, key);
-    EXPECT_EQ(r.status, want) << method << " " << path << " " << body << " -> " << r.body;
-    return r.json;
+    return testing::Call(service_.client(), method, path, token, body, want, key);
   }
   std::string NextKey() { return "key-" + std::to_string(++keys_); }
 
