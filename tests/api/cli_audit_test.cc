@@ -60,18 +60,10 @@ std::string Joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-class CliAuditTest : public ::testing::Test {
+class CliAuditTest : public testing::MandatectlTest {
  protected:
-  using Ran = testing::CliRun;
-
   void SetUp() override {
-    server_ = std::make_unique<testing::ServerProcess>(dir_.Sub("data"));
-    ASSERT_TRUE(server_->Start()) << server_->Stderr();
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-    op_ = server_->bootstrap_token();
-    Ran p = Exec({"--server", url_, "--token", op_, "principals", "create", "--name", "Acme"});
-    ASSERT_EQ(p.exit_code, 0) << p.err;
-    principal_ = FirstWord(p.out);
+    ASSERT_NO_FATAL_FAILURE(StartServerWithPrincipal());
 
     // The admin and the auditor: users and credentials, made with the operator token.
     Ran alice = As(op_, {"users", "create", "--name", "Alice", "--role", "admin"});
@@ -117,14 +109,6 @@ class CliAuditTest : public ::testing::Test {
     vkey_ = key.out.substr(0, key.out.size() - 1);
   }
 
-  // mandatectl with `args` and no MANDATED_* variables (tests/support/mandatectl_run.h).
-  Ran Exec(const std::vector<std::string>& args) { return testing::RunMandatectl(args, Path("exec")); }
-  // Runs with `token` and --principal always given, as the README's exported
-  // MANDATED_PRINCIPAL is.
-  Ran As(const std::string& token, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--server", url_, "--token", token, "--principal", principal_});
-    return Exec(args);
-  }
   // Offline: no server, no token.
   Ran Verify(std::vector<std::string> args) {
     args.insert(args.begin(), {"audit", "verify"});
@@ -147,12 +131,8 @@ class CliAuditTest : public ::testing::Test {
            "\nroot: " + testing::StringField(header, "root") + "\nevents: " + size +
            " (the whole log: the root is recomputed from them)\nkey: trusted (--key)\n";
   }
-  std::string Path(const std::string& name) const { return dir_.Sub(name); }
 
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::string url_, op_, principal_, admin_, auditor_, agent_, mandate_, session_, session_id_,
-      vkey_;
+  std::string admin_, auditor_, agent_, mandate_, session_, session_id_, vkey_;
 };
 
 TEST_F(CliAuditTest, EveryAuditCommandHasHelp) {

@@ -19,7 +19,6 @@
 #include "cli/commands.h"
 #include "mandates/credential.h"
 #include "tests/support/mandatectl_run.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::cli {
@@ -52,24 +51,15 @@ std::string NextMonthUtc(int64_t now) {
   return std::to_string(year) + (month < 10 ? "-0" : "-") + std::to_string(month) + "-01T00:00:00Z";
 }
 
-class CliAuthorizationTest : public ::testing::Test {
+class CliAuthorizationTest : public testing::MandatectlTest {
  protected:
-  using Ran = testing::CliRun;
-
   void SetUp() override {
-    server_ = std::make_unique<testing::ServerProcess>(dir_.Sub("data"));
-    ASSERT_TRUE(server_->Start()) << server_->Stderr();
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-    const std::string op = server_->bootstrap_token();
-    Ran p = Exec({"--server", url_, "--token", op, "principals", "create", "--name", "Acme",
-                  "--ceiling", "USD:month:100000"});
-    ASSERT_EQ(p.exit_code, 0) << p.err;
-    principal_ = FirstWord(p.out);
+    ASSERT_NO_FATAL_FAILURE(StartServerWithPrincipal({"--ceiling", "USD:month:100000"}));
 
     // The admin: a user and its credential, made with the operator token.
-    Ran alice = As(op, {"users", "create", "--name", "Alice", "--role", "admin"});
+    Ran alice = As(op_, {"users", "create", "--name", "Alice", "--role", "admin"});
     ASSERT_EQ(alice.exit_code, 0) << alice.err;
-    Ran cred = As(op, {"credentials", "create", "--role", "admin", "--user", FirstWord(alice.out),
+    Ran cred = As(op_, {"credentials", "create", "--role", "admin", "--user", FirstWord(alice.out),
                        "--name", "alice laptop"});
     ASSERT_EQ(cred.exit_code, 0) << cred.err;
     admin_ = LineValue(cred.out, "token");
@@ -117,14 +107,8 @@ class CliAuthorizationTest : public ::testing::Test {
     ASSERT_EQ(session_.rfind("ses_", 0), 0u) << session.out;
   }
 
-  // mandatectl with `args` and no MANDATED_* variables (tests/support/mandatectl_run.h).
-  Ran Exec(const std::vector<std::string>& args) { return testing::RunMandatectl(args, Path("exec")); }
-  // Runs with `token` and --principal always given, as the README's exported
-  // MANDATED_PRINCIPAL is: a session token still picks the agent's own routes.
-  Ran As(const std::string& token, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--server", url_, "--token", token, "--principal", principal_});
-    return Exec(args);
-  }
+  // As the agent: with --principal given (MandatectlTest::As), a session token still picks the
+  // agent's own routes.
   Ran Agent(std::vector<std::string> args) { return As(session_, std::move(args)); }
   Ran Authorize(const std::string& payee, const std::string& amount,
                 std::vector<std::string> extra = {}) {
@@ -139,12 +123,8 @@ class CliAuthorizationTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return ParseOrDie(r.out);
   }
-  std::string Path(const std::string& name) const { return dir_.Sub(name); }
 
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::string url_, principal_, admin_, approver_, approver_user_, approver_did_, agent_, mandate_,
-      session_;
+  std::string admin_, approver_, approver_user_, approver_did_, agent_, mandate_, session_;
 };
 
 TEST_F(CliAuthorizationTest, EveryAuthorizationCommandHasHelp) {

@@ -9,46 +9,25 @@
 #include "base/clock.h"
 #include "cli/command_kit.h"
 #include "tests/support/mandatectl_run.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::cli {
 namespace {
 
-using testing::FirstWord;
 using testing::LineValue;
 using testing::WriteFile;
 
-class CliUsageTest : public ::testing::Test {
+class CliUsageTest : public testing::MandatectlTest {
  protected:
-  using Ran = testing::CliRun;
-
   void SetUp() override {
-    server_ = std::make_unique<testing::ServerProcess>(dir_.Sub("data"));
-    ASSERT_TRUE(server_->Start()) << server_->Stderr();
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-    op_ = server_->bootstrap_token();
-    Ran p = Exec({"--server", url_, "--token", op_, "principals", "create", "--name", "Acme"});
-    ASSERT_EQ(p.exit_code, 0) << p.err;
-    principal_ = FirstWord(p.out);
+    ASSERT_NO_FATAL_FAILURE(StartServerWithPrincipal());
     Ran merchant = As(op_, {"credentials", "create", "--role", "merchant", "--name", "shop"});
     ASSERT_EQ(merchant.exit_code, 0) << merchant.err;
     merchant_ = LineValue(merchant.out, "token");
     ASSERT_EQ(merchant_.rfind("crd_", 0), 0u) << merchant.out;
   }
 
-  std::string Path(const std::string& name) { return dir_.Sub(name); }
-  Ran Exec(const std::vector<std::string>& args) {
-    return testing::RunMandatectl(args, Path("exec"));
-  }
-  Ran As(const std::string& token, std::vector<std::string> args) {
-    args.insert(args.begin(), {"--server", url_, "--token", token, "--principal", principal_});
-    return Exec(args);
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::string url_, op_, principal_, merchant_;
+  std::string merchant_;
 };
 
 TEST_F(CliUsageTest, ReportRetryAndShow) {

@@ -1,5 +1,6 @@
 // Running the real mandatectl binary from black-box tests (its exit code and what it printed),
-// and the small helpers those tests share for files and output lines.
+// the small helpers those tests share for files and output lines, and a fixture running it
+// against the real server with one principal.
 #pragma once
 
 #include <fcntl.h>
@@ -9,12 +10,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "base/json.h"
 
+#include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::testing {
@@ -91,5 +94,43 @@ inline std::string LineValue(const std::string& out, const std::string& label) {
 inline bool Matches(const std::string& text, const std::string& pattern) {
   return std::regex_match(text, std::regex(pattern));
 }
+
+// A fixture for mandatectl against the real mandated binary: a scratch directory, the server
+// on loopback, and the principal "Acme" made with the operator token.
+// Thread safety: drive from the test thread.
+class MandatectlTest : public ::testing::Test {
+ protected:
+  using Ran = CliRun;
+
+  // Starts the server and creates the principal "Acme" (`principal_flags` added to `principals
+  // create`) as the operator; sets url_, op_ and principal_. Its failures are fatal to the
+  // caller: call it inside ASSERT_NO_FATAL_FAILURE.
+  void StartServerWithPrincipal(const std::vector<std::string>& principal_flags = {}) {
+    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"));
+    ASSERT_TRUE(server_->Start()) << server_->Stderr();
+    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    op_ = server_->bootstrap_token();
+    std::vector<std::string> args = {"--server", url_, "--token", op_, "principals", "create",
+                                     "--name", "Acme"};
+    args.insert(args.end(), principal_flags.begin(), principal_flags.end());
+    Ran p = Exec(args);
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    principal_ = FirstWord(p.out);
+  }
+
+  std::string Path(const std::string& name) const { return dir_.Sub(name); }
+  // mandatectl with `args` and no MANDATED_* variables.
+  Ran Exec(const std::vector<std::string>& args) { return RunMandatectl(args, Path("exec")); }
+  // Runs with `token` and --principal always given, as the README's exported
+  // MANDATED_PRINCIPAL is.
+  Ran As(const std::string& token, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", url_, "--token", token, "--principal", principal_});
+    return Exec(args);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::string url_, op_, principal_;
+};
 
 }  // namespace mandated::testing
