@@ -20,6 +20,7 @@
 #include "signer/hash.h"
 #include "store/rocks_store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/forwarding_store.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::policy {
@@ -66,29 +67,13 @@ void ExpectError(const Result<IdempotencyKeys::Begin>& r, StatusCode code,
 
 // The RocksDB store with every Get slowed down, to widen the window between a Start's in-flight
 // check and its claim so that racing Starts would overlap there if they could.
-class SlowGetStore final : public store::KvStore {
+class SlowGetStore final : public testing::ForwardingStore {
  public:
-  explicit SlowGetStore(store::KvStore& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   Result<std::optional<std::string>> Get(std::string_view cf, std::string_view key) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    return inner_.Get(cf, key);
+    return ForwardingStore::Get(cf, key);
   }
-  Status Write(const store::WriteBatch& batch, store::Durability d) override {
-    return inner_.Write(batch, d);
-  }
-  Status ScanPrefix(std::string_view cf, std::string_view prefix,
-                    const store::ScanVisitor& visit) override {
-    return inner_.ScanPrefix(cf, prefix, visit);
-  }
-  Status ScanRange(std::string_view cf, std::string_view start, std::string_view end,
-                   const store::ScanVisitor& visit) override {
-    return inner_.ScanRange(cf, start, end, visit);
-  }
-  Status Flush() override { return inner_.Flush(); }
-  store::StoreStats Stats() override { return inner_.Stats(); }
-
- private:
-  store::KvStore& inner_;
 };
 
 class IdempotencyTest : public ::testing::Test {

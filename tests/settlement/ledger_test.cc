@@ -14,6 +14,7 @@
 #include "base/random.h"
 #include "store/rocks_store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/forwarding_store.h"
 #include "tests/support/staged_events.h"
 #include "tests/support/test_support.h"
 
@@ -24,33 +25,17 @@ constexpr char kState[] = "state";
 
 // A KvStore that forwards to another one and fails every Write while `fail_writes` is set.
 // Thread safety: as the wrapped store.
-class FailingWrites final : public store::KvStore {
+class FailingWrites final : public testing::ForwardingStore {
  public:
-  explicit FailingWrites(store::KvStore& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   std::atomic<bool> fail_writes{false};
 
-  Result<std::optional<std::string>> Get(std::string_view cf, std::string_view key) override {
-    return inner_.Get(cf, key);
-  }
   Status Write(const store::WriteBatch& batch, store::Durability d) override {
     if (fail_writes) {
       return UnavailableError("injected write failure", "storage-io");
     }
-    return inner_.Write(batch, d);
+    return ForwardingStore::Write(batch, d);
   }
-  Status ScanPrefix(std::string_view cf, std::string_view prefix,
-                    const store::ScanVisitor& visit) override {
-    return inner_.ScanPrefix(cf, prefix, visit);
-  }
-  Status ScanRange(std::string_view cf, std::string_view start, std::string_view end,
-                   const store::ScanVisitor& visit) override {
-    return inner_.ScanRange(cf, start, end, visit);
-  }
-  Status Flush() override { return inner_.Flush(); }
-  store::StoreStats Stats() override { return inner_.Stats(); }
-
- private:
-  store::KvStore& inner_;
 };
 
 Amount A(uint64_t v) { return Amount::FromUint64(v); }
