@@ -20,6 +20,9 @@
 namespace mandated::settlement {
 namespace {
 
+using testing::At;
+using testing::Hex;
+
 constexpr char kVectorDir[] = "tests/vectors/x402/";
 // The public Anvil development key the vectors were signed with (SOURCES.md).
 constexpr char kDevKey[] = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -37,31 +40,11 @@ json::Value LoadJson(const std::string& file) {
   return J(testing::ReadFileOrDie(testing::SourcePath(std::string(kVectorDir) + file)));
 }
 
-const json::Value& At(const json::Value& v, std::initializer_list<std::string_view> path) {
-  const json::Value* cur = &v;
-  for (std::string_view key : path) {
-    const json::Value* next = cur->Find(key);
-    if (next == nullptr) {
-      ADD_FAILURE() << "missing member " << key;
-      static const json::Value kNull;
-      return kNull;
-    }
-    cur = next;
-  }
-  return *cur;
-}
-
 const std::string& Str(const json::Value& v, std::initializer_list<std::string_view> path) {
   return At(v, path).as_string();
 }
 
 std::string Hex0x(ByteSpan b) { return "0x" + HexEncode(b); }
-
-Bytes Hex(std::string_view text) {
-  Result<Bytes> b = HexDecode(text, /*allow_0x=*/true);
-  EXPECT_TRUE(b.ok()) << text;
-  return b.ok() ? *b : Bytes();
-}
 
 Address Addr(std::string_view text) {
   Address a{};

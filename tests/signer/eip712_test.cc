@@ -22,6 +22,9 @@
 namespace mandated::signer {
 namespace {
 
+using testing::At;
+using testing::Hex;
+
 json::Value J(std::string_view text) {
   json::ParseOptions options;
   options.max_depth = 256;
@@ -32,26 +35,6 @@ json::Value J(std::string_view text) {
 
 json::Value LoadJson(const std::string& relative) {
   return J(testing::ReadFileOrDie(testing::SourcePath(relative)));
-}
-
-const json::Value& At(const json::Value& v, std::initializer_list<std::string_view> path) {
-  const json::Value* cur = &v;
-  for (std::string_view key : path) {
-    const json::Value* next = cur->Find(key);
-    if (next == nullptr) {
-      ADD_FAILURE() << "missing member " << key;
-      static const json::Value kNull;
-      return kNull;
-    }
-    cur = next;
-  }
-  return *cur;
-}
-
-Bytes Hex(std::string_view text) {
-  Result<Bytes> b = HexDecode(text, /*allow_0x=*/true);
-  EXPECT_TRUE(b.ok()) << text;
-  return b.ok() ? *b : Bytes();
 }
 
 std::string Hex0x(const Result<Bytes>& r) {

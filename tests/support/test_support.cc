@@ -47,6 +47,26 @@ std::string StringField(const json::Value& v, const char* key) {
   return f != nullptr && f->is_string() ? f->as_string() : "";
 }
 
+const json::Value& At(const json::Value& v, std::initializer_list<std::string_view> path) {
+  const json::Value* cur = &v;
+  for (std::string_view key : path) {
+    const json::Value* next = cur->Find(key);
+    if (next == nullptr) {
+      ADD_FAILURE() << "missing member " << key;
+      static const json::Value kNull;
+      return kNull;
+    }
+    cur = next;
+  }
+  return *cur;
+}
+
+Bytes Hex(std::string_view text) {
+  Result<Bytes> b = HexDecode(text, /*allow_0x=*/true);
+  EXPECT_TRUE(b.ok()) << text;
+  return b.ok() ? *b : Bytes();
+}
+
 json::Value RunInteropScript(const std::string& script, const json::Value& input) {
   TempDir dir;
   const std::string in = dir.Sub("input.json");

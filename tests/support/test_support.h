@@ -1,7 +1,10 @@
-// Test helpers: fresh temporary directories, paths to vectors, and file reading.
+// Test helpers: fresh temporary directories, paths to vectors, file reading, and members of
+// JSON vectors and hex text that fail the test (not crash) when they are not there.
 #pragma once
 
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "base/bytes.h"
 #include "base/json.h"
@@ -30,6 +33,14 @@ std::string ReadFileOrDie(const std::string& path);
 
 // The string member `key` of a JSON object, or "" when absent or not a string.
 std::string StringField(const json::Value& v, const char* key);
+
+// The member of `v` at `path` (object keys, outermost first); fails the current test (returning
+// a null value) when one is missing.
+const json::Value& At(const json::Value& v, std::initializer_list<std::string_view> path);
+
+// The bytes of hex `text` ("0x" allowed); fails the current test (returning none) when it is not
+// hex.
+Bytes Hex(std::string_view text);
 
 // Runs `node tests/interop/<script> <file holding input>` (the pinned npm peers) and returns its
 // standard output parsed as JSON; fails the current test (returning null) when node fails or
