@@ -3,6 +3,9 @@
 
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
@@ -78,6 +81,12 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
     find("bundle-malformed", "the header needs checkpoint, verifier_key, complete_prefix, proofs");
     return report;
   }
+  // Proofs by sequence number, indexed once: a bundle may hold a million of them.
+  std::unordered_map<std::string_view, const json::Value*> proof_of;
+  proof_of.reserve(proofs->size());
+  for (size_t i = 0; i < proofs->size(); ++i) {
+    proof_of.emplace(proofs->keys()[i], &proofs->items()[i]);
+  }
   report.complete_prefix = complete->as_bool();
 
   // The checkpoint, under the trusted key.
@@ -139,7 +148,8 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
       }
       leaves.push_back(leaf);
     } else {
-      const json::Value* p = proofs->Find(std::to_string(*seq));
+      const auto found = proof_of.find(std::to_string(*seq));
+      const json::Value* p = found == proof_of.end() ? nullptr : found->second;
       std::vector<Hash> path;
       bool well_formed = p != nullptr && p->is_array();
       if (well_formed) {

@@ -617,7 +617,7 @@ Result<std::string> Log::Export(const TrailQuery& q, size_t max_events) {
       if (!p.ok()) return p.error();
       json::Value arr = json::Value::Array();
       for (const Hash& h : *p) arr.Append(json::Value::String(HashHex(h)));
-      proofs.Set(std::to_string(s), std::move(arr));
+      proofs.AppendMember(std::to_string(s), std::move(arr));  // seqs is a set: distinct
     }
   }
   header.Set("proofs", std::move(proofs));

@@ -91,6 +91,12 @@ Value& Value::Set(std::string_view key, Value v) {
   return *this;
 }
 
+Value& Value::AppendMember(std::string_view key, Value v) {
+  keys_.emplace_back(key);
+  items_.push_back(std::move(v));
+  return *this;
+}
+
 bool operator==(const Value& a, const Value& b) {
   return a.type_ == b.type_ && a.bool_ == b.bool_ && a.text_ == b.text_ && a.keys_ == b.keys_ &&
          a.items_ == b.items_;

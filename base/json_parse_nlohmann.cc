@@ -74,7 +74,7 @@ class StrictSax final : public nlohmann::json_sax<nlohmann::json> {
     }
     Frame& f = stack_.back();
     if (f.value.is_object()) {
-      f.value.Set(f.pending_key, std::move(v));
+      f.value.AppendMember(f.pending_key, std::move(v));  // key() refused duplicates
     } else {
       f.value.Append(std::move(v));
     }
