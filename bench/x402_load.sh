@@ -122,6 +122,11 @@ start_server() {
 }
 
 start_reference() {
+  # The reference packages, pinned by tests/interop/package-lock.json (as scripts/test.sh does).
+  if [ ! -f tests/interop/node_modules/.package-lock.json ] ||
+     [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
+    (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) >&2
+  fi
   node tests/interop/reference_facilitator_server.mjs --vector "$vector" \
     >"$work/ref.out" 2>"$work/ref.err" &
   ref_pid=$!
