@@ -189,11 +189,13 @@ Result<Facilitator::Parsed> Facilitator::Parse(const json::Value& body) {
   return out;
 }
 
-VerifyResponse Facilitator::Check(const Parsed& in, int64_t now) {
+VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonce) {
   VerifyResponse v = VerifyExactOffline(in.payload, in.requirements, now);
   if (!v.is_valid) return v;
   const uint64_t chain = in.requirements.chain_id;
-  Result<std::optional<Settlement>> used = Find(NonceKey(chain, in.payload, in.requirements));
+  Result<std::optional<Settlement>> used =
+      check_nonce ? Find(NonceKey(chain, in.payload, in.requirements))
+                  : Result<std::optional<Settlement>>(std::optional<Settlement>());
   if (!used.ok() || used->has_value()) {
     v.is_valid = false;
     v.invalid_reason = "invalid_exact_evm_nonce_already_used";
@@ -271,7 +273,7 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body) {
     return out;
   }
   const int64_t now = clock_.NowUnixSeconds();
-  const VerifyResponse verdict = Check(in, now);
+  const VerifyResponse verdict = Check(in, now, /*check_nonce=*/false);  // `prior` said unused
   if (!verdict.is_valid) {
     out.error_reason = verdict.invalid_reason;
     out.error_message = verdict.invalid_message;

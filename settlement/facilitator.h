@@ -91,8 +91,9 @@ class Facilitator {
     PaymentRequirements requirements;
   };
   static Result<Parsed> Parse(const json::Value& body);
-  // Every check of Verify on a parsed body at `now`: offline, nonce unused, payer's balance.
-  VerifyResponse Check(const Parsed& in, int64_t now);
+  // Every check of Verify on a parsed body at `now`: offline, nonce unused (unless the caller
+  // already looked it up: `check_nonce` false), payer's balance.
+  VerifyResponse Check(const Parsed& in, int64_t now, bool check_nonce = true);
   void CaptureBound(const Settlement& s);
 
   store::KvStore& kv_;

@@ -104,12 +104,13 @@ Payer::Payer(policy::Authorizer& authorizer, mandates::MandateRegistry& mandates
 Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& actor,
                              const PayRequest& req) {
   std::string mandate_id = req.mandate_id;
+  std::optional<policy::Authorization> approved;  // paying an approved authorization
   if (!req.authorization_id.empty()) {
-    MD_ASSIGN_OR_RETURN(policy::Authorization a, authorizer_.Get(t, req.authorization_id));
-    if (a.agent_id != actor.agent_id) {
+    MD_ASSIGN_OR_RETURN(approved, authorizer_.Get(t, req.authorization_id));
+    if (approved->agent_id != actor.agent_id) {
       return NotFoundError("no authorization " + req.authorization_id, "authorization-not-found");
     }
-    mandate_id = a.mandate_id;
+    mandate_id = approved->mandate_id;
   }
   MD_ASSIGN_OR_RETURN(mandates::MandateRecord m, mandates_.Get(t, mandate_id));
   if (m.agent_id != actor.agent_id) {
@@ -179,18 +180,17 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
     detail.pop_back();
     return FailedPreconditionError(std::move(detail), "x402-no-acceptable-requirement");
   }
-  if (!req.authorization_id.empty()) {
+  if (approved) {
     // Paying an approved authorization: the requirement must be the purchase it approved.
-    MD_ASSIGN_OR_RETURN(policy::Authorization a, authorizer_.Get(t, req.authorization_id));
+    mandates::Purchase allowed = approved->purchase;
+    allowed.at.reset();
     for (Choice& c : usable) {
       mandates::Purchase p = c.purchase;
       p.at.reset();
-      mandates::Purchase approved = a.purchase;
-      approved.at.reset();
-      if (p == approved) return std::move(c);
+      if (p == allowed) return std::move(c);
     }
     return FailedPreconditionError("no requirement of the 402 answer is the purchase authorization " +
-                                       a.id + " allowed",
+                                       approved->id + " allowed",
                                    "x402-requirement-mismatch");
   }
   for (Choice& c : usable) {
@@ -210,7 +210,7 @@ Result<policy::Answer> Payer::Pay(const identity::Tenant& t, const policy::Actor
       MD_RETURN_IF_ERROR(
           claim->RecordAlone(policy::StoredAnswer{200, "application/json", stored.body}));
     }
-    return Render(t, actor, choice, stored);
+    return Render(t, actor, choice, stored, /*reread=*/false);
   }
   // A payment needs the agent's custodial key: refuse before anything is held or recorded.
   MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, actor.agent_id));
@@ -219,11 +219,12 @@ Result<policy::Answer> Payer::Pay(const identity::Tenant& t, const policy::Actor
   ar.mandate_id = req.mandate_id;
   ar.purchase = choice.purchase;
   MD_ASSIGN_OR_RETURN(policy::Answer answer, authorizer_.Authorize(t, actor, ar, claim));
-  return Render(t, actor, choice, answer);
+  return Render(t, actor, choice, answer, /*reread=*/false);
 }
 
 Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Actor& actor,
-                                     const Choice& choice, const policy::Answer& given) {
+                                     const Choice& choice, const policy::Answer& given,
+                                     bool reread) {
   MD_ASSIGN_OR_RETURN(json::Value record, json::Parse(given.body));
   // A denial's answer adds the headroom it saw to the record: read the record without it.
   json::Value stored = json::Value::Object();
@@ -233,8 +234,9 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
     }
   }
   MD_ASSIGN_OR_RETURN(policy::Authorization a, policy::AuthorizationFromJson(stored));
-  // The hold as it stands now (a replay may come after the lease ended or an approval decided).
-  if (Result<policy::Authorization> now = authorizer_.Get(t, a.id); now.ok()) a = std::move(*now);
+  if (reread) {
+    if (Result<policy::Authorization> now = authorizer_.Get(t, a.id); now.ok()) a = std::move(*now);
+  }
   a = policy::EffectiveAt(std::move(a), clock_.NowUnixSeconds());
 
   json::Value out = json::Value::Object();

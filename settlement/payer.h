@@ -64,9 +64,12 @@ class Payer {
   // The pay answer for an authorization answer (a fresh one or one replayed for the same
   // Idempotency-Key): allowed -> the signed payment; otherwise the decision as it stands. The
   // signature is deterministic (RFC 6979 over a digest fixed by the authorization), so a replay
-  // hands out the same payment, never a second one.
+  // hands out the same payment, never a second one. `reread`: read the record as it stands now
+  // (a replay may come after the lease ended or an approval decided); false for an answer just
+  // written.
   Result<policy::Answer> Render(const identity::Tenant& t, const policy::Actor& actor,
-                                const Choice& choice, const policy::Answer& authorization_answer);
+                                const Choice& choice, const policy::Answer& authorization_answer,
+                                bool reread = true);
 
  private:
   policy::Authorizer& authorizer_;
