@@ -20,6 +20,8 @@
 # driver's request flags; fixtures it needs are made once by `setup_fixtures`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/server_lib.sh
+source bench/server_lib.sh
 
 build="${MANDATED_BENCH_BUILD_DIR:-build/release}"
 out=""
@@ -80,36 +82,8 @@ unlimited=1000000/1000000
 server_log="$work/server.log"
 
 start_server() {
-  local args=(--data-dir "$work/data" --listen 127.0.0.1:0 --session-ttl-minutes 1440
-              --rate-limits "operator=$unlimited,admin=$unlimited,merchant=$unlimited,agent=$unlimited")
-  if [ -n "$workers" ]; then
-    args+=(--workers "$workers")
-  fi
-  # Appended to, so it can be truncated between runs (each request logs a line at info).
-  MANDATED_BOOTSTRAP_TOKEN="$operator_token" "$server_bin" "${args[@]}" \
-    >"$work/server.out" 2>>"$server_log" &
-  server_pid=$!
-  port=""
-  for _ in $(seq 200); do
-    port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$server_log" | head -1)
-    if [ -n "$port" ]; then
-      break
-    fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      echo "load.sh: the server exited:" >&2
-      cat "$server_log" >&2
-      exit 1
-    fi
-    sleep 0.05
-  done
-  if [ -z "$port" ]; then
-    echo "load.sh: the server did not log its port" >&2
-    exit 1
-  fi
-  server_workers=$(sed -n 's/.*"msg":"listening".*"workers":\([0-9]*\).*/\1/p' "$server_log" \
-    | head -1)
-  base="http://127.0.0.1:$port"
-  echo "server on $base (pid $server_pid, ${server_workers:-?} workers)" >&2
+  start_mandated_server load.sh --session-ttl-minutes 1440 \
+    --rate-limits "operator=$unlimited,admin=$unlimited,merchant=$unlimited,agent=$unlimited"
 }
 
 # ---- Fixtures (all over HTTP) ----

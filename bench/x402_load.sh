@@ -28,6 +28,8 @@
 # getrusage) and the CPU the rest of the machine used meanwhile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/server_lib.sh
+source bench/server_lib.sh
 
 build="${MANDATED_BENCH_BUILD_DIR:-build/release}"
 out=""
@@ -89,36 +91,8 @@ server_log="$work/server.log"
 
 start_server() {
   # 16 MiB: a batch of 10,000 events is about 1.2 MB; the default limit is 64 KiB.
-  local args=(--data-dir "$work/data" --listen 127.0.0.1:0 --max-body-bytes 16777216
-              --rate-limits
-              "operator=$unlimited,admin=$unlimited,merchant=$unlimited,agent=$unlimited")
-  if [ -n "$workers" ]; then
-    args+=(--workers "$workers")
-  fi
-  MANDATED_BOOTSTRAP_TOKEN="$operator_token" "$server_bin" "${args[@]}" \
-    >"$work/server.out" 2>>"$server_log" &
-  server_pid=$!
-  port=""
-  for _ in $(seq 200); do
-    port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$server_log" | head -1)
-    if [ -n "$port" ]; then
-      break
-    fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      echo "x402_load.sh: the server exited:" >&2
-      cat "$server_log" >&2
-      exit 1
-    fi
-    sleep 0.05
-  done
-  if [ -z "$port" ]; then
-    echo "x402_load.sh: the server did not log its port" >&2
-    exit 1
-  fi
-  server_workers=$(sed -n 's/.*"msg":"listening".*"workers":\([0-9]*\).*/\1/p' "$server_log" \
-    | head -1)
-  base="http://127.0.0.1:$port"
-  echo "server on $base (pid $server_pid, ${server_workers:-?} workers)" >&2
+  start_mandated_server x402_load.sh --max-body-bytes 16777216 \
+    --rate-limits "operator=$unlimited,admin=$unlimited,merchant=$unlimited,agent=$unlimited"
 }
 
 start_reference() {
@@ -130,23 +104,8 @@ start_reference() {
   node tests/interop/reference_facilitator_server.mjs --vector "$vector" \
     >"$work/ref.out" 2>"$work/ref.err" &
   ref_pid=$!
-  ref_port=""
-  for _ in $(seq 200); do
-    ref_port=$(sed -n 's/^{"port":\([0-9]*\)}$/\1/p' "$work/ref.out" | head -1)
-    if [ -n "$ref_port" ]; then
-      break
-    fi
-    if ! kill -0 "$ref_pid" 2>/dev/null; then
-      echo "x402_load.sh: the reference server exited:" >&2
-      cat "$work/ref.err" >&2
-      exit 1
-    fi
-    sleep 0.05
-  done
-  if [ -z "$ref_port" ]; then
-    echo "x402_load.sh: the reference server did not print its port" >&2
-    exit 1
-  fi
+  ref_port=$(wait_for_port "x402_load.sh: the reference server" "$ref_pid" "$work/ref.out" \
+    's/^{"port":\([0-9]*\)}$/\1/p' "$work/ref.err")
   echo "reference facilitator on http://127.0.0.1:$ref_port (pid $ref_pid," \
     "node $(node --version))" >&2
 }
