@@ -252,7 +252,11 @@ Status CheckEs256(const signer::Jws& jws, const signer::PublicKey& key) {
     return Unauth("only ES256 with a P-256 key is accepted (got " + jws.alg + ")",
                   "sd-jwt-not-es256");
   }
-  return signer::VerifyJws(jws, key);
+  // ES256 (RFC 7518 §3.4) does not require low S, and other signers (Node's WebCrypto among them)
+  // do not normalize it. Replay protection never keys on signature bytes (specs/ap2.md §1).
+  signer::JwsVerifyOptions options;
+  options.allow_high_s = true;
+  return signer::VerifyJws(jws, key, options);
 }
 
 // The optional integer claim `name`; "sd-jwt-bad-time" when present but not an integer.
