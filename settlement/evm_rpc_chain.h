@@ -1,0 +1,105 @@
+// EvmRpcChain: the evm settlement backend of one network over a node's JSON-RPC (specs/evm.md
+// §5): token reads by eth_call, and EIP-3009 transfers submitted in EIP-1559 transactions signed
+// by the facilitator key, journaled durably before broadcast, tracked to finality, replaced when
+// stuck and re-broadcast when dropped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "settlement/evm_chain.h"
+#include "settlement/evm_rpc.h"
+#include "settlement/evm_tx.h"
+#include "signer/key_store.h"
+#include "store/kv_store.h"
+
+namespace mandated::settlement {
+
+// The column family of the submission journal and the account nonces (specs/evm.md §5.1).
+inline constexpr char kChainFamily[] = "chain";
+
+// Thread safety: safe from any thread. Submit and Track of one instance are serialized by one
+// mutex (they allocate account nonces and rewrite the journal); the reads (BalanceOf,
+// AuthorizationUsed) do not take it. One instance per (store, chain id, facilitator key): two
+// instances sharing an account would allocate the same nonces.
+class EvmRpcChain final : public EvmChain {
+ public:
+  // Does no I/O; the facilitator address and the account nonce are read on first Submit/Track.
+  EvmRpcChain(EvmChainConfig config, std::unique_ptr<JsonRpcTransport> transport,
+              store::KvStore& kv, signer::KeyStore& keys, Clock& clock);
+  // The same, after checking that the node's eth_chainId is config.chain_id
+  // (kFailedPrecondition "chain-id-mismatch") and that the facilitator key is a secp256k1 key
+  // (kInvalidArgument "bad-facilitator-key"); node errors as EvmRpc reports them.
+  static Result<std::unique_ptr<EvmRpcChain>> Create(EvmChainConfig config,
+                                                     std::unique_ptr<JsonRpcTransport> transport,
+                                                     store::KvStore& kv, signer::KeyStore& keys,
+                                                     Clock& clock);
+
+  uint64_t chain_id() const override { return config_.chain_id; }
+  bool Accepts(const Address& token) const override;
+  Result<Amount> BalanceOf(const Address& token, const Address& owner) override;
+  Result<bool> AuthorizationUsed(const Address& token, const Address& authorizer,
+                                 const Nonce32& nonce) override;
+  // Errors: kInvalidArgument ("no-transfers", "token-not-accepted", "mixed-tokens",
+  // "batching-disabled", "bad-signature") for transfers this backend cannot submit; node and
+  // store errors otherwise (nothing journaled then, so the same id may be submitted again).
+  Result<Submission> Submit(const std::string& id,
+                            const std::vector<SignedTransfer>& transfers) override;
+  // kNotFound ("submission-not-found") for an unknown id.
+  Result<Submission> Track(const std::string& id) override;
+  Result<std::vector<std::string>> Unfinished() override;
+
+  // The account that pays gas (available after the first Submit/Track, or from Create).
+  std::optional<Address> facilitator_address();
+  EvmRpc& rpc() { return rpc_; }
+
+  // One signed copy of a submission's transaction (specs/evm.md §5.1).
+  struct Attempt {
+    std::string hash;
+    Bytes raw;
+    Uint128 max_fee_per_gas = 0;
+    Uint128 max_priority_fee_per_gas = 0;
+    int64_t sent_at = 0;  // unix seconds of the last broadcast of this copy
+  };
+  // A journal record (specs/evm.md §5.1).
+  struct Record {
+    Submission sub;
+    std::vector<SignedTransfer> transfers;
+    Address to{};
+    Bytes data;
+    uint64_t account_nonce = 0;
+    uint64_t gas_limit = 0;
+    int64_t created_at = 0;
+    std::vector<Attempt> attempts;
+  };
+
+ private:
+  Status EnsureReadyLocked();
+  Result<std::optional<Record>> LoadLocked(const std::string& id);
+  Status SaveLocked(const Record& r, bool allocate_nonce);
+  void BroadcastLocked(Record& r, size_t attempt);
+  Status ReplaceLocked(Record& r);
+  void FinalizeLocked(Record& r, const Receipt& receipt);
+
+  std::string Key(std::string_view kind, std::string_view id) const;
+
+  const EvmChainConfig config_;
+  std::unique_ptr<JsonRpcTransport> transport_;
+  EvmRpc rpc_;
+  store::KvStore& kv_;
+  signer::KeyStore& keys_;
+  Clock& clock_;
+
+  std::mutex mu_;
+  bool ready_ = false;          // guarded by mu_
+  Address from_{};              // guarded by mu_ (set once ready_)
+  uint64_t next_nonce_ = 0;     // guarded by mu_
+};
+
+}  // namespace mandated::settlement

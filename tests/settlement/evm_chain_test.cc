@@ -1,0 +1,338 @@
+// EvmRpcChain against a real anvil node (tests/support/anvil_chain.h) through the real HTTP
+// transport: single and batched EIP-3009 transfers tracked to confirmation, idempotent Submit,
+// a restart between submission and confirmation, dropped and stuck transactions; and the
+// JSON-RPC quantity rules (specs/evm.md §4.2, §5).
+#include "settlement/evm_rpc_chain.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "api/evm_transport_httplib.h"
+#include "settlement/evm_rpc.h"
+#include "settlement/x402_wire.h"
+#include "signer/ethereum.h"
+#include "signer/recoverable.h"
+#include "store/rocks_store.h"
+#include "tests/support/anvil_chain.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/test_support.h"
+
+namespace mandated::settlement {
+namespace {
+
+using testing::AnvilChain;
+using testing::Hex;
+
+Address Addr(std::string_view text) {
+  Address a{};
+  const Bytes b = Hex(text);
+  std::copy_n(b.begin(), std::min<size_t>(20, b.size()), a.begin());
+  return a;
+}
+
+TEST(EvmRpcQuantityTest, ParsesStrictly) {
+  EXPECT_EQ(*ParseQuantity64("0x0"), 0u);
+  EXPECT_EQ(*ParseQuantity64("0x7a69"), 31337u);
+  EXPECT_EQ(*ParseQuantity64("0xffffffffffffffff"), UINT64_MAX);
+  EXPECT_TRUE(*ParseQuantity128("0xffffffffffffffffffffffffffffffff") == ~Uint128{0});
+  for (std::string_view bad : {"", "0x", "7a69", "0x07a69", "0x00", "0xg1", "0x10000000000000000",
+                               " 0x1"}) {
+    Result<uint64_t> r = ParseQuantity64(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().reason(), "bad-rpc-answer") << bad;
+  }
+  EXPECT_FALSE(ParseQuantity128("0x100000000000000000000000000000000").ok());
+  EXPECT_EQ(Quantity(0), "0x0");
+  EXPECT_EQ(Quantity(31337), "0x7a69");
+  EXPECT_EQ(*ParseData("0x"), Bytes{});
+  EXPECT_FALSE(ParseData("0xabc").ok());
+}
+
+TEST(EvmRpcTransportTest, UnreachableNodeIsUnavailable) {
+  // Port 1 on loopback: nothing listens there.
+  auto t = api::MakeHttpJsonRpcTransport("http://127.0.0.1:1", 500);
+  EvmRpc rpc(*t, 1);
+  Result<uint64_t> id = rpc.ChainId();
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.error().code(), StatusCode::kUnavailable);
+}
+
+class EvmChainTest : public ::testing::Test {
+ protected:
+  // Payers are anvil's dev accounts 1-3; the facilitator account 9; the merchant a fresh address.
+  void Start(bool automine) {
+    if (!AnvilChain::Available()) GTEST_SKIP() << "anvil / node / solc missing in tests/interop";
+    AnvilChain::Options o;
+    o.automine = automine;
+    anvil_ = std::make_unique<AnvilChain>(o);
+    ASSERT_TRUE(anvil_->Start()) << anvil_->error();
+    for (int i = 1; i <= 3; ++i) {
+      anvil_->Mint(anvil_->accounts()[static_cast<size_t>(i)].address, "1000000000");
+    }
+    store::RocksStoreOptions so;
+    so.path = dir_.Sub("db");
+    so.column_families = {signer::kKeysFamily, kChainFamily};
+    kv_ = std::move(*store::OpenRocksStore(so));
+    keys_ = std::move(*signer::KeyStore::Open(*kv_, SecretBytes(ByteSpan(Bytes(32, 9))), clock_,
+                                              SystemRandom::Get()));
+    Bytes secret = Hex(anvil_->accounts()[9].private_key);
+    Result<signer::KeyInfo> k =
+        keys_->Import(signer::KeyType::kSecp256k1, secret, "facilitator", "service");
+    ASSERT_TRUE(k.ok()) << k.error().ToString();
+    facilitator_ = anvil_->accounts()[9].address;
+    ASSERT_EQ(*signer::EthereumAddress(k->public_key), facilitator_);
+    config_.chain_id = anvil_->chain_id();
+    config_.rpc_url = anvil_->rpc_url();
+    config_.tokens = {Addr(anvil_->token())};
+    config_.batch_settler = Addr(anvil_->batch_settler());
+    config_.confirmations = 1;
+    config_.facilitator_key = k->id;
+    config_.replace_after_s = 60;
+    OpenChain();
+  }
+
+  void OpenChain() {
+    chain_.reset();
+    Result<std::unique_ptr<EvmRpcChain>> c = EvmRpcChain::Create(
+        config_, api::MakeHttpJsonRpcTransport(config_.rpc_url, 5000), *kv_, *keys_, clock_);
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    chain_ = std::move(*c);
+  }
+
+  // A transfer of `value` from dev account `payer` to the merchant, signed by `signer_account`
+  // (the payer itself unless testing a bad signature).
+  SignedTransfer Transfer(int payer, uint64_t value, uint8_t nonce_seed, int signer_account = -1) {
+    SignedTransfer t;
+    t.token = Addr(anvil_->token());
+    t.authorization.from = Addr(anvil_->accounts()[static_cast<size_t>(payer)].address);
+    t.authorization.to = Addr(kMerchant);
+    t.authorization.value = Amount::FromUint64(value);
+    t.authorization.valid_after = 0;
+    t.authorization.valid_before = 4000000000;
+    t.authorization.nonce.fill(nonce_seed);
+    t.authorization.nonce[0] = static_cast<uint8_t>(payer);
+    const auto digest =
+        Eip3009Digest("USD Coin", "2", anvil_->chain_id(), t.token, t.authorization);
+    signer::PrivateKey key;
+    key.type = signer::KeyType::kSecp256k1;
+    const size_t who = static_cast<size_t>(signer_account < 0 ? payer : signer_account);
+    key.secret = SecretBytes::Adopt(Hex(anvil_->accounts()[who].private_key));
+    t.signature = *signer::SignDigestRecoverable(key, digest);
+    return t;
+  }
+
+  std::string Balance(int account) {
+    return anvil_->BalanceOf(anvil_->accounts()[static_cast<size_t>(account)].address);
+  }
+  std::string MerchantBalance() { return anvil_->BalanceOf(kMerchant); }
+
+  static constexpr char kMerchant[] = "0x1111111111111111111111111111111111111111";
+  testing::TempDir dir_;
+  testing::FakeClock clock_{1795000000};
+  std::unique_ptr<AnvilChain> anvil_;
+  std::unique_ptr<store::KvStore> kv_;
+  std::unique_ptr<signer::KeyStore> keys_;
+  EvmChainConfig config_;
+  std::string facilitator_;
+  std::unique_ptr<EvmRpcChain> chain_;
+};
+
+TEST_F(EvmChainTest, SingleTransferConfirmsAndIsSubmittedOnce) {
+  Start(/*automine=*/true);
+  if (IsSkipped()) return;
+  const SignedTransfer t = Transfer(1, 1234567, 0x01);
+  EXPECT_FALSE(*chain_->AuthorizationUsed(t.token, t.authorization.from, t.authorization.nonce));
+  EXPECT_EQ(chain_->BalanceOf(t.token, t.authorization.from)->ToString(), "1000000000");
+
+  Result<Submission> s = chain_->Submit("pay-1", {t});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->state, SubmissionState::kPending);
+  ASSERT_EQ(s->tx_hash.size(), 66u);
+  EXPECT_EQ(*chain_->Unfinished(), std::vector<std::string>{"pay-1"});
+
+  Result<Submission> done = chain_->Track("pay-1");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  EXPECT_EQ(done->tx_hash, s->tx_hash);
+  EXPECT_GT(done->block, 0u);
+  ASSERT_EQ(done->outcomes.size(), 1u);
+  EXPECT_TRUE(done->outcomes[0].succeeded);
+  EXPECT_TRUE(chain_->Unfinished()->empty());
+
+  // Exactly the amount moved, read through the backend and through the fixture.
+  EXPECT_EQ(chain_->BalanceOf(t.token, t.authorization.from)->ToString(), "998765433");
+  EXPECT_EQ(chain_->BalanceOf(t.token, Addr(kMerchant))->ToString(), "1234567");
+  EXPECT_EQ(MerchantBalance(), "1234567");
+  EXPECT_TRUE(*chain_->AuthorizationUsed(t.token, t.authorization.from, t.authorization.nonce));
+
+  // Submit again with the same id: the stored submission, no second transaction.
+  Result<Submission> again = chain_->Submit("pay-1", {t});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->tx_hash, s->tx_hash);
+  EXPECT_EQ(again->state, SubmissionState::kConfirmed);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_EQ(MerchantBalance(), "1234567");
+}
+
+TEST_F(EvmChainTest, BatchOfThreeReportsEachTransfer) {
+  Start(/*automine=*/true);
+  if (IsSkipped()) return;
+  const SignedTransfer a = Transfer(1, 100, 0x21);
+  const SignedTransfer bad = Transfer(2, 200, 0x22, /*signer_account=*/4);  // wrong signer
+  const SignedTransfer c = Transfer(3, 300, 0x23);
+  const uint64_t first_block = anvil_->BlockNumber() + 1;
+
+  Result<Submission> s = chain_->Submit("batch-1", {a, bad, c});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  Result<Submission> done = chain_->Track("batch-1");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  // A batch with a failed transfer is kReverted (settlement/evm_chain.h), per transfer outcomes.
+  EXPECT_EQ(done->state, SubmissionState::kReverted);
+  EXPECT_EQ(done->error, "1 of 3 transfers failed");
+  ASSERT_EQ(done->outcomes.size(), 3u);
+  EXPECT_TRUE(done->outcomes[0].succeeded);
+  EXPECT_FALSE(done->outcomes[1].succeeded);
+  EXPECT_TRUE(done->outcomes[2].succeeded);
+  EXPECT_EQ(done->outcomes[1].nonce, bad.authorization.nonce);
+
+  EXPECT_EQ(Balance(1), "999999900");
+  EXPECT_EQ(Balance(2), "1000000000");
+  EXPECT_EQ(Balance(3), "999999700");
+  EXPECT_EQ(MerchantBalance(), "400");
+  // One transaction, to the settler.
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_EQ(anvil_->TransactionsTo(anvil_->batch_settler(), first_block, anvil_->BlockNumber()),
+            1u);
+}
+
+TEST_F(EvmChainTest, TransferThatWouldRevertIsFailedWithoutATransaction) {
+  Start(/*automine=*/true);
+  if (IsSkipped()) return;
+  const SignedTransfer t = Transfer(1, 10, 0x31);
+  ASSERT_EQ(chain_->Submit("first", {t})->state, SubmissionState::kPending);
+  ASSERT_EQ(chain_->Track("first")->state, SubmissionState::kConfirmed);
+  // The same authorization again: the token refuses a used nonce, so estimation reverts.
+  Result<Submission> s = chain_->Submit("second", {t});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->state, SubmissionState::kFailed);
+  EXPECT_EQ(s->tx_hash, "");
+  EXPECT_NE(s->error.find("revert"), std::string::npos) << s->error;
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_TRUE(chain_->Unfinished()->empty());
+  EXPECT_EQ(MerchantBalance(), "10");
+}
+
+TEST_F(EvmChainTest, RestartBetweenSubmissionAndConfirmationSubmitsOnce) {
+  Start(/*automine=*/false);
+  if (IsSkipped()) return;
+  const SignedTransfer t = Transfer(1, 5000, 0x41);
+  Result<Submission> s = chain_->Submit("crash-1", {t});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  ASSERT_EQ(s->state, SubmissionState::kPending);
+  const std::string hash = s->tx_hash;
+
+  // "Crash": the chain client goes away with the transaction in the node's pool, unmined.
+  OpenChain();
+  EXPECT_EQ(*chain_->Unfinished(), std::vector<std::string>{"crash-1"});
+  Result<Submission> waiting = chain_->Track("crash-1");
+  ASSERT_TRUE(waiting.ok()) << waiting.error().ToString();
+  EXPECT_EQ(waiting->state, SubmissionState::kPending);
+  EXPECT_EQ(waiting->tx_hash, hash);
+  // Submit after the restart returns the journaled submission; no second transaction.
+  EXPECT_EQ(chain_->Submit("crash-1", {t})->tx_hash, hash);
+
+  const uint64_t block = anvil_->BlockNumber() + 1;
+  anvil_->Mine();
+  Result<Submission> done = chain_->Track("crash-1");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  EXPECT_EQ(done->tx_hash, hash);
+  EXPECT_EQ(done->block, block);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_EQ(anvil_->TransactionsInBlocks(block, block), 1u);
+  EXPECT_EQ(MerchantBalance(), "5000");
+  EXPECT_TRUE(chain_->Unfinished()->empty());
+
+  // A new submission after the restart takes the next account nonce.
+  ASSERT_TRUE(chain_->Submit("crash-2", {Transfer(2, 7, 0x42)}).ok());
+  anvil_->Mine();
+  EXPECT_EQ(chain_->Track("crash-2")->state, SubmissionState::kConfirmed);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 2u);
+}
+
+TEST_F(EvmChainTest, DroppedTransactionIsBroadcastAgainFromTheJournal) {
+  Start(/*automine=*/false);
+  if (IsSkipped()) return;
+  Result<Submission> s = chain_->Submit("drop-1", {Transfer(1, 42, 0x51)});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  json::Value params = json::Value::Array();
+  params.Append(json::Value::String(s->tx_hash));
+  anvil_->Rpc("anvil_dropTransaction", params);
+  json::Value byhash = json::Value::Array();
+  byhash.Append(json::Value::String(s->tx_hash));
+  ASSERT_TRUE(anvil_->Rpc("eth_getTransactionByHash", byhash).is_null());
+
+  // The node forgot it and the nonce is unused: Track sends the same bytes again.
+  EXPECT_EQ(chain_->Track("drop-1")->state, SubmissionState::kPending);
+  EXPECT_FALSE(anvil_->Rpc("eth_getTransactionByHash", byhash).is_null());
+  anvil_->Mine();
+  Result<Submission> done = chain_->Track("drop-1");
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  EXPECT_EQ(done->tx_hash, s->tx_hash);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_EQ(MerchantBalance(), "42");
+}
+
+TEST_F(EvmChainTest, StuckTransactionIsReplacedWithTheSameNonceAndHigherFees) {
+  Start(/*automine=*/false);
+  if (IsSkipped()) return;
+  Result<Submission> s = chain_->Submit("stuck-1", {Transfer(1, 77, 0x61)});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  // Not yet old enough: nothing changes.
+  clock_.AdvanceSeconds(59);
+  EXPECT_EQ(chain_->Track("stuck-1")->tx_hash, s->tx_hash);
+  clock_.AdvanceSeconds(1);
+  Result<Submission> replaced = chain_->Track("stuck-1");
+  ASSERT_TRUE(replaced.ok()) << replaced.error().ToString();
+  EXPECT_EQ(replaced->state, SubmissionState::kPending);
+  EXPECT_NE(replaced->tx_hash, s->tx_hash);
+  EXPECT_EQ(replaced->error, "");  // the node took the replacement
+
+  const uint64_t block = anvil_->BlockNumber() + 1;
+  anvil_->Mine();
+  Result<Submission> done = chain_->Track("stuck-1");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  EXPECT_EQ(done->tx_hash, replaced->tx_hash);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_EQ(anvil_->TransactionsInBlocks(block, block), 1u);
+  EXPECT_EQ(MerchantBalance(), "77");
+}
+
+TEST_F(EvmChainTest, ConcurrentSubmissionsTakeDistinctNonces) {
+  Start(/*automine=*/true);
+  if (IsSkipped()) return;
+  std::vector<SignedTransfer> transfers;
+  for (int i = 0; i < 6; ++i) {
+    transfers.push_back(Transfer(1 + i % 3, 10 + static_cast<uint64_t>(i),
+                                 static_cast<uint8_t>(0x70 + i)));
+  }
+  std::vector<std::thread> threads;
+  std::vector<Status> results(transfers.size());
+  for (size_t i = 0; i < transfers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = chain_->Submit("conc-" + std::to_string(i), {transfers[i]}).status();
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (size_t i = 0; i < transfers.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    EXPECT_EQ(chain_->Track("conc-" + std::to_string(i))->state, SubmissionState::kConfirmed);
+  }
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 6u);
+  EXPECT_EQ(MerchantBalance(), "75");  // 10 + 11 + ... + 15
+}
+
+}  // namespace
+}  // namespace mandated::settlement
