@@ -1,0 +1,582 @@
+// Ap2Authority: issuance of open AP2 mandates, acceptance of closed ones with stateful
+// enforcement, and merchant verification with signed receipts (specs/ap2.md §6-§8).
+#include "mandates/ap2_authority.h"
+
+#include <utility>
+
+#include "audit/event.h"
+#include "base/bytes.h"
+#include "mandates/sd_jwt.h"
+#include "signer/did.h"
+#include "signer/jws.h"
+
+namespace mandated::mandates::ap2 {
+namespace {
+
+constexpr char kOpenKind[] = "ap2-mandate";
+constexpr char kUsageKind[] = "ap2-usage";
+constexpr char kClosedKind[] = "ap2-closed";     // "<open id>/<transaction digest>"
+constexpr char kClosedByTx[] = "ap2-closed-tx";  // "<transaction_id digest>" -> closed id
+constexpr char kChallengeKind[] = "ap2-challenge";
+constexpr char kNonceKind[] = "ap2-nonce";       // digest of aud "\n" nonce: used nonces
+constexpr char kRootTyp[] = "dc+sd-jwt";
+
+std::string KindName(Kind k) { return k == Kind::kPayment ? "payment" : "checkout"; }
+std::string Digest(std::string_view s) { return sdjwt::HashB64(sdjwt::HashAlg::kSha256, s); }
+std::string StrOf(const json::Value& v, std::string_view key) {
+  const json::Value* m = v.is_object() ? v.Find(key) : nullptr;
+  return m != nullptr && m->is_string() ? m->as_string() : "";
+}
+int64_t IntOf(const json::Value& v, std::string_view key) {
+  const json::Value* m = v.is_object() ? v.Find(key) : nullptr;
+  return m != nullptr && m->is_number() ? m->as_int64().value_or(0) : 0;
+}
+
+Result<OpenMandate> OpenFromJson(std::string_view text) {
+  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(text));
+  OpenMandate m;
+  m.id = StrOf(v, "id");
+  m.principal_id = StrOf(v, "principal");
+  m.agent_id = StrOf(v, "agent");
+  m.kind = StrOf(v, "kind") == "checkout" ? Kind::kCheckout : Kind::kPayment;
+  m.token = StrOf(v, "token");
+  m.digest = StrOf(v, "digest");
+  m.key_id = StrOf(v, "key_id");
+  m.issued_at = IntOf(v, "issued_at");
+  m.expires_at = IntOf(v, "expires_at");
+  return m;
+}
+
+Usage UsageFromJson(const std::optional<std::string>& text) {
+  Usage u;
+  if (!text.has_value()) return u;
+  Result<json::Value> v = json::Parse(*text);
+  if (!v.ok()) return u;
+  u.spent = IntOf(*v, "spent");
+  u.uses = IntOf(*v, "uses");
+  if (v->Find("last_use_at") != nullptr) u.last_use_at = IntOf(*v, "last_use_at");
+  return u;
+}
+std::string UsageToJson(const Usage& u) {
+  json::Value v = json::Value::Object();
+  v.Set("spent", json::Value::Int(u.spent));
+  v.Set("uses", json::Value::Int(u.uses));
+  if (u.last_use_at) v.Set("last_use_at", json::Value::Int(*u.last_use_at));
+  return json::Write(v);
+}
+
+
+}  // namespace
+
+json::Value OpenMandateToJson(const OpenMandate& m) {
+  json::Value v = json::Value::Object();
+  v.Set("id", json::Value::String(m.id));
+  v.Set("principal", json::Value::String(m.principal_id));
+  v.Set("agent", json::Value::String(m.agent_id));
+  v.Set("kind", json::Value::String(KindName(m.kind)));
+  v.Set("vct", json::Value::String(std::string(VctOf(m.kind))));
+  v.Set("token", json::Value::String(m.token));
+  v.Set("digest", json::Value::String(m.digest));
+  v.Set("key_id", json::Value::String(m.key_id));
+  v.Set("issued_at", json::Value::Int(m.issued_at));
+  v.Set("expires_at", json::Value::Int(m.expires_at));
+  return v;
+}
+
+json::Value ClosedRecordToJson(const ClosedRecord& r) {
+  json::Value v = json::Value::Object();
+  v.Set("id", json::Value::String(r.id));
+  v.Set("open_mandate", json::Value::String(r.open_mandate_id));
+  v.Set("agent", json::Value::String(r.agent_id));
+  v.Set("transaction_id", json::Value::String(r.transaction_id));
+  v.Set("nonce", json::Value::String(r.nonce));
+  v.Set("payee", r.payment.payee);
+  v.Set("payment_amount", json::Value::Object()
+                              .Set("amount", json::Value::Int(r.payment.amount))
+                              .Set("currency", json::Value::String(r.payment.currency)));
+  v.Set("payment_instrument", r.payment.payment_instrument);
+  v.Set("chain", json::Value::String(r.chain));
+  v.Set("reference", json::Value::String(r.reference));
+  v.Set("payment_receipt", json::Value::String(r.receipt));
+  v.Set("closed_at", json::Value::Int(r.closed_at));
+  return v;
+}
+
+Result<IssueOpenRequest> ParseIssueOpen(const json::Value& body) {
+  MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
+  IssueOpenRequest req;
+  MD_ASSIGN_OR_RETURN(req.agent_id, r.String("agent"));
+  MD_ASSIGN_OR_RETURN(std::string kind, r.String("kind"));
+  if (kind != "payment" && kind != "checkout") {
+    return InvalidArgumentError("/kind: must be payment or checkout", "bad-value");
+  }
+  req.kind = kind == "payment" ? Kind::kPayment : Kind::kCheckout;
+  MD_ASSIGN_OR_RETURN(const json::Value* constraints, r.Required("constraints"));
+  req.constraints = *constraints;
+  if (const json::Value* preset = r.Optional("preset"); preset != nullptr) {
+    if (!preset->is_object() || req.kind != Kind::kPayment) {
+      return InvalidArgumentError("/preset: an object, for payment mandates only", "bad-value");
+    }
+    for (const std::string& k : preset->keys()) {
+      if (k != "payee" && k != "payment_amount" && k != "payment_instrument" && k != "pisp" &&
+          k != "execution_date") {
+        return InvalidArgumentError("/preset/" + k + ": not a claim an open payment mandate "
+                                    "may pre-set", "unknown-field");
+      }
+    }
+    req.preset = *preset;
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> checkout, r.OptionalString("checkout_mandate"));
+  if (checkout.has_value()) {
+    if (req.kind != Kind::kPayment) {
+      return InvalidArgumentError("/checkout_mandate: for payment mandates only", "bad-value");
+    }
+    req.checkout_mandate = *checkout;
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<int64_t> ttl, r.OptionalInt("ttl_seconds"));
+  if (ttl.has_value()) {
+    if (*ttl < 60 || *ttl > 31622400) {
+      return InvalidArgumentError("/ttl_seconds: 60 to 31622400", "bad-value");
+    }
+    req.ttl_s = *ttl;
+  }
+  MD_RETURN_IF_ERROR(r.Finish());
+  return req;
+}
+
+Result<MerchantVerifyRequest> ParseMerchantVerify(const json::Value& body) {
+  MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
+  MerchantVerifyRequest req;
+  MD_ASSIGN_OR_RETURN(req.checkout_chain, r.String("checkout_chain"));
+  MD_ASSIGN_OR_RETURN(req.checkout_jwt, r.String("checkout_jwt"));
+  MD_ASSIGN_OR_RETURN(const json::Value* jwk, r.Required("merchant_jwk"));
+  req.merchant_jwk = *jwk;
+  MD_ASSIGN_OR_RETURN(req.aud, r.String("aud"));
+  MD_ASSIGN_OR_RETURN(req.nonce, r.String("nonce"));
+  MD_RETURN_IF_ERROR(r.Finish());
+  if (req.aud.empty() || req.nonce.empty()) {
+    return InvalidArgumentError("/aud and /nonce are never optional", "sd-jwt-expectation-missing");
+  }
+  return req;
+}
+
+Result<signer::KeyInfo> Authority::IssuerKey(const std::string& principal_id) {
+  std::lock_guard<std::mutex> lock(key_mu_);
+  Result<signer::KeyInfo> k = keys_.ActiveKey(principal_id, kIssuerPurpose);
+  if (k.ok() || k.error().code() != StatusCode::kNotFound) return k;
+  return keys_.Generate(signer::KeyType::kP256, kIssuerPurpose, principal_id);
+}
+
+Result<signer::KeyInfo> Authority::ReceiptKey() {
+  std::lock_guard<std::mutex> lock(key_mu_);
+  Result<signer::KeyInfo> k = keys_.ActiveKey("service", kReceiptPurpose);
+  if (k.ok() || k.error().code() != StatusCode::kNotFound) return k;
+  return keys_.Generate(signer::KeyType::kP256, kReceiptPurpose, "service");
+}
+
+Result<json::Value> Authority::ReceiptJwks() {
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo k, ReceiptKey());
+  json::Value jwk = signer::PublicKeyToJwk(k.public_key);
+  jwk.Set("kid", json::Value::String(k.id));
+  jwk.Set("alg", json::Value::String("ES256"));
+  json::Value keys = json::Value::Array();
+  keys.Append(std::move(jwk));
+  return json::Value::Object().Set("keys", keys);
+}
+
+Result<signer::PublicKey> Authority::AgentKey(const identity::Agent& agent) {
+  if (agent.key_type != "P-256") {
+    return FailedPreconditionError("agent " + agent.id + " has a " + agent.key_type +
+                                       " key; AP2 binds ES256 (P-256) keys only",
+                                   "ap2-agent-key");
+  }
+  if (agent.custody == "custodial") {
+    MD_ASSIGN_OR_RETURN(signer::KeyInfo k, keys_.Get(agent.key_id));
+    return k.public_key;
+  }
+  return signer::PublicKeyFromDidKey(agent.did);
+}
+
+Result<std::string> Authority::SignReceipt(json::Value claims, std::string_view typ) {
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo k, ReceiptKey());
+  json::Value header = json::Value::Object()
+                           .Set("typ", json::Value::String(std::string(typ)))
+                           .Set("kid", json::Value::String(k.id));
+  return keys_.SignJws(k.id, std::move(header), json::Write(claims));
+}
+
+Result<OpenMandate> Authority::Get(const identity::Tenant& t, const std::string& id) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kOpenKind, id));
+  if (!raw.has_value()) return NotFoundError("no AP2 mandate " + id, "ap2-mandate-not-found");
+  return OpenFromJson(*raw);
+}
+
+Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueOpenRequest& in,
+                                         const std::string& issued_by) {
+  IssueOpenRequest req = in;
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, req.agent_id));
+  if (agent.state != "active") {
+    return FailedPreconditionError("agent " + agent.id + " is " + agent.state, "agent-state");
+  }
+  MD_ASSIGN_OR_RETURN(signer::PublicKey agent_key, AgentKey(agent));
+  if (!req.checkout_mandate.empty()) {
+    MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, req.checkout_mandate));
+    if (checkout.kind != Kind::kCheckout || checkout.agent_id != agent.id) {
+      return InvalidArgumentError("/checkout_mandate: not an open checkout mandate of this agent",
+                                  "ap2-mandate-not-found");
+    }
+    json::Value ref = json::Value::Object()
+                          .Set("type", json::Value::String("payment.reference"))
+                          .Set("conditional_transaction_id", json::Value::String(checkout.digest));
+    if (req.constraints.is_array()) req.constraints.Append(std::move(ref));
+  }
+  MD_RETURN_IF_ERROR(CheckConstraints(req.kind, req.constraints));
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, IssuerKey(t.principal_id()));
+  OpenMandate m;
+  MD_ASSIGN_OR_RETURN(m.id, random_.NewId("ap2m_"));
+  m.principal_id = t.principal_id();
+  m.agent_id = agent.id;
+  m.kind = req.kind;
+  m.key_id = key.id;
+  m.issued_at = clock_.NowUnixSeconds();
+  m.expires_at = m.issued_at + req.ttl_s;
+
+  json::Value claims = json::Value::Object();
+  claims.Set("vct", json::Value::String(std::string(VctOf(req.kind))));
+  claims.Set("jti", json::Value::String(m.id));
+  claims.Set("iss", json::Value::String(t.principal_id()));
+  claims.Set("iat", json::Value::Int(m.issued_at));
+  claims.Set("exp", json::Value::Int(m.expires_at));
+  for (size_t i = 0; i < req.preset.size(); ++i) claims.Set(req.preset.keys()[i], req.preset.items()[i]);
+  claims.Set("constraints", req.constraints);
+  claims.Set("cnf", json::Value::Object().Set("jwk", signer::PublicKeyToJwk(agent_key)));
+  json::Value header = json::Value::Object()
+                           .Set("typ", json::Value::String(kRootTyp))
+                           .Set("kid", json::Value::String(key.id));
+  signer::KeyStore& ks = keys_;
+  const std::string key_id = key.id;
+  MD_ASSIGN_OR_RETURN(
+      m.token, sdjwt::Issue(claims, FrameFor(req.constraints), std::move(header),
+                            sdjwt::HashAlg::kSha256, random_,
+                            [&ks, &key_id](json::Value h, std::string_view payload) {
+                              return ks.SignJws(key_id, std::move(h), payload);
+                            }));
+  m.digest = Digest(m.token);
+
+  store::WriteBatch batch;
+  const json::Value record = OpenMandateToJson(m);
+  t.Put(batch, kOpenKind, m.id, json::Write(record));
+  audit::Event e;
+  e.type = "ap2.mandate_issued";
+  e.principal = t.principal_id();
+  e.Subject("mandate", m.id).Subject("agent", m.agent_id).Subject("key", m.key_id);
+  e.data = json::Value::Object()
+               .Set("vct", json::Value::String(std::string(VctOf(m.kind))))
+               .Set("digest", json::Value::String(m.digest))
+               .Set("constraints", req.constraints)
+               .Set("issued_by", json::Value::String(issued_by))
+               .Set("expires_at", json::Value::Int(m.expires_at));
+  e.at_micros = clock_.NowUnixMicros();
+  audit::Stage(batch, e);
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  return m;
+}
+
+Result<Challenge> Authority::NewChallenge(const identity::Tenant& t, const std::string& agent_id) {
+  Challenge c;
+  MD_ASSIGN_OR_RETURN(Bytes raw, random_.Generate(24));
+  c.nonce = Base64UrlEncode(raw);
+  c.aud = service_did_;
+  c.expires_at = clock_.NowUnixSeconds() + kChallengeTtlSeconds;
+  store::WriteBatch batch;
+  t.Put(batch, kChallengeKind, c.nonce,
+        json::Write(json::Value::Object()
+                        .Set("agent", json::Value::String(agent_id))
+                        .Set("expires_at", json::Value::Int(c.expires_at))));
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  return c;
+}
+
+Result<OpenMandate> Authority::RootMandate(const identity::Tenant& t, const std::string& root_jwt,
+                                           const std::string& kid, signer::PublicKey* key) {
+  Result<signer::KeyInfo> k = keys_.Get(kid);
+  if (!k.ok() || k->owner != t.principal_id() || k->purpose != kIssuerPurpose) {
+    return UnauthenticatedError("the open mandate is not signed by this principal's AP2 issuer key",
+                                "ap2-unknown-issuer");
+  }
+  *key = k->public_key;
+  MD_ASSIGN_OR_RETURN(signer::Jws jws, signer::ParseJws(root_jwt));
+  Result<json::Value> payload = json::Parse(jws.payload);
+  const std::string jti = payload.ok() ? StrOf(*payload, "jti") : "";
+  Result<OpenMandate> m = Get(t, jti);
+  if (!m.ok() || m->token.compare(0, root_jwt.size() + 1, root_jwt + "~") != 0) {
+    return UnauthenticatedError("the open mandate is not one this service issued",
+                                "ap2-mandate-not-found");
+  }
+  return m;
+}
+
+Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::string& agent_id,
+                                       const std::string& chain, const std::string& expect_aud,
+                                       const std::string& expect_nonce, bool service_challenge) {
+  const int64_t now = clock_.NowUnixSeconds();
+  MD_ASSIGN_OR_RETURN(sdjwt::Presentation p, sdjwt::Parse(chain));
+  if (p.hops.size() < 2) {
+    return InvalidArgumentError("a closed mandate is <open mandate>~~<closed hop>",
+                                "sd-jwt-key-binding-missing");
+  }
+  signer::PublicKey issuer;
+  MD_ASSIGN_OR_RETURN(OpenMandate open, RootMandate(t, p.hops[0].jwt, p.hops[0].jws.kid, &issuer));
+  if (open.agent_id != agent_id) {
+    return PermissionDeniedError("the open mandate binds another agent", "ap2-wrong-agent");
+  }
+  if (open.kind != Kind::kPayment) {
+    return InvalidArgumentError("only payment mandates are closed here", "ap2-wrong-vct");
+  }
+  // The nonce the hop claims, checked against the expectation by VerifyPresentation.
+  std::string nonce = expect_nonce;
+  if (service_challenge) {
+    nonce = StrOf(p.hops.back().payload, "nonce");
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> ch, t.Get(kChallengeKind, nonce));
+    if (nonce.empty() || !ch.has_value()) {
+      return UnauthenticatedError("the nonce is not a challenge this service issued",
+                                  "ap2-nonce-unknown");
+    }
+    Result<json::Value> cv = json::Parse(*ch);
+    if (!cv.ok() || StrOf(*cv, "agent") != agent_id) {
+      return UnauthenticatedError("the challenge was issued to another agent", "ap2-nonce-unknown");
+    }
+    if (cv->Find("used_at") != nullptr) {
+      return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");
+    }
+    if (IntOf(*cv, "expires_at") <= now) {
+      return UnauthenticatedError("the challenge expired", "ap2-nonce-expired");
+    }
+  }
+  MD_ASSIGN_OR_RETURN(std::vector<sdjwt::VerifiedHop> hops,
+                      sdjwt::VerifyPresentation(p, issuer, sdjwt::Expectation{expect_aud, nonce, now}));
+  MD_ASSIGN_OR_RETURN(ClosedPayment closed, ParseClosedPayment(hops.back().claims));
+  // Constraints come from the mandate as issued: the agent may withhold disclosures from others,
+  // not from the authority that keeps the totals.
+  MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));
+  MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
+
+  std::lock_guard<std::mutex> lock(accept_mu_);
+  const std::string nonce_key = Digest(expect_aud + "\n" + nonce);
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, nonce_key));
+  if (used.has_value()) return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");
+  std::optional<std::string> challenge;
+  if (service_challenge) {
+    MD_ASSIGN_OR_RETURN(challenge, t.Get(kChallengeKind, nonce));
+    Result<json::Value> cv = challenge ? json::Parse(*challenge) : Result<json::Value>(json::Value());
+    if (!cv.ok() || !cv->is_object() || cv->Find("used_at") != nullptr) {
+      return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");
+    }
+  }
+  const std::string closed_key = open.id + "/" + Digest(closed.transaction_id);
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> prior, t.Get(kClosedKind, closed_key));
+  if (prior.has_value()) {
+    return PermissionDeniedError("transaction " + closed.transaction_id +
+                                     " was already closed under this mandate (single use)",
+                                 "ap2-closed-mandate-replayed");
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
+  Usage usage = UsageFromJson(usage_raw);
+  if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
+  MD_RETURN_IF_ERROR(EvaluatePayment(open_claims, closed, usage, now));
+
+  ClosedRecord rec;
+  MD_ASSIGN_OR_RETURN(rec.id, random_.NewId("ap2c_"));
+  rec.open_mandate_id = open.id;
+  rec.agent_id = agent_id;
+  rec.transaction_id = closed.transaction_id;
+  rec.nonce = nonce;
+  rec.payment = closed;
+  rec.chain = chain;
+  rec.reference = sdjwt::HashB64(hops.back().alg, chain);
+  rec.closed_at = now;
+  json::Value receipt = json::Value::Object();
+  receipt.Set("iss", json::Value::String(service_did_));
+  receipt.Set("iat", json::Value::Int(now));
+  receipt.Set("status", json::Value::String("Success"));
+  receipt.Set("reference", json::Value::String(rec.reference));
+  receipt.Set("payment_id", json::Value::String(rec.id));
+  receipt.Set("transaction_id", json::Value::String(rec.transaction_id));
+  MD_ASSIGN_OR_RETURN(rec.receipt, SignReceipt(std::move(receipt), "payment-receipt+jwt"));
+
+  usage.spent += closed.amount;
+  usage.uses += 1;
+  usage.last_use_at = now;
+  store::WriteBatch batch;
+  const std::string rec_json = json::Write(ClosedRecordToJson(rec));
+  t.Put(batch, kClosedKind, closed_key, rec_json);
+  t.Put(batch, kClosedByTx, Digest(closed.transaction_id), rec_json);
+  t.Put(batch, kUsageKind, open.id, UsageToJson(usage));
+  t.Put(batch, kNonceKind, nonce_key, std::to_string(now));
+  if (service_challenge) {
+    t.Put(batch, kChallengeKind, nonce,
+          json::Write(json::Value::Object()
+                          .Set("agent", json::Value::String(agent_id))
+                          .Set("used_at", json::Value::Int(now))));
+  }
+  audit::Event e;
+  e.type = "ap2.payment_closed";
+  e.principal = t.principal_id();
+  e.Subject("mandate", open.id).Subject("agent", agent_id);
+  json::Value data = ClosedRecordToJson(rec);
+  data.Set("usage", json::Value::Object()
+                        .Set("spent", json::Value::Int(usage.spent))
+                        .Set("uses", json::Value::Int(usage.uses)));
+  e.data = std::move(data);
+  e.at_micros = clock_.NowUnixMicros();
+  audit::Stage(batch, e);
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  return rec;
+}
+
+Result<ClosedRecord> Authority::Present(const identity::Tenant& t, const std::string& agent_id,
+                                        const std::string& chain) {
+  return Accept(t, agent_id, chain, service_did_, "", true);
+}
+
+Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
+                                               const std::string& agent_id,
+                                               const std::string& open_id, json::Value closed,
+                                               const std::string& aud, const std::string& nonce) {
+  if (aud.empty() || nonce.empty()) {
+    return InvalidArgumentError("/aud and /nonce are never optional", "sd-jwt-expectation-missing");
+  }
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, agent_id));
+  if (agent.custody != "custodial" || agent.key_type != "P-256") {
+    return FailedPreconditionError("the service closes mandates only for custodial P-256 agents",
+                                   "ap2-agent-key");
+  }
+  MD_ASSIGN_OR_RETURN(OpenMandate open, Get(t, open_id));
+  if (open.agent_id != agent_id) {
+    return PermissionDeniedError("the open mandate binds another agent", "ap2-wrong-agent");
+  }
+  if (!closed.is_object()) return InvalidArgumentError("/closed: must be an object", "wrong-type");
+  for (const char* k : {"iat", "aud", "nonce", "cnf", "sd_hash", "issuer_jwt_hash"}) {
+    if (closed.Find(k) != nullptr) {
+      return InvalidArgumentError(std::string("/closed/") + k + ": set by the service", "unknown-field");
+    }
+  }
+  closed.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
+  closed.Set("aud", json::Value::String(aud));
+  closed.Set("nonce", json::Value::String(nonce));
+  MD_RETURN_IF_ERROR(ParseClosedPayment(closed).status());
+  signer::KeyStore& ks = keys_;
+  const std::string key_id = agent.key_id;
+  MD_ASSIGN_OR_RETURN(
+      std::string chain,
+      sdjwt::AppendHop(open.token, std::move(closed), json::Value(), sdjwt::HopOptions{}, random_,
+                       [&ks, &key_id](json::Value h, std::string_view payload) {
+                         return ks.SignJws(key_id, std::move(h), payload);
+                       }));
+  return Accept(t, agent_id, chain, aud, nonce, false);
+}
+
+Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t,
+                                                       const MerchantVerifyRequest& req) {
+  const int64_t now = clock_.NowUnixSeconds();
+  MD_ASSIGN_OR_RETURN(sdjwt::Presentation p, sdjwt::Parse(req.checkout_chain));
+  if (p.hops.size() < 2) {
+    return InvalidArgumentError("a closed checkout mandate is <open>~~<closed hop>",
+                                "sd-jwt-key-binding-missing");
+  }
+  signer::PublicKey issuer;
+  MD_ASSIGN_OR_RETURN(OpenMandate open, RootMandate(t, p.hops[0].jwt, p.hops[0].jws.kid, &issuer));
+  if (open.kind != Kind::kCheckout) {
+    return InvalidArgumentError("the chain is not a checkout mandate", "ap2-wrong-vct");
+  }
+  MD_ASSIGN_OR_RETURN(std::vector<sdjwt::VerifiedHop> hops,
+                      sdjwt::VerifyPresentation(p, issuer,
+                                                sdjwt::Expectation{req.aud, req.nonce, now}));
+  const json::Value& closed = hops.back().claims;
+  if (StrOf(closed, "vct") != kVctCheckout) {
+    return InvalidArgumentError("/vct: a closed checkout mandate is " + std::string(kVctCheckout),
+                                "ap2-wrong-vct");
+  }
+  const std::string checkout_jwt = StrOf(closed, "checkout_jwt");
+  const std::string checkout_hash = StrOf(closed, "checkout_hash");
+  if (checkout_jwt.empty() || checkout_hash.empty()) {
+    return InvalidArgumentError("the closed checkout mandate needs checkout_jwt and checkout_hash",
+                                "ap2-closed-mandate-invalid");
+  }
+  // Recomputed, never trusted (specs/ap2.md §8): with the mandate's _sd_alg.
+  if (sdjwt::HashB64(hops.back().alg, checkout_jwt) != checkout_hash) {
+    return PermissionDeniedError("checkout_hash is not the hash of checkout_jwt",
+                                 "ap2-checkout-hash-mismatch");
+  }
+  if (checkout_jwt != req.checkout_jwt) {
+    return PermissionDeniedError("the mandate closes another checkout than the merchant's latest",
+                                 "ap2-checkout-stale");
+  }
+  Result<signer::PublicKey> merchant_key = signer::PublicKeyFromJwk(req.merchant_jwk);
+  if (!merchant_key.ok()) return merchant_key.error();
+  MD_ASSIGN_OR_RETURN(signer::Jws cjws, signer::ParseJws(checkout_jwt));
+  if (cjws.alg != "ES256" || !signer::VerifyJws(cjws, *merchant_key).ok()) {
+    return UnauthenticatedError("checkout_jwt is not signed (ES256) by the merchant's key",
+                                "ap2-checkout-signature");
+  }
+  Result<json::Value> checkout = json::Parse(cjws.payload);
+  if (!checkout.ok() || !checkout->is_object()) {
+    return InvalidArgumentError("the checkout_jwt payload is not an object", "ap2-bad-checkout");
+  }
+  MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));
+  MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
+  MD_RETURN_IF_ERROR(EvaluateCheckout(open_claims, *checkout));
+
+  // The closed payment for this checkout: transaction_id == checkout_hash, under an open payment
+  // mandate whose payment.reference names this open checkout mandate.
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> paid, t.Get(kClosedByTx, Digest(checkout_hash)));
+  if (!paid.has_value()) {
+    return FailedPreconditionError("no closed payment mandate has transaction_id " + checkout_hash,
+                                   "ap2-payment-missing");
+  }
+  MD_ASSIGN_OR_RETURN(json::Value payment, json::Parse(*paid));
+  MD_ASSIGN_OR_RETURN(OpenMandate open_payment, Get(t, StrOf(payment, "open_mandate")));
+  MD_ASSIGN_OR_RETURN(sdjwt::Presentation op, sdjwt::Parse(open_payment.token));
+  MD_ASSIGN_OR_RETURN(json::Value op_claims, sdjwt::Disclose(op.hops[0]));
+  MD_RETURN_IF_ERROR(CheckReference(op_claims, open.digest));
+  if (StrOf(payment, "transaction_id") != checkout_hash) {
+    return PermissionDeniedError("the payment's transaction_id is not this checkout's hash",
+                                 "ap2-transaction-id-mismatch");
+  }
+  // Single use on the merchant side too: the (aud, nonce) pair is consumed.
+  MerchantVerifyResult out;
+  out.checkout_hash = checkout_hash;
+  out.order_id = StrOf(*checkout, "id");
+  out.payment_receipt = StrOf(payment, "payment_receipt");
+  out.closed_payment_id = StrOf(payment, "id");
+  json::Value receipt = json::Value::Object();
+  receipt.Set("iss", json::Value::String(service_did_));
+  receipt.Set("iat", json::Value::Int(now));
+  receipt.Set("status", json::Value::String("Success"));
+  receipt.Set("reference", json::Value::String(sdjwt::HashB64(hops.back().alg, req.checkout_chain)));
+  receipt.Set("order_id", json::Value::String(out.order_id));
+  MD_ASSIGN_OR_RETURN(out.checkout_receipt, SignReceipt(std::move(receipt), "checkout-receipt+jwt"));
+
+  std::lock_guard<std::mutex> lock(accept_mu_);
+  const std::string nonce_key = Digest(req.aud + "\n" + req.nonce);
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, nonce_key));
+  if (used.has_value()) return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");
+  store::WriteBatch batch;
+  t.Put(batch, kNonceKind, nonce_key, std::to_string(now));
+  audit::Event e;
+  e.type = "ap2.checkout_verified";
+  e.principal = t.principal_id();
+  e.Subject("mandate", open.id).Subject("agent", open.agent_id);
+  e.data = json::Value::Object()
+               .Set("checkout_hash", json::Value::String(checkout_hash))
+               .Set("order_id", json::Value::String(out.order_id))
+               .Set("closed_payment", json::Value::String(out.closed_payment_id))
+               .Set("open_payment_mandate", json::Value::String(open_payment.id))
+               .Set("checkout_receipt", json::Value::String(out.checkout_receipt));
+  e.at_micros = clock_.NowUnixMicros();
+  audit::Stage(batch, e);
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  return out;
+}
+
+}  // namespace mandated::mandates::ap2

@@ -1,0 +1,164 @@
+// Ap2Authority: mandated as the stateful AP2 mandate authority (specs/ap2.md §6-§8). It issues
+// open Checkout and Payment Mandates for a principal's agents (signed with the principal's
+// "ap2-issuer" P-256 key, cnf = the agent's P-256 key), hands out challenges, accepts closed
+// Payment Mandates the agent signed (or signs the closing hop with a custodial agent's key) and
+// enforces budget, recurrence, single use and nonce replay atomically and durably, and verifies a
+// merchant's presented checkout against the closed payment, answering with signed receipts.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/random.h"
+#include "base/result.h"
+#include "identity/directory.h"
+#include "identity/tenant.h"
+#include "mandates/ap2.h"
+#include "signer/key_store.h"
+#include "store/kv_store.h"
+
+namespace mandated::mandates::ap2 {
+
+inline constexpr char kIssuerPurpose[] = "ap2-issuer";     // per principal, P-256
+inline constexpr char kReceiptPurpose[] = "ap2-receipts";  // owner "service", P-256
+inline constexpr int64_t kChallengeTtlSeconds = 300;
+
+// An open mandate as issued and stored.
+struct OpenMandate {
+  std::string id;  // "ap2m_..."; also the root's "jti"
+  std::string principal_id;
+  std::string agent_id;
+  Kind kind = Kind::kPayment;
+  std::string token;   // the SD-JWT as issued, every disclosure
+  std::string digest;  // sha-256 digest of `token` (payment.reference names a checkout's)
+  std::string key_id;  // the issuer key
+  int64_t issued_at = 0;
+  int64_t expires_at = 0;
+};
+json::Value OpenMandateToJson(const OpenMandate& m);
+
+// POST /v1/principals/{p}/ap2/mandates:
+// {"agent", "kind": "payment"|"checkout", "constraints": [...], "preset"?: {...},
+//  "checkout_mandate"?: "ap2m_...", "ttl_seconds"?: 60..31622400}. With checkout_mandate (payment
+// only) the service adds the payment.reference constraint naming that mandate's digest.
+struct IssueOpenRequest {
+  std::string agent_id;
+  Kind kind = Kind::kPayment;
+  json::Value constraints;
+  json::Value preset = json::Value::Object();
+  std::string checkout_mandate;
+  int64_t ttl_s = 86400;
+};
+Result<IssueOpenRequest> ParseIssueOpen(const json::Value& body);
+
+struct Challenge {
+  std::string nonce;
+  std::string aud;
+  int64_t expires_at = 0;
+};
+
+// A closed payment mandate accepted and recorded.
+struct ClosedRecord {
+  std::string id;  // "ap2c_..."
+  std::string open_mandate_id;
+  std::string agent_id;
+  std::string transaction_id;
+  std::string nonce;
+  ClosedPayment payment;
+  std::string chain;      // the presentation exactly as accepted (or as we signed it)
+  std::string reference;  // the receipt reference: digest of `chain` (specs/ap2.md §8)
+  std::string receipt;    // the signed Payment Receipt
+  int64_t closed_at = 0;
+};
+json::Value ClosedRecordToJson(const ClosedRecord& r);
+
+// POST /v1/ap2/verify (a merchant): the presented checkout chain, the merchant's latest
+// checkout_jwt and the key that signed it, and the aud and nonce the merchant expects.
+struct MerchantVerifyRequest {
+  std::string checkout_chain;
+  std::string checkout_jwt;
+  json::Value merchant_jwk;
+  std::string aud;
+  std::string nonce;
+};
+Result<MerchantVerifyRequest> ParseMerchantVerify(const json::Value& body);
+
+struct MerchantVerifyResult {
+  std::string checkout_hash;
+  std::string order_id;
+  std::string checkout_receipt;  // signed CheckoutReceipt JWT
+  std::string payment_receipt;   // the Payment Receipt of the closed payment it matched
+  std::string closed_payment_id;
+};
+
+// Thread safety: safe from any thread. Every acceptance of a closed mandate (the check of the
+// nonce, single use, budget and recurrence and the durable write) runs under one mutex, so
+// concurrent closings of one open mandate are admitted exactly up to its budget.
+class Authority {
+ public:
+  Authority(store::KvStore& kv, signer::KeyStore& keys, identity::Directory& directory,
+            Clock& clock, Random& random, std::string service_did)
+      : kv_(kv), keys_(keys), directory_(directory), clock_(clock), random_(random),
+        service_did_(std::move(service_did)) {}
+
+  // Errors: the request's (ParseIssueOpen, CheckConstraints), the agent's (not found, not active:
+  // "agent-state"), kFailedPrecondition "ap2-agent-key" (the agent's key is not P-256),
+  // "ap2-mandate-not-found" for checkout_mandate.
+  Result<OpenMandate> IssueOpen(const identity::Tenant& t, const IssueOpenRequest& req,
+                                const std::string& issued_by);
+  // kNotFound "ap2-mandate-not-found".
+  Result<OpenMandate> Get(const identity::Tenant& t, const std::string& id);
+
+  // A fresh challenge for `agent_id`: aud is the service DID; the nonce is single-use.
+  Result<Challenge> NewChallenge(const identity::Tenant& t, const std::string& agent_id);
+
+  // An agent presents a closed payment mandate it signed: <open payment>~~<closed hop>, with aud
+  // = the service DID and nonce = a challenge issued to it. Verifies the chain (sd_jwt.h), then
+  // under the lock: the challenge unused ("ap2-nonce-replayed"), the transaction not closed
+  // under this open mandate before ("ap2-closed-mandate-replayed"), every constraint of the
+  // stored open mandate with its usage (ap2.h); records all of it in one durable batch with its
+  // audit event and returns the record with a signed Payment Receipt.
+  Result<ClosedRecord> Present(const identity::Tenant& t, const std::string& agent_id,
+                               const std::string& chain);
+  // A custodial agent: the service signs the closing hop of `open_id` itself with the agent's
+  // custodial P-256 key, for `closed` (the closed payment claims: vct, transaction_id, payee,
+  // payment_amount, payment_instrument, ...) and the verifier's `aud` and `nonce`, then accepts
+  // it as Present does (the nonce single-use per aud).
+  Result<ClosedRecord> CloseCustodial(const identity::Tenant& t, const std::string& agent_id,
+                                      const std::string& open_id, json::Value closed,
+                                      const std::string& aud, const std::string& nonce);
+
+  // The merchant side (specs/ap2.md §8).
+  Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,
+                                              const MerchantVerifyRequest& req);
+
+  // The receipts key's public JWK set (for verifying receipts offline).
+  Result<json::Value> ReceiptJwks();
+
+ private:
+  Result<signer::KeyInfo> IssuerKey(const std::string& principal_id);
+  Result<signer::KeyInfo> ReceiptKey();
+  Result<signer::PublicKey> AgentKey(const identity::Agent& agent);
+  // Resolves the root of a presented chain to our stored open mandate (kid, jti, exact JWT).
+  Result<OpenMandate> RootMandate(const identity::Tenant& t, const std::string& root_jwt,
+                                  const std::string& kid, signer::PublicKey* key);
+  Result<std::string> SignReceipt(json::Value claims, std::string_view typ);
+  Result<ClosedRecord> Accept(const identity::Tenant& t, const std::string& agent_id,
+                              const std::string& chain, const std::string& expect_aud,
+                              const std::string& expect_nonce, bool service_challenge);
+
+  store::KvStore& kv_;
+  signer::KeyStore& keys_;
+  identity::Directory& directory_;
+  Clock& clock_;
+  Random& random_;
+  std::string service_did_;
+  std::mutex key_mu_;     // first-use generation of issuer and receipt keys
+  std::mutex accept_mu_;  // closings (see the class comment)
+};
+
+}  // namespace mandated::mandates::ap2
