@@ -26,9 +26,9 @@ struct SignedTransfer {
 // higher-fee copy with the same account nonce) carrying one or more transfers.
 enum class SubmissionState {
   kPending,    // broadcast (or about to be, after a restart), not yet final
-  kConfirmed,  // mined with status 1 and `confirmations` blocks on top
+  kConfirmed,  // mined with status 1 and `confirmations` blocks deep (specs/evm.md §5.3)
   kReverted,   // mined with status 0, or a transfer of a batch failed (see TransferOutcome)
-  kFailed,     // could not be broadcast and never will be (e.g. refused by every node retry)
+  kFailed,     // could not be broadcast and never will be (e.g. its gas estimation reverts)
 };
 
 // The fate of one transfer inside a submission (a batch may succeed for some and not others).
@@ -52,12 +52,18 @@ struct EvmChainConfig {
   std::string rpc_url;                 // http://host:port[/path] of the JSON-RPC endpoint
   std::vector<Address> tokens;         // EIP-3009 tokens this backend settles
   std::optional<Address> batch_settler;  // the batch settler contract, if batching is enabled
-  uint32_t confirmations = 1;          // blocks on top of the receipt's block before final
+  // Blocks from the receipt's block to the head, counting the receipt's block, before final:
+  // 1 is final once mined, 2 once one more block is on top (specs/evm.md §5.3).
+  uint32_t confirmations = 1;
   std::string facilitator_key;         // key-store id of the secp256k1 key that pays gas
   int64_t rpc_timeout_ms = 5000;
   int rpc_retries = 3;
   int64_t replace_after_s = 60;        // re-broadcast with higher fees when pending this long
 };
+
+// The most transfers one Submit takes (a batch settler call of this many stays well below a 30M
+// gas block; specs/evm.md §5.3). More: kInvalidArgument "batch-too-large"; split the batch.
+inline constexpr size_t kMaxTransfersPerSubmission = 200;
 
 // Thread safety: implementations are safe from any thread.
 class EvmChain {

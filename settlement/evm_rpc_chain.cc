@@ -315,6 +315,12 @@ Result<Submission> EvmRpcChain::Submit(const std::string& id,
   if (transfers.empty()) {
     return InvalidArgumentError("nothing to submit", "no-transfers");
   }
+  if (transfers.size() > kMaxTransfersPerSubmission) {
+    return InvalidArgumentError(std::to_string(transfers.size()) +
+                                    " transfers in one submission; at most " +
+                                    std::to_string(kMaxTransfersPerSubmission),
+                                "batch-too-large");
+  }
   const Address token = transfers.front().token;
   for (const SignedTransfer& t : transfers) {
     if (!Accepts(t.token)) {

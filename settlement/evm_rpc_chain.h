@@ -46,9 +46,11 @@ class EvmRpcChain final : public EvmChain {
   Result<Amount> BalanceOf(const Address& token, const Address& owner) override;
   Result<bool> AuthorizationUsed(const Address& token, const Address& authorizer,
                                  const Nonce32& nonce) override;
-  // Errors: kInvalidArgument ("no-transfers", "token-not-accepted", "mixed-tokens",
-  // "batching-disabled", "bad-signature") for transfers this backend cannot submit; node and
-  // store errors otherwise (nothing journaled then, so the same id may be submitted again).
+  // A transfer set whose gas estimation reverts is journaled as kFailed without a transaction.
+  // Errors: kInvalidArgument ("no-transfers", "batch-too-large", "token-not-accepted",
+  // "mixed-tokens", "batching-disabled", "bad-signature") for transfers this backend cannot
+  // submit; node and store errors otherwise (nothing journaled then, so the same id may be
+  // submitted again).
   Result<Submission> Submit(const std::string& id,
                             const std::vector<SignedTransfer>& transfers) override;
   // kNotFound ("submission-not-found") for an unknown id.

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "api/evm_transport_httplib.h"
@@ -122,6 +124,17 @@ class EvmChainTest : public ::testing::Test {
     return t;
   }
 
+  // Tracks until the submission is final. With automine the node may report the nonce used a
+  // moment before the receipt is readable (Track then answers pending), so this polls, bounded.
+  Result<Submission> Settle(const std::string& id) {
+    Result<Submission> s = chain_->Track(id);
+    for (int i = 0; i < 200 && s.ok() && s->state == SubmissionState::kPending; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      s = chain_->Track(id);
+    }
+    return s;
+  }
+
   std::string Balance(int account) {
     return anvil_->BalanceOf(anvil_->accounts()[static_cast<size_t>(account)].address);
   }
@@ -151,7 +164,7 @@ TEST_F(EvmChainTest, SingleTransferConfirmsAndIsSubmittedOnce) {
   ASSERT_EQ(s->tx_hash.size(), 66u);
   EXPECT_EQ(*chain_->Unfinished(), std::vector<std::string>{"pay-1"});
 
-  Result<Submission> done = chain_->Track("pay-1");
+  Result<Submission> done = Settle("pay-1");
   ASSERT_TRUE(done.ok()) << done.error().ToString();
   EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
   EXPECT_EQ(done->tx_hash, s->tx_hash);
@@ -185,7 +198,7 @@ TEST_F(EvmChainTest, BatchOfThreeReportsEachTransfer) {
 
   Result<Submission> s = chain_->Submit("batch-1", {a, bad, c});
   ASSERT_TRUE(s.ok()) << s.error().ToString();
-  Result<Submission> done = chain_->Track("batch-1");
+  Result<Submission> done = Settle("batch-1");
   ASSERT_TRUE(done.ok()) << done.error().ToString();
   // A batch with a failed transfer is kReverted (settlement/evm_chain.h), per transfer outcomes.
   EXPECT_EQ(done->state, SubmissionState::kReverted);
@@ -206,12 +219,42 @@ TEST_F(EvmChainTest, BatchOfThreeReportsEachTransfer) {
             1u);
 }
 
+TEST_F(EvmChainTest, LargestBatchFitsAndOneMoreIsRefused) {
+  Start(/*automine=*/true);
+  if (IsSkipped()) return;
+  std::vector<SignedTransfer> transfers;
+  for (size_t i = 0; i < kMaxTransfersPerSubmission; ++i) {
+    // (payer, seed) pairs are distinct, so are the (from, nonce) pairs.
+    transfers.push_back(Transfer(1 + static_cast<int>(i % 3), 1, static_cast<uint8_t>(i / 3)));
+  }
+  std::vector<SignedTransfer> too_many = transfers;
+  too_many.push_back(Transfer(1, 1, 0xfe));
+  EXPECT_EQ(chain_->Submit("too-big", too_many).error().reason(), "batch-too-large");
+
+  Result<Submission> s = chain_->Submit("big", transfers);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  Result<Submission> done = Settle("big");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  ASSERT_EQ(done->outcomes.size(), kMaxTransfersPerSubmission);
+  for (const TransferOutcome& o : done->outcomes) EXPECT_TRUE(o.succeeded);
+  EXPECT_EQ(MerchantBalance(), std::to_string(kMaxTransfersPerSubmission));
+  const std::optional<Receipt> receipt = *chain_->rpc().TransactionReceipt(done->tx_hash);
+  ASSERT_TRUE(receipt.has_value());
+  // Half of a 30M-gas block at most, so the cap leaves room on real networks.
+  EXPECT_LT(receipt->gas_used, 15000000u);
+  std::printf("batch of %zu transfers: %llu gas (%llu per transfer)\n", kMaxTransfersPerSubmission,
+              static_cast<unsigned long long>(receipt->gas_used),
+              static_cast<unsigned long long>(receipt->gas_used / kMaxTransfersPerSubmission));
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+}
+
 TEST_F(EvmChainTest, TransferThatWouldRevertIsFailedWithoutATransaction) {
   Start(/*automine=*/true);
   if (IsSkipped()) return;
   const SignedTransfer t = Transfer(1, 10, 0x31);
   ASSERT_EQ(chain_->Submit("first", {t})->state, SubmissionState::kPending);
-  ASSERT_EQ(chain_->Track("first")->state, SubmissionState::kConfirmed);
+  ASSERT_EQ(Settle("first")->state, SubmissionState::kConfirmed);
   // The same authorization again: the token refuses a used nonce, so estimation reverts.
   Result<Submission> s = chain_->Submit("second", {t});
   ASSERT_TRUE(s.ok()) << s.error().ToString();
@@ -244,7 +287,7 @@ TEST_F(EvmChainTest, RestartBetweenSubmissionAndConfirmationSubmitsOnce) {
 
   const uint64_t block = anvil_->BlockNumber() + 1;
   anvil_->Mine();
-  Result<Submission> done = chain_->Track("crash-1");
+  Result<Submission> done = Settle("crash-1");
   ASSERT_TRUE(done.ok()) << done.error().ToString();
   EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
   EXPECT_EQ(done->tx_hash, hash);
@@ -257,7 +300,7 @@ TEST_F(EvmChainTest, RestartBetweenSubmissionAndConfirmationSubmitsOnce) {
   // A new submission after the restart takes the next account nonce.
   ASSERT_TRUE(chain_->Submit("crash-2", {Transfer(2, 7, 0x42)}).ok());
   anvil_->Mine();
-  EXPECT_EQ(chain_->Track("crash-2")->state, SubmissionState::kConfirmed);
+  EXPECT_EQ(Settle("crash-2")->state, SubmissionState::kConfirmed);
   EXPECT_EQ(anvil_->TransactionCount(facilitator_), 2u);
 }
 
@@ -277,7 +320,7 @@ TEST_F(EvmChainTest, DroppedTransactionIsBroadcastAgainFromTheJournal) {
   EXPECT_EQ(chain_->Track("drop-1")->state, SubmissionState::kPending);
   EXPECT_FALSE(anvil_->Rpc("eth_getTransactionByHash", byhash).is_null());
   anvil_->Mine();
-  Result<Submission> done = chain_->Track("drop-1");
+  Result<Submission> done = Settle("drop-1");
   EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
   EXPECT_EQ(done->tx_hash, s->tx_hash);
   EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
@@ -301,13 +344,94 @@ TEST_F(EvmChainTest, StuckTransactionIsReplacedWithTheSameNonceAndHigherFees) {
 
   const uint64_t block = anvil_->BlockNumber() + 1;
   anvil_->Mine();
-  Result<Submission> done = chain_->Track("stuck-1");
+  Result<Submission> done = Settle("stuck-1");
   ASSERT_TRUE(done.ok()) << done.error().ToString();
   EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
   EXPECT_EQ(done->tx_hash, replaced->tx_hash);
   EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
   EXPECT_EQ(anvil_->TransactionsInBlocks(block, block), 1u);
   EXPECT_EQ(MerchantBalance(), "77");
+}
+
+// Forwards to the real HTTP transport but loses every eth_sendRawTransaction: what a process
+// that stops right after journaling leaves behind (signed and durable, never broadcast).
+class LosingSendTransport final : public JsonRpcTransport {
+ public:
+  explicit LosingSendTransport(std::unique_ptr<JsonRpcTransport> inner)
+      : inner_(std::move(inner)) {}
+  Result<std::string> Post(const std::string& body) override {
+    if (body.find("\"eth_sendRawTransaction\"") != std::string::npos) {
+      return UnavailableError("lost on the way", "rpc-unreachable");
+    }
+    return inner_->Post(body);
+  }
+
+ private:
+  std::unique_ptr<JsonRpcTransport> inner_;
+};
+
+TEST_F(EvmChainTest, JournaledButNeverBroadcastIsSentAfterRestart) {
+  Start(/*automine=*/true);
+  if (IsSkipped()) return;
+  chain_ = std::make_unique<EvmRpcChain>(
+      config_,
+      std::make_unique<LosingSendTransport>(api::MakeHttpJsonRpcTransport(config_.rpc_url, 5000)),
+      *kv_, *keys_, clock_);
+  Result<Submission> s = chain_->Submit("lost-1", {Transfer(1, 900, 0x81)});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->state, SubmissionState::kPending);
+  EXPECT_EQ(s->error.rfind("broadcast: ", 0), 0u) << s->error;
+  json::Value byhash = json::Value::Array();
+  byhash.Append(json::Value::String(s->tx_hash));
+  EXPECT_TRUE(anvil_->Rpc("eth_getTransactionByHash", byhash).is_null());
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 0u);
+
+  OpenChain();  // restart with a working transport
+  ASSERT_EQ(*chain_->Unfinished(), std::vector<std::string>{"lost-1"});
+  Result<Submission> resent = chain_->Track("lost-1");  // the node does not know it: sent again
+  ASSERT_TRUE(resent.ok()) << resent.error().ToString();
+  EXPECT_EQ(resent->tx_hash, s->tx_hash);
+  Result<Submission> done = Settle("lost-1");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  EXPECT_EQ(done->tx_hash, s->tx_hash);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_EQ(MerchantBalance(), "900");
+}
+
+TEST_F(EvmChainTest, RawTransactionSentAgainIsTheSameTransaction) {
+  Start(/*automine=*/false);
+  if (IsSkipped()) return;
+  EvmRpc& rpc = chain_->rpc();
+  const Address from = *chain_->facilitator_address();
+  Eip1559Tx tx;
+  tx.chain_id = config_.chain_id;
+  tx.nonce = *rpc.TransactionCount(from, "pending");
+  const FeeData fees = *rpc.Fees();
+  tx.max_priority_fee_per_gas = fees.max_priority_fee_per_gas;
+  tx.max_fee_per_gas = fees.max_fee_per_gas;
+  tx.gas_limit = 21000;
+  tx.to = Addr(kMerchant);
+  tx.value = 1;
+  const SignedTx signed_tx = *SignEip1559(tx, *keys_, config_.facilitator_key);
+  const std::string hash = signed_tx.HashText();
+  // In the pool: the node already knows it.
+  EXPECT_EQ(*rpc.SendRawTransaction(signed_tx.raw, hash), hash);
+  Result<std::string> again = rpc.SendRawTransaction(signed_tx.raw, hash);
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_EQ(*again, hash);
+  anvil_->Mine();
+  // Mined: its nonce is used, by this very transaction.
+  Result<std::string> after = rpc.SendRawTransaction(signed_tx.raw, hash);
+  ASSERT_TRUE(after.ok()) << after.error().ToString();
+  EXPECT_EQ(*after, hash);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  // Another transaction with the used nonce is refused as such.
+  tx.value = 2;
+  const SignedTx other = *SignEip1559(tx, *keys_, config_.facilitator_key);
+  Result<std::string> refused = rpc.SendRawTransaction(other.raw, other.HashText());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason(), "nonce-too-low") << refused.error().ToString();
 }
 
 TEST_F(EvmChainTest, ConcurrentSubmissionsTakeDistinctNonces) {
@@ -328,7 +452,7 @@ TEST_F(EvmChainTest, ConcurrentSubmissionsTakeDistinctNonces) {
   for (std::thread& th : threads) th.join();
   for (size_t i = 0; i < transfers.size(); ++i) {
     ASSERT_TRUE(results[i].ok()) << results[i].ToString();
-    EXPECT_EQ(chain_->Track("conc-" + std::to_string(i))->state, SubmissionState::kConfirmed);
+    EXPECT_EQ(Settle("conc-" + std::to_string(i))->state, SubmissionState::kConfirmed);
   }
   EXPECT_EQ(anvil_->TransactionCount(facilitator_), 6u);
   EXPECT_EQ(MerchantBalance(), "75");  // 10 + 11 + ... + 15
