@@ -1,5 +1,6 @@
 // x402 routes (specs/x402.md §5-6): the facilitator merchants call (/x402/supported, /verify,
-// /settle, with the reference facilitator's JSON) and the payer agents call (/v1/x402/pay).
+// /settle, with the reference facilitator's JSON), the flush of deferred on-chain settlements
+// (specs/evm.md §6.3) and the payer agents call (/v1/x402/pay).
 #include "api/app.h"
 #include "api/handler_util.h"
 #include "api/http_server.h"
@@ -30,12 +31,36 @@ void App::RegisterX402Routes() {
   router_.Add("POST", "/x402/settle", g.Guard(Permission::kFacilitate, [&fac](Request& req, const Access&) {
     Result<json::Value> body = ParseJsonBody(req);
     if (!body.ok()) return ProblemResponse(body.error(), req);
-    Result<settlement::SettleResponse> s = fac.Settle(*body);
-    if (s.ok()) {
-      AnnotateRequestLog("x402_success", s->success ? "true" : "false");
-      if (!s->success) AnnotateRequestLog("x402_reason", s->error_reason);
+    settlement::SettleMode mode = settlement::SettleMode::kLedger;
+    Result<settlement::SettleResponse> s = fac.Settle(*body, &mode);
+    if (!s.ok()) return ProblemResponse(s.error(), req);
+    AnnotateRequestLog("x402_success", s->success ? "true" : "false");
+    if (!s->success) AnnotateRequestLog("x402_reason", s->error_reason);
+    json::Value out = settlement::SettleResponseToJson(*s);
+    if (mode != settlement::SettleMode::kLedger) {
+      // How the payment is settled (specs/x402.md §5.3): "onchain", or "deferred" when it was
+      // accepted now and goes on chain in a later batch.
+      AnnotateRequestLog("x402_mode", std::string(settlement::SettleModeName(mode)));
+      json::Value settled = json::Value::Object();
+      settled.Set("mode", json::Value::String(std::string(settlement::SettleModeName(mode))));
+      json::Value ext = json::Value::Object();
+      ext.Set("settlement", std::move(settled));
+      out.Set("extensions", std::move(ext));
     }
-    return Answer(s, req, 200, settlement::SettleResponseToJson);
+    return JsonResponse(200, out);
+  }));
+  // Deferred on-chain settlements: submit every queued payment now (specs/evm.md §6.3).
+  router_.Add("POST", "/x402/deferred/flush", g.Guard(Permission::kManageServiceKeys, [&fac](Request& req, const Access&) {
+    Result<size_t> flushed = fac.FlushDeferred();
+    if (!flushed.ok()) return ProblemResponse(flushed.error(), req);
+    fac.ResumeSubmissions().status().IgnoreError();  // records batches already final
+    Result<std::pair<size_t, size_t>> backlog = fac.Backlog();
+    if (!backlog.ok()) return ProblemResponse(backlog.error(), req);
+    json::Value out = json::Value::Object();
+    out.Set("submitted", json::Value::Uint(*flushed));
+    out.Set("queued", json::Value::Uint(backlog->first));
+    out.Set("in_flight", json::Value::Uint(backlog->second));
+    return JsonResponse(200, out);
   }));
 
   // ---- Payer (agent sessions): one signed payment per Idempotency-Key ----

@@ -1,11 +1,15 @@
-// Facilitator (specs/x402.md §5): verifies exact EVM payments and settles them on the ledger,
-// once per nonce key, with the settlement record, its audit event and its metering in one batch.
+// Facilitator (specs/x402.md §5, specs/evm.md §6): verifies exact EVM payments and settles them
+// on the ledger or on chain, once per nonce key, with the settlement record, its audit event and
+// its metering in one batch.
 #include "settlement/facilitator.h"
 
+#include <chrono>
 #include <functional>
+#include <thread>
 
 #include "audit/event.h"
 #include "base/bytes.h"
+#include "base/log.h"
 #include "signer/keccak.h"
 
 namespace mandated::settlement {
@@ -14,6 +18,16 @@ namespace {
 constexpr char kSettlementPrefix[] = "s/";
 constexpr char kBindingPrefix[] = "bind/";
 constexpr char kPendingCapturePrefix[] = "capture/";
+constexpr char kPendingVoidPrefix[] = "void/";
+constexpr char kSubmissionPrefix[] = "sub/";
+
+// Codes of the evm backend (specs/evm.md §6.2).
+constexpr char kReasonNonceUsed[] = "invalid_exact_evm_nonce_already_used";
+constexpr char kReasonInsufficient[] = "invalid_exact_evm_insufficient_balance";
+constexpr char kReasonTokenNotAccepted[] = "invalid_exact_evm_token_not_accepted";
+constexpr char kReasonChainUnavailable[] = "unexpected_verify_error";
+constexpr char kReasonFailedOnChain[] = "invalid_transaction_state";
+constexpr char kReasonPending[] = "settlement_pending";
 
 // The chains whose exact scheme this facilitator serves: every EVM network x402 v1 names
 // (specs/x402.md §2.4); v2 accepts the same chains as "eip155:<id>".
@@ -64,6 +78,17 @@ json::Value SettlementToJson(const Settlement& s) {
   }
   if (!s.amount.empty()) v.Set("amount", json::Value::String(s.amount));
   v.Set("at", json::Value::Int(s.at));
+  if (!s.mode.empty()) {
+    v.Set("state", json::Value::String(s.state));
+    v.Set("mode", json::Value::String(s.mode));
+    v.Set("chain", json::Value::Uint(s.chain));
+    if (!s.submission.empty()) v.Set("submission", json::Value::String(s.submission));
+    if (!s.tx_hash.empty()) v.Set("tx_hash", json::Value::String(s.tx_hash));
+    if (!s.agent_id.empty()) v.Set("agent", json::Value::String(s.agent_id));
+    if (!s.mandate_id.empty()) v.Set("mandate", json::Value::String(s.mandate_id));
+    v.Set("payload", s.payload);
+    v.Set("requirements", s.requirements);
+  }
   return v;
 }
 
@@ -82,6 +107,15 @@ Result<Settlement> SettlementFromJson(const json::Value& v) {
   s.principal = StringOf(v, "principal");
   s.amount = StringOf(v, "amount");
   if (const json::Value* at = v.Find("at"); at != nullptr && at->as_int64()) s.at = *at->as_int64();
+  s.state = StringOf(v, "state");
+  s.mode = StringOf(v, "mode");
+  s.submission = StringOf(v, "submission");
+  s.tx_hash = StringOf(v, "tx_hash");
+  s.agent_id = StringOf(v, "agent");
+  s.mandate_id = StringOf(v, "mandate");
+  if (const json::Value* c = v.Find("chain"); c != nullptr && c->as_uint64()) s.chain = *c->as_uint64();
+  if (const json::Value* p = v.Find("payload"); p != nullptr) s.payload = *p;
+  if (const json::Value* q = v.Find("requirements"); q != nullptr) s.requirements = *q;
   const json::Value* r = v.Find("response");
   if (r == nullptr || !r->is_object()) {
     return DataLossError("settlement record has no response", "storage-corruption");
@@ -107,10 +141,76 @@ Binding BindingOf(const json::Value& v) {
   return b;
 }
 
+// The signed transfer a recorded evm settlement stands for.
+Result<SignedTransfer> TransferOf(const Settlement& s) {
+  MD_ASSIGN_OR_RETURN(PaymentPayload p, ParsePayload(s.payload));
+  MD_ASSIGN_OR_RETURN(PaymentRequirements r, ParseRequirements(s.requirements, p.version, ""));
+  SignedTransfer t;
+  t.token = r.asset;
+  t.authorization = p.authorization;
+  t.signature = p.signature;
+  return t;
+}
+
+// sub/<id>: {"chain", "keys":[nonce keys in submit order]} while the submission is not final.
+std::string SubmissionRecord(uint64_t chain, const std::vector<std::string>& keys) {
+  json::Value v = json::Value::Object();
+  v.Set("chain", json::Value::Uint(chain));
+  json::Value k = json::Value::Array();
+  for (const std::string& key : keys) k.Append(json::Value::String(key));
+  v.Set("keys", std::move(k));
+  return json::Write(v);
+}
+
+bool ParseSubmissionRecord(std::string_view raw, uint64_t* chain, std::vector<std::string>* keys) {
+  Result<json::Value> v = json::Parse(raw);
+  if (!v.ok() || !v->is_object()) return false;
+  const json::Value* c = v->Find("chain");
+  const json::Value* k = v->Find("keys");
+  if (c == nullptr || !c->as_uint64() || k == nullptr || !k->is_array()) return false;
+  *chain = *c->as_uint64();
+  for (const json::Value& key : k->items()) {
+    if (key.is_string()) keys->push_back(key.as_string());
+  }
+  return true;
+}
+
+audit::Event SettlementEvent(const std::string& type, const Settlement& s, int64_t at_micros) {
+  audit::Event e;
+  e.type = type;
+  e.principal = s.principal;
+  e.Subject("payment", s.key);
+  if (!s.authorization_id.empty()) {
+    e.Subject("authorization", s.authorization_id);
+    if (!s.agent_id.empty()) e.Subject("agent", s.agent_id);
+    if (!s.mandate_id.empty()) e.Subject("mandate", s.mandate_id);
+  }
+  e.at_micros = at_micros;
+  return e;
+}
+
 }  // namespace
+
+std::string_view SettleModeName(SettleMode mode) {
+  switch (mode) {
+    case SettleMode::kOnchain: return "onchain";
+    case SettleMode::kDeferred: return "deferred";
+    case SettleMode::kLedger: break;
+  }
+  return "ledger";
+}
 
 Facilitator::Facilitator(store::KvStore& kv, Ledger& ledger, UsageMeter& usage, Clock& clock)
     : kv_(kv), ledger_(ledger), usage_(usage), clock_(clock) {}
+
+void Facilitator::AddEvmBackend(EvmChain& chain, EvmSettlementOptions options) {
+  evm_[chain.chain_id()] = EvmBackend{&chain, std::move(options)};
+}
+
+Facilitator::EvmBackend* Facilitator::BackendOf(uint64_t chain) {
+  auto it = evm_.find(chain);
+  return it == evm_.end() ? nullptr : &it->second;
+}
 
 json::Value Facilitator::Supported() const {
   json::Value kinds = json::Value::Array();
@@ -203,6 +303,32 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
                                   : used.error().message();
     return v;
   }
+  if (EvmBackend* b = BackendOf(chain); b != nullptr) {
+    // The evm backend reads the chain (specs/evm.md §6.2): the token, the nonce, the balance.
+    const Authorization3009& a = in.payload.authorization;
+    if (!b->chain->Accepts(in.requirements.asset)) {
+      v.is_valid = false;
+      v.invalid_reason = kReasonTokenNotAccepted;
+      v.invalid_message = "token " + AddressText(in.requirements.asset) + " is not settled here";
+      return v;
+    }
+    Result<bool> on_chain = b->chain->AuthorizationUsed(in.requirements.asset, a.from, a.nonce);
+    if (!on_chain.ok() || *on_chain) {
+      v.is_valid = false;
+      v.invalid_reason = on_chain.ok() ? kReasonNonceUsed : kReasonChainUnavailable;
+      v.invalid_message = on_chain.ok() ? "FiatTokenV2: authorization is used or canceled (on chain)"
+                                        : on_chain.error().message();
+      return v;
+    }
+    Result<Amount> held = b->chain->BalanceOf(in.requirements.asset, a.from);
+    if (!held.ok() || *held < a.value) {
+      v.is_valid = false;
+      v.invalid_reason = held.ok() ? kReasonInsufficient : kReasonChainUnavailable;
+      v.invalid_message = held.ok() ? "the payer's on-chain balance is " + held->ToString()
+                                    : held.error().message();
+    }
+    return v;
+  }
   Result<Balance> balance = ledger_.GetBalance(HolderAccount(chain, in.payload.authorization.from),
                                                AssetId(chain, in.requirements.asset));
   if (!balance.ok() || balance->negative || balance->magnitude < in.payload.authorization.value) {
@@ -248,7 +374,7 @@ Status Facilitator::Bind(const Nonce32& nonce, const Binding& b) {
   return kv_.Write(batch);
 }
 
-Result<SettleResponse> Facilitator::Settle(const json::Value& body) {
+Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* mode) {
   MD_ASSIGN_OR_RETURN(Parsed in, Parse(body));
   SettleResponse out;
   out.network = in.parsed ? in.requirements.network : in.payload.network;
@@ -264,10 +390,24 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body) {
 
   // One settlement per nonce key at a time: the check of the record and its write are one step.
   std::mutex& stripe = stripes_[std::hash<std::string>()(key) % stripes_.size()];
-  std::lock_guard<std::mutex> lock(stripe);
+  std::unique_lock<std::mutex> lock(stripe);
   MD_ASSIGN_OR_RETURN(std::optional<Settlement> prior, Find(key));
   if (prior) {
-    if (prior->signature == signature) return prior->response;  // a retry: the first answer
+    if (prior->signature == signature) {  // a retry: the recorded answer
+      if (mode != nullptr) {
+        *mode = prior->mode == "deferred" ? SettleMode::kDeferred
+                : prior->mode == "onchain" ? SettleMode::kOnchain
+                                           : SettleMode::kLedger;
+      }
+      EvmBackend* b = BackendOf(chain);
+      if (b == nullptr || prior->state != "pending" || prior->submission.empty()) {
+        return prior->response;
+      }
+      lock.unlock();  // still pending: wait for it again, as the first settle did
+      AwaitFinal(*b, prior->submission, b->options.settle_wait_ms);
+      MD_ASSIGN_OR_RETURN(std::optional<Settlement> now, Find(key));
+      return now ? now->response : prior->response;
+    }
     out.error_reason = "invalid_exact_evm_nonce_already_used";
     out.error_message = "FiatTokenV2: authorization is used or canceled";
     return out;
@@ -284,6 +424,26 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body) {
   if (binding && binding->payer != AddressLower(in.payload.authorization.from)) {
     binding.reset();  // another payer reusing our nonce value: nothing of ours to capture
   }
+  if (EvmBackend* b = BackendOf(chain); b != nullptr) {
+    Settlement s;
+    s.key = key;
+    s.signature = signature;
+    s.amount = in.payload.authorization.value.ToString();
+    s.at = now;
+    s.chain = chain;
+    s.payload = PayloadToJson(in.payload);
+    s.requirements = in.requirements.raw;
+    s.response.payer = verdict.payer;
+    s.response.network = in.requirements.network;
+    if (binding) {
+      s.authorization_id = binding->authorization_id;
+      s.principal = binding->principal;
+      s.agent_id = binding->agent_id;
+      s.mandate_id = binding->mandate_id;
+    }
+    return SettleEvm(in, std::move(s), *b, lock, mode);
+  }
+  if (mode != nullptr) *mode = SettleMode::kLedger;
   const std::string tx = TransactionHash(key);
   Transfer t;
   t.id = "xfr_" + tx.substr(2, 32);
@@ -381,7 +541,289 @@ Result<size_t> Facilitator::RetryCaptures() {
                                   });
   MD_RETURN_IF_ERROR(scanned);
   for (const Settlement& s : pending) CaptureBound(s);
-  return pending.size();
+  std::vector<Settlement> voids;
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kX402Family, kPendingVoidPrefix,
+                                    [&](std::string_view, std::string_view value) {
+                                      Result<json::Value> v = json::Parse(value);
+                                      if (v.ok()) {
+                                        Result<Settlement> s = SettlementFromJson(*v);
+                                        if (s.ok()) voids.push_back(std::move(*s));
+                                      }
+                                      return true;
+                                    }));
+  for (const Settlement& s : voids) VoidBound(s);
+  return pending.size() + voids.size();
+}
+
+void Facilitator::VoidBound(const Settlement& s) {
+  if (!void_ || s.authorization_id.empty()) return;
+  if (!void_(s.principal, s.authorization_id).ok()) return;  // retried at the next start
+  store::WriteBatch done;
+  done.Delete(kX402Family, kPendingVoidPrefix + s.key);
+  kv_.Write(done).IgnoreError();  // a leftover marker only repeats an idempotent void
+}
+
+// ---- evm backend (specs/evm.md §6) ----
+
+Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, EvmBackend& backend,
+                                              std::unique_lock<std::mutex>& stripe,
+                                              SettleMode* mode) {
+  const Authorization3009& a = in.payload.authorization;
+  const bool deferred = backend.options.deferred_below.has_value() &&
+                        a.value < *backend.options.deferred_below;
+  store::WriteBatch batch;
+  if (deferred) {
+    // Accepted now, settled later in a batch (§6.3): the record and its queue entry together.
+    s.state = "deferred";
+    s.mode = "deferred";
+    s.response.success = true;
+    s.response.transaction = "";
+    const std::string record = json::Write(SettlementToJson(s));
+    batch.Put(kX402Family, kSettlementPrefix + s.key, record);
+    batch.Put(kX402Family,
+              DeferredKey(s.chain, AddressLower(a.from), AddressLower(a.to), s.key), s.key);
+    audit::Event e = SettlementEvent("payment.deferred", s, clock_.NowUnixMicros());
+    e.data_json = record;
+    audit::Stage(batch, e);
+    MD_RETURN_IF_ERROR(kv_.Write(batch));
+    if (mode != nullptr) *mode = SettleMode::kDeferred;
+    return s.response;
+  }
+  // On chain now (§6.2): the record (pending) and the submission marker are durable before the
+  // transfer is handed to the chain, so a crash after this point is resumed, never lost.
+  s.state = "pending";
+  s.mode = "onchain";
+  s.submission = s.key;
+  s.response.success = false;
+  s.response.error_reason = kReasonPending;
+  s.response.error_message = "submitted on chain, not final yet; settle again to learn the outcome";
+  batch.Put(kX402Family, kSettlementPrefix + s.key, json::Write(SettlementToJson(s)));
+  batch.Put(kX402Family, kSubmissionPrefix + s.key, SubmissionRecord(s.chain, {s.key}));
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  if (mode != nullptr) *mode = SettleMode::kOnchain;
+  stripe.unlock();  // a concurrent retry finds the pending record and waits the same way
+  SubmitRecorded(backend, s.key, {s.key});
+  AwaitFinal(backend, s.key, backend.options.settle_wait_ms);
+  MD_ASSIGN_OR_RETURN(std::optional<Settlement> now, Find(s.key));
+  return now ? now->response : s.response;
+}
+
+void Facilitator::SubmitRecorded(EvmBackend& backend, const std::string& id,
+                                 const std::vector<std::string>& keys) {
+  std::vector<SignedTransfer> transfers;
+  for (const std::string& key : keys) {
+    Result<std::optional<Settlement>> s = Find(key);
+    if (!s.ok() || !s->has_value()) return;  // left for the worker
+    Result<SignedTransfer> t = TransferOf(**s);
+    if (!t.ok()) {
+      Submission failed;
+      failed.id = id;
+      failed.state = SubmissionState::kFailed;
+      failed.error = "recorded payment unreadable: " + t.error().message();
+      Finalize(id, failed).IgnoreError();
+      return;
+    }
+    transfers.push_back(std::move(*t));
+  }
+  Result<Submission> sub = backend.chain->Submit(id, transfers);
+  if (sub.ok()) {
+    if (sub->state != SubmissionState::kPending) Finalize(id, *sub).IgnoreError();
+    return;
+  }
+  if (sub.error().code() == StatusCode::kInvalidArgument) {
+    // The chain will never take it (specs/evm.md §6.2): final, as failed.
+    Submission failed;
+    failed.id = id;
+    failed.state = SubmissionState::kFailed;
+    failed.error = sub.error().message();
+    Finalize(id, failed).IgnoreError();
+    return;
+  }
+  log::Warn("x402 submission not handed over yet",
+            {{"submission", id}, {"error", sub.error().ToString()}});  // the worker retries
+}
+
+void Facilitator::AwaitFinal(EvmBackend& backend, const std::string& id, int64_t wait_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    Result<std::optional<std::string>> open = kv_.Get(kX402Family, kSubmissionPrefix + id);
+    if (!open.ok() || !open->has_value()) return;  // final (recorded) or unreadable
+    Result<Submission> sub = backend.chain->Track(id);
+    if (sub.ok() && sub->state != SubmissionState::kPending) {
+      Finalize(id, *sub).IgnoreError();
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return;  // the worker carries on
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
+  std::lock_guard<std::mutex> lock(finalize_mu_);
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, kv_.Get(kX402Family, kSubmissionPrefix + id));
+  if (!raw) return OkStatus();  // already recorded
+  uint64_t chain = 0;
+  std::vector<std::string> keys;
+  if (!ParseSubmissionRecord(*raw, &chain, &keys)) {
+    return DataLossError("submission record " + id + " is unreadable", "storage-corruption");
+  }
+  store::WriteBatch batch;
+  std::vector<Settlement> captures, voids;
+  std::vector<UsageEvent> metered;
+  const int64_t now = clock_.NowUnixSeconds();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    MD_ASSIGN_OR_RETURN(std::optional<Settlement> found, Find(keys[i]));
+    if (!found || found->state == "settled" || found->state == "failed") continue;
+    Settlement s = std::move(*found);
+    bool ok = sub.state == SubmissionState::kConfirmed;
+    if (ok && !sub.outcomes.empty()) ok = i < sub.outcomes.size() && sub.outcomes[i].succeeded;
+    s.tx_hash = sub.tx_hash;
+    s.submission = id;
+    if (ok) {
+      s.state = "settled";
+      s.response.success = true;
+      s.response.error_reason.clear();
+      s.response.error_message.clear();
+      s.response.transaction = sub.tx_hash;
+    } else {
+      s.state = "failed";
+      s.response.success = false;
+      s.response.error_reason = kReasonFailedOnChain;
+      s.response.error_message =
+          !sub.error.empty() ? sub.error
+          : sub.state == SubmissionState::kConfirmed ? "the token refused the transfer in the batch"
+                                                     : "the transaction reverted";
+      s.response.transaction = "";
+    }
+    const std::string record = json::Write(SettlementToJson(s));
+    batch.Put(kX402Family, kSettlementPrefix + s.key, record);
+    audit::Event e = SettlementEvent(ok ? "payment.settled" : "payment.failed", s,
+                                     clock_.NowUnixMicros());
+    e.data_json = record;
+    audit::Stage(batch, e);
+    if (!s.authorization_id.empty()) {
+      batch.Put(kX402Family, (ok ? kPendingCapturePrefix : kPendingVoidPrefix) + s.key, record);
+      (ok ? captures : voids).push_back(s);
+    }
+    if (ok && !s.authorization_id.empty()) {
+      Result<PaymentPayload> p = ParsePayload(s.payload);
+      Result<PaymentRequirements> r =
+          p.ok() ? ParseRequirements(s.requirements, p->version, "")
+                 : Result<PaymentRequirements>(p.error());
+      if (p.ok() && r.ok()) {
+        UsageEvent u;
+        u.id = "x402:" + NonceText(p->authorization.nonce);
+        u.principal = s.principal;
+        u.agent = s.agent_id;
+        u.mandate = s.mandate_id;
+        u.payee = AddressLower(p->authorization.to);
+        u.asset = AssetId(s.chain, r->asset);
+        u.amount = p->authorization.value;
+        u.resource = p->resource.is_object() ? StringOf(p->resource, "url") : r->resource;
+        u.at = now;
+        u.source = "payment";
+        usage_.StagePayment(batch, u);
+        metered.push_back(std::move(u));
+      }
+    }
+  }
+  batch.Delete(kX402Family, kSubmissionPrefix + id);
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  for (const UsageEvent& u : metered) usage_.CommittedPayment(u);
+  for (const Settlement& s : captures) CaptureBound(s);
+  for (const Settlement& s : voids) VoidBound(s);
+  return OkStatus();
+}
+
+Result<size_t> Facilitator::ResumeSubmissions() {
+  if (evm_.empty()) return size_t{0};
+  std::vector<std::pair<std::string, std::string>> open;  // id, record
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kX402Family, kSubmissionPrefix,
+                                    [&](std::string_view key, std::string_view value) {
+    open.emplace_back(std::string(key.substr(sizeof(kSubmissionPrefix) - 1)), std::string(value));
+    return true;
+  }));
+  size_t pending = 0;
+  for (const auto& [id, raw] : open) {
+    uint64_t chain = 0;
+    std::vector<std::string> keys;
+    if (!ParseSubmissionRecord(raw, &chain, &keys)) continue;
+    EvmBackend* b = BackendOf(chain);
+    if (b == nullptr) continue;  // its network is no longer configured: left as it is
+    Result<Submission> sub = b->chain->Track(id);
+    if (!sub.ok() && sub.error().code() == StatusCode::kNotFound) {
+      SubmitRecorded(*b, id, keys);  // recorded but never handed over (a crash in between)
+      ++pending;
+      continue;
+    }
+    if (!sub.ok()) {
+      ++pending;
+      continue;
+    }
+    if (sub->state == SubmissionState::kPending) {
+      ++pending;
+      continue;
+    }
+    MD_RETURN_IF_ERROR(Finalize(id, *sub));
+  }
+  return pending;
+}
+
+Result<size_t> Facilitator::FlushDeferred() {
+  if (evm_.empty()) return size_t{0};
+  std::lock_guard<std::mutex> lock(flush_mu_);
+  MD_ASSIGN_OR_RETURN(std::vector<DeferredEntry> queued, LoadDeferred(kv_));
+  size_t submitted = 0;
+  std::vector<std::pair<EvmBackend*, std::pair<std::string, std::vector<std::string>>>> handed;
+  std::map<uint64_t, std::vector<DeferredEntry>> by_chain;
+  for (DeferredEntry& e : queued) by_chain[e.chain].push_back(std::move(e));
+  for (const auto& [chain, entries] : by_chain) {
+    EvmBackend* b = BackendOf(chain);
+    if (b == nullptr) continue;
+    for (const std::vector<DeferredEntry>& group : PlanBatches(entries, b->options.batch_max)) {
+      // The batch's id names its first payment, so it is new (each payment is batched once).
+      std::vector<std::string> keys;
+      store::WriteBatch batch;
+      for (const DeferredEntry& e : group) {
+        MD_ASSIGN_OR_RETURN(std::optional<Settlement> s, Find(e.nonce_key));
+        batch.Delete(kX402Family, e.queue_key);
+        if (!s || s->state != "deferred" || !s->submission.empty()) continue;
+        keys.push_back(e.nonce_key);
+      }
+      if (keys.empty()) {
+        MD_RETURN_IF_ERROR(kv_.Write(batch));
+        continue;
+      }
+      const std::string seed = "mandated/x402/batch/" + keys.front();
+      const Bytes h = signer::Keccak256(
+          ByteSpan(reinterpret_cast<const uint8_t*>(seed.data()), seed.size()));
+      const std::string id = "batch-" + HexEncode(h).substr(0, 32);
+      for (const std::string& key : keys) {
+        MD_ASSIGN_OR_RETURN(std::optional<Settlement> s, Find(key));
+        s->submission = id;
+        batch.Put(kX402Family, kSettlementPrefix + key, json::Write(SettlementToJson(*s)));
+      }
+      batch.Put(kX402Family, kSubmissionPrefix + id, SubmissionRecord(chain, keys));
+      MD_RETURN_IF_ERROR(kv_.Write(batch));  // durable before the chain sees it
+      submitted += keys.size();
+      handed.push_back({b, {id, std::move(keys)}});
+    }
+  }
+  for (auto& [b, job] : handed) SubmitRecorded(*b, job.first, job.second);
+  return submitted;
+}
+
+Result<std::pair<size_t, size_t>> Facilitator::Backlog() {
+  size_t queued = 0, open = 0;
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kX402Family, kDeferredPrefix, [&](std::string_view, std::string_view) {
+    ++queued;
+    return true;
+  }));
+  MD_RETURN_IF_ERROR(kv_.ScanPrefix(kX402Family, kSubmissionPrefix, [&](std::string_view, std::string_view) {
+    ++open;
+    return true;
+  }));
+  return std::make_pair(queued, open);
 }
 
 }  // namespace mandated::settlement

@@ -1,6 +1,7 @@
 // Facilitator: the x402 facilitator merchants call (specs/x402.md §5): verifies exact EVM
-// payments (the reference's off-chain checks plus nonce use and the payer's ledger balance) and
-// settles them on the ledger, once per (chain, token, payer, nonce), recording the result.
+// payments (the reference's off-chain checks plus nonce use and the payer's balance) and settles
+// them, once per (chain, token, payer, nonce), recording the result: on the ledger, or on chain
+// for a network whose backend is `evm` (specs/evm.md §6), at once or deferred into batches.
 #pragma once
 
 #include <array>
@@ -16,6 +17,8 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/result.h"
+#include "settlement/deferred.h"
+#include "settlement/evm_chain.h"
 #include "settlement/ledger.h"
 #include "settlement/usage.h"
 #include "settlement/x402_wire.h"
@@ -35,7 +38,21 @@ struct Settlement {
   std::string principal;         // that authorization's principal
   std::string amount;            // the value moved, decimal base units
   int64_t at = 0;
+  // The evm backend's (specs/evm.md §6.4); ledger settlements leave them empty.
+  std::string state;       // "pending", "deferred", "settled" or "failed"; "" = settled
+  std::string mode;        // "onchain" or "deferred"; "" = the ledger
+  std::string submission;  // the EvmChain submission id carrying it, once submitted
+  std::string tx_hash;     // the transaction that mined it (also when it reverted)
+  uint64_t chain = 0;
+  json::Value payload;       // the payment payload as received, to rebuild the transfer
+  json::Value requirements;  // the requirements as received
+  std::string agent_id;      // the binding's agent and mandate, for the final audit event
+  std::string mandate_id;
 };
+
+// How /x402/settle settled a payment (told to the merchant, specs/x402.md §5.3).
+enum class SettleMode { kLedger, kOnchain, kDeferred };
+std::string_view SettleModeName(SettleMode mode);  // "ledger", "onchain", "deferred"
 
 // What the payer tied an EIP-3009 nonce to when it signed (specs/x402.md §6.3), so settlement
 // can capture the authorization and meter the payment under its principal.
@@ -52,6 +69,11 @@ struct Binding {
 using CaptureHook = std::function<Status(const std::string& principal,
                                          const std::string& authorization_id, Amount amount)>;
 
+// Called when a payment bound to an authorization of ours failed on chain: release the hold.
+// An error leaves the void pending; RetryCaptures tries again (the hook must be idempotent).
+using VoidHook =
+    std::function<Status(const std::string& principal, const std::string& authorization_id)>;
+
 // Thread safety: safe from any thread; settlements of one nonce key are single-flight.
 class Facilitator {
  public:
@@ -64,9 +86,24 @@ class Facilitator {
   // bodies are kInvalidArgument (the route answers 400); a payment that fails a check is an OK
   // VerifyResponse with is_valid false.
   Result<VerifyResponse> Verify(const json::Value& body);
-  // POST /x402/settle: verifies again, then moves the value on the ledger from the payer's
-  // account to the payee's, once per nonce key; an identical retry gets the first answer.
-  Result<SettleResponse> Settle(const json::Value& body);
+  // POST /x402/settle: verifies again, then moves the value once per nonce key: on the ledger
+  // from the payer's account to the payee's, or on chain (specs/evm.md §6.2-6.3). An identical
+  // retry gets the recorded answer. `mode` (optional) is told how it was settled.
+  Result<SettleResponse> Settle(const json::Value& body, SettleMode* mode = nullptr);
+
+  // Makes `chain` the settlement backend of its network. REQUIRES: before the facilitator is
+  // shared; `chain` outlives it.
+  void AddEvmBackend(EvmChain& chain, EvmSettlementOptions options);
+  bool has_evm_backend() const { return !evm_.empty(); }
+  // Polls every submission not yet final once and records the final ones (specs/evm.md §6.5);
+  // a submission the chain does not know (a crash before it was handed over) is submitted again
+  // under the same id. Returns how many were still pending.
+  Result<size_t> ResumeSubmissions();
+  // Submits every deferred payment in batches per (payer, payee) (specs/evm.md §6.3). Returns
+  // how many payments were submitted.
+  Result<size_t> FlushDeferred();
+  // Deferred payments not yet submitted, and submissions not yet final.
+  Result<std::pair<size_t, size_t>> Backlog();
 
   // A recorded settlement by nonce key, or nullopt.
   Result<std::optional<Settlement>> Find(const std::string& key);
@@ -78,8 +115,10 @@ class Facilitator {
 
   // Installs the capture of bound authorizations. REQUIRES: before the facilitator is shared.
   void set_capture_hook(CaptureHook hook) { capture_ = std::move(hook); }
+  void set_void_hook(VoidHook hook) { void_ = std::move(hook); }
   // Captures settled payments whose capture has not been written yet (a crash or a failed
-  // capture after the settlement committed). Returns how many were pending.
+  // capture after the settlement committed), and voids failed ones likewise. Returns how many
+  // were pending.
   Result<size_t> RetryCaptures();
 
  private:
@@ -95,12 +134,33 @@ class Facilitator {
   // already looked it up: `check_nonce` false), payer's balance.
   VerifyResponse Check(const Parsed& in, int64_t now, bool check_nonce = true);
   void CaptureBound(const Settlement& s);
+  void VoidBound(const Settlement& s);
+
+  struct EvmBackend {
+    EvmChain* chain = nullptr;
+    EvmSettlementOptions options;
+  };
+  EvmBackend* BackendOf(uint64_t chain);
+  // The evm part of Settle, with the stripe lock of `key` held (released before waiting).
+  Result<SettleResponse> SettleEvm(const Parsed& in, Settlement s, EvmBackend& backend,
+                                   std::unique_lock<std::mutex>& stripe, SettleMode* mode);
+  // Tracks submission `id` until final or `wait_ms` passed, recording the outcome.
+  void AwaitFinal(EvmBackend& backend, const std::string& id, int64_t wait_ms);
+  // Hands submission `id` (recorded under sub/<id>) to the chain; a refusal is final.
+  void SubmitRecorded(EvmBackend& backend, const std::string& id,
+                      const std::vector<std::string>& keys);
+  // Records the final outcome of submission `id` for each of its payments, in one batch.
+  Status Finalize(const std::string& id, const Submission& sub);
 
   store::KvStore& kv_;
   Ledger& ledger_;
   UsageMeter& usage_;
   Clock& clock_;
   CaptureHook capture_;
+  VoidHook void_;
+  std::map<uint64_t, EvmBackend> evm_;  // by chain id; fixed before the facilitator is shared
+  std::mutex finalize_mu_;  // one Finalize at a time (a settle's wait and the worker race)
+  std::mutex flush_mu_;     // one FlushDeferred at a time
   std::array<std::mutex, 64> stripes_;  // settlements of one nonce key share a stripe
 };
 

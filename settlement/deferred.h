@@ -1,0 +1,78 @@
+// Deferred settlement (specs/evm.md §6.3): the options of an evm network's backend, the durable
+// queue of accepted payments waiting to be settled on chain in batches per (payer, payee), and
+// the background worker that tracks submissions and flushes that queue.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/amount.h"
+#include "base/result.h"
+#include "store/kv_store.h"
+
+namespace mandated::settlement {
+
+class Facilitator;
+
+// How the facilitator settles on one evm network (specs/evm.md §6.1).
+struct EvmSettlementOptions {
+  // Payments with value strictly below this are deferred (needs a batch settler); none: never.
+  std::optional<Amount> deferred_below;
+  size_t batch_max = 200;          // transfers per batch transaction
+  int64_t settle_wait_ms = 30000;  // how long /x402/settle waits for a submission to be final
+};
+
+// The queue of deferred payments in family `x402` (specs/evm.md §6.4): one key per payment,
+// `defer/<chain>/<payer>/<payee>/<nonce key>`, so a prefix scan yields them grouped by pair.
+inline constexpr char kDeferredPrefix[] = "defer/";
+std::string DeferredKey(uint64_t chain, const std::string& payer_lower,
+                        const std::string& payee_lower, const std::string& nonce_key);
+
+// One queued payment: its queue key and the nonce key of its settlement record.
+struct DeferredEntry {
+  std::string queue_key;
+  std::string nonce_key;
+  uint64_t chain = 0;
+  std::string pair;  // "<payer>/<payee>"
+};
+
+// Every queued payment, in key order (grouped by chain, payer and payee).
+Result<std::vector<DeferredEntry>> LoadDeferred(store::KvStore& kv);
+
+// Splits queued payments into batches: one (chain, payer, payee) per batch, at most `batch_max`
+// each, in queue order.
+std::vector<std::vector<DeferredEntry>> PlanBatches(const std::vector<DeferredEntry>& entries,
+                                                    size_t batch_max);
+
+// Runs Facilitator::ResumeSubmissions every `track_interval_ms` and FlushDeferred every
+// `flush_interval_s` (0: only on demand) on its own thread; the first round runs at once, so a
+// restart resumes what an earlier run left. Thread safety: Start/Stop from one thread; Wake from
+// any thread.
+class SettlementWorker {
+ public:
+  SettlementWorker(Facilitator& facilitator, int64_t track_interval_ms, int64_t flush_interval_s);
+  ~SettlementWorker();
+  void Start();
+  void Stop();
+  // Runs a round now (e.g. after a settle submitted something).
+  void Wake();
+
+ private:
+  void Loop();
+
+  Facilitator& facilitator_;
+  const int64_t track_interval_ms_;
+  const int64_t flush_interval_s_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;   // guarded by mu_
+  bool woken_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace mandated::settlement
