@@ -1,0 +1,120 @@
+// AP2 routes (specs/ap2.md §9, specs/api.md §AP2): open mandates issued for a principal's agents,
+// challenges and closed payment mandates for agents (signed by the agent, or by the service with
+// a custodial key), the merchant's verification with signed receipts, and the receipts JWKS.
+#include "api/app.h"
+#include "api/handler_util.h"
+#include "base/log.h"
+
+namespace mandated::api {
+namespace {
+
+using identity::Permission;
+
+// Agents act for themselves: these routes need an agent session.
+Status RequireAgent(const Access& a) {
+  if (a.caller.role != identity::Role::kAgent) {
+    return PermissionDeniedError("only an agent session closes AP2 mandates", "forbidden");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+void App::RegisterAp2Routes() {
+  const AccessGuard& g = *guard_;
+  mandates::ap2::Authority& ap2 = *ap2_;
+
+  router_.Add("POST", "/v1/principals/{principal}/ap2/mandates", g.Guard(Permission::kIssueMandates, [&ap2](Request& req, const Access& a) {
+    if (a.caller.role == identity::Role::kAgent) {
+      return ProblemResponse(PermissionDeniedError("agents cannot issue AP2 open mandates",
+                                                   "delegation-only"), req);
+    }
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<mandates::ap2::IssueOpenRequest> ir = mandates::ap2::ParseIssueOpen(*body);
+    if (!ir.ok()) return ProblemResponse(ir.error(), req);
+    if (!a.caller.InAgentScope(ir->agent_id)) {
+      return ProblemResponse(PermissionDeniedError("/agent: this credential is limited to other agents",
+                                                   "agent-out-of-scope"), req);
+    }
+    Result<mandates::ap2::OpenMandate> m = ap2.IssueOpen(*a.tenant, *ir, a.caller.credential_id);
+    if (!m.ok()) return ProblemResponse(m.error(), req);
+    AnnotateRequestLog("ap2_mandate", m->id);
+    Response res = JsonResponse(201, mandates::ap2::OpenMandateToJson(*m));
+    res.headers.emplace_back("Location", "/v1/principals/" + m->principal_id + "/ap2/mandates/" + m->id);
+    return res;
+  }));
+  router_.Add("GET", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}", g.Guard(Permission::kReadMandates, [&ap2](Request& req, const Access& a) {
+    Result<mandates::ap2::OpenMandate> m = ap2.Get(*a.tenant, req.Param("ap2_mandate"));
+    if (m.ok() && !a.caller.InAgentScope(m->agent_id)) {
+      m = PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope");
+    }
+    return Answer(m, req, 200, mandates::ap2::OpenMandateToJson);
+  }));
+
+  router_.Add("POST", "/v1/ap2/challenges", g.Guard(Permission::kAuthorize, [&ap2](Request& req, const Access& a) {
+    if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
+    Result<mandates::ap2::Challenge> c = ap2.NewChallenge(*a.tenant, a.caller.agent_id);
+    return Answer(c, req, 201, [](const mandates::ap2::Challenge& ch) {
+      return json::Value::Object()
+          .Set("nonce", json::Value::String(ch.nonce))
+          .Set("aud", json::Value::String(ch.aud))
+          .Set("expires_at", json::Value::Int(ch.expires_at));
+    });
+  }));
+  router_.Add("POST", "/v1/ap2/present", g.Guard(Permission::kAuthorize, [&ap2](Request& req, const Access& a) {
+    if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<json::ObjectReader> r = json::ObjectReader::Of(*body);
+    if (!r.ok()) return ProblemResponse(r.error(), req);
+    Result<std::string> chain = r->String("chain");
+    if (!chain.ok()) return ProblemResponse(chain.error(), req);
+    if (Status s = r->Finish(); !s.ok()) return ProblemResponse(s, req);
+    Result<mandates::ap2::ClosedRecord> rec = ap2.Present(*a.tenant, a.caller.agent_id, *chain);
+    if (rec.ok()) AnnotateRequestLog("ap2_closed", rec->id);
+    return Answer(rec, req, 201, mandates::ap2::ClosedRecordToJson);
+  }));
+  router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2](Request& req, const Access& a) {
+    if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<json::ObjectReader> r = json::ObjectReader::Of(*body);
+    if (!r.ok()) return ProblemResponse(r.error(), req);
+    Result<std::string> mandate = r->String("mandate");
+    Result<const json::Value*> closed = r->Required("closed");
+    Result<std::string> aud = r->String("aud");
+    Result<std::string> nonce = r->String("nonce");
+    for (const Status& s : {mandate.status(), closed.status(), aud.status(), nonce.status(), r->Finish()}) {
+      if (!s.ok()) return ProblemResponse(s, req);
+    }
+    Result<mandates::ap2::ClosedRecord> rec =
+        ap2.CloseCustodial(*a.tenant, a.caller.agent_id, *mandate, **closed, *aud, *nonce);
+    if (rec.ok()) AnnotateRequestLog("ap2_closed", rec->id);
+    return Answer(rec, req, 201, mandates::ap2::ClosedRecordToJson);
+  }));
+  router_.Add("POST", "/v1/ap2/verify", g.Guard(Permission::kUseMandates, [&ap2](Request& req, const Access& a) {
+    if (!a.tenant) {
+      return ProblemResponse(InvalidArgumentError("the operator verifies for no principal",
+                                                  "principal-required"), req);
+    }
+    Result<json::Value> body = ParseJsonBody(req);
+    if (!body.ok()) return ProblemResponse(body.error(), req);
+    Result<mandates::ap2::MerchantVerifyRequest> vr = mandates::ap2::ParseMerchantVerify(*body);
+    if (!vr.ok()) return ProblemResponse(vr.error(), req);
+    Result<mandates::ap2::MerchantVerifyResult> v = ap2.VerifyCheckout(*a.tenant, *vr);
+    return Answer(v, req, 200, [](const mandates::ap2::MerchantVerifyResult& x) {
+      return json::Value::Object()
+          .Set("checkout_hash", json::Value::String(x.checkout_hash))
+          .Set("order_id", json::Value::String(x.order_id))
+          .Set("closed_payment", json::Value::String(x.closed_payment_id))
+          .Set("checkout_receipt", json::Value::String(x.checkout_receipt))
+          .Set("payment_receipt", json::Value::String(x.payment_receipt));
+    });
+  }));
+  router_.Add("GET", "/.well-known/ap2-jwks.json", [&ap2](Request& req) {
+    return Answer(ap2.ReceiptJwks(), req, 200, [](const json::Value& v) { return v; });
+  });
+}
+
+}  // namespace mandated::api
