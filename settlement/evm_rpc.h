@@ -37,7 +37,7 @@ std::string Quantity(Uint128 v);
 // "0x" + hex of arbitrary length (DATA). kInvalidArgument ("bad-rpc-answer").
 Result<Bytes> ParseData(std::string_view text);
 
-// EIP-1559 fee suggestion.
+// EIP-1559 fee suggestion. Value types, like Receipt below.
 struct FeeData {
   Uint128 base_fee = 0;               // of the latest block
   Uint128 max_priority_fee_per_gas = 0;

@@ -29,6 +29,7 @@ struct Eip1559Tx {
 };
 
 // A signed transaction: what eth_sendRawTransaction takes and the hash nodes know it by.
+// Thread safety: a value type.
 struct SignedTx {
   Bytes raw;             // 0x02 || rlp([chainId, nonce, ..., accessList, yParity, r, s])
   std::array<uint8_t, 32> hash{};  // keccak256(raw)
