@@ -94,7 +94,8 @@ Result<NetworkSettlementConfig> ParseNetwork(const std::string& where, const std
       n.options.deferred_below = *a;
       has_deferred = true;
     } else if (key == "batch_max") {
-      MD_ASSIGN_OR_RETURN(int64_t c, IntAt(at, m, 1, 1000));
+      // EvmRpcChain takes at most 200 transfers per submission (specs/evm.md §5).
+      MD_ASSIGN_OR_RETURN(int64_t c, IntAt(at, m, 1, 200));
       n.options.batch_max = static_cast<size_t>(c);
     } else if (key == "settle_wait_ms") {
       MD_ASSIGN_OR_RETURN(n.options.settle_wait_ms, IntAt(at, m, 0, 600000));
