@@ -9,6 +9,7 @@
 #include "mandates/sd_jwt.h"
 #include "signer/did.h"
 #include "signer/jws.h"
+#include "signer/keccak.h"
 
 namespace mandated::mandates::ap2 {
 namespace {
@@ -19,6 +20,7 @@ constexpr char kClosedKind[] = "ap2-closed";     // "<open id>/<transaction dige
 constexpr char kClosedByTx[] = "ap2-closed-tx";  // "<transaction_id digest>" -> closed id
 constexpr char kChallengeKind[] = "ap2-challenge";
 constexpr char kNonceKind[] = "ap2-nonce";       // digest of aud "\n" nonce: used nonces
+constexpr char kX402Kind[] = "ap2-x402";         // "0x<keccak256(chain)>" -> closed record
 constexpr char kRootTyp[] = "dc+sd-jwt";
 
 std::string KindName(Kind k) { return k == Kind::kPayment ? "payment" : "checkout"; }
@@ -98,6 +100,7 @@ json::Value ClosedRecordToJson(const ClosedRecord& r) {
   v.Set("chain", json::Value::String(r.chain));
   v.Set("reference", json::Value::String(r.reference));
   v.Set("payment_receipt", json::Value::String(r.receipt));
+  if (!r.x402_nonce.empty()) v.Set("x402_nonce", json::Value::String(r.x402_nonce));
   v.Set("closed_at", json::Value::Int(r.closed_at));
   return v;
 }
@@ -395,6 +398,9 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   rec.chain = chain;
   rec.reference = sdjwt::HashB64(hops.back().alg, chain);
   rec.closed_at = now;
+  if (StrOf(closed.payment_instrument, "type") == "x402") {
+    rec.x402_nonce = "0x" + HexEncode(signer::Keccak256(AsBytes(chain)));
+  }
   json::Value receipt = json::Value::Object();
   receipt.Set("iss", json::Value::String(service_did_));
   receipt.Set("iat", json::Value::Int(now));
@@ -413,6 +419,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   t.Put(batch, kClosedByTx, Digest(closed.transaction_id), rec_json);
   t.Put(batch, kUsageKind, open.id, UsageToJson(usage));
   t.Put(batch, kNonceKind, nonce_key, std::to_string(now));
+  if (!rec.x402_nonce.empty()) t.Put(batch, kX402Kind, rec.x402_nonce, rec_json);
   if (service_challenge) {
     t.Put(batch, kChallengeKind, nonce,
           json::Write(json::Value::Object()
@@ -432,6 +439,56 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   audit::Stage(batch, e);
   MD_RETURN_IF_ERROR(kv_.Write(batch));
   return rec;
+}
+
+Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
+                           const json::Value& closed_claims, const std::string& aud,
+                           const std::string& nonce) {
+  MD_ASSIGN_OR_RETURN(ClosedPayment closed, ParseClosedPayment(closed_claims));
+  const int64_t now = clock_.NowUnixSeconds();
+  if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, Digest(aud + "\n" + nonce)));
+  if (used.has_value()) return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> prior,
+                      t.Get(kClosedKind, open.id + "/" + Digest(closed.transaction_id)));
+  if (prior.has_value()) {
+    return PermissionDeniedError("transaction " + closed.transaction_id +
+                                     " was already closed under this mandate (single use)",
+                                 "ap2-closed-mandate-replayed");
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
+  MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));
+  MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
+  return EvaluatePayment(open_claims, closed, UsageFromJson(usage_raw), now);
+}
+
+Result<ClosedRecord> Authority::FindByX402Nonce(const identity::Tenant& t,
+                                                const std::string& nonce_hex) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kX402Kind, nonce_hex));
+  if (!raw.has_value()) {
+    return NotFoundError("no closed payment mandate has x402 nonce " + nonce_hex,
+                         "ap2-payment-missing");
+  }
+  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
+  ClosedRecord r;
+  r.id = StrOf(v, "id");
+  r.open_mandate_id = StrOf(v, "open_mandate");
+  r.agent_id = StrOf(v, "agent");
+  r.transaction_id = StrOf(v, "transaction_id");
+  r.nonce = StrOf(v, "nonce");
+  r.chain = StrOf(v, "chain");
+  r.reference = StrOf(v, "reference");
+  r.receipt = StrOf(v, "payment_receipt");
+  r.x402_nonce = StrOf(v, "x402_nonce");
+  r.closed_at = IntOf(v, "closed_at");
+  json::Value claims = json::Value::Object();
+  claims.Set("vct", json::Value::String(std::string(kVctPayment)));
+  claims.Set("transaction_id", json::Value::String(r.transaction_id));
+  for (const char* k : {"payee", "payment_amount", "payment_instrument"}) {
+    if (const json::Value* m = v.Find(k); m != nullptr) claims.Set(k, *m);
+  }
+  MD_ASSIGN_OR_RETURN(r.payment, ParseClosedPayment(claims));
+  return r;
 }
 
 Result<ClosedRecord> Authority::Present(const identity::Tenant& t, const std::string& agent_id,
@@ -464,7 +521,7 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
   closed.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
   closed.Set("aud", json::Value::String(aud));
   closed.Set("nonce", json::Value::String(nonce));
-  MD_RETURN_IF_ERROR(ParseClosedPayment(closed).status());
+  MD_RETURN_IF_ERROR(Precheck(t, open, closed, aud, nonce));
   signer::KeyStore& ks = keys_;
   const std::string key_id = agent.key_id;
   MD_ASSIGN_OR_RETURN(

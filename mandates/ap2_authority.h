@@ -72,6 +72,9 @@ struct ClosedRecord {
   std::string chain;      // the presentation exactly as accepted (or as we signed it)
   std::string reference;  // the receipt reference: digest of `chain` (specs/ap2.md §8)
   std::string receipt;    // the signed Payment Receipt
+  // For a payment instrument of type "x402": the EIP-3009 nonce that ties the on-chain transfer
+  // to this mandate chain, "0x" + hex(keccak256(chain)) (specs/ap2.md §6.1); "" otherwise.
+  std::string x402_nonce;
   int64_t closed_at = 0;
 };
 json::Value ClosedRecordToJson(const ClosedRecord& r);
@@ -136,6 +139,10 @@ class Authority {
   Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,
                                               const MerchantVerifyRequest& req);
 
+  // The closed payment whose x402 nonce is `nonce_hex` ("0x..."); kNotFound
+  // "ap2-payment-missing".
+  Result<ClosedRecord> FindByX402Nonce(const identity::Tenant& t, const std::string& nonce_hex);
+
   // The receipts key's public JWK set (for verifying receipts offline).
   Result<json::Value> ReceiptJwks();
 
@@ -147,6 +154,9 @@ class Authority {
   Result<OpenMandate> RootMandate(const identity::Tenant& t, const std::string& root_jwt,
                                   const std::string& kid, signer::PublicKey* key);
   Result<std::string> SignReceipt(json::Value claims, std::string_view typ);
+  // The checks of Accept's locked part, without writing: run before the service signs a hop.
+  Status Precheck(const identity::Tenant& t, const OpenMandate& open, const json::Value& closed,
+                  const std::string& aud, const std::string& nonce);
   Result<ClosedRecord> Accept(const identity::Tenant& t, const std::string& agent_id,
                               const std::string& chain, const std::string& expect_aud,
                               const std::string& expect_nonce, bool service_challenge);
