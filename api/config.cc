@@ -84,6 +84,12 @@ Status Apply(const std::string& key, const std::string& value, const std::string
   } else if (key == "max_body_bytes") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1024, int64_t{64} << 20));
     cfg.max_body_bytes = static_cast<uint64_t>(v);
+  } else if (key == "max_header_bytes") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 4096, 1 << 20));
+    cfg.max_header_bytes = static_cast<uint64_t>(v);
+  } else if (key == "request_timeout_ms") {
+    MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 100, 600000));
+    cfg.request_timeout_ms = static_cast<int>(v);
   } else if (key == "read_timeout_ms") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 600000));
     cfg.read_timeout_ms = static_cast<int>(v);
@@ -96,6 +102,18 @@ Status Apply(const std::string& key, const std::string& value, const std::string
   } else if (key == "keepalive_max_requests") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 1000000));
     cfg.keepalive_max_requests = static_cast<int>(v);
+  } else if (key == "trusted_proxies") {
+    Result<std::vector<IpNetwork>> nets = ParseTrustedProxies(value);
+    if (!nets.ok()) return BadConfig(where, nets.error().message());
+    cfg.trusted_proxies = std::move(*nets);
+  } else if (key == "forwarded_header") {
+    if (value == "x-forwarded-for") {
+      cfg.forwarded_header = ForwardedHeader::kXForwardedFor;
+    } else if (value == "forwarded") {
+      cfg.forwarded_header = ForwardedHeader::kForwarded;
+    } else {
+      return BadConfig(where, "must be x-forwarded-for or forwarded");
+    }
   } else if (key == "log_level") {
     if (value != "debug" && value != "info" && value != "warn" && value != "error") {
       return BadConfig(where, "must be debug, info, warn or error");
@@ -147,10 +165,14 @@ constexpr Setting kSettings[] = {
     {"listen", "--listen", "MANDATED_LISTEN"},
     {"workers", "--workers", "MANDATED_WORKERS"},
     {"max_body_bytes", "--max-body-bytes", "MANDATED_MAX_BODY_BYTES"},
+    {"max_header_bytes", "--max-header-bytes", "MANDATED_MAX_HEADER_BYTES"},
     {"read_timeout_ms", "--read-timeout-ms", "MANDATED_READ_TIMEOUT_MS"},
+    {"request_timeout_ms", "--request-timeout-ms", "MANDATED_REQUEST_TIMEOUT_MS"},
     {"write_timeout_ms", "--write-timeout-ms", "MANDATED_WRITE_TIMEOUT_MS"},
     {"keepalive_timeout_s", "--keepalive-timeout-s", "MANDATED_KEEPALIVE_TIMEOUT_S"},
     {"keepalive_max_requests", "--keepalive-max-requests", "MANDATED_KEEPALIVE_MAX_REQUESTS"},
+    {"trusted_proxies", "--trusted-proxies", "MANDATED_TRUSTED_PROXIES"},
+    {"forwarded_header", "--forwarded-header", "MANDATED_FORWARDED_HEADER"},
     {"log_level", "--log-level", "MANDATED_LOG_LEVEL"},
     {"kek_file", "--kek-file", "MANDATED_KEK_FILE"},
     {"public_host", "--public-host", "MANDATED_PUBLIC_HOST"},
@@ -276,10 +298,20 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
                                                       port 0 picks a free port)
   --workers N                  MANDATED_WORKERS       HTTP worker threads (default 64)
   --max-body-bytes N           MANDATED_MAX_BODY_BYTES  request body limit (default 65536)
-  --read-timeout-ms N          MANDATED_READ_TIMEOUT_MS   (default 5000)
+  --max-header-bytes N         MANDATED_MAX_HEADER_BYTES  request line and headers together
+                                                      (default 16384; more closes the connection)
+  --read-timeout-ms N          MANDATED_READ_TIMEOUT_MS   per read (default 5000)
+  --request-timeout-ms N       MANDATED_REQUEST_TIMEOUT_MS  a whole request from its first byte
+                                                      (default 10000)
   --write-timeout-ms N         MANDATED_WRITE_TIMEOUT_MS  (default 5000)
   --keepalive-timeout-s N      MANDATED_KEEPALIVE_TIMEOUT_S (default 5)
   --keepalive-max-requests N   MANDATED_KEEPALIVE_MAX_REQUESTS (default 1000)
+  --trusted-proxies CIDRS      MANDATED_TRUSTED_PROXIES  reverse proxies whose forwarding
+                                                      header names the client, e.g.
+                                                      127.0.0.1/32,::1 (default: none, the
+                                                      TCP peer is the client)
+  --forwarded-header NAME      MANDATED_FORWARDED_HEADER  the header those proxies set:
+                                                      x-forwarded-for (default) or forwarded
   --log-level LEVEL            MANDATED_LOG_LEVEL     debug, info, warn, error (default info)
   --kek-file PATH              MANDATED_KEK_FILE      key-encryption key for stored private keys
                                                       (64 hex characters, mode 0600; default:

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/http_server.h"
 #include "base/result.h"
 #include "identity/access.h"
 
@@ -19,10 +20,16 @@ struct ServerConfig {
   int listen_port = 8420;                    // 0 picks a free port (logged at start)
   int worker_threads = 64;                   // HTTP worker pool size
   uint64_t max_body_bytes = 64 * 1024;       // larger bodies get 413 unread
+  uint64_t max_header_bytes = 16 * 1024;     // request line and headers; more closes the connection
   int read_timeout_ms = 5000;
+  int request_timeout_ms = 10000;            // a whole request, from its first byte
   int write_timeout_ms = 5000;
   int keepalive_timeout_s = 5;
   int keepalive_max_requests = 1000;
+  // Reverse proxies whose forwarding header names the client (specs/api.md §Client address);
+  // empty: the TCP peer is the client.
+  std::vector<IpNetwork> trusted_proxies;
+  ForwardedHeader forwarded_header = ForwardedHeader::kXForwardedFor;
   std::string log_level = "info";
   std::string kek_file;                      // key-encryption key file (signer key store)
   std::string public_host;                   // did:web host (default: listen address)

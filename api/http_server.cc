@@ -1,14 +1,25 @@
 // Adapter: HttpServer over cpp-httplib 0.11.4. The only file of api/ that includes httplib.
 #include "api/http_server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <optional>
 
 #include "api/problem.h"
 #include "base/clock.h"
@@ -24,6 +35,7 @@ struct RequestContext {
   int64_t start_micros = 0;
   std::string request_id;
   std::string route;
+  std::string client_addr;  // specs/api.md §Client address
   std::vector<std::pair<std::string, std::string>> annotations;
 };
 thread_local RequestContext t_ctx;
@@ -45,10 +57,16 @@ void WriteProblem(httplib::Response& res, const Response& problem) {
   res.set_content(problem.body, problem.content_type.c_str());
 }
 
-// Asks the client to close after this response. (httplib 0.11 decides keep-alive from the
-// request before any hook runs, so it may still read a next request; an unread body then fails
-// to parse as one within 8 KiB and the connection closes.)
-void CloseAfterResponse(httplib::Response& res) { res.set_header("Connection", "close"); }
+// Set by a handler that answers without reading a request body it was sent (413, 411): the
+// connection closes after the response instead of reading the body as the next request.
+thread_local bool t_close_connection = false;
+
+// Closes the connection after this response (GuardedServer below ends its loop), so that a body
+// left unread is never parsed as a next request.
+void CloseAfterResponse(httplib::Response& res) {
+  res.set_header("Connection", "close");
+  t_close_connection = true;
+}
 
 std::string ToLower(std::string s) {
   for (char& c : s) {
@@ -57,7 +75,336 @@ std::string ToLower(std::string s) {
   return s;
 }
 
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A numeric IPv4 or IPv6 address, IPv4 as IPv4-mapped IPv6. Nothing else (no names, no ports).
+std::optional<std::array<uint8_t, 16>> ParseIp(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) {
+    return std::nullopt;
+  }
+  const std::string s(text);
+  std::array<uint8_t, 16> out{};
+  in_addr v4{};
+  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
+    out[10] = 0xff;
+    out[11] = 0xff;
+    std::memcpy(&out[12], &v4, 4);
+    return out;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
+    std::memcpy(out.data(), &v6, 16);
+    return out;
+  }
+  return std::nullopt;
+}
+
+bool IsV4Mapped(const std::array<uint8_t, 16>& a) {
+  for (int i = 0; i < 10; ++i) {
+    if (a[i] != 0) return false;
+  }
+  return a[10] == 0xff && a[11] == 0xff;
+}
+
+std::string IpText(const std::array<uint8_t, 16>& a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (IsV4Mapped(a)) {
+    inet_ntop(AF_INET, &a[12], buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
+  }
+  return buf;
+}
+
+// One node of a forwarding chain: an address, optionally with a port ("192.0.2.1:4711",
+// "[2001:db8::1]:4711") and, in Forwarded, quoted.
+std::optional<std::array<uint8_t, 16>> ParseNode(std::string_view node) {
+  node = Trim(node);
+  if (node.size() >= 2 && node.front() == '"' && node.back() == '"') {
+    node = node.substr(1, node.size() - 2);
+  }
+  if (!node.empty() && node.front() == '[') {
+    const size_t close = node.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    return ParseIp(node.substr(1, close - 1));
+  }
+  if (std::count(node.begin(), node.end(), ':') == 1) {
+    node = node.substr(0, node.find(':'));  // IPv4 with a port
+  }
+  return ParseIp(node);
+}
+
+// The chain of client addresses a header carries, left (farthest) to right (nearest); an entry
+// that is not an address (e.g. Forwarded's "unknown" or an obfuscated id) stays as nullopt.
+std::vector<std::optional<std::array<uint8_t, 16>>> ForwardingChain(
+    const std::vector<std::string>& values, ForwardedHeader header) {
+  std::vector<std::optional<std::array<uint8_t, 16>>> chain;
+  for (const std::string& value : values) {
+    size_t start = 0;
+    while (start <= value.size()) {
+      const size_t comma = std::min(value.find(',', start), value.size());
+      std::string_view element = std::string_view(value).substr(start, comma - start);
+      start = comma + 1;
+      if (header == ForwardedHeader::kXForwardedFor) {
+        chain.push_back(ParseNode(element));
+        continue;
+      }
+      // Forwarded (RFC 7239 §4): pairs separated by ';'; the element's node is its "for".
+      std::optional<std::array<uint8_t, 16>> node;
+      size_t p = 0;
+      while (p <= element.size()) {
+        const size_t semi = std::min(element.find(';', p), element.size());
+        std::string_view pair = Trim(element.substr(p, semi - p));
+        p = semi + 1;
+        if (pair.size() > 4 && ToLower(std::string(pair.substr(0, 4))) == "for=") {
+          node = ParseNode(pair.substr(4));
+        }
+      }
+      chain.push_back(node);
+    }
+  }
+  return chain;
+}
+
+bool Trusted(const std::array<uint8_t, 16>& a, const std::vector<IpNetwork>& trusted) {
+  for (const IpNetwork& n : trusted) {
+    if (n.Contains(a)) return true;
+  }
+  return false;
+}
+
+// One connection's socket as httplib reads it, with the limits httplib 0.11 lacks (its line
+// reader buffers a request line or header line of any length, its read timeout is per read):
+// each request may read at most `budget` bytes and must arrive whole before an absolute
+// deadline; past either, every read fails and httplib drops the connection.
+// Thread safety: used by the one worker thread serving the connection.
+class GuardedStream final : public httplib::Stream {
+ public:
+  GuardedStream(socket_t sock, const HttpServerOptions& o) : sock_(sock), o_(o) {}
+
+  // Starts the next request's byte budget and deadline.
+  void BeginRequest() {
+    budget_ = o_.max_header_bytes + o_.max_body_bytes;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.request_timeout_ms);
+  }
+  bool exhausted() const { return exhausted_; }
+
+  bool is_readable() const override { return begin_ < end_ || Wait(POLLIN, o_.read_timeout_ms); }
+  bool is_writable() const override { return Wait(POLLOUT, o_.write_timeout_ms); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (exhausted_) return -1;
+    if (begin_ == end_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline_ - std::chrono::steady_clock::now()).count();
+      if (budget_ == 0 || left <= 0 ||
+          !Wait(POLLIN, static_cast<int>(std::min<int64_t>(left, o_.read_timeout_ms)))) {
+        exhausted_ = true;
+        return -1;
+      }
+      const ssize_t n = ::recv(sock_, buf_, std::min<uint64_t>(sizeof(buf_), budget_), 0);
+      if (n <= 0) {
+        if (n < 0) exhausted_ = true;
+        return n;
+      }
+      budget_ -= static_cast<uint64_t>(n);
+      begin_ = 0;
+      end_ = static_cast<size_t>(n);
+    }
+    const size_t take = std::min(size, end_ - begin_);
+    std::memcpy(ptr, buf_ + begin_, take);
+    begin_ += take;
+    return static_cast<ssize_t>(take);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!Wait(POLLOUT, o_.write_timeout_ms)) return -1;
+    return ::send(sock_, ptr, size, MSG_NOSIGNAL);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getsockname, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  bool Wait(short events, int timeout_ms) const {
+    pollfd p{sock_, events, 0};
+    int r;
+    do {
+      r = ::poll(&p, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    return r > 0;
+  }
+
+  template <typename F>
+  void Address(F get, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof(a);
+    if (get(sock_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
+    char host[NI_MAXHOST] = {};
+    char serv[NI_MAXSERV] = {};
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&a), len, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+      ip = host;
+      port = std::atoi(serv);
+    }
+  }
+
+  socket_t sock_;
+  const HttpServerOptions& o_;
+  uint64_t budget_ = 0;
+  std::chrono::steady_clock::time_point deadline_;
+  bool exhausted_ = false;
+  char buf_[4096];
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+// httplib's server with its per-connection loop replaced (the base class declares it virtual):
+// reads through GuardedStream, closes when a handler asks to, and closes gracefully so an
+// early answer (413 before the body) reaches a client still sending.
+// Thread safety: as httplib::Server.
+class GuardedServer final : public httplib::Server {
+ public:
+  explicit GuardedServer(const HttpServerOptions& options) : options_(options) {}
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    int yes = 1;
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    GuardedStream strm(sock, options_);
+    bool ok = false;
+    size_t left = keep_alive_max_count_;
+    while (svr_sock_ != INVALID_SOCKET && left > 0 && WaitForRequest(sock)) {
+      strm.BeginRequest();
+      t_close_connection = false;
+      bool connection_closed = false;
+      ok = process_request(strm, left == 1, connection_closed, nullptr);
+      if (!ok || connection_closed || t_close_connection || strm.exhausted()) {
+        break;
+      }
+      --left;
+    }
+    LingeringClose(sock);
+    return ok;
+  }
+
+  // Waits for the first byte of a next request for at most the keep-alive timeout, giving up
+  // early when the server stops.
+  bool WaitForRequest(socket_t sock) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    while (svr_sock_ != INVALID_SOCKET && std::chrono::steady_clock::now() < until) {
+      pollfd p{sock, POLLIN, 0};
+      const int r = ::poll(&p, 1, 100);
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+    }
+    return false;
+  }
+
+  // Closing a socket with unread input makes the kernel send a reset, which can destroy the
+  // response not yet read by the client. So: stop sending, then discard input for a short
+  // while (at most 64 KiB, 500 ms) before closing.
+  static void LingeringClose(socket_t sock) {
+    ::shutdown(sock, SHUT_WR);
+    char sink[4096];
+    size_t drained = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    while (drained < 64 * 1024) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            until - std::chrono::steady_clock::now()).count();
+      pollfd p{sock, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+      const ssize_t n = ::recv(sock, sink, sizeof(sink), 0);
+      if (n <= 0) break;
+      drained += static_cast<size_t>(n);
+    }
+    ::close(sock);
+  }
+
+  const HttpServerOptions& options_;
+};
+
 }  // namespace
+
+bool IpNetwork::Contains(const std::array<uint8_t, 16>& a) const {
+  int bits = prefix_bits;
+  for (size_t i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+    const uint8_t mask = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - bits));
+    if ((a[i] & mask) != (address[i] & mask)) return false;
+  }
+  return true;
+}
+
+Result<std::vector<IpNetwork>> ParseTrustedProxies(std::string_view text) {
+  std::vector<IpNetwork> out;
+  if (Trim(text).empty()) {
+    return out;
+  }
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view entry = Trim(text.substr(start, comma - start));
+    start = comma + 1;
+    const size_t slash = entry.find('/');
+    std::optional<std::array<uint8_t, 16>> a = ParseIp(entry.substr(0, slash));
+    const Status bad = InvalidArgumentError(
+        "expected an IP address or CIDR network (e.g. 127.0.0.1/32, ::1), got \"" +
+            std::string(entry) + "\"",
+        "bad-config");
+    if (!a.has_value()) {
+      return bad;
+    }
+    IpNetwork n;
+    n.address = *a;
+    const int family_bits = IsV4Mapped(*a) ? 32 : 128;
+    int bits = family_bits;
+    if (slash != std::string_view::npos) {
+      const std::string_view len = entry.substr(slash + 1);
+      auto [p, ec] = std::from_chars(len.data(), len.data() + len.size(), bits);
+      if (ec != std::errc() || p != len.data() + len.size() || len.empty() || bits < 0 ||
+          bits > family_bits) {
+        return bad;
+      }
+    }
+    n.prefix_bits = bits + (128 - family_bits);
+    out.push_back(n);
+  }
+  return out;
+}
+
+std::string ClientAddress(std::string_view peer, const std::vector<std::string>& header_values,
+                          ForwardedHeader header, const std::vector<IpNetwork>& trusted) {
+  const std::optional<std::array<uint8_t, 16>> peer_ip = ParseIp(peer);
+  if (!peer_ip.has_value()) {
+    return std::string(peer);
+  }
+  if (!Trusted(*peer_ip, trusted)) {
+    return IpText(*peer_ip);
+  }
+  // The nearest hop that is not a trusted proxy is the client; an entry that is not an address
+  // cannot be rate-limited as anyone, so the trusted hop that reported it stands for it.
+  std::array<uint8_t, 16> client = *peer_ip;
+  const auto chain = ForwardingChain(header_values, header);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (!it->has_value()) {
+      break;
+    }
+    client = **it;
+    if (!Trusted(client, trusted)) {
+      break;
+    }
+  }
+  return IpText(client);
+}
 
 void AnnotateRequestLog(std::string_view key, std::string value) {
   t_ctx.annotations.emplace_back(std::string(key), std::move(value));
@@ -66,11 +413,9 @@ void AnnotateRequestLog(std::string_view key, std::string value) {
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions options, const Router& router, Metrics& metrics, HttpServer& owner)
-      : options_(options), router_(router), metrics_(metrics), owner_(owner) {
+      : options_(options), router_(router), metrics_(metrics), owner_(owner), server(options_) {
     Configure();
   }
-
-  httplib::Server server;
 
   // httplib 0.11 listens with a backlog of 5, compiled into the library: a burst of new
   // connections overflows it, and a client whose handshake completed while the queue was full
@@ -104,6 +449,9 @@ class HttpServer::Impl {
     server.set_keep_alive_timeout(options_.keepalive_timeout_s);
     server.set_keep_alive_max_count(static_cast<size_t>(options_.keepalive_max_requests));
     // Backstop; the pre-routing hook below refuses oversize bodies before any byte is read.
+    // (The CPPHTTPLIB_* compile-time limits cannot be set here: Debian builds httplib as a shared
+    // library, so its parser keeps the values it was compiled with; GuardedStream bounds what a
+    // request may make it read instead.)
     server.set_payload_max_length(options_.max_body_bytes);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -111,6 +459,7 @@ class HttpServer::Impl {
       t_ctx.request_id = NewRequestId();
       t_ctx.route = "unmatched";
       t_ctx.annotations.clear();
+      t_ctx.client_addr = ClientAddressOf(req);
       res.set_header("X-Request-Id", t_ctx.request_id);
       if (req.has_header("Transfer-Encoding")) {
         // Chunked bodies have no length to check up front; cpp-httplib 0.11 would buffer them
@@ -122,15 +471,33 @@ class HttpServer::Impl {
         CloseAfterResponse(res);
         return httplib::Server::HandlerResponse::Handled;
       }
+      if (req.has_header("Content-Length")) {
+        uint64_t length = 0;
+        const std::string text = req.get_header_value("Content-Length");
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
+        if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+          WriteProblem(res, ProblemResponse(400, "malformed-request", "",
+                                            "Content-Length is not a decimal length", req.path,
+                                            t_ctx.request_id));
+          CloseAfterResponse(res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (length > options_.max_body_bytes) {
+          // Answered before any byte of the body is read; the connection then closes.
+          WriteProblem(res, ProblemResponse(413, "body-too-large", "",
+                                            "request body exceeds the limit of " +
+                                                std::to_string(options_.max_body_bytes) + " bytes",
+                                            req.path, t_ctx.request_id));
+          CloseAfterResponse(res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
       if (!req.has_header("Content-Length")) {
         // No body to read: serve it right here. (httplib 0.11 refuses a POST without
         // Content-Length as malformed, which would hide the router's 404/405 answers.)
         Dispatch(req, res);
         return httplib::Server::HandlerResponse::Handled;
       }
-      // Bodies over the limit are refused by httplib's payload limit (set above) before they are
-      // buffered: it discards them through a small fixed buffer, answers 413 (problem+json via
-      // the error handler) and keeps the connection in sync.
       if (owner_.draining()) {
         res.set_header("Connection", "close");
       }
@@ -183,7 +550,13 @@ class HttpServer::Impl {
                                         {"duration_us", micros},
                                         {"bytes_in", static_cast<uint64_t>(req.body.size())},
                                         {"bytes_out", static_cast<uint64_t>(res.body.size())},
-                                        {"remote", req.remote_addr}};
+                                        {"remote", t_ctx.client_addr.empty()
+                                                       ? req.remote_addr
+                                                       : t_ctx.client_addr}};
+      if (!t_ctx.client_addr.empty() && t_ctx.client_addr != req.remote_addr) {
+        fields.emplace_back("peer", req.remote_addr);  // the trusted proxy that forwarded it
+      }
+      t_ctx.client_addr.clear();
       for (const auto& [k, v] : t_ctx.annotations) {
         fields.emplace_back(k, v);
       }
@@ -191,15 +564,38 @@ class HttpServer::Impl {
     });
   }
 
+  // The client address of `req` (specs/api.md §Client address): the TCP peer, or behind a
+  // trusted proxy the nearest untrusted address of the configured forwarding header.
+  std::string ClientAddressOf(const httplib::Request& req) const {
+    if (options_.trusted_proxies.empty()) {
+      return req.remote_addr;
+    }
+    const char* name =
+        options_.forwarded_header == ForwardedHeader::kForwarded ? "Forwarded" : "X-Forwarded-For";
+    std::vector<std::string> values;
+    auto [first, last] = req.headers.equal_range(name);
+    for (auto it = first; it != last; ++it) {
+      values.push_back(it->second);
+    }
+    return ClientAddress(req.remote_addr, values, options_.forwarded_header,
+                         options_.trusted_proxies);
+  }
+
   void Dispatch(const httplib::Request& hreq, httplib::Response& hres) {
     Request req;
     req.method = hreq.method;
     req.path = hreq.path;
     req.body = hreq.body;
-    req.remote_addr = hreq.remote_addr;
+    req.remote_addr = t_ctx.client_addr;
     req.request_id = t_ctx.request_id;
     for (const auto& [k, v] : hreq.headers) {
-      req.headers.emplace(ToLower(k), v);
+      std::string name = ToLower(k);
+      // httplib 0.11 files the peer address as pseudo-headers next to any a client sent under
+      // the same names (CVE-2025-66570); handlers read Request::remote_addr instead.
+      if (name == "remote_addr" || name == "remote_port") {
+        continue;
+      }
+      req.headers.emplace(std::move(name), v);
     }
     for (const auto& [k, v] : hreq.params) {
       req.query.emplace(k, v);
@@ -241,6 +637,9 @@ class HttpServer::Impl {
   const Router& router_;
   Metrics& metrics_;
   HttpServer& owner_;
+
+ public:
+  GuardedServer server;  // after options_, which it reads
 };
 
 HttpServer::HttpServer(HttpServerOptions options, const Router& router, Metrics& metrics)
