@@ -3,6 +3,7 @@
 // a custodial key), the merchant's verification with signed receipts, and the receipts JWKS.
 #include "api/app.h"
 #include "api/handler_util.h"
+#include "api/idempotent_route.h"
 #include "base/log.h"
 
 namespace mandated::api {
@@ -23,6 +24,7 @@ Status RequireAgent(const Access& a) {
 void App::RegisterAp2Routes() {
   const AccessGuard& g = *guard_;
   mandates::ap2::Authority& ap2 = *ap2_;
+  policy::Authorizer& az = *authorizer_;
 
   router_.Add("POST", "/v1/principals/{principal}/ap2/mandates", g.Guard(Permission::kIssueMandates, [&ap2](Request& req, const Access& a) {
     if (a.caller.role == identity::Role::kAgent) {
@@ -75,23 +77,60 @@ void App::RegisterAp2Routes() {
     if (rec.ok()) AnnotateRequestLog("ap2_closed", rec->id);
     return Answer(rec, req, 201, mandates::ap2::ClosedRecordToJson);
   }));
-  router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2](Request& req, const Access& a) {
+  // A custodial agent's closing runs behind the same authorization as any purchase
+  // (specs/ap2.md §6): the agent names its allowed, reserved authorization (a step-up approved
+  // first) for exactly this payee, amount and currency; the service signs the hop only then, and
+  // captures the reservation once the closed mandate is recorded.
+  router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2, &az](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
     Result<json::Value> body = ParseJsonBody(req);
     if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<json::ObjectReader> r = json::ObjectReader::Of(*body);
     if (!r.ok()) return ProblemResponse(r.error(), req);
     Result<std::string> mandate = r->String("mandate");
+    Result<std::string> authorization = r->String("authorization");
     Result<const json::Value*> closed = r->Required("closed");
     Result<std::string> aud = r->String("aud");
     Result<std::string> nonce = r->String("nonce");
-    for (const Status& s : {mandate.status(), closed.status(), aud.status(), nonce.status(), r->Finish()}) {
+    for (const Status& s : {mandate.status(), authorization.status(), closed.status(),
+                            aud.status(), nonce.status(), r->Finish()}) {
       if (!s.ok()) return ProblemResponse(s, req);
+    }
+    Result<mandates::ap2::ClosedPayment> cp = mandates::ap2::ParseClosedPayment(**closed);
+    if (!cp.ok()) return ProblemResponse(cp.error(), req);
+    Result<policy::Authorization> held = az.Get(*a.tenant, *authorization);
+    if (held.ok() && held->agent_id != a.caller.agent_id) {
+      held = NotFoundError("no authorization " + *authorization, "authorization-not-found");
+    }
+    if (!held.ok()) return ProblemResponse(held.error(), req);
+    if (held->decision != "allowed" || !held->reservation || held->reservation->state != "reserved") {
+      return ProblemResponse(FailedPreconditionError("authorization " + held->id +
+                                                         " holds no live reservation",
+                                                     "ap2-authorization-not-reserved"), req);
+    }
+    const json::Value* payee_id = cp->payee.Find("id");
+    if (held->purchase.amount.ToString() != std::to_string(cp->amount) ||
+        held->purchase.asset != cp->currency || payee_id == nullptr ||
+        held->purchase.payee.value != payee_id->as_string()) {
+      return ProblemResponse(FailedPreconditionError("the authorization is for another purchase "
+                                                     "(payee, amount or currency)",
+                                                     "ap2-authorization-mismatch"), req);
     }
     Result<mandates::ap2::ClosedRecord> rec =
         ap2.CloseCustodial(*a.tenant, a.caller.agent_id, *mandate, **closed, *aud, *nonce);
-    if (rec.ok()) AnnotateRequestLog("ap2_closed", rec->id);
-    return Answer(rec, req, 201, mandates::ap2::ClosedRecordToJson);
+    if (!rec.ok()) return ProblemResponse(rec.error(), req);
+    AnnotateRequestLog("ap2_closed", rec->id);
+    Result<policy::Answer> captured =
+        az.Capture(*a.tenant, ActorOf(a), held->id, held->purchase.amount, nullptr);
+    json::Value out = mandates::ap2::ClosedRecordToJson(*rec);
+    out.Set("authorization", json::Value::String(held->id));
+    out.Set("captured", json::Value::Bool(captured.ok()));
+    if (!captured.ok()) {
+      log::Warn("ap2 closing recorded but its capture failed",
+                {{"request_id", req.request_id}, {"authorization", held->id},
+                 {"error", captured.error().ToString()}});
+    }
+    return JsonResponse(201, out);
   }));
   router_.Add("POST", "/v1/ap2/verify", g.Guard(Permission::kUseMandates, [&ap2](Request& req, const Access& a) {
     if (!a.tenant) {
