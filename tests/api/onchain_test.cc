@@ -240,6 +240,19 @@ class OnchainTest : public ::testing::Test {
   int keys_ = 0;
 };
 
+// A bad settlement file stops the start with the file and the JSON pointer at fault.
+TEST(OnchainConfigTest, BadSettlementConfigStopsTheStart) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("settlement.json");
+  std::ofstream(path) << R"({"networks":{"eip155:84532":{"backend":"evm","rpc_url":"http://127.0.0.1:1","tokens":["0x12"]}}})";
+  testing::ServerProcess server(dir.Sub("data"), {}, {"--settlement-config", path});
+  EXPECT_FALSE(server.Start());
+  const std::string err = server.Stderr();
+  EXPECT_NE(err.find("bad-config"), std::string::npos) << err;
+  EXPECT_NE(err.find("/networks/eip155:84532/tokens/0: expected a 0x address"), std::string::npos)
+      << err;
+}
+
 // Must-show 1: paid through our payer, verified and settled by our facilitator, mined; both
 // balances move by exactly the amount and the authorization's trail names the transaction.
 TEST_F(OnchainTest, PaymentSettlesOnChainMovesExactBalancesAndTheTrailLinksTheTransaction) {
@@ -465,6 +478,7 @@ TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
 
   std::vector<std::string> bodies;
   uint64_t total = 0;
+  const int64_t valid_before = Now() + 3600;
   for (int i = 0; i < kPayments; ++i) {
     const uint64_t value = 100 + static_cast<uint64_t>(i % 800);  // 100..899, all below 1000
     total += value;
@@ -473,7 +487,7 @@ TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
     auth.to = to;
     auth.value = Amount::FromUint64(value);
     auth.valid_after = 0;
-    auth.valid_before = static_cast<Uint128>(Now() + 3600);
+    auth.valid_before = static_cast<Uint128>(valid_before);
     for (size_t b = 0; b < auth.nonce.size(); ++b) auth.nonce[b] = static_cast<uint8_t>((i * 31 + b * 7) & 0xff);
     auth.nonce[0] = static_cast<uint8_t>(i >> 8);
     auth.nonce[1] = static_cast<uint8_t>(i & 0xff);
@@ -488,7 +502,7 @@ TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
     const std::string payload =
         R"({"x402Version":2,"payload":{"authorization":{"from":")" + payer.address +
         R"(","to":")" + settlement::AddressText(to) + R"(","value":")" + std::to_string(value) +
-        R"(","validAfter":"0","validBefore":")" + std::to_string(Now() + 3600) +
+        R"(","validAfter":"0","validBefore":")" + std::to_string(valid_before) +
         R"(","nonce":")" + settlement::NonceText(auth.nonce) + R"("},"signature":"0x)" +
         HexEncode(*sig) + R"("},"accepted":)" + requirements + "}";
     bodies.push_back(R"({"x402Version":2,"paymentPayload":)" + payload +
@@ -520,6 +534,10 @@ TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
   EXPECT_EQ(chain_->BlockNumber(), start_block);
   EXPECT_EQ(chain_->BalanceOf(kPayTo), "0");
 
+  // A crash between acceptance and settlement loses nothing: the queue is durable.
+  server_->Kill();
+  Restart();
+
   // Flushed on demand; the batches are mined and recorded.
   json::Value f = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
   EXPECT_EQ(Member(f, "submitted").as_uint64(), std::optional<uint64_t>(kPayments)) << json::Write(f);
@@ -534,16 +552,64 @@ TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
   EXPECT_EQ(json::Write(f), R"({"submitted":0,"queued":0,"in_flight":0})");
   const uint64_t end_block = chain_->BlockNumber();
 
-  // The same totals one-by-one settlement would move (the sum of the payments)...
   EXPECT_EQ(chain_->BalanceOf(kPayTo), std::to_string(total));
   EXPECT_EQ(chain_->BalanceOf(payer.address), std::to_string(10000000 - total));
-  // ...in ceil(1000 / 200) = 5 transactions, where one by one takes one each (must-show 1).
   const uint64_t batched = chain_->TransactionsInBlocks(start_block + 1, end_block);
   EXPECT_EQ(chain_->TransactionsTo(chain_->batch_settler(), start_block + 1, end_block), 5u);
-  EXPECT_EQ(batched, 5u);
+  EXPECT_EQ(batched, 5u);  // ceil(1000 / 200)
   EXPECT_EQ(chain_->TransactionCount(facilitator_), 5u);
-  std::cout << "[ onchain  ] " << kPayments << " deferred payments (total " << total
-            << "): " << batched << " transactions batched vs " << kPayments << " one by one\n";
+
+  // The same payments settled one by one (each its own transferWithAuthorization, as an
+  // immediate settlement sends it), from a second payer to a second payee: the same totals, one
+  // transaction each.
+  const testing::DevAccount payer2 = chain_->accounts()[4];
+  const std::string payee2 = chain_->accounts()[7].address;
+  chain_->Mint(payer2.address, "10000000");
+  signer::PrivateKey key2;
+  key2.type = signer::KeyType::kSecp256k1;
+  const Bytes secret2 = testing::Hex(payer2.private_key);
+  key2.secret = SecretBytes(ByteSpan(secret2.data(), secret2.size()));
+  settlement::Address from2{}, to2{};
+  ASSERT_TRUE(signer::ParseAddressInto(payer2.address, false, from2).ok());
+  ASSERT_TRUE(signer::ParseAddressInto(payee2, false, to2).ok());
+  const uint64_t single_start = chain_->BlockNumber();
+  const std::string submitter = chain_->accounts()[5].address;
+  for (int i = 0; i < kPayments; ++i) {
+    settlement::Authorization3009 auth;
+    auth.from = from2;
+    auth.to = to2;
+    auth.value = Amount::FromUint64(100 + static_cast<uint64_t>(i % 800));
+    auth.valid_after = 0;
+    auth.valid_before = static_cast<Uint128>(valid_before);
+    auth.nonce[0] = static_cast<uint8_t>(i >> 8);
+    auth.nonce[1] = static_cast<uint8_t>(i & 0xff);
+    const std::array<uint8_t, 32> digest =
+        settlement::Eip3009Digest("USD Coin", "2", chain_->chain_id(), token, auth);
+    Result<Bytes> sig = signer::SignDigestRecoverable(key2, ByteSpan(digest.data(), digest.size()));
+    ASSERT_TRUE(sig.ok());
+    const std::string hex = HexEncode(*sig);
+    const std::string data =
+        "0x" +
+        AnvilChain::Selector("transferWithAuthorization(address,address,uint256,uint256,uint256,"
+                             "bytes32,uint8,bytes32,bytes32)") +
+        AnvilChain::Word(payer2.address) + AnvilChain::Word(payee2) +
+        AnvilChain::WordOfDecimal(auth.value.ToString()) + AnvilChain::WordOfDecimal("0") +
+        AnvilChain::WordOfDecimal(std::to_string(valid_before)) +
+        AnvilChain::Word(settlement::NonceText(auth.nonce)) + AnvilChain::Word(hex.substr(128, 2)) +
+        hex.substr(0, 64) + hex.substr(64, 64);
+    ASSERT_FALSE(chain_->SendTransaction(submitter, chain_->token(), data, /*mine=*/false).empty());
+  }
+  for (int i = 0; i < 600 && chain_->TransactionCount(submitter) < PendingNonce(submitter); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the pool drains
+  }
+  const uint64_t single_end = chain_->BlockNumber();
+  const uint64_t one_by_one = chain_->TransactionsTo(chain_->token(), single_start + 1, single_end);
+  EXPECT_EQ(chain_->BalanceOf(payee2), chain_->BalanceOf(kPayTo));
+  EXPECT_EQ(chain_->BalanceOf(payer2.address), chain_->BalanceOf(payer.address));
+  EXPECT_EQ(one_by_one, static_cast<uint64_t>(kPayments));
+  std::cout << "[ onchain  ] " << kPayments << " micro-payments (total " << total
+            << "): batched deferred settlement " << batched << " transactions, one by one "
+            << one_by_one << " transactions\n";
   // Retrying a deferred settle now answers with its on-chain transaction.
   json::Value again = Call("POST", "/x402/settle", merchant_, bodies[0], 200);
   EXPECT_EQ(Member(again, "success").as_bool(), true);

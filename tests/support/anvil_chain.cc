@@ -326,7 +326,7 @@ std::string AnvilChain::SendTransaction(const std::string& from, const std::stri
   tx.Set("from", Str(from));
   tx.Set("to", Str(to));
   tx.Set("data", Str(data_hex));
-  tx.Set("gas", Str("0x989680"));  // 10M: no estimate, so a reverting call still goes out
+  tx.Set("gas", Str("0xf4240"));  // 1M: no estimate, so a reverting call still goes out
   const json::Value hash = Rpc("eth_sendTransaction", Params({tx}));
   if (!hash.is_string()) return "";
   if (!mine) return hash.as_string();
