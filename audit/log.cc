@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <functional>
 #include <set>
 
 #include "audit/event.h"
@@ -53,6 +52,13 @@ std::string IndexPrefix(std::string_view kind, std::string_view id) {
   return "x/" + std::string(kind) + "/" + std::string(id) + "/";
 }
 
+// The lifecycle index (specs/audit.md §3): only the events that change a mandate, agent or
+// session itself, so a purchase's trail finds them without walking every purchase of a busy
+// mandate or agent.
+std::string LifecyclePrefix(std::string_view kind, std::string_view id) {
+  return "l/" + std::string(kind) + "/" + std::string(id) + "/";
+}
+
 std::string CheckpointKey(uint64_t size) { return "c/" + Hex16(size); }
 
 constexpr char kSizeKey[] = "meta/size";
@@ -92,6 +98,55 @@ std::string SubjectOf(const EventFacts& f, std::string_view kind) {
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// Whether an event of `type` about a subject of `kind` belongs in the lifecycle index: what a
+// purchase's trail shows of each mandate of its chain (issuance and status, not uses), of its
+// agent and of its session.
+bool IsLifecycle(std::string_view kind, std::string_view type) {
+  if (kind == "mandate") {
+    return type == "mandate.issued" || type == "mandate.revoked" ||
+           type == "mandate.suspended" || type == "mandate.resumed" ||
+           type == "mandate.used_up";
+  }
+  if (kind == "agent") return StartsWith(type, "agent.");
+  if (kind == "session") return StartsWith(type, "session.");
+  return false;
+}
+
+constexpr char kLifecycleIndexKey[] = "meta/lifecycle-index";  // set once the index is complete
+
+}  // namespace
+
+// A store sequenced before the lifecycle index existed gets it once, from the trail index (the
+// lifecycle entries are a subset of its mandate, agent and session entries), in batches; a crash
+// part way writes the same entries again at the next start.
+namespace {
+Status BuildLifecycleIndex(store::KvStore& kv) {
+  Result<std::optional<std::string>> done = kv.Get(kAuditFamily, kLifecycleIndexKey);
+  if (!done.ok()) return done.error();
+  if (done->has_value()) return OkStatus();
+  for (std::string_view kind : {"mandate", "agent", "session"}) {
+    const std::string prefix = "x/" + std::string(kind) + "/";
+    store::WriteBatch batch;
+    size_t in_batch = 0;
+    Status write_error;
+    MD_RETURN_IF_ERROR(kv.ScanPrefix(kAuditFamily, prefix, [&](std::string_view k,
+                                                                 std::string_view v) {
+      if (!IsLifecycle(kind, v)) return true;
+      batch.Put(kAuditFamily, "l/" + std::string(k.substr(2)), v);
+      if (++in_batch == 4096) {
+        write_error = kv.Write(batch);
+        batch = store::WriteBatch();
+        in_batch = 0;
+      }
+      return write_error.ok();
+    }));
+    MD_RETURN_IF_ERROR(write_error);
+    if (in_batch > 0) MD_RETURN_IF_ERROR(kv.Write(batch));
+  }
+  store::WriteBatch mark;
+  mark.Put(kAuditFamily, kLifecycleIndexKey, "1");
+  return kv.Write(mark, store::Durability::kSync);
+}
 }  // namespace
 
 Result<std::unique_ptr<Log>> Log::Open(store::KvStore& kv, signer::KeyStore& keys, Clock& clock,
@@ -119,6 +174,7 @@ Result<std::unique_ptr<Log>> Log::Open(store::KvStore& kv, signer::KeyStore& key
     }
     n = std::stoull(text);
   }
+  MD_RETURN_IF_ERROR(BuildLifecycleIndex(kv));
   Log* raw = log.get();
   Result<Frontier> f = Frontier::Load(n, [raw](NodeId id) { return raw->ReadNode(id); });
   if (!f.ok()) return f.error();
@@ -242,6 +298,9 @@ Result<uint64_t> Log::SequenceLocked(bool full) {
         for (const auto& [kind, id] : facts->subjects) {
           if (kind == "principal" && id == facts->principal) continue;
           batch.Put(kAuditFamily, IndexPrefix(kind, id) + tail, facts->type);
+          if (IsLifecycle(kind, facts->type)) {
+            batch.Put(kAuditFamily, LifecyclePrefix(kind, id) + tail, facts->type);
+          }
         }
       }
       batch.Delete(kAuditFamily, key);
@@ -394,9 +453,9 @@ Result<std::vector<Hash>> Log::Consistency(uint64_t from, uint64_t to) {
 }
 
 Status Log::ScanIndex(std::string_view kind, std::string_view id,
-                      std::vector<std::pair<uint64_t, std::string>>* out) {
+                      std::vector<std::pair<uint64_t, std::string>>* out, bool lifecycle) {
   if (id.empty()) return OkStatus();
-  const std::string prefix = IndexPrefix(kind, id);
+  const std::string prefix = lifecycle ? LifecyclePrefix(kind, id) : IndexPrefix(kind, id);
   Status parse_error;
   MD_RETURN_IF_ERROR(kv_.ScanPrefix(kAuditFamily, prefix, [&](std::string_view k, std::string_view v) {
     Result<uint64_t> seq = ParseHex16(k.substr(prefix.size()));
@@ -413,24 +472,25 @@ Status Log::ScanIndex(std::string_view kind, std::string_view id,
 Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
   std::set<uint64_t> seqs;
   // Index entries carry the event's type, so filtering by type reads no event.
-  auto add_filtered = [&](std::string_view kind, std::string_view id,
-                          const std::function<bool(const std::string&)>& keep) -> Status {
+  auto add_all = [&](std::string_view kind, std::string_view id) -> Status {
     std::vector<std::pair<uint64_t, std::string>> found;
     MD_RETURN_IF_ERROR(ScanIndex(kind, id, &found));
-    for (const auto& [s, type] : found) {
-      if (!keep || keep(type)) seqs.insert(s);
-    }
+    for (const auto& [s, type] : found) seqs.insert(s);
     return OkStatus();
   };
-  // What a purchase's trail shows of each mandate of its chain: its issuance and status.
-  const auto mandate_lifecycle = [](const std::string& type) {
-    return type == "mandate.issued" || type == "mandate.revoked" || type == "mandate.suspended" ||
-           type == "mandate.resumed" || type == "mandate.used_up";
+  // What a purchase's trail shows of each mandate of its chain (its issuance and status), of
+  // its agent and of its session: their lifecycle index entries, however many purchases the
+  // mandate or agent has had.
+  auto add_lifecycle = [&](std::string_view kind, std::string_view id) -> Status {
+    std::vector<std::pair<uint64_t, std::string>> found;
+    MD_RETURN_IF_ERROR(ScanIndex(kind, id, &found, /*lifecycle=*/true));
+    for (const auto& [s, type] : found) seqs.insert(s);
+    return OkStatus();
   };
   // The parent of a mandate, from its issuance event.
   auto parent_of = [&](const std::string& mandate) -> Result<std::string> {
     std::vector<std::pair<uint64_t, std::string>> found;
-    MD_RETURN_IF_ERROR(ScanIndex("mandate", mandate, &found));
+    MD_RETURN_IF_ERROR(ScanIndex("mandate", mandate, &found, /*lifecycle=*/true));
     for (const auto& [s, type] : found) {
       if (type != "mandate.issued") continue;
       Result<StoredEvent> e = Event(s);
@@ -469,17 +529,13 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
       pending = std::move(parents);
     }
     for (const std::string& m : mandates) {
-      MD_RETURN_IF_ERROR(add_filtered("mandate", m, mandate_lifecycle));
+      MD_RETURN_IF_ERROR(add_lifecycle("mandate", m));
     }
     for (const std::string& a : agents) {
-      MD_RETURN_IF_ERROR(add_filtered("agent", a, [](const std::string& t) {
-        return StartsWith(t, "agent.");
-      }));
+      MD_RETURN_IF_ERROR(add_lifecycle("agent", a));
     }
     for (const std::string& ss : sessions) {
-      MD_RETURN_IF_ERROR(add_filtered("session", ss, [](const std::string& t) {
-        return StartsWith(t, "session.");
-      }));
+      MD_RETURN_IF_ERROR(add_lifecycle("session", ss));
     }
   } else if (!q.mandate.empty()) {
     std::set<std::string> seen{q.mandate};
@@ -487,7 +543,7 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
     for (int depth = 0; !pending.empty() && depth < kMaxDelegationDepth; ++depth) {
       std::vector<std::string> children;
       for (const std::string& m : pending) {
-        MD_RETURN_IF_ERROR(add_filtered("mandate", m, nullptr));
+        MD_RETURN_IF_ERROR(add_all("mandate", m));
         std::vector<std::pair<uint64_t, std::string>> delegations;
         MD_RETURN_IF_ERROR(ScanIndex("parent_mandate", m, &delegations));
         for (const auto& [s, delegation_type] : delegations) {
@@ -502,9 +558,9 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
       pending = std::move(children);
     }
   } else if (!q.agent.empty()) {
-    MD_RETURN_IF_ERROR(add_filtered("agent", q.agent, nullptr));
+    MD_RETURN_IF_ERROR(add_all("agent", q.agent));
   } else if (!q.principal.empty()) {
-    MD_RETURN_IF_ERROR(add_filtered("principal", q.principal, nullptr));
+    MD_RETURN_IF_ERROR(add_all("principal", q.principal));
   } else {
     return InvalidArgumentError("name one of authorization, mandate, agent or principal",
                                 "audit-query-invalid");

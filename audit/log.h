@@ -100,9 +100,10 @@ class Log {
   Result<Hash> ReadNode(NodeId id);
   Result<uint64_t> SequenceLocked(bool full);
   Result<std::vector<uint64_t>> SelectLocked(const TrailQuery& q);
-  // (seq, event type) of every index entry of (kind, id), ascending.
+  // (seq, event type) of every index entry of (kind, id), ascending; with `lifecycle`, only
+  // the entries of the lifecycle index (specs/audit.md §3).
   Status ScanIndex(std::string_view kind, std::string_view id,
-                   std::vector<std::pair<uint64_t, std::string>>* out);
+                   std::vector<std::pair<uint64_t, std::string>>* out, bool lifecycle = false);
   Result<SignedCheckpoint> PublishLocked();
   Result<std::optional<SignedCheckpoint>> NewestLocked();
 

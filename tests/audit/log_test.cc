@@ -11,6 +11,7 @@
 #include "signer/key_store.h"
 #include "store/rocks_store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/forwarding_store.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::audit {
@@ -230,6 +231,80 @@ TEST_F(AuditLogTest, TrailsFollowDelegationsAndPurchasesAndStayInTheirPrincipal)
   ASSERT_EQ(rb.findings.size(), 1u);
   EXPECT_EQ(rb.findings[0].code, "inclusion-proof-invalid");
   EXPECT_EQ(rb.findings[0].detail, "seq=5");
+}
+
+// Counts the keys every scan of the audit family visits.
+class CountingStore : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Status ScanPrefix(std::string_view cf, std::string_view prefix,
+                    const store::ScanVisitor& visit) override {
+    return ForwardingStore::ScanPrefix(cf, prefix, [&](std::string_view k, std::string_view v) {
+      ++visited;
+      return visit(k, v);
+    });
+  }
+  size_t visited = 0;
+};
+
+// A busy mandate, agent and session: a purchase's trail reads their lifecycle index, not one
+// index entry per purchase; a store from before the lifecycle index gets it at start.
+TEST_F(AuditLogTest, APurchaseTrailReadsNoneOfTheOtherPurchasesOfItsMandateAgentAndSession) {
+  Change("agent.created", "prn_a", {{"agent", "agt_1"}});                               // 1
+  Change("mandate.issued", "prn_a", {{"mandate", "mnd_root"}, {"agent", "agt_1"}});    // 2
+  Change("mandate.issued", "prn_a",
+         {{"mandate", "mnd_child"}, {"parent_mandate", "mnd_root"}, {"agent", "agt_1"}});  // 3
+  Change("session.opened", "prn_a", {{"session", "ses_1"}, {"agent", "agt_1"}});          // 4
+  for (int i = 0; i < 400; ++i) {  // 5..804: other purchases and uses of the same mandate
+    const std::string atz = "atz_other" + std::to_string(i);
+    Change(i % 2 == 0 ? "authorization.decided" : "mandate.used", "prn_a",
+           {{"authorization", atz}, {"mandate", "mnd_child"}, {"agent", "agt_1"},
+            {"session", "ses_1"}});
+  }
+  Change("authorization.decided", "prn_a",
+         {{"authorization", "atz_1"}, {"mandate", "mnd_child"}, {"agent", "agt_1"},
+          {"session", "ses_1"}});                                                        // 405
+  Change("mandate.suspended", "prn_a", {{"mandate", "mnd_root"}});                       // 406
+  Change("session.ended", "prn_a", {{"session", "ses_1"}, {"agent", "agt_1"}});          // 407
+  const std::vector<std::string> want = {"agent.created#1", "mandate.issued#2",
+                                         "mandate.issued#3", "session.opened#4",
+                                         "authorization.decided#405", "mandate.suspended#406",
+                                         "session.ended#407"};
+  TrailQuery purchase;
+  purchase.authorization = "atz_1";
+  ASSERT_EQ(Types(Trail(purchase)), want);  // sequences everything
+
+  // The scans of the trail visit the purchase's own entry and lifecycle entries: 1 for atz_1;
+  // the parent walk, 1 for mnd_child (issued) and 2 for mnd_root (issued, suspended); the same
+  // 1 + 2 for the two mandates' events; 1 for the agent (created); 2 for the session (opened,
+  // ended). Not the 400 entries of the other purchases and uses of each.
+  const auto visits = [&]() -> size_t {
+    CountingStore counting(*kv_);
+    Result<std::unique_ptr<Log>> log = Log::Open(counting, *keys_, clock_, "audit.test/audit");
+    EXPECT_TRUE(log.ok());
+    counting.visited = 0;
+    Result<TrailPage> page = (*log)->Trail(purchase, std::nullopt, 100);
+    EXPECT_TRUE(page.ok());
+    EXPECT_EQ(Types(*page), want);
+    return counting.visited;
+  };
+  EXPECT_EQ(visits(), 1u + (1u + 2u) + (1u + 2u) + 1u + 2u);
+
+  // A store from before the lifecycle index: no l/ entries and no marker.
+  store::WriteBatch strip;
+  size_t stripped = 0;
+  ASSERT_TRUE(kv_->ScanPrefix(kAuditFamily, "l/", [&](std::string_view k, std::string_view) {
+                   strip.Delete(kAuditFamily, k);
+                   ++stripped;
+                   return true;
+                 }).ok());
+  EXPECT_EQ(stripped, 6u);  // agt_1 1, mnd_child 1, mnd_root 2, ses_1 2
+  strip.Delete(kAuditFamily, "meta/lifecycle-index");
+  ASSERT_TRUE(kv_->Write(strip).ok());
+  Open();  // builds the index again from the trail index
+  EXPECT_EQ(*kv_->Get(kAuditFamily, "meta/lifecycle-index"), std::optional<std::string>("1"));
+  EXPECT_EQ(Types(Trail(purchase)), want);
+  EXPECT_EQ(visits(), 1u + (1u + 2u) + (1u + 2u) + 1u + 2u);
 }
 
 TEST_F(AuditLogTest, PassesStartAtTheOldestPendingKeyAndFullPassesFindTheRest) {
