@@ -49,8 +49,9 @@ void App::RegisterX402Routes() {
     }
     return JsonResponse(200, out);
   }));
-  // Deferred on-chain settlements: submit every queued payment now (specs/evm.md §6.3).
-  router_.Add("POST", "/x402/deferred/flush", g.Guard(Permission::kManageServiceKeys, [&fac](Request& req, const Access&) {
+  // Deferred on-chain settlements: submit every queued payment now (specs/evm.md §6.3). Only
+  // with an evm backend: without one there is nothing to flush.
+  if (fac.has_evm_backend()) router_.Add("POST", "/x402/deferred/flush", g.Guard(Permission::kManageServiceKeys, [&fac](Request& req, const Access&) {
     Result<size_t> flushed = fac.FlushDeferred();
     if (!flushed.ok()) return ProblemResponse(flushed.error(), req);
     fac.ResumeSubmissions().status().IgnoreError();  // records batches already final
