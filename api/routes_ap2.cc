@@ -22,6 +22,23 @@ Status RequireAgent(const Access& a) {
 }  // namespace
 
 void App::RegisterAp2Routes() {
+  // Ledger payments of accepted closed mandates (specs/ap2.md §6.2): principal -> merchant:<payee
+  // id>, in the batch of the closed record, under a transfer id derived from it (used once).
+  ap2_->set_settle_hook([&ledger = *ledger_](const mandates::ap2::ClosedRecord& r,
+                                             const std::string& principal,
+                                             store::WriteBatch batch) -> Status {
+    settlement::Transfer t;
+    t.id = r.ledger_transfer;
+    t.debit = "principal:" + principal;
+    const json::Value* payee = r.payment.payee.Find("id");
+    t.credit = "merchant:" + (payee != nullptr && payee->is_string() ? payee->as_string() : "");
+    t.asset = r.payment.currency;
+    t.amount = Amount::FromUint64(static_cast<uint64_t>(r.payment.amount));
+    t.kind = "payment";
+    t.reference = "ap2:" + r.id;
+    t.principal = principal;
+    return ledger.Apply({std::move(t)}, std::move(batch)).status();
+  });
   const AccessGuard& g = *guard_;
   mandates::ap2::Authority& ap2 = *ap2_;
   policy::Authorizer& az = *authorizer_;

@@ -101,6 +101,7 @@ json::Value ClosedRecordToJson(const ClosedRecord& r) {
   v.Set("reference", json::Value::String(r.reference));
   v.Set("payment_receipt", json::Value::String(r.receipt));
   if (!r.x402_nonce.empty()) v.Set("x402_nonce", json::Value::String(r.x402_nonce));
+  if (!r.ledger_transfer.empty()) v.Set("ledger_transfer", json::Value::String(r.ledger_transfer));
   v.Set("closed_at", json::Value::Int(r.closed_at));
   return v;
 }
@@ -398,8 +399,16 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   rec.chain = chain;
   rec.reference = sdjwt::HashB64(hops.back().alg, chain);
   rec.closed_at = now;
-  if (StrOf(closed.payment_instrument, "type") == "x402") {
+  const std::string instrument = StrOf(closed.payment_instrument, "type");
+  if (instrument == "x402") {
     rec.x402_nonce = "0x" + HexEncode(signer::Keccak256(AsBytes(chain)));
+  }
+  if (instrument == kLedgerInstrument) {
+    if (!settle_) {
+      return FailedPreconditionError("this service settles no ledger payments",
+                                     "ap2-instrument-unavailable");
+    }
+    rec.ledger_transfer = "ap2-" + rec.id;
   }
   json::Value receipt = json::Value::Object();
   receipt.Set("iss", json::Value::String(service_did_));
@@ -408,6 +417,9 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   receipt.Set("reference", json::Value::String(rec.reference));
   receipt.Set("payment_id", json::Value::String(rec.id));
   receipt.Set("transaction_id", json::Value::String(rec.transaction_id));
+  if (!rec.ledger_transfer.empty()) {
+    receipt.Set("psp_confirmation_id", json::Value::String(rec.ledger_transfer));
+  }
   MD_ASSIGN_OR_RETURN(rec.receipt, SignReceipt(std::move(receipt), "payment-receipt+jwt"));
 
   usage.spent += closed.amount;
@@ -437,7 +449,11 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   e.data = std::move(data);
   e.at_micros = clock_.NowUnixMicros();
   audit::Stage(batch, e);
-  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  if (!rec.ledger_transfer.empty()) {
+    MD_RETURN_IF_ERROR(settle_(rec, t.principal_id(), std::move(batch)));
+  } else {
+    MD_RETURN_IF_ERROR(kv_.Write(batch));
+  }
   return rec;
 }
 

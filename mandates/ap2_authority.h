@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +27,9 @@ namespace mandated::mandates::ap2 {
 inline constexpr char kIssuerPurpose[] = "ap2-issuer";     // per principal, P-256
 inline constexpr char kReceiptPurpose[] = "ap2-receipts";  // owner "service", P-256
 inline constexpr int64_t kChallengeTtlSeconds = 300;
+// Our payment instrument type: the closed payment is paid from the principal's prepaid ledger
+// balance to the payee's merchant account when it is accepted (specs/ap2.md §6.2).
+inline constexpr std::string_view kLedgerInstrument = "dev.mandated.ledger";
 
 // An open mandate as issued and stored.
 struct OpenMandate {
@@ -75,8 +79,16 @@ struct ClosedRecord {
   // For a payment instrument of type "x402": the EIP-3009 nonce that ties the on-chain transfer
   // to this mandate chain, "0x" + hex(keccak256(chain)) (specs/ap2.md §6.1); "" otherwise.
   std::string x402_nonce;
+  // For a payment instrument of type kLedgerInstrument: the id of its ledger transfer.
+  std::string ledger_transfer;
   int64_t closed_at = 0;
 };
+
+// Pays an accepted closed payment on the ledger: applies the transfer `record` names
+// (record.ledger_transfer) together with `batch` (the closed record, usage, nonce and audit
+// event) in one durable write, or writes nothing and returns why (e.g. "insufficient-funds").
+using SettleHook = std::function<Status(const ClosedRecord& record, const std::string& principal,
+                                        store::WriteBatch batch)>;
 json::Value ClosedRecordToJson(const ClosedRecord& r);
 
 // POST /v1/ap2/verify (a merchant): the presented checkout chain, the merchant's latest
@@ -143,6 +155,10 @@ class Authority {
   // "ap2-payment-missing".
   Result<ClosedRecord> FindByX402Nonce(const identity::Tenant& t, const std::string& nonce_hex);
 
+  // Installs the ledger settlement of kLedgerInstrument payments (none: such payments are
+  // refused, kFailedPrecondition "ap2-instrument-unavailable"). REQUIRES: before sharing.
+  void set_settle_hook(SettleHook hook) { settle_ = std::move(hook); }
+
   // The receipts key's public JWK set (for verifying receipts offline).
   Result<json::Value> ReceiptJwks();
 
@@ -167,6 +183,7 @@ class Authority {
   Clock& clock_;
   Random& random_;
   std::string service_did_;
+  SettleHook settle_;     // set before sharing, then read-only
   std::mutex key_mu_;     // first-use generation of issuer and receipt keys
   std::mutex accept_mu_;  // closings (see the class comment)
 };
