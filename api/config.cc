@@ -141,6 +141,8 @@ Status Apply(const std::string& key, const std::string& value, const std::string
     cfg.audit_checkpoint_s = static_cast<int>(v);
   } else if (key == "rate_limits") {
     return ParseRateLimits(where, value, cfg);
+  } else if (key == "settlement_config") {
+    cfg.settlement_config = value;  // read and checked at start (api/settlement_config.h)
   } else if (key == "public_host") {
     for (char c : value) {
       if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
@@ -184,6 +186,7 @@ constexpr Setting kSettings[] = {
     {"audit_sequence_ms", "--audit-sequence-ms", "MANDATED_AUDIT_SEQUENCE_MS"},
     {"audit_checkpoint_s", "--audit-checkpoint-s", "MANDATED_AUDIT_CHECKPOINT_S"},
     {"rate_limits", "--rate-limits", "MANDATED_RATE_LIMITS"},
+    {"settlement_config", "--settlement-config", "MANDATED_SETTLEMENT_CONFIG"},
 };
 
 Status ApplyFile(const std::string& path, ServerConfig& cfg) {
@@ -327,6 +330,8 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
                                                       operator=20/40, admin=20/40,
                                                       approver=10/20, auditor=20/40,
                                                       merchant=200/400, agent=50/100)
+  --settlement-config FILE     MANDATED_SETTLEMENT_CONFIG  settlement backend per network
+                                                      (ledger or evm), JSON; specs/evm.md §6
   --config FILE                MANDATED_CONFIG        JSON file with the keys above in snake_case
   --help, --version
 

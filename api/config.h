@@ -44,6 +44,7 @@ struct ServerConfig {
   // An agent's own rate_limit overrides the "agent" entry for its sessions.
   std::map<std::string, identity::RateLimit> rate_limits = DefaultRateLimits();
   std::string config_file;                   // where the file layer came from, if any
+  std::string settlement_config;             // settlement backends per network (specs/evm.md §6)
 
   static std::map<std::string, identity::RateLimit> DefaultRateLimits();
 };
