@@ -6,14 +6,17 @@
 # one JSON line in --out (bench/load_report.py turns the file into BENCHMARKS.md's
 # "Load (HTTP over loopback)" section).
 #
-# Usage: bench/load.sh --out FILE [--scenarios healthz,mandate-verify,authorize]
+# Usage: bench/load.sh --out FILE [--scenarios healthz,mandate-issue,...] (default: all)
 #          [--connections "1 16 256"] [--duration S] [--warmup S] [--ratio-run | --no-sweep]
-#          [--workers N] [--no-build] [--ratio-rounds N]
+#          [--workers N] [--no-build] [--ratio-rounds N] [--data-dir DIR] [--run NAME]
 #   --ratio-run  after the sweep (or alone with --no-sweep): healthz flat out at 64 connections,
 #                authorize flat out at 64, then authorize at half that rate; prints the ratio.
 #   --ratio-rounds N  repeats the two flat-out steps N times, interleaved (default 1), printing
 #                each round's ratio and the median; the half-load step follows the last round.
 #   --workers    the server's worker pool (default: the server's own default).
+#   --data-dir   start the server on this existing store (e.g. bench/audit_fixture's DIR/data,
+#                for cost growth with the events stored) instead of a fresh one.
+#   --run NAME   the "run" of the sweep's rows (default "sweep").
 # MANDATED_BENCH_BUILD_DIR picks the build directory (default build/release).
 #
 # A scenario is one function `scenario_<name> CONNECTIONS [RATE]` that calls `drive` with the
@@ -25,7 +28,8 @@ source bench/server_lib.sh
 
 build="${MANDATED_BENCH_BUILD_DIR:-build/release}"
 out=""
-scenarios="healthz,mandate-verify,authorize"
+scenarios="healthz,mandate-issue,mandate-verify,authorize,authorize-denied,authorize-approval"
+scenarios+=",capture,trail,x402-pay,usage-ingest"
 connections="1 16 256"
 duration=10
 warmup=2
@@ -34,6 +38,8 @@ ratio_rounds=1
 sweep=1
 workers=""
 do_build=1
+data_dir=""
+run_name=sweep
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
@@ -46,7 +52,9 @@ while [ $# -gt 0 ]; do
     --no-sweep) sweep=0; shift ;;
     --workers) workers="$2"; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --data-dir) data_dir="$2"; shift 2 ;;
+    --run) run_name="$2"; shift 2 ;;
+    -h|--help) sed -n '2,/^set -e/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "load.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -89,9 +97,14 @@ start_server() {
 # ---- Fixtures (all over HTTP) ----
 
 # Writes into $work: verify.json (a POST /v1/mandates/verify body with a real mandate token and
-# a purchase), merchant.token, authorize.json (a POST /v1/authorizations body) and sessions.txt
-# (one agent session token per line). One principal, one custodial Ed25519 agent, one mandate
-# with large limits (so authorizations are allowed), one merchant credential, 64 sessions.
+# a purchase), merchant.token, principal.txt, issue.json (a POST /v1/principals/{p}/mandates
+# body), authorize.json, authorize-denied.json (above the per-transaction maximum) and
+# authorize-approval.json (above a step-up threshold) (POST /v1/authorizations bodies),
+# sessions.txt (one agent session token per line), usage.json (a POST /v1/usage batch of 100
+# events with {seq} in their ids), x402-pay.json and x402-sessions.txt (POST /v1/x402/pay from a
+# custodial secp256k1 agent). One principal, one custodial Ed25519 agent with two mandates with
+# large limits (one with a step-up threshold), one custodial secp256k1 agent with an x402 mandate,
+# one merchant credential, 64 sessions of each agent.
 setup_fixtures() {
   BASE="$base" TOKEN="$operator_token" WORK="$work" python3 - <<'EOF'
 import json, os, time, urllib.request, urllib.error
@@ -113,7 +126,8 @@ def call(method, path, body=None, bearer=token, expect=(200, 201)):
         raise SystemExit(f"load.sh setup: {method} {path}: {status} {text}")
     return json.loads(text)
 
-p = call("POST", "/v1/principals", {"name": "Bench Corp"})["id"]
+# A store may be reused (cost growth runs load.sh on one fixture at several sizes): a fresh name.
+p = call("POST", "/v1/principals", {"name": f"Bench Corp {os.getpid()}-{time.time_ns()}"})["id"]
 agent = call("POST", f"/v1/principals/{p}/agents",
              {"name": "Bench agent", "custodial": {"key_type": "Ed25519"}})
 now = int(time.time())
@@ -139,13 +153,66 @@ with open(f"{work}/merchant.token", "w") as f:
     f.write(merchant["token"] + "\n")
 with open(f"{work}/authorize.json", "w") as f:
     json.dump({"mandate": mandate["id"], **purchase}, f)
+with open(f"{work}/authorize-denied.json", "w") as f:
+    json.dump({"mandate": mandate["id"], **purchase, "amount": "2000000"}, f)
+with open(f"{work}/principal.txt", "w") as f:
+    f.write(p + "\n")
+issue = {"agent": agent["id"], "valid_from": fmt(now - 60), "valid_until": fmt(now + 86400),
+         "terms": terms}
+with open(f"{work}/issue.json", "w") as f:
+    json.dump(issue, f)
+stepped = call("POST", f"/v1/principals/{p}/mandates",
+               {**issue, "terms": {**terms, "step_up": {"above": [{"asset": "USD",
+                                                                   "amount": "500"}]}}})
+with open(f"{work}/authorize-approval.json", "w") as f:
+    json.dump({"mandate": stepped["id"], **purchase}, f)
 tokens = []
 for i in range(64):
     s = call("POST", f"/v1/principals/{p}/agents/{agent['id']}/sessions",
-             {"task": f"bench session {i}", "mandates": [mandate["id"]]})
+             {"task": f"bench session {i}", "mandates": [mandate["id"], stepped["id"]]})
     tokens.append(s["token"])
 with open(f"{work}/sessions.txt", "w") as f:
     f.write("\n".join(tokens) + "\n")
+
+# Usage events as a metered API reports them: batches of 100, fresh ids in every request.
+usage = [{"id": f"e{{seq}}-{i}", "payee": "api.shop.example",
+          "asset": "USD", "amount": "3", "quantity": 1,
+          "resource": "https://api.shop.example/premium"} for i in range(100)]
+with open(f"{work}/usage.json", "w") as f:
+    json.dump({"events": usage}, f, separators=(",", ":"))
+
+# x402 pay: a custodial secp256k1 agent whose mandate allows Base Sepolia USDC to one payee.
+pay_to = "0x209693bc6afc0c5328ba36faf03c514ef312287c"
+usdc = "0x036cbd53842c5426634e7929541ec2318f3dcf7e"
+usdc_asset = f"eip155:84532/erc20:{usdc}"
+payer = call("POST", f"/v1/principals/{p}/agents",
+             {"name": "Bench x402 payer",
+              "custodial": {"key_type": "secp256k1", "chain_id": 84532}})
+x402_terms = {
+    "scope": {"payees": {"allow": [{"type": "address", "value": pay_to}]},
+              "assets": {"allow": [usdc_asset]}, "networks": {"allow": ["eip155:84532"]}},
+    "limits": {"per_transaction": [{"asset": usdc_asset, "max": "1000000"}],
+               "windows": [{"asset": usdc_asset, "window": "day", "kind": "calendar",
+                            "time_zone": "UTC", "max": "1000000000000000"}]},
+}
+x402_mandate = call("POST", f"/v1/principals/{p}/mandates",
+                    {"agent": payer["id"], "valid_from": fmt(now - 60),
+                     "valid_until": fmt(now + 86400), "terms": x402_terms})
+required = {"x402Version": 2, "error": "Payment required",
+            "resource": {"url": "https://api.shop.example/premium", "description": "premium",
+                         "mimeType": "application/json"},
+            "accepts": [{"scheme": "exact", "network": "eip155:84532", "amount": "100",
+                         "asset": usdc, "payTo": pay_to, "maxTimeoutSeconds": 60,
+                         "extra": {"name": "USDC", "version": "2"}}]}
+with open(f"{work}/x402-pay.json", "w") as f:
+    json.dump({"mandate_id": x402_mandate["id"], "payment_required": required}, f)
+x402_tokens = []
+for i in range(64):
+    s = call("POST", f"/v1/principals/{p}/agents/{payer['id']}/sessions",
+             {"task": f"bench x402 session {i}", "mandates": [x402_mandate["id"]]})
+    x402_tokens.append(s["token"])
+with open(f"{work}/x402-sessions.txt", "w") as f:
+    f.write("\n".join(x402_tokens) + "\n")
 print(f"fixtures: principal {p}, agent {agent['id']}, mandate {mandate['id']}, "
       f"{len(tokens)} sessions")
 EOF
@@ -201,12 +268,12 @@ import json, os; print(int(json.loads(os.environ["LINE"])["throughput_rps"]))')
 }
 
 scenario_healthz() {  # CONNECTIONS [RATE] [RUN]
-  drive "${3:-sweep}" healthz "$1" "${2:-0}" --method GET --path /healthz --expect-status 200 \
+  drive "${3:-$run_name}" healthz "$1" "${2:-0}" --method GET --path /healthz --expect-status 200 \
     --expect-body-contains '"status":"ok"'
 }
 
 scenario_mandate_verify() {  # CONNECTIONS [RATE] [RUN]
-  drive "${3:-sweep}" mandate-verify "$1" "${2:-0}" --method POST --path /v1/mandates/verify \
+  drive "${3:-$run_name}" mandate-verify "$1" "${2:-0}" --method POST --path /v1/mandates/verify \
     --header "Authorization: Bearer $(cat "$work/merchant.token")" \
     --header 'Content-Type: application/json' --body-file "$work/verify.json" \
     --expect-status 200 --expect-body-contains '"verdict":"valid"'
@@ -241,9 +308,95 @@ authorize_available() {
 
 scenario_authorize() {  # CONNECTIONS [RATE] [RUN]
   authorize_available || return 0
-  drive "${3:-sweep}" authorize "$1" "${2:-0}" --method POST --path /v1/authorizations \
+  drive "${3:-$run_name}" authorize "$1" "${2:-0}" --method POST --path /v1/authorizations \
     --tokens-file "$work/sessions.txt" --header 'Content-Type: application/json' \
     --header "Idempotency-Key: bench-{seq}" --body-file "$work/authorize.json" \
+    --expect-status 201 --expect-body-contains '"decision":"allowed"'
+}
+
+authorize_with() {  # SCENARIO BODY_FILE DECISION CONNECTIONS RATE RUN
+  authorize_available || return 0
+  drive "$6" "$1" "$4" "$5" --method POST --path /v1/authorizations \
+    --tokens-file "$work/sessions.txt" --header 'Content-Type: application/json' \
+    --header "Idempotency-Key: $1-$4-{seq}" --body-file "$work/$2" \
+    --expect-status 201 --expect-body-contains "\"decision\":\"$3\""
+}
+
+scenario_authorize_denied() {  # CONNECTIONS [RATE] [RUN]
+  authorize_with authorize-denied authorize-denied.json denied "$1" "${2:-0}" "${3:-$run_name}"
+}
+
+scenario_authorize_approval() {  # CONNECTIONS [RATE] [RUN]
+  authorize_with authorize-approval authorize-approval.json approval_required "$1" "${2:-0}" \
+    "${3:-$run_name}"
+}
+
+# POST /v1/principals/{p}/mandates as the operator: a new signed, stored mandate per request.
+scenario_mandate_issue() {  # CONNECTIONS [RATE] [RUN]
+  drive "${3:-$run_name}" mandate-issue "$1" "${2:-0}" --method POST \
+    --path "/v1/principals/$(cat "$work/principal.txt")/mandates" \
+    --header "Authorization: Bearer $operator_token" \
+    --header 'Content-Type: application/json' --body-file "$work/issue.json" \
+    --expect-status 201 --expect-body-contains '"token":"'
+}
+
+# Captures need authorizations to capture: each connection count first makes its own pool
+# (allowed authorizations, not measured, ids recorded by the driver), then captures each once.
+# Measured by request count (capture_requests), no warm-up: a pool id is never used twice.
+capture_requests=3000
+make_capture_pool() {  # CONNECTIONS
+  local threads=1
+  if [ "$1" -ge 64 ]; then threads=2; fi
+  "$driver" --port "$port" --scenario capture-pool --connections "$1" --threads "$threads" \
+    --warmup 0 --requests $((capture_requests + $1 + 64)) --method POST \
+    --path /v1/authorizations --tokens-file "$work/sessions.txt" \
+    --header 'Content-Type: application/json' --header "Idempotency-Key: pool-$1-{seq}" \
+    --body-file "$work/authorize.json" --expect-status 201 \
+    --record-ids "$work/pool-$1.txt" > /dev/null
+}
+
+scenario_capture() {  # CONNECTIONS [RATE] [RUN]
+  authorize_available || return 0
+  make_capture_pool "$1"
+  echo '{}' > "$work/empty.json"
+  drive "${3:-$run_name}" capture "$1" "${2:-0}" --method POST \
+    --path '/v1/authorizations/{item}/capture' --items-file "$work/pool-$1.txt" \
+    --tokens-file "$work/sessions.txt" --header 'Content-Type: application/json' \
+    --header "Idempotency-Key: capture-$1-{seq}" --body-file "$work/empty.json" \
+    --expect-status 200 --expect-body-contains '"state":"captured"' \
+    --warmup 0 --requests "$capture_requests"
+}
+
+# GET /v1/audit/trail of one purchase (an authorization and its capture, from the capture
+# pools) as the operator: the audit log holds every event the runs before made.
+scenario_trail() {  # CONNECTIONS [RATE] [RUN]
+  local pool
+  pool=$(ls "$work"/pool-*.txt 2>/dev/null | head -1 || true)
+  if [ -z "$pool" ]; then
+    make_capture_pool 16
+    pool="$work/pool-16.txt"
+  fi
+  drive "${3:-$run_name}" trail "$1" "${2:-0}" --method GET \
+    --path '/v1/audit/trail?authorization={item}' --items-file "$pool" \
+    --header "Authorization: Bearer $operator_token" \
+    --expect-status 200 --expect-body-contains '"items":[{'
+}
+
+# POST /v1/usage: batches of 100 new events (ids carry the connection count and {seq}).
+scenario_usage_ingest() {  # CONNECTIONS [RATE] [RUN]
+  sed "s/\"e{seq}-/\"e$1-{seq}-/g" "$work/usage.json" > "$work/usage-$1.json"
+  drive "${3:-$run_name}" usage-ingest "$1" "${2:-0}" --method POST --path /v1/usage \
+    --header "Authorization: Bearer $(cat "$work/merchant.token")" \
+    --header 'Content-Type: application/json' --body-file "$work/usage-$1.json" \
+    --expect-status 200 --expect-body-contains '"accepted":100'
+}
+
+# POST /v1/x402/pay from the custodial secp256k1 agent: authorization, nonce binding and an
+# EIP-3009 signature by the agent's key per request.
+scenario_x402_pay() {  # CONNECTIONS [RATE] [RUN]
+  drive "${3:-$run_name}" x402-pay "$1" "${2:-0}" --method POST --path /v1/x402/pay \
+    --tokens-file "$work/x402-sessions.txt" --header 'Content-Type: application/json' \
+    --header "Idempotency-Key: pay-$1-{seq}" --body-file "$work/x402-pay.json" \
     --expect-status 201 --expect-body-contains '"decision":"allowed"'
 }
 
@@ -287,7 +440,15 @@ if [ "$ratio_run" = 1 ]; then
     scenario_healthz 64 0 ratio
     healthz_max=$last_throughput
     authorize_available || break
+    # The last round's flat-out authorize step is profiled (perf, when installed): the "where
+    # the time goes" line of the ratio target.
+    if [ "$round" = "$ratio_rounds" ]; then
+      profile_start authorize "$warmup" "$(python3 -c "print(max(1, $duration - 1))")"
+    fi
     scenario_authorize 64 0 ratio
+    if [ "$round" = "$ratio_rounds" ]; then
+      profile_finish "$out"
+    fi
     authorize_max=$last_throughput
     ratio=$(python3 -c "print('%.3f' % ($authorize_max / $healthz_max if $healthz_max else 0.0))")
     ratios+=("$ratio")

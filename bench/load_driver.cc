@@ -17,10 +17,13 @@
 //          [--threads T] [--rate R] [--duration S | --requests N] [--warmup S] [--timeout-ms MS]
 //          [--method GET] [--path /healthz] [--header 'K: V']... [--body-file F]
 //          [--tokens-file F] [--expect-status 201] [--expect-body-contains TEXT]
+//          [--items-file F] [--record-ids F]
 //        load_driver --self-test
-// In the path, headers and body, `{seq}` becomes a number unique to each request of the run and
-// `{conn}` the connection's index. Each line of --tokens-file is a bearer token; connection c
-// sends `Authorization: Bearer <line c mod lines>`.
+// In the path, headers and body, `{seq}` becomes a number unique to each request of the run,
+// `{conn}` the connection's index and `{item}` line (seq mod lines) of --items-file (ids made
+// by an earlier run, e.g. the authorizations a capture run captures). Each line of
+// --tokens-file is a bearer token; connection c sends `Authorization: Bearer <line c mod lines>`.
+// --record-ids writes the first "id" member of every 2xx answer (warm-up included), one a line.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -182,6 +185,8 @@ struct Options {
   std::vector<std::string> tokens;
   int expect_status = 0;
   std::string expect_body;
+  std::vector<std::string> items;  // --items-file lines, for {item}
+  std::string record_ids;          // --record-ids file, or empty
   bool self_test = false;
 };
 
@@ -193,6 +198,26 @@ bool ReadFile(const std::string& path, std::string& out) {
   std::stringstream ss;
   ss << in.rdbuf();
   out = ss.str();
+  return true;
+}
+
+// Appends the non-empty lines of a file (trailing blanks and CRs dropped).
+bool ReadLines(const std::string& path, std::vector<std::string>& out) {
+  std::string text;
+  if (!ReadFile(path, text)) {
+    fprintf(stderr, "load_driver: cannot read %s\n", path.c_str());
+    return false;
+  }
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+      line.pop_back();
+    }
+    if (!line.empty()) {
+      out.push_back(line);
+    }
+  }
   return true;
 }
 
@@ -212,9 +237,11 @@ void Usage() {
           "         [--method M] [--path P] [--header 'K: V']... [--body-file F] "
           "[--tokens-file F]\n"
           "         [--expect-status CODE] [--expect-body-contains TEXT]\n"
+          "         [--items-file F] [--record-ids F]\n"
           "       load_driver --self-test\n"
-          "{seq} (unique per request) and {conn} (connection index) are substituted in the\n"
-          "path, headers and body. Prints one JSON object on stdout.\n");
+          "{seq} (unique per request), {conn} (connection index) and {item} (line seq mod n\n"
+          "of --items-file) are substituted in the path, headers and body. Prints one JSON\n"
+          "object on stdout.\n");
 }
 
 // Returns false (after printing why) on a bad command line.
@@ -269,23 +296,14 @@ bool ParseArgs(int argc, char** argv, Options& o) {
         return false;
       }
       o.has_body = true;
-    } else if (arg == "--tokens-file") {
-      std::string text;
-      if (!ReadFile(v, text)) {
-        fprintf(stderr, "load_driver: cannot read %s\n", v.c_str());
+    } else if (arg == "--tokens-file" || arg == "--items-file") {
+      std::vector<std::string>& into = arg == "--tokens-file" ? o.tokens : o.items;
+      if (!ReadLines(v, into)) {
         return false;
       }
-      std::istringstream lines(text);
-      std::string line;
-      while (std::getline(lines, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
-          line.pop_back();
-        }
-        if (!line.empty()) {
-          o.tokens.push_back(line);
-        }
-      }
-      ok = !o.tokens.empty();
+      ok = !into.empty();
+    } else if (arg == "--record-ids") {
+      o.record_ids = v;
     } else if (arg == "--expect-status") {
       ok = ParseNumber(v, o.expect_status) && o.expect_status >= 100 && o.expect_status < 600;
     } else if (arg == "--expect-body-contains") {
@@ -309,10 +327,10 @@ bool ParseArgs(int argc, char** argv, Options& o) {
 
 // ---- Request templates ----
 
-// A text with `{seq}` and `{conn}` placeholders, split once into pieces.
+// A text with `{seq}`, `{conn}` and `{item}` placeholders, split once into pieces.
 class Template {
  public:
-  explicit Template(std::string_view text) {
+  Template(std::string_view text, const std::vector<std::string>& items) : items_(items) {
     std::string literal;
     size_t i = 0;
     while (i < text.size()) {
@@ -322,6 +340,12 @@ class Template {
         pieces_.push_back({kSeq, ""});
         has_seq_ = true;
         i += 5;
+      } else if (text.compare(i, 6, "{item}") == 0) {
+        pieces_.push_back({kLiteral, std::move(literal)});
+        literal.clear();
+        pieces_.push_back({kItem, ""});
+        has_seq_ = true;
+        i += 6;
       } else if (text.compare(i, 6, "{conn}") == 0) {
         pieces_.push_back({kLiteral, std::move(literal)});
         literal.clear();
@@ -341,6 +365,8 @@ class Template {
     for (const Piece& p : pieces_) {
       if (p.kind == kLiteral) {
         out += p.text;
+      } else if (p.kind == kItem) {
+        out += items_.empty() ? std::string_view() : std::string_view(items_[seq % items_.size()]);
       } else {
         const uint64_t n = p.kind == kSeq ? seq : static_cast<uint64_t>(conn);
         auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
@@ -350,11 +376,12 @@ class Template {
   }
 
  private:
-  enum Kind { kLiteral, kSeq, kConn };
+  enum Kind { kLiteral, kSeq, kConn, kItem };
   struct Piece {
     Kind kind;
     std::string text;
   };
+  const std::vector<std::string>& items_;
   std::vector<Piece> pieces_;
   bool has_seq_ = false;
 };
@@ -365,8 +392,9 @@ class RequestBuilder {
  public:
   explicit RequestBuilder(const Options& o)
       : head_(o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" +
-              std::to_string(o.port) + "\r\n" + JoinHeaders(o.headers)),
-        body_(o.body),
+                  std::to_string(o.port) + "\r\n" + JoinHeaders(o.headers),
+              o.items),
+        body_(o.body, o.items),
         has_body_(o.has_body || o.method == "POST" || o.method == "PUT" || o.method == "PATCH") {}
 
   bool varies() const { return head_.has_seq() || body_.has_seq(); }
@@ -615,6 +643,7 @@ class Worker {
   }
 
   Stats& stats() { return stats_; }
+  const std::vector<std::string>& recorded_ids() const { return ids_; }
 
   // Runs the event loop until the shared end time or stop flag. Returns false on a setup failure.
   bool Run() {
@@ -987,7 +1016,7 @@ class Worker {
       return;
     }
     if (!c.in.empty()) {
-      const bool want_body = !o_.expect_body.empty();
+      const bool want_body = !o_.expect_body.empty() || !o_.record_ids.empty();
       ParsedResponse r = ParseResponse(c.in, want_body);
       if (r.state == ParsedResponse::kMalformed) {
         Reconnect(idx, now, kParseError);
@@ -1018,6 +1047,9 @@ class Worker {
   }
 
   void Complete(const Conn& c, const ParsedResponse& r, int64_t now) {
+    if (!o_.record_ids.empty() && r.status >= 200 && r.status < 300) {
+      RecordId(r.body);
+    }
     if (!InWindow(now)) {
       return;
     }
@@ -1084,7 +1116,22 @@ class Worker {
   int epfd_ = -1;
   int timerfd_ = -1;
   int64_t armed_ns_ = 0;  // absolute expiry the timer is set to; 0 when it fired
+  // The first "id" string member of an answer (ids are plain tokens: no escapes to undo).
+  void RecordId(std::string_view body) {
+    constexpr std::string_view kKey = "\"id\":\"";
+    const size_t at = body.find(kKey);
+    if (at == std::string_view::npos) {
+      return;
+    }
+    const size_t from = at + kKey.size();
+    const size_t to = body.find('"', from);
+    if (to != std::string_view::npos) {
+      ids_.emplace_back(body.substr(from, to - from));
+    }
+  }
+
   Stats stats_;
+  std::vector<std::string> ids_;  // --record-ids
 };
 
 std::string JsonEscape(std::string_view s) {
@@ -1185,6 +1232,18 @@ int RunLoad(const Options& o) {
   }
   if (failed) {
     return 1;
+  }
+  if (!o.record_ids.empty()) {
+    std::ofstream ids(o.record_ids, std::ios::trunc);
+    for (auto& w : workers) {
+      for (const std::string& id : w->recorded_ids()) {
+        ids << id << '\n';
+      }
+    }
+    if (!ids) {
+      fprintf(stderr, "load_driver: cannot write %s\n", o.record_ids.c_str());
+      return 1;
+    }
   }
   Stats total;
   for (auto& w : workers) {
@@ -1396,10 +1455,16 @@ int SelfTest() {
   }
   // Templates.
   {
-    Template t("/x/{seq}/{conn}{seq}");
+    const std::vector<std::string> items = {"authz_a", "authz_b", "authz_c"};
+    const std::vector<std::string> none;
+    Template t("/x/{seq}/{conn}{seq}", none);
     std::string s;
     t.AppendTo(s, 42, 7);
     Check(s == "/x/42/742" && t.has_seq(), "template substitution");
+    Template it("/v1/authorizations/{item}/capture", items);
+    s.clear();
+    it.AppendTo(s, 4, 0);
+    Check(s == "/v1/authorizations/authz_b/capture" && it.has_seq(), "item substitution");
     Options o;
     o.port = 8420;
     o.method = "POST";

@@ -23,6 +23,7 @@ import statistics
 import sys
 
 RATIO_TARGET = 0.5
+COUNTED = {"capture"}  # load.sh scenarios measured by a request count, not a duration
 P99_TARGET_US = 10_000
 
 
@@ -59,11 +60,26 @@ def problems(d):
     return "; ".join(out)
 
 
+def profile_lines(profiles, name, what):
+    """The "profile of this run" line for an unmet target: perf's self-time shares of the
+    server's samples by binary and the top symbols (bench/perf_summary.py), or why there is
+    none."""
+    p = profiles.get(name)
+    if p is None:
+        return [f"- Profile of this run ({what}): not taken."]
+    if p.get("error"):
+        return [f"- Profile of this run ({what}): none ({p['error']})."]
+    dsos = ", ".join(f"{d} {pct:.0f}%" for d, pct in p["dso"][:7])
+    syms = ", ".join(f"`{sym}` ({d}) {pct:.1f}%" for d, sym, pct in p["symbols"][:8])
+    return [f"- Profile of this run ({what}; `perf record -g` of the server, about "
+            f"{p['samples']:,} samples, self time): by binary {dsos}. Top symbols: {syms}."]
+
+
 # Where an authorization's time goes: the last profile of the release server under the ratio
 # run's load (perf record -g at 999 Hz for 5 s, and gdb stack samples of every thread), kept
 # here so each regenerated report says it beside an unmet target. Re-profile after changes.
 AUTHORIZE_PROFILE = [
-    "- Where the time goes (profile of 2026-12-05: `perf record -g` on the release server at",
+    "- An earlier, deeper look (profile of 2026-12-05: `perf record -g` on the release server at",
     "  64 connections, plus `gdb` stack samples of every thread): the server is CPU-bound at",
     "  about 300 µs of CPU per authorization against about 80 µs per healthz, on 2 cores",
     "  shared with the driver. Inclusive shares of samples: RocksDB point reads 10% (the guard's",
@@ -80,6 +96,7 @@ AUTHORIZE_PROFILE = [
 def main(path):
     rows = []
     meta = {}
+    profiles = {}
     with open(path) as f:
         for line in f:
             line = line.strip()
@@ -88,6 +105,8 @@ def main(path):
             d = json.loads(line)
             if d.get("run") == "meta":
                 meta = d
+            elif d.get("run") == "profile":
+                profiles[d["name"]] = d
             else:
                 rows.append(d)
 
@@ -101,14 +120,18 @@ def main(path):
     w("## Load (HTTP over loopback)")
     w("")
     workers = meta.get("server_workers") or (rows[0].get("server_workers") if rows else None)
-    durations = sorted({(d["warmup_s"], round(d["duration_s"])) for d in rows})
+    durations = sorted({(d["warmup_s"], round(d["duration_s"])) for d in rows
+                        if d["scenario"] not in COUNTED})
     dur_text = ", ".join(f"{wu:g} s warm-up then {du} s measured" for wu, du in durations)
     w("From `bench/load.sh`: the release server (`build/release/api/mandated`, "
       f"{workers} workers, default settings but for raised rate limits, durable writes on) on "
       "a fresh data directory at 127.0.0.1, driven by `bench/load_driver` (epoll, keep-alive "
       "HTTP/1.1 connections, one driver thread below 64 connections, two from 64) on the same "
       "machine: client and server share its cores, so these are the server's rates with a "
-      f"client beside it, not alone. Each row: {dur_text}.")
+      f"client beside it, not alone. Each row: {dur_text}"
+      + ("; capture: no warm-up, a fixed number of captures, each of a fresh allowed "
+         "authorization made just before (not measured)" if any(
+             d["scenario"] in COUNTED for d in rows) else "") + ".")
     w("Flat out: each connection sends its next request as soon as the answer to the last is "
       "read; latency is from send to the end of the answer. Fixed rate (open loop): requests "
       "are due at fixed intervals and latency counts from when each was due, so queueing "
@@ -150,9 +173,13 @@ def main(path):
             for d, p in notes:
                 w(f"- {d['scenario']} at {d['connections']} connections: {p}.")
         else:
-            w("Every answer had the expected status and body (healthz 200 `\"status\":\"ok\"`, "
-              "mandate-verify 200 `\"verdict\":\"valid\"`, authorize 201 "
-              "`\"decision\":\"allowed\"`), with no transport errors.")
+            expected = {}
+            for d in sweep:
+                expected.setdefault(d["scenario"], (d.get("expect_status"),
+                                                    d.get("expect_body_contains")))
+            w("Every answer had the expected status and body ("
+              + ", ".join(f"{n} {st} `{body}`" for n, (st, body) in expected.items())
+              + "), with no transport errors.")
         w("")
         over = sorted({d["connections"] for d in sweep
                        if d.get("server_workers") and d["connections"] > d["server_workers"]})
@@ -162,6 +189,11 @@ def main(path):
               "(after `keepalive_max_requests` answers or `keepalive_timeout_s` idle), so the "
               "others wait in its queue; their first answers carry that wait, and any wait past "
               "the driver's 10 s timeout is a `timeout` error.")
+            w("")
+        if any(d["scenario"] == "usage-ingest" for d in sweep):
+            w("usage-ingest: each request is one batch of 100 new events, so its events/s are "
+              "100 × its req/s (the x402 section drives larger batches against the 1,000,000 "
+              "events/s target).")
             w("")
         if not any(d["scenario"] == "authorize" for d in sweep):
             w("authorize: not measured (the server of this run had no "
@@ -196,6 +228,8 @@ def main(path):
             w(f"- authorize / healthz: **{r:.2f}** (target ≥ {RATIO_TARGET:.2f}: "
               f"{'met' if r >= RATIO_TARGET else 'not met'})")
             if r < RATIO_TARGET:
+                out.extend(profile_lines(profiles, "authorize",
+                                         "the flat-out authorize step at 64 connections"))
                 out.extend(AUTHORIZE_PROFILE)
         if half:
             p99 = half["latency_us"]["p99"]
@@ -214,6 +248,49 @@ def main(path):
     w("Targets: DESIGN §7: authorizations over HTTP at no less than half the server's rate for "
       "a trivial endpoint (healthz at the same connection count), with p99 under 10 ms at half "
       "that load.")
+    print("\n".join(out))
+
+
+# ---- Cost growth (bench/run.sh: load.sh on audit_fixture stores) ----
+
+def growth_section(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    runs = [d for d in rows if str(d.get("run", "")).startswith("growth-")]
+    out = []
+    w = out.append
+    w("### Cost growth with the events stored")
+    w("")
+    w("The release server started on a store made by `bench/audit_fixture` (the service's own "
+      "store holding N sequenced audit events of the Audit trail section's mix, built through "
+      "`audit::Stage` and `Log::Sequence`), then `bench/load.sh`'s fixtures and the two "
+      "scenarios at 16 connections, flat out: authorize (a new purchase against a store of N "
+      "events) and the trail of one purchase (`GET /v1/audit/trail?authorization=`, cycling "
+      "over purchases made in the run). The same fixture grows from one size to the next.")
+    w("")
+    w("| events stored | scenario | req/s | p50 (µs) | p99 (µs) | p99.9 (µs) | target |")
+    w("|---:|---|---:|---:|---:|---:|---|")
+    by = {}
+    for d in runs:
+        n = int(d["run"].split("-", 1)[1])
+        by[(n, d["scenario"])] = d
+        l = d["latency_us"]
+        target = "p99 < 10 ms at 10^7 (trail)" if d["scenario"] == "trail" else "—"
+        w(f"| {fmt_size(n)} | {d['scenario']} | {fmt_int(d['throughput_rps'])} "
+          f"| {fmt_int(l['p50'])} | {fmt_int(l['p99'])} | {fmt_int(l['p99_9'])} | {target} |")
+    w("")
+    sizes = sorted({n for n, _ in by})
+    for scen in ("authorize", "trail"):
+        pts = [(n, by[(n, scen)]["latency_us"]["p50"]) for n in sizes if (n, scen) in by]
+        if len(pts) >= 2 and pts[0][1]:
+            (a, la), (b, lb) = pts[0], pts[-1]
+            w(f"- {scen}: p50 ×{lb / la:.2f} from {fmt_size(a)} to {fmt_size(b)} events stored.")
+    for d in runs:
+        p = problems(d)
+        if p:
+            w(f"- {d['scenario']} at {d['run']}: {p}.")
+    w("- 10^7 events: not built by `bench/run.sh` (about 15 minutes of staging and sequencing "
+      "on 2 cores); the trail at 10^7 is in the fixture subsection of the Audit trail section, "
+      "built and measured by hand.")
     print("\n".join(out))
 
 
@@ -486,15 +563,14 @@ USAGE_TARGET_EPS = 1_000_000  # issue 8: usage events per second through the bat
 # profile was taken): shown under an unmet target so the report says what to change. Re-check
 # after changes to settlement/facilitator.cc or settlement/usage.cc.
 VERIFY_NOTE = [
-    "- Where a verify's time goes (an estimate from the code and the Signer section, not a",
-    "  profile): beside the HTTP floor above, the cryptography is the secp256k1 recovery",
+    "- Reading the profile (with the code and the Signer section): beside the HTTP floor above, the cryptography is the secp256k1 recovery",
     "  (about 41 µs, the Signer section's Recover) and the EIP-3009 digest (five Keccak-256",
     "  calls over fixed buffers, a few µs); the rest is the merchant credential's guard, the",
     "  strict parse of the ~1.1 KB body into payload and requirements, one RocksDB read for",
     "  the nonce (`Facilitator::Check`), the ledger balance and the answer.",
 ]
 USAGE_NOTE = [
-    "- Where ingestion's time goes (from the code, not a profile): the HTTP body is parsed",
+    "- Reading the profile with the code: the HTTP body is parsed",
     "  and validated in the request's thread, then `UsageMeter::Ingest` holds the meter's one",
     "  mutex across de-duplication, encoding the batch record, building the audit event's",
     "  data and the synced RocksDB write (settlement/usage.cc), so batches are stored one at",
@@ -516,13 +592,15 @@ def cores_text(d):
 
 
 def x402_section(path):
-    rows, meta = [], {}
+    rows, meta, profiles = [], {}, {}
     with open(path) as f:
         for line in f:
             if line.strip():
                 d = json.loads(line)
                 if d.get("run") == "meta":
                     meta = d
+                elif d.get("run") == "profile":
+                    profiles[d["name"]] = d
                 elif d.get("run") == "end":  # the load average then counts the run itself
                     pass
                 else:
@@ -640,6 +718,8 @@ def x402_section(path):
             if statistics.median(
                     o["throughput_rps"] / r["throughput_rps"] for _, o, r in pairs
                     if r["throughput_rps"]) < VERIFY_RATIO_TARGET:
+                out.extend(profile_lines(profiles, "verify",
+                                         "the last round's verify at 16 connections"))
                 out.extend(VERIFY_NOTE)
                 need = VERIFY_RATIO_TARGET * statistics.median(
                     d["throughput_rps"] for d in r_all)
@@ -709,6 +789,7 @@ def x402_section(path):
               f"cores allows at most {cpus * 1e6 / USAGE_TARGET_EPS:.1f} µs of CPU per event "
               "with nothing else running.")
         if eps < USAGE_TARGET_EPS:
+            out.extend(profile_lines(profiles, "usage", "the largest batch size"))
             out.extend(USAGE_NOTE)
         w("")
     else:
@@ -725,6 +806,8 @@ if __name__ == "__main__":
         audit_section(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--audit-fixture":
         fixture_section(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--growth":
+        growth_section(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--x402":
         x402_section(sys.argv[2])
     elif len(sys.argv) == 2:

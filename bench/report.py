@@ -4,8 +4,11 @@ from the same rounds, as operations per second and the ours/raw ratio against it
 then the mandate benchmarks (`Mandate/<op>/<alg>`, bench/mandate_bench.cc): issue and verify per
 algorithm beside the raw signature rate of the same round.
 
-Usage: report.py ROUND.json [ROUND.json ...], one file per run of a benchmark binary (a round);
+Usage: report.py [--jose JOSE.jsonl] ROUND.json [ROUND.json ...], one file per run of a benchmark
+binary (a round);
 signer_bench and mandate_bench files may be mixed (each file is one round of its own binary).
+--jose adds the peer comparison: npm jose verifying the tokens JwsVerify/<alg>/ours verifies
+(tests/interop/jose_verify_bench.mjs, one JSON line per algorithm).
 Each benchmark's rate is its fastest round: on a shared machine, interference only ever slows a
 round down, so the fastest is the closest to the code's own cost. ours/raw compares the two
 fastest rounds and is what the target is checked against. The median and range of the per-round
@@ -271,9 +274,42 @@ def where_the_time_goes(rounds, split_rounds, missed):
     return lines
 
 
+JOSE_ALGS = {"EdDSA": "Ed25519", "ES256": "P-256", "ES256K": "secp256k1"}
+
+
+def jose_section(path, rounds):
+    """Ours (JwsVerify/<alg>/ours, fastest round) beside jose's rate for the same token."""
+    peers = [json.loads(line) for line in open(path) if line.strip()]
+    lines = [
+        "## Peer: npm jose",
+        "",
+        "The same compact JWS (header `alg` only, a two-member payload) and public key, verified",
+        "by ours (`JwsVerify/<alg>/ours` above: parse, then verify; one core) and by npm `jose`",
+        "(`compactVerify` with the key imported once, awaited one at a time in one Node.js thread",
+        "pinned to the same core; `tests/interop/jose_verify_bench.mjs`) in the same run.",
+        "",
+        "| algorithm | ours (verifies/s) | jose (verifies/s) | library | ours/jose |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for peer in peers:
+        alg = JOSE_ALGS.get(peer["alg"])
+        name = f"JwsVerify/{alg}/ours"
+        ours = max((r[name] for _, r in rounds if name in r), default=None)
+        if ours is None:
+            continue
+        lines.append(f"| {peer['alg']} | {ours:,.0f} | {peer['ops_per_s']:,.0f} | "
+                     f"{peer['library']}, node {peer['node']} | {ours / peer['ops_per_s']:.1f} |")
+    return lines + ["", "No target: DESIGN §7 sets none against jose; the row shows the margin.",
+                    ""]
+
+
 def main():
     counters = {}
-    every = [round_rates(path, counters) for path in sys.argv[1:]]
+    args = sys.argv[1:]
+    jose_file = None
+    if len(args) >= 2 and args[0] == "--jose":
+        jose_file, args = args[1], args[2:]
+    every = [round_rates(path, counters) for path in args]
     if not every:
         sys.exit("usage: report.py ROUND.json [ROUND.json ...]")
     # One file is one round of one binary: the mandate rounds are those with Mandate/ names.
@@ -376,6 +412,8 @@ def main():
         "  header to the signature check.",
         "",
     ]
+    if jose_file:
+        lines += jose_section(jose_file, rounds)
     if mandate_rounds:
         lines += mandate_section(mandate_rounds, split_rounds, counters)
     print("\n".join(lines))

@@ -2,6 +2,8 @@
 // the same cryptographic work (for EIP-712, the Keccak work the digest requires), in the same
 // binary and run (BENCHMARKS.md reports ours/raw ratios).
 // Names: <Operation>/<Algorithm>/<ours|raw>.
+// `signer_bench --export-jws FILE [benchmark flags]` also writes the JWS tokens JwsVerify/*/ours
+// verifies, with their public JWKs, for the peer comparison with npm jose (bench/jose_verify.mjs).
 #include <benchmark/benchmark.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
@@ -9,11 +11,17 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/json.h"
 #include "bench/raw_baselines.h"
+#include "signer/did.h"
 #include "signer/eip712.h"
 #include "signer/jws.h"
 #include "signer/keccak.h"
@@ -50,11 +58,14 @@ void BM_Verify_Ours(benchmark::State& state, KeyType t) {
   }
 }
 
+// The token JwsVerify/<alg>/ours verifies (and --export-jws writes).
+std::string JwsOf(KeyType t) {
+  return *SignJws(KeyOf(t), json::Value::Object(), R"({"iss":"did:example:123","amount":"10000"})");
+}
+
 void BM_JwsVerify_Ours(benchmark::State& state, KeyType t) {
-  PrivateKey key = KeyOf(t);
-  PublicKey pub = *DerivePublicKey(key);
-  const std::string token =
-      *SignJws(key, json::Value::Object(), R"({"iss":"did:example:123","amount":"10000"})");
+  PublicKey pub = *DerivePublicKey(KeyOf(t));
+  const std::string token = JwsOf(t);
   for (auto _ : state) {
     Result<Jws> jws = ParseJws(token);
     benchmark::DoNotOptimize(VerifyJws(*jws, pub));
@@ -225,8 +236,48 @@ BENCHMARK(BM_Eip712_Ours)->Name("EIP712Digest/TransferWithAuthorization/ours");
 BENCHMARK(BM_Eip712_Raw)->Name("EIP712Digest/TransferWithAuthorization/raw");
 BENCHMARK_CAPTURE(BM_JwsVerify_Ours, Ed25519, KeyType::kEd25519)->Name("JwsVerify/Ed25519/ours");
 BENCHMARK_CAPTURE(BM_Verify_Raw, Ed25519j, KeyType::kEd25519)->Name("JwsVerify/Ed25519/raw");
+BENCHMARK_CAPTURE(BM_JwsVerify_Ours, P256, KeyType::kP256)->Name("JwsVerify/P-256/ours");
+BENCHMARK_CAPTURE(BM_Verify_Raw, P256j, KeyType::kP256)->Name("JwsVerify/P-256/raw");
+BENCHMARK_CAPTURE(BM_JwsVerify_Ours, secp256k1, KeyType::kSecp256k1)
+    ->Name("JwsVerify/secp256k1/ours");
+BENCHMARK(BM_Verify_RawSecp)->Name("JwsVerify/secp256k1/raw");
+
+// Writes {"<alg>":{"token","jwk"},...} for the jose comparison. Returns false on a write error.
+bool ExportJws(const char* path) {
+  json::Value out = json::Value::Object();
+  for (KeyType t : {KeyType::kEd25519, KeyType::kP256, KeyType::kSecp256k1}) {
+    json::Value entry = json::Value::Object();
+    entry.Set("token", json::Value::String(JwsOf(t)));
+    entry.Set("jwk", PublicKeyToJwk(*DerivePublicKey(KeyOf(t))));
+    out.Set(t == KeyType::kEd25519 ? "EdDSA" : t == KeyType::kP256 ? "ES256" : "ES256K",
+            std::move(entry));
+  }
+  std::ofstream f(path, std::ios::trunc);
+  f << json::Write(out) << '\n';
+  return static_cast<bool>(f);
+}
 
 }  // namespace
 }  // namespace mandated::signer
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--export-jws") == 0 && i + 1 < argc) {
+      if (!mandated::signer::ExportJws(argv[++i])) {
+        std::fprintf(stderr, "signer_bench: cannot write %s\n", argv[i]);
+        return 1;
+      }
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) {
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -340,14 +340,26 @@ done
 c_first=${connections%% *}
 scenario_verify warm "$c_first"
 scenario_reference_verify warm "$c_first"
+# The last round's verify at 16 connections (or the first count) and the largest usage batch
+# are profiled (perf, when installed): the "where the time goes" lines of their targets.
+profile_conns=16
+case " $connections " in *" 16 "*) ;; *) profile_conns=$c_first ;; esac
+measure_s=$(python3 -c "print(max(1, $duration - 1))")
 for round in $(seq "$rounds"); do
   for c in $connections; do
+    profiled=0
+    if [ "$round" = "$rounds" ] && [ "$c" = "$profile_conns" ]; then profiled=1; fi
+    if [ "$profiled" = 1 ]; then profile_start verify "$warmup" "$measure_s"; fi
     scenario_verify "round$round" "$c"
+    if [ "$profiled" = 1 ]; then profile_finish "$out"; fi
     scenario_reference_verify "round$round" "$c"
   done
 done
+last_size=${batch_sizes##* }
 for n in $batch_sizes; do
+  if [ "$n" = "$last_size" ]; then profile_start usage "$warmup" "$measure_s"; fi
   scenario_usage "$n" "$usage_connections"
+  if [ "$n" = "$last_size" ]; then profile_finish "$out"; fi
 done
 python3 -c '
 import json, os, sys
