@@ -9,6 +9,10 @@
 //     hop), and deliberately wrong ones (nonce, signer) mandated must refuse.
 // Usage: node ap2_sdjwt.mjs INPUT.json -> prints one JSON object.
 // INPUT {"mode":"keygen"} -> {"agent":{"public_jwk","private_jwk"},"sub":{...}}
+// INPUT {"mode":"verify","issuer_jwk","issued":[{"name","token"}],"now"?} -> {"verified":[...]}
+//   (as below; "now" is the verifier's clock in Unix seconds)
+// INPUT {"mode":"close","open","agent":{"private_jwk"},"claims"} -> {"chain"}: the open mandate
+//   closed by a kb+sd-jwt hop the library issues with the agent key (payee disclosable)
 // INPUT {"mode":"run","issuer_jwk","issued":[{"name","token"}],"chain":{"name","token"},
 //        "agent":{private_jwk, public_jwk},"sub":{...},"aud","nonce","iat"}
 //   -> {"verified":[{"name","ok","error"?,"header","claims","sd_alg",
@@ -26,6 +30,8 @@ import { uint8ArrayToBase64Url } from '@sd-jwt/utils';
 const input = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const hasher = (data, alg) => digest(data, alg);
 const b64hash = (s, alg = 'sha-256') => uint8ArrayToBase64Url(digest(s, alg));
+// The verifier's clock: "now" (Unix seconds) when the caller runs a service on a fake clock.
+const timeOptions = input.now ? { currentDate: input.now } : undefined;
 const publicOnly = (jwk) => ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
 
 async function keygen() {
@@ -67,7 +73,7 @@ function alterFirstDisclosure(token) {
 async function verifyIssued(entry) {
   const out = { name: entry.name };
   try {
-    const r = await verifierFor(input.issuer_jwk).verify(entry.token);
+    const r = await verifierFor(input.issuer_jwk).verify(entry.token, timeOptions);
     out.ok = true;
     out.header = r.header;
     out.claims = r.payload;
@@ -98,7 +104,7 @@ async function verifyIssued(entry) {
   });
   const altered = alterFirstDisclosure(entry.token);
   try {
-    const r = await verifierFor(input.issuer_jwk).verify(altered);
+    const r = await verifierFor(input.issuer_jwk).verify(altered, timeOptions);
     out.altered = { ok: true, shows_altered_value: JSON.stringify(r.payload).includes('ALTERED-VALUE') };
   } catch (e) {
     out.altered = { ok: false, error: String(e.message ?? e), shows_altered_value: false };
@@ -178,8 +184,23 @@ async function build() {
   return built;
 }
 
+// Closes an open payment mandate the service issued: a terminal hop signed with the agent key,
+// bound by sd_hash to the open mandate exactly as received.
+async function close() {
+  const agentIssuer = await issuerFor(input.agent.private_jwk);
+  const hop = await agentIssuer.issue({ ...input.claims, sd_hash: b64hash(input.open) },
+    { _sd: ['payee'] }, { header: { typ: 'kb+sd-jwt' } });
+  return { chain: input.open + '~' + hop };
+}
+
 async function main() {
   if (input.mode === 'keygen') return keygen();
+  if (input.mode === 'close') return close();
+  if (input.mode === 'verify') {
+    const verified = [];
+    for (const entry of input.issued) verified.push(await verifyIssued(entry));
+    return { verified };
+  }
   const verified = [];
   for (const entry of input.issued) verified.push(await verifyIssued(entry));
   return { verified, chain: await verifyChain(input.chain.token), built: await build() };
