@@ -192,6 +192,8 @@ class GuardedStream final : public httplib::Stream {
     deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.request_timeout_ms);
   }
   bool exhausted() const { return exhausted_; }
+  // Bytes already received and not yet read (a pipelined next request).
+  bool buffered() const { return begin_ < end_; }
 
   bool is_readable() const override { return begin_ < end_ || Wait(POLLIN, o_.read_timeout_ms); }
   bool is_writable() const override { return Wait(POLLOUT, o_.write_timeout_ms); }
@@ -283,7 +285,7 @@ class GuardedServer final : public httplib::Server {
     GuardedStream strm(sock, options_);
     bool ok = false;
     size_t left = keep_alive_max_count_;
-    while (svr_sock_ != INVALID_SOCKET && left > 0 && WaitForRequest(sock)) {
+    while (svr_sock_ != INVALID_SOCKET && left > 0 && (strm.buffered() || WaitForRequest(sock))) {
       strm.BeginRequest();
       t_close_connection = false;
       bool connection_closed = false;

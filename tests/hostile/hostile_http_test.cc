@@ -383,6 +383,21 @@ TEST_F(HostileBodyTest, HeaderFloodClosesTheConnectionAndModestHeadersAreServed)
   ExpectServerUnharmed();
 }
 
+// The per-request limits do not hurt well-formed clients: two pipelined requests in one write
+// are both answered on the kept-alive connection.
+TEST_F(HostileBodyTest, PipelinedRequestsAreBothServed) {
+  StartServer();
+  const int fd = Connect(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                          "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const RawAnswer a = ReadUntilClosed(fd, 3000);
+  close(fd);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_NE(a.body.find("HTTP/1.1 200"), std::string::npos) << a.body;  // the second answer
+  EXPECT_TRUE(a.closed);
+}
+
 // A byte every 500 ms never trips the 5 s per-read timeout; the request deadline (here 2 s from
 // the first byte) closes the connection anyway.
 void ExpectTrickleCutOff(int port, const std::string& head, int max_bytes) {
@@ -552,7 +567,7 @@ struct AttackResult {
 // Keeps 1,000 slow-header connections open to 127.0.0.1:`port` and, once they are, sends 20
 // legitimate requests a second for 20 s. slowhttptest opens its connections once and does not
 // replace those the server drops (nginx drops each 10 s after its first byte), so a new wave of
-// 1,000 starts every 8 s, the way a real attacker reconnects.
+// 1,000 starts every 5 s, the way a real attacker reconnects.
 AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, const std::string& dir) {
   AttackResult res;
   std::vector<pid_t> waves;
@@ -571,7 +586,7 @@ AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, const s
   const auto start = Clock::now();
   for (int i = 0; i < 400; ++i) {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(50 * i));
-    if (i % 160 == 150) wave();  // every 8 s, 0.5 s early
+    if (i % 100 == 80) wave();  // every 5 s, starting 1 s before the first wave can go
     const int attack = AttackConnections(port);
     res.max_attack_connections = std::max(res.max_attack_connections, attack);
     if (attack >= 950) ++res.probes_under_full_attack;
@@ -662,8 +677,11 @@ TEST(SlowHeadersTest, ThroughNginx99PercentOfRequestsAreServedWithin1sDuring1000
                           "X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.7\r\n\r\n"));
   EXPECT_EQ(ReadUntilClosed(fd, 3000).status, 200);
   close(fd);
-  EXPECT_NE(server.Stderr().find(R"("remote":"127.0.0.2","peer":"127.0.0.1")"), std::string::npos)
-      << server.Stderr();
+  const std::string logged = R"("remote":"127.0.0.2","peer":"127.0.0.1")";
+  for (int i = 0; i < 40 && server.Stderr().find(logged) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the log line follows the answer
+  }
+  EXPECT_NE(server.Stderr().find(logged), std::string::npos) << server.Stderr();
   EXPECT_EQ(server.Stderr().find("6.6.6."), std::string::npos);
 
   const AttackResult r = SlowHeaderAttack(slowhttptest, front, dir.path());
@@ -673,9 +691,9 @@ TEST(SlowHeadersTest, ThroughNginx99PercentOfRequestsAreServedWithin1sDuring1000
               "(%.1f%%); attack connections held: max %d, >= 950 during %d probes\n",
               r.served_within_1s, r.probes, served, r.max_attack_connections,
               r.probes_under_full_attack);
-  // The attack was real: at least 950 slow connections were open when 95% of the probes went.
+  // The attack was real: at least 950 slow connections were open when 90% of the probes went.
   EXPECT_GE(r.max_attack_connections, 1000) << r.slowhttptest_output;
-  EXPECT_GE(r.probes_under_full_attack, 380) << r.slowhttptest_output;
+  EXPECT_GE(r.probes_under_full_attack, 360) << r.slowhttptest_output;
   EXPECT_GE(r.served_within_1s * 100, r.probes * 99);
   EXPECT_TRUE(Healthy(server.port()));
 }
