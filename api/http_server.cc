@@ -477,10 +477,12 @@ class HttpServer::Impl {
         uint64_t length = 0;
         const std::string text = req.get_header_value("Content-Length");
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
-        if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+        // Two lengths (however equal) are how requests get smuggled past a proxy: refused.
+        if (ec != std::errc() || end != text.data() + text.size() || text.empty() ||
+            req.get_header_value_count("Content-Length") != 1) {
           WriteProblem(res, ProblemResponse(400, "malformed-request", "",
-                                            "Content-Length is not a decimal length", req.path,
-                                            t_ctx.request_id));
+                                            "Content-Length must appear once, as a decimal length",
+                                            req.path, t_ctx.request_id));
           CloseAfterResponse(res);
           return httplib::Server::HandlerResponse::Handled;
         }

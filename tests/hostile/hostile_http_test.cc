@@ -383,6 +383,25 @@ TEST_F(HostileBodyTest, HeaderFloodClosesTheConnectionAndModestHeadersAreServed)
   ExpectServerUnharmed();
 }
 
+TEST_F(HostileBodyTest, TwoContentLengthsAreRefusedAndClose) {
+  StartServer();
+  for (const char* lengths : {"Content-Length: 2\r\nContent-Length: 2\r\n",
+                              "Content-Length: 2\r\nContent-Length: 40\r\n",
+                              "Content-Length: +2\r\n"}) {
+    const int fd = Connect(server_->port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, std::string("POST /v1/principals HTTP/1.1\r\nHost: t\r\n"
+                                        "Content-Type: application/json\r\n") +
+                                lengths + "\r\n{}"));
+    const RawAnswer a = ReadUntilClosed(fd, 3000);
+    close(fd);
+    EXPECT_EQ(a.status, 400) << lengths << a.head;
+    EXPECT_NE(a.body.find("urn:mandated:problem:malformed-request"), std::string::npos) << a.body;
+    EXPECT_TRUE(a.closed);
+  }
+  ExpectServerUnharmed();
+}
+
 // The per-request limits do not hurt well-formed clients: two pipelined requests in one write
 // are both answered on the kept-alive connection.
 TEST_F(HostileBodyTest, PipelinedRequestsAreBothServed) {
