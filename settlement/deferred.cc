@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "settlement/facilitator.h"
 
@@ -15,11 +16,56 @@ std::string DeferredKey(uint64_t chain, const std::string& payer_lower,
          payee_lower + "/" + nonce_key;
 }
 
+std::string DeferredValue(const std::string& nonce_key, const Amount& amount) {
+  json::Value v = json::Value::Object();
+  v.Set("key", json::Value::String(nonce_key));
+  v.Set("amount", json::Value::String(amount.ToString()));
+  return json::Write(v);
+}
+
+namespace {
+
+bool ParseValue(std::string_view raw, std::string* key, Amount* amount) {
+  Result<json::Value> v = json::Parse(raw);
+  if (!v.ok() || !v->is_object()) return false;
+  const json::Value* k = v->Find("key");
+  const json::Value* a = v->Find("amount");
+  if (k == nullptr || !k->is_string() || a == nullptr || !a->is_string()) return false;
+  Result<Amount> parsed = Amount::Parse(a->as_string());
+  if (!parsed.ok()) return false;
+  *key = k->as_string();
+  *amount = *parsed;
+  return true;
+}
+
+}  // namespace
+
+Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower) {
+  Amount sum;
+  Status bad = OkStatus();
+  const std::string prefix =
+      std::string(kDeferredPrefix) + std::to_string(chain) + "/" + payer_lower + "/";
+  MD_RETURN_IF_ERROR(kv.ScanPrefix(kX402Family, prefix, [&](std::string_view, std::string_view value) {
+    std::string key;
+    Amount amount;
+    if (!ParseValue(value, &key, &amount)) return true;
+    Result<Amount> next = sum.Add(amount);
+    if (!next.ok()) {
+      bad = next.error();
+      return false;
+    }
+    sum = *next;
+    return true;
+  }));
+  MD_RETURN_IF_ERROR(bad);
+  return sum;
+}
+
 Result<std::vector<DeferredEntry>> LoadDeferred(store::KvStore& kv) {
   std::vector<DeferredEntry> out;
   MD_RETURN_IF_ERROR(kv.ScanPrefix(kX402Family, kDeferredPrefix,
                                    [&](std::string_view key, std::string_view value) {
-    // defer/<chain>/<payer>/<payee>/<nonce key>; the value is the nonce key.
+    // defer/<chain>/<payer>/<payee>/<nonce key>; the value names the nonce key and amount.
     const std::string k(key);
     const size_t a = k.find('/', sizeof(kDeferredPrefix) - 1);
     const size_t b = a == std::string::npos ? a : k.find('/', a + 1);
@@ -27,7 +73,7 @@ Result<std::vector<DeferredEntry>> LoadDeferred(store::KvStore& kv) {
     if (c == std::string::npos) return true;  // not ours
     DeferredEntry e;
     e.queue_key = k;
-    e.nonce_key = std::string(value);
+    if (!ParseValue(value, &e.nonce_key, &e.amount)) return true;  // not ours
     e.chain = std::strtoull(k.substr(sizeof(kDeferredPrefix) - 1, a).c_str(), nullptr, 10);
     e.pair = k.substr(a + 1, c - a - 1);
     out.push_back(std::move(e));

@@ -28,21 +28,27 @@ struct EvmSettlementOptions {
 };
 
 // The queue of deferred payments in family `x402` (specs/evm.md §6.4): one key per payment,
-// `defer/<chain>/<payer>/<payee>/<nonce key>`, so a prefix scan yields them grouped by pair.
+// `defer/<chain>/<payer>/<payee>/<nonce key>`, so a prefix scan yields them grouped by pair; the
+// value is {"key": nonce key, "amount": decimal}.
 inline constexpr char kDeferredPrefix[] = "defer/";
 std::string DeferredKey(uint64_t chain, const std::string& payer_lower,
                         const std::string& payee_lower, const std::string& nonce_key);
+
+std::string DeferredValue(const std::string& nonce_key, const Amount& amount);
 
 // One queued payment: its queue key and the nonce key of its settlement record.
 struct DeferredEntry {
   std::string queue_key;
   std::string nonce_key;
+  Amount amount;
   uint64_t chain = 0;
   std::string pair;  // "<payer>/<payee>"
 };
 
 // Every queued payment, in key order (grouped by chain, payer and payee).
 Result<std::vector<DeferredEntry>> LoadDeferred(store::KvStore& kv);
+// What `payer` (lower-case) has queued on `chain`, to every payee: promised, not yet on chain.
+Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower);
 
 // Splits queued payments into batches: one (chain, payer, payee) per batch, at most `batch_max`
 // each, in queue order.

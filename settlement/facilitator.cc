@@ -321,6 +321,15 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
       return v;
     }
     Result<Amount> held = b->chain->BalanceOf(in.requirements.asset, a.from);
+    if (held.ok() && b->options.deferred_below) {
+      // Payments of this payer accepted for a later batch are promised out of that balance.
+      Result<Amount> queued = QueuedBy(kv_, chain, AddressLower(a.from));
+      if (!queued.ok()) {
+        held = queued.error();
+      } else {
+        held = held->Sub(*queued).ok() ? *held->Sub(*queued) : Amount();
+      }
+    }
     if (!held.ok() || *held < a.value) {
       v.is_valid = false;
       v.invalid_reason = held.ok() ? kReasonInsufficient : kReasonChainUnavailable;
@@ -581,7 +590,8 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
     const std::string record = json::Write(SettlementToJson(s));
     batch.Put(kX402Family, kSettlementPrefix + s.key, record);
     batch.Put(kX402Family,
-              DeferredKey(s.chain, AddressLower(a.from), AddressLower(a.to), s.key), s.key);
+              DeferredKey(s.chain, AddressLower(a.from), AddressLower(a.to), s.key),
+              DeferredValue(s.key, a.value));
     audit::Event e = SettlementEvent("payment.deferred", s, clock_.NowUnixMicros());
     e.data_json = record;
     audit::Stage(batch, e);
