@@ -129,6 +129,22 @@ bool AnvilChain::Available() {
 }
 
 bool AnvilChain::Start() {
+  // A free port can be taken by another process before anvil binds it: try again on a new one.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (StartOnce()) return true;
+    if (pid_ > 0) {
+      kill(-pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+    accounts_.clear();
+    if (attempt < 2) std::remove(log_path_.c_str());  // the last one stays for error()
+  }
+  return false;
+}
+
+bool AnvilChain::StartOnce() {
   static std::atomic<int> counter{0};
   port_ = FreeLoopbackPort();
   if (port_ == 0) {

@@ -40,7 +40,8 @@ class AnvilChain {
   // Whether anvil and node are installed (tests skip otherwise).
   static bool Available();
 
-  // Starts anvil, waits for eth_chainId, deploys the contracts. False (with `error()`) on failure.
+  // Starts anvil, waits for eth_chainId, deploys the contracts (up to three tries, each on a
+  // fresh port). False (with `error()`, the last try's) on failure.
   bool Start();
   const std::string& error() const { return error_; }
 
@@ -90,6 +91,8 @@ class AnvilChain {
   static std::string WordOfDecimal(const std::string& decimal);
 
  private:
+  bool StartOnce();
+
   Options options_;
   pid_t pid_ = -1;
   int port_ = 0;
