@@ -8,13 +8,14 @@
 #include "audit/event.h"
 #include "base/log.h"
 #include "identity/key_events.h"
+#include "settlement/evm_rpc_chain.h"
 #include "signer/kek.h"
 #include "store/rocks_store.h"
 
 namespace mandated::api {
 
 Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secrets,
-                                        Clock* clock) {
+                                        Clock* clock, const StoreWrapper& wrap_store) {
   std::unique_ptr<App> app(new App());
   app->config_ = config;
   if (clock != nullptr) {
@@ -33,8 +34,11 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
                         signer::kKeysFamily, identity::kTenantsFamily,
                         identity::kIdentityIndexFamily, std::string(audit::kAuditFamily),
                         settlement::kLedgerFamily, settlement::kX402Family,
-                        settlement::kUsageFamily};
+                        settlement::kUsageFamily, settlement::kChainFamily};
   MD_ASSIGN_OR_RETURN(app->store_, store::OpenRocksStore(so));
+  if (wrap_store) {
+    app->store_ = wrap_store(std::move(app->store_));
+  }
 
   // Private keys are sealed under the KEK; a wrong or unreadable KEK stops the start.
   MD_ASSIGN_OR_RETURN(signer::LoadedKek kek,
@@ -65,9 +69,13 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   ho.worker_threads = config.worker_threads;
   ho.max_body_bytes = config.max_body_bytes;
   ho.read_timeout_ms = config.read_timeout_ms;
+  ho.max_header_bytes = config.max_header_bytes;
+  ho.request_timeout_ms = config.request_timeout_ms;
   ho.write_timeout_ms = config.write_timeout_ms;
   ho.keepalive_timeout_s = config.keepalive_timeout_s;
   ho.keepalive_max_requests = config.keepalive_max_requests;
+  ho.trusted_proxies = config.trusted_proxies;
+  ho.forwarded_header = config.forwarded_header;
   app->http_ = std::make_unique<HttpServer>(ho, app->router_, app->metrics_);
   MD_ASSIGN_OR_RETURN(app->port_, app->http_->Bind(config.listen_host, config.listen_port));
   // The public host (and port) names the service: in its did:web, where a port is
@@ -128,9 +136,29 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     if (now.ok() && now->reservation && now->reservation->state == "captured") return OkStatus();
     return captured.error();
   });
+  // A payment of ours that failed on chain releases its hold (specs/evm.md §6.5).
+  app->facilitator_->set_void_hook([app = app.get()](const std::string& principal,
+                                                     const std::string& authorization_id) -> Status {
+    identity::Tenant t(*app->store_, principal);
+    policy::Actor actor;
+    actor.id = "x402-settlement";
+    Result<policy::Answer> voided = app->authorizer_->Void(t, actor, authorization_id, nullptr);
+    if (voided.ok()) return OkStatus();
+    Result<policy::Authorization> now = app->authorizer_->Get(t, authorization_id);
+    if (now.ok() && now->reservation && now->reservation->closed_at) return OkStatus();  // already closed
+    return voided.error();
+  });
+  if (!config.settlement_config.empty()) {
+    MD_ASSIGN_OR_RETURN(SettlementConfig sc, LoadSettlementConfig(config.settlement_config));
+    MD_ASSIGN_OR_RETURN(app->settlement_, SettlementRuntime::Start(sc, *app->store_, *app->keys_,
+                                                                   *app->clock_, *app->facilitator_));
+  }
   app->payer_ = std::make_unique<settlement::Payer>(*app->authorizer_, *app->mandates_,
                                                     *app->directory_, *app->keys_,
                                                     *app->facilitator_, *app->clock_);
+  app->ap2_ = std::make_unique<mandates::ap2::Authority>(*app->store_, *app->keys_,
+                                                         *app->directory_, *app->clock_,
+                                                         *app->random_, app->service_did_);
   app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
   app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
                                               *app->operator_auth_, *app->principals_,
@@ -152,8 +180,10 @@ Status App::Run() {
   if (Result<size_t> pending = facilitator_->RetryCaptures(); !pending.ok()) {
     log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
   }
+  if (settlement_ && settlement_->worker()) settlement_->worker()->Start();
   audit_->StartBackground(config_.audit_sequence_ms, config_.audit_checkpoint_s);
   Status served = http_->Serve();
+  if (settlement_ && settlement_->worker()) settlement_->worker()->Stop();
   authorizer_->StopSweeper();
   audit_->StopBackground();
   Status flushed = store_->Flush();
@@ -191,6 +221,7 @@ void App::RegisterRoutes() {
   RegisterX402Routes();
   RegisterLedgerRoutes();
   RegisterUsageRoutes();
+  RegisterAp2Routes();
 }
 
 void App::RegisterPrincipalRoutes() {

@@ -2,6 +2,7 @@
 // and runs the HTTP server. main.cc and the tests both start the service through it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "api/router.h"
+#include "api/settlement_config.h"
 #include "audit/log.h"
 #include "base/clock.h"
 #include "base/random.h"
@@ -19,6 +21,7 @@
 #include "identity/directory.h"
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
+#include "mandates/ap2_authority.h"
 #include "mandates/registry.h"
 #include "policy/authorizer.h"
 #include "policy/idempotency.h"
@@ -47,12 +50,17 @@ class App {
     std::optional<SecretBytes> bootstrap_token;  // MANDATED_BOOTSTRAP_TOKEN
   };
 
+  // Wraps the opened store before anything uses it (tests inject storage faults with it).
+  using StoreWrapper =
+      std::function<std::unique_ptr<store::KvStore>(std::unique_ptr<store::KvStore>)>;
+
   // Opens storage and binds the listener; does not serve yet. Errors: storage failures
   // (kDataLoss for corruption, kUnavailable if locked) and listen failures.
   // `clock`: the service's clock (tests pass a fake one; it must outlive the App); the system
-  // clock when null.
+  // clock when null. `wrap_store`: see StoreWrapper; none when null.
   static Result<std::unique_ptr<App>> Start(const ServerConfig& config, Secrets secrets,
-                                            Clock* clock = nullptr);
+                                            Clock* clock = nullptr,
+                                            const StoreWrapper& wrap_store = nullptr);
   ~App();
 
   int port() const { return port_; }
@@ -81,6 +89,7 @@ class App {
   void RegisterX402Routes();    // routes_x402.cc
   void RegisterLedgerRoutes();  // routes_ledger.cc
   void RegisterUsageRoutes();   // routes_usage.cc
+  void RegisterAp2Routes();     // routes_ap2.cc
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();
@@ -98,6 +107,8 @@ class App {
   std::unique_ptr<settlement::UsageMeter> usage_;
   std::unique_ptr<settlement::Facilitator> facilitator_;
   std::unique_ptr<settlement::Payer> payer_;
+  std::unique_ptr<SettlementRuntime> settlement_;  // evm backends and their worker, if any
+  std::unique_ptr<mandates::ap2::Authority> ap2_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<AccessGuard> guard_;
   std::string service_did_;  // did:web of this service

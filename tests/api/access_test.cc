@@ -307,6 +307,27 @@ const std::vector<RouteRow>& RouteTable() {
       {"GET", "/v1/audit/export", Permission::kReadAudit, "", 200, "?principal={principal}",
        "principal-not-found"},
 
+      // AP2 (specs/ap2.md §9). Open mandates bind a P-256 agent ({a-ap2-agent}). Agent X's
+      // admitted closings are answered by the handler (a malformed chain; a closed mandate
+      // without its claims) and write nothing; the merchant-side verification likewise, and the
+      // operator names no principal there.
+      {"POST", "/v1/principals/{principal}/ap2/mandates", Permission::kIssueMandates,
+       R"({"agent":"{a-ap2-agent}","kind":"checkout","constraints":[{"type":"checkout.line_items",)"
+       R"("items":[{"id":"r","acceptable_items":[{"id":"s","title":"T"}],"quantity":1}]}]})",
+       201},
+      {"GET", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}", Permission::kReadMandates,
+       "", 200},
+      {"POST", "/v1/ap2/challenges", Permission::kAuthorize, "", 201},
+      {"POST", "/v1/ap2/present", Permission::kAuthorize, R"({"chain":"not-a-jwt~"})", 400, "",
+       "", "", false, false},
+      {"POST", "/v1/ap2/close", Permission::kAuthorize,
+       R"({"mandate":"{a-ap2-mandate}","authorization":"atz_none","closed":{},)"
+       R"("aud":"did:web:shop.example","nonce":"n"})",
+       400, "", "", "", false, false},
+      {"POST", "/v1/ap2/verify", Permission::kUseMandates,
+       R"({"checkout_chain":"not-a-jwt~","checkout_jwt":"x","merchant_jwk":{},"aud":"a","nonce":"n"})",
+       400, "", "", "principal-required", false, false},
+
       // x402 (specs/access.md §x402). The facilitator names no principal and acts on the
       // payment in its body: B's callers allowed it are answered like A's.
       {"POST", "/x402/verify", Permission::kFacilitate, "{x402-request}", 200, "", "", "", false,
@@ -359,6 +380,7 @@ const std::set<std::pair<std::string, std::string>>& PublicRoutes() {
       {"GET", "/principals/{principal}/did.json"},
       {"GET", "/principals/{principal}/jwks.json"},
       {"GET", "/x402/supported"},
+      {"GET", "/.well-known/ap2-jwks.json"},
   };
   return *kPublic;
 }
@@ -367,9 +389,8 @@ bool NamesPrincipal(const std::string& path) {
   return path.find("{principal}") != std::string::npos;
 }
 
-std::string NewAgentDid() {
-  Result<signer::PrivateKey> key =
-      signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+std::string NewAgentDid(signer::KeyType type = signer::KeyType::kEd25519) {
+  Result<signer::PrivateKey> key = signer::GenerateKey(type, SystemRandom::Get());
   EXPECT_TRUE(key.ok());
   if (!key.ok()) {
     return "";
@@ -695,6 +716,15 @@ class AccessTest : public ::testing::Test {
     victim_agent_token_ = OpenSession(a_, a_.agent, "ended by the table");
     victim_.mandate =
         StringField(Create(base + "/mandates", admin, MandateBody(a_.agent, "")), "id");
+    ap2_agent_ = StringField(Create(base + "/agents", admin,
+                                    R"({"name":"ap2 agent","did":")" + NewAgentDid(signer::KeyType::kP256) + "\"}"),
+                             "id");
+    ap2_mandate_ = StringField(
+        Create(base + "/ap2/mandates", admin,
+               R"({"agent":")" + ap2_agent_ + R"(","kind":"checkout","constraints":[)"
+               R"({"type":"checkout.line_items","items":[{"id":"r","acceptable_items":)"
+               R"([{"id":"s","title":"T"}],"quantity":1}]}]})"),
+        "id");
     // One reservation or approval per route that consumes it.
     for (const char* route : {"/v1/authorizations/{authorization}/capture",
                               "/v1/authorizations/{authorization}/void",
@@ -801,7 +831,8 @@ class AccessTest : public ::testing::Test {
               {"authorization", a_.authorization},
               {"approval", a_.approval},
               {"account", a_account_},
-              {"transfer", a_transfer_}};
+              {"transfer", a_transfer_},
+              {"ap2_mandate", ap2_mandate_}};
     }
     // Routes that consume an authorization or approval get their own (see BuildExtras).
     return {{"principal", a_.id},         {"size", audit_checkpoint_size_},
@@ -810,7 +841,7 @@ class AccessTest : public ::testing::Test {
             {"session", victim_.session}, {"key", victim_.key},
             {"mandate", victim_.mandate}, {"authorization", a_.authorization},
             {"approval", a_.approval},    {"account", a_account_},
-            {"transfer", a_transfer_}};
+            {"transfer", a_transfer_},     {"ap2_mandate", ap2_mandate_}};
   }
 
   static std::string Fill(const std::string& pattern,
@@ -846,6 +877,8 @@ class AccessTest : public ::testing::Test {
                                                           {"{a-mandate-token}", a_.mandate_token},
                                                           {"{a-account}", a_account_},
                                                           {"{a-pay-mandate}", pay_mandate_},
+                                                          {"{a-ap2-agent}", ap2_agent_},
+                                                          {"{a-ap2-mandate}", ap2_mandate_},
                                                           {"{x402-request}", x402_request_},
                                                           {"{valid-from}", valid_from_},
                                                           {"{valid-until}", valid_until_}}) {
@@ -939,6 +972,8 @@ class AccessTest : public ::testing::Test {
   std::string payer_agent_;   // A's custodial secp256k1 agent
   std::string payer_token_;   // its session
   std::string pay_mandate_;   // its mandate (PayTerms)
+  std::string ap2_agent_;     // A's agent with a P-256 did:key (AP2 binds ES256 keys)
+  std::string ap2_mandate_;   // an AP2 open checkout mandate of it
   std::string a_account_;     // "principal:<A>", A's prepaid ledger account
   std::string a_transfer_;    // a deposit into it
   std::string x402_request_;  // the facilitator body of the reference vector
@@ -1162,8 +1197,8 @@ TEST_F(AccessTest, EveryRouteRefusesEveryWrongCallerAndChangesNothing) {
           << row.method << " " << row.path << " wrote:" << Diff(before_outside_audit, after);
     }
   }
-  EXPECT_EQ(refusals_, 1942);
-  EXPECT_EQ(admitted_, 163);
+  EXPECT_EQ(refusals_, 2080);
+  EXPECT_EQ(admitted_, 172);
   std::cout << "[ access ] " << RouteTable().size() << " routes, " << refusals_
             << " refused calls with storage unchanged, " << admitted_ << " admitted calls\n";
 }

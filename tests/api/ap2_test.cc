@@ -1,0 +1,606 @@
+// AP2 over HTTP against the real service on loopback (specs/ap2.md §6-§9): the failure modes
+// AP2's reference leaves to chance, each refused with its own reason, and a whole
+// human-not-present purchase from open mandates to verified receipts and the audit trail.
+//
+// The agent holds its own P-256 key (a self-custody did:key agent) and signs its closing hops
+// with mandates/sd_jwt.h, as an agent-side tool would; the merchant signs its checkout JWT with
+// its own P-256 key. The service's clock is a FakeClock so recurrence can be tested exactly.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/app.h"
+#include "base/bytes.h"
+#include "base/json.h"
+#include "base/random.h"
+#include "mandates/credential.h"
+#include "mandates/sd_jwt.h"
+#include "signer/did.h"
+#include "signer/jws.h"
+#include "signer/keccak.h"
+#include "signer/signature.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/http_json.h"
+#include "tests/support/in_process_service.h"
+#include "tests/support/test_support.h"
+
+namespace mandated {
+namespace {
+
+namespace sdjwt = mandates::sdjwt;
+using testing::Reply;
+using testing::StringField;
+
+constexpr char kOperatorToken[] = "ap2-operator-token-3b9e61d27a";
+constexpr char kMerchantDid[] = "did:web:shop.example";
+constexpr int64_t kStart = 1795000000;
+
+json::Value J(std::string_view text) {
+  Result<json::Value> v = json::Parse(text);
+  EXPECT_TRUE(v.ok()) << text;
+  return v.ok() ? *v : json::Value();
+}
+std::string ProblemType(const Reply& r) {
+  const std::string t = StringField(r.json, "type");
+  const std::string prefix = "urn:mandated:problem:";
+  return t.rfind(prefix, 0) == 0 ? t.substr(prefix.size()) : t;
+}
+
+class Ap2ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_unique<testing::FakeClock>(kStart);
+    service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                   [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+    ASSERT_NE(service_.app(), nullptr);
+    const testing::PrincipalWithAdmin p = testing::CreatePrincipalWithAdmin(
+        service_.client(), kOperatorToken, R"({"name":"AP2 Corp"})");
+    base_ = p.base;
+    admin_ = p.admin;
+    merchant_token_ = StringField(Call("POST", base_ + "/credentials", admin_,
+                                       R"({"role":"merchant","name":"shop"})", 201),
+                                  "token");
+    agent_key_ = std::move(*signer::GenerateKey(signer::KeyType::kP256, random_));
+    const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(agent_key_));
+    agent_ = StringField(Call("POST", base_ + "/agents", admin_,
+                              R"({"name":"buyer","did":")" + did + R"("})", 201),
+                         "id");
+    NewSession();
+    merchant_key_ = std::move(*signer::GenerateKey(signer::KeyType::kP256, random_));
+  }
+
+  // Opens a session for the agent (sessions expire: tests that move time open a new one).
+  void NewSession() {
+    session_ = StringField(Call("POST", base_ + "/agents/" + agent_ + "/sessions", admin_,
+                                R"({"task":"shop"})", 201),
+                           "token");
+  }
+
+  Reply Send(const std::string& method, const std::string& path, const std::string& token,
+             const std::string& body) {
+    return testing::Send(service_.client(), method, path, token, body);
+  }
+  json::Value Call(const std::string& method, const std::string& path, const std::string& token,
+                   const std::string& body, int want) {
+    return testing::Call(service_.client(), method, path, token, body, want);
+  }
+
+  // Issues an open mandate; returns the record.
+  json::Value IssueOpen(const std::string& kind, const std::string& constraints,
+                        const std::string& extra = "") {
+    return Call("POST", base_ + "/ap2/mandates", admin_,
+                R"({"agent":")" + agent_ + R"(","kind":")" + kind + R"(","constraints":)" +
+                    constraints + extra + "}",
+                201);
+  }
+  // An open payment mandate with `constraints` (payment.reference added).
+  std::string OpenPayment(const std::string& constraints) {
+    std::string c = constraints;
+    c.insert(1, R"({"type":"payment.reference","conditional_transaction_id":"no-checkout"})" +
+                    std::string(c.size() > 2 ? "," : ""));
+    return StringField(IssueOpen("payment", c, R"(,"ttl_seconds":2592000)"), "token");
+  }
+  // A challenge for the agent: {nonce, aud}.
+  json::Value Challenge(const std::string& session = "") {
+    return Call("POST", "/v1/ap2/challenges", session.empty() ? session_ : session, "", 201);
+  }
+  // The agent closes `open` (a token) for `amount` to payee `payee` with transaction `tx`,
+  // signing for `aud` and `nonce`.
+  std::string Close(const std::string& open, int64_t amount, const std::string& tx,
+                    const std::string& aud, const std::string& nonce,
+                    const std::string& instrument = "card") {
+    json::Value claims = J(R"({"vct":"mandate.payment.1","payee":{"id":"shop","name":"Shop"},)"
+                           R"("payment_instrument":{"id":"pay-1","type":")" + instrument + R"("}})");
+    claims.Set("transaction_id", json::Value::String(tx));
+    claims.Set("payment_amount", json::Value::Object()
+                                     .Set("amount", json::Value::Int(amount))
+                                     .Set("currency", json::Value::String("USD")));
+    claims.Set("iat", json::Value::Int(clock_->NowUnixSeconds()));
+    claims.Set("aud", json::Value::String(aud));
+    claims.Set("nonce", json::Value::String(nonce));
+    Result<std::string> chain = sdjwt::AppendHop(open, claims, json::Value(), sdjwt::HopOptions{},
+                                                 random_, sdjwt::SignerFor(agent_key_));
+    EXPECT_TRUE(chain.ok()) << chain.status().ToString();
+    return chain.ok() ? *chain : "";
+  }
+  // Credits the principal's prepaid balance.
+  void Deposit(int64_t amount) {
+    testing::Call(service_.client(), "POST", "/v1/ledger/deposits", admin_,
+                  R"({"account":"principal:)" + base_.substr(base_.rfind('/') + 1) +
+                      R"(","asset":"USD","amount":")" + std::to_string(amount) + R"("})",
+                  201, "deposit-" + std::to_string(++deposits_));
+  }
+  std::string Balance() {
+    const json::Value b = Call("GET", "/v1/ledger/accounts/principal:" +
+                                          base_.substr(base_.rfind('/') + 1), admin_, "", 200);
+    const json::Value* list = b.Find("balances");
+    return list != nullptr && !list->items().empty() ? StringField(list->items()[0], "balance") : "0";
+  }
+
+  // Challenge, close and present in one go.
+  Reply Pay(const std::string& open, int64_t amount, const std::string& tx,
+            httplib::Client* client = nullptr, const std::string& instrument = "card") {
+    const json::Value ch = client == nullptr
+                               ? Challenge()
+                               : testing::Call(*client, "POST", "/v1/ap2/challenges", session_, "", 201);
+    const std::string chain =
+        Close(open, amount, tx, StringField(ch, "aud"), StringField(ch, "nonce"), instrument);
+    return Present(chain, client);
+  }
+  Reply Present(const std::string& chain, httplib::Client* client = nullptr) {
+    json::Value body = json::Value::Object().Set("chain", json::Value::String(chain));
+    return testing::Send(client != nullptr ? *client : service_.client(), "POST", "/v1/ap2/present",
+                         session_, json::Write(body));
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::FakeClock> clock_;
+  testing::InProcessService service_;
+  SystemRandom random_;
+  std::string base_, admin_, merchant_token_, agent_, session_;
+  signer::PrivateKey agent_key_;
+  signer::PrivateKey merchant_key_;
+  int deposits_ = 0;
+};
+
+// ---- Must-show 2: each failure mode refused with its own reason ----
+
+TEST_F(Ap2ApiTest, ReplayedClosedMandateIsRefused) {
+  const std::string open = OpenPayment(R"([{"type":"payment.amount_range","currency":"USD","max":5000}])");
+  const json::Value ch = Challenge();
+  EXPECT_EQ(StringField(ch, "aud"), "did:web:mandated.test");
+  const std::string chain = Close(open, 1200, "tx-1", StringField(ch, "aud"), StringField(ch, "nonce"));
+  Reply first = Present(chain);
+  ASSERT_EQ(first.status, 201) << first.body;
+  // The same closed mandate again: its nonce is spent.
+  Reply again = Present(chain);
+  EXPECT_EQ(again.status, 401);
+  EXPECT_EQ(ProblemType(again), "ap2-nonce-replayed");
+  // The same transaction closed again under a fresh challenge: single use.
+  Reply second_use = Pay(open, 1200, "tx-1");
+  EXPECT_EQ(second_use.status, 403);
+  EXPECT_EQ(ProblemType(second_use), "ap2-closed-mandate-replayed");
+  // A nonce the service never issued.
+  Reply made_up = Present(Close(open, 1200, "tx-2", "did:web:mandated.test", "my-own-nonce"));
+  EXPECT_EQ(ProblemType(made_up), "ap2-nonce-unknown");
+  // max_occurrences 1: a single-use open mandate admits one closing.
+  const std::string once = OpenPayment(
+      R"([{"type":"payment.agent_recurrence","frequency":"ON_DEMAND","max_occurrences":1}])");
+  ASSERT_EQ(Pay(once, 100, "tx-a").status, 201);
+  Reply twice = Pay(once, 100, "tx-b");
+  EXPECT_EQ(twice.status, 403);
+  EXPECT_EQ(ProblemType(twice), "ap2-recurrence-exhausted");
+}
+
+TEST_F(Ap2ApiTest, BudgetIsCumulativeAcrossClosedMandates) {
+  const std::string open = OpenPayment(
+      R"([{"type":"payment.budget","currency":"USD","max":1000},
+          {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])");
+  EXPECT_EQ(Pay(open, 400, "b-1").status, 201);
+  EXPECT_EQ(Pay(open, 400, "b-2").status, 201);
+  Reply over = Pay(open, 300, "b-3");
+  EXPECT_EQ(over.status, 403);
+  EXPECT_EQ(ProblemType(over), "ap2-budget-exceeded");
+  EXPECT_EQ(Pay(open, 200, "b-4").status, 201);  // exactly the budget
+  EXPECT_EQ(ProblemType(Pay(open, 1, "b-5")), "ap2-budget-exceeded");
+}
+
+TEST_F(Ap2ApiTest, ConcurrentClosingsAdmitExactlyTheBudget) {
+  const std::string open = OpenPayment(
+      R"([{"type":"payment.budget","currency":"USD","max":1000},
+          {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])");
+  constexpr int kThreads = 16;  // 16 x 100 against a budget of 1000
+  std::atomic<int> admitted{0}, over_budget{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", service_.port());
+      Reply r = Pay(open, 100, "c-" + std::to_string(i), &client);
+      if (r.status == 201) {
+        ++admitted;
+      } else if (ProblemType(r) == "ap2-budget-exceeded") {
+        ++over_budget;
+      } else {
+        ++other;
+        ADD_FAILURE() << r.body;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(admitted.load(), 10);
+  EXPECT_EQ(over_budget.load(), 6);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(Ap2ApiTest, RecurrenceTooFrequentIsRefused) {
+  const std::string open = OpenPayment(R"([{"type":"payment.agent_recurrence","frequency":"DAILY"}])");
+  ASSERT_EQ(Pay(open, 100, "r-1").status, 201);
+  clock_->AdvanceSeconds(86400 - 1);
+  NewSession();
+  Reply early = Pay(open, 100, "r-2");
+  EXPECT_EQ(early.status, 403);
+  EXPECT_EQ(ProblemType(early), "ap2-recurrence-too-frequent");
+  clock_->AdvanceSeconds(1);
+  EXPECT_EQ(Pay(open, 100, "r-3").status, 201);
+}
+
+TEST_F(Ap2ApiTest, WrongAudienceIsRefused) {
+  const std::string open = OpenPayment(R"([{"type":"payment.amount_range","currency":"USD","max":5000}])");
+  const json::Value ch = Challenge();
+  Reply r = Present(Close(open, 100, "w-1", "did:web:someone-else.example", StringField(ch, "nonce")));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(ProblemType(r), "sd-jwt-wrong-aud");
+  // The refusal spent nothing: the challenge still works with the right audience.
+  EXPECT_EQ(Present(Close(open, 100, "w-1", StringField(ch, "aud"), StringField(ch, "nonce"))).status, 201);
+}
+
+TEST_F(Ap2ApiTest, UnknownConstraintTypeIsRefused) {
+  Reply r = Send("POST", base_ + "/ap2/mandates", admin_,
+                 R"({"agent":")" + agent_ + R"(","kind":"payment","constraints":[
+                    {"type":"payment.reference","conditional_transaction_id":"x"},
+                    {"type":"com.example.loyalty_points","max":5}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ProblemType(r), "ap2-unknown-constraint");
+  EXPECT_NE(StringField(r.json, "detail").find("/constraints/1/type"), std::string::npos);
+}
+
+TEST_F(Ap2ApiTest, AlteredDisclosureIsRefused) {
+  const std::string open = OpenPayment(
+      R"([{"type":"payment.amount_range","currency":"USD","max":500}])");
+  const json::Value ch = Challenge();
+  std::string chain = Close(open, 400, "a-1", StringField(ch, "aud"), StringField(ch, "nonce"));
+  // Raise the amount range's max inside its disclosure (salt kept), re-encoded.
+  Result<sdjwt::Presentation> p = sdjwt::Parse(chain);
+  ASSERT_TRUE(p.ok());
+  std::string target;
+  for (const sdjwt::Disclosure& d : p->hops[0].disclosures) {
+    if (!d.name && d.value.is_object() && d.value.Find("type") != nullptr &&
+        d.value.Find("type")->as_string() == "payment.amount_range") {
+      target = d.encoded;
+      json::Value arr = json::Value::Array();
+      arr.Append(json::Value::String(d.salt));
+      json::Value v = d.value;
+      v.Set("max", json::Value::Int(999999));
+      arr.Append(v);
+      chain.replace(chain.find(target), target.size(), Base64UrlEncode(AsBytes(json::Write(arr))));
+    }
+  }
+  ASSERT_FALSE(target.empty());
+  Reply r = Present(chain);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ProblemType(r), "sd-jwt-disclosure-unreferenced");
+}
+
+// A custodial agent: the service signs the closing hop with the agent's key-store key only
+// behind an allowed, reserved authorization for exactly that purchase (the Authorizer, as for any
+// purchase), captures it, and an x402 instrument gets the EIP-3009 nonce tied to the chain.
+TEST_F(Ap2ApiTest, CustodialAgentClosesBehindAnAuthorization) {
+  const json::Value agent = Call("POST", base_ + "/agents", admin_,
+                                 R"({"name":"custodial","custodial":{"key_type":"P-256"}})", 201);
+  const std::string cust = StringField(agent, "id");
+  const std::string token = StringField(
+      Call("POST", base_ + "/agents/" + cust + "/sessions", admin_, R"({"task":"shop"})", 201),
+      "token");
+  // The principal's own mandate for the agent (the Authorizer's terms).
+  const std::string mandate = StringField(
+      Call("POST", base_ + "/mandates", admin_,
+           R"({"agent":")" + cust + R"(","valid_from":")" +
+               mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
+               mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
+               R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+               R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
+           201),
+      "id");
+  int keys = 0;
+  auto authorize = [&](int amount) {
+    return StringField(
+        testing::Call(service_.client(), "POST", "/v1/authorizations", token,
+                      R"({"mandate":")" + mandate +
+                          R"(","payee":{"type":"domain","value":"api.shop.example"},"amount":")" +
+                          std::to_string(amount) + R"(","asset":"USD"})",
+                      201, "ap2-key-" + std::to_string(++keys)),
+        "id");
+  };
+  const json::Value open = Call(
+      "POST", base_ + "/ap2/mandates", admin_,
+      R"({"agent":")" + cust + R"(","kind":"payment","constraints":[
+          {"type":"payment.reference","conditional_transaction_id":"x"},
+          {"type":"payment.budget","currency":"USD","max":1000},
+          {"type":"payment.allowed_payment_instruments","allowed":[{"id":"wallet-1","type":"x402"}]}]})",
+      201);
+  auto close = [&](const std::string& authorization, int amount, const std::string& tx,
+                   const std::string& nonce, const std::string& session) {
+    return Send("POST", "/v1/ap2/close", session,
+                R"({"mandate":")" + StringField(open, "id") + R"(","authorization":")" +
+                    authorization + R"(","aud":"did:web:shop.example","nonce":")" + nonce +
+                    R"(","closed":{"vct":"mandate.payment.1","transaction_id":")" + tx +
+                    R"(","payee":{"id":"api.shop.example","name":"Shop"},"payment_amount":{"amount":)" +
+                    std::to_string(amount) +
+                    R"(,"currency":"USD"},"payment_instrument":{"id":"wallet-1","type":"x402"}}})");
+  };
+  const std::string a600 = authorize(600);
+  // The authorization must be for this very purchase.
+  EXPECT_EQ(ProblemType(close(a600, 500, "t-0", "n-0", token)), "ap2-authorization-mismatch");
+  Reply ok = close(a600, 600, "t-1", "n-1", token);
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_TRUE(ok.json.Find("captured") != nullptr && ok.json.Find("captured")->as_bool());
+  const json::Value rec = Call("GET", base_ + "/authorizations/" + a600, admin_, "", 200);
+  EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "captured");
+  // A captured authorization holds nothing any more.
+  EXPECT_EQ(ProblemType(close(a600, 600, "t-9", "n-9", token)), "ap2-authorization-not-reserved");
+  // The chain verifies offline: the root with the principal's AP2 issuer key, the hop with the
+  // agent's key bound in cnf, for the merchant's aud and nonce.
+  const std::string chain = StringField(ok.json, "chain");
+  const json::Value key = Call("GET", base_ + "/keys/" + StringField(open, "key_id"), admin_, "", 200);
+  Result<sdjwt::Presentation> p = sdjwt::Parse(chain);
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->hops.size(), 2u);
+  Result<std::vector<sdjwt::VerifiedHop>> v = sdjwt::VerifyPresentation(
+      *p, *signer::PublicKeyFromJwk(*key.Find("public_jwk")),
+      sdjwt::Expectation{"did:web:shop.example", "n-1", clock_->NowUnixSeconds()});
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(StringField((*v)[1].claims, "transaction_id"), "t-1");
+  EXPECT_EQ(StringField(ok.json, "x402_nonce"),
+            "0x" + HexEncode(signer::Keccak256(AsBytes(chain))));
+  // The AP2 refusals still apply behind a valid authorization; nothing is signed for them.
+  EXPECT_EQ(ProblemType(close(authorize(600), 600, "t-2", "n-2", token)), "ap2-budget-exceeded");
+  EXPECT_EQ(ProblemType(close(authorize(100), 100, "t-3", "n-1", token)), "ap2-nonce-replayed");
+  EXPECT_EQ(ProblemType(close(authorize(100), 100, "t-1", "n-4", token)),
+            "ap2-closed-mandate-replayed");
+}
+
+// A closed payment with our ledger instrument is paid from the principal's prepaid balance in
+// the same write as its record: without the funds it is refused and consumes nothing.
+TEST_F(Ap2ApiTest, LedgerPaymentMovesFundsAtomically) {
+  const std::string open = OpenPayment(
+      R"([{"type":"payment.budget","currency":"USD","max":1000},
+          {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])");
+  Reply broke = Pay(open, 1000, "l-1", nullptr, "dev.mandated.ledger");
+  EXPECT_EQ(broke.status, 409);
+  EXPECT_EQ(ProblemType(broke), "insufficient-funds");
+  Deposit(1500);
+  // The refused attempt spent neither budget nor the transaction id.
+  Reply paid = Pay(open, 1000, "l-1", nullptr, "dev.mandated.ledger");
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  EXPECT_EQ(Balance(), "500");
+  const std::string xfr = StringField(paid.json, "ledger_transfer");
+  EXPECT_EQ(xfr, "ap2-" + StringField(paid.json, "id"));
+  const json::Value t = Call("GET", "/v1/ledger/transfers/" + xfr, admin_, "", 200);
+  EXPECT_EQ(StringField(t, "credit"), "merchant:shop");
+  EXPECT_EQ(StringField(t, "amount"), "1000");
+  EXPECT_EQ(StringField(t, "kind"), "payment");
+}
+
+// Must-show 1 over loopback: npm @sd-jwt/core verifies an open mandate the running service
+// issued, with the issuer key fetched from the service; and a closing hop the library builds with
+// an agent key it generated is accepted by the service.
+TEST_F(Ap2ApiTest, NpmLibraryInteropsWithTheRunningService) {
+  const json::Value keys = testing::RunInteropScript("ap2_sdjwt.mjs", J(R"({"mode":"keygen"})"));
+  const json::Value* agent_jwk = keys.Find("agent") ? keys.Find("agent")->Find("public_jwk") : nullptr;
+  ASSERT_NE(agent_jwk, nullptr) << json::Write(keys);
+  const std::string did = signer::DidKeyFromPublicKey(*signer::PublicKeyFromJwk(*agent_jwk));
+  agent_ = StringField(Call("POST", base_ + "/agents", admin_,
+                            R"({"name":"node agent","did":")" + did + R"("})", 201),
+                       "id");
+  NewSession();
+  const json::Value open = IssueOpen(
+      "payment", R"([{"type":"payment.reference","conditional_transaction_id":"c"},
+                     {"type":"payment.amount_range","currency":"USD","max":5000},
+                     {"type":"payment.allowed_payees","allowed":[{"id":"shop","name":"Shop"},{"id":"cafe","name":"Cafe"}]}])");
+  const json::Value key = Call("GET", base_ + "/keys/" + StringField(open, "key_id"), admin_, "", 200);
+  // (a) The library verifies the service's token and every disclosure.
+  json::Value issued = json::Value::Array();
+  issued.Append(json::Value::Object()
+                    .Set("name", json::Value::String("service"))
+                    .Set("token", json::Value::String(StringField(open, "token"))));
+  const json::Value verified = testing::RunInteropScript(
+      "ap2_sdjwt.mjs", json::Value::Object()
+                           .Set("mode", json::Value::String("verify"))
+                           .Set("issuer_jwk", *key.Find("public_jwk"))
+                           .Set("issued", issued)
+                           .Set("now", json::Value::Int(clock_->NowUnixSeconds())));
+  ASSERT_TRUE(verified.Find("verified") != nullptr) << json::Write(verified);
+  const json::Value& r = verified.Find("verified")->items()[0];
+  EXPECT_TRUE(r.Find("ok") != nullptr && r.Find("ok")->as_bool()) << json::Write(r);
+  EXPECT_EQ(r.Find("disclosures")->items().size(), 5u);  // 3 constraints + 2 payees
+  for (const json::Value& d : r.Find("disclosures")->items()) {
+    EXPECT_TRUE(d.Find("referenced")->as_bool());
+  }
+  EXPECT_EQ(StringField(*r.Find("claims"), "jti"), StringField(open, "id"));
+  EXPECT_FALSE(r.Find("altered")->Find("shows_altered_value")->as_bool());
+  // (b) The library closes it with the agent key for the service's challenge.
+  const json::Value ch = Challenge();
+  json::Value claims = J(R"({"vct":"mandate.payment.1","transaction_id":"node-tx",
+      "payee":{"id":"cafe","name":"Cafe"},"payment_amount":{"amount":450,"currency":"USD"},
+      "payment_instrument":{"id":"card-9","type":"card"}})");
+  claims.Set("iat", json::Value::Int(clock_->NowUnixSeconds()));
+  claims.Set("aud", *ch.Find("aud"));
+  claims.Set("nonce", *ch.Find("nonce"));
+  const json::Value closed = testing::RunInteropScript(
+      "ap2_sdjwt.mjs", json::Value::Object()
+                           .Set("mode", json::Value::String("close"))
+                           .Set("open", json::Value::String(StringField(open, "token")))
+                           .Set("agent", *keys.Find("agent"))
+                           .Set("claims", claims));
+  Reply accepted = Present(StringField(closed, "chain"));
+  ASSERT_EQ(accepted.status, 201) << accepted.body;
+  EXPECT_EQ(StringField(accepted.json, "transaction_id"), "node-tx");
+  EXPECT_EQ(StringField(*accepted.json.Find("payee"), "id"), "cafe");
+}
+
+// ---- Must-show 3 (and the checkout_hash failure mode): a human-not-present purchase ----
+
+class Ap2PurchaseTest : public Ap2ApiTest {
+ protected:
+  // The merchant's signed checkout (ES256, its own key), with a salt in the payload.
+  std::string CheckoutJwt(const std::string& id, int quantity) {
+    json::Value c = J(R"({"merchant":{"id":"shop","name":"Shop"},"currency":"USD","status":"ready_for_complete",
+        "totals":[{"type":"subtotal","amount":1200},{"type":"total","amount":1200}]})");
+    c.Set("id", json::Value::String(id));
+    c.Set("salt", json::Value::String(Base64UrlEncode(*random_.Generate(16))));
+    json::Value lines = json::Value::Array();
+    lines.Append(json::Value::Object()
+                     .Set("id", json::Value::String("line-1"))
+                     .Set("item", J(R"({"id":"sku-tea","title":"Green tea","price":600})"))
+                     .Set("quantity", json::Value::Int(quantity)));
+    c.Set("line_items", lines);
+    return *signer::SignJws(merchant_key_, J(R"({"typ":"JWT"})"), json::Write(c));
+  }
+  // The agent's closed checkout mandate for `checkout_jwt`, for the merchant's aud and nonce.
+  std::string CloseCheckout(const std::string& open, const std::string& checkout_jwt,
+                            const std::string& hash, const std::string& nonce) {
+    json::Value claims = json::Value::Object();
+    claims.Set("vct", json::Value::String("mandate.checkout.1"));
+    claims.Set("checkout_jwt", json::Value::String(checkout_jwt));
+    claims.Set("checkout_hash", json::Value::String(hash));
+    claims.Set("iat", json::Value::Int(clock_->NowUnixSeconds()));
+    claims.Set("aud", json::Value::String(kMerchantDid));
+    claims.Set("nonce", json::Value::String(nonce));
+    return *sdjwt::AppendHop(open, claims, J(R"({"_sd":["checkout_jwt"]})"), sdjwt::HopOptions{},
+                             random_, sdjwt::SignerFor(agent_key_));
+  }
+  Reply MerchantVerify(const std::string& chain, const std::string& checkout_jwt,
+                       const std::string& nonce) {
+    json::Value body = json::Value::Object();
+    body.Set("checkout_chain", json::Value::String(chain));
+    body.Set("checkout_jwt", json::Value::String(checkout_jwt));
+    body.Set("merchant_jwk", signer::PublicKeyToJwk(*signer::DerivePublicKey(merchant_key_)));
+    body.Set("aud", json::Value::String(kMerchantDid));
+    body.Set("nonce", json::Value::String(nonce));
+    return Send("POST", "/v1/ap2/verify", merchant_token_, json::Write(body));
+  }
+  // Open checkout + open payment mandates referencing it: {checkout token, payment token}.
+  std::pair<std::string, std::string> OpenBoth() {
+    const json::Value checkout = IssueOpen("checkout", R"([
+        {"type":"checkout.line_items","items":[{"id":"tea","acceptable_items":[
+           {"id":"sku-tea","title":"Green tea"},{"id":"sku-black","title":"Black tea"}],"quantity":2}]},
+        {"type":"checkout.allowed_merchants","allowed":[{"id":"shop","name":"Shop"}]}])");
+    const json::Value payment = IssueOpen(
+        "payment", R"([{"type":"payment.amount_range","currency":"USD","max":5000},
+                      {"type":"payment.budget","currency":"USD","max":10000},
+                      {"type":"payment.agent_recurrence","frequency":"WEEKLY","max_occurrences":4},
+                      {"type":"payment.allowed_payees","allowed":[{"id":"shop","name":"Shop"},{"id":"cafe","name":"Cafe"}]},
+                      {"type":"dev.mandated.payment.allowed_currencies","allowed":["USD"]}])",
+        R"(,"checkout_mandate":")" + StringField(checkout, "id") + "\"");
+    return {StringField(checkout, "token"), StringField(payment, "token")};
+  }
+};
+
+TEST_F(Ap2PurchaseTest, CheckoutHashMismatchIsRefused) {
+  auto [open_checkout, open_payment] = OpenBoth();
+  const std::string cj = CheckoutJwt("order-1", 2);
+  const std::string hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, cj);
+  ASSERT_EQ(Pay(open_payment, 1200, hash).status, 201);
+  // The agent's closed checkout names a checkout_hash of another checkout_jwt.
+  const std::string other = sdjwt::HashB64(sdjwt::HashAlg::kSha256, CheckoutJwt("order-1", 2));
+  Reply r = MerchantVerify(CloseCheckout(open_checkout, cj, other, "m-nonce-1"), cj, "m-nonce-1");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(ProblemType(r), "ap2-checkout-hash-mismatch");
+  // Wrong aud on the merchant side too: the merchant's expectation is not optional.
+  Reply aud = MerchantVerify(CloseCheckout(open_checkout, cj, hash, "m-nonce-2"), cj, "m-nonce-3");
+  EXPECT_EQ(ProblemType(aud), "sd-jwt-wrong-nonce");
+}
+
+TEST_F(Ap2PurchaseTest, HumanNotPresentPurchaseEndToEnd) {
+  // 1. The principal's admin issues the open mandates (human present, once).
+  auto [open_checkout, open_payment] = OpenBoth();
+  Deposit(5000);
+  // 2. Later, autonomously: the merchant offers a signed checkout; the agent closes the payment
+  // mandate for it (paid from the prepaid balance on the ledger)...
+  const std::string cj = CheckoutJwt("order-77", 2);
+  const std::string checkout_hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, cj);
+  Reply paid = Pay(open_payment, 1200, checkout_hash, nullptr, "dev.mandated.ledger");
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  EXPECT_EQ(Balance(), "3800");
+  EXPECT_EQ(StringField(Call("GET", "/v1/ledger/transfers/" + StringField(paid.json, "ledger_transfer"),
+                             admin_, "", 200),
+                        "credit"),
+            "merchant:shop");
+  const std::string payment_receipt = StringField(paid.json, "payment_receipt");
+  // 3. The merchant verifies the closed checkout mandate (fresh nonce of its own).
+  const std::string chain = CloseCheckout(open_checkout, cj, checkout_hash, "merchant-nonce-77");
+  Reply v = MerchantVerify(chain, cj, "merchant-nonce-77");
+  ASSERT_EQ(v.status, 200) << v.body;
+  EXPECT_EQ(StringField(v.json, "checkout_hash"), checkout_hash);
+  EXPECT_EQ(StringField(v.json, "order_id"), "order-77");
+  EXPECT_EQ(StringField(v.json, "payment_receipt"), payment_receipt);
+  // The same presentation again: the merchant's nonce is spent.
+  EXPECT_EQ(ProblemType(MerchantVerify(chain, cj, "merchant-nonce-77")), "ap2-nonce-replayed");
+
+  // 4. Receipts verify with the published key; their references are the defined hashes.
+  const json::Value jwks = Call("GET", "/.well-known/ap2-jwks.json", "", "", 200);
+  ASSERT_TRUE(jwks.Find("keys") != nullptr && jwks.Find("keys")->items().size() == 1);
+  const signer::PublicKey receipt_key = *signer::PublicKeyFromJwk(jwks.Find("keys")->items()[0]);
+  for (const auto& [receipt, reference, typ] :
+       {std::tuple{payment_receipt, sdjwt::HashB64(sdjwt::HashAlg::kSha256, StringField(paid.json, "chain")),
+                   std::string("payment-receipt+jwt")},
+        std::tuple{StringField(v.json, "checkout_receipt"), sdjwt::HashB64(sdjwt::HashAlg::kSha256, chain),
+                   std::string("checkout-receipt+jwt")}}) {
+    Result<signer::Jws> jws = signer::ParseJws(receipt);
+    ASSERT_TRUE(jws.ok());
+    EXPECT_EQ(jws->typ, typ);
+    EXPECT_EQ(jws->alg, "ES256");
+    EXPECT_TRUE(signer::VerifyJws(*jws, receipt_key).ok());
+    const json::Value claims = J(jws->payload);
+    EXPECT_EQ(StringField(claims, "status"), "Success");
+    EXPECT_EQ(StringField(claims, "iss"), "did:web:mandated.test");
+    EXPECT_EQ(StringField(claims, "reference"), reference);
+    if (typ == "payment-receipt+jwt") {
+      EXPECT_EQ(StringField(claims, "psp_confirmation_id"), StringField(paid.json, "ledger_transfer"));
+    }
+  }
+
+  // 5. The audit trail tells the whole story, in order.
+  const json::Value trail = Call("GET", "/v1/audit/trail?agent=" + agent_ + "&limit=1000",
+                                 kOperatorToken, "", 200);
+  std::vector<std::string> types;
+  ASSERT_NE(trail.Find("items"), nullptr);
+  for (const json::Value& item : trail.Find("items")->items()) {
+    const json::Value e = J(StringField(item, "event"));
+    const std::string t = StringField(e, "type");
+    if (t.rfind("ap2.", 0) == 0) types.push_back(t);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"ap2.mandate_issued", "ap2.mandate_issued",
+                                             "ap2.payment_closed", "ap2.checkout_verified"}));
+  // And the principal's trail holds the ledger payment, tied to the closed mandate.
+  const json::Value ptrail = Call("GET", "/v1/audit/trail?principal=" +
+                                             base_.substr(base_.rfind('/') + 1) + "&limit=1000",
+                                  kOperatorToken, "", 200);
+  bool ledger_paid = false;
+  for (const json::Value& item : ptrail.Find("items")->items()) {
+    const json::Value e = J(StringField(item, "event"));
+    const json::Value* data = e.Find("data");
+    ledger_paid |= StringField(e, "type") == "ledger.transferred" && data != nullptr &&
+                   StringField(*data, "reference") == "ap2:" + StringField(paid.json, "id") &&
+                   StringField(*data, "amount") == "1200";
+  }
+  EXPECT_TRUE(ledger_paid);
+}
+
+}  // namespace
+}  // namespace mandated
