@@ -8,6 +8,8 @@ packages=(
   libssl-dev librocksdb-dev libsecp256k1-dev libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   curl ca-certificates
+  # The hostile HTTP tests run a slow-header attack (slowhttptest) through nginx.
+  nginx slowhttptest
 )
 
 # Node.js and npm run the interop peers (jose, did-jwt, x402...). A machine may already have a
