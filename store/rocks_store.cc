@@ -199,7 +199,12 @@ Result<std::unique_ptr<KvStore>> OpenRocksStore(const RocksStoreOptions& options
     db_options.create_missing_column_families = true;
     db_options.paranoid_checks = true;
     db_options.info_log = std::make_shared<ServiceLogger>();
-    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+    // A crash (SIGKILL, power loss) may leave the last write-ahead log record half written: that
+    // record was never acknowledged (every acknowledged write is synced whole), so it is dropped
+    // and the store opens. Any other damage to a log, such as a bad checksum mid-file, still
+    // stops the start (kAbsoluteConsistency also refused the torn tail, so a crash at the wrong
+    // moment kept the service from starting again).
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     db_options.track_and_verify_wals_in_manifest = true;
     db_options.IncreaseParallelism(options.background_threads);
     // Decisions are small batches written by many threads on few cores: the group leader

@@ -234,5 +234,29 @@ TEST_F(CorruptionTest, FlippedBytesInTheWriteAheadLogStopTheStart) {
   ExpectRefused(data, "write-ahead log " + logs.front().filename().string() + " (middle)");
 }
 
+// What a crash in the middle of a write leaves: the last log record cut short. That record was
+// never acknowledged (acknowledged writes are synced whole), so the store opens without it and
+// every acknowledged answer is still there.
+TEST_F(CorruptionTest, ATornLastWriteAheadLogRecordIsDroppedAndTheServiceStarts) {
+  const std::string data = Copy("torn-tail");
+  std::vector<fs::path> logs = StoreFiles(data, "", ".log");
+  ASSERT_FALSE(logs.empty());
+  const fs::path& wal = logs.back();
+  ASSERT_GT(fs::file_size(wal), 64u) << "the write-ahead log is empty";
+  // A record the load did not write: a synced batch's header promising more bytes than follow.
+  {
+    std::ofstream out(wal, std::ios::binary | std::ios::app);
+    const char torn[] = {'\x11', '\x22', '\x33', '\x44', '\x00', '\x40', '\x01', 'x', 'y'};
+    out.write(torn, sizeof(torn));
+    ASSERT_TRUE(static_cast<bool>(out));
+  }
+  ServerProcess server(data, {}, {"--public-host", "mandated.test"});
+  ASSERT_TRUE(server.Start()) << "a torn last record kept the service from starting: "
+                              << server.Stderr() << "\n" << ReplayLine(seed_);
+  Subject s = *subject_;
+  CheckReport report = CheckService(server.port(), s, driver_->acked(), true);
+  EXPECT_TRUE(report.ok()) << report.Text(seed_);
+}
+
 }  // namespace
 }  // namespace mandated::fault
