@@ -1,9 +1,12 @@
 // AP2 routes (specs/ap2.md §9, specs/api.md §AP2): open mandates issued for a principal's agents,
 // challenges and closed payment mandates for agents (signed by the agent, or by the service with
 // a custodial key), the merchant's verification with signed receipts, and the receipts JWKS.
+#include <algorithm>
+
 #include "api/app.h"
 #include "api/handler_util.h"
 #include "api/idempotent_route.h"
+#include "base/bytes.h"
 #include "base/log.h"
 
 namespace mandated::api {
@@ -38,6 +41,22 @@ void App::RegisterAp2Routes() {
     t.reference = "ap2:" + r.id;
     t.principal = principal;
     return ledger.Apply({std::move(t)}, std::move(batch)).status();
+  });
+  // x402 payments of accepted closed mandates (specs/ap2.md §6.1): their nonce is bound in the
+  // facilitator, in the batch of the closed record, so the transfer settled under it is linked
+  // to the mandate, its agent and its principal (and metered for them).
+  ap2_->set_x402_bind_hook([](const mandates::ap2::ClosedRecord& r, const std::string& principal,
+                              store::WriteBatch& batch) {
+    Result<Bytes> nonce = HexDecode(r.x402_nonce, /*allow_0x=*/true);
+    if (!nonce.ok() || nonce->size() != 32) return;  // keccak256 output: cannot happen
+    settlement::Nonce32 n{};
+    std::copy(nonce->begin(), nonce->end(), n.begin());
+    settlement::Binding b;
+    b.principal = principal;
+    b.agent_id = r.agent_id;
+    b.mandate_id = r.open_mandate_id;
+    b.ap2_payment = r.id;
+    settlement::Facilitator::StageBind(batch, n, b);
   });
   const AccessGuard& g = *guard_;
   mandates::ap2::Authority& ap2 = *ap2_;

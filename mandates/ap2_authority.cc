@@ -431,7 +431,10 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   t.Put(batch, kClosedByTx, Digest(closed.transaction_id), rec_json);
   t.Put(batch, kUsageKind, open.id, UsageToJson(usage));
   t.Put(batch, kNonceKind, nonce_key, std::to_string(now));
-  if (!rec.x402_nonce.empty()) t.Put(batch, kX402Kind, rec.x402_nonce, rec_json);
+  if (!rec.x402_nonce.empty()) {
+    t.Put(batch, kX402Kind, rec.x402_nonce, rec_json);
+    if (x402_bind_) x402_bind_(rec, t.principal_id(), batch);
+  }
   if (service_challenge) {
     t.Put(batch, kChallengeKind, nonce,
           json::Write(json::Value::Object()

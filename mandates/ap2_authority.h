@@ -89,6 +89,11 @@ struct ClosedRecord {
 // event) in one durable write, or writes nothing and returns why (e.g. "insufficient-funds").
 using SettleHook = std::function<Status(const ClosedRecord& record, const std::string& principal,
                                         store::WriteBatch batch)>;
+// Stages into `batch` (the closed record's own durable write) the binding of an x402 payment's
+// nonce (record.x402_nonce) to the record, so the facilitator that settles the transfer links it
+// back to the mandate (specs/ap2.md §6.1).
+using X402BindHook = std::function<void(const ClosedRecord& record, const std::string& principal,
+                                        store::WriteBatch& batch)>;
 json::Value ClosedRecordToJson(const ClosedRecord& r);
 
 // POST /v1/ap2/verify (a merchant): the presented checkout chain, the merchant's latest
@@ -158,6 +163,9 @@ class Authority {
   // Installs the ledger settlement of kLedgerInstrument payments (none: such payments are
   // refused, kFailedPrecondition "ap2-instrument-unavailable"). REQUIRES: before sharing.
   void set_settle_hook(SettleHook hook) { settle_ = std::move(hook); }
+  // Installs the x402 binding of x402 payments (none: they are recorded and indexed by nonce
+  // only). REQUIRES: before sharing.
+  void set_x402_bind_hook(X402BindHook hook) { x402_bind_ = std::move(hook); }
 
   // The receipts key's public JWK set (for verifying receipts offline).
   Result<json::Value> ReceiptJwks();
@@ -184,6 +192,7 @@ class Authority {
   Random& random_;
   std::string service_did_;
   SettleHook settle_;     // set before sharing, then read-only
+  X402BindHook x402_bind_;  // likewise
   std::mutex key_mu_;     // first-use generation of issuer and receipt keys
   std::mutex accept_mu_;  // closings (see the class comment)
 };

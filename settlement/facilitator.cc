@@ -74,7 +74,14 @@ json::Value SettlementToJson(const Settlement& s) {
   v.Set("transfer_id", json::Value::String(s.transfer_id));
   if (!s.authorization_id.empty()) {
     v.Set("authorization_id", json::Value::String(s.authorization_id));
-    v.Set("principal", json::Value::String(s.principal));
+  }
+  if (!s.principal.empty()) v.Set("principal", json::Value::String(s.principal));
+  if (!s.ap2_payment.empty()) {
+    v.Set("ap2_payment", json::Value::String(s.ap2_payment));
+    if (s.mode.empty()) {  // the evm records below carry these for every binding
+      v.Set("agent", json::Value::String(s.agent_id));
+      v.Set("mandate", json::Value::String(s.mandate_id));
+    }
   }
   if (!s.amount.empty()) v.Set("amount", json::Value::String(s.amount));
   v.Set("at", json::Value::Int(s.at));
@@ -113,6 +120,7 @@ Result<Settlement> SettlementFromJson(const json::Value& v) {
   s.tx_hash = StringOf(v, "tx_hash");
   s.agent_id = StringOf(v, "agent");
   s.mandate_id = StringOf(v, "mandate");
+  s.ap2_payment = StringOf(v, "ap2_payment");
   if (const json::Value* c = v.Find("chain"); c != nullptr && c->as_uint64()) s.chain = *c->as_uint64();
   if (const json::Value* p = v.Find("payload"); p != nullptr) s.payload = *p;
   if (const json::Value* q = v.Find("requirements"); q != nullptr) s.requirements = *q;
@@ -138,6 +146,7 @@ Binding BindingOf(const json::Value& v) {
   b.agent_id = StringOf(v, "agent");
   b.mandate_id = StringOf(v, "mandate");
   b.payer = StringOf(v, "payer");
+  b.ap2_payment = StringOf(v, "ap2_payment");
   return b;
 }
 
@@ -180,10 +189,11 @@ audit::Event SettlementEvent(const std::string& type, const Settlement& s, int64
   e.type = type;
   e.principal = s.principal;
   e.Subject("payment", s.key);
-  if (!s.authorization_id.empty()) {
+  if (!s.principal.empty()) {  // bound to an authorization or an AP2 mandate of ours
     e.Subject("authorization", s.authorization_id);
-    if (!s.agent_id.empty()) e.Subject("agent", s.agent_id);
-    if (!s.mandate_id.empty()) e.Subject("mandate", s.mandate_id);
+    e.Subject("agent", s.agent_id);
+    e.Subject("mandate", s.mandate_id);
+    e.Subject("ap2-payment", s.ap2_payment);
   }
   e.at_micros = at_micros;
   return e;
@@ -371,15 +381,20 @@ Result<std::optional<Binding>> Facilitator::FindBinding(const Nonce32& nonce) {
   return std::optional<Binding>(BindingOf(v));
 }
 
-Status Facilitator::Bind(const Nonce32& nonce, const Binding& b) {
+void Facilitator::StageBind(store::WriteBatch& batch, const Nonce32& nonce, const Binding& b) {
   json::Value v = json::Value::Object();
   v.Set("principal", json::Value::String(b.principal));
   v.Set("authorization", json::Value::String(b.authorization_id));
   v.Set("agent", json::Value::String(b.agent_id));
   v.Set("mandate", json::Value::String(b.mandate_id));
   v.Set("payer", json::Value::String(b.payer));
-  store::WriteBatch batch;
+  if (!b.ap2_payment.empty()) v.Set("ap2_payment", json::Value::String(b.ap2_payment));
   batch.Put(kX402Family, kBindingPrefix + NonceText(nonce), json::Write(v));
+}
+
+Status Facilitator::Bind(const Nonce32& nonce, const Binding& b) {
+  store::WriteBatch batch;
+  StageBind(batch, nonce, b);
   return kv_.Write(batch);
 }
 
@@ -430,7 +445,19 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
   }
 
   MD_ASSIGN_OR_RETURN(std::optional<Binding> binding, FindBinding(in.payload.authorization.nonce));
-  if (binding && binding->payer != AddressLower(in.payload.authorization.from)) {
+  const std::string from = AddressLower(in.payload.authorization.from);
+  // `batch` carries the settlement's records; an AP2 binding's claim goes in with them.
+  store::WriteBatch batch;
+  std::unique_lock<std::mutex> claim;
+  if (binding && binding->payer.empty() && !binding->ap2_payment.empty()) {
+    claim = std::unique_lock<std::mutex>(claim_mu_);
+    MD_ASSIGN_OR_RETURN(binding, FindBinding(in.payload.authorization.nonce));  // now stable
+    if (binding && binding->payer.empty()) {
+      binding->payer = from;
+      StageBind(batch, in.payload.authorization.nonce, *binding);
+    }
+  }
+  if (binding && binding->payer != from) {
     binding.reset();  // another payer reusing our nonce value: nothing of ours to capture
   }
   if (EvmBackend* b = BackendOf(chain); b != nullptr) {
@@ -449,8 +476,9 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
       s.principal = binding->principal;
       s.agent_id = binding->agent_id;
       s.mandate_id = binding->mandate_id;
+      s.ap2_payment = binding->ap2_payment;
     }
-    return SettleEvm(in, std::move(s), *b, lock, mode);
+    return SettleEvm(in, std::move(s), *b, lock, claim, std::move(batch), mode);
   }
   if (mode != nullptr) *mode = SettleMode::kLedger;
   const std::string tx = TransactionHash(key);
@@ -478,23 +506,16 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
   if (binding) {
     s.authorization_id = binding->authorization_id;
     s.principal = binding->principal;
+    s.agent_id = binding->agent_id;
+    s.mandate_id = binding->mandate_id;
+    s.ap2_payment = binding->ap2_payment;
   }
   const std::string record = json::Write(SettlementToJson(s));
 
-  store::WriteBatch batch;
   batch.Put(kX402Family, kSettlementPrefix + key, record);
-  audit::Event e;
-  e.type = "payment.settled";
-  e.principal = s.principal;
-  e.Subject("payment", key);
-  if (binding) {
-    e.Subject("authorization", binding->authorization_id);
-    e.Subject("agent", binding->agent_id);
-    e.Subject("mandate", binding->mandate_id);
-    batch.Put(kX402Family, kPendingCapturePrefix + key, record);
-  }
+  audit::Event e = SettlementEvent("payment.settled", s, clock_.NowUnixMicros());
+  if (!s.authorization_id.empty()) batch.Put(kX402Family, kPendingCapturePrefix + key, record);
   e.data_json = record;
-  e.at_micros = clock_.NowUnixMicros();
   audit::Stage(batch, e);
   std::optional<UsageEvent> metered;
   if (binding) {
@@ -522,6 +543,7 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
     }
     return applied.error();
   }
+  if (claim.owns_lock()) claim.unlock();
   if (metered) usage_.CommittedPayment(*metered);
   if (binding) CaptureBound(s);
   return s.response;
@@ -576,11 +598,11 @@ void Facilitator::VoidBound(const Settlement& s) {
 
 Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, EvmBackend& backend,
                                               std::unique_lock<std::mutex>& stripe,
-                                              SettleMode* mode) {
+                                              std::unique_lock<std::mutex>& claim,
+                                              store::WriteBatch batch, SettleMode* mode) {
   const Authorization3009& a = in.payload.authorization;
   const bool deferred = backend.options.deferred_below.has_value() &&
                         a.value < *backend.options.deferred_below;
-  store::WriteBatch batch;
   if (deferred) {
     // Accepted now, settled later in a batch (§6.3): the record and its queue entry together.
     s.state = "deferred";
@@ -596,6 +618,7 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
     e.data_json = record;
     audit::Stage(batch, e);
     MD_RETURN_IF_ERROR(kv_.Write(batch));
+    if (claim.owns_lock()) claim.unlock();
     if (mode != nullptr) *mode = SettleMode::kDeferred;
     return s.response;
   }
@@ -610,6 +633,7 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
   batch.Put(kX402Family, kSettlementPrefix + s.key, json::Write(SettlementToJson(s)));
   batch.Put(kX402Family, kSubmissionPrefix + s.key, SubmissionRecord(s.chain, {s.key}));
   MD_RETURN_IF_ERROR(kv_.Write(batch));
+  if (claim.owns_lock()) claim.unlock();
   if (mode != nullptr) *mode = SettleMode::kOnchain;
   stripe.unlock();  // a concurrent retry finds the pending record and waits the same way
   SubmitRecorded(backend, s.key, {s.key});
@@ -715,7 +739,7 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
       batch.Put(kX402Family, (ok ? kPendingCapturePrefix : kPendingVoidPrefix) + s.key, record);
       (ok ? captures : voids).push_back(s);
     }
-    if (ok && !s.authorization_id.empty()) {
+    if (ok && !s.principal.empty()) {  // metered under its principal (authorization or AP2)
       Result<PaymentPayload> p = ParsePayload(s.payload);
       Result<PaymentRequirements> r =
           p.ok() ? ParseRequirements(s.requirements, p->version, "")

@@ -48,6 +48,7 @@ struct Settlement {
   json::Value requirements;  // the requirements as received
   std::string agent_id;      // the binding's agent and mandate, for the final audit event
   std::string mandate_id;
+  std::string ap2_payment;   // the AP2 closed payment mandate the nonce is bound to, if any
 };
 
 // How /x402/settle settled a payment (told to the merchant, specs/x402.md §5.3).
@@ -62,6 +63,12 @@ struct Binding {
   std::string agent_id;
   std::string mandate_id;
   std::string payer;  // the agent's address, lower-case: only its own payments use the binding
+  // An AP2 closed payment mandate paid over x402 (specs/ap2.md §6.1): its id. Such a binding is
+  // made when the mandate closes, before any wallet signed, so it names no payer (and no
+  // authorization to capture: the closing settled that); the first payer whose payment under
+  // the nonce settles claims it, in the same write, and later payers reusing the value get no
+  // link.
+  std::string ap2_payment;
 };
 
 // Called after a payment bound to an authorization of ours settled: capture it for `amount`.
@@ -111,6 +118,8 @@ class Facilitator {
   // The payer binds nonces of its payments to authorizations (specs/x402.md §6.3): durable
   // before the signed payment is handed out. Rebinding a nonce to the same values is a no-op.
   Status Bind(const Nonce32& nonce, const Binding& binding);
+  // Bind, staged into `batch` (written by the caller with its own records).
+  static void StageBind(store::WriteBatch& batch, const Nonce32& nonce, const Binding& binding);
   Result<std::optional<Binding>> FindBinding(const Nonce32& nonce);
 
   // Installs the capture of bound authorizations. REQUIRES: before the facilitator is shared.
@@ -142,8 +151,12 @@ class Facilitator {
   };
   EvmBackend* BackendOf(uint64_t chain);
   // The evm part of Settle, with the stripe lock of `key` held (released before waiting).
+  // `batch` already holds the claim of an AP2 binding, if any; `claim` (held for it) is released
+  // once the batch is written.
   Result<SettleResponse> SettleEvm(const Parsed& in, Settlement s, EvmBackend& backend,
-                                   std::unique_lock<std::mutex>& stripe, SettleMode* mode);
+                                   std::unique_lock<std::mutex>& stripe,
+                                   std::unique_lock<std::mutex>& claim, store::WriteBatch batch,
+                                   SettleMode* mode);
   // Tracks submission `id` until final or `wait_ms` passed, recording the outcome.
   void AwaitFinal(EvmBackend& backend, const std::string& id, int64_t wait_ms);
   // Hands submission `id` (recorded under sub/<id>) to the chain; a refusal is final.
@@ -162,6 +175,9 @@ class Facilitator {
   std::mutex finalize_mu_;  // one Finalize at a time (a settle's wait and the worker race)
   std::mutex flush_mu_;     // one FlushDeferred at a time
   std::array<std::mutex, 64> stripes_;  // settlements of one nonce key share a stripe
+  // Claims of AP2 bindings (payer-less, so two payers' nonce keys may race for one): the read
+  // of the binding and the write that claims it are one step. Taken after a stripe.
+  std::mutex claim_mu_;
 };
 
 }  // namespace mandated::settlement

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -20,9 +21,12 @@
 #include "base/random.h"
 #include "mandates/credential.h"
 #include "mandates/sd_jwt.h"
+#include "settlement/x402_wire.h"
 #include "signer/did.h"
+#include "signer/ethereum.h"
 #include "signer/jws.h"
 #include "signer/keccak.h"
+#include "signer/recoverable.h"
 #include "signer/signature.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/http_json.h"
@@ -600,6 +604,103 @@ TEST_F(Ap2PurchaseTest, HumanNotPresentPurchaseEndToEnd) {
                    StringField(*data, "amount") == "1200";
   }
   EXPECT_TRUE(ledger_paid);
+}
+
+// The x402 binding (specs/ap2.md §6.1): a closed payment with an x402 instrument binds the
+// EIP-3009 nonce keccak256(chain); the wallet's transfer under that nonce, settled by our
+// facilitator, is linked to the closed mandate, its open mandate and agent in the principal's
+// trail. Another payer reusing the nonce value settles unlinked.
+TEST_F(Ap2ApiTest, X402PaymentUnderTheMandateNonceIsLinkedToTheClosedMandate) {
+  constexpr char kPayTo[] = "0x209693bc6afc0c5328ba36faf03c514ef312287c";
+  constexpr char kUsdc[] = "0x036cbd53842c5426634e7929541ec2318f3dcf7e";
+  const std::string asset = std::string("eip155:84532/erc20:") + kUsdc;
+  const json::Value open = IssueOpen(
+      "payment", R"([{"type":"payment.reference","conditional_transaction_id":"x"},
+                     {"type":"payment.budget","currency":"USD","max":5000}])",
+      R"(,"ttl_seconds":2592000)");
+  Reply closed = Pay(StringField(open, "token"), 1200, "x402-tx-1", nullptr, "x402");
+  ASSERT_EQ(closed.status, 201) << closed.body;
+  const std::string nonce = StringField(closed.json, "x402_nonce");
+  ASSERT_EQ(nonce, "0x" + HexEncode(signer::Keccak256(AsBytes(StringField(closed.json, "chain")))));
+
+  // A wallet signs the transfer with the mandate's nonce, as AP2's x402 credentials provider
+  // does; the merchant settles it through our facilitator.
+  auto settle_body = [&](const signer::PrivateKey& wallet, std::string* from) {
+    *from = *signer::EthereumAddress(*signer::DerivePublicKey(wallet));
+    settlement::Authorization3009 a;
+    EXPECT_TRUE(signer::ParseAddressInto(*from, false, a.from).ok());
+    EXPECT_TRUE(signer::ParseAddressInto(kPayTo, false, a.to).ok());
+    a.value = Amount::FromUint64(1200);
+    a.valid_after = 0;
+    a.valid_before = static_cast<Uint128>(clock_->NowUnixSeconds() + 300);
+    const Bytes n = *HexDecode(nonce, true);
+    std::copy(n.begin(), n.end(), a.nonce.begin());
+    settlement::Address token{};
+    EXPECT_TRUE(signer::ParseAddressInto(kUsdc, false, token).ok());
+    const auto digest = settlement::Eip3009Digest("USDC", "2", 84532, token, a);
+    const Bytes sig = *signer::SignDigestRecoverable(wallet, ByteSpan(digest.data(), digest.size()));
+    const std::string auth =
+        R"({"from":")" + *from + R"(","to":")" + kPayTo +
+        R"(","value":"1200","validAfter":"0","validBefore":")" +
+        std::to_string(clock_->NowUnixSeconds() + 300) + R"(","nonce":")" + nonce + R"("})";
+    return R"({"x402Version":1,"paymentPayload":{"x402Version":1,"scheme":"exact","network":"base-sepolia","payload":{"signature":"0x)" +
+           HexEncode(sig) + R"(","authorization":)" + auth +
+           R"(}},"paymentRequirements":{"scheme":"exact","network":"base-sepolia","maxAmountRequired":"1200","resource":"https://api.shop.example/premium","description":"premium","mimeType":"application/json","payTo":")" +
+           kPayTo + R"(","maxTimeoutSeconds":60,"asset":")" + kUsdc +
+           R"(","extra":{"name":"USDC","version":"2"}}})";
+  };
+  auto fund = [&](const std::string& from) {
+    std::string lower = from;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    testing::Call(service_.client(), "POST", "/v1/ledger/deposits", kOperatorToken,
+                  R"({"account":"eip155:84532:)" + lower + R"(","asset":")" + asset +
+                      R"(","amount":"5000"})",
+                  201, "fund-" + lower);
+  };
+  const signer::PrivateKey wallet = *signer::GenerateKey(signer::KeyType::kSecp256k1, random_);
+  const signer::PrivateKey other = *signer::GenerateKey(signer::KeyType::kSecp256k1, random_);
+  std::string from, other_from;
+  const std::string body = settle_body(wallet, &from);
+  const std::string other_body = settle_body(other, &other_from);
+  fund(from);
+  fund(other_from);
+  const json::Value settled = Call("POST", "/x402/settle", merchant_token_, body, 200);
+  ASSERT_TRUE(settled.Find("success") != nullptr && settled.Find("success")->as_bool()) << json::Write(settled);
+  EXPECT_EQ(StringField(settled, "payer"), from);
+  const json::Value reused = Call("POST", "/x402/settle", merchant_token_, other_body, 200);
+  ASSERT_TRUE(reused.Find("success") != nullptr && reused.Find("success")->as_bool()) << json::Write(reused);
+
+  // The open mandate's trail: its closing, then the settled transfer naming the closed mandate,
+  // the agent and the payer's transfer; the other payer's transfer is not in it.
+  const json::Value trail = Call("GET", "/v1/audit/trail?mandate=" + StringField(open, "id") +
+                                            "&limit=1000",
+                                 kOperatorToken, "", 200);
+  std::vector<std::string> types;
+  std::string linked_payment, linked_agent, linked_closed, linked_payer;
+  for (const json::Value& item : trail.Find("items")->items()) {
+    const json::Value e = J(StringField(item, "event"));
+    types.push_back(StringField(e, "type"));
+    if (StringField(e, "type") != "payment.settled") continue;
+    const json::Value& subjects = *e.Find("subjects");
+    linked_payment = StringField(subjects, "payment");
+    linked_agent = StringField(subjects, "agent");
+    linked_closed = StringField(subjects, "ap2-payment");
+    linked_payer = StringField(*e.Find("data")->Find("response"), "payer");
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"ap2.mandate_issued", "ap2.payment_closed",
+                                             "payment.settled"}));
+  EXPECT_EQ(linked_closed, StringField(closed.json, "id"));
+  EXPECT_EQ(linked_agent, agent_);
+  EXPECT_EQ(linked_payer, from);
+  std::string lower = from;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  EXPECT_EQ(linked_payment, "84532/" + std::string(kUsdc) + "/" + lower + "/" + nonce);
+  // The payment is metered for the principal under the open mandate: one payment of 1200.
+  const json::Value usage = Call("GET", base_ + "/usage?mandate=" + StringField(open, "id"),
+                                 admin_, "", 200);
+  const std::string rows = json::Write(usage);
+  EXPECT_NE(rows.find(R"("amount":"1200")"), std::string::npos) << rows;
+  EXPECT_NE(rows.find(R"("events":1)"), std::string::npos) << rows;
 }
 
 }  // namespace
