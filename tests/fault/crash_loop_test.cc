@@ -4,6 +4,7 @@
 // invariant check; MANDATED_FAULT_ROUNDS rounds (50 by default), MANDATED_FAULT_SEED replays.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -34,10 +35,14 @@ TEST(CrashLoopTest, SigkillUnderLoadKeepsEveryInvariant) {
 
   TempDir dir;
   const std::string data = dir.Sub("data");
-  // A fixed public host keeps the service DID (and the audit origin) across restarts.
+  // A fixed public host keeps the service DID (and the audit origin) across restarts. The
+  // reservations outlive the run (the default TTL is 600 s): the check compares the stored
+  // records with the live counters a moment apart, and a hold whose lease ends in between
+  // would be counted by one and not the other. Expiry has its own tests (clock jumps, races).
+  const int ttl_s = std::min(604800, std::max(600, duration_s + 3600));
   ServerProcess server(data, {},
                        {"--rate-limits", kRateLimits, "--workers", "16", "--public-host",
-                        "mandated.test"});
+                        "mandated.test", "--reservation-ttl-s", std::to_string(ttl_s)});
   ASSERT_TRUE(server.Start()) << server.Stderr();
   Subject subject;
   std::vector<std::string> agents;
