@@ -52,13 +52,15 @@ ScopedActor::ScopedActor(Actor actor) : previous_(std::move(t_actor)) { t_actor 
 
 ScopedActor::~ScopedActor() { t_actor = std::move(previous_); }
 
-std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::duration max_age) {
+std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::duration max_age,
+                                                   bool* dropped) {
   StagingState& st = Staging();
   std::lock_guard<std::mutex> lock(st.mu);
   const auto now = std::chrono::steady_clock::now();
   for (auto it = st.inflight.begin(); it != st.inflight.end();) {
     if (now - it->second > max_age) {
-      it = st.inflight.erase(it);  // a batch that failed or was dropped; full scans cover it
+      it = st.inflight.erase(it);  // failed, dropped or very late: the caller's full scan
+      *dropped = true;
       continue;
     }
     return it->first;

@@ -71,9 +71,11 @@ void Stage(store::WriteBatch& batch, const Event& event);
 
 // For the sequencer: the oldest staging key this process handed out in the last `max_age` that
 // has not been sequenced yet, or nullopt when there is none. Keys older than `max_age` are
-// dropped from the list (their batch failed or was never written, or is very late: the
-// sequencer's periodic full scan finds those). Thread safety: safe from any thread.
-std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::duration max_age);
+// dropped from the list (their batch failed or was never written, or is very late) and
+// `*dropped` is set, so the caller runs a full scan, which finds them if they were written.
+// Thread safety: safe from any thread.
+std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::duration max_age,
+                                                   bool* dropped);
 // Tells the list that `key` was sequenced.
 void ForgetStagingKey(std::string_view key);
 

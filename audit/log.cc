@@ -263,7 +263,16 @@ Result<uint64_t> Log::SequenceLocked(bool full) {
   for (;;) {
     std::string from = "q/";
     if (!full) {
-      std::optional<std::string> oldest = OldestPendingStagingKey(kPendingKeyMaxAge);
+      bool dropped = false;
+      std::optional<std::string> oldest = OldestPendingStagingKey(kPendingKeyMaxAge, &dropped);
+      if (dropped) {
+        // A key staged more than kPendingKeyMaxAge ago and not sequenced yet: its batch was
+        // slow, failed or was never written. Without this pass a slow one (a sequencer that
+        // fell behind, a write that waited out a full disk) would stay out of the tree until
+        // the next periodic full pass.
+        full = true;
+        continue;
+      }
       if (!oldest) return total;
       from = *oldest;
     }

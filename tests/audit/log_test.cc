@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "audit/bundle.h"
 #include "audit/event.h"
 #include "base/random.h"
@@ -335,6 +338,30 @@ TEST_F(AuditLogTest, PassesStartAtTheOldestPendingKeyAndFullPassesFindTheRest) {
   Result<StoredEvent> late = log_->Event(2);
   ASSERT_TRUE(late.ok());
   EXPECT_NE(late->bytes.find("\"type\":\"late\""), std::string::npos);
+}
+
+// A batch that commits more than 5 s after it staged its event (a write that waited out a full
+// disk, a sequencer that fell behind) is no longer on the list of pending keys: the ordinary
+// pass that finds it dropped runs as a full pass, so the event is sequenced now, not at the
+// next periodic full pass. (Sleeps 6 s of real time: the list's age is the steady clock's.)
+TEST_F(AuditLogTest, ABatchCommittedLongAfterItStagedIsSequencedByTheNextPass) {
+  Change("one", "prn_a", {});
+  ASSERT_TRUE(log_->Sequence().ok());  // the full pass after opening
+  store::WriteBatch slow;
+  Event e;
+  e.type = "slow.commit";
+  e.principal = "prn_a";
+  e.at_micros = clock_.NowUnixMicros();
+  Stage(slow, e);
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  ASSERT_TRUE(kv_->Write(slow).ok());
+  Result<uint64_t> n = log_->Sequence();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1u);
+  ASSERT_EQ(log_->size(), 2u);
+  Result<StoredEvent> got = log_->Event(1);
+  ASSERT_TRUE(got.ok());
+  EXPECT_NE(got->bytes.find("\"type\":\"slow.commit\""), std::string::npos);
 }
 
 TEST_F(AuditLogTest, ProofRangesAreRefusedPrecisely) {
