@@ -422,7 +422,6 @@ TEST_F(HostileBodyTest, PipelinedRequestsAreBothServed) {
 void ExpectTrickleCutOff(int port, const std::string& head, int max_bytes) {
   const int fd = Connect(port);
   ASSERT_GE(fd, 0);
-  const auto start = Clock::now();
   ASSERT_TRUE(SendAll(fd, head));
   int trickled = 0;
   while (trickled < max_bytes && SendAll(fd, "a", 1000)) {
@@ -431,13 +430,11 @@ void ExpectTrickleCutOff(int port, const std::string& head, int max_bytes) {
     if (poll(&p, 1, 500) == 1) break;  // the server answered or closed
   }
   const RawAnswer a = ReadUntilClosed(fd, 3000);
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   close(fd);
   // The server, not the client, ended it: the connection closed while the trickle still had
   // bytes to send (100 bytes at one per 500 ms outlast the 2 s deadline many times over).
   EXPECT_TRUE(a.closed);
-  EXPECT_LT(trickled, max_bytes) << "the server kept reading the whole trickle (" << seconds
-                                 << " s)";
+  EXPECT_LT(trickled, max_bytes) << "the server kept reading all " << max_bytes << " bytes";
 }
 
 TEST_F(HostileBodyTest, SlowBodyAndSlowHeadersAreCutOffAtTheRequestDeadline) {
