@@ -103,8 +103,10 @@ std::string EncodeStaged(const Event& event) {
     v.Set("data", event.data.is_object() ? event.data : json::Value::Object());
     return json::Write(v);
   }
-  std::string out = json::Write(v);
-  out.pop_back();  // the closing brace
+  const std::string head = json::Write(v);
+  std::string out;
+  out.reserve(head.size() + 8 + event.data_json.size());
+  out.append(head, 0, head.size() - 1);  // without the closing brace
   out += ",\"data\":";
   out += event.data_json;
   out += '}';
@@ -112,7 +114,10 @@ std::string EncodeStaged(const Event& event) {
 }
 
 std::string LeafBytes(uint64_t seq, std::string_view staged) {
-  std::string out = "{\"seq\":" + std::to_string(seq);
+  std::string out;
+  out.reserve(28 + staged.size());
+  out += "{\"seq\":";
+  out += std::to_string(seq);
   if (staged.size() > 2) {
     out += ',';
     out.append(staged.substr(1));

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -29,6 +30,13 @@ class WriteBatch {
 
   void Put(std::string_view cf, std::string_view key, std::string_view value) {
     ops_.push_back(Op{OpType::kPut, std::string(cf), std::string(key), std::string(value)});
+  }
+  // Takes the value without copying it (audit events and usage batches run to megabytes).
+  void Put(std::string_view cf, std::string_view key, std::string&& value) {
+    ops_.push_back(Op{OpType::kPut, std::string(cf), std::string(key), std::move(value)});
+  }
+  void Put(std::string_view cf, std::string_view key, const char* value) {
+    Put(cf, key, std::string_view(value));
   }
   void Delete(std::string_view cf, std::string_view key) {
     ops_.push_back(Op{OpType::kDelete, std::string(cf), std::string(key), {}});

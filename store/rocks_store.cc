@@ -97,7 +97,11 @@ class RocksStore final : public KvStore {
   }
 
   Status Write(const WriteBatch& batch, Durability durability) override {
-    rocksdb::WriteBatch wb;
+    // Sized up front: a batch carrying a large value would otherwise copy its growing buffer
+    // over and over (its record: tag, column family and two varint lengths, at most 16 bytes).
+    size_t bytes = 12;  // WriteBatch header
+    for (const WriteBatch::Op& op : batch.ops()) bytes += 16 + op.key.size() + op.value.size();
+    rocksdb::WriteBatch wb(bytes);
     for (const WriteBatch::Op& op : batch.ops()) {
       MD_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * h, Handle(op.column_family));
       rocksdb::Status s = op.type == WriteBatch::OpType::kPut
