@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -17,6 +18,7 @@
 #include "base/json.h"
 #include "base/json_scan.h"
 #include "base/log.h"
+#include "settlement/id_table.h"
 
 namespace mandated::settlement {
 namespace {
@@ -75,22 +77,29 @@ bool RefId(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-// The checks both parsers share (specs/usage.md §3).
-Status ValidateEvent(const UsageEvent& e, size_t i) {
+// The checks both parsers share (specs/usage.md §3). A field equal to the same field of `prev`, an
+// event that passed them, passes too: batches mostly repeat payee, asset and resource.
+Status ValidateEvent(const UsageEvent& e, size_t i, const UsageEvent* prev = nullptr) {
   if (e.id.empty() || e.id.size() > kMaxIdBytes || !PrintableAscii(e.id, false)) {
     return Fault(i, "id", "1 to 128 printable ASCII characters without spaces", "bad-usage-id");
   }
-  if (!e.agent.empty() && !RefId(e.agent, "agt_")) {
+  if (!e.agent.empty() && !(prev != nullptr && e.agent == prev->agent) &&
+      !RefId(e.agent, "agt_")) {
     return Fault(i, "agent", "not an agent id (agt_...)", "bad-usage-agent");
   }
-  if (!e.mandate.empty() && !RefId(e.mandate, "mnd_")) {
+  if (!e.mandate.empty() && !(prev != nullptr && e.mandate == prev->mandate) &&
+      !RefId(e.mandate, "mnd_")) {
     return Fault(i, "mandate", "not a mandate id (mnd_...)", "bad-usage-mandate");
   }
-  if (e.payee.empty() || e.payee.size() > kMaxPayeeBytes || !NoControl(e.payee)) {
+  if (e.payee.empty() ||
+      (!(prev != nullptr && e.payee == prev->payee) &&
+       (e.payee.size() > kMaxPayeeBytes || !NoControl(e.payee)))) {
     return Fault(i, "payee", "1 to 256 bytes without control characters", "bad-payee");
   }
-  if (Status s = ValidateAssetId(e.asset); !s.ok()) {
-    return Fault(i, "asset", "not an ISO 4217 code nor a CAIP-19 asset id", "bad-asset");
+  if (!(prev != nullptr && e.asset == prev->asset)) {
+    if (Status s = ValidateAssetId(e.asset); !s.ok()) {
+      return Fault(i, "asset", "not an ISO 4217 code nor a CAIP-19 asset id", "bad-asset");
+    }
   }
   if (e.amount > MaxEventAmount()) {
     return Fault(i, "amount", "at most 10^30 base units per event", "amount-out-of-range");
@@ -98,7 +107,8 @@ Status ValidateEvent(const UsageEvent& e, size_t i) {
   if (e.quantity < 1 || e.quantity > kMaxQuantity) {
     return Fault(i, "quantity", "an integer from 1 to 10^12", "bad-quantity");
   }
-  if (e.resource.size() > kMaxResourceBytes || !NoControl(e.resource)) {
+  if (!(prev != nullptr && e.resource == prev->resource) &&
+      (e.resource.size() > kMaxResourceBytes || !NoControl(e.resource))) {
     return Fault(i, "resource", "at most 1024 bytes without control characters", "bad-resource");
   }
   if (e.at < 0 || e.at > kMaxAt) {
@@ -175,7 +185,8 @@ bool FastBatch(std::string_view body, std::vector<UsageEvent>& out) {
       if (out.size() >= kMaxUsageBatch) return s.Fail();
       UsageEvent& e = out.emplace_back();
       if (!FastEvent(s, e)) return s.Fail();
-      if (!ValidateEvent(e, out.size() - 1).ok()) return s.Fail();
+      const UsageEvent* prev = out.size() > 1 ? &out[out.size() - 2] : nullptr;
+      if (!ValidateEvent(e, out.size() - 1, prev).ok()) return s.Fail();
     }
     if (!s.ok()) return false;
   }
@@ -372,22 +383,48 @@ std::string Hex(uint64_t v, int digits) {
   return std::string(buf, static_cast<size_t>(digits));
 }
 
-// The content an id stands for, as the reporter sent it (an `at` the service stamped is left
-// out, so a retry without `at` is still the same event).
-uint64_t Fingerprint(const UsageEvent& e, bool at_given) {
-  thread_local std::string buf;
-  buf.clear();
-  for (const std::string* f : {&e.agent, &e.mandate, &e.payee, &e.asset, &e.resource, &e.source}) {
-    buf.append(*f);
-    buf.push_back('\x1f');
-  }
-  const Uint128 a = e.amount.raw();
-  buf.append(reinterpret_cast<const char*>(&a), sizeof(a));
-  buf.append(reinterpret_cast<const char*>(&e.quantity), sizeof(e.quantity));
-  const int64_t at = at_given ? e.at : -1;
-  buf.append(reinterpret_cast<const char*>(&at), sizeof(at));
-  return std::hash<std::string_view>()(buf);
+bool SameTuple(const UsageEvent& a, const UsageEvent& b) {
+  return a.agent == b.agent && a.mandate == b.mandate && a.payee == b.payee &&
+         a.asset == b.asset && a.resource == b.resource && a.source == b.source;
 }
+
+uint64_t Mix64(uint64_t x) {  // splitmix64's finalizer
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// The content an id stands for, as the reporter sent it (an `at` the service stamped is left
+// out, so a retry without `at` is still the same event): a hash of the string fields, mixed with
+// the numbers. Kept in memory only (rebuilt at start), so it may change between versions.
+// Consecutive events of one series hash their strings once.
+class Fingerprinter {
+ public:
+  uint64_t operator()(const UsageEvent& e, bool at_given) {
+    if (prev_ == nullptr || !SameTuple(e, *prev_)) {
+      buf_.clear();
+      for (const std::string* f : {&e.agent, &e.mandate, &e.payee, &e.asset, &e.resource,
+                                   &e.source}) {
+        buf_.append(*f);
+        buf_.push_back('\x1f');
+      }
+      tuple_ = std::hash<std::string_view>()(buf_);
+    }
+    prev_ = &e;  // REQUIRES: e outlives the next call
+    const Uint128 a = e.amount.raw();
+    uint64_t h = Mix64(tuple_ ^ static_cast<uint64_t>(a));
+    h = Mix64(h ^ static_cast<uint64_t>(a >> 64));
+    h = Mix64(h ^ e.quantity);
+    return Mix64(h ^ static_cast<uint64_t>(at_given ? e.at : -1));
+  }
+
+ private:
+  const UsageEvent* prev_ = nullptr;
+  uint64_t tuple_ = 0;
+  std::string buf_;
+};
 
 // Days since 1970-01-01 of a civil date, and back (H. Hinnant's algorithms).
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
@@ -462,61 +499,124 @@ Result<std::vector<UsageEvent>> ParseUsageBatch(std::string_view body) {
 
 std::string UsageAuditData(std::string_view batch, const std::vector<const UsageEvent*>& events) {
   std::string out;
-  out.reserve(32 + events.size() * 96);
+  out.reserve(64 + events.size() * 48);
   out += "{\"batch\":";
   json::AppendQuoted(out, batch);
-  out += ",\"events\":[";
-  bool first = true;
+  out += ",\"runs\":[";
+  const UsageEvent* prev = nullptr;
   for (const UsageEvent* e : events) {
-    if (!first) out += ',';
-    first = false;
+    const bool same = prev != nullptr && e->agent == prev->agent && e->mandate == prev->mandate &&
+                      e->payee == prev->payee && e->asset == prev->asset &&
+                      e->resource == prev->resource;
+    if (!same) {
+      if (prev != nullptr) out += "]},";
+      out += "{\"agent\":";
+      json::AppendQuoted(out, e->agent);
+      out += ",\"mandate\":";
+      json::AppendQuoted(out, e->mandate);
+      out += ",\"payee\":";
+      json::AppendQuoted(out, e->payee);
+      out += ",\"asset\":";
+      json::AppendQuoted(out, e->asset);
+      out += ",\"resource\":";
+      json::AppendQuoted(out, e->resource);
+      out += ",\"events\":[";
+    } else {
+      out += ',';
+    }
     out += '[';
     json::AppendQuoted(out, e->id);
-    out += ',';
-    json::AppendQuoted(out, e->agent);
-    out += ',';
-    json::AppendQuoted(out, e->mandate);
-    out += ',';
-    json::AppendQuoted(out, e->payee);
-    out += ',';
-    json::AppendQuoted(out, e->asset);
     out += ",\"";
     out += e->amount.ToString();
     out += "\",";
     out += std::to_string(e->quantity);
     out += ',';
-    json::AppendQuoted(out, e->resource);
-    out += ',';
     out += std::to_string(e->at);
     out += ']';
+    prev = e;
   }
+  if (prev != nullptr) out += "]}";
   out += "]}";
   return out;
 }
 
-Result<std::vector<UsageEvent>> ParseUsageAuditData(std::string_view data_json) {
-  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(data_json));
-  const json::Value* events = v.is_object() ? v.Find("events") : nullptr;
-  if (events == nullptr || !events->is_array()) {
-    return InvalidArgumentError("usage.recorded data without events", "malformed-json");
+namespace {
+
+// One event row: [id,agent,mandate,payee,asset,"amount",quantity,resource,at] (the first
+// format) or [id,"amount",quantity,at] inside a run that names the rest.
+Status EventFromRow(const json::Value& row, const UsageEvent* run, UsageEvent& e) {
+  const size_t n = run == nullptr ? 9 : 4;
+  if (!row.is_array() || row.items().size() != n) {
+    return InvalidArgumentError("usage.recorded event is not a " + std::to_string(n) +
+                                    "-item array",
+                                "malformed-json");
   }
-  std::vector<UsageEvent> out;
-  for (const json::Value& row : events->items()) {
-    const std::vector<json::Value>& f = row.items();
-    if (!row.is_array() || f.size() != 9) {
-      return InvalidArgumentError("usage.recorded event is not a 9-item array", "malformed-json");
+  const std::vector<json::Value>& f = row.items();
+  for (size_t i : run == nullptr ? std::vector<size_t>{0, 1, 2, 3, 4, 5, 7}
+                                  : std::vector<size_t>{0, 1}) {
+    if (!f[i].is_string()) {
+      return InvalidArgumentError("usage.recorded event field is not a string", "malformed-json");
     }
-    UsageEvent e;
-    e.id = f[0].as_string();
+  }
+  const json::Value& amount = run == nullptr ? f[5] : f[1];
+  const json::Value& quantity = run == nullptr ? f[6] : f[2];
+  const json::Value& at = run == nullptr ? f[8] : f[3];
+  if (run != nullptr) {
+    e = *run;
+  } else {
     e.agent = f[1].as_string();
     e.mandate = f[2].as_string();
     e.payee = f[3].as_string();
     e.asset = f[4].as_string();
-    MD_ASSIGN_OR_RETURN(e.amount, Amount::Parse(f[5].as_string()));
-    e.quantity = f[6].as_uint64().value_or(0);
     e.resource = f[7].as_string();
-    e.at = f[8].as_int64().value_or(0);
-    e.source = kSourceUsage;
+  }
+  e.id = f[0].as_string();
+  MD_ASSIGN_OR_RETURN(e.amount, Amount::Parse(amount.as_string()));
+  e.quantity = quantity.as_uint64().value_or(0);
+  e.at = at.as_int64().value_or(0);
+  e.source = kSourceUsage;
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::vector<UsageEvent>> ParseUsageAuditData(std::string_view data_json) {
+  MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(data_json));
+  const json::Value* runs = v.is_object() ? v.Find("runs") : nullptr;
+  const json::Value* events = v.is_object() ? v.Find("events") : nullptr;
+  std::vector<UsageEvent> out;
+  if (runs != nullptr && runs->is_array()) {
+    for (const json::Value& r : runs->items()) {
+      const json::Value* rows = r.is_object() ? r.Find("events") : nullptr;
+      if (rows == nullptr || !rows->is_array()) {
+        return InvalidArgumentError("usage.recorded run without events", "malformed-json");
+      }
+      UsageEvent run;
+      for (auto [name, field] : {std::pair<const char*, std::string*>{"agent", &run.agent},
+                                 {"mandate", &run.mandate}, {"payee", &run.payee},
+                                 {"asset", &run.asset}, {"resource", &run.resource}}) {
+        const json::Value* f = r.Find(name);
+        if (f == nullptr || !f->is_string()) {
+          return InvalidArgumentError("usage.recorded run without " + std::string(name),
+                                      "malformed-json");
+        }
+        *field = f->as_string();
+      }
+      for (const json::Value& row : rows->items()) {
+        UsageEvent e;
+        MD_RETURN_IF_ERROR(EventFromRow(row, &run, e));
+        out.push_back(std::move(e));
+      }
+    }
+    return out;
+  }
+  // Events recorded before runs: one full row each.
+  if (events == nullptr || !events->is_array()) {
+    return InvalidArgumentError("usage.recorded data without runs or events", "malformed-json");
+  }
+  for (const json::Value& row : events->items()) {
+    UsageEvent e;
+    MD_RETURN_IF_ERROR(EventFromRow(row, nullptr, e));
     out.push_back(std::move(e));
   }
   return out;
@@ -551,8 +651,23 @@ struct UsageMeter::Impl {
   std::mutex mu;
   // principal -> tuple key (agent \x1f mandate \x1f payee \x1f asset \x1f resource \x1f source)
   std::unordered_map<std::string, std::unordered_map<std::string, std::unique_ptr<Series>>> agg;
-  // principal \x1f id -> fingerprint of its content
-  std::unordered_map<std::string, uint64_t> seen;
+  // principal -> id -> fingerprint of its content; the tag is the token of the batch that
+  // inserted it (0: loaded or a payment). The id is still being written while that token is in
+  // `inflight`; once the write succeeds the token leaves it and the tags stay as they are. (A
+  // token reused after 2^32 batches can only make a later batch wait once for nothing.)
+  std::unordered_map<std::string, std::unique_ptr<IdTable>> seen;
+  IdTable& SeenOf(const std::string& principal) {
+    std::unique_ptr<IdTable>& t = seen[principal];
+    if (t == nullptr) t = std::make_unique<IdTable>();
+    return *t;
+  }
+  uint32_t next_token = 1;
+  std::vector<uint32_t> inflight;
+  bool InFlight(uint32_t tag) const {
+    return tag != 0 && std::find(inflight.begin(), inflight.end(), tag) != inflight.end();
+  }
+  // Notified when a batch's write ended (its ids stored or taken back).
+  std::condition_variable settled;
   int64_t next_prune_at = 0;  // unix seconds
 
   std::mutex key_mu;
@@ -568,13 +683,9 @@ struct UsageMeter::Impl {
            Hex(counter++, 8);
   }
 
-  static std::string SeenKey(std::string_view principal, std::string_view id) {
-    std::string k;
-    k.reserve(principal.size() + 1 + id.size());
-    k.append(principal);
-    k.push_back('\x1f');
-    k.append(id);
-    return k;
+  void Remember(const std::string& principal, std::string_view id, uint64_t print) {
+    bool inserted = false;
+    SeenOf(principal).Insert(id, print, 0, inserted)->value = print;
   }
 
   Series& SeriesFor(const std::string& principal, std::string_view agent, std::string_view mandate,
@@ -613,6 +724,21 @@ struct UsageMeter::Impl {
   void Count(const UsageEvent& e) {
     Series& s = SeriesFor(e.principal, e.agent, e.mandate, e.payee, e.asset, e.resource, e.source);
     AddCell(s, FloorDiv(e.at, 60) * 60, e.amount, Amount::FromUint64(e.quantity), 1);
+  }
+
+  // Counts the events of one principal's batch; consecutive events of one series (the common
+  // case: one reporter, one resource) share one lookup.
+  void CountAll(const std::string& principal, const std::vector<const UsageEvent*>& events) {
+    Series* s = nullptr;
+    const UsageEvent* prev = nullptr;
+    for (const UsageEvent* e : events) {
+      if (prev == nullptr || !SameTuple(*e, *prev)) {
+        s = &SeriesFor(principal, e->agent, e->mandate, e->payee, e->asset, e->resource,
+                       e->source);
+      }
+      AddCell(*s, FloorDiv(e->at, 60) * 60, e->amount, Amount::FromUint64(e->quantity), 1);
+      prev = e;
+    }
   }
 };
 
@@ -673,8 +799,9 @@ Status UsageMeter::Load() {
       inner = events.error();
       return false;
     }
+    Fingerprinter fingerprint;
     for (const DecodedEvent& d : *events) {
-      im.seen[Impl::SeenKey(d.event.principal, d.event.id)] = Fingerprint(d.event, d.at_given);
+      im.Remember(d.event.principal, d.event.id, fingerprint(d.event, d.at_given));
       im.Count(d.event);
     }
     // Keys handed out later sort after every stored one.
@@ -703,6 +830,7 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
   const int64_t now = now_micros / 1000000;
   std::vector<bool> at_given(events.size());
   std::vector<uint64_t> prints(events.size());
+  Fingerprinter fingerprint;
   for (size_t i = 0; i < events.size(); ++i) {
     UsageEvent& e = events[i];
     at_given[i] = e.at != 0;
@@ -711,14 +839,18 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
                                 " s after the service's clock",
                    "bad-usage-at");
     }
-    e.principal = principal;
+    // e.principal stays empty: every event of the batch is the principal's, and only the
+    // counting below needs it.
     if (e.source.empty()) e.source = kSourceUsage;
-    prints[i] = Fingerprint(e, at_given[i]);
+    prints[i] = fingerprint(e, at_given[i]);
     if (!at_given[i]) e.at = now;
   }
+  // The id table's hashes, before the lock.
+  std::vector<uint64_t> hashes(events.size());
+  for (size_t i = 0; i < events.size(); ++i) hashes[i] = IdTable::Hash(events[i].id);
 
   Impl& im = *impl_;
-  std::lock_guard<std::mutex> lock(im.mu);
+  std::unique_lock<std::mutex> lock(im.mu);
   if (now >= im.next_prune_at) {
     if (Status pruned = PruneLocked(); !pruned.ok()) {
       log::Warn("usage prune failed", {{"error", pruned.ToString()}});
@@ -726,16 +858,36 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
   }
   IngestResult result;
   result.status.resize(events.size());
-  std::vector<std::string> added;  // seen keys this batch inserted (taken back if the write fails)
+  std::vector<size_t> added;  // events whose ids this batch inserted (taken back if the write fails)
   std::vector<const UsageEvent*> accepted;
+  const uint32_t token = im.next_token++;
+  if (im.next_token == 0) im.next_token = 1;
+  im.inflight.push_back(token);
+  constexpr size_t kAhead = 16;  // slots prefetched ahead of the insert
+  IdTable& seen = im.SeenOf(principal);  // never removed, so it outlives the unlocked write
+  for (size_t i = 0; i < std::min(kAhead, events.size()); ++i) seen.Prefetch(hashes[i]);
   for (size_t i = 0; i < events.size(); ++i) {
-    auto [it, inserted] = im.seen.try_emplace(Impl::SeenKey(principal, events[i].id), prints[i]);
+    if (i + kAhead < events.size()) seen.Prefetch(hashes[i + kAhead]);
+    bool inserted = false;
+    IdTable::Entry* entry = seen.Insert(events[i].id, hashes[i], prints[i], token, inserted);
+    if (!inserted && entry->tag != token && im.InFlight(entry->tag)) {
+      // Another batch is writing this id right now: whether this one is a duplicate depends on
+      // whether that write lands. Take back this batch's ids, wait for it, start over.
+      for (size_t k : added) seen.Erase(events[k].id);
+      added.clear();
+      accepted.clear();
+      result = IngestResult();
+      result.status.resize(events.size());
+      im.settled.wait(lock);
+      i = static_cast<size_t>(-1);
+      continue;
+    }
     if (inserted) {
-      added.push_back(it->first);
+      added.push_back(i);
       accepted.push_back(&events[i]);
       result.status[i] = IngestStatus::kAccepted;
       ++result.accepted;
-    } else if (it->second == prints[i]) {
+    } else if (entry->value == prints[i]) {
       result.status[i] = IngestStatus::kDuplicate;
       ++result.duplicates;
     } else {
@@ -744,8 +896,12 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
     }
   }
   if (accepted.empty()) {
+    im.inflight.erase(std::find(im.inflight.begin(), im.inflight.end(), token));
     return result;
   }
+  // The ids are held (tagged with this batch's token): the record is encoded and written
+  // without the lock, so batches of other requests are checked and grouped into one sync.
+  lock.unlock();
   result.batch = im.NextBatchKey(now_micros);
   std::string record;
   record.reserve(16 + accepted.size() * 48);
@@ -763,13 +919,19 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
   ev.at_micros = now_micros;
   ev.data_json = UsageAuditData(result.batch.substr(2), accepted);
   store::WriteBatch batch;
-  batch.Put(kUsageFamily, result.batch, record);
+  batch.Put(kUsageFamily, result.batch, std::move(record));
   audit::Stage(batch, ev);
-  if (Status s = kv_.Write(batch); !s.ok()) {
-    for (const std::string& k : added) im.seen.erase(k);
-    return s;
+  const Status written = kv_.Write(batch);
+  lock.lock();
+  if (!written.ok()) {
+    for (size_t k : added) seen.Erase(events[k].id);
+  } else {
+    im.CountAll(principal, accepted);
   }
-  for (const UsageEvent* e : accepted) im.Count(*e);
+  im.inflight.erase(std::find(im.inflight.begin(), im.inflight.end(), token));
+  lock.unlock();
+  im.settled.notify_all();
+  if (!written.ok()) return written;
   return result;
 }
 
@@ -790,8 +952,8 @@ void UsageMeter::CommittedPayment(const UsageEvent& e) {
   copy.source = kSourcePayment;
   Impl& im = *impl_;
   std::lock_guard<std::mutex> lock(im.mu);
-  auto [it, inserted] =
-      im.seen.try_emplace(Impl::SeenKey(copy.principal, copy.id), Fingerprint(copy, true));
+  bool inserted = false;
+  im.SeenOf(copy.principal).Insert(copy.id, Fingerprinter()(copy, true), 0, inserted);
   if (inserted) im.Count(copy);
 }
 
@@ -808,7 +970,7 @@ Status UsageMeter::PruneLocked() {
   if (cutoff <= 0) return OkStatus();
   const std::string end = std::string(kBatchPrefix) + Hex(static_cast<uint64_t>(cutoff), 16);
   std::vector<std::string> keys;
-  std::vector<std::string> forget;
+  std::vector<std::pair<std::string, std::string>> forget;  // (principal, id)
   // (principal, tuple..., minute) -> totals, ordered so that the rollup compresses well.
   using RollKey = std::tuple<std::string, std::string, std::string, std::string, std::string,
                              std::string, std::string, int64_t>;
@@ -824,7 +986,7 @@ Status UsageMeter::PruneLocked() {
     keys.emplace_back(key);
     for (const DecodedEvent& d : *events) {
       const UsageEvent& e = d.event;
-      forget.push_back(Impl::SeenKey(e.principal, e.id));
+      forget.emplace_back(e.principal, e.id);
       Cell& c = roll[RollKey(e.principal, e.agent, e.mandate, e.payee, e.asset, e.resource,
                              e.source, FloorDiv(e.at, 60))];
       AddTo(c.amount, e.amount);
@@ -860,7 +1022,9 @@ Status UsageMeter::PruneLocked() {
   rollup_key.replace(0, 2, kRollupPrefix);
   batch.Put(kUsageFamily, rollup_key, rollup);
   MD_RETURN_IF_ERROR(kv_.Write(batch));
-  for (const std::string& k : forget) im.seen.erase(k);
+  for (const auto& [principal, id] : forget) {
+    if (auto it = im.seen.find(principal); it != im.seen.end()) it->second->Erase(id);
+  }
   return OkStatus();
 }
 
@@ -945,7 +1109,9 @@ Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
 
 size_t UsageMeter::RememberedIdsForTest() {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->seen.size();
+  size_t n = 0;
+  for (const auto& [principal, ids] : impl_->seen) n += ids->size();
+  return n;
 }
 
 }  // namespace mandated::settlement

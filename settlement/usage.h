@@ -113,14 +113,18 @@ std::optional<int64_t> ProjectDepletion(Amount remaining, const Burn& burn, int6
 // Sets source "usage"; leaves principal empty.
 Result<std::vector<UsageEvent>> ParseUsageBatch(std::string_view body);
 
-// The data of a usage.recorded audit event (specs/usage.md §5): the accepted events compactly.
+// The data of a usage.recorded audit event (specs/usage.md §5): the accepted events in runs of
+// consecutive events that share agent, mandate, payee, asset and resource, each run naming those
+// once.
 std::string UsageAuditData(std::string_view batch, const std::vector<const UsageEvent*>& events);
-// Reads that data back (for recounts): the events with principal left empty.
+// Reads that data back (for recounts), in either format (runs, or the full rows written before
+// them): the events with principal left empty. kInvalidArgument ("malformed-json") otherwise.
 Result<std::vector<UsageEvent>> ParseUsageAuditData(std::string_view data_json);
 
-// Thread safety: safe from any thread. One mutex serializes ingestion (including its durable
-// write: a batch is one fsync, so throughput comes from batch size), payment commits, pruning
-// and queries.
+// Thread safety: safe from any thread. One mutex guards the ids and aggregates; ingestion holds
+// it to check and claim its ids and to count them, not across its durable write, so concurrent
+// batches are written (and synced) together. A batch that meets an id another batch is still
+// writing waits for that write to end.
 class UsageMeter {
  public:
   // Loads the stored rollups and batch records of the `usage` family: aggregates and the

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/event.h"
@@ -119,6 +120,47 @@ TEST_F(UsageMeterTest, RetriesAreDuplicatesAcrossBatchesAndRestarts) {
   // Ids are per principal: another principal's e1 is new.
   EXPECT_EQ(Ingest({batch[0]}, "prn_other").accepted, 1u);
   EXPECT_EQ(Totals(), (std::vector<std::string>{"EUR 7 1 1", "USD 351 3 3"}));
+}
+
+// Batches are written without the meter's lock, so two in flight may carry the same id: the
+// later one waits for the earlier write, and every id is accepted exactly once.
+TEST_F(UsageMeterTest, ConcurrentBatchesWithOverlappingIdsAcceptEachIdOnce) {
+  constexpr int kThreads = 4, kBatches = 40, kPerBatch = 200, kStride = 100;
+  std::vector<IngestResult> results(kThreads * kBatches);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<UsageEvent> batch;
+        for (int j = 0; j < kPerBatch; ++j) {
+          const int n = b * kStride + j;  // overlaps the next batch and every thread's same batch
+          batch.push_back(Ev("c-" + std::to_string(n), "agt_a", "api.shop", "USD",
+                             static_cast<uint64_t>(n) + 1, kStart));
+        }
+        Result<IngestResult> r = meter_->Ingest(kPrn, std::move(batch));
+        ASSERT_TRUE(r.ok()) << r.error().ToString();
+        results[t * kBatches + b] = *r;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  size_t accepted = 0, duplicates = 0, conflicts = 0;
+  for (const IngestResult& r : results) {
+    accepted += r.accepted;
+    duplicates += r.duplicates;
+    conflicts += r.conflicts;
+  }
+  constexpr int kDistinct = (kBatches - 1) * kStride + kPerBatch;  // ids c-0 .. c-4099
+  EXPECT_EQ(accepted, static_cast<size_t>(kDistinct));
+  EXPECT_EQ(duplicates, static_cast<size_t>(kThreads * kBatches * kPerBatch - kDistinct));
+  EXPECT_EQ(conflicts, 0u);
+  // Sum of n + 1 for n in [0, kDistinct).
+  const std::string total = "USD " + std::to_string(kDistinct * (kDistinct + 1) / 2) + " " +
+                            std::to_string(kDistinct) + " " + std::to_string(kDistinct);
+  EXPECT_EQ(Totals(), (std::vector<std::string>{total}));
+  OpenAll();  // what was stored says the same
+  EXPECT_EQ(meter_->RememberedIdsForTest(), static_cast<size_t>(kDistinct));
+  EXPECT_EQ(Totals(), (std::vector<std::string>{total}));
 }
 
 TEST_F(UsageMeterTest, SameIdWithOtherContentIsAConflict) {
@@ -307,13 +349,57 @@ TEST_F(UsageMeterTest, EachBatchStagesOneAuditEventListingItsAcceptedEvents) {
   ASSERT_NE(data, nullptr);
   EXPECT_EQ(json::Write(*data),
             "{\"batch\":\"" + r.batch.substr(2) +
-                "\",\"events\":[[\"e\\\"2\",\"\",\"\",\"api.shop\",\"USD\",\"3\",1,\"\"," +
-                std::to_string(kStart) + "]]}");
+                "\",\"runs\":[{\"agent\":\"\",\"mandate\":\"\",\"payee\":\"api.shop\","
+                "\"asset\":\"USD\",\"resource\":\"\",\"events\":[[\"e\\\"2\",\"3\",1," +
+                std::to_string(kStart) + "]]}]}");
   Result<std::vector<UsageEvent>> back = ParseUsageAuditData(json::Write(*data));
   ASSERT_TRUE(back.ok());
   ASSERT_EQ(back->size(), 1u);
   EXPECT_EQ((*back)[0].id, "e\"2");
+  EXPECT_EQ((*back)[0].payee, "api.shop");
   EXPECT_EQ((*back)[0].amount, Amount::FromUint64(3));
+  EXPECT_EQ((*back)[0].at, kStart);
+}
+
+// A run lasts while agent, mandate, payee, asset and resource stay the same; the data reads back
+// to the same events in the same order, and data in the format before runs still reads.
+TEST(UsageAuditDataTest, RunsGroupConsecutiveEventsAndReadBackInOrder) {
+  std::vector<UsageEvent> ev = {Ev("a", "agt_a", "p1", "USD", 1, 60), Ev("b", "agt_a", "p1", "USD", 2, 61, 3),
+                                Ev("c", "agt_a", "p2", "USD", 5, 62), Ev("d", "agt_a", "p1", "USD", 7, 63)};
+  ev[2].resource = "/r";
+  std::vector<const UsageEvent*> ptrs;
+  for (const UsageEvent& e : ev) ptrs.push_back(&e);
+  const std::string data = UsageAuditData("k1", ptrs);
+  EXPECT_EQ(data,
+            R"({"batch":"k1","runs":[)"
+            R"({"agent":"agt_a","mandate":"","payee":"p1","asset":"USD","resource":"","events":[["a","1",1,60],["b","2",3,61]]},)"
+            R"({"agent":"agt_a","mandate":"","payee":"p2","asset":"USD","resource":"/r","events":[["c","5",1,62]]},)"
+            R"({"agent":"agt_a","mandate":"","payee":"p1","asset":"USD","resource":"","events":[["d","7",1,63]]}]})");
+  Result<std::vector<UsageEvent>> back = ParseUsageAuditData(data);
+  ASSERT_TRUE(back.ok()) << back.error().ToString();
+  ASSERT_EQ(back->size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ((*back)[i].id, ev[i].id);
+    EXPECT_EQ((*back)[i].agent, ev[i].agent);
+    EXPECT_EQ((*back)[i].payee, ev[i].payee);
+    EXPECT_EQ((*back)[i].asset, ev[i].asset);
+    EXPECT_EQ((*back)[i].resource, ev[i].resource);
+    EXPECT_EQ((*back)[i].amount, ev[i].amount);
+    EXPECT_EQ((*back)[i].quantity, ev[i].quantity);
+    EXPECT_EQ((*back)[i].at, ev[i].at);
+  }
+  Result<std::vector<UsageEvent>> old = ParseUsageAuditData(
+      R"({"batch":"k0","events":[["e1","agt_a","","p1","USD","9",2,"/x",120]]})");
+  ASSERT_TRUE(old.ok()) << old.error().ToString();
+  ASSERT_EQ(old->size(), 1u);
+  EXPECT_EQ((*old)[0].resource, "/x");
+  EXPECT_EQ((*old)[0].amount, Amount::FromUint64(9));
+  EXPECT_EQ((*old)[0].quantity, 2u);
+  EXPECT_EQ(ParseUsageAuditData(R"({"batch":"k","runs":[{"agent":"","events":[]}]})").error().reason(),
+            "malformed-json");
+  EXPECT_EQ(ParseUsageAuditData(R"({"batch":"k","runs":[{"agent":"","mandate":"","payee":"p","asset":"USD","resource":"","events":[["a",1,1,1]]}]})")
+                .error().reason(),
+            "malformed-json");
 }
 
 // ---- The batch parser.

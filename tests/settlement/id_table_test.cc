@@ -1,0 +1,90 @@
+// IdTable: exact membership with values and tags through growth, tombstones, reuse of freed
+// slots and arena compaction, checked against std::unordered_map as the model.
+#include "settlement/id_table.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <unordered_map>
+
+namespace mandated::settlement {
+namespace {
+
+std::string Key(uint64_t i) { return "prn_acme\x1fu-" + std::to_string(i); }
+
+TEST(IdTableTest, InsertFindsTheFirstEntryAndKeepsItsValue) {
+  IdTable t;
+  bool inserted = false;
+  IdTable::Entry* e = t.Insert("prn_a\x1f" "id1", 7, 3, inserted);
+  ASSERT_TRUE(inserted);
+  EXPECT_EQ(e->value, 7u);
+  EXPECT_EQ(e->tag, 3u);
+  e = t.Insert("prn_a\x1f" "id1", 9, 0, inserted);
+  EXPECT_FALSE(inserted);
+  EXPECT_EQ(e->value, 7u);
+  EXPECT_EQ(e->tag, 3u);
+  e->tag = 0;
+  EXPECT_EQ(t.Find("prn_a\x1f" "id1")->tag, 0u);
+  // Same bytes under another principal, and a prefix of the key, are other keys.
+  EXPECT_EQ(t.Find("prn_b\x1f" "id1"), nullptr);
+  EXPECT_EQ(t.Find("prn_a\x1f" "id"), nullptr);
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_TRUE(t.Erase("prn_a\x1f" "id1"));
+  EXPECT_FALSE(t.Erase("prn_a\x1f" "id1"));
+  EXPECT_EQ(t.Find("prn_a\x1f" "id1"), nullptr);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(IdTableTest, AgreesWithAMapThroughGrowthErasuresAndCompaction) {
+  IdTable t;
+  std::unordered_map<std::string, uint64_t> model;
+  std::mt19937_64 rng(20261205);
+  // 300,000 inserts of 100,000 distinct keys and 150,000 erasures: the table grows past 2^17
+  // slots, reuses tombstones and compacts its arena (over 1 MiB of erased key bytes).
+  for (int step = 0; step < 450000; ++step) {
+    const uint64_t i = rng() % 100000;
+    const std::string k = Key(i);
+    if (step % 3 == 2) {
+      EXPECT_EQ(t.Erase(k), model.erase(k) == 1) << k;
+      continue;
+    }
+    bool inserted = false;
+    IdTable::Entry* e = t.Insert(k, i * 31 + 1, 0, inserted);
+    auto [it, fresh] = model.try_emplace(k, i * 31 + 1);
+    ASSERT_EQ(inserted, fresh) << k;
+    ASSERT_EQ(e->value, it->second) << k;
+  }
+  EXPECT_EQ(t.size(), model.size());
+  for (uint64_t i = 0; i < 100000; ++i) {
+    const std::string k = Key(i);
+    IdTable::Entry* e = t.Find(k);
+    auto it = model.find(k);
+    ASSERT_EQ(e != nullptr, it != model.end()) << k;
+    if (e != nullptr) {
+      EXPECT_EQ(e->value, it->second) << k;
+    }
+  }
+  // Erasing everything leaves an empty table that still takes new keys.
+  for (uint64_t i = 0; i < 100000; ++i) t.Erase(Key(i));
+  EXPECT_EQ(t.size(), 0u);
+  bool inserted = false;
+  t.Insert(Key(5), 11, 0, inserted);
+  EXPECT_TRUE(inserted);
+  EXPECT_EQ(t.Find(Key(5))->value, 11u);
+}
+
+TEST(IdTableTest, KeysLongerThanAnArenaChunkAreKept) {
+  IdTable t;
+  const std::string big(3 << 20, 'x');
+  bool inserted = false;
+  t.Insert(big, 1, 0, inserted);
+  t.Insert("short", 2, 0, inserted);
+  ASSERT_NE(t.Find(big), nullptr);
+  EXPECT_EQ(t.Find(big)->value, 1u);
+  EXPECT_EQ(t.Find("short")->value, 2u);
+  EXPECT_EQ(t.Find(std::string(3 << 20, 'y')), nullptr);
+}
+
+}  // namespace
+}  // namespace mandated::settlement
