@@ -30,17 +30,27 @@ Result<Amount> Amount::Parse(std::string_view text) {
 }
 
 std::string Amount::ToString() const {
-  if (v_ == 0) {
-    return "0";
-  }
-  std::string out;
+  char buf[40];  // 2^128 - 1 has 39 digits
+  char* const end = buf + sizeof(buf);
+  char* p = end;
   Uint128 v = v_;
-  while (v != 0) {
-    out.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
+  // Nineteen digits per 128-bit division, the rest in 64-bit arithmetic (a 128-bit division is
+  // a library call; most amounts never need one).
+  constexpr uint64_t k1e19 = 10000000000000000000ull;
+  while (v > UINT64_MAX) {
+    uint64_t chunk = static_cast<uint64_t>(v % k1e19);
+    v /= k1e19;
+    for (int i = 0; i < 19; ++i) {
+      *--p = static_cast<char>('0' + chunk % 10);
+      chunk /= 10;
+    }
   }
-  std::reverse(out.begin(), out.end());
-  return out;
+  auto low = static_cast<uint64_t>(v);
+  do {
+    *--p = static_cast<char>('0' + low % 10);
+    low /= 10;
+  } while (low != 0);
+  return std::string(p, end);
 }
 
 Result<Amount> Amount::Add(Amount other) const {

@@ -9,7 +9,11 @@ namespace {
 constexpr char kMax[] = "340282366920938463463374607431768211455";  // 2^128 - 1
 
 TEST(Amount, ParsesAndPrintsRoundTrip) {
-  for (const char* s : {"0", "1", "10000", "18446744073709551615", "18446744073709551616", kMax}) {
+  // Printing takes 19 digits at a time above 2^64: zeros inside and at the seams of those.
+  for (const char* s : {"0", "1", "10000", "18446744073709551615", "18446744073709551616",
+                        "10000000000000000000", "100000000000000000000",
+                        "10000000000000000000000000000000000000", "99999999999999999999",
+                        "100000000000000000000000000000000000001", kMax}) {
     SCOPED_TRACE(s);
     Result<Amount> a = Amount::Parse(s);
     ASSERT_TRUE(a.ok());
