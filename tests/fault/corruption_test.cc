@@ -26,6 +26,10 @@
 namespace mandated::fault {
 namespace {
 
+// The invariant check reads back every transfer and the usage as fast as it can; the default
+// per-credential limits (20/s for an admin) would answer some of those reads 429.
+constexpr char kRateLimits[] = "operator=100000/100000,admin=100000/100000,agent=100000/100000";
+
 namespace fs = std::filesystem;
 using testing::ServerProcess;
 using testing::TempDir;
@@ -123,7 +127,8 @@ class CorruptionTest : public ::testing::Test {
     std::cout << "[ seed     ] MANDATED_FAULT_SEED=" << seed_ << std::endl;
     dir_ = new TempDir();
     const std::string data = dir_->Sub("pristine");
-    ServerProcess server(data, {}, {"--public-host", "mandated.test"});
+    ServerProcess server(data, {},
+                         {"--rate-limits", kRateLimits, "--public-host", "mandated.test"});
     ASSERT_TRUE(server.Start()) << server.Stderr();
     subject_ = new Subject();
     std::vector<std::string> agents;
@@ -187,7 +192,8 @@ TEST_F(CorruptionTest, UntouchedCopyStartsAndKeepsEveryInvariant) {
   const std::string data = Copy("untouched");
   CheckReport stored = CheckStoredLedger(data);
   ASSERT_TRUE(stored.ok()) << stored.Text(seed_);
-  ServerProcess server(data, {}, {"--public-host", "mandated.test"});
+  ServerProcess server(data, {},
+                       {"--rate-limits", kRateLimits, "--public-host", "mandated.test"});
   ASSERT_TRUE(server.Start()) << server.Stderr();
   Subject s = *subject_;
   CheckReport report = CheckService(server.port(), s, driver_->acked(), true);
@@ -250,7 +256,8 @@ TEST_F(CorruptionTest, ATornLastWriteAheadLogRecordIsDroppedAndTheServiceStarts)
     out.write(torn, sizeof(torn));
     ASSERT_TRUE(static_cast<bool>(out));
   }
-  ServerProcess server(data, {}, {"--public-host", "mandated.test"});
+  ServerProcess server(data, {},
+                       {"--rate-limits", kRateLimits, "--public-host", "mandated.test"});
   ASSERT_TRUE(server.Start()) << "a torn last record kept the service from starting: "
                               << server.Stderr() << "\n" << ReplayLine(seed_);
   Subject s = *subject_;
