@@ -796,11 +796,7 @@ VerifyResponse VerifyExactOffline(const PaymentPayload& payload,
   signer::RecoverOptions tolerant;
   tolerant.allow_high_s = true;
   tolerant.allow_raw_v = true;
-  Result<signer::PublicKey> key = signer::RecoverDigest(digest, payload.signature, tolerant);
-  if (!key.ok()) {
-    return Invalid(kReasonInvalidSignature, std::move(payer));
-  }
-  Result<Bytes> recovered = signer::EthereumAddressBytes(*key);
+  Result<Bytes> recovered = signer::RecoverEthereumAddress(digest, payload.signature, tolerant);
   if (!recovered.ok() || !std::equal(recovered->begin(), recovered->end(), a.from.begin(),
                                      a.from.end())) {
     return Invalid(kReasonInvalidSignature, std::move(payer));

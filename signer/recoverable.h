@@ -19,5 +19,9 @@ struct RecoverOptions {
 };
 Result<PublicKey> RecoverDigest(ByteSpan digest32, ByteSpan signature65,
                                 const RecoverOptions& options = {});
+// The same recovery, straight to the signer's 20-byte Ethereum address (what EthereumAddressBytes
+// of RecoverDigest's key gives, without compressing the point and decompressing it again).
+Result<Bytes> RecoverEthereumAddress(ByteSpan digest32, ByteSpan signature65,
+                                     const RecoverOptions& options = {});
 
 }  // namespace mandated::signer

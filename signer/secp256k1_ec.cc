@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "base/secret.h"
+#include "signer/keccak.h"
 #include "signer/recoverable.h"
 
 namespace mandated::signer {
@@ -282,8 +283,10 @@ Result<Bytes> SignDigestRecoverable(const PrivateKey& key, ByteSpan digest32) {
   return out;
 }
 
-Result<PublicKey> RecoverDigest(ByteSpan digest32, ByteSpan signature65,
-                                const RecoverOptions& options) {
+namespace {
+
+Result<secp256k1_pubkey> RecoverPoint(ByteSpan digest32, ByteSpan signature65,
+                                      const RecoverOptions& options) {
   if (digest32.size() != 32) {
     return InvalidArgumentError("recovery needs a 32-byte digest");
   }
@@ -321,7 +324,23 @@ Result<PublicKey> RecoverDigest(ByteSpan digest32, ByteSpan signature65,
   if (secp256k1_ecdsa_recover(ctx, &pubkey, &rsig, digest32.data()) != 1) {
     return BadSignature("no public key can be recovered from this signature");
   }
+  return pubkey;
+}
+
+}  // namespace
+
+Result<PublicKey> RecoverDigest(ByteSpan digest32, ByteSpan signature65,
+                                const RecoverOptions& options) {
+  MD_ASSIGN_OR_RETURN(secp256k1_pubkey pubkey, RecoverPoint(digest32, signature65, options));
   return CompressedKey(pubkey);
+}
+
+Result<Bytes> RecoverEthereumAddress(ByteSpan digest32, ByteSpan signature65,
+                                     const RecoverOptions& options) {
+  MD_ASSIGN_OR_RETURN(secp256k1_pubkey pubkey, RecoverPoint(digest32, signature65, options));
+  const Bytes point = SerializePoint(pubkey, /*compressed=*/false);  // 0x04 || X || Y
+  const Bytes hash = Keccak256(ByteSpan(point).subspan(1));
+  return Bytes(hash.end() - 20, hash.end());
 }
 
 }  // namespace mandated::signer

@@ -169,6 +169,19 @@ TEST_P(Eip712X402VectorTest, SignatureRecoversExpectedSigner) {
   ASSERT_TRUE(address.ok()) << address.status().ToString();
   EXPECT_EQ(*address, At(vector_, {"expectedSigner"}).as_string());
   EXPECT_EQ(*address, Recorded("recoveredSigner"));
+  // Straight to the address: the same 20 bytes; a changed digest recovers another signer, a
+  // v outside {27, 28} recovers none.
+  Result<Bytes> direct = RecoverEthereumAddress(digest, signature);
+  ASSERT_TRUE(direct.ok()) << direct.status().ToString();
+  EXPECT_EQ(ToChecksumAddress(*direct), *address);
+  Bytes other = digest;
+  other[0] ^= 1;
+  Result<Bytes> wrong = RecoverEthereumAddress(other, signature);
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_NE(ToChecksumAddress(*wrong), *address);
+  Bytes bad_v = signature;
+  bad_v[64] = 29;
+  EXPECT_EQ(RecoverEthereumAddress(digest, bad_v).status().reason(), "bad-signature");
 }
 
 TEST_P(Eip712X402VectorTest, SigningTheDigestReproducesTheSignature) {
