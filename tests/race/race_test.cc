@@ -10,6 +10,8 @@
 //    audit export verifies offline.
 //  - One x402 payment settled by many merchants' requests at once: one answer for all, exactly
 //    one ledger transfer, balances moved once.
+//  - Usage batches with overlapping ids posted from many threads (written without the meter's
+//    lock) while aggregates are read: each id accepted once, totals exact, also after a restart.
 // Inputs are drawn from a seed printed by each test; MANDATED_TEST_SEED=<n> replays it (thread
 // interleavings are not replayed, only the choices).
 #include <gtest/gtest.h>
@@ -408,6 +410,70 @@ TEST_F(RaceTest, OneX402PaymentSettledConcurrentlyMovesTheLedgerOnce) {
   };
   EXPECT_EQ(balance(from), "30000");
   EXPECT_EQ(balance(to), "10000");
+}
+
+TEST_F(RaceTest, OverlappingUsageBatchesFromManyThreadsCountEachIdOnce) {
+  Boot(kStart, R"({"name":"Usage Race Corp"})");
+  const std::string merchant = StringField(
+      Call("POST", base_ + "/credentials", kOperatorToken, R"({"role":"merchant","name":"api"})",
+           201),
+      "token");
+  // Thread t's batch b holds ids b*50 .. b*50+99: each id is in two consecutive batches of
+  // every thread, so batches carrying it are in flight at the same time; the amount is the id.
+  constexpr int kThreads = 6, kBatches = 12, kPerBatch = 100, kStride = 50;
+  constexpr int kDistinct = (kBatches - 1) * kStride + kPerBatch;
+  auto batch = [](int b) {
+    std::string body = R"({"events":[)";
+    for (int j = 0; j < kPerBatch; ++j) {
+      const int n = b * kStride + j;
+      body += std::string(j == 0 ? "" : ",") + R"({"id":"r-)" + std::to_string(n) +
+              R"(","payee":"api.example","asset":"USD","amount":")" + std::to_string(n + 1) +
+              R"(","at":)" + std::to_string(kStart) + "}";
+    }
+    return body + "]}";
+  };
+  std::atomic<int> ready{0};
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> accepted{0}, duplicates{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      auto client = Client();
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int b = 0; b < kBatches; ++b) {
+        Reply r = SendOn(*client, "POST", "/v1/usage", merchant, batch(b), "");
+        Result<json::Value> v = json::Parse(r.body);
+        if (r.status != 200 || !v.ok()) {
+          failures.fetch_add(1);
+          continue;
+        }
+        accepted.fetch_add(Member(*v, "accepted").as_uint64().value_or(0));
+        duplicates.fetch_add(Member(*v, "duplicates").as_uint64().value_or(0));
+      }
+    });
+  }
+  // A reader of the aggregates meanwhile.
+  std::thread reader([&] {
+    auto client = Client();
+    while (!done.load()) (void)SendOn(*client, "GET", "/v1/usage", admin_, "", "");
+  });
+  for (std::thread& t : threads) t.join();
+  done.store(true);
+  reader.join();
+  EXPECT_EQ(failures.load(), 0u);
+  EXPECT_EQ(accepted.load(), static_cast<uint64_t>(kDistinct));
+  EXPECT_EQ(duplicates.load(), static_cast<uint64_t>(kThreads * kBatches * kPerBatch - kDistinct));
+  // Sum of n + 1 over the distinct ids.
+  const std::string want = R"([{"asset":"USD","amount":")" +
+                           std::to_string(uint64_t{kDistinct} * (kDistinct + 1) / 2) +
+                           R"(","quantity":")" + std::to_string(kDistinct) + R"(","events":)" +
+                           std::to_string(kDistinct) + "}]";
+  EXPECT_EQ(json::Write(Member(Call("GET", "/v1/usage", admin_, "", 200), "items")), want);
+  Restart();
+  EXPECT_EQ(json::Write(Member(Call("GET", "/v1/usage", admin_, "", 200), "items")), want);
+  const json::Value retry = Call("POST", "/v1/usage", merchant, batch(3), 200);
+  EXPECT_EQ(Member(retry, "duplicates").as_uint64().value_or(0), static_cast<uint64_t>(kPerBatch));
 }
 
 }  // namespace
