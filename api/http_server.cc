@@ -506,10 +506,11 @@ class HttpServer::Impl {
           CloseAfterResponse(res);
           return httplib::Server::HandlerResponse::Handled;
         }
-        // The body is read into one buffer of its announced size instead of one that doubles
-        // (and copies) its way there. (httplib hands the hook a const view of the request its
-        // worker owns; only the body's capacity changes.)
-        const_cast<httplib::Request&>(req).body.reserve(static_cast<size_t>(length));
+        // The body is read into one buffer of its announced size (up to 1 MiB before a byte of
+        // it arrived) instead of one that doubles and copies its way there. (httplib hands the
+        // hook a const view of the request its worker owns; only the body's capacity changes.)
+        const_cast<httplib::Request&>(req).body.reserve(
+            static_cast<size_t>(std::min<uint64_t>(length, uint64_t{1} << 20)));
       }
       if (!req.has_header("Content-Length")) {
         // No body to read: serve it right here. (httplib 0.11 refuses a POST without
@@ -567,7 +568,8 @@ class HttpServer::Impl {
                                         {"route", t_ctx.route},
                                         {"status", res.status},
                                         {"duration_us", micros},
-                                        {"bytes_in", t_ctx.bytes_in},
+                                        {"bytes_in", std::max<uint64_t>(t_ctx.bytes_in,
+                                                                        req.body.size())},
                                         {"bytes_out", static_cast<uint64_t>(res.body.size())},
                                         {"remote", t_ctx.client_addr.empty()
                                                        ? req.remote_addr
@@ -576,6 +578,7 @@ class HttpServer::Impl {
         fields.emplace_back("peer", req.remote_addr);  // the trusted proxy that forwarded it
       }
       t_ctx.client_addr.clear();
+      t_ctx.bytes_in = 0;  // a request refused before the hook ran must not show this one's
       for (const auto& [k, v] : t_ctx.annotations) {
         fields.emplace_back(k, v);
       }

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -13,8 +14,13 @@
 namespace mandated::settlement {
 namespace {
 
-constexpr size_t kChunkBytes = size_t{4} << 20;
-constexpr uint64_t kRecordsPerBlock = uint64_t{1} << 17;
+// Record block k holds kFirstBlock << k records and key chunk k up to kFirstChunkBytes << k bytes
+// (at most kMaxChunkBytes): a principal with a few ids costs a few KiB, one with millions gets
+// blocks of megabytes.
+constexpr uint64_t kFirstBlock = 256;
+constexpr size_t kFirstChunkBytes = size_t{16} << 10;
+constexpr size_t kMaxChunkBytes = size_t{4} << 20;
+constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kAbsent = size_t{1} << 63;
 constexpr size_t kInitialSlots = 1024;
 constexpr uint32_t kErased = UINT32_MAX;  // Record::length of an erased record
@@ -31,7 +37,8 @@ struct IdTable::Record {
 void* IdTable::MapHuge(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) std::abort();  // as operator new would, without exceptions
-  madvise(p, bytes, MADV_HUGEPAGE);  // advice: ignored where unsupported
+  // Only regions of a huge page or more: a small table must not cost 2 MiB of memory.
+  if (bytes >= kHugePage) madvise(p, bytes, MADV_HUGEPAGE);  // advice: ignored where unsupported
   return p;
 }
 
@@ -45,7 +52,17 @@ IdTable::~IdTable() = default;
 uint64_t IdTable::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
 
 IdTable::Record& IdTable::RecordAt(uint64_t n) {
-  return records_[n / kRecordsPerBlock].get()[n % kRecordsPerBlock];
+  // Block k starts at record kFirstBlock * (2^k - 1).
+  const unsigned k = static_cast<unsigned>(std::bit_width(n / kFirstBlock + 1)) - 1;
+  return records_[k].get()[n - kFirstBlock * ((uint64_t{1} << k) - 1)];
+}
+
+IdTable::Record& IdTable::NewRecord() {
+  const uint64_t n = record_count_++;
+  if (n == kFirstBlock * ((uint64_t{1} << records_.size()) - 1)) {
+    records_.push_back(MapArray<Record>(kFirstBlock << records_.size()));
+  }
+  return RecordAt(n);
 }
 
 std::string_view IdTable::KeyOf(const Record& r) const {
@@ -55,12 +72,14 @@ std::string_view IdTable::KeyOf(const Record& r) const {
 size_t IdTable::Probe(std::string_view key, uint64_t hash) {
   const size_t mask = capacity_ - 1;
   const uint64_t tag = hash >> 48;
-  size_t free_at = kAbsent;
+  bool have_free = false;
+  size_t free_at = 0;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const uint64_t slot = slots_.get()[i];
-    if (slot == kEmptySlot) return kAbsent | (free_at != kAbsent ? free_at & ~kAbsent : i);
+    if (slot == kEmptySlot) return kAbsent | (have_free ? free_at : i);
     if (slot == kTombstoneSlot) {
-      if (free_at == kAbsent) free_at = kAbsent | i;
+      if (!have_free) free_at = i;
+      have_free = true;
     } else if (slot >> 48 == tag) {
       const Record& r = RecordAt((slot & 0xffffffffffffu) - 2);
       if (r.hash == hash && r.length == key.size() && KeyOf(r) == key) return i;
@@ -69,8 +88,11 @@ size_t IdTable::Probe(std::string_view key, uint64_t hash) {
 }
 
 uint64_t IdTable::StoreKey(std::string_view key) {
-  if (chunks_.empty() || chunk_used_ + key.size() > kChunkBytes) {
-    chunks_.push_back(MapArray<char>(std::max(key.size(), kChunkBytes)));
+  if (chunks_.empty() || chunk_used_ + key.size() > chunk_bytes_) {
+    const size_t next =
+        std::min(kMaxChunkBytes, kFirstChunkBytes << std::min<size_t>(chunks_.size(), 20));
+    chunk_bytes_ = std::max(key.size(), next);
+    chunks_.push_back(MapArray<char>(chunk_bytes_));
     chunk_used_ = 0;
   }
   const uint64_t offset = (static_cast<uint64_t>(chunks_.size() - 1) << 32) | chunk_used_;
@@ -97,11 +119,8 @@ IdTable::Entry* IdTable::Insert(std::string_view key, uint64_t hash, uint64_t va
     Rebuild(size_ + 1 > capacity_ * 7 / 20 ? capacity_ * 2 : capacity_, false);
     at = Probe(key, hash);
   }
-  if (record_count_ % kRecordsPerBlock == 0) {
-    records_.push_back(MapArray<Record>(kRecordsPerBlock));
-  }
-  const uint64_t n = record_count_++;
-  Record& r = RecordAt(n);
+  const uint64_t n = record_count_;
+  Record& r = NewRecord();
   r.hash = hash;
   r.offset = StoreKey(key);
   r.length = static_cast<uint32_t>(key.size());
@@ -130,7 +149,7 @@ bool IdTable::Erase(std::string_view key) {
   slots_.get()[at] = kTombstoneSlot;
   --size_;
   ++tombstones_;
-  if (dead_bytes_ > kChunkBytes && dead_bytes_ > live_bytes_) Rebuild(capacity_, true);
+  if (dead_bytes_ > kFirstChunkBytes && dead_bytes_ > live_bytes_) Rebuild(capacity_, true);
   return true;
 }
 
@@ -146,11 +165,14 @@ void IdTable::Rebuild(size_t capacity, bool compact) {
     old_chunks.swap(chunks_);
     record_count_ = 0;
     chunk_used_ = 0;
+    chunk_bytes_ = 0;
     live_bytes_ = 0;
     dead_bytes_ = 0;
   }
   auto old_record = [&](uint64_t n) -> const Record& {
-    return compact ? old_records[n / kRecordsPerBlock].get()[n % kRecordsPerBlock] : RecordAt(n);
+    if (!compact) return RecordAt(n);
+    const unsigned k = static_cast<unsigned>(std::bit_width(n / kFirstBlock + 1)) - 1;
+    return old_records[k].get()[n - kFirstBlock * ((uint64_t{1} << k) - 1)];
   };
   const size_t mask = capacity_ - 1;
   constexpr uint64_t kAhead = 16;
@@ -160,11 +182,8 @@ void IdTable::Rebuild(size_t capacity, bool compact) {
     if (r.length == kErased) continue;
     uint64_t at = n;
     if (compact) {
-      if (record_count_ % kRecordsPerBlock == 0) {
-        records_.push_back(MapArray<Record>(kRecordsPerBlock));
-      }
-      at = record_count_++;
-      Record& moved = RecordAt(at);
+      at = record_count_;
+      Record& moved = NewRecord();
       moved = r;
       moved.offset = StoreKey(std::string_view(
           old_chunks[r.offset >> 32].get() + (r.offset & 0xffffffffu), r.length));

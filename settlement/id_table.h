@@ -12,8 +12,8 @@
 namespace mandated::settlement {
 
 // Keys are compared byte for byte (a hash only narrows the search). Open addressing with linear
-// probing over 8-byte slots pointing at records kept in insertion order, keys in an arena of
-// 4 MiB chunks; erased keys leave tombstones, dead records and dead arena bytes, all reclaimed by
+// probing over 8-byte slots pointing at records kept in insertion order (in blocks that double),
+// keys in an arena of chunks that grow to 4 MiB; erased keys leave tombstones, dead records and dead arena bytes, all reclaimed by
 // a rebuild once they outweigh the live ones.
 // Thread safety: not synchronized; the owner locks.
 class IdTable {
@@ -46,6 +46,8 @@ class IdTable {
   bool Erase(std::string_view key);
 
   size_t size() const { return size_; }
+  // Key bytes held, erased ones included until a rebuild drops them (for tests).
+  size_t arena_bytes() const { return live_bytes_ + dead_bytes_; }
 
  private:
   struct Record;
@@ -54,6 +56,7 @@ class IdTable {
   static constexpr uint64_t kEmptySlot = 0, kTombstoneSlot = 1;
 
   Record& RecordAt(uint64_t n);
+  Record& NewRecord();  // the next record, in a new block when the last one is full
   std::string_view KeyOf(const Record& r) const;
   // The slot holding `key`, or the first free (empty or tombstone) slot met or-ed with kAbsent.
   size_t Probe(std::string_view key, uint64_t hash);
@@ -62,9 +65,9 @@ class IdTable {
   // Re-inserts every live record into `capacity` slots; with `compact`, also drops erased
   // records and their key bytes.
   void Rebuild(size_t capacity, bool compact);
-  // Zeroed memory, mapped with transparent huge pages where the kernel allows: the slots, the
-  // record blocks and the key chunks of a table of millions of ids then take a page fault per
-  // 2 MiB rather than per 4 KiB, and a probe rarely misses the TLB.
+  // Zeroed memory; a region of 2 MiB or more is mapped with transparent huge pages where the
+  // kernel allows: the slots, record blocks and key chunks of a table of millions of ids then
+  // take a page fault per 2 MiB rather than per 4 KiB, and a probe rarely misses the TLB.
   static void* MapHuge(size_t bytes);
   struct Unmap {
     size_t bytes = 0;
@@ -82,9 +85,10 @@ class IdTable {
   // Records in insertion order, in blocks that never move.
   std::vector<Mapped<Record>> records_;
   uint64_t record_count_ = 0;
-  // Key bytes, in 4 MiB chunks that never move.
+  // Key bytes, in chunks that never move, growing from 16 KiB to 4 MiB.
   std::vector<Mapped<char>> chunks_;
-  size_t chunk_used_ = 0;  // bytes used of the last chunk
+  size_t chunk_bytes_ = 0;  // size of the last chunk
+  size_t chunk_used_ = 0;   // bytes used of the last chunk
   size_t size_ = 0, tombstones_ = 0;
   size_t live_bytes_ = 0, dead_bytes_ = 0;
 };

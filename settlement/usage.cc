@@ -858,32 +858,67 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
   }
   IngestResult result;
   result.status.resize(events.size());
-  std::vector<size_t> added;  // events whose ids this batch inserted (taken back if the write fails)
   std::vector<const UsageEvent*> accepted;
-  const uint32_t token = im.next_token++;
-  if (im.next_token == 0) im.next_token = 1;
-  im.inflight.push_back(token);
-  constexpr size_t kAhead = 16;  // slots prefetched ahead of the insert
   IdTable& seen = im.SeenOf(principal);  // never removed, so it outlives the unlocked write
+
+  // The ids this batch inserted, tagged with its token while it is in `inflight`. However the
+  // batch ends (written, refused by the store, or unwound by an exception such as bad_alloc),
+  // the token leaves `inflight`, the ids are taken back unless the write landed, and waiting
+  // batches are woken: an id is never left claimed by a batch that is gone.
+  struct Claim {
+    Claim(Impl& i, IdTable& t, std::unique_lock<std::mutex>& l, const std::vector<UsageEvent>& e)
+        : im(i), seen(t), lock(l), events(e) {}
+    Impl& im;
+    IdTable& seen;
+    std::unique_lock<std::mutex>& lock;
+    const std::vector<UsageEvent>& events;
+    uint32_t token = 0;
+    std::vector<size_t> added;
+    bool written = false;
+    void Begin() {
+      token = im.next_token++;
+      if (im.next_token == 0) im.next_token = 1;
+      im.inflight.push_back(token);
+    }
+    void End() {  // REQUIRES: lock held
+      if (!written) {
+        for (size_t k : added) seen.Erase(events[k].id);
+      }
+      added.clear();
+      auto it = std::find(im.inflight.begin(), im.inflight.end(), token);
+      if (it != im.inflight.end()) im.inflight.erase(it);
+    }
+    ~Claim() {
+      if (!lock.owns_lock()) lock.lock();
+      End();
+      lock.unlock();
+      im.settled.notify_all();
+    }
+  } claim(im, seen, lock, events);
+  claim.Begin();
+
+  constexpr size_t kAhead = 16;  // slots prefetched ahead of the insert
   for (size_t i = 0; i < std::min(kAhead, events.size()); ++i) seen.Prefetch(hashes[i]);
   for (size_t i = 0; i < events.size(); ++i) {
     if (i + kAhead < events.size()) seen.Prefetch(hashes[i + kAhead]);
     bool inserted = false;
-    IdTable::Entry* entry = seen.Insert(events[i].id, hashes[i], prints[i], token, inserted);
-    if (!inserted && entry->tag != token && im.InFlight(entry->tag)) {
+    IdTable::Entry* entry =
+        seen.Insert(events[i].id, hashes[i], prints[i], claim.token, inserted);
+    if (!inserted && entry->tag != claim.token && im.InFlight(entry->tag)) {
       // Another batch is writing this id right now: whether this one is a duplicate depends on
-      // whether that write lands. Take back this batch's ids, wait for it, start over.
-      for (size_t k : added) seen.Erase(events[k].id);
-      added.clear();
+      // whether that write lands. Take back this batch's ids and its token (so no batch can end
+      // up waiting for it), wait for that write, start over under a new token.
+      claim.End();
       accepted.clear();
       result = IngestResult();
       result.status.resize(events.size());
       im.settled.wait(lock);
+      claim.Begin();
       i = static_cast<size_t>(-1);
       continue;
     }
     if (inserted) {
-      added.push_back(i);
+      claim.added.push_back(i);
       accepted.push_back(&events[i]);
       result.status[i] = IngestStatus::kAccepted;
       ++result.accepted;
@@ -896,7 +931,6 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
     }
   }
   if (accepted.empty()) {
-    im.inflight.erase(std::find(im.inflight.begin(), im.inflight.end(), token));
     return result;
   }
   // The ids are held (tagged with this batch's token): the record is encoded and written
@@ -923,15 +957,9 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
   audit::Stage(batch, ev);
   const Status written = kv_.Write(batch);
   lock.lock();
-  if (!written.ok()) {
-    for (size_t k : added) seen.Erase(events[k].id);
-  } else {
-    im.CountAll(principal, accepted);
-  }
-  im.inflight.erase(std::find(im.inflight.begin(), im.inflight.end(), token));
-  lock.unlock();
-  im.settled.notify_all();
-  if (!written.ok()) return written;
+  if (!written.ok()) return written;  // the claim takes the ids back
+  claim.written = true;
+  im.CountAll(principal, accepted);
   return result;
 }
 

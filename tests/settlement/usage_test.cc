@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +19,7 @@
 #include "base/json.h"
 #include "store/rocks_store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/forwarding_store.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::settlement {
@@ -161,6 +166,105 @@ TEST_F(UsageMeterTest, ConcurrentBatchesWithOverlappingIdsAcceptEachIdOnce) {
   OpenAll();  // what was stored says the same
   EXPECT_EQ(meter_->RememberedIdsForTest(), static_cast<size_t>(kDistinct));
   EXPECT_EQ(Totals(), (std::vector<std::string>{total}));
+}
+
+// A store whose first write holding `marker` waits until the test releases it, then fails or
+// lands as told.
+class GatedStore : public testing::ForwardingStore {
+ public:
+  GatedStore(store::KvStore& inner, std::string marker, bool fail)
+      : ForwardingStore(inner), marker_(std::move(marker)), fail_(fail) {}
+  Status Write(const store::WriteBatch& batch, store::Durability d) override {
+    bool gated = false;
+    for (const store::WriteBatch::Op& op : batch.ops()) {
+      gated = gated || op.value.find(marker_) != std::string::npos;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (gated && !used_) {
+      used_ = true;
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+      if (fail_) return UnavailableError("injected write failure", "storage-io");
+    }
+    lock.unlock();
+    return ForwardingStore::Write(batch, d);
+  }
+  void AwaitEntered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  const std::string marker_;
+  const bool fail_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool used_ = false, entered_ = false, released_ = false;
+};
+
+// While batch A's write is in flight, batch B carrying one of A's ids waits for it: a landed
+// write makes B's copy a duplicate, a failed one leaves the id to B.
+TEST_F(UsageMeterTest, ABatchMeetingAnIdInFlightWaitsForThatWrite) {
+  for (const bool fail : {true, false}) {
+    SCOPED_TRACE(fail ? "A's write fails" : "A's write lands");
+    OpenAll();
+    GatedStore gate(*kv_, "gate-" + std::string(fail ? "f" : "s"), fail);
+    Result<std::unique_ptr<UsageMeter>> m = UsageMeter::Open(gate, clock_);
+    ASSERT_TRUE(m.ok());
+    UsageMeter& meter = **m;
+    // Each round its own principal (the store keeps the first round's ids).
+    const std::string prn = fail ? kPrn : "prn_second";
+    const std::string a_only = fail ? "gate-f" : "gate-s", shared = fail ? "sf" : "ss",
+                      b_only = fail ? "bf" : "bs";
+    Result<IngestResult> a_result = InternalError("not run");
+    std::thread a([&] {
+      a_result = meter.Ingest(prn, {Ev(a_only, "", "api.shop", "USD", 1, kStart),
+                                     Ev(shared, "", "api.shop", "USD", 2, kStart)});
+    });
+    gate.AwaitEntered();
+    std::atomic<bool> b_done{false};
+    Result<IngestResult> b_result = InternalError("not run");
+    std::thread b([&] {
+      b_result = meter.Ingest(prn, {Ev(shared, "", "api.shop", "USD", 2, kStart),
+                                     Ev(b_only, "", "api.shop", "USD", 4, kStart)});
+      b_done.store(true);
+    });
+    // B cannot have an answer while A's write is undecided (it waits however long this is).
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(b_done.load());
+    gate.Release();
+    a.join();
+    b.join();
+    ASSERT_TRUE(b_result.ok()) << b_result.error().ToString();
+    if (fail) {
+      EXPECT_FALSE(a_result.ok());
+      EXPECT_EQ(b_result->status,
+                (std::vector<IngestStatus>{IngestStatus::kAccepted, IngestStatus::kAccepted}));
+    } else {
+      ASSERT_TRUE(a_result.ok()) << a_result.error().ToString();
+      EXPECT_EQ(a_result->accepted, 2u);
+      EXPECT_EQ(b_result->status,
+                (std::vector<IngestStatus>{IngestStatus::kDuplicate, IngestStatus::kAccepted}));
+    }
+    // What the meter counts is what the store holds.
+    UsageQuery q;
+    q.principal = prn;
+    Result<std::vector<UsageRow>> rows = meter.Query(q);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].amount, Amount::FromUint64(fail ? 6 : 7));
+    const size_t remembered = fail ? 2u : 2u + 3u;  // the second round also loaded the first's
+    EXPECT_EQ(meter.RememberedIdsForTest(), remembered);
+    Result<std::unique_ptr<UsageMeter>> reopened = UsageMeter::Open(*kv_, clock_);
+    ASSERT_TRUE(reopened.ok());
+    EXPECT_EQ((*reopened)->RememberedIdsForTest(), remembered);
+  }
 }
 
 TEST_F(UsageMeterTest, SameIdWithOtherContentIsAConflict) {
