@@ -383,9 +383,14 @@ std::string Hex(uint64_t v, int digits) {
   return std::string(buf, static_cast<size_t>(digits));
 }
 
-bool SameTuple(const UsageEvent& a, const UsageEvent& b) {
+// Whether two events belong to one run of the audit data (specs/usage.md §5) ...
+bool SameRun(const UsageEvent& a, const UsageEvent& b) {
   return a.agent == b.agent && a.mandate == b.mandate && a.payee == b.payee &&
-         a.asset == b.asset && a.resource == b.resource && a.source == b.source;
+         a.asset == b.asset && a.resource == b.resource;
+}
+// ... and to one series of the aggregates.
+bool SameTuple(const UsageEvent& a, const UsageEvent& b) {
+  return SameRun(a, b) && a.source == b.source;
 }
 
 uint64_t Mix64(uint64_t x) {  // splitmix64's finalizer
@@ -505,10 +510,7 @@ std::string UsageAuditData(std::string_view batch, const std::vector<const Usage
   out += ",\"runs\":[";
   const UsageEvent* prev = nullptr;
   for (const UsageEvent* e : events) {
-    const bool same = prev != nullptr && e->agent == prev->agent && e->mandate == prev->mandate &&
-                      e->payee == prev->payee && e->asset == prev->asset &&
-                      e->resource == prev->resource;
-    if (!same) {
+    if (prev == nullptr || !SameRun(*e, *prev)) {
       if (prev != nullptr) out += "]},";
       out += "{\"agent\":";
       json::AppendQuoted(out, e->agent);

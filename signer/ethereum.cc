@@ -68,7 +68,11 @@ Result<Bytes> EthereumAddressBytes(const PublicKey& key) {
   if (point.size() != 65 || point[0] != 0x04) {
     return InternalError("unexpected uncompressed point encoding");
   }
-  const Bytes hash = Keccak256(ByteSpan(point).subspan(1));  // X || Y, 64 bytes
+  return EthereumAddressOfPoint(ByteSpan(point).subspan(1));
+}
+
+Bytes EthereumAddressOfPoint(ByteSpan xy64) {
+  const Bytes hash = Keccak256(xy64);
   return Bytes(hash.end() - kEthereumAddressSize, hash.end());
 }
 

@@ -20,6 +20,9 @@ Result<std::string> EthereumAddress(const PublicKey& key);
 // The same for the raw 20 address bytes of a known key.
 Result<Bytes> EthereumAddressBytes(const PublicKey& key);
 
+// The raw 20 address bytes of an uncompressed point's coordinates X || Y (64 bytes).
+Bytes EthereumAddressOfPoint(ByteSpan xy64);
+
 // "0x" + 40 hex digits with EIP-55 mixed-case checksum. REQUIRES: addr20.size() == 20 (other
 // lengths are checksummed the same way, which is not meaningful).
 std::string ToChecksumAddress(ByteSpan addr20);

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "base/secret.h"
-#include "signer/keccak.h"
+#include "signer/ethereum.h"
 #include "signer/recoverable.h"
 
 namespace mandated::signer {
@@ -339,8 +339,7 @@ Result<Bytes> RecoverEthereumAddress(ByteSpan digest32, ByteSpan signature65,
                                      const RecoverOptions& options) {
   MD_ASSIGN_OR_RETURN(secp256k1_pubkey pubkey, RecoverPoint(digest32, signature65, options));
   const Bytes point = SerializePoint(pubkey, /*compressed=*/false);  // 0x04 || X || Y
-  const Bytes hash = Keccak256(ByteSpan(point).subspan(1));
-  return Bytes(hash.end() - 20, hash.end());
+  return EthereumAddressOfPoint(ByteSpan(point).subspan(1));
 }
 
 }  // namespace mandated::signer
