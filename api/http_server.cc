@@ -323,21 +323,28 @@ class GuardedServer final : public httplib::Server {
   }
 
   // Closing a socket with unread input makes the kernel send a reset, which can destroy the
-  // response not yet read by the client. So: stop sending, then discard input for a short
-  // while (at most 64 KiB, 500 ms) before closing.
+  // response not yet read by the client, or fail the client's write of a body it is still
+  // sending (a 413 is answered before the body is read). So: stop sending, then discard input
+  // until the client closes its side, goes quiet for 500 ms, or 2 s have passed; only then
+  // close. Time, not bytes, bounds the wait: a client on loopback sends megabytes in that time.
   static void LingeringClose(socket_t sock) {
     ::shutdown(sock, SHUT_WR);
-    char sink[4096];
-    size_t drained = 0;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-    while (drained < 64 * 1024) {
+    char sink[16 * 1024];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             until - std::chrono::steady_clock::now()).count();
-      pollfd p{sock, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
-      const ssize_t n = ::recv(sock, sink, sizeof(sink), 0);
+      if (left <= 0) break;
+      ssize_t n = ::recv(sock, sink, sizeof(sink), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{sock, POLLIN, 0};
+        const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 500)));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n = ::recv(sock, sink, sizeof(sink), 0);
+      }
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      drained += static_cast<size_t>(n);
     }
     ::close(sock);
   }
