@@ -17,8 +17,10 @@
 #                  connection count, flat out, with the same driver settings, so both see the
 #                  same machine over the run. An unreported round at the first connection count
 #                  comes before them (warms node's JIT).
-#   --batch-sizes  events per POST /v1/usage batch; each size is driven flat out once, every
-#                  request a batch of fresh event ids ("u<size>-<seq>-<i>").
+#   --batch-sizes  events per POST /v1/usage batch; each size is driven flat out once (at
+#                  --usage-connections, default 8: enough to keep both cores busy while some
+#                  batches wait on their synced write), every request a batch of fresh
+#                  event ids ("u<size>-<seq>-<i>").
 # MANDATED_BENCH_BUILD_DIR picks the build directory (default build/release).
 #
 # The verify body is the long-lived v2 vector's "POST /verify" request (valid against the real
@@ -38,7 +40,7 @@ connections="16 64"
 duration=5
 warmup=1
 batch_sizes="1000 10000"
-usage_connections=4
+usage_connections=8
 workers=""
 do_build=1
 while [ $# -gt 0 ]; do
@@ -52,7 +54,7 @@ while [ $# -gt 0 ]; do
     --usage-connections) usage_connections="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "x402_load.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
