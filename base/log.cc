@@ -1,12 +1,14 @@
 // Structured JSON-lines logger.
 #include "base/log.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <mutex>
+#include <shared_mutex>
 
 #include "base/clock.h"
 #include "base/json.h"
@@ -15,8 +17,23 @@ namespace mandated::log {
 namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
-std::mutex g_mu;
+// Short lines share it (each is one write(2) the kernel keeps whole); a long line, which a pipe
+// may take in pieces, and a test's sink hold it alone.
+std::shared_mutex g_mu;
 std::function<void(std::string_view)>* g_sink = nullptr;  // guarded by g_mu
+std::atomic<bool> g_sink_set{false};                       // g_sink != nullptr, read unlocked
+
+// Writes the whole line to stderr, one write(2) while it takes the line whole.
+void WriteStderr(std::string_view line) {
+  size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0) {
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+}
 
 std::string_view LevelName(Level level) {
   switch (level) {
@@ -52,9 +69,10 @@ Result<Level> ParseLevel(std::string_view name) {
 }
 
 void SetSinkForTest(std::function<void(std::string_view)> sink) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  std::unique_lock<std::shared_mutex> lock(g_mu);
   delete g_sink;
   g_sink = sink ? new std::function<void(std::string_view)>(std::move(sink)) : nullptr;
+  g_sink_set.store(g_sink != nullptr);
 }
 
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
@@ -84,20 +102,20 @@ void Write(Level level, std::string_view msg, std::span<const Field> fields) {
     }
   }
   line += "}\n";
-  std::lock_guard<std::mutex> lock(g_mu);
+  // A line up to PIPE_BUF bytes goes out in one write(2), which the kernel keeps whole on a
+  // pipe and a file, so concurrent requests write side by side instead of queueing on a lock
+  // (each waiter would cost a futex call): they only keep a long line's pieces from being split.
+  if (!g_sink_set.load(std::memory_order_acquire) && line.size() <= PIPE_BUF) {
+    std::shared_lock<std::shared_mutex> shared(g_mu);
+    WriteStderr(line);
+    return;
+  }
+  std::unique_lock<std::shared_mutex> lock(g_mu);
   if (g_sink != nullptr) {
     (*g_sink)(line);
     return;
   }
-  // One write(2) per line keeps lines whole even when several processes share the stream.
-  size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
-    if (n <= 0) {
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
+  WriteStderr(line);
 }
 
 }  // namespace mandated::log
