@@ -178,10 +178,16 @@ bool Trusted(const std::array<uint8_t, 16>& a, const std::vector<IpNetwork>& tru
   return false;
 }
 
-// One connection's socket as httplib reads it, with the limits httplib 0.11 lacks (its line
-// reader buffers a request line or header line of any length, its read timeout is per read):
-// each request may read at most `budget` bytes and must arrive whole before an absolute
+// One connection's socket as httplib reads and writes it, with the limits httplib 0.11 lacks (its
+// line reader buffers a request line or header line of any length, its read timeout is per
+// read): each request may read at most `budget` bytes and must arrive whole before an absolute
 // deadline; past either, every read fails and httplib drops the connection.
+// System calls are what a request costs most on a virtual machine, so the stream saves them:
+// a response (httplib writes its head and its body separately, each after a poll) is gathered
+// and sent in one send when the request is done (Flush), or earlier when input is needed (an
+// interim 100 Continue) or 64 KiB are pending; received bytes are taken without a poll when
+// they are already there; the two addresses httplib asks for on every request are looked up
+// once per connection.
 // Thread safety: used by the one worker thread serving the connection.
 class GuardedStream final : public httplib::Stream {
  public:
@@ -197,11 +203,18 @@ class GuardedStream final : public httplib::Stream {
   bool buffered() const { return begin_ < end_; }
 
   bool is_readable() const override { return begin_ < end_ || Wait(POLLIN, o_.read_timeout_ms); }
-  bool is_writable() const override { return Wait(POLLOUT, o_.write_timeout_ms); }
+  bool is_writable() const override {
+    return out_.size() < kOutLimit || Wait(POLLOUT, o_.write_timeout_ms);
+  }
 
   ssize_t read(char* ptr, size_t size) override {
     if (exhausted_) return -1;
     if (begin_ == end_) {
+      // Whatever was written is sent before waiting for input it may be the answer to.
+      if (!Flush()) {
+        exhausted_ = true;
+        return -1;
+      }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline_ - std::chrono::steady_clock::now()).count();
       if (budget_ == 0 || left <= 0) {
@@ -234,19 +247,55 @@ class GuardedStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
-    if (!Wait(POLLOUT, o_.write_timeout_ms)) return -1;
-    return ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    if (write_failed_) return -1;
+    out_.append(ptr, size);
+    if (out_.size() >= kOutLimit && !Flush()) return -1;
+    return static_cast<ssize_t>(size);
+  }
+
+  // Sends everything written so far; false once the connection cannot take it (the client
+  // went away or stopped reading for the write timeout).
+  bool Flush() {
+    size_t done = 0;
+    while (!write_failed_ && done < out_.size()) {
+      const ssize_t n =
+          ::send(sock_, out_.data() + done, out_.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        write_failed_ = !Wait(POLLOUT, o_.write_timeout_ms);
+      } else {
+        write_failed_ = true;
+      }
+    }
+    out_.clear();
+    if (out_.capacity() > kOutLimit) out_.shrink_to_fit();
+    return !write_failed_;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    Address(::getpeername, ip, port);
+    if (!remote_.known) remote_ = Address(::getpeername);
+    ip = remote_.ip;
+    port = remote_.port;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    Address(::getsockname, ip, port);
+    if (!local_.known) local_ = Address(::getsockname);
+    ip = local_.ip;
+    port = local_.port;
   }
   socket_t socket() const override { return sock_; }
 
  private:
+  static constexpr size_t kOutLimit = 64 * 1024;
+
+  struct Endpoint {
+    bool known = false;
+    std::string ip;
+    int port = 0;
+  };
+
   bool Wait(short events, int timeout_ms) const {
     pollfd p{sock_, events, 0};
     int r;
@@ -257,17 +306,20 @@ class GuardedStream final : public httplib::Stream {
   }
 
   template <typename F>
-  void Address(F get, std::string& ip, int& port) const {
+  Endpoint Address(F get) const {
+    Endpoint e;
+    e.known = true;
     sockaddr_storage a{};
     socklen_t len = sizeof(a);
-    if (get(sock_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
+    if (get(sock_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return e;
     char host[NI_MAXHOST] = {};
     char serv[NI_MAXSERV] = {};
     if (getnameinfo(reinterpret_cast<sockaddr*>(&a), len, host, sizeof(host), serv, sizeof(serv),
                     NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-      ip = host;
-      port = std::atoi(serv);
+      e.ip = host;
+      e.port = std::atoi(serv);
     }
+    return e;
   }
 
   socket_t sock_;
@@ -275,9 +327,13 @@ class GuardedStream final : public httplib::Stream {
   uint64_t budget_ = 0;
   std::chrono::steady_clock::time_point deadline_;
   bool exhausted_ = false;
+  bool write_failed_ = false;
   char buf_[64 * 1024];  // httplib reads 4 KiB at a time; a body arrives in fewer, larger recvs
   size_t begin_ = 0;
   size_t end_ = 0;
+  std::string out_;  // written, not yet sent
+  mutable Endpoint remote_;
+  mutable Endpoint local_;
 };
 
 // httplib's server with its per-connection loop replaced (the base class declares it virtual):
@@ -300,6 +356,7 @@ class GuardedServer final : public httplib::Server {
       t_close_connection = false;
       bool connection_closed = false;
       ok = process_request(strm, left == 1, connection_closed, nullptr);
+      ok = strm.Flush() && ok;
       if (!ok || connection_closed || t_close_connection || strm.exhausted()) {
         break;
       }
@@ -325,13 +382,14 @@ class GuardedServer final : public httplib::Server {
   // Closing a socket with unread input makes the kernel send a reset, which can destroy the
   // response not yet read by the client, or fail the client's write of a body it is still
   // sending (a 413 is answered before the body is read). So: stop sending, then discard input
-  // until the client closes its side, goes quiet for 500 ms, or 2 s have passed; only then
-  // close. Time, not bytes, bounds the wait: a client on loopback sends megabytes in that time.
+  // until the client closes its side, goes quiet for 500 ms, 2 s have passed or 4 MiB were
+  // discarded (enough for a client to finish sending a refused body; an endless sender is cut).
   static void LingeringClose(socket_t sock) {
     ::shutdown(sock, SHUT_WR);
     char sink[16 * 1024];
+    size_t drained = 0;
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    for (;;) {
+    while (drained < kLingerBytes) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             until - std::chrono::steady_clock::now()).count();
       if (left <= 0) break;
@@ -345,9 +403,12 @@ class GuardedServer final : public httplib::Server {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
+      drained += static_cast<size_t>(n);
     }
     ::close(sock);
   }
+
+  static constexpr size_t kLingerBytes = 4 << 20;
 
   const HttpServerOptions& options_;
 };

@@ -271,6 +271,59 @@ TEST_F(ServerTest, BurstOfConnectionsWhileTheServerIsBusyIsEveryOneServed) {
   EXPECT_EQ(served, kConnections);
 }
 
+// Reads from `fd` until `text` has arrived after `from` or 10 s pass; returns what was read.
+std::string ReadUntil(int fd, std::string got, const std::string& text, size_t from = 0) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char buf[4096];
+  while (got.find(text, from) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// The server gathers each response and sends it once the request is done: an interim
+// "100 Continue" must still go out before the server waits for the body it invites, and
+// pipelined requests get their answers in order.
+TEST_F(ServerTest, InterimContinueIsSentBeforeTheBodyAndPipelinedAnswersKeepTheirOrder) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string body = R"({"name":"Continue Co"})";
+  const std::string head = "POST /v1/principals HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+                           server_->bootstrap_token() +
+                           "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  std::string got = ReadUntil(fd, "", "\r\n\r\n");
+  ASSERT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(send(fd, body.data(), body.size(), MSG_NOSIGNAL), static_cast<ssize_t>(body.size()));
+  got = ReadUntil(fd, "", "Continue Co");
+  EXPECT_EQ(got.rfind("HTTP/1.1 201", 0), 0u) << got;
+
+  // Two requests in one send: two answers, in order, on the same connection.
+  const std::string two = "GET /v1/nothing-here HTTP/1.1\r\nHost: t\r\n\r\n"
+                          "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+  ASSERT_EQ(send(fd, two.data(), two.size(), MSG_NOSIGNAL), static_cast<ssize_t>(two.size()));
+  got = ReadUntil(fd, "", "{\"status\":\"ok\"}");
+  const size_t not_found = got.find("HTTP/1.1 404");
+  const size_t ok = got.find("HTTP/1.1 200");
+  EXPECT_EQ(not_found, 0u) << got;
+  EXPECT_NE(ok, std::string::npos) << got;
+  EXPECT_LT(not_found, ok);
+  close(fd);
+  EXPECT_EQ(PrincipalCount(), 1u);
+}
+
 // Must-show 4: SIGKILL in the middle of durable writes loses no acknowledged write and leaves no
 // torn batch (each principal is a record plus a name-index entry written in one batch).
 TEST(ServerCrashTest, SigkillLosesNoAcknowledgedWriteAndTearsNoBatch) {
