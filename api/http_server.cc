@@ -62,6 +62,11 @@ void WriteProblem(httplib::Response& res, const Response& problem) {
 // connection closes after the response instead of reading the body as the next request.
 thread_local bool t_close_connection = false;
 
+class GuardedStream;
+// The stream of the connection this worker thread serves, for the logger to send the response
+// before it logs it.
+thread_local GuardedStream* t_stream = nullptr;
+
 // Closes the connection after this response (GuardedServer below ends its loop), so that a body
 // left unread is never parsed as a next request.
 void CloseAfterResponse(httplib::Response& res) {
@@ -184,10 +189,12 @@ bool Trusted(const std::array<uint8_t, 16>& a, const std::vector<IpNetwork>& tru
 // deadline; past either, every read fails and httplib drops the connection.
 // System calls are what a request costs most on a virtual machine, so the stream saves them:
 // a response (httplib writes its head and its body separately, each after a poll) is gathered
-// and sent in one send when the request is done (Flush), or earlier when input is needed (an
-// interim 100 Continue) or 64 KiB are pending; received bytes are taken without a poll when
-// they are already there; the two addresses httplib asks for on every request are looked up
-// once per connection.
+// and sent in one send before the request is logged (Flush, from the logger) or when input is
+// needed first (an interim 100 Continue); a write that would take the pending bytes past 64 KiB
+// sends them and itself at once instead of copying it; received bytes are taken without a poll
+// when they are already there; the two addresses httplib asks for on every request are looked
+// up once per connection. (The server uses no content providers, which would stream through
+// is_writable.)
 // Thread safety: used by the one worker thread serving the connection.
 class GuardedStream final : public httplib::Stream {
  public:
@@ -204,7 +211,7 @@ class GuardedStream final : public httplib::Stream {
 
   bool is_readable() const override { return begin_ < end_ || Wait(POLLIN, o_.read_timeout_ms); }
   bool is_writable() const override {
-    return out_.size() < kOutLimit || Wait(POLLOUT, o_.write_timeout_ms);
+    return !write_failed_ && (out_.size() < kOutLimit || Wait(POLLOUT, o_.write_timeout_ms));
   }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -248,31 +255,20 @@ class GuardedStream final : public httplib::Stream {
 
   ssize_t write(const char* ptr, size_t size) override {
     if (write_failed_) return -1;
-    out_.append(ptr, size);
-    if (out_.size() >= kOutLimit && !Flush()) return -1;
+    if (out_.size() + size <= kOutLimit) {
+      out_.append(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
+    if (!Flush() || !SendAll(ptr, size)) return -1;
     return static_cast<ssize_t>(size);
   }
 
   // Sends everything written so far; false once the connection cannot take it (the client
   // went away or stopped reading for the write timeout).
   bool Flush() {
-    size_t done = 0;
-    while (!write_failed_ && done < out_.size()) {
-      const ssize_t n =
-          ::send(sock_, out_.data() + done, out_.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        done += static_cast<size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        write_failed_ = !Wait(POLLOUT, o_.write_timeout_ms);
-      } else {
-        write_failed_ = true;
-      }
-    }
+    const bool sent = SendAll(out_.data(), out_.size());
     out_.clear();
-    if (out_.capacity() > kOutLimit) out_.shrink_to_fit();
-    return !write_failed_;
+    return sent;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -295,6 +291,23 @@ class GuardedStream final : public httplib::Stream {
     std::string ip;
     int port = 0;
   };
+
+  bool SendAll(const char* data, size_t size) {
+    size_t done = 0;
+    while (!write_failed_ && done < size) {
+      const ssize_t n = ::send(sock_, data + done, size - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        write_failed_ = !Wait(POLLOUT, o_.write_timeout_ms);
+      } else {
+        write_failed_ = true;
+      }
+    }
+    return !write_failed_;
+  }
 
   bool Wait(short events, int timeout_ms) const {
     pollfd p{sock_, events, 0};
@@ -331,7 +344,7 @@ class GuardedStream final : public httplib::Stream {
   char buf_[64 * 1024];  // httplib reads 4 KiB at a time; a body arrives in fewer, larger recvs
   size_t begin_ = 0;
   size_t end_ = 0;
-  std::string out_;  // written, not yet sent
+  std::string out_;  // written, not yet sent; at most kOutLimit bytes
   mutable Endpoint remote_;
   mutable Endpoint local_;
 };
@@ -349,6 +362,7 @@ class GuardedServer final : public httplib::Server {
     int yes = 1;
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     GuardedStream strm(sock, options_);
+    t_stream = &strm;
     bool ok = false;
     size_t left = keep_alive_max_count_;
     while (svr_sock_ != INVALID_SOCKET && left > 0 && (strm.buffered() || WaitForRequest(sock))) {
@@ -362,6 +376,7 @@ class GuardedServer final : public httplib::Server {
       }
       --left;
     }
+    t_stream = nullptr;
     LingeringClose(sock);
     return ok;
   }
@@ -382,13 +397,15 @@ class GuardedServer final : public httplib::Server {
   // Closing a socket with unread input makes the kernel send a reset, which can destroy the
   // response not yet read by the client, or fail the client's write of a body it is still
   // sending (a 413 is answered before the body is read). So: stop sending, then discard input
-  // until the client closes its side, goes quiet for 500 ms, 2 s have passed or 4 MiB were
-  // discarded (enough for a client to finish sending a refused body; an endless sender is cut).
+  // until the client closes its side, goes quiet for 500 ms, 1 s has passed or 4 MiB were
+  // discarded. A client still sending a refused body past that (more than 4 MiB beyond what the
+  // request read) may see a reset instead of the answer; an endless sender is cut off, and no
+  // connection holds its worker more than a second here.
   static void LingeringClose(socket_t sock) {
     ::shutdown(sock, SHUT_WR);
     char sink[16 * 1024];
     size_t drained = 0;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (drained < kLingerBytes) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             until - std::chrono::steady_clock::now()).count();
@@ -628,6 +645,8 @@ class HttpServer::Impl {
         });
 
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      // httplib logs once the response is written: it goes out now, and its time counts.
+      if (t_stream != nullptr) t_stream->Flush();
       const int64_t micros = SystemClock::Get().MonotonicMicros() - t_ctx.start_micros;
       metrics_.ObserveRequest(t_ctx.route, req.method, res.status, micros);
       std::vector<log::Field> fields = {{"request_id", t_ctx.request_id},

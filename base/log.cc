@@ -2,6 +2,7 @@
 #include "base/log.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,8 +19,28 @@ namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
 // Short lines share it (each is one write(2) the kernel keeps whole); a long line, which a pipe
-// may take in pieces, and a test's sink hold it alone.
-std::shared_mutex g_mu;
+// may take in pieces, and a test's sink hold it alone. It prefers writers, so a stream of short
+// lines from many threads cannot keep a long one waiting for ever.
+class OutputLock {
+ public:
+  OutputLock() {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&lock_, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  pthread_rwlock_t lock_;
+};
+OutputLock g_mu;
 std::function<void(std::string_view)>* g_sink = nullptr;  // guarded by g_mu
 std::atomic<bool> g_sink_set{false};                       // g_sink != nullptr, read unlocked
 
@@ -69,7 +90,7 @@ Result<Level> ParseLevel(std::string_view name) {
 }
 
 void SetSinkForTest(std::function<void(std::string_view)> sink) {
-  std::unique_lock<std::shared_mutex> lock(g_mu);
+  std::unique_lock<OutputLock> lock(g_mu);
   delete g_sink;
   g_sink = sink ? new std::function<void(std::string_view)>(std::move(sink)) : nullptr;
   g_sink_set.store(g_sink != nullptr);
@@ -102,15 +123,16 @@ void Write(Level level, std::string_view msg, std::span<const Field> fields) {
     }
   }
   line += "}\n";
-  // A line up to PIPE_BUF bytes goes out in one write(2), which the kernel keeps whole on a
-  // pipe and a file, so concurrent requests write side by side instead of queueing on a lock
-  // (each waiter would cost a futex call): they only keep a long line's pieces from being split.
+  // A line up to PIPE_BUF bytes goes out in one write(2), which Linux keeps whole on a pipe and
+  // a file (POSIX promises it for pipes), so concurrent requests write side by side instead of
+  // queueing on a lock (each waiter would cost a futex call); the shared lock only keeps a long
+  // line's pieces from being split.
   if (!g_sink_set.load(std::memory_order_acquire) && line.size() <= PIPE_BUF) {
-    std::shared_lock<std::shared_mutex> shared(g_mu);
+    std::shared_lock<OutputLock> shared(g_mu);
     WriteStderr(line);
     return;
   }
-  std::unique_lock<std::shared_mutex> lock(g_mu);
+  std::unique_lock<OutputLock> lock(g_mu);
   if (g_sink != nullptr) {
     (*g_sink)(line);
     return;

@@ -38,8 +38,8 @@ void SetSinkForTest(std::function<void(std::string_view line)> sink);
 
 // Writes {"ts":"<RFC 3339 UTC>","level":"info","msg":"...",<fields>} atomically as one line.
 // Thread safety: safe from any thread; lines never interleave (a line of up to PIPE_BUF bytes
-// is one write(2), which the kernel keeps whole, beside other short ones; a longer line and a
-// sink have the output to themselves).
+// is one write(2), which Linux keeps whole on pipes and files, beside other short ones; a longer
+// line and a sink have the output to themselves).
 void Write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
 // The same with a field list built at run time.
 void Write(Level level, std::string_view msg, std::span<const Field> fields);
