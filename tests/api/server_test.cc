@@ -219,6 +219,28 @@ TEST_F(ServerTest, SigtermDrainsAndExitsCleanly) {
 // A burst of connections arriving while the server cannot accept (stopped here with SIGSTOP) is
 // queued by the kernel and every one is served once it runs again. httplib's own listen backlog
 // of 5 let most of such a burst fail or wait for SYN retransmissions.
+// Reads from `fd` until `text` has arrived (or, with no text, until the peer closes), the
+// connection fails or `deadline` passes; returns what was read.
+std::string ReadUntil(int fd, const std::string& text,
+                      std::chrono::steady_clock::time_point deadline) {
+  std::string got;
+  char buf[4096];
+  while (text.empty() || got.find(text) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+std::chrono::steady_clock::time_point SecondsFromNow(int s) {
+  return std::chrono::steady_clock::now() + std::chrono::seconds(s);
+}
+
 TEST_F(ServerTest, BurstOfConnectionsWhileTheServerIsBusyIsEveryOneServed) {
   constexpr int kConnections = 300;
   ASSERT_EQ(kill(server_->pid(), SIGSTOP), 0);
@@ -254,37 +276,11 @@ TEST_F(ServerTest, BurstOfConnectionsWhileTheServerIsBusyIsEveryOneServed) {
   int served = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (int fd : fds) {
-    std::string answer;
-    char buf[4096];
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd p{fd, POLLIN, 0};
-      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) != 1) break;
-      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      answer.append(buf, static_cast<size_t>(n));
-    }
+    const std::string answer = ReadUntil(fd, "", deadline);
     if (answer.rfind("HTTP/1.1 200", 0) == 0) ++served;
     close(fd);
   }
   EXPECT_EQ(served, kConnections);
-}
-
-// Reads from `fd` until `text` has arrived after `from` or 10 s pass; returns what was read.
-std::string ReadUntil(int fd, std::string got, const std::string& text, size_t from = 0) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  char buf[4096];
-  while (got.find(text, from) == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) != 1) break;
-    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  return got;
 }
 
 // The server gathers each response and sends it once the request is done: an interim
@@ -304,17 +300,17 @@ TEST_F(ServerTest, InterimContinueIsSentBeforeTheBodyAndPipelinedAnswersKeepThei
                            "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
-  std::string got = ReadUntil(fd, "", "\r\n\r\n");
+  std::string got = ReadUntil(fd, "\r\n\r\n", SecondsFromNow(10));
   ASSERT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
   ASSERT_EQ(send(fd, body.data(), body.size(), MSG_NOSIGNAL), static_cast<ssize_t>(body.size()));
-  got = ReadUntil(fd, "", "Continue Co");
+  got = ReadUntil(fd, "Continue Co", SecondsFromNow(10));
   EXPECT_EQ(got.rfind("HTTP/1.1 201", 0), 0u) << got;
 
   // Two requests in one send: two answers, in order, on the same connection.
   const std::string two = "GET /v1/nothing-here HTTP/1.1\r\nHost: t\r\n\r\n"
                           "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
   ASSERT_EQ(send(fd, two.data(), two.size(), MSG_NOSIGNAL), static_cast<ssize_t>(two.size()));
-  got = ReadUntil(fd, "", "{\"status\":\"ok\"}");
+  got = ReadUntil(fd, "{\"status\":\"ok\"}", SecondsFromNow(10));
   const size_t not_found = got.find("HTTP/1.1 404");
   const size_t ok = got.find("HTTP/1.1 200");
   EXPECT_EQ(not_found, 0u) << got;
