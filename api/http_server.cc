@@ -20,6 +20,8 @@
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <tuple>
+#include <utility>
 
 #include "api/problem.h"
 #include "base/clock.h"
@@ -183,6 +185,50 @@ bool Trusted(const std::array<uint8_t, 16>& a, const std::vector<IpNetwork>& tru
   return false;
 }
 
+// Waits up to timeout_ms for `events` on the socket (EINTR is waited through); true if ready.
+bool WaitFor(socket_t sock, short events, int timeout_ms) {
+  pollfd p{sock, events, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, timeout_ms);
+  } while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+// recv(2) that takes what has already arrived without a poll (under load it usually has) and
+// polls, for at most timeout_ms, only an empty socket. Returns recv's result, or -1 with errno
+// ETIMEDOUT when nothing came in time.
+ssize_t RecvWaiting(socket_t sock, char* buf, size_t size, int timeout_ms) {
+  ssize_t n;
+  do {
+    n = ::recv(sock, buf, size, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return n;
+  if (!WaitFor(sock, POLLIN, timeout_ms)) {
+    errno = ETIMEDOUT;
+    return -1;
+  }
+  do {
+    n = ::recv(sock, buf, size, 0);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// The numeric address and port of one end of a connected socket (getpeername or getsockname).
+template <typename F>
+std::pair<std::string, int> Endpoint(socket_t sock, F get) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof(a);
+  if (get(sock, reinterpret_cast<sockaddr*>(&a), &len) != 0) return {};
+  char host[NI_MAXHOST] = {};
+  char serv[NI_MAXSERV] = {};
+  if (getnameinfo(reinterpret_cast<sockaddr*>(&a), len, host, sizeof(host), serv, sizeof(serv),
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    return {};
+  }
+  return {host, std::atoi(serv)};
+}
+
 // One connection's socket as httplib reads and writes it, with the limits httplib 0.11 lacks (its
 // line reader buffers a request line or header line of any length, its read timeout is per
 // read): each request may read at most `budget` bytes and must arrive whole before an absolute
@@ -198,7 +244,9 @@ bool Trusted(const std::array<uint8_t, 16>& a, const std::vector<IpNetwork>& tru
 // Thread safety: used by the one worker thread serving the connection.
 class GuardedStream final : public httplib::Stream {
  public:
-  GuardedStream(socket_t sock, const HttpServerOptions& o) : sock_(sock), o_(o) {}
+  GuardedStream(socket_t sock, const HttpServerOptions& o)
+      : sock_(sock), o_(o), remote_(Endpoint(sock, ::getpeername)),
+        local_(Endpoint(sock, ::getsockname)) {}
 
   // Starts the next request's byte budget and deadline.
   void BeginRequest() {
@@ -228,17 +276,9 @@ class GuardedStream final : public httplib::Stream {
         exhausted_ = true;
         return -1;
       }
-      // What has arrived is taken without waiting (under load it usually has); only an empty
-      // socket costs a poll.
-      const size_t want = std::min<uint64_t>(sizeof(buf_), budget_);
-      ssize_t n = ::recv(sock_, buf_, want, MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!Wait(POLLIN, static_cast<int>(std::min<int64_t>(left, o_.read_timeout_ms)))) {
-          exhausted_ = true;
-          return -1;
-        }
-        n = ::recv(sock_, buf_, want, 0);
-      }
+      const ssize_t n =
+          RecvWaiting(sock_, buf_, std::min<uint64_t>(sizeof(buf_), budget_),
+                      static_cast<int>(std::min<int64_t>(left, o_.read_timeout_ms)));
       if (n <= 0) {
         if (n < 0) exhausted_ = true;
         return n;
@@ -272,25 +312,15 @@ class GuardedStream final : public httplib::Stream {
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    if (!remote_.known) remote_ = Address(::getpeername);
-    ip = remote_.ip;
-    port = remote_.port;
+    std::tie(ip, port) = remote_;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    if (!local_.known) local_ = Address(::getsockname);
-    ip = local_.ip;
-    port = local_.port;
+    std::tie(ip, port) = local_;
   }
   socket_t socket() const override { return sock_; }
 
  private:
   static constexpr size_t kOutLimit = 64 * 1024;
-
-  struct Endpoint {
-    bool known = false;
-    std::string ip;
-    int port = 0;
-  };
 
   bool SendAll(const char* data, size_t size) {
     size_t done = 0;
@@ -309,31 +339,7 @@ class GuardedStream final : public httplib::Stream {
     return !write_failed_;
   }
 
-  bool Wait(short events, int timeout_ms) const {
-    pollfd p{sock_, events, 0};
-    int r;
-    do {
-      r = ::poll(&p, 1, timeout_ms);
-    } while (r < 0 && errno == EINTR);
-    return r > 0;
-  }
-
-  template <typename F>
-  Endpoint Address(F get) const {
-    Endpoint e;
-    e.known = true;
-    sockaddr_storage a{};
-    socklen_t len = sizeof(a);
-    if (get(sock_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return e;
-    char host[NI_MAXHOST] = {};
-    char serv[NI_MAXSERV] = {};
-    if (getnameinfo(reinterpret_cast<sockaddr*>(&a), len, host, sizeof(host), serv, sizeof(serv),
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-      e.ip = host;
-      e.port = std::atoi(serv);
-    }
-    return e;
-  }
+  bool Wait(short events, int timeout_ms) const { return WaitFor(sock_, events, timeout_ms); }
 
   socket_t sock_;
   const HttpServerOptions& o_;
@@ -345,8 +351,8 @@ class GuardedStream final : public httplib::Stream {
   size_t begin_ = 0;
   size_t end_ = 0;
   std::string out_;  // written, not yet sent; at most kOutLimit bytes
-  mutable Endpoint remote_;
-  mutable Endpoint local_;
+  const std::pair<std::string, int> remote_;  // httplib asks on every request: looked up once
+  const std::pair<std::string, int> local_;
 };
 
 // httplib's server with its per-connection loop replaced (the base class declares it virtual):
@@ -410,15 +416,8 @@ class GuardedServer final : public httplib::Server {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             until - std::chrono::steady_clock::now()).count();
       if (left <= 0) break;
-      ssize_t n = ::recv(sock, sink, sizeof(sink), MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        pollfd p{sock, POLLIN, 0};
-        const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 500)));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        n = ::recv(sock, sink, sizeof(sink), 0);
-      }
-      if (n < 0 && errno == EINTR) continue;
+      const ssize_t n =
+          RecvWaiting(sock, sink, sizeof(sink), static_cast<int>(std::min<int64_t>(left, 500)));
       if (n <= 0) break;
       drained += static_cast<size_t>(n);
     }

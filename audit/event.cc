@@ -103,10 +103,9 @@ std::string EncodeStaged(const Event& event) {
     v.Set("data", event.data.is_object() ? event.data : json::Value::Object());
     return json::Write(v);
   }
-  const std::string head = json::Write(v);
-  std::string out;
-  out.reserve(head.size() + 8 + event.data_json.size());
-  out.append(head, 0, head.size() - 1);  // without the closing brace
+  std::string out = json::Write(v);
+  out.pop_back();  // the closing brace
+  out.reserve(out.size() + 9 + event.data_json.size());
   out += ",\"data\":";
   out += event.data_json;
   out += '}';

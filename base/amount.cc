@@ -1,8 +1,6 @@
 // Amount parsing, printing and checked arithmetic.
 #include "base/amount.h"
 
-#include <algorithm>
-
 namespace mandated {
 
 Result<Amount> Amount::Parse(std::string_view text) {

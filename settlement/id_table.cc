@@ -51,11 +51,13 @@ IdTable::~IdTable() = default;
 
 uint64_t IdTable::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
 
-IdTable::Record& IdTable::RecordAt(uint64_t n) {
+IdTable::Record& IdTable::RecordIn(const std::vector<Mapped<Record>>& blocks, uint64_t n) {
   // Block k starts at record kFirstBlock * (2^k - 1).
   const unsigned k = static_cast<unsigned>(std::bit_width(n / kFirstBlock + 1)) - 1;
-  return records_[k].get()[n - kFirstBlock * ((uint64_t{1} << k) - 1)];
+  return blocks[k].get()[n - kFirstBlock * ((uint64_t{1} << k) - 1)];
 }
+
+std::string_view IdTable::KeyOf(const Record& r) const { return KeyIn(chunks_, r); }
 
 IdTable::Record& IdTable::NewRecord() {
   const uint64_t n = record_count_++;
@@ -65,8 +67,10 @@ IdTable::Record& IdTable::NewRecord() {
   return RecordAt(n);
 }
 
-std::string_view IdTable::KeyOf(const Record& r) const {
-  return std::string_view(chunks_[r.offset >> 32].get() + (r.offset & 0xffffffffu), r.length);
+IdTable::Record& IdTable::RecordAt(uint64_t n) { return RecordIn(records_, n); }
+
+std::string_view IdTable::KeyIn(const std::vector<Mapped<char>>& chunks, const Record& r) {
+  return std::string_view(chunks[r.offset >> 32].get() + (r.offset & 0xffffffffu), r.length);
 }
 
 size_t IdTable::Probe(std::string_view key, uint64_t hash) {
@@ -81,7 +85,7 @@ size_t IdTable::Probe(std::string_view key, uint64_t hash) {
       if (!have_free) free_at = i;
       have_free = true;
     } else if (slot >> 48 == tag) {
-      const Record& r = RecordAt((slot & 0xffffffffffffu) - 2);
+      const Record& r = RecordAt(RecordOfSlot(slot));
       if (r.hash == hash && r.length == key.size() && KeyOf(r) == key) return i;
     }
   }
@@ -112,7 +116,7 @@ IdTable::Entry* IdTable::Insert(std::string_view key, uint64_t hash, uint64_t va
   size_t at = Probe(key, hash);
   if ((at & kAbsent) == 0) {
     inserted = false;
-    return &RecordAt((slots_.get()[at] & 0xffffffffffffu) - 2).entry;
+    return &RecordAt(RecordOfSlot(slots_.get()[at])).entry;
   }
   // At most 7/10 of the slots used or tombstoned, so probes stay short.
   if ((size_ + tombstones_ + 1) * 10 > capacity_ * 7) {
@@ -136,13 +140,13 @@ IdTable::Entry* IdTable::Insert(std::string_view key, uint64_t hash, uint64_t va
 IdTable::Entry* IdTable::Find(std::string_view key) {
   const size_t at = Probe(key, Hash(key));
   if ((at & kAbsent) != 0) return nullptr;
-  return &RecordAt((slots_.get()[at] & 0xffffffffffffu) - 2).entry;
+  return &RecordAt(RecordOfSlot(slots_.get()[at])).entry;
 }
 
 bool IdTable::Erase(std::string_view key) {
   const size_t at = Probe(key, Hash(key));
   if ((at & kAbsent) != 0) return false;
-  Record& r = RecordAt((slots_.get()[at] & 0xffffffffffffu) - 2);
+  Record& r = RecordAt(RecordOfSlot(slots_.get()[at]));
   dead_bytes_ += r.length;
   live_bytes_ -= r.length;
   r.length = kErased;
@@ -170,9 +174,7 @@ void IdTable::Rebuild(size_t capacity, bool compact) {
     dead_bytes_ = 0;
   }
   auto old_record = [&](uint64_t n) -> const Record& {
-    if (!compact) return RecordAt(n);
-    const unsigned k = static_cast<unsigned>(std::bit_width(n / kFirstBlock + 1)) - 1;
-    return old_records[k].get()[n - kFirstBlock * ((uint64_t{1} << k) - 1)];
+    return RecordIn(compact ? old_records : records_, n);
   };
   const size_t mask = capacity_ - 1;
   constexpr uint64_t kAhead = 16;
@@ -185,8 +187,7 @@ void IdTable::Rebuild(size_t capacity, bool compact) {
       at = record_count_;
       Record& moved = NewRecord();
       moved = r;
-      moved.offset = StoreKey(std::string_view(
-          old_chunks[r.offset >> 32].get() + (r.offset & 0xffffffffu), r.length));
+      moved.offset = StoreKey(KeyIn(old_chunks, r));
     }
     size_t i = r.hash & mask;
     while (slots_.get()[i] != kEmptySlot) i = (i + 1) & mask;

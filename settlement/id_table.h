@@ -58,6 +58,8 @@ class IdTable {
   Record& RecordAt(uint64_t n);
   Record& NewRecord();  // the next record, in a new block when the last one is full
   std::string_view KeyOf(const Record& r) const;
+  // The record number a used slot points to.
+  static uint64_t RecordOfSlot(uint64_t slot) { return (slot & 0xffffffffffffu) - 2; }
   // The slot holding `key`, or the first free (empty or tombstone) slot met or-ed with kAbsent.
   size_t Probe(std::string_view key, uint64_t hash);
   // Appends the key's bytes to the arena; returns where they are.
@@ -75,6 +77,10 @@ class IdTable {
   };
   template <typename T>
   using Mapped = std::unique_ptr<T, Unmap>;
+  // Record n of a list of doubling blocks, and a record's key bytes in a list of chunks (the
+  // table's own, or the old ones while a compaction moves them).
+  static Record& RecordIn(const std::vector<Mapped<Record>>& blocks, uint64_t n);
+  static std::string_view KeyIn(const std::vector<Mapped<char>>& chunks, const Record& r);
   template <typename T>
   static Mapped<T> MapArray(size_t n) {
     return Mapped<T>(static_cast<T*>(MapHuge(n * sizeof(T))), Unmap{n * sizeof(T)});

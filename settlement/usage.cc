@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <span>
 #include <tuple>
 #include <unordered_set>
 #include <utility>
@@ -405,16 +406,23 @@ uint64_t Mix64(uint64_t x) {  // splitmix64's finalizer
 // out, so a retry without `at` is still the same event): a hash of the string fields, mixed with
 // the numbers. Kept in memory only (rebuilt at start), so it may change between versions.
 // Consecutive events of one series hash their strings once.
+// The series tuple of an event as one string: agent, mandate, payee, asset, resource and source,
+// each followed by 0x1f (the key of a series and the string a fingerprint hashes).
+void AppendTupleKey(std::string& out, std::string_view agent, std::string_view mandate,
+                    std::string_view payee, std::string_view asset, std::string_view resource,
+                    std::string_view source) {
+  for (std::string_view f : {agent, mandate, payee, asset, resource, source}) {
+    out.append(f);
+    out.push_back('\x1f');
+  }
+}
+
 class Fingerprinter {
  public:
   uint64_t operator()(const UsageEvent& e, bool at_given) {
     if (prev_ == nullptr || !SameTuple(e, *prev_)) {
       buf_.clear();
-      for (const std::string* f : {&e.agent, &e.mandate, &e.payee, &e.asset, &e.resource,
-                                   &e.source}) {
-        buf_.append(*f);
-        buf_.push_back('\x1f');
-      }
+      AppendTupleKey(buf_, e.agent, e.mandate, e.payee, e.asset, e.resource, e.source);
       tuple_ = std::hash<std::string_view>()(buf_);
     }
     prev_ = &e;  // REQUIRES: e outlives the next call
@@ -554,8 +562,10 @@ Status EventFromRow(const json::Value& row, const UsageEvent* run, UsageEvent& e
                                 "malformed-json");
   }
   const std::vector<json::Value>& f = row.items();
-  for (size_t i : run == nullptr ? std::vector<size_t>{0, 1, 2, 3, 4, 5, 7}
-                                  : std::vector<size_t>{0, 1}) {
+  static constexpr size_t kFullStrings[] = {0, 1, 2, 3, 4, 5, 7};
+  static constexpr size_t kRunStrings[] = {0, 1};
+  for (size_t i : run == nullptr ? std::span<const size_t>(kFullStrings)
+                                  : std::span<const size_t>(kRunStrings)) {
     if (!f[i].is_string()) {
       return InvalidArgumentError("usage.recorded event field is not a string", "malformed-json");
     }
@@ -685,20 +695,12 @@ struct UsageMeter::Impl {
            Hex(counter++, 8);
   }
 
-  void Remember(const std::string& principal, std::string_view id, uint64_t print) {
-    bool inserted = false;
-    SeenOf(principal).Insert(id, print, 0, inserted)->value = print;
-  }
-
   Series& SeriesFor(const std::string& principal, std::string_view agent, std::string_view mandate,
                     std::string_view payee, std::string_view asset, std::string_view resource,
                     std::string_view source) {
     thread_local std::string key;
     key.clear();
-    for (std::string_view f : {agent, mandate, payee, asset, resource, source}) {
-      key.append(f);
-      key.push_back('\x1f');
-    }
+    AppendTupleKey(key, agent, mandate, payee, asset, resource, source);
     auto& tuples = agg[principal];
     auto it = tuples.find(key);
     if (it == tuples.end()) {
@@ -801,10 +803,20 @@ Status UsageMeter::Load() {
       inner = events.error();
       return false;
     }
-    Fingerprinter fingerprint;
-    for (const DecodedEvent& d : *events) {
-      im.Remember(d.event.principal, d.event.id, fingerprint(d.event, d.at_given));
-      im.Count(d.event);
+    if (!events->empty()) {
+      // A record holds one principal's events.
+      const std::string& principal = events->front().event.principal;
+      IdTable& ids = im.SeenOf(principal);
+      Fingerprinter fingerprint;
+      std::vector<const UsageEvent*> counted;
+      counted.reserve(events->size());
+      for (const DecodedEvent& d : *events) {
+        const uint64_t print = fingerprint(d.event, d.at_given);
+        bool inserted = false;
+        ids.Insert(d.event.id, print, 0, inserted)->value = print;
+        counted.push_back(&d.event);
+      }
+      im.CountAll(principal, counted);
     }
     // Keys handed out later sort after every stored one.
     if (key.size() == 2 + 16 + 8) {
@@ -974,7 +986,7 @@ void UsageMeter::StagePayment(store::WriteBatch& batch, const UsageEvent& e) {
   PutField(record, copy.principal, prev.principal, true);
   PutVarint(record, 1);
   EncodeEvent(record, copy, true, prev, true);
-  batch.Put(kUsageFamily, impl_->NextBatchKey(clock_.NowUnixMicros()), record);
+  batch.Put(kUsageFamily, impl_->NextBatchKey(clock_.NowUnixMicros()), std::move(record));
 }
 
 void UsageMeter::CommittedPayment(const UsageEvent& e) {
@@ -1050,7 +1062,7 @@ Status UsageMeter::PruneLocked() {
   for (const std::string& k : keys) batch.Delete(kUsageFamily, k);
   std::string rollup_key = im.NextBatchKey(clock_.NowUnixMicros());
   rollup_key.replace(0, 2, kRollupPrefix);
-  batch.Put(kUsageFamily, rollup_key, rollup);
+  batch.Put(kUsageFamily, rollup_key, std::move(rollup));
   MD_RETURN_IF_ERROR(kv_.Write(batch));
   for (const auto& [principal, id] : forget) {
     if (auto it = im.seen.find(principal); it != im.seen.end()) it->second->Erase(id);
