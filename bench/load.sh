@@ -225,6 +225,14 @@ server_cpu_ticks() {
   awk '{print $14 + $15}' "/proc/$server_pid/stat"
 }
 
+# A tag no earlier step of this server used: the driver's {seq} restarts at 0 in every run, so
+# each step puts a fresh tag in its Idempotency-Keys and event ids. Without it, a second step of a
+# scenario repeats the first one's keys and the server answers those requests from its
+# idempotency records (a replay, not a new decision), which would count as authorizations.
+step_tag() {
+  date +%s%N
+}
+
 # drive RUN SCENARIO CONNECTIONS RATE DRIVER_FLAGS...: one measured run, appended to $out as one
 # JSON line (the driver's, plus the run's name and the server's worker count) and echoed to
 # stderr. RATE 0 is flat out.
@@ -310,7 +318,7 @@ scenario_authorize() {  # CONNECTIONS [RATE] [RUN]
   authorize_available || return 0
   drive "${3:-$run_name}" authorize "$1" "${2:-0}" --method POST --path /v1/authorizations \
     --tokens-file "$work/sessions.txt" --header 'Content-Type: application/json' \
-    --header "Idempotency-Key: bench-{seq}" --body-file "$work/authorize.json" \
+    --header "Idempotency-Key: bench-$(step_tag)-{seq}" --body-file "$work/authorize.json" \
     --expect-status 201 --expect-body-contains '"decision":"allowed"'
 }
 
@@ -318,7 +326,7 @@ authorize_with() {  # SCENARIO BODY_FILE DECISION CONNECTIONS RATE RUN
   authorize_available || return 0
   drive "$6" "$1" "$4" "$5" --method POST --path /v1/authorizations \
     --tokens-file "$work/sessions.txt" --header 'Content-Type: application/json' \
-    --header "Idempotency-Key: $1-$4-{seq}" --body-file "$work/$2" \
+    --header "Idempotency-Key: $1-$(step_tag)-{seq}" --body-file "$work/$2" \
     --expect-status 201 --expect-body-contains "\"decision\":\"$3\""
 }
 
@@ -350,7 +358,7 @@ make_capture_pool() {  # CONNECTIONS
   "$driver" --port "$port" --scenario capture-pool --connections "$1" --threads "$threads" \
     --warmup 0 --requests $((capture_requests + $1 + 64)) --method POST \
     --path /v1/authorizations --tokens-file "$work/sessions.txt" \
-    --header 'Content-Type: application/json' --header "Idempotency-Key: pool-$1-{seq}" \
+    --header 'Content-Type: application/json' --header "Idempotency-Key: pool-$(step_tag)-{seq}" \
     --body-file "$work/authorize.json" --expect-status 201 \
     --record-ids "$work/pool-$1.txt" > /dev/null
 }
@@ -362,7 +370,7 @@ scenario_capture() {  # CONNECTIONS [RATE] [RUN]
   drive "${3:-$run_name}" capture "$1" "${2:-0}" --method POST \
     --path '/v1/authorizations/{item}/capture' --items-file "$work/pool-$1.txt" \
     --tokens-file "$work/sessions.txt" --header 'Content-Type: application/json' \
-    --header "Idempotency-Key: capture-$1-{seq}" --body-file "$work/empty.json" \
+    --header "Idempotency-Key: capture-$(step_tag)-{seq}" --body-file "$work/empty.json" \
     --expect-status 200 --expect-body-contains '"state":"captured"' \
     --warmup 0 --requests "$capture_requests"
 }
@@ -382,9 +390,10 @@ scenario_trail() {  # CONNECTIONS [RATE] [RUN]
     --expect-status 200 --expect-body-contains '"items":[{'
 }
 
-# POST /v1/usage: batches of 100 new events (ids carry the connection count and {seq}).
+# POST /v1/usage: batches of 100 new events (ids carry the connection count, the step tag and
+# {seq}).
 scenario_usage_ingest() {  # CONNECTIONS [RATE] [RUN]
-  sed "s/\"e{seq}-/\"e$1-{seq}-/g" "$work/usage.json" > "$work/usage-$1.json"
+  sed "s/\"e{seq}-/\"e$1-$(step_tag)-{seq}-/g" "$work/usage.json" > "$work/usage-$1.json"
   drive "${3:-$run_name}" usage-ingest "$1" "${2:-0}" --method POST --path /v1/usage \
     --header "Authorization: Bearer $(cat "$work/merchant.token")" \
     --header 'Content-Type: application/json' --body-file "$work/usage-$1.json" \
@@ -396,7 +405,7 @@ scenario_usage_ingest() {  # CONNECTIONS [RATE] [RUN]
 scenario_x402_pay() {  # CONNECTIONS [RATE] [RUN]
   drive "${3:-$run_name}" x402-pay "$1" "${2:-0}" --method POST --path /v1/x402/pay \
     --tokens-file "$work/x402-sessions.txt" --header 'Content-Type: application/json' \
-    --header "Idempotency-Key: pay-$1-{seq}" --body-file "$work/x402-pay.json" \
+    --header "Idempotency-Key: pay-$(step_tag)-{seq}" --body-file "$work/x402-pay.json" \
     --expect-status 201 --expect-body-contains '"decision":"allowed"'
 }
 

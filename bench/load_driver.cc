@@ -24,6 +24,8 @@
 // by an earlier run, e.g. the authorizations a capture run captures). Each line of
 // --tokens-file is a bearer token; connection c sends `Authorization: Bearer <line c mod lines>`.
 // --record-ids writes the first "id" member of every 2xx answer (warm-up included), one a line.
+// Answers marked `Idempotent-Replayed: true` are counted in the output's mismatches ("replayed"):
+// a measured step must send keys no earlier step used, or it measures replays, not new work.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -465,6 +467,7 @@ struct ParsedResponse {
   int status = 0;
   size_t consumed = 0;  // bytes of the buffer this response used
   bool close = false;   // Connection: close
+  bool replayed = false;  // Idempotent-Replayed: true (an earlier answer, not new work)
   std::string body;     // the body, de-chunked (filled only when wanted)
 };
 
@@ -516,6 +519,8 @@ ParsedResponse ParseResponse(std::string_view buf, bool want_body) {
       content_length = n;
     } else if (IEquals(name, "transfer-encoding")) {
       chunked = value.size() >= 7 && IEquals(value.substr(value.size() - 7), "chunked");
+    } else if (IEquals(name, "idempotent-replayed")) {
+      r.replayed = IEquals(value, "true");
     } else if (IEquals(name, "connection")) {
       if (IEquals(value, "close")) {
         r.close = true;
@@ -605,6 +610,7 @@ struct Stats {
   std::array<uint64_t, kErrorKinds> errors{};
   uint64_t status_mismatches = 0;
   uint64_t body_mismatches = 0;
+  uint64_t replayed = 0;        // answers marked Idempotent-Replayed: a step reusing old keys
   uint64_t reconnects = 0;      // connections closed by the server (Connection: close or EOF)
   uint64_t unsent_late = 0;     // open loop: requests due in the window but never sent
   uint64_t pending_at_end = 0;  // requests sent and still unanswered when the run ended
@@ -733,19 +739,28 @@ class Worker {
     uint64_t slot = 0;     // open loop: index k of the next request of this connection
     bool queued = false;   // open loop: waiting in the due heap
     int64_t base_ns = 0;   // open loop: origin of the schedule
-    bool rebased = false;  // open loop: the schedule restarted at the end of the warm-up
+    bool rebased = false;  // open loop: the warm-up's backlog was dropped (Rebase)
     bool out_valid = false;
     bool watching_out = false;
   };
 
-  // Open loop: the schedule restarts at the end of the warm-up, so a connection that fell behind
-  // while warming up (e.g. waiting for its connection to be accepted) does not carry its backlog
-  // into the measurement.
+  // Open loop: at the end of the warm-up a connection drops the slots of its schedule that were
+  // due before the measurement began, so one that fell behind while warming up (e.g. waiting for
+  // its connection to be accepted) does not carry that backlog into the measurement. The
+  // schedule itself keeps its phase: restarting it at the measurement's start would date a
+  // connection's next request from a slot it was never due at (it was waiting for its old
+  // schedule's next one) and add that wait, up to a whole interval, to the request's latency.
   void Rebase(Conn& c, int64_t now) const {
     if (!c.rebased && now >= sh_.measure_start_ns) {
       c.rebased = true;
-      c.base_ns = sh_.measure_start_ns;
-      c.slot = 0;
+      const int64_t first = DueOf(c, c.slot);
+      if (first < sh_.measure_start_ns) {
+        c.slot += static_cast<uint64_t>(
+            static_cast<double>(sh_.measure_start_ns - first) / interval_ns_);
+      }
+      while (DueOf(c, c.slot) < sh_.measure_start_ns) {
+        ++c.slot;
+      }
     }
   }
 
@@ -1060,6 +1075,9 @@ class Worker {
     if (!o_.expect_body.empty() && r.body.find(o_.expect_body) == std::string::npos) {
       ++stats_.body_mismatches;
     }
+    if (r.replayed) {
+      ++stats_.replayed;
+    }
     stats_.latency.Record(static_cast<uint64_t>(std::max<int64_t>(0, now - c.want_ns)));
     CountMeasured();
   }
@@ -1257,6 +1275,7 @@ int RunLoad(const Options& o) {
     }
     total.status_mismatches += s.status_mismatches;
     total.body_mismatches += s.body_mismatches;
+    total.replayed += s.replayed;
     total.reconnects += s.reconnects;
     total.unsent_late += s.unsent_late;
     total.pending_at_end += s.pending_at_end;
@@ -1305,7 +1324,8 @@ int RunLoad(const Options& o) {
     out += ",\"expect_body_contains\":\"" + JsonEscape(o.expect_body) + "\"";
   }
   out += ",\"mismatches\":{\"status\":" + std::to_string(total.status_mismatches) +
-         ",\"body\":" + std::to_string(total.body_mismatches) + "}";
+         ",\"body\":" + std::to_string(total.body_mismatches) +
+         ",\"replayed\":" + std::to_string(total.replayed) + "}";
   if (o.rate > 0) {
     out += ",\"unsent_late\":" + std::to_string(total.unsent_late);
   }
@@ -1452,6 +1472,12 @@ int SelfTest() {
     Check(r.state == ParsedResponse::kMalformed, "bad status line");
     r = ParseResponse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false);
     Check(r.state == ParsedResponse::kComplete && r.close, "HTTP/1.0 closes");
+    r = ParseResponse("HTTP/1.1 201 Created\r\nidempotent-replayed: true\r\n"
+                      "Content-Length: 0\r\n\r\n",
+                      false);
+    Check(r.state == ParsedResponse::kComplete && r.replayed, "replayed answer");
+    r = ParseResponse("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", false);
+    Check(r.state == ParsedResponse::kComplete && !r.replayed, "new answer");
   }
   // Templates.
   {

@@ -49,6 +49,8 @@ def problems(d):
         out.append(f"{fmt_int(mm['status'])} not {d.get('expect_status')} ({statuses(d)})")
     if mm["body"]:
         out.append(f"{fmt_int(mm['body'])} without `{d.get('expect_body_contains')}`")
+    if mm.get("replayed"):
+        out.append(f"{fmt_int(mm['replayed'])} answered as idempotent replays (not new work)")
     if d.get("unsent_late"):
         out.append(f"{fmt_int(d['unsent_late'])} due but not sent in time")
     if d.get("pending_at_end") and d["oldest_pending_us"] > d["latency_us"]["max"]:
