@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <memory>
 #include <utility>
 
 #include "audit/event.h"
+#include "signer/bounded_cache.h"
 #include "signer/did.h"
 #include "signer/ethereum.h"
 #include "signer/hash.h"
@@ -43,6 +45,34 @@ Result<T> Decode(std::string_view raw, Result<T> (*from_json)(const json::Value&
                          "storage-corruption");
   }
   return out;
+}
+
+// Records decoded for authentication, by their stored bytes: a token presented again costs the
+// reads (which see every revocation and expiry as it is written) but not the JSON decode of bytes
+// already decoded. Keyed by content, the cache never serves a stale record: changed bytes miss.
+// One cache per record type, at most kDecodedRecordCapacity entries, least recently used dropped
+// first. Thread safety: BoundedCache is synchronized.
+constexpr size_t kDecodedRecordCapacity = 4096;
+
+template <typename T>
+Result<std::shared_ptr<const T>> LoadShared(const Tenant& t, std::string_view kind,
+                                            const std::string& id,
+                                            Result<T> (*from_json)(const json::Value&),
+                                            std::string_view what) {
+  // Never destroyed: a request may still authenticate while static destructors run.
+  static signer::BoundedCache<T>* const kDecoded =
+      new signer::BoundedCache<T>(kDecodedRecordCapacity);
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kind, id));
+  if (!raw.has_value()) {
+    return NotFoundError("no " + std::string(what) + " " + id + " in principal " +
+                             t.principal_id(),
+                         std::string(what) + "-not-found");
+  }
+  if (std::shared_ptr<const T> hit = kDecoded->Find(*raw); hit != nullptr) {
+    return hit;
+  }
+  MD_ASSIGN_OR_RETURN(T decoded, Decode<T>(*raw, from_json, what));
+  return kDecoded->Insert(*raw, std::make_shared<const T>(std::move(decoded)));
 }
 
 template <typename T>
@@ -244,11 +274,12 @@ Result<Caller> Directory::Authenticate(std::string_view token) {
 Result<Caller> Directory::AuthenticateCredential(std::string_view id, std::string_view secret) {
   MD_ASSIGN_OR_RETURN(std::string pid, PrincipalOf(kCredentialKind, id));
   Tenant t(kv_, pid);
-  Result<Credential> c =
-      Load<Credential>(t, kCredentialKind, std::string(id), &CredentialFromJson, "credential");
-  if (!c.ok()) {
-    return c.error().code() == StatusCode::kNotFound ? BadCredential() : c.error();
+  Result<std::shared_ptr<const Credential>> loaded = LoadShared<Credential>(
+      t, kCredentialKind, std::string(id), &CredentialFromJson, "credential");
+  if (!loaded.ok()) {
+    return loaded.error().code() == StatusCode::kNotFound ? BadCredential() : loaded.error();
   }
+  const Credential* c = loaded->get();
   if (!SecretMatches(secret, c->secret_sha256)) {
     return BadCredential();
   }
@@ -271,10 +302,12 @@ Result<Caller> Directory::AuthenticateCredential(std::string_view id, std::strin
 Result<Caller> Directory::AuthenticateSession(std::string_view id, std::string_view secret) {
   MD_ASSIGN_OR_RETURN(std::string pid, PrincipalOf(kSessionKind, id));
   Tenant t(kv_, pid);
-  Result<Session> s = Load<Session>(t, kSessionKind, std::string(id), &SessionFromJson, "session");
-  if (!s.ok()) {
-    return s.error().code() == StatusCode::kNotFound ? BadCredential() : s.error();
+  Result<std::shared_ptr<const Session>> loaded =
+      LoadShared<Session>(t, kSessionKind, std::string(id), &SessionFromJson, "session");
+  if (!loaded.ok()) {
+    return loaded.error().code() == StatusCode::kNotFound ? BadCredential() : loaded.error();
   }
+  const Session* s = loaded->get();
   if (!SecretMatches(secret, s->secret_sha256)) {
     return BadCredential();
   }
@@ -288,7 +321,9 @@ Result<Caller> Directory::AuthenticateSession(std::string_view id, std::string_v
   if (clock_.NowUnixSeconds() >= s->expires_at) {
     return UnauthenticatedError("session " + s->id + " has expired", "session-expired");
   }
-  MD_ASSIGN_OR_RETURN(Agent a, Load<Agent>(t, kAgentKind, s->agent_id, &AgentFromJson, "agent"));
+  MD_ASSIGN_OR_RETURN(std::shared_ptr<const Agent> agent,
+                      LoadShared<Agent>(t, kAgentKind, s->agent_id, &AgentFromJson, "agent"));
+  const Agent& a = *agent;
   if (a.state != "active") {
     return UnauthenticatedError("agent " + a.id + " is " + a.state, "agent-" + a.state);
   }

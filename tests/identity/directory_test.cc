@@ -193,6 +193,8 @@ TEST_F(DirectoryTest, RevokedSessionIsRefusedOnItsNextRequest) {
 TEST_F(DirectoryTest, SuspendedAgentIsRefusedAtOnceAndResumeDoesNotReviveSessions) {
   WithToken<Session> s = std::move(*dir_store_->OpenSessionWithAssertion(
       Request(Assertion(agent_key_, agent_did_, "jti-suspend-00001"))));
+  // Authenticated once first, so the decoded session and agent are cached when the agent changes.
+  ASSERT_TRUE(dir_store_->Authenticate(s.token.chars()).ok());
   ASSERT_TRUE(dir_store_->ChangeAgentState(*tenant_, agent_.id, "suspend").ok());
   Result<Caller> c = dir_store_->Authenticate(s.token.chars());
   ASSERT_FALSE(c.ok());
@@ -249,6 +251,7 @@ TEST_F(DirectoryTest, CredentialsAuthenticateUntilRevokedOrExpired) {
 
   creq.expires_at.reset();
   WithToken<Credential> c2 = std::move(*dir_store_->CreateCredential(*tenant_, creq));
+  ASSERT_TRUE(dir_store_->Authenticate(c2.token.chars()).ok());  // decoded and cached
   ASSERT_TRUE(dir_store_->DisableUser(*tenant_, alice.id).ok());
   EXPECT_EQ(Reason(dir_store_->Authenticate(c2.token.chars()).error()), "credential-revoked");
   // A role the user does not hold cannot be granted.
