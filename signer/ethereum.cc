@@ -33,6 +33,15 @@ BoundedCache<Checked>& ChecksumMemo() {
   return *kMemo;
 }
 
+// EIP-55 spellings by address bytes, so the text of an address written again (a payer in every
+// answer, a token, a merchant) costs a lookup instead of a Keccak-256. The same bound and
+// thread safety as the memo above; holds only public addresses.
+BoundedCache<std::string>& SpellingMemo() {
+  static BoundedCache<std::string>* const kMemo =
+      new BoundedCache<std::string>(kChecksumMemoCapacity);
+  return *kMemo;
+}
+
 // Whether `digits` (40 hex digits) are exactly the EIP-55 spelling of `addr20`.
 bool MatchesChecksum(std::string_view digits, ByteSpan addr20) {
   static constexpr char kLower[] = "0123456789abcdef";
@@ -82,6 +91,10 @@ Result<std::string> EthereumAddress(const PublicKey& key) {
 }
 
 std::string ToChecksumAddress(ByteSpan addr20) {
+  const std::string_view key(reinterpret_cast<const char*>(addr20.data()), addr20.size());
+  if (std::shared_ptr<const std::string> hit = SpellingMemo().Find(key); hit != nullptr) {
+    return *hit;
+  }
   std::string hex = HexEncode(addr20);  // lower case, as EIP-55 hashes it
   const Bytes hash = Keccak256(AsBytes(hex));
   for (size_t i = 0; i < hex.size() && i / 2 < hash.size(); ++i) {
@@ -90,7 +103,7 @@ std::string ToChecksumAddress(ByteSpan addr20) {
       hex[i] = static_cast<char>(hex[i] - 'a' + 'A');
     }
   }
-  return "0x" + hex;
+  return *SpellingMemo().Insert(key, std::make_shared<const std::string>("0x" + hex));
 }
 
 Status ParseAddressInto(std::string_view text, bool require_checksum,

@@ -80,6 +80,30 @@ TEST(EthereumTest, Eip55ExamplesRoundTrip) {
   }
 }
 
+// Spellings are remembered by address bytes (1024 of them): more distinct addresses than that,
+// spelled twice, give the same valid EIP-55 text whether the second spelling is remembered or
+// computed again after eviction, and never another address's text.
+TEST(EthereumTest, RememberedSpellingsStayExactPastTheMemoBound) {
+  constexpr int kAddresses = 3000;
+  std::vector<std::string> first;
+  for (int n = 0; n < kAddresses; ++n) {
+    Bytes address(20, 0);
+    for (int i = 0; i < 4; ++i) address[16 + i] = static_cast<uint8_t>(n >> (8 * (3 - i)));
+    address[0] = 0xab;  // letters in both halves of the text
+    first.push_back(ToChecksumAddress(address));
+  }
+  for (int n = kAddresses - 1; n >= 0; --n) {
+    Bytes address(20, 0);
+    for (int i = 0; i < 4; ++i) address[16 + i] = static_cast<uint8_t>(n >> (8 * (3 - i)));
+    address[0] = 0xab;
+    const std::string again = ToChecksumAddress(address);
+    ASSERT_EQ(again, first[n]) << n;
+    Result<Bytes> parsed = ParseAddress(again, /*require_checksum=*/true);
+    ASSERT_TRUE(parsed.ok()) << again;
+    ASSERT_EQ(*parsed, address) << again;
+  }
+}
+
 TEST(EthereumTest, OneLetterCaseFlipFailsTheChecksum) {
   for (const char* example : kEip55Examples) {
     const std::string original = example;
