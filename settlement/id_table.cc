@@ -8,8 +8,9 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <utility>
+
+#include "base/siphash.h"
 
 namespace mandated::settlement {
 namespace {
@@ -49,7 +50,9 @@ void IdTable::Unmap::operator()(void* p) const {
 IdTable::IdTable() : slots_(MapArray<uint64_t>(kInitialSlots)), capacity_(kInitialSlots) {}
 IdTable::~IdTable() = default;
 
-uint64_t IdTable::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
+// Keyed (SipHash-2-4 under a per-process random key): ids come from merchants, and an unkeyed
+// hash would let one choose ids that share a probe sequence and make every insert walk it.
+uint64_t IdTable::Hash(std::string_view key) { return SipHash24(ProcessSipKey(), key); }
 
 IdTable::Record& IdTable::RecordIn(const std::vector<Mapped<Record>>& blocks, uint64_t n) {
   // Block k starts at record kFirstBlock * (2^k - 1).

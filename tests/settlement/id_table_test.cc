@@ -4,9 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include "base/siphash.h"
 
 namespace mandated::settlement {
 namespace {
@@ -89,6 +95,36 @@ TEST(IdTableTest, KeysLongerThanAnArenaChunkAreKept) {
   EXPECT_EQ(t.Find("short")->value, 2u);
   EXPECT_EQ(t.Find(std::string(5 << 20, 'y')), nullptr);
   EXPECT_EQ(t.arena_bytes(), big.size() + 5);
+}
+
+// Ids chosen to share the low 16 bits of the library's unkeyed string hash (found here by brute
+// force, as a merchant could offline) would all probe from one slot of a table that used it.
+// The table's hash is SipHash-2-4 under the process's random key, so they spread like any ids.
+TEST(IdTableTest, IdsCollidingUnderTheUnkeyedHashDoNotCollideUnderTheTables) {
+  constexpr uint64_t kMask = 0xffff;
+  constexpr size_t kIds = 32;
+  const uint64_t target = std::hash<std::string_view>()(Key(0)) & kMask;
+  std::vector<std::string> crafted;
+  for (uint64_t i = 0; crafted.size() < kIds; ++i) {
+    const std::string k = Key(i);
+    if ((std::hash<std::string_view>()(k) & kMask) == target) crafted.push_back(k);
+  }
+  std::map<uint64_t, int> buckets;
+  for (const std::string& k : crafted) {
+    EXPECT_EQ(IdTable::Hash(k), SipHash24(ProcessSipKey(), k));
+    ++buckets[IdTable::Hash(k) & kMask];
+  }
+  int largest = 0;
+  for (const auto& [bucket, n] : buckets) largest = std::max(largest, n);
+  // 32 random 16-bit values: four in one bucket has odds of about 1 in 10^9.
+  EXPECT_LE(largest, 3);
+  IdTable t;
+  bool inserted = false;
+  for (size_t i = 0; i < crafted.size(); ++i) t.Insert(crafted[i], i, 0, inserted);
+  for (size_t i = 0; i < crafted.size(); ++i) {
+    ASSERT_NE(t.Find(crafted[i]), nullptr);
+    EXPECT_EQ(t.Find(crafted[i])->value, i);
+  }
 }
 
 }  // namespace
