@@ -2,7 +2,7 @@
 // rounds per 8-byte word, the length in the last word's top byte, four finalization rounds.
 #include "base/siphash.h"
 
-#include <cstring>
+#include <span>
 
 #include "base/log.h"
 #include "base/random.h"

@@ -274,7 +274,8 @@ bool ParseArgs(int argc, char** argv, Options& o) {
     } else if (arg == "--threads") {
       ok = ParseNumber(v, o.threads) && o.threads >= 1 && o.threads <= 256;
     } else if (arg == "--rate") {
-      ok = ParseNumber(v, o.rate) && o.rate >= 0;
+      // At most 10^7 a second: a finite rate the open loop can space out in nanoseconds.
+      ok = ParseNumber(v, o.rate) && std::isfinite(o.rate) && o.rate >= 0 && o.rate <= 1e7;
     } else if (arg == "--duration") {
       ok = ParseNumber(v, o.duration_s) && o.duration_s > 0;
     } else if (arg == "--requests") {
@@ -753,6 +754,7 @@ class Worker {
   void Rebase(Conn& c, int64_t now) const {
     if (!c.rebased && now >= sh_.measure_start_ns) {
       c.rebased = true;
+      if (interval_ns_ <= 0) return;  // flat out: no schedule
       const int64_t first = DueOf(c, c.slot);
       if (first < sh_.measure_start_ns) {
         c.slot += static_cast<uint64_t>(

@@ -86,7 +86,7 @@ AUTHORIZE_PROFILE = [
     "  was answered from the idempotency records: replays, not decisions. The ratios of",
     "  0.21-0.23 and the half-load p99 of 2.9-3.1 ms in earlier versions of this file were",
     "  such replays. Each step now sends keys no other step used, and the driver counts",
-    "  answers marked `Idempotent-Replayed` as mismatches (none in this run).",
+    "  answers marked `Idempotent-Replayed` as mismatches (a line below names any).",
     "- Where the CPU goes (profile of 2026-12-06, flat out at 64 connections, about 450 µs",
     "  of server CPU per decision): the decision's RocksDB write 29% (memtable inserts 14%:",
     "  the write group's leader inserts every batch, about 8.7 KB a decision counting the",

@@ -1,5 +1,6 @@
 // BoundedCache: a thread-safe, size-bounded map from byte-string keys to shared immutable values,
-// with least-recently-used eviction; keeps prepared keys and compiled EIP-712 types for reuse.
+// with least-recently-used eviction; keeps what is costly to rebuild from its key (prepared keys,
+// compiled EIP-712 types, EIP-55 spellings, decoded identity records) for reuse.
 #pragma once
 
 #include <cstddef>

@@ -37,6 +37,7 @@ BoundedCache<Checked>& ChecksumMemo() {
 // answer, a token, a merchant) costs a lookup instead of a Keccak-256. The same bound and
 // thread safety as the memo above; holds only public addresses.
 BoundedCache<std::string>& SpellingMemo() {
+  // Never destroyed, as the memo above.
   static BoundedCache<std::string>* const kMemo =
       new BoundedCache<std::string>(kChecksumMemoCapacity);
   return *kMemo;

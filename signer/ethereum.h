@@ -24,7 +24,9 @@ Result<Bytes> EthereumAddressBytes(const PublicKey& key);
 Bytes EthereumAddressOfPoint(ByteSpan xy64);
 
 // "0x" + 40 hex digits with EIP-55 mixed-case checksum. REQUIRES: addr20.size() == 20 (other
-// lengths are checksummed the same way, which is not meaningful).
+// lengths are checksummed the same way, which is not meaningful). Spellings are remembered by
+// address bytes (up to 1024, least recently used dropped first). Thread safety: safe to call
+// concurrently.
 std::string ToChecksumAddress(ByteSpan addr20);
 
 // Parses "0x" + 40 hex digits into 20 bytes. Mixed-case text must be exactly the EIP-55 form

@@ -116,7 +116,7 @@ TEST(IdTableTest, IdsCollidingUnderTheUnkeyedHashDoNotCollideUnderTheTables) {
   }
   int largest = 0;
   for (const auto& [bucket, n] : buckets) largest = std::max(largest, n);
-  // 32 random 16-bit values: four in one bucket has odds of about 1 in 10^9.
+  // 32 random 16-bit values: four in one bucket has odds of about 1 in 10^10.
   EXPECT_LE(largest, 3);
   IdTable t;
   bool inserted = false;
