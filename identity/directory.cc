@@ -47,6 +47,18 @@ Result<T> Decode(std::string_view raw, Result<T> (*from_json)(const json::Value&
   return out;
 }
 
+// The stored bytes of record `id` of `kind`, or kNotFound "<what>-not-found".
+Result<std::string> ReadStored(const Tenant& t, std::string_view kind, const std::string& id,
+                               std::string_view what) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kind, id));
+  if (!raw.has_value()) {
+    return NotFoundError("no " + std::string(what) + " " + id + " in principal " +
+                             t.principal_id(),
+                         std::string(what) + "-not-found");
+  }
+  return std::move(*raw);
+}
+
 // Records decoded for authentication, by their stored bytes: a token presented again costs the
 // reads (which see every revocation and expiry as it is written) but not the JSON decode of bytes
 // already decoded. Keyed by content, the cache never serves a stale record: changed bytes miss.
@@ -62,29 +74,19 @@ Result<std::shared_ptr<const T>> LoadShared(const Tenant& t, std::string_view ki
   // Never destroyed: a request may still authenticate while static destructors run.
   static signer::BoundedCache<T>* const kDecoded =
       new signer::BoundedCache<T>(kDecodedRecordCapacity);
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kind, id));
-  if (!raw.has_value()) {
-    return NotFoundError("no " + std::string(what) + " " + id + " in principal " +
-                             t.principal_id(),
-                         std::string(what) + "-not-found");
-  }
-  if (std::shared_ptr<const T> hit = kDecoded->Find(*raw); hit != nullptr) {
+  MD_ASSIGN_OR_RETURN(std::string raw, ReadStored(t, kind, id, what));
+  if (std::shared_ptr<const T> hit = kDecoded->Find(raw); hit != nullptr) {
     return hit;
   }
-  MD_ASSIGN_OR_RETURN(T decoded, Decode<T>(*raw, from_json, what));
-  return kDecoded->Insert(*raw, std::make_shared<const T>(std::move(decoded)));
+  MD_ASSIGN_OR_RETURN(T decoded, Decode<T>(raw, from_json, what));
+  return kDecoded->Insert(raw, std::make_shared<const T>(std::move(decoded)));
 }
 
 template <typename T>
 Result<T> Load(const Tenant& t, std::string_view kind, const std::string& id,
                Result<T> (*from_json)(const json::Value&), std::string_view what) {
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kind, id));
-  if (!raw.has_value()) {
-    return NotFoundError("no " + std::string(what) + " " + id + " in principal " +
-                             t.principal_id(),
-                         std::string(what) + "-not-found");
-  }
-  return Decode<T>(*raw, from_json, what);
+  MD_ASSIGN_OR_RETURN(std::string raw, ReadStored(t, kind, id, what));
+  return Decode<T>(raw, from_json, what);
 }
 
 template <typename T>

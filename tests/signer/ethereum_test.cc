@@ -85,17 +85,16 @@ TEST(EthereumTest, Eip55ExamplesRoundTrip) {
 // computed again after eviction, and never another address's text.
 TEST(EthereumTest, RememberedSpellingsStayExactPastTheMemoBound) {
   constexpr int kAddresses = 3000;
-  std::vector<std::string> first;
-  for (int n = 0; n < kAddresses; ++n) {
+  auto address_of = [](int n) {
     Bytes address(20, 0);
     for (int i = 0; i < 4; ++i) address[16 + i] = static_cast<uint8_t>(n >> (8 * (3 - i)));
     address[0] = 0xab;  // letters in both halves of the text
-    first.push_back(ToChecksumAddress(address));
-  }
+    return address;
+  };
+  std::vector<std::string> first;
+  for (int n = 0; n < kAddresses; ++n) first.push_back(ToChecksumAddress(address_of(n)));
   for (int n = kAddresses - 1; n >= 0; --n) {
-    Bytes address(20, 0);
-    for (int i = 0; i < 4; ++i) address[16 + i] = static_cast<uint8_t>(n >> (8 * (3 - i)));
-    address[0] = 0xab;
+    const Bytes address = address_of(n);
     const std::string again = ToChecksumAddress(address);
     ASSERT_EQ(again, first[n]) << n;
     Result<Bytes> parsed = ParseAddress(again, /*require_checksum=*/true);
