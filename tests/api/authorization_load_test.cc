@@ -553,8 +553,23 @@ TEST_F(AuthorizationLoadTest, ConcurrentDecisionsNeverOverspendAndFillEveryBindi
   for (const std::string& child : w_.children) {
     expected.insert("mandate:" + child + ":window:day:calendar:" + w_.zone);
   }
+  // A planned ceiling may be left short only when a filled ceiling stood over every request
+  // that counted against it (the principal's month filling first, in some interleavings): the
+  // offered load could then no longer fill it.
+  auto ceiling_of = [&](const std::string& counter) -> const Ceiling& {
+    return *std::find_if(w_.ceilings.begin(), w_.ceilings.end(),
+                         [&](const Ceiling& x) { return x.counter == counter; });
+  };
+  auto shadowed = [&](const Ceiling& e) {
+    return std::any_of(filled.begin(), filled.end(), [&](const std::string& f) {
+      const Ceiling& over = ceiling_of(f);
+      auto covered = [&](const Decision& d) { return !e.Applies(d) || over.Applies(d); };
+      return f != e.counter && std::all_of(decisions.begin(), decisions.end(), covered);
+    });
+  };
   for (const std::string& e : expected) {
-    EXPECT_EQ(filled.count(e), 1u) << "the load did not fill " << e;
+    EXPECT_TRUE(filled.count(e) == 1 || shadowed(ceiling_of(e)))
+        << "the load did not fill " << e << ", and no filled ceiling over it stopped it";
   }
   // The lifetime of agent 3's root never binds (the principal's month does first).
   EXPECT_EQ(filled.count("mandate:" + w_.roots[3] + ":lifetime"), 0u);
