@@ -990,26 +990,11 @@ bool ScanWindow(Scanner& s, WindowLimit& out) {
 }
 
 bool ScanWindows(Scanner& s, std::vector<WindowLimit>& out) {
-  if (!s.BeginArray()) {
-    return false;
-  }
-  bool first = true;
-  while (s.NextItem(first)) {
-    if (out.size() == kMaxWindows) {
-      return s.Fail();
-    }
-    WindowLimit w;
-    if (!ScanWindow(s, w)) {
-      return s.Fail();
-    }
-    for (const WindowLimit& seen : out) {
-      if (seen.asset == w.asset && seen.window == w.window && seen.kind == w.kind) {
-        return s.Fail();
-      }
-    }
-    out.push_back(std::move(w));
-  }
-  return s.ok() && !out.empty() ? true : s.Fail();
+  // One window per asset, span and kind.
+  return ScanUnique(s, kMaxWindows, out, ScanWindow,
+                    [](const WindowLimit& x, const WindowLimit& y) {
+                      return x.asset == y.asset && x.window == y.window && x.kind == y.kind;
+                    });
 }
 
 bool ScanLimits(Scanner& s, Limits& out) {
