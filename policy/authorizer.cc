@@ -24,6 +24,7 @@ constexpr std::string_view kAprOpenKind = "apr-open";
 constexpr std::string_view kReceiptTyp = "authz+jwt";
 constexpr int64_t kEvidenceMaxLifetime = 300;
 constexpr int64_t kEvidenceSkew = 60;
+constexpr int64_t kMaxNumericDate = 253402300799;  // 9999-12-31T23:59:59Z
 
 std::string Sha256Hex(std::string_view s) {
   return HexEncode(signer::Sha256(
@@ -952,6 +953,10 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
     else if (str("decision") != (approve ? "approve" : "deny")) problem = "decision does not match";
     else if (str("shown_sha256") != approval.shown_sha256) problem = "shown_sha256 does not match";
     else if (!num("iat") || !num("exp")) problem = "iat and exp are required";
+    // Bounded before any arithmetic on them: a signed overflow would let a far-apart pair pass.
+    else if (*num("iat") < 0 || *num("exp") < 0 || *num("iat") > kMaxNumericDate ||
+             *num("exp") > kMaxNumericDate)
+      problem = "iat and exp must be times from 1970 to 9999";
     else if (*num("exp") - *num("iat") > kEvidenceMaxLifetime || *num("exp") <= *num("iat"))
       problem = "exp - iat must be 1 to 300 seconds";
     else if (now < *num("iat") - kEvidenceSkew) problem = "issued in the future";

@@ -40,7 +40,16 @@ bool ParseValue(std::string_view raw, std::string* key, Amount* amount) {
 
 }  // namespace
 
-Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower) {
+std::string_view TokenOfNonceKey(std::string_view nonce_key) {
+  const size_t a = nonce_key.find('/');
+  if (a == std::string_view::npos) return {};
+  const size_t b = nonce_key.find('/', a + 1);
+  if (b == std::string_view::npos) return {};
+  return nonce_key.substr(a + 1, b - a - 1);
+}
+
+Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower,
+                        std::string_view token_lower) {
   Amount sum;
   Status bad = OkStatus();
   const std::string prefix =
@@ -49,6 +58,7 @@ Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& p
     std::string key;
     Amount amount;
     if (!ParseValue(value, &key, &amount)) return true;
+    if (TokenOfNonceKey(key) != token_lower) return true;  // another token's balance pays it
     Result<Amount> next = sum.Add(amount);
     if (!next.ok()) {
       bad = next.error();
@@ -76,6 +86,7 @@ Result<std::vector<DeferredEntry>> LoadDeferred(store::KvStore& kv) {
     if (!ParseValue(value, &e.nonce_key, &e.amount)) return true;  // not ours
     e.chain = std::strtoull(k.substr(sizeof(kDeferredPrefix) - 1, a).c_str(), nullptr, 10);
     e.pair = k.substr(a + 1, c - a - 1);
+    e.token = std::string(TokenOfNonceKey(e.nonce_key));
     out.push_back(std::move(e));
     return true;
   }));
@@ -88,7 +99,7 @@ std::vector<std::vector<DeferredEntry>> PlanBatches(const std::vector<DeferredEn
   if (batch_max == 0) batch_max = 1;
   for (const DeferredEntry& e : entries) {
     if (out.empty() || out.back().size() >= batch_max || out.back().back().chain != e.chain ||
-        out.back().back().pair != e.pair) {
+        out.back().back().pair != e.pair || out.back().back().token != e.token) {
       out.emplace_back();
     }
     out.back().push_back(e);

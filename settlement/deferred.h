@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -42,16 +43,22 @@ struct DeferredEntry {
   std::string nonce_key;
   Amount amount;
   uint64_t chain = 0;
-  std::string pair;  // "<payer>/<payee>"
+  std::string pair;   // "<payer>/<payee>"
+  std::string token;  // the token contract, lower-case (from the nonce key)
 };
+
+// The token of a nonce key "<chain id>/<token lower>/<payer lower>/<nonce hex>" ("" if none).
+std::string_view TokenOfNonceKey(std::string_view nonce_key);
 
 // Every queued payment, in key order (grouped by chain, payer and payee).
 Result<std::vector<DeferredEntry>> LoadDeferred(store::KvStore& kv);
-// What `payer` (lower-case) has queued on `chain`, to every payee: promised, not yet on chain.
-Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower);
+// What `payer` (lower-case) has queued on `chain` in `token` (lower-case), to every payee:
+// promised, not yet on chain.
+Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower,
+                        std::string_view token_lower);
 
-// Splits queued payments into batches: one (chain, payer, payee) per batch, at most `batch_max`
-// each, in queue order.
+// Splits queued payments into batches: one (chain, payer, payee, token) per batch (a batch is
+// one transaction of one token contract), at most `batch_max` each, in queue order.
 std::vector<std::vector<DeferredEntry>> PlanBatches(const std::vector<DeferredEntry>& entries,
                                                     size_t batch_max);
 

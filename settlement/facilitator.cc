@@ -25,7 +25,7 @@ constexpr char kSubmissionPrefix[] = "sub/";
 constexpr char kReasonNonceUsed[] = "invalid_exact_evm_nonce_already_used";
 constexpr char kReasonInsufficient[] = "invalid_exact_evm_insufficient_balance";
 constexpr char kReasonTokenNotAccepted[] = "invalid_exact_evm_token_not_accepted";
-constexpr char kReasonChainUnavailable[] = "unexpected_verify_error";
+constexpr char kReasonChainUnavailable[] = "unexpected_verify_error";  // the node or the store
 constexpr char kReasonFailedOnChain[] = "invalid_transaction_state";
 constexpr char kReasonPending[] = "settlement_pending";
 
@@ -308,7 +308,8 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
                   : Result<std::optional<Settlement>>(std::optional<Settlement>());
   if (!used.ok() || used->has_value()) {
     v.is_valid = false;
-    v.invalid_reason = "invalid_exact_evm_nonce_already_used";
+    // A store that cannot answer is not a used nonce: the merchant may ask again.
+    v.invalid_reason = used.ok() ? kReasonNonceUsed : kReasonChainUnavailable;
     v.invalid_message = used.ok() ? "FiatTokenV2: authorization is used or canceled"
                                   : used.error().message();
     return v;
@@ -333,7 +334,8 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
     Result<Amount> held = b->chain->BalanceOf(in.requirements.asset, a.from);
     if (held.ok() && b->options.deferred_below) {
       // Payments of this payer accepted for a later batch are promised out of that balance.
-      Result<Amount> queued = QueuedBy(kv_, chain, AddressLower(a.from));
+      Result<Amount> queued =
+          QueuedBy(kv_, chain, AddressLower(a.from), AddressLower(in.requirements.asset));
       if (!queued.ok()) {
         held = queued.error();
       } else {
@@ -346,6 +348,16 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
       v.invalid_message = held.ok() ? "the payer's on-chain balance is " + held->ToString()
                                     : held.error().message();
     }
+    return v;
+  }
+  // What the ledger cannot move fails here, as the reference's chain simulation would, and not
+  // later as a settle error: a zero value, or a payer paying itself.
+  const Authorization3009& a = in.payload.authorization;
+  if (a.value.is_zero() || a.from == a.to) {
+    v.is_valid = false;
+    v.invalid_reason = std::string(kReasonSimulationFailed);
+    v.invalid_message = a.value.is_zero() ? "the ledger moves no payment of 0"
+                                          : "the payer pays itself: the ledger moves nothing";
     return v;
   }
   Result<Balance> balance = ledger_.GetBalance(HolderAccount(chain, in.payload.authorization.from),
@@ -418,6 +430,14 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
   MD_ASSIGN_OR_RETURN(std::optional<Settlement> prior, Find(key));
   if (prior) {
     if (prior->signature == signature) {  // a retry: the recorded answer
+      // Only to requirements the payment met when it settled: a payment to one payee (or of
+      // one amount, asset or network) is never reported settled for another's requirements.
+      const VerifyResponse same = VerifyExactOffline(in.payload, in.requirements, prior->at);
+      if (!same.is_valid) {
+        out.error_reason = same.invalid_reason;
+        out.error_message = same.invalid_message;
+        return out;
+      }
       if (mode != nullptr) {
         *mode = prior->mode == "deferred" ? SettleMode::kDeferred
                 : prior->mode == "onchain" ? SettleMode::kOnchain

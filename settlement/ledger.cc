@@ -525,12 +525,32 @@ Result<Balance> Ledger::GetBalance(std::string_view account, std::string_view as
   AccountState* s = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    MD_ASSIGN_OR_RETURN(s, StateLocked(key));
+    auto it = states_.find(key);
+    if (it != states_.end()) s = it->second.get();
+  }
+  if (s == nullptr) {
+    // Not held in memory: read the store without adding an entry, so that reads of balances
+    // that were never moved (a verify names any payer and asset) cannot grow the map. A
+    // concurrent first Apply is seen before or after its write, as with a held entry.
+    struct {
+      bool loaded = false;
+      Amount credits;
+      Amount debits;
+      uint64_t transfers = 0;
+    } read;
+    MD_RETURN_IF_ERROR(LoadState(kv_, key, read));
+    return MakeBalance(std::string(account), std::string(asset), read.credits, read.debits,
+                       read.transfers);
   }
   std::lock_guard<std::mutex> lock(s->mu);
   MD_RETURN_IF_ERROR(LoadState(kv_, key, *s));
   return MakeBalance(std::string(account), std::string(asset), s->credits, s->debits,
                      s->transfers);
+}
+
+size_t Ledger::held_balances() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return states_.size();
 }
 
 Result<std::vector<Balance>> Ledger::Balances(std::string_view account) {

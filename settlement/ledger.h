@@ -96,8 +96,11 @@ class Ledger {
   Result<std::vector<Transfer>> Apply(std::vector<Transfer> transfers, store::WriteBatch batch,
                                       const BeforeWrite& before_write);
 
-  // The balance of one account in one asset (zero when it never moved).
+  // The balance of one account in one asset (zero when it never moved). Reading a balance that
+  // never moved keeps nothing in memory.
   Result<Balance> GetBalance(std::string_view account, std::string_view asset);
+  // How many (account, asset) balances are held in memory: those a transfer touched.
+  size_t held_balances();
   // Every asset of an account with a balance record, in asset order.
   Result<std::vector<Balance>> Balances(std::string_view account);
   // A transfer by id; kNotFound "transfer-not-found".

@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -687,6 +688,11 @@ TEST_F(AuthorizationApprovalsTest, StepUpIsApprovedWithSignedEvidenceThenCapture
       {"expired", Evidence(apr, "approve", shown, aud, now - 400, now - 300)},
       {"another approval", Evidence("apr_aaaaaaaaaaaaaaaaaaaaaaaaaa", "approve", shown, aud, now,
                                     now + 120)},
+      // exp - iat overflows int64: must be refused, not wrap to a small lifetime.
+      {"far-apart iat and exp", Evidence(apr, "approve", shown, aud,
+                                         std::numeric_limits<int64_t>::min() + 1000,
+                                         int64_t{1} << 62)},
+      {"exp past 9999", Evidence(apr, "approve", shown, aud, now, int64_t{1} << 62)},
   };
   for (const auto& [what, jws] : bad) {
     SCOPED_TRACE(what);

@@ -19,6 +19,8 @@
 #include "base/json.h"
 #include "mandates/credential.h"
 #include "settlement/x402_wire.h"
+#include "signer/recoverable.h"
+#include "signer/signature.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/http_json.h"
 #include "tests/support/in_process_service.h"
@@ -35,6 +37,11 @@ constexpr char kProblem[] = "urn:mandated:problem:";
 // The reference vectors verify at this instant (their "referenceVerify.clockUnix").
 constexpr int64_t kVectorClock = 1750000001;
 constexpr char kPayTo[] = "0x209693bc6afc0c5328ba36faf03c514ef312287c";
+constexpr char kOtherPayee[] = "0x00000000000000000000000000000000000000b2";
+// The development key the vectors' payer signed with (anvil's second account; their
+// expectedSigner 0x7099...79c8).
+constexpr char kVectorPayerKey[] =
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 constexpr char kUsdcSepolia[] = "0x036cbd53842c5426634e7929541ec2318f3dcf7e";
 constexpr char kSepoliaUsdcAsset[] =
     "eip155:84532/erc20:0x036cbd53842c5426634e7929541ec2318f3dcf7e";
@@ -242,6 +249,14 @@ TEST_F(X402ApiTest, EveryVectorVerifiesSettlesOnceAndMovesTheLedgerExactly) {
     EXPECT_EQ(again.body, first.body);
     EXPECT_EQ(BalanceOf(from_account, asset), "0");
     EXPECT_EQ(BalanceOf(to_account, asset), payee_after);
+    // The same payment against another payee's requirements is not reported settled to it.
+    json::Value other = *json::Parse(body);
+    other.Find("paymentRequirements")->Set("payTo", json::Value::String(kOtherPayee));
+    const Reply elsewhere = Send("POST", "/x402/settle", merchant_, json::Write(other));
+    ASSERT_EQ(elsewhere.status, 200) << elsewhere.body;
+    EXPECT_EQ(Member(elsewhere.json, "success").as_bool(), false) << elsewhere.body;
+    EXPECT_EQ(StringField(elsewhere.json, "errorReason"), "invalid_exact_evm_recipient_mismatch");
+    EXPECT_EQ(BalanceOf(to_account, asset), payee_after);
     // Verified again, it is a used nonce (a merchant replaying the header gets a refusal).
     v = Call("POST", "/x402/verify", merchant_, body, 200);
     EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_nonce_already_used");
@@ -271,6 +286,69 @@ TEST_F(X402ApiTest, ConcurrentSettlesOfOnePaymentMoveItOnce) {
   EXPECT_NE(answers.begin()->find(R"("success":true)"), std::string::npos) << *answers.begin();
   EXPECT_EQ(BalanceOf(from, kSepoliaUsdcAsset), "20000");
   EXPECT_EQ(BalanceOf("eip155:84532:" + std::string(kPayTo), kSepoliaUsdcAsset), "10000");
+}
+
+// Payments the ledger cannot move (a zero value, a payer paying itself) fail verify with the
+// reason a chain simulation gives, and settle answers success:false and moves nothing.
+TEST_F(X402ApiTest, PaymentsTheLedgerCannotMoveFailVerifyAndSettleMovesNothing) {
+  Boot(kVectorClock);
+  const json::Value vec = LoadVector("vector_v2_base_sepolia_usdc_10000");
+  const json::Value original = Member(Member(vec, "facilitatorRequests"), "POST /verify");
+  const std::string payer = StringField(vec, "expectedSigner");
+  const std::string from = "eip155:84532:" + Lower(payer);
+  Deposit(from, kSepoliaUsdcAsset, "30000");
+  // The vector's body with the authorization and requirements changed by `change`, signed again
+  // by the vector's payer (the development key it was made with).
+  auto resigned = [&](const std::string& value, const std::string& to) {
+    json::Value body = original;
+    json::Value* payload = body.Find("paymentPayload")->Find("payload");
+    json::Value* auth = payload->Find("authorization");
+    auth->Set("value", json::Value::String(value));
+    auth->Set("to", json::Value::String(to));
+    body.Find("paymentRequirements")->Set("amount", json::Value::String(value));
+    body.Find("paymentRequirements")->Set("payTo", json::Value::String(to));
+    Result<settlement::PaymentRequirements> req =
+        settlement::ParseRequirements(Member(body, "paymentRequirements"), 2, "");
+    Result<settlement::PaymentPayload> parsed =
+        settlement::ParsePayload(Member(body, "paymentPayload"));
+    EXPECT_TRUE(req.ok() && parsed.ok());
+    if (!req.ok() || !parsed.ok()) return std::string();
+    Result<signer::PrivateKey> key =
+        signer::ImportPrivateKey(signer::KeyType::kSecp256k1, *HexDecode(kVectorPayerKey));
+    const auto digest = settlement::Eip3009Digest(*req->eip712_name, *req->eip712_version,
+                                                  req->chain_id, req->asset,
+                                                  parsed->authorization);
+    Result<Bytes> sig = signer::SignDigestRecoverable(*key, digest);
+    EXPECT_TRUE(sig.ok());
+    payload->Set("signature", json::Value::String("0x" + HexEncode(*sig)));
+    return json::Write(body);
+  };
+  const struct {
+    const char* what;
+    std::string body;
+    const char* message;
+  } cases[] = {
+      {"zero value", resigned("0", kPayTo), "the ledger moves no payment of 0"},
+      {"paying itself", resigned("10000", payer),
+       "the payer pays itself: the ledger moves nothing"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    json::Value v = Call("POST", "/x402/verify", merchant_, c.body, 200);
+    EXPECT_EQ(Member(v, "isValid").as_bool(), false) << json::Write(v);
+    EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_transaction_simulation_failed");
+    EXPECT_EQ(StringField(v, "invalidMessage"), c.message);
+    const Reply settled = Send("POST", "/x402/settle", merchant_, c.body);
+    ASSERT_EQ(settled.status, 200) << settled.body;
+    EXPECT_EQ(Member(settled.json, "success").as_bool(), false) << settled.body;
+    EXPECT_EQ(StringField(settled.json, "errorReason"),
+              "invalid_exact_evm_transaction_simulation_failed");
+    EXPECT_EQ(BalanceOf(from, kSepoliaUsdcAsset), "30000");
+  }
+  // The unchanged vector still pays: the refusals wrote nothing, not even its nonce.
+  const Reply paid = Send("POST", "/x402/settle", merchant_, json::Write(original));
+  EXPECT_EQ(Member(paid.json, "success").as_bool(), true) << paid.body;
+  EXPECT_EQ(BalanceOf(from, kSepoliaUsdcAsset), "20000");
 }
 
 TEST_F(X402ApiTest, MalformedRequestsAreProblemsAndChangeNothing) {

@@ -295,6 +295,26 @@ TEST_F(LedgerTest, ExternalAccountsGoBelowZero) {
   EXPECT_EQ(b->debits, A(120));
 }
 
+TEST_F(LedgerTest, ReadingBalancesThatNeverMovedHoldsNothing) {
+  ApplyOk({Deposit("principal:p1", 50)});
+  const size_t held = ledger_->held_balances();
+  EXPECT_EQ(held, 2u);  // principal:p1 and external:deposits in USD
+  for (int i = 0; i < 200; ++i) {
+    Result<Balance> b = ledger_->GetBalance("agent:a" + std::to_string(i), "USD");
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(b->Text(), "0");
+    EXPECT_EQ(b->transfers, 0u);
+  }
+  EXPECT_EQ(ledger_->held_balances(), held);
+  // A stored balance not yet held (a fresh Ledger over the same store) reads right, too.
+  Ledger fresh(*kv_, clock_, SystemRandom::Get());
+  Result<Balance> stored = fresh.GetBalance("principal:p1", "USD");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->Text(), "50");
+  EXPECT_EQ(stored->transfers, 1u);
+  EXPECT_EQ(fresh.held_balances(), 0u);
+}
+
 TEST_F(LedgerTest, TransferIdsAreUsedOnce) {
   Transfer t = Deposit("principal:p1", 10);
   t.id = "xfr_settle_nonce_1";
