@@ -142,6 +142,7 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     identity::Tenant t(*app->store_, principal);
     policy::Actor actor;
     actor.id = "x402-settlement";
+    actor.releases_failed_payment = true;
     Result<policy::Answer> voided = app->authorizer_->Void(t, actor, authorization_id, nullptr);
     if (voided.ok()) return OkStatus();
     Result<policy::Authorization> now = app->authorizer_->Get(t, authorization_id);
@@ -156,6 +157,12 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   app->payer_ = std::make_unique<settlement::Payer>(*app->authorizer_, *app->mandates_,
                                                     *app->directory_, *app->keys_,
                                                     *app->facilitator_, *app->clock_);
+  // A hold under a payment the payer signed is not voided while that payment can settle.
+  app->authorizer_->set_void_guard([payer = app->payer_.get()](const std::string& principal,
+                                                              const std::string& id,
+                                                              int64_t now) {
+    return payer->GuardVoid(principal, id, now);
+  });
   app->ap2_ = std::make_unique<mandates::ap2::Authority>(*app->store_, *app->keys_,
                                                          *app->directory_, *app->clock_,
                                                          *app->random_, app->service_did_);

@@ -846,6 +846,9 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
     const int64_t now = NowLocked(*ps);
     ExpireLocked(*ps, now);
     MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "void"));
+    if (void_guard_ && !actor.releases_failed_payment) {
+      MD_RETURN_IF_ERROR(void_guard_(t.principal_id(), id, now));
+    }
     updated = hold->record;
     const bool was_pending = updated.reservation->state == "pending";
     updated.reservation->state = was_pending ? "released" : "voided";
@@ -881,6 +884,62 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
   MD_RETURN_IF_ERROR(written);
   return answer;
 }
+
+Status Authorizer::StillUsable(const identity::Tenant& t, const std::string& agent_id,
+                               const std::string& mandate_id, std::string_view consequence) {
+  MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, agent_id));
+  if (agent.state != "active") {
+    return FailedPreconditionError("agent " + agent.id + " is " + agent.state, "agent-state");
+  }
+  MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, mandate_id));
+  const int64_t at = clock_.NowUnixSeconds();
+  for (const mandates::MandateRecord& m : chain.records) {
+    if (m.state != "active" || at >= m.valid_until) {
+      return FailedPreconditionError("mandate " + m.id + " is " +
+                                         (m.state != "active" ? m.state : "expired") + ": " +
+                                         std::string(consequence),
+                                     "mandate-state");
+    }
+  }
+  return OkStatus();
+}
+
+Status Authorizer::BindPayment(const identity::Tenant& t, const Actor& actor,
+                               const std::string& id, const std::function<Status()>& bind) {
+  MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
+  if (!actor.agent_id.empty() && a.agent_id != actor.agent_id) {
+    return NotFoundError("no authorization " + id, "authorization-not-found");
+  }
+  if (!actor.mandate_scope.empty() &&
+      std::find(actor.mandate_scope.begin(), actor.mandate_scope.end(), a.mandate_id) ==
+          actor.mandate_scope.end()) {
+    return PermissionDeniedError("this session is limited to other mandates",
+                                 "mandate-out-of-scope");
+  }
+  MD_RETURN_IF_ERROR(StillUsable(t, a.agent_id, a.mandate_id, "nothing is signed under it"));
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  Hold* hold = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    ExpireLocked(*ps, NowLocked(*ps));
+    MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "pay"));
+    if (hold->record.reservation->state != "reserved") {
+      return FailedPreconditionError("authorization " + id + " has no reservation to pay (" +
+                                         hold->record.reservation->state + ")",
+                                     "reservation-state");
+    }
+    hold->busy = true;  // no void, capture or lapse acts on it until the binding is written
+  }
+  const Status bound = bind();
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    hold->busy = false;
+  }
+  return bound;
+}
+
+void Authorizer::set_void_guard(VoidGuard guard) { void_guard_ = std::move(guard); }
 
 Result<Approval> Authorizer::GetApproval(const identity::Tenant& t, const std::string& id) {
   MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAprKind, id));
@@ -968,22 +1027,9 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
   }
 
   if (approve) {
-    // What was true when the request was held must still be: the agent active, and every
-    // mandate of the chain active and unexpired (a revocation while waiting wins).
-    MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, approval.agent_id));
-    if (agent.state != "active") {
-      return FailedPreconditionError("agent " + agent.id + " is " + agent.state, "agent-state");
-    }
-    MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, approval.mandate_id));
-    const int64_t at = clock_.NowUnixSeconds();
-    for (const mandates::MandateRecord& m : chain.records) {
-      if (m.state != "active" || at >= m.valid_until) {
-        return FailedPreconditionError(
-            "mandate " + m.id + " is " + (m.state != "active" ? m.state : "expired") +
-                ": the request can no longer be approved",
-            "mandate-state");
-      }
-    }
+    // What was true when the request was held must still be (a revocation while waiting wins).
+    MD_RETURN_IF_ERROR(StillUsable(t, approval.agent_id, approval.mandate_id,
+                                   "the request can no longer be approved"));
   }
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   Authorization updated;

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,8 @@ struct Actor {
   std::string agent_id;    // set for sessions
   std::string session_id;  // set for sessions
   std::vector<std::string> mandate_scope;  // a session's or credential's mandate list
+  // The facilitator releasing the hold of a payment that failed: passes the void guard.
+  bool releases_failed_payment = false;
 };
 
 // One counter's state, for denials and the headroom API (specs/authorization.md §8).
@@ -92,6 +95,21 @@ class Authorizer {
                          std::optional<Amount> amount, const IdempotencyClaim* claim);
   Result<Answer> Void(const identity::Tenant& t, const Actor& actor, const std::string& id,
                       const IdempotencyClaim* claim);
+  // For the first payment signed against held authorization `id` (specs/x402.md §6.3): checks
+  // what a decision checks of the actor (its agent, its session's mandate scope: 403
+  // mandate-out-of-scope) and that the agent and every mandate of the chain are still usable
+  // (409 agent-state / mandate-state), then runs `bind` while the hold is marked busy, so no
+  // void, capture or lapse acts on it until the payment's binding is written. 409
+  // reservation-state when nothing is held.
+  Status BindPayment(const identity::Tenant& t, const Actor& actor, const std::string& id,
+                     const std::function<Status()>& bind);
+  // Asked by Void, under the principal's lock, before a hold is released (unless the actor is
+  // the facilitator releasing a failed payment); an error refuses the void and is the answer.
+  // The x402 payer's refuses while a payment it signed can still settle (specs/x402.md §6.4).
+  // Set before serving.
+  using VoidGuard =
+      std::function<Status(const std::string& principal, const std::string& id, int64_t now)>;
+  void set_void_guard(VoidGuard guard);
   // The authorization as it stands now; kNotFound "authorization-not-found".
   Result<Authorization> Get(const identity::Tenant& t, const std::string& id);
   // In id order after `after`; `mandate` / `agent` filter when non-empty.
@@ -131,6 +149,10 @@ class Authorizer {
   Result<Hold*> LiveHoldLocked(PrincipalState& ps, const identity::Tenant& t, const Actor& actor,
                                const std::string& id, std::string_view verb);
   Result<ChainInfo> LoadChain(const identity::Tenant& t, const std::string& mandate_id);
+  // The agent active and every mandate of the chain active and unexpired now; else 409
+  // agent-state / mandate-state, the message ending in `consequence`.
+  Status StillUsable(const identity::Tenant& t, const std::string& agent_id,
+                     const std::string& mandate_id, std::string_view consequence);
   // The verdict on the chain alone (no purchase) at `now`, from the cache when it may be.
   // `policy_version` (may be null) gets the hex SHA-256 of the mandate's token.
   std::shared_ptr<const mandates::Verdict> VerifyChain(const ChainInfo& chain, int64_t now,
@@ -172,6 +194,7 @@ class Authorizer {
   Clock& clock_;
   Random& random_;
   AuthorizerOptions options_;
+  VoidGuard void_guard_;  // set before serving, then only read
 
   std::mutex states_mu_;
   std::map<std::string, std::unique_ptr<PrincipalState>> states_;

@@ -101,6 +101,19 @@ Payer::Payer(policy::Authorizer& authorizer, mandates::MandateRegistry& mandates
       facilitator_(facilitator),
       clock_(clock) {}
 
+Status Payer::GuardVoid(const std::string& principal, const std::string& authorization_id,
+                        int64_t now) {
+  MD_ASSIGN_OR_RETURN(std::optional<Binding> b,
+                      facilitator_.FindBinding(NonceFor(principal, authorization_id)));
+  if (!b || b->authorization_id != authorization_id) return OkStatus();
+  if (b->valid_before != 0 && now >= b->valid_before) return OkStatus();  // can no longer settle
+  return FailedPreconditionError(
+      "a payment signed for authorization " + authorization_id + " can settle until " +
+          (b->valid_before != 0 ? std::to_string(b->valid_before) : std::string("its hold lapses")) +
+          ": its hold ends when the payment settles or fails, or when its lease ends",
+      "payment-signed");
+}
+
 Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& actor,
                              const PayRequest& req) {
   std::string mandate_id = req.mandate_id;
@@ -266,11 +279,14 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
   std::copy(from.begin(), from.end(), auth.from.begin());
   auth.to = r.pay_to;
   auth.value = r.amount;
-  const int64_t created = a.created_at;
-  auth.valid_after = choice.version == kX402V1 && created > kValidAfterSkewS
-                         ? static_cast<Uint128>(created - kValidAfterSkewS)
+  // The window starts when the hold was granted: at the decision, or at the approval of a
+  // request that waited for one (the record's updated_at while it is held), so a payment for an
+  // approved authorization is not born expired.
+  const int64_t allowed_at = a.updated_at > 0 ? a.updated_at : a.created_at;
+  auth.valid_after = choice.version == kX402V1 && allowed_at > kValidAfterSkewS
+                         ? static_cast<Uint128>(allowed_at - kValidAfterSkewS)
                          : 0;
-  const int64_t until = std::min(created + r.max_timeout_seconds, a.reservation->expires_at);
+  const int64_t until = std::min(allowed_at + r.max_timeout_seconds, a.reservation->expires_at);
   auth.valid_before = static_cast<Uint128>(std::max<int64_t>(until, 0));
   auth.nonce = NonceFor(t.principal_id(), a.id);
 
@@ -280,7 +296,14 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
   binding.agent_id = a.agent_id;
   binding.mandate_id = a.mandate_id;
   binding.payer = AddressLower(auth.from);
-  MD_RETURN_IF_ERROR(facilitator_.Bind(auth.nonce, binding));
+  binding.valid_before = until;
+  MD_ASSIGN_OR_RETURN(std::optional<Binding> bound, facilitator_.FindBinding(auth.nonce));
+  if (!bound) {
+    // The first signing: the hold must still be live and the actor entitled to it, and no void
+    // may slip in between that check and the binding (specs/x402.md §6.4).
+    MD_RETURN_IF_ERROR(authorizer_.BindPayment(
+        t, actor, a.id, [&] { return facilitator_.Bind(auth.nonce, binding); }));
+  }
 
   const std::array<uint8_t, 32> digest =
       Eip3009Digest(*r.eip712_name, *r.eip712_version, r.chain_id, r.asset, auth);

@@ -56,6 +56,12 @@ class Payer {
   Result<Choice> Choose(const identity::Tenant& t, const policy::Actor& actor,
                         const PayRequest& req);
 
+  // The authorizer's void guard (policy::Authorizer::set_void_guard): 409 payment-signed while
+  // a payment this payer signed for the authorization can still settle (before its
+  // validBefore), so its hold cannot be released under a payment that then moves money
+  // uncounted (specs/x402.md §6.4).
+  Status GuardVoid(const std::string& principal, const std::string& authorization_id, int64_t now);
+
   // Asks for the authorization (recording its answer under `claim`) and renders the pay answer.
   Result<policy::Answer> Pay(const identity::Tenant& t, const policy::Actor& actor,
                              const PayRequest& req, const Choice& choice,

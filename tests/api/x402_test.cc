@@ -518,6 +518,121 @@ TEST_F(X402ApiTest, UnsettledPaymentLapsesWithItsHoldAndCanNoLongerSettle) {
   EXPECT_EQ(BalanceOf("eip155:84532:" + Lower(address_[agent]), kSepoliaUsdcAsset), "100000");
 }
 
+// A hold under a payment the payer signed is not released while that payment can settle: a void
+// then would let the payment move money no counter holds. Past the payment's validBefore the
+// void goes through and the payment can no longer settle.
+TEST_F(X402ApiTest, SignedPaymentsHoldIsNotVoidedWhileThePaymentCanSettle) {
+  Boot(1795000000);
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, SepoliaTerms("50000"));
+  const std::string payer_account = "eip155:84532:" + Lower(address_[agent]);
+  Deposit(payer_account, kSepoliaUsdcAsset, "100000");
+  const std::string day = "mandate:" + m + ":window:day:calendar:UTC";
+  auto spent = [&] {
+    json::Value h = Call("GET", base_ + "/mandates/" + m + "/headroom", admin_, "", 200);
+    for (const json::Value& c : Member(h, "counters").items()) {
+      if (StringField(c, "counter") == day) return StringField(c, "spent");
+    }
+    return std::string("no counter");
+  };
+  auto void_as = [&](const std::string& who, const std::string& atz) {
+    const std::string path = who == s ? "/v1/authorizations/" + atz + "/void"
+                                      : base_ + "/authorizations/" + atz + "/void";
+    return Send("POST", path, who, "", NextKey());
+  };
+
+  // Paid, then the agent (and an admin) try to void it before the merchant settles: refused.
+  const Reply paid = Send("POST", "/v1/x402/pay", s, PayBody(m, PaymentRequired(2, "9000")), NextKey());
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  const std::string atz = StringField(paid.json, "authorization_id");
+  EXPECT_EQ(StringField(paid.json, "valid_before"), std::to_string(1795000000 + 60));
+  for (const std::string& who : {s, admin_}) {
+    const Reply refused = void_as(who, atz);
+    EXPECT_EQ(refused.status, 409) << refused.body;
+    EXPECT_EQ(StringField(refused.json, "type"), std::string(kProblem) + "payment-signed");
+  }
+  EXPECT_EQ(spent(), "9000");
+  // The merchant settles: the hold is captured, and the money is counted.
+  json::Value settled = Call("POST", "/x402/settle", merchant_, FacilitatorBody(paid.json), 200);
+  ASSERT_EQ(Member(settled, "success").as_bool(), true) << json::Write(settled);
+  EXPECT_EQ(StringField(Member(Call("GET", base_ + "/authorizations/" + atz, admin_, "", 200),
+                               "reservation"),
+                        "state"),
+            "captured");
+  EXPECT_EQ(spent(), "9000");
+
+  // Another payment that is never presented: void is refused until its validBefore, then goes
+  // through (before the hold's own lease ends), and the payment can no longer settle.
+  const Reply unused =
+      Send("POST", "/v1/x402/pay", s, PayBody(m, PaymentRequired(2, "7000")), NextKey());
+  ASSERT_EQ(unused.status, 201) << unused.body;
+  const std::string unused_atz = StringField(unused.json, "authorization_id");
+  EXPECT_EQ(void_as(s, unused_atz).status, 409);
+  EXPECT_EQ(spent(), "16000");
+  clock_->AdvanceSeconds(60);  // now == validBefore: the facilitator refuses it from here on
+  const Reply voided = void_as(s, unused_atz);
+  ASSERT_EQ(voided.status, 200) << voided.body;
+  EXPECT_EQ(StringField(Member(voided.json, "reservation"), "state"), "voided");
+  EXPECT_EQ(spent(), "9000");
+  json::Value late = Call("POST", "/x402/settle", merchant_, FacilitatorBody(unused.json), 200);
+  EXPECT_EQ(Member(late, "success").as_bool(), false);
+  EXPECT_EQ(StringField(late, "errorReason"), "invalid_exact_evm_payload_authorization_valid_before");
+  EXPECT_EQ(BalanceOf(payer_account, kSepoliaUsdcAsset), "91000");
+}
+
+// Paying an approved authorization checks what a decision checks of the caller and the chain
+// again, and the payment's window starts at the approval, not at the request.
+TEST_F(X402ApiTest, ApprovedAuthorizationIsPaidInScopeWhileItsMandateHoldsFromTheApproval) {
+  Boot(1795000000);
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string step_up = std::string(R"(,"step_up":{"above":[{"asset":")") +
+                              kSepoliaUsdcAsset + R"(","amount":"5000"}]})";
+  const std::string m = Issue(agent, SepoliaTerms("50000", step_up));
+  const std::string other = Issue(agent, SepoliaTerms("50000"));
+  const std::string s = Session(agent);
+  Deposit("eip155:84532:" + Lower(address_[agent]), kSepoliaUsdcAsset, "100000");
+  const std::string required = PaymentRequired(2, "8000");
+  auto ask = [&] {
+    const Reply asked = Send("POST", "/v1/x402/pay", s, PayBody(m, required), NextKey());
+    EXPECT_EQ(StringField(asked.json, "decision"), "approval_required") << asked.body;
+    return std::make_pair(
+        StringField(asked.json, "authorization_id"),
+        StringField(Member(Member(asked.json, "authorization"), "approval"), "id"));
+  };
+  auto pay_body = [&](const std::string& atz) {
+    return R"({"authorization_id":")" + atz + R"(","payment_required":)" + required + "}";
+  };
+
+  // Approved two minutes after the request: the payment is valid for 60 s from the approval.
+  const auto [atz, apr] = ask();
+  clock_->AdvanceSeconds(120);
+  Call("POST", base_ + "/approvals/" + apr + "/approve", admin_, R"({"note":"ok"})", 200, NextKey());
+  // A session limited to the other mandate may not pay it, and signs nothing.
+  const std::string scoped = StringField(
+      Call("POST", base_ + "/agents/" + agent + "/sessions", admin_,
+           R"({"task":"pay","mandates":[")" + other + R"("]})", 201),
+      "token");
+  const Reply out_of_scope = Send("POST", "/v1/x402/pay", scoped, pay_body(atz), NextKey());
+  EXPECT_EQ(out_of_scope.status, 403) << out_of_scope.body;
+  EXPECT_EQ(StringField(out_of_scope.json, "type"), std::string(kProblem) + "mandate-out-of-scope");
+  EXPECT_EQ(out_of_scope.json.Find("value"), nullptr);
+  const Reply paid = Send("POST", "/v1/x402/pay", s, pay_body(atz), NextKey());
+  ASSERT_EQ(paid.status, 200) << paid.body;
+  EXPECT_EQ(StringField(paid.json, "valid_before"), std::to_string(1795000000 + 120 + 60));
+  json::Value v = Call("POST", "/x402/verify", merchant_, FacilitatorBody(paid.json), 200);
+  EXPECT_EQ(Member(v, "isValid").as_bool(), true) << json::Write(v);
+
+  // Approved, then the mandate is revoked before the agent pays: nothing is signed.
+  const auto [atz2, apr2] = ask();
+  Call("POST", base_ + "/approvals/" + apr2 + "/approve", admin_, R"({"note":"ok"})", 200, NextKey());
+  Call("POST", base_ + "/mandates/" + m + "/revoke", admin_, "", 200);
+  const Reply revoked = Send("POST", "/v1/x402/pay", s, pay_body(atz2), NextKey());
+  EXPECT_EQ(revoked.status, 409) << revoked.body;
+  EXPECT_EQ(StringField(revoked.json, "type"), std::string(kProblem) + "mandate-state");
+  EXPECT_EQ(revoked.json.Find("value"), nullptr);
+}
+
 // Issue 7's purchase trail: delegation, step-up approval, payment, settlement and capture, in
 // order, in a bundle that verifies offline.
 TEST_F(X402ApiTest, DelegatedApprovedPaymentSettlesAndItsTrailVerifiesOffline) {
