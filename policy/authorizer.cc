@@ -859,15 +859,15 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
       updated.decision = std::string(kDenied);
       updated.reasons.push_back(PolicyReason{"voided", "", "", "",
                                              "voided by " + actor.id + " before approval", {}});
+      if (!updated.approval_id.empty()) {
+        // Withdrawn in the same write; an approval that cannot be read stops the void before
+        // anything changes (else it would stay listed as pending for a released hold).
+        MD_ASSIGN_OR_RETURN(Approval ap, GetApproval(t, updated.approval_id));
+        approval = std::move(ap);
+        approval->state = "withdrawn";
+      }
     }
     hold->busy = true;
-  }
-  if (updated.decision == kDenied && !updated.approval_id.empty()) {
-    Result<Approval> ap = GetApproval(t, updated.approval_id);
-    if (ap.ok()) {
-      approval = std::move(*ap);
-      approval->state = "withdrawn";
-    }
   }
   const std::string record_json = json::Write(AuthorizationToJson(updated));
   Answer answer{200, record_json, updated.id, updated.decision};
@@ -1177,6 +1177,7 @@ Result<size_t> Authorizer::SweepOnce() {
     for (auto& [id, ps] : states_) states.emplace_back(id, ps.get());
   }
   size_t changed = 0;
+  Status first_error = OkStatus();  // a principal's failure does not stop the others' sweep
   for (auto& [principal, ps] : states) {
     std::map<std::string, Authorization> lapsed;
     {
@@ -1186,14 +1187,37 @@ Result<size_t> Authorizer::SweepOnce() {
       lapsed.swap(ps->lapsed);
     }
     if (lapsed.empty()) continue;
+    // What this round could not write goes back, to be tried next time.
+    auto put_back = [&](Status s) {
+      std::lock_guard<std::mutex> lock(ps->mu);
+      ps->lapsed.merge(lapsed);
+      if (first_error.ok()) first_error = std::move(s);
+    };
     const identity::Tenant t(kv_, principal);
     store::WriteBatch batch;
+    size_t staged = 0;
+    bool failed = false;
     for (auto& [id, a] : lapsed) {
       // Written only if the stored record is still the live one (nothing else moved it).
-      MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAtzKind, id));
-      if (!raw) continue;
-      MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
-      MD_ASSIGN_OR_RETURN(Authorization stored, AuthorizationFromJson(v));
+      Result<std::optional<std::string>> raw = t.Get(kAtzKind, id);
+      if (!raw.ok()) {
+        put_back(raw.error());
+        failed = true;
+        break;
+      }
+      if (!*raw) continue;
+      Result<json::Value> v = json::Parse(**raw);
+      Result<Authorization> parsed =
+          v.ok() ? AuthorizationFromJson(*v) : Result<Authorization>(v.error());
+      if (!parsed.ok()) {
+        // Trying again would not help: say so, and leave the record as it is (its hold counts
+        // nothing past its lease whatever the record says).
+        log::Error("stored authorization does not parse; its lapse is not recorded",
+                   {{"principal", principal}, {"authorization", id},
+                    {"error", parsed.error().ToString()}});
+        continue;
+      }
+      const Authorization& stored = *parsed;
       if (!stored.reservation || !Live(stored.reservation->state)) continue;
       Authorization eff = EffectiveAt(stored, clock_.NowUnixSeconds());
       if (Live(eff.reservation->state)) continue;
@@ -1223,17 +1247,19 @@ Result<size_t> Authorizer::SweepOnce() {
         e.data_json = record_json;
       }
       audit::Stage(batch, e);
-      ++changed;
+      ++staged;
     }
+    if (failed) continue;
     if (!batch.empty()) {
       Status s = kv_.Write(batch, store::Durability::kSync);
       if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(ps->mu);
-        ps->lapsed.merge(lapsed);  // tried again next time
-        return s;
+        put_back(std::move(s));
+        continue;
       }
     }
+    changed += staged;
   }
+  MD_RETURN_IF_ERROR(first_error);
   return changed;
 }
 

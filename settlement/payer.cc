@@ -107,11 +107,13 @@ Status Payer::GuardVoid(const std::string& principal, const std::string& authori
                       facilitator_.FindBinding(NonceFor(principal, authorization_id)));
   if (!b || b->authorization_id != authorization_id) return OkStatus();
   if (b->valid_before != 0 && now >= b->valid_before) return OkStatus();  // can no longer settle
-  return FailedPreconditionError(
-      "a payment signed for authorization " + authorization_id + " can settle until " +
-          (b->valid_before != 0 ? std::to_string(b->valid_before) : std::string("its hold lapses")) +
-          ": its hold ends when the payment settles or fails, or when its lease ends",
-      "payment-signed");
+  const std::string until =
+      b->valid_before != 0 ? std::to_string(b->valid_before) : std::string("its hold lapses");
+  return FailedPreconditionError("a payment signed for authorization " + authorization_id +
+                                     " can settle until " + until +
+                                     ": its hold ends when the payment settles or fails, or when "
+                                     "its lease ends",
+                                 "payment-signed");
 }
 
 Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& actor,
