@@ -29,11 +29,13 @@ constexpr char kReasonChainUnavailable[] = "unexpected_verify_error";  // the no
 constexpr char kReasonFailedOnChain[] = "invalid_transaction_state";
 constexpr char kReasonPending[] = "settlement_pending";
 
-// The chains whose exact scheme this facilitator serves: every EVM network x402 v1 names
-// (specs/x402.md §2.4); v2 accepts the same chains as "eip155:<id>".
+// The chains whose exact scheme this facilitator serves on the ledger: every EVM network x402 v1
+// names (specs/x402.md §2.4); v2 accepts the same chains as "eip155:<id>". A network configured
+// with the evm backend is served as well (Facilitator::Serves).
 const std::vector<uint64_t>& SupportedChains() {
   static const auto* const kChains = new std::vector<uint64_t>{
-      84532, 8453, 43113, 43114, 137, 80002, 4689, 1329, 1328, 3338, 1514, 41923, 2741, 11124};
+      84532, 8453, 43113, 43114, 137, 80002, 4689, 1329, 1328, 3338, 1514, 41923, 2741, 11124,
+      324705682};
   return *kChains;
 }
 
@@ -225,16 +227,29 @@ Facilitator::EvmBackend* Facilitator::BackendOf(uint64_t chain) {
   return it == evm_.end() ? nullptr : &it->second;
 }
 
+std::vector<uint64_t> Facilitator::ServedChains() const {
+  std::vector<uint64_t> chains = SupportedChains();
+  for (const auto& [chain, backend] : evm_) {
+    if (!ChainSupported(chain)) chains.push_back(chain);
+  }
+  return chains;
+}
+
+bool Facilitator::Serves(uint64_t chain) const {
+  return chain != 0 && (ChainSupported(chain) || evm_.count(chain) != 0);
+}
+
 json::Value Facilitator::Supported() const {
   json::Value kinds = json::Value::Array();
-  for (uint64_t chain : SupportedChains()) {
+  const std::vector<uint64_t> chains = ServedChains();
+  for (uint64_t chain : chains) {
     json::Value k = json::Value::Object();
     k.Set("x402Version", json::Value::Int(kX402V2));
     k.Set("scheme", json::Value::String("exact"));
     k.Set("network", json::Value::String("eip155:" + std::to_string(chain)));
     kinds.Append(std::move(k));
   }
-  for (uint64_t chain : SupportedChains()) {
+  for (uint64_t chain : chains) {
     const std::string_view name = V1NetworkName(chain);
     if (name.empty()) continue;
     json::Value k = json::Value::Object();
@@ -253,7 +268,7 @@ json::Value Facilitator::Supported() const {
   return v;
 }
 
-Result<Facilitator::Parsed> Facilitator::Parse(const json::Value& body) {
+Result<Facilitator::Parsed> Facilitator::Parse(const json::Value& body) const {
   if (!body.is_object()) {
     return InvalidArgumentError("the body must be a JSON object", "x402-request-invalid");
   }
@@ -293,7 +308,7 @@ Result<Facilitator::Parsed> Facilitator::Parse(const json::Value& body) {
     out.early.invalid_message = "only the exact scheme is supported";
     return out;
   }
-  if (out.requirements.chain_id == 0 || !ChainSupported(out.requirements.chain_id)) {
+  if (!Serves(out.requirements.chain_id)) {
     out.early.invalid_reason = "invalid_network";
     out.early.invalid_message = "network " + out.requirements.network + " is not supported";
     return out;

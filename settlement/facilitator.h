@@ -103,6 +103,10 @@ class Facilitator {
   // shared; `chain` outlives it.
   void AddEvmBackend(EvmChain& chain, EvmSettlementOptions options);
   bool has_evm_backend() const { return !evm_.empty(); }
+  // The chains verify and settle accept: the x402 v1 networks (specs/x402.md §2.4) and every
+  // chain configured with the evm backend.
+  bool Serves(uint64_t chain) const;
+  std::vector<uint64_t> ServedChains() const;
   // Polls every submission not yet final once and records the final ones (specs/evm.md §6.5);
   // a submission the chain does not know (a crash before it was handed over) is submitted again
   // under the same id. Returns how many were still pending.
@@ -139,7 +143,7 @@ class Facilitator {
     PaymentPayload payload;
     PaymentRequirements requirements;
   };
-  static Result<Parsed> Parse(const json::Value& body);
+  Result<Parsed> Parse(const json::Value& body) const;  // the chain must be one it Serves
   // Every check of Verify on a parsed body at `now`: offline, nonce unused (unless the caller
   // already looked it up: `check_nonce` false), payer's balance.
   VerifyResponse Check(const Parsed& in, int64_t now, bool check_nonce = true);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,6 +58,7 @@ int64_t Now() {
 }
 
 struct EvmSettings {
+  std::string network = "eip155:84532";  // the network the evm backend settles
   std::string deferred_below;  // "" = no deferred settlement
   int64_t settle_wait_ms = 30000;
   int batch_max = 200;
@@ -81,7 +83,7 @@ class OnchainTest : public ::testing::Test {
     net.Set("settle_wait_ms", json::Value::Int(e.settle_wait_ms));
     net.Set("batch_max", json::Value::Int(e.batch_max));
     json::Value nets = json::Value::Object();
-    nets.Set("eip155:84532", std::move(net));
+    nets.Set(e.network, std::move(net));
     json::Value cfg = json::Value::Object();
     cfg.Set("networks", std::move(nets));
     cfg.Set("track_interval_ms", json::Value::Int(200));
@@ -300,6 +302,35 @@ TEST_F(OnchainTest, PaymentSettlesOnChainMovesExactBalancesAndTheTrailLinksTheTr
     linked = StringField(Member(e, "data"), "tx_hash") == tx;
   }
   EXPECT_TRUE(linked);
+}
+
+// A chain x402 v1 does not name, configured with the evm backend, is served: listed in
+// /supported and checked at verify (before, the backend started and every payment on it was
+// answered invalid_network).
+TEST_F(OnchainTest, NetworkNamedOnlyByTheEvmBackendIsServed) {
+  AnvilChain::Options o;
+  o.chain_id = 1;
+  EvmSettings e;
+  e.network = "eip155:1";
+  Boot(std::move(o), e);
+  if (IsSkipped() || HasFatalFailure()) return;
+  std::set<std::string> kinds;
+  const json::Value supported = Call("GET", "/x402/supported", "", "", 200);
+  for (const json::Value& k : Member(supported, "kinds").items()) {
+    kinds.insert(std::to_string(Member(k, "x402Version").as_int64().value_or(0)) + " " +
+                 StringField(k, "network"));
+  }
+  EXPECT_EQ(kinds.count("2 eip155:1"), 1u);
+  EXPECT_EQ(kinds.count("2 eip155:84532"), 1u);  // the ledger's networks stay served
+  // A payment signed for Base Sepolia, presented as one on chain 1: refused for its signature
+  // (the domain's chain differs), not for the network.
+  const Agent a = NewAgent("buyer", "1000000", "50000");
+  json::Value body = *json::Parse(FacilitatorBody(Pay(a, "7000")));
+  body.Find("paymentRequirements")->Set("network", json::Value::String("eip155:1"));
+  body.Find("paymentPayload")->Find("accepted")->Set("network", json::Value::String("eip155:1"));
+  json::Value v = Call("POST", "/x402/verify", merchant_, json::Write(body), 200);
+  EXPECT_EQ(Member(v, "isValid").as_bool(), false);
+  EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_signature") << json::Write(v);
 }
 
 // Must-show 2a: a nonce already used on chain is refused at verify (and settle sends nothing).
