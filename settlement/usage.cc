@@ -813,8 +813,11 @@ Status UsageMeter::Load() {
       for (const DecodedEvent& d : *events) {
         const uint64_t print = fingerprint(d.event, d.at_given);
         bool inserted = false;
-        ids.Insert(d.event.id, print, 0, inserted)->value = print;
-        counted.push_back(&d.event);
+        ids.Insert(d.event.id, print, 0, inserted);
+        // Counted once per id, as ingestion counts it: the first record holding the id wins
+        // (a payment's record may repeat an id a report took first; CommittedPayment did not
+        // count it either).
+        if (inserted) counted.push_back(&d.event);
       }
       im.CountAll(principal, counted);
     }

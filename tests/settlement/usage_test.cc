@@ -397,6 +397,25 @@ TEST_F(UsageMeterTest, SettledPaymentsCountOnceWithTheirBatch) {
   EXPECT_EQ(Totals(q), want);
 }
 
+// A payment whose id a report took first: its record is stored (settlement wrote it) but, as
+// live, it is not counted a second time after a restart either.
+TEST_F(UsageMeterTest, AnIdTakenByAReportIsCountedOnceAlsoAfterARestart) {
+  const std::string asset = "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
+  UsageEvent reported = Ev("x402:0xdef", "agt_a", "0xPayTo", asset, 700, kStart);
+  EXPECT_EQ(Ingest({reported}).accepted, 1u);
+  UsageEvent p = Ev("x402:0xdef", "agt_a", "0xPayTo", asset, 10000, kStart);
+  p.principal = kPrn;
+  p.source = "payment";
+  store::WriteBatch batch;
+  meter_->StagePayment(batch, p);
+  ASSERT_TRUE(kv_->Write(batch).ok());
+  meter_->CommittedPayment(p);
+  const std::vector<std::string> want = {asset + " 700 1 1"};
+  EXPECT_EQ(Totals(), want);
+  OpenAll();
+  EXPECT_EQ(Totals(), want);  // before the fix: "... 10700 2 2"
+}
+
 TEST_F(UsageMeterTest, BurnRateAndProjectedDepletion) {
   // 600 USD over the last hour: 100 an event at minutes -50 .. 0; 1000 an hour earlier.
   std::vector<UsageEvent> events;
