@@ -157,6 +157,13 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   app->payer_ = std::make_unique<settlement::Payer>(*app->authorizer_, *app->mandates_,
                                                     *app->directory_, *app->keys_,
                                                     *app->facilitator_, *app->clock_);
+  // A merchant's recorded use and an authorization's hold count against one max_uses.
+  app->mandates_->set_use_gate([az = app->authorizer_.get()](
+                                   const std::string& principal,
+                                   const std::vector<std::string>& mandate_ids,
+                                   const std::function<Status(const std::vector<uint64_t>&)>& body) {
+    return az->WithHeldUses(principal, mandate_ids, body);
+  });
   // A hold under a payment the payer signed is not voided while that payment can settle.
   app->authorizer_->set_void_guard([payer = app->payer_.get()](const std::string& principal,
                                                               const std::string& id,

@@ -596,81 +596,105 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
     MD_ASSIGN_OR_RETURN(MandateRecord p, Load(t, chain.back().parent));
     chain.push_back(std::move(p));
   }
-  for (const MandateRecord& m : chain) {
-    if (m.state != "active") {
-      return FailedPreconditionError("mandate " + m.id + " is " + m.state,
-                                     m.state == "used-up" ? "uses-exhausted" : "mandate-state");
-    }
-    if (m.max_uses && m.uses >= *m.max_uses) {
-      return FailedPreconditionError("mandate " + m.id + " has no uses left", "uses-exhausted");
-    }
-  }
-  const int64_t now = clock_.NowUnixSeconds();
-  store::WriteBatch batch;
-  std::vector<std::string> used_up;
-  std::map<std::string, MandateRecord> counted;
-  for (MandateRecord& m : chain) {
-    ++m.uses;
-    m.updated_at = now;
-    if (m.max_uses && m.uses >= *m.max_uses) {
-      used_up.push_back(m.id);
-    }
-    counted[m.id] = m;
-  }
-  {
-    // mandate.used: the use and the count of every mandate of the chain after it, staged
-    // before the mandate.used_up events of the mandates it used up (MarkLocked).
-    json::Value data = json::Value::Object();
-    data.Set("use_key", json::Value::String(use_key));
-    data.Set("uses", json::Value::Int(chain.front().uses));
-    json::Value counts = json::Value::Array();
-    for (const MandateRecord& m : chain) {
-      json::Value c = json::Value::Object();
-      c.Set("id", json::Value::String(m.id));
-      c.Set("uses", json::Value::Int(m.uses));
-      if (m.max_uses) {
-        c.Set("max_uses", json::Value::Int(*m.max_uses));
+  // The check and the write run under the authorizer's lock for this principal (the use gate),
+  // so a use and a decision never both take a mandate's last use.
+  std::vector<std::string> chain_ids;
+  for (const MandateRecord& m : chain) chain_ids.push_back(m.id);
+  std::optional<UseOutcome> recorded;
+  auto record = [&](const std::vector<uint64_t>& held) -> Status {
+    for (size_t i = 0; i < chain.size(); ++i) {
+      const MandateRecord& m = chain[i];
+      if (m.state != "active") {
+        return FailedPreconditionError("mandate " + m.id + " is " + m.state,
+                                       m.state == "used-up" ? "uses-exhausted" : "mandate-state");
       }
-      counts.Append(std::move(c));
+      // A use an authorization holds counts too (specs/mandate.md §6.4); only recorded uses
+      // make a mandate used-up, since a hold may still be released.
+      if (m.max_uses && static_cast<uint64_t>(m.uses) + held[i] >=
+                            static_cast<uint64_t>(*m.max_uses)) {
+        return FailedPreconditionError(
+            "mandate " + m.id + " has no uses left" +
+                (held[i] != 0 ? " (" + std::to_string(held[i]) + " held by authorizations)"
+                              : std::string()),
+            "uses-exhausted");
+      }
     }
-    data.Set("chain", std::move(counts));
-    StageMandateEvent(batch, "mandate.used", chain.front(), clock_.NowUnixMicros(),
-                      std::move(data));
-  }
-  // A mandate that used its last use ends, and so does everything delegated from it; the
-  // counted uses, the new states and the status bits go in one batch.
-  std::vector<MandateRecord> changed;
-  if (!used_up.empty()) {
-    std::set<std::string> ids;
-    for (const std::string& done : used_up) {
-      ids.insert(done);
-      MD_ASSIGN_OR_RETURN(std::vector<std::string> desc, DescendantsLocked(t, done));
-      ids.insert(desc.begin(), desc.end());
+    const int64_t now = clock_.NowUnixSeconds();
+    store::WriteBatch batch;
+    std::vector<std::string> used_up;
+    std::map<std::string, MandateRecord> counted;
+    for (MandateRecord& m : chain) {
+      ++m.uses;
+      m.updated_at = now;
+      if (m.max_uses && m.uses >= *m.max_uses) {
+        used_up.push_back(m.id);
+      }
+      counted[m.id] = m;
     }
-    std::vector<std::string> list(ids.begin(), ids.end());
-    MD_RETURN_IF_ERROR(MarkLocked(
-        t, list, "used-up", TokenStatus::kRevoked,
-        [&](const std::string& m) {
-          return std::find(used_up.begin(), used_up.end(), m) != used_up.end()
-                     ? std::string("max_uses reached")
-                                       : "an ancestor reached its max_uses";
-        },
-        batch, &changed, &counted));
-    for (const MandateRecord& m : changed) {
-      counted.erase(m.id);
+    {
+      // mandate.used: the use and the count of every mandate of the chain after it, staged
+      // before the mandate.used_up events of the mandates it used up (MarkLocked).
+      json::Value data = json::Value::Object();
+      data.Set("use_key", json::Value::String(use_key));
+      data.Set("uses", json::Value::Int(chain.front().uses));
+      json::Value counts = json::Value::Array();
+      for (const MandateRecord& m : chain) {
+        json::Value c = json::Value::Object();
+        c.Set("id", json::Value::String(m.id));
+        c.Set("uses", json::Value::Int(m.uses));
+        if (m.max_uses) {
+          c.Set("max_uses", json::Value::Int(*m.max_uses));
+        }
+        counts.Append(std::move(c));
+      }
+      data.Set("chain", std::move(counts));
+      StageMandateEvent(batch, "mandate.used", chain.front(), clock_.NowUnixMicros(),
+                        std::move(data));
     }
+    // A mandate that used its last use ends, and so does everything delegated from it; the
+    // counted uses, the new states and the status bits go in one batch.
+    std::vector<MandateRecord> changed;
+    if (!used_up.empty()) {
+      std::set<std::string> ids;
+      for (const std::string& done : used_up) {
+        ids.insert(done);
+        MD_ASSIGN_OR_RETURN(std::vector<std::string> desc, DescendantsLocked(t, done));
+        ids.insert(desc.begin(), desc.end());
+      }
+      std::vector<std::string> list(ids.begin(), ids.end());
+      MD_RETURN_IF_ERROR(MarkLocked(
+          t, list, "used-up", TokenStatus::kRevoked,
+          [&](const std::string& m) {
+            return std::find(used_up.begin(), used_up.end(), m) != used_up.end()
+                       ? std::string("max_uses reached")
+                                         : "an ancestor reached its max_uses";
+          },
+          batch, &changed, &counted));
+      for (const MandateRecord& m : changed) {
+        counted.erase(m.id);
+      }
+    }
+    for (const auto& [mid, m] : counted) {
+      t.Put(batch, kMandateKind, mid, json::Write(MandateRecordToJson(m)));
+    }
+    json::Value outcome = json::Value::Object();
+    outcome.Set("at", json::Value::Int(now));
+    outcome.Set("uses", json::Value::Int(chain.front().uses));
+    t.Put(batch, kUseKind, id + "/" + use_key, json::Write(outcome));
+    MD_RETURN_IF_ERROR(WriteMandates(batch));
+    MD_ASSIGN_OR_RETURN(MandateRecord after, Load(t, id));
+    recorded = UseOutcome{std::move(after), false};
+    return OkStatus();
+  };
+  if (use_gate_) {
+    MD_RETURN_IF_ERROR(use_gate_(t.principal_id(), chain_ids, record));
+  } else {
+    MD_RETURN_IF_ERROR(record(std::vector<uint64_t>(chain_ids.size(), 0)));
   }
-  for (const auto& [mid, m] : counted) {
-    t.Put(batch, kMandateKind, mid, json::Write(MandateRecordToJson(m)));
-  }
-  json::Value outcome = json::Value::Object();
-  outcome.Set("at", json::Value::Int(now));
-  outcome.Set("uses", json::Value::Int(chain.front().uses));
-  t.Put(batch, kUseKind, id + "/" + use_key, json::Write(outcome));
-  MD_RETURN_IF_ERROR(WriteMandates(batch));
-  MD_ASSIGN_OR_RETURN(MandateRecord after, Load(t, id));
-  return UseOutcome{std::move(after), false};
+  return std::move(*recorded);
 }
+
+void MandateRegistry::set_use_gate(UseGate gate) { use_gate_ = std::move(gate); }
 
 Result<uint8_t> MandateRegistry::StatusAt(const identity::Tenant& t, uint64_t list,
                                           uint64_t idx) const {

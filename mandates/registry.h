@@ -150,6 +150,14 @@ class MandateRegistry {
   };
   Result<UseOutcome> Use(const identity::Tenant& t, const std::string& id,
                          const std::string& use_key);
+  // Runs `body` (Use's check and write) with the uses authorizations hold for each of
+  // `mandate_ids`, under the lock their decisions take (policy::Authorizer::WithHeldUses), so
+  // that held and recorded uses together stay within max_uses. Unset: nothing is held. Set
+  // before serving.
+  using UseGate = std::function<Status(
+      const std::string& principal, const std::vector<std::string>& mandate_ids,
+      const std::function<Status(const std::vector<uint64_t>& held)>& body)>;
+  void set_use_gate(UseGate gate);
 
   // The current status of (list, idx) of a principal, for the online verifier.
   Result<uint8_t> StatusAt(const identity::Tenant& t, uint64_t list, uint64_t idx) const;
@@ -181,6 +189,7 @@ class MandateRegistry {
   Random& random_;
   RegistryOptions options_;
   std::mutex write_mu_;
+  UseGate use_gate_;  // set before serving, then only read
   struct CachedList {
     uint64_t version = 0;
     ServedStatusList served;

@@ -605,7 +605,10 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
         auto it = ps->series.find(SeriesKey("uses:" + cred.id, ""));
         const Uint128 held_uses = it == ps->series.end() ? 0 : it->second.Total();
         if (cred.terms.limits.max_uses) {
-          const Uint128 uses = held_uses + static_cast<Uint128>(chain.records[i].uses);
+          // The recorded uses as they are now: a merchant's use recorded since the chain was
+          // read (under this lock, through the use gate) must count.
+          MD_ASSIGN_OR_RETURN(mandates::MandateRecord now_rec, registry_.Get(t, cred.id));
+          const Uint128 uses = held_uses + static_cast<Uint128>(now_rec.uses);
           if (uses + 1 > static_cast<Uint128>(*cred.terms.limits.max_uses)) {
             a.reasons.push_back(PolicyReason{
                 "uses-exhausted", cred.id, "/credentialSubject/mandate/limits/max_uses",
@@ -940,6 +943,24 @@ Status Authorizer::BindPayment(const identity::Tenant& t, const Actor& actor,
 }
 
 void Authorizer::set_void_guard(VoidGuard guard) { void_guard_ = std::move(guard); }
+
+Status Authorizer::WithHeldUses(
+    const std::string& principal, const std::vector<std::string>& mandate_ids,
+    const std::function<Status(const std::vector<uint64_t>& held)>& body) {
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(principal));
+  const identity::Tenant t(kv_, principal);
+  std::lock_guard<std::mutex> lock(ps->mu);
+  MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+  ExpireLocked(*ps, NowLocked(*ps));
+  std::vector<uint64_t> held;
+  held.reserve(mandate_ids.size());
+  for (const std::string& id : mandate_ids) {
+    auto it = ps->series.find(SeriesKey("uses:" + id, ""));
+    const Uint128 n = it == ps->series.end() ? 0 : it->second.Total();
+    held.push_back(n > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(n));
+  }
+  return body(held);
+}
 
 Result<Approval> Authorizer::GetApproval(const identity::Tenant& t, const std::string& id) {
   MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAprKind, id));

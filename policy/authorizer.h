@@ -110,6 +110,11 @@ class Authorizer {
   using VoidGuard =
       std::function<Status(const std::string& principal, const std::string& id, int64_t now)>;
   void set_void_guard(VoidGuard guard);
+  // The use gate of mandates::MandateRegistry (set_use_gate): runs `body` with the uses the
+  // live and captured holds of `principal` take of each of `mandate_ids`, under the
+  // principal's lock, so a merchant's recorded use and a decision never both take the last use.
+  Status WithHeldUses(const std::string& principal, const std::vector<std::string>& mandate_ids,
+                      const std::function<Status(const std::vector<uint64_t>& held)>& body);
   // The authorization as it stands now; kNotFound "authorization-not-found".
   Result<Authorization> Get(const identity::Tenant& t, const std::string& id);
   // In id order after `after`; `mandate` / `agent` filter when non-empty.

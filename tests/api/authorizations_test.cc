@@ -900,9 +900,23 @@ TEST_F(AuthorizationsApiTest, MaxUsesAndMinIntervalCountLiveHolds) {
   EXPECT_EQ(StringField(Record(StringField(r, "id")), "decision"), "denied");
   json::Value h = Headroom(uses);
   EXPECT_EQ(h.Find("uses")->items()[0].Find("remaining")->as_int64(), 0);
+  // A merchant's recorded use counts against the same max_uses: both are held, so none is left.
+  const std::string token =
+      StringField(Call("GET", base_ + "/mandates/" + uses, admin_, "", 200), "token");
+  const std::string merchant = StringField(
+      Call("POST", base_ + "/credentials", admin_, R"({"role":"merchant","name":"shop"})", 201),
+      "token");
+  auto use = [&](const std::string& key) {
+    return Call("POST", "/v1/mandates/verify", merchant,
+                R"({"mandate":")" + token + R"(","use":{"key":")" + key + R"("}})", 200);
+  };
+  json::Value refused = use("order-1");
+  EXPECT_EQ(StringField(refused, "verdict"), "invalid") << json::Write(refused);
+  EXPECT_EQ(Codes(refused), std::vector<std::string>{"uses-exhausted"});
   Void(s, first);  // a voided hold gives its use back
   EXPECT_EQ(Headroom(uses).Find("uses")->items()[0].Find("remaining")->as_int64(), 1);
-  EXPECT_EQ(StringField(Authorize(s, Purchase(uses, "1")), "decision"), "allowed");
+  // The merchant records it; then no decision can take another.
+  EXPECT_EQ(StringField(use("order-2"), "verdict"), "valid");
   EXPECT_EQ(Codes(Authorize(s, Purchase(uses, "1"))), std::vector<std::string>{"uses-exhausted"});
 
   const std::string spaced = Issue(a, Terms(Window("day", "calendar", "UTC", "100000"),
