@@ -149,6 +149,7 @@ Binding BindingOf(const json::Value& v) {
   b.mandate_id = StringOf(v, "mandate");
   b.payer = StringOf(v, "payer");
   b.ap2_payment = StringOf(v, "ap2_payment");
+  b.digest = StringOf(v, "digest");
   if (const json::Value* vb = v.Find("valid_before"); vb != nullptr && vb->as_int64()) {
     b.valid_before = *vb->as_int64();
   }
@@ -420,6 +421,7 @@ void Facilitator::StageBind(store::WriteBatch& batch, const Nonce32& nonce, cons
   v.Set("payer", json::Value::String(b.payer));
   if (!b.ap2_payment.empty()) v.Set("ap2_payment", json::Value::String(b.ap2_payment));
   if (b.valid_before != 0) v.Set("valid_before", json::Value::Int(b.valid_before));
+  if (!b.digest.empty()) v.Set("digest", json::Value::String(b.digest));
   batch.Put(kX402Family, kBindingPrefix + NonceText(nonce), json::Write(v));
 }
 

@@ -64,6 +64,7 @@ struct Binding {
   std::string mandate_id;
   std::string payer;  // the agent's address, lower-case: only its own payments use the binding
   int64_t valid_before = 0;  // the signed payment's validBefore (0: not recorded)
+  std::string digest;        // 0x hex of the signed payment's EIP-712 digest ("": not recorded)
   // An AP2 closed payment mandate paid over x402 (specs/ap2.md §6.1): its id. Such a binding is
   // made when the mandate closes, before any wallet signed, so it names no payer (and no
   // authorization to capture: the closing settled that); the first payer whose payment under

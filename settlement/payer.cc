@@ -299,7 +299,18 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
   binding.mandate_id = a.mandate_id;
   binding.payer = AddressLower(auth.from);
   binding.valid_before = until;
+  const std::array<uint8_t, 32> digest =
+      Eip3009Digest(*r.eip712_name, *r.eip712_version, r.chain_id, r.asset, auth);
+  binding.digest = "0x" + HexEncode(digest);
   MD_ASSIGN_OR_RETURN(std::optional<Binding> bound, facilitator_.FindBinding(auth.nonce));
+  if (bound && !bound->digest.empty() && bound->digest != binding.digest) {
+    // One authorization, one payment: another rendering (another token domain, version or
+    // timeout) would be a second signed payment under the same nonce.
+    return FailedPreconditionError(
+        "authorization " + a.id + " already has a signed payment, for other requirements; its "
+        "first Idempotency-Key answers it again",
+        "x402-payment-signed");
+  }
   if (!bound) {
     // The first signing: the hold must still be live and the actor entitled to it, and no void
     // may slip in between that check and the binding (specs/x402.md §6.4).
@@ -307,8 +318,6 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
         t, actor, a.id, [&] { return facilitator_.Bind(auth.nonce, binding); }));
   }
 
-  const std::array<uint8_t, 32> digest =
-      Eip3009Digest(*r.eip712_name, *r.eip712_version, r.chain_id, r.asset, auth);
   MD_ASSIGN_OR_RETURN(p.signature, keys_.SignDigestRecoverable(agent.key_id, digest));
 
   json::Value payload = PayloadToJson(p);

@@ -622,6 +622,19 @@ TEST_F(X402ApiTest, ApprovedAuthorizationIsPaidInScopeWhileItsMandateHoldsFromTh
   EXPECT_EQ(StringField(paid.json, "valid_before"), std::to_string(1795000000 + 120 + 60));
   json::Value v = Call("POST", "/x402/verify", merchant_, FacilitatorBody(paid.json), 200);
   EXPECT_EQ(Member(v, "isValid").as_bool(), true) << json::Write(v);
+  // Asked again with another key: the same payment; with another timeout (another payment
+  // under the same nonce): refused, nothing signed.
+  const Reply again = Send("POST", "/v1/x402/pay", s, pay_body(atz), NextKey());
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(StringField(again.json, "value"), StringField(paid.json, "value"));
+  std::string longer = pay_body(atz);
+  const size_t timeout = longer.find(R"("maxTimeoutSeconds":60)");
+  ASSERT_NE(timeout, std::string::npos);
+  longer.replace(timeout, 22, R"("maxTimeoutSeconds":90)");
+  const Reply second = Send("POST", "/v1/x402/pay", s, longer, NextKey());
+  EXPECT_EQ(second.status, 409) << second.body;
+  EXPECT_EQ(StringField(second.json, "type"), std::string(kProblem) + "x402-payment-signed");
+  EXPECT_EQ(second.json.Find("value"), nullptr);
 
   // Approved, then the mandate is revoked before the agent pays: nothing is signed.
   const auto [atz2, apr2] = ask();
