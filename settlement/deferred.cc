@@ -3,6 +3,7 @@
 #include "settlement/deferred.h"
 
 #include <chrono>
+#include <set>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -14,6 +15,10 @@ std::string DeferredKey(uint64_t chain, const std::string& payer_lower,
                         const std::string& payee_lower, const std::string& nonce_key) {
   return std::string(kDeferredPrefix) + std::to_string(chain) + "/" + payer_lower + "/" +
          payee_lower + "/" + nonce_key;
+}
+
+std::string OwedKey(uint64_t chain, const std::string& payer_lower, const std::string& nonce_key) {
+  return std::string(kOwedPrefix) + std::to_string(chain) + "/" + payer_lower + "/" + nonce_key;
 }
 
 std::string DeferredValue(const std::string& nonce_key, const Amount& amount) {
@@ -48,17 +53,25 @@ std::string_view TokenOfNonceKey(std::string_view nonce_key) {
   return nonce_key.substr(a + 1, b - a - 1);
 }
 
+std::string_view PayerOfNonceKey(std::string_view nonce_key) {
+  const size_t a = nonce_key.find('/');
+  const size_t b = a == std::string_view::npos ? a : nonce_key.find('/', a + 1);
+  const size_t c = b == std::string_view::npos ? b : nonce_key.find('/', b + 1);
+  if (c == std::string_view::npos) return {};
+  return nonce_key.substr(b + 1, c - b - 1);
+}
+
 Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower,
                         std::string_view token_lower) {
   Amount sum;
   Status bad = OkStatus();
-  const std::string prefix =
-      std::string(kDeferredPrefix) + std::to_string(chain) + "/" + payer_lower + "/";
-  MD_RETURN_IF_ERROR(kv.ScanPrefix(kX402Family, prefix, [&](std::string_view, std::string_view value) {
+  std::set<std::string> counted;  // nonce keys
+  auto add = [&](std::string_view, std::string_view value) {
     std::string key;
     Amount amount;
     if (!ParseValue(value, &key, &amount)) return true;
     if (TokenOfNonceKey(key) != token_lower) return true;  // another token's balance pays it
+    if (!counted.insert(key).second) return true;  // owed and still queued: once
     Result<Amount> next = sum.Add(amount);
     if (!next.ok()) {
       bad = next.error();
@@ -66,7 +79,11 @@ Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& p
     }
     sum = *next;
     return true;
-  }));
+  };
+  const std::string tail = std::to_string(chain) + "/" + payer_lower + "/";
+  MD_RETURN_IF_ERROR(kv.ScanPrefix(kX402Family, std::string(kOwedPrefix) + tail, add));
+  MD_RETURN_IF_ERROR(bad);
+  MD_RETURN_IF_ERROR(kv.ScanPrefix(kX402Family, std::string(kDeferredPrefix) + tail, add));
   MD_RETURN_IF_ERROR(bad);
   return sum;
 }

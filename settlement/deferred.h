@@ -37,6 +37,13 @@ std::string DeferredKey(uint64_t chain, const std::string& payer_lower,
 
 std::string DeferredValue(const std::string& nonce_key, const Amount& amount);
 
+// What a payer owes on chain (specs/evm.md §6.4): one key per payment the evm backend accepted
+// and has not seen final, deferred (queued or in a submitted batch) or pending on chain,
+// `owe/<chain>/<payer>/<nonce key>`, with DeferredValue's value. Written with the payment's
+// record, deleted when Facilitator::Finalize records it settled or failed.
+inline constexpr char kOwedPrefix[] = "owe/";
+std::string OwedKey(uint64_t chain, const std::string& payer_lower, const std::string& nonce_key);
+
 // One queued payment: its queue key and the nonce key of its settlement record.
 struct DeferredEntry {
   std::string queue_key;
@@ -49,11 +56,14 @@ struct DeferredEntry {
 
 // The token of a nonce key "<chain id>/<token lower>/<payer lower>/<nonce hex>" ("" if none).
 std::string_view TokenOfNonceKey(std::string_view nonce_key);
+// Its payer, the third field ("" if none).
+std::string_view PayerOfNonceKey(std::string_view nonce_key);
 
 // Every queued payment, in key order (grouped by chain, payer and payee).
 Result<std::vector<DeferredEntry>> LoadDeferred(store::KvStore& kv);
-// What `payer` (lower-case) has queued on `chain` in `token` (lower-case), to every payee:
-// promised, not yet on chain.
+// What `payer` (lower-case) owes on `chain` in `token` (lower-case), to every payee: accepted,
+// not yet final on chain (the owed entries, and queue entries a store written before they
+// existed holds without one).
 Result<Amount> QueuedBy(store::KvStore& kv, uint64_t chain, const std::string& payer_lower,
                         std::string_view token_lower);
 

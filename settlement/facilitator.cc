@@ -655,6 +655,8 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
     batch.Put(kX402Family,
               DeferredKey(s.chain, AddressLower(a.from), AddressLower(a.to), s.key),
               DeferredValue(s.key, a.value));
+    batch.Put(kX402Family, OwedKey(s.chain, AddressLower(a.from), s.key),
+              DeferredValue(s.key, a.value));
     audit::Event e = SettlementEvent("payment.deferred", s, clock_.NowUnixMicros());
     e.data_json = record;
     audit::Stage(batch, e);
@@ -673,6 +675,8 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
   s.response.error_message = "submitted on chain, not final yet; settle again to learn the outcome";
   batch.Put(kX402Family, kSettlementPrefix + s.key, json::Write(SettlementToJson(s)));
   batch.Put(kX402Family, kSubmissionPrefix + s.key, SubmissionRecord(s.chain, {s.key}));
+  batch.Put(kX402Family, OwedKey(s.chain, AddressLower(a.from), s.key),
+            DeferredValue(s.key, a.value));
   MD_RETURN_IF_ERROR(kv_.Write(batch));
   if (claim.owns_lock()) claim.unlock();
   if (mode != nullptr) *mode = SettleMode::kOnchain;
@@ -748,6 +752,11 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
   const int64_t now = clock_.NowUnixSeconds();
   for (size_t i = 0; i < keys.size(); ++i) {
     MD_ASSIGN_OR_RETURN(std::optional<Settlement> found, Find(keys[i]));
+    if (found) {
+      // Final now (or already): no longer owed out of the payer's balance.
+      const std::string payer(PayerOfNonceKey(keys[i]));
+      if (!payer.empty()) batch.Delete(kX402Family, OwedKey(found->chain, payer, keys[i]));
+    }
     if (!found || found->state == "settled" || found->state == "failed") continue;
     Settlement s = std::move(*found);
     bool ok = sub.state == SubmissionState::kConfirmed;

@@ -189,6 +189,45 @@ class OnchainTest : public ::testing::Test {
     body.Set("paymentRequirements", Member(pay, "accepted"));
     return json::Write(body);
   }
+  // A v2 /verify and /settle body: `payer` (signing in-process: the facilitator does not care
+  // who signed) pays `value` of the test token to kPayTo, nonce number `n`, valid until `until`.
+  std::string SignedBody(const testing::DevAccount& payer, uint64_t value, int n, int64_t until) {
+    signer::PrivateKey key;
+    key.type = signer::KeyType::kSecp256k1;
+    const Bytes secret = testing::Hex(payer.private_key);
+    key.secret = SecretBytes(ByteSpan(secret.data(), secret.size()));
+    settlement::Address from{}, to{}, token{};
+    EXPECT_TRUE(signer::ParseAddressInto(payer.address, false, from).ok());
+    EXPECT_TRUE(signer::ParseAddressInto(kPayTo, false, to).ok());
+    EXPECT_TRUE(signer::ParseAddressInto(chain_->token(), false, token).ok());
+    settlement::Authorization3009 auth;
+    auth.from = from;
+    auth.to = to;
+    auth.value = Amount::FromUint64(value);
+    auth.valid_after = 0;
+    auth.valid_before = static_cast<Uint128>(until);
+    for (size_t b = 0; b < auth.nonce.size(); ++b) {
+      auth.nonce[b] = static_cast<uint8_t>((n * 31 + static_cast<int>(b) * 7) & 0xff);
+    }
+    auth.nonce[0] = static_cast<uint8_t>(n >> 8);
+    auth.nonce[1] = static_cast<uint8_t>(n & 0xff);
+    const std::array<uint8_t, 32> digest =
+        settlement::Eip3009Digest("USD Coin", "2", chain_->chain_id(), token, auth);
+    Result<Bytes> sig = signer::SignDigestRecoverable(key, ByteSpan(digest.data(), digest.size()));
+    EXPECT_TRUE(sig.ok());
+    const std::string requirements =
+        R"({"scheme":"exact","network":"eip155:84532","amount":")" + std::to_string(value) +
+        R"(","asset":")" + chain_->token() + R"(","payTo":")" + kPayTo +
+        R"(","maxTimeoutSeconds":3600,"extra":{"name":"USD Coin","version":"2"}})";
+    const std::string payload =
+        R"({"x402Version":2,"payload":{"authorization":{"from":")" + payer.address +
+        R"(","to":")" + settlement::AddressText(to) + R"(","value":")" + std::to_string(value) +
+        R"(","validAfter":"0","validBefore":")" + std::to_string(until) + R"(","nonce":")" +
+        settlement::NonceText(auth.nonce) + R"("},"signature":"0x)" +
+        (sig.ok() ? HexEncode(*sig) : std::string()) + R"("},"accepted":)" + requirements + "}";
+    return R"({"x402Version":2,"paymentPayload":)" + payload + R"(,"paymentRequirements":)" +
+           requirements + "}";
+  }
   json::Value Authorization(const std::string& atz) {
     return Call("GET", base_ + "/authorizations/" + atz, admin_, "", 200);
   }
@@ -488,6 +527,54 @@ TEST_F(OnchainTest, KillBetweenSubmissionAndConfirmationNeitherLosesNorDuplicate
 
 // Must-show 4: 1,000 deferred micro-payments settle in batches, moving the same totals as one by
 // one would, in far fewer transactions.
+// A payment accepted but not final (deferred in a submitted batch not yet mined, or pending on
+// chain) still counts against its payer's on-chain balance at verify; once final, the balance
+// itself says it. (Before the owed entries, both were forgotten from the flush or the
+// submission until mined.)
+TEST_F(OnchainTest, PaymentsAcceptedButNotFinalCountAgainstThePayersBalance) {
+  AnvilChain::Options o;
+  o.automine = false;
+  EvmSettings e;
+  e.deferred_below = "1000";
+  e.settle_wait_ms = 300;
+  Boot(std::move(o), e);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const testing::DevAccount payer = chain_->accounts()[3];
+  chain_->Mint(payer.address, "3000");
+  const int64_t until = Now() + 3600;
+  auto verdict = [&](uint64_t value, int n) {
+    json::Value v = Call("POST", "/x402/verify", merchant_, SignedBody(payer, value, n, until), 200);
+    return Member(v, "isValid").as_bool() ? std::string("valid")
+                                          : StringField(v, "invalidReason");
+  };
+  // 900 deferred, then flushed: in a batch transaction that is not mined.
+  json::Value deferred =
+      Call("POST", "/x402/settle", merchant_, SignedBody(payer, 900, 1, until), 200);
+  ASSERT_EQ(StringField(Member(Member(deferred, "extensions"), "settlement"), "mode"), "deferred")
+      << json::Write(deferred);
+  json::Value f = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
+  EXPECT_EQ(Member(f, "submitted").as_uint64(), std::optional<uint64_t>(1)) << json::Write(f);
+  // 1200 on chain at once: pending, since nothing is mined.
+  json::Value pending =
+      Call("POST", "/x402/settle", merchant_, SignedBody(payer, 1200, 2, until), 200);
+  EXPECT_EQ(StringField(pending, "errorReason"), "settlement_pending") << json::Write(pending);
+  // 3000 held on chain, 2100 owed: 1000 more is too much, 900 fits.
+  EXPECT_EQ(chain_->BalanceOf(payer.address), "3000");
+  EXPECT_EQ(verdict(1000, 3), "invalid_exact_evm_insufficient_balance");
+  EXPECT_EQ(verdict(900, 4), "valid");
+  // Mined and recorded final: nothing is owed, and the balance is 900.
+  for (int i = 0; i < 150; ++i) {
+    chain_->Mine();
+    f = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
+    if (Member(f, "in_flight").as_uint64() == std::optional<uint64_t>(0)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(json::Write(f), R"({"submitted":0,"queued":0,"in_flight":0})");
+  EXPECT_EQ(chain_->BalanceOf(payer.address), "900");
+  EXPECT_EQ(verdict(1000, 3), "invalid_exact_evm_insufficient_balance");
+  EXPECT_EQ(verdict(900, 4), "valid");
+}
+
 TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
   constexpr int kPayments = 1000;
   EvmSettings e;
@@ -498,13 +585,7 @@ TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
   // The payer signs in-process (anvil's account 3): the facilitator does not care who signed.
   const testing::DevAccount payer = chain_->accounts()[3];
   chain_->Mint(payer.address, "10000000");
-  signer::PrivateKey key;
-  key.type = signer::KeyType::kSecp256k1;
-  const Bytes secret = testing::Hex(payer.private_key);
-  key.secret = SecretBytes(ByteSpan(secret.data(), secret.size()));
-  settlement::Address from{}, to{}, token{};
-  ASSERT_TRUE(signer::ParseAddressInto(payer.address, false, from).ok());
-  ASSERT_TRUE(signer::ParseAddressInto(kPayTo, false, to).ok());
+  settlement::Address token{};
   ASSERT_TRUE(signer::ParseAddressInto(chain_->token(), false, token).ok());
 
   std::vector<std::string> bodies;
@@ -513,31 +594,7 @@ TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
   for (int i = 0; i < kPayments; ++i) {
     const uint64_t value = 100 + static_cast<uint64_t>(i % 800);  // 100..899, all below 1000
     total += value;
-    settlement::Authorization3009 auth;
-    auth.from = from;
-    auth.to = to;
-    auth.value = Amount::FromUint64(value);
-    auth.valid_after = 0;
-    auth.valid_before = static_cast<Uint128>(valid_before);
-    for (size_t b = 0; b < auth.nonce.size(); ++b) auth.nonce[b] = static_cast<uint8_t>((i * 31 + b * 7) & 0xff);
-    auth.nonce[0] = static_cast<uint8_t>(i >> 8);
-    auth.nonce[1] = static_cast<uint8_t>(i & 0xff);
-    const std::array<uint8_t, 32> digest =
-        settlement::Eip3009Digest("USD Coin", "2", chain_->chain_id(), token, auth);
-    Result<Bytes> sig = signer::SignDigestRecoverable(key, ByteSpan(digest.data(), digest.size()));
-    ASSERT_TRUE(sig.ok());
-    const std::string requirements =
-        R"({"scheme":"exact","network":"eip155:84532","amount":")" + std::to_string(value) +
-        R"(","asset":")" + chain_->token() + R"(","payTo":")" + kPayTo +
-        R"(","maxTimeoutSeconds":3600,"extra":{"name":"USD Coin","version":"2"}})";
-    const std::string payload =
-        R"({"x402Version":2,"payload":{"authorization":{"from":")" + payer.address +
-        R"(","to":")" + settlement::AddressText(to) + R"(","value":")" + std::to_string(value) +
-        R"(","validAfter":"0","validBefore":")" + std::to_string(valid_before) +
-        R"(","nonce":")" + settlement::NonceText(auth.nonce) + R"("},"signature":"0x)" +
-        HexEncode(*sig) + R"("},"accepted":)" + requirements + "}";
-    bodies.push_back(R"({"x402Version":2,"paymentPayload":)" + payload +
-                     R"(,"paymentRequirements":)" + requirements + "}");
+    bodies.push_back(SignedBody(payer, value, i, valid_before));
   }
 
   // Accepted at once, each told it is deferred; nothing on chain yet.

@@ -48,6 +48,14 @@ class DeferredTest : public ::testing::Test {
     ASSERT_TRUE(kv_->Write(b).ok());
   }
 
+  void Owe(uint64_t chain, const std::string& token, int n, uint64_t amount) {
+    const std::string nonce_key = NonceKeyOf(chain, token, n);
+    store::WriteBatch b;
+    b.Put(kX402Family, OwedKey(chain, kPayer, nonce_key),
+          DeferredValue(nonce_key, Amount::FromUint64(amount)));
+    ASSERT_TRUE(kv_->Write(b).ok());
+  }
+
   Amount Queued(uint64_t chain, const std::string& token) {
     Result<Amount> q = QueuedBy(*kv_, chain, kPayer, token);
     EXPECT_TRUE(q.ok()) << q.error().ToString();
@@ -58,10 +66,24 @@ class DeferredTest : public ::testing::Test {
   std::unique_ptr<store::KvStore> kv_;
 };
 
-TEST_F(DeferredTest, TokenOfNonceKeyIsTheSecondField) {
+TEST_F(DeferredTest, TokenAndPayerOfANonceKeyAreItsSecondAndThirdFields) {
   EXPECT_EQ(TokenOfNonceKey(NonceKeyOf(8453, kTokenA, 1)), kTokenA);
   EXPECT_EQ(TokenOfNonceKey("8453/0xabc"), "");
   EXPECT_EQ(TokenOfNonceKey(""), "");
+  EXPECT_EQ(PayerOfNonceKey(NonceKeyOf(8453, kTokenA, 1)), kPayer);
+  EXPECT_EQ(PayerOfNonceKey("8453/0xabc/0xdef"), "");
+  EXPECT_EQ(PayerOfNonceKey(""), "");
+}
+
+// Owed entries (payments submitted or pending, gone from the queue) count; a payment both owed
+// and still queued counts once.
+TEST_F(DeferredTest, OwedPaymentsCountOnceWithTheQueue) {
+  Queue(8453, kPayeeOne, kTokenA, 1, 10);  // queued and owed
+  Owe(8453, kTokenA, 1, 10);
+  Owe(8453, kTokenA, 2, 300);              // in a submitted batch: owed only
+  Owe(8453, kTokenB, 3, 4000);             // another token
+  EXPECT_EQ(Queued(8453, kTokenA).ToString(), "310");
+  EXPECT_EQ(Queued(8453, kTokenB).ToString(), "4000");
 }
 
 TEST_F(DeferredTest, QueuedAmountsCountOnlyTheTokenAndChainAsked) {
