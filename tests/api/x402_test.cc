@@ -117,6 +117,16 @@ class X402ApiTest : public ::testing::Test {
     return "0";
   }
 
+  // What mandate `m`'s calendar day in UTC has spent, as its headroom reports it.
+  std::string DaySpent(const std::string& m) {
+    const std::string day = "mandate:" + m + ":window:day:calendar:UTC";
+    json::Value h = Call("GET", base_ + "/mandates/" + m + "/headroom", admin_, "", 200);
+    for (const json::Value& c : Member(h, "counters").items()) {
+      if (StringField(c, "counter") == day) return StringField(c, "spent");
+    }
+    return std::string("no counter");
+  }
+
   std::string NewCustodialAgent(const std::string& name) {
     json::Value a = Call("POST", base_ + "/agents", admin_,
                          R"({"name":")" + name +
@@ -496,14 +506,7 @@ TEST_F(X402ApiTest, UnsettledPaymentLapsesWithItsHoldAndCanNoLongerSettle) {
   const std::string atz = StringField(paid.json, "authorization_id");
   // The payment is valid for the requirement's 60 s, well inside the hold's lease.
   EXPECT_EQ(StringField(paid.json, "valid_before"), std::to_string(1795000000 + 60));
-  const std::string day = "mandate:" + m + ":window:day:calendar:UTC";
-  auto spent = [&] {
-    json::Value h = Call("GET", base_ + "/mandates/" + m + "/headroom", admin_, "", 200);
-    for (const json::Value& c : Member(h, "counters").items()) {
-      if (StringField(c, "counter") == day) return StringField(c, "spent");
-    }
-    return std::string("no counter");
-  };
+  auto spent = [&] { return DaySpent(m); };
   EXPECT_EQ(spent(), "9000");
 
   // Past the lease: the hold is released, and the payment has expired with it.
@@ -528,14 +531,7 @@ TEST_F(X402ApiTest, SignedPaymentsHoldIsNotVoidedWhileThePaymentCanSettle) {
   const std::string m = Issue(agent, SepoliaTerms("50000"));
   const std::string payer_account = "eip155:84532:" + Lower(address_[agent]);
   Deposit(payer_account, kSepoliaUsdcAsset, "100000");
-  const std::string day = "mandate:" + m + ":window:day:calendar:UTC";
-  auto spent = [&] {
-    json::Value h = Call("GET", base_ + "/mandates/" + m + "/headroom", admin_, "", 200);
-    for (const json::Value& c : Member(h, "counters").items()) {
-      if (StringField(c, "counter") == day) return StringField(c, "spent");
-    }
-    return std::string("no counter");
-  };
+  auto spent = [&] { return DaySpent(m); };
   auto void_as = [&](const std::string& who, const std::string& atz) {
     const std::string path = who == s ? "/v1/authorizations/" + atz + "/void"
                                       : base_ + "/authorizations/" + atz + "/void";
