@@ -20,18 +20,22 @@ Status RequireUnscoped(const Access& a) {
   return OkStatus();
 }
 
+// Whether a scope list `asked` stays within the caller's `mine` (empty: unlimited). An empty
+// `asked` is unlimited, so only an unlimited caller may ask for it.
+bool WithinScope(const std::vector<std::string>& mine, const std::vector<std::string>& asked) {
+  if (mine.empty()) {
+    return true;
+  }
+  if (asked.empty()) {
+    return false;
+  }
+  return std::all_of(asked.begin(), asked.end(), [&](const std::string& x) {
+    return std::find(mine.begin(), mine.end(), x) != mine.end();
+  });
+}
+
 Status RequireSubsetScope(const Access& a, const identity::CreateCredentialRequest& req) {
-  auto subset = [](const std::vector<std::string>& mine, const std::vector<std::string>& asked) {
-    if (mine.empty()) {
-      return true;
-    }
-    if (asked.empty()) {
-      return false;
-    }
-    return std::all_of(asked.begin(), asked.end(), [&](const std::string& x) {
-      return std::find(mine.begin(), mine.end(), x) != mine.end();
-    });
-  };
+  const auto& subset = WithinScope;
   if (!subset(a.caller.agent_scope, req.agents)) {
     return PermissionDeniedError("/agents: a credential cannot grant agents beyond its own scope",
                                  "scope-widened");
@@ -162,6 +166,14 @@ void App::RegisterIdentityRoutes() {
     if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<identity::OpenSessionRequest> r = identity::ParseOpenSession(*body, false);
     if (!r.ok()) return ProblemResponse(r.error(), req);
+    // A credential limited to some mandates opens sessions limited to (some of) them: a session
+    // without a list could spend under every mandate of the agent.
+    if (!WithinScope(a.caller.mandate_scope, r->mandates)) {
+      return ProblemResponse(PermissionDeniedError("/mandates: a credential limited to some "
+                                                   "mandates opens sessions limited to them",
+                                                   "scope-widened"),
+                             req);
+    }
     Result<identity::WithToken<identity::Session>> s =
         dir.OpenSessionForAgent(*a.tenant, req.Param("agent"), *r, Actor(a));
     if (!s.ok()) return ProblemResponse(s.error(), req);

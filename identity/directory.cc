@@ -212,6 +212,12 @@ Result<AssertionClaims> VerifyAssertion(std::string_view compact, const Director
   if (!iat_v.has_value() || !exp_v.has_value()) {
     return refuse("iat and exp must be integer seconds", "bad-assertion");
   }
+  // Bounded before any arithmetic on them: a signed overflow would let a far-apart pair pass
+  // the lifetime check (and is undefined behaviour).
+  constexpr int64_t kMaxNumericDate = 253402300799;  // 9999-12-31T23:59:59Z
+  if (*iat_v < 0 || *exp_v < 0 || *iat_v > kMaxNumericDate || *exp_v > kMaxNumericDate) {
+    return refuse("iat and exp must be times from 1970 to 9999", "bad-assertion");
+  }
   if (*exp_v <= *iat_v || *exp_v - *iat_v > o.assertion_max_lifetime_s) {
     return refuse("exp must follow iat by at most " + std::to_string(o.assertion_max_lifetime_s) +
                       " seconds",
@@ -675,6 +681,13 @@ Result<WithToken<Session>> Directory::OpenSessionWithAssertion(const OpenSession
   MD_ASSIGN_OR_RETURN(Agent a, GetAgent(t, owner->substr(slash + 1)));
   if (a.state != "active") {
     return UnauthenticatedError("agent " + a.id + " is " + a.state, "agent-" + a.state);
+  }
+  if (a.custody == "custodial") {
+    // Its key is the service's: whatever it signed (an AP2 closing, say) was signed on someone's
+    // request, so it never proves the agent's presence. An admin opens its sessions.
+    return UnauthenticatedError("agent " + a.id + " holds a custodial key: its sessions are "
+                                "opened by an admin, not by assertion",
+                                "custodial-agent");
   }
   return OpenSessionLocked(t, a, req, "assertion", claims.jti, claims.exp);
 }

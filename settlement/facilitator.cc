@@ -47,8 +47,7 @@ bool ChainSupported(uint64_t chain) {
 }
 
 std::string NonceKey(uint64_t chain, const PaymentPayload& p, const PaymentRequirements& r) {
-  return std::to_string(chain) + "/" + AddressLower(r.asset) + "/" +
-         AddressLower(p.authorization.from) + "/" + NonceText(p.authorization.nonce);
+  return SettlementKey(chain, r.asset, p.authorization.from, p.authorization.nonce);
 }
 
 // The ledger names of the payment's parties and asset (specs/x402.md §5.3).
@@ -141,6 +140,16 @@ Result<Settlement> SettlementFromJson(const json::Value& v) {
   return s;
 }
 
+}  // namespace
+
+std::string SettlementKey(uint64_t chain, const Address& token, const Address& payer,
+                          const Nonce32& nonce) {
+  return std::to_string(chain) + "/" + AddressLower(token) + "/" + AddressLower(payer) + "/" +
+         NonceText(nonce);
+}
+
+namespace {
+
 Binding BindingOf(const json::Value& v) {
   Binding b;
   b.principal = StringOf(v, "principal");
@@ -150,6 +159,7 @@ Binding BindingOf(const json::Value& v) {
   b.payer = StringOf(v, "payer");
   b.ap2_payment = StringOf(v, "ap2_payment");
   b.digest = StringOf(v, "digest");
+  b.settlement_key = StringOf(v, "key");
   if (const json::Value* vb = v.Find("valid_before"); vb != nullptr && vb->as_int64()) {
     b.valid_before = *vb->as_int64();
   }
@@ -351,8 +361,9 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
       return v;
     }
     Result<Amount> held = b->chain->BalanceOf(in.requirements.asset, a.from);
-    if (held.ok() && b->options.deferred_below) {
-      // Payments of this payer accepted for a later batch are promised out of that balance.
+    if (held.ok()) {
+      // Payments of this payer accepted and not yet final (deferred, or pending on chain) are
+      // promised out of that balance.
       Result<Amount> queued =
           QueuedBy(kv_, chain, AddressLower(a.from), AddressLower(in.requirements.asset));
       if (!queued.ok()) {
@@ -422,6 +433,7 @@ void Facilitator::StageBind(store::WriteBatch& batch, const Nonce32& nonce, cons
   if (!b.ap2_payment.empty()) v.Set("ap2_payment", json::Value::String(b.ap2_payment));
   if (b.valid_before != 0) v.Set("valid_before", json::Value::Int(b.valid_before));
   if (!b.digest.empty()) v.Set("digest", json::Value::String(b.digest));
+  if (!b.settlement_key.empty()) v.Set("key", json::Value::String(b.settlement_key));
   batch.Put(kX402Family, kBindingPrefix + NonceText(nonce), json::Write(v));
 }
 

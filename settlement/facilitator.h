@@ -51,6 +51,11 @@ struct Settlement {
   std::string ap2_payment;   // the AP2 closed payment mandate the nonce is bound to, if any
 };
 
+// The nonce key a payment's settlement is recorded under (specs/x402.md §5.3):
+// "<chain id>/<token lower>/<payer lower>/<nonce hex>".
+std::string SettlementKey(uint64_t chain, const Address& token, const Address& payer,
+                          const Nonce32& nonce);
+
 // How /x402/settle settled a payment (told to the merchant, specs/x402.md §5.3).
 enum class SettleMode { kLedger, kOnchain, kDeferred };
 std::string_view SettleModeName(SettleMode mode);  // "ledger", "onchain", "deferred"
@@ -65,6 +70,7 @@ struct Binding {
   std::string payer;  // the agent's address, lower-case: only its own payments use the binding
   int64_t valid_before = 0;  // the signed payment's validBefore (0: not recorded)
   std::string digest;        // 0x hex of the signed payment's EIP-712 digest ("": not recorded)
+  std::string settlement_key;  // its nonce key (SettlementKey), where its settlement is recorded
   // An AP2 closed payment mandate paid over x402 (specs/ap2.md §6.1): its id. Such a binding is
   // made when the mandate closes, before any wallet signed, so it names no payer (and no
   // authorization to capture: the closing settled that); the first payer whose payment under

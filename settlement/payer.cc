@@ -106,6 +106,17 @@ Status Payer::GuardVoid(const std::string& principal, const std::string& authori
   MD_ASSIGN_OR_RETURN(std::optional<Binding> b,
                       facilitator_.FindBinding(NonceFor(principal, authorization_id)));
   if (!b || b->authorization_id != authorization_id) return OkStatus();
+  if (!b->settlement_key.empty()) {
+    MD_ASSIGN_OR_RETURN(std::optional<Settlement> s, facilitator_.Find(b->settlement_key));
+    if (s && s->state != "failed") {
+      // Settled (its capture may not have committed yet) or settling on chain, whatever the
+      // time: the hold ends with the capture, or with the void of a failed payment.
+      return FailedPreconditionError("the payment signed for authorization " + authorization_id +
+                                         " is settled or settling: its hold ends with that",
+                                     "payment-signed");
+    }
+    if (s) return OkStatus();  // failed: it moves nothing
+  }
   if (b->valid_before != 0 && now >= b->valid_before) return OkStatus();  // can no longer settle
   const std::string until =
       b->valid_before != 0 ? std::to_string(b->valid_before) : std::string("its hold lapses");
@@ -302,20 +313,28 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
   const std::array<uint8_t, 32> digest =
       Eip3009Digest(*r.eip712_name, *r.eip712_version, r.chain_id, r.asset, auth);
   binding.digest = "0x" + HexEncode(digest);
-  MD_ASSIGN_OR_RETURN(std::optional<Binding> bound, facilitator_.FindBinding(auth.nonce));
-  if (bound && !bound->digest.empty() && bound->digest != binding.digest) {
-    // One authorization, one payment: another rendering (another token domain, version or
-    // timeout) would be a second signed payment under the same nonce.
+  binding.settlement_key = SettlementKey(r.chain_id, r.asset, auth.from, auth.nonce);
+  // One authorization, one payment: another rendering (another token domain, version or
+  // timeout) would be a second signed payment under the same nonce.
+  auto same_payment = [&](const Binding& bound) -> Status {
+    if (bound.digest.empty() || bound.digest == binding.digest) return OkStatus();
     return FailedPreconditionError(
         "authorization " + a.id + " already has a signed payment, for other requirements; its "
         "first Idempotency-Key answers it again",
         "x402-payment-signed");
-  }
-  if (!bound) {
+  };
+  MD_ASSIGN_OR_RETURN(std::optional<Binding> bound, facilitator_.FindBinding(auth.nonce));
+  if (bound) {
+    MD_RETURN_IF_ERROR(same_payment(*bound));
+  } else {
     // The first signing: the hold must still be live and the actor entitled to it, and no void
-    // may slip in between that check and the binding (specs/x402.md §6.4).
-    MD_RETURN_IF_ERROR(authorizer_.BindPayment(
-        t, actor, a.id, [&] { return facilitator_.Bind(auth.nonce, binding); }));
+    // may slip in between that check and the binding (specs/x402.md §6.4). Two first signings
+    // racing: the second finds the first's binding here, under the busy hold.
+    MD_RETURN_IF_ERROR(authorizer_.BindPayment(t, actor, a.id, [&]() -> Status {
+      MD_ASSIGN_OR_RETURN(std::optional<Binding> now, facilitator_.FindBinding(auth.nonce));
+      if (now) return same_payment(*now);
+      return facilitator_.Bind(auth.nonce, binding);
+    }));
   }
 
   MD_ASSIGN_OR_RETURN(p.signature, keys_.SignDigestRecoverable(agent.key_id, digest));

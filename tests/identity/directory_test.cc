@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "base/bytes.h"
 #include "signer/did.h"
 #include "signer/jws.h"
 #include "signer/signature.h"
@@ -127,6 +133,61 @@ TEST_F(DirectoryTest, ExpiredNotYetValidAndOverlongAssertionsAreRefused) {
     EXPECT_EQ(s.error().code(), StatusCode::kUnauthenticated);
     EXPECT_EQ(Reason(s.error()), c.reason);
   }
+}
+
+// iat and exp far apart overflow exp - iat: refused before any arithmetic.
+TEST_F(DirectoryTest, AssertionTimesOutsideTheirRangeAreRefused) {
+  const signer::PublicKey pub = *signer::DerivePublicKey(agent_key_);
+  int i = 0;
+  for (const auto& [iat, exp] : std::vector<std::pair<int64_t, int64_t>>{
+           {-200, std::numeric_limits<int64_t>::max() - 100},
+           {clock_.NowUnixSeconds(), int64_t{1} << 62}}) {
+    json::Value header = json::Value::Object();
+    header.Set("kid", json::Value::String(signer::DidKeyVerificationMethodId(pub)));
+    json::Value claims = json::Value::Object();
+    claims.Set("iss", json::Value::String(agent_did_));
+    claims.Set("sub", json::Value::String(agent_did_));
+    claims.Set("aud", json::Value::String(kServiceDid));
+    claims.Set("iat", json::Value::Int(iat));
+    claims.Set("exp", json::Value::Int(exp));
+    claims.Set("jti", json::Value::String("jti-range-case-" + std::to_string(i++) + "xxxx"));
+    Result<WithToken<Session>> s = dir_store_->OpenSessionWithAssertion(
+        Request(*signer::SignJws(agent_key_, header, json::Write(claims))));
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code(), StatusCode::kUnauthenticated);
+    EXPECT_EQ(Reason(s.error()), "bad-assertion");
+  }
+}
+
+// A custodial agent's key signs on the service's say-so (an AP2 closing, for one): nothing it
+// signed opens a session, even a well-formed assertion.
+TEST_F(DirectoryTest, CustodialAgentsDoNotOpenSessionsByAssertion) {
+  CreateAgentRequest req;
+  req.name = "custodial";
+  req.custodial_key_type = "Ed25519";
+  Result<Agent> a = dir_store_->CreateAgent(*tenant_, req);
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  Result<signer::KeyInfo> key = keys_->Get(a->key_id);
+  ASSERT_TRUE(key.ok());
+  json::Value header = json::Value::Object();
+  header.Set("alg", json::Value::String("EdDSA"));
+  header.Set("kid", json::Value::String(signer::DidKeyVerificationMethodId(key->public_key)));
+  json::Value claims = json::Value::Object();
+  claims.Set("iss", json::Value::String(a->did));
+  claims.Set("sub", json::Value::String(a->did));
+  claims.Set("aud", json::Value::String(kServiceDid));
+  claims.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
+  claims.Set("exp", json::Value::Int(clock_.NowUnixSeconds() + 120));
+  claims.Set("jti", json::Value::String("jti-custodial-agent-1"));
+  const std::string input = Base64UrlEncode(AsBytes(json::Write(header))) + "." +
+                            Base64UrlEncode(AsBytes(json::Write(claims)));
+  Result<Bytes> sig = keys_->Sign(a->key_id, AsBytes(input));
+  ASSERT_TRUE(sig.ok()) << sig.error().ToString();
+  Result<WithToken<Session>> s =
+      dir_store_->OpenSessionWithAssertion(Request(input + "." + Base64UrlEncode(*sig)));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Reason(s.error()), "custodial-agent");
 }
 
 TEST_F(DirectoryTest, AssertionSignedByAnotherKeyIsRefused) {
