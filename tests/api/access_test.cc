@@ -1465,6 +1465,15 @@ TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
   ExpectRefused("POST", base + "/mandates", Bearer(scoped), MandateBody(a_.agent, victim_.mandate),
                 403, "mandate-out-of-scope");
 
+  // The sessions it opens stay inside its mandates: none without a list (it would reach every
+  // mandate of the agent), none naming another; one limited to its mandate opens.
+  const std::string sessions = base + "/agents/" + a_.agent + "/sessions";
+  ExpectRefused("POST", sessions, Bearer(scoped), R"({"task":"t"})", 403, "scope-widened");
+  ExpectRefused("POST", sessions, Bearer(scoped),
+                R"({"task":"t","mandates":[")" + victim_.mandate + "\"]}", 403, "scope-widened");
+  ExpectAdmitted("POST", sessions, scoped,
+                 R"({"task":"t","mandates":[")" + a_.mandate + "\"]}", 201);
+
   // Inside its scope it works, and lists show only its mandate.
   const std::string inside = base + "/mandates/" + a_.mandate;
   EXPECT_EQ(StringField(ResponseJson(ExpectAdmitted("GET", inside, scoped, "", 200)), "id"),
