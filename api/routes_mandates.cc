@@ -169,6 +169,17 @@ void App::RegisterMandateRoutes() {
     }
     json::Value out;
     std::optional<json::Value> use_json;
+    if (verdict.valid && !use_key.empty() &&
+        ((a.tenant && a.tenant->principal_id() != principal) ||
+         !a.caller.InMandateScope(mandate_id))) {
+      // A use is written into the mandate's principal: only its own merchants and admins (and
+      // the operator) record one, so no other principal's credential can use a mandate up.
+      return ProblemResponse(
+          PermissionDeniedError("a use of a mandate is recorded by its own principal's "
+                                "credentials only",
+                                "mandate-out-of-scope"),
+          req);
+    }
     if (verdict.valid && !use_key.empty()) {
       Result<mandates::MandateRegistry::UseOutcome> used =
           reg.Use(identity::Tenant(*store_, principal), mandate_id, use_key);

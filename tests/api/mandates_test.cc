@@ -489,6 +489,18 @@ TEST_F(MandatesApiTest, MaxUsesAreCountedByTheServiceAcrossTheChain) {
     return Call("POST", "/v1/mandates/verify", merchant_,
                 R"({"mandate":")" + t + R"(","use":{"key":")" + key + R"("}})", 200);
   };
+  // A merchant of another principal verifies the token but records no use of it.
+  const testing::PrincipalWithAdmin other =
+      testing::CreatePrincipalWithAdmin(*client_, kOperatorToken, R"({"name":"Elsewhere"})");
+  const std::string foreign = StringField(Call("POST", other.base + "/credentials", other.admin,
+                                               R"({"role":"merchant","name":"other shop"})", 201),
+                                          "token");
+  json::Value cross = Call("POST", "/v1/mandates/verify", foreign,
+                           R"({"mandate":")" + token + R"(","use":{"key":"order-x"}})", 403);
+  EXPECT_EQ(StringField(cross, "type"), "urn:mandated:problem:mandate-out-of-scope");
+  EXPECT_EQ(Call("GET", base_ + "/mandates/" + StringField(rec, "id"), admin_, "", 200)
+                .Find("uses")->as_int64(),
+            0);
   json::Value first = use(token, "order-1");
   EXPECT_EQ(StringField(first, "verdict"), "valid");
   EXPECT_EQ(first.Find("use")->Find("uses")->as_int64(), 1);
