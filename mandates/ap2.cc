@@ -466,8 +466,11 @@ Status EvaluateCheckout(const json::Value& open, const json::Value& checkout) {
       const size_t s = 0, t_node = 1 + nr + nl;
       std::vector<std::vector<int64_t>> cap(t_node + 1, std::vector<int64_t>(t_node + 1, 0));
       int64_t wanted = 0, offered = 0;
+      // Quantities are bounded so that the sums (at most 256 lines) cannot overflow: a wrapped
+      // sum could make extra items look like none.
+      constexpr int64_t kMaxQuantity = int64_t{1} << 40;
       for (size_t i = 0; i < nr; ++i) {
-        cap[s][1 + i] = IntOf(reqs[i], "quantity");
+        cap[s][1 + i] = std::min(IntOf(reqs[i], "quantity"), kMaxQuantity);
         wanted += cap[s][1 + i];
       }
       for (size_t j = 0; j < nl; ++j) {
@@ -477,6 +480,11 @@ Status EvaluateCheckout(const json::Value& open, const json::Value& checkout) {
         if (item == nullptr || StrOf(*item, "id").empty() || !q) {
           return InvalidArgumentError("/line_items/" + std::to_string(j) +
                                           " needs item.id and an integer quantity",
+                                      "ap2-bad-checkout");
+        }
+        if (*q > kMaxQuantity) {
+          return InvalidArgumentError("/line_items/" + std::to_string(j) +
+                                          "/quantity: at most 2^40",
                                       "ap2-bad-checkout");
         }
         cap[1 + nr + j][t_node] = *q;

@@ -422,7 +422,10 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   }
   MD_ASSIGN_OR_RETURN(rec.receipt, SignReceipt(std::move(receipt), "payment-receipt+jwt"));
 
-  usage.spent += closed.amount;
+  // Saturating: without a budget constraint nothing bounded the sum (amounts are at most int64).
+  if (__builtin_add_overflow(usage.spent, closed.amount, &usage.spent)) {
+    usage.spent = INT64_MAX;
+  }
   usage.uses += 1;
   usage.last_use_at = now;
   store::WriteBatch batch;
@@ -591,7 +594,11 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   Result<signer::PublicKey> merchant_key = signer::PublicKeyFromJwk(req.merchant_jwk);
   if (!merchant_key.ok()) return merchant_key.error();
   MD_ASSIGN_OR_RETURN(signer::Jws cjws, signer::ParseJws(checkout_jwt));
-  if (cjws.alg != "ES256" || !signer::VerifyJws(cjws, *merchant_key).ok()) {
+  // High S accepted, as for every ES256 JWS of AP2 here (specs/ap2.md §1): merchants' WebCrypto
+  // signers do not normalize it.
+  signer::JwsVerifyOptions checkout_options;
+  checkout_options.allow_high_s = true;
+  if (cjws.alg != "ES256" || !signer::VerifyJws(cjws, *merchant_key, checkout_options).ok()) {
     return UnauthenticatedError("checkout_jwt is not signed (ES256) by the merchant's key",
                                 "ap2-checkout-signature");
   }

@@ -267,6 +267,13 @@ Result<MandateRecord> MandateRegistry::Get(const identity::Tenant& t,
 
 Status MandateRegistry::WriteMandates(store::WriteBatch& batch) {
   Status s = kv_.Write(batch, store::Durability::kSync);
+  {
+    // Bumped again now that the lists are written: a list served between MarkLocked's bump and
+    // this write read the old bytes under the new version, and must not stay cached.
+    std::lock_guard<std::mutex> cache_lock(cache_mu_);
+    for (const std::string& key : touched_lists_) ++list_version_[key];
+  }
+  touched_lists_.clear();
   std::lock_guard<std::mutex> lock(records_mu_);
   ++records_generation_;
   records_.clear();
@@ -513,6 +520,7 @@ Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<
       t.Put(batch, kListKind, ListId(list),
             std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
       ++list_version_[t.principal_id() + "/" + ListId(list)];
+      touched_lists_.push_back(t.principal_id() + "/" + ListId(list));
     }
   }
   return OkStatus();

@@ -189,6 +189,9 @@ class MandateRegistry {
   Random& random_;
   RegistryOptions options_;
   std::mutex write_mu_;
+  // Status lists MarkLocked changed in the batch being built, bumped again once WriteMandates
+  // wrote it. Guarded by write_mu_.
+  std::vector<std::string> touched_lists_;
   UseGate use_gate_;  // set before serving, then only read
   struct CachedList {
     uint64_t version = 0;

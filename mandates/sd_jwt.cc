@@ -282,7 +282,8 @@ Status CheckKeyBindingClaims(const json::Value& claims, const Expectation& expec
     return Unauth(where + " is for audience " + aud->as_string(), "sd-jwt-wrong-aud");
   }
   if (nonce->as_string() != expect.nonce) return Unauth(where + " has another nonce", "sd-jwt-wrong-nonce");
-  if (*iat->as_int64() - expect.skew > expect.now) {
+  // Arithmetic on the service's clock only: the claim is the client's and may be any int64.
+  if (*iat->as_int64() > expect.now + expect.skew) {
     return Unauth(where + " is issued in the future", "sd-jwt-iat-in-future");
   }
   return OkStatus();
@@ -434,8 +435,9 @@ Result<VerifiedHop> VerifyHop(const Hop& hop, const signer::PublicKey& key, int6
   MD_ASSIGN_OR_RETURN(v.claims, Disclose(hop));
   MD_ASSIGN_OR_RETURN(std::optional<int64_t> exp, TimeClaim(v.claims, "exp"));
   MD_ASSIGN_OR_RETURN(std::optional<int64_t> nbf, TimeClaim(v.claims, "nbf"));
-  if (exp.has_value() && *exp + skew <= now) return Unauth("expired", "sd-jwt-expired");
-  if (nbf.has_value() && *nbf - skew > now) return Unauth("not yet valid", "sd-jwt-not-yet-valid");
+  // Arithmetic on the service's clock only: the claims may be any int64.
+  if (exp.has_value() && *exp <= now - skew) return Unauth("expired", "sd-jwt-expired");
+  if (nbf.has_value() && *nbf > now + skew) return Unauth("not yet valid", "sd-jwt-not-yet-valid");
   if (const json::Value* cnf = v.claims.Find("cnf"); cnf != nullptr) {
     const json::Value* jwk = cnf->is_object() ? cnf->Find("jwk") : nullptr;
     Result<signer::PublicKey> k =

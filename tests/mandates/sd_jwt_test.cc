@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -247,6 +248,14 @@ TEST_F(SdJwtTest, SignatureTimeAndCnfRefusals) {
   early.Set("nbf", json::Value::Int(kNow + 301));
   EXPECT_EQ(ReasonOf(Raw(early, {})), "sd-jwt-not-yet-valid");
   EXPECT_EQ(ReasonOf(Raw(J(R"({"exp":"soon"})"), {})), "sd-jwt-bad-time");
+  // Extreme values are compared, never added to (UBSan sees any overflow): the far future is
+  // not expired, the far past is, and neither is "not yet valid" by wrapping.
+  json::Value extreme = J("{}");
+  extreme.Set("exp", json::Value::Int(std::numeric_limits<int64_t>::max()));
+  extreme.Set("nbf", json::Value::Int(std::numeric_limits<int64_t>::min()));
+  EXPECT_EQ(ReasonOf(Raw(extreme, {})), "");
+  extreme.Set("exp", json::Value::Int(std::numeric_limits<int64_t>::min()));
+  EXPECT_EQ(ReasonOf(Raw(extreme, {})), "sd-jwt-expired");
   EXPECT_EQ(ReasonOf(Raw(J(R"({"cnf":{"kid":"k"}})"), {})), "sd-jwt-bad-cnf");
   json::Value ed_cnf = J("{}");
   ed_cnf.Set("cnf", Cnf(ed));
