@@ -37,7 +37,8 @@ Result<signer::PublicKey> IssuerKeyResolver::ResolveVerificationMethod(
   return key->public_key;
 }
 
-Result<uint8_t> RegistryStatusSource::StatusOf(const StatusReference& ref, int64_t) {
+Result<uint8_t> RegistryStatusSource::StatusOf(const StatusReference& ref, std::string_view,
+                                               int64_t) {
   const std::string prefix = registry_.options().public_base_url + "/v1/status-lists/";
   auto unavailable = [&]() {
     return UnavailableError("status list " + ref.uri + " is not one of this service's",

@@ -30,7 +30,8 @@ class RegistryStatusSource final : public StatusSource {
  public:
   RegistryStatusSource(const MandateRegistry& registry, store::KvStore& kv)
       : registry_(registry), kv_(kv) {}
-  Result<uint8_t> StatusOf(const StatusReference& ref, int64_t now) override;
+  Result<uint8_t> StatusOf(const StatusReference& ref, std::string_view issuer,
+                           int64_t now) override;
 
  private:
   const MandateRegistry& registry_;

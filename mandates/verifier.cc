@@ -116,7 +116,7 @@ void CheckTimeAndStatus(LinkCheck& c, StatusSource& statuses, int64_t now) {
     c.reasons.push_back(MakeReason(
         "expired", m.id, "expired at " + FormatRfc3339Utc(m.validity.not_after), "/exp"));
   }
-  Result<uint8_t> st = statuses.StatusOf(m.status, now);
+  Result<uint8_t> st = statuses.StatusOf(m.status, m.issuer, now);
   if (!st.ok()) {
     const std::string code =
         st.error().reason().empty() ? "status-unavailable" : st.error().reason();
@@ -366,6 +366,7 @@ void TokenStatusListSource::Check(List& list) {
     list.problem = "the status list's signature does not verify: " + s.message();
     return;
   }
+  list.signer_did = DidOf(jws->kid);
   const json::Value* iss = payload->Find("iss");
   if (iss != nullptr && (!iss->is_string() || iss->as_string() != DidOf(jws->kid))) {
     list.problem = "the status list's kid is not a key of its iss";
@@ -384,7 +385,8 @@ void TokenStatusListSource::Check(List& list) {
   list.claims = std::move(*claims);
 }
 
-Result<uint8_t> TokenStatusListSource::StatusOf(const StatusReference& ref, int64_t now) {
+Result<uint8_t> TokenStatusListSource::StatusOf(const StatusReference& ref,
+                                                std::string_view issuer, int64_t now) {
   std::string problem;  // why no list answered; built only when one did not
   for (List& list : lists_) {
     if (!list.checked) {
@@ -397,7 +399,18 @@ Result<uint8_t> TokenStatusListSource::StatusOf(const StatusReference& ref, int6
     if (list.claims.uri != ref.uri) {
       continue;  // a list for another URI
     }
-    if (list.claims.expires_at > 0 && now >= list.claims.expires_at) {
+    // Only the mandate's issuer speaks for its status: a list for the same URI signed by any
+    // other key (an agent's own did:key, say) is not evidence.
+    if (list.signer_did != issuer) {
+      problem = "the status list for " + ref.uri + " is signed by " + list.signer_did +
+                ", not by the mandate's issuer " + std::string(issuer);
+      continue;
+    }
+    if (list.claims.expires_at == 0) {
+      problem = "the status list for " + ref.uri + " has no exp: it could be replayed forever";
+      continue;
+    }
+    if (now >= list.claims.expires_at) {
       problem = "the status list for " + ref.uri + " expired at " +
                 FormatRfc3339Utc(list.claims.expires_at);
       continue;

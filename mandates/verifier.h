@@ -25,21 +25,25 @@ namespace mandated::mandates {
 class StatusSource {
  public:
   virtual ~StatusSource() = default;
-  // The 2-bit status at `ref`. kUnavailable "status-unavailable" when no valid, unexpired list
-  // for ref.uri is at hand; kOutOfRange "status-index-out-of-range" for an idx past its end.
-  virtual Result<uint8_t> StatusOf(const StatusReference& ref, int64_t now) = 0;
+  // The 2-bit status at `ref` of a mandate issued by `issuer` (a DID). kUnavailable
+  // "status-unavailable" when no valid, unexpired list for ref.uri signed by the issuer is at
+  // hand; kOutOfRange "status-index-out-of-range" for an idx past its end.
+  virtual Result<uint8_t> StatusOf(const StatusReference& ref, std::string_view issuer,
+                                   int64_t now) = 0;
 };
 
 // An offline status source: statuslist+jwt tokens fetched earlier, each verified (typ, kid via
 // the resolver, signature, iss, claims, 2 bits) the first time a lookup needs it and kept
-// decoded; expiry is judged on every lookup. Thread safety: not synchronized.
+// decoded; on every lookup the list must be signed by the mandate's issuer and carry an exp not
+// yet reached. Thread safety: not synchronized.
 class TokenStatusListSource final : public StatusSource {
  public:
   explicit TokenStatusListSource(signer::DidResolver& resolver) : resolver_(resolver) {}
   // Adds one compact statuslist+jwt; it is checked only when used, so that a bad list fails the
   // verdicts that need it and nothing else.
-  void Add(std::string token) { lists_.push_back(List{std::move(token), false, {}, {}}); }
-  Result<uint8_t> StatusOf(const StatusReference& ref, int64_t now) override;
+  void Add(std::string token) { lists_.push_back(List{std::move(token), false, {}, {}, {}}); }
+  Result<uint8_t> StatusOf(const StatusReference& ref, std::string_view issuer,
+                           int64_t now) override;
 
  private:
   struct List {
@@ -47,6 +51,7 @@ class TokenStatusListSource final : public StatusSource {
     bool checked = false;
     std::string problem;        // why it cannot be used ("" when it can)
     StatusListClaims claims;    // set when checked and usable
+    std::string signer_did;     // the DID of the key that signed it, once checked
   };
   void Check(List& list);
 

@@ -9,9 +9,14 @@
 #include <cstdio>
 
 #include "base/clock.h"
+#include "base/bytes.h"
 #include "base/json.h"
+#include "base/random.h"
 #include "cli/commands.h"
 #include "mandates/credential.h"
+#include "signer/did.h"
+#include "signer/jws.h"
+#include "signer/signature.h"
 #include "tests/support/mandatectl_run.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
@@ -320,6 +325,49 @@ TEST_F(CliMandateTest, DelegatedMandateVerifiesWithItsChain) {
   Fetch(Path("child.jwt"), docs, {"--chain", Path("parent.jwt")});
   EXPECT_EQ(Codes(Parity(Path("child.jwt"), docs, {"--chain", Path("parent.jwt")})),
             "revoked,parent-revoked");
+}
+
+// Only the mandate's issuer speaks for its status: a list for the same URI signed by any other
+// key (here a fresh did:key, every entry 0, no iss and no exp) is no evidence, placed first or
+// alone.
+TEST_F(CliMandateTest, StatusListSignedByAnotherKeyIsNoEvidence) {
+  json::Value m = Issue("m");
+  const std::string token = Path("m.jwt");
+  const std::string docs = Path("docs");
+  Fetch(token, docs);
+  ASSERT_EQ(lists_.size(), 1u);
+  // The list's payload before the revocation: this mandate's entry is 0.
+  std::string before = testing::ReadFileOrDie(docs + "/" + lists_[0]);
+  while (!before.empty() && (before.back() == '\n' || before.back() == '\r')) before.pop_back();
+  const size_t dot1 = before.find('.'), dot2 = before.rfind('.');
+  ASSERT_NE(dot1, dot2);
+  Result<Bytes> raw = Base64UrlDecode(before.substr(dot1 + 1, dot2 - dot1 - 1));
+  ASSERT_TRUE(raw.ok());
+  const json::Value old = ParseOrDie(std::string(raw->begin(), raw->end()));
+  ASSERT_EQ(InPrincipal({"mandates", "revoke", testing::StringField(m, "id")}).exit_code, 0);
+  Fetch(token, docs);
+
+  const signer::PrivateKey key =
+      *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+  json::Value header = json::Value::Object();
+  header.Set("typ", json::Value::String("statuslist+jwt"));
+  header.Set("kid", json::Value::String(
+                        signer::DidKeyVerificationMethodId(*signer::DerivePublicKey(key))));
+  json::Value forged = json::Value::Object();
+  forged.Set("sub", *old.Find("sub"));
+  forged.Set("iat", json::Value::Int(SystemClock::Get().NowUnixSeconds()));
+  forged.Set("status_list", *old.Find("status_list"));
+  WriteFile(Path("forged.jwt"), *signer::SignJws(key, header, json::Write(forged)) + "\n");
+
+  const int64_t now = SystemClock::Get().NowUnixSeconds();
+  Output first = Offline(token, docs, now, {"--status-list", Path("forged.jwt")});
+  EXPECT_EQ(first.exit_code, 1);
+  EXPECT_EQ(Codes(first.out), "revoked") << first.out;
+  Output alone = RunCommand({"mandates", "verify", "--offline", token, "--did-document",
+                             docs + "/did.json", "--status-list", Path("forged.jwt"), "--at",
+                             std::to_string(now)});
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_EQ(Codes(alone.out), "status-unavailable") << alone.out;
 }
 
 TEST_F(CliMandateTest, StaleOrMissingStatusListIsStatusUnavailable) {
