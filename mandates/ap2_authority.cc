@@ -384,6 +384,15 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
                                      " was already closed under this mandate (single use)",
                                  "ap2-closed-mandate-replayed");
   }
+  // One payment per transaction (a checkout's hash) under any open mandate: a second would pay
+  // the checkout twice and take over what the merchant's verify finds for it.
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> paid_tx,
+                      t.Get(kClosedByTx, Digest(closed.transaction_id)));
+  if (paid_tx.has_value()) {
+    return PermissionDeniedError("transaction " + closed.transaction_id +
+                                     " was already paid under another open mandate",
+                                 "ap2-closed-mandate-replayed");
+  }
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
   Usage usage = UsageFromJson(usage_raw);
   if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
@@ -625,6 +634,31 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   if (StrOf(payment, "transaction_id") != checkout_hash) {
     return PermissionDeniedError("the payment's transaction_id is not this checkout's hash",
                                  "ap2-transaction-id-mismatch");
+  }
+  // The payment pays this checkout: its total, in its currency, to its merchant.
+  {
+    std::optional<int64_t> total;
+    if (const json::Value* totals = checkout->Find("totals"); totals != nullptr &&
+                                                               totals->is_array()) {
+      for (const json::Value& line : totals->items()) {
+        if (line.is_object() && StrOf(line, "type") == "total") total = IntOf(line, "amount");
+      }
+    }
+    const json::Value* amount = payment.Find("payment_amount");
+    const json::Value* payee = payment.Find("payee");
+    const json::Value* merchant = checkout->Find("merchant");
+    const bool pays_it =
+        total.has_value() && amount != nullptr && amount->is_object() && payee != nullptr &&
+        payee->is_object() && merchant != nullptr && merchant->is_object() &&
+        IntOf(*amount, "amount") == *total &&
+        StrOf(*amount, "currency") == StrOf(*checkout, "currency") &&
+        !StrOf(*payee, "id").empty() && StrOf(*payee, "id") == StrOf(*merchant, "id");
+    if (!pays_it) {
+      return PermissionDeniedError(
+          "the closed payment for this checkout does not pay its total, in its currency, to its "
+          "merchant",
+          "ap2-payment-mismatch");
+    }
   }
   // Single use on the merchant side too: the (aud, nonce) pair is consumed.
   MerchantVerifyResult out;

@@ -530,6 +530,23 @@ TEST_F(Ap2PurchaseTest, CheckoutHashMismatchIsRefused) {
   EXPECT_EQ(ProblemType(aud), "sd-jwt-wrong-nonce");
 }
 
+// The merchant learns Success only for a payment of the checkout's total, in its currency, to
+// it; and a checkout (its hash, the transaction id) is paid once, under any open mandate.
+TEST_F(Ap2PurchaseTest, PaymentThatDoesNotPayTheCheckoutIsNoSuccessAndATransactionIsPaidOnce) {
+  auto [open_checkout, open_payment] = OpenBoth();
+  const std::string cj = CheckoutJwt("order-5", 2);  // total 1200 USD, merchant "shop"
+  const std::string hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, cj);
+  ASSERT_EQ(Pay(open_payment, 1, hash).status, 201);  // 1 unit, naming the checkout's hash
+  Reply v = MerchantVerify(CloseCheckout(open_checkout, cj, hash, "m-nonce-5"), cj, "m-nonce-5");
+  EXPECT_EQ(v.status, 403) << v.body;
+  EXPECT_EQ(ProblemType(v), "ap2-payment-mismatch");
+  // Paying it again in full under another open payment mandate is refused: it is paid.
+  auto [other_checkout, other_payment] = OpenBoth();
+  Reply again = Pay(other_payment, 1200, hash);
+  EXPECT_EQ(again.status, 403) << again.body;
+  EXPECT_EQ(ProblemType(again), "ap2-closed-mandate-replayed");
+}
+
 TEST_F(Ap2PurchaseTest, HumanNotPresentPurchaseEndToEnd) {
   // 1. The principal's admin issues the open mandates (human present, once).
   auto [open_checkout, open_payment] = OpenBoth();
