@@ -153,7 +153,8 @@ void App::RegisterAp2Routes() {
                                                      "ap2-authorization-mismatch"), req);
     }
     Result<mandates::ap2::ClosedRecord> rec =
-        ap2.CloseCustodial(*a.tenant, a.caller.agent_id, *mandate, **closed, *aud, *nonce);
+        ap2.CloseCustodial(*a.tenant, a.caller.agent_id, *mandate, **closed, *aud, *nonce,
+                           held->id);
     if (!rec.ok()) return ProblemResponse(rec.error(), req);
     AnnotateRequestLog("ap2_closed", rec->id);
     Result<policy::Answer> captured =

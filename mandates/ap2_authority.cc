@@ -18,6 +18,7 @@ constexpr char kOpenKind[] = "ap2-mandate";
 constexpr char kUsageKind[] = "ap2-usage";
 constexpr char kClosedKind[] = "ap2-closed";     // "<open id>/<transaction digest>"
 constexpr char kClosedByTx[] = "ap2-closed-tx";  // "<transaction_id digest>" -> closed id
+constexpr char kClosedByAtz[] = "ap2-closed-atz";  // "<authorization id>" -> the closing's id
 constexpr char kChallengeKind[] = "ap2-challenge";
 constexpr char kNonceKind[] = "ap2-nonce";       // digest of aud "\n" nonce: used nonces
 constexpr char kX402Kind[] = "ap2-x402";         // "0x<keccak256(chain)>" -> closed record
@@ -322,7 +323,8 @@ Result<OpenMandate> Authority::RootMandate(const identity::Tenant& t, const std:
 
 Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::string& agent_id,
                                        const std::string& chain, const std::string& expect_aud,
-                                       const std::string& expect_nonce, bool service_challenge) {
+                                       const std::string& expect_nonce, bool service_challenge,
+                                       const std::string& authorization_id) {
   const int64_t now = clock_.NowUnixSeconds();
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation p, sdjwt::Parse(chain));
   if (p.hops.size() < 2) {
@@ -384,6 +386,14 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
                                      " was already closed under this mandate (single use)",
                                  "ap2-closed-mandate-replayed");
   }
+  if (!authorization_id.empty()) {
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> spent, t.Get(kClosedByAtz, authorization_id));
+    if (spent.has_value()) {
+      return FailedPreconditionError("authorization " + authorization_id +
+                                         " was already spent by closing " + *spent,
+                                     "ap2-authorization-used");
+    }
+  }
   // One payment per transaction (a checkout's hash) under any open mandate: a second would pay
   // the checkout twice and take over what the merchant's verify finds for it.
   MD_ASSIGN_OR_RETURN(std::optional<std::string> paid_tx,
@@ -441,6 +451,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   const std::string rec_json = json::Write(ClosedRecordToJson(rec));
   t.Put(batch, kClosedKind, closed_key, rec_json);
   t.Put(batch, kClosedByTx, Digest(closed.transaction_id), rec_json);
+  if (!authorization_id.empty()) t.Put(batch, kClosedByAtz, authorization_id, rec.id);
   t.Put(batch, kUsageKind, open.id, UsageToJson(usage));
   t.Put(batch, kNonceKind, nonce_key, std::to_string(now));
   if (!rec.x402_nonce.empty()) {
@@ -530,7 +541,8 @@ Result<ClosedRecord> Authority::Present(const identity::Tenant& t, const std::st
 Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
                                                const std::string& agent_id,
                                                const std::string& open_id, json::Value closed,
-                                               const std::string& aud, const std::string& nonce) {
+                                               const std::string& aud, const std::string& nonce,
+                                               const std::string& authorization_id) {
   if (aud.empty() || nonce.empty()) {
     return InvalidArgumentError("/aud and /nonce are never optional", "sd-jwt-expectation-missing");
   }
@@ -544,9 +556,13 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
     return PermissionDeniedError("the open mandate binds another agent", "ap2-wrong-agent");
   }
   if (!closed.is_object()) return InvalidArgumentError("/closed: must be an object", "wrong-type");
-  for (const char* k : {"iat", "aud", "nonce", "cnf", "sd_hash", "issuer_jwt_hash"}) {
+  // Set by the service, or (iss, sub, jti, exp) nothing a closing needs: the agent's key signs
+  // what the caller sends, and must never sign something that reads as another kind of token.
+  for (const char* k : {"iat", "aud", "nonce", "cnf", "sd_hash", "issuer_jwt_hash", "iss", "sub",
+                        "jti", "exp", "nbf"}) {
     if (closed.Find(k) != nullptr) {
-      return InvalidArgumentError(std::string("/closed/") + k + ": set by the service", "unknown-field");
+      return InvalidArgumentError(std::string("/closed/") + k + ": not a claim the caller sets",
+                                  "unknown-field");
     }
   }
   closed.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
@@ -561,7 +577,7 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
                        [&ks, &key_id](json::Value h, std::string_view payload) {
                          return ks.SignJws(key_id, std::move(h), payload);
                        }));
-  return Accept(t, agent_id, chain, aud, nonce, false);
+  return Accept(t, agent_id, chain, aud, nonce, false, authorization_id);
 }
 
 Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t,

@@ -148,9 +148,13 @@ class Authority {
   // custodial P-256 key, for `closed` (the closed payment claims: vct, transaction_id, payee,
   // payment_amount, payment_instrument, ...) and the verifier's `aud` and `nonce`, then accepts
   // it as Present does (the nonce single-use per aud).
+  // `authorization_id` (the authorization the closing spends): at most one closing is ever
+  // accepted for it (409 ap2-authorization-used), checked and recorded under the authority's
+  // lock, so concurrent closings cannot pay twice against one hold.
   Result<ClosedRecord> CloseCustodial(const identity::Tenant& t, const std::string& agent_id,
                                       const std::string& open_id, json::Value closed,
-                                      const std::string& aud, const std::string& nonce);
+                                      const std::string& aud, const std::string& nonce,
+                                      const std::string& authorization_id = "");
 
   // The merchant side (specs/ap2.md §8).
   Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,
@@ -183,7 +187,8 @@ class Authority {
                   const std::string& aud, const std::string& nonce);
   Result<ClosedRecord> Accept(const identity::Tenant& t, const std::string& agent_id,
                               const std::string& chain, const std::string& expect_aud,
-                              const std::string& expect_nonce, bool service_challenge);
+                              const std::string& expect_nonce, bool service_challenge,
+                              const std::string& authorization_id = "");
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;

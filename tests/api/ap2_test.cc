@@ -376,6 +376,32 @@ TEST_F(Ap2ApiTest, CustodialAgentClosesBehindAnAuthorization) {
   EXPECT_EQ(ProblemType(close(authorize(100), 100, "t-3", "n-1", token)), "ap2-nonce-replayed");
   EXPECT_EQ(ProblemType(close(authorize(100), 100, "t-1", "n-4", token)),
             "ap2-closed-mandate-replayed");
+
+  // Closings racing against one authorization (each another transaction and nonce): one is
+  // accepted, so one payment is signed and paid against the one hold.
+  const std::string raced = authorize(100);
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> racers;
+  for (int i = 0; i < 6; ++i) {
+    racers.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", service_.port());
+      const std::string body =
+          R"({"mandate":")" + StringField(open, "id") + R"(","authorization":")" + raced +
+          R"(","aud":"did:web:shop.example","nonce":"race-)" + std::to_string(i) +
+          R"(","closed":{"vct":"mandate.payment.1","transaction_id":"race-t-)" +
+          std::to_string(i) +
+          R"(","payee":{"id":"api.shop.example","name":"Shop"},"payment_amount":{"amount":100,)"
+          R"("currency":"USD"},"payment_instrument":{"id":"wallet-1","type":"x402"}}})";
+      httplib::Result r = c.Post("/v1/ap2/close", {{"Authorization", "Bearer " + token}}, body,
+                                 "application/json");
+      if (r && r->status == 201) ++accepted;
+    });
+  }
+  for (std::thread& t : racers) t.join();
+  EXPECT_EQ(accepted.load(), 1);
+  // Spent so far: 600 and the one raced closing of 100.
+  EXPECT_EQ(ProblemType(close(authorize(400), 400, "t-5", "n-5", token)), "ap2-budget-exceeded");
+  EXPECT_EQ(close(authorize(300), 300, "t-6", "n-6", token).status, 201);
 }
 
 // A closed payment with our ledger instrument is paid from the principal's prepaid balance in
