@@ -36,15 +36,20 @@ RateLimiter::Decision RateLimiter::Take(std::string_view key, const identity::Ra
   auto it = shard.buckets.find(std::string(key));
   if (it == shard.buckets.end()) {
     if (shard.buckets.size() >= max_per_shard_) {
-      // Drop buckets that have refilled completely: forgetting them changes no decision.
+      // Drop buckets that have refilled completely under their own limits: forgetting them
+      // changes no decision. (Judged by the new key's limit, a drained bucket of a larger one
+      // looked full, was dropped and came back full: a way around the limit.)
       std::erase_if(shard.buckets, [&](const auto& kv) {
-        return Refilled(kv.second.micro_tokens, now - kv.second.last_micros, rate, capacity) ==
-               capacity;
+        const Bucket& old = kv.second;
+        return Refilled(old.micro_tokens, now - old.last_micros, old.rate, old.capacity) ==
+               old.capacity;
       });
     }
-    it = shard.buckets.emplace(std::string(key), Bucket{capacity, now}).first;
+    it = shard.buckets.emplace(std::string(key), Bucket{capacity, now, rate, capacity}).first;
   }
   Bucket& b = it->second;
+  b.rate = rate;
+  b.capacity = capacity;
   // A lowered burst takes effect at once.
   b.micro_tokens = Refilled(b.micro_tokens, now - b.last_micros, rate, capacity);
   b.last_micros = std::max(b.last_micros, now);

@@ -36,6 +36,8 @@ class RateLimiter {
   struct Bucket {
     int64_t micro_tokens = 0;
     int64_t last_micros = 0;
+    int64_t rate = 1;      // its own limit as last taken, for judging whether it refilled
+    int64_t capacity = 0;
   };
   struct Shard {
     mutable std::mutex mu;

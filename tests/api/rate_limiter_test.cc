@@ -109,5 +109,21 @@ TEST(RateLimiterTest, FullBucketsAreDroppedWhenTheTableIsFull) {
   EXPECT_LE(limiter.bucket_count(), 16u);
 }
 
+// Whether a bucket has refilled is judged by its own limit, not by the limit of the key that
+// needs room: a drained bucket of a large burst stays drained while small keys pour in.
+TEST(RateLimiterTest, ADrainedBucketIsNotDroppedByKeysOfASmallerLimit) {
+  FakeClock clock;
+  RateLimiter limiter(clock, /*max_buckets=*/16);  // one per shard
+  const identity::RateLimit merchant{1, 400};
+  for (int i = 0; i < 250; ++i) ASSERT_TRUE(limiter.Take("merchant", merchant).allowed);
+  // 150 tokens left. Many other keys with a burst of 1 need room in every shard.
+  const identity::RateLimit small{1000, 1};
+  for (int i = 0; i < 2000; ++i) limiter.Take("ip" + std::to_string(i), small);
+  // No time has passed: the merchant has its 150 tokens, not a fresh 400.
+  int allowed = 0;
+  while (allowed < 400 && limiter.Take("merchant", merchant).allowed) ++allowed;
+  EXPECT_EQ(allowed, 150);
+}
+
 }  // namespace
 }  // namespace mandated::api
