@@ -67,6 +67,13 @@ void App::RegisterAp2Routes() {
       return ProblemResponse(PermissionDeniedError("agents cannot issue AP2 open mandates",
                                                    "delegation-only"), req);
     }
+    if (!a.caller.mandate_scope.empty()) {
+      // New spending authority, as a root mandate is: not for a credential limited to some
+      // mandates (specs/access.md), which issues no roots either.
+      return ProblemResponse(PermissionDeniedError("a credential limited to some mandates issues "
+                                                   "no AP2 open mandates",
+                                                   "mandate-out-of-scope"), req);
+    }
     Result<json::Value> body = ParseJsonBody(req);
     if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<mandates::ap2::IssueOpenRequest> ir = mandates::ap2::ParseIssueOpen(*body);
@@ -86,6 +93,11 @@ void App::RegisterAp2Routes() {
     Result<mandates::ap2::OpenMandate> m = ap2.Get(*a.tenant, req.Param("ap2_mandate"));
     if (m.ok() && !a.caller.InAgentScope(m->agent_id)) {
       m = PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope");
+    }
+    if (m.ok() && !a.caller.mandate_scope.empty()) {
+      // Its list names mandates, never AP2 open mandates: none of these is in its scope.
+      m = PermissionDeniedError("this credential is limited to other mandates",
+                                "mandate-out-of-scope");
     }
     return Answer(m, req, 200, mandates::ap2::OpenMandateToJson);
   }));

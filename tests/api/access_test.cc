@@ -1465,6 +1465,12 @@ TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
   ExpectRefused("POST", base + "/mandates", Bearer(scoped), MandateBody(a_.agent, victim_.mandate),
                 403, "mandate-out-of-scope");
 
+  // It issues no AP2 open mandate (new spending authority) and reads none.
+  ExpectRefused("POST", base + "/ap2/mandates", Bearer(scoped),
+                R"({"agent":")" + a_.agent +
+                    R"(","kind":"payment","constraints":[{"type":"payment.budget","currency":"USD","max":100}]})",
+                403, "mandate-out-of-scope");
+
   // The sessions it opens stay inside its mandates: none without a list (it would reach every
   // mandate of the agent), none naming another; one limited to its mandate opens.
   const std::string sessions = base + "/agents/" + a_.agent + "/sessions";
