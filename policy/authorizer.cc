@@ -1208,10 +1208,12 @@ Result<size_t> Authorizer::SweepOnce() {
       lapsed.swap(ps->lapsed);
     }
     if (lapsed.empty()) continue;
-    // What this round could not write goes back, to be tried next time.
-    auto put_back = [&](Status s) {
-      std::lock_guard<std::mutex> lock(ps->mu);
-      ps->lapsed.merge(lapsed);
+    // What this round could not write goes back, to be tried next time. (A named pointer: clang
+    // 14 does not capture structured bindings.)
+    PrincipalState* const state = ps;
+    auto put_back = [&, state](Status s) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->lapsed.merge(lapsed);
       if (first_error.ok()) first_error = std::move(s);
     };
     const identity::Tenant t(kv_, principal);
