@@ -5,6 +5,10 @@
 
 namespace mandated {
 
+// The last second of 9999-12-31 UTC: the largest NumericDate (seconds since the epoch) this
+// service accepts in a signed claim, so arithmetic on two of them cannot overflow.
+inline constexpr int64_t kMaxNumericDate = 253402300799;
+
 // Thread safety: implementations must be safe to call from any thread.
 class Clock {
  public:

@@ -24,7 +24,6 @@ constexpr std::string_view kAprOpenKind = "apr-open";
 constexpr std::string_view kReceiptTyp = "authz+jwt";
 constexpr int64_t kEvidenceMaxLifetime = 300;
 constexpr int64_t kEvidenceSkew = 60;
-constexpr int64_t kMaxNumericDate = 253402300799;  // 9999-12-31T23:59:59Z
 
 std::string Sha256Hex(std::string_view s) {
   return HexEncode(signer::Sha256(
