@@ -137,6 +137,17 @@ std::optional<Response> AccessGuard::Refusal(Request& req, identity::Permission 
   return std::nullopt;
 }
 
+Status RequireWholePrincipal(const Access& a) {
+  if (!a.caller.agent_scope.empty()) {
+    return PermissionDeniedError("this credential is limited to some agents", "agent-out-of-scope");
+  }
+  if (!a.caller.mandate_scope.empty()) {
+    return PermissionDeniedError("this credential is limited to some mandates",
+                                 "mandate-out-of-scope");
+  }
+  return OkStatus();
+}
+
 Handler AccessGuard::Guard(identity::Permission permission, GuardedHandler handler) const {
   return [this, permission, handler = std::move(handler)](Request& req) -> Response {
     Access access;

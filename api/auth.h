@@ -30,6 +30,11 @@ struct Access {
 
 using GuardedHandler = std::function<Response(Request&, const Access&)>;
 
+// Users, agents, keys and other credentials are the whole principal's: a credential limited to
+// some agents (403 agent-out-of-scope) or mandates (403 mandate-out-of-scope) neither creates
+// them nor disables, rotates or revokes them.
+Status RequireWholePrincipal(const Access& a);
+
 // 429 rate-limited with Retry-After (whole seconds, at least 1) for a refused decision.
 Response RateLimitedResponse(const Request& req, const RateLimiter::Decision& decision,
                              std::string detail);

@@ -11,15 +11,6 @@ namespace {
 
 using identity::Permission;
 
-// An agent-scoped credential acts only on its agents: it may not create agents, keys or
-// credentials wider than itself.
-Status RequireUnscoped(const Access& a) {
-  if (!a.caller.agent_scope.empty()) {
-    return PermissionDeniedError("this credential is limited to some agents", "agent-out-of-scope");
-  }
-  return OkStatus();
-}
-
 // Whether a scope list `asked` stays within the caller's `mine` (empty: unlimited). An empty
 // `asked` is unlimited, so only an unlimited caller may ask for it.
 bool WithinScope(const std::vector<std::string>& mine, const std::vector<std::string>& asked) {
@@ -34,15 +25,21 @@ bool WithinScope(const std::vector<std::string>& mine, const std::vector<std::st
   });
 }
 
+// A credential creates only credentials within its own scope and lifetime.
 Status RequireSubsetScope(const Access& a, const identity::CreateCredentialRequest& req) {
-  const auto& subset = WithinScope;
-  if (!subset(a.caller.agent_scope, req.agents)) {
+  if (!WithinScope(a.caller.agent_scope, req.agents)) {
     return PermissionDeniedError("/agents: a credential cannot grant agents beyond its own scope",
                                  "scope-widened");
   }
-  if (!subset(a.caller.mandate_scope, req.mandates)) {
+  if (!WithinScope(a.caller.mandate_scope, req.mandates)) {
     return PermissionDeniedError(
         "/mandates: a credential cannot grant mandates beyond its own scope", "scope-widened");
+  }
+  if (const std::optional<int64_t>& mine = a.caller.credential_expires_at;
+      mine.has_value() && (!req.expires_at.has_value() || *req.expires_at > *mine)) {
+    return PermissionDeniedError("/expires_at: a credential cannot create one that outlives it "
+                                 "(it expires at " + std::to_string(*mine) + ")",
+                                 "scope-widened");
   }
   return OkStatus();
 }
@@ -67,7 +64,7 @@ void App::RegisterIdentityRoutes() {
     if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<identity::CreateUserRequest> r = identity::ParseCreateUser(*body);
     if (!r.ok()) return ProblemResponse(r.error(), req);
-    if (Status s = RequireUnscoped(a); !s.ok()) return ProblemResponse(s, req);
+    if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
     return Answer(dir.CreateUser(*a.tenant, *r), req, 201, identity::UserToJson);
   }));
   router_.Add("GET", base + "/users", g.Guard(Permission::kReadUsers, [&dir](Request& req, const Access& a) {
@@ -83,7 +80,7 @@ void App::RegisterIdentityRoutes() {
     return Answer(dir.GetUser(*a.tenant, req.Param("user")), req, 200, identity::UserToJson);
   }));
   router_.Add("POST", base + "/users/{user}/disable", g.Guard(Permission::kManageUsers, [&dir](Request& req, const Access& a) {
-    if (Status s = RequireUnscoped(a); !s.ok()) return ProblemResponse(s, req);
+    if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
     return Answer(dir.DisableUser(*a.tenant, req.Param("user")), req, 200, identity::UserToJson);
   }));
 
@@ -115,7 +112,7 @@ void App::RegisterIdentityRoutes() {
     return Answer(dir.GetCredential(*a.tenant, req.Param("credential")), req, 200, credential_json);
   }));
   router_.Add("POST", base + "/credentials/{credential}/revoke", g.Guard(Permission::kManageCredentials, [&dir, credential_json](Request& req, const Access& a) {
-    if (Status s = RequireUnscoped(a); !s.ok()) return ProblemResponse(s, req);
+    if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
     return Answer(dir.RevokeCredential(*a.tenant, req.Param("credential")), req, 200, credential_json);
   }));
 
@@ -125,7 +122,7 @@ void App::RegisterIdentityRoutes() {
     if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<identity::CreateAgentRequest> r = identity::ParseCreateAgent(*body);
     if (!r.ok()) return ProblemResponse(r.error(), req);
-    if (Status s = RequireUnscoped(a); !s.ok()) return ProblemResponse(s, req);
+    if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
     Result<identity::Agent> agent = dir.CreateAgent(*a.tenant, *r);
     if (!agent.ok()) return ProblemResponse(agent.error(), req);
     Response res = JsonResponse(201, identity::AgentToJson(*agent));
@@ -148,6 +145,13 @@ void App::RegisterIdentityRoutes() {
   }));
   for (const char* action : {"suspend", "resume", "revoke"}) {
     router_.Add("POST", base + "/agents/{agent}/" + action, g.Guard(Permission::kManageAgents, [&dir, action](Request& req, const Access& a) {
+      // An agent-limited credential manages its own agents (the guard checked {agent}); a
+      // mandate-limited one would stop the agent under every other mandate too.
+      if (!a.caller.mandate_scope.empty()) {
+        return ProblemResponse(PermissionDeniedError("this credential is limited to some mandates",
+                                                     "mandate-out-of-scope"),
+                               req);
+      }
       Result<identity::Agent> agent = dir.ChangeAgentState(*a.tenant, req.Param("agent"), action);
       if (agent.ok()) {
         log::Info("agent state changed", {{"request_id", req.request_id}, {"principal", agent->principal_id},
@@ -185,6 +189,11 @@ void App::RegisterIdentityRoutes() {
     Result<Page> page = ParsePage(req);
     if (!page.ok()) return ProblemResponse(page.error(), req);
     const std::string agent = req.Query("agent");
+    if (!agent.empty() && !a.caller.InAgentScope(agent)) {
+      return ProblemResponse(PermissionDeniedError("this credential is limited to other agents",
+                                                   "agent-out-of-scope"),
+                             req);
+    }
     Result<std::vector<identity::Session>> list = dir.ListSessions(*a.tenant, agent, page->after, page->limit);
     if (!list.ok()) return ProblemResponse(list.error(), req);
     json::Value items = json::Value::Array();

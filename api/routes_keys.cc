@@ -181,9 +181,7 @@ void App::RegisterKeyRoutes() {
     return k;
   };
   router_.Add("POST", base, g.Guard(Permission::kManageKeys, [this](Request& req, const Access& a) {
-    if (!a.caller.agent_scope.empty()) {
-      return ProblemResponse(PermissionDeniedError("this credential is limited to some agents", "agent-out-of-scope"), req);
-    }
+    if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
     return Answer(CreateKeyFromRequest(*keys_, req, a.tenant->principal_id()), req, 201, signer::KeyInfoToJson);
   }));
   router_.Add("GET", base, g.Guard(Permission::kReadKeys, [this](Request& req, const Access& a) {
@@ -194,9 +192,7 @@ void App::RegisterKeyRoutes() {
   }));
   for (const char* action : {"rotate", "disable"}) {
     router_.Add("POST", base + "/{key}/" + action, g.Guard(Permission::kManageKeys, [this, owned, action](Request& req, const Access& a) -> Response {
-      if (!a.caller.agent_scope.empty()) {
-        return ProblemResponse(PermissionDeniedError("this credential is limited to some agents", "agent-out-of-scope"), req);
-      }
+      if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
       Result<signer::KeyInfo> k = owned(a, req.Param("key"));
       if (!k.ok()) return ProblemResponse(k.error(), req);
       const bool rotate = std::string_view(action) == "rotate";

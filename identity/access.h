@@ -70,6 +70,7 @@ struct Caller {
   std::string principal_id;   // "" for the operator
   std::string credential_id;  // "operator", a credential id or a session id: the rate-limit key
   std::string user_id;        // the user a credential belongs to, if any
+  std::optional<int64_t> credential_expires_at;  // a credential's own expiry, if it has one
   std::vector<std::string> agent_scope;    // empty: every agent of the principal
   std::vector<std::string> mandate_scope;  // empty: every mandate of the principal
   std::string session_id;     // set for agents

@@ -24,6 +24,9 @@ constexpr char kCredentialKind[] = "crd";
 constexpr char kAgentKind[] = "agt";
 constexpr char kSessionKind[] = "ses";
 constexpr char kAgentSessionKind[] = "agt-ses";  // id "<agent id>/<session id>"
+// Sessions an admin's credential opened: id "<credential id>/<session id>". Revoking the
+// credential revokes them (sessions opened before this index existed are not listed).
+constexpr char kCredentialSessionKind[] = "crd-ses";
 
 constexpr size_t kSecretBytes = 32;
 
@@ -214,7 +217,6 @@ Result<AssertionClaims> VerifyAssertion(std::string_view compact, const Director
   }
   // Bounded before any arithmetic on them: a signed overflow would let a far-apart pair pass
   // the lifetime check (and is undefined behaviour).
-  constexpr int64_t kMaxNumericDate = 253402300799;  // 9999-12-31T23:59:59Z
   if (*iat_v < 0 || *exp_v < 0 || *iat_v > kMaxNumericDate || *exp_v > kMaxNumericDate) {
     return refuse("iat and exp must be times from 1970 to 9999", "bad-assertion");
   }
@@ -302,6 +304,7 @@ Result<Caller> Directory::AuthenticateCredential(std::string_view id, std::strin
   caller.principal_id = pid;
   caller.credential_id = c->id;
   caller.user_id = c->user_id;
+  caller.credential_expires_at = c->expires_at;
   caller.agent_scope = c->agents;
   caller.mandate_scope = c->mandates;
   return caller;
@@ -396,6 +399,8 @@ Result<User> Directory::DisableUser(const Tenant& t, const std::string& id) {
     t.Put(batch, kCredentialKind, c.id, json::Write(CredentialToJson(c, true)));
     StageEvent(batch, t, "credential.revoked", now_micros,
                {{"credential", c.id}, {"user", c.user_id}}, CredentialToJson(c, false));
+    MD_RETURN_IF_ERROR(
+        RevokeIndexedSessionsLocked(t, kCredentialSessionKind, c.id, "credential-revoked", batch));
   }
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return u;
@@ -477,6 +482,8 @@ Result<Credential> Directory::RevokeCredential(const Tenant& t, const std::strin
   t.Put(batch, kCredentialKind, c.id, json::Write(CredentialToJson(c, true)));
   StageEvent(batch, t, "credential.revoked", now_micros,
              {{"credential", c.id}, {"user", c.user_id}}, CredentialToJson(c, false));
+  MD_RETURN_IF_ERROR(
+      RevokeIndexedSessionsLocked(t, kCredentialSessionKind, c.id, "credential-revoked", batch));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return c;
 }
@@ -541,13 +548,14 @@ Result<std::vector<Agent>> Directory::ListAgents(const Tenant& t, const std::str
   return List<Agent>(t, kAgentKind, after, limit, &AgentFromJson, "agent");
 }
 
-Status Directory::RevokeAgentSessionsLocked(const Tenant& t, const std::string& agent_id,
-                                            const std::string& reason,
-                                            store::WriteBatch& batch) {
+Status Directory::RevokeIndexedSessionsLocked(const Tenant& t, std::string_view index_kind,
+                                              const std::string& owner_id,
+                                              const std::string& reason,
+                                              store::WriteBatch& batch) {
   std::vector<std::string> ids;
-  const std::string prefix = agent_id + "/";
+  const std::string prefix = owner_id + "/";
   MD_RETURN_IF_ERROR(
-      t.ScanIds(kAgentSessionKind, prefix, [&](std::string_view key, std::string_view) {
+      t.ScanIds(index_kind, prefix, [&](std::string_view key, std::string_view) {
         ids.emplace_back(key.substr(prefix.size()));
         return true;
       }));
@@ -594,7 +602,8 @@ Result<Agent> Directory::ChangeAgentState(const Tenant& t, const std::string& id
                                                  : "agent.revoked";
   StageEvent(batch, t, type, now_micros, {{"agent", a.id}}, AgentToJson(a));
   if (target != "active") {
-    MD_RETURN_IF_ERROR(RevokeAgentSessionsLocked(t, a.id, "agent-" + target, batch));
+    MD_RETURN_IF_ERROR(
+        RevokeIndexedSessionsLocked(t, kAgentSessionKind, a.id, "agent-" + target, batch));
   }
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return a;
@@ -606,7 +615,8 @@ Result<WithToken<Session>> Directory::OpenSessionLocked(const Tenant& t, const A
                                                         const OpenSessionRequest& req,
                                                         const std::string& opened_by,
                                                         const std::string& jti,
-                                                        int64_t jti_expires_at) {
+                                                        int64_t jti_expires_at,
+                                                        std::optional<int64_t> not_after) {
   if (agent.state != "active") {
     return FailedPreconditionError("agent " + agent.id + " is " + agent.state,
                                    "agent-" + agent.state);
@@ -628,12 +638,18 @@ Result<WithToken<Session>> Directory::OpenSessionLocked(const Tenant& t, const A
   s.spend_cap = req.spend_cap;
   s.created_at = now;
   s.expires_at = now + ttl * 60;
+  if (not_after.has_value() && *not_after < s.expires_at) {
+    s.expires_at = *not_after;  // a session never outlives the credential that opened it
+  }
   s.opened_by = opened_by;
   s.assertion_jti = jti;
   MD_ASSIGN_OR_RETURN(SecretBytes token, NewSecret(s.id, &s.secret_sha256));
   store::WriteBatch batch;
   t.Put(batch, kSessionKind, s.id, json::Write(SessionToJson(s, true, now)));
   t.Put(batch, kAgentSessionKind, agent.id + "/" + s.id, "");
+  if (opened_by.starts_with("crd_")) {
+    t.Put(batch, kCredentialSessionKind, opened_by + "/" + s.id, "");
+  }
   batch.Put(kIdentityIndexFamily, IndexKey(kSessionKind, s.id), t.principal_id());
   if (!jti.empty()) {
     // Replay record for the assertion: kept at least until the assertion expires.
@@ -652,7 +668,17 @@ Result<WithToken<Session>> Directory::OpenSessionForAgent(const Tenant& t,
                                                           const std::string& opened_by) {
   std::lock_guard<std::mutex> lock(write_mu_);
   MD_ASSIGN_OR_RETURN(Agent a, GetAgent(t, agent_id));
-  return OpenSessionLocked(t, a, req, opened_by, "", 0);
+  std::optional<int64_t> not_after;
+  if (opened_by.starts_with("crd_")) {
+    // Read under the lock RevokeCredential takes, so a session is never opened (and indexed)
+    // by a credential whose revocation has already scanned the index.
+    MD_ASSIGN_OR_RETURN(Credential c, GetCredential(t, opened_by));
+    if (c.state != "active") {
+      return UnauthenticatedError("credential " + c.id + " is revoked", "credential-revoked");
+    }
+    not_after = c.expires_at;
+  }
+  return OpenSessionLocked(t, a, req, opened_by, "", 0, not_after);
 }
 
 Result<WithToken<Session>> Directory::OpenSessionWithAssertion(const OpenSessionRequest& req) {
@@ -689,7 +715,7 @@ Result<WithToken<Session>> Directory::OpenSessionWithAssertion(const OpenSession
                                 "opened by an admin, not by assertion",
                                 "custodial-agent");
   }
-  return OpenSessionLocked(t, a, req, "assertion", claims.jti, claims.exp);
+  return OpenSessionLocked(t, a, req, "assertion", claims.jti, claims.exp, std::nullopt);
 }
 
 Result<Session> Directory::GetSession(const Tenant& t, const std::string& id) {

@@ -63,7 +63,7 @@ class Directory {
   Result<User> CreateUser(const Tenant& t, const CreateUserRequest& req);
   Result<User> GetUser(const Tenant& t, const std::string& id);
   Result<std::vector<User>> ListUsers(const Tenant& t, const std::string& after, size_t limit);
-  // Disables the user and revokes its credentials in one batch.
+  // Disables the user and revokes its credentials, and the sessions they opened, in one batch.
   Result<User> DisableUser(const Tenant& t, const std::string& id);
 
   // Credentials.
@@ -72,6 +72,7 @@ class Directory {
   Result<Credential> GetCredential(const Tenant& t, const std::string& id);
   Result<std::vector<Credential>> ListCredentials(const Tenant& t, const std::string& after,
                                                   size_t limit);
+  // Revokes the credential and, in the same batch, the sessions it opened.
   Result<Credential> RevokeCredential(const Tenant& t, const std::string& id);
 
   // Agents.
@@ -84,7 +85,8 @@ class Directory {
   Result<Agent> ChangeAgentState(const Tenant& t, const std::string& id, std::string_view action);
 
   // Sessions. An admin opens one for an agent (custodial agents cannot sign an assertion);
-  // an agent opens its own with a signed assertion.
+  // an agent opens its own with a signed assertion. A session `opened_by` a credential
+  // ("crd_...") expires no later than that credential.
   Result<WithToken<Session>> OpenSessionForAgent(const Tenant& t, const std::string& agent_id,
                                                  const OpenSessionRequest& req,
                                                  const std::string& opened_by);
@@ -101,9 +103,13 @@ class Directory {
   Result<WithToken<Session>> OpenSessionLocked(const Tenant& t, const Agent& agent,
                                                const OpenSessionRequest& req,
                                                const std::string& opened_by,
-                                               const std::string& jti, int64_t jti_expires_at);
-  Status RevokeAgentSessionsLocked(const Tenant& t, const std::string& agent_id,
-                                   const std::string& reason, store::WriteBatch& batch);
+                                               const std::string& jti, int64_t jti_expires_at,
+                                               std::optional<int64_t> not_after);
+  // Stages the revocation of every active session listed under `owner_id` in `index_kind`
+  // (an agent's, or the sessions a credential opened), with `reason`.
+  Status RevokeIndexedSessionsLocked(const Tenant& t, std::string_view index_kind,
+                                     const std::string& owner_id, const std::string& reason,
+                                     store::WriteBatch& batch);
   Result<Caller> AuthenticateCredential(std::string_view id, std::string_view secret);
   Result<Caller> AuthenticateSession(std::string_view id, std::string_view secret);
   Result<std::string> PrincipalOf(std::string_view index_kind, std::string_view id);

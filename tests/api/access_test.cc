@@ -1369,6 +1369,8 @@ TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
   }
   ExpectRefused("POST", y + "/sessions", scoped, R"({"task":"t"})", 403, "agent-out-of-scope");
   ExpectRefused("GET", base + "/sessions/" + session_y_, scoped, "", 403, "agent-out-of-scope");
+  ExpectRefused("GET", base + "/sessions?agent=" + agent_y_, scoped, "", 403,
+                "agent-out-of-scope");
   ExpectRefused("POST", base + "/sessions/" + session_y_ + "/revoke", scoped, "", 403,
                 "agent-out-of-scope");
   // No credential wider than itself.
@@ -1439,6 +1441,68 @@ TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
                  R"({"role":"auditor","mandates":[")" + m1 + "\"]}", 201);
 }
 
+// A credential's sessions and children live no longer than it does (specs/access.md
+// §Credentials): a session it opens expires with it and ends when it is revoked (also through
+// its user's disabling); a credential it creates expires no later than it.
+TEST_F(AccessTest, RevokingACredentialEndsTheSessionsItOpened) {
+  const std::string base = "/v1/principals/" + a_.id;
+  const std::string admin = a_.token.at(Role::kAdmin);
+  const int64_t expires = static_cast<int64_t>(std::time(nullptr)) + 600;
+  const json::Value opener = ResponseJson(ExpectAdmitted(
+      "POST", base + "/credentials", admin,
+      R"({"role":"admin","name":"opener","expires_at":)" + std::to_string(expires) + "}", 201));
+  const std::string opener_id = StringField(opener, "id");
+  const std::string opener_token = StringField(opener, "token");
+  ASSERT_FALSE(opener_token.empty());
+
+  // Its session (the default 15 minutes asked) expires when the credential does.
+  const json::Value session = ResponseJson(ExpectAdmitted(
+      "POST", base + "/agents/" + a_.agent + "/sessions", opener_token, R"({"task":"t"})", 201));
+  ASSERT_NE(session.Find("expires_at"), nullptr);
+  EXPECT_EQ(session.Find("expires_at")->as_int64(), std::optional<int64_t>(expires));
+  const std::string session_token = StringField(session, "token");
+  ExpectAdmitted("GET", "/v1/session", session_token, "", 200);
+
+  // What it creates expires no later than it.
+  ExpectRefused("POST", base + "/credentials", Bearer(opener_token), R"({"role":"auditor"})", 403,
+                "scope-widened");
+  ExpectRefused("POST", base + "/credentials", Bearer(opener_token),
+                R"({"role":"auditor","expires_at":)" + std::to_string(expires + 1) + "}", 403,
+                "scope-widened");
+  ExpectAdmitted("POST", base + "/credentials", opener_token,
+                 R"({"role":"auditor","expires_at":)" + std::to_string(expires) + "}", 201);
+
+  // Revoking it ends the session at once, and the session's record says why.
+  ExpectAdmitted("POST", base + "/credentials/" + opener_id + "/revoke", admin, "", 200);
+  ExpectRefused("GET", "/v1/session", Bearer(session_token), "", 401, "session-revoked");
+  const json::Value ended = ResponseJson(ExpectAdmitted(
+      "GET", base + "/sessions/" + StringField(session, "id"), admin, "", 200));
+  EXPECT_EQ(StringField(ended, "state"), "revoked");
+  EXPECT_EQ(StringField(ended, "revoked_reason"), "credential-revoked");
+
+  // Disabling a user revokes its credentials and so the sessions they opened; sessions other
+  // credentials opened for the same agent go on.
+  const std::string user = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/users", admin,
+                                  R"({"name":"leaver","roles":["admin"]})", 201)),
+      "id");
+  const std::string users_token = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", admin,
+                                  R"({"role":"admin","user":")" + user + "\"}", 201)),
+      "token");
+  const std::string users_session = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/agents/" + a_.agent + "/sessions", users_token,
+                                  R"({"task":"t"})", 201)),
+      "token");
+  const std::string admins_session = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/agents/" + a_.agent + "/sessions", admin,
+                                  R"({"task":"t"})", 201)),
+      "token");
+  ExpectAdmitted("POST", base + "/users/" + user + "/disable", admin, "", 200);
+  ExpectRefused("GET", "/v1/session", Bearer(users_session), "", 401, "session-revoked");
+  ExpectAdmitted("GET", "/v1/session", admins_session, "", 200);
+}
+
 // A mandate-limited credential or session acts only on its mandates (specs/access.md §Roles,
 // §Mandates): 403 mandate-out-of-scope on any other mandate, on its paths and as the parent of
 // an issuance.
@@ -1499,6 +1563,27 @@ TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
             "active");
   // The unscoped admin sees the victim.
   ExpectAdmitted("GET", outside, admin, "", 200);
+
+  // Users, agents, keys and credentials are the whole principal's: it creates, disables,
+  // suspends, rotates and revokes none of them.
+  ExpectRefused("POST", base + "/agents", Bearer(scoped),
+                R"({"name":"more","did":")" + NewAgentDid() + "\"}", 403, "mandate-out-of-scope");
+  for (const char* action : {"/suspend", "/revoke"}) {
+    ExpectRefused("POST", base + "/agents/" + a_.agent + action, Bearer(scoped), "", 403,
+                  "mandate-out-of-scope");
+  }
+  ExpectRefused("POST", base + "/users", Bearer(scoped), R"({"name":"u","roles":["admin"]})", 403,
+                "mandate-out-of-scope");
+  ExpectRefused("POST", base + "/users/" + a_.user.at(Role::kAdmin) + "/disable", Bearer(scoped),
+                "", 403, "mandate-out-of-scope");
+  ExpectRefused("POST", base + "/credentials/" + a_.credential.at(Role::kAdmin) + "/revoke",
+                Bearer(scoped), "", 403, "mandate-out-of-scope");
+  ExpectRefused("POST", base + "/keys", Bearer(scoped), R"({"type":"Ed25519","purpose":"issuer"})",
+                403, "mandate-out-of-scope");
+  for (const char* action : {"/rotate", "/disable"}) {
+    ExpectRefused("POST", base + "/keys/" + a_.key + action, Bearer(scoped), "", 403,
+                  "mandate-out-of-scope");
+  }
 
   // A session opened with mandates is limited the same way: A's agent holds both mandates but
   // delegates only from the one its session names.
