@@ -56,6 +56,13 @@ class IdentityAuditTest : public ::testing::Test {
     opts.service_did = kServiceDid;
     dir_store_ = std::make_unique<Directory>(*kv_, *keys_, clock_, SystemRandom::Get(), opts);
     tenant_.emplace(*kv_, kPrincipal);
+    // The admin credential that opens sessions (a session names the credential that opened
+    // it, and a revoked or unknown one opens none); its own event is not under test.
+    CreateCredentialRequest opener;
+    opener.name = "opener";
+    opener.role = Role::kAdmin;
+    opener_id_ = dir_store_->CreateCredential(*tenant_, opener)->record.id;
+    TakeStaged(*kv_);
   }
 
   Agent SelfCustodyAgent(signer::PrivateKey* key_out = nullptr) {
@@ -95,7 +102,7 @@ class IdentityAuditTest : public ::testing::Test {
     OpenSessionRequest req;
     req.task = "buy a dataset";
     Result<WithToken<Session>> s =
-        dir_store_->OpenSessionForAgent(*tenant_, agent_id, req, "crd_opener");
+        dir_store_->OpenSessionForAgent(*tenant_, agent_id, req, opener_id_);
     EXPECT_TRUE(s.ok()) << s.error().ToString();
     return s.ok() ? std::move(*s) : WithToken<Session>{};
   }
@@ -116,6 +123,7 @@ class IdentityAuditTest : public ::testing::Test {
   std::unique_ptr<signer::KeyStore> keys_;
   std::unique_ptr<Directory> dir_store_;
   std::optional<Tenant> tenant_;
+  std::string opener_id_;
 };
 
 // ---- Principals ---------------------------------------------------------------------------
@@ -381,7 +389,7 @@ TEST_F(IdentityAuditTest, SessionOpenedByAnAdminAndEnded) {
   EXPECT_EQ(events[0].subject("agent"), a.id);
   EXPECT_EQ(events[0].subject_count(), 2u);
   EXPECT_EQ(events[0].data_string("task"), "buy a dataset");
-  EXPECT_EQ(events[0].data_string("opened_by"), "crd_opener");
+  EXPECT_EQ(events[0].data_string("opened_by"), opener_id_);
   EXPECT_EQ(events[0].data_string("state"), "active");
   EXPECT_EQ(events[0].raw.find(HexEncode(s.record.secret_sha256)), std::string::npos);
   ExpectNoSecret(events, token);

@@ -277,16 +277,53 @@ TEST_F(DirectoryTest, SuspendedAgentIsRefusedAtOnceAndResumeDoesNotReviveSession
 }
 
 TEST_F(DirectoryTest, SessionsExpireAfterTheirTtl) {
+  CreateCredentialRequest creq;
+  creq.role = Role::kAdmin;
+  const std::string opener = dir_store_->CreateCredential(*tenant_, creq)->record.id;
   OpenSessionRequest req = Request("");
   req.ttl_minutes = 5;
-  WithToken<Session> s = std::move(*dir_store_->OpenSessionForAgent(*tenant_, agent_.id, req, "crd_x"));
+  WithToken<Session> s = std::move(*dir_store_->OpenSessionForAgent(*tenant_, agent_.id, req, opener));
   clock_.AdvanceSeconds(5 * 60 - 1);
   EXPECT_TRUE(dir_store_->Authenticate(s.token.chars()).ok());
   clock_.AdvanceSeconds(1);
   EXPECT_EQ(Reason(dir_store_->Authenticate(s.token.chars()).error()), "session-expired");
   req.ttl_minutes = 16;  // above the configured 15
-  EXPECT_EQ(Reason(dir_store_->OpenSessionForAgent(*tenant_, agent_.id, req, "crd_x").error()),
+  EXPECT_EQ(Reason(dir_store_->OpenSessionForAgent(*tenant_, agent_.id, req, opener).error()),
             "bad-ttl");
+}
+
+// A session lives no longer than the credential that opened it: it expires with it, ends when
+// it is revoked, and a revoked credential opens none (specs/access.md §Credentials, §Sessions).
+TEST_F(DirectoryTest, SessionsEndWithTheCredentialThatOpenedThem) {
+  CreateCredentialRequest creq;
+  creq.role = Role::kAdmin;
+  creq.expires_at = clock_.NowUnixSeconds() + 120;
+  const std::string opener = dir_store_->CreateCredential(*tenant_, creq)->record.id;
+  WithToken<Session> capped =
+      std::move(*dir_store_->OpenSessionForAgent(*tenant_, agent_.id, Request(""), opener));
+  EXPECT_EQ(capped.record.expires_at, *creq.expires_at);  // not the 15 minutes asked
+  clock_.AdvanceSeconds(119);
+  EXPECT_TRUE(dir_store_->Authenticate(capped.token.chars()).ok());
+  clock_.AdvanceSeconds(1);
+  EXPECT_EQ(Reason(dir_store_->Authenticate(capped.token.chars()).error()), "session-expired");
+
+  creq.expires_at.reset();
+  const std::string second = dir_store_->CreateCredential(*tenant_, creq)->record.id;
+  WithToken<Session> a =
+      std::move(*dir_store_->OpenSessionForAgent(*tenant_, agent_.id, Request(""), second));
+  WithToken<Session> b =
+      std::move(*dir_store_->OpenSessionForAgent(*tenant_, agent_.id, Request(""), second));
+  const std::string bystander = dir_store_->CreateCredential(*tenant_, creq)->record.id;
+  WithToken<Session> other =
+      std::move(*dir_store_->OpenSessionForAgent(*tenant_, agent_.id, Request(""), bystander));
+  ASSERT_TRUE(dir_store_->RevokeCredential(*tenant_, second).ok());
+  for (const WithToken<Session>* s : {&a, &b}) {
+    EXPECT_EQ(Reason(dir_store_->Authenticate(s->token.chars()).error()), "session-revoked");
+    EXPECT_EQ(dir_store_->GetSession(*tenant_, s->record.id)->revoked_reason, "credential-revoked");
+  }
+  EXPECT_TRUE(dir_store_->Authenticate(other.token.chars()).ok());  // another opener's
+  EXPECT_EQ(Reason(dir_store_->OpenSessionForAgent(*tenant_, agent_.id, Request(""), second).error()),
+            "credential-revoked");
 }
 
 TEST_F(DirectoryTest, CredentialsAuthenticateUntilRevokedOrExpired) {
