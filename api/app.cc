@@ -128,6 +128,7 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     identity::Tenant t(*app->store_, principal);
     policy::Actor actor;
     actor.id = "x402-settlement";
+    actor.captures_settled_payment = true;  // even when the hold's lease ended meanwhile
     Result<policy::Answer> captured =
         app->authorizer_->Capture(t, actor, authorization_id, amount, nullptr);
     if (captured.ok()) return OkStatus();
@@ -163,6 +164,13 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
                                    const std::vector<std::string>& mandate_ids,
                                    const std::function<Status(const std::vector<uint64_t>&)>& body) {
     return az->WithHeldUses(principal, mandate_ids, body);
+  });
+  // Captures and voids that failed (a hold busy at that moment, a storage error) are tried
+  // again after every sweep, not only at the next start.
+  app->authorizer_->set_after_sweep([f = app->facilitator_.get()] {
+    if (Result<size_t> pending = f->RetryCaptures(); !pending.ok()) {
+      log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
+    }
   });
   // A hold under a payment the payer signed is not voided while that payment can settle.
   app->authorizer_->set_void_guard([payer = app->payer_.get()](const std::string& principal,

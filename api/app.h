@@ -71,6 +71,8 @@ class App {
   store::KvStore& store_for_testing() { return *store_; }
   // The route table, for tests that check every route is covered.
   const Router& router_for_testing() const { return router_; }
+  // The authorizer, for tests that act as the facilitator's capture of a settled payment.
+  policy::Authorizer& authorizer_for_testing() { return *authorizer_; }
   const std::string& service_did() const { return service_did_; }
 
   // Serves until Stop(); then flushes storage.

@@ -92,6 +92,7 @@ struct Authorizer::PrincipalState {
   std::map<std::string, std::unique_ptr<Hold>> holds;     // live holds by authorization id
   std::multimap<int64_t, std::string> leases;             // expires_at -> authorization id
   std::map<std::string, Authorization> lapsed;            // leases ended, not yet written down
+  std::set<std::string> sweeping;  // lapses the sweeper is writing down (no late capture meanwhile)
 };
 
 // The verified chain of a mandate: records and credentials, the mandate first.
@@ -135,6 +136,7 @@ void Authorizer::SweeperLoop() {
     if (!n.ok()) {
       log::Warn("lease sweep failed", {{"error", n.error().ToString()}});
     }
+    if (after_sweep_) after_sweep_();
     lock.lock();
   }
 }
@@ -795,30 +797,57 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   Authorization updated;
   Hold* hold = nullptr;
+  bool late = false;  // a settled payment's capture after its hold's lease ended
+  std::map<std::string, Authorization>::node_type unwritten_lapse;
   {
     std::lock_guard<std::mutex> lock(ps->mu);
     MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     const int64_t now = NowLocked(*ps);
     ExpireLocked(*ps, now);
-    MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "capture"));
-    const Reservation& r = *hold->record.reservation;
-    if (r.state != "reserved") {
-      return FailedPreconditionError("reservation " + r.id + " is " + r.state +
-                                         " (an approval is pending)",
-                                     "reservation-state");
+    Result<Hold*> live = LiveHoldLocked(*ps, t, actor, id, "capture");
+    Authorization base;
+    if (live.ok()) {
+      hold = *live;
+      const Reservation& r = *hold->record.reservation;
+      if (r.state != "reserved") {
+        return FailedPreconditionError("reservation " + r.id + " is " + r.state +
+                                           " (an approval is pending)",
+                                       "reservation-state");
+      }
+      base = hold->record;
+    } else if (actor.captures_settled_payment &&
+               live.error().reason() == "reservation-expired") {
+      // The payment settled but its hold lapsed before this capture was written (a crash in
+      // between, or an on-chain payment confirmed after the lease): the money moved, so the
+      // spend is recorded and counted again.
+      if (ps->sweeping.count(id) != 0) {
+        return AbortedError("the lapse of authorization " + id + " is being written down",
+                            "reservation-busy");
+      }
+      MD_ASSIGN_OR_RETURN(base, Get(t, id));
+      late = true;
+    } else {
+      return live.error();
     }
-    const Amount take = amount.value_or(r.amount);
-    if (take > r.amount) {
+    const Amount take = amount.value_or(base.reservation->amount);
+    if (take > base.reservation->amount) {
       return InvalidArgumentError("/amount: " + take.ToString() + " is above the reserved " +
-                                      r.amount.ToString(),
+                                      base.reservation->amount.ToString(),
                                   "capture-above-reserved");
     }
-    updated = hold->record;
+    updated = std::move(base);
     updated.reservation->state = "captured";
     updated.reservation->captured = take;
     updated.reservation->closed_at = now;
     updated.reservation->closed_by = actor.id;
     updated.updated_at = now;
+    if (late) {
+      auto late_hold = std::make_unique<Hold>();
+      late_hold->record = updated;  // charged once its record is written
+      hold = late_hold.get();
+      ps->holds[id] = std::move(late_hold);
+      unwritten_lapse = ps->lapsed.extract(id);  // the sweeper must not write "expired" over it
+    }
     hold->busy = true;
   }
   const std::string record_json = json::Write(AuthorizationToJson(updated));
@@ -827,7 +856,14 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
   {
     std::lock_guard<std::mutex> lock(ps->mu);
     hold->busy = false;
-    if (written.ok()) {
+    if (late) {
+      if (written.ok()) {
+        ChargeLocked(*ps, *hold);  // the captured amount, at the first charge's time
+      } else if (!unwritten_lapse.empty()) {
+        ps->lapsed.insert(std::move(unwritten_lapse));  // still to be written down
+      }
+      ps->holds.erase(id);
+    } else if (written.ok()) {
       SetHoldAmountLocked(*ps, *hold, updated.reservation->captured.raw());
       ps->holds.erase(id);  // counted for good through its series entries
     }
@@ -1200,16 +1236,30 @@ Result<size_t> Authorizer::SweepOnce() {
   Status first_error = OkStatus();  // a principal's failure does not stop the others' sweep
   for (auto& [principal, ps] : states) {
     std::map<std::string, Authorization> lapsed;
+    std::vector<std::string> swept;
     {
       std::lock_guard<std::mutex> lock(ps->mu);
       if (!ps->loaded) continue;
       ExpireLocked(*ps, NowLocked(*ps));
       lapsed.swap(ps->lapsed);
+      for (const auto& entry : lapsed) {
+        ps->sweeping.insert(entry.first);
+        swept.push_back(entry.first);
+      }
     }
     if (lapsed.empty()) continue;
-    // What this round could not write goes back, to be tried next time. (A named pointer: clang
-    // 14 does not capture structured bindings.)
+    // A named pointer: clang 14 does not capture structured bindings.
     PrincipalState* const state = ps;
+    // However this round ends, late captures of these may go ahead afterwards.
+    struct SweepingCleared {
+      PrincipalState* state;
+      const std::vector<std::string>& ids;
+      ~SweepingCleared() {
+        std::lock_guard<std::mutex> lock(state->mu);
+        for (const std::string& id : ids) state->sweeping.erase(id);
+      }
+    } cleared{state, swept};
+    // What this round could not write goes back, to be tried next time.
     auto put_back = [&, state](Status s) {
       std::lock_guard<std::mutex> lock(state->mu);
       state->lapsed.merge(lapsed);

@@ -48,6 +48,9 @@ struct Actor {
   std::vector<std::string> mandate_scope;  // a session's or credential's mandate list
   // The facilitator releasing the hold of a payment that failed: passes the void guard.
   bool releases_failed_payment = false;
+  // The facilitator capturing a payment that settled: captures even a hold whose lease ended
+  // before the capture was written (specs/authorization.md §3, late capture).
+  bool captures_settled_payment = false;
 };
 
 // One counter's state, for denials and the headroom API (specs/authorization.md §8).
@@ -91,6 +94,9 @@ class Authorizer {
   Result<Answer> Authorize(const identity::Tenant& t, const Actor& actor,
                            const AuthorizeRequest& req, const IdempotencyClaim* claim);
   // Capture or void a reservation. `agent_id` non-empty: only that agent's authorizations.
+  // A capture by an actor that `captures_settled_payment` also takes a reservation whose lease
+  // ended (the money moved): it is charged again, at its first charge's time, even past a
+  // ceiling later decisions have filled.
   Result<Answer> Capture(const identity::Tenant& t, const Actor& actor, const std::string& id,
                          std::optional<Amount> amount, const IdempotencyClaim* claim);
   Result<Answer> Void(const identity::Tenant& t, const Actor& actor, const std::string& id,
@@ -110,6 +116,9 @@ class Authorizer {
   using VoidGuard =
       std::function<Status(const std::string& principal, const std::string& id, int64_t now)>;
   void set_void_guard(VoidGuard guard);
+  // Runs on the sweeper's thread after each round (the app retries pending x402 captures and
+  // voids there). Set before StartSweeper.
+  void set_after_sweep(std::function<void()> after) { after_sweep_ = std::move(after); }
   // The use gate of mandates::MandateRegistry (set_use_gate): runs `body` with the uses the
   // live and captured holds of `principal` take of each of `mandate_ids`, under the
   // principal's lock, so a merchant's recorded use and a decision never both take the last use.
@@ -200,6 +209,7 @@ class Authorizer {
   Random& random_;
   AuthorizerOptions options_;
   VoidGuard void_guard_;  // set before serving, then only read
+  std::function<void()> after_sweep_;  // set before the sweeper starts, then only read
 
   std::mutex states_mu_;
   std::map<std::string, std::unique_ptr<PrincipalState>> states_;

@@ -18,7 +18,9 @@
 #include "base/bytes.h"
 #include "base/json.h"
 #include "base/random.h"
+#include "identity/tenant.h"
 #include "mandates/credential.h"
+#include "policy/authorizer.h"
 #include "signer/did.h"
 #include "signer/hash.h"
 #include "signer/jws.h"
@@ -965,6 +967,50 @@ TEST_F(AuthorizationsApiTest, RestartCountsHoldsAgainAndDropsLeasesThatEndedWhil
   EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "1500");
   json::Value last = Authorize(s, Purchase(m, "8500"));
   EXPECT_EQ(StringField(last, "decision"), "allowed") << json::Write(last);
+}
+
+// A payment that settled after its hold's lease ended (a crash between the settlement and its
+// capture, or an on-chain payment confirmed late): the facilitator's capture still records it
+// and counts it again, the sweep does not write "expired" over it, and a restart counts it.
+// Anyone else's capture of a lapsed hold stays refused.
+TEST_F(AuthorizationsApiTest, SettledPaymentsCaptureCountsEvenAfterTheLeaseEnded) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string s = Session(a);
+  const std::string m = Issue(a, Terms(Window("day", "calendar", "UTC", "5000")));
+  const std::string day = DayCounter(m, "UTC");
+  const int64_t t0 = Now();
+  const std::string id = StringField(Authorize(s, Purchase(m, "1000")), "id");
+  AdvanceTo(t0 + 600);  // the lease ends unclaimed
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "0");
+  EXPECT_EQ(StringField(Capture(s, id, "", 409), "type"),
+            std::string(kProblem) + "reservation-expired");
+
+  identity::Tenant t(service_.app()->store_for_testing(), principal_);
+  policy::Actor settlement;
+  settlement.id = "x402-settlement";
+  settlement.captures_settled_payment = true;
+  policy::Authorizer& az = service_.app()->authorizer_for_testing();
+  EXPECT_EQ(az.Capture(t, settlement, id, Amount::FromRaw(1001), nullptr).error().reason(),
+            "capture-above-reserved");
+  Result<policy::Answer> captured = az.Capture(t, settlement, id, Amount::FromRaw(900), nullptr);
+  ASSERT_TRUE(captured.ok()) << captured.error().ToString();
+  EXPECT_EQ(captured->status, 200);
+  json::Value rec = Record(id);
+  EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "captured");
+  EXPECT_EQ(StringField(*rec.Find("reservation"), "captured"), "900");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "900");
+  // Captured once: a second one is refused and changes nothing.
+  EXPECT_EQ(az.Capture(t, settlement, id, std::nullopt, nullptr).error().reason(),
+            "reservation-state");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "900");
+
+  ASSERT_TRUE(az.SweepOnce().ok());
+  EXPECT_EQ(StringField(*Record(id).Find("reservation"), "state"), "captured");
+  Restart();
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "900");
+  json::Value over = Authorize(s, Purchase(m, "4101"));
+  EXPECT_EQ(Codes(over), std::vector<std::string>{"window-exceeded"});
 }
 
 // ---- The audit trail of a purchase (specs/audit.md §4; issue: audit trail, must-show 1) ----
