@@ -3,6 +3,7 @@
 // its metering in one batch.
 #include "settlement/facilitator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -762,6 +763,8 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
   std::vector<Settlement> captures, voids;
   std::vector<UsageEvent> metered;
   const int64_t now = clock_.NowUnixSeconds();
+  const bool some_moved = std::any_of(sub.outcomes.begin(), sub.outcomes.end(),
+                                      [](const TransferOutcome& o) { return o.succeeded; });
   for (size_t i = 0; i < keys.size(); ++i) {
     MD_ASSIGN_OR_RETURN(std::optional<Settlement> found, Find(keys[i]));
     if (found) {
@@ -771,8 +774,13 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
     }
     if (!found || found->state == "settled" || found->state == "failed") continue;
     Settlement s = std::move(*found);
-    bool ok = sub.state == SubmissionState::kConfirmed;
-    if (ok && !sub.outcomes.empty()) ok = i < sub.outcomes.size() && sub.outcomes[i].succeeded;
+    // A mined batch says per transfer what moved: one refused transfer makes the submission
+    // kReverted, but the others in it were paid (specs/evm.md §5.3).
+    const bool mined = sub.state == SubmissionState::kConfirmed ||
+                       sub.state == SubmissionState::kReverted;
+    const bool ok = !sub.outcomes.empty()
+                        ? mined && i < sub.outcomes.size() && sub.outcomes[i].succeeded
+                        : sub.state == SubmissionState::kConfirmed;
     s.tx_hash = sub.tx_hash;
     s.submission = id;
     if (ok) {
@@ -786,9 +794,9 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
       s.response.success = false;
       s.response.error_reason = kReasonFailedOnChain;
       s.response.error_message =
-          !sub.error.empty() ? sub.error
-          : sub.state == SubmissionState::kConfirmed ? "the token refused the transfer in the batch"
-                                                     : "the transaction reverted";
+          some_moved ? "the token refused this transfer in the batch"
+          : !sub.error.empty() ? sub.error
+                               : "the transaction reverted";
       s.response.transaction = "";
     }
     const std::string record = json::Write(SettlementToJson(s));

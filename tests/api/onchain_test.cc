@@ -575,6 +575,61 @@ TEST_F(OnchainTest, PaymentsAcceptedButNotFinalCountAgainstThePayersBalance) {
   EXPECT_EQ(verdict(900, 4), "valid");
 }
 
+// A batch in which the token refuses one transfer (its payer moved tokens away after the
+// payments were accepted, so the balance covers only one of them) pays the other: it is
+// recorded settled, only the refused one failed (specs/evm.md §6: a transfer the token refused
+// fails alone).
+TEST_F(OnchainTest, OneRefusedTransferInABatchFailsAloneAndTheOtherSettles) {
+  EvmSettings e;
+  e.deferred_below = "1000";
+  Boot(AnvilChain::Options(), e);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const testing::DevAccount payer = chain_->accounts()[3];
+  chain_->Mint(payer.address, "1700");
+  const int64_t until = Now() + 3600;
+  const std::vector<std::pair<uint64_t, std::string>> payments = {
+      {900, SignedBody(payer, 900, 1, until)}, {800, SignedBody(payer, 800, 2, until)}};
+  for (const auto& [value, body] : payments) {
+    json::Value d = Call("POST", "/x402/settle", merchant_, body, 200);
+    ASSERT_EQ(StringField(Member(Member(d, "extensions"), "settlement"), "mode"), "deferred")
+        << json::Write(d);
+  }
+  // 900 left: whichever transfer the batch runs first is paid, the second is refused.
+  chain_->TransferFrom(payer.address, chain_->accounts()[6].address, "800");
+  const uint64_t start_block = chain_->BlockNumber();
+  json::Value f = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
+  EXPECT_EQ(Member(f, "submitted").as_uint64(), std::optional<uint64_t>(2)) << json::Write(f);
+  for (int i = 0; i < 150; ++i) {
+    f = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
+    if (Member(f, "in_flight").as_uint64() == std::optional<uint64_t>(0)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(json::Write(f), R"({"submitted":0,"queued":0,"in_flight":0})");
+  EXPECT_EQ(chain_->TransactionsTo(chain_->batch_settler(), start_block + 1,
+                                   chain_->BlockNumber()),
+            1u);
+
+  // Asked again, each answers what happened to it: one paid, one refused, and the payee holds
+  // exactly the paid one.
+  uint64_t paid_value = 0;
+  int paid = 0, refused = 0;
+  for (const auto& [value, body] : payments) {
+    json::Value again = Call("POST", "/x402/settle", merchant_, body, 200);
+    if (Member(again, "success").as_bool()) {
+      ++paid;
+      paid_value = value;
+      EXPECT_EQ(StringField(again, "transaction").size(), 66u) << json::Write(again);
+    } else {
+      ++refused;
+      EXPECT_EQ(StringField(again, "errorReason"), "invalid_transaction_state")
+          << json::Write(again);
+    }
+  }
+  EXPECT_EQ(paid, 1);
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(chain_->BalanceOf(kPayTo), std::to_string(paid_value));
+}
+
 TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
   constexpr int kPayments = 1000;
   EvmSettings e;
