@@ -581,6 +581,16 @@ class HttpServer::Impl {
           CloseAfterResponse(res);
           return httplib::Server::HandlerResponse::Handled;
         }
+        if (length > 0 && req.method != "POST" && req.method != "PUT" && req.method != "PATCH" &&
+            req.method != "DELETE") {
+          // httplib reads bodies only for these methods: the body of a GET would be left in the
+          // socket and parsed as the next request (request smuggling behind a reusing proxy).
+          WriteProblem(res, ProblemResponse(400, "malformed-request", "",
+                                            req.method + " requests carry no body",
+                                            req.path, t_ctx.request_id));
+          CloseAfterResponse(res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
         if (length > options_.max_body_bytes) {
           // Answered before any byte of the body is read; the connection then closes.
           WriteProblem(res, ProblemResponse(413, "body-too-large", "",

@@ -403,6 +403,36 @@ TEST_F(HostileBodyTest, TwoContentLengthsAreRefusedAndClose) {
   ExpectServerUnharmed();
 }
 
+// A body on a method whose body is never read (GET, HEAD, OPTIONS) would stay in the socket and
+// be parsed as the next request: a request smuggled past a proxy that reuses connections. It is
+// refused, nothing after it is served, and the connection closes.
+TEST_F(HostileBodyTest, BodyOnAGetIsRefusedAndNeverServedAsTheNextRequest) {
+  StartServer();
+  const std::string smuggled =
+      "POST /v1/principals HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 13\r\n\r\n{\"name\":\"S\"}";
+  for (const char* method : {"GET", "HEAD", "OPTIONS"}) {
+    const int fd = Connect(server_->port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, std::string(method) + " /healthz HTTP/1.1\r\nHost: t\r\n" +
+                                "Content-Length: " + std::to_string(smuggled.size()) +
+                                "\r\n\r\n" + smuggled));
+    const RawAnswer a = ReadUntilClosed(fd, 3000);
+    close(fd);
+    EXPECT_EQ(a.status, 400) << method << " " << a.head;
+    EXPECT_EQ(a.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << a.body;
+    EXPECT_TRUE(a.closed) << method;
+  }
+  // A GET with an empty body is an ordinary GET.
+  const int fd = Connect(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
+                          "Connection: close\r\n\r\n"));
+  EXPECT_EQ(ReadUntilClosed(fd, 3000).status, 200);
+  close(fd);
+  ExpectServerUnharmed();
+}
+
 // The per-request limits do not hurt well-formed clients: two pipelined requests in one write
 // are both answered on the kept-alive connection.
 TEST_F(HostileBodyTest, PipelinedRequestsAreBothServed) {
