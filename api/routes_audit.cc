@@ -5,6 +5,7 @@
 #include "api/app.h"
 #include "api/handler_util.h"
 #include "api/problem.h"
+#include "base/clock.h"
 #include "mandates/credential.h"
 
 namespace mandated::api {
@@ -35,12 +36,19 @@ Result<uint64_t> ParseCount(const Request& req, const std::string& name, bool re
 Result<std::optional<int64_t>> ParseBound(const Request& req, const std::string& name) {
   const std::string text = req.Query(name);
   if (text.empty()) return std::optional<int64_t>();
+  int64_t secs = 0;
   if (text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 12) {
-    return std::optional<int64_t>(std::stoll(text) * 1000000);
+    secs = std::stoll(text);
+  } else {
+    Result<int64_t> parsed = mandates::ParseRfc3339Utc(text);
+    if (!parsed.ok()) return QueryError("?" + name + "= must be RFC 3339 UTC or unix seconds");
+    secs = *parsed;
   }
-  Result<int64_t> secs = mandates::ParseRfc3339Utc(text);
-  if (!secs.ok()) return QueryError("?" + name + "= must be RFC 3339 UTC or unix seconds");
-  return std::optional<int64_t>(*secs * 1000000);
+  // Events' times compare as their RFC 3339 text, which orders correctly up to year 9999.
+  if (secs < 0 || secs > kMaxNumericDate) {
+    return QueryError("?" + name + "= must be a time from 1970 to 9999");
+  }
+  return std::optional<int64_t>(secs * 1000000);
 }
 
 Result<audit::TrailQuery> ParseTrailQuery(const Request& req, const Access& a, bool allow_none) {
@@ -65,6 +73,18 @@ Result<audit::TrailQuery> ParseTrailQuery(const Request& req, const Access& a, b
   q.visible_principal = a.caller.principal_id;
   if (!q.visible_principal.empty() && !q.principal.empty() && q.principal != q.visible_principal) {
     return NotFoundError("no principal " + q.principal, "principal-not-found");
+  }
+  // A credential limited to some agents or mandates reads only the trails of those it names.
+  if (!a.caller.agent_scope.empty() && (q.agent.empty() || !a.caller.InAgentScope(q.agent))) {
+    return PermissionDeniedError("this credential is limited to some agents: name one of them "
+                                 "with ?agent=",
+                                 "agent-out-of-scope");
+  }
+  if (!a.caller.mandate_scope.empty() &&
+      (q.mandate.empty() || !a.caller.InMandateScope(q.mandate))) {
+    return PermissionDeniedError("this credential is limited to some mandates: name one of "
+                                 "them with ?mandate=",
+                                 "mandate-out-of-scope");
   }
   return q;
 }
@@ -138,6 +158,8 @@ void App::RegisterAuditRoutes() {
     if (ec != std::errc() || ptr != text.data() + text.size()) {
       return ProblemResponse(NotFoundError("no audit event " + text, "audit-event-not-found"), req);
     }
+    // Any event of the principal: not for a credential limited to some agents or mandates.
+    if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
     if (Result<uint64_t> s = log.Sequence(); !s.ok()) return ProblemResponse(s.error(), req);
     Result<audit::StoredEvent> e = log.Event(seq);
     if (e.ok() && !Visible(*e, a)) {

@@ -1441,6 +1441,45 @@ TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
                  R"({"role":"auditor","mandates":[")" + m1 + "\"]}", 201);
 }
 
+// An auditor limited to some agents or mandates reads only the trails it names of them: not the
+// principal's whole trail, not single events by number, not another's (specs/audit.md §4).
+TEST_F(AccessTest, LimitedAuditorsReadOnlyTheTrailsOfTheirScope) {
+  const std::string base = "/v1/principals/" + a_.id;
+  const std::string admin = a_.token.at(Role::kAdmin);
+  const std::string by_mandate = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", admin,
+                                  R"({"role":"auditor","mandates":[")" + a_.mandate + "\"]}", 201)),
+      "token");
+  const std::string by_agent = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", admin,
+                                  R"({"role":"auditor","agents":[")" + a_.agent + "\"]}", 201)),
+      "token");
+  const std::string trail = "/v1/audit/trail?";
+  ExpectAdmitted("GET", trail + "mandate=" + a_.mandate, by_mandate, "", 200);
+  ExpectAdmitted("GET", "/v1/audit/export?mandate=" + a_.mandate, by_mandate, "", 200);
+  ExpectRefused("GET", trail + "mandate=" + victim_.mandate, Bearer(by_mandate), "", 403,
+                "mandate-out-of-scope");
+  ExpectRefused("GET", trail + "principal=" + a_.id, Bearer(by_mandate), "", 403,
+                "mandate-out-of-scope");
+  ExpectRefused("GET", trail + "agent=" + a_.agent, Bearer(by_mandate), "", 403,
+                "mandate-out-of-scope");
+  ExpectRefused("GET", "/v1/audit/export?principal=" + a_.id, Bearer(by_mandate), "", 403,
+                "mandate-out-of-scope");
+  ExpectRefused("GET", "/v1/audit/events/0", Bearer(by_mandate), "", 403, "mandate-out-of-scope");
+
+  ExpectAdmitted("GET", trail + "agent=" + a_.agent, by_agent, "", 200);
+  ExpectRefused("GET", trail + "agent=" + agent_y_, Bearer(by_agent), "", 403,
+                "agent-out-of-scope");
+  ExpectRefused("GET", trail + "principal=" + a_.id, Bearer(by_agent), "", 403,
+                "agent-out-of-scope");
+  ExpectRefused("GET", "/v1/audit/events/0", Bearer(by_agent), "", 403, "agent-out-of-scope");
+  // The unlimited auditor reads the principal's trail.
+  ExpectAdmitted("GET", trail + "principal=" + a_.id, a_.token.at(Role::kAuditor), "", 200);
+  // Bounds past year 9999 are refused, not compared as text.
+  ExpectRefused("GET", trail + "principal=" + a_.id + "&to=253402300800",
+                Bearer(a_.token.at(Role::kAuditor)), "", 400, "audit-query-invalid");
+}
+
 // A credential's sessions and children live no longer than it does (specs/access.md
 // §Credentials): a session it opens expires with it and ends when it is revoked (also through
 // its user's disabling); a credential it creates expires no later than it.
