@@ -20,11 +20,28 @@ std::pair<std::string, std::string> SplitUrl(const std::string& url) {
   return {url.substr(0, path_start), url.substr(path_start)};
 }
 
+}  // namespace
+
+// Errors show the node this way: they reach merchants (an x402 verify's invalidMessage) and logs.
+std::string RedactedUrl(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  const size_t host_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  size_t host_end = url.find_first_of("/?#", host_start);
+  if (host_end == std::string::npos) host_end = url.size();
+  std::string authority = url.substr(host_start, host_end - host_start);
+  if (const size_t at = authority.rfind('@'); at != std::string::npos) {
+    authority = authority.substr(at + 1);
+  }
+  return url.substr(0, host_start) + authority;
+}
+
+namespace {
+
 // Thread safety: immutable after construction; each Post opens its own client.
 class HttpJsonRpcTransport final : public settlement::JsonRpcTransport {
  public:
   HttpJsonRpcTransport(const std::string& url, int64_t timeout_ms)
-      : url_(url), timeout_ms_(timeout_ms) {
+      : url_(RedactedUrl(url)), timeout_ms_(timeout_ms) {
     std::tie(origin_, path_) = SplitUrl(url);
   }
 
@@ -48,12 +65,12 @@ class HttpJsonRpcTransport final : public settlement::JsonRpcTransport {
       }
       return r->body;
     } catch (const std::exception& e) {
-      return InvalidArgumentError(std::string("bad JSON-RPC URL: ") + e.what(), "bad-rpc-url");
+      return InvalidArgumentError("bad JSON-RPC URL " + url_ + ": " + e.what(), "bad-rpc-url");
     }
   }
 
  private:
-  std::string url_;
+  std::string url_;  // redacted, for messages
   std::string origin_;
   std::string path_;
   int64_t timeout_ms_;

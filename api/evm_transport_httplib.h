@@ -16,6 +16,10 @@ namespace mandated::api {
 // connection, so the transport is safe from any thread. No answer, or an HTTP status other than
 // 200, is kUnavailable (reason "rpc-unreachable"); a URL httplib cannot use is kInvalidArgument
 // ("bad-rpc-url") at the first Post.
+// `url` as messages and logs may show it: scheme, host and port (no user info, path or query,
+// where node providers put API keys).
+std::string RedactedUrl(const std::string& url);
+
 std::unique_ptr<settlement::JsonRpcTransport> MakeHttpJsonRpcTransport(const std::string& url,
                                                                        int64_t timeout_ms);
 

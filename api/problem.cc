@@ -111,6 +111,12 @@ Response ProblemResponse(const Status& status, const Request& request) {
     log::Error("internal error", {{"request_id", request.request_id},
                                   {"error", status.ToString()}});
     detail = "an internal error occurred; quote the request id when reporting it";
+  } else if (status.reason().starts_with("storage-")) {
+    // Storage messages name files of the data directory: logged, not shown.
+    log::Error("storage error", {{"request_id", request.request_id},
+                                 {"error", status.ToString()}});
+    detail = http == 507 ? "storage is full; quote the request id when reporting it"
+                         : "storage is unavailable; quote the request id when reporting it";
   }
   return ProblemResponse(http, ProblemSlug(status), Title(http), detail, request.path,
                          request.request_id);

@@ -185,7 +185,7 @@ Result<std::unique_ptr<SettlementRuntime>> SettlementRuntime::Start(
         cc, MakeHttpJsonRpcTransport(cc.rpc_url, cc.rpc_timeout_ms), kv, keys, clock);
     if (!chain.ok()) {
       return Status(chain.error().code(),
-                    "settlement backend of " + n.network + " (" + cc.rpc_url + "): " +
+                    "settlement backend of " + n.network + " (" + RedactedUrl(cc.rpc_url) + "): " +
                         chain.error().message(),
                     std::string(chain.error().reason()));
     }

@@ -209,7 +209,7 @@ Result<std::unique_ptr<EvmRpcChain>> EvmRpcChain::Create(
       std::make_unique<EvmRpcChain>(std::move(config), std::move(transport), kv, keys, clock);
   MD_ASSIGN_OR_RETURN(uint64_t id, chain->rpc_.ChainId());
   if (id != chain->config_.chain_id) {
-    return FailedPreconditionError("the node at " + chain->config_.rpc_url + " is chain " +
+    return FailedPreconditionError("the node is chain " +
                                        std::to_string(id) + ", configured " +
                                        std::to_string(chain->config_.chain_id),
                                    "chain-id-mismatch");

@@ -60,6 +60,21 @@ TEST(EvmRpcTransportTest, UnreachableNodeIsUnavailable) {
   EXPECT_EQ(id.error().code(), StatusCode::kUnavailable);
 }
 
+// Provider URLs carry API keys (in the path, the query or the user info); errors, which reach
+// merchants and logs, show the scheme, host and port only.
+TEST(EvmRpcTransportTest, ErrorsNameTheNodeWithoutItsKey) {
+  auto t = api::MakeHttpJsonRpcTransport(
+      "http://user:pa55word@127.0.0.1:1/v3/SECRETPATHKEY?apikey=SECRETQUERYKEY", 500);
+  EvmRpc rpc(*t, 1);
+  Result<uint64_t> id = rpc.ChainId();
+  ASSERT_FALSE(id.ok());
+  const std::string message = id.error().ToString();
+  EXPECT_NE(message.find("http://127.0.0.1:1"), std::string::npos) << message;
+  for (const char* secret : {"pa55word", "user", "SECRETPATHKEY", "SECRETQUERYKEY", "/v3"}) {
+    EXPECT_EQ(message.find(secret), std::string::npos) << secret << " in " << message;
+  }
+}
+
 class EvmChainTest : public ::testing::Test {
  protected:
   // Payers are anvil's dev accounts 1-3; the facilitator account 9; the merchant a fresh address.
