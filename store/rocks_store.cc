@@ -31,7 +31,11 @@ Status FromRocks(const rocksdb::Status& s, std::string_view context) {
     return ResourceExhaustedError(std::move(msg), "storage-full");
   }
   if (s.IsIOError()) {
-    if (s.ToString().find("lock") != std::string::npos) {
+    // RocksDB's own words for a LOCK file another process (or this one) holds; not any message
+    // that merely contains "lock", as a path such as /srv/blockstore would.
+    const std::string text = s.ToString();
+    if (text.find("While lock file") != std::string::npos ||
+        text.find("lock hold by current process") != std::string::npos) {
       return UnavailableError(std::move(msg), "storage-locked");
     }
     return UnavailableError(std::move(msg), "storage-io");
