@@ -19,12 +19,15 @@ Result<json::Value> ParseJsonBody(const Request& req) {
 }
 
 std::string BearerToken(const Request& req) {
+  // RFC 9110 §11.1: the scheme is case-insensitive and followed by one or more spaces.
   const std::string h = req.Header("authorization");
-  constexpr std::string_view kScheme = "Bearer ";
-  if (h.size() <= kScheme.size() || h.compare(0, kScheme.size(), kScheme) != 0) {
-    return "";
+  constexpr std::string_view kScheme = "bearer";
+  if (h.size() <= kScheme.size() + 1 || h[kScheme.size()] != ' ') return "";
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if ((h[i] | 0x20) != kScheme[i]) return "";
   }
-  return h.substr(kScheme.size());
+  const size_t token = h.find_first_not_of(' ', kScheme.size());
+  return token == std::string::npos ? "" : h.substr(token);
 }
 
 Response JsonResponse(int status, const json::Value& body) {

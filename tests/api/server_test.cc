@@ -185,6 +185,13 @@ TEST_F(ServerTest, OperatorRoutesNeedTheBearerToken) {
   ExpectProblem(client_->Get("/v1/principals", wrong), 401, "bad-credential");
   httplib::Headers basic = {{"Authorization", "Basic dGVzdDp0ZXN0"}};
   ExpectProblem(client_->Get("/v1/principals", basic), 401, "missing-credential");
+  // The scheme is case-insensitive and may be followed by several spaces (RFC 9110 §11.1).
+  const std::string token = auth_.find("Authorization")->second.substr(7);
+  for (const std::string& header : {"bearer " + token, "BEARER  " + token}) {
+    EXPECT_EQ(client_->Get("/v1/principals", {{"Authorization", header}})->status, 200) << header;
+  }
+  ExpectProblem(client_->Get("/v1/principals", {{"Authorization", "Bearertoken"}}), 401,
+                "missing-credential");
 }
 
 TEST_F(ServerTest, MetricsCountRequestsPerRouteWithLatencyHistograms) {
