@@ -1304,7 +1304,7 @@ Result<size_t> Authorizer::SweepOnce() {
           .Subject("agent", eff.agent_id)
           .Subject("session", eff.session_id);
       e.at_micros = clock_.NowUnixMicros();
-      if (!eff.approval_id.empty()) {
+      if (!eff.approval_id.empty() && stored.reservation->state == "pending") {
         Result<Approval> ap = GetApproval(t, eff.approval_id);
         if (ap.ok()) {
           t.Put(batch, kAprKind, ap->id, json::Write(ApprovalToJson(*ap)));

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <limits>
 #include <memory>
@@ -811,6 +812,31 @@ TEST_F(AuthorizationApprovalsTest, DenialAndTimeoutReleaseTheHold) {
                   .Find("items")
                   ->items()
                   .empty());
+
+  // Approved in time but never captured: the hold lapses at its lease, and the trail says so
+  // (authorization.lapsed), not that the approval timed out; the approval stays approved.
+  json::Value a = Authorize(Session(agent), Purchase(m, "6000"));  // the first session expired
+  const std::string apr_a = StringField(*a.Find("approval"), "id");
+  const std::string shown_a =
+      StringField(Call("GET", base_ + "/approvals/" + apr_a, approver_, "", 200), "shown_sha256");
+  Call("POST", base_ + "/approvals/" + apr_a + "/approve", approver_,
+       EvidenceBody(Evidence(apr_a, "approve", shown_a, aud, Now(), Now() + 60)), 200, NextKey());
+  AdvanceTo(Now() + 600);
+  ASSERT_TRUE(service_.app()->authorizer_for_testing().SweepOnce().ok());
+  EXPECT_EQ(StringField(*Record(StringField(a, "id")).Find("reservation"), "state"), "expired");
+  EXPECT_EQ(StringField(Call("GET", base_ + "/approvals/" + apr_a, approver_, "", 200), "state"),
+            "approved");
+  json::Value trail = Call("GET", "/v1/audit/trail?authorization=" + StringField(a, "id"),
+                           auditor_, "", 200);
+  std::vector<std::string> types;
+  for (const json::Value& item : trail.Find("items")->items()) {
+    Result<json::Value> e = json::Parse(StringField(item, "event"));
+    ASSERT_TRUE(e.ok());
+    types.push_back(StringField(*e, "type"));
+  }
+  ASSERT_FALSE(types.empty());
+  EXPECT_EQ(types.back(), "authorization.lapsed") << json::Write(trail);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "approval.timed_out"), 0);
 }
 
 // ---- Denials (§2, §3) ----
