@@ -33,6 +33,8 @@ namespace {
 
 // Per-request state carried from the pre-routing hook to the logger. httplib runs the hook, the
 // handler and the logger of one request on the same worker thread, one after the other.
+std::string NewRequestId();
+
 struct RequestContext {
   int64_t start_micros = 0;
   std::string request_id;
@@ -42,6 +44,18 @@ struct RequestContext {
   std::vector<std::pair<std::string, std::string>> annotations;
 };
 thread_local RequestContext t_ctx;
+
+// A request httplib refused before the pre-routing hook ran (a request line or header block
+// over the limits) has no context of its own yet: it gets a fresh id and the "unmatched" route,
+// never what the worker's previous request left behind.
+// `res` (when the answer is not yet sent) gets the X-Request-Id header.
+void EnsureRequestContext(httplib::Response* res) {
+  if (!t_ctx.request_id.empty()) return;
+  t_ctx.request_id = NewRequestId();
+  t_ctx.route = "unmatched";
+  t_ctx.start_micros = SystemClock::Get().MonotonicMicros();
+  if (res != nullptr) res->set_header("X-Request-Id", t_ctx.request_id);
+}
 
 std::string NewRequestId() {
   static const std::string prefix = [] {
@@ -630,6 +644,7 @@ class HttpServer::Impl {
     // body too.
     server.set_error_handler(httplib::Server::HandlerWithResponse(
         [max_body = options_.max_body_bytes](const httplib::Request& req, httplib::Response& res) {
+      EnsureRequestContext(&res);
       if (!res.body.empty()) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
@@ -648,6 +663,7 @@ class HttpServer::Impl {
 
     server.set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+          EnsureRequestContext(&res);
           WriteProblem(res, ProblemResponse(500, "internal", "",
                                             "an internal error occurred; quote the request id",
                                             req.path, t_ctx.request_id));
@@ -656,6 +672,7 @@ class HttpServer::Impl {
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       // httplib logs once the response is written: it goes out now, and its time counts.
       if (t_stream != nullptr) t_stream->Flush();
+      EnsureRequestContext(nullptr);  // the answer is already sent
       const int64_t micros = SystemClock::Get().MonotonicMicros() - t_ctx.start_micros;
       metrics_.ObserveRequest(t_ctx.route, req.method, res.status, micros);
       std::vector<log::Field> fields = {{"request_id", t_ctx.request_id},
@@ -679,6 +696,9 @@ class HttpServer::Impl {
         fields.emplace_back(k, v);
       }
       log::Write(log::Level::kInfo, "request", fields);
+      // Nothing of this request may be taken for the next one on this worker.
+      t_ctx.request_id.clear();
+      t_ctx.annotations.clear();
     });
   }
 

@@ -433,6 +433,36 @@ TEST_F(HostileBodyTest, BodyOnAGetIsRefusedAndNeverServedAsTheNextRequest) {
   ExpectServerUnharmed();
 }
 
+// A request httplib refuses before routing (a request line over its 8 KiB limit) gets its own
+// request id, in its header and its problem body, never the one of the request served before
+// it on the same worker, and its log line does not carry that request's route.
+TEST_F(HostileBodyTest, ARequestRefusedBeforeRoutingGetsItsOwnRequestId) {
+  StartServer();
+  const int fd = Connect(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /" +
+                              std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const RawAnswer a = ReadUntilClosed(fd, 3000);
+  close(fd);
+  ASSERT_EQ(a.status, 200) << a.head;
+  auto header_id = [](const std::string& text) {
+    const size_t at = text.find("X-Request-Id: ");
+    return at == std::string::npos ? std::string()
+                                   : text.substr(at + 14, text.find("\r\n", at) - at - 14);
+  };
+  const std::string first = header_id(a.head);
+  ASSERT_FALSE(first.empty()) << a.head;
+  const size_t second_at = a.body.find("HTTP/1.1 ");
+  ASSERT_NE(second_at, std::string::npos) << a.body;
+  const std::string second = a.body.substr(second_at);
+  EXPECT_EQ(std::atoi(second.c_str() + 9), 414) << second;
+  const std::string second_id = header_id(second);
+  EXPECT_FALSE(second_id.empty()) << second;
+  EXPECT_NE(second_id, first);
+  EXPECT_NE(second.find("\"request_id\":\"" + second_id + "\""), std::string::npos) << second;
+  EXPECT_EQ(second.find(first), std::string::npos) << second;
+}
+
 // The per-request limits do not hurt well-formed clients: two pipelined requests in one write
 // are both answered on the kept-alive connection.
 TEST_F(HostileBodyTest, PipelinedRequestsAreBothServed) {
