@@ -385,7 +385,12 @@ class GuardedServer final : public httplib::Server {
     t_stream = &strm;
     bool ok = false;
     size_t left = keep_alive_max_count_;
-    while (svr_sock_ != INVALID_SOCKET && left > 0 && (strm.buffered() || WaitForRequest(sock))) {
+    // A new connection's first request may take a read timeout to start; between requests the
+    // connection idles for the keep-alive timeout (0: one request per connection).
+    std::chrono::milliseconds wait(options_.read_timeout_ms);
+    while (svr_sock_ != INVALID_SOCKET && left > 0 &&
+           (strm.buffered() || WaitForRequest(sock, wait))) {
+      wait = std::chrono::seconds(keep_alive_timeout_sec_);
       strm.BeginRequest();
       t_close_connection = false;
       bool connection_closed = false;
@@ -401,10 +406,10 @@ class GuardedServer final : public httplib::Server {
     return ok;
   }
 
-  // Waits for the first byte of a next request for at most the keep-alive timeout, giving up
-  // early when the server stops.
-  bool WaitForRequest(socket_t sock) const {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+  // Waits for the first byte of a next request for at most `wait`, giving up early when the
+  // server stops.
+  bool WaitForRequest(socket_t sock, std::chrono::milliseconds wait) const {
+    const auto until = std::chrono::steady_clock::now() + wait;
     while (svr_sock_ != INVALID_SOCKET && std::chrono::steady_clock::now() < until) {
       pollfd p{sock, POLLIN, 0};
       const int r = ::poll(&p, 1, 100);

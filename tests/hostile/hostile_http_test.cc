@@ -463,6 +463,22 @@ TEST_F(HostileBodyTest, ARequestRefusedBeforeRoutingGetsItsOwnRequestId) {
   EXPECT_EQ(second.find(first), std::string::npos) << second;
 }
 
+// The keep-alive timeout is the idle time between requests, not the time a new connection has to
+// start its first one: at 0 every connection serves its one request and closes.
+TEST_F(HostileBodyTest, KeepAliveZeroServesOneRequestPerConnection) {
+  StartServer({"--keepalive-timeout-s", "0"});
+  for (int i = 0; i < 3; ++i) {
+    const int fd = Connect(server_->port());
+    ASSERT_GE(fd, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a client slow to start
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const RawAnswer a = ReadUntilClosed(fd, 3000);
+    close(fd);
+    EXPECT_EQ(a.status, 200) << a.head;
+    EXPECT_TRUE(a.closed);
+  }
+}
+
 // The per-request limits do not hurt well-formed clients: two pipelined requests in one write
 // are both answered on the kept-alive connection.
 TEST_F(HostileBodyTest, PipelinedRequestsAreBothServed) {
