@@ -53,6 +53,14 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& bod
   MD_RETURN_IF_ERROR(r.Finish());
   MD_ASSIGN_OR_RETURN(signer::KeyType type, signer::KeyTypeFromName(type_name));
   const std::string who = fixed_owner.value_or(owner.value_or(kServiceOwner));
+  // The audit log's checkpoint key (specs/audit.md §3) is Ed25519 and born here: a key known
+  // outside the key store could sign a rewritten history.
+  if (purpose == "audit" && (type != signer::KeyType::kEd25519 || import_hex.has_value())) {
+    if (import_hex.has_value()) SecureWipe(import_hex->data(), import_hex->size());
+    return InvalidArgumentError("/purpose: an audit key is generated here as Ed25519, never "
+                                "imported or of another type",
+                                "bad-key-request");
+  }
   if (!import_hex.has_value()) {
     return keys.Generate(type, purpose, who);
   }

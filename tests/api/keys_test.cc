@@ -137,6 +137,13 @@ TEST_F(KeysApiTest, KeyRequestsAreValidatedAndGuarded) {
   bad(R"({"type":"Ed25519","purpose":"x","private_key_hex":"abcd"})", "bad-key");
   bad(R"({"type":"secp256k1","purpose":"x","private_key_hex":")" + std::string(64, '0') + "\"}", "bad-key");
   bad(R"({"type":"Ed25519","purpose":"x","colour":"red"})", "unknown-field");
+  // The audit key is generated here, as Ed25519: never imported, never of another type.
+  bad(R"({"type":"Ed25519","purpose":"audit","private_key_hex":")" + std::string(63, '0') + "1\"}",
+      "bad-key-request");
+  bad(R"({"type":"P-256","purpose":"audit"})", "bad-key-request");
+  EXPECT_EQ(client_->Post("/v1/keys", auth_, R"({"type":"Ed25519","purpose":"audit"})",
+                          "application/json")->status,
+            201);
   EXPECT_EQ(client_->Post("/v1/keys", R"({"type":"Ed25519","purpose":"x"})", "application/json")->status, 401);
   EXPECT_EQ(client_->Get("/v1/keys")->status, 401);
   EXPECT_EQ(client_->Get("/v1/keys/key_nope", auth_)->status, 404);
