@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <chrono>
 #include <thread>
 
@@ -212,6 +214,34 @@ TEST_F(AuditLogTest, TrailsFollowDelegationsAndPurchasesAndStayInTheirPrincipal)
   ASSERT_TRUE(p2.ok());
   EXPECT_EQ(p2->items.size(), 9u);
   EXPECT_FALSE(p2->next_after.has_value());
+  // Paging one at a time through a bounded window, and through an agent's trail, visits the
+  // same events as one page (pages are read from the index from `after` on).
+  auto walk = [&](const TrailQuery& q) {
+    std::vector<std::string> types;
+    std::optional<uint64_t> after;
+    for (int guard = 0; guard < 20; ++guard) {
+      Result<TrailPage> p = log_->Trail(q, after, 1);
+      EXPECT_TRUE(p.ok());
+      if (!p.ok()) break;
+      for (const std::string& t : Types(*p)) types.push_back(t);
+      if (!p->next_after) break;
+      EXPECT_EQ(p->items.size(), 1u);
+      after = p->next_after;
+    }
+    return types;
+  };
+  EXPECT_EQ(walk(window), Types(Trail(window)));
+  TrailQuery agent;
+  agent.agent = "agt_1";
+  agent.visible_principal = "prn_a";
+  EXPECT_EQ(walk(agent), (std::vector<std::string>{"agent.created#1", "mandate.issued#2",
+                                                   "mandate.issued#3", "session.opened#6",
+                                                   "authorization.decided#7",
+                                                   "authorization.decided#8"}));
+  agent.visible_principal = "prn_b";
+  EXPECT_TRUE(Trail(agent).items.empty());
+  // `after` at the very end (no overflow into a restart from the first event).
+  EXPECT_TRUE(log_->Trail(all_a, std::numeric_limits<uint64_t>::max(), 10)->items.empty());
   // No selector is a precise error.
   EXPECT_EQ(log_->Trail(TrailQuery{}, std::nullopt, 10).error().reason(), "audit-query-invalid");
 
