@@ -5,9 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include <limits>
-
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "audit/bundle.h"
