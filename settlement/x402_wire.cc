@@ -83,6 +83,17 @@ Status Bad(std::string_view reason, std::string_view pointer, std::string_view w
   return InvalidArgumentError(std::move(msg), std::string(reason));
 }
 
+// Nesting of arrays and objects in `v` (a scalar is 0). The requirements and payload are kept
+// raw in settlement records and their audit events, a few levels deeper than in the request;
+// what exceeds kMaxRawDepth there could not be parsed back by the bundle verifier (whose limit,
+// like the request's, is 64 levels), so it is refused up front.
+constexpr int kMaxRawDepth = 32;
+int Depth(const json::Value& v) {
+  int deepest = 0;
+  for (const json::Value& item : v.items()) deepest = std::max(deepest, Depth(item));
+  return v.is_array() || v.is_object() ? deepest + 1 : 0;
+}
+
 Result<const json::Value*> Member(const json::Value& obj, std::string_view key,
                                   std::string_view base, std::string_view reason) {
   const json::Value* m = obj.Find(key);
@@ -455,6 +466,9 @@ Result<PaymentRequirements> ParseRequirements(const json::Value& v, int version,
   if (!v.is_object()) {
     return Bad(kR, pointer, "must be an object");
   }
+  if (Depth(v) > kMaxRawDepth) {
+    return Bad(kR, pointer, "nests more than " + std::to_string(kMaxRawDepth) + " levels");
+  }
   PaymentRequirements r;
   r.version = version;
   MD_ASSIGN_OR_RETURN(r.scheme, StringMember(v, "scheme", pointer, kR));
@@ -536,6 +550,9 @@ Result<PaymentPayload> ParsePayload(const json::Value& v) {
   constexpr std::string_view kR = "invalid_payload";
   if (!v.is_object()) {
     return Bad(kR, "", "must be an object");
+  }
+  if (Depth(v) > kMaxRawDepth) {
+    return Bad(kR, "", "nests more than " + std::to_string(kMaxRawDepth) + " levels");
   }
   const json::Value* version = v.Find("x402Version");
   const std::optional<int64_t> n =

@@ -837,6 +837,19 @@ TEST(X402Malformed, Requirements) {
   EXPECT_FALSE(ParseRequirements(J(v2), kX402V1).ok());
   EXPECT_FALSE(ParseRequirements(J(v2), 3).ok());
   EXPECT_FALSE(ParseRequirements(J("[]"), kX402V2).ok());
+  // Kept raw in settlement records and audit events, a few levels deeper than here: nesting
+  // past 32 levels is refused (the audit verifier parses at most 64).
+  auto nested = [&](int levels) {
+    std::string m = v2;
+    Replace(m, "\"version\":\"2\"}",
+            "\"version\":\"2\",\"deep\":" + std::string(levels, '[') + std::string(levels, ']') + "}");
+    return ParseRequirements(J(m), kX402V2, "/accepts/0");
+  };
+  EXPECT_TRUE(nested(30).ok());  // 30 arrays + extra + the requirements object: 32 levels
+  Result<PaymentRequirements> deep = nested(31);
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().reason(), "invalid_payment_requirements");
+  EXPECT_EQ(deep.error().message(), "/accepts/0: nests more than 32 levels");
   // Lenient where the reference is: no extra, non-string name, unknown network, extra members.
   std::string m = v2;
   Replace(m, ",\"extra\":{\"name\":\"USDC\",\"version\":\"2\"}", "");
