@@ -262,11 +262,15 @@ class GuardedStream final : public httplib::Stream {
       : sock_(sock), o_(o), remote_(Endpoint(sock, ::getpeername)),
         local_(Endpoint(sock, ::getsockname)) {}
 
-  // Starts the next request's byte budget and deadline.
+  // Starts the next request's byte budget (its request line and headers) and deadline.
   void BeginRequest() {
-    budget_ = o_.max_header_bytes + o_.max_body_bytes;
+    budget_ = o_.max_header_bytes;
     deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.request_timeout_ms);
   }
+  // The head was read and announced a body of `length` bytes (already checked against
+  // max_body_bytes): the budget grows by that much, so the head alone never takes more than
+  // max_header_bytes.
+  void AllowBody(uint64_t length) { budget_ += length; }
   bool exhausted() const { return exhausted_; }
   // Bytes already received and not yet read (a pipelined next request).
   bool buffered() const { return begin_ < end_; }
@@ -619,6 +623,7 @@ class HttpServer::Impl {
           CloseAfterResponse(res);
           return httplib::Server::HandlerResponse::Handled;
         }
+        if (t_stream != nullptr) t_stream->AllowBody(length);
         // The body is read into one buffer of its announced size (up to 1 MiB before a byte of
         // it arrived) instead of one that doubles and copies its way there. (httplib hands the
         // hook a const view of the request its worker owns; only the body's capacity changes.)
