@@ -500,6 +500,13 @@ Result<std::vector<IpNetwork>> ParseTrustedProxies(std::string_view text) {
   return out;
 }
 
+std::string ThrottleKeyOfAddress(std::string_view address) {
+  std::optional<std::array<uint8_t, 16>> ip = ParseIp(address);
+  if (!ip || IsV4Mapped(*ip)) return std::string(address);
+  std::fill(ip->begin() + 8, ip->end(), 0);
+  return IpText(*ip) + "/64";
+}
+
 std::string ClientAddress(std::string_view peer, const std::vector<std::string>& header_values,
                           ForwardedHeader header, const std::vector<IpNetwork>& trusted) {
   const std::optional<std::array<uint8_t, 16>> peer_ip = ParseIp(peer);

@@ -42,6 +42,11 @@ enum class ForwardedHeader { kXForwardedFor, kForwarded };
 std::string ClientAddress(std::string_view peer, const std::vector<std::string>& header_values,
                           ForwardedHeader header, const std::vector<IpNetwork>& trusted);
 
+// The part of a client address that throttling keys on: an IPv4 address whole, an IPv6
+// address's /64 (one subscriber's usual allocation: rotating within it is not a new client).
+// Text that is no address comes back unchanged.
+std::string ThrottleKeyOfAddress(std::string_view address);
+
 struct HttpServerOptions {
   int worker_threads = 64;
   uint64_t max_body_bytes = 64 * 1024;

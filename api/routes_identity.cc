@@ -4,6 +4,7 @@
 
 #include "api/app.h"
 #include "api/handler_util.h"
+#include "api/http_server.h"
 #include "base/log.h"
 
 namespace mandated::api {
@@ -230,7 +231,8 @@ void App::RegisterIdentityRoutes() {
     Result<identity::OpenSessionRequest> r = identity::ParseOpenSession(*body, true);
     if (!r.ok()) return ProblemResponse(r.error(), req);
     // Unauthenticated callers are throttled per remote address before any signature work.
-    RateLimiter::Decision d = limiter_->Take("assertion:" + req.remote_addr, guard_->LimitFor("agent"));
+    RateLimiter::Decision d = limiter_->Take("assertion:" + ThrottleKeyOfAddress(req.remote_addr),
+                                             guard_->LimitFor("agent"));
     if (!d.allowed) {
       return RateLimitedResponse(req, d, "too many session requests from this address");
     }

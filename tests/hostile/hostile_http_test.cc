@@ -35,6 +35,7 @@ namespace {
 using api::ClientAddress;
 using api::ForwardedHeader;
 using api::ParseTrustedProxies;
+using api::ThrottleKeyOfAddress;
 using Clock = std::chrono::steady_clock;
 using testing::ServerProcess;
 using testing::TempDir;
@@ -142,6 +143,16 @@ std::vector<api::IpNetwork> Nets(const std::string& text) {
   auto n = ParseTrustedProxies(text);
   EXPECT_TRUE(n.ok()) << text;
   return n.ok() ? *n : std::vector<api::IpNetwork>{};
+}
+
+// Unauthenticated throttling keys an IPv6 client on its /64, an IPv4 client on its address.
+TEST(ClientAddressTest, ThrottlingKeysIpv6OnItsSlash64) {
+  EXPECT_EQ(ThrottleKeyOfAddress("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(ThrottleKeyOfAddress("2001:db8:1:2::1"), ThrottleKeyOfAddress("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(ThrottleKeyOfAddress("2001:db8:1:2::1"), ThrottleKeyOfAddress("2001:db8:1:3::1"));
+  EXPECT_EQ(ThrottleKeyOfAddress("198.51.100.7"), "198.51.100.7");
+  EXPECT_EQ(ThrottleKeyOfAddress("::ffff:198.51.100.7"), "::ffff:198.51.100.7");
+  EXPECT_EQ(ThrottleKeyOfAddress("not an address"), "not an address");
 }
 
 TEST(ClientAddressTest, TrustedProxyListsParseAndBadOnesAreRefused) {
