@@ -36,12 +36,15 @@ inline Response ReplayAsStored(const policy::StoredAnswer& stored) {
 // Runs `work` at most once per idempotency key (specs/authorization.md §6). `work` gets the
 // claim and records its answer in the batch of the state it changes; errors that change nothing
 // are recorded here (4xx only: a 5xx or a transient conflict lets the retry run again; a 403 or
-// 404 refusal writes nothing, specs/access.md).
+// 404 refusal writes nothing, specs/access.md), unless `work` had recorded an answer already.
 // `replay` turns a recorded answer into the response of a retry (the x402 payer re-renders the
 // recorded authorization as the payment it stands for).
-template <typename Work, typename Replay = Response (*)(const policy::StoredAnswer&)>
-Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a, Work work,
-                    Replay replay = &ReplayAsStored) {
+// `validate` runs once the key is claimed and before `work`: its refusal (the request's own
+// input is bad) is answered but not recorded, so the corrected request may reuse the key.
+template <typename Validate, typename Work,
+          typename Replay = Response (*)(const policy::StoredAnswer&)>
+Response IdempotentValidated(policy::IdempotencyKeys& keys, Request& req, const Access& a,
+                             Validate validate, Work work, Replay replay = &ReplayAsStored) {
   const std::string key = req.Header("Idempotency-Key");
   if (Status s = policy::ValidateIdempotencyKey(key); !s.ok()) return ProblemResponse(s, req);
   const std::string caller =
@@ -55,16 +58,27 @@ Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a
     return r;
   }
   const policy::IdempotencyClaim& claim = *begin->claim;
+  if (Status valid = validate(); !valid.ok()) return ProblemResponse(valid, req);
   Result<policy::Answer> answer = work(&claim);
   if (answer.ok()) return Response::Json(answer->status, std::move(answer->body));
   Response problem = ProblemResponse(answer.error(), req);
-  if (problem.status >= 400 && problem.status < 500 && problem.status != 403 &&
-      problem.status != 404 && answer.error().code() != StatusCode::kAborted) {
+  // An error after `work` recorded its answer (the x402 payer held, then failed to render the
+  // payment) keeps that first answer: a retry replays it.
+  if (!claim.recorded() && problem.status >= 400 && problem.status < 500 &&
+      problem.status != 403 && problem.status != 404 &&
+      answer.error().code() != StatusCode::kAborted) {
     Status kept = claim.RecordAlone(
         policy::StoredAnswer{problem.status, problem.content_type, problem.body});
     if (!kept.ok()) return ProblemResponse(kept, req);
   }
   return problem;
+}
+
+template <typename Work, typename Replay = Response (*)(const policy::StoredAnswer&)>
+Response Idempotent(policy::IdempotencyKeys& keys, Request& req, const Access& a, Work work,
+                    Replay replay = &ReplayAsStored) {
+  return IdempotentValidated(
+      keys, req, a, [] { return OkStatus(); }, std::move(work), std::move(replay));
 }
 
 }  // namespace mandated::api

@@ -66,22 +66,35 @@ void App::RegisterX402Routes() {
 
   // ---- Payer (agent sessions): one signed payment per Idempotency-Key ----
   router_.Add("POST", "/v1/x402/pay", g.Guard(Permission::kPay, [&payer, &idem](Request& req, const Access& a) {
-    Result<json::Value> body = ParseJsonBody(req);
-    if (!body.ok()) return ProblemResponse(body.error(), req);
-    Result<settlement::PayRequest> pr = settlement::ParsePayRequest(*body);
-    if (!pr.ok()) return ProblemResponse(pr.error(), req);
     const policy::Actor actor = ActorOf(a);
-    Result<settlement::Choice> choice = payer.Choose(*a.tenant, actor, *pr);
-    if (!choice.ok()) return ProblemResponse(choice.error(), req);
+    // The key is checked first, so a reused key gets 422 and a missing one 400 whatever the
+    // body says; then the body's parse and the choice of requirements, whose refusals are not
+    // recorded (the corrected request may reuse the key). A retry with the same body makes the
+    // same choice (specs/x402.md §6.2).
+    auto parse_and_choose =
+        [&]() -> Result<std::pair<settlement::PayRequest, settlement::Choice>> {
+      MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
+      MD_ASSIGN_OR_RETURN(settlement::PayRequest pr, settlement::ParsePayRequest(body));
+      MD_ASSIGN_OR_RETURN(settlement::Choice choice, payer.Choose(*a.tenant, actor, pr));
+      return std::make_pair(std::move(pr), std::move(choice));
+    };
     auto replay = [&](const policy::StoredAnswer& stored) {
       if (stored.status != 201 && stored.status != 200) return ReplayAsStored(stored);
+      Result<std::pair<settlement::PayRequest, settlement::Choice>> chosen = parse_and_choose();
+      if (!chosen.ok()) return ProblemResponse(chosen.error(), req);
       Result<policy::Answer> again = payer.Render(
-          *a.tenant, actor, *choice, policy::Answer{stored.status, stored.body, "", ""});
+          *a.tenant, actor, chosen->second, policy::Answer{stored.status, stored.body, "", ""});
       if (!again.ok()) return ProblemResponse(again.error(), req);
       return Response::Json(again->status, std::move(again->body));
     };
-    return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
-      Result<policy::Answer> answer = payer.Pay(*a.tenant, actor, *pr, *choice, claim);
+    std::optional<std::pair<settlement::PayRequest, settlement::Choice>> chosen;
+    auto validate = [&]() -> Status {
+      MD_ASSIGN_OR_RETURN(chosen, parse_and_choose());
+      return OkStatus();
+    };
+    return IdempotentValidated(idem, req, a, validate, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
+      Result<policy::Answer> answer =
+          payer.Pay(*a.tenant, actor, chosen->first, chosen->second, claim);
       if (answer.ok()) {
         AnnotateRequestLog("authorization", answer->id);
         AnnotateRequestLog("decision", answer->decision);

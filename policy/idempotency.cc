@@ -167,7 +167,8 @@ IdempotencyClaim::IdempotencyClaim(IdempotencyClaim&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)),
       principal_(std::move(other.principal_)),
       store_id_(std::move(other.store_id_)),
-      fingerprint_(std::move(other.fingerprint_)) {}
+      fingerprint_(std::move(other.fingerprint_)),
+      recorded_(other.recorded_) {}
 
 IdempotencyClaim& IdempotencyClaim::operator=(IdempotencyClaim&& other) noexcept {
   if (this != &other) {
@@ -176,6 +177,7 @@ IdempotencyClaim& IdempotencyClaim::operator=(IdempotencyClaim&& other) noexcept
     principal_ = std::move(other.principal_);
     store_id_ = std::move(other.store_id_);
     fingerprint_ = std::move(other.fingerprint_);
+    recorded_ = other.recorded_;
   }
   return *this;
 }
@@ -195,6 +197,7 @@ void IdempotencyClaim::Record(store::WriteBatch& batch, const StoredAnswer& answ
   identity::Tenant(owner_->kv_, principal_)
       .Put(batch, kIdemKind, store_id_,
            EncodeRecord(fingerprint_, answer, owner_->clock_.NowUnixSeconds()));
+  recorded_ = true;
 }
 
 Status IdempotencyClaim::RecordAlone(const StoredAnswer& answer) const {

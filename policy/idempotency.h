@@ -62,6 +62,9 @@ class IdempotencyClaim {
   // Writes the record alone, durably (answers that change no other state: 4xx errors).
   // Returns OK without writing for a 5xx or an empty claim; storage errors otherwise.
   Status RecordAlone(const StoredAnswer& answer) const;
+  // Whether Record or RecordAlone has put an answer in a batch or the store (the first answer
+  // is the one kept: a later error of the same request must not replace it).
+  bool recorded() const { return recorded_; }
 
  private:
   friend class IdempotencyKeys;
@@ -70,6 +73,7 @@ class IdempotencyClaim {
   std::string principal_;
   std::string store_id_;     // "<caller>/<sha-256 hex of key>"
   std::string fingerprint_;
+  mutable bool recorded_ = false;  // used by the one request that holds the claim
 };
 
 // Thread safety: safe from any thread.

@@ -438,6 +438,16 @@ TEST_F(X402ApiTest, PayerSignsInsideTheMandateOncePerKeyAndSettlementCapturesIt)
     EXPECT_EQ(retry.status, 201);
     EXPECT_EQ(retry.replayed, "true");
     EXPECT_EQ(retry.body, first.body);
+    // The key is checked before the body: reused with another body, even an unparseable one,
+    // it is 422; a malformed body under a fresh key is refused without using the key up.
+    const Reply reused = Send("POST", "/v1/x402/pay", s, "{", key);
+    EXPECT_EQ(reused.status, 422) << reused.body;
+    EXPECT_EQ(StringField(reused.json, "type"), std::string(kProblem) + "idempotency-key-reused");
+    const std::string fresh = NextKey();
+    EXPECT_EQ(Send("POST", "/v1/x402/pay", s, "{", fresh).status, 400);
+    const Reply again = Send("POST", "/v1/x402/pay", s, "{", fresh);
+    EXPECT_EQ(again.status, 400);
+    EXPECT_NE(again.replayed, "true");  // not recorded: the key is still fresh
 
     // Our facilitator verifies and settles it; the reservation is captured for the amount.
     const std::string fbody = FacilitatorBody(first.json);
