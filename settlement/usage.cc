@@ -981,6 +981,18 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
 }
 
 void UsageMeter::StagePayment(store::WriteBatch& batch, const UsageEvent& e) {
+  {
+    // An id the principal already reported (or a payment already metered) is counted once,
+    // from its first record: a second record would be folded into the rollup again when the
+    // records are pruned. (A report of the id between this and CommittedPayment still writes
+    // both; the live count takes the first, the rollup both.)
+    Impl& im = *impl_;
+    std::lock_guard<std::mutex> lock(im.mu);
+    if (auto it = im.seen.find(e.principal);
+        it != im.seen.end() && it->second->Find(e.id) != nullptr) {
+      return;
+    }
+  }
   UsageEvent copy = e;
   copy.source = kSourcePayment;
   std::string record;

@@ -397,8 +397,8 @@ TEST_F(UsageMeterTest, SettledPaymentsCountOnceWithTheirBatch) {
   EXPECT_EQ(Totals(q), want);
 }
 
-// A payment whose id a report took first: its record is stored (settlement wrote it) but, as
-// live, it is not counted a second time after a restart either.
+// A payment whose id a report took first: no second record is stored, so it is counted once,
+// live, after a restart and after its records are pruned into the rollup.
 TEST_F(UsageMeterTest, AnIdTakenByAReportIsCountedOnceAlsoAfterARestart) {
   const std::string asset = "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
   UsageEvent reported = Ev("x402:0xdef", "agt_a", "0xPayTo", asset, 700, kStart);
@@ -408,12 +408,24 @@ TEST_F(UsageMeterTest, AnIdTakenByAReportIsCountedOnceAlsoAfterARestart) {
   p.source = "payment";
   store::WriteBatch batch;
   meter_->StagePayment(batch, p);
+  EXPECT_EQ(batch.size(), 0u);
   ASSERT_TRUE(kv_->Write(batch).ok());
   meter_->CommittedPayment(p);
   const std::vector<std::string> want = {asset + " 700 1 1"};
   EXPECT_EQ(Totals(), want);
   OpenAll();
   EXPECT_EQ(Totals(), want);  // before the fix: "... 10700 2 2"
+  clock_.AdvanceSeconds(2 * 86400);  // past the retention: the records become the rollup
+  ASSERT_TRUE(meter_->Prune().ok());
+  EXPECT_EQ(Totals(), want);
+  OpenAll();
+  EXPECT_EQ(Totals(), want);
+  // A payment with an id nobody reported is staged.
+  UsageEvent fresh = p;
+  fresh.id = "x402:0xfeed";
+  store::WriteBatch second;
+  meter_->StagePayment(second, fresh);
+  EXPECT_EQ(second.size(), 1u);
 }
 
 TEST_F(UsageMeterTest, BurnRateAndProjectedDepletion) {
