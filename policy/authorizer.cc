@@ -842,6 +842,9 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
     updated.reservation->closed_by = actor.id;
     updated.updated_at = now;
     if (late) {
+      // Counted again from now: series take entries in time order, and a restart charges the
+      // record at its charged_at, so memory and storage agree.
+      updated.charged_at = now;
       auto late_hold = std::make_unique<Hold>();
       late_hold->record = updated;  // charged once its record is written
       hold = late_hold.get();
@@ -858,7 +861,7 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
     hold->busy = false;
     if (late) {
       if (written.ok()) {
-        ChargeLocked(*ps, *hold);  // the captured amount, at the first charge's time
+        ChargeLocked(*ps, *hold);  // the captured amount, at the capture's time
       } else if (!unwritten_lapse.empty()) {
         ps->lapsed.insert(std::move(unwritten_lapse));  // still to be written down
       }

@@ -95,7 +95,7 @@ class Authorizer {
                            const AuthorizeRequest& req, const IdempotencyClaim* claim);
   // Capture or void a reservation. `agent_id` non-empty: only that agent's authorizations.
   // A capture by an actor that `captures_settled_payment` also takes a reservation whose lease
-  // ended (the money moved): it is charged again, at its first charge's time, even past a
+  // ended (the money moved): it is charged again, from the capture's time, even past a
   // ceiling later decisions have filled.
   Result<Answer> Capture(const identity::Tenant& t, const Actor& actor, const std::string& id,
                          std::optional<Amount> amount, const IdempotencyClaim* claim);

@@ -1025,6 +1025,7 @@ TEST_F(AuthorizationsApiTest, SettledPaymentsCaptureCountsEvenAfterTheLeaseEnded
   json::Value rec = Record(id);
   EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "captured");
   EXPECT_EQ(StringField(*rec.Find("reservation"), "captured"), "900");
+  EXPECT_EQ(rec.Find("charged_at")->as_int64(), std::optional<int64_t>(Now()));  // counted from now
   EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "900");
   // Captured once: a second one is refused and changes nothing.
   EXPECT_EQ(az.Capture(t, settlement, id, std::nullopt, nullptr).error().reason(),
