@@ -17,16 +17,20 @@ Status BadKek(const std::string& path, const std::string& why) {
 }
 
 Result<SecretBytes> ReadKekFile(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    return BadKek(path, "cannot be read (missing?)");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return BadKek(path, "is accessible by group or others; chmod 600 it");
-  }
+  // The checks are made on the file opened, not on the path before opening it, so the file
+  // cannot be swapped in between.
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return BadKek(path, "cannot be opened");
+    return BadKek(path, "cannot be read (missing?)");
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return BadKek(path, "is not a regular file");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    close(fd);
+    return BadKek(path, "is accessible by group or others; chmod 600 it");
   }
   SecretBytes text(128);
   ssize_t n = read(fd, text.data(), text.size());
@@ -70,14 +74,17 @@ Result<LoadedKek> LoadKek(const KekSource& source) {
     std::filesystem::create_directories(parent, ec);
   }
   MD_ASSIGN_OR_RETURN(Bytes raw, SystemRandom::Get().Generate(32));
-  std::string hex = HexEncode(raw) + "\n";
+  // Written as the hex, then the newline: appending to the string would move it to a larger
+  // buffer and leave the first one unwiped.
+  std::string hex = HexEncode(raw);
   int fd = open(out.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     SecureWipe(raw.data(), raw.size());
     SecureWipe(hex.data(), hex.size());
     return BadKek(out.path, "cannot be created");
   }
-  bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && fsync(fd) == 0;
+  bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+            write(fd, "\n", 1) == 1 && fsync(fd) == 0;
   close(fd);
   SecureWipe(hex.data(), hex.size());
   if (!ok) {
