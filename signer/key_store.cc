@@ -131,6 +131,29 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(store::KvStore& kv, SecretBytes
     }
     return ks;
   }
+  // No check record: a new store, or one copied without it. Keys already sealed here must open
+  // under this KEK, or a wrong KEK would be locked in as the check's.
+  std::optional<std::pair<KeyInfo, Bytes>> sealed_key;
+  Status scanned = OkStatus();
+  MD_RETURN_IF_ERROR(kv.ScanPrefix(kKeysFamily, kRecordPrefix,
+                                   [&](std::string_view, std::string_view value) {
+                                     Result<std::pair<KeyInfo, Bytes>> r = ParseRecord(value);
+                                     if (!r.ok()) {
+                                       scanned = r.error();
+                                     } else {
+                                       sealed_key = std::move(*r);
+                                     }
+                                     return false;  // the first record is enough
+                                   }));
+  MD_RETURN_IF_ERROR(scanned);
+  if (sealed_key.has_value() &&
+      !OpenAes256Gcm(ks->kek_, sealed_key->second,
+                     AsBytes(Aad(sealed_key->first.id, sealed_key->first.type)))
+           .ok()) {
+    return FailedPreconditionError(
+        "the key-encryption key does not open the keys already in this data directory",
+        "wrong-kek");
+  }
   MD_ASSIGN_OR_RETURN(Bytes sealed, SealAes256Gcm(ks->kek_, AsBytes(kCheckPlaintext),
                                                   AsBytes(kCheckKey), random));
   store::WriteBatch b;

@@ -96,7 +96,8 @@ class KeyStore {
   Result<Bytes> Sign(const std::string& id, ByteSpan message);
   // Recoverable secp256k1 signature over a digest (Ethereum).
   Result<Bytes> SignDigestRecoverable(const std::string& id, ByteSpan digest32);
-  // JWS compact signed with an active key; header gets alg (and kid if absent: `kid`).
+  // JWS compact signed with an active key; `alg` is set from the key type. The caller sets
+  // `kid` (verifiers need the DID URL form, which only the caller knows).
   Result<std::string> SignJws(const std::string& id, json::Value header, std::string_view payload);
 
   // Bumped by every new key, rotation and disabling: whoever caches "this signature verified

@@ -73,6 +73,20 @@ TEST_F(KeyStoreTest, WrongKekIsRefusedAndRightKekReopens) {
   EXPECT_EQ(wrong.error().reason(), "wrong-kek");
   auto ks = std::move(*OpenKeys(1));
   EXPECT_TRUE(ks->Sign(id, AsBytes("x")).ok());
+  ks.reset();
+
+  // A copy without its check record: the keys already sealed decide, and a wrong KEK is not
+  // locked in as the new check's.
+  store::WriteBatch drop;
+  drop.Delete(kKeysFamily, "kek_check");
+  ASSERT_TRUE(kv_->Write(drop).ok());
+  Result<std::unique_ptr<KeyStore>> wrong_again = OpenKeys(2);
+  ASSERT_FALSE(wrong_again.ok());
+  EXPECT_EQ(wrong_again.error().reason(), "wrong-kek");
+  EXPECT_FALSE(kv_->Get(kKeysFamily, "kek_check")->has_value());
+  ks = std::move(*OpenKeys(1));
+  EXPECT_TRUE(ks->Sign(id, AsBytes("x")).ok());
+  EXPECT_TRUE(kv_->Get(kKeysFamily, "kek_check")->has_value());
 }
 
 TEST_F(KeyStoreTest, RotationRetiresTheOldKeyWhichStillVerifies) {
