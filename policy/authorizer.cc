@@ -846,7 +846,10 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
       // record at its charged_at, so memory and storage agree.
       updated.charged_at = now;
       auto late_hold = std::make_unique<Hold>();
-      late_hold->record = updated;  // charged once its record is written
+      late_hold->record = updated;
+      // Charged now, under the lock, as a decision charges its hold: `now` is the principal's
+      // latest time, so the series stay in time order; undone if the write fails.
+      ChargeLocked(*ps, *late_hold);
       hold = late_hold.get();
       ps->holds[id] = std::move(late_hold);
       unwritten_lapse = ps->lapsed.extract(id);  // the sweeper must not write "expired" over it
@@ -860,12 +863,13 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
     std::lock_guard<std::mutex> lock(ps->mu);
     hold->busy = false;
     if (late) {
-      if (written.ok()) {
-        ChargeLocked(*ps, *hold);  // the captured amount, at the capture's time
-      } else if (!unwritten_lapse.empty()) {
-        ps->lapsed.insert(std::move(unwritten_lapse));  // still to be written down
+      if (!written.ok()) {
+        SetHoldAmountLocked(*ps, *hold, 0);  // nothing was recorded: nothing counts
+        if (!unwritten_lapse.empty()) {
+          ps->lapsed.insert(std::move(unwritten_lapse));  // still to be written down
+        }
       }
-      ps->holds.erase(id);
+      ps->holds.erase(id);  // counted for good (or not at all) through its series entries
     } else if (written.ok()) {
       SetHoldAmountLocked(*ps, *hold, updated.reservation->captured.raw());
       ps->holds.erase(id);  // counted for good through its series entries

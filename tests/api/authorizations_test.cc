@@ -1003,15 +1003,22 @@ TEST_F(AuthorizationsApiTest, SettledPaymentsCaptureCountsEvenAfterTheLeaseEnded
   Boot(kStart);
   const std::string a = NewAgent("a");
   const std::string s = Session(a);
-  const std::string m = Issue(a, Terms(Window("day", "calendar", "UTC", "5000")));
+  const std::string m = Issue(a, Terms(Window("day", "calendar", "UTC", "5000") + "," +
+                                       Window("hour", "rolling", "", "5000")));
   const std::string day = DayCounter(m, "UTC");
+  const std::string hour = "mandate:" + m + ":window:hour:rolling";
   const int64_t t0 = Now();
   const std::string id = StringField(Authorize(s, Purchase(m, "1000")), "id");
   AdvanceTo(t0 + 600);  // the lease ends unclaimed
   EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "0");
   EXPECT_EQ(StringField(Capture(s, id, "", 409), "type"),
             std::string(kProblem) + "reservation-expired");
+  // A newer purchase takes the headroom the lapse gave back.
+  AdvanceTo(t0 + 650);
+  const std::string newer = StringField(Authorize(s, Purchase(m, "3000")), "id");
+  Capture(s, newer);
 
+  AdvanceTo(t0 + 700);
   identity::Tenant t(service_.app()->store_for_testing(), principal_);
   policy::Actor settlement;
   settlement.id = "x402-settlement";
@@ -1025,19 +1032,26 @@ TEST_F(AuthorizationsApiTest, SettledPaymentsCaptureCountsEvenAfterTheLeaseEnded
   json::Value rec = Record(id);
   EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "captured");
   EXPECT_EQ(StringField(*rec.Find("reservation"), "captured"), "900");
-  EXPECT_EQ(rec.Find("charged_at")->as_int64(), std::optional<int64_t>(Now()));  // counted from now
-  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "900");
+  EXPECT_EQ(rec.Find("charged_at")->as_int64(), std::optional<int64_t>(t0 + 700));
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "3900");
+  EXPECT_EQ(StringField(HeadroomCounter(m, hour), "spent"), "3900");
   // Captured once: a second one is refused and changes nothing.
   EXPECT_EQ(az.Capture(t, settlement, id, std::nullopt, nullptr).error().reason(),
             "reservation-state");
-  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "900");
-
   ASSERT_TRUE(az.SweepOnce().ok());
   EXPECT_EQ(StringField(*Record(id).Find("reservation"), "state"), "captured");
+  EXPECT_EQ(Codes(Authorize(s, Purchase(m, "1101"))),
+            (std::vector<std::string>{"window-exceeded", "window-exceeded"}));
+
+  // The late capture counts from its own time: the rolling hour drops the newer purchase at
+  // t0 + 4250 and the late one only at t0 + 4300; a restart counts exactly the same.
+  AdvanceTo(t0 + 4260);
+  EXPECT_EQ(StringField(HeadroomCounter(m, hour), "spent"), "900");
+  const std::string before = json::Write(Headroom(m));
   Restart();
-  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "900");
-  json::Value over = Authorize(s, Purchase(m, "4101"));
-  EXPECT_EQ(Codes(over), std::vector<std::string>{"window-exceeded"});
+  EXPECT_EQ(json::Write(Headroom(m)), before);
+  AdvanceTo(t0 + 4300);
+  EXPECT_EQ(StringField(HeadroomCounter(m, hour), "spent"), "0");
 }
 
 // ---- The audit trail of a purchase (specs/audit.md §4; issue: audit trail, must-show 1) ----
