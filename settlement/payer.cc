@@ -330,11 +330,19 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
     // The first signing: the hold must still be live and the actor entitled to it, and no void
     // may slip in between that check and the binding (specs/x402.md §6.4). Two first signings
     // racing: the second finds the first's binding here, under the busy hold.
-    MD_RETURN_IF_ERROR(authorizer_.BindPayment(t, actor, a.id, [&]() -> Status {
+    Status bound_now = authorizer_.BindPayment(t, actor, a.id, [&]() -> Status {
       MD_ASSIGN_OR_RETURN(std::optional<Binding> now, facilitator_.FindBinding(auth.nonce));
       if (now) return same_payment(*now);
       return facilitator_.Bind(auth.nonce, binding);
-    }));
+    });
+    if (!bound_now.ok()) {
+      // The decision is recorded (a retry replays it and ends here again while the hold cannot
+      // be paid): name the held authorization, which the agent may void or let lapse.
+      return Status(bound_now.code(),
+                    "authorization " + a.id + " is held but no payment is signed for it: " +
+                        bound_now.message(),
+                    std::string(bound_now.reason()));
+    }
   }
 
   MD_ASSIGN_OR_RETURN(p.signature, keys_.SignDigestRecoverable(agent.key_id, digest));

@@ -646,10 +646,19 @@ TEST_F(X402ApiTest, ApprovedAuthorizationIsPaidInScopeWhileItsMandateHoldsFromTh
   const auto [atz2, apr2] = ask();
   Call("POST", base_ + "/approvals/" + apr2 + "/approve", admin_, R"({"note":"ok"})", 200, NextKey());
   Call("POST", base_ + "/mandates/" + m + "/revoke", admin_, "", 200);
-  const Reply revoked = Send("POST", "/v1/x402/pay", s, pay_body(atz2), NextKey());
+  const std::string revoked_key = NextKey();
+  const Reply revoked = Send("POST", "/v1/x402/pay", s, pay_body(atz2), revoked_key);
   EXPECT_EQ(revoked.status, 409) << revoked.body;
   EXPECT_EQ(StringField(revoked.json, "type"), std::string(kProblem) + "mandate-state");
   EXPECT_EQ(revoked.json.Find("value"), nullptr);
+  // The refusal names the held authorization, and a retry answers it again (the key keeps the
+  // recorded decision, rendered anew), never a payment.
+  EXPECT_EQ(StringField(revoked.json, "detail").rfind("authorization " + atz2 + " is held", 0), 0u)
+      << revoked.body;
+  const Reply retried = Send("POST", "/v1/x402/pay", s, pay_body(atz2), revoked_key);
+  EXPECT_EQ(retried.status, 409) << retried.body;
+  EXPECT_EQ(StringField(retried.json, "type"), std::string(kProblem) + "mandate-state");
+  EXPECT_EQ(retried.json.Find("value"), nullptr);
 }
 
 // Issue 7's purchase trail: delegation, step-up approval, payment, settlement and capture, in
