@@ -192,7 +192,7 @@ Result<std::unique_ptr<SettlementRuntime>> SettlementRuntime::Start(
     std::optional<settlement::Address> from = (*chain)->facilitator_address();
     log::Info("evm settlement backend", {{"network", n.network},
                                          {"chain_id", static_cast<int64_t>(n.chain_id)},
-                                         {"rpc_url", cc.rpc_url},
+                                         {"rpc_url", RedactedUrl(cc.rpc_url)},
                                          {"facilitator_key", cc.facilitator_key},
                                          {"facilitator", from ? settlement::AddressText(*from)
                                                               : std::string()}});

@@ -22,6 +22,15 @@ constexpr char kPendingCapturePrefix[] = "capture/";
 constexpr char kPendingVoidPrefix[] = "void/";
 constexpr char kSubmissionPrefix[] = "sub/";
 
+// What a merchant is told of an error behind a verify: storage messages name files of the data
+// directory, so they are logged and replaced; the rest (node errors, already redacted to the
+// node's scheme, host and port) are shown as they are.
+std::string ShownToMerchant(const Status& s) {
+  if (!s.reason().starts_with("storage-")) return s.message();
+  log::Error("x402 verify could not read its storage", {{"error", s.ToString()}});
+  return "the facilitator's storage could not be read; ask again";
+}
+
 // Codes of the evm backend (specs/evm.md §6.2).
 constexpr char kReasonNonceUsed[] = "invalid_exact_evm_nonce_already_used";
 constexpr char kReasonInsufficient[] = "invalid_exact_evm_insufficient_balance";
@@ -341,7 +350,7 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
     // A store that cannot answer is not a used nonce: the merchant may ask again.
     v.invalid_reason = used.ok() ? kReasonNonceUsed : kReasonChainUnavailable;
     v.invalid_message = used.ok() ? "FiatTokenV2: authorization is used or canceled"
-                                  : used.error().message();
+                                  : ShownToMerchant(used.error());
     return v;
   }
   if (EvmBackend* b = BackendOf(chain); b != nullptr) {
@@ -358,7 +367,7 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
       v.is_valid = false;
       v.invalid_reason = on_chain.ok() ? kReasonNonceUsed : kReasonChainUnavailable;
       v.invalid_message = on_chain.ok() ? "FiatTokenV2: authorization is used or canceled (on chain)"
-                                        : on_chain.error().message();
+                                        : ShownToMerchant(on_chain.error());
       return v;
     }
     Result<Amount> held = b->chain->BalanceOf(in.requirements.asset, a.from);
@@ -377,7 +386,7 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
       v.is_valid = false;
       v.invalid_reason = held.ok() ? kReasonInsufficient : kReasonChainUnavailable;
       v.invalid_message = held.ok() ? "the payer's on-chain balance is " + held->ToString()
-                                    : held.error().message();
+                                    : ShownToMerchant(held.error());
     }
     return v;
   }
@@ -397,7 +406,7 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
     v.is_valid = false;
     v.invalid_reason = "invalid_exact_evm_insufficient_balance";
     v.invalid_message = balance.ok() ? "the payer's balance is " + balance->Text()
-                                     : balance.error().message();
+                                     : ShownToMerchant(balance.error());
   }
   return v;
 }

@@ -1,0 +1,63 @@
+// What a merchant is told when the facilitator's storage fails during a verify (specs/errors.md:
+// storage messages name files of the data directory and are not shown).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "audit/event.h"
+#include "base/json.h"
+#include "base/random.h"
+#include "settlement/facilitator.h"
+#include "settlement/ledger.h"
+#include "settlement/usage.h"
+#include "store/rocks_store.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/forwarding_store.h"
+#include "tests/support/test_support.h"
+
+namespace mandated::settlement {
+namespace {
+
+// Reads of the x402 family fail as a broken disk would, with a path in the message.
+class BrokenX402Reads final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<std::optional<std::string>> Get(std::string_view cf, std::string_view key) override {
+    if (cf == kX402Family) {
+      return UnavailableError("get: IO error: /srv/mandated/db/000123.sst: Input/output error",
+                              "storage-io");
+    }
+    return ForwardingStore::Get(cf, key);
+  }
+};
+
+TEST(FacilitatorErrorsTest, AStorageFailureAtVerifyShowsNoPathToTheMerchant) {
+  testing::TempDir dir;
+  store::RocksStoreOptions o;
+  o.path = dir.Sub("db");
+  o.column_families = {kX402Family, kLedgerFamily, kUsageFamily,
+                       std::string(audit::kAuditFamily)};
+  Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
+  ASSERT_TRUE(kv.ok()) << kv.error().ToString();
+  BrokenX402Reads broken(**kv);
+  testing::FakeClock clock(1750000001);  // the vector's signature is valid then
+  Ledger ledger(broken, clock, SystemRandom::Get());
+  Result<std::unique_ptr<UsageMeter>> usage = UsageMeter::Open(broken, clock);
+  ASSERT_TRUE(usage.ok()) << usage.error().ToString();
+  Facilitator facilitator(broken, ledger, **usage, clock);
+
+  Result<json::Value> vec = json::Parse(testing::ReadFileOrDie(
+      testing::SourcePath("tests/vectors/x402/vector_v2_base_sepolia_usdc_10000.json")));
+  ASSERT_TRUE(vec.ok());
+  const json::Value* body = vec->Find("facilitatorRequests")->Find("POST /verify");
+  ASSERT_NE(body, nullptr);
+  Result<VerifyResponse> v = facilitator.Verify(*body);
+  ASSERT_TRUE(v.ok()) << v.error().ToString();
+  EXPECT_FALSE(v->is_valid);
+  EXPECT_EQ(v->invalid_message, "the facilitator's storage could not be read; ask again");
+  EXPECT_EQ(v->invalid_message.find("/srv/mandated"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mandated::settlement
