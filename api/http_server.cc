@@ -398,9 +398,13 @@ class GuardedServer final : public httplib::Server {
       strm.BeginRequest();
       t_close_connection = false;
       bool connection_closed = false;
-      ok = process_request(strm, left == 1, connection_closed, nullptr);
+      // The last request a connection serves says so (Connection: close), also when the
+      // keep-alive timeout is 0, so a proxy does not reuse the connection.
+      ok = process_request(strm, left == 1 || keep_alive_timeout_sec_ == 0, connection_closed,
+                           nullptr);
       ok = strm.Flush() && ok;
-      if (!ok || connection_closed || t_close_connection || strm.exhausted()) {
+      if (!ok || connection_closed || t_close_connection || strm.exhausted() ||
+          keep_alive_timeout_sec_ == 0) {
         break;
       }
       --left;

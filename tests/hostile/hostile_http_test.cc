@@ -502,10 +502,14 @@ TEST_F(HostileBodyTest, KeepAliveZeroServesOneRequestPerConnection) {
     const int fd = Connect(server_->port());
     ASSERT_GE(fd, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a client slow to start
-    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+    // Pipelined: only the first is served, and its answer says the connection closes.
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+                            "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
     const RawAnswer a = ReadUntilClosed(fd, 3000);
     close(fd);
     EXPECT_EQ(a.status, 200) << a.head;
+    EXPECT_NE(a.head.find("Connection: close"), std::string::npos) << a.head;
+    EXPECT_EQ(a.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << a.body;
     EXPECT_TRUE(a.closed);
   }
 }
