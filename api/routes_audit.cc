@@ -74,8 +74,12 @@ Result<audit::TrailQuery> ParseTrailQuery(const Request& req, const Access& a, b
   if (!q.visible_principal.empty() && !q.principal.empty() && q.principal != q.visible_principal) {
     return NotFoundError("no principal " + q.principal, "principal-not-found");
   }
-  // A credential limited to some agents or mandates reads only the trails of those it names.
-  if (!a.caller.agent_scope.empty() && (q.agent.empty() || !a.caller.InAgentScope(q.agent))) {
+  // A credential limited to some agents or mandates reads only the trails of those it names
+  // (one limited to both names a mandate of its list).
+  const bool scoped_mandate_named = !a.caller.mandate_scope.empty() && !q.mandate.empty() &&
+                                    a.caller.InMandateScope(q.mandate);
+  if (!a.caller.agent_scope.empty() && !scoped_mandate_named &&
+      (q.agent.empty() || !a.caller.InAgentScope(q.agent))) {
     return PermissionDeniedError("this credential is limited to some agents: name one of them "
                                  "with ?agent=",
                                  "agent-out-of-scope");

@@ -216,6 +216,14 @@ void App::RegisterIdentityRoutes() {
   router_.Add("POST", base + "/sessions/{session}/revoke", g.Guard(Permission::kManageSessions, [&dir, scoped_session, session_json](Request& req, const Access& a) {
     Result<identity::Session> s = scoped_session(a, req.Param("session"));
     if (!s.ok()) return ProblemResponse(s.error(), req);
+    // A mandate-limited credential ends only sessions limited to its mandates: ending another
+    // would stop the agent's spending under other mandates.
+    if (!a.caller.mandate_scope.empty() && !WithinScope(a.caller.mandate_scope, s->mandates)) {
+      return ProblemResponse(PermissionDeniedError("this session reaches mandates beyond this "
+                                                   "credential's",
+                                                   "mandate-out-of-scope"),
+                             req);
+    }
     Result<identity::Session> revoked = dir.RevokeSession(*a.tenant, s->id, "revoked");
     if (revoked.ok()) {
       log::Info("session revoked", {{"request_id", req.request_id}, {"principal", revoked->principal_id},

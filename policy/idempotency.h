@@ -63,7 +63,9 @@ class IdempotencyClaim {
   // Returns OK without writing for a 5xx or an empty claim; storage errors otherwise.
   Status RecordAlone(const StoredAnswer& answer) const;
   // Whether Record or RecordAlone has put an answer in a batch or the store (the first answer
-  // is the one kept: a later error of the same request must not replace it).
+  // is the one kept: a later error of the same request must not replace it). Set when the
+  // answer is put in the batch: a caller that then abandons its batch must answer 5xx (as a
+  // failed write does), or the key stays fresh instead of keeping its 4xx.
   bool recorded() const { return recorded_; }
 
  private:

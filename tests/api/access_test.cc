@@ -1473,6 +1473,16 @@ TEST_F(AccessTest, LimitedAuditorsReadOnlyTheTrailsOfTheirScope) {
   ExpectRefused("GET", trail + "principal=" + a_.id, Bearer(by_agent), "", 403,
                 "agent-out-of-scope");
   ExpectRefused("GET", "/v1/audit/events/0", Bearer(by_agent), "", 403, "agent-out-of-scope");
+  // Limited to both an agent and a mandate: it names the mandate.
+  const std::string by_both = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", admin,
+                                  R"({"role":"auditor","agents":[")" + a_.agent +
+                                      R"("],"mandates":[")" + a_.mandate + "\"]}",
+                                  201)),
+      "token");
+  ExpectAdmitted("GET", trail + "mandate=" + a_.mandate, by_both, "", 200);
+  ExpectRefused("GET", trail + "mandate=" + victim_.mandate, Bearer(by_both), "", 403,
+                "agent-out-of-scope");
   // The unlimited auditor reads the principal's trail.
   ExpectAdmitted("GET", trail + "principal=" + a_.id, a_.token.at(Role::kAuditor), "", 200);
   // Bounds past year 9999 are refused, not compared as text.
@@ -1580,8 +1590,14 @@ TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
   ExpectRefused("POST", sessions, Bearer(scoped), R"({"task":"t"})", 403, "scope-widened");
   ExpectRefused("POST", sessions, Bearer(scoped),
                 R"({"task":"t","mandates":[")" + victim_.mandate + "\"]}", 403, "scope-widened");
-  ExpectAdmitted("POST", sessions, scoped,
-                 R"({"task":"t","mandates":[")" + a_.mandate + "\"]}", 201);
+  const std::string own_session = StringField(
+      ResponseJson(ExpectAdmitted("POST", sessions, scoped,
+                                  R"({"task":"t","mandates":[")" + a_.mandate + "\"]}", 201)),
+      "id");
+  // It ends only sessions limited to its mandates: not one that reaches every mandate.
+  ExpectRefused("POST", base + "/sessions/" + a_.session + "/revoke", Bearer(scoped), "", 403,
+                "mandate-out-of-scope");
+  ExpectAdmitted("POST", base + "/sessions/" + own_session + "/revoke", scoped, "", 200);
 
   // Inside its scope it works, and lists show only its mandate.
   const std::string inside = base + "/mandates/" + a_.mandate;
