@@ -237,6 +237,41 @@ TEST_F(AuditLogTest, TrailsFollowDelegationsAndPurchasesAndStayInTheirPrincipal)
                                                    "mandate.issued#3", "session.opened#6",
                                                    "authorization.decided#7",
                                                    "authorization.decided#8"}));
+  // The pages (read from the index) hold exactly the events the full selection picks, which
+  // is what an export of the same query holds.
+  auto exported_seqs = [&](const TrailQuery& q) {
+    std::vector<uint64_t> seqs;
+    Result<std::string> bundle = log_->Export(q, 1000);
+    EXPECT_TRUE(bundle.ok());
+    if (!bundle.ok()) return seqs;
+    size_t start = bundle->find('\n') + 1;  // past the header
+    while (start < bundle->size()) {
+      const size_t end = bundle->find('\n', start);
+      Result<json::Value> e = json::Parse(std::string_view(*bundle).substr(start, end - start));
+      EXPECT_TRUE(e.ok());
+      if (e.ok()) seqs.push_back(*e->Find("seq")->as_uint64());
+      start = end + 1;
+    }
+    return seqs;
+  };
+  auto paged_seqs = [&](const TrailQuery& q) {
+    std::vector<uint64_t> seqs;
+    std::optional<uint64_t> after;
+    for (int guard = 0; guard < 20; ++guard) {
+      Result<TrailPage> p = log_->Trail(q, after, 2);
+      EXPECT_TRUE(p.ok());
+      if (!p.ok()) break;
+      for (const StoredEvent& e : p->items) seqs.push_back(e.seq);
+      if (!p->next_after) break;
+      after = p->next_after;
+    }
+    return seqs;
+  };
+  for (const TrailQuery* q : {&all_a, &window, &agent}) {
+    const std::vector<uint64_t> paged = paged_seqs(*q);
+    EXPECT_FALSE(paged.empty());
+    EXPECT_EQ(paged, exported_seqs(*q));
+  }
   agent.visible_principal = "prn_b";
   EXPECT_TRUE(Trail(agent).items.empty());
   // `after` at the very end (no overflow into a restart from the first event).
