@@ -318,9 +318,7 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   b.Put(kKeysFamily, kRecordPrefix + old.id, json::Write(RecordJson(old, ToBytes(loaded.second))));
   RunHook(b, KeyChange::kRotated, old, &next);
   MD_RETURN_IF_ERROR(kv_.Write(b));
-  DropPreparedKeys();  // the retired key's prepared signing object leaves memory
-  generation_.fetch_add(1, std::memory_order_release);
-  ForgetUnsealed();
+  ForgetOpenedKeys();
   return next;
 }
 
@@ -336,19 +334,28 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
   b.Put(kKeysFamily, kRecordPrefix + k.id, json::Write(RecordJson(k, ToBytes(loaded.second))));
   RunHook(b, KeyChange::kDisabled, k, nullptr);
   MD_RETURN_IF_ERROR(kv_.Write(b));
-  DropPreparedKeys();  // the disabled key's prepared signing object leaves memory
-  generation_.fetch_add(1, std::memory_order_release);
-  ForgetUnsealed();
+  ForgetOpenedKeys();
   return k;
 }
 
+void KeyStore::ForgetOpenedKeys() {
+  // No signature is in flight meanwhile: one that found the key still open cannot put its
+  // prepared object back into the cache after it was emptied.
+  std::unique_lock<std::shared_mutex> no_signing(signing_mu_);
+  DropPreparedKeys();  // the retired or disabled key's prepared signing object leaves memory
+  generation_.fetch_add(1, std::memory_order_release);
+  ForgetUnsealed();
+}
+
 Result<Bytes> KeyStore::Sign(const std::string& id, ByteSpan message) {
+  std::shared_lock<std::shared_mutex> signing(signing_mu_);
   KeyInfo info;
   MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
   return signer::Sign(key, message);
 }
 
 Result<Bytes> KeyStore::SignDigestRecoverable(const std::string& id, ByteSpan digest32) {
+  std::shared_lock<std::shared_mutex> signing(signing_mu_);
   KeyInfo info;
   MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
   return signer::SignDigestRecoverable(key, digest32);
@@ -356,6 +363,7 @@ Result<Bytes> KeyStore::SignDigestRecoverable(const std::string& id, ByteSpan di
 
 Result<std::string> KeyStore::SignJws(const std::string& id, json::Value header,
                                       std::string_view payload) {
+  std::shared_lock<std::shared_mutex> signing(signing_mu_);
   KeyInfo info;
   MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
   return signer::SignJws(key, std::move(header), payload);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,9 @@ class KeyStore {
   Result<PrivateKey> Unseal(const std::string& id, KeyInfo* info);
   Result<PrivateKey> UnsealFromStore(const std::string& id, KeyInfo* info);
   void ForgetUnsealed();
+  // After a rotation or disabling is written: empties the prepared and unsealed key caches and
+  // bumps the generation, with no signature in flight.
+  void ForgetOpenedKeys();
   Result<std::pair<KeyInfo, std::string>> Load(const std::string& id);
   void RunHook(store::WriteBatch& batch, KeyChange change, const KeyInfo& key,
                const KeyInfo* successor) const;
@@ -126,6 +130,9 @@ class KeyStore {
   std::atomic<uint64_t> generation_{0};
   static constexpr size_t kUnsealedCacheSize = 1024;
   std::mutex unsealed_mu_;
+  // Signatures hold it shared from the key lookup to the end of the signature; emptying the
+  // caches holds it exclusively.
+  std::shared_mutex signing_mu_;
   std::map<std::string, std::pair<KeyInfo, PrivateKey>> unsealed_;  // active keys opened once
 };
 
