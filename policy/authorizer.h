@@ -199,6 +199,9 @@ class Authorizer {
                                const std::string& record_json, const Approval* approval,
                                bool new_record);
   void SweeperLoop();
+  // Loads the counters of up to a few principals after `after` (id order), moving `after` on;
+  // true once every principal was reached.
+  bool LoadSomePrincipals(std::string* after);
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;

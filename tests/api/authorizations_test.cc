@@ -1054,6 +1054,33 @@ TEST_F(AuthorizationsApiTest, SettledPaymentsCaptureCountsEvenAfterTheLeaseEnded
   EXPECT_EQ(StringField(HeadroomCounter(m, hour), "spent"), "0");
 }
 
+// After a restart the sweeper loads every principal in the background: a lease that ended
+// while the service was down is written down (record and audit event) although nobody asks
+// for that principal (specs/authorization.md §3).
+TEST_F(AuthorizationsApiTest, LeasesThatEndedWhileDownAreWrittenDownWithoutARequest) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string m = Issue(a, Terms(Window("day", "calendar", "UTC", "5000")));
+  const std::string id = StringField(Authorize(Session(a), Purchase(m, "700")), "id");
+  service_.Stop();
+  AdvanceTo(Now() + 600);
+  Restart();
+  auto stored_state = [&]() -> std::string {
+    identity::Tenant t(service_.app()->store_for_testing(), principal_);
+    Result<std::optional<std::string>> raw = t.Get("atz", id);
+    if (!raw.ok() || !raw->has_value()) return "";
+    Result<json::Value> v = json::Parse(**raw);
+    return v.ok() ? StringField(*v->Find("reservation"), "state") : "";
+  };
+  EXPECT_EQ(stored_state(), "reserved");  // nothing has written the lapse yet
+  std::string state;
+  for (int i = 0; i < 100 && state != "expired"; ++i) {  // the sweeper runs every 2 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    state = stored_state();
+  }
+  EXPECT_EQ(state, "expired");
+}
+
 // ---- The audit trail of a purchase (specs/audit.md §4; issue: audit trail, must-show 1) ----
 
 // A purchase under a delegated mandate that needed a person's approval and was then captured:
