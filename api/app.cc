@@ -166,9 +166,9 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     return az->WithHeldUses(principal, mandate_ids, body);
   });
   // Captures and voids that failed (a hold busy at that moment, a storage error) are tried
-  // again after every sweep, not only at the next start.
+  // again after the next sweep, not only at the next start.
   app->authorizer_->set_after_sweep([f = app->facilitator_.get()] {
-    if (Result<size_t> pending = f->RetryCaptures(); !pending.ok()) {
+    if (Result<size_t> pending = f->RetryFailedCaptures(); !pending.ok()) {
       log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
     }
   });

@@ -33,8 +33,6 @@ namespace {
 
 // Per-request state carried from the pre-routing hook to the logger. httplib runs the hook, the
 // handler and the logger of one request on the same worker thread, one after the other.
-std::string NewRequestId();
-
 struct RequestContext {
   int64_t start_micros = 0;
   std::string request_id;
@@ -44,18 +42,6 @@ struct RequestContext {
   std::vector<std::pair<std::string, std::string>> annotations;
 };
 thread_local RequestContext t_ctx;
-
-// A request httplib refused before the pre-routing hook ran (a request line or header block
-// over the limits) has no context of its own yet: it gets a fresh id and the "unmatched" route,
-// never what the worker's previous request left behind.
-// `res` (when the answer is not yet sent) gets the X-Request-Id header.
-void EnsureRequestContext(httplib::Response* res) {
-  if (!t_ctx.request_id.empty()) return;
-  t_ctx.request_id = NewRequestId();
-  t_ctx.route = "unmatched";
-  t_ctx.start_micros = SystemClock::Get().MonotonicMicros();
-  if (res != nullptr) res->set_header("X-Request-Id", t_ctx.request_id);
-}
 
 std::string NewRequestId() {
   static const std::string prefix = [] {
@@ -67,6 +53,18 @@ std::string NewRequestId() {
   snprintf(buf, sizeof(buf), "req_%s%012llx", prefix.c_str(),
            static_cast<unsigned long long>(counter.fetch_add(1) + 1));
   return buf;
+}
+
+// A request httplib refused before the pre-routing hook ran (a request line or header block
+// over the limits) has no context of its own yet: it gets a fresh id and the "unmatched" route,
+// never what the worker's previous request left behind.
+// `res` (when the answer is not yet sent) gets the X-Request-Id header.
+void EnsureRequestContext(httplib::Response* res) {
+  if (!t_ctx.request_id.empty()) return;
+  t_ctx.request_id = NewRequestId();
+  t_ctx.route = "unmatched";
+  t_ctx.start_micros = SystemClock::Get().MonotonicMicros();
+  if (res != nullptr) res->set_header("X-Request-Id", t_ctx.request_id);
 }
 
 void WriteProblem(httplib::Response& res, const Response& problem) {

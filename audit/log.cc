@@ -544,6 +544,31 @@ Status Log::ScanIndex(std::string_view kind, std::string_view id,
   return parse_error;
 }
 
+// Whether a selected event passes a query's visibility and time bounds (what an auditor may see,
+// and `from`/`to` on a principal's trail). `from` and `to` are the bounds as FormatMicros text.
+class TrailFilter {
+ public:
+  explicit TrailFilter(const TrailQuery& q)
+      : q_(q),
+        from_(q.from_micros ? FormatMicros(*q.from_micros) : ""),
+        to_(q.to_micros ? FormatMicros(*q.to_micros) : "") {}
+  // Nothing to check: every selected event passes without being read.
+  bool trivial() const { return q_.visible_principal.empty() && !q_.from_micros && !q_.to_micros; }
+  bool Passes(std::string_view event_bytes) const {
+    Result<EventFacts> f = FactsOf(event_bytes);
+    if (!f.ok()) return false;
+    if (!q_.visible_principal.empty() && f->principal != q_.visible_principal) return false;
+    // `at` strings of one fixed format compare in time order.
+    if (q_.from_micros && f->at < from_) return false;
+    if (q_.to_micros && f->at >= to_) return false;
+    return true;
+  }
+
+ private:
+  const TrailQuery& q_;
+  std::string from_, to_;
+};
+
 Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
   std::set<uint64_t> seqs;
   // Index entries carry the event's type, so filtering by type reads no event.
@@ -642,24 +667,13 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
   }
 
   // Visibility and time bounds.
+  const TrailFilter filter(q);
+  if (filter.trivial()) return std::vector<uint64_t>(seqs.begin(), seqs.end());
   std::vector<uint64_t> out;
-  const bool bounded = q.from_micros.has_value() || q.to_micros.has_value();
-  const std::string from = q.from_micros ? FormatMicros(*q.from_micros) : "";
-  const std::string to = q.to_micros ? FormatMicros(*q.to_micros) : "";
   for (uint64_t s : seqs) {
-    if (q.visible_principal.empty() && !bounded) {
-      out.push_back(s);
-      continue;
-    }
     Result<StoredEvent> e = Event(s);
     if (!e.ok()) return e.error();
-    Result<EventFacts> f = FactsOf(e->bytes);
-    if (!f.ok()) continue;
-    if (!q.visible_principal.empty() && f->principal != q.visible_principal) continue;
-    // `at` strings of one fixed format compare in time order.
-    if (q.from_micros && f->at < from) continue;
-    if (q.to_micros && f->at >= to) continue;
-    out.push_back(s);
+    if (filter.Passes(e->bytes)) out.push_back(s);
   }
   return out;
 }
@@ -672,8 +686,7 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
     // on, so a page costs its own events (and those the bounds skip), not the whole trail.
     const std::string prefix =
         q.agent.empty() ? IndexPrefix("principal", q.principal) : IndexPrefix("agent", q.agent);
-    const std::string from = q.from_micros ? FormatMicros(*q.from_micros) : "";
-    const std::string to = q.to_micros ? FormatMicros(*q.to_micros) : "";
+    const TrailFilter filter(q);
     TrailPage page;
     Status inner;
     MD_RETURN_IF_ERROR(kv_.ScanRange(
@@ -690,13 +703,7 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
             inner = e.error();
             return false;
           }
-          if (!q.visible_principal.empty() || q.from_micros || q.to_micros) {
-            Result<EventFacts> f = FactsOf(e->bytes);
-            if (!f.ok()) return true;
-            if (!q.visible_principal.empty() && f->principal != q.visible_principal) return true;
-            if (q.from_micros && f->at < from) return true;
-            if (q.to_micros && f->at >= to) return true;
-          }
+          if (!filter.trivial() && !filter.Passes(e->bytes)) return true;
           if (page.items.size() == limit) {  // one more exists: the page ends here
             page.next_after = page.items.back().seq;
             return false;

@@ -616,7 +616,10 @@ void Facilitator::CaptureBound(const Settlement& s) {
   if (!capture_ || s.authorization_id.empty()) return;
   Result<Amount> amount = Amount::Parse(s.amount);
   if (!amount.ok()) return;
-  if (!capture_(s.principal, s.authorization_id, *amount).ok()) return;  // retried later
+  if (!capture_(s.principal, s.authorization_id, *amount).ok()) {
+    retry_wanted_ = true;  // the marker stays; retried after the next sweep
+    return;
+  }
   store::WriteBatch done;
   done.Delete(kX402Family, kPendingCapturePrefix + s.key);
   kv_.Write(done).IgnoreError();  // a leftover marker only repeats an idempotent capture
@@ -649,9 +652,19 @@ Result<size_t> Facilitator::RetryCaptures() {
   return pending.size() + voids.size();
 }
 
+Result<size_t> Facilitator::RetryFailedCaptures() {
+  if (!retry_wanted_.exchange(false)) return size_t{0};
+  Result<size_t> pending = RetryCaptures();  // a retry that fails again sets the flag again
+  if (!pending.ok()) retry_wanted_ = true;
+  return pending;
+}
+
 void Facilitator::VoidBound(const Settlement& s) {
   if (!void_ || s.authorization_id.empty()) return;
-  if (!void_(s.principal, s.authorization_id).ok()) return;  // retried at the next start
+  if (!void_(s.principal, s.authorization_id).ok()) {
+    retry_wanted_ = true;  // the marker stays; retried after the next sweep
+    return;
+  }
   store::WriteBatch done;
   done.Delete(kX402Family, kPendingVoidPrefix + s.key);
   kv_.Write(done).IgnoreError();  // a leftover marker only repeats an idempotent void

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -141,6 +142,9 @@ class Facilitator {
   // capture after the settlement committed), and voids failed ones likewise. Returns how many
   // were pending.
   Result<size_t> RetryCaptures();
+  // RetryCaptures, only when a capture or void failed since the last retry (the markers are not
+  // rescanned every time: the sweeper calls this every round).
+  Result<size_t> RetryFailedCaptures();
 
  private:
   // A /verify or /settle body, parsed; when `parsed` is false `early` says why it is invalid.
@@ -185,6 +189,7 @@ class Facilitator {
   VoidHook void_;
   std::map<uint64_t, EvmBackend> evm_;  // by chain id; fixed before the facilitator is shared
   std::mutex finalize_mu_;  // one Finalize at a time (a settle's wait and the worker race)
+  std::atomic<bool> retry_wanted_{false};  // a capture or void hook failed: markers are left
   std::mutex flush_mu_;     // one FlushDeferred at a time
   std::array<std::mutex, 64> stripes_;  // settlements of one nonce key share a stripe
   // Claims of AP2 bindings (payer-less, so two payers' nonce keys may race for one): the read
