@@ -37,6 +37,7 @@ constexpr uint64_t kMaxQuantity = 1000000000000ull;  // 10^12 per event
 constexpr int64_t kMaxAt = int64_t{1} << 40;
 constexpr char kSourceUsage[] = "usage";
 constexpr char kSourcePayment[] = "payment";
+constexpr char kPaymentIdPrefix[] = "x402:";  // the ids of settled payments
 
 // Amounts above 10^30 base units a single event are refused, so sums of many events stay far
 // from 2^128 (every add is still checked).
@@ -83,6 +84,12 @@ bool RefId(std::string_view s, std::string_view prefix) {
 Status ValidateEvent(const UsageEvent& e, size_t i, const UsageEvent* prev = nullptr) {
   if (e.id.empty() || e.id.size() > kMaxIdBytes || !PrintableAscii(e.id, false)) {
     return Fault(i, "id", "1 to 128 printable ASCII characters without spaces", "bad-usage-id");
+  }
+  // Settled payments are metered under "x402:<nonce>" (specs/usage.md §1): a report may not take
+  // such an id first (the payment would go unmetered) or race the payment's own record.
+  if (e.id.compare(0, sizeof(kPaymentIdPrefix) - 1, kPaymentIdPrefix) == 0) {
+    return Fault(i, "id", "ids starting with x402: are kept for settled payments",
+                 "bad-usage-id");
   }
   if (!e.agent.empty() && !(prev != nullptr && e.agent == prev->agent) &&
       !RefId(e.agent, "agt_")) {
@@ -982,10 +989,9 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
 
 void UsageMeter::StagePayment(store::WriteBatch& batch, const UsageEvent& e) {
   {
-    // An id the principal already reported (or a payment already metered) is counted once,
-    // from its first record: a second record would be folded into the rollup again when the
-    // records are pruned. (A report of the id between this and CommittedPayment still writes
-    // both; the live count takes the first, the rollup both.)
+    // A payment already metered (or, in a store written before reports were refused x402: ids,
+    // an id a report took) is counted once, from its first record: a second record would be
+    // folded into the rollup again when the records are pruned.
     Impl& im = *impl_;
     std::lock_guard<std::mutex> lock(im.mu);
     if (auto it = im.seen.find(e.principal);

@@ -170,6 +170,10 @@ TEST_F(UsageApiTest, BatchesRetriesOverlapsAndTheRecountFromTheTrail) {
             "400 bad-usage-at /events/1/at");
   EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_, R"({"events":[]})")),
             "400 usage-batch-empty /events");
+  // A settled payment's id (x402:<nonce>) is not for reports.
+  EXPECT_EQ(Problem(Send("POST", "/v1/usage", merchant_,
+                         Batch({e5, Event("x402:0x" + std::string(64, 'a'), "6", "USD")}))),
+            "400 bad-usage-id /events/1/id");
   EXPECT_EQ(Problem(Send("POST", "/v1/usage", auditor_, Batch({e5}))), "403 forbidden ");
   EXPECT_EQ(Problem(Send("POST", "/v1/usage", kOperatorToken, Batch({e5}))),
             "400 principal-required ");

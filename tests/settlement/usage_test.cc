@@ -589,6 +589,13 @@ TEST(UsageBatchParseTest, ErrorsNameTheField) {
             "bad-asset /events/0/asset");
   EXPECT_EQ(ParseError(R"({"events":[{"id":"a b","payee":"p","asset":"USD","amount":"1"}]})"),
             "bad-usage-id /events/0/id");
+  // Settled payments' ids: refused by both parsers (the first event takes the fast one).
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"x402:0x01","payee":"p","asset":"USD","amount":"1"}]})"),
+            "bad-usage-id /events/0/id");
+  EXPECT_EQ(ParseError(R"({"events":[{"amount":"1","payee":"p","asset":"USD","id":"x402:0x01"}]})"),
+            "bad-usage-id /events/0/id");
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"X402:0x01","payee":"p","asset":"USD","amount":"1"}]})"),
+            "ok");
   EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","agent":"x"}]})"),
             "bad-usage-agent /events/0/agent");
   EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p","asset":"USD","amount":"1","mandate":""}]})"),
