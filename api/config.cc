@@ -236,10 +236,12 @@ Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
     file = f;
   }
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) {
-      file = args[i + 1];
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size() || args[i + 1].empty()) return BadConfig("--config", "needs a value");
+      file = args[++i];
     } else if (args[i].rfind("--config=", 0) == 0) {
       file = args[i].substr(9);
+      if (file.empty()) return BadConfig("--config", "needs a value");
     }
   }
   if (!file.empty()) {
@@ -289,6 +291,12 @@ Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> ServerSettingNames() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Setting& s : kSettings) out.emplace_back(s.flag, s.env);
+  return out;
+}
+
 std::string ServerUsage() {
   return R"(mandated: spending mandates, pre-purchase authorization and x402 for AI agents.
 
@@ -303,12 +311,14 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
   --max-body-bytes N           MANDATED_MAX_BODY_BYTES  request body limit (default 65536)
   --max-header-bytes N         MANDATED_MAX_HEADER_BYTES  request line and headers together
                                                       (default 16384; more closes the connection)
-  --read-timeout-ms N          MANDATED_READ_TIMEOUT_MS   per read (default 5000)
+  --read-timeout-ms N          MANDATED_READ_TIMEOUT_MS   per read (default 5000, 1-600000)
   --request-timeout-ms N       MANDATED_REQUEST_TIMEOUT_MS  a whole request from its first byte
-                                                      (default 10000)
-  --write-timeout-ms N         MANDATED_WRITE_TIMEOUT_MS  (default 5000)
-  --keepalive-timeout-s N      MANDATED_KEEPALIVE_TIMEOUT_S (default 5)
-  --keepalive-max-requests N   MANDATED_KEEPALIVE_MAX_REQUESTS (default 1000)
+                                                      (default 10000, 100-600000)
+  --write-timeout-ms N         MANDATED_WRITE_TIMEOUT_MS  per write (default 5000, 1-600000)
+  --keepalive-timeout-s N      MANDATED_KEEPALIVE_TIMEOUT_S  idle time between requests
+                                                      (default 5, 0-3600; 0: one request)
+  --keepalive-max-requests N   MANDATED_KEEPALIVE_MAX_REQUESTS  requests per connection
+                                                      (default 1000, 1-1000000)
   --trusted-proxies CIDRS      MANDATED_TRUSTED_PROXIES  reverse proxies whose forwarding
                                                       header names the client, e.g.
                                                       127.0.0.1/32,::1 (default: none, the
@@ -325,6 +335,17 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
                                                       and maximum (default 15, at most 1440)
   --status-list-ttl-s N        MANDATED_STATUS_LIST_TTL_S  how long verifiers may cache a
                                                       mandate status list (default 300, 10-86400)
+  --reservation-ttl-s N        MANDATED_RESERVATION_TTL_S  how long an allowed authorization
+                                                      holds its amount (default 600, 1-604800)
+  --approval-timeout-s N       MANDATED_APPROVAL_TIMEOUT_S  how long a step-up approval waits
+                                                      (default 900, 1-604800)
+  --idempotency-ttl-s N        MANDATED_IDEMPOTENCY_TTL_S  how long an Idempotency-Key's first
+                                                      answer is kept (default 86400,
+                                                      86400-2592000)
+  --audit-sequence-ms N        MANDATED_AUDIT_SEQUENCE_MS  how often staged audit events are
+                                                      sequenced (default 200, 10-60000)
+  --audit-checkpoint-s N       MANDATED_AUDIT_CHECKPOINT_S  how often a checkpoint is signed
+                                                      when the log grew (default 60, 1-86400)
   --rate-limits SPEC           MANDATED_RATE_LIMITS   token buckets per credential by role:
                                                       role=PER_SECOND/BURST[,...] (defaults:
                                                       operator=20/40, admin=20/40,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -64,5 +65,9 @@ Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
 
 // Text for `mandated --help`.
 std::string ServerUsage();
+
+// Every setting's flag and environment variable, in the order of specs/config.md (for tests that
+// hold ServerUsage() and the spec to the code).
+std::vector<std::pair<std::string, std::string>> ServerSettingNames();
 
 }  // namespace mandated::api

@@ -58,6 +58,8 @@ TEST(ServerConfig, ErrorsNameWhatIsWrong) {
   EXPECT_NE(bad({}, {{"MANDATED_MAX_BODY_BYTES", "1"}}).find("MANDATED_MAX_BODY_BYTES"),
             std::string::npos);
   EXPECT_NE(bad({"--data-dir"}).find("needs a value"), std::string::npos);
+  EXPECT_EQ(bad({"--config"}), "--config: needs a value");
+  EXPECT_EQ(bad({"--config="}), "--config: needs a value");
   mandated::testing::TempDir dir;
   std::ofstream(dir.Sub("c.json")) << R"({"data_dir":"a","data_dir":"b"})";
   EXPECT_NE(bad({"--config", dir.Sub("c.json")}).find("duplicate"), std::string::npos);
@@ -70,6 +72,13 @@ TEST(ServerConfig, HelpAndVersion) {
   EXPECT_TRUE(LoadServerConfig({"--version"}, EnvOf({}))->show_version);
   EXPECT_NE(ServerUsage().find("--data-dir DIR"), std::string::npos);
   EXPECT_NE(ServerUsage().find("MANDATED_LISTEN"), std::string::npos);
+  // --help lists every setting, under its flag and its environment variable.
+  const std::vector<std::pair<std::string, std::string>> names = ServerSettingNames();
+  EXPECT_EQ(names.size(), 24u);
+  for (const auto& [flag, env] : names) {
+    EXPECT_NE(ServerUsage().find("  " + flag + " "), std::string::npos) << flag;
+    EXPECT_NE(ServerUsage().find(" " + env + " "), std::string::npos) << env;
+  }
 }
 
 }  // namespace
