@@ -39,7 +39,8 @@ Result<std::vector<signer::KeyInfo>> ServiceJwsKeys(signer::KeyStore& keys) {
 }
 
 // `fixed_owner`: a principal's key route (no "owner" field accepted); otherwise the operator's
-// route, where "owner" defaults to the service.
+// route, where "owner" defaults to the service. An imported private key is read from the body in
+// place: its only copy is the SecretBytes below (the caller wipes the body's text).
 Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& body,
                                   const std::optional<std::string>& fixed_owner) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
@@ -49,39 +50,46 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& bod
   if (!fixed_owner.has_value()) {
     MD_ASSIGN_OR_RETURN(owner, r.OptionalString("owner"));
   }
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> import_hex, r.OptionalString("private_key_hex"));
+  const json::Value* import_hex = r.Optional("private_key_hex");
+  if (import_hex != nullptr && !import_hex->is_string()) {
+    return InvalidArgumentError("/private_key_hex: expected a string", "wrong-type");
+  }
   MD_RETURN_IF_ERROR(r.Finish());
   MD_ASSIGN_OR_RETURN(signer::KeyType type, signer::KeyTypeFromName(type_name));
   const std::string who = fixed_owner.value_or(owner.value_or(kServiceOwner));
   // The audit log's checkpoint key (specs/audit.md §3) is Ed25519 and born here: a key known
   // outside the key store could sign a rewritten history.
-  if (purpose == "audit" && (type != signer::KeyType::kEd25519 || import_hex.has_value())) {
-    if (import_hex.has_value()) SecureWipe(import_hex->data(), import_hex->size());
+  if (purpose == "audit" && (type != signer::KeyType::kEd25519 || import_hex != nullptr)) {
     return InvalidArgumentError("/purpose: an audit key is generated here as Ed25519, never "
                                 "imported or of another type",
                                 "bad-key-request");
   }
-  if (!import_hex.has_value()) {
+  if (import_hex == nullptr) {
     return keys.Generate(type, purpose, who);
   }
-  Result<Bytes> raw = HexDecode(*import_hex);
-  SecureWipe(import_hex->data(), import_hex->size());
-  if (!raw.ok() || raw->size() != 32) {
+  Result<Bytes> raw = HexDecode(import_hex->as_string());
+  SecretBytes secret;
+  if (raw.ok()) secret = SecretBytes::Adopt(std::move(*raw));
+  if (secret.size() != 32) {
     return InvalidArgumentError("/private_key_hex: must be 64 hexadecimal characters", "bad-key");
   }
-  SecretBytes secret = SecretBytes::Adopt(std::move(*raw));
   return keys.Import(type, secret.span(), purpose, who);
 }
 
 Result<signer::KeyInfo> CreateKeyFromRequest(signer::KeyStore& keys, Request& req,
                                              const std::optional<std::string>& fixed_owner) {
   Result<json::Value> body = ParseJsonBody(req);
-  // The body may hold an imported private key: wipe it once parsed.
+  // The body may hold an imported private key: wipe it once parsed, and its parsed text after use.
   SecureWipe(req.body.data(), req.body.size());
   if (!body.ok()) {
     return body.error();
   }
-  return CreateKey(keys, *body, fixed_owner);
+  Result<signer::KeyInfo> created = CreateKey(keys, *body, fixed_owner);
+  if (json::Value* hex = body->is_object() ? body->Find("private_key_hex") : nullptr;
+      hex != nullptr) {
+    hex->WipeText();
+  }
+  return created;
 }
 
 Response KeyList(const Result<std::vector<signer::KeyInfo>>& keys, const Request& req) {

@@ -2,6 +2,7 @@
 #include "base/json.h"
 
 #include "base/json_scan.h"
+#include "base/secret.h"
 
 #include <array>
 #include <charconv>
@@ -62,6 +63,8 @@ std::optional<uint64_t> Value::as_uint64() const {
   }
   return out;
 }
+
+void Value::WipeText() { SecureWipe(text_.data(), text_.size()); }
 
 Value& Value::Append(Value v) {
   items_.push_back(std::move(v));

@@ -45,6 +45,8 @@ class Value {
   // The string value, or the number's source text.
   const std::string& as_string() const { return text_; }
   const std::string& number_text() const { return text_; }
+  // Overwrites the string's (or number's) text with zeros, for a secret that arrived in a body.
+  void WipeText();
   // The number as an integer if it is written as one and fits.
   std::optional<int64_t> as_int64() const;
   std::optional<uint64_t> as_uint64() const;
