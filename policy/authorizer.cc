@@ -130,11 +130,12 @@ void Authorizer::SweeperLoop() {
   std::unique_lock<std::mutex> lock(sweeper_mu_);
   std::string loaded_up_to;  // principals are loaded in id order, a few per round
   bool all_loaded = false;
+  std::map<std::string, int> load_failures;
   while (!sweeper_stop_) {
     sweeper_cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms));
     if (sweeper_stop_) break;
     lock.unlock();
-    if (!all_loaded) all_loaded = LoadSomePrincipals(&loaded_up_to);
+    if (!all_loaded) all_loaded = LoadSomePrincipals(&loaded_up_to, &load_failures);
     Result<size_t> n = SweepOnce();
     if (!n.ok()) {
       log::Warn("lease sweep failed", {{"error", n.error().ToString()}});
@@ -712,6 +713,7 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
       SetHoldAmountLocked(*ps, *hold, 0);
       ps->holds.erase(a.id);
     } else {
+      hold->record.receipt = a.receipt;  // signed after the hold was made; capture and void keep it
       hold->busy = false;
     }
   }
@@ -1236,7 +1238,7 @@ Result<json::Value> Authorizer::AgentHeadroom(const identity::Tenant& t,
   return out;
 }
 
-bool Authorizer::LoadSomePrincipals(std::string* after) {
+bool Authorizer::LoadSomePrincipals(std::string* after, std::map<std::string, int>* failures) {
   // Counters are otherwise loaded at a principal's first request: a principal nobody asks for
   // after a restart would keep the leases and step-ups that ended while the service was down
   // unwritten (no authorization.lapsed or approval.timed_out in its trail) until then.
@@ -1246,15 +1248,25 @@ bool Authorizer::LoadSomePrincipals(std::string* after) {
     log::Warn("loading principals for the lease sweep failed", {{"error", some.error().ToString()}});
     return false;  // tried again next round
   }
+  constexpr int kAttempts = 3;
   for (const identity::Principal& p : *some) {
-    *after = p.id;
     Result<PrincipalState*> ps = StateFor(p.id);
-    if (!ps.ok()) continue;
-    std::lock_guard<std::mutex> lock((*ps)->mu);
-    if (Status s = LoadLocked(**ps, identity::Tenant(kv_, p.id)); !s.ok()) {
-      log::Warn("loading a principal for the lease sweep failed",
-                {{"principal", p.id}, {"error", s.ToString()}});
+    Status loaded = ps.ok() ? OkStatus() : ps.error();
+    if (ps.ok()) {
+      std::lock_guard<std::mutex> lock((*ps)->mu);
+      loaded = LoadLocked(**ps, identity::Tenant(kv_, p.id));
     }
+    if (!loaded.ok()) {
+      const int attempts = ++(*failures)[p.id];
+      log::Warn("loading a principal for the lease sweep failed",
+                {{"principal", p.id}, {"attempt", std::to_string(attempts)},
+                 {"error", loaded.ToString()}});
+      // Tried again from here next round, unless it keeps failing (then its first request
+      // loads it, or reports why).
+      if (attempts < kAttempts) return false;
+    }
+    failures->erase(p.id);
+    *after = p.id;
   }
   return some->size() < kPerRound;
 }

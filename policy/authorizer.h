@@ -201,7 +201,9 @@ class Authorizer {
   void SweeperLoop();
   // Loads the counters of up to a few principals after `after` (id order), moving `after` on;
   // true once every principal was reached.
-  bool LoadSomePrincipals(std::string* after);
+  // `failures`: attempts that failed, by principal; a principal is tried again in later rounds
+  // (3 attempts) before the loader moves past it.
+  bool LoadSomePrincipals(std::string* after, std::map<std::string, int>* failures);
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;

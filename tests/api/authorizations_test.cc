@@ -556,6 +556,10 @@ TEST_F(AuthorizationsApiTest, CaptureVoidAndLeasesMoveTheHeadroomExactly) {
   json::Value cap = Capture(s, StringField(a1, "id"), R"({"amount":"600"})");
   EXPECT_EQ(StringField(*cap.Find("reservation"), "state"), "captured");
   EXPECT_EQ(StringField(*cap.Find("reservation"), "captured"), "600");
+  // The receipt stays in the record through the capture (and through a void, below).
+  ASSERT_FALSE(StringField(a1, "receipt").empty());
+  EXPECT_EQ(StringField(cap, "receipt"), StringField(a1, "receipt"));
+  EXPECT_EQ(StringField(Record(StringField(a1, "id")), "receipt"), StringField(a1, "receipt"));
   EXPECT_EQ(remaining(), "4400");  // up by exactly 400
   json::Value twice = Capture(s, StringField(a1, "id"), "", 409);
   EXPECT_EQ(StringField(twice, "type"), std::string(kProblem) + "reservation-state");
@@ -566,6 +570,8 @@ TEST_F(AuthorizationsApiTest, CaptureVoidAndLeasesMoveTheHeadroomExactly) {
   EXPECT_EQ(StringField(above, "type"), std::string(kProblem) + "capture-above-reserved");
   EXPECT_EQ(remaining(), "3400");
   EXPECT_EQ(StringField(*Void(s, StringField(a2, "id")).Find("reservation"), "state"), "voided");
+  EXPECT_FALSE(StringField(a2, "receipt").empty());
+  EXPECT_EQ(StringField(Record(StringField(a2, "id")), "receipt"), StringField(a2, "receipt"));
   EXPECT_EQ(remaining(), "4400");
 
   // A lease: 4000 held at t; 1000 does not fit until t + 600, and fits at t + 600 exactly.
