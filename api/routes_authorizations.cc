@@ -21,6 +21,21 @@ Status CheckAgentScope(const Access& a, const std::string& agent_id) {
   return OkStatus();
 }
 
+// The same for a record's agent and mandate: a credential or session limited to some mandates
+// reads and moves only the authorizations and approvals under them (403 mandate-out-of-scope).
+Status CheckScope(const Access& a, const std::string& agent_id, const std::string& mandate_id) {
+  MD_RETURN_IF_ERROR(CheckAgentScope(a, agent_id));
+  if (!a.caller.InMandateScope(mandate_id)) {
+    return PermissionDeniedError("this credential is limited to other mandates",
+                                 "mandate-out-of-scope");
+  }
+  return OkStatus();
+}
+
+bool Limited(const Access& a) {
+  return !a.caller.agent_scope.empty() || !a.caller.mandate_scope.empty();
+}
+
 json::Value AuthorizationJson(const policy::Authorization& a) {
   return policy::AuthorizationToJson(a);
 }
@@ -50,15 +65,22 @@ void App::RegisterAuthorizationRoutes() {
     if (got.ok() && got->agent_id != a.caller.agent_id) {
       got = NotFoundError("no authorization " + req.Param("authorization"), "authorization-not-found");
     }
+    if (got.ok()) {
+      if (Status s = CheckScope(a, got->agent_id, got->mandate_id); !s.ok()) got = s;
+    }
     return Answer(got, req, 200, AuthorizationJson);
   }));
   for (const std::string action : {"capture", "void"}) {
     auto run = [&az, &idem, action](Request& req, const Access& a) {
       const std::string id = req.Param("authorization");
-      if (a.caller.role != identity::Role::kAgent && !a.caller.agent_scope.empty()) {
+      if (Limited(a)) {
         Result<policy::Authorization> got = az.Get(*a.tenant, id);
         if (!got.ok()) return ProblemResponse(got.error(), req);
-        if (Status s = CheckAgentScope(a, got->agent_id); !s.ok()) return ProblemResponse(s, req);
+        // Another agent's record is the authorizer's 404 for an agent session (below).
+        const bool others = a.caller.role == identity::Role::kAgent && got->agent_id != a.caller.agent_id;
+        if (Status s = CheckScope(a, got->agent_id, got->mandate_id); !others && !s.ok()) {
+          return ProblemResponse(s, req);
+        }
       }
       return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
         if (action == "void") {
@@ -110,8 +132,8 @@ void App::RegisterAuthorizationRoutes() {
   }));
   router_.Add("GET", base + "/authorizations/{authorization}", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
     Result<policy::Authorization> got = az.Get(*a.tenant, req.Param("authorization"));
-    if (got.ok() && !a.caller.InAgentScope(got->agent_id)) {
-      got = PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope");
+    if (got.ok()) {
+      if (Status s = CheckScope(a, got->agent_id, got->mandate_id); !s.ok()) got = s;
     }
     return Answer(got, req, 200, AuthorizationJson);
   }));
@@ -149,7 +171,9 @@ void App::RegisterAuthorizationRoutes() {
     if (!list.ok()) return ProblemResponse(list.error(), req);
     json::Value items = json::Value::Array();
     for (const policy::Approval& x : *list) {
-      if (a.caller.InAgentScope(x.agent_id)) items.Append(policy::ApprovalToJson(x));
+      if (a.caller.InAgentScope(x.agent_id) && a.caller.InMandateScope(x.mandate_id)) {
+        items.Append(policy::ApprovalToJson(x));
+      }
     }
     return ListResponse(std::move(items), list->size() == page->limit,
                         list->empty() ? "" : list->back().id);
@@ -159,17 +183,19 @@ void App::RegisterAuthorizationRoutes() {
   router_.Add("GET", base + "/approvals/{approval}", g.Guard(Permission::kReadApprovals, [&az](Request& req, const Access& a) {
     Result<policy::Approval> got = az.GetApproval(*a.tenant, req.Param("approval"));
     if (got.ok()) {
-      if (Status s = CheckAgentScope(a, got->agent_id); !s.ok()) got = s;
+      if (Status s = CheckScope(a, got->agent_id, got->mandate_id); !s.ok()) got = s;
     }
     return Answer(got, req, 200, policy::ApprovalToJson);
   }));
   for (const bool approve : {true, false}) {
     router_.Add("POST", base + "/approvals/{approval}/" + (approve ? "approve" : "deny"),
                 g.Guard(Permission::kDecideApprovals, [&az, &idem, approve](Request& req, const Access& a) {
-      if (!a.caller.agent_scope.empty()) {
+      if (Limited(a)) {
         Result<policy::Approval> got = az.GetApproval(*a.tenant, req.Param("approval"));
         if (!got.ok()) return ProblemResponse(got.error(), req);
-        if (Status s = CheckAgentScope(a, got->agent_id); !s.ok()) return ProblemResponse(s, req);
+        if (Status s = CheckScope(a, got->agent_id, got->mandate_id); !s.ok()) {
+          return ProblemResponse(s, req);
+        }
       }
       return Idempotent(idem, req, a, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
         policy::DecideRequest dr;

@@ -1796,6 +1796,58 @@ TEST_F(AccessTest, AgentScopedCredentialMovesOnlyItsAgentsAuthorizations) {
   }
 }
 
+// A credential limited to mandates reads and moves only the authorizations and approvals under
+// them (specs/access.md §Authorizations): Y's under Y's mandate are 403 mandate-out-of-scope,
+// nothing is written, and its approval list leaves them out.
+TEST_F(AccessTest, MandateScopedCredentialMovesOnlyItsMandatesAuthorizations) {
+  const std::string base = "/v1/principals/" + a_.id;
+  const std::string agent_y = OpenSession(a_, agent_y_, "y pays");
+  ASSERT_FALSE(agent_y.empty());
+  const YAuthorization y = AuthorizeAsY(agent_y, "100", "allowed");
+  const YAuthorization stepped = AuthorizeAsY(agent_y, "600", "approval_required");
+  ASSERT_FALSE(y.authorization.empty());
+  ASSERT_FALSE(stepped.approval.empty());
+  const std::string admin = a_.token.at(Role::kAdmin);
+  const std::string by_mandate = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", admin,
+                                  R"({"role":"admin","name":"only M","mandates":[")" +
+                                      a_.mandate + "\"]}",
+                                  201)),
+      "token");
+  ASSERT_FALSE(by_mandate.empty());
+  auto keyed = [&](const std::string& key) {
+    httplib::Headers h = Bearer(by_mandate);
+    h.emplace("Idempotency-Key", key);
+    return h;
+  };
+  ExpectRefused("GET", base + "/authorizations/" + y.authorization, Bearer(by_mandate), "", 403,
+                "mandate-out-of-scope");
+  for (const char* action : {"/capture", "/void"}) {
+    ExpectRefused("POST", base + "/authorizations/" + y.authorization + action,
+                  keyed(std::string("by-mandate") + action), "", 403, "mandate-out-of-scope");
+  }
+  ExpectRefused("GET", base + "/approvals/" + stepped.approval, Bearer(by_mandate), "", 403,
+                "mandate-out-of-scope");
+  for (const char* action : {"/approve", "/deny"}) {
+    ExpectRefused("POST", base + "/approvals/" + stepped.approval + action,
+                  keyed(std::string("by-mandate") + action), "", 403, "mandate-out-of-scope");
+  }
+  const json::Value list =
+      ResponseJson(ExpectAdmitted("GET", base + "/approvals", by_mandate, "", 200));
+  ASSERT_NE(list.Find("items"), nullptr);
+  for (const json::Value& item : list.Find("items")->items()) {
+    EXPECT_NE(StringField(item, "id"), stepped.approval);
+  }
+  // Nothing moved: the hold is still reserved, the approval still pending.
+  const json::Value held =
+      ResponseJson(ExpectAdmitted("GET", base + "/authorizations/" + y.authorization, admin, "", 200));
+  EXPECT_EQ(StringField(*held.Find("reservation"), "state"), "reserved");
+  EXPECT_EQ(StringField(ResponseJson(ExpectAdmitted("GET", base + "/approvals/" + stepped.approval,
+                                                    admin, "", 200)),
+                        "state"),
+            "pending");
+}
+
 // Verification is open to every authenticated caller; recording a use needs mandates:use
 // (specs/access.md §Mandates), and a refused use records nothing.
 TEST_F(AccessTest, VerifyingIsOpenButRecordingAUseNeedsMandatesUse) {
