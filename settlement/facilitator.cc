@@ -107,6 +107,21 @@ json::Value SettlementToJson(const Settlement& s) {
     v.Set("payload", s.payload);
     v.Set("requirements", s.requirements);
   }
+  if (!s.usage.is_null()) v.Set("usage", s.usage);
+  return v;
+}
+
+// The usage event of a settled payment, as its audit record carries it (specs/usage.md §5).
+json::Value MeteredToJson(const UsageEvent& u) {
+  json::Value v = json::Value::Object();
+  v.Set("id", json::Value::String(u.id));
+  v.Set("agent", json::Value::String(u.agent));
+  v.Set("mandate", json::Value::String(u.mandate));
+  v.Set("payee", json::Value::String(u.payee));
+  v.Set("asset", json::Value::String(u.asset));
+  v.Set("amount", json::Value::String(u.amount.ToString()));
+  v.Set("resource", json::Value::String(u.resource));
+  v.Set("at", json::Value::Int(u.at));
   return v;
 }
 
@@ -135,6 +150,7 @@ Result<Settlement> SettlementFromJson(const json::Value& v) {
   if (const json::Value* c = v.Find("chain"); c != nullptr && c->as_uint64()) s.chain = *c->as_uint64();
   if (const json::Value* p = v.Find("payload"); p != nullptr) s.payload = *p;
   if (const json::Value* q = v.Find("requirements"); q != nullptr) s.requirements = *q;
+  if (const json::Value* u = v.Find("usage"); u != nullptr) s.usage = *u;
   const json::Value* r = v.Find("response");
   if (r == nullptr || !r->is_object()) {
     return DataLossError("settlement record has no response", "storage-corruption");
@@ -573,13 +589,6 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
     s.mandate_id = binding->mandate_id;
     s.ap2_payment = binding->ap2_payment;
   }
-  const std::string record = json::Write(SettlementToJson(s));
-
-  batch.Put(kX402Family, kSettlementPrefix + key, record);
-  audit::Event e = SettlementEvent("payment.settled", s, clock_.NowUnixMicros());
-  if (!s.authorization_id.empty()) batch.Put(kX402Family, kPendingCapturePrefix + key, record);
-  e.data_json = record;
-  audit::Stage(batch, e);
   std::optional<UsageEvent> metered;
   if (binding) {
     UsageEvent u;
@@ -594,9 +603,17 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
                                                  : in.requirements.resource;
     u.at = now;
     u.source = "payment";
-    usage_.StagePayment(batch, u);
+    s.usage = MeteredToJson(u);
     metered = std::move(u);
   }
+  const std::string record = json::Write(SettlementToJson(s));
+
+  batch.Put(kX402Family, kSettlementPrefix + key, record);
+  audit::Event e = SettlementEvent("payment.settled", s, clock_.NowUnixMicros());
+  if (!s.authorization_id.empty()) batch.Put(kX402Family, kPendingCapturePrefix + key, record);
+  e.data_json = record;
+  audit::Stage(batch, e);
+  if (metered) usage_.StagePayment(batch, *metered);
   Result<std::vector<Transfer>> applied = ledger_.Apply({t}, std::move(batch));
   if (!applied.ok()) {
     if (applied.error().reason() == "insufficient-funds") {
@@ -821,16 +838,6 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
                                : "the transaction reverted";
       s.response.transaction = "";
     }
-    const std::string record = json::Write(SettlementToJson(s));
-    batch.Put(kX402Family, kSettlementPrefix + s.key, record);
-    audit::Event e = SettlementEvent(ok ? "payment.settled" : "payment.failed", s,
-                                     clock_.NowUnixMicros());
-    e.data_json = record;
-    audit::Stage(batch, e);
-    if (!s.authorization_id.empty()) {
-      batch.Put(kX402Family, (ok ? kPendingCapturePrefix : kPendingVoidPrefix) + s.key, record);
-      (ok ? captures : voids).push_back(s);
-    }
     if (ok && !s.principal.empty()) {  // metered under its principal (authorization or AP2)
       Result<PaymentPayload> p = ParsePayload(s.payload);
       Result<PaymentRequirements> r =
@@ -848,9 +855,20 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
         u.resource = p->resource.is_object() ? StringOf(p->resource, "url") : r->resource;
         u.at = now;
         u.source = "payment";
+        s.usage = MeteredToJson(u);
         usage_.StagePayment(batch, u);
         metered.push_back(std::move(u));
       }
+    }
+    const std::string record = json::Write(SettlementToJson(s));
+    batch.Put(kX402Family, kSettlementPrefix + s.key, record);
+    audit::Event e = SettlementEvent(ok ? "payment.settled" : "payment.failed", s,
+                                     clock_.NowUnixMicros());
+    e.data_json = record;
+    audit::Stage(batch, e);
+    if (!s.authorization_id.empty()) {
+      batch.Put(kX402Family, (ok ? kPendingCapturePrefix : kPendingVoidPrefix) + s.key, record);
+      (ok ? captures : voids).push_back(s);
     }
   }
   batch.Delete(kX402Family, kSubmissionPrefix + id);

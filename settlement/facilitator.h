@@ -50,6 +50,9 @@ struct Settlement {
   std::string agent_id;      // the binding's agent and mandate, for the final audit event
   std::string mandate_id;
   std::string ap2_payment;   // the AP2 closed payment mandate the nonce is bound to, if any
+  // The usage event a settled payment bound to a principal is metered as (specs/usage.md §5):
+  // {"id","agent","mandate","payee","asset","amount","resource","at"}; null otherwise.
+  json::Value usage;
 };
 
 // The nonce key a payment's settlement is recorded under (specs/x402.md §5.3):

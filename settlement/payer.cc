@@ -155,6 +155,7 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
     return PayInvalid("/payment_required/accepts must be a non-empty array");
   }
   json::Value resource;
+  json::Value extensions;
   std::string resource_url;
   if (*version == kX402V2) {
     if (const json::Value* r = pr.Find("resource"); r != nullptr && r->is_object()) {
@@ -162,6 +163,10 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
       if (const json::Value* url = r->Find("url"); url != nullptr && url->is_string()) {
         resource_url = url->as_string();
       }
+    }
+    // Echoed in the payload as the reference client does (specs/x402.md §6.3).
+    if (const json::Value* e = pr.Find("extensions"); e != nullptr && e->is_object()) {
+      extensions = *e;
     }
   }
 
@@ -191,6 +196,7 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
     Choice c;
     c.version = static_cast<int>(*version);
     c.resource = resource;
+    c.extensions = extensions;
     c.purchase.payee = {mandates::PayeeType::kAddress, AddressLower(parsed->pay_to)};
     c.purchase.amount = parsed->amount;
     c.purchase.asset = AssetFor(terms, parsed->chain_id, parsed->asset);
@@ -286,6 +292,7 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
   if (choice.version == kX402V2) {
     p.accepted = r;
     p.resource = choice.resource;
+    p.extensions = choice.extensions;
   }
   Authorization3009& auth = p.authorization;
   MD_ASSIGN_OR_RETURN(Bytes from, signer::ParseAddress(agent.address, false));

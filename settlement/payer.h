@@ -38,6 +38,7 @@ struct Choice {
   int version = kX402V2;
   PaymentRequirements requirements;
   json::Value resource;  // v2: PaymentRequired.resource (echoed in the payload); else null
+  json::Value extensions;  // v2: PaymentRequired.extensions when an object (echoed); else null
   mandates::Purchase purchase;
 };
 

@@ -338,6 +338,10 @@ TEST_F(OnchainTest, PaymentSettlesOnChainMovesExactBalancesAndTheTrailLinksTheTr
     if (StringField(e, "type") != "payment.settled") continue;
     EXPECT_EQ(StringField(Member(e, "data"), "tx_hash"), tx);
     EXPECT_EQ(StringField(Member(Member(e, "data"), "response"), "transaction"), tx);
+    // Metered as the transfer that moved (specs/usage.md §5).
+    EXPECT_EQ(StringField(Member(Member(e, "data"), "usage"), "amount"), "12345");
+    EXPECT_EQ(StringField(Member(Member(e, "data"), "usage"), "mandate"),
+              StringField(record, "mandate"));
     linked = StringField(Member(e, "data"), "tx_hash") == tx;
   }
   EXPECT_TRUE(linked);

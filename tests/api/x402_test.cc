@@ -461,6 +461,20 @@ TEST_F(X402ApiTest, PayerSignsInsideTheMandateOncePerKeyAndSettlementCapturesIt)
   }
   EXPECT_EQ(BalanceOf(payer_account, kSepoliaUsdcAsset), "76000");
   EXPECT_EQ(BalanceOf("eip155:84532:" + std::string(kPayTo), kSepoliaUsdcAsset), "24000");
+
+  // A v2 402 answer's extensions are echoed in the payload, where the reference client puts
+  // them (between payload and resource), and the payment still verifies.
+  const std::string ext = R"({"bazaar":{"info":{"input":{"type":"http","method":"GET"}},"schema":{"type":"object"}}})";
+  std::string required = PaymentRequired(2, "1000");
+  required.insert(required.size() - 1, R"(,"extensions":)" + ext);
+  const Reply with_ext = Send("POST", "/v1/x402/pay", s, PayBody(m, required), NextKey());
+  ASSERT_EQ(with_ext.status, 201) << with_ext.body;
+  const json::Value& payload = Member(with_ext.json, "payment_payload");
+  EXPECT_EQ(payload.keys(), (std::vector<std::string>{"x402Version", "payload", "extensions",
+                                                      "resource", "accepted"}));
+  EXPECT_EQ(json::Write(Member(payload, "extensions")), ext);
+  EXPECT_EQ(json::Write(Call("POST", "/x402/verify", merchant_, FacilitatorBody(with_ext.json), 200)),
+            R"({"isValid":true,"payer":")" + address_[agent] + R"("})");
 }
 
 TEST_F(X402ApiTest, PayerRefusesRequirementsOutsideTheMandateAndSignsNothing) {
@@ -706,6 +720,18 @@ TEST_F(X402ApiTest, DelegatedApprovedPaymentSettlesAndItsTrailVerifiesOffline) {
       // What was paid and settled, tied to the authorization.
       EXPECT_EQ(StringField(Member(*e, "data"), "amount"), "8000");
       EXPECT_EQ(StringField(Member(*e, "subjects"), "authorization"), atz);
+      // The usage event the payment is metered as, so a recount from the trail needs nothing
+      // else (specs/usage.md §5).
+      const json::Value& u = Member(Member(*e, "data"), "usage");
+      EXPECT_EQ(StringField(u, "id").rfind("x402:0x", 0), 0u) << json::Write(u);
+      EXPECT_EQ(StringField(u, "id").size(), 5u + 66u);
+      EXPECT_EQ(StringField(u, "agent"), agent);
+      EXPECT_EQ(StringField(u, "mandate"), m);
+      EXPECT_EQ(StringField(u, "payee"), kPayTo);
+      EXPECT_EQ(StringField(u, "asset"), kSepoliaUsdcAsset);
+      EXPECT_EQ(StringField(u, "amount"), "8000");
+      EXPECT_EQ(StringField(u, "resource"), "https://api.shop.example/premium");
+      EXPECT_EQ(Member(u, "at").as_int64(), Member(*e, "data").Find("at")->as_int64());
     }
     types.push_back(type);
   }
