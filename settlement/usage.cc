@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
@@ -77,6 +78,25 @@ bool RefId(std::string_view s, std::string_view prefix) {
     }
   }
   return true;
+}
+
+// CAIP-19 ids on eip155 chains name a hexadecimal address, which is case-insensitive: metered
+// in lower case (as the facilitator meters payments), so mixed-case spellings are one series
+// (specs/usage.md §1). Other assets are left as they are.
+bool IsEip155Asset(std::string_view a) { return a.rfind("eip155:", 0) == 0; }
+
+void CanonicalizeAsset(std::string& a) {
+  if (!IsEip155Asset(a)) return;
+  for (char& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
+bool SameAsset(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  return IsEip155Asset(a) && IsEip155Asset(b) && a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 // The checks both parsers share (specs/usage.md §3). A field equal to the same field of `prev`, an
@@ -511,10 +531,15 @@ Result<std::vector<UsageEvent>> ParseUsageBatch(std::string_view body) {
   std::vector<UsageEvent> fast;
   fast.reserve(std::min<size_t>(kMaxUsageBatch, body.size() / 48 + 1));
   if (FastBatch(body, fast)) {
-    for (UsageEvent& e : fast) e.source = kSourceUsage;
+    for (UsageEvent& e : fast) {
+      e.source = kSourceUsage;
+      CanonicalizeAsset(e.asset);
+    }
     return fast;
   }
-  return StrictBatch(body);
+  MD_ASSIGN_OR_RETURN(std::vector<UsageEvent> strict, StrictBatch(body));
+  for (UsageEvent& e : strict) CanonicalizeAsset(e.asset);
+  return strict;
 }
 
 std::string UsageAuditData(std::string_view batch, const std::vector<const UsageEvent*>& events) {
@@ -647,8 +672,12 @@ std::optional<int64_t> ProjectDepletion(Amount remaining, const Burn& burn, int6
   const Uint128 span = static_cast<Uint128>(burn.minutes) * 60;
   const Uint128 rem = remaining.raw();
   const Uint128 max = ~Uint128{0};
-  const Uint128 secs = rem <= max / span ? rem * span / burn.spent.raw()
-                                         : rem / burn.spent.raw() * span;
+  // rem * span / spent without wrapping: the quotient first when the product would not fit,
+  // and a quotient too large for that saturates (it is far past the int64 limit below anyway).
+  const Uint128 quotient = rem / burn.spent.raw();
+  const Uint128 secs = rem <= max / span    ? rem * span / burn.spent.raw()
+                       : quotient <= max / span ? quotient * span
+                                                : max;
   const auto limit = static_cast<Uint128>(INT64_MAX - now);
   return now + static_cast<int64_t>(secs > limit ? limit : secs);
 }
@@ -1107,10 +1136,13 @@ Result<std::vector<UsageRow>> UsageMeter::Query(const UsageQuery& q) {
   auto match = [](const std::string& filter, const std::string& v) {
     return filter.empty() || filter == v;
   };
+  auto match_asset = [](const std::string& filter, const std::string& v) {
+    return filter.empty() || SameAsset(filter, v);
+  };
   for (const auto& [key, sp] : pit->second) {
     const Series& s = *sp;
     if (!match(q.agent, s.agent) || !match(q.mandate, s.mandate) || !match(q.payee, s.payee) ||
-        !match(q.asset, s.asset) || !match(q.resource, s.resource) ||
+        !match_asset(q.asset, s.asset) || !match(q.resource, s.resource) ||
         !match(q.source, s.source)) {
       continue;
     }
@@ -1154,7 +1186,7 @@ Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
   if (pit != im.agg.end()) {
     for (const auto& [key, sp] : pit->second) {
       const Series& s = *sp;
-      if (s.asset != asset || (kind == OwnerKind::kAgent && s.agent != owner_id) ||
+      if (!SameAsset(s.asset, asset) || (kind == OwnerKind::kAgent && s.agent != owner_id) ||
           (kind == OwnerKind::kMandate && s.mandate != owner_id)) {
         continue;
       }
@@ -1166,7 +1198,10 @@ Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
   }
   const Uint128 spent = b.spent.raw();
   const Uint128 n = static_cast<Uint128>(b.minutes);
-  b.per_hour = Amount::FromRaw(spent <= (~Uint128{0}) / 60 ? spent * 60 / n : spent / n * 60);
+  const Uint128 max = ~Uint128{0};
+  b.per_hour = Amount::FromRaw(spent <= max / 60       ? spent * 60 / n
+                               : spent / n <= max / 60 ? spent / n * 60
+                                                       : max);
   return b;
 }
 

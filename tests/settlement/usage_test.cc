@@ -453,6 +453,48 @@ TEST_F(UsageMeterTest, BurnRateAndProjectedDepletion) {
   EXPECT_EQ(ProjectDepletion(Amount(), m, kStart), kStart);
   EXPECT_EQ(ProjectDepletion(Amount::FromUint64(5), Burn{}, kStart), std::nullopt);
   EXPECT_EQ(ProjectDepletion(Amount::Max(), m, kStart), INT64_MAX);
+  // remaining * 3600 / 1 does not fit 128 bits, nor does remaining / 1 * 3600: the farthest
+  // time, not a wrapped product (which came out under an hour away).
+  Burn tiny;
+  tiny.minutes = 60;
+  tiny.spent = Amount::FromUint64(1);
+  const Amount huge = Amount::FromRaw((~Uint128{0}) / 3600 + 1);
+  EXPECT_EQ(ProjectDepletion(huge, tiny, kStart), INT64_MAX);
+}
+
+// A CAIP-19 id on an eip155 chain names a case-insensitive address: a report in the checksummed
+// spelling and a payment in lower case are one series, found by either spelling.
+TEST_F(UsageMeterTest, Eip155AssetsAreOneSeriesWhateverTheirCase) {
+  const std::string mixed = "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+  const std::string lower = "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
+  const std::string at = std::to_string(kStart - 60);
+  // The first batch takes the fast parser, the second (an escaped payee) the strict one.
+  for (const std::string& body :
+       {R"({"events":[{"id":"m1","payee":"p","asset":")" + mixed + R"(","amount":"300","at":)" + at + "}]}",
+        R"({"events":[{"id":"m2","payee":"\u0070","asset":")" + mixed + R"(","amount":"200","at":)" + at + "}]}"}) {
+    Result<std::vector<UsageEvent>> parsed = ParseUsageBatch(body);
+    ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
+    EXPECT_EQ(parsed->front().asset, lower);
+    Result<IngestResult> r = meter_->Ingest(kPrn, std::move(*parsed));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->accepted, 1u);
+  }
+  UsageEvent p = Ev("x402:0x01", "agt_a", "0xpayto", lower, 500, kStart);
+  p.principal = kPrn;
+  p.source = "payment";
+  store::WriteBatch batch;
+  meter_->StagePayment(batch, p);
+  ASSERT_TRUE(kv_->Write(batch).ok());
+  meter_->CommittedPayment(p);
+  EXPECT_EQ(Totals(), std::vector<std::string>{lower + " 1000 3 3"});
+  UsageQuery q;
+  q.asset = mixed;
+  EXPECT_EQ(Totals(q), std::vector<std::string>{lower + " 1000 3 3"});
+  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kPrincipal, "", mixed, 60).spent,
+            Amount::FromUint64(1000));
+  // ISO 4217 codes stay exact.
+  q.asset = "usd";
+  EXPECT_EQ(Totals(q), std::vector<std::string>{});
 }
 
 TEST_F(UsageMeterTest, FutureEventsAreRefusedWholeBatch) {
