@@ -309,6 +309,12 @@ Result<OpenMandate> Authority::RootMandate(const identity::Tenant& t, const std:
     return UnauthenticatedError("the open mandate is not signed by this principal's AP2 issuer key",
                                 "ap2-unknown-issuer");
   }
+  // Active and retired keys verify; a disabled key is withdrawn (specs/signing.md §Key store), so
+  // nothing it signed verifies any more, as for vc+jwt issuer keys (online.cc).
+  if (k->state == signer::KeyState::kDisabled) {
+    return UnauthenticatedError("the open mandate's AP2 issuer key " + kid + " is disabled",
+                                "ap2-unknown-issuer");
+  }
   *key = k->public_key;
   MD_ASSIGN_OR_RETURN(signer::Jws jws, signer::ParseJws(root_jwt));
   Result<json::Value> payload = json::Parse(jws.payload);
@@ -487,6 +493,13 @@ Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
                            const json::Value& closed_claims, const std::string& aud,
                            const std::string& nonce) {
   MD_ASSIGN_OR_RETURN(ClosedPayment closed, ParseClosedPayment(closed_claims));
+  // RootMandate's key check, before anything is signed for a mandate whose issuer key is gone.
+  Result<signer::KeyInfo> issuer = keys_.Get(open.key_id);
+  if (!issuer.ok() || issuer->state == signer::KeyState::kDisabled) {
+    return UnauthenticatedError("the open mandate's AP2 issuer key " + open.key_id +
+                                    " is disabled",
+                                "ap2-unknown-issuer");
+  }
   const int64_t now = clock_.NowUnixSeconds();
   if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
   MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, Digest(aud + "\n" + nonce)));
@@ -596,6 +609,10 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   MD_ASSIGN_OR_RETURN(std::vector<sdjwt::VerifiedHop> hops,
                       sdjwt::VerifyPresentation(p, issuer,
                                                 sdjwt::Expectation{req.aud, req.nonce, now}));
+  // As strict as Accept: the stored expiry, without the SD-JWT exp's 300 s skew (§8 step 1).
+  if (now >= open.expires_at) {
+    return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
+  }
   const json::Value& closed = hops.back().claims;
   if (StrOf(closed, "vct") != kVctCheckout) {
     return InvalidArgumentError("/vct: a closed checkout mandate is " + std::string(kVctCheckout),

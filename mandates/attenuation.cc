@@ -27,6 +27,9 @@ bool Covers(const Payee& parent, const Payee& child) {
   if (parent.type == PayeeType::kDomain) {
     return DomainCovers(parent.value, child.value);
   }
+  if (parent.type == PayeeType::kDid) {
+    return CanonicalPayeeDid(parent.value) == CanonicalPayeeDid(child.value);
+  }
   return parent.value == child.value;
 }
 

@@ -1,6 +1,7 @@
 // Strict parser and canonical JSON codec of mandate terms (specs/mandate.md §3, §5).
 #include "mandates/model.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -87,6 +88,75 @@ bool IsPayeeDid(std::string_view s) {
     }
   }
   return true;
+}
+
+namespace {
+
+char LowerAsciiChar(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+char UpperAsciiChar(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
+int HexValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  c = LowerAsciiChar(c);
+  return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+bool IsUnreserved(char c) {  // RFC 3986 §2.3
+  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_' ||
+         c == '~';
+}
+
+// Lower-cases the ASCII letters of s[from, to), leaving %XX escapes (upper-case hex) alone.
+void LowerOutsideEscapes(std::string& s, size_t from, size_t to) {
+  for (size_t i = from; i < to; ++i) {
+    if (s[i] == '%') {
+      i += 2;
+    } else {
+      s[i] = LowerAsciiChar(s[i]);
+    }
+  }
+}
+
+}  // namespace
+
+std::string CanonicalPayeeDid(std::string_view did) {
+  // RFC 3986 §6.2.2: %XX of an unreserved character decoded, other escapes in upper-case hex.
+  std::string out;
+  out.reserve(did.size());
+  for (size_t i = 0; i < did.size(); ++i) {
+    const int hi = did[i] == '%' && i + 2 < did.size() ? HexValue(did[i + 1]) : -1;
+    const int lo = hi >= 0 ? HexValue(did[i + 2]) : -1;
+    if (lo < 0) {
+      out += did[i];
+      continue;
+    }
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (IsUnreserved(c)) {
+      out += c;
+    } else {
+      out += '%';
+      out += UpperAsciiChar(did[i + 1]);
+      out += UpperAsciiChar(did[i + 2]);
+    }
+    i += 2;
+  }
+  constexpr std::string_view kWeb = "did:web:";
+  constexpr std::string_view kPkh = "did:pkh:";
+  if (out.compare(0, kWeb.size(), kWeb) == 0) {
+    // The host (with its %3A port) is case-insensitive; path components after ':' are not.
+    LowerOutsideEscapes(out, kWeb.size(), std::min(out.find(':', kWeb.size()), out.size()));
+  } else if (out.compare(0, kPkh.size(), kPkh) == 0) {
+    // did:pkh:eip155:<chain id>:<address>: a hex address (EIP-55 case is only a checksum).
+    const size_t ns_end = std::min(out.find(':', kPkh.size()), out.size());
+    std::string ns = out.substr(kPkh.size(), ns_end - kPkh.size());
+    LowerOutsideEscapes(ns, 0, ns.size());
+    if (ns == "eip155") {
+      LowerOutsideEscapes(out, kPkh.size(), out.size());
+    }
+  }
+  return out;
 }
 
 bool IsPayeeAddress(std::string_view s) {

@@ -164,6 +164,10 @@ void AppendMandateTermsJson(std::string& out, const MandateTerms& terms);
 // that take the same values (purchases, specs/mandate.md §7.2). All pure; safe from any thread.
 // A DID payee: did:<method>:<id>, no path, query or fragment, at most 512 bytes (§3.1.1).
 bool IsPayeeDid(std::string_view s);
+// The form in which DID payees are compared (§3.1.1): %XX of an unreserved character decoded
+// and other escapes in upper-case hex (RFC 3986 §6.2.2); the host part of did:web lower-cased;
+// the account of did:pkh:eip155 (namespace in any case) lower-cased. Idempotent.
+std::string CanonicalPayeeDid(std::string_view did);
 // An address payee: "0x" + 40 lower-case hex digits (§3.1.1).
 bool IsPayeeAddress(std::string_view s);
 // An ISO 18245 merchant category code: exactly four ASCII digits.

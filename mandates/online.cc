@@ -37,8 +37,8 @@ Result<signer::PublicKey> IssuerKeyResolver::ResolveVerificationMethod(
   return key->public_key;
 }
 
-Result<uint8_t> RegistryStatusSource::StatusOf(const StatusReference& ref, std::string_view,
-                                               int64_t) {
+Result<uint8_t> RegistryStatusSource::StatusOf(const StatusReference& ref,
+                                               std::string_view issuer, int64_t) {
   const std::string prefix = registry_.options().public_base_url + "/v1/status-lists/";
   auto unavailable = [&]() {
     return UnavailableError("status list " + ref.uri + " is not one of this service's",
@@ -59,6 +59,13 @@ Result<uint8_t> RegistryStatusSource::StatusOf(const StatusReference& ref, std::
   if (list_text.empty() || std::from_chars(list_text.data(), end, list).ptr != end ||
       registry_.StatusListUri(principal, list) != ref.uri) {
     return unavailable();
+  }
+  // Only the issuer's own lists speak for its mandates (as offline, verifier.cc): the list's
+  // principal must be the one whose issuer DID signed the mandate.
+  if (registry_.PrincipalOfIssuer(issuer) != principal) {
+    return UnavailableError("status list " + ref.uri + " is not a list of the mandate's issuer " +
+                                std::string(issuer),
+                            "status-unavailable");
   }
   identity::Tenant tenant(kv_, principal);
   Result<uint8_t> st = registry_.StatusAt(tenant, list, ref.idx);

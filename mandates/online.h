@@ -24,8 +24,9 @@ class IssuerKeyResolver final : public signer::DidResolver {
   signer::KeyStore& keys_;
 };
 
-// Reads statuses from the registry for URIs of this service's status lists; any other URI is
-// "status-unavailable". Thread safety: safe from any thread.
+// Reads statuses from the registry for URIs of this service's status lists of the mandate's
+// issuer (the principal of `issuer`); any other URI is "status-unavailable". Thread safety: safe
+// from any thread.
 class RegistryStatusSource final : public StatusSource {
  public:
   RegistryStatusSource(const MandateRegistry& registry, store::KvStore& kv)

@@ -110,7 +110,40 @@ bool IsAuthorityPattern(std::string_view authority) {
   return IsDomainPattern(host) || host == "localhost";
 }
 
+char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// True if `s` at `i` is '%' followed by the two hex digits of `code` (lower case), in any case.
+bool IsEscape(std::string_view s, size_t i, std::string_view code) {
+  return i + 2 < s.size() && s[i] == '%' && LowerAscii(s[i + 1]) == code[0] &&
+         LowerAscii(s[i + 2]) == code[1];
+}
+
 }  // namespace
+
+bool IsAmbiguousPathSegment(std::string_view seg) {
+  size_t params = seg.size();  // where path parameters (";..." or "%3b...") start
+  for (size_t i = 0; i < seg.size(); ++i) {
+    if (seg[i] == '\\' || IsEscape(seg, i, "2f") || IsEscape(seg, i, "5c")) {
+      return true;
+    }
+    if (params == seg.size() && (seg[i] == ';' || IsEscape(seg, i, "3b"))) {
+      params = i;
+    }
+  }
+  if (params == 0 && !seg.empty()) {
+    return true;  // ";x": an empty segment with parameters
+  }
+  std::string name;  // the segment before its parameters, %2e decoded
+  for (size_t i = 0; i < params; ++i) {
+    if (IsEscape(seg, i, "2e")) {
+      name += '.';
+      i += 2;
+    } else {
+      name += seg[i];
+    }
+  }
+  return name == "." || name == "..";
+}
 
 bool IsDomainPattern(std::string_view pattern) {
   if (pattern.substr(0, 2) == "*.") {
@@ -170,6 +203,14 @@ bool ResourceMatches(std::string_view pattern, std::string_view url) {
   SplitUrl u;
   if (!Split(pattern, p) || !Split(url, u) || p.scheme != u.scheme) {
     return false;
+  }
+  // A segment a server would resolve otherwise (".." and its disguises, encoded separators) could
+  // step out of what '*' or '**' allow: such a URL matches nothing. ParsePurchase refuses it.
+  for (size_t i = 1; i < u.segments.size(); ++i) {
+    if ((u.segments[i].empty() && i + 1 < u.segments.size()) ||
+        IsAmbiguousPathSegment(u.segments[i])) {
+      return false;
+    }
   }
   const size_t n = p.segments.size();
   const bool tail = p.segments.back() == "**";

@@ -22,8 +22,15 @@ bool DomainCovers(std::string_view parent, std::string_view child);
 // "/**" matches zero or more further segments. At most 2048 printable ASCII bytes; no '?', '#',
 // empty inner segments, "." or ".." segments, or "**" anywhere else.
 bool IsResourcePattern(std::string_view pattern);
-// True if `url` (scheme://host/path, query and fragment removed) matches `pattern`.
+// True if `url` (scheme://host/path, query and fragment removed) matches `pattern`. A URL with
+// an empty inner path segment or an ambiguous one (IsAmbiguousPathSegment) matches nothing.
 bool ResourceMatches(std::string_view pattern, std::string_view url);
+// True for a URL path segment that a server may resolve otherwise than a segment matcher reads
+// it (specs/mandate.md §7.2 `resource`): "." or ".." (also written %2e, any case), also when
+// followed by path parameters (";..." or "%3b..."), as in "..;x"; a segment that is empty before
+// such parameters (";x"); and a segment holding '\' or an encoded '/' or '\' (%2f, %5c, any
+// case).
+bool IsAmbiguousPathSegment(std::string_view seg);
 // True if every URL `child` matches is matched by `parent` (sound, not complete: may answer
 // false for some true inclusions, never true for a false one). REQUIRES: both are patterns.
 bool ResourceCovers(std::string_view parent, std::string_view child);

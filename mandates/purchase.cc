@@ -41,21 +41,6 @@ std::string_view WithoutQuery(std::string_view url) {
   return url.substr(0, url.find_first_of("?#"));
 }
 
-// "." or "..", also written with %2e: a server would resolve it, a segment matcher would not.
-bool IsDotSegment(std::string_view seg) {
-  std::string decoded;
-  for (size_t i = 0; i < seg.size(); ++i) {
-    if (seg[i] == '%' && i + 2 < seg.size() && seg[i + 1] == '2' &&
-        LowerAscii(seg[i + 2]) == 'e') {
-      decoded += '.';
-      i += 2;
-    } else {
-      decoded += seg[i];
-    }
-  }
-  return decoded == "." || decoded == "..";
-}
-
 // Checks an absolute http(s) URL (see ParsePurchase) and returns it with scheme and host
 // lower-cased (RFC 3986 §6.2.2.1); the path, query and fragment are kept as written.
 Result<std::string> NormalizeResource(std::string_view url, const std::string& pointer) {
@@ -110,8 +95,9 @@ Result<std::string> NormalizeResource(std::string_view url, const std::string& p
       const size_t slash = path.find('/', start);
       const bool last = slash == std::string_view::npos;
       const std::string_view seg = path.substr(start, last ? std::string_view::npos : slash - start);
-      if ((seg.empty() && !last) || IsDotSegment(seg)) {
-        return bad("empty, \".\" or \"..\" path segments are not allowed");
+      if ((seg.empty() && !last) || IsAmbiguousPathSegment(seg)) {
+        return bad("empty, \".\" or \"..\" path segments (also as %2e or with \";\" "
+                   "parameters) and encoded '/' or '\\' (%2f, %5c) are not allowed");
       }
       if (last) {
         break;
@@ -156,12 +142,11 @@ Result<Payee> ParsePurchasePayee(const json::Value& v, const std::string& pointe
   return p;
 }
 
-// The purchase payee as the matcher compares it: addresses and hosts in lower case.
+// The purchase payee as the matcher compares it: addresses and hosts in lower case, DIDs in
+// their canonical form (specs/mandate.md §3.1.1).
 Payee NormalizedPayee(const Payee& payee) {
   Payee p = payee;
-  if (p.type != PayeeType::kDid) {
-    p.value = Lower(p.value);
-  }
+  p.value = p.type == PayeeType::kDid ? CanonicalPayeeDid(p.value) : Lower(p.value);
   return p;
 }
 
@@ -172,6 +157,9 @@ bool PayeeMatches(const Payee& entry, const Payee& payee) {
   if (entry.type == PayeeType::kDomain) {
     // A purchase names one host; anything else ("*.x.example") matches no entry.
     return IsPlainHost(payee.value) && DomainMatches(entry.value, payee.value);
+  }
+  if (entry.type == PayeeType::kDid) {
+    return CanonicalPayeeDid(entry.value) == payee.value;  // payee: NormalizedPayee
   }
   return entry.value == payee.value;
 }

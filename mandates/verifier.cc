@@ -388,6 +388,12 @@ void TokenStatusListSource::Check(List& list) {
 Result<uint8_t> TokenStatusListSource::StatusOf(const StatusReference& ref,
                                                 std::string_view issuer, int64_t now) {
   std::string problem;  // why no list answered; built only when one did not
+  // Of the lists that qualify, the one issued last (largest iat) answers, whatever the order they
+  // were given in: an older list from before a revocation must not win (specs/mandate.md §7.3).
+  // Lists issued at the same second: the one with the higher status (an index past the end
+  // highest), so a tie never hides a non-zero status.
+  const List* best = nullptr;
+  Result<uint8_t> best_status = uint8_t{0};
   for (List& list : lists_) {
     if (!list.checked) {
       Check(list);
@@ -416,12 +422,22 @@ Result<uint8_t> TokenStatusListSource::StatusOf(const StatusReference& ref,
       continue;
     }
     Result<uint8_t> st = list.claims.statuses.Get(ref.idx);
-    if (!st.ok()) {
+    bool wins = best == nullptr || list.claims.issued_at > best->claims.issued_at;
+    if (!wins && list.claims.issued_at == best->claims.issued_at && best_status.ok()) {
+      wins = !st.ok() || *st > *best_status;
+    }
+    if (wins) {
+      best = &list;
+      best_status = std::move(st);
+    }
+  }
+  if (best != nullptr) {
+    if (!best_status.ok()) {
       return OutOfRangeError("index " + std::to_string(ref.idx) + " is past the end of " +
                                  ref.uri,
                              "status-index-out-of-range");
     }
-    return *st;
+    return *best_status;
   }
   if (problem.empty()) {
     problem = "no status list for " + ref.uri + " was given";

@@ -35,7 +35,8 @@ class StatusSource {
 // An offline status source: statuslist+jwt tokens fetched earlier, each verified (typ, kid via
 // the resolver, signature, iss, claims, 2 bits) the first time a lookup needs it and kept
 // decoded; on every lookup the list must be signed by the mandate's issuer and carry an exp not
-// yet reached. Thread safety: not synchronized.
+// yet reached, and of the lists that do, the one with the largest iat answers (ties: the higher
+// status). Thread safety: not synchronized.
 class TokenStatusListSource final : public StatusSource {
  public:
   explicit TokenStatusListSource(signer::DidResolver& resolver) : resolver_(resolver) {}

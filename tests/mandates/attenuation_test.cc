@@ -123,6 +123,19 @@ TEST(Attenuation, NarrowingAWildcardPayeeIsAccepted) {
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
+// DID payees are compared in their canonical form (specs/mandate.md §3.1.1): another spelling
+// of the parent's DID is the same payee, another DID is not.
+TEST(Attenuation, DidPayeesCompareInCanonicalForm) {
+  Status s = Check([](json::Value& c) {
+    *At(c, {"scope", "payees", "allow", "0", "value"}) = S("did:web:A.%45xample");
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  ExpectWidens(Check([](json::Value& c) {
+                 *At(c, {"scope", "payees", "allow", "0", "value"}) = S("did:web:a.example:x");
+               }),
+               "/scope/payees/allow/0");
+}
+
 TEST(Attenuation, DroppingABlockedPayeeIsRefused) {
   ExpectWidens(Check([](json::Value& c) { Remove(c, {"scope", "payees"}, "block"); }),
                "/scope/payees/block");

@@ -262,6 +262,29 @@ INSTANTIATE_TEST_SUITE_P(AllReasons, MandateTermsRefusal, ::testing::ValuesIn(kR
                            return std::string(param.param.name);
                          });
 
+TEST(PayeeDid, CanonicalForm) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"did:web:shop.example", "did:web:shop.example"},
+      {"did:web:Shop.EXAMPLE", "did:web:shop.example"},
+      {"did:web:shop%2Eexample", "did:web:shop.example"},
+      {"did:web:%53hop.example%3a8443:Path:A%2dB", "did:web:shop.example%3A8443:Path:A-B"},
+      {"did:web:shop.example%7e", "did:web:shop.example~"},
+      {"did:pkh:eip155:8453:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+       "did:pkh:eip155:8453:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913"},
+      {"did:pkh:EIP155:1:0XABCDEF0000000000000000000000000000000000",
+       "did:pkh:eip155:1:0xabcdef0000000000000000000000000000000000"},
+      {"did:pkh:solana:4sGjMW1sUnHzSxGspuhpqLDx6wiyjNtZ:7S3P4HxJpyyigGzodYwHtCxZyUQe9JiBMHyRWXArAaKv",
+       "did:pkh:solana:4sGjMW1sUnHzSxGspuhpqLDx6wiyjNtZ:7S3P4HxJpyyigGzodYwHtCxZyUQe9JiBMHyRWXArAaKv"},
+      {"did:key:z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvktH",
+       "did:key:z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvktH"},
+      {"did:example:A%3ab", "did:example:A%3Ab"},
+  };
+  for (const auto& [in, want] : cases) {
+    EXPECT_EQ(CanonicalPayeeDid(in), want) << in;
+    EXPECT_EQ(CanonicalPayeeDid(want), want) << want;  // idempotent
+  }
+}
+
 TEST(MandateTerms, ListSizeLimits) {
   struct Case {
     const char* dimension;

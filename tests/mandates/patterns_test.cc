@@ -66,6 +66,39 @@ TEST(ResourcePattern, Matches) {
   EXPECT_FALSE(ResourceMatches(q, "https://eu.cdn.example/img/cat.jpg"));
 }
 
+TEST(ResourcePattern, AmbiguousSegments) {
+  for (const char* seg : {".", "..", "%2e", "%2E%2e", ".%2e", "..;", ".;", "..;x=1", "%2e%2e;a",
+                          "..%3bx", "..%3B", ";", ";jsessionid=1", "a%2fb", "%2F", "a%5cb",
+                          "%5C..", "a\\b"}) {
+    EXPECT_TRUE(IsAmbiguousPathSegment(seg)) << seg;
+  }
+  for (const char* seg : {"", "v1", "...", "a..b", "..a", "a;b", ".a;b", "%2e%2e%2e", "%2g",
+                          "a%20b", "%25%32%65", "%2"}) {
+    EXPECT_FALSE(IsAmbiguousPathSegment(seg)) << seg;
+  }
+}
+
+// A URL a server would resolve outside the pattern matches nothing, even where '*' or '**' would
+// take the segment as written (purchases built without ParsePurchase reach the matcher too).
+TEST(ResourcePattern, PathTricksMatchNothing) {
+  const char* tail = "https://api.example.com/v1/**";
+  const char* star = "https://api.example.com/v1/*/public";
+  for (const char* url : {"https://api.example.com/v1/..;/admin",
+                          "https://api.example.com/v1/%2e%2e%2fadmin",
+                          "https://api.example.com/v1/a%2F..%2Fb",
+                          "https://api.example.com/v1/..%5cadmin",
+                          "https://api.example.com/v1/../admin",
+                          "https://api.example.com/v1/%2E%2E/admin",
+                          "https://api.example.com/v1//admin"}) {
+    EXPECT_FALSE(ResourceMatches(tail, url)) << url;
+  }
+  EXPECT_TRUE(ResourceMatches(star, "https://api.example.com/v1/a/public"));
+  EXPECT_FALSE(ResourceMatches(star, "https://api.example.com/v1/..;/public"));
+  EXPECT_FALSE(ResourceMatches(star, "https://api.example.com/v1/.;x/public"));
+  EXPECT_FALSE(ResourceMatches(star, "https://api.example.com/v1/x%2f..%2f..%2fadmin/public"));
+  EXPECT_FALSE(ResourceMatches(star, "https://api.example.com/v1/a%5C..%5C../public"));
+}
+
 TEST(ResourcePattern, CoversOnlyNarrowerPatterns) {
   const char* p = "https://api.example.com/v1/**";
   EXPECT_TRUE(ResourceCovers(p, p));

@@ -110,6 +110,43 @@ TEST(PurchaseCheck, PayeeBlocked) {
   EXPECT_EQ(Check(terms, BUY(DOMAIN_PAYEE("bad.example"), "")), Codes{});
 }
 
+// Other spellings of one DID do not slip past a list (specs/mandate.md §3.1.1): did:web hosts
+// in any case or with %XX of unreserved characters, did:pkh eip155 addresses in any case.
+TEST(PurchaseCheck, DidPayeesCompareInCanonicalForm) {
+  constexpr std::string_view terms = TERMS(
+      R"({"payees":{"block":[{"type":"did","value":"did:web:evil.example"},)"
+      R"({"type":"did","value":"did:pkh:eip155:8453:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913"},)"
+      R"({"type":"did","value":"did:web:shop.example:Stores:Main"},)"
+      R"({"type":"did","value":"did:key:z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvktH"}]}})");
+#define DID_PAYEE(did) R"({"type":"did","value":")" did R"("})"
+  for (const char* did : {"did:web:EVIL.example", "did:web:Evil.Example", "did:web:evil%2Eexample",
+                          "did:web:%65vil.example", "did:web:%45VIL%2eexample"}) {
+    const std::string buy = std::string(R"({"payee":{"type":"did","value":")") + did +
+                            R"("},"amount":"1000","asset":"USD"})";
+    EXPECT_EQ(Check(terms, buy), (Codes{{"payee-blocked", kM + "/scope/payees/block/0"}})) << did;
+  }
+  EXPECT_EQ(Check(terms, BUY(DID_PAYEE("did:pkh:eip155:8453:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"), "")),
+            (Codes{{"payee-blocked", kM + "/scope/payees/block/1"}}));
+  EXPECT_EQ(Check(terms, BUY(DID_PAYEE("did:pkh:EIP155:8453:0X833589FCD6EDB6E08F4C7C32D4F71B54BDA02913"), "")),
+            (Codes{{"payee-blocked", kM + "/scope/payees/block/1"}}));
+  // The host only: did:web path components keep their case.
+  EXPECT_EQ(Check(terms, BUY(DID_PAYEE("did:web:SHOP.example:Stores:Main"), "")),
+            (Codes{{"payee-blocked", kM + "/scope/payees/block/2"}}));
+  EXPECT_EQ(Check(terms, BUY(DID_PAYEE("did:web:shop.example:stores:main"), "")), Codes{});
+  // Another chain is another account; a did:key is case-sensitive base58.
+  EXPECT_EQ(Check(terms, BUY(DID_PAYEE("did:pkh:eip155:1:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913"), "")),
+            Codes{});
+  EXPECT_EQ(Check(terms, BUY(DID_PAYEE("did:key:z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvkth"), "")),
+            Codes{});
+  // Allow lists match in the same form, whichever side is spelled otherwise.
+  constexpr std::string_view allow =
+      TERMS(R"({"payees":{"allow":[{"type":"did","value":"did:web:Merchant.Example%3a8443"}]}})");
+  EXPECT_EQ(Check(allow, BUY(DID_PAYEE("did:web:merchant.example%3A8443"), "")), Codes{});
+  EXPECT_EQ(Check(allow, BUY(DID_PAYEE("did:web:merchant.example"), "")),
+            (Codes{{"payee-not-allowed", kM + "/scope/payees/allow"}}));
+#undef DID_PAYEE
+}
+
 TEST(PurchaseCheck, WildcardAllowWithBlockedSubdomain) {
   constexpr std::string_view terms = TERMS(R"({"payees":{"allow":[)" DOMAIN_PAYEE(
       "*.shop.example") R"(],"block":[)" DOMAIN_PAYEE("evil.shop.example") "]}}");
@@ -417,6 +454,16 @@ const Refusal kRefusals[] = {
     {"ResourceDotDot", P_OK(R"(,"resource":"https://shop.example/v1/../admin")"), "bad-resource", "/resource"},
     {"ResourceEncodedDotDot", P_OK(R"(,"resource":"https://shop.example/v1/%2E%2e/admin")"), "bad-resource", "/resource"},
     {"ResourceEmptySegment", P_OK(R"(,"resource":"https://shop.example/v1//admin")"), "bad-resource", "/resource"},
+    // Path tricks servers resolve past a segment matcher (specs/mandate.md §7.2 resource).
+    {"ResourceDotDotParams", P_OK(R"(,"resource":"https://shop.example/v1/..;/admin")"), "bad-resource", "/resource"},
+    {"ResourceDotParams", P_OK(R"(,"resource":"https://shop.example/v1/.;x/admin")"), "bad-resource", "/resource"},
+    {"ResourceEncodedDotDotParams", P_OK(R"(,"resource":"https://shop.example/v1/%2e%2E;jsessionid=1/admin")"), "bad-resource", "/resource"},
+    {"ResourceDotDotEncodedParams", P_OK(R"(,"resource":"https://shop.example/v1/..%3Bx/admin")"), "bad-resource", "/resource"},
+    {"ResourceEmptyWithParams", P_OK(R"(,"resource":"https://shop.example/v1/;x/admin")"), "bad-resource", "/resource"},
+    {"ResourceEncodedSlash", P_OK(R"(,"resource":"https://shop.example/v1/%2e%2e%2fadmin")"), "bad-resource", "/resource"},
+    {"ResourceEncodedSlashUpper", P_OK(R"(,"resource":"https://shop.example/v1/a%2F..%2Fb")"), "bad-resource", "/resource"},
+    {"ResourceEncodedBackslash", P_OK(R"(,"resource":"https://shop.example/v1/..%5cadmin")"), "bad-resource", "/resource"},
+    {"ResourceEncodedBackslashUpper", P_OK(R"(,"resource":"https://shop.example/v1/a%5C..%5Cb")"), "bad-resource", "/resource"},
     {"ResourceBadPort", P_OK(R"(,"resource":"https://shop.example:0/a")"), "bad-resource", "/resource"},
     {"ResourceWildcardHost", P_OK(R"(,"resource":"https://*.shop.example/a")"), "bad-resource", "/resource"},
     {"ResourceNonAscii", P_OK(R"(,"resource":"https://shop.example/caf\u00e9")"), "bad-resource", "/resource"},
