@@ -12,6 +12,7 @@
 
 #include "base/json.h"
 #include "base/secret.h"
+#include "cli/command_kit.h"
 #include "signer/did.h"
 #include "signer/jws.h"
 #include "signer/signature.h"
@@ -22,7 +23,7 @@ namespace {
 constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr std::string_view kSecretMember = "\"private_key_hex\"";
 constexpr size_t kSecretHexChars = 64;
-constexpr off_t kMaxKeyFileBytes = 4096;
+constexpr size_t kMaxKeyFileBytes = 4096;
 
 Status BadKeyFile(const std::string& path, const std::string& why) {
   return InvalidArgumentError(path + ": not a mandatectl key file (" + why + ")", "bad-key-file");
@@ -75,31 +76,15 @@ Result<SecretSpan> FindSecret(std::string_view text, const std::string& path) {
   return SecretSpan{i + 1, end};
 }
 
-// Reads a whole (small) file into wiping memory.
-Result<SecretBytes> ReadSecretFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return UnavailableError("cannot read " + path + ": " + strerror(errno), "key-file-io");
+// Reads a whole (small) file into wiping memory (command_kit.h's reader, with this file's
+// reasons).
+Result<SecretBytes> ReadKeyFileText(const std::string& path) {
+  Result<SecretBytes> text = ReadSecretFile(path, kMaxKeyFileBytes);
+  if (!text.ok()) {
+    return text.error().code() == StatusCode::kInvalidArgument
+               ? BadKeyFile(path, "not a regular file of at most 4 KiB")
+               : UnavailableError(text.error().message(), "key-file-io");
   }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxKeyFileBytes) {
-    close(fd);
-    return BadKeyFile(path, "not a regular file of at most 4 KiB");
-  }
-  SecretBytes text(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      close(fd);
-      return UnavailableError("cannot read " + path, "key-file-io");
-    }
-    got += static_cast<size_t>(n);
-  }
-  close(fd);
   return text;
 }
 
@@ -157,7 +142,7 @@ Status WriteKeyFile(const std::string& path, const signer::PrivateKey& key) {
 }
 
 Result<signer::PrivateKey> ReadKeyFile(const std::string& path) {
-  MD_ASSIGN_OR_RETURN(SecretBytes text, ReadSecretFile(path));
+  MD_ASSIGN_OR_RETURN(SecretBytes text, ReadKeyFileText(path));
   const std::string_view chars = text.chars();
   MD_ASSIGN_OR_RETURN(SecretSpan at, FindSecret(chars, path));
   // The structure is checked on a copy whose secret digits are zeros, so no unwiped copy of

@@ -3,8 +3,9 @@
 // verifier key it trusts (`audit verify` needs no server and no token).
 //
 // Selectors: --authorization, --mandate or --agent name one trail; without them the global
-// --principal (or MANDATED_PRINCIPAL) names the principal's, which --from and --to bound. An
-// export with none of them is the whole log (the operator's).
+// --principal names the principal's, which --from and --to bound, but only when given on the
+// command line: MANDATED_PRINCIPAL, set for every other command, selects nothing here. An
+// export with no selector is the whole log (the operator's).
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,8 +78,9 @@ Result<std::string> OutputPath(Context& ctx) {
 }
 
 // The trail query (specs/audit.md §4) of the command's selector, e.g. "authorization=atz_...";
-// "" for the whole log when `allow_none`. kInvalidArgument when several selectors, none (and
-// not `allow_none`), an empty id, or --from/--to without a principal selector are given.
+// "" for the whole log when `allow_none`. The principal is a selector only when it came from
+// --principal (ctx.principal_from_flag). kInvalidArgument when several selectors, none (and not
+// `allow_none`), an empty id, or --from/--to without a principal selector are given.
 Result<std::string> TrailQuery(const Context& ctx, bool allow_none) {
   std::string query;
   int named = 0;
@@ -93,13 +95,15 @@ Result<std::string> TrailQuery(const Context& ctx, bool allow_none) {
     query = std::string(kind) + "=" + Escaped(ids[0]);
     ++named;
   }
+  const std::string choose_one =
+      "give one of --authorization ID, --mandate ID, --agent ID or --principal ID";
   if (named > 1) {
-    return InvalidArgumentError(
-        "give one of --authorization ID, --mandate ID, --agent ID or --principal ID", "usage");
+    return InvalidArgumentError(choose_one, "usage");
   }
   const std::optional<std::string> from = Flag(ctx, "--from");
   const std::optional<std::string> to = Flag(ctx, "--to");
-  if (named == 0 && !ctx.principal.empty()) {
+  const bool principal = ctx.principal_from_flag && !ctx.principal.empty();
+  if (named == 0 && principal) {
     query = "principal=" + Escaped(ctx.principal);
     if (from.has_value()) {
       query += "&from=" + Escaped(*from);
@@ -114,7 +118,8 @@ Result<std::string> TrailQuery(const Context& ctx, bool allow_none) {
   }
   if (named == 0 && !allow_none) {
     return InvalidArgumentError(
-        "give one of --authorization ID, --mandate ID, --agent ID or --principal ID", "usage");
+        choose_one + (ctx.principal.empty() ? "" : " (MANDATED_PRINCIPAL does not select a trail)"),
+        "usage");
   }
   return query;
 }
@@ -485,8 +490,9 @@ std::vector<Command> AuditCommands() {
        Trail},
       {"audit export", "[" + selector + "] -o FILE",
        "save an export bundle (specs/audit.md §5) of a trail, byte for byte, with the signed "
-       "checkpoint and a proof for each event; with no selector (and no MANDATED_PRINCIPAL) "
-       "the whole log (operator); -o - writes it to standard output",
+       "checkpoint and a proof for each event; with no selector the whole log (operator "
+       "token; MANDATED_PRINCIPAL selects nothing here, --principal does); -o - writes it to "
+       "standard output",
        Export},
       {"audit verify", "BUNDLE [--key VKEY | --key-file FILE] [--checkpoint NOTE_FILE]...",
        "verify an export bundle offline (no server): the checkpoint's signature under the "
@@ -498,7 +504,7 @@ std::vector<Command> AuditCommands() {
       {"audit checkpoint", "[--new] [-o FILE]",
        "print (or save, -o) the latest signed checkpoint note exactly; keep it to check later "
        "bundles with `audit verify --checkpoint`; --new publishes one of the current tree "
-       "first (POST /v1/audit/checkpoints, operator)",
+       "first (POST /v1/audit/checkpoints, auditor or operator)",
        Checkpoint},
       {"audit key", "",
        "print the audit verifier key (NAME+HASH+KEY) that `audit verify --key` trusts",

@@ -28,7 +28,7 @@ constexpr int kApprovalRequired = 4;
 // Lifetime of approval evidence (specs/authorization.md §7 allows at most 300 s).
 constexpr int64_t kEvidenceLifetimeSeconds = 120;
 
-bool IsSessionToken(const Context& ctx) { return ctx.token.rfind("ses_", 0) == 0; }
+bool IsSessionToken(const Context& ctx) { return ctx.token.chars().starts_with("ses_"); }
 
 // Unix seconds of member `key` as RFC 3339 UTC; "" when absent.
 std::string TimeOf(const json::Value& v, const char* key) {
@@ -455,7 +455,7 @@ std::vector<Command> AuthorizationCommands() {
        std::string("release a reservation (reserved, or pending an approval)") + kRetry,
        [](Context& ctx) { return MoveReservation(ctx, "void"); }},
       ListOf("approvals", "approvals",
-             "[--state pending|approved|denied|expired] [--after ID] "
+             "[--state pending|approved|denied|expired|withdrawn] [--after ID] "
              "[--limit N]",
              "list the principal's step-up approvals (approver, admin)",
              {"--state", "--after", "--limit"}, ApprovalLine),

@@ -3,12 +3,18 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <array>
 #include <charconv>
 #include <iterator>
+
+#include "base/random.h"
 
 namespace mandated::cli {
 namespace {
@@ -44,7 +50,7 @@ Output Render(const Context& ctx, const Result<ApiResponse>& r, const LineFn& hu
   Output o;
   if (!r.ok()) {
     o.err = "mandatectl: " + r.error().message() + "\n";
-    o.exit_code = 3;
+    o.exit_code = r.error().code() == StatusCode::kUnavailable ? 3 : 2;
     return o;
   }
   Result<json::Value> body = json::Parse(r->body);
@@ -250,19 +256,93 @@ Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
   return out;
 }
 
-Status WriteOutput(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
   }
-  const bool written = fwrite(content.data(), 1, content.size(), f) == content.size();
-  const bool closed = fclose(f) == 0;
-  if (!written || !closed || rename(tmp.c_str(), path.c_str()) != 0) {
-    remove(tmp.c_str());
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+      static_cast<uint64_t>(st.st_size) > max_bytes) {
+    close(fd);
+    return InvalidArgumentError(path + " is not a regular file of at most " +
+                                    std::to_string(max_bytes) + " bytes",
+                                "not-a-small-file");
+  }
+  SecretBytes text(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      close(fd);
+      return UnavailableError("cannot read " + path, "io");
+    }
+    got += static_cast<size_t>(n);
+  }
+  close(fd);
+  return text;
+}
+
+namespace {
+
+// Writes `content` to a new file beside `path` and renames it over `path`. The temporary file
+// is created under a random name with O_EXCL|O_NOFOLLOW (never an existing file or a link
+// planted there), with `mode` (0600: exactly that; else less the umask).
+Status WriteThroughTemporary(const std::string& path, std::string_view content, mode_t mode) {
+  auto failed = [&] {
     return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
+  };
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
+    std::array<uint8_t, 8> noise{};
+    if (Status s = SystemRandom::Get().Fill(noise); !s.ok()) {
+      return UnavailableError("cannot write " + path + ": " + s.message(), "io");
+    }
+    static const char kHex[] = "0123456789abcdef";
+    tmp = path + ".tmp-";
+    for (uint8_t b : noise) {
+      tmp += {kHex[b >> 4], kHex[b & 15]};
+    }
+    fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 && errno != EEXIST) {
+      return failed();
+    }
+  }
+  if (fd < 0) {
+    return failed();
+  }
+  bool ok = mode != 0600 || fchmod(fd, 0600) == 0;
+  for (size_t done = 0; ok && done < content.size();) {
+    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    ok = n > 0;
+    done += ok ? static_cast<size_t>(n) : 0;
+  }
+  ok = ok && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  ok = ok && rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    Status s = failed();
+    unlink(tmp.c_str());
+    return s;
   }
   return OkStatus();
+}
+
+}  // namespace
+
+Status WriteOutput(const std::string& path, const std::string& content) {
+  return WriteThroughTemporary(path, content, 0666);
+}
+
+Status WriteSecretOutput(const std::string& path, std::string_view content) {
+  return WriteThroughTemporary(path, content, 0600);
 }
 
 }  // namespace mandated::cli

@@ -12,16 +12,20 @@
 
 #include "base/json.h"
 #include "base/result.h"
+#include "base/secret.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
 
 namespace mandated::cli {
 
-// One parsed command line. Thread safety: a value; one command at a time.
+// One parsed command line. Thread safety: move-only (it holds the token); one command at a time.
 struct Context {
-  std::string server;
-  std::string token;
+  std::string server;  // without a trailing "/"
+  SecretBytes token;   // --token, --token-file or MANDATED_TOKEN; empty when none is given
   std::string principal;  // --principal or MANDATED_PRINCIPAL; "" when neither is given
+  // Whether `principal` came from --principal on the command line (audit commands select a
+  // principal's trail only then; MANDATED_PRINCIPAL alone does not).
+  bool principal_from_flag = false;
   bool json = false;
   bool help = false;
   std::vector<std::string> positional;
@@ -47,7 +51,8 @@ Output Usage(const std::string& text, int code = 2);
 Output UsageError(const std::string& command, const std::string& message);
 
 // Prints a server answer: JSON as is with --json, else through `human` for 2xx, and the
-// problem's type and detail for errors (exit 1). No answer at all is exit 3.
+// problem's type and detail for errors (exit 1). No answer at all (kUnavailable) is exit 3; a
+// request that could not be made (kInvalidArgument, e.g. a bad server URL) is exit 2.
 Output Render(const Context& ctx, const Result<ApiResponse>& r, const LineFn& human);
 
 // A member as text: strings as they are, other values as JSON; "" when absent.
@@ -58,9 +63,16 @@ std::string UtcTime(int64_t unix_seconds);
 // The whole content of `path`, or of standard input for "-". kUnavailable ("io") when it cannot
 // be read, kInvalidArgument ("too-large") when it holds more than `max_bytes`.
 Result<std::string> ReadInput(const std::string& path, size_t max_bytes);
-// Writes `content` to `path` exactly (replacing it) through a temporary file and a rename.
-// kUnavailable ("io") naming the path when it cannot.
+// The whole content of the regular file `path` (at most `max_bytes`) in wiping memory.
+// kUnavailable ("io") when it cannot be read, kInvalidArgument ("not-a-small-file") when it is
+// not a regular file or is larger.
+Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes);
+// Writes `content` to `path` exactly (replacing it) through a new temporary file beside it
+// (created with O_EXCL|O_NOFOLLOW under a random name, mode 0666 less the umask), fsync and a
+// rename. kUnavailable ("io") naming the path when it cannot.
 Status WriteOutput(const std::string& path, const std::string& content);
+// As WriteOutput, for files that hold a secret (a token): the file is mode 0600 from creation.
+Status WriteSecretOutput(const std::string& path, std::string_view content);
 
 // The last value of a command flag, or nullopt.
 std::optional<std::string> Flag(const Context& ctx, const std::string& name);

@@ -5,6 +5,10 @@
 
 #include <stdlib.h>
 
+#include <optional>
+#include <string_view>
+#include <utility>
+
 #include "cli/command_kit.h"
 
 namespace mandated::cli {
@@ -15,6 +19,9 @@ std::vector<Command> AuditCommands();
 std::vector<Command> UsageCommands();
 
 namespace {
+
+// A token file larger than this is not a token file.
+constexpr size_t kMaxTokenFileBytes = 16 * 1024;
 
 std::string PrincipalLine(const json::Value& p) {
   std::string line = Str(p, "id") + "  " + Str(p, "name");
@@ -44,7 +51,7 @@ std::vector<Command> OperatorCommands() {
          o.out = std::string("mandatectl ") + MANDATED_VERSION + "\n";
          return o;
        }},
-      {"health", "", "check that the server is up (GET /healthz and /readyz)",
+      {"health", "", "check that the server is ready to serve (GET /readyz)",
        [](Context& ctx) {
          return Call(ctx, Method::kGet, "/readyz", "", [&](const json::Value& v) {
            return ctx.server + ": " + Str(v, "status") + "\n";
@@ -122,16 +129,20 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
   std::string s =
       "mandatectl: the client of a mandated server, for its operator, principals' admins and "
       "agents.\n\n"
-      "Usage: mandatectl [--server URL] [--token TOKEN] [--principal ID] [--json] COMMAND [ARGS]"
-      "\n\n"
+      "Usage: mandatectl [--server URL] [--token-file FILE | --token TOKEN] [--principal ID] "
+      "[--json]\n                  COMMAND [ARGS]\n\n"
       "Global flags:\n"
-      "  --server URL      server base URL (env MANDATED_SERVER; default http://127.0.0.1:8420)\n"
-      "  --token TOKEN     bearer token: the operator token, a credential (crd_...) or, for\n"
-      "                    `session show|end` and the agent's `authorize`, `authorizations`,\n"
-      "                    `capture`, `void` and `headroom`, a session token (ses_...)\n"
-      "                    (env MANDATED_TOKEN)\n"
+      "  --server URL      server base URL, http:// or https:// (env MANDATED_SERVER; default\n"
+      "                    http://127.0.0.1:8420)\n"
+      "  --token-file FILE the bearer token, read from FILE (one line): the operator token, a\n"
+      "                    credential (crd_...) or, for `session show|end` and the agent's\n"
+      "                    `authorize`, `authorizations`, `capture`, `void` and `headroom`, a\n"
+      "                    session token (ses_...) (env MANDATED_TOKEN holds the token itself)\n"
+      "  --token TOKEN     the bearer token on the command line, where other local users can\n"
+      "                    see it (ps, /proc): prefer MANDATED_TOKEN or --token-file\n"
       "  --principal ID    the principal (prn_...) that users, credentials, agents and sessions\n"
-      "                    commands act on (env MANDATED_PRINCIPAL)\n"
+      "                    commands act on (env MANDATED_PRINCIPAL); `audit trail|export` select\n"
+      "                    a principal's trail only with --principal itself\n"
       "  --json            print the server's JSON instead of text\n"
       "  --help            help for mandatectl or for one command\n\nCommands:\n";
   std::string group;
@@ -145,9 +156,27 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
   }
   s += "\nExit codes: 0 ok, 1 refused by the server (or, for `mandates verify`, an invalid\n"
        "verdict; for `authorize`, denied; for `audit verify`, a bundle that does not verify),\n"
-       "2 usage or local error (e.g. a key file), 3 server unreachable,\n"
+       "2 usage or local error (e.g. a key file, a bad server URL), 3 server unreachable,\n"
        "4 `authorize` needs a person's approval (approval_required).\n";
   return s;
+}
+
+// The bearer token of --token-file: the file's one line, without its line end.
+// kUnavailable when it cannot be read; kInvalidArgument when it is empty, holds more than one
+// line or is not a small regular file.
+Result<SecretBytes> TokenFromFile(const std::string& path) {
+  MD_ASSIGN_OR_RETURN(SecretBytes text, ReadSecretFile(path, kMaxTokenFileBytes));
+  std::string_view line = text.chars();
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
+    line.remove_suffix(1);
+  }
+  if (line.empty()) {
+    return InvalidArgumentError(path + " is empty", "usage");
+  }
+  if (line.find_first_of("\r\n") != std::string_view::npos) {
+    return InvalidArgumentError(path + " holds more than one line", "usage");
+  }
+  return SecretBytes(AsBytes(line));
 }
 
 }  // namespace
@@ -159,8 +188,12 @@ Output RunCommand(const std::vector<std::string>& args) {
   const char* env_token = getenv("MANDATED_TOKEN");
   const char* env_principal = getenv("MANDATED_PRINCIPAL");
   ctx.server = env_server != nullptr && *env_server != '\0' ? env_server : "http://127.0.0.1:8420";
-  ctx.token = env_token != nullptr ? env_token : "";
+  if (env_token != nullptr) {
+    ctx.token = SecretBytes(AsBytes(env_token));
+  }
   ctx.principal = env_principal != nullptr ? env_principal : "";
+  std::optional<std::string> token_file;
+  bool token_given = false;
   std::vector<std::string> words;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -178,9 +211,15 @@ Output RunCommand(const std::vector<std::string>& args) {
     } else if (a == "--server") {
       if (!value(&ctx.server)) return Usage("mandatectl: --server needs a URL\n");
     } else if (a == "--token") {
-      if (!value(&ctx.token)) return Usage("mandatectl: --token needs a value\n");
+      if (i + 1 >= args.size()) return Usage("mandatectl: --token needs a value\n");
+      ctx.token = SecretBytes(AsBytes(args[++i]));
+      token_given = true;
+    } else if (a == "--token-file") {
+      token_file.emplace();
+      if (!value(&*token_file)) return Usage("mandatectl: --token-file needs a file\n");
     } else if (a == "--principal") {
       if (!value(&ctx.principal)) return Usage("mandatectl: --principal needs an id\n");
+      ctx.principal_from_flag = true;
     } else if (a.rfind("--", 0) == 0) {
       std::string v;
       if (!value(&v)) return Usage("mandatectl: " + a + " needs a value\n");
@@ -188,6 +227,12 @@ Output RunCommand(const std::vector<std::string>& args) {
     } else {
       words.push_back(a);
     }
+  }
+  if (token_given && token_file.has_value()) {
+    return Usage("mandatectl: give --token or --token-file, not both\n");
+  }
+  while (!ctx.server.empty() && ctx.server.back() == '/') {
+    ctx.server.pop_back();
   }
   // Longest command name that prefixes the words.
   const Command* found = nullptr;
@@ -218,6 +263,13 @@ Output RunCommand(const std::vector<std::string>& args) {
                      (found->usage.empty() ? "" : " " + found->usage) + "\n  " + found->summary +
                      "\n",
                  0);
+  }
+  if (token_file.has_value()) {
+    Result<SecretBytes> token = TokenFromFile(*token_file);
+    if (!token.ok()) {
+      return Usage("mandatectl: --token-file: " + token.error().message() + "\n");
+    }
+    ctx.token = std::move(*token);
   }
   ctx.positional.assign(words.begin() + static_cast<long>(used), words.end());
   return found->run(ctx);

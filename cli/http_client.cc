@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <functional>
+#include <regex>
 
 namespace mandated::cli {
 namespace {
@@ -21,20 +22,48 @@ Result<ApiResponse> Convert(const httplib::Result& r, const std::string& server)
   return out;
 }
 
+// kInvalidArgument unless `server` is http:// or https:// and a host with an optional port: the
+// form httplib parses (it would take anything else for a host name and fail to connect).
+Status CheckServer(const std::string& server) {
+  static const std::regex kServer(R"((https?)://(\[[0-9:]+\]|[^:/?#\[\]@]+)(:[0-9]{1,5})?)");
+  if (server.rfind("http://", 0) != 0 && server.rfind("https://", 0) != 0) {
+    return InvalidArgumentError("bad server URL \"" + server + "\": use http:// or https://",
+                                "bad-server-url");
+  }
+  if (!std::regex_match(server, kServer)) {
+    return InvalidArgumentError(
+        "bad server URL \"" + server + "\": want http[s]://HOST[:PORT], without a path",
+        "bad-server-url");
+  }
+  return OkStatus();
+}
+
 // Sends one request with the bearer token (if any). httplib throws on a malformed URL; that is
 // the only exception it raises here, and it becomes kInvalidArgument.
 Result<ApiResponse> Send(
-    const std::string& server, const std::string& token,
+    const std::string& server, const SecretBytes& token,
     const std::function<httplib::Result(httplib::Client&, const httplib::Headers&)>& send) {
   try {
+    if (Status s = CheckServer(server); !s.ok()) {
+      return s;
+    }
     httplib::Client c(server);
     c.set_connection_timeout(5, 0);
     c.set_read_timeout(30, 0);
     httplib::Headers h;
     if (!token.empty()) {
-      h.emplace("Authorization", "Bearer " + token);
+      // The header is a std::string: this one is wiped after the request; httplib's own copies
+      // of it are not.
+      std::string bearer;
+      bearer.reserve(7 + token.size());  // one buffer: no partial copy is left behind
+      bearer.append("Bearer ").append(token.chars());
+      h.emplace("Authorization", std::move(bearer));
     }
-    return Convert(send(c, h), server);
+    Result<ApiResponse> r = Convert(send(c, h), server);
+    for (auto& [name, value] : h) {
+      SecureWipe(value.data(), value.size());
+    }
+    return r;
   } catch (const std::exception& e) {
     return InvalidArgumentError(std::string("bad server URL: ") + e.what(), "bad-server-url");
   }
@@ -42,8 +71,12 @@ Result<ApiResponse> Send(
 
 }  // namespace
 
-ApiClient::ApiClient(std::string server, std::string token)
-    : server_(std::move(server)), token_(std::move(token)) {}
+ApiClient::ApiClient(std::string server, const SecretBytes& token)
+    : server_(std::move(server)), token_(token.Clone()) {
+  while (!server_.empty() && server_.back() == '/') {
+    server_.pop_back();
+  }
+}
 
 Result<ApiResponse> ApiClient::Get(const std::string& path) {
   return Send(server_, token_, [&](httplib::Client& c, const httplib::Headers& h) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "base/secret.h"
 
 namespace mandated::cli {
 
@@ -18,10 +19,12 @@ struct ApiResponse {
 // Thread safety: one instance per thread.
 class ApiClient {
  public:
-  // `server` is a base URL such as "http://127.0.0.1:8420"; `token` may be empty.
-  ApiClient(std::string server, std::string token);
+  // `server` is a base URL such as "http://127.0.0.1:8420" (a trailing "/" is dropped);
+  // `token` may be empty.
+  ApiClient(std::string server, const SecretBytes& token);
 
   // kUnavailable ("server-unreachable") when no HTTP answer arrives; any HTTP status is OK.
+  // kInvalidArgument ("bad-server-url") when the server is not http[s]://HOST[:PORT].
   Result<ApiResponse> Get(const std::string& path);
   // With an `idempotency_key`, sends it as the Idempotency-Key header
   // (specs/authorization.md §6).
@@ -31,7 +34,7 @@ class ApiClient {
 
  private:
   std::string server_;
-  std::string token_;
+  SecretBytes token_;
 };
 
 }  // namespace mandated::cli

@@ -80,7 +80,7 @@ std::string MandateLine(const json::Value& m) {
 }
 
 // Renders a record answer and, when --token-out is given and the call succeeded, writes the
-// record's compact token to that file (exit 2 if it cannot be written).
+// record's compact token to that file, mode 0600 (exit 2 if it cannot be written).
 Output WithTokenOut(const Context& ctx, const std::string& command, Result<ApiResponse> r,
                     const LineFn& line) {
   Output o = Render(ctx, r, line);
@@ -91,7 +91,7 @@ Output WithTokenOut(const Context& ctx, const std::string& command, Result<ApiRe
   Result<json::Value> record = json::Parse(r->body);
   const std::string token = record.ok() ? Str(*record, "token") : "";
   Status written = token.empty() ? InvalidArgumentError("the answer holds no token", "usage")
-                                 : WriteOutput(*token_out, token + "\n");
+                                 : WriteSecretOutput(*token_out, token + "\n");
   if (!written.ok()) {
     o.err += "mandatectl " + command + ": " + written.message() + "\n";
     o.exit_code = 2;
@@ -366,7 +366,7 @@ Output Fetch(Context& ctx) {
     return UsageError("mandates fetch", made.message());
   }
   // Public documents: no credential is sent.
-  ApiClient client(ctx.server, "");
+  ApiClient client(ctx.server, SecretBytes());
   json::Value written = json::Value::Array();
   std::string text;
   for (const auto& [path, name] : wanted) {
@@ -402,13 +402,14 @@ std::vector<Command> MandateCommands() {
        "--agent ID [--parent ID] --valid-from RFC3339 --valid-until RFC3339 --terms FILE|- "
        "[--token-out FILE]",
        "issue a mandate (or delegate from --parent); prints the record JSON, --token-out "
-       "writes its compact token",
+       "writes its compact token (mode 0600)",
        Issue},
       ListOf("mandates", "mandates", "[--agent ID] [--after ID] [--limit N]",
              "list the principal's mandates, or one agent's", {"--agent", "--after", "--limit"},
              MandateLine),
       {"mandates show", "ID [--token-out FILE]",
-       "show one mandate (--json for terms and token; --token-out writes its token)", Show},
+       "show one mandate (--json for terms and token; --token-out writes its token, mode 0600)",
+       Show},
       OnOne("mandates", "revoke", "mandates", "revoke a mandate and its descendants for good",
             MandateLine),
       OnOne("mandates", "suspend", "mandates", "suspend an active mandate", MandateLine),

@@ -5,10 +5,12 @@
 // Exit codes and output are asserted exactly: the README's compliance quickstart runs these.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <regex>
 #include <string>
 #include <utility>
@@ -18,6 +20,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/random.h"
+#include "cli/commands.h"
 #include "mandates/credential.h"
 #include "signer/signature.h"
 #include "tests/support/mandatectl_run.h"
@@ -59,6 +62,30 @@ std::string Joined(const std::vector<std::string>& lines) {
   for (const std::string& l : lines) out += l + "\n";
   return out;
 }
+
+// Sets an environment variable for one scope and then restores it. Thread safety: test thread.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = getenv(name)) {
+      old_ = old;
+    }
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_.has_value()) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 class CliAuditTest : public testing::MandatectlTest {
  protected:
@@ -149,6 +176,57 @@ TEST_F(CliAuditTest, EveryAuditCommandHasHelp) {
   EXPECT_TRUE(Has(top.out, "  audit trail --authorization ID | --mandate ID | --agent ID | "
                            "--principal ID [--from T] [--to T]\n"));
   EXPECT_TRUE(Has(top.out, "for `audit verify`, a bundle that does not verify"));
+  // Any audit reader may publish a checkpoint (the route needs audit: read).
+  EXPECT_TRUE(Has(Exec({"audit", "checkpoint", "--help"}).out,
+                  "(POST /v1/audit/checkpoints, auditor or operator)\n"));
+  EXPECT_TRUE(Has(Exec({"audit", "export", "--help"}).out,
+                  "MANDATED_PRINCIPAL selects nothing here, --principal does"));
+}
+
+// MANDATED_PRINCIPAL, exported for every other command (the README's quickstart), selects no
+// audit trail: only --principal on the command line does. With only the variable set, the
+// operator's `audit export` is the whole log, and an auditor's is refused as such.
+TEST_F(CliAuditTest, EnvironmentPrincipalSelectsNoTrail) {
+  ScopedEnv env("MANDATED_PRINCIPAL", principal_);
+  Output exported = RunCommand(
+      {"--server", url_, "--token", op_, "audit", "export", "-o", Path("env.ndjson")});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const std::vector<std::string> lines = Lines(testing::ReadFileOrDie(Path("env.ndjson")));
+  EXPECT_EQ(exported.out, "wrote " + Path("env.ndjson") + ": " +
+                              std::to_string(lines.size() - 1) + " events, checkpoint size " +
+                              std::to_string(lines.size() - 1) + "\n");
+  Ran whole = Verify({Path("env.ndjson"), "--key", vkey_});
+  EXPECT_EQ(whole.exit_code, 0) << whole.out;
+  EXPECT_EQ(whole.out, WholeSummary(lines) + "verified\n");
+  EXPECT_EQ(lines.size(), ExportAll("all.ndjson").size());
+
+  // --principal itself still selects the principal's trail, with a proof for each event.
+  Output mine = RunCommand({"--server", url_, "--token", op_, "--principal", principal_, "audit",
+                            "export", "-o", Path("mine.ndjson")});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  Ran proofs = Verify({Path("mine.ndjson"), "--key", vkey_});
+  EXPECT_EQ(proofs.exit_code, 0) << proofs.out;
+  EXPECT_EQ(LineValue(proofs.out, "events"),
+            std::to_string(Lines(testing::ReadFileOrDie(Path("mine.ndjson"))).size() - 1) +
+                " (each with an inclusion proof)");
+
+  // The auditor asked for the whole log, which is the operator's: refused.
+  Output auditor = RunCommand(
+      {"--server", url_, "--token", auditor_, "audit", "export", "-o", Path("auditor.ndjson")});
+  EXPECT_EQ(auditor.exit_code, 1);
+  EXPECT_TRUE(Has(auditor.err, "error 400 (urn:mandated:problem:audit-query-invalid)"))
+      << auditor.err;
+  // A trail needs a selector, and the variable is not one.
+  Output trail = RunCommand({"--server", url_, "--token", auditor_, "audit", "trail"});
+  EXPECT_EQ(trail.exit_code, 2);
+  EXPECT_EQ(trail.err,
+            "mandatectl audit trail: give one of --authorization ID, --mandate ID, --agent ID or "
+            "--principal ID (MANDATED_PRINCIPAL does not select a trail)\n");
+  Output bounded = RunCommand({"--server", url_, "--token", auditor_, "audit", "trail", "--from",
+                               "2026-01-01T00:00:00Z"});
+  EXPECT_EQ(bounded.exit_code, 2);
+  EXPECT_EQ(bounded.err,
+            "mandatectl audit trail: --from and --to bound a --principal trail only\n");
 }
 
 TEST_F(CliAuditTest, KeyAndCheckpoint) {

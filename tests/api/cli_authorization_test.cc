@@ -147,6 +147,12 @@ TEST_F(CliAuthorizationTest, EveryAuthorizationCommandHasHelp) {
     EXPECT_EQ(o.out.rfind("Usage: mandatectl " + name + " ", 0), 0u) << o.out;
   }
   EXPECT_NE(Exec({"authorize", "--help"}).out.find("4 approval_required"), std::string::npos);
+  // Every state the server filters on, `withdrawn` included.
+  EXPECT_EQ(Exec({"approvals", "list", "--help"}).out.rfind(
+                "Usage: mandatectl approvals list "
+                "[--state pending|approved|denied|expired|withdrawn] [--after ID] [--limit N]\n",
+                0),
+            0u);
   EXPECT_NE(Exec({"users", "create", "--help"}).out.find("[--did DID]"), std::string::npos);
   Ran top = Exec({"--help"});
   EXPECT_NE(top.out.find("  headroom --mandate ID | --agent ID\n"), std::string::npos);

@@ -1,8 +1,11 @@
 // mandatectl mandate commands against a real server: issue, list, show, state changes, and the
 // same verdict from `mandates verify` online and `mandates verify --offline` over the documents
 // `mandates fetch` downloads (valid, revoked, suspended, tampered, purchase, chain, stale list).
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +221,41 @@ TEST_F(CliMandateTest, IssuesListsShowsAndChangesState) {
                          "--valid-until", valid_until_, "--terms", Path("nope.json")})
                 .exit_code,
             2);
+}
+
+// A token file is a secret: --token-out creates it mode 0600 whatever the umask, under a new
+// temporary name (a link planted at "<file>.tmp" is not followed), and replaces an older file.
+TEST_F(CliMandateTest, TokenOutIsMode0600) {
+  WriteFile(Path("t.jwt"), "old\n");
+  ASSERT_EQ(chmod(Path("t.jwt").c_str(), 0644), 0);
+  ASSERT_EQ(symlink(Path("victim").c_str(), Path("t.jwt.tmp").c_str()), 0);
+  const mode_t umask_before = umask(0);  // the old fopen gave 0666 under it
+  json::Value m = Issue("t");
+  Output shown =
+      InPrincipal({"mandates", "show", testing::StringField(m, "id"), "--token-out", Path("s.jwt")});
+  umask(umask_before);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  for (const char* name : {"t.jwt", "s.jwt"}) {
+    struct stat st {};
+    ASSERT_EQ(lstat(Path(name).c_str(), &st), 0) << name;
+    EXPECT_TRUE(S_ISREG(st.st_mode)) << name;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << name;
+    EXPECT_EQ(testing::ReadFileOrDie(Path(name)), testing::StringField(m, "token") + "\n");
+  }
+  struct stat victim {};
+  EXPECT_EQ(lstat(Path("victim").c_str(), &victim), -1);
+  EXPECT_EQ(errno, ENOENT);
+  // No temporary file is left behind.
+  std::vector<std::string> names;
+  DIR* dir = opendir(Path("").c_str());
+  ASSERT_NE(dir, nullptr);
+  while (const dirent* e = readdir(dir)) {
+    if (std::string(e->d_name).find(".jwt.tmp") != std::string::npos) {
+      names.push_back(e->d_name);
+    }
+  }
+  closedir(dir);
+  EXPECT_EQ(names, std::vector<std::string>{"t.jwt.tmp"});
 }
 
 // The main path: a mandate verifies online and offline alike while active, and both say
