@@ -722,6 +722,11 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
 }
 
 Result<Authorization> Authorizer::Get(const identity::Tenant& t, const std::string& id) {
+  return GetAt(t, id, clock_.NowUnixSeconds());
+}
+
+Result<Authorization> Authorizer::GetAt(const identity::Tenant& t, const std::string& id,
+                                        int64_t now) {
   MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAtzKind, id));
   if (!raw) return NotFoundError("no authorization " + id, "authorization-not-found");
   MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
@@ -729,7 +734,7 @@ Result<Authorization> Authorizer::Get(const identity::Tenant& t, const std::stri
   if (!a.ok()) {
     return DataLossError("stored authorization " + id + " does not parse", "corrupt-record");
   }
-  return EffectiveAt(std::move(*a), clock_.NowUnixSeconds());
+  return EffectiveAt(std::move(*a), now);
 }
 
 Result<std::vector<Authorization>> Authorizer::List(const identity::Tenant& t,
@@ -770,7 +775,8 @@ Result<Authorizer::Hold*> Authorizer::LiveHoldLocked(PrincipalState& ps,
                                                      std::string_view verb) {
   auto it = ps.holds.find(id);
   if (it == ps.holds.end()) {
-    MD_ASSIGN_OR_RETURN(Authorization a, Get(t, id));
+    // At the principal's time, which lapsed the hold (the clock may have stepped back since).
+    MD_ASSIGN_OR_RETURN(Authorization a, GetAt(t, id, NowLocked(ps)));
     if (!actor.agent_id.empty() && a.agent_id != actor.agent_id) {
       return NotFoundError("no authorization " + id, "authorization-not-found");
     }
@@ -1282,10 +1288,12 @@ Result<size_t> Authorizer::SweepOnce() {
   for (auto& [principal, ps] : states) {
     std::map<std::string, Authorization> lapsed;
     std::vector<std::string> swept;
+    int64_t sweep_now = 0;  // the principal's time (never backwards) that lapsed them
     {
       std::lock_guard<std::mutex> lock(ps->mu);
       if (!ps->loaded) continue;
-      ExpireLocked(*ps, NowLocked(*ps));
+      sweep_now = NowLocked(*ps);
+      ExpireLocked(*ps, sweep_now);
       lapsed.swap(ps->lapsed);
       for (const auto& entry : lapsed) {
         ps->sweeping.insert(entry.first);
@@ -1336,7 +1344,7 @@ Result<size_t> Authorizer::SweepOnce() {
       }
       const Authorization& stored = *parsed;
       if (!stored.reservation || !Live(stored.reservation->state)) continue;
-      Authorization eff = EffectiveAt(stored, clock_.NowUnixSeconds());
+      Authorization eff = EffectiveAt(stored, sweep_now);
       if (Live(eff.reservation->state)) continue;
       eff.updated_at = *eff.reservation->closed_at;
       const std::string record_json = json::Write(AuthorizationToJson(eff));

@@ -126,6 +126,8 @@ class Authorizer {
                       const std::function<Status(const std::vector<uint64_t>& held)>& body);
   // The authorization as it stands now; kNotFound "authorization-not-found".
   Result<Authorization> Get(const identity::Tenant& t, const std::string& id);
+  // The same at `now` (the principal's never-backwards time for callers holding its lock).
+  Result<Authorization> GetAt(const identity::Tenant& t, const std::string& id, int64_t now);
   // In id order after `after`; `mandate` / `agent` filter when non-empty.
   Result<std::vector<Authorization>> List(const identity::Tenant& t, const std::string& after,
                                           size_t limit, const std::string& mandate,

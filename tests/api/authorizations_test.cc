@@ -1087,6 +1087,35 @@ TEST_F(AuthorizationsApiTest, LeasesThatEndedWhileDownAreWrittenDownWithoutARequ
   EXPECT_EQ(state, "expired");
 }
 
+// The principal's time never goes back: a hold lapsed at that time stays lapsed when the wall
+// clock is stepped back. Its capture is refused as expired, and the sweeper writes the lapse
+// down (before, it read the stepped-back clock, found the record live and dropped the lapse).
+TEST_F(AuthorizationsApiTest, LapsesStandWhenTheWallClockStepsBack) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string s = Session(a);
+  const std::string m = Issue(a, Terms(Window("day", "calendar", "UTC", "5000")));
+  const std::string id = StringField(Authorize(s, Purchase(m, "700")), "id");
+  AdvanceTo(Now() + 700);  // past its lease (600 s)
+  EXPECT_EQ(StringField(Authorize(s, Purchase(m, "100")), "decision"), "allowed");
+  clock_->StepWallClockBackSeconds(200);  // the wall clock says the lease still runs
+  json::Value late = Capture(s, id, "", 409);
+  EXPECT_EQ(StringField(late, "type"), std::string(kProblem) + "reservation-expired");
+  auto stored_state = [&]() -> std::string {
+    identity::Tenant t(service_.app()->store_for_testing(), principal_);
+    Result<std::optional<std::string>> raw = t.Get("atz", id);
+    if (!raw.ok() || !raw->has_value()) return "";
+    Result<json::Value> v = json::Parse(**raw);
+    return v.ok() ? StringField(*v->Find("reservation"), "state") : "";
+  };
+  std::string state;
+  for (int i = 0; i < 100 && state != "expired"; ++i) {  // the sweeper runs every 2 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    state = stored_state();
+  }
+  EXPECT_EQ(state, "expired");
+}
+
 // ---- The audit trail of a purchase (specs/audit.md §4; issue: audit trail, must-show 1) ----
 
 // A purchase under a delegated mandate that needed a person's approval and was then captured:
