@@ -576,6 +576,14 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     }
   }
 
+  if (has_before_decision_.load(std::memory_order_relaxed)) {
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(test_hook_mu_);
+      hook = before_decision_;
+    }
+    if (hook) hook();
+  }
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   std::vector<CounterView> counters;
   Hold* hold = nullptr;
@@ -588,6 +596,19 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     a.created_at = now;
     a.updated_at = now;
     for (const mandates::Reason& r : reasons) a.reasons.push_back(FromVerifierReason(r));
+    // The chain's states as they are now, under the principal's lock (specs/authorization.md
+    // §2 step 1): a suspension or revocation acknowledged while this request waited is not
+    // overtaken by a verdict read before it. (Records are served from memory until one changes.)
+    for (size_t i = 0; valid && i < chain.records.size(); ++i) {
+      MD_ASSIGN_OR_RETURN(mandates::MandateRecord cur, registry_.Get(t, chain.records[i].id));
+      if (cur.state == "active") continue;
+      const std::string own = cur.state == "suspended" ? "suspended"
+                              : cur.state == "used-up" ? "uses-exhausted"
+                                                       : "revoked";
+      const std::string code = i == 0 || own == "uses-exhausted" ? own : "parent-" + own;
+      a.reasons.push_back(FromVerifierReason(mandates::Reason{
+          code, cur.id, "/status", "mandate " + cur.id + " is " + cur.state}));
+    }
     if (valid) {
       counters = CountersLocked(*ps, chain, &agent, &session, a.purchase.asset, now);
       for (const CounterView& c : counters) {
@@ -972,11 +993,11 @@ Status Authorizer::BindPayment(const identity::Tenant& t, const Actor& actor,
     return PermissionDeniedError("this session is limited to other mandates",
                                  "mandate-out-of-scope");
   }
-  MD_RETURN_IF_ERROR(StillUsable(t, a.agent_id, a.mandate_id, "nothing is signed under it"));
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   Hold* hold = nullptr;
   {
     std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(StillUsable(t, a.agent_id, a.mandate_id, "nothing is signed under it"));
     MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     ExpireLocked(*ps, NowLocked(*ps));
     MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "pay"));
@@ -1100,17 +1121,18 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
     evidence_did = user.did;
   }
 
-  if (approve) {
-    // What was true when the request was held must still be (a revocation while waiting wins).
-    MD_RETURN_IF_ERROR(StillUsable(t, approval.agent_id, approval.mandate_id,
-                                   "the request can no longer be approved"));
-  }
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   Authorization updated;
   Hold* hold = nullptr;
   int64_t now = 0;
   {
     std::lock_guard<std::mutex> lock(ps->mu);
+    if (approve) {
+      // What was true when the request was held must still be (a revocation while waiting
+      // wins), checked under the lock so that one acknowledged before this point is seen.
+      MD_RETURN_IF_ERROR(StillUsable(t, approval.agent_id, approval.mandate_id,
+                                     "the request can no longer be approved"));
+    }
     MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     now = NowLocked(*ps);
     ExpireLocked(*ps, now);

@@ -3,6 +3,7 @@
 // durably before answering, and moves reservations through capture, void, expiry and approval.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -119,6 +120,13 @@ class Authorizer {
   // Runs on the sweeper's thread after each round (the app retries pending x402 captures and
   // voids there). Set before StartSweeper.
   void set_after_sweep(std::function<void()> after) { after_sweep_ = std::move(after); }
+  // Tests only: runs in Authorize after the chain was read and verified, before the principal's
+  // lock (where a concurrent revocation would land).
+  void set_before_decision_for_testing(std::function<void()> f) {
+    std::lock_guard<std::mutex> lock(test_hook_mu_);
+    has_before_decision_.store(static_cast<bool>(f));
+    before_decision_ = std::move(f);
+  }
   // The use gate of mandates::MandateRegistry (set_use_gate): runs `body` with the uses the
   // live and captured holds of `principal` take of each of `mandate_ids`, under the
   // principal's lock, so a merchant's recorded use and a decision never both take the last use.
@@ -217,6 +225,9 @@ class Authorizer {
   AuthorizerOptions options_;
   VoidGuard void_guard_;  // set before serving, then only read
   std::function<void()> after_sweep_;  // set before the sweeper starts, then only read
+  std::mutex test_hook_mu_;
+  std::function<void()> before_decision_;  // guarded by test_hook_mu_
+  std::atomic<bool> has_before_decision_{false};  // skips the mutex when no hook is set
 
   std::mutex states_mu_;
   std::map<std::string, std::unique_ptr<PrincipalState>> states_;

@@ -1087,6 +1087,32 @@ TEST_F(AuthorizationsApiTest, LeasesThatEndedWhileDownAreWrittenDownWithoutARequ
   EXPECT_EQ(state, "expired");
 }
 
+// A suspension acknowledged while a decision was between reading the chain and taking the
+// principal's lock is not overtaken: the decision sees the chain as it is under the lock
+// (specs/authorization.md §2 step 1), and so does an approval.
+TEST_F(AuthorizationsApiTest, ASuspensionWhileADecisionWaitsIsSeenUnderTheLock) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string s = Session(a);
+  const std::string m = Issue(a, Terms(Window("day", "calendar", "UTC", "5000")));
+  bool suspended = false;
+  service_.app()->authorizer_for_testing().set_before_decision_for_testing([&] {
+    if (suspended) return;
+    suspended = true;  // once: this request's verdict was read while the mandate was active
+    // Another connection: the test's client is busy with the request this hook runs in.
+    httplib::Client c("127.0.0.1", service_.port());
+    httplib::Result done = c.Post(base_ + "/mandates/" + m + "/suspend",
+                                  {{"Authorization", "Bearer " + admin_}}, "", "application/json");
+    EXPECT_TRUE(done && done->status == 200) << (done ? done->body : "no response");
+  });
+  json::Value r = Authorize(s, Purchase(m, "100"));
+  service_.app()->authorizer_for_testing().set_before_decision_for_testing(nullptr);
+  EXPECT_TRUE(suspended);
+  EXPECT_EQ(StringField(r, "decision"), "denied") << json::Write(r);
+  EXPECT_EQ(Codes(r), std::vector<std::string>{"suspended"});
+  EXPECT_EQ(StringField(Record(StringField(r, "id")), "decision"), "denied");
+}
+
 // The principal's time never goes back: a hold lapsed at that time stays lapsed when the wall
 // clock is stepped back. Its capture is refused as expired, and the sweeper writes the lapse
 // down (before, it read the stepped-back clock, found the record live and dropped the lapse).
