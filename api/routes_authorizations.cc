@@ -1,6 +1,8 @@
 // Authorization routes (specs/authorization.md): agents ask for decisions and capture or void
 // their reservations; a principal's people read decisions, decide step-up approvals and watch
 // headroom. Every POST that moves money runs once per Idempotency-Key.
+#include <vector>
+
 #include "api/app.h"
 #include "api/handler_util.h"
 #include "api/http_server.h"
@@ -145,8 +147,17 @@ void App::RegisterAuthorizationRoutes() {
                   [](const json::Value& v) { return v; });
   }));
   router_.Add("GET", base + "/agents/{agent}/headroom", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
-    return Answer(az.AgentHeadroom(*a.tenant, req.Param("agent")), req, 200,
-                  [](const json::Value& v) { return v; });
+    Result<json::Value> headroom = az.AgentHeadroom(*a.tenant, req.Param("agent"));
+    // A credential limited to mandates sees only theirs (specs/access.md §Authorizations).
+    if (headroom.ok() && !a.caller.mandate_scope.empty()) {
+      if (json::Value* ms = headroom->Find("mandates"); ms != nullptr && ms->is_array()) {
+        std::erase_if(ms->items(), [&](const json::Value& h) {
+          const json::Value* id = h.Find("mandate");
+          return id == nullptr || !id->is_string() || !a.caller.InMandateScope(id->as_string());
+        });
+      }
+    }
+    return Answer(headroom, req, 200, [](const json::Value& v) { return v; });
   }));
 
   // Approvals: listed under the principal, and at /v1/approvals for a credential's own principal.

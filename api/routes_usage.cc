@@ -295,7 +295,13 @@ void App::RegisterUsageRoutes() {
     if (!mandate.empty()) {
       collect(*headroom);
     } else if (const json::Value* ms = headroom->Find("mandates"); ms != nullptr) {
-      for (const json::Value& h : ms->items()) collect(h);
+      // A credential limited to mandates sees only theirs (specs/access.md).
+      for (const json::Value& h : ms->items()) {
+        const json::Value* id = h.Find("mandate");
+        if (id != nullptr && id->is_string() && a.caller.InMandateScope(id->as_string())) {
+          collect(h);
+        }
+      }
     }
     const int64_t now = clock_->NowUnixSeconds();
     const std::string& principal = a.tenant->principal_id();

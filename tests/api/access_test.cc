@@ -1838,6 +1838,16 @@ TEST_F(AccessTest, MandateScopedCredentialMovesOnlyItsMandatesAuthorizations) {
   for (const json::Value& item : list.Find("items")->items()) {
     EXPECT_NE(StringField(item, "id"), stepped.approval);
   }
+  // The headroom of A's agent, which holds both A's mandate and the victim: only A's mandate
+  // for the limited credential, both for the admin.
+  for (const std::string& path : {base + "/agents/" + a_.agent + "/headroom"}) {
+    SCOPED_TRACE(path);
+    const std::string limited = json::Write(
+        ResponseJson(ExpectAdmitted("GET", path, by_mandate, "", 200)));
+    const std::string whole = json::Write(ResponseJson(ExpectAdmitted("GET", path, admin, "", 200)));
+    EXPECT_EQ(limited.find(victim_.mandate), std::string::npos) << limited;
+    EXPECT_NE(whole.find(victim_.mandate), std::string::npos) << whole;
+  }
   // Nothing moved: the hold is still reserved, the approval still pending.
   const json::Value held =
       ResponseJson(ExpectAdmitted("GET", base + "/authorizations/" + y.authorization, admin, "", 200));
