@@ -352,6 +352,10 @@ void CheckAmounts(Verdict& verdict, const MandateTerms& terms, const Purchase& p
 
 }  // namespace
 
+Result<std::string> NormalizePurchaseResource(std::string_view url) {
+  return NormalizeResource(url, "/resource");
+}
+
 Result<Purchase> ParsePurchase(const json::Value& v, std::string_view pointer) {
   const std::string base(pointer);
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(v, base));

@@ -37,6 +37,11 @@ struct Purchase {
 // by `pointer`) and reasons wrong-type, missing-field, unknown-field, bad-payee, bad-amount,
 // amount-not-string, bad-asset, bad-network, bad-category, bad-country, bad-resource, bad-time.
 Result<Purchase> ParsePurchase(const json::Value& v, std::string_view pointer = "");
+
+// A purchase's resource as ParsePurchase keeps it: an absolute http(s) URL with scheme and host
+// in lower case; kInvalidArgument ("bad-resource", "/resource: ...") otherwise (specs/mandate.md
+// §7.2). For resources that arrive outside a purchase body (an x402 402 answer's URL).
+Result<std::string> NormalizePurchaseResource(std::string_view url);
 json::Value PurchaseToJson(const Purchase& purchase);
 
 // Every way `purchase` falls outside `terms` on its own, in the order of specs/mandate.md §7.2

@@ -7,6 +7,7 @@
 #include "base/asset.h"
 #include "base/bytes.h"
 #include "mandates/credential.h"
+#include "mandates/purchase.h"
 #include "signer/ethereum.h"
 #include "signer/jws.h"
 #include "signer/keccak.h"
@@ -202,7 +203,12 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
     c.purchase.asset = AssetFor(terms, parsed->chain_id, parsed->asset);
     c.purchase.network = "eip155:" + std::to_string(parsed->chain_id);
     const std::string url = *version == kX402V1 ? parsed->resource : resource_url;
-    if (IsHttpUrl(url)) c.purchase.resource = url;
+    if (IsHttpUrl(url)) {
+      // As a purchase body's resource is kept (scheme and host in lower case); a URL that is
+      // not one stays as sent, and resource patterns never match it (specs/mandate.md §7.2).
+      Result<std::string> normalized = mandates::NormalizePurchaseResource(url);
+      c.purchase.resource = normalized.ok() ? *normalized : url;
+    }
     c.requirements = std::move(*parsed);
     usable.push_back(std::move(c));
   }

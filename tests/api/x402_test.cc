@@ -462,6 +462,30 @@ TEST_F(X402ApiTest, PayerSignsInsideTheMandateOncePerKeyAndSettlementCapturesIt)
   EXPECT_EQ(BalanceOf(payer_account, kSepoliaUsdcAsset), "76000");
   EXPECT_EQ(BalanceOf("eip155:84532:" + std::string(kPayTo), kSepoliaUsdcAsset), "24000");
 
+  // The 402 answer's resource URL is matched as a purchase body's would be: its host in any
+  // case matches the mandate's pattern; a path that a server could resolve elsewhere is refused
+  // as a purchase body's would be (400 bad-resource), nothing held or signed.
+  const std::string scoped = Issue(agent, SepoliaTerms("50000").insert(
+      SepoliaTerms("50000").find(R"("networks")"),
+      R"("resources":{"allow":["https://api.shop.example/premium"]},)"));
+  for (const auto& [url, decision] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"https://API.Shop.Example/premium", "allowed"},
+           {"https://api.shop.example/x/..;/premium", "bad-resource"}}) {
+    SCOPED_TRACE(url);
+    std::string asked = PaymentRequired(2, "1000");
+    const std::string from = "https://api.shop.example/premium";
+    asked.replace(asked.find(from), from.size(), url);
+    const Reply r = Send("POST", "/v1/x402/pay", s, PayBody(scoped, asked), NextKey());
+    if (decision == "bad-resource") {
+      EXPECT_EQ(r.status, 400) << r.body;
+      EXPECT_EQ(StringField(r.json, "type"), std::string(kProblem) + "bad-resource");
+      EXPECT_EQ(r.json.Find("value"), nullptr);
+    } else {
+      EXPECT_EQ(StringField(r.json, "decision"), decision) << r.body;
+    }
+  }
+
   // A v2 402 answer's extensions are echoed in the payload, where the reference client puts
   // them (between payload and resource), and the payment still verifies.
   const std::string ext = R"({"bazaar":{"info":{"input":{"type":"http","method":"GET"}},"schema":{"type":"object"}}})";
