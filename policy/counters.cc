@@ -45,12 +45,27 @@ Uint128 SpendSeries::SumIn(int64_t start, int64_t end) const {
 }
 
 int64_t SpendSeries::LatestLiveTime() const {
-  for (size_t i = amounts_.size(); i > 0; --i) {
-    if (amounts_[i - 1] != 0) {
-      return times_[i - 1];
+  // The last non-zero entry is the first whose prefix sum reaches the total (amounts are never
+  // negative and, as REQUIRED, the total did not wrap): a Fenwick descent, O(log n), so a series
+  // of many voided (zeroed) holds costs a decision no more than a short one.
+  const Uint128 total = Total();
+  if (total == 0) {
+    return INT64_MIN;
+  }
+  const size_t n = tree_.size();
+  size_t step = 1;
+  while (step * 2 <= n) {
+    step *= 2;
+  }
+  size_t pos = 0;  // the largest position whose prefix sum is below the total
+  Uint128 below = total;
+  for (; step > 0; step /= 2) {
+    if (pos + step <= n && tree_[pos + step - 1] < below) {
+      pos += step;
+      below -= tree_[pos - 1];
     }
   }
-  return INT64_MIN;
+  return times_[pos];  // entry pos (0-based) is the 1-based position pos + 1
 }
 
 }  // namespace mandated::policy

@@ -32,6 +32,7 @@ class SpendSeries {
   // The sum of every entry.
   Uint128 Total() const { return Prefix(times_.size()); }
   // The time of the latest entry with a non-zero amount, or INT64_MIN when there is none.
+  // O(log n). REQUIRES: the true total is below 2^128 (true of the uses series it serves).
   int64_t LatestLiveTime() const;
 
  private:
