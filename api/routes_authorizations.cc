@@ -112,7 +112,9 @@ void App::RegisterAuthorizationRoutes() {
       m = NotFoundError("no mandate " + mandate, "mandate-not-found");
     }
     if (!m.ok()) return ProblemResponse(m.error(), req);
-    return Answer(az.MandateHeadroom(*a.tenant, m->id), req, 200, [](const json::Value& v) { return v; });
+    const policy::Actor session = ActorOf(a);  // its own session's cap counts too
+    return Answer(az.MandateHeadroom(*a.tenant, m->id, &session), req, 200,
+                  [](const json::Value& v) { return v; });
   }));
 
   // ---- A principal's people ----

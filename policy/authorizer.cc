@@ -1199,8 +1199,13 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
 }
 
 Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
-                                                const std::string& mandate_id) {
+                                                const std::string& mandate_id,
+                                                const Actor* session) {
   MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, mandate_id));
+  std::shared_ptr<const SessionFacts> facts;
+  if (session != nullptr && !session->session_id.empty()) {
+    MD_ASSIGN_OR_RETURN(facts, FactsOf(t, *session));
+  }
   chain.verdict = VerifyChain(chain, clock_.NowUnixSeconds());
   // Every asset some amount limit of the chain names.
   std::set<std::string> assets;
@@ -1210,6 +1215,7 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
     for (const auto& x : l.windows) assets.insert(x.asset);
     for (const auto& x : l.lifetime) assets.insert(x.asset);
   }
+  if (facts && facts->session.spend_cap) assets.insert(facts->session.spend_cap->asset);
   Result<identity::Agent> agent = directory_.GetAgent(t, chain.records.front().agent_id);
   MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   json::Value out = json::Value::Object();
@@ -1225,7 +1231,8 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
     out.Set("at", json::Value::Int(now));
     for (const std::string& asset : assets) {
       for (const CounterView& c :
-           CountersLocked(*ps, chain, agent.ok() ? &*agent : nullptr, nullptr, asset, now)) {
+           CountersLocked(*ps, chain, agent.ok() ? &*agent : nullptr,
+                          facts ? &facts->session : nullptr, asset, now)) {
         counters.Append(CounterViewToJson(c));
       }
     }

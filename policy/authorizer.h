@@ -148,8 +148,10 @@ class Authorizer {
   Result<Answer> Decide(const identity::Tenant& t, const Actor& actor, const std::string& id,
                         bool approve, const DecideRequest& req, const IdempotencyClaim* claim);
 
-  // Headroom of a mandate (its chain, the agent, the principal) or of an agent.
-  Result<json::Value> MandateHeadroom(const identity::Tenant& t, const std::string& mandate_id);
+  // Headroom of a mandate (its chain, the agent, the principal; with `session`, an agent
+  // session asking about its own mandate, that session's cap too) or of an agent.
+  Result<json::Value> MandateHeadroom(const identity::Tenant& t, const std::string& mandate_id,
+                                      const Actor* session = nullptr);
   Result<json::Value> AgentHeadroom(const identity::Tenant& t, const std::string& agent_id);
 
   // Writes down leases past their end (what the sweeper does), now. Returns how many records

@@ -904,6 +904,13 @@ TEST_F(AuthorizationsApiTest, EveryDenialNamesItsReasonAndIsRecorded) {
   EXPECT_EQ(StringField(r.Find("reasons")->items()[0], "counter"),
             "session:" + StringField(capped, "id") + ":spend-cap");
   EXPECT_EQ(StringField(Authorize(sa, Purchase(roomy, "201")), "decision"), "allowed");
+  // The capped session's own headroom shows its cap; another session's shows none.
+  const std::string cap_counter = "session:" + StringField(capped, "id") + ":spend-cap";
+  json::Value own = Call("GET", "/v1/headroom?mandate=" + roomy, sc, "", 200);
+  EXPECT_EQ(StringField(CounterIn(own.Find("counters"), cap_counter), "remaining"), "200")
+      << json::Write(own);
+  json::Value other = Call("GET", "/v1/headroom?mandate=" + roomy, sa, "", 200);
+  EXPECT_EQ(json::Write(other).find(cap_counter), std::string::npos);
 
   // Scope.
   expect_denied(sa, Purchase(roomy, "10", "shop.example"), {"payee-not-allowed"});
