@@ -265,6 +265,11 @@ Result<MandateRecord> MandateRegistry::Get(const identity::Tenant& t,
   return rec;
 }
 
+uint64_t MandateRegistry::records_generation() const {
+  std::lock_guard<std::mutex> lock(records_mu_);
+  return records_generation_;
+}
+
 Status MandateRegistry::WriteMandates(store::WriteBatch& batch) {
   Status s = kv_.Write(batch, store::Durability::kSync);
   {

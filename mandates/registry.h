@@ -121,6 +121,9 @@ class MandateRegistry {
   // durable, before the writer returns), so a revocation, suspension or use is seen by every
   // Get that starts after it returned.
   Result<MandateRecord> Get(const identity::Tenant& t, const std::string& id) const;
+  // Moves on with every durable write of mandate records (before the writer returns): a caller
+  // that read records at generation g and sees g again has seen every change acknowledged since.
+  uint64_t records_generation() const;
   // In id order after `after`; `agent` filters by subject agent when non-empty.
   Result<std::vector<MandateRecord>> List(const identity::Tenant& t, const std::string& after,
                                           size_t limit, const std::string& agent) const;

@@ -522,6 +522,7 @@ std::shared_ptr<const mandates::Verdict> Authorizer::VerifyChain(const ChainInfo
 
 Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& actor,
                                      const AuthorizeRequest& req, const IdempotencyClaim* claim) {
+  const uint64_t chain_generation = registry_.records_generation();  // before the chain is read
   MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, req.mandate_id));
   const mandates::MandateRecord& mandate = chain.records.front();
   if (mandate.agent_id != actor.agent_id) {
@@ -598,14 +599,14 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     for (const mandates::Reason& r : reasons) a.reasons.push_back(FromVerifierReason(r));
     // The chain's states as they are now, under the principal's lock (specs/authorization.md
     // §2 step 1): a suspension or revocation acknowledged while this request waited is not
-    // overtaken by a verdict read before it. (Records are served from memory until one changes.)
-    for (size_t i = 0; valid && i < chain.records.size(); ++i) {
+    // overtaken by a verdict read before it. Read again only when some mandate record was
+    // written since the chain was read. (A used-up mandate is the uses check's, below.)
+    const bool chain_moved = registry_.records_generation() != chain_generation;
+    for (size_t i = 0; valid && chain_moved && i < chain.records.size(); ++i) {
       MD_ASSIGN_OR_RETURN(mandates::MandateRecord cur, registry_.Get(t, chain.records[i].id));
-      if (cur.state == "active") continue;
-      const std::string own = cur.state == "suspended" ? "suspended"
-                              : cur.state == "used-up" ? "uses-exhausted"
-                                                       : "revoked";
-      const std::string code = i == 0 || own == "uses-exhausted" ? own : "parent-" + own;
+      if (cur.state == "active" || cur.state == "used-up") continue;
+      const std::string own = cur.state == "suspended" ? "suspended" : "revoked";
+      const std::string code = i == 0 ? own : "parent-" + own;
       a.reasons.push_back(FromVerifierReason(mandates::Reason{
           code, cur.id, "/status", "mandate " + cur.id + " is " + cur.state}));
     }
