@@ -164,10 +164,17 @@ Result<Authorization> AuthorizationFromJson(const json::Value& v) {
   MD_ASSIGN_OR_RETURN(a.agent_did, r.String("agent_did"));
   MD_ASSIGN_OR_RETURN(a.session_id, r.String("session"));
   json::Value purchase = json::Value::Object();
-  for (const char* key : {"payee", "amount", "asset", "network", "category", "country", "resource"}) {
+  for (const char* key : {"payee", "amount", "asset", "network", "category", "country"}) {
     if (const json::Value* m = r.Optional(key)) purchase.Set(key, *m);
   }
+  // The resource as stored: it was checked when the purchase was asked, and a record must
+  // read back even after the rules for new purchases grew stricter (specs/mandate.md §7.2).
+  const json::Value* resource = r.Optional("resource");
+  if (resource != nullptr && !resource->is_string()) {
+    return InvalidArgumentError("/resource: not a string", "wrong-type");
+  }
   MD_ASSIGN_OR_RETURN(a.purchase, mandates::ParsePurchase(purchase));
+  if (resource != nullptr) a.purchase.resource = resource->as_string();
   MD_ASSIGN_OR_RETURN(std::optional<std::string> cart, r.OptionalString("cart_hash"));
   a.cart_hash = cart.value_or("");
   MD_ASSIGN_OR_RETURN(a.policy_version, r.String("policy_version"));

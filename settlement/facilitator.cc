@@ -472,7 +472,9 @@ Status Facilitator::Bind(const Nonce32& nonce, const Binding& b) {
 Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* mode) {
   MD_ASSIGN_OR_RETURN(Parsed in, Parse(body));
   SettleResponse out;
-  out.network = in.parsed ? in.requirements.network : in.payload.network;
+  // The payload's network, as the reference's settle answers (they differ only when that is
+  // the failure: invalid_exact_evm_network_mismatch).
+  out.network = in.payload.network.empty() ? in.requirements.network : in.payload.network;
   out.payer = in.early.payer;
   if (!in.parsed) {
     out.error_reason = in.early.invalid_reason;
@@ -509,7 +511,7 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
       lock.unlock();  // still pending: wait for it again, as the first settle did
       AwaitFinal(*b, prior->submission, b->options.settle_wait_ms);
       MD_ASSIGN_OR_RETURN(std::optional<Settlement> now, Find(key));
-      return now ? now->response : prior->response;
+      return PendingWithHash(*b, now ? *now : *prior);
     }
     out.error_reason = "invalid_exact_evm_nonce_already_used";
     out.error_message = "FiatTokenV2: authorization is used or canceled";
@@ -736,7 +738,18 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
   SubmitRecorded(backend, s.key, {s.key});
   AwaitFinal(backend, s.key, backend.options.settle_wait_ms);
   MD_ASSIGN_OR_RETURN(std::optional<Settlement> now, Find(s.key));
-  return now ? now->response : s.response;
+  return PendingWithHash(backend, now ? *now : s);
+}
+
+SettleResponse Facilitator::PendingWithHash(EvmBackend& backend, const Settlement& s) {
+  SettleResponse r = s.response;
+  // Still pending: the transaction broadcast so far, as the reference's settlement_pending
+  // answer carries it (its resource server settles again only when it is there).
+  if (s.state == "pending" && r.transaction.empty() && !s.submission.empty()) {
+    Result<Submission> sub = backend.chain->Track(s.submission);
+    if (sub.ok()) r.transaction = sub->tx_hash;
+  }
+  return r;
 }
 
 void Facilitator::SubmitRecorded(EvmBackend& backend, const std::string& id,

@@ -178,6 +178,8 @@ class Facilitator {
                                    SettleMode* mode);
   // Tracks submission `id` until final or `wait_ms` passed, recording the outcome.
   void AwaitFinal(EvmBackend& backend, const std::string& id, int64_t wait_ms);
+  // `s`'s answer; while it is pending, with the hash of the transaction broadcast so far.
+  SettleResponse PendingWithHash(EvmBackend& backend, const Settlement& s);
   // Hands submission `id` (recorded under sub/<id>) to the chain; a refusal is final.
   void SubmitRecorded(EvmBackend& backend, const std::string& id,
                       const std::vector<std::string>& keys);

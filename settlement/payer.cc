@@ -204,10 +204,15 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
     c.purchase.network = "eip155:" + std::to_string(parsed->chain_id);
     const std::string url = *version == kX402V1 ? parsed->resource : resource_url;
     if (IsHttpUrl(url)) {
-      // As a purchase body's resource is kept (scheme and host in lower case); a URL that is
-      // not one stays as sent, and resource patterns never match it (specs/mandate.md §7.2).
+      // As a purchase body's resource is kept (scheme and host in lower case). One a purchase
+      // body could not state (an ambiguous path, specs/mandate.md §7.2) makes the requirement
+      // unusable: nothing is held or recorded for it.
       Result<std::string> normalized = mandates::NormalizePurchaseResource(url);
-      c.purchase.resource = normalized.ok() ? *normalized : url;
+      if (!normalized.ok()) {
+        skipped.push_back(where + ": the resource " + normalized.error().message());
+        continue;
+      }
+      c.purchase.resource = std::move(*normalized);
     }
     c.requirements = std::move(*parsed);
     usable.push_back(std::move(c));

@@ -821,7 +821,9 @@ Status UsageMeter::Load() {
       const Amount quantity = Amount::FromRaw(r.Varint());
       const auto events = static_cast<uint64_t>(r.Varint());
       if (!r.ok()) break;
-      Impl::AddCell(im.SeriesFor(principal, agent, mandate, payee, asset, resource, source),
+      std::string canonical_asset(asset);  // rollups written before eip155 ids were lower-cased
+      CanonicalizeAsset(canonical_asset);
+      Impl::AddCell(im.SeriesFor(principal, agent, mandate, payee, canonical_asset, resource, source),
                     minute, amount, quantity, events);
     }
     if (!r.ok() || !r.done()) {
@@ -846,7 +848,10 @@ Status UsageMeter::Load() {
       Fingerprinter fingerprint;
       std::vector<const UsageEvent*> counted;
       counted.reserve(events->size());
-      for (const DecodedEvent& d : *events) {
+      for (DecodedEvent& d : *events) {
+        // Records written before eip155 ids were lower-cased: one series, and a retry of them
+        // (now parsed in lower case) is the duplicate it was.
+        CanonicalizeAsset(d.event.asset);
         const uint64_t print = fingerprint(d.event, d.at_given);
         bool inserted = false;
         ids.Insert(d.event.id, print, 0, inserted);
