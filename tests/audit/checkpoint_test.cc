@@ -408,6 +408,7 @@ TEST_F(NoteTest, OpenSplitsAtTheLastEmptyLine) {
 TEST_F(NoteTest, OpenAcceptsOneHundredSignatureLines) {
   Result<std::string> body = OpenNote(text_ + "\n" + Repeat(enoch_line_, 99) + peter_line_, peter_);
   ASSERT_TRUE(body.ok()) << body.error().ToString();
+  EXPECT_EQ(*body, text_);
 }
 
 TEST_F(NoteTest, OpenRefusesAnOversizedNote) {

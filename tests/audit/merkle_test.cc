@@ -241,10 +241,13 @@ std::vector<Hash> HexHashes(const json::Value& array) {
 TEST(MerkleReference, RootsAndProofsOfTheEightLeafTree) {
   const json::Value ref = LoadJson("rfc6962-reference.json");
   EXPECT_EQ(HashHex(EmptyRoot()), Member(ref, "empty_root").as_string());
+  int leaf_hashes = 0;
   for (const json::Value& c : Member(ref, "leaf_hashes").items()) {
     EXPECT_EQ(HashHex(LeafHash(*HexDecode(Member(c, "leaf").as_string()))),
               Member(c, "hash").as_string());
+    ++leaf_hashes;
   }
+  EXPECT_EQ(leaf_hashes, 2);  // the empty leaf and "L123456" (rfc6962_test.go)
   MemoryTree tree;
   for (const json::Value& leaf : Member(ref, "leaves").items()) {
     tree.Append(LeafHash(*HexDecode(leaf.as_string())));

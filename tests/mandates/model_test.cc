@@ -3,10 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "mandates/time_zone.h"
 #include "tests/mandates/mandate_test_util.h"
+#include "tests/support/test_support.h"
 
 namespace mandated::mandates {
 namespace {
@@ -283,6 +288,56 @@ TEST(PayeeDid, CanonicalForm) {
     EXPECT_EQ(CanonicalPayeeDid(in), want) << in;
     EXPECT_EQ(CanonicalPayeeDid(want), want) << want;  // idempotent
   }
+}
+
+// The w3c-ccg/did-pkh DID documents in tests/vectors/did-pkh/ (eip155, lower-case accounts): each
+// id is a payee DID already in canonical form, names the document's blockchainAccountId, and is
+// accepted as a DID payee by the terms parser; the account upper-cased canonicalizes back to it.
+TEST(PayeeDid, DidPkhVectorDocuments) {
+  std::vector<std::string> files;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(testing::SourcePath("tests/vectors/did-pkh"))) {
+    if (entry.path().extension() == ".jsonld") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), 2u);
+  int checked = 0;
+  for (const std::string& file : files) {
+    SCOPED_TRACE(file);
+    const json::Value doc = JsonOf(testing::ReadFileOrDie(file));
+    const std::string id = testing::StringField(doc, "id");
+    ASSERT_EQ(id.rfind("did:pkh:eip155:", 0), 0u) << id;
+    EXPECT_TRUE(IsPayeeDid(id));
+    EXPECT_EQ(CanonicalPayeeDid(id), id);
+
+    const std::string account = id.substr(std::string_view("did:pkh:").size());
+    const json::Value& methods = testing::At(doc, {"verificationMethod"});
+    ASSERT_EQ(methods.items().size(), 1u);
+    const json::Value& vm = methods.items()[0];
+    EXPECT_EQ(testing::StringField(vm, "blockchainAccountId"), account);
+    EXPECT_EQ(testing::StringField(vm, "controller"), id);
+    EXPECT_EQ(testing::StringField(vm, "id"), id + "#blockchainAccountId");
+    // The verification method's DID URL has a fragment: not a payee.
+    EXPECT_FALSE(IsPayeeDid(testing::StringField(vm, "id")));
+
+    // Account hex (and the 0x prefix) in upper case compares equal to the vector's id.
+    const size_t colon = id.rfind(':');
+    std::string upper = id;
+    std::transform(upper.begin() + static_cast<std::ptrdiff_t>(colon) + 1, upper.end(),
+                   upper.begin() + static_cast<std::ptrdiff_t>(colon) + 1,
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    ASSERT_NE(upper, id);
+    EXPECT_TRUE(IsPayeeDid(upper));
+    EXPECT_EQ(CanonicalPayeeDid(upper), id);
+
+    const MandateTerms t = TermsOf(R"({"scope":{"payees":{"allow":[{"type":"did","value":")" + id +
+                                   R"("}]}},"limits":{"per_transaction":[{"asset":"USD","max":"1"}]}})");
+    ASSERT_EQ(t.scope.payees.allow.size(), 1u);
+    EXPECT_EQ(t.scope.payees.allow[0].type, PayeeType::kDid);
+    EXPECT_EQ(t.scope.payees.allow[0].value, id);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
 }
 
 TEST(MandateTerms, ListSizeLimits) {

@@ -185,7 +185,9 @@ TEST(Secp256k1KeyTest, DerivesKnownPublicKeyOfGeneratorMultiple) {
 TEST(Secp256k1KeyTest, W3cDidKeyVectorsDeriveTheirPublicKeys) {
   json::Value doc = LoadJson("tests/vectors/did-key/w3c-ccg-secp256k1.json");
   ASSERT_TRUE(doc.is_object());
-  ASSERT_GT(doc.size(), 0u);
+  ASSERT_EQ(doc.size(), 6u);  // five base58 key pairs and one JsonWebKey2020 pair
+  int base58_pairs = 0;
+  int jwk_pairs = 0;
   for (size_t i = 0; i < doc.size(); ++i) {
     SCOPED_TRACE(doc.keys()[i]);
     const json::Value& entry = doc.items()[i];
@@ -209,6 +211,7 @@ TEST(Secp256k1KeyTest, W3cDidKeyVectorsDeriveTheirPublicKeys) {
       Result<PublicKey> parsed = ParsePublicKey(KeyType::kSecp256k1, xy);
       ASSERT_TRUE(parsed.ok());
       EXPECT_EQ(*parsed, pub);
+      ++jwk_pairs;
     } else {
       // Ed/EcdsaSecp256k1VerificationKey2019 form: base58 keys and a hex seed.
       Result<Bytes> expected_pub = Base58BtcDecode(pair->Find("publicKeyBase58")->as_string());
@@ -218,6 +221,7 @@ TEST(Secp256k1KeyTest, W3cDidKeyVectorsDeriveTheirPublicKeys) {
       EXPECT_EQ(HexEncode(secret), entry.Find("seed")->as_string());
       pub = DeriveOrDie(ImportOrDie(HexEncode(secret)));
       EXPECT_EQ(pub.bytes, *expected_pub);
+      ++base58_pairs;
     }
     // The multibase key in the DID is 0xe7 0x01 (secp256k1-pub varint) || compressed point.
     std::string did = doc.keys()[i];
@@ -228,6 +232,8 @@ TEST(Secp256k1KeyTest, W3cDidKeyVectorsDeriveTheirPublicKeys) {
     expected_multikey.insert(expected_multikey.end(), pub.bytes.begin(), pub.bytes.end());
     EXPECT_EQ(*multikey, expected_multikey);
   }
+  EXPECT_EQ(base58_pairs, 5);
+  EXPECT_EQ(jwk_pairs, 1);
 }
 
 TEST(Secp256k1KeyTest, ParsePublicKeyAcceptsBothFormsAndReturnsCompressed) {
@@ -331,14 +337,30 @@ TEST(Secp256k1SignTest, SignVerifyRoundTrip) {
 }
 
 TEST(Secp256k1SignTest, GeneratedKeysRoundTrip) {
+  std::vector<PublicKey> seen;
   for (int i = 0; i < 4; ++i) {
     Result<PrivateKey> key = GenerateKey(KeyType::kSecp256k1, SystemRandom::Get());
     ASSERT_TRUE(key.ok()) << key.status().ToString();
+    EXPECT_EQ(key->type, KeyType::kSecp256k1);
     PublicKey pub = DeriveOrDie(*key);
+    EXPECT_EQ(pub.type, KeyType::kSecp256k1);
+    ASSERT_EQ(pub.bytes.size(), 33u);
     Result<Bytes> sig = Sign(*key, ToBytes("hello"));
     ASSERT_TRUE(sig.ok());
+    ASSERT_EQ(sig->size(), 64u);
+    EXPECT_TRUE(IsLowS(*sig));
     EXPECT_TRUE(Verify(pub, ToBytes("hello"), *sig).ok());
+    // Another message does not verify, with the reason every bad signature gets.
+    ExpectBadSignature(Verify(pub, ToBytes("hellp"), *sig));
+    // Every generated key is a new one: no public key repeats, and no earlier key verifies this
+    // key's signature.
+    for (const PublicKey& earlier : seen) {
+      EXPECT_NE(earlier, pub);
+      ExpectBadSignature(Verify(earlier, ToBytes("hello"), *sig));
+    }
+    seen.push_back(pub);
   }
+  EXPECT_EQ(seen.size(), 4u);
 }
 
 TEST(Secp256k1SignTest, HighSRejectedUnlessAllowed) {
