@@ -622,9 +622,10 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-// Established TCP connections to 127.0.0.1:`port` from 127.0.0.1 (the attacker; the probes
-// come from 127.0.0.2), counted on the listening side in /proc/net/tcp.
-int AttackConnections(int port) {
+// Established TCP connections to 127.0.0.1:`port`, counted on the listening side in
+// /proc/net/tcp: from 127.0.0.1 only when `from_loopback_1` (the attacker; the probes come from
+// 127.0.0.2), else from anywhere.
+int Established(int port, bool from_loopback_1) {
   std::ifstream in("/proc/net/tcp");
   std::string line;
   std::getline(in, line);
@@ -635,15 +636,17 @@ int AttackConnections(int port) {
     std::istringstream f(line);
     std::string slot, l, r, st;
     f >> slot >> l >> r >> st;
-    if (l == local && st == "01" && r.rfind("0100007F:", 0) == 0) ++n;
+    if (l == local && st == "01" && (!from_loopback_1 || r.rfind("0100007F:", 0) == 0)) ++n;
   }
   return n;
 }
 
-// One legitimate request: a new connection from 127.0.0.2, GET /healthz; true if the whole 200
-// answer arrived within 1 s of starting to connect.
-bool ProbeWithin1s(int port) {
-  const auto until = Clock::now() + std::chrono::seconds(1);
+// One legitimate request: a new connection from 127.0.0.2, GET /healthz; the answer's status
+// (0 when none came). The 60 s deadline (past nginx's 30 s proxy_read_timeout, so a stuck
+// service shows as nginx's 504) only keeps a hung connection from hanging the test: how fast
+// the answer comes is measured nowhere here.
+int Probe(int port) {
+  const auto until = Clock::now() + std::chrono::seconds(60);
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_in from{};
   from.sin_family = AF_INET;
@@ -656,7 +659,7 @@ bool ProbeWithin1s(int port) {
       (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0 &&
        errno != EINPROGRESS)) {
     if (fd >= 0) close(fd);
-    return false;
+    return 0;
   }
   auto left = [&] {
     return static_cast<int>(std::max<int64_t>(
@@ -675,8 +678,11 @@ bool ProbeWithin1s(int port) {
     answer.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  return ok && answer.rfind("HTTP/1.1 200", 0) == 0 && answer.find("\r\n\r\n") != std::string::npos &&
-         Clock::now() <= until;
+  if (!ok || answer.find("\r\n\r\n") == std::string::npos ||
+      answer.rfind("HTTP/1.1 ", 0) != 0) {
+    return 0;
+  }
+  return std::atoi(answer.c_str() + 9);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -686,19 +692,26 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+constexpr int kProbes = 400;
+
 struct AttackResult {
-  int probes = 0;
-  int served_within_1s = 0;
+  int probes = 0;                    // sent (probing stops at the first not answered 200)
+  int answered_200 = 0;
+  std::string first_failure;         // the probe not answered 200 and what it got, if any
   int probes_under_full_attack = 0;  // sent while at least 950 attack connections were open
-  int max_attack_connections = 0;
+  int max_attack_connections = 0;    // at the attacked port, from 127.0.0.1
+  int max_service_connections = 0;   // at the service's port, from anywhere (nginx)
   std::string slowhttptest_output;
 };
 
-// Keeps 1,000 slow-header connections open to 127.0.0.1:`port` and, once they are, sends 20
-// legitimate requests a second for 20 s. slowhttptest opens its connections once and does not
-// replace those the server drops (nginx drops each 10 s after its first byte), so a new wave of
-// 1,000 starts every 5 s, the way a real attacker reconnects.
-AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, const std::string& dir) {
+// Keeps 1,000 slow-header connections open to 127.0.0.1:`port` and, once they are, sends
+// kProbes legitimate requests, one every 50 ms (20 s), each after the one before was answered;
+// counts the connections open to the attacked port and to the service's (`service_port`) before
+// each. slowhttptest opens its connections once and does not replace those the server drops
+// (nginx drops each 10 s after its first byte), so a new wave of 1,000 starts every 5 s, the way
+// a real attacker reconnects.
+AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, int service_port,
+                              const std::string& dir) {
   AttackResult res;
   std::vector<pid_t> waves;
   auto wave = [&] {
@@ -710,18 +723,27 @@ AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, const s
   };
   wave();
   const auto ramp_until = Clock::now() + std::chrono::seconds(15);
-  while (Clock::now() < ramp_until && AttackConnections(port) < 950) {
+  while (Clock::now() < ramp_until && Established(port, true) < 950) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto start = Clock::now();
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < kProbes; ++i) {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(50 * i));
     if (i % 100 == 80) wave();  // every 5 s, starting 1 s before the first wave can go
-    const int attack = AttackConnections(port);
+    const int attack = Established(port, true);
     res.max_attack_connections = std::max(res.max_attack_connections, attack);
+    res.max_service_connections =
+        std::max(res.max_service_connections, Established(service_port, false));
     if (attack >= 950) ++res.probes_under_full_attack;
     ++res.probes;
-    if (ProbeWithin1s(port)) ++res.served_within_1s;
+    const int status = Probe(port);
+    if (status != 200) {
+      res.first_failure = "probe " + std::to_string(i) + " answered " +
+                          (status == 0 ? std::string("nothing") : std::to_string(status)) +
+                          " with " + std::to_string(attack) + " attack connections open";
+      break;
+    }
+    ++res.answered_200;
   }
   for (size_t w = 0; w < waves.size(); ++w) {
     Terminate(waves[w]);
@@ -779,7 +801,11 @@ bool WaitForPort(int port) {
   return false;
 }
 
-TEST(SlowHeadersTest, ThroughNginx99PercentOfRequestsAreServedWithin1sDuring1000SlowConnections) {
+// The service's worker threads (--workers): a thread per connection, so 1,000 slow connections
+// straight at it would hold every one.
+constexpr int kWorkers = 64;
+
+TEST(SlowHeadersTest, ThroughNginxEveryRequestIsAnsweredAndNoSlowConnectionReachesTheService) {
   const std::string nginx = FindTool("nginx");
   const std::string slowhttptest = FindTool("slowhttptest");
   if (nginx.empty() || slowhttptest.empty()) {
@@ -790,7 +816,9 @@ TEST(SlowHeadersTest, ThroughNginx99PercentOfRequestsAreServedWithin1sDuring1000
   }
   RaiseDescriptorLimit();
   TempDir dir;
-  ServerProcess server(dir.Sub("data"), {}, {"--trusted-proxies", "127.0.0.1/32"});
+  ServerProcess server(dir.Sub("data"), {},
+                       {"--trusted-proxies", "127.0.0.1/32", "--workers",
+                        std::to_string(kWorkers)});
   ASSERT_TRUE(server.Start()) << server.Stderr();
   const int front = FreePort();
   ASSERT_TRUE(WriteNginxConf(dir.path(), front, server.port()))
@@ -814,35 +842,26 @@ TEST(SlowHeadersTest, ThroughNginx99PercentOfRequestsAreServedWithin1sDuring1000
   EXPECT_NE(server.Stderr().find(logged), std::string::npos) << server.Stderr();
   EXPECT_EQ(server.Stderr().find("6.6.6."), std::string::npos);
 
-  const AttackResult r = SlowHeaderAttack(slowhttptest, front, dir.path());
+  const AttackResult r = SlowHeaderAttack(slowhttptest, front, server.port(), dir.path());
   Terminate(proxy);
-  const double served = 100.0 * r.served_within_1s / std::max(1, r.probes);
-  std::printf("slow headers through nginx: %d of %d legitimate requests served within 1 s "
-              "(%.1f%%); attack connections held: max %d, >= 950 during %d probes\n",
-              r.served_within_1s, r.probes, served, r.max_attack_connections,
-              r.probes_under_full_attack);
-  // The attack was real: at least 950 slow connections were open when 90% of the probes went.
+  std::printf("slow headers through nginx: %d of %d legitimate requests answered 200; attack "
+              "connections held: max %d, >= 950 during %d probes; connections at the service: "
+              "max %d\n",
+              r.answered_200, r.probes, r.max_attack_connections, r.probes_under_full_attack,
+              r.max_service_connections);
+  // The attack was real: 1,000 slow connections were open at nginx, at least 950 of them when
+  // 90% of the probes went.
   EXPECT_GE(r.max_attack_connections, 1000) << r.slowhttptest_output;
-  EXPECT_GE(r.probes_under_full_attack, 360) << r.slowhttptest_output;
-  EXPECT_GE(r.served_within_1s * 100, r.probes * 99);
+  EXPECT_GE(r.probes_under_full_attack, kProbes * 9 / 10) << r.slowhttptest_output;
+  // Every legitimate request got its answer: 200 from the service, through nginx.
+  EXPECT_EQ(r.answered_200, kProbes) << r.first_failure;
+  // nginx kept the slow connections: the service never saw as many connections as it has
+  // workers (what the attack straight at the service occupies), only nginx's few upstream ones.
+  EXPECT_GT(r.max_service_connections, 0);  // nginx's own: the count sees the service's port
+  EXPECT_LT(r.max_service_connections, kWorkers);
+  // And it is healthy afterwards, and shuts down cleanly.
   EXPECT_TRUE(Healthy(server.port()));
-}
-
-// The measurement behind docs/reverse-proxy.md: the same attack straight at the service, whose
-// worker pool it exhausts. Not a pass/fail check; run by hand with
-// --gtest_also_run_disabled_tests --gtest_filter='*Directly*'.
-TEST(SlowHeadersTest, DISABLED_DirectlyAtTheServiceMeasureOnly) {
-  const std::string slowhttptest = FindTool("slowhttptest");
-  if (slowhttptest.empty()) GTEST_SKIP() << "needs slowhttptest";
-  RaiseDescriptorLimit();
-  TempDir dir;
-  ServerProcess server(dir.Sub("data"));
-  ASSERT_TRUE(server.Start()) << server.Stderr();
-  const AttackResult r = SlowHeaderAttack(slowhttptest, server.port(), dir.path());
-  std::printf("slow headers directly: %d of %d legitimate requests served within 1 s (%.1f%%); "
-              "attack connections held: max %d, >= 950 during %d probes\n",
-              r.served_within_1s, r.probes, 100.0 * r.served_within_1s / std::max(1, r.probes),
-              r.max_attack_connections, r.probes_under_full_attack);
+  EXPECT_EQ(server.Stop(), 0) << server.Stderr();
 }
 
 }  // namespace
