@@ -3,13 +3,16 @@
 BENCHMARKS.md, printed on stdout; with --audit, turns the Google Benchmark JSON of
 bench/audit_bench into the "Audit trail" section instead; with --audit-fixture, turns the JSON
 lines of bench/audit_fixture (build and --measure) into that section's "10^7 events (fixture)"
-subsection; with --x402, turns the JSON lines of bench/x402_load.sh into the "x402 facilitator
-and usage ingestion" section.
+subsection; with --growth, turns the JSON lines of bench/run.sh's cost-growth runs into the
+"Cost growth with the events stored" subsection; with --x402, turns the JSON lines of
+bench/x402_load.sh into the "x402 facilitator and usage ingestion" section, taking the
+secp256k1 recovery's cost from the same run's signer_bench rounds given with --signer.
 
 Usage: python3 bench/load_report.py LOAD.jsonl
        python3 bench/load_report.py --audit AUDIT.json
        python3 bench/load_report.py --audit-fixture FIXTURE.jsonl
-       python3 bench/load_report.py --x402 X402.jsonl
+       python3 bench/load_report.py --growth GROWTH.jsonl
+       python3 bench/load_report.py --x402 X402.jsonl [--signer SIGNER.json ...]
 
 Each line is one bench/load_driver result with "run" ("sweep" or "ratio") and the server's
 worker count, or the "meta" line (date, CPU). Per scenario and connection count: throughput,
@@ -17,10 +20,14 @@ latency percentiles and the ratio to healthz at the same connection count, check
 DESIGN §7: authorizations at no less than half the server's rate for a trivial endpoint, with
 p99 under 10 ms at half that load.
 """
+import argparse
 import json
 import re
 import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
+from report import round_rates  # noqa: E402 (bench/report.py: how the Signer section reads a round)
 
 RATIO_TARGET = 0.5
 COUNTED = {"capture"}  # load.sh scenarios measured by a request count, not a duration
@@ -284,22 +291,29 @@ def growth_section(path):
     w("")
     w("| events stored | scenario | req/s | p50 (µs) | p99 (µs) | p99.9 (µs) | target |")
     w("|---:|---|---:|---:|---:|---:|---|")
-    by = {}
+    # Rows of this run have no "recorded"; a stored row (bench/results/growth-1e7.jsonl) carries
+    # "recorded": "by hand, <date>". Figures from different days are not compared.
+    by = {}  # (origin, size, scenario) -> row; origin None for this run
     for d in runs:
         n = int(d["run"].split("-", 1)[1])
-        by[(n, d["scenario"])] = d
+        origin = d.get("recorded")
+        by[(origin, n, d["scenario"])] = d
         l = d["latency_us"]
         target = "p99 < 10 ms at 10^7 (trail)" if d["scenario"] == "trail" else "—"
-        size = fmt_size(n) + (f" ({d['recorded']})" if d.get("recorded") else "")
+        size = fmt_size(n) + (f" ({origin}; not this run)" if origin else "")
         w(f"| {size} | {d['scenario']} | {fmt_int(d['throughput_rps'])} "
           f"| {fmt_int(l['p50'])} | {fmt_int(l['p99'])} | {fmt_int(l['p99_9'])} | {target} |")
     w("")
-    sizes = sorted({n for n, _ in by})
-    for scen in ("authorize", "trail"):
-        pts = [(n, by[(n, scen)]["latency_us"]["p50"]) for n in sizes if (n, scen) in by]
-        if len(pts) >= 2 and pts[0][1]:
-            (a, la), (b, lb) = pts[0], pts[-1]
-            w(f"- {scen}: p50 ×{lb / la:.2f} from {fmt_size(a)} to {fmt_size(b)} events stored.")
+    for origin in sorted({o for o, _, _ in by}, key=lambda o: (o is not None, o or "")):
+        sizes = sorted({n for o, n, _ in by if o == origin})
+        when = "this run" if origin is None else f"the stored rows measured {origin}"
+        for scen in ("authorize", "trail"):
+            pts = [(n, by[(origin, n, scen)]["latency_us"]["p50"]) for n in sizes
+                   if (origin, n, scen) in by]
+            if len(pts) >= 2 and pts[0][1]:
+                (a, la), (b, lb) = pts[0], pts[-1]
+                w(f"- {scen}: p50 ×{lb / la:.2f} from {fmt_size(a)} to {fmt_size(b)} events "
+                  f"stored ({when}).")
     for d in runs:
         p = problems(d)
         if p:
@@ -308,7 +322,9 @@ def growth_section(path):
         w("- Rows marked by hand: 10^7 events take about 15 minutes of staging and sequencing "
           "on 2 cores, too long for `bench/run.sh`. They were measured once, the same way "
           "(`bench/results/README.md` has the commands), and every run copies them from "
-          "`bench/results/growth-1e7.jsonl` unchanged, so they are not from this run.")
+          "`bench/results/growth-1e7.jsonl` unchanged, so they are not from this run: no "
+          "ratio above divides a figure of this run by one of theirs (other day, other load "
+          "on the machine).")
     else:
         w("- 10^7 events: not built by `bench/run.sh` (about 15 minutes of staging and "
           "sequencing on 2 cores); the trail at 10^7 is in the fixture subsection of the Audit "
@@ -584,21 +600,50 @@ USAGE_TARGET_EPS = 1_000_000  # issue 8: usage events per second through the bat
 # Where the time goes, from reading the code beside the profiles of 2026-12-06: shown under an
 # unmet target so the report says what to change. Re-check after changes to
 # settlement/facilitator.cc, settlement/usage.cc or api/http_server.cc.
-VERIFY_NOTE = [
-    "- Reading the profile (with the code and the Signer section): beside the HTTP floor above",
-    "  (four system calls per request: poll, recv, one send, the log line's write), the",
-    "  cryptography is the secp256k1 recovery (about 40 µs, the Signer section's",
-    "  Recover/secp256k1, straight to the payer's address) and four Keccak-f[1600]",
-    "  permutations (three for the EIP-3009 digest, one for the recovered address; the payer's",
-    "  EIP-55 spelling is remembered) at about 2 µs each in the portable `signer/keccak.cc`;",
-    "  the rest is the merchant credential's guard (two RocksDB reads; the decoded credential",
-    "  is cached by its stored bytes), the strict parse of the ~1.1 KB body into payload and",
-    "  requirements (malloc and httplib's case-insensitive header map show up here), one",
-    "  RocksDB read for the nonce (`Facilitator::Check`), the ledger balance and the answer.",
-]
-# The secp256k1 recovery a verify cannot skip (the Signer section's Recover/secp256k1 on this
-# machine: about 25,000 a second on one core).
-RECOVER_US = 40
+def verify_note(recover):
+    """The note on where a verify's time goes (one bullet), with the recovery's cost as
+    `recovery_cost` gives it."""
+    return [
+        "- Reading the profile (with the code and the Signer section): beside the HTTP floor "
+        "above (four system calls per request: poll, recv, one send, the log line's write), "
+        "the cryptography is the secp256k1 recovery straight to the payer's address "
+        f"({recover[1]}) and four Keccak-f[1600] permutations (three for the EIP-3009 digest, "
+        "one for the recovered address; the payer's EIP-55 spelling is remembered) at about "
+        "2 µs each in the portable `signer/keccak.cc`; the rest is the merchant credential's "
+        "guard (two RocksDB reads; the decoded credential is cached by its stored bytes), the "
+        "strict parse of the ~1.1 KB body into payload and requirements (malloc and httplib's "
+        "case-insensitive header map show up here), one RocksDB read for the nonce "
+        "(`Facilitator::Check`), the ledger balance and the answer."
+    ]
+
+
+# The secp256k1 recovery a verify cannot skip: the Signer section's Recover/secp256k1/ours.
+RECOVER_BENCH = "Recover/secp256k1/ours"
+# Used only when no signer_bench round of this run is given (--signer): an estimate from
+# earlier runs on the 2-CPU benchmark machine, labelled so wherever it is printed.
+RECOVER_US_FALLBACK = 40.0
+
+
+def recovery_cost(signer_paths):
+    """(µs per recovery, how to say where it comes from). From this run's signer_bench rounds:
+    the fastest round, as the Signer section rates every benchmark; else the fallback."""
+    rates = []
+    for path in signer_paths or []:
+        rate = round_rates(path)[1].get(RECOVER_BENCH)
+        if rate:
+            rates.append(rate)
+    if rates:
+        us = 1e6 / max(rates)
+        return us, (f"{us:.0f} µs, the Signer section's Recover/secp256k1 in this run: "
+                    f"{max(rates):,.0f} a second, fastest of {len(rates)} "
+                    f"round{'s' if len(rates) != 1 else ''}")
+    why = ("the signer rounds given have no Recover/secp256k1" if signer_paths else
+           "the signer bench did not run with this report")
+    return RECOVER_US_FALLBACK, (
+        f"about {RECOVER_US_FALLBACK:.0f} µs, a fixed estimate from earlier runs, not this "
+        f"run's: {why}")
+
+
 USAGE_NOTE = [
     "- Reading the profile with the code: the body arrives in 64 KiB reads and is parsed in",
     "  the request's thread (three string allocations per event); `UsageMeter::Ingest` claims",
@@ -622,7 +667,8 @@ def cores_text(d):
             f"{cores(d, 'others_s'):.2f}")
 
 
-def x402_section(path):
+def x402_section(path, signer_paths=None):
+    recover = recovery_cost(signer_paths)
     rows, meta, profiles = [], {}, {}
     with open(path) as f:
         for line in f:
@@ -752,7 +798,7 @@ def x402_section(path):
                     if r["throughput_rps"]) < VERIFY_RATIO_TARGET:
                 out.extend(profile_lines(profiles, "verify",
                                          "the last round's verify at 16 connections"))
-                out.extend(VERIFY_NOTE)
+                out.extend(verify_note(recover))
                 need = VERIFY_RATIO_TARGET * statistics.median(
                     d["throughput_rps"] for d in r_all)
                 budget = (cpus - med_cores(o_all, "driver_s")) * 1e6 / need
@@ -760,9 +806,9 @@ def x402_section(path):
                   "reference's median): with the driver's share as measured, about "
                   f"{budget:,.0f} µs of server CPU per verify, against {o_cpu:,.0f} µs now.")
                 if floor:
-                    left = budget - h_cpu - RECOVER_US
+                    left = budget - h_cpu - recover[0]
                     w(f"- What that leaves: {budget:,.0f} µs minus the healthz floor "
-                      f"({h_cpu:,.0f} µs) and the recovery (about {RECOVER_US} µs) is "
+                      f"({h_cpu:,.0f} µs) and the recovery ({recover[1]}) is "
                       f"{left:,.0f} µs for everything else a verify does: the body's parse, "
                       "the guard, the nonce and balance reads, the digest's three Keccak "
                       "permutations (about 6 µs alone) and the answer. On this machine the "
@@ -842,17 +888,38 @@ def x402_section(path):
     print("\n".join(out))
 
 
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description="Turns bench/ results into sections of BENCHMARKS.md (printed on stdout).")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--audit", metavar="AUDIT.json", help="bench/audit_bench's JSON")
+    mode.add_argument("--audit-fixture", metavar="FIXTURE.jsonl",
+                      help="bench/audit_fixture's JSON lines (build and --measure)")
+    mode.add_argument("--growth", metavar="GROWTH.jsonl",
+                      help="bench/run.sh's cost-growth runs (stored rows may follow)")
+    mode.add_argument("--x402", metavar="X402.jsonl", help="bench/x402_load.sh's JSON lines")
+    ap.add_argument("--signer", metavar="SIGNER.json", nargs="+",
+                    help="with --x402: this run's signer_bench rounds (Google Benchmark JSON), "
+                         "for the secp256k1 recovery's cost")
+    ap.add_argument("load", nargs="?", metavar="LOAD.jsonl", help="bench/load.sh's JSON lines")
+    args = ap.parse_args(argv)
+    modes = [m for m in (args.audit, args.audit_fixture, args.growth, args.x402, args.load) if m]
+    if len(modes) != 1:
+        ap.error("give one of LOAD.jsonl, --audit, --audit-fixture, --growth or --x402")
+    if args.signer and not args.x402:
+        ap.error("--signer goes with --x402")
+    return args
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--audit":
-        audit_section(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] == "--audit-fixture":
-        fixture_section(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] == "--growth":
-        growth_section(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] == "--x402":
-        x402_section(sys.argv[2])
-    elif len(sys.argv) == 2:
-        main(sys.argv[1])
+    args = parse_args(sys.argv[1:])
+    if args.audit:
+        audit_section(args.audit)
+    elif args.audit_fixture:
+        fixture_section(args.audit_fixture)
+    elif args.growth:
+        growth_section(args.growth)
+    elif args.x402:
+        x402_section(args.x402, args.signer)
     else:
-        sys.exit("usage: load_report.py LOAD.jsonl | load_report.py --audit AUDIT.json | "
-                 "load_report.py --audit-fixture FIXTURE.jsonl | load_report.py --x402 X402.jsonl")
+        main(args.load)

@@ -114,6 +114,8 @@ echo "appended the audit trail section to BENCHMARKS.md" >&2
 x402_args=(--out "$out/x402.jsonl" --no-build --connections "1 16 256" --rounds 2 --duration 4)
 if [ "${1:-}" = "--quick" ]; then x402_args+=(--rounds 1 --duration 2 --warmup 1); fi
 MANDATED_BENCH_BUILD_DIR="$build" bash bench/x402_load.sh "${x402_args[@]}"
-{ echo; python3 bench/load_report.py --x402 "$out/x402.jsonl"; } >> BENCHMARKS.md
+# The recovery's cost in its notes is this run's Recover/secp256k1 (the signer rounds above).
+{ echo; python3 bench/load_report.py --x402 "$out/x402.jsonl" --signer "$out"/signer-*.json; } \
+  >> BENCHMARKS.md
 echo "appended the x402 section to BENCHMARKS.md" >&2
 phase "finished"
