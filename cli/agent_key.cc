@@ -82,7 +82,7 @@ Result<SecretBytes> ReadKeyFileText(const std::string& path) {
   Result<SecretBytes> text = ReadSecretFile(path, kMaxKeyFileBytes);
   if (!text.ok()) {
     return text.error().code() == StatusCode::kInvalidArgument
-               ? BadKeyFile(path, "not a regular file of at most 4 KiB")
+               ? BadKeyFile(path, "not a regular file or pipe of at most 4 KiB")
                : UnavailableError(text.error().message(), "key-file-io");
   }
   return text;

@@ -262,28 +262,35 @@ Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes) {
     return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
   }
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
-      static_cast<uint64_t>(st.st_size) > max_bytes) {
+  // A regular file, or a pipe (`<(pass show ...)`, /dev/stdin): read up to the cap either way.
+  if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ||
+      (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes)) {
     close(fd);
-    return InvalidArgumentError(path + " is not a regular file of at most " +
+    return InvalidArgumentError(path + " is not a regular file or pipe of at most " +
                                     std::to_string(max_bytes) + " bytes",
                                 "not-a-small-file");
   }
-  SecretBytes text(static_cast<size_t>(st.st_size));
+  SecretBytes buffer(max_bytes + 1);  // one byte more tells an over-long pipe
   size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = read(fd, text.data() + got, text.size() - got);
+  while (got < buffer.size()) {
+    const ssize_t n = read(fd, buffer.data() + got, buffer.size() - got);
     if (n < 0 && errno == EINTR) {
       continue;
     }
-    if (n <= 0) {
+    if (n < 0) {
       close(fd);
       return UnavailableError("cannot read " + path, "io");
     }
+    if (n == 0) break;
     got += static_cast<size_t>(n);
   }
   close(fd);
-  return text;
+  if (got > max_bytes) {
+    return InvalidArgumentError(path + " is not a regular file or pipe of at most " +
+                                    std::to_string(max_bytes) + " bytes",
+                                "not-a-small-file");
+  }
+  return SecretBytes(ByteSpan(buffer.data(), got));
 }
 
 namespace {

@@ -63,7 +63,7 @@ std::string UtcTime(int64_t unix_seconds);
 // The whole content of `path`, or of standard input for "-". kUnavailable ("io") when it cannot
 // be read, kInvalidArgument ("too-large") when it holds more than `max_bytes`.
 Result<std::string> ReadInput(const std::string& path, size_t max_bytes);
-// The whole content of the regular file `path` (at most `max_bytes`) in wiping memory.
+// The whole content of the regular file or pipe `path` (at most `max_bytes`) in wiping memory.
 // kUnavailable ("io") when it cannot be read, kInvalidArgument ("not-a-small-file") when it is
 // not a regular file or is larger.
 Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes);

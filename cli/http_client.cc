@@ -25,7 +25,9 @@ Result<ApiResponse> Convert(const httplib::Result& r, const std::string& server)
 // kInvalidArgument unless `server` is http:// or https:// and a host with an optional port: the
 // form httplib parses (it would take anything else for a host name and fail to connect).
 Status CheckServer(const std::string& server) {
-  static const std::regex kServer(R"((https?)://(\[[0-9:]+\]|[^:/?#\[\]@]+)(:[0-9]{1,5})?)");
+  // Hosts: a name or IPv4 address, or an IPv6 address in brackets (hex digits, ':' and '.').
+  static const std::regex kServer(
+      R"((https?)://(\[[0-9A-Fa-f:.]+\]|[^:/?#\[\]@]+)(:[0-9]{1,5})?)");
   if (server.rfind("http://", 0) != 0 && server.rfind("https://", 0) != 0) {
     return InvalidArgumentError("bad server URL \"" + server + "\": use http:// or https://",
                                 "bad-server-url");
@@ -51,6 +53,13 @@ Result<ApiResponse> Send(
     c.set_connection_timeout(5, 0);
     c.set_read_timeout(30, 0);
     httplib::Headers h;
+    // However the request ends (an answer or an exception), our copy of the header is wiped.
+    struct WipeHeaders {
+      httplib::Headers& h;
+      ~WipeHeaders() {
+        for (auto& [name, value] : h) SecureWipe(value.data(), value.size());
+      }
+    } wipe{h};
     if (!token.empty()) {
       // The header is a std::string: this one is wiped after the request; httplib's own copies
       // of it are not.
@@ -59,11 +68,7 @@ Result<ApiResponse> Send(
       bearer.append("Bearer ").append(token.chars());
       h.emplace("Authorization", std::move(bearer));
     }
-    Result<ApiResponse> r = Convert(send(c, h), server);
-    for (auto& [name, value] : h) {
-      SecureWipe(value.data(), value.size());
-    }
-    return r;
+    return Convert(send(c, h), server);
   } catch (const std::exception& e) {
     return InvalidArgumentError(std::string("bad server URL: ") + e.what(), "bad-server-url");
   }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <thread>
+
 #include "base/json.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
@@ -49,6 +51,13 @@ class CliTest : public ::testing::Test {
     return TokenIn(cred.out);
   }
   static std::string FirstWord(const std::string& s) { return s.substr(0, s.find(' ')); }
+  // Replaces the file at `path` with `text`.
+  static void WriteText(const std::string& path, const std::string& text) {
+    FILE* f = fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr) << path;
+    ASSERT_EQ(fwrite(text.data(), 1, text.size(), f), text.size());
+    ASSERT_EQ(fclose(f), 0);
+  }
   static std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n') + 1); }
   // The value of the "token: ..." line of a creating command's output.
   static std::string TokenIn(const std::string& out) {
@@ -88,6 +97,17 @@ TEST_F(CliTest, EveryCommandHasHelp) {
   EXPECT_NE(top.out.find("  session open --key FILE --task TASK"), std::string::npos);
   EXPECT_EQ(RunCommand({}).exit_code, 2);
   EXPECT_EQ(RunCommand({"frobnicate"}).exit_code, 2);
+  // Help says what is true: health asks /readyz only; --token is visible to other users.
+  EXPECT_EQ(RunCommand({"health", "--help"}).out,
+            "Usage: mandatectl health\n  check that the server is ready to serve (GET /readyz)\n");
+  EXPECT_NE(top.out.find("  --token-file FILE the bearer token, read from FILE (one line)"),
+            std::string::npos)
+      << top.out;
+  EXPECT_NE(top.out.find("  --token TOKEN     the bearer token on the command line, where other "
+                         "local users can\n                    see it (ps, /proc): prefer "
+                         "MANDATED_TOKEN or --token-file\n"),
+            std::string::npos)
+      << top.out;
 }
 
 TEST_F(CliTest, CreatesListsAndGetsPrincipals) {
@@ -141,6 +161,88 @@ TEST_F(CliTest, RefusalsAndUnreachableServersHaveDistinctExitCodes) {
   Output health = Run({"health"});
   EXPECT_EQ(health.exit_code, 0);
   EXPECT_EQ(health.out, url_ + ": ready\n");
+}
+
+// A server URL that cannot be one is a usage error (2), not an unreachable server (3); a
+// trailing "/" is dropped.
+TEST_F(CliTest, BadServerUrlsAreUsageErrors) {
+  Output bare = RunCommand({"--server", "bad-server-url", "health"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_EQ(bare.out, "");
+  EXPECT_EQ(bare.err, "mandatectl: bad server URL \"bad-server-url\": use http:// or https://\n");
+  const std::string hostport = url_.substr(std::string("http://").size());
+  Output ftp = RunCommand({"--server", "ftp://" + hostport, "health"});
+  EXPECT_EQ(ftp.exit_code, 2);
+  EXPECT_EQ(ftp.err, "mandatectl: bad server URL \"ftp://" + hostport +
+                         "\": use http:// or https://\n");
+  EXPECT_EQ(RunCommand({"--server", hostport, "health"}).exit_code, 2);
+  Output path = RunCommand({"--server", url_ + "/v1", "health"});
+  EXPECT_EQ(path.exit_code, 2);
+  EXPECT_EQ(path.err, "mandatectl: bad server URL \"" + url_ +
+                          "/v1\": want http[s]://HOST[:PORT], without a path\n");
+  // The same through a command that needs a principal and a token, and one that posts.
+  EXPECT_EQ(RunCommand({"--server", "bad-server-url", "--principal", "prn_x", "users", "list"})
+                .exit_code,
+            2);
+  EXPECT_EQ(Run({"--server", "bad-server-url", "principals", "create", "--name", "X"}).exit_code,
+            2);
+  // A trailing "/" is dropped, from the URL and from what is printed.
+  Output slash = RunCommand({"--server", url_ + "/", "health"});
+  EXPECT_EQ(slash.exit_code, 0) << slash.err;
+  EXPECT_EQ(slash.out, url_ + ": ready\n");
+  Output slashed = Run({"--server", url_ + "//", "principals", "create", "--name", "Slash"});
+  EXPECT_EQ(slashed.exit_code, 0) << slashed.err;
+  // Only no answer at all is 3; an IPv6 address in brackets is a host like any other.
+  EXPECT_EQ(RunCommand({"--server", "http://127.0.0.1:1/", "health"}).exit_code, 3);
+  EXPECT_EQ(RunCommand({"--server", "http://[::1]:1", "health"}).exit_code, 3);
+  EXPECT_EQ(RunCommand({"--server", "http://[fe80::a:b]:1", "health"}).exit_code, 3);
+}
+
+// --token-file reads the bearer token from a file (its one line, without the line end), so the
+// token is not on the command line; a file that cannot give one is a usage error.
+TEST_F(CliTest, TokenFileHoldsTheBearerToken) {
+  const std::string file = dir_.Sub("op.token");
+  WriteText(file, server_->bootstrap_token() + "\n");
+  Output created =
+      RunCommand({"--server", url_, "--token-file", file, "principals", "create", "--name", "Filed"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(created.out.substr(created.out.find(' ')), "  Filed\n");
+  WriteText(file, server_->bootstrap_token() + "\r\n");
+  Output listed = RunCommand({"--server", url_, "--token-file", file, "principals", "list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out, created.out);
+  // A wrong token in the file reaches the server, which refuses it.
+  WriteText(file, "mdt_op_wrong\n");
+  EXPECT_EQ(RunCommand({"--server", url_, "--token-file", file, "principals", "list"}).exit_code,
+            1);
+
+  const std::string missing = dir_.Sub("missing.token");
+  Output absent = RunCommand({"--server", url_, "--token-file", missing, "principals", "list"});
+  EXPECT_EQ(absent.exit_code, 2);
+  EXPECT_EQ(absent.out, "");
+  EXPECT_EQ(absent.err, "mandatectl: --token-file: cannot read " + missing +
+                            ": No such file or directory\n");
+  WriteText(file, "\n");
+  Output empty = RunCommand({"--server", url_, "--token-file", file, "principals", "list"});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_EQ(empty.err, "mandatectl: --token-file: " + file + " is empty\n");
+  WriteText(file, "one\ntwo\n");
+  Output two = RunCommand({"--server", url_, "--token-file", file, "principals", "list"});
+  EXPECT_EQ(two.exit_code, 2);
+  EXPECT_EQ(two.err, "mandatectl: --token-file: " + file + " holds more than one line\n");
+  Output dir = RunCommand({"--server", url_, "--token-file", dir_.Sub(""), "principals", "list"});
+  EXPECT_EQ(dir.exit_code, 2);
+  Output both = Run({"--token-file", file, "principals", "list"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_EQ(both.err, "mandatectl: give --token or --token-file, not both\n");
+  EXPECT_EQ(RunCommand({"principals", "list", "--token-file"}).exit_code, 2);
+  // A pipe works as a file does (`--token-file <(pass show ...)`).
+  const std::string fifo = dir_.Sub("token.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { WriteText(fifo, server_->bootstrap_token() + "\n"); });
+  Output piped = RunCommand({"--server", url_, "--token-file", fifo, "principals", "list"});
+  writer.join();
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
 }
 
 // The quickstart path: the operator bootstraps a principal's admin; the admin registers an agent
