@@ -964,13 +964,13 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
 }
 
 Status Authorizer::StillUsable(const identity::Tenant& t, const std::string& agent_id,
-                               const std::string& mandate_id, std::string_view consequence) {
+                               const std::string& mandate_id, std::string_view consequence,
+                               int64_t at) {
   MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, agent_id));
   if (agent.state != "active") {
     return FailedPreconditionError("agent " + agent.id + " is " + agent.state, "agent-state");
   }
   MD_ASSIGN_OR_RETURN(ChainInfo chain, LoadChain(t, mandate_id));
-  const int64_t at = clock_.NowUnixSeconds();
   for (const mandates::MandateRecord& m : chain.records) {
     if (m.state != "active" || at >= m.valid_until) {
       return FailedPreconditionError("mandate " + m.id + " is " +
@@ -998,7 +998,8 @@ Status Authorizer::BindPayment(const identity::Tenant& t, const Actor& actor,
   Hold* hold = nullptr;
   {
     std::lock_guard<std::mutex> lock(ps->mu);
-    MD_RETURN_IF_ERROR(StillUsable(t, a.agent_id, a.mandate_id, "nothing is signed under it"));
+    MD_RETURN_IF_ERROR(StillUsable(t, a.agent_id, a.mandate_id, "nothing is signed under it",
+                                   NowLocked(*ps)));
     MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     ExpireLocked(*ps, NowLocked(*ps));
     MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "pay"));
@@ -1132,7 +1133,7 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
       // What was true when the request was held must still be (a revocation while waiting
       // wins), checked under the lock so that one acknowledged before this point is seen.
       MD_RETURN_IF_ERROR(StillUsable(t, approval.agent_id, approval.mandate_id,
-                                     "the request can no longer be approved"));
+                                     "the request can no longer be approved", NowLocked(*ps)));
     }
     MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     now = NowLocked(*ps);

@@ -178,7 +178,7 @@ class Authorizer {
   // The agent active and every mandate of the chain active and unexpired now; else 409
   // agent-state / mandate-state, the message ending in `consequence`.
   Status StillUsable(const identity::Tenant& t, const std::string& agent_id,
-                     const std::string& mandate_id, std::string_view consequence);
+                     const std::string& mandate_id, std::string_view consequence, int64_t at);
   // The verdict on the chain alone (no purchase) at `now`, from the cache when it may be.
   // `policy_version` (may be null) gets the hex SHA-256 of the mandate's token.
   std::shared_ptr<const mandates::Verdict> VerifyChain(const ChainInfo& chain, int64_t now,
