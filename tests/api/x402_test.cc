@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -205,15 +207,46 @@ class X402ApiTest : public ::testing::Test {
 
 TEST_F(X402ApiTest, EveryVectorVerifiesSettlesOnceAndMovesTheLedgerExactly) {
   Boot(kVectorClock);
+  // GET /x402/supported against the reference facilitator's answer (getSupported() in
+  // facilitator_api_examples.json): the same members in the same order, the same extensions,
+  // and every reference kind, in the reference's order. The differences specs/x402.md §5.1
+  // documents: ours lists every chain of §2.4 (in both versions), and no signer, since
+  // settlement is on the ledger.
   const json::Value supported = Call("GET", "/x402/supported", "", "", 200);
-  std::set<std::string> kinds;
+  const json::Value examples = LoadVector("facilitator_api_examples");
+  const json::Value& reference =
+      Member(examples, "GET /supported (x402Facilitator.getSupported())");
+  ASSERT_TRUE(reference.is_object());
+  EXPECT_EQ(supported.keys(), reference.keys());
+  EXPECT_EQ(Member(supported, "extensions"), Member(reference, "extensions"));
+  EXPECT_EQ(Member(supported, "signers").keys(), Member(reference, "signers").keys());
+  EXPECT_EQ(Member(Member(reference, "signers"), "eip155:*").items().size(), 1u);
+  EXPECT_EQ(json::Write(Member(supported, "signers")), R"({"eip155:*":[]})");
+  const std::vector<json::Value>& want = Member(reference, "kinds").items();
+  ASSERT_EQ(want.size(), 5u);
+  size_t matched = 0;  // reference kinds found so far, in order
+  std::map<uint64_t, std::set<int>> listed;  // chain id -> versions it is listed for
+  int previous_version = settlement::kX402V2;
   for (const json::Value& k : Member(supported, "kinds").items()) {
-    kinds.insert(std::to_string(Member(k, "x402Version").as_int64().value_or(0)) + " " +
-                 StringField(k, "scheme") + " " + StringField(k, "network"));
+    SCOPED_TRACE(json::Write(k));
+    if (matched < want.size() && k == want[matched]) ++matched;
+    EXPECT_EQ(k.keys(), want[0].keys());
+    EXPECT_EQ(StringField(k, "scheme"), "exact");
+    const int version = static_cast<int>(Member(k, "x402Version").as_int64().value_or(0));
+    const std::string network = StringField(k, "network");
+    const std::optional<uint64_t> chain = version == settlement::kX402V1
+                                              ? settlement::V1ChainIdOf(network)
+                                              : settlement::Caip2ChainIdOf(network);
+    ASSERT_TRUE(chain.has_value());
+    EXPECT_TRUE(listed[*chain].insert(version).second) << "listed twice";
+    // As the reference: the v2 kinds first, then the v1 kinds.
+    EXPECT_FALSE(version == settlement::kX402V2 && previous_version == settlement::kX402V1);
+    previous_version = version;
   }
-  for (const char* want : {"2 exact eip155:84532", "2 exact eip155:8453", "2 exact eip155:43114",
-                           "1 exact base-sepolia", "1 exact base"}) {
-    EXPECT_EQ(kinds.count(want), 1u) << want;
+  EXPECT_EQ(matched, want.size()) << "a reference kind is missing or out of order";
+  EXPECT_EQ(listed.size(), 15u);  // the chains of §2.4
+  for (const auto& [chain, versions] : listed) {
+    EXPECT_EQ(versions.size(), 2u) << chain;
   }
 
   for (const std::string& name : VectorNames()) {
@@ -463,28 +496,32 @@ TEST_F(X402ApiTest, PayerSignsInsideTheMandateOncePerKeyAndSettlementCapturesIt)
   EXPECT_EQ(BalanceOf("eip155:84532:" + std::string(kPayTo), kSepoliaUsdcAsset), "24000");
 
   // The 402 answer's resource URL is matched as a purchase body's would be: its host in any
-  // case matches the mandate's pattern; a path that a server could resolve elsewhere is refused
-  // as a purchase body's would be (400 bad-resource), nothing held or signed.
+  // case matches the mandate's pattern. A path a purchase body could not state (one a server
+  // could resolve elsewhere) makes the requirement unusable: 422, nothing held or recorded.
   const std::string scoped = Issue(agent, SepoliaTerms("50000").insert(
       SepoliaTerms("50000").find(R"("networks")"),
       R"("resources":{"allow":["https://api.shop.example/premium"]},)"));
-  for (const auto& [url, decision] :
-       std::vector<std::pair<std::string, std::string>>{
-           {"https://API.Shop.Example/premium", "allowed"},
-           {"https://api.shop.example/x/..;/premium", "bad-resource"}}) {
-    SCOPED_TRACE(url);
+  auto asking = [&](const std::string& url) {
     std::string asked = PaymentRequired(2, "1000");
     const std::string from = "https://api.shop.example/premium";
     asked.replace(asked.find(from), from.size(), url);
-    const Reply r = Send("POST", "/v1/x402/pay", s, PayBody(scoped, asked), NextKey());
-    if (decision == "bad-resource") {
-      EXPECT_EQ(r.status, 400) << r.body;
-      EXPECT_EQ(StringField(r.json, "type"), std::string(kProblem) + "bad-resource");
-      EXPECT_EQ(r.json.Find("value"), nullptr);
-    } else {
-      EXPECT_EQ(StringField(r.json, "decision"), decision) << r.body;
-    }
+    return asked;
+  };
+  const Reply upper = Send("POST", "/v1/x402/pay", s,
+                           PayBody(scoped, asking("https://API.Shop.Example/premium")), NextKey());
+  EXPECT_EQ(StringField(upper.json, "decision"), "allowed") << upper.body;
+  for (const std::string url : {"https://api.shop.example/x/..;/premium",
+                                "https://api.shop.example/a%2Fb"}) {
+    SCOPED_TRACE(url);
+    const Reply r = Send("POST", "/v1/x402/pay", s, PayBody(scoped, asking(url)), NextKey());
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_EQ(StringField(r.json, "type"), std::string(kProblem) + "x402-no-acceptable-requirement");
+    EXPECT_NE(StringField(r.json, "detail").find("/payment_required/accepts/0: the resource"),
+              std::string::npos) << r.body;
   }
+  const json::Value listed =
+      Call("GET", base_ + "/authorizations?mandate=" + scoped, admin_, "", 200);
+  EXPECT_EQ(Member(listed, "items").items().size(), 1u) << json::Write(listed);  // the allowed one
 
   // A v2 402 answer's extensions are echoed in the payload, where the reference client puts
   // them (between payload and resource), and the payment still verifies.

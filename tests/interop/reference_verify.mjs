@@ -18,7 +18,9 @@
 // one JSON array on stdout, {"name", "x402Version", "payer", "decoded", "schema", "x402_evm",
 // "legacy_x402"?}: x402_evm is the VerifyResponse of @x402/core's x402Facilitator with
 // @x402/evm's ExactEvmScheme (v2) or ExactEvmSchemeV1 (v1); legacy_x402 (v1 only) is x402's own
-// facilitator verify. A verify that throws is reported as {"error": "<message>"}.
+// facilitator verify. A verify that throws is reported as {"error": "<message>"}. What the
+// libraries print on the console while verifying is collected in "console"? (an array of lines),
+// so that stdout stays one JSON document even when read together with stderr.
 //
 // The stand-in chain answers the reads the verifiers make (eth_getCode, balanceOf, name, version,
 // authorizationState, Multicall3 tryAggregate) and simulates transferWithAuthorization the way
@@ -59,17 +61,22 @@ const KNOWN_TOKENS = new Map([
   ["43114/0xb97ef9ef8734c71904d8002f8b6bc66dd9c48a6e", { name: "USD Coin", version: "2" }],
 ]);
 
-const V1_CHAIN_IDS = { "base-sepolia": 84532, base: 8453, "avalanche-fuji": 43113, avalanche: 43114 };
+const V1_CHAIN_IDS = {
+  "base-sepolia": 84532,
+  base: 8453,
+  "avalanche-fuji": 43113,
+  avalanche: 43114,
+  polygon: 137,
+};
 
+// The chain id the stand-in chain takes for `network`, or null for a network it cannot place (a
+// v1 name not above, a CAIP-2 id outside eip155): the verifiers refuse those before any
+// simulation, and a simulation on such a chain fails.
 function chainIdOf(network) {
   if (typeof network === "string" && network.startsWith("eip155:")) {
     return Number(network.slice("eip155:".length));
   }
-  const id = V1_CHAIN_IDS[network];
-  if (id === undefined) {
-    throw new Error(`stand-in chain: unknown network ${network}`);
-  }
-  return id;
+  return V1_CHAIN_IDS[network] ?? null;
 }
 
 class Revert extends Error {}
@@ -180,6 +187,7 @@ class StandInChain {
       s = `0x${sig.slice(66, 130)}`;
       v = Number.parseInt(sig.slice(130, 132), 16);
     }
+    if (this.chainId === null) throw new Revert("stand-in chain: no chain id to simulate on");
     const now = BigInt(Math.floor(Date.now() / 1000));
     if (!(now > BigInt(validAfter))) throw new Revert("FiatTokenV2: authorization is not yet valid");
     if (!(now < BigInt(validBefore))) throw new Revert("FiatTokenV2: authorization is expired");
@@ -224,6 +232,21 @@ async function atTime(now, fn) {
     return await fn();
   } finally {
     Date.now = realNow;
+  }
+}
+
+// Runs `fn` with the console's output collected in `lines` instead of printed.
+async function quietly(lines, fn) {
+  const saved = {};
+  for (const k of ["log", "info", "warn", "error", "debug"]) {
+    saved[k] = console[k];
+    console[k] = (...args) =>
+      lines.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(" "));
+  }
+  try {
+    return await fn();
+  } finally {
+    Object.assign(console, saved);
   }
 }
 
@@ -284,7 +307,8 @@ async function runCase(c) {
       assetCode: chainIn.asset_code ?? SOME_BYTECODE,
     });
 
-  await atTime(c.now, async () => {
+  const logs = [];
+  await quietly(logs, () => atTime(c.now, async () => {
     // @x402/evm caches "the asset is a contract" process-wide; each case has its own chain.
     resetAssetContractCache();
     const chain = makeChain();
@@ -300,7 +324,8 @@ async function runCase(c) {
         legacyVerify(makeChain(), payload, c.requirements),
       );
     }
-  });
+  }));
+  if (logs.length > 0) out.console = logs;
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Tests for settlement/x402_wire.h: the five reference x402 vectors end to end (header decode,
 // EIP-712 digest, recovery, verify, byte-exact re-encode), per-field mutations with the
-// reference's reason codes, malformed input, networks and JSON number printing.
+// reference's reason codes (spelled out, and the same mutations put to the reference's own verify
+// through tests/interop/reference_verify.mjs), malformed input, networks and JSON number printing.
 #include "settlement/x402_wire.h"
 
 #include <gtest/gtest.h>
@@ -29,6 +30,31 @@ constexpr char kDevKey[] = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4
 constexpr char kDevAddress[] = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 // The reference verify clock of every vector (referenceVerify.clockUnix).
 constexpr int64_t kNow = 1750000001;
+
+// The reason codes and messages as the reference emits them, spelled out here and never taken
+// from settlement/x402_wire.h, so that a typo in a product constant fails these tests. Sources
+// (tests/interop/node_modules, pinned by package-lock.json): @x402/evm 2.27.0
+// dist/esm/chunk-VEDHRFNU.mjs `var Err... = "..."` (ExactEvmScheme and ExactEvmSchemeV1);
+// x402 1.2.0 `ErrorReasons` (x402/types) for invalid_x402_version, which @x402/core's facilitator
+// never answers (it picks the scheme by the payload's own version); FiatToken v2's ECRecover
+// revert texts, which reach the reference through its transfer simulation.
+// X402Reference.MutationsGetTheSameCodeFromTheReference asks the reference itself.
+constexpr std::string_view kRefScheme = "invalid_exact_evm_scheme";
+constexpr std::string_view kRefNetworkMismatch = "invalid_exact_evm_network_mismatch";
+constexpr std::string_view kRefMissingDomain = "invalid_exact_evm_missing_eip712_domain";
+constexpr std::string_view kRefSignature = "invalid_exact_evm_signature";
+constexpr std::string_view kRefRecipientMismatch = "invalid_exact_evm_recipient_mismatch";
+constexpr std::string_view kRefValidBefore =
+    "invalid_exact_evm_payload_authorization_valid_before";
+constexpr std::string_view kRefValidAfter = "invalid_exact_evm_payload_authorization_valid_after";
+constexpr std::string_view kRefValueMismatchV2 =
+    "invalid_exact_evm_payload_authorization_value_mismatch";
+constexpr std::string_view kRefValueMismatchV1 = "invalid_exact_evm_authorization_value";
+constexpr std::string_view kRefSimulationFailed =
+    "invalid_exact_evm_transaction_simulation_failed";
+constexpr std::string_view kRefInvalidX402Version = "invalid_x402_version";
+constexpr std::string_view kRefHighS = "ECRecover: invalid signature 's' value";
+constexpr std::string_view kRefBadV = "ECRecover: invalid signature 'v' value";
 
 json::Value J(std::string_view text) {
   Result<json::Value> parsed = json::Parse(text);
@@ -123,7 +149,7 @@ class X402VectorTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::string_view ValueCode() const {
-    return version_ == kX402V1 ? kReasonValueMismatchV1 : kReasonValueMismatchV2;
+    return version_ == kX402V1 ? kRefValueMismatchV1 : kRefValueMismatchV2;
   }
 
   // Both sides moved to another network (payload and requirements agree).
@@ -260,8 +286,8 @@ TEST_P(X402VectorTest, VerifyWindowEdges) {
   // (validBefore - 6); the first refused second is one later.
   EXPECT_EQ(latest_excl, static_cast<int64_t>(payload_.authorization.valid_before) - 6);
   EXPECT_TRUE(VerifyExactOffline(payload_, req_, latest_excl).is_valid);
-  ExpectInvalid(payload_, req_, latest_excl + 1, kReasonValidBefore);
-  ExpectInvalid(payload_, req_, earliest - 1, kReasonValidAfter);
+  ExpectInvalid(payload_, req_, latest_excl + 1, kRefValidBefore);
+  ExpectInvalid(payload_, req_, earliest - 1, kRefValidAfter);
 }
 
 TEST_P(X402VectorTest, ReencodesTheReferenceHeaderByteForByte) {
@@ -322,62 +348,62 @@ TEST_P(X402VectorTest, RequiredAmountMinusOne) {
 TEST_P(X402VectorTest, PayeeDiffers) {
   PaymentRequirements r = req_;
   r.pay_to[19] ^= 0x01;
-  ExpectInvalid(payload_, r, kNow, kReasonRecipientMismatch);
+  ExpectInvalid(payload_, r, kNow, kRefRecipientMismatch);
 }
 
 TEST_P(X402VectorTest, RequirementsOnAnotherNetwork) {
   PaymentRequirements r = req_;
   r.network = version_ == kX402V1 ? "polygon" : "eip155:137";
   r.chain_id = 137;
-  ExpectInvalid(payload_, r, kNow, kReasonNetworkMismatch);
+  ExpectInvalid(payload_, r, kNow, kRefNetworkMismatch);
 }
 
 TEST_P(X402VectorTest, PayloadAndRequirementsOnAnotherChain) {
   PaymentPayload p = payload_;
   PaymentRequirements r = req_;
   MoveNetwork(p, r, "polygon", "eip155:137");  // signed for another chain id
-  ExpectInvalid(p, r, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, r, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, UnknownNetwork) {
   PaymentPayload p = payload_;
   PaymentRequirements r = req_;
   MoveNetwork(p, r, "solana", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp");
-  ExpectInvalid(p, r, kNow, kReasonNetworkMismatch);
+  ExpectInvalid(p, r, kNow, kRefNetworkMismatch);
   // v1 spelled as CAIP-2 is unknown to the v1 verifier, and v2 needs CAIP-2.
   MoveNetwork(p, r, "eip155:84532", "base-sepolia");
-  ExpectInvalid(p, r, kNow, kReasonNetworkMismatch);
+  ExpectInvalid(p, r, kNow, kRefNetworkMismatch);
 }
 
 TEST_P(X402VectorTest, TokenAddressDiffers) {
   PaymentRequirements r = req_;
   r.asset[0] ^= 0x80;
-  ExpectInvalid(payload_, r, kNow, kReasonInvalidSignature);
+  ExpectInvalid(payload_, r, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, DomainNameDiffers) {
   PaymentRequirements r = req_;
   r.eip712_name = *r.eip712_name == "USDC" ? "USD Coin" : "USDC";
-  ExpectInvalid(payload_, r, kNow, kReasonInvalidSignature);
+  ExpectInvalid(payload_, r, kNow, kRefSignature);
   r = req_;
   r.eip712_version = "1";
-  ExpectInvalid(payload_, r, kNow, kReasonInvalidSignature);
+  ExpectInvalid(payload_, r, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, DomainMissing) {
   PaymentRequirements r = req_;
   r.eip712_name.reset();
-  ExpectInvalid(payload_, r, kNow, kReasonMissingEip712Domain);
+  ExpectInvalid(payload_, r, kNow, kRefMissingDomain);
   r = req_;
   r.eip712_version = "";
-  ExpectInvalid(payload_, r, kNow, kReasonMissingEip712Domain);
+  ExpectInvalid(payload_, r, kNow, kRefMissingDomain);
 }
 
 TEST_P(X402VectorTest, ValidAfterInTheFuture) {
   PaymentPayload p = payload_;
   p.authorization.valid_after = kNow + 100;
   p.signature = SignFor(req_, p.authorization);
-  ExpectInvalid(p, req_, kNow, kReasonValidAfter);
+  ExpectInvalid(p, req_, kNow, kRefValidAfter);
   p.authorization.valid_after = kNow;  // validAfter <= now passes (the chain wants <)
   p.signature = SignFor(req_, p.authorization);
   EXPECT_TRUE(VerifyExactOffline(p, req_, kNow).is_valid);
@@ -385,31 +411,31 @@ TEST_P(X402VectorTest, ValidAfterInTheFuture) {
 
 TEST_P(X402VectorTest, ValidBeforeTooSoon) {
   const auto before = static_cast<int64_t>(payload_.authorization.valid_before);
-  ExpectInvalid(payload_, req_, before - 5, kReasonValidBefore);
+  ExpectInvalid(payload_, req_, before - 5, kRefValidBefore);
   EXPECT_TRUE(VerifyExactOffline(payload_, req_, before - 6).is_valid);
 }
 
 TEST_P(X402VectorTest, SignedFieldsTampered) {
   PaymentPayload p = payload_;
   p.authorization.value = p.authorization.value.Add(Amount::FromUint64(1)).value();
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
   p = payload_;
   p.authorization.nonce[31] ^= 0x01;
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
   p = payload_;
   p.authorization.valid_after += 1;
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
   p = payload_;
   p.authorization.valid_before += 1;
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
   p = payload_;
   p.authorization.from[0] ^= 0x01;
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);  // payer is the claimed from
+  ExpectInvalid(p, req_, kNow, kRefSignature);  // payer is the claimed from
   p = payload_;
   p.authorization.to[0] ^= 0x01;
   PaymentRequirements r = req_;
   r.pay_to = p.authorization.to;  // the recipient matches but was not signed
-  ExpectInvalid(p, r, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, r, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, SignatureByteFlipped) {
@@ -417,11 +443,11 @@ TEST_P(X402VectorTest, SignatureByteFlipped) {
     SCOPED_TRACE(i);
     PaymentPayload p = payload_;
     p.signature[i] ^= 0x01;
-    ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+    ExpectInvalid(p, req_, kNow, kRefSignature);
   }
   PaymentPayload p = payload_;
   p.signature[64] = p.signature[64] == 27 ? 28 : 27;  // the other parity: another key
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, HighSTwinFailsWhereTheChainWould) {
@@ -436,27 +462,27 @@ TEST_P(X402VectorTest, HighSTwinFailsWhereTheChainWould) {
   Result<signer::PublicKey> key = signer::RecoverDigest(digest, p.signature, tolerant);
   ASSERT_TRUE(key.ok());
   EXPECT_EQ(signer::EthereumAddress(*key).value_or(""), kDevAddress);
-  ExpectInvalid(p, req_, kNow, kReasonSimulationFailed, kMessageHighS);
+  ExpectInvalid(p, req_, kNow, kRefSimulationFailed, kRefHighS);
   // The simulation step comes last, as in the reference: an earlier failure wins.
   PaymentRequirements r = req_;
   r.pay_to[0] ^= 0x01;
-  ExpectInvalid(p, r, kNow, kReasonRecipientMismatch);
-  ExpectInvalid(p, req_, static_cast<int64_t>(p.authorization.valid_before), kReasonValidBefore);
+  ExpectInvalid(p, r, kNow, kRefRecipientMismatch);
+  ExpectInvalid(p, req_, static_cast<int64_t>(p.authorization.valid_before), kRefValidBefore);
 }
 
 TEST_P(X402VectorTest, RawRecoveryIdV) {
   // v - 27 (0 or 1) recovers the same payer; FiatToken's ECRecover refuses the form.
   PaymentPayload p = payload_;
   p.signature[64] = static_cast<uint8_t>(p.signature[64] - 27);
-  ExpectInvalid(p, req_, kNow, kReasonSimulationFailed, kMessageBadV);
+  ExpectInvalid(p, req_, kNow, kRefSimulationFailed, kRefBadV);
   // High S and raw v together: FiatToken checks S first.
   NegateS(p.signature);
   p.signature[64] ^= 0x01;
-  ExpectInvalid(p, req_, kNow, kReasonSimulationFailed, kMessageHighS);
+  ExpectInvalid(p, req_, kNow, kRefSimulationFailed, kRefHighS);
   // The wrong raw parity recovers another key.
   p = payload_;
   p.signature[64] = payload_.signature[64] == 27 ? 1 : 0;
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, VOutsideKnownForms) {
@@ -464,37 +490,37 @@ TEST_P(X402VectorTest, VOutsideKnownForms) {
     SCOPED_TRACE(static_cast<int>(v));
     PaymentPayload p = payload_;
     p.signature[64] = v;
-    ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+    ExpectInvalid(p, req_, kNow, kRefSignature);
   }
 }
 
 TEST_P(X402VectorTest, SignatureLengthNot65) {
   PaymentPayload p = payload_;
   p.signature.pop_back();
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
   p = payload_;
   p.signature.push_back(0);
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
   p.signature.assign(32, 0x11);
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, ZeroAndOverflowingRS) {
   PaymentPayload p = payload_;
   std::fill(p.signature.begin(), p.signature.begin() + 32, 0);
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
   p = payload_;
   std::fill(p.signature.begin() + 32, p.signature.begin() + 64, 0xff);  // s >= n
-  ExpectInvalid(p, req_, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, req_, kNow, kRefSignature);
 }
 
 TEST_P(X402VectorTest, SchemeNotExact) {
   PaymentRequirements r = req_;
   r.scheme = "upto";
-  ExpectInvalid(payload_, r, kNow, kReasonInvalidScheme);
+  ExpectInvalid(payload_, r, kNow, kRefScheme);
   PaymentPayload p = payload_;
   p.scheme = "upto";
-  ExpectInvalid(p, req_, kNow, kReasonInvalidScheme);
+  ExpectInvalid(p, req_, kNow, kRefScheme);
 }
 
 TEST_P(X402VectorTest, CheckOrderFollowsTheReference) {
@@ -504,32 +530,32 @@ TEST_P(X402VectorTest, CheckOrderFollowsTheReference) {
   r.scheme = "upto";
   r.eip712_name.reset();
   r.network = "eip155:1";
-  ExpectInvalid(p, r, kNow, kReasonInvalidScheme);
+  ExpectInvalid(p, r, kNow, kRefScheme);
   r.scheme = "exact";
   // v1 resolves the payload's network before the domain check; v2 checks the domain first.
   p.network = "nowhere";
   ExpectInvalid(p, r, kNow,
-                version_ == kX402V1 ? kReasonNetworkMismatch : kReasonMissingEip712Domain);
+                version_ == kX402V1 ? kRefNetworkMismatch : kRefMissingDomain);
   p = payload_;
-  ExpectInvalid(p, r, kNow, kReasonMissingEip712Domain);
+  ExpectInvalid(p, r, kNow, kRefMissingDomain);
   r.eip712_name = req_.eip712_name;
   p.signature[5] ^= 0x40;
-  ExpectInvalid(p, r, kNow, kReasonNetworkMismatch);
+  ExpectInvalid(p, r, kNow, kRefNetworkMismatch);
   r.network = req_.network;
   r.pay_to[3] ^= 0x01;
-  ExpectInvalid(p, r, kNow, kReasonInvalidSignature);
+  ExpectInvalid(p, r, kNow, kRefSignature);
   p = payload_;
   r.amount = Amount::FromUint64(0);
-  ExpectInvalid(p, r, kNow, kReasonRecipientMismatch);
+  ExpectInvalid(p, r, kNow, kRefRecipientMismatch);
   r.pay_to = req_.pay_to;
-  ExpectInvalid(p, r, static_cast<int64_t>(p.authorization.valid_before), kReasonValidBefore);
+  ExpectInvalid(p, r, static_cast<int64_t>(p.authorization.valid_before), kRefValidBefore);
   ExpectInvalid(p, r, kNow, ValueCode());
 }
 
 TEST_P(X402VectorTest, VersionMismatch) {
   PaymentRequirements r = req_;
   r.version = version_ == kX402V1 ? kX402V2 : kX402V1;
-  ExpectInvalid(payload_, r, kNow, kReasonInvalidX402Version);
+  ExpectInvalid(payload_, r, kNow, kRefInvalidX402Version);
 }
 
 TEST_P(X402VectorTest, ReEncodedHeaderParsesBack) {
@@ -538,6 +564,348 @@ TEST_P(X402VectorTest, ReEncodedHeaderParsesBack) {
   Result<PaymentPayload> p = ParsePayload(*again);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(VerifyExactOffline(*p, req_, kNow).is_valid);
+}
+
+// ---- the same mutations through the reference verify ----
+
+// What the reference does with a case.
+enum class RefAnswer {
+  kSame,      // answers ours: the same validity, code and message
+  kDiffers,   // answers `ref_code` and `ref_message` (each such case says why)
+  kThrows,    // its facilitator throws instead of answering (a difference specs/x402.md documents)
+  kNoDecode,  // its v1 header decoder (x402@1.2.0's schema) refuses the header before any verify
+};
+
+// One mutated payment, sent as a header and requirements JSON to both verifiers. Ours must answer
+// `code` (and `message`; an empty code: valid); the reference (@x402/core's facilitator with
+// @x402/evm's exact scheme, run by tests/interop/reference_verify.mjs at the same clock, on a
+// stand-in chain that simulates the transfer as FiatToken does) as `answer` says.
+struct RefCase {
+  std::string name;
+  std::string header;
+  json::Value requirements;
+  int64_t now = kNow;
+  std::string_view code;
+  std::string_view message;
+  RefAnswer answer = RefAnswer::kSame;
+  std::string_view ref_code;  // with kDiffers
+  std::string_view ref_message;
+};
+
+// The wire form of a payload whose fields a test changed: v2's `accepted` is rebuilt from the
+// fields (not echoed raw), with the payload's scheme and network.
+std::string HeaderOf(const PaymentPayload& p) {
+  PaymentPayload wire = p;
+  if (wire.accepted.has_value()) {
+    wire.accepted->scheme = wire.scheme;
+    wire.accepted->network = wire.network;
+    wire.accepted->raw = json::Value::Object();
+  }
+  return EncodeHeaderJson(PayloadToJson(wire));
+}
+
+// The mutations of the tests above (and their combinations that pin the check order) on one
+// vector, each with the reference's code for the vector's version.
+std::vector<RefCase> ReferenceCases(const std::string& file) {
+  const json::Value vec = LoadJson(file);
+  const bool v1 = Str(vec, {"protocol"}) == "x402 v1";
+  const int version = v1 ? kX402V1 : kX402V2;
+  Result<json::Value> decoded = DecodeHeaderJson(Str(vec, {"http", "requestHeaderValue"}));
+  EXPECT_TRUE(decoded.ok()) << file;
+  if (!decoded.ok()) {
+    return {};
+  }
+  Result<PaymentPayload> parsed = ParsePayload(*decoded);
+  Result<PaymentRequirements> parsed_req =
+      ParseRequirements(At(vec, {"paymentRequirements"}), version);
+  EXPECT_TRUE(parsed.ok() && parsed_req.ok()) << file;
+  if (!parsed.ok() || !parsed_req.ok()) {
+    return {};
+  }
+  const PaymentPayload p0 = *parsed;
+  const PaymentRequirements r0 = *parsed_req;
+  const std::string_view value_code = v1 ? kRefValueMismatchV1 : kRefValueMismatchV2;
+  const std::string stem = file.substr(7, file.size() - 12);  // drop "vector_" and ".json"
+  std::vector<RefCase> out;
+  auto add = [&](const std::string& name, const PaymentPayload& p, const PaymentRequirements& r,
+                 std::string_view code, int64_t now = kNow, std::string_view message = {}) {
+    RefCase c;
+    c.name = stem + ": " + name;
+    c.header = HeaderOf(p);
+    c.requirements = RequirementsToJson(r);
+    c.now = now;
+    c.code = code;
+    c.message = message;
+    out.push_back(std::move(c));
+  };
+  // Both sides moved to another network (payload and requirements agree).
+  auto move_network = [&](PaymentPayload& p, PaymentRequirements& r, const std::string& v1_name,
+                          const std::string& v2_name) {
+    p.network = r.network = v1 ? v1_name : v2_name;
+    r.chain_id = ChainIdOf(r.network).value_or(0);
+  };
+  auto resign = [](PaymentPayload& p, const PaymentRequirements& r) {
+    p.signature = SignFor(r, p.authorization);
+  };
+  // v1: ExactEvmSchemeV1's diagnosis of a failed simulation carries no invalidMessage (v2's
+  // carries the revert text); ours sends FiatToken's text in both versions.
+  auto v1_without_message = [&] {
+    if (v1) {
+      out.back().answer = RefAnswer::kDiffers;
+      out.back().ref_code = out.back().code;
+      out.back().ref_message = "";
+    }
+  };
+  // v1: x402's header decoder takes only the scheme "exact" and its own network names.
+  auto v1_schema_refuses = [&] {
+    if (v1) out.back().answer = RefAnswer::kNoDecode;
+  };
+  const int64_t before = static_cast<int64_t>(p0.authorization.valid_before);
+
+  add("as signed", p0, r0, "");
+  {
+    PaymentRequirements r = r0;
+    r.amount = r.amount.Add(Amount::FromUint64(1)).value();
+    add("required amount + 1", p0, r, value_code);
+    r = r0;
+    r.amount = r.amount.Sub(Amount::FromUint64(1)).value();
+    add("required amount - 1", p0, r, value_code);
+  }
+  {
+    PaymentRequirements r = r0;
+    r.pay_to[19] ^= 0x01;
+    add("payee differs", p0, r, kRefRecipientMismatch);
+  }
+  {
+    PaymentRequirements r = r0;
+    r.network = v1 ? "polygon" : "eip155:137";
+    r.chain_id = 137;
+    add("requirements on another network", p0, r, kRefNetworkMismatch);
+  }
+  {
+    PaymentPayload p = p0;
+    PaymentRequirements r = r0;
+    move_network(p, r, "polygon", "eip155:137");
+    add("payload and requirements on another chain", p, r, kRefSignature);
+    move_network(p, r, "solana", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp");
+    add("unknown network", p, r, kRefNetworkMismatch);
+    // §4.3: the reference throws building a v2 domain for a network that is not eip155:<id>.
+    out.back().answer = v1 ? RefAnswer::kSame : RefAnswer::kThrows;
+    move_network(p, r, "eip155:84532", "base-sepolia");
+    add("network spelled as the other version's", p, r, kRefNetworkMismatch);
+    out.back().answer = RefAnswer::kThrows;
+    v1_schema_refuses();
+  }
+  {
+    PaymentRequirements r = r0;
+    r.asset[0] ^= 0x80;
+    add("token address differs", p0, r, kRefSignature);
+    r = r0;
+    r.eip712_name = *r.eip712_name == "USDC" ? "USD Coin" : "USDC";
+    add("domain name differs", p0, r, kRefSignature);
+    r = r0;
+    r.eip712_version = "1";
+    add("domain version differs", p0, r, kRefSignature);
+    r = r0;
+    r.eip712_name.reset();
+    add("domain name missing", p0, r, kRefMissingDomain);
+    r = r0;
+    r.eip712_version = "";
+    add("domain version empty", p0, r, kRefMissingDomain);
+  }
+  {
+    PaymentPayload p = p0;
+    p.authorization.valid_after = kNow + 100;
+    resign(p, r0);
+    add("validAfter in the future", p, r0, kRefValidAfter);
+    p.authorization.valid_after = kNow;
+    resign(p, r0);
+    add("validAfter now", p, r0, "");
+    // Ours follows the reference's off-chain rule (validAfter <= now); its simulation then meets
+    // FiatToken's strict now > validAfter and refuses. Not in specs/x402.md §4.3.
+    out.back().answer = RefAnswer::kDiffers;
+    out.back().ref_code = kRefSimulationFailed;
+    out.back().ref_message = v1 ? "" : "FiatTokenV2: authorization is not yet valid";
+    add("validBefore 5 s away", p0, r0, kRefValidBefore, before - 5);
+    add("validBefore 6 s away", p0, r0, "", before - 6);
+  }
+  {
+    PaymentPayload p = p0;
+    p.authorization.value = p.authorization.value.Add(Amount::FromUint64(1)).value();
+    add("signed value changed", p, r0, kRefSignature);
+    p = p0;
+    p.authorization.nonce[31] ^= 0x01;
+    add("signed nonce changed", p, r0, kRefSignature);
+    p = p0;
+    p.authorization.valid_after += 1;
+    add("signed validAfter changed", p, r0, kRefSignature);
+    p = p0;
+    p.authorization.valid_before += 1;
+    add("signed validBefore changed", p, r0, kRefSignature);
+    p = p0;
+    p.authorization.from[0] ^= 0x01;
+    add("claimed payer changed", p, r0, kRefSignature);
+    p = p0;
+    p.authorization.to[0] ^= 0x01;
+    PaymentRequirements r = r0;
+    r.pay_to = p.authorization.to;
+    add("unsigned recipient", p, r, kRefSignature);
+  }
+  for (size_t i : {size_t{0}, size_t{17}, size_t{31}, size_t{32}, size_t{50}, size_t{63}}) {
+    PaymentPayload p = p0;
+    p.signature[i] ^= 0x01;
+    add("signature byte " + std::to_string(i) + " flipped", p, r0, kRefSignature);
+  }
+  {
+    PaymentPayload p = p0;
+    p.signature[64] = p.signature[64] == 27 ? 28 : 27;
+    add("other parity", p, r0, kRefSignature);
+    p = p0;
+    NegateS(p.signature);
+    p.signature[64] = p.signature[64] == 27 ? 28 : 27;
+    add("high-S twin", p, r0, kRefSimulationFailed, kNow, kRefHighS);
+    v1_without_message();
+    PaymentRequirements r = r0;
+    r.pay_to[0] ^= 0x01;
+    add("high-S twin to another payee", p, r, kRefRecipientMismatch);
+    add("high-S twin expired", p, r0, kRefValidBefore, before);
+    p = p0;
+    p.signature[64] = static_cast<uint8_t>(p.signature[64] - 27);
+    add("raw recovery id", p, r0, kRefSimulationFailed, kNow, kRefBadV);
+    v1_without_message();
+    NegateS(p.signature);
+    p.signature[64] ^= 0x01;
+    add("raw recovery id and high S", p, r0, kRefSimulationFailed, kNow, kRefHighS);
+    v1_without_message();
+    p = p0;
+    p.signature[64] = p0.signature[64] == 27 ? 1 : 0;
+    add("wrong raw parity", p, r0, kRefSignature);
+  }
+  for (uint8_t v : {uint8_t{2}, uint8_t{26}, uint8_t{29}, uint8_t{35}, uint8_t{255}}) {
+    PaymentPayload p = p0;
+    p.signature[64] = v;
+    add("v " + std::to_string(v), p, r0, kRefSignature);
+  }
+  {
+    PaymentPayload p = p0;
+    p.signature.pop_back();
+    add("64-byte signature", p, r0, kRefSignature);
+    p = p0;
+    p.signature.push_back(0);
+    add("66-byte signature", p, r0, kRefSignature);
+    p.signature.assign(32, 0x11);
+    add("32-byte signature", p, r0, kRefSignature);
+    p = p0;
+    std::fill(p.signature.begin(), p.signature.begin() + 32, 0);
+    add("r zero", p, r0, kRefSignature);
+    p = p0;
+    std::fill(p.signature.begin() + 32, p.signature.begin() + 64, 0xff);
+    add("s >= n", p, r0, kRefSignature);
+  }
+  {
+    PaymentPayload p = p0;
+    p.scheme = "upto";
+    add("payload scheme not exact", p, r0, kRefScheme);
+    v1_schema_refuses();
+    PaymentRequirements r = r0;
+    r.scheme = "upto";
+    add("requirements scheme not exact", p0, r, kRefScheme);
+    // §5.2: the reference's facilitator finds no scheme for the requirements and throws.
+    out.back().answer = RefAnswer::kThrows;
+  }
+  {
+    // The check order: scheme, (v1: the payload's network), domain, network, signature,
+    // recipient, validBefore, value.
+    PaymentPayload p = p0;
+    PaymentRequirements r = r0;
+    p.scheme = "upto";
+    r.eip712_name.reset();
+    r.network = "eip155:1";
+    add("order: scheme first", p, r, kRefScheme);
+    v1_schema_refuses();
+    p.scheme = "exact";
+    p.network = "nowhere";
+    add("order: v1 resolves the payload's network before the domain", p, r,
+        v1 ? kRefNetworkMismatch : kRefMissingDomain);
+    v1_schema_refuses();
+    p = p0;
+    add("order: domain before network", p, r, kRefMissingDomain);
+    r.eip712_name = r0.eip712_name;
+    p.signature[5] ^= 0x40;
+    add("order: network before signature", p, r, kRefNetworkMismatch);
+    r.network = r0.network;
+    r.chain_id = r0.chain_id;
+    r.pay_to[3] ^= 0x01;
+    add("order: signature before recipient", p, r, kRefSignature);
+    p = p0;
+    r.amount = Amount::FromUint64(0);
+    add("order: recipient before value", p, r, kRefRecipientMismatch);
+    r.pay_to = r0.pay_to;
+    add("order: validBefore before value", p, r, kRefValidBefore, before);
+    add("order: value last", p, r, value_code);
+  }
+  return out;
+}
+
+TEST(X402Reference, MutationsGetTheSameCodeFromTheReference) {
+  std::vector<RefCase> cases;
+  for (const std::string& file : VectorFiles()) {
+    std::vector<RefCase> more = ReferenceCases(file);
+    cases.insert(cases.end(), more.begin(), more.end());
+  }
+  ASSERT_GT(cases.size(), 5u * 50);
+  json::Value input = json::Value::Array();
+  std::vector<std::string> payers;  // ours
+  for (const RefCase& c : cases) {
+    // Ours, on exactly what the reference gets.
+    SCOPED_TRACE(c.name);
+    Result<json::Value> payload_json = DecodeHeaderJson(c.header);
+    ASSERT_TRUE(payload_json.ok());
+    Result<PaymentPayload> p = ParsePayload(*payload_json);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    Result<PaymentRequirements> r = ParseRequirements(c.requirements, p->version);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const VerifyResponse ours = VerifyExactOffline(*p, *r, c.now);
+    EXPECT_EQ(ours.is_valid, c.code.empty());
+    EXPECT_EQ(ours.invalid_reason, c.code);
+    EXPECT_EQ(ours.invalid_message, c.message);
+    payers.push_back(ours.payer);
+
+    json::Value one = json::Value::Object();
+    one.Set("name", json::Value::String(c.name));
+    one.Set("header", json::Value::String(c.header));
+    one.Set("requirements", c.requirements);
+    one.Set("now", json::Value::Int(c.now));
+    input.Append(std::move(one));
+  }
+  const json::Value results = testing::RunInteropScript("reference_verify.mjs", input);
+  ASSERT_EQ(results.items().size(), cases.size()) << json::Write(results);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const RefCase& c = cases[i];
+    const json::Value& got = results.items()[i];
+    SCOPED_TRACE(c.name + "\nreference: " + json::Write(got));
+    ASSERT_EQ(testing::StringField(got, "name"), c.name);
+    if (c.answer == RefAnswer::kNoDecode) {
+      EXPECT_FALSE(At(got, {"decoded"}).as_bool());
+      continue;
+    }
+    if (!At(got, {"decoded"}).as_bool()) {
+      ADD_FAILURE() << "the reference did not decode the header";
+      continue;
+    }
+    const json::Value& ref = At(got, {"x402_evm"});
+    if (c.answer == RefAnswer::kThrows) {
+      EXPECT_NE(testing::StringField(ref, "error"), "");
+      continue;
+    }
+    const bool same = c.answer == RefAnswer::kSame;
+    const std::string_view code = same ? c.code : c.ref_code;
+    EXPECT_EQ(testing::StringField(ref, "error"), "");
+    EXPECT_EQ(At(ref, {"isValid"}).as_bool(), code.empty());
+    EXPECT_EQ(testing::StringField(ref, "invalidReason"), code);
+    EXPECT_EQ(testing::StringField(ref, "invalidMessage"), same ? c.message : c.ref_message);
+    EXPECT_EQ(testing::StringField(ref, "payer"), payers[i]);
+  }
 }
 
 // ---- domain separators, type hashes, settle responses ----
@@ -619,12 +987,27 @@ TEST(X402Responses, SettleResponsesMatchTheReference) {
   replay.payer = kDevAddress;
   EXPECT_EQ(json::Write(SettleResponseToJson(replay)),
             json::Write(At(f, {"POST /settle v2 replayed (same payload) -> SettleResponse"})));
+  // x402@1.2.0's own settle() for a v1 payment: the same members, the v1 network name.
+  SettleResponse v1;
+  v1.success = true;
+  v1.transaction = "0xa214bfbbac77cd8eaa7645d6a206ca16328d116a943903023b0d3f8bbf771d6f";
+  v1.network = "base-sepolia";
+  v1.payer = kDevAddress;
+  EXPECT_EQ(json::Write(SettleResponseToJson(v1)),
+            json::Write(At(f, {"POST /settle v1 legacy x402@1.2.0 settle() -> SettleResponse"})));
+  // Every answer of the file is compared above or in tests/api/x402_test.cc (GET /supported).
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{
+                         "note", "GET /supported (x402Facilitator.getSupported())",
+                         "POST /settle v2 -> SettleResponse",
+                         "POST /settle v2 replayed (same payload) -> SettleResponse",
+                         "POST /settle v1 legacy x402@1.2.0 settle() -> SettleResponse",
+                         "PAYMENT-RESPONSE header value for the v2 settle", "mockCalls"}));
 }
 
 TEST(X402Responses, VerifyResponseMembers) {
   VerifyResponse bad;
-  bad.invalid_reason = std::string(kReasonSimulationFailed);
-  bad.invalid_message = std::string(kMessageHighS);
+  bad.invalid_reason = std::string(kRefSimulationFailed);
+  bad.invalid_message = std::string(kRefHighS);
   bad.payer = kDevAddress;
   EXPECT_EQ(json::Write(VerifyResponseToJson(bad)),
             "{\"isValid\":false,\"invalidReason\":\"invalid_exact_evm_transaction_simulation_"
@@ -928,14 +1311,31 @@ TEST(X402Encode, V2ExtensionsSitBetweenPayloadAndResource) {
   EXPECT_EQ(back->extensions, p->extensions);
 }
 
+TEST(X402Verify, ReasonConstantsAreTheReferences) {
+  // The product's constants, each against the reference's spelling.
+  EXPECT_EQ(kReasonInvalidScheme, kRefScheme);
+  EXPECT_EQ(kReasonNetworkMismatch, kRefNetworkMismatch);
+  EXPECT_EQ(kReasonMissingEip712Domain, kRefMissingDomain);
+  EXPECT_EQ(kReasonInvalidSignature, kRefSignature);
+  EXPECT_EQ(kReasonRecipientMismatch, kRefRecipientMismatch);
+  EXPECT_EQ(kReasonValidBefore, kRefValidBefore);
+  EXPECT_EQ(kReasonValidAfter, kRefValidAfter);
+  EXPECT_EQ(kReasonValueMismatchV2, kRefValueMismatchV2);
+  EXPECT_EQ(kReasonValueMismatchV1, kRefValueMismatchV1);
+  EXPECT_EQ(kReasonSimulationFailed, kRefSimulationFailed);
+  EXPECT_EQ(kReasonInvalidX402Version, kRefInvalidX402Version);
+  EXPECT_EQ(kMessageHighS, kRefHighS);
+  EXPECT_EQ(kMessageBadV, kRefBadV);
+}
+
 TEST(X402Verify, NegativeAndHugeClocks) {
   const json::Value vec = LoadJson("vector_v2_avalanche_usdc_250000_longlived.json");
   Result<PaymentPayload> p = ParsePayload(At(vec, {"decodedPaymentPayload"}));
   Result<PaymentRequirements> r = ParseRequirements(At(vec, {"paymentRequirements"}), kX402V2);
   ASSERT_TRUE(p.ok() && r.ok());
-  EXPECT_EQ(VerifyExactOffline(*p, *r, -1).invalid_reason, kReasonValidAfter);
-  EXPECT_EQ(VerifyExactOffline(*p, *r, INT64_MIN).invalid_reason, kReasonValidAfter);
-  EXPECT_EQ(VerifyExactOffline(*p, *r, INT64_MAX).invalid_reason, kReasonValidBefore);
+  EXPECT_EQ(VerifyExactOffline(*p, *r, -1).invalid_reason, kRefValidAfter);
+  EXPECT_EQ(VerifyExactOffline(*p, *r, INT64_MIN).invalid_reason, kRefValidAfter);
+  EXPECT_EQ(VerifyExactOffline(*p, *r, INT64_MAX).invalid_reason, kRefValidBefore);
   EXPECT_TRUE(VerifyExactOffline(*p, *r, 0).is_valid);
 }
 
