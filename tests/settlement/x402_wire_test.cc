@@ -722,7 +722,7 @@ std::vector<RefCase> ReferenceCases(const std::string& file) {
     resign(p, r0);
     add("validAfter now", p, r0, "");
     // Ours follows the reference's off-chain rule (validAfter <= now); its simulation then meets
-    // FiatToken's strict now > validAfter and refuses. Not in specs/x402.md §4.3.
+    // FiatToken's strict now > validAfter and refuses (specs/x402.md §4.3).
     out.back().answer = RefAnswer::kDiffers;
     out.back().ref_code = kRefSimulationFailed;
     out.back().ref_message = v1 ? "" : "FiatTokenV2: authorization is not yet valid";
