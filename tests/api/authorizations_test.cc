@@ -186,6 +186,23 @@ class AuthorizationsApiTest : public ::testing::Test {
   json::Value Record(const std::string& id) {
     return Call("GET", base_ + "/authorizations/" + id, admin_, "", 200);
   }
+  // The reservation state of authorization `id` as stored (not as a read computes it).
+  std::string StoredReservationState(const std::string& id) {
+    identity::Tenant t(service_.app()->store_for_testing(), principal_);
+    Result<std::optional<std::string>> raw = t.Get("atz", id);
+    if (!raw.ok() || !raw->has_value()) return "";
+    Result<json::Value> v = json::Parse(**raw);
+    return v.ok() ? StringField(*v->Find("reservation"), "state") : "";
+  }
+  // Polls the stored state until it is `want` (the sweeper runs every 2 s) or 10 s passed.
+  std::string AwaitStoredReservationState(const std::string& id, const std::string& want) {
+    std::string state;
+    for (int i = 0; i < 100 && state != want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      state = StoredReservationState(id);
+    }
+    return state;
+  }
   size_t CountAuthorizations(const std::string& mandate) {
     json::Value l =
         Call("GET", base_ + "/authorizations?limit=100&mandate=" + mandate, admin_, "", 200);
@@ -1078,20 +1095,8 @@ TEST_F(AuthorizationsApiTest, LeasesThatEndedWhileDownAreWrittenDownWithoutARequ
   service_.Stop();
   AdvanceTo(Now() + 600);
   Restart();
-  auto stored_state = [&]() -> std::string {
-    identity::Tenant t(service_.app()->store_for_testing(), principal_);
-    Result<std::optional<std::string>> raw = t.Get("atz", id);
-    if (!raw.ok() || !raw->has_value()) return "";
-    Result<json::Value> v = json::Parse(**raw);
-    return v.ok() ? StringField(*v->Find("reservation"), "state") : "";
-  };
-  EXPECT_EQ(stored_state(), "reserved");  // nothing has written the lapse yet
-  std::string state;
-  for (int i = 0; i < 100 && state != "expired"; ++i) {  // the sweeper runs every 2 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    state = stored_state();
-  }
-  EXPECT_EQ(state, "expired");
+  EXPECT_EQ(StoredReservationState(id), "reserved");  // nothing has written the lapse yet
+  EXPECT_EQ(AwaitStoredReservationState(id, "expired"), "expired");
 }
 
 // A suspension acknowledged while a decision was between reading the chain and taking the
@@ -1134,19 +1139,7 @@ TEST_F(AuthorizationsApiTest, LapsesStandWhenTheWallClockStepsBack) {
   clock_->StepWallClockBackSeconds(200);  // the wall clock says the lease still runs
   json::Value late = Capture(s, id, "", 409);
   EXPECT_EQ(StringField(late, "type"), std::string(kProblem) + "reservation-expired");
-  auto stored_state = [&]() -> std::string {
-    identity::Tenant t(service_.app()->store_for_testing(), principal_);
-    Result<std::optional<std::string>> raw = t.Get("atz", id);
-    if (!raw.ok() || !raw->has_value()) return "";
-    Result<json::Value> v = json::Parse(**raw);
-    return v.ok() ? StringField(*v->Find("reservation"), "state") : "";
-  };
-  std::string state;
-  for (int i = 0; i < 100 && state != "expired"; ++i) {  // the sweeper runs every 2 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    state = stored_state();
-  }
-  EXPECT_EQ(state, "expired");
+  EXPECT_EQ(AwaitStoredReservationState(id, "expired"), "expired");
 }
 
 // ---- The audit trail of a purchase (specs/audit.md §4; issue: audit trail, must-show 1) ----
