@@ -14,6 +14,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <thread>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -825,6 +826,14 @@ Result<int> HttpServer::Bind(const std::string& host, int port) {
 }
 
 Status HttpServer::Serve() {
+  serve_started_.store(true);
+  struct Returned {
+    std::atomic<bool>& flag;
+    ~Returned() { flag.store(true); }
+  } returned{serve_returned_};
+  if (draining()) {
+    return OkStatus();  // stopped before serving began
+  }
   if (!impl_->server.listen_after_bind()) {
     if (draining()) {
       return OkStatus();
@@ -836,6 +845,15 @@ Status HttpServer::Serve() {
 
 void HttpServer::Stop() {
   draining_.store(true);
+  // httplib's stop() acts only on a server whose accept loop runs: a stop between Serve's start
+  // and that loop (a SIGTERM right after the listening line) would be lost and Serve would run
+  // on. Serve sees draining_ if it has not started; once it has, wait until its loop runs (or
+  // it returned), then stop it.
+  if (serve_started_.load()) {
+    for (int i = 0; i < 10000 && !impl_->server.is_running() && !serve_returned_.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   impl_->server.stop();
 }
 

@@ -88,6 +88,8 @@ class HttpServer {
   class Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> serve_started_{false};
+  std::atomic<bool> serve_returned_{false};
 };
 
 }  // namespace mandated::api
