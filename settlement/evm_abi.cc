@@ -141,6 +141,42 @@ Bytes AuthorizationStateCall(const Address& authorizer, const Nonce32& nonce) {
   return out;
 }
 
+Bytes NoArgumentCall(std::string_view signature) {
+  Bytes out;
+  Append(out, Selector(signature));
+  return out;
+}
+
+Result<std::string> DecodeString(ByteSpan ret) {
+  if (ret.size() < 64 || ret.size() % 32 != 0) {
+    return BadAbi("expected a string (offset, length, words), got " + std::to_string(ret.size()) +
+                  " bytes");
+  }
+  for (size_t i = 0; i < 31; ++i) {
+    if (ret[i] != 0) return BadAbi("string offset above 32");
+  }
+  if (ret[31] != 32) return BadAbi("string offset is not 32");
+  for (size_t i = 32; i < 56; ++i) {
+    if (ret[i] != 0) return BadAbi("string length too large");
+  }
+  uint64_t length = 0;
+  for (size_t i = 56; i < 64; ++i) {
+    length = (length << 8) | ret[i];
+  }
+  if (length > kMaxDecodedString) {
+    return BadAbi("string of " + std::to_string(length) + " bytes, above the limit");
+  }
+  const size_t padded = (static_cast<size_t>(length) + 31) / 32 * 32;
+  if (ret.size() != 64 + padded) {
+    return BadAbi("string of " + std::to_string(length) + " bytes in " +
+                  std::to_string(ret.size() - 64) + " bytes of data");
+  }
+  for (size_t i = 64 + static_cast<size_t>(length); i < ret.size(); ++i) {
+    if (ret[i] != 0) return BadAbi("string padding is not zero");
+  }
+  return std::string(reinterpret_cast<const char*>(ret.data()) + 64, static_cast<size_t>(length));
+}
+
 Result<Amount> DecodeUint256(ByteSpan ret) {
   MD_ASSIGN_OR_RETURN(Word w, OneWord(ret));
   for (size_t i = 0; i < 16; ++i) {

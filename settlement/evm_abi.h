@@ -29,6 +29,9 @@ inline constexpr std::string_view kSettleBatchSig =
     "settleBatch(address,(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,"
     "bytes32)[])";
 inline constexpr std::string_view kTransferSettledSig = "TransferSettled(address,bytes32,bool)";
+// The token's EIP-712 domain members (EIP-3009 tokens such as USDC expose both).
+inline constexpr std::string_view kNameSig = "name()";
+inline constexpr std::string_view kVersionSig = "version()";
 
 // The first 4 bytes of keccak256(signature).
 std::array<uint8_t, 4> Selector(std::string_view signature);
@@ -53,12 +56,19 @@ Result<Bytes> SettleBatchCall(const Address& token, const std::vector<SignedTran
 // balanceOf(owner), authorizationState(authorizer, nonce).
 Bytes BalanceOfCall(const Address& owner);
 Bytes AuthorizationStateCall(const Address& authorizer, const Nonce32& nonce);
+// A call of a function without arguments (name(), version()): its 4-byte selector.
+Bytes NoArgumentCall(std::string_view signature);
 
 // Decoding of return data: a uint256 that must fit in 128 bits (kOutOfRange
 // "amount-out-of-range" otherwise) and a bool (exactly 0 or 1 in one word). Anything but one
 // 32-byte word is kInvalidArgument ("bad-abi").
 Result<Amount> DecodeUint256(ByteSpan ret);
 Result<bool> DecodeBool(ByteSpan ret);
+// A returned `string`: the offset word (32), the length word, then the bytes, zero-padded to
+// whole words. At most kMaxDecodedString bytes; anything else (another offset, a length past
+// the data, non-zero padding, trailing words) is kInvalidArgument ("bad-abi").
+inline constexpr size_t kMaxDecodedString = 1024;
+Result<std::string> DecodeString(ByteSpan ret);
 
 // One log of a receipt, as the node reports it.
 struct Log {

@@ -46,6 +46,12 @@ struct Submission {
   std::string error;       // why kFailed / kReverted, for the record
 };
 
+// The EIP-712 domain a token's EIP-3009 signatures are made for, as the token reports it.
+struct TokenDomain {
+  std::string name;     // name()
+  std::string version;  // version()
+};
+
 // The `evm` backend of one network, as configured (specs/evm.md).
 struct EvmChainConfig {
   uint64_t chain_id = 0;
@@ -79,6 +85,13 @@ class EvmChain {
   // EIP-3009 authorizationState(authorizer, nonce): true when the nonce was used or cancelled.
   virtual Result<bool> AuthorizationUsed(const Address& token, const Address& authorizer,
                                          const Nonce32& nonce) = 0;
+  // The token's name() and version(), which a payment's extra.name and extra.version must
+  // match (a signature made for another domain passes the off-chain check and then reverts).
+  // kInvalidArgument ("bad-abi") when the token answers something else than a string.
+  virtual Result<TokenDomain> DomainOf(const Address& token) = 0;
+  // The account that pays gas for submissions, once known (GET /x402/supported lists it among
+  // the signers).
+  virtual std::optional<Address> facilitator_address() = 0;
 
   // Submits `transfers` as one transaction (one transfer: a direct transferWithAuthorization;
   // several: one call of the batch settler contract). Durable before broadcast: after a crash,

@@ -238,6 +238,26 @@ Result<bool> EvmRpcChain::AuthorizationUsed(const Address& token, const Address&
   return abi::DecodeBool(ret);
 }
 
+Result<TokenDomain> EvmRpcChain::DomainOf(const Address& token) {
+  const int64_t now = clock_.NowUnixSeconds();
+  {
+    std::lock_guard<std::mutex> lock(domains_mu_);
+    auto it = domains_.find(token);
+    if (it != domains_.end() && now >= it->second.read_at &&
+        now - it->second.read_at < kDomainCacheSeconds) {
+      return it->second.domain;
+    }
+  }
+  TokenDomain d;
+  MD_ASSIGN_OR_RETURN(Bytes name, rpc_.EthCall(token, abi::NoArgumentCall(abi::kNameSig)));
+  MD_ASSIGN_OR_RETURN(d.name, abi::DecodeString(name));
+  MD_ASSIGN_OR_RETURN(Bytes version, rpc_.EthCall(token, abi::NoArgumentCall(abi::kVersionSig)));
+  MD_ASSIGN_OR_RETURN(d.version, abi::DecodeString(version));
+  std::lock_guard<std::mutex> lock(domains_mu_);
+  domains_[token] = CachedDomain{d, now};
+  return d;
+}
+
 std::optional<Address> EvmRpcChain::facilitator_address() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!ready_) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,7 +27,7 @@ inline constexpr char kChainFamily[] = "chain";
 
 // Thread safety: safe from any thread. Submit and Track of one instance are serialized by one
 // mutex (they allocate account nonces and rewrite the journal); the reads (BalanceOf,
-// AuthorizationUsed) do not take it. One instance per (store, chain id, facilitator key): two
+// AuthorizationUsed, DomainOf) do not take it. One instance per (store, chain id, facilitator key): two
 // instances sharing an account would allocate the same nonces.
 class EvmRpcChain final : public EvmChain {
  public:
@@ -46,6 +47,10 @@ class EvmRpcChain final : public EvmChain {
   Result<Amount> BalanceOf(const Address& token, const Address& owner) override;
   Result<bool> AuthorizationUsed(const Address& token, const Address& authorizer,
                                  const Nonce32& nonce) override;
+  // Read once and kept for kDomainCacheSeconds (an upgraded token may rename itself; a
+  // read that fails is not kept).
+  Result<TokenDomain> DomainOf(const Address& token) override;
+  static constexpr int64_t kDomainCacheSeconds = 300;
   // A transfer set whose gas estimation reverts is journaled as kFailed without a transaction.
   // Errors: kInvalidArgument ("no-transfers", "batch-too-large", "token-not-accepted",
   // "mixed-tokens", "batching-disabled", "bad-signature") for transfers this backend cannot
@@ -58,7 +63,7 @@ class EvmRpcChain final : public EvmChain {
   Result<std::vector<std::string>> Unfinished() override;
 
   // The account that pays gas (available after the first Submit/Track, or from Create).
-  std::optional<Address> facilitator_address();
+  std::optional<Address> facilitator_address() override;
   EvmRpc& rpc() { return rpc_; }
 
   // One signed copy of a submission's transaction (specs/evm.md §5.1).
@@ -102,6 +107,13 @@ class EvmRpcChain final : public EvmChain {
   bool ready_ = false;          // guarded by mu_
   Address from_{};              // guarded by mu_ (set once ready_)
   uint64_t next_nonce_ = 0;     // guarded by mu_
+
+  struct CachedDomain {
+    TokenDomain domain;
+    int64_t read_at = 0;  // clock_ unix seconds
+  };
+  std::mutex domains_mu_;                      // not held during a node call
+  std::map<Address, CachedDomain> domains_;    // guarded by domains_mu_
 };
 
 }  // namespace mandated::settlement

@@ -4,6 +4,10 @@
 #include "settlement/facilitator.h"
 
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
+#include <set>
+#include <string_view>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -31,12 +35,54 @@ std::string ShownToMerchant(const Status& s) {
   return "the facilitator's storage could not be read; ask again";
 }
 
+// Whether `text` holds each of `words` (lower case), in that order.
+bool HasInOrder(std::string_view text, std::initializer_list<std::string_view> words) {
+  size_t at = 0;
+  for (std::string_view w : words) {
+    at = text.find(w, at);
+    if (at == std::string_view::npos) return false;
+    at += w.size();
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view SettleCodeOfRevert(std::string_view message) {
+  std::string t(message);
+  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (HasInOrder(t, {"authorization", "expired"}) ||
+      HasInOrder(t, {"authorization", "valid before"}) || HasInOrder(t, {"authorizationexpired"})) {
+    return kReasonValidBefore;
+  }
+  if (HasInOrder(t, {"authorization", "not", "valid"}) ||
+      HasInOrder(t, {"authorizationnotyetvalid"})) {
+    return kReasonValidAfter;
+  }
+  if (HasInOrder(t, {"authorization", "used"}) || HasInOrder(t, {"authorizationalreadyused"})) {
+    return "invalid_exact_evm_nonce_already_used";
+  }
+  if (HasInOrder(t, {"transfer", "exceeds", "balance"}) ||
+      HasInOrder(t, {"insufficient", "balance"}) || HasInOrder(t, {"erc20insufficientbalance"})) {
+    return "invalid_exact_evm_insufficient_balance";
+  }
+  if (HasInOrder(t, {"invalid", "signature"}) || HasInOrder(t, {"signermismatch"}) ||
+      HasInOrder(t, {"invalidsignaturev"}) || HasInOrder(t, {"invalidsignatures"})) {
+    return kReasonInvalidSignature;
+  }
+  return "invalid_exact_evm_transaction_failed";
+}
+
+namespace {
+
 // Codes of the evm backend (specs/evm.md §6.2).
 constexpr char kReasonNonceUsed[] = "invalid_exact_evm_nonce_already_used";
 constexpr char kReasonInsufficient[] = "invalid_exact_evm_insufficient_balance";
 constexpr char kReasonTokenNotAccepted[] = "invalid_exact_evm_token_not_accepted";
+constexpr char kReasonNameMismatch[] = "invalid_exact_evm_token_name_mismatch";
+constexpr char kReasonVersionMismatch[] = "invalid_exact_evm_token_version_mismatch";
 constexpr char kReasonChainUnavailable[] = "unexpected_verify_error";  // the node or the store
-constexpr char kReasonFailedOnChain[] = "invalid_transaction_state";
+constexpr char kReasonFailedOnChain[] = "invalid_exact_evm_transaction_failed";
 constexpr char kReasonPending[] = "settlement_pending";
 
 // The chains whose exact scheme this facilitator serves on the ledger: every EVM network x402 v1
@@ -298,9 +344,18 @@ json::Value Facilitator::Supported() const {
   json::Value v = json::Value::Object();
   v.Set("kinds", std::move(kinds));
   v.Set("extensions", json::Value::Array());
-  // Settlement is on the ledger: no on-chain signer pays gas for it.
+  // The accounts that pay gas for settlements on evm networks (the reference's signers); the
+  // ledger needs none.
+  json::Value addresses = json::Value::Array();
+  std::set<std::string> listed;
+  for (const auto& [chain, backend] : evm_) {
+    const std::optional<Address> a = backend.chain->facilitator_address();
+    if (a && listed.insert(AddressText(*a)).second) {
+      addresses.Append(json::Value::String(AddressText(*a)));
+    }
+  }
   json::Value signers = json::Value::Object();
-  signers.Set("eip155:*", json::Value::Array());
+  signers.Set("eip155:*", std::move(addresses));
   v.Set("signers", std::move(signers));
   return v;
 }
@@ -384,6 +439,32 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
       v.invalid_reason = on_chain.ok() ? kReasonNonceUsed : kReasonChainUnavailable;
       v.invalid_message = on_chain.ok() ? "FiatTokenV2: authorization is used or canceled (on chain)"
                                         : ShownToMerchant(on_chain.error());
+      return v;
+    }
+    // The domain the payer signed for is the one the token checks: a signature made for another
+    // name or version passes the off-chain check and reverts on chain (the reference learns it
+    // by simulating the transfer; its diagnosis names these two codes).
+    Result<TokenDomain> domain = b->chain->DomainOf(in.requirements.asset);
+    if (!domain.ok()) {
+      v.is_valid = false;
+      const bool unreadable = domain.error().reason() == "bad-abi";
+      v.invalid_reason = unreadable ? std::string(kReasonSimulationFailed) : kReasonChainUnavailable;
+      v.invalid_message = unreadable ? "the token's name() or version() is not a string: " +
+                                           domain.error().message()
+                                     : ShownToMerchant(domain.error());
+      return v;
+    }
+    const std::string name = in.requirements.eip712_name.value_or("");
+    const std::string version = in.requirements.eip712_version.value_or("");
+    if (name != domain->name || version != domain->version) {
+      v.is_valid = false;
+      const bool name_differs = name != domain->name;
+      v.invalid_reason = name_differs ? kReasonNameMismatch : kReasonVersionMismatch;
+      v.invalid_message = name_differs
+                              ? "the token's name() is \"" + domain->name +
+                                    "\", the requirements' extra.name \"" + name + "\""
+                              : "the token's version() is \"" + domain->version +
+                                    "\", the requirements' extra.version \"" + version + "\"";
       return v;
     }
     Result<Amount> held = b->chain->BalanceOf(in.requirements.asset, a.from);
@@ -844,12 +925,16 @@ Status Facilitator::Finalize(const std::string& id, const Submission& sub) {
     } else {
       s.state = "failed";
       s.response.success = false;
-      s.response.error_reason = kReasonFailedOnChain;
+      // Mined and reverted (or refused inside a mined batch): the reference's code with the
+      // transaction; never broadcast (its gas estimation reverted): the code its revert text
+      // names, without one (specs/evm.md §6.2).
+      s.response.error_reason =
+          mined ? std::string(kReasonFailedOnChain) : std::string(SettleCodeOfRevert(sub.error));
       s.response.error_message =
           some_moved ? "the token refused this transfer in the batch"
           : !sub.error.empty() ? sub.error
                                : "the transaction reverted";
-      s.response.transaction = "";
+      s.response.transaction = mined ? sub.tx_hash : "";
     }
     if (ok && !s.principal.empty()) {  // metered under its principal (authorization or AP2)
       Result<PaymentPayload> p = ParsePayload(s.payload);

@@ -62,6 +62,12 @@ std::string SettlementKey(uint64_t chain, const Address& token, const Address& p
 
 // How /x402/settle settled a payment (told to the merchant, specs/x402.md §5.3).
 enum class SettleMode { kLedger, kOnchain, kDeferred };
+
+// The settle errorReason for a transfer the node refused before broadcasting it (its gas
+// estimation reverted with `message`), read from the revert text as the reference reads its
+// client's error: expired, not yet valid, nonce used, balance, signature; else
+// "invalid_exact_evm_transaction_failed" (specs/evm.md §6.2).
+std::string_view SettleCodeOfRevert(std::string_view message);
 std::string_view SettleModeName(SettleMode mode);  // "ledger", "onchain", "deferred"
 
 // What the payer tied an EIP-3009 nonce to when it signed (specs/x402.md §6.3), so settlement

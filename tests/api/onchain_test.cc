@@ -205,8 +205,10 @@ class OnchainTest : public ::testing::Test {
     return json::Write(body);
   }
   // A v2 /verify and /settle body: `payer` (signing in-process: the facilitator does not care
-  // who signed) pays `value` of the test token to kPayTo, nonce number `n`, valid until `until`.
-  std::string SignedBody(const testing::DevAccount& payer, uint64_t value, int n, int64_t until) {
+  // who signed) pays `value` of the test token to kPayTo, nonce number `n`, valid until `until`,
+  // signed for the EIP-712 domain {name, version} that the requirements' extra names too.
+  std::string SignedBody(const testing::DevAccount& payer, uint64_t value, int n, int64_t until,
+                         const std::string& name = "USD Coin", const std::string& version = "2") {
     signer::PrivateKey key;
     key.type = signer::KeyType::kSecp256k1;
     const Bytes secret = testing::Hex(payer.private_key);
@@ -227,13 +229,14 @@ class OnchainTest : public ::testing::Test {
     auth.nonce[0] = static_cast<uint8_t>(n >> 8);
     auth.nonce[1] = static_cast<uint8_t>(n & 0xff);
     const std::array<uint8_t, 32> digest =
-        settlement::Eip3009Digest("USD Coin", "2", chain_->chain_id(), token, auth);
+        settlement::Eip3009Digest(name, version, chain_->chain_id(), token, auth);
     Result<Bytes> sig = signer::SignDigestRecoverable(key, ByteSpan(digest.data(), digest.size()));
     EXPECT_TRUE(sig.ok());
     const std::string requirements =
         R"({"scheme":"exact","network":"eip155:84532","amount":")" + std::to_string(value) +
         R"(","asset":")" + chain_->token() + R"(","payTo":")" + kPayTo +
-        R"(","maxTimeoutSeconds":3600,"extra":{"name":"USD Coin","version":"2"}})";
+        R"(","maxTimeoutSeconds":3600,"extra":{"name":")" + name + R"(","version":")" + version +
+        R"("}})";
     const std::string payload =
         R"({"x402Version":2,"payload":{"authorization":{"from":")" + payer.address +
         R"(","to":")" + settlement::AddressText(to) + R"(","value":")" + std::to_string(value) +
@@ -363,7 +366,7 @@ TEST_F(OnchainTest, PaymentSettlesOnChainMovesExactBalancesAndTheTrailLinksTheTr
 }
 
 // A chain x402 v1 does not name, configured with the evm backend, is served: listed in
-// /supported and checked at verify (before, the backend started and every payment on it was
+// /supported (its gas account among the signers) and checked at verify (before, the backend started and every payment on it was
 // answered invalid_network).
 TEST_F(OnchainTest, NetworkNamedOnlyByTheEvmBackendIsServed) {
   AnvilChain::Options o;
@@ -380,6 +383,10 @@ TEST_F(OnchainTest, NetworkNamedOnlyByTheEvmBackendIsServed) {
   }
   EXPECT_EQ(kinds.count("2 eip155:1"), 1u);
   EXPECT_EQ(kinds.count("2 eip155:84532"), 1u);  // the ledger's networks stay served
+  // The account that pays gas is the signer, spelled as the reference spells addresses.
+  const json::Value& signers = Member(Member(supported, "signers"), "eip155:*");
+  ASSERT_EQ(signers.items().size(), 1u) << json::Write(supported);
+  EXPECT_EQ(signers.items()[0].as_string(), facilitator_);
   // A payment signed for Base Sepolia, presented as one on chain 1: refused for its signature
   // (the domain's chain differs), not for the network.
   const Agent a = NewAgent("buyer", "1000000", "50000");
@@ -414,6 +421,35 @@ TEST_F(OnchainTest, NonceUsedOnChainIsRefusedAtVerify) {
   EXPECT_EQ(StringField(s, "errorReason"), "invalid_exact_evm_nonce_already_used");
   EXPECT_EQ(chain_->TransactionCount(facilitator_), 0u);
   EXPECT_EQ(chain_->BalanceOf(kPayTo), "7000");
+}
+
+// A payment signed for another EIP-712 domain than the token's (extra.name or extra.version
+// wrong, consistently in the payload and the requirements) passes the off-chain signature check
+// but would revert on chain: verify and settle refuse it with the reference's codes, nothing is
+// sent, and the right domain is still valid (specs/evm.md §6.2).
+TEST_F(OnchainTest, PaymentSignedForAnotherTokenDomainIsRefusedBeforeAnythingIsSent) {
+  Boot(AnvilChain::Options());
+  if (IsSkipped() || HasFatalFailure()) return;
+  const testing::DevAccount payer = chain_->accounts()[3];
+  chain_->Mint(payer.address, "5000");
+  const int64_t until = Now() + 3600;
+  json::Value v = Call("POST", "/x402/verify", merchant_,
+                       SignedBody(payer, 700, 1, until, "USD Coin ", "2"), 200);
+  EXPECT_EQ(Member(v, "isValid").as_bool(), false);
+  EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_token_name_mismatch");
+  EXPECT_EQ(StringField(v, "invalidMessage"),
+            "the token's name() is \"USD Coin\", the requirements' extra.name \"USD Coin \"");
+  v = Call("POST", "/x402/verify", merchant_, SignedBody(payer, 700, 2, until, "USD Coin", "1"),
+           200);
+  EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_token_version_mismatch");
+  json::Value s = Call("POST", "/x402/settle", merchant_,
+                       SignedBody(payer, 700, 3, until, "USDC", "2"), 200);
+  EXPECT_EQ(Member(s, "success").as_bool(), false);
+  EXPECT_EQ(StringField(s, "errorReason"), "invalid_exact_evm_token_name_mismatch");
+  EXPECT_EQ(chain_->TransactionCount(facilitator_), 0u);
+  EXPECT_EQ(chain_->BalanceOf(payer.address), "5000");
+  v = Call("POST", "/x402/verify", merchant_, SignedBody(payer, 700, 4, until), 200);
+  EXPECT_EQ(Member(v, "isValid").as_bool(), true) << json::Write(v);
 }
 
 // Must-show 2b: a settlement that reverts on chain is recorded as failed and the hold released.
@@ -470,13 +506,16 @@ TEST_F(OnchainTest, RevertedSettlementIsRecordedFailedAndTheReservationReleased)
   }
   settle.join();
   EXPECT_EQ(Member(settled, "success").as_bool(), false) << json::Write(settled);
-  EXPECT_EQ(StringField(settled, "errorReason"), "invalid_transaction_state");
+  // The reference's code for a mined transaction that reverted, with the transaction.
+  EXPECT_EQ(StringField(settled, "errorReason"), "invalid_exact_evm_transaction_failed");
+  EXPECT_EQ(StringField(settled, "transaction").size(), 66u) << json::Write(settled);
   EXPECT_EQ(chain_->BalanceOf(kPayTo), "0");
   EXPECT_FALSE(chain_->AuthorizationUsed(a.address, StringField(Member(Member(Member(paid, "payment_payload"), "payload"), "authorization"), "nonce")));
 
   // Recorded as failed (a retry learns the same), and the hold is voided: headroom back.
   json::Value again = Call("POST", "/x402/settle", merchant_, body, 200);
-  EXPECT_EQ(StringField(again, "errorReason"), "invalid_transaction_state");
+  EXPECT_EQ(StringField(again, "errorReason"), "invalid_exact_evm_transaction_failed");
+  EXPECT_EQ(StringField(again, "transaction"), StringField(settled, "transaction"));
   json::Value record;
   for (int i = 0; i < 50; ++i) {
     record = Authorization(atz);
@@ -645,8 +684,10 @@ TEST_F(OnchainTest, OneRefusedTransferInABatchFailsAloneAndTheOtherSettles) {
       EXPECT_EQ(StringField(again, "transaction").size(), 66u) << json::Write(again);
     } else {
       ++refused;
-      EXPECT_EQ(StringField(again, "errorReason"), "invalid_transaction_state")
+      // Refused inside the mined batch transaction, which the answer names.
+      EXPECT_EQ(StringField(again, "errorReason"), "invalid_exact_evm_transaction_failed")
           << json::Write(again);
+      EXPECT_EQ(StringField(again, "transaction").size(), 66u) << json::Write(again);
     }
   }
   EXPECT_EQ(paid, 1);

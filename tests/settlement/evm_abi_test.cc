@@ -159,6 +159,40 @@ TEST(EvmAbiTest, RefusesBadSignaturesAndMixedTokens) {
   EXPECT_EQ(SettleBatchCall(t.token, {Transfer(1, 10), other}).error().reason(), "mixed-tokens");
 }
 
+// name() and version() answers as solc encodes a returned string: offset 32, length, padded
+// bytes (here "USD Coin", 8 bytes, and "2"; the selectors are the well-known 0x06fdde03 and
+// 0x54fd4d50).
+TEST(EvmAbiTest, DecodesReturnedStringsStrictly) {
+  EXPECT_EQ(HexEncode(NoArgumentCall(kNameSig)), "06fdde03");
+  EXPECT_EQ(HexEncode(NoArgumentCall(kVersionSig)), "54fd4d50");
+  const std::string offset = std::string(62, '0') + "20";
+  const std::string usd = offset + std::string(62, '0') + "08" + "55534420436f696e" +
+                          std::string(48, '0');
+  Result<std::string> name = DecodeString(Hex(usd));
+  ASSERT_TRUE(name.ok()) << name.error().ToString();
+  EXPECT_EQ(*name, "USD Coin");
+  EXPECT_EQ(*DecodeString(Hex(offset + std::string(62, '0') + "01" + "32" + std::string(62, '0'))),
+            "2");
+  EXPECT_EQ(*DecodeString(Hex(offset + std::string(64, '0'))), "");
+  // A bytes32 answer (old tokens), another offset, a length past the data, dirty padding, a
+  // trailing word, a huge length: all bad-abi.
+  EXPECT_EQ(DecodeString(Hex("55534420436f696e" + std::string(48, '0'))).error().reason(), "bad-abi");
+  EXPECT_EQ(DecodeString(Hex(std::string(62, '0') + "40" + std::string(62, '0') + "01" +
+                             std::string(64, '0')))
+                .error().reason(),
+            "bad-abi");
+  EXPECT_EQ(DecodeString(Hex(offset + std::string(62, '0') + "21" + std::string(64, '0')))
+                .error().reason(),
+            "bad-abi");
+  EXPECT_EQ(DecodeString(Hex(offset + std::string(62, '0') + "01" + "32" + std::string(60, '0') +
+                             "01"))
+                .error().reason(),
+            "bad-abi");
+  EXPECT_EQ(DecodeString(Hex(usd + std::string(64, '0'))).error().reason(), "bad-abi");
+  EXPECT_EQ(DecodeString(Hex(offset + std::string(56, '0') + "ffffffff")).error().reason(),
+            "bad-abi");
+}
+
 TEST(EvmAbiTest, DecodesReturnDataAndLogs) {
   EXPECT_EQ(*DecodeUint256(Hex(std::string(56, '0') + "0012d687")), Amount::FromUint64(1234567));
   EXPECT_EQ(DecodeUint256(Hex("01" + std::string(62, '0'))).error().code(),

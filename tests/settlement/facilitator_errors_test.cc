@@ -1,9 +1,12 @@
 // What a merchant is told when the facilitator's storage fails during a verify (specs/errors.md:
-// storage messages name files of the data directory and are not shown).
+// storage messages name files of the data directory and are not shown), and the settle code a
+// refused transfer's revert text gives (specs/evm.md §6.2).
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "audit/event.h"
 #include "base/json.h"
@@ -57,6 +60,39 @@ TEST(FacilitatorErrorsTest, AStorageFailureAtVerifyShowsNoPathToTheMerchant) {
   EXPECT_FALSE(v->is_valid);
   EXPECT_EQ(v->invalid_message, "the facilitator's storage could not be read; ask again");
   EXPECT_EQ(v->invalid_message.find("/srv/mandated"), std::string::npos);
+}
+
+// The revert texts of FiatToken v2 (USDC), of OpenZeppelin's custom errors and of the test
+// token in tests/interop/contracts, each read as the reference's parseEip3009TransferError reads
+// them.
+TEST(FacilitatorErrorsTest, RevertTextsOfARefusedTransferGiveTheReferencesSettleCodes) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"execution reverted: FiatTokenV2: authorization is expired",
+       "invalid_exact_evm_payload_authorization_valid_before"},
+      {"execution reverted: authorization is expired",
+       "invalid_exact_evm_payload_authorization_valid_before"},
+      {"AuthorizationExpired()", "invalid_exact_evm_payload_authorization_valid_before"},
+      {"execution reverted: FiatTokenV2: authorization is not yet valid",
+       "invalid_exact_evm_payload_authorization_valid_after"},
+      {"execution reverted: FiatTokenV2: authorization is used or canceled",
+       "invalid_exact_evm_nonce_already_used"},
+      {"AuthorizationAlreadyUsed(address,bytes32)", "invalid_exact_evm_nonce_already_used"},
+      {"execution reverted: ERC20: transfer amount exceeds balance",
+       "invalid_exact_evm_insufficient_balance"},
+      {"ERC20InsufficientBalance(address,uint256,uint256)",
+       "invalid_exact_evm_insufficient_balance"},
+      {"execution reverted: FiatTokenV2: invalid signature", "invalid_exact_evm_signature"},
+      {"execution reverted: ECRecover: invalid signature 's' value",
+       "invalid_exact_evm_signature"},
+      {"execution reverted: ERC20: transfer to the zero address",
+       "invalid_exact_evm_transaction_failed"},
+      {"", "invalid_exact_evm_transaction_failed"},
+      // Words out of order are no match ("expired" before "authorization").
+      {"expired authorization", "invalid_exact_evm_transaction_failed"},
+  };
+  for (const auto& [text, code] : cases) {
+    EXPECT_EQ(SettleCodeOfRevert(text), code) << text;
+  }
 }
 
 }  // namespace
