@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <deque>
+#include <functional>
 #include <set>
 #include <utility>
 
@@ -270,15 +271,26 @@ uint64_t MandateRegistry::records_generation() const {
   return records_generation_;
 }
 
-Status MandateRegistry::WriteMandates(store::WriteBatch& batch) {
+size_t MandateRegistry::WriteStripeOf(std::string_view principal) {
+  return std::hash<std::string_view>{}(principal) % kWriteStripes;
+}
+
+std::mutex& MandateRegistry::WriteMutexOf(const std::string& principal) {
+  return write_mu_[WriteStripeOf(principal)];
+}
+
+Status MandateRegistry::WriteMandates(const identity::Tenant& t, store::WriteBatch& batch) {
   Status s = kv_.Write(batch, store::Durability::kSync);
   {
     // Bumped again now that the lists are written: a list served between MarkLocked's bump and
     // this write read the old bytes under the new version, and must not stay cached.
     std::lock_guard<std::mutex> cache_lock(cache_mu_);
-    for (const std::string& key : touched_lists_) ++list_version_[key];
+    auto touched = touched_lists_.find(t.principal_id());
+    if (touched != touched_lists_.end()) {
+      for (const std::string& key : touched->second) ++list_version_[key];
+      touched_lists_.erase(touched);
+    }
   }
-  touched_lists_.clear();
   std::lock_guard<std::mutex> lock(records_mu_);
   ++records_generation_;
   records_.clear();
@@ -339,7 +351,7 @@ Result<StatusArray> MandateRegistry::LoadList(const identity::Tenant& t, uint64_
 }
 
 Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueRequest req) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(WriteMutexOf(t.principal_id()));
   const int64_t now = clock_.NowUnixSeconds();
   MandateRecord rec;
   if (!req.parent_id.empty()) {
@@ -456,7 +468,7 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
   json::Value issued = MandateRecordToJsonWithoutToken(rec);
   issued.Set("terms", MandateTermsToJson(cred.terms));
   StageMandateEvent(batch, "mandate.issued", rec, clock_.NowUnixMicros(), std::move(issued));
-  MD_RETURN_IF_ERROR(WriteMandates(batch));
+  MD_RETURN_IF_ERROR(WriteMandates(t, batch));
   return rec;
 }
 
@@ -525,7 +537,7 @@ Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<
       t.Put(batch, kListKind, ListId(list),
             std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
       ++list_version_[t.principal_id() + "/" + ListId(list)];
-      touched_lists_.push_back(t.principal_id() + "/" + ListId(list));
+      touched_lists_[t.principal_id()].push_back(t.principal_id() + "/" + ListId(list));
     }
   }
   return OkStatus();
@@ -535,7 +547,7 @@ Result<MandateRecord> MandateRegistry::ChangeState(const identity::Tenant& t,
                                                    const std::string& id,
                                                    std::string_view action,
                                                    const std::string& by) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(WriteMutexOf(t.principal_id()));
   MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
   std::vector<std::string> ids{id};
   std::string_view state;
@@ -574,7 +586,7 @@ Result<MandateRecord> MandateRegistry::ChangeState(const identity::Tenant& t,
   MD_RETURN_IF_ERROR(MarkLocked(
       t, ids, state, status,
       [&](const std::string& m) { return m == id ? reason : child_reason; }, batch, &changed));
-  MD_RETURN_IF_ERROR(WriteMandates(batch));
+  MD_RETURN_IF_ERROR(WriteMandates(t, batch));
   return changed.front();
 }
 
@@ -597,7 +609,7 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
   if (!IsUseKey(use_key)) {
     return InvalidArgumentError("/use/key: must be 1 to 128 of [A-Za-z0-9._:-]", "bad-use-key");
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(WriteMutexOf(t.principal_id()));
   MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
   MD_ASSIGN_OR_RETURN(std::optional<std::string> seen, t.Get(kUseKind, id + "/" + use_key));
   if (seen) {
@@ -694,7 +706,7 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
     outcome.Set("at", json::Value::Int(now));
     outcome.Set("uses", json::Value::Int(chain.front().uses));
     t.Put(batch, kUseKind, id + "/" + use_key, json::Write(outcome));
-    MD_RETURN_IF_ERROR(WriteMandates(batch));
+    MD_RETURN_IF_ERROR(WriteMandates(t, batch));
     MD_ASSIGN_OR_RETURN(MandateRecord after, Load(t, id));
     recorded = UseOutcome{std::move(after), false};
     return OkStatus();

@@ -4,6 +4,7 @@
 // children index and the status list bytes move together.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -93,10 +94,13 @@ struct ServedStatusList {
   int64_t max_age = 0;   // seconds a cache may keep it from now
 };
 
-// Thread safety: safe from any thread. State changes are serialized by one mutex (each
-// read-check-write is atomic); reads take no lock except the caches' (served lists, records).
+// Thread safety: safe from any thread. State changes of one principal are serialized by its
+// write stripe (each read-check-write is atomic; the status index counter and lists are the
+// principal's own), so one principal's issuance burst never queues another's revocation; reads
+// take no lock except the caches' (served lists, records).
 class MandateRegistry {
  public:
+  static constexpr size_t kWriteStripes = 64;
   MandateRegistry(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, Random& random,
                   RegistryOptions options);
 
@@ -130,6 +134,10 @@ class MandateRegistry {
   // The tokens of the ancestors of `id`, nearest first (the chain a verifier needs).
   Result<std::vector<std::string>> ParentTokens(const identity::Tenant& t,
                                                 const std::string& id) const;
+
+  // Which of the write stripes serializes `principal`'s changes (tests pick principals that do
+  // not share one).
+  static size_t WriteStripeOf(std::string_view principal);
 
   // Revokes a mandate and every descendant (status 1), in one batch; revoking a revoked one is a
   // no-op answer. Suspend (status 2) needs "active"; resume needs "suspended": otherwise
@@ -184,17 +192,20 @@ class MandateRegistry {
                                     std::string_view action, const std::string& by);
   // kv_.Write of a batch that holds mandate records, then drops every cached record (whatever
   // the write's outcome).
-  Status WriteMandates(store::WriteBatch& batch);
+  Status WriteMandates(const identity::Tenant& t, store::WriteBatch& batch);
+  // The mutex that serializes the state changes of `principal` (one of kWriteStripes).
+  std::mutex& WriteMutexOf(const std::string& principal);
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;
   Clock& clock_;
   Random& random_;
   RegistryOptions options_;
-  std::mutex write_mu_;
-  // Status lists MarkLocked changed in the batch being built, bumped again once WriteMandates
-  // wrote it. Guarded by write_mu_.
-  std::vector<std::string> touched_lists_;
+  std::array<std::mutex, kWriteStripes> write_mu_;
+  // Status lists MarkLocked changed in the batch being built, by principal, bumped again once
+  // WriteMandates wrote it. Guarded by cache_mu_; a principal's entry is used only under its
+  // write stripe.
+  std::map<std::string, std::vector<std::string>> touched_lists_;
   UseGate use_gate_;  // set before serving, then only read
   struct CachedList {
     uint64_t version = 0;
@@ -202,7 +213,7 @@ class MandateRegistry {
   };
   std::mutex cache_mu_;
   std::map<std::string, CachedList> served_;      // "<principal>/<list>"
-  std::map<std::string, uint64_t> list_version_;  // bumped on every change, under write_mu_
+  std::map<std::string, uint64_t> list_version_;  // bumped on every change; under cache_mu_
   // Records as last read, by "<principal>/<id>", valid while `records_generation_` is the one
   // they were read at (WriteMandates bumps it and clears the map).
   static constexpr size_t kRecordCacheSize = 4096;
