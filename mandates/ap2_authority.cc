@@ -180,12 +180,24 @@ Result<signer::KeyInfo> Authority::ReceiptKey() {
 }
 
 Result<json::Value> Authority::ReceiptJwks() {
-  MD_ASSIGN_OR_RETURN(signer::KeyInfo k, ReceiptKey());
-  json::Value jwk = signer::PublicKeyToJwk(k.public_key);
-  jwk.Set("kid", json::Value::String(k.id));
-  jwk.Set("alg", json::Value::String("ES256"));
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo active, ReceiptKey());
+  // The active key first, then the retired ones: a receipt signed before a rotation still
+  // verifies from this set; a disabled key's receipts no longer do (specs/ap2.md §Receipts).
+  MD_ASSIGN_OR_RETURN(std::vector<signer::KeyInfo> all, keys_.List("service"));
+  std::vector<signer::KeyInfo> published{active};
+  for (signer::KeyInfo& k : all) {
+    if (k.purpose == kReceiptPurpose && k.id != active.id &&
+        k.state == signer::KeyState::kRetired) {
+      published.push_back(std::move(k));
+    }
+  }
   json::Value keys = json::Value::Array();
-  keys.Append(std::move(jwk));
+  for (const signer::KeyInfo& k : published) {
+    json::Value jwk = signer::PublicKeyToJwk(k.public_key);
+    jwk.Set("kid", json::Value::String(k.id));
+    jwk.Set("alg", json::Value::String("ES256"));
+    keys.Append(std::move(jwk));
+  }
   return json::Value::Object().Set("keys", keys);
 }
 

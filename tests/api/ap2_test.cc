@@ -573,6 +573,40 @@ TEST_F(Ap2PurchaseTest, PaymentThatDoesNotPayTheCheckoutIsNoSuccessAndATransacti
   EXPECT_EQ(ProblemType(again), "ap2-closed-mandate-replayed");
 }
 
+// The receipts key set keeps a rotated key (receipts signed before the rotation still verify
+// from it) and drops a disabled one (specs/ap2.md §Receipts).
+TEST_F(Ap2PurchaseTest, ReceiptsSignedBeforeARotationStillVerifyFromThePublishedKeys) {
+  auto [open_checkout, open_payment] = OpenBoth();
+  Deposit(5000);
+  const std::string cj = CheckoutJwt("order-78", 1);
+  Reply paid = Pay(open_payment, 600, sdjwt::HashB64(sdjwt::HashAlg::kSha256, cj), nullptr,
+                   "dev.mandated.ledger");
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  Result<signer::Jws> receipt = signer::ParseJws(StringField(paid.json, "payment_receipt"));
+  static const json::Value kNone = json::Value::Array();
+  auto keys = [](const json::Value& jwks) -> const json::Value& {
+    const json::Value* k = jwks.Find("keys");
+    return k != nullptr ? *k : kNone;
+  };
+  ASSERT_TRUE(receipt.ok());
+  const json::Value before = Call("GET", "/.well-known/ap2-jwks.json", "", "", 200);
+  ASSERT_EQ(keys(before).items().size(), 1u);
+  const std::string old_kid = StringField(keys(before).items()[0], "kid");
+
+  Call("POST", "/v1/keys/" + old_kid + "/rotate", kOperatorToken, "", 200);
+  const json::Value after = Call("GET", "/.well-known/ap2-jwks.json", "", "", 200);
+  ASSERT_EQ(keys(after).items().size(), 2u) << json::Write(after);
+  EXPECT_NE(StringField(keys(after).items()[0], "kid"), old_kid);  // the new one first
+  const json::Value& kept = keys(after).items()[1];
+  EXPECT_EQ(StringField(kept, "kid"), old_kid);
+  EXPECT_TRUE(signer::VerifyJws(*receipt, *signer::PublicKeyFromJwk(kept)).ok());
+
+  Call("POST", "/v1/keys/" + old_kid + "/disable", kOperatorToken, "", 200);
+  const json::Value disabled = Call("GET", "/.well-known/ap2-jwks.json", "", "", 200);
+  ASSERT_EQ(keys(disabled).items().size(), 1u) << json::Write(disabled);
+  EXPECT_NE(StringField(keys(disabled).items()[0], "kid"), old_kid);
+}
+
 TEST_F(Ap2PurchaseTest, HumanNotPresentPurchaseEndToEnd) {
   // 1. The principal's admin issues the open mandates (human present, once).
   auto [open_checkout, open_payment] = OpenBoth();
