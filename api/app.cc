@@ -98,8 +98,11 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   identity::DirectoryOptions dopts;
   dopts.service_did = app->service_did_;
   dopts.session_ttl_minutes = config.session_ttl_minutes;
+  dopts.session_retention_s = config.session_retention_s;
   app->directory_ = std::make_unique<identity::Directory>(*app->store_, *app->keys_, *app->clock_,
                                                           *app->random_, dopts);
+  // Deletes ended sessions after their retention (specs/access.md §Session retention).
+  app->session_pruner_ = std::make_unique<identity::SessionPruner>(*app->directory_);
   mandates::RegistryOptions mopts;
   mopts.service_did = app->service_did_;
   const bool loopback = public_host.rfind("127.", 0) == 0 || public_host.rfind("localhost", 0) == 0 ||
@@ -199,6 +202,7 @@ Status App::Run() {
                           {"data_dir", config_.data_dir},
                           {"workers", config_.worker_threads}});
   authorizer_->StartSweeper();
+  session_pruner_->Start();
   if (Result<size_t> pending = facilitator_->RetryCaptures(); !pending.ok()) {
     log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
   }
@@ -207,6 +211,7 @@ Status App::Run() {
   Status served = http_->Serve();
   if (settlement_ && settlement_->worker()) settlement_->worker()->Stop();
   authorizer_->StopSweeper();
+  session_pruner_->Stop();
   audit_->StopBackground();
   Status flushed = store_->Flush();
   log::Info("stopped", {{"flush", flushed.ok() ? std::string("ok") : flushed.ToString()}});

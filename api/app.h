@@ -21,6 +21,7 @@
 #include "identity/directory.h"
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
+#include "identity/session_pruner.h"
 #include "mandates/ap2_authority.h"
 #include "mandates/registry.h"
 #include "policy/authorizer.h"
@@ -102,6 +103,7 @@ class App {
   std::unique_ptr<signer::KeyStore> keys_;
   std::unique_ptr<audit::Log> audit_;
   std::unique_ptr<identity::Directory> directory_;
+  std::unique_ptr<identity::SessionPruner> session_pruner_;  // stopped before directory_ goes
   std::unique_ptr<mandates::MandateRegistry> mandates_;
   std::unique_ptr<policy::IdempotencyKeys> idempotency_;
   std::unique_ptr<policy::Authorizer> authorizer_;

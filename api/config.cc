@@ -124,6 +124,8 @@ Status Apply(const std::string& key, const std::string& value, const std::string
   } else if (key == "session_ttl_minutes") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 1440));
     cfg.session_ttl_minutes = static_cast<int>(v);
+  } else if (key == "session_retention_s") {
+    MD_ASSIGN_OR_RETURN(cfg.session_retention_s, ParseInt(where, value, 3600, 31536000));
   } else if (key == "status_list_ttl_s") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 10, 86400));
     cfg.status_list_ttl_s = v;
@@ -179,6 +181,7 @@ constexpr Setting kSettings[] = {
     {"kek_file", "--kek-file", "MANDATED_KEK_FILE"},
     {"public_host", "--public-host", "MANDATED_PUBLIC_HOST"},
     {"session_ttl_minutes", "--session-ttl-minutes", "MANDATED_SESSION_TTL_MINUTES"},
+    {"session_retention_s", "--session-retention-s", "MANDATED_SESSION_RETENTION_S"},
     {"status_list_ttl_s", "--status-list-ttl-s", "MANDATED_STATUS_LIST_TTL_S"},
     {"reservation_ttl_s", "--reservation-ttl-s", "MANDATED_RESERVATION_TTL_S"},
     {"approval_timeout_s", "--approval-timeout-s", "MANDATED_APPROVAL_TIMEOUT_S"},
@@ -333,6 +336,9 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
                                                       (default: the listen address)
   --session-ttl-minutes N      MANDATED_SESSION_TTL_MINUTES  agent session lifetime, default
                                                       and maximum (default 15, at most 1440)
+  --session-retention-s N      MANDATED_SESSION_RETENTION_S  how long an ended or expired
+                                                      session is kept before it is deleted
+                                                      (default 604800, 3600-31536000)
   --status-list-ttl-s N        MANDATED_STATUS_LIST_TTL_S  how long verifiers may cache a
                                                       mandate status list (default 300, 10-86400)
   --reservation-ttl-s N        MANDATED_RESERVATION_TTL_S  how long an allowed authorization

@@ -35,6 +35,7 @@ struct ServerConfig {
   std::string kek_file;                      // key-encryption key file (signer key store)
   std::string public_host;                   // did:web host (default: listen address)
   int session_ttl_minutes = 15;              // agent session lifetime (default and maximum)
+  int64_t session_retention_s = 604800;      // how long an ended session is kept before pruning
   int64_t status_list_ttl_s = 300;           // "ttl" and max-age of served status lists
   int64_t reservation_ttl_s = 600;           // lease of an allowed authorization's hold
   int64_t approval_timeout_s = 900;          // how long a step-up approval may wait

@@ -562,7 +562,12 @@ Status Directory::RevokeIndexedSessionsLocked(const Tenant& t, std::string_view 
   const int64_t now_micros = clock_.NowUnixMicros();
   const int64_t now = now_micros / 1000000;
   for (const std::string& sid : ids) {
-    MD_ASSIGN_OR_RETURN(Session s, GetSession(t, sid));
+    Result<Session> loaded = GetSession(t, sid);
+    if (!loaded.ok() && loaded.error().code() == StatusCode::kNotFound) {
+      continue;  // an index entry without its session: nothing left to revoke
+    }
+    MD_RETURN_IF_ERROR(loaded.status());
+    Session& s = *loaded;
     if (s.state != "active") {
       continue;
     }
@@ -746,6 +751,93 @@ Result<Session> Directory::RevokeSession(const Tenant& t, const std::string& id,
              SessionToJson(s, false, now));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   return s;
+}
+
+// ---- Session retention (specs/access.md §Session retention) -----------------------------
+
+namespace {
+
+// When a session stopped being usable: its expiry, or its revocation if that came first.
+int64_t SessionEnd(const Session& s) {
+  if (s.state != "active" && s.revoked_at.has_value()) {
+    return std::min(s.expires_at, *s.revoked_at);
+  }
+  return s.expires_at;
+}
+
+}  // namespace
+
+Result<SessionPrunePass> Directory::PruneSessions(const std::string& after, size_t limit) {
+  SessionPrunePass pass;
+  // identity-index ses/<session id> -> principal id lists every session of every principal.
+  const std::string prefix = IndexKey(kSessionKind, "");
+  std::string end = prefix;
+  end.back() = '0';  // '0' follows '/': [prefix, end) is exactly the ses/ keys
+  std::string cursor = after;
+  while (pass.examined < limit) {
+    const size_t want = std::min(kSessionPruneChunk, limit - pass.examined);
+    std::string start = prefix + cursor;
+    if (!cursor.empty()) {
+      start.push_back('\0');  // after the cursor, exclusive
+    }
+    std::vector<std::pair<std::string, std::string>> chunk;
+    MD_RETURN_IF_ERROR(kv_.ScanRange(kIdentityIndexFamily, start, end,
+                                     [&](std::string_view key, std::string_view value) {
+                                       chunk.emplace_back(std::string(key.substr(prefix.size())),
+                                                          std::string(value));
+                                       return chunk.size() < want;
+                                     }));
+    if (!chunk.empty()) {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      MD_RETURN_IF_ERROR(PruneChunkLocked(chunk, pass));
+      cursor = chunk.back().first;
+    }
+    if (chunk.size() < want) {
+      cursor.clear();  // the end of the sessions
+      break;
+    }
+  }
+  pass.next_after = std::move(cursor);
+  return pass;
+}
+
+Status Directory::PruneChunkLocked(const std::vector<std::pair<std::string, std::string>>& chunk,
+                                   SessionPrunePass& pass) {
+  const int64_t now = clock_.NowUnixSeconds();
+  store::WriteBatch batch;
+  size_t pruned = 0;
+  for (const auto& [sid, principal] : chunk) {
+    Tenant t(kv_, principal);
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kSessionKind, sid));
+    if (!raw.has_value()) {
+      // A token index entry without its session authenticates nothing (bad-credential either
+      // way): drop it.
+      batch.Delete(kIdentityIndexFamily, IndexKey(kSessionKind, sid));
+      continue;
+    }
+    Result<Session> s = Decode<Session>(*raw, &SessionFromJson, "session");
+    if (!s.ok()) {
+      ++pass.unreadable;  // never delete what cannot be read: it might be live
+      continue;
+    }
+    const bool live = s->state == "active" && now < s->expires_at;
+    if (live || SessionEnd(*s) > now - options_.session_retention_s) {
+      continue;
+    }
+    t.Delete(batch, kSessionKind, sid);
+    t.Delete(batch, kAgentSessionKind, s->agent_id + "/" + sid);
+    if (s->opened_by.starts_with("crd_")) {
+      t.Delete(batch, kCredentialSessionKind, s->opened_by + "/" + sid);
+    }
+    batch.Delete(kIdentityIndexFamily, IndexKey(kSessionKind, sid));
+    ++pruned;
+  }
+  pass.examined += chunk.size();
+  if (!batch.empty()) {
+    MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  }
+  pass.pruned += pruned;
+  return OkStatus();
 }
 
 }  // namespace mandated::identity

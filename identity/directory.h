@@ -31,6 +31,20 @@ struct DirectoryOptions {
   int64_t session_ttl_minutes = 15;   // default and maximum session lifetime
   int64_t assertion_max_lifetime_s = 300;
   int64_t clock_skew_s = 60;
+  // How long a session's record and index keys are kept once the session ended (was revoked or
+  // expired) before PruneSessions deletes them (specs/access.md §Session retention).
+  // REQUIRES: positive.
+  int64_t session_retention_s = 7 * 86400;
+};
+
+// What one PruneSessions pass did.
+struct SessionPrunePass {
+  size_t examined = 0;    // sessions looked at (at most the pass's limit)
+  size_t pruned = 0;      // sessions deleted, each with its index keys
+  size_t unreadable = 0;  // session records that did not decode: left in place
+  // The last session id looked at, where the next pass resumes; empty when this pass reached
+  // the end of the sessions (the next one starts again from the first).
+  std::string next_after;
 };
 
 // A record together with the bearer token that was created for it. The token is shown once and
@@ -42,9 +56,10 @@ struct WithToken {
 };
 
 // Every state change stages its audit events (specs/audit.md §1.3) in the batch of the change;
-// refused operations stage nothing.
-// Thread safety: safe from any thread. State changes (create, disable, revoke, suspend, open)
-// are serialized by one mutex so that each read-check-write is atomic; reads take no lock.
+// refused operations stage nothing. Pruning ended sessions (retention, not a state change)
+// stages no audit event and deletes none.
+// Thread safety: safe from any thread. State changes (create, disable, revoke, suspend, open,
+// prune) are serialized by one mutex so that each read-check-write is atomic; reads take no lock.
 class Directory {
  public:
   Directory(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, Random& random,
@@ -98,6 +113,19 @@ class Directory {
   // reason: "revoked" (by an admin) or "ended" (by the agent itself).
   Result<Session> RevokeSession(const Tenant& t, const std::string& id, const std::string& reason);
 
+  // Session retention (specs/access.md §Session retention, specs/storage.md): looks at up to
+  // `limit` sessions of every principal, in session id order after `after` (from the first when
+  // empty), and deletes each one that ended at least options().session_retention_s ago (revoked,
+  // or past expires_at, whichever came first) together with its index keys: the tenants keys
+  // ses/<id>, agt-ses/<agent id>/<id> and crd-ses/<credential id>/<id>, and identity-index
+  // ses/<id>. A live session (active, before expires_at) is never deleted; an identity-index
+  // ses/<id> entry without its session record is deleted too. Writes one store batch
+  // per chunk of at most kSessionPruneChunk sessions, under the write lock, so that no revocation
+  // runs between a chunk's reads and its deletes; audit events are kept and none is added.
+  // Errors: the store's (what was written before stays written).
+  Result<SessionPrunePass> PruneSessions(const std::string& after, size_t limit);
+  static constexpr size_t kSessionPruneChunk = 128;
+
  private:
   Result<SecretBytes> NewSecret(const std::string& id, Bytes* secret_sha256);
   Result<WithToken<Session>> OpenSessionLocked(const Tenant& t, const Agent& agent,
@@ -106,10 +134,15 @@ class Directory {
                                                const std::string& jti, int64_t jti_expires_at,
                                                std::optional<int64_t> not_after);
   // Stages the revocation of every active session listed under `owner_id` in `index_kind`
-  // (an agent's, or the sessions a credential opened), with `reason`.
+  // (an agent's, or the sessions a credential opened), with `reason`. An entry whose session is
+  // gone is skipped.
   Status RevokeIndexedSessionsLocked(const Tenant& t, std::string_view index_kind,
                                      const std::string& owner_id, const std::string& reason,
                                      store::WriteBatch& batch);
+  // Deletes the sessions of `chunk` (session id, principal id) that PruneSessions may delete,
+  // in one batch, and counts them into `pass`. REQUIRES: write_mu_ held.
+  Status PruneChunkLocked(const std::vector<std::pair<std::string, std::string>>& chunk,
+                          SessionPrunePass& pass);
   Result<Caller> AuthenticateCredential(std::string_view id, std::string_view secret);
   Result<Caller> AuthenticateSession(std::string_view id, std::string_view secret);
   Result<std::string> PrincipalOf(std::string_view index_kind, std::string_view id);

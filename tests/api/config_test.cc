@@ -74,7 +74,7 @@ TEST(ServerConfig, HelpAndVersion) {
   EXPECT_NE(ServerUsage().find("MANDATED_LISTEN"), std::string::npos);
   // --help lists every setting, under its flag and its environment variable.
   const std::vector<std::pair<std::string, std::string>> names = ServerSettingNames();
-  EXPECT_EQ(names.size(), 24u);
+  EXPECT_EQ(names.size(), 25u);
   for (const auto& [flag, env] : names) {
     EXPECT_NE(ServerUsage().find("  " + flag + " "), std::string::npos) << flag;
     EXPECT_NE(ServerUsage().find(" " + env + " "), std::string::npos) << env;
