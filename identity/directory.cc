@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -377,7 +378,7 @@ Result<std::vector<User>> Directory::ListUsers(const Tenant& t, const std::strin
 }
 
 Result<User> Directory::DisableUser(const Tenant& t, const std::string& id) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(User u, GetUser(t, id));
   if (u.state == "disabled") {
     return u;
@@ -414,7 +415,7 @@ Result<WithToken<Credential>> Directory::CreateCredential(const Tenant& t,
   if (req.expires_at.has_value() && *req.expires_at <= now) {
     return InvalidArgumentError("/expires_at: must be in the future", "bad-expiry");
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   if (!req.user_id.empty()) {
     Result<User> u = GetUser(t, req.user_id);
     if (!u.ok()) {
@@ -470,7 +471,7 @@ Result<std::vector<Credential>> Directory::ListCredentials(const Tenant& t,
 }
 
 Result<Credential> Directory::RevokeCredential(const Tenant& t, const std::string& id) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(Credential c, GetCredential(t, id));
   if (c.state == "revoked") {
     return c;
@@ -523,7 +524,10 @@ Result<Agent> Directory::CreateAgent(const Tenant& t, const CreateAgentRequest& 
       MD_ASSIGN_OR_RETURN(a.did_pkh, signer::DidPkhFromPublicKey(key.public_key, req.chain_id));
     }
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
+  // A DID names one agent of one principal: checked and registered under a mutex of its own,
+  // since another principal may register the same DID meanwhile.
+  std::lock_guard<std::mutex> did_lock(did_mu_);
   MD_ASSIGN_OR_RETURN(std::optional<std::string> taken,
                       kv_.Get(kIdentityIndexFamily, IndexKey("did", a.did)));
   if (taken.has_value()) {
@@ -583,7 +587,7 @@ Status Directory::RevokeIndexedSessionsLocked(const Tenant& t, std::string_view 
 
 Result<Agent> Directory::ChangeAgentState(const Tenant& t, const std::string& id,
                                           std::string_view action) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(Agent a, GetAgent(t, id));
   std::string target;
   if (action == "suspend" && a.state == "active") {
@@ -671,7 +675,7 @@ Result<WithToken<Session>> Directory::OpenSessionForAgent(const Tenant& t,
                                                           const std::string& agent_id,
                                                           const OpenSessionRequest& req,
                                                           const std::string& opened_by) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(Agent a, GetAgent(t, agent_id));
   std::optional<int64_t> not_after;
   if (opened_by.starts_with("crd_")) {
@@ -702,7 +706,7 @@ Result<WithToken<Session>> Directory::OpenSessionWithAssertion(const OpenSession
                          "storage-corruption");
   }
   Tenant t(kv_, owner->substr(0, slash));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(std::optional<std::string> seen,
                       kv_.Get(kIdentityIndexFamily, IndexKey("jti", claims.did + "/" + claims.jti)));
   if (seen.has_value()) {
@@ -735,7 +739,7 @@ Result<std::vector<Session>> Directory::ListSessions(const Tenant& t, const std:
 
 Result<Session> Directory::RevokeSession(const Tenant& t, const std::string& id,
                                          const std::string& reason) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(Session s, GetSession(t, id));
   if (s.state != "active") {
     return s;
@@ -788,8 +792,7 @@ Result<SessionPrunePass> Directory::PruneSessions(const std::string& after, size
                                        return chunk.size() < want;
                                      }));
     if (!chunk.empty()) {
-      std::lock_guard<std::mutex> lock(write_mu_);
-      MD_RETURN_IF_ERROR(PruneChunkLocked(chunk, pass));
+      MD_RETURN_IF_ERROR(PruneChunk(chunk, pass));
       cursor = chunk.back().first;
     }
     if (chunk.size() < want) {
@@ -801,13 +804,24 @@ Result<SessionPrunePass> Directory::PruneSessions(const std::string& after, size
   return pass;
 }
 
-Status Directory::PruneChunkLocked(const std::vector<std::pair<std::string, std::string>>& chunk,
-                                   SessionPrunePass& pass) {
+Status Directory::PruneChunk(const std::vector<std::pair<std::string, std::string>>& chunk,
+                             SessionPrunePass& pass) {
+  std::map<std::string, std::vector<std::string>> by_principal;
+  for (const auto& [sid, principal] : chunk) by_principal[principal].push_back(sid);
+  for (const auto& [principal, sids] : by_principal) {
+    Tenant t(kv_, principal);
+    std::lock_guard<std::mutex> lock(write_mu_.For(principal));
+    MD_RETURN_IF_ERROR(PruneSessionsOfLocked(t, sids, pass));
+  }
+  return OkStatus();
+}
+
+Status Directory::PruneSessionsOfLocked(const Tenant& t, const std::vector<std::string>& sids,
+                                        SessionPrunePass& pass) {
   const int64_t now = clock_.NowUnixSeconds();
   store::WriteBatch batch;
   size_t pruned = 0;
-  for (const auto& [sid, principal] : chunk) {
-    Tenant t(kv_, principal);
+  for (const std::string& sid : sids) {
     MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kSessionKind, sid));
     if (!raw.has_value()) {
       // A token index entry without its session authenticates nothing (bad-credential either
@@ -832,7 +846,7 @@ Status Directory::PruneChunkLocked(const std::vector<std::pair<std::string, std:
     batch.Delete(kIdentityIndexFamily, IndexKey(kSessionKind, sid));
     ++pruned;
   }
-  pass.examined += chunk.size();
+  pass.examined += sids.size();
   if (!batch.empty()) {
     MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
   }

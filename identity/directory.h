@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex_stripes.h"
 #include "base/random.h"
 #include "base/secret.h"
 #include "identity/access.h"
@@ -59,9 +60,13 @@ struct WithToken {
 // refused operations stage nothing. Pruning ended sessions (retention, not a state change)
 // stages no audit event and deletes none.
 // Thread safety: safe from any thread. State changes (create, disable, revoke, suspend, open,
-// prune) are serialized by one mutex so that each read-check-write is atomic; reads take no lock.
+// prune) of one principal are serialized by its write stripe so that each read-check-write is
+// atomic, while principals do not wait for each other (their synced writes share fsyncs); the
+// one check across principals (an agent DID is registered once) also holds a DID mutex. Reads
+// take no lock.
 class Directory {
  public:
+  using WriteStripes = MutexStripes<64>;  // by principal id
   Directory(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, Random& random,
             DirectoryOptions options)
       : kv_(kv), keys_(keys), clock_(clock), random_(random), options_(std::move(options)) {}
@@ -140,9 +145,13 @@ class Directory {
                                      const std::string& owner_id, const std::string& reason,
                                      store::WriteBatch& batch);
   // Deletes the sessions of `chunk` (session id, principal id) that PruneSessions may delete,
-  // in one batch, and counts them into `pass`. REQUIRES: write_mu_ held.
-  Status PruneChunkLocked(const std::vector<std::pair<std::string, std::string>>& chunk,
-                          SessionPrunePass& pass);
+  // one batch per principal under its write stripe, and counts them into `pass`.
+  Status PruneChunk(const std::vector<std::pair<std::string, std::string>>& chunk,
+                    SessionPrunePass& pass);
+  // PruneChunk's part for the sessions `sids` of one principal, in one batch. REQUIRES: the
+  // principal's write stripe held.
+  Status PruneSessionsOfLocked(const Tenant& t, const std::vector<std::string>& sids,
+                               SessionPrunePass& pass);
   Result<Caller> AuthenticateCredential(std::string_view id, std::string_view secret);
   Result<Caller> AuthenticateSession(std::string_view id, std::string_view secret);
   Result<std::string> PrincipalOf(std::string_view index_kind, std::string_view id);
@@ -152,7 +161,8 @@ class Directory {
   Clock& clock_;
   Random& random_;
   DirectoryOptions options_;
-  std::mutex write_mu_;
+  WriteStripes write_mu_;
+  std::mutex did_mu_;  // held (after a stripe) while an agent DID is checked and registered
 };
 
 }  // namespace mandated::identity

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <deque>
-#include <functional>
 #include <set>
 #include <utility>
 
@@ -271,14 +270,6 @@ uint64_t MandateRegistry::records_generation() const {
   return records_generation_;
 }
 
-size_t MandateRegistry::WriteStripeOf(std::string_view principal) {
-  return std::hash<std::string_view>{}(principal) % kWriteStripes;
-}
-
-std::mutex& MandateRegistry::WriteMutexOf(const std::string& principal) {
-  return write_mu_[WriteStripeOf(principal)];
-}
-
 Status MandateRegistry::WriteMandates(const identity::Tenant& t, store::WriteBatch& batch) {
   Status s = kv_.Write(batch, store::Durability::kSync);
   {
@@ -351,7 +342,7 @@ Result<StatusArray> MandateRegistry::LoadList(const identity::Tenant& t, uint64_
 }
 
 Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueRequest req) {
-  std::lock_guard<std::mutex> lock(WriteMutexOf(t.principal_id()));
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   const int64_t now = clock_.NowUnixSeconds();
   MandateRecord rec;
   if (!req.parent_id.empty()) {
@@ -547,7 +538,7 @@ Result<MandateRecord> MandateRegistry::ChangeState(const identity::Tenant& t,
                                                    const std::string& id,
                                                    std::string_view action,
                                                    const std::string& by) {
-  std::lock_guard<std::mutex> lock(WriteMutexOf(t.principal_id()));
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
   std::vector<std::string> ids{id};
   std::string_view state;
@@ -609,7 +600,7 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
   if (!IsUseKey(use_key)) {
     return InvalidArgumentError("/use/key: must be 1 to 128 of [A-Za-z0-9._:-]", "bad-use-key");
   }
-  std::lock_guard<std::mutex> lock(WriteMutexOf(t.principal_id()));
+  std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
   MD_ASSIGN_OR_RETURN(std::optional<std::string> seen, t.Get(kUseKind, id + "/" + use_key));
   if (seen) {

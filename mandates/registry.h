@@ -4,7 +4,6 @@
 // children index and the status list bytes move together.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +16,7 @@
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/random.h"
+#include "base/mutex_stripes.h"
 #include "base/result.h"
 #include "identity/tenant.h"
 #include "mandates/credential.h"
@@ -100,7 +100,7 @@ struct ServedStatusList {
 // take no lock except the caches' (served lists, records).
 class MandateRegistry {
  public:
-  static constexpr size_t kWriteStripes = 64;
+  using WriteStripes = MutexStripes<64>;
   MandateRegistry(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, Random& random,
                   RegistryOptions options);
 
@@ -137,7 +137,9 @@ class MandateRegistry {
 
   // Which of the write stripes serializes `principal`'s changes (tests pick principals that do
   // not share one).
-  static size_t WriteStripeOf(std::string_view principal);
+  static size_t WriteStripeOf(std::string_view principal) {
+    return WriteStripes::IndexOf(principal);
+  }
 
   // Revokes a mandate and every descendant (status 1), in one batch; revoking a revoked one is a
   // no-op answer. Suspend (status 2) needs "active"; resume needs "suspended": otherwise
@@ -193,15 +195,13 @@ class MandateRegistry {
   // kv_.Write of a batch that holds mandate records, then drops every cached record (whatever
   // the write's outcome).
   Status WriteMandates(const identity::Tenant& t, store::WriteBatch& batch);
-  // The mutex that serializes the state changes of `principal` (one of kWriteStripes).
-  std::mutex& WriteMutexOf(const std::string& principal);
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;
   Clock& clock_;
   Random& random_;
   RegistryOptions options_;
-  std::array<std::mutex, kWriteStripes> write_mu_;
+  WriteStripes write_mu_;
   // Status lists MarkLocked changed in the batch being built, by principal, bumped again once
   // WriteMandates wrote it. Guarded by cache_mu_; a principal's entry is used only under its
   // write stripe.

@@ -5,8 +5,6 @@
 
 #include <chrono>
 #include <future>
-#include <mutex>
-#include <optional>
 #include <thread>
 
 #include "audit/event.h"
@@ -14,7 +12,7 @@
 #include "store/rocks_store.h"
 #include "tests/mandates/mandate_test_util.h"
 #include "tests/support/fake_clock.h"
-#include "tests/support/forwarding_store.h"
+#include "tests/support/gated_store.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::mandates {
@@ -22,39 +20,7 @@ namespace {
 
 constexpr char kTerms[] = R"({"limits":{"lifetime":[{"asset":"USD","max":"500"}]}})";
 
-// Holds the writes of one chosen thread until released, telling when the first one arrived.
-// Thread safety: safe from any thread.
-class GatedStore final : public testing::ForwardingStore {
- public:
-  using ForwardingStore::ForwardingStore;
-
-  void Hold(std::thread::id writer) {
-    std::lock_guard<std::mutex> lock(mu_);
-    held_ = writer;
-  }
-  std::future<void> Arrived() { return arrived_.get_future(); }
-  void Release() { release_.set_value(); }
-
-  Status Write(const store::WriteBatch& batch, store::Durability d) override {
-    bool hold = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      hold = held_ == std::this_thread::get_id();
-      if (hold) held_.reset();
-    }
-    if (hold) {
-      arrived_.set_value();
-      release_.get_future().wait();
-    }
-    return ForwardingStore::Write(batch, d);
-  }
-
- private:
-  std::mutex mu_;
-  std::optional<std::thread::id> held_;
-  std::promise<void> arrived_;
-  std::promise<void> release_;
-};
+using testing::GatedStore;
 
 TEST(RegistryStripesTest, OnePrincipalsWriteInFlightDoesNotHoldAnothersRevocation) {
   // Two principals on different stripes (a shared stripe would serialize them, by design).
