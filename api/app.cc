@@ -113,6 +113,16 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
                                                                *app->random_, mopts);
   app->idempotency_ = std::make_unique<policy::IdempotencyKeys>(*app->store_, *app->clock_,
                                                                 config.idempotency_ttl_s);
+  // Deletes idempotency records past their TTL (specs/authorization.md §6).
+  app->idempotency_pruner_ = std::make_unique<policy::IdempotencyPruner>(
+      *app->store_, *app->idempotency_,
+      [principals = app->principals_.get()](const std::string& after, size_t limit)
+          -> Result<std::vector<std::string>> {
+        MD_ASSIGN_OR_RETURN(std::vector<identity::Principal> page, principals->List(after, limit));
+        std::vector<std::string> ids;
+        for (identity::Principal& p : page) ids.push_back(std::move(p.id));
+        return ids;
+      });
   policy::AuthorizerOptions aopts;
   aopts.reservation_ttl_s = config.reservation_ttl_s;
   aopts.approval_timeout_s = config.approval_timeout_s;
@@ -203,6 +213,7 @@ Status App::Run() {
                           {"workers", config_.worker_threads}});
   authorizer_->StartSweeper();
   session_pruner_->Start();
+  idempotency_pruner_->Start();
   if (Result<size_t> pending = facilitator_->RetryCaptures(); !pending.ok()) {
     log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
   }
@@ -212,6 +223,7 @@ Status App::Run() {
   if (settlement_ && settlement_->worker()) settlement_->worker()->Stop();
   authorizer_->StopSweeper();
   session_pruner_->Stop();
+  idempotency_pruner_->Stop();
   audit_->StopBackground();
   Status flushed = store_->Flush();
   log::Info("stopped", {{"flush", flushed.ok() ? std::string("ok") : flushed.ToString()}});

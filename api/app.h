@@ -25,6 +25,7 @@
 #include "mandates/ap2_authority.h"
 #include "mandates/registry.h"
 #include "policy/authorizer.h"
+#include "policy/idempotency_pruner.h"
 #include "policy/idempotency.h"
 #include "settlement/facilitator.h"
 #include "settlement/ledger.h"
@@ -106,6 +107,7 @@ class App {
   std::unique_ptr<identity::SessionPruner> session_pruner_;  // stopped before directory_ goes
   std::unique_ptr<mandates::MandateRegistry> mandates_;
   std::unique_ptr<policy::IdempotencyKeys> idempotency_;
+  std::unique_ptr<policy::IdempotencyPruner> idempotency_pruner_;  // stopped before idempotency_
   std::unique_ptr<policy::Authorizer> authorizer_;
   std::unique_ptr<settlement::Ledger> ledger_;
   std::unique_ptr<settlement::UsageMeter> usage_;

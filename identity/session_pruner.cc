@@ -1,33 +1,15 @@
 // The session retention task: bounded prune passes on a background thread.
 #include "identity/session_pruner.h"
 
-#include <chrono>
-
 #include "base/log.h"
 
 namespace mandated::identity {
 
-SessionPruner::~SessionPruner() { Stop(); }
-
-void SessionPruner::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable()) {
-    return;
-  }
-  stop_ = false;
-  thread_ = std::thread([this] { Loop(); });
-}
-
-void SessionPruner::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) {
-    thread_.join();
-  }
-}
+SessionPruner::SessionPruner(Directory& directory, SessionPrunerOptions options)
+    : directory_(directory),
+      options_(options),
+      task_("session prune", [this] { return Pass(); },
+            PeriodicTaskOptions{options.pass_interval_ms, options.idle_interval_ms}) {}
 
 Result<SessionPrunePass> SessionPruner::PassOnce() {
   MD_ASSIGN_OR_RETURN(SessionPrunePass pass,
@@ -36,34 +18,17 @@ Result<SessionPrunePass> SessionPruner::PassOnce() {
   return pass;
 }
 
-void SessionPruner::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  int64_t wait_ms = options_.pass_interval_ms;
-  while (!stop_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms));
-    if (stop_) {
-      break;
-    }
-    lock.unlock();
-    Result<SessionPrunePass> pass = PassOnce();
-    wait_ms = options_.pass_interval_ms;
-    if (!pass.ok()) {
-      log::Warn("session prune failed", {{"error", pass.error().ToString()}});
-    } else {
-      if (pass->pruned > 0) {
-        log::Info("sessions pruned", {{"pruned", static_cast<uint64_t>(pass->pruned)},
-                                      {"examined", static_cast<uint64_t>(pass->examined)}});
-      }
-      if (pass->unreadable > 0) {
-        log::Warn("session records do not decode; left in place",
-                  {{"unreadable", static_cast<uint64_t>(pass->unreadable)}});
-      }
-      if (pass->next_after.empty()) {
-        wait_ms = options_.idle_interval_ms;  // every session looked at: rest before the next round
-      }
-    }
-    lock.lock();
+Result<bool> SessionPruner::Pass() {
+  MD_ASSIGN_OR_RETURN(SessionPrunePass pass, PassOnce());
+  if (pass.pruned > 0) {
+    log::Info("sessions pruned", {{"pruned", static_cast<uint64_t>(pass.pruned)},
+                                  {"examined", static_cast<uint64_t>(pass.examined)}});
   }
+  if (pass.unreadable > 0) {
+    log::Warn("session records do not decode; left in place",
+              {{"unreadable", static_cast<uint64_t>(pass.unreadable)}});
+  }
+  return !pass.next_after.empty();  // empty: every session looked at, rest before the next round
 }
 
 }  // namespace mandated::identity

@@ -2,13 +2,11 @@
 // bounded Directory::PruneSessions pass at a time (specs/access.md §Session retention).
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "base/periodic_task.h"
 #include "base/result.h"
 #include "identity/directory.h"
 
@@ -24,32 +22,28 @@ struct SessionPrunerOptions {
 // thread runs; tests call it directly, never while the thread runs.
 class SessionPruner {
  public:
-  explicit SessionPruner(Directory& directory, SessionPrunerOptions options = {})
-      : directory_(directory), options_(options) {}
-  ~SessionPruner();  // stops the thread
+  explicit SessionPruner(Directory& directory, SessionPrunerOptions options = {});
   SessionPruner(const SessionPruner&) = delete;
   SessionPruner& operator=(const SessionPruner&) = delete;
 
   // Starts the background thread (a no-op if it runs); its first pass comes after
   // pass_interval_ms.
-  void Start();
+  void Start() { task_.Start(); }
   // Stops it, waiting for a pass in progress to finish (at most one chunk's batch after that).
-  void Stop();
+  void Stop() { task_.Stop(); }
 
   // One pass of at most sessions_per_pass sessions, resuming where the previous pass stopped.
   // Errors: Directory::PruneSessions's (the next pass retries from the same place).
   Result<SessionPrunePass> PassOnce();
 
  private:
-  void Loop();
+  // The task's pass: PassOnce, logged; whether the scan has more sessions to look at.
+  Result<bool> Pass();
 
   Directory& directory_;
   const SessionPrunerOptions options_;
   std::string after_;  // where the next pass resumes; only PassOnce touches it
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::thread thread_;
+  PeriodicTask task_;  // last: stopped (destroyed) before the members its passes use
 };
 
 }  // namespace mandated::identity

@@ -4,7 +4,9 @@
 
 #include <cassert>
 #include <functional>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/json.h"
@@ -256,6 +258,49 @@ Result<IdempotencyKeys::Begin> IdempotencyKeys::Start(const identity::Tenant& t,
   claim.fingerprint_ = std::string(fingerprint);
   b.claim.emplace(std::move(claim));
   return b;
+}
+
+Result<IdempotencyPrunePass> IdempotencyKeys::PruneExpired(const identity::Tenant& t,
+                                                           const std::string& after,
+                                                           size_t limit) {
+  IdempotencyPrunePass pass;
+  const int64_t now = clock_.NowUnixSeconds();
+  // Expired keys by stripe; then each stripe is taken once for its keys.
+  std::map<size_t, std::vector<std::string>> expired;
+  std::string last;
+  MD_RETURN_IF_ERROR(t.Scan(kIdemKind, after, [&](std::string_view id, std::string_view value) {
+    ++pass.examined;
+    last = std::string(id);
+    Result<DecodedRecord> rec = DecodeRecord(value);
+    if (rec.ok() && rec->created_at + ttl_s_ <= now) {
+      const std::string flight_key = t.principal_id() + "/" + last;
+      expired[std::hash<std::string>{}(flight_key) % kStripes].push_back(last);
+    }
+    return pass.examined < limit;
+  }));
+  pass.next_after = pass.examined < limit ? std::string() : last;
+  for (const auto& [stripe, ids] : expired) {
+    std::lock_guard<std::mutex> hold(stripes_[stripe]);
+    store::WriteBatch batch;
+    for (const std::string& id : ids) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (in_flight_.count(t.principal_id() + "/" + id) != 0) continue;
+      }
+      // Not in flight, and no Start of this key can begin while the stripe is held: the record
+      // read now is the one a delete removes.
+      MD_ASSIGN_OR_RETURN(std::optional<std::string> stored, t.Get(kIdemKind, id));
+      if (!stored) continue;
+      Result<DecodedRecord> rec = DecodeRecord(*stored);
+      if (!rec.ok() || rec->created_at + ttl_s_ > now) continue;
+      t.Delete(batch, kIdemKind, id);
+      ++pass.pruned;
+    }
+    if (!batch.empty()) {
+      MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kNoSync));
+    }
+  }
+  return pass;
 }
 
 void IdempotencyKeys::Release(const std::string& principal, const std::string& store_id) {

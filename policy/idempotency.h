@@ -78,6 +78,15 @@ class IdempotencyClaim {
   mutable bool recorded_ = false;  // used by the one request that holds the claim
 };
 
+// What one IdempotencyKeys::PruneExpired pass did.
+struct IdempotencyPrunePass {
+  size_t examined = 0;  // records looked at (at most the pass's limit)
+  size_t pruned = 0;    // records deleted
+  // The last record looked at, where the principal's next pass resumes; empty when this pass
+  // reached the principal's last record.
+  std::string next_after;
+};
+
 // Thread safety: safe from any thread.
 class IdempotencyKeys {
  public:
@@ -103,6 +112,16 @@ class IdempotencyKeys {
                       std::string_view fingerprint);
 
   int64_t ttl_s() const { return ttl_s_; }
+
+  // Retention (specs/authorization.md §6): deletes the records of `t`'s principal, up to
+  // `limit` of them in store id order after `after` (from the first when empty), that are older
+  // than the TTL: Start already treats them as absent, so nothing a client sees changes. Each
+  // key is deleted under its stripe, after checking that it is not in flight and reading it
+  // again, so a new record written for a reused key is never deleted. An unreadable record is
+  // left in place. The deletions are not synced: one lost in a crash leaves a record that is
+  // absent anyway.
+  Result<IdempotencyPrunePass> PruneExpired(const identity::Tenant& t, const std::string& after,
+                                            size_t limit);
 
   // Keys currently claimed.
   size_t InFlightCountForTest();

@@ -1,8 +1,9 @@
 // Idempotency keys on a real RocksDB with a fake clock (specs/authorization.md §6): claims,
 // byte-exact replays, reuse and in-flight refusals, scoping, the TTL boundary, batches never
-// written, durability across reopen, 5xx answers not kept, key validation, and a race of 16
-// threads on 20 keys.
+// written, durability across reopen, 5xx answers not kept, key validation, a race of 16
+// threads on 20 keys, and the retention of records past their TTL.
 #include "policy/idempotency.h"
+#include "policy/idempotency_pruner.h"
 
 #include <gtest/gtest.h>
 
@@ -243,6 +244,75 @@ TEST_F(IdempotencyTest, RecordsExpireExactlyAtTtl) {
   }
   ExpectSameAnswer(MustReplay("key-1", "fp-other"), Answer(201, "{\"second\":true}"));
   ExpectError(Start("key-1"), StatusCode::kFailedPrecondition, "idempotency-key-reused");
+}
+
+// Records past their TTL are deleted; a fresh one, one whose key is in flight, and one written
+// again for a reused key are kept; what clients see does not change.
+TEST_F(IdempotencyTest, PruneDeletesOnlyRecordsPastTheirTtl) {
+  ClaimAndRecord("old-1", Answer(201, "{}"));
+  ClaimAndRecord("old-2", Answer(409, "{}"));
+  ClaimAndRecord("reused", Answer(201, "{\"first\":true}"));
+  ClaimAndRecord("running", Answer(201, "{}"));
+  clock_.AdvanceSeconds(kTtl);  // all four are now past their TTL
+  ClaimAndRecord("fresh", Answer(201, "{}"));
+  ClaimAndRecord("reused", Answer(201, "{\"second\":true}"));  // a new record for the key
+  IdempotencyClaim running = MustClaim("running");  // in flight: its old record stays for now
+
+  Result<IdempotencyPrunePass> pass = keys_->PruneExpired(*tenant_, "", 100);
+  ASSERT_TRUE(pass.ok()) << pass.error().ToString();
+  EXPECT_EQ(pass->examined, 5u);
+  EXPECT_EQ(pass->pruned, 2u);
+  EXPECT_EQ(pass->next_after, "");
+  EXPECT_FALSE(Raw("old-1").has_value());
+  EXPECT_FALSE(Raw("old-2").has_value());
+  EXPECT_TRUE(Raw("fresh").has_value());
+  EXPECT_TRUE(Raw("running").has_value());
+  ExpectSameAnswer(MustReplay("reused"), Answer(201, "{\"second\":true}"));
+  // A pruned key is simply new, as it was before the prune.
+  EXPECT_TRUE(MustClaim("old-1").recorded() == false);
+}
+
+// The pruner takes the operator's keys, then each principal's, a bounded pass at a time, and
+// starts over after the last principal.
+TEST_F(IdempotencyTest, PrunerCyclesThroughThePrincipalsInBoundedPasses) {
+  const identity::Tenant op(*kv_, ""), b(*kv_, "prn_b");
+  for (const identity::Tenant* t : std::vector<const identity::Tenant*>{&op, &*tenant_, &b}) {
+    for (int i = 0; i < 3; ++i) {
+      Result<IdempotencyKeys::Begin> begin =
+          keys_->Start(*t, "crd_1", "k-" + std::to_string(i), kFp);
+      ASSERT_TRUE(begin.ok() && begin->claim.has_value());
+      IdempotencyClaim claim = std::move(*begin->claim);
+      store::WriteBatch batch;
+      claim.Record(batch, Answer(201, "{}"));
+      ASSERT_TRUE(kv_->Write(batch).ok());
+    }
+  }
+  clock_.AdvanceSeconds(kTtl);
+  std::vector<std::string> asked_after;
+  IdempotencyPruner pruner(
+      *kv_, *keys_,
+      [&](const std::string& after, size_t limit) -> Result<std::vector<std::string>> {
+        asked_after.push_back(after);
+        EXPECT_EQ(limit, 1u);
+        if (after.empty()) return std::vector<std::string>{"prn_a"};
+        if (after == "prn_a") return std::vector<std::string>{"prn_b"};
+        return std::vector<std::string>{};
+      },
+      /*records_per_pass=*/2);
+  std::vector<bool> more;
+  for (int i = 0; i < 6; ++i) more.push_back(*pruner.PassOnce());
+  // Per principal: a pass of 2 (more waiting), a pass of 1 (done, next principal's turn).
+  EXPECT_EQ(more, (std::vector<bool>{true, true, true, true, true, false}));
+  EXPECT_EQ(asked_after, (std::vector<std::string>{"", "prn_a", "prn_b"}));
+  size_t left = 0;
+  for (const std::string cf_prefix : {"/idem/", "prn_a/idem/", "prn_b/idem/"}) {
+    ASSERT_TRUE(kv_->ScanPrefix(identity::kTenantsFamily, cf_prefix,
+                                [&](std::string_view, std::string_view) {
+                                  ++left;
+                                  return true;
+                                }).ok());
+  }
+  EXPECT_EQ(left, 0u);
 }
 
 TEST_F(IdempotencyTest, RecordInBatchNeverWrittenKeepsNothing) {
