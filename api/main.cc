@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,11 +14,40 @@
 #include "api/app.h"
 #include "api/config.h"
 #include "base/log.h"
+#include "base/secret.h"
 
 namespace {
 
+constexpr char kBootstrapTokenVar[] = "MANDATED_BOOTSTRAP_TOKEN";
+
+// Copies MANDATED_BOOTSTRAP_TOKEN (if set and not empty) into a SecretBytes and takes it out of
+// the process: the variable is unset, so children do not inherit it, and every
+// "MANDATED_BOOTSTRAP_TOKEN=..." entry of the environment is overwritten with zeros where it lies,
+// since /proc/<pid>/environ shows the memory of the initial environment whatever environ says.
+// REQUIRES: no other thread exists yet (the environment is not thread-safe).
+std::optional<mandated::SecretBytes> TakeBootstrapToken() {
+  const size_t name_size = strlen(kBootstrapTokenVar);
+  std::vector<char*> entries;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (strncmp(*e, kBootstrapTokenVar, name_size) == 0 && (*e)[name_size] == '=') {
+      entries.push_back(*e);
+    }
+  }
+  std::optional<mandated::SecretBytes> token;
+  if (const char* t = getenv(kBootstrapTokenVar); t != nullptr && *t != '\0') {
+    token.emplace(mandated::AsBytes(t));
+  }
+  unsetenv(kBootstrapTokenVar);  // no environ entry points at the texts below any more
+  for (char* e : entries) {
+    mandated::SecureWipe(e, strlen(e));
+  }
+  return token;
+}
+
 int RealMain(int argc, char** argv) {
   using mandated::api::App;
+  // First, before any thread starts and whatever the outcome: the token leaves the environment.
+  std::optional<mandated::SecretBytes> bootstrap_token = TakeBootstrapToken();
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = mandated::api::LoadServerConfig(args, [](const char* n) { return getenv(n); });
   if (!parsed.ok()) {
@@ -51,9 +83,7 @@ int RealMain(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   App::Secrets secrets;
-  if (const char* t = getenv("MANDATED_BOOTSTRAP_TOKEN"); t != nullptr && *t != '\0') {
-    secrets.bootstrap_token.emplace(mandated::AsBytes(t));
-  }
+  secrets.bootstrap_token = std::move(bootstrap_token);
   auto app = App::Start(cfg, std::move(secrets));
   if (!app.ok()) {
     mandated::log::Error("cannot start", {{"error", app.error().ToString()}});

@@ -174,9 +174,9 @@ Result<std::unique_ptr<SettlementRuntime>> SettlementRuntime::Start(
     settlement::EvmChainConfig cc = n.chain;
     if (cc.facilitator_key.empty()) {
       // The service's own gas-paying key, made on first use (specs/evm.md §6.1).
-      Result<signer::KeyInfo> k = keys.ActiveKey("service", "x402-facilitator");
+      Result<signer::KeyInfo> k = keys.ActiveKey("service", signer::kFacilitatorKeyPurpose);
       if (!k.ok() && k.error().code() == StatusCode::kNotFound) {
-        k = keys.Generate(signer::KeyType::kSecp256k1, "x402-facilitator", "service");
+        k = keys.Generate(signer::KeyType::kSecp256k1, signer::kFacilitatorKeyPurpose, "service");
       }
       if (!k.ok()) return k.error();
       cc.facilitator_key = k->id;

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "base/secret.h"
+
 namespace mandated {
 namespace {
 
@@ -91,6 +93,7 @@ Result<Bytes> B64DecodeUnpadded(std::string_view text, const std::array<int8_t, 
   for (size_t k = 0; k < full; ++k, in += 4, o += 3) {
     const int32_t a = table[in[0]], b = table[in[1]], c = table[in[2]], d = table[in[3]];
     if ((a | b | c | d) < 0) {
+      SecureWipe(out.data(), out.size());  // what was decoded may be secret
       return foreign();
     }
     const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
@@ -102,6 +105,7 @@ Result<Bytes> B64DecodeUnpadded(std::string_view text, const std::array<int8_t, 
   if (rest != 0) {
     const int32_t a = table[in[0]], b = table[in[1]], c = rest == 3 ? table[in[2]] : 0;
     if ((a | b | c) < 0) {
+      SecureWipe(out.data(), out.size());
       return foreign();
     }
     const uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
@@ -109,6 +113,7 @@ Result<Bytes> B64DecodeUnpadded(std::string_view text, const std::array<int8_t, 
     // 2 characters carry 1 byte (4 spare bits), 3 carry 2 bytes (2 spare bits).
     const uint32_t spare = rest == 2 ? (v & 0xffff) : (v & 0xff);
     if (spare != 0) {
+      SecureWipe(out.data(), out.size());
       return InvalidArgumentError("base64 text has non-zero trailing bits", "bad-base64");
     }
     o[0] = static_cast<uint8_t>(v >> 16);
@@ -141,6 +146,8 @@ Result<Bytes> HexDecode(std::string_view text, bool allow_0x) {
     int hi = HexValue(text[2 * i]);
     int lo = HexValue(text[2 * i + 1]);
     if (hi < 0 || lo < 0) {
+      // The bytes decoded so far may be part of a key: they leave memory wiped.
+      SecureWipe(out.data(), out.size());
       return InvalidArgumentError("hex text has a non-hex digit", "bad-hex");
     }
     out[i] = static_cast<uint8_t>(hi * 16 + lo);

@@ -1,7 +1,10 @@
 // Operator bootstrap token: generation, hashed storage and constant-time check.
 #include "identity/operator_auth.h"
 
+#include <cstring>
+
 #include "audit/event.h"
+#include "identity/directory.h"
 #include "signer/hash.h"
 
 namespace mandated::identity {
@@ -27,6 +30,14 @@ Result<std::optional<SecretBytes>> OperatorAuth::Initialize(
       return InvalidArgumentError("MANDATED_BOOTSTRAP_TOKEN must be at least 16 bytes",
                                   "bad-config");
     }
+    // Requests whose token looks like a credential or session token go to the directory only
+    // (api/auth.cc), so such an operator token would never be accepted.
+    if (Directory::LooksLikeDirectoryToken(configured->chars())) {
+      return InvalidArgumentError(
+          "MANDATED_BOOTSTRAP_TOKEN must not start with \"crd_\" or \"ses_\": tokens of that "
+          "form are checked as principal credentials and sessions, never as the operator token",
+          "bad-config");
+    }
     token_hash_ = signer::Sha256(configured->span());
     MD_ASSIGN_OR_RETURN(std::optional<std::string> stored,
                         kv_.Get(kOperatorFamily, kTokenHashKey));
@@ -45,10 +56,15 @@ Result<std::optional<SecretBytes>> OperatorAuth::Initialize(
     return std::optional<SecretBytes>();
   }
   MD_ASSIGN_OR_RETURN(Bytes raw, random.Generate(32));
-  std::string token = kTokenPrefix + Base64UrlEncode(raw);
+  // Assembled in a buffer of its final size: concatenating strings could move the encoded
+  // secret to a larger buffer and free the first one unwiped.
+  std::string encoded = Base64UrlEncode(raw);
   SecureWipe(raw.data(), raw.size());
-  SecretBytes secret(AsBytes(token));
-  SecureWipe(token.data(), token.size());
+  const size_t prefix_size = std::strlen(kTokenPrefix);
+  SecretBytes secret(prefix_size + encoded.size());
+  std::memcpy(secret.data(), kTokenPrefix, prefix_size);
+  std::memcpy(secret.data() + prefix_size, encoded.data(), encoded.size());
+  SecureWipe(encoded.data(), encoded.size());
   token_hash_ = signer::Sha256(secret.span());
   store::WriteBatch batch;
   batch.Put(kOperatorFamily, kTokenHashKey, AsChars(token_hash_));

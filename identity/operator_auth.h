@@ -24,7 +24,10 @@ class OperatorAuth {
   // Otherwise, on a fresh store, generates a token and returns it so the caller can print it
   // once; on later starts returns nullopt. Storing a new hash stages an operator.token_set
   // audit event in the same batch (data.source "configured" or "generated", never the token
-  // or its hash); a configured token whose hash is already stored changes nothing.
+  // or its hash); a configured token whose hash is already stored changes nothing. A configured
+  // token shorter than 16 bytes, or starting with "crd_" or "ses_" (the forms AccessGuard sends
+  // to the Directory, which would lock the operator out), is refused: kInvalidArgument
+  // ("bad-config").
   Result<std::optional<SecretBytes>> Initialize(const std::optional<SecretBytes>& configured,
                                                 Random& random);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <vector>
 
 #include "base/random.h"
 
@@ -14,6 +15,18 @@ namespace {
 
 Status BadKek(const std::string& path, const std::string& why) {
   return FailedPreconditionError("key-encryption key " + path + ": " + why, "bad-kek");
+}
+
+// Makes the entries of directory `dir` durable (fsync of the directory itself).
+bool SyncDirectory(const std::filesystem::path& dir) {
+  const std::string path = dir.empty() ? std::string(".") : dir.string();
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  const bool ok = fsync(fd) == 0;
+  close(fd);
+  return ok;
 }
 
 Result<SecretBytes> ReadKekFile(const std::string& path) {
@@ -70,6 +83,14 @@ Result<LoadedKek> LoadKek(const KekSource& source) {
     return out;
   }
   std::filesystem::path parent = std::filesystem::path(out.path).parent_path();
+  // The directories created for the file: each one's entry must be made durable in its parent,
+  // as the file's in `parent`.
+  std::vector<std::filesystem::path> created;
+  for (std::filesystem::path p = parent; !p.empty() && !std::filesystem::exists(p, ec);
+       p = p.parent_path()) {
+    created.push_back(p);
+    if (p == p.parent_path()) break;
+  }
   if (!parent.empty()) {
     std::filesystem::create_directories(parent, ec);
   }
@@ -90,6 +111,16 @@ Result<LoadedKek> LoadKek(const KekSource& source) {
   if (!ok) {
     SecureWipe(raw.data(), raw.size());
     return BadKek(out.path, "cannot be written");
+  }
+  // Without this a crash could lose the new file's directory entry, and the next start would
+  // make another KEK under which no key sealed meanwhile opens (wrong-kek).
+  bool synced = SyncDirectory(parent);
+  for (const std::filesystem::path& made : created) {
+    synced = SyncDirectory(made.parent_path()) && synced;
+  }
+  if (!synced) {
+    SecureWipe(raw.data(), raw.size());
+    return BadKek(out.path, "was created but its directory cannot be synced");
   }
   out.key = SecretBytes::Adopt(std::move(raw));
   out.created_for_development = true;

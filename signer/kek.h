@@ -23,7 +23,9 @@ struct LoadedKek {
 // With source.file set: reads it; refuses a missing file, wrong content or a file that group or
 // others may read (kFailedPrecondition, reason "bad-kek"). With no file configured: development
 // mode uses "<data_dir>.kek" beside (never inside) the data directory, creating it with mode 0600
-// if absent. The caller must log loudly when created_for_development is set.
+// if absent (and its missing parent directories), then syncing the file and the directory
+// entries made for it, so a crash cannot lose a KEK that keys were already sealed under. The
+// caller must log loudly when created_for_development is set.
 Result<LoadedKek> LoadKek(const KekSource& source);
 
 }  // namespace mandated::signer

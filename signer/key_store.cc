@@ -258,9 +258,11 @@ Result<KeyInfo> KeyStore::ActiveKey(const std::string& owner, const std::string&
 }
 
 Result<PrivateKey> KeyStore::Unseal(const std::string& id, KeyInfo* info) {
-  // An active key opened before is kept open in memory (a self-wiping copy is handed out);
-  // rotation and disabling empty this cache after bumping the generation, and a key is only
-  // remembered if no state change happened while it was being opened.
+  // An active key opened before is kept open in memory (a self-wiping copy is handed out). A hit
+  // needs no check of the stored state: StopSigning erases the key's entry in the same critical
+  // section that bumps the generation, right after its rotation or disabling is written, and a
+  // key is only remembered here if the generation did not move while it was being opened (it may
+  // have been read from the store before that write).
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   {
     std::lock_guard<std::mutex> lock(unsealed_mu_);
@@ -307,6 +309,22 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   std::lock_guard<std::mutex> lock(state_mu_);
   MD_ASSIGN_OR_RETURN(auto loaded, Load(id));
   KeyInfo old = std::move(loaded.first);
+  if (old.purpose == kAgentKeyPurpose) {
+    return FailedPreconditionError(
+        "key " + id +
+            " is a custodial agent's key, which the agent's record names (key, DID, address); "
+            "it cannot be rotated. Create a new agent for a new key (disabling this one stays "
+            "allowed)",
+        "agent-key-not-rotatable");
+  }
+  if (old.purpose == kFacilitatorKeyPurpose) {
+    return FailedPreconditionError(
+        "key " + id +
+            " pays gas for x402 settlements: its account holds the gas and the settlement "
+            "journal's account nonces, so it is not rotated. Fund another account's key, name "
+            "it as facilitator_key in the settlement file and restart",
+        "facilitator-key-not-rotatable");
+  }
   if (old.state != KeyState::kActive) {
     return FailedPreconditionError("only an active key can be rotated", "key-not-active");
   }
@@ -318,7 +336,7 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   b.Put(kKeysFamily, kRecordPrefix + old.id, json::Write(RecordJson(old, ToBytes(loaded.second))));
   RunHook(b, KeyChange::kRotated, old, &next);
   MD_RETURN_IF_ERROR(kv_.Write(b));
-  ForgetOpenedKeys();
+  StopSigning(old.id);
   return next;
 }
 
@@ -334,28 +352,65 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
   b.Put(kKeysFamily, kRecordPrefix + k.id, json::Write(RecordJson(k, ToBytes(loaded.second))));
   RunHook(b, KeyChange::kDisabled, k, nullptr);
   MD_RETURN_IF_ERROR(kv_.Write(b));
-  ForgetOpenedKeys();
+  StopSigning(k.id);
   return k;
 }
 
-void KeyStore::ForgetOpenedKeys() {
-  // No signature is in flight meanwhile: one that found the key still open cannot put its
-  // prepared object back into the cache after it was emptied.
-  std::unique_lock<std::shared_mutex> no_signing(signing_mu_);
-  DropPreparedKeys();  // the retired or disabled key's prepared signing object leaves memory
-  generation_.fetch_add(1, std::memory_order_release);
-  ForgetUnsealed();
+void KeyStore::StopSigning(const std::string& id) {
+  // From the bump on, a signature that starts finds no open copy of the key, and opening it
+  // from the store finds it retired or disabled.
+  uint64_t stopped_at = 0;
+  {
+    std::lock_guard<std::mutex> lock(unsealed_mu_);
+    unsealed_.erase(id);  // the SecretBytes wipe themselves
+    stopped_at = generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  }
+  // Signatures that started before may still hold the key and prepare it again after a drop;
+  // once they are done, nothing can. Later signatures do not delay this, so it cannot starve.
+  AwaitSignaturesBefore(stopped_at);
+  DropPreparedKeys();  // the key's prepared signing object leaves memory
+}
+
+KeyStore::SigningScope::SigningScope(KeyStore& ks) : ks_(ks) {
+  std::lock_guard<std::mutex> lock(ks_.inflight_mu_);
+  // Read under the mutex, so the generations recorded in inflight_ only grow.
+  generation_ = ks_.generation_.load(std::memory_order_acquire);
+  if (ks_.inflight_.empty() || ks_.inflight_.back().first != generation_) {
+    ks_.inflight_.emplace_back(generation_, 0);
+  }
+  ++ks_.inflight_.back().second;
+}
+
+KeyStore::SigningScope::~SigningScope() {
+  std::lock_guard<std::mutex> lock(ks_.inflight_mu_);
+  auto& inflight = ks_.inflight_;
+  for (auto it = inflight.rbegin(); it != inflight.rend(); ++it) {
+    if (it->first == generation_) {
+      if (--it->second == 0) {
+        inflight.erase(std::next(it).base());
+        ks_.inflight_done_.notify_all();
+      }
+      return;
+    }
+  }
+}
+
+void KeyStore::AwaitSignaturesBefore(uint64_t generation) {
+  std::unique_lock<std::mutex> lock(inflight_mu_);
+  inflight_done_.wait(lock, [&] {
+    return inflight_.empty() || inflight_.front().first >= generation;
+  });
 }
 
 Result<Bytes> KeyStore::Sign(const std::string& id, ByteSpan message) {
-  std::shared_lock<std::shared_mutex> signing(signing_mu_);
+  SigningScope signing(*this);
   KeyInfo info;
   MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
   return signer::Sign(key, message);
 }
 
 Result<Bytes> KeyStore::SignDigestRecoverable(const std::string& id, ByteSpan digest32) {
-  std::shared_lock<std::shared_mutex> signing(signing_mu_);
+  SigningScope signing(*this);
   KeyInfo info;
   MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
   return signer::SignDigestRecoverable(key, digest32);
@@ -363,7 +418,7 @@ Result<Bytes> KeyStore::SignDigestRecoverable(const std::string& id, ByteSpan di
 
 Result<std::string> KeyStore::SignJws(const std::string& id, json::Value header,
                                       std::string_view payload) {
-  std::shared_lock<std::shared_mutex> signing(signing_mu_);
+  SigningScope signing(*this);
   KeyInfo info;
   MD_ASSIGN_OR_RETURN(PrivateKey key, Unseal(id, &info));
   return signer::SignJws(key, std::move(header), payload);

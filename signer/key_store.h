@@ -4,13 +4,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -23,6 +24,15 @@
 namespace mandated::signer {
 
 inline constexpr char kKeysFamily[] = "keys";
+
+// The purpose of a custodial agent's key (identity::Directory creates it with the agent). The
+// agent record names the key (key_id, did, address), so such a key is never rotated: a successor
+// would sign for no agent and the agent's key would stop signing.
+inline constexpr char kAgentKeyPurpose[] = "agent";
+// The purpose of the service's x402 gas-paying key (specs/evm.md §6.1). The settlement backend
+// holds its id and its account holds the gas and the journaled account nonces, so it is not
+// rotated either: another account is configured (facilitator_key) and the service restarted.
+inline constexpr char kFacilitatorKeyPurpose[] = "x402-facilitator";
 
 enum class KeyState : uint8_t {
   kActive,    // signs and verifies
@@ -86,9 +96,14 @@ class KeyStore {
   Result<KeyInfo> ActiveKey(const std::string& owner, const std::string& purpose);
 
   // Creates a new active key of the same type, purpose and owner and retires `id` (one batch).
+  // kFailedPrecondition ("agent-key-not-rotatable") for a key of purpose kAgentKeyPurpose (a new
+  // key takes a new agent), ("facilitator-key-not-rotatable") for kFacilitatorKeyPurpose;
   // kFailedPrecondition ("key-not-active") unless `id` is active.
-  // Both Rotate and Disable empty signature.h's prepared-key caches (DropPreparedKeys), so the
-  // key that stops signing does not stay in memory as a prepared OpenSSL object.
+  // Once Rotate or Disable has written the change, no signature that starts afterwards uses the
+  // key, although signatures already under way with it may finish; before returning, both wait
+  // for those (signatures started later never delay them) and empty signature.h's prepared-key
+  // caches (DropPreparedKeys), so the key that stops signing does not stay in memory as a
+  // prepared OpenSSL object.
   Result<KeyInfo> Rotate(const std::string& id);
   // Disables a key for good. Disabling a disabled key is a no-op.
   Result<KeyInfo> Disable(const std::string& id);
@@ -114,9 +129,28 @@ class KeyStore {
   Result<PrivateKey> Unseal(const std::string& id, KeyInfo* info);
   Result<PrivateKey> UnsealFromStore(const std::string& id, KeyInfo* info);
   void ForgetUnsealed();
-  // After a rotation or disabling is written: empties the prepared and unsealed key caches and
-  // bumps the generation, with no signature in flight.
-  void ForgetOpenedKeys();
+  // Right after a rotation or disabling of `id` is written: forgets its open copy and bumps the
+  // generation (together, under unsealed_mu_), so no signature that starts later uses the key;
+  // then waits for the signatures already under way and empties the prepared-key caches.
+  void StopSigning(const std::string& id);
+
+  // Marks one signature (Sign*) as under way from the key lookup to its end, counted by the
+  // generation current when it started, so StopSigning can wait for exactly those started
+  // before its change.
+  class SigningScope {
+   public:
+    explicit SigningScope(KeyStore& ks);
+    ~SigningScope();
+    SigningScope(const SigningScope&) = delete;
+    SigningScope& operator=(const SigningScope&) = delete;
+
+   private:
+    KeyStore& ks_;
+    uint64_t generation_;
+  };
+  // Returns once no signature that started under a generation below `generation` is under way.
+  void AwaitSignaturesBefore(uint64_t generation);
+
   Result<std::pair<KeyInfo, std::string>> Load(const std::string& id);
   void RunHook(store::WriteBatch& batch, KeyChange change, const KeyInfo& key,
                const KeyInfo* successor) const;
@@ -130,10 +164,15 @@ class KeyStore {
   std::atomic<uint64_t> generation_{0};
   static constexpr size_t kUnsealedCacheSize = 1024;
   std::mutex unsealed_mu_;
-  // Signatures hold it shared from the key lookup to the end of the signature; emptying the
-  // caches holds it exclusively.
-  std::shared_mutex signing_mu_;
-  std::map<std::string, std::pair<KeyInfo, PrivateKey>> unsealed_;  // active keys opened once
+  // Guarded by unsealed_mu_: active keys opened once. An entry is erased in the same critical
+  // section that bumps the generation after its key's rotation or disabling is written, and an
+  // entry opened before a bump is never inserted after it, so a hit is always an active key.
+  std::map<std::string, std::pair<KeyInfo, PrivateKey>> unsealed_;
+  // Signatures under way, as (generation at their start, count), in ascending generation order;
+  // guarded by inflight_mu_. inflight_done_ is notified when a generation's count drops to zero.
+  std::mutex inflight_mu_;
+  std::condition_variable inflight_done_;
+  std::vector<std::pair<uint64_t, size_t>> inflight_;
 };
 
 }  // namespace mandated::signer

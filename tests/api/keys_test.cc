@@ -149,6 +149,50 @@ TEST_F(KeysApiTest, KeyRequestsAreValidatedAndGuarded) {
   EXPECT_EQ(client_->Get("/v1/keys/key_nope", auth_)->status, 404);
 }
 
+// A custodial agent's record names its key (key_id, DID, address): rotating the key would leave
+// the agent naming a retired key that no longer signs, so both key routes refuse it with 409
+// agent-key-not-rotatable and change nothing; disabling the key stays allowed.
+TEST_F(KeysApiTest, CustodialAgentKeyIsNotRotatableButCanBeDisabled) {
+  const std::string op = server_->bootstrap_token();
+  const testing::PrincipalWithAdmin p =
+      testing::CreatePrincipalWithAdmin(*client_, op, R"({"name":"Rotate Corp"})");
+  ASSERT_FALSE(p.admin.empty());
+  const json::Value agent =
+      testing::Call(*client_, "POST", p.base + "/agents", p.admin,
+                    R"({"name":"buyer","custodial":{"key_type":"secp256k1","chain_id":84532}})", 201);
+  const std::string agent_id = StringField(agent, "id");
+  const std::string key_id = StringField(agent, "key_id");
+  ASSERT_FALSE(key_id.empty()) << json::Write(agent);
+  const std::size_t keys_before =
+      testing::Call(*client_, "GET", p.base + "/keys", p.admin, "", 200).Find("items")->items().size();
+
+  auto expect_refused = [&](const std::string& path, const std::string& token) {
+    testing::Reply r = testing::Send(*client_, "POST", path, token);
+    EXPECT_EQ(r.status, 409) << path << " -> " << r.body;
+    EXPECT_EQ(StringField(r.json, "type"), "urn:mandated:problem:agent-key-not-rotatable") << r.body;
+    EXPECT_NE(StringField(r.json, "detail").find("new agent"), std::string::npos) << r.body;
+  };
+  expect_refused(p.base + "/keys/" + key_id + "/rotate", p.admin);  // the principal's route
+  expect_refused("/v1/keys/" + key_id + "/rotate", op);               // the operator's route
+
+  // Nothing changed: the key is active, no successor was made, the agent still names the key.
+  const json::Value key = testing::Call(*client_, "GET", p.base + "/keys/" + key_id, p.admin, "", 200);
+  EXPECT_EQ(StringField(key, "state"), "active");
+  EXPECT_EQ(key.Find("replaced_by"), nullptr);
+  EXPECT_EQ(testing::Call(*client_, "GET", p.base + "/keys", p.admin, "", 200).Find("items")->items().size(),
+            keys_before);
+  EXPECT_EQ(StringField(testing::Call(*client_, "GET", p.base + "/agents/" + agent_id, p.admin, "", 200),
+                        "key_id"),
+            key_id);
+
+  // Disabling it stays allowed.
+  EXPECT_EQ(StringField(testing::Call(*client_, "POST", p.base + "/keys/" + key_id + "/disable",
+                                      p.admin, "", 200),
+                        "state"),
+            "disabled");
+  expect_refused(p.base + "/keys/" + key_id + "/rotate", p.admin);
+}
+
 TEST(KekStartup, WrongKekStopsTheServerWithAClearMessage) {
   testing::TempDir dir;
   auto write_kek = [&](const std::string& name, char fill) {

@@ -108,6 +108,38 @@ TEST_F(KeyStoreTest, RotationRetiresTheOldKeyWhichStillVerifies) {
   EXPECT_EQ(ks->Get("key_missing").error().reason(), "key-not-found");
 }
 
+// A custodial agent's record names its key, so the key is never rotated (the agent would keep
+// naming the retired key); disabling it stays allowed.
+TEST_F(KeyStoreTest, AgentKeysAreNotRotatedButCanBeDisabled) {
+  auto ks = std::move(*OpenKeys(4));
+  KeyInfo agent_key = *ks->Generate(KeyType::kSecp256k1, kAgentKeyPurpose, "prn_a");
+  const uint64_t generation = ks->generation();
+  Result<KeyInfo> rotated = ks->Rotate(agent_key.id);
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(rotated.error().reason(), "agent-key-not-rotatable");
+  EXPECT_EQ(ks->generation(), generation);
+  EXPECT_EQ(ks->Get(agent_key.id)->state, KeyState::kActive);
+  EXPECT_EQ(ks->List("prn_a")->size(), 1u);  // no successor was stored
+  EXPECT_TRUE(ks->Sign(agent_key.id, AsBytes("still signs")).ok());
+  EXPECT_EQ(ks->Disable(agent_key.id)->state, KeyState::kDisabled);
+  EXPECT_EQ(ks->Rotate(agent_key.id).error().reason(), "agent-key-not-rotatable");
+}
+
+// The x402 gas account's key is not rotated either: the settlement backend holds its id and its
+// account holds the gas; disabling stays possible.
+TEST_F(KeyStoreTest, FacilitatorKeyIsNotRotated) {
+  auto ks = std::move(*OpenKeys(6));
+  KeyInfo gas = *ks->Generate(KeyType::kSecp256k1, kFacilitatorKeyPurpose, "service");
+  Result<KeyInfo> rotated = ks->Rotate(gas.id);
+  ASSERT_FALSE(rotated.ok());
+  EXPECT_EQ(rotated.error().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(rotated.error().reason(), "facilitator-key-not-rotatable");
+  EXPECT_EQ(ks->Get(gas.id)->state, KeyState::kActive);
+  EXPECT_EQ(ks->List("service")->size(), 1u);
+  EXPECT_EQ(ks->Disable(gas.id)->state, KeyState::kDisabled);
+}
+
 TEST_F(KeyStoreTest, RotationAndDisablingDropPreparedSigningKeys) {
   // Signing keeps a prepared OpenSSL object per key; a key that stops signing must not stay
   // prepared, so rotation and disabling empty the caches and the next signature prepares again.
@@ -168,6 +200,44 @@ TEST(Kek, DevelopmentKeyIsCreatedBesideTheDataDirWithMode0600) {
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->created_for_development);
   EXPECT_TRUE(again->key.Equals(k->key.span()));
+}
+
+// The development KEK is created (with the directories it needs), made durable with its
+// directory entries, and the next start loads the same key from it instead of making another.
+TEST(Kek, DevelopmentKeyInNewDirectoriesIsCreatedOnceAndLoadsAgain) {
+  testing::TempDir dir;
+  const std::string data_dir = dir.Sub("nested/deeper/data");
+  Result<LoadedKek> k = LoadKek({"", data_dir});
+  ASSERT_TRUE(k.ok()) << k.error().ToString();
+  EXPECT_TRUE(k->created_for_development);
+  EXPECT_EQ(k->path, data_dir + ".kek");
+  EXPECT_EQ(k->key.size(), 32u);
+  ASSERT_TRUE(std::filesystem::is_regular_file(k->path));
+  const std::string text = testing::ReadFileOrDie(k->path);
+  ASSERT_EQ(text.size(), 65u);  // 64 hex characters and a newline
+  EXPECT_TRUE(k->key.Equals(*HexDecode(text.substr(0, 64))));
+  struct stat st {};
+  ASSERT_EQ(stat(k->path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  Result<LoadedKek> again = LoadKek({"", data_dir});
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_FALSE(again->created_for_development);
+  EXPECT_TRUE(again->key.Equals(k->key.span()));
+  // And it seals: a key store opened under it reopens under the loaded copy.
+  store::RocksStoreOptions o;
+  o.path = dir.Sub("db");
+  o.column_families = {kKeysFamily};
+  std::unique_ptr<store::KvStore> kv = std::move(*store::OpenRocksStore(o));
+  std::string id;
+  {
+    auto ks = KeyStore::Open(*kv, k->key.Clone(), SystemClock::Get(), SystemRandom::Get());
+    ASSERT_TRUE(ks.ok()) << ks.error().ToString();
+    id = (*ks)->Generate(KeyType::kEd25519, "service", "service")->id;
+  }
+  auto reopened = KeyStore::Open(*kv, again->key.Clone(), SystemClock::Get(), SystemRandom::Get());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().ToString();
+  EXPECT_TRUE((*reopened)->Sign(id, AsBytes("x")).ok());
 }
 
 TEST(Kek, ConfiguredFileMustExistBePrivateAndHold32HexBytes) {
