@@ -2,6 +2,7 @@
 // challenges and closed payment mandates for agents (signed by the agent, or by the service with
 // a custodial key), the merchant's verification with signed receipts, and the receipts JWKS.
 #include <algorithm>
+#include <optional>
 
 #include "api/app.h"
 #include "api/handler_util.h"
@@ -61,6 +62,14 @@ void App::RegisterAp2Routes() {
   const AccessGuard& g = *guard_;
   mandates::ap2::Authority& ap2 = *ap2_;
   policy::Authorizer& az = *authorizer_;
+  policy::IdempotencyKeys& idem = *idempotency_;
+  // An authorization a custodial closing spent is captured, never voided (specs/ap2.md §6). The
+  // x402 payer's guard (installed with the Authorizer) still applies first.
+  az.set_void_guard([payer = payer_.get(), &ap2](const std::string& principal,
+                                                 const std::string& id, int64_t now) -> Status {
+    MD_RETURN_IF_ERROR(payer->GuardVoid(principal, id, now));
+    return ap2.GuardVoid(principal, id);
+  });
 
   router_.Add("POST", "/v1/principals/{principal}/ap2/mandates", g.Guard(Permission::kIssueMandates, [&ap2](Request& req, const Access& a) {
     if (a.caller.role == identity::Role::kAgent) {
@@ -112,74 +121,118 @@ void App::RegisterAp2Routes() {
           .Set("expires_at", json::Value::Int(ch.expires_at));
     });
   }));
-  router_.Add("POST", "/v1/ap2/present", g.Guard(Permission::kAuthorize, [&ap2](Request& req, const Access& a) {
+  // Both closing routes move money: one closing per Idempotency-Key (specs/authorization.md
+  // §6). A body that does not parse is refused before the key is spent (the corrected request
+  // may reuse it).
+  router_.Add("POST", "/v1/ap2/present", g.Guard(Permission::kAuthorize, [&ap2, &idem](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
-    Result<json::Value> body = ParseJsonBody(req);
-    if (!body.ok()) return ProblemResponse(body.error(), req);
-    Result<json::ObjectReader> r = json::ObjectReader::Of(*body);
-    if (!r.ok()) return ProblemResponse(r.error(), req);
-    Result<std::string> chain = r->String("chain");
-    if (!chain.ok()) return ProblemResponse(chain.error(), req);
-    if (Status s = r->Finish(); !s.ok()) return ProblemResponse(s, req);
-    Result<mandates::ap2::ClosedRecord> rec = ap2.Present(*a.tenant, a.caller.agent_id, *chain);
-    if (rec.ok()) AnnotateRequestLog("ap2_closed", rec->id);
-    return Answer(rec, req, 201, mandates::ap2::ClosedRecordToJson);
+    std::string chain;
+    auto validate = [&]() -> Status {
+      MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
+      MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
+      MD_ASSIGN_OR_RETURN(chain, r.String("chain"));
+      return r.Finish();
+    };
+    return IdempotentValidated(idem, req, a, validate, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
+      // The answer is recorded in the closing's own batch: a retry after a crash either finds
+      // both or neither.
+      std::string body;
+      Result<mandates::ap2::ClosedRecord> rec = ap2.Present(
+          *a.tenant, a.caller.agent_id, chain,
+          [&](const mandates::ap2::ClosedRecord& r, store::WriteBatch& batch) {
+            body = json::Write(mandates::ap2::ClosedRecordToJson(r));
+            claim->Record(batch, policy::StoredAnswer{201, "application/json", body});
+          });
+      if (!rec.ok()) return rec.error();
+      AnnotateRequestLog("ap2_closed", rec->id);
+      return policy::Answer{201, std::move(body), rec->id, "allowed"};
+    });
   }));
   // A custodial agent's closing runs behind the same authorization as any purchase
   // (specs/ap2.md §6): the agent names its allowed, reserved authorization (a step-up approved
-  // first) for exactly this payee, amount and currency; the service signs the hop only then, and
-  // captures the reservation once the closed mandate is recorded.
-  router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2, &az](Request& req, const Access& a) {
+  // first) for exactly this payee, amount and currency. The hold is taken out of reach of any
+  // void, capture or lapse (Authorizer::BindPayment) while the service signs and records the
+  // closing (which moves a ledger payment's money); once the closing is recorded the hold is
+  // captured, and a void of it is refused (the void guard installed above). A refused closing
+  // leaves the hold reserved; a closing that was recorded but whose capture failed is answered
+  // 500, never 201.
+  router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2, &az, &idem](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
-    Result<json::Value> body = ParseJsonBody(req);
-    if (!body.ok()) return ProblemResponse(body.error(), req);
-    Result<json::ObjectReader> r = json::ObjectReader::Of(*body);
-    if (!r.ok()) return ProblemResponse(r.error(), req);
-    Result<std::string> mandate = r->String("mandate");
-    Result<std::string> authorization = r->String("authorization");
-    Result<const json::Value*> closed = r->Required("closed");
-    Result<std::string> aud = r->String("aud");
-    Result<std::string> nonce = r->String("nonce");
-    for (const Status& s : {mandate.status(), authorization.status(), closed.status(),
-                            aud.status(), nonce.status(), r->Finish()}) {
-      if (!s.ok()) return ProblemResponse(s, req);
-    }
-    Result<mandates::ap2::ClosedPayment> cp = mandates::ap2::ParseClosedPayment(**closed);
-    if (!cp.ok()) return ProblemResponse(cp.error(), req);
-    Result<policy::Authorization> held = az.Get(*a.tenant, *authorization);
-    if (held.ok() && held->agent_id != a.caller.agent_id) {
-      held = NotFoundError("no authorization " + *authorization, "authorization-not-found");
-    }
-    if (!held.ok()) return ProblemResponse(held.error(), req);
-    if (held->decision != "allowed" || !held->reservation || held->reservation->state != "reserved") {
-      return ProblemResponse(FailedPreconditionError("authorization " + held->id +
-                                                         " holds no live reservation",
-                                                     "ap2-authorization-not-reserved"), req);
-    }
-    const json::Value* payee_id = cp->payee.Find("id");
-    if (held->purchase.amount.ToString() != std::to_string(cp->amount) ||
-        held->purchase.asset != cp->currency || payee_id == nullptr ||
-        held->purchase.payee.value != payee_id->as_string()) {
-      return ProblemResponse(FailedPreconditionError("the authorization is for another purchase "
-                                                     "(payee, amount or currency)",
-                                                     "ap2-authorization-mismatch"), req);
-    }
-    Result<mandates::ap2::ClosedRecord> rec =
-        ap2.CloseCustodial(*a.tenant, a.caller.agent_id, *mandate, **closed, *aud, *nonce,
-                           held->id);
-    if (!rec.ok()) return ProblemResponse(rec.error(), req);
-    AnnotateRequestLog("ap2_closed", rec->id);
-    Result<policy::Answer> captured =
-        az.Capture(*a.tenant, ActorOf(a), held->id, held->purchase.amount, nullptr);
-    json::Value out = mandates::ap2::ClosedRecordToJson(*rec);
-    out.Set("authorization", json::Value::String(held->id));
-    out.Set("captured", json::Value::Bool(captured.ok()));
-    if (!captured.ok()) {
-      log::Warn("ap2 closing recorded but its capture failed",
-                {{"request_id", req.request_id}, {"authorization", held->id},
-                 {"error", captured.error().ToString()}});
-    }
-    return JsonResponse(201, out);
+    std::string mandate, authorization, aud, nonce;
+    json::Value closed;
+    std::optional<mandates::ap2::ClosedPayment> cp;
+    auto validate = [&]() -> Status {
+      MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
+      MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
+      MD_ASSIGN_OR_RETURN(mandate, r.String("mandate"));
+      MD_ASSIGN_OR_RETURN(authorization, r.String("authorization"));
+      MD_ASSIGN_OR_RETURN(const json::Value* c, r.Required("closed"));
+      MD_ASSIGN_OR_RETURN(aud, r.String("aud"));
+      MD_ASSIGN_OR_RETURN(nonce, r.String("nonce"));
+      MD_RETURN_IF_ERROR(r.Finish());
+      closed = *c;
+      MD_RETURN_IF_ERROR(mandates::ap2::CheckCustodialClosed(closed));
+      MD_ASSIGN_OR_RETURN(cp, mandates::ap2::ParseClosedPayment(closed));
+      return OkStatus();
+    };
+    return IdempotentValidated(idem, req, a, validate, [&](const policy::IdempotencyClaim* claim) -> Result<policy::Answer> {
+      MD_ASSIGN_OR_RETURN(policy::Authorization held, az.Get(*a.tenant, authorization));
+      if (held.agent_id != a.caller.agent_id) {
+        return NotFoundError("no authorization " + authorization, "authorization-not-found");
+      }
+      if (held.decision != "allowed" || !held.reservation || held.reservation->state != "reserved") {
+        return FailedPreconditionError("authorization " + held.id + " holds no live reservation",
+                                       "ap2-authorization-not-reserved");
+      }
+      const json::Value* payee_id = cp->payee.Find("id");
+      if (held.purchase.amount.ToString() != std::to_string(cp->amount) ||
+          held.purchase.asset != cp->currency || payee_id == nullptr ||
+          held.purchase.payee.value != payee_id->as_string()) {
+        return FailedPreconditionError("the authorization is for another purchase (payee, "
+                                       "amount or currency)",
+                                       "ap2-authorization-mismatch");
+      }
+      policy::Actor actor = ActorOf(a);
+      std::optional<mandates::ap2::ClosedRecord> rec;
+      // BindPayment checks, under the Authorizer's lock, that the hold is still reserved (409
+      // reservation-state / reservation-expired otherwise) and keeps it so while we close.
+      Status bound = az.BindPayment(*a.tenant, actor, held.id, [&]() -> Status {
+        MD_ASSIGN_OR_RETURN(rec, ap2.CloseCustodial(*a.tenant, a.caller.agent_id, mandate, closed,
+                                                    aud, nonce, held.id));
+        return OkStatus();
+      });
+      if (!bound.ok()) return bound;
+      AnnotateRequestLog("ap2_closed", rec->id);
+      // The closing is recorded (and paid): the spend is captured. Its lease may have ended
+      // meanwhile (the payment is made, so it is charged late, as a settled payment's is);
+      // a concurrent capture of the same hold by the agent counts it as well.
+      actor.captures_settled_payment = true;
+      Result<policy::Answer> captured =
+          az.Capture(*a.tenant, actor, held.id, held.purchase.amount, nullptr);
+      if (!captured.ok()) {
+        Result<policy::Authorization> now = az.Get(*a.tenant, held.id);
+        if (!now.ok() || !now->reservation || now->reservation->state != "captured") {
+          log::Error("ap2 closing recorded but its capture failed",
+                     {{"request_id", req.request_id}, {"authorization", held.id},
+                      {"closed", rec->id}, {"error", captured.error().ToString()}});
+          return InternalError("closing " + rec->id + " was recorded but authorization " +
+                                   held.id + " could not be captured: " +
+                                   captured.error().ToString(),
+                               "ap2-capture-failed");
+        }
+      }
+      json::Value out = mandates::ap2::ClosedRecordToJson(*rec);
+      out.Set("authorization", json::Value::String(held.id));
+      out.Set("captured", json::Value::Bool(true));
+      policy::Answer answer{201, json::Write(out), rec->id, "allowed"};
+      if (Status kept = claim->RecordAlone(policy::StoredAnswer{201, "application/json",
+                                                                answer.body});
+          !kept.ok()) {
+        log::Warn("ap2 closing answer not kept for its idempotency key",
+                  {{"request_id", req.request_id}, {"error", kept.ToString()}});
+      }
+      return answer;
+    });
   }));
   router_.Add("POST", "/v1/ap2/verify", g.Guard(Permission::kUseMandates, [&ap2](Request& req, const Access& a) {
     if (!a.tenant) {

@@ -66,9 +66,54 @@ Status CheckMerchant(const json::Value& v, const std::string& p) {
   MD_RETURN_IF_ERROR(CheckObject(v, p, {"id", "name"}, {"website"}));
   return CheckStrings(v, p, {"id", "name", "website"});
 }
+// Free-form JSON carried inside a claim (an instrument's extra members, risk_data): bounded in
+// depth and members, and free of SD-JWT reserved names, so what is signed is exactly what reads.
+constexpr int kMaxExtraDepth = 8;
+constexpr size_t kMaxExtraMembers = 256;
+bool ReservedName(std::string_view k) {
+  return k == "_sd" || k == "..." || k == "_sd_alg" || k == "delegate_payload";
+}
+Status CheckFreeJson(const json::Value& v, const std::string& pointer, int depth,
+                     size_t* members, const std::string& reason) {
+  if (depth > kMaxExtraDepth) {
+    return InvalidArgumentError(pointer + ": nested deeper than " + std::to_string(kMaxExtraDepth),
+                                reason);
+  }
+  if (v.is_object()) {
+    for (size_t i = 0; i < v.keys().size(); ++i) {
+      const std::string& k = v.keys()[i];
+      const std::string p = pointer + "/" + k;
+      if (ReservedName(k)) return InvalidArgumentError(p + ": a reserved name", reason);
+      if (++*members > kMaxExtraMembers) {
+        return InvalidArgumentError(pointer + ": more than " + std::to_string(kMaxExtraMembers) +
+                                        " members",
+                                    reason);
+      }
+      MD_RETURN_IF_ERROR(CheckFreeJson(v.items()[i], p, depth + 1, members, reason));
+    }
+  } else if (v.is_array()) {
+    for (size_t i = 0; i < v.items().size(); ++i) {
+      if (++*members > kMaxExtraMembers) {
+        return InvalidArgumentError(pointer + ": more than " + std::to_string(kMaxExtraMembers) +
+                                        " members",
+                                    reason);
+      }
+      MD_RETURN_IF_ERROR(
+          CheckFreeJson(v.items()[i], pointer + "/" + std::to_string(i), depth + 1, members, reason));
+    }
+  }
+  return OkStatus();
+}
+// {id, type, description?} and, as AP2's schema allows (additionalProperties), other members
+// (an x402 instrument's payee_address, facilitator, ...), kept as they are, bounded.
 Status CheckInstrument(const json::Value& v, const std::string& p) {
-  MD_RETURN_IF_ERROR(CheckObject(v, p, {"id", "type"}, {"description"}));
-  return CheckStrings(v, p, {"id", "type", "description"});
+  if (!v.is_object()) return Bad(p, "must be an object");
+  for (std::string_view k : {"id", "type"}) {
+    if (v.Find(k) == nullptr) return Bad(p + "/" + std::string(k), "is required");
+  }
+  MD_RETURN_IF_ERROR(CheckStrings(v, p, {"id", "type", "description"}));
+  size_t members = 0;
+  return CheckFreeJson(v, p, 0, &members, "ap2-bad-constraint");
 }
 Status CheckPisp(const json::Value& v, const std::string& p) {
   MD_RETURN_IF_ERROR(CheckObject(v, p, {"legal_name", "brand_name", "domain_name"}));
@@ -295,6 +340,7 @@ Result<ClosedPayment> ParseClosedPayment(const json::Value& claims) {
   auto bad = [](const std::string& p, const std::string& why) {
     return InvalidArgumentError(p + ": " + why, "ap2-closed-mandate-invalid");
   };
+  if (!claims.is_object()) return bad("", "the closed payment claims must be an object");
   if (StrOf(claims, "vct") != kVctPayment) {
     return InvalidArgumentError("/vct: a closed payment mandate is " + std::string(kVctPayment),
                                 "ap2-wrong-vct");
@@ -316,7 +362,7 @@ Result<ClosedPayment> ParseClosedPayment(const json::Value& claims) {
   cp.currency = amount->Find("currency")->as_string();
   const json::Value* inst = claims.Find("payment_instrument");
   if (inst == nullptr || !CheckInstrument(*inst, "/payment_instrument").ok()) {
-    return bad("/payment_instrument", "must be {id, type, description?}");
+    return bad("/payment_instrument", "must be {id, type, description?, ...} (bounded)");
   }
   cp.payment_instrument = *inst;
   if (const json::Value* pisp = claims.Find("pisp"); pisp != nullptr) {
@@ -329,7 +375,131 @@ Result<ClosedPayment> ParseClosedPayment(const json::Value& claims) {
     }
     cp.execution_date = d->as_string();
   }
+  if (const json::Value* risk = claims.Find("risk_data"); risk != nullptr && !risk->is_object()) {
+    return bad("/risk_data", "must be an object");
+  }
   return cp;
+}
+
+Status CheckCustodialClosed(const json::Value& closed) {
+  constexpr char kReason[] = "ap2-closed-mandate-invalid";
+  if (!closed.is_object()) return InvalidArgumentError("/closed: must be an object", kReason);
+  for (size_t i = 0; i < closed.keys().size(); ++i) {
+    const std::string& k = closed.keys()[i];
+    if (k != "vct" && k != "transaction_id" && k != "payee" && k != "payment_amount" &&
+        k != "payment_instrument" && k != "pisp" && k != "execution_date" && k != "risk_data") {
+      return InvalidArgumentError("/closed/" + k + ": not a closed payment claim the caller sets",
+                                  kReason);
+    }
+    size_t members = 0;
+    MD_RETURN_IF_ERROR(CheckFreeJson(closed.items()[i], "/closed/" + k, 0, &members, kReason));
+  }
+  return OkStatus();
+}
+
+std::optional<int> CurrencyExponent(std::string_view c) {
+  // ISO 4217 (list one, active codes): the exceptions to 2 decimals, then the 2-decimal codes.
+  static const std::map<std::string_view, int> kExceptions = {
+      {"BIF", 0}, {"CLP", 0}, {"DJF", 0}, {"GNF", 0}, {"ISK", 0}, {"JPY", 0}, {"KMF", 0},
+      {"KRW", 0}, {"PYG", 0}, {"RWF", 0}, {"UGX", 0}, {"UYI", 0}, {"VND", 0}, {"VUV", 0},
+      {"XAF", 0}, {"XOF", 0}, {"XPF", 0}, {"BHD", 3}, {"IQD", 3}, {"JOD", 3}, {"KWD", 3},
+      {"LYD", 3}, {"OMR", 3}, {"TND", 3}, {"CLF", 4}, {"UYW", 4}};
+  static const std::set<std::string_view> kTwo = {
+      "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+      "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
+      "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR",
+      "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF",
+      "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP",
+      "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+      "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK",
+      "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD",
+      "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP",
+      "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
+      "ZMW", "ZWG"};
+  if (auto it = kExceptions.find(c); it != kExceptions.end()) return it->second;
+  if (kTwo.count(c) != 0) return 2;
+  return std::nullopt;
+}
+
+std::string MajorUnitsText(int64_t minor, int exponent) {
+  std::string digits = std::to_string(minor);
+  if (exponent <= 0 || minor < 0) return digits;
+  if (digits.size() <= static_cast<size_t>(exponent)) {
+    digits.insert(0, static_cast<size_t>(exponent) + 1 - digits.size(), '0');
+  }
+  std::string whole = digits.substr(0, digits.size() - exponent);
+  std::string frac = digits.substr(digits.size() - exponent);
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return frac.empty() ? whole : whole + "." + frac;
+}
+
+std::optional<int64_t> MinorUnitsOf(std::string_view text, int exponent) {
+  // JSON number grammar (RFC 8259 §6): -? int frac? exp?; negatives are refused.
+  size_t i = 0;
+  if (i < text.size() && text[i] == '-') return std::nullopt;
+  std::string digits;  // all significant digits, the decimal point removed
+  int64_t scale = 0;   // value = digits * 10^-scale
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') digits.push_back(text[i++]);
+  if (digits.empty()) return std::nullopt;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    const size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') digits.push_back(text[i++]);
+    if (i == start) return std::nullopt;
+    scale = static_cast<int64_t>(i - start);
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    bool neg = false;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) neg = text[i++] == '-';
+    const size_t start = i;
+    int64_t e = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      if (e > 100000) return std::nullopt;
+      e = e * 10 + (text[i++] - '0');
+    }
+    if (i == start) return std::nullopt;
+    scale += neg ? e : -e;
+  }
+  if (i != text.size()) return std::nullopt;
+  // minor = digits * 10^(exponent - scale), exactly.
+  const size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos) return 0;  // zero, however written
+  digits.erase(0, first);
+  int64_t shift = exponent - scale;
+  while (shift < 0) {  // dropping digits: only trailing zeros may go
+    if (digits.back() != '0') return std::nullopt;
+    digits.pop_back();
+    ++shift;
+  }
+  if (digits.size() + static_cast<size_t>(shift) > 19) return std::nullopt;
+  digits.append(static_cast<size_t>(shift), '0');
+  int64_t out = 0;
+  for (char c : digits) {
+    if (__builtin_mul_overflow(out, 10, &out) || __builtin_add_overflow(out, c - '0', &out)) {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+Status BudgetMaxToMajorUnits(json::Value& constraints) {
+  if (!constraints.is_array()) return OkStatus();
+  for (size_t i = 0; i < constraints.items().size(); ++i) {
+    json::Value& c = constraints.items()[i];
+    if (StrOf(c, "type") != "payment.budget") continue;
+    const std::string currency = StrOf(c, "currency");
+    const std::optional<int> exponent = CurrencyExponent(currency);
+    if (!exponent) {
+      return Bad("/constraints/" + std::to_string(i) + "/currency",
+                 "no ISO 4217 minor unit is known here for " + currency +
+                     ", so the budget cannot be written in major units");
+    }
+    const std::optional<int64_t> max = NonNegInt(c.Find("max"));
+    if (!max) return Bad("/constraints/" + std::to_string(i) + "/max", "must be an integer");
+    c.Set("max", json::Value::NumberText(MajorUnitsText(*max, *exponent)));
+  }
+  return OkStatus();
 }
 
 std::optional<int64_t> RecurrencePeriod(std::string_view f) {
@@ -359,9 +529,26 @@ Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, con
     const json::Value* preset = open.Find(k);
     if (preset == nullptr) continue;
     const json::Value* got = closed_json.Find(k);
+    if (std::string_view(k) == "payee") {
+      // Matched on its stable id, as AP2's SDK does (display fields prove nothing).
+      const std::string want = StrOf(*preset, "id");
+      if (want.empty() || got == nullptr || StrOf(*got, "id") != want) {
+        return Deny("/payee differs from the open mandate's (by id)", "ap2-preset-mismatch");
+      }
+      continue;
+    }
     if (got == nullptr || !(*got == *preset)) {
       return Deny(std::string("/") + k + " differs from the open mandate's", "ap2-preset-mismatch");
     }
+  }
+  // Without payment.agent_recurrence an open payment mandate is closed once (AP2: recurrence is
+  // what lets the agent reuse it).
+  bool recurrent = false;
+  for (const json::Value& c : ConstraintsOf(open)) recurrent |= StrOf(c, "type") == "payment.agent_recurrence";
+  if (!recurrent && usage.uses > 0) {
+    return Deny("the open mandate was closed already and allows no reuse "
+                "(no payment.agent_recurrence)",
+                "ap2-mandate-used");
   }
   for (const json::Value& c : ConstraintsOf(open)) {
     const std::string t = StrOf(c, "type");
@@ -379,7 +566,18 @@ Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, con
                     "ap2-amount-out-of-range");
       }
     } else if (t == "payment.budget") {
-      const int64_t max = IntOf(c, "max");
+      // Major units in the credential (BudgetMaxToMajorUnits), read back exactly.
+      const json::Value* max_v = c.Find("max");
+      const std::optional<int> exponent = CurrencyExponent(closed.currency);
+      const std::optional<int64_t> max_minor =
+          max_v != nullptr && max_v->is_number() && exponent
+              ? MinorUnitsOf(max_v->number_text(), *exponent)
+              : std::nullopt;
+      if (!max_minor) {
+        return Deny("the budget max does not read as " + closed.currency + " major units",
+                    "ap2-bad-constraint");
+      }
+      const int64_t max = *max_minor;
       if (closed.amount > max || usage.spent > max - closed.amount) {
         return Deny("the budget " + std::to_string(max) + " has " +
                         std::to_string(max - std::min(usage.spent, max)) + " left",
@@ -411,7 +609,10 @@ Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, con
     } else if (t == "payment.allowed_pisps") {
       bool ok = false;
       for (const json::Value& m : c.Find("allowed")->items()) {
-        ok |= closed.pisp.has_value() && StrOf(m, "domain_name") == StrOf(*closed.pisp, "domain_name");
+        ok |= closed.pisp.has_value() &&
+              StrOf(m, "domain_name") == StrOf(*closed.pisp, "domain_name") &&
+              StrOf(m, "legal_name") == StrOf(*closed.pisp, "legal_name") &&
+              StrOf(m, "brand_name") == StrOf(*closed.pisp, "brand_name");
       }
       if (!ok) return Deny("the PISP is missing or not allowed", "ap2-pisp-not-allowed");
     } else if (t == "payment.execution_date") {
@@ -434,12 +635,14 @@ Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, con
 }
 
 Status CheckReference(const json::Value& open, std::string_view open_checkout_digest) {
+  // Every payment.reference must name it (a mandate is bound to one open checkout mandate).
+  bool any = false, all = true;
   for (const json::Value& c : ConstraintsOf(open)) {
-    if (StrOf(c, "type") == "payment.reference" &&
-        StrOf(c, "conditional_transaction_id") == open_checkout_digest) {
-      return OkStatus();
-    }
+    if (StrOf(c, "type") != "payment.reference") continue;
+    any = true;
+    all &= StrOf(c, "conditional_transaction_id") == open_checkout_digest;
   }
+  if (any && all) return OkStatus();
   return Deny("the open payment mandate references another open checkout mandate",
               "ap2-reference-mismatch");
 }

@@ -44,12 +44,34 @@ struct ClosedPayment {
   json::Value payee;               // {id, name, website?}
   int64_t amount = 0;              // minor units
   std::string currency;            // ISO 4217
-  json::Value payment_instrument;  // {id, type, description?}
+  json::Value payment_instrument;  // {id, type, description?, other members kept}
   std::optional<json::Value> pisp;
   std::optional<std::string> execution_date;
 };
-// kInvalidArgument "ap2-closed-mandate-invalid" naming the member at fault; "ap2-wrong-vct".
+// kInvalidArgument "ap2-closed-mandate-invalid" naming the member at fault (also for claims
+// that are not an object); "ap2-wrong-vct".
 Result<ClosedPayment> ParseClosedPayment(const json::Value& claims);
+
+// The `closed` claims a custodial agent asks the service to sign (specs/ap2.md §6): only the
+// closed payment members of AP2 (vct, transaction_id, payee, payment_amount, payment_instrument,
+// pisp, execution_date, risk_data), and no SD-JWT reserved name (`_sd`, `...`, `_sd_alg`) nor
+// `delegate_payload` at any depth. kInvalidArgument "ap2-closed-mandate-invalid" with the JSON
+// pointer of the member at fault.
+Status CheckCustodialClosed(const json::Value& closed);
+
+// ISO 4217 minor-unit exponent of `currency` (USD 2, JPY 0, KWD 3, CLF 4); nullopt for a code
+// outside our table (specs/ap2.md §5.2 Units).
+std::optional<int> CurrencyExponent(std::string_view currency);
+// `minor` units as the JSON number text of major units with `exponent` decimals, trailing zeros
+// dropped: MajorUnitsText(1250, 2) == "12.5", MajorUnitsText(500, 0) == "500".
+std::string MajorUnitsText(int64_t minor, int exponent);
+// The exact minor units of a JSON number text in major units (`12.5`, `1.25e1`); nullopt when
+// negative, not representable exactly in `exponent` decimals, or beyond int64. No floating point.
+std::optional<int64_t> MinorUnitsOf(std::string_view number_text, int exponent);
+// Rewrites each payment.budget `max` of validated API constraints (integer minor units) into
+// the credential's major units (AP2's SDK reads `max` in major units). kInvalidArgument
+// "ap2-bad-constraint" naming the currency when it is outside our ISO 4217 table.
+Status BudgetMaxToMajorUnits(json::Value& constraints);
 
 // What the stateful authority knows about an open payment mandate's past uses.
 struct Usage {
@@ -68,12 +90,16 @@ std::optional<int64_t> RecurrencePeriod(std::string_view frequency);
 //   "ap2-preset-mismatch", "ap2-currency-mismatch", "ap2-amount-out-of-range",
 //   "ap2-budget-exceeded", "ap2-recurrence-exhausted", "ap2-recurrence-too-frequent",
 //   "ap2-payee-not-allowed", "ap2-instrument-not-allowed", "ap2-pisp-not-allowed",
-//   "ap2-execution-date", "ap2-unknown-constraint" (fail closed).
+//   "ap2-execution-date", "ap2-unknown-constraint" (fail closed), "ap2-mandate-used" (an open
+//   mandate without payment.agent_recurrence already closed once), "ap2-bad-constraint" (a
+//   budget `max` that does not read back exactly in its currency's minor units).
 // payment.reference is not checked here: it needs the open checkout mandate (CheckReference).
+// Pre-set claims must reappear unchanged, except `payee`, matched on its (non-empty) id as AP2's
+// SDK does. payment.budget's `max` is read in major units (BudgetMaxToMajorUnits).
 Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, const Usage& usage,
                        int64_t now);
-// The payment.reference of `open` names `open_checkout_digest`; else kPermissionDenied
-// "ap2-reference-mismatch".
+// Every payment.reference of `open` (at least one) names `open_checkout_digest`; else
+// kPermissionDenied "ap2-reference-mismatch".
 Status CheckReference(const json::Value& open, std::string_view open_checkout_digest);
 
 // Evaluates an open checkout mandate's constraints against a checkout (the payload of the

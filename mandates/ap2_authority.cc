@@ -6,6 +6,7 @@
 
 #include "audit/event.h"
 #include "base/bytes.h"
+#include "mandates/credential.h"
 #include "mandates/sd_jwt.h"
 #include "signer/did.h"
 #include "signer/jws.h"
@@ -68,6 +69,27 @@ std::string UsageToJson(const Usage& u) {
   return json::Write(v);
 }
 
+
+// A closed mandate is exactly <open mandate>~~<closed hop> (specs/ap2.md §6, §8): AP2's SDK
+// requires two payloads, and the authority evaluates only the root's constraints, so neither a
+// single SD-JWT with a KB-JWT nor a delegation through intermediate hops is accepted.
+Status CheckChainShape(const sdjwt::Presentation& p, std::string_view what) {
+  if (p.hops.size() == 1 && !p.kb_jwt.empty()) {
+    return InvalidArgumentError(std::string(what) + " is <open mandate>~~<closed hop>, not an "
+                                                    "SD-JWT with a KB-JWT",
+                                "ap2-chain-shape");
+  }
+  if (p.hops.size() < 2) {
+    return InvalidArgumentError(std::string(what) + " is <open mandate>~~<closed hop>",
+                                "sd-jwt-key-binding-missing");
+  }
+  if (p.hops.size() > 2) {
+    return InvalidArgumentError(std::string(what) + " has " + std::to_string(p.hops.size()) +
+                                    " hops; AP2 closes an open mandate with exactly one hop",
+                                "ap2-chain-shape");
+  }
+  return OkStatus();
+}
 
 }  // namespace
 
@@ -248,6 +270,8 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
     if (req.constraints.is_array()) req.constraints.Append(std::move(ref));
   }
   MD_RETURN_IF_ERROR(CheckConstraints(req.kind, req.constraints));
+  // The API takes budgets in minor units; the credential carries AP2's major units (§5.2).
+  MD_RETURN_IF_ERROR(BudgetMaxToMajorUnits(req.constraints));
   MD_ASSIGN_OR_RETURN(signer::KeyInfo key, IssuerKey(t.principal_id()));
   OpenMandate m;
   MD_ASSIGN_OR_RETURN(m.id, random_.NewId("ap2m_"));
@@ -342,13 +366,11 @@ Result<OpenMandate> Authority::RootMandate(const identity::Tenant& t, const std:
 Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::string& agent_id,
                                        const std::string& chain, const std::string& expect_aud,
                                        const std::string& expect_nonce, bool service_challenge,
-                                       const std::string& authorization_id) {
+                                       const std::string& authorization_id,
+                                       const StageHook& stage) {
   const int64_t now = clock_.NowUnixSeconds();
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation p, sdjwt::Parse(chain));
-  if (p.hops.size() < 2) {
-    return InvalidArgumentError("a closed mandate is <open mandate>~~<closed hop>",
-                                "sd-jwt-key-binding-missing");
-  }
+  MD_RETURN_IF_ERROR(CheckChainShape(p, "a closed payment mandate"));
   signer::PublicKey issuer;
   MD_ASSIGN_OR_RETURN(OpenMandate open, RootMandate(t, p.hops[0].jwt, p.hops[0].jws.kid, &issuer));
   if (open.agent_id != agent_id) {
@@ -360,7 +382,12 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   // The nonce the hop claims, checked against the expectation by VerifyPresentation.
   std::string nonce = expect_nonce;
   if (service_challenge) {
-    nonce = StrOf(p.hops.back().payload, "nonce");
+    const json::Value* hop_nonce = p.hops.back().payload.Find("nonce");
+    if (hop_nonce == nullptr || !hop_nonce->is_string()) {
+      return UnauthenticatedError("hop 1 needs integer iat and string aud and nonce",
+                                  "sd-jwt-kb-claim-missing");
+    }
+    nonce = hop_nonce->as_string();
     MD_ASSIGN_OR_RETURN(std::optional<std::string> ch, t.Get(kChallengeKind, nonce));
     if (nonce.empty() || !ch.has_value()) {
       return UnauthenticatedError("the nonce is not a challenge this service issued",
@@ -434,7 +461,8 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   rec.nonce = nonce;
   rec.payment = closed;
   rec.chain = chain;
-  rec.reference = sdjwt::HashB64(hops.back().alg, chain);
+  // AP2: a hash over the final SD-JWT of the chain, as sd_hash is computed (§8).
+  rec.reference = sdjwt::HashB64(hops.back().alg, p.hops.back().compact);
   rec.closed_at = now;
   const std::string instrument = StrOf(closed.payment_instrument, "type");
   if (instrument == "x402") {
@@ -493,6 +521,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   e.data = std::move(data);
   e.at_micros = clock_.NowUnixMicros();
   audit::Stage(batch, e);
+  if (stage) stage(rec, batch);
   if (!rec.ledger_transfer.empty()) {
     MD_RETURN_IF_ERROR(settle_(rec, t.principal_id(), std::move(batch)));
   } else {
@@ -559,8 +588,20 @@ Result<ClosedRecord> Authority::FindByX402Nonce(const identity::Tenant& t,
 }
 
 Result<ClosedRecord> Authority::Present(const identity::Tenant& t, const std::string& agent_id,
-                                        const std::string& chain) {
-  return Accept(t, agent_id, chain, service_did_, "", true);
+                                        const std::string& chain, const StageHook& stage) {
+  return Accept(t, agent_id, chain, service_did_, "", true, "", stage);
+}
+
+Status Authority::GuardVoid(const std::string& principal_id, const std::string& authorization_id) {
+  const identity::Tenant t(kv_, principal_id);
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> spent, t.Get(kClosedByAtz, authorization_id));
+  if (spent.has_value()) {
+    return FailedPreconditionError("authorization " + authorization_id +
+                                       " was spent by AP2 closing " + *spent +
+                                       " (its payment is made): it is captured, not voided",
+                                   "ap2-authorization-used");
+  }
+  return OkStatus();
 }
 
 Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
@@ -580,16 +621,10 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
   if (open.agent_id != agent_id) {
     return PermissionDeniedError("the open mandate binds another agent", "ap2-wrong-agent");
   }
-  if (!closed.is_object()) return InvalidArgumentError("/closed: must be an object", "wrong-type");
-  // Set by the service, or (iss, sub, jti, exp) nothing a closing needs: the agent's key signs
-  // what the caller sends, and must never sign something that reads as another kind of token.
-  for (const char* k : {"iat", "aud", "nonce", "cnf", "sd_hash", "issuer_jwt_hash", "iss", "sub",
-                        "jti", "exp", "nbf"}) {
-    if (closed.Find(k) != nullptr) {
-      return InvalidArgumentError(std::string("/closed/") + k + ": not a claim the caller sets",
-                                  "unknown-field");
-    }
-  }
+  // Only AP2's closed payment claims, no SD-JWT machinery at any depth: the agent's key signs
+  // what the caller sends, and must never sign something that reads as another kind of token
+  // or carries claims nobody checked (the service sets iat, aud, nonce and sd_hash itself).
+  MD_RETURN_IF_ERROR(CheckCustodialClosed(closed));
   closed.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
   closed.Set("aud", json::Value::String(aud));
   closed.Set("nonce", json::Value::String(nonce));
@@ -609,10 +644,7 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
                                                        const MerchantVerifyRequest& req) {
   const int64_t now = clock_.NowUnixSeconds();
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation p, sdjwt::Parse(req.checkout_chain));
-  if (p.hops.size() < 2) {
-    return InvalidArgumentError("a closed checkout mandate is <open>~~<closed hop>",
-                                "sd-jwt-key-binding-missing");
-  }
+  MD_RETURN_IF_ERROR(CheckChainShape(p, "a closed checkout mandate"));
   signer::PublicKey issuer;
   MD_ASSIGN_OR_RETURN(OpenMandate open, RootMandate(t, p.hops[0].jwt, p.hops[0].jws.kid, &issuer));
   if (open.kind != Kind::kCheckout) {
@@ -660,6 +692,39 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   if (!checkout.ok() || !checkout->is_object()) {
     return InvalidArgumentError("the checkout_jwt payload is not an object", "ap2-bad-checkout");
   }
+  // A checkout the merchant canceled or let expire is paid by no mandate (UCP checkout `status`
+  // and `expires_at`), and its total is one number: exactly one `totals` entry of type total.
+  if (StrOf(*checkout, "status") == "canceled") {
+    return PermissionDeniedError("the checkout is canceled", "ap2-checkout-canceled");
+  }
+  if (const json::Value* exp = checkout->Find("expires_at"); exp != nullptr) {
+    Result<int64_t> at = exp->is_string() ? ParseRfc3339Utc(exp->as_string())
+                                          : Result<int64_t>(InvalidArgumentError("", ""));
+    if (!at.ok()) {
+      return InvalidArgumentError("/expires_at of the checkout must be YYYY-MM-DDTHH:MM:SSZ",
+                                  "ap2-bad-checkout");
+    }
+    if (now >= *at) return PermissionDeniedError("the checkout expired", "ap2-checkout-expired");
+  }
+  std::optional<int64_t> total;
+  {
+    size_t totals_seen = 0;
+    if (const json::Value* totals = checkout->Find("totals"); totals != nullptr &&
+                                                               totals->is_array()) {
+      for (const json::Value& line : totals->items()) {
+        if (line.is_object() && StrOf(line, "type") == "total") {
+          ++totals_seen;
+          const json::Value* amount = line.Find("amount");
+          if (amount != nullptr && amount->is_number()) total = amount->as_int64();
+        }
+      }
+    }
+    if (totals_seen != 1 || !total.has_value()) {
+      return InvalidArgumentError("the checkout needs exactly one totals entry of type total "
+                                  "with an integer amount",
+                                  "ap2-bad-checkout");
+    }
+  }
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));
   MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
   MD_RETURN_IF_ERROR(EvaluateCheckout(open_claims, *checkout));
@@ -682,13 +747,6 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   }
   // The payment pays this checkout: its total, in its currency, to its merchant.
   {
-    std::optional<int64_t> total;
-    if (const json::Value* totals = checkout->Find("totals"); totals != nullptr &&
-                                                               totals->is_array()) {
-      for (const json::Value& line : totals->items()) {
-        if (line.is_object() && StrOf(line, "type") == "total") total = IntOf(line, "amount");
-      }
-    }
     const json::Value* amount = payment.Find("payment_amount");
     const json::Value* payee = payment.Find("payee");
     const json::Value* merchant = checkout->Find("merchant");
@@ -715,7 +773,7 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   receipt.Set("iss", json::Value::String(service_did_));
   receipt.Set("iat", json::Value::Int(now));
   receipt.Set("status", json::Value::String("Success"));
-  receipt.Set("reference", json::Value::String(sdjwt::HashB64(hops.back().alg, req.checkout_chain)));
+  receipt.Set("reference", json::Value::String(sdjwt::HashB64(hops.back().alg, p.hops.back().compact)));
   receipt.Set("order_id", json::Value::String(out.order_id));
   MD_ASSIGN_OR_RETURN(out.checkout_receipt, SignReceipt(std::move(receipt), "checkout-receipt+jwt"));
 

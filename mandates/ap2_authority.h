@@ -74,7 +74,9 @@ struct ClosedRecord {
   std::string nonce;
   ClosedPayment payment;
   std::string chain;      // the presentation exactly as accepted (or as we signed it)
-  std::string reference;  // the receipt reference: digest of `chain` (specs/ap2.md §8)
+  // The receipt reference: digest of the chain's final SD-JWT, its terminal hop's compact form
+  // (specs/ap2.md §8).
+  std::string reference;
   std::string receipt;    // the signed Payment Receipt
   // For a payment instrument of type "x402": the EIP-3009 nonce that ties the on-chain transfer
   // to this mandate chain, "0x" + hex(keccak256(chain)) (specs/ap2.md §6.1); "" otherwise.
@@ -95,6 +97,9 @@ using SettleHook = std::function<Status(const ClosedRecord& record, const std::s
 using X402BindHook = std::function<void(const ClosedRecord& record, const std::string& principal,
                                         store::WriteBatch& batch)>;
 json::Value ClosedRecordToJson(const ClosedRecord& r);
+// Stages, into the accepted closing's own durable batch, what the caller records with it (the
+// route's idempotency answer, specs/authorization.md §6).
+using StageHook = std::function<void(const ClosedRecord& record, store::WriteBatch& batch)>;
 
 // POST /v1/ap2/verify (a merchant): the presented checkout chain, the merchant's latest
 // checkout_jwt and the key that signed it, and the aud and nonce the merchant expects.
@@ -142,12 +147,15 @@ class Authority {
   // under this open mandate before ("ap2-closed-mandate-replayed"), every constraint of the
   // stored open mandate with its usage (ap2.h); records all of it in one durable batch with its
   // audit event and returns the record with a signed Payment Receipt.
+  // A chain of more than these two hops, or a single SD-JWT with a KB-JWT, is 400
+  // "ap2-chain-shape". `stage` (may be empty) adds to the closing's batch.
   Result<ClosedRecord> Present(const identity::Tenant& t, const std::string& agent_id,
-                               const std::string& chain);
+                               const std::string& chain, const StageHook& stage = {});
   // A custodial agent: the service signs the closing hop of `open_id` itself with the agent's
   // custodial P-256 key, for `closed` (the closed payment claims: vct, transaction_id, payee,
   // payment_amount, payment_instrument, ...) and the verifier's `aud` and `nonce`, then accepts
   // it as Present does (the nonce single-use per aud).
+  // `closed` is checked by CheckCustodialClosed (ap2.h) before anything else of it.
   // `authorization_id` (the authorization the closing spends): at most one closing is ever
   // accepted for it (409 ap2-authorization-used), checked and recorded under the authority's
   // lock, so concurrent closings cannot pay twice against one hold.
@@ -155,6 +163,11 @@ class Authority {
                                       const std::string& open_id, json::Value closed,
                                       const std::string& aud, const std::string& nonce,
                                       const std::string& authorization_id = "");
+
+  // The Authorizer's void guard for AP2 (specs/ap2.md §6): an authorization that a custodial
+  // closing spent (its money moved) is captured, never voided: kFailedPrecondition
+  // "ap2-authorization-used". OK for any other authorization.
+  Status GuardVoid(const std::string& principal_id, const std::string& authorization_id);
 
   // The merchant side (specs/ap2.md §8).
   Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,
@@ -188,7 +201,8 @@ class Authority {
   Result<ClosedRecord> Accept(const identity::Tenant& t, const std::string& agent_id,
                               const std::string& chain, const std::string& expect_aud,
                               const std::string& expect_nonce, bool service_challenge,
-                              const std::string& authorization_id = "");
+                              const std::string& authorization_id = "",
+                              const StageHook& stage = {});
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;

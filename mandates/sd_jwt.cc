@@ -435,6 +435,8 @@ Result<VerifiedHop> VerifyHop(const Hop& hop, const signer::PublicKey& key, int6
   MD_ASSIGN_OR_RETURN(v.claims, Disclose(hop));
   MD_ASSIGN_OR_RETURN(std::optional<int64_t> exp, TimeClaim(v.claims, "exp"));
   MD_ASSIGN_OR_RETURN(std::optional<int64_t> nbf, TimeClaim(v.claims, "nbf"));
+  // iat, when present, is an integer too (§1), on every hop, not only where key binding needs it.
+  MD_RETURN_IF_ERROR(TimeClaim(v.claims, "iat").status());
   // Arithmetic on the service's clock only: the claims may be any int64.
   if (exp.has_value() && *exp <= now - skew) return Unauth("expired", "sd-jwt-expired");
   if (nbf.has_value() && *nbf > now + skew) return Unauth("not yet valid", "sd-jwt-not-yet-valid");

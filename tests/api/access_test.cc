@@ -308,9 +308,10 @@ const std::vector<RouteRow>& RouteTable() {
        "principal-not-found"},
 
       // AP2 (specs/ap2.md §9). Open mandates bind a P-256 agent ({a-ap2-agent}). Agent X's
-      // admitted closings are answered by the handler (a malformed chain; a closed mandate
-      // without its claims) and write nothing; the merchant-side verification likewise, and the
-      // operator names no principal there.
+      // admitted closings are answered by the handler: a malformed chain (400, kept under its
+      // Idempotency-Key like any 4xx answer) and a closed mandate without its claims (400
+      // before the key is taken: nothing written); the merchant-side verification writes
+      // nothing either, and the operator names no principal there.
       {"POST", "/v1/principals/{principal}/ap2/mandates", Permission::kIssueMandates,
        R"({"agent":"{a-ap2-agent}","kind":"checkout","constraints":[{"type":"checkout.line_items",)"
        R"("items":[{"id":"r","acceptable_items":[{"id":"s","title":"T"}],"quantity":1}]}]})",
@@ -319,11 +320,11 @@ const std::vector<RouteRow>& RouteTable() {
        "", 200},
       {"POST", "/v1/ap2/challenges", Permission::kAuthorize, "", 201},
       {"POST", "/v1/ap2/present", Permission::kAuthorize, R"({"chain":"not-a-jwt~"})", 400, "",
-       "", "", false, false},
+       "", "", true},
       {"POST", "/v1/ap2/close", Permission::kAuthorize,
        R"({"mandate":"{a-ap2-mandate}","authorization":"atz_none","closed":{},)"
        R"("aud":"did:web:shop.example","nonce":"n"})",
-       400, "", "", "", false, false},
+       400, "", "", "", true, false},
       {"POST", "/v1/ap2/verify", Permission::kUseMandates,
        R"({"checkout_chain":"not-a-jwt~","checkout_jwt":"x","merchant_jwk":{},"aud":"a","nonce":"n"})",
        400, "", "", "principal-required", false, false},
@@ -1197,7 +1198,7 @@ TEST_F(AccessTest, EveryRouteRefusesEveryWrongCallerAndChangesNothing) {
           << row.method << " " << row.path << " wrote:" << Diff(before_outside_audit, after);
     }
   }
-  EXPECT_EQ(refusals_, 2080);
+  EXPECT_EQ(refusals_, 2098);
   EXPECT_EQ(admitted_, 172);
   std::cout << "[ access ] " << RouteTable().size() << " routes, " << refusals_
             << " refused calls with storage unchanged, " << admitted_ << " admitted calls\n";

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,6 +50,9 @@ json::Value J(std::string_view text) {
   EXPECT_TRUE(v.ok()) << text;
   return v.ok() ? *v : json::Value();
 }
+// The final SD-JWT of a chain (its terminal hop with its disclosures and closing '~'): what a
+// receipt's reference hashes, as sd_hash is computed (specs/ap2.md §8).
+std::string Terminal(const std::string& chain) { return chain.substr(chain.rfind("~~") + 2); }
 std::string ProblemType(const Reply& r) {
   const std::string t = StringField(r.json, "type");
   const std::string prefix = "urn:mandated:problem:";
@@ -156,10 +160,13 @@ class Ap2ApiTest : public ::testing::Test {
         Close(open, amount, tx, StringField(ch, "aud"), StringField(ch, "nonce"), instrument);
     return Present(chain, client);
   }
-  Reply Present(const std::string& chain, httplib::Client* client = nullptr) {
+  // Presents `chain` under a fresh Idempotency-Key (or `key`).
+  Reply Present(const std::string& chain, httplib::Client* client = nullptr,
+                const std::string& key = "") {
     json::Value body = json::Value::Object().Set("chain", json::Value::String(chain));
     return testing::Send(client != nullptr ? *client : service_.client(), "POST", "/v1/ap2/present",
-                         session_, json::Write(body));
+                         session_, json::Write(body),
+                         key.empty() ? "present-" + std::to_string(++idempotency_keys_) : key);
   }
 
   testing::TempDir dir_;
@@ -170,6 +177,7 @@ class Ap2ApiTest : public ::testing::Test {
   signer::PrivateKey agent_key_;
   signer::PrivateKey merchant_key_;
   int deposits_ = 0;
+  std::atomic<int> idempotency_keys_{0};
 };
 
 // ---- Must-show 2: each failure mode refused with its own reason ----
@@ -335,17 +343,19 @@ TEST_F(Ap2ApiTest, CustodialAgentClosesBehindAnAuthorization) {
       R"({"agent":")" + cust + R"(","kind":"payment","constraints":[
           {"type":"payment.reference","conditional_transaction_id":"x"},
           {"type":"payment.budget","currency":"USD","max":1000},
+          {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"},
           {"type":"payment.allowed_payment_instruments","allowed":[{"id":"wallet-1","type":"x402"}]}]})",
       201);
   auto close = [&](const std::string& authorization, int amount, const std::string& tx,
                    const std::string& nonce, const std::string& session) {
-    return Send("POST", "/v1/ap2/close", session,
+    return testing::Send(service_.client(), "POST", "/v1/ap2/close", session,
                 R"({"mandate":")" + StringField(open, "id") + R"(","authorization":")" +
                     authorization + R"(","aud":"did:web:shop.example","nonce":")" + nonce +
                     R"(","closed":{"vct":"mandate.payment.1","transaction_id":")" + tx +
                     R"(","payee":{"id":"api.shop.example","name":"Shop"},"payment_amount":{"amount":)" +
                     std::to_string(amount) +
-                    R"(,"currency":"USD"},"payment_instrument":{"id":"wallet-1","type":"x402"}}})");
+                    R"(,"currency":"USD"},"payment_instrument":{"id":"wallet-1","type":"x402"}}})",
+                "close-" + std::to_string(++idempotency_keys_));
   };
   const std::string a600 = authorize(600);
   // The authorization must be for this very purchase.
@@ -392,8 +402,10 @@ TEST_F(Ap2ApiTest, CustodialAgentClosesBehindAnAuthorization) {
           std::to_string(i) +
           R"(","payee":{"id":"api.shop.example","name":"Shop"},"payment_amount":{"amount":100,)"
           R"("currency":"USD"},"payment_instrument":{"id":"wallet-1","type":"x402"}}})";
-      httplib::Result r = c.Post("/v1/ap2/close", {{"Authorization", "Bearer " + token}}, body,
-                                 "application/json");
+      httplib::Result r = c.Post("/v1/ap2/close",
+                                 {{"Authorization", "Bearer " + token},
+                                  {"Idempotency-Key", "race-" + std::to_string(i)}},
+                                 body, "application/json");
       if (r && r->status == 201) ++accepted;
     });
   }
@@ -638,9 +650,9 @@ TEST_F(Ap2PurchaseTest, HumanNotPresentPurchaseEndToEnd) {
   ASSERT_TRUE(jwks.Find("keys") != nullptr && jwks.Find("keys")->items().size() == 1);
   const signer::PublicKey receipt_key = *signer::PublicKeyFromJwk(jwks.Find("keys")->items()[0]);
   for (const auto& [receipt, reference, typ] :
-       {std::tuple{payment_receipt, sdjwt::HashB64(sdjwt::HashAlg::kSha256, StringField(paid.json, "chain")),
+       {std::tuple{payment_receipt, sdjwt::HashB64(sdjwt::HashAlg::kSha256, Terminal(StringField(paid.json, "chain"))),
                    std::string("payment-receipt+jwt")},
-        std::tuple{StringField(v.json, "checkout_receipt"), sdjwt::HashB64(sdjwt::HashAlg::kSha256, chain),
+        std::tuple{StringField(v.json, "checkout_receipt"), sdjwt::HashB64(sdjwt::HashAlg::kSha256, Terminal(chain)),
                    std::string("checkout-receipt+jwt")}}) {
     Result<signer::Jws> jws = signer::ParseJws(receipt);
     ASSERT_TRUE(jws.ok());
@@ -778,6 +790,388 @@ TEST_F(Ap2ApiTest, X402PaymentUnderTheMandateNonceIsLinkedToTheClosedMandate) {
   const std::string rows = json::Write(usage);
   EXPECT_NE(rows.find(R"("amount":"1200")"), std::string::npos) << rows;
   EXPECT_NE(rows.find(R"("events":1)"), std::string::npos) << rows;
+}
+
+// ---- Review fixes (specs/ap2.md §5-§9) ----
+
+// A custodial P-256 agent with its Authorizer mandate, as in CustodialAgentClosesBehindAnAuthorization.
+class Ap2CustodialTest : public Ap2ApiTest {
+ protected:
+  void SetUp() override {
+    Ap2ApiTest::SetUp();
+    cust_ = StringField(Call("POST", base_ + "/agents", admin_,
+                             R"({"name":"custodial","custodial":{"key_type":"P-256"}})", 201),
+                        "id");
+    CustSession();
+    mandate_ = StringField(
+        Call("POST", base_ + "/mandates", admin_,
+             R"({"agent":")" + cust_ + R"(","valid_from":")" +
+                 mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
+                 mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
+                 R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+                 R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
+             201),
+        "id");
+  }
+  void CustSession() {
+    cust_token_ = StringField(Call("POST", base_ + "/agents/" + cust_ + "/sessions", admin_,
+                                   R"({"task":"shop"})", 201),
+                              "token");
+  }
+  // An open payment mandate for the custodial agent: its id.
+  std::string OpenFor(const std::string& constraints) {
+    return StringField(
+        Call("POST", base_ + "/ap2/mandates", admin_,
+             R"({"agent":")" + cust_ + R"(","kind":"payment","ttl_seconds":2592000,"constraints":[
+                 {"type":"payment.reference","conditional_transaction_id":"x"})" +
+                 (constraints.empty() ? "" : "," + constraints) + "]}",
+             201),
+        "id");
+  }
+  std::string Authorize(int amount) {
+    return StringField(
+        testing::Call(service_.client(), "POST", "/v1/authorizations", cust_token_,
+                      R"({"mandate":")" + mandate_ +
+                          R"(","payee":{"type":"domain","value":"api.shop.example"},"amount":")" +
+                          std::to_string(amount) + R"(","asset":"USD"})",
+                      201, "authorize-" + std::to_string(++idempotency_keys_)),
+        "id");
+  }
+  // The closed claims for `amount` and `tx`, with `instrument`'s type.
+  json::Value Claims(int amount, const std::string& tx, const std::string& instrument = "card") {
+    json::Value c = J(R"({"vct":"mandate.payment.1","payee":{"id":"api.shop.example","name":"Shop"}})");
+    c.Set("transaction_id", json::Value::String(tx));
+    c.Set("payment_amount", json::Value::Object()
+                                .Set("amount", json::Value::Int(amount))
+                                .Set("currency", json::Value::String("USD")));
+    c.Set("payment_instrument", json::Value::Object()
+                                    .Set("id", json::Value::String("pay-1"))
+                                    .Set("type", json::Value::String(instrument)));
+    return c;
+  }
+  Reply CloseWith(const std::string& open, const std::string& authorization, const json::Value& closed,
+                  const std::string& nonce, const std::string& key = "") {
+    json::Value body = json::Value::Object()
+                           .Set("mandate", json::Value::String(open))
+                           .Set("authorization", json::Value::String(authorization))
+                           .Set("aud", json::Value::String(kMerchantDid))
+                           .Set("nonce", json::Value::String(nonce))
+                           .Set("closed", closed);
+    return testing::Send(service_.client(), "POST", "/v1/ap2/close", cust_token_, json::Write(body),
+                         key.empty() ? "close-" + std::to_string(++idempotency_keys_) : key);
+  }
+  std::string ReservationState(const std::string& authorization) {
+    const json::Value a = Call("GET", base_ + "/authorizations/" + authorization, admin_, "", 200);
+    const json::Value* r = a.Find("reservation");
+    return r != nullptr ? StringField(*r, "state") : "";
+  }
+
+  std::string cust_, cust_token_, mandate_;
+};
+
+// Finding A: the service signs with the agent's key only AP2's closed payment claims; SD-JWT
+// machinery (`_sd`, `...`, `_sd_alg`), `delegate_payload` and unknown members are refused at
+// any depth, before anything is signed or spent.
+TEST_F(Ap2CustodialTest, ClosingRefusesClaimsTheServiceWouldNotCheck) {
+  const std::string open = OpenFor(R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"})");
+  const std::string atz = Authorize(500);
+  struct Case {
+    const char* member;
+    const char* value;
+  };
+  for (const Case& c : {Case{"delegate_payload", R"({"vct":"mandate.payment.1"})"},
+                        Case{"_sd", R"(["Vt2c1qP0Tk"])"}, Case{"...", R"("Vt2c1qP0Tk")"},
+                        Case{"_sd_alg", R"("sha-256")"}, Case{"iss", R"("prn_x")"},
+                        Case{"refund_to", R"("elsewhere")"},
+                        Case{"risk_data", R"({"signals":[{"_sd":["Vt2c1qP0Tk"]}]})"},
+                        Case{"risk_data", R"({"delegate_payload":{}})"},
+                        Case{"payment_instrument", R"({"id":"pay-1","type":"card","x":{"_sd_alg":"sha-256"}})"}}) {
+    json::Value closed = Claims(500, "a-1");
+    closed.Set(c.member, J(c.value));
+    Reply r = CloseWith(open, atz, closed, "n-a");
+    EXPECT_EQ(r.status, 400) << c.member << " " << r.body;
+    EXPECT_EQ(ProblemType(r), "ap2-closed-mandate-invalid") << c.member << " " << r.body;
+  }
+  // A `closed` that is not an object is the same problem (not a wrong vct).
+  Reply not_object = CloseWith(open, atz, J(R"(["mandate.payment.1"])"), "n-a");
+  EXPECT_EQ(not_object.status, 400);
+  EXPECT_EQ(ProblemType(not_object), "ap2-closed-mandate-invalid");
+  // Nothing was signed or spent: the hold is still reserved and the nonce unused.
+  EXPECT_EQ(ReservationState(atz), "reserved");
+  json::Value with_risk = Claims(500, "a-1");
+  with_risk.Set("risk_data", J(R"({"device":"phone"})"));
+  Reply ok = CloseWith(open, atz, with_risk, "n-a");
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(ReservationState(atz), "captured");
+}
+
+// Finding B: the hold is spent before the closing's money moves; a closing whose hold is gone
+// (voided by the agent, or its lease ended) is refused and moves nothing; a refused closing
+// leaves the hold reserved; a paid closing is always captured.
+TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
+  Deposit(5000);
+  const std::string open = OpenFor(R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"},
+      {"type":"payment.budget","currency":"USD","max":2000})");
+  // Voided first: refused, no money moves.
+  const std::string voided = Authorize(700);
+  testing::Call(service_.client(), "POST", "/v1/authorizations/" + voided + "/void", cust_token_, "",
+                200, "void-1");
+  Reply r = CloseWith(open, voided, Claims(700, "b-1", "dev.mandated.ledger"), "n-b1");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(ProblemType(r), "ap2-authorization-not-reserved");
+  EXPECT_EQ(Balance(), "5000");
+  // The lease ended: refused, no money moves.
+  const std::string lapsed = Authorize(700);
+  const json::Value a = Call("GET", base_ + "/authorizations/" + lapsed, admin_, "", 200);
+  const json::Value* lease = a.Find("reservation") ? a.Find("reservation")->Find("expires_at") : nullptr;
+  ASSERT_NE(lease, nullptr) << json::Write(a);
+  clock_->AdvanceSeconds(*lease->as_int64() - clock_->NowUnixSeconds());
+  CustSession();
+  r = CloseWith(open, lapsed, Claims(700, "b-2", "dev.mandated.ledger"), "n-b2");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(ProblemType(r), "ap2-authorization-not-reserved");
+  EXPECT_EQ(Balance(), "5000");
+  // A closing the AP2 checks refuse leaves the hold reserved (the agent may still void it).
+  const std::string over = Authorize(2500);
+  r = CloseWith(open, over, Claims(2500, "b-3", "dev.mandated.ledger"), "n-b3");
+  EXPECT_EQ(ProblemType(r), "ap2-budget-exceeded");
+  EXPECT_EQ(ReservationState(over), "reserved");
+  EXPECT_EQ(Balance(), "5000");
+  testing::Call(service_.client(), "POST", "/v1/authorizations/" + over + "/void", cust_token_, "",
+                200, "void-2");
+  // A paid closing: the money moves and the hold is captured, in that one answer.
+  const std::string paid = Authorize(1200);
+  r = CloseWith(open, paid, Claims(1200, "b-4", "dev.mandated.ledger"), "n-b4");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_TRUE(r.json.Find("captured") != nullptr && r.json.Find("captured")->as_bool());
+  EXPECT_EQ(ReservationState(paid), "captured");
+  EXPECT_EQ(Balance(), "3800");
+  // The spent hold can be neither voided nor closed again.
+  Reply v = testing::Send(service_.client(), "POST", "/v1/authorizations/" + paid + "/void",
+                          cust_token_, "", "void-3");
+  EXPECT_EQ(v.status, 409) << v.body;
+  EXPECT_EQ(ProblemType(CloseWith(open, paid, Claims(1200, "b-5", "dev.mandated.ledger"), "n-b5")),
+            "ap2-authorization-not-reserved");
+  EXPECT_EQ(Balance(), "3800");
+}
+
+// Finding B under concurrency: the agent voiding its hold while its closing runs. Whatever the
+// interleaving, a closing is answered 201 only with its hold captured, and money moves exactly
+// for the closings answered 201; a void that wins leaves nothing paid.
+TEST_F(Ap2CustodialTest, VoidRacingAClosingNeverLeavesAnUncountedPayment) {
+  Deposit(100000);
+  const std::string open = OpenFor(R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"})");
+  int64_t paid_total = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string atz = Authorize(100 + i);
+    Reply closed, voided;
+    std::thread closer([&] {
+      httplib::Client c("127.0.0.1", service_.port());
+      json::Value body = json::Value::Object()
+                             .Set("mandate", json::Value::String(open))
+                             .Set("authorization", json::Value::String(atz))
+                             .Set("aud", json::Value::String(kMerchantDid))
+                             .Set("nonce", json::Value::String("race-n-" + std::to_string(i)))
+                             .Set("closed", Claims(100 + i, "race-" + std::to_string(i),
+                                                   "dev.mandated.ledger"));
+      closed = testing::Send(c, "POST", "/v1/ap2/close", cust_token_, json::Write(body),
+                             "race-close-" + std::to_string(i));
+    });
+    std::thread voider([&] {
+      httplib::Client c("127.0.0.1", service_.port());
+      voided = testing::Send(c, "POST", "/v1/authorizations/" + atz + "/void", cust_token_, "",
+                             "race-void-" + std::to_string(i));
+    });
+    closer.join();
+    voider.join();
+    const std::string state = ReservationState(atz);
+    if (closed.status == 201) {
+      paid_total += 100 + i;
+      EXPECT_TRUE(closed.json.Find("captured")->as_bool()) << closed.body;
+      EXPECT_EQ(state, "captured") << closed.body;
+      EXPECT_NE(voided.status, 200) << voided.body;
+    } else {
+      EXPECT_EQ(closed.status / 100, 4) << closed.body;  // refused, never a 5xx
+      EXPECT_NE(state, "captured");
+    }
+  }
+  EXPECT_EQ(Balance(), std::to_string(100000 - paid_total));
+}
+
+// Finding G: both closing routes take an Idempotency-Key; a retry replays the first answer and
+// pays nothing again.
+TEST_F(Ap2CustodialTest, ClosingRoutesAreIdempotent) {
+  const std::string open = OpenFor(R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"},
+      {"type":"payment.budget","currency":"USD","max":1000})");
+  const std::string atz = Authorize(600);
+  json::Value body = json::Value::Object()
+                         .Set("mandate", json::Value::String(open))
+                         .Set("authorization", json::Value::String(atz))
+                         .Set("aud", json::Value::String(kMerchantDid))
+                         .Set("nonce", json::Value::String("n-g"))
+                         .Set("closed", Claims(600, "g-1"));
+  Reply missing = testing::Send(service_.client(), "POST", "/v1/ap2/close", cust_token_, json::Write(body));
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(ProblemType(missing), "missing-idempotency-key");
+  EXPECT_EQ(ReservationState(atz), "reserved");
+  Reply first = CloseWith(open, atz, Claims(600, "g-1"), "n-g", "close-g");
+  ASSERT_EQ(first.status, 201) << first.body;
+  Reply again = CloseWith(open, atz, Claims(600, "g-1"), "n-g", "close-g");
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(again.replayed, "true");
+  EXPECT_EQ(again.body, first.body);
+  // Spent once: 600 of 1000, so 400 more fits and 401 does not.
+  EXPECT_EQ(ProblemType(CloseWith(open, Authorize(401), Claims(401, "g-2"), "n-g2")),
+            "ap2-budget-exceeded");
+
+  // The agent-signed route too.
+  const std::string own = OpenPayment(R"([{"type":"payment.amount_range","currency":"USD","max":5000}])");
+  const json::Value ch = Challenge();
+  const std::string chain = Close(own, 100, "g-3", StringField(ch, "aud"), StringField(ch, "nonce"));
+  json::Value pbody = json::Value::Object().Set("chain", json::Value::String(chain));
+  Reply nokey = testing::Send(service_.client(), "POST", "/v1/ap2/present", session_, json::Write(pbody));
+  EXPECT_EQ(ProblemType(nokey), "missing-idempotency-key");
+  Reply p1 = Present(chain, nullptr, "present-g");
+  ASSERT_EQ(p1.status, 201) << p1.body;
+  Reply p2 = Present(chain, nullptr, "present-g");
+  EXPECT_EQ(p2.status, 201);
+  EXPECT_EQ(p2.replayed, "true");
+  EXPECT_EQ(p2.body, p1.body);
+  // Under another key the same chain is a replay of its nonce, not a second payment.
+  EXPECT_EQ(ProblemType(Present(chain)), "ap2-nonce-replayed");
+}
+
+// Finding C: without payment.agent_recurrence an open payment mandate closes once.
+TEST_F(Ap2ApiTest, OpenMandateWithoutRecurrenceClosesOnce) {
+  const std::string open = OpenPayment(R"([{"type":"payment.budget","currency":"USD","max":5000}])");
+  ASSERT_EQ(Pay(open, 100, "once-1").status, 201);
+  Reply second = Pay(open, 100, "once-2");
+  EXPECT_EQ(second.status, 403) << second.body;
+  EXPECT_EQ(ProblemType(second), "ap2-mandate-used");
+  // The same transaction again is still the replay it is.
+  EXPECT_EQ(ProblemType(Pay(open, 100, "once-1")), "ap2-closed-mandate-replayed");
+}
+
+// Finding D and J: a chain is exactly <open>~~<closed hop>; a delegation through an intermediate
+// hop and a single SD-JWT with a KB-JWT are refused with their own reason; a hop nonce that is not
+// a string is a missing key-binding claim. None of them spends the challenge.
+TEST_F(Ap2ApiTest, ChainShapeAndKeyBindingClaimsAreChecked) {
+  const std::string open = OpenPayment(R"([{"type":"payment.amount_range","currency":"USD","max":5000}])");
+  const json::Value ch = Challenge();
+  const std::string aud = StringField(ch, "aud"), nonce = StringField(ch, "nonce");
+  // open -> intermediate hop (agent delegates to a sub-agent key) -> terminal hop.
+  const signer::PrivateKey sub = *signer::GenerateKey(signer::KeyType::kP256, random_);
+  json::Value mid = J(R"({"vct":"mandate.payment.open.1","constraints":[]})");
+  mid.Set("cnf", json::Value::Object().Set("jwk", signer::PublicKeyToJwk(*signer::DerivePublicKey(sub))));
+  sdjwt::HopOptions intermediate;
+  intermediate.terminal = false;
+  Result<std::string> two = sdjwt::AppendHop(open, mid, json::Value(), intermediate, random_,
+                                             sdjwt::SignerFor(agent_key_));
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  json::Value claims = J(R"({"vct":"mandate.payment.1","transaction_id":"d-1","payee":{"id":"shop","name":"Shop"},
+      "payment_amount":{"amount":100,"currency":"USD"},"payment_instrument":{"id":"pay-1","type":"card"}})");
+  claims.Set("iat", json::Value::Int(clock_->NowUnixSeconds()));
+  claims.Set("aud", json::Value::String(aud));
+  claims.Set("nonce", json::Value::String(nonce));
+  Result<std::string> three = sdjwt::AppendHop(*two, claims, json::Value(), sdjwt::HopOptions{},
+                                               random_, sdjwt::SignerFor(sub));
+  ASSERT_TRUE(three.ok()) << three.status().ToString();
+  Reply r = Present(*three);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(ProblemType(r), "ap2-chain-shape");
+  // The open mandate alone with an RFC 9901 KB-JWT.
+  Result<std::string> kb = sdjwt::AppendKeyBinding(open, aud, nonce, clock_->NowUnixSeconds(),
+                                                   sdjwt::SignerFor(agent_key_));
+  ASSERT_TRUE(kb.ok()) << kb.status().ToString();
+  r = Present(*kb);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(ProblemType(r), "ap2-chain-shape");
+  // A nonce that is not a string.
+  json::Value numeric = claims;
+  numeric.Set("nonce", json::Value::Int(12345));
+  Result<std::string> bad = sdjwt::AppendHop(open, numeric, json::Value(), sdjwt::HopOptions{},
+                                             random_, sdjwt::SignerFor(agent_key_));
+  ASSERT_TRUE(bad.ok());
+  r = Present(*bad);
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_EQ(ProblemType(r), "sd-jwt-kb-claim-missing");
+  // The challenge is still unused.
+  EXPECT_EQ(Present(Close(open, 100, "d-1", aud, nonce)).status, 201);
+}
+
+// Finding E: the credential carries payment.budget.max in major units of its currency (as AP2's
+// SDK reads it), the API takes minor units, and enforcement reads the credential back exactly.
+TEST_F(Ap2ApiTest, BudgetIsIssuedInMajorUnitsAndEnforcedExactly) {
+  const json::Value issued = IssueOpen(
+      "payment", R"([{"type":"payment.reference","conditional_transaction_id":"x"},
+                     {"type":"payment.budget","currency":"USD","max":1050},
+                     {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])",
+      R"(,"ttl_seconds":2592000)");
+  Result<sdjwt::Presentation> p = sdjwt::Parse(StringField(issued, "token"));
+  ASSERT_TRUE(p.ok());
+  Result<json::Value> claims = sdjwt::Disclose(p->hops[0]);
+  ASSERT_TRUE(claims.ok());
+  std::string max_text;
+  for (const json::Value& c : claims->Find("constraints")->items()) {
+    if (StringField(c, "type") == "payment.budget") max_text = c.Find("max")->number_text();
+  }
+  EXPECT_EQ(max_text, "10.5");
+  const std::string open = StringField(issued, "token");
+  EXPECT_EQ(Pay(open, 1000, "e-1").status, 201);
+  EXPECT_EQ(ProblemType(Pay(open, 51, "e-2")), "ap2-budget-exceeded");
+  EXPECT_EQ(Pay(open, 50, "e-3").status, 201);
+  // A currency whose minor unit we do not know cannot be written in major units.
+  Reply r = Send("POST", base_ + "/ap2/mandates", admin_,
+                 R"({"agent":")" + agent_ + R"(","kind":"payment","constraints":[
+                    {"type":"payment.reference","conditional_transaction_id":"x"},
+                    {"type":"payment.budget","currency":"XTS","max":100}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ProblemType(r), "ap2-bad-constraint");
+  EXPECT_NE(StringField(r.json, "detail").find("/constraints/1/currency"), std::string::npos);
+}
+
+// Finding J (merchant side): a canceled or expired checkout is paid by no mandate, and a
+// checkout's total is exactly one `total` entry.
+TEST_F(Ap2PurchaseTest, CanceledExpiredOrAmbiguousCheckoutsAreRefused) {
+  auto [open_checkout, open_payment] = OpenBoth();
+  auto variant = [&](const std::string& id, const std::function<void(json::Value&)>& edit) {
+    Result<signer::Jws> base = signer::ParseJws(CheckoutJwt(id, 2));
+    json::Value c = J(base->payload);
+    edit(c);
+    return *signer::SignJws(merchant_key_, J(R"({"typ":"JWT"})"), json::Write(c));
+  };
+  const std::string canceled = variant("order-c", [](json::Value& c) {
+    c.Set("status", json::Value::String("canceled"));
+  });
+  const std::string expired = variant("order-e", [&](json::Value& c) {
+    c.Set("expires_at", json::Value::String(mandates::FormatRfc3339Utc(clock_->NowUnixSeconds())));
+  });
+  const std::string two_totals = variant("order-t", [](json::Value& c) {
+    c.Find("totals")->Append(J(R"({"type":"total","amount":1})"));
+  });
+  struct Case {
+    std::string jwt;
+    int status;
+    std::string reason;
+  };
+  int n = 0;
+  for (const Case& c : {Case{canceled, 403, "ap2-checkout-canceled"},
+                        Case{expired, 403, "ap2-checkout-expired"},
+                        Case{two_totals, 400, "ap2-bad-checkout"}}) {
+    const std::string hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, c.jwt);
+    const std::string nonce = "m-nonce-j" + std::to_string(++n);
+    Reply v = MerchantVerify(CloseCheckout(open_checkout, c.jwt, hash, nonce), c.jwt, nonce);
+    EXPECT_EQ(v.status, c.status) << v.body;
+    EXPECT_EQ(ProblemType(v), c.reason) << v.body;
+  }
+  // A checkout that expires later verifies (once it is paid).
+  const std::string later = variant("order-l", [&](json::Value& c) {
+    c.Set("expires_at", json::Value::String(mandates::FormatRfc3339Utc(clock_->NowUnixSeconds() + 600)));
+  });
+  const std::string hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, later);
+  ASSERT_EQ(Pay(open_payment, 1200, hash).status, 201);
+  Reply ok = MerchantVerify(CloseCheckout(open_checkout, later, hash, "m-nonce-ok"), later, "m-nonce-ok");
+  EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
 }  // namespace

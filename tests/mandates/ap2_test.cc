@@ -107,7 +107,10 @@ TEST(Ap2EvaluateTest, EachConstraintRefusesWithItsReason) {
   EXPECT_EQ(eval(range, Closed(99)), "ap2-amount-out-of-range");
   EXPECT_EQ(eval(range, Closed(5001)), "ap2-amount-out-of-range");
   EXPECT_EQ(eval(range, Closed(200, "m1", "EUR")), "ap2-currency-mismatch");
-  const char* budget = R"({"type":"payment.budget","currency":"USD","max":1000})";
+  // The credential carries the budget in major units (10 USD = 1000 minor units); reuse needs
+  // agent_recurrence.
+  const char* budget = R"({"type":"payment.budget","currency":"USD","max":10},
+                          {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"})";
   EXPECT_EQ(eval(budget, Closed(400), Usage{600, 2, kNow - 10}), "");
   EXPECT_EQ(eval(budget, Closed(401), Usage{600, 2, kNow - 10}), "ap2-budget-exceeded");
   const char* weekly = R"({"type":"payment.agent_recurrence","frequency":"WEEKLY","max_occurrences":3})";
@@ -133,10 +136,12 @@ TEST(Ap2EvaluateTest, EachConstraintRefusesWithItsReason) {
   EXPECT_EQ(eval(R"({"type":"dev.mandated.payment.allowed_currencies","allowed":["EUR"]})", Closed(1)),
             "ap2-currency-mismatch");
   EXPECT_EQ(eval(R"({"type":"com.example.unknown"})", Closed(1)), "ap2-unknown-constraint");
-  // Pre-set claims must reappear unchanged.
-  json::Value open = J(R"({"vct":"mandate.payment.open.1","payee":{"id":"m1","name":"Other"}})");
+  // Pre-set claims must reappear unchanged; the payee is matched on its id (as AP2's SDK).
+  json::Value open = J(R"({"vct":"mandate.payment.open.1","payee":{"id":"m9","name":"N"}})");
   open.Set("constraints", J(std::string("[") + std::string(kRef) + "]"));
   EXPECT_EQ(Reason(EvaluatePayment(open, Closed(1), {}, kNow)), "ap2-preset-mismatch");
+  open.Set("payee", J(R"({"id":"m1","name":"Another display name"})"));
+  EXPECT_EQ(Reason(EvaluatePayment(open, Closed(1), {}, kNow)), "");
   // The reference names the open checkout mandate's digest.
   EXPECT_EQ(Reason(CheckReference(open, "abc")), "");
   EXPECT_EQ(Reason(CheckReference(open, "abd")), "ap2-reference-mismatch");

@@ -248,6 +248,10 @@ TEST_F(SdJwtTest, SignatureTimeAndCnfRefusals) {
   early.Set("nbf", json::Value::Int(kNow + 301));
   EXPECT_EQ(ReasonOf(Raw(early, {})), "sd-jwt-not-yet-valid");
   EXPECT_EQ(ReasonOf(Raw(J(R"({"exp":"soon"})"), {})), "sd-jwt-bad-time");
+  // iat is an integer on every hop (§1), the root's included.
+  EXPECT_EQ(ReasonOf(Raw(J(R"({"iat":"yesterday"})"), {})), "sd-jwt-bad-time");
+  EXPECT_EQ(ReasonOf(Raw(J(R"({"iat":1.5})"), {})), "sd-jwt-bad-time");
+  EXPECT_EQ(ReasonOf(Raw(J(R"({"iat":1767225000})"), {})), "");
   // Extreme values are compared, never added to (UBSan sees any overflow): the far future is
   // not expired, the far past is, and neither is "not yet valid" by wrapping.
   json::Value extreme = J("{}");
