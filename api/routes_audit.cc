@@ -6,7 +6,7 @@
 #include "api/handler_util.h"
 #include "api/problem.h"
 #include "base/clock.h"
-#include "mandates/credential.h"
+#include "mandates/civil_date.h"
 
 namespace mandated::api {
 namespace {
@@ -32,23 +32,91 @@ Result<uint64_t> ParseCount(const Request& req, const std::string& name, bool re
   return v;
 }
 
-// RFC 3339 UTC or unix seconds.
+// An RFC 3339 date-time (§5.6): YYYY-MM-DDTHH:MM:SS, an optional fraction (kept to the
+// microsecond, further digits dropped), then Z or an offset +HH:MM / -HH:MM; "T" and "Z" may be
+// lower case, and second 60 (a leap second) counts as the next second. Unix microseconds, or
+// nullopt when `text` is not one.
+std::optional<int64_t> ParseRfc3339Micros(std::string_view text) {
+  size_t at = 0;
+  auto digits = [&](size_t n, int* out) {
+    if (at + n > text.size()) return false;
+    int v = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const char c = text[at + i];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    at += n;
+    *out = v;
+    return true;
+  };
+  auto literal = [&](char lower, char upper) {
+    if (at >= text.size() || (text[at] != lower && text[at] != upper)) return false;
+    ++at;
+    return true;
+  };
+  int year, month, day, hour, minute, second;
+  if (!digits(4, &year) || !literal('-', '-') || !digits(2, &month) || !literal('-', '-') ||
+      !digits(2, &day) || !literal('t', 'T') || !digits(2, &hour) || !literal(':', ':') ||
+      !digits(2, &minute) || !literal(':', ':') || !digits(2, &second)) {
+    return std::nullopt;
+  }
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  int64_t micros = 0;
+  if (at < text.size() && text[at] == '.') {
+    ++at;
+    size_t n = 0;
+    int64_t scale = 100000;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (scale > 0) micros += (text[at] - '0') * scale;
+      scale /= 10;
+      ++at;
+      ++n;
+    }
+    if (n == 0) return std::nullopt;
+  }
+  int64_t offset = 0;  // seconds east of UTC
+  if (!literal('z', 'Z')) {
+    if (at >= text.size() || (text[at] != '+' && text[at] != '-')) return std::nullopt;
+    const int64_t sign = text[at] == '+' ? 1 : -1;
+    ++at;
+    int oh, om;
+    if (!digits(2, &oh) || !literal(':', ':') || !digits(2, &om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset = sign * (oh * 3600 + om * 60);
+  }
+  if (at != text.size()) return std::nullopt;
+  const int64_t secs = mandates::DaysFromCivil(year, month, day) * 86400 + hour * 3600 +
+                       minute * 60 + second - offset;
+  return secs * 1000000 + micros;
+}
+
+// RFC 3339 (with a fraction and an offset) or unix seconds.
 Result<std::optional<int64_t>> ParseBound(const Request& req, const std::string& name) {
   const std::string text = req.Query(name);
   if (text.empty()) return std::optional<int64_t>();
-  int64_t secs = 0;
+  int64_t micros = 0;
   if (text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 12) {
-    secs = std::stoll(text);
+    micros = std::stoll(text) * 1000000;
   } else {
-    Result<int64_t> parsed = mandates::ParseRfc3339Utc(text);
-    if (!parsed.ok()) return QueryError("?" + name + "= must be RFC 3339 UTC or unix seconds");
-    secs = *parsed;
+    std::optional<int64_t> parsed = ParseRfc3339Micros(text);
+    if (!parsed) {
+      return QueryError("?" + name + "= must be an RFC 3339 date-time "
+                        "(YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)) or unix seconds");
+    }
+    micros = *parsed;
   }
   // Events' times compare as their RFC 3339 text, which orders correctly up to year 9999.
-  if (secs < 0 || secs > kMaxNumericDate) {
+  if (micros < 0 || micros > kMaxNumericDate * 1000000 + 999999) {
     return QueryError("?" + name + "= must be a time from 1970 to 9999");
   }
-  return std::optional<int64_t>(secs * 1000000);
+  return std::optional<int64_t>(micros);
 }
 
 Result<audit::TrailQuery> ParseTrailQuery(const Request& req, const Access& a, bool allow_none) {
@@ -71,6 +139,9 @@ Result<audit::TrailQuery> ParseTrailQuery(const Request& req, const Access& a, b
     return QueryError("from must be before to");
   }
   q.visible_principal = a.caller.principal_id;
+  // Exact lists (specs/access.md): events about other agents or mandates are left out.
+  q.agent_scope = a.caller.agent_scope;
+  q.mandate_scope = a.caller.mandate_scope;
   if (!q.visible_principal.empty() && !q.principal.empty() && q.principal != q.visible_principal) {
     return NotFoundError("no principal " + q.principal, "principal-not-found");
   }
@@ -144,7 +215,11 @@ void App::RegisterAuditRoutes() {
     return Answer(log.Latest(), req, 200, CheckpointJson);
   }));
   router_.Add("POST", "/v1/audit/checkpoints", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
-    return Answer(log.Publish(), req, 201, CheckpointJson);
+    // A new checkpoint only when the tree grew: 201 with it; else 200 with the newest one, so
+    // repeated calls do not store (and sync) one note each.
+    bool published = false;
+    Result<audit::SignedCheckpoint> c = log.Latest(&published);
+    return Answer(c, req, published ? 201 : 200, CheckpointJson);
   }));
   router_.Add("GET", "/v1/audit/checkpoints/{size}", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
     const std::string text = req.Param("size");

@@ -3,11 +3,13 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "audit/checkpoint.h"
+#include "audit/event.h"
 #include "audit/merkle.h"
 #include "base/bytes.h"
 #include "base/json.h"
@@ -16,6 +18,148 @@ namespace mandated::audit {
 namespace {
 
 constexpr std::string_view kFormat = "mandated-audit-bundle/1";
+// A hostile bundle cannot make the report grow without bound: past this many findings the rest
+// are counted in one `findings-capped` finding.
+constexpr size_t kMaxFindings = 1000;
+
+// "seq=a" or "seq=a..b" for the missing events a..b (a <= b).
+std::string SeqRange(uint64_t first, uint64_t last) {
+  return "seq=" + std::to_string(first) + (first == last ? "" : ".." + std::to_string(last));
+}
+
+// What the query check needs of one event line.
+struct LineFacts {
+  uint64_t seq = 0;
+  std::string type, principal, at;
+  std::map<std::string, std::string, std::less<>> subjects;
+  std::string Subject(std::string_view kind) const {
+    const auto it = subjects.find(kind);
+    return it == subjects.end() ? std::string() : it->second;
+  }
+};
+
+LineFacts FactsOfLine(uint64_t seq, const json::Value& ev) {
+  LineFacts f;
+  f.seq = seq;
+  auto str = [&ev](std::string_view key) {
+    const json::Value* v = ev.Find(key);
+    return v != nullptr && v->is_string() ? v->as_string() : std::string();
+  };
+  f.type = str("type");
+  f.principal = str("principal");
+  f.at = str("at");
+  if (const json::Value* s = ev.Find("subjects"); s != nullptr && s->is_object()) {
+    for (size_t i = 0; i < s->size(); ++i) {
+      if (s->items()[i].is_string()) f.subjects.emplace(s->keys()[i], s->items()[i].as_string());
+    }
+  }
+  return f;
+}
+
+// The header's query (specs/audit.md §4): exactly one selector for a trail, optional bounds.
+struct BundleQuery {
+  std::string authorization, mandate, agent, principal, from, to;
+  int selectors() const {
+    return !authorization.empty() + !mandate.empty() + !agent.empty() + !principal.empty();
+  }
+};
+
+// nullopt when the query is not an object of strings naming known members.
+std::optional<BundleQuery> ParseQuery(const json::Value* q) {
+  if (q == nullptr || !q->is_object()) return std::nullopt;
+  BundleQuery out;
+  for (size_t i = 0; i < q->size(); ++i) {
+    const std::string& k = q->keys()[i];
+    const json::Value& v = q->items()[i];
+    if (!v.is_string() || v.as_string().empty()) return std::nullopt;
+    std::string* slot = k == "authorization" ? &out.authorization
+                        : k == "mandate"     ? &out.mandate
+                        : k == "agent"       ? &out.agent
+                        : k == "principal"   ? &out.principal
+                        : k == "from"        ? &out.from
+                        : k == "to"          ? &out.to
+                                             : nullptr;
+    if (slot == nullptr || !slot->empty()) return std::nullopt;
+    *slot = v.as_string();
+  }
+  if (out.selectors() > 1 || ((!out.from.empty() || !out.to.empty()) && out.principal.empty())) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// The seqs of the events a trail of `q` cannot hold (the selection of audit/log.cc, checked
+// from the events themselves): for a purchase, the events about the authorization and the
+// lifecycle events of its mandates' chain, agent and session; for a mandate, the events about
+// it and its delegations (their issuance names the parent); for an agent, the events about it;
+// for a principal, its events within the bounds.
+std::vector<uint64_t> OutsideQuery(const BundleQuery& q, const std::vector<LineFacts>& events) {
+  std::vector<uint64_t> out;
+  if (!q.authorization.empty()) {
+    std::set<std::string> chain, agents, sessions;
+    for (const LineFacts& e : events) {
+      if (e.Subject("authorization") != q.authorization) continue;
+      if (std::string m = e.Subject("mandate"); !m.empty()) chain.insert(m);
+      if (std::string a = e.Subject("agent"); !a.empty()) agents.insert(a);
+      if (std::string s = e.Subject("session"); !s.empty()) sessions.insert(s);
+    }
+    // The ancestors, through the issuance events the trail holds (each walk stops at a mandate
+    // already in the chain, so a hostile bundle costs O(n log n)).
+    std::map<std::string, std::string> parent_of;
+    for (const LineFacts& e : events) {
+      if (e.type != "mandate.issued") continue;
+      if (std::string parent = e.Subject("parent_mandate"); !parent.empty()) {
+        parent_of.emplace(e.Subject("mandate"), std::move(parent));
+      }
+    }
+    const std::vector<std::string> leaves(chain.begin(), chain.end());
+    for (const std::string& leaf : leaves) {
+      for (auto it = parent_of.find(leaf); it != parent_of.end() && chain.insert(it->second).second;
+           it = parent_of.find(it->second)) {
+      }
+    }
+    for (const LineFacts& e : events) {
+      const bool in =
+          e.Subject("authorization") == q.authorization ||
+          (IsLifecycleEvent("mandate", e.type) && chain.count(e.Subject("mandate")) != 0) ||
+          (IsLifecycleEvent("agent", e.type) && agents.count(e.Subject("agent")) != 0) ||
+          (IsLifecycleEvent("session", e.type) && sessions.count(e.Subject("session")) != 0);
+      if (!in) out.push_back(e.seq);
+    }
+  } else if (!q.mandate.empty()) {
+    // The delegations, recursively: children by parent, walked from the named mandate.
+    std::multimap<std::string, std::string> children;
+    for (const LineFacts& e : events) {
+      const std::string m = e.Subject("mandate");
+      const std::string parent = e.Subject("parent_mandate");
+      if (!m.empty() && !parent.empty()) children.emplace(parent, m);
+    }
+    std::set<std::string> tree{q.mandate};
+    std::vector<std::string> pending{q.mandate};
+    while (!pending.empty()) {
+      const std::string m = std::move(pending.back());
+      pending.pop_back();
+      const auto [first, last] = children.equal_range(m);
+      for (auto it = first; it != last; ++it) {
+        if (tree.insert(it->second).second) pending.push_back(it->second);
+      }
+    }
+    for (const LineFacts& e : events) {
+      if (tree.count(e.Subject("mandate")) == 0) out.push_back(e.seq);
+    }
+  } else if (!q.agent.empty()) {
+    for (const LineFacts& e : events) {
+      if (e.Subject("agent") != q.agent) out.push_back(e.seq);
+    }
+  } else if (!q.principal.empty()) {
+    for (const LineFacts& e : events) {
+      const bool in = (e.principal == q.principal || e.Subject("principal") == q.principal) &&
+                      (q.from.empty() || e.at >= q.from) && (q.to.empty() || e.at < q.to);
+      if (!in) out.push_back(e.seq);
+    }
+  }
+  return out;
+}
 
 Result<Hash> HashFromHex(std::string_view hex) {
   Result<Bytes> b = HexDecode(hex);
@@ -47,9 +191,15 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& ver
 
 BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& options) {
   BundleReport report;
-  auto find = [&report](std::string code, std::string detail) {
-    report.findings.push_back(BundleFinding{std::move(code), std::move(detail)});
+  uint64_t dropped = 0;  // findings past kMaxFindings
+  auto find = [&report, &dropped](std::string code, std::string detail) {
+    if (report.findings.size() < kMaxFindings) {
+      report.findings.push_back(BundleFinding{std::move(code), std::move(detail)});
+    } else {
+      ++dropped;
+    }
   };
+
   const std::vector<std::string_view> lines = Lines(bundle);
   if (lines.empty()) {
     find("bundle-malformed", "the bundle is empty");
@@ -70,6 +220,8 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
   const std::optional<std::string> format = str("format");
   const std::optional<std::string> note = str("checkpoint");
   const std::optional<std::string> bundle_key = str("verifier_key");
+  const std::optional<std::string> header_root = str("root");
+  const json::Value* header_size = header->Find("size");
   const json::Value* complete = header->Find("complete_prefix");
   const json::Value* proofs = header->Find("proofs");
   if (!format || *format != kFormat) {
@@ -77,8 +229,17 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
     return report;
   }
   if (!note || !bundle_key || complete == nullptr || !complete->is_bool() || proofs == nullptr ||
-      !proofs->is_object()) {
-    find("bundle-malformed", "the header needs checkpoint, verifier_key, complete_prefix, proofs");
+      !proofs->is_object() || !header_root || header_size == nullptr ||
+      !header_size->as_uint64().has_value()) {
+    find("bundle-malformed",
+         "the header needs checkpoint, verifier_key, size, root, complete_prefix, proofs");
+    return report;
+  }
+  // The query a trail was selected by (a complete prefix is the whole log: none).
+  const std::optional<BundleQuery> query = ParseQuery(header->Find("query"));
+  if (!complete->as_bool() && (!query || query->selectors() != 1)) {
+    find("bundle-malformed", "a trail's query names exactly one of authorization, mandate, "
+                             "agent or principal");
     return report;
   }
   // Proofs by sequence number, indexed once: a bundle may hold a million of them.
@@ -94,13 +255,19 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
   if (key_text.empty()) {
     key_text = *bundle_key;
     report.key_from_bundle = true;
-  } else if (key_text != *bundle_key) {
-    find("verifier-key-differs", "the bundle names another key than the one trusted");
   }
   Result<NoteVerifier> verifier = ParseVerifierKey(key_text);
   if (!verifier.ok()) {
     find("verifier-key-malformed", verifier.error().message());
     return report;
+  }
+  if (!report.key_from_bundle) {
+    // The same key whatever its spelling: name, key hash and key bytes.
+    Result<NoteVerifier> named = ParseVerifierKey(*bundle_key);
+    if (!named.ok() || named->name != verifier->name || named->key_hash != verifier->key_hash ||
+        named->key.bytes != verifier->key.bytes) {
+      find("verifier-key-differs", "the bundle names another key than the one trusted");
+    }
   }
   Result<Checkpoint> cp = OpenCheckpoint(*note, *verifier);
   if (!cp.ok()) {
@@ -110,13 +277,16 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
   report.origin = cp->origin;
   report.size = cp->size;
   report.root_hex = HashHex(cp->root);
-  if (const std::optional<std::string> size_root = str("root");
-      size_root && *size_root != report.root_hex) {
+  if (*header_root != report.root_hex) {
     find("bundle-malformed", "the header's root is not the checkpoint's");
+  }
+  if (*header_size->as_uint64() != cp->size) {
+    find("bundle-malformed", "the header's size is not the checkpoint's");
   }
 
   // 2. The events.
   std::vector<Hash> leaves;  // complete prefix: by position
+  std::vector<LineFacts> facts;  // a trail: what its query is checked against
   std::optional<uint64_t> previous;
   for (size_t i = 1; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
@@ -141,13 +311,12 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
     const Hash leaf = LeafHash(AsBytes(line));
     if (report.complete_prefix) {
       const uint64_t expected = previous ? *previous + 1 : 0;
-      if (!previous || *seq > *previous) {
-        for (uint64_t missing = expected; missing < *seq; ++missing) {
-          find("event-missing", "seq=" + std::to_string(missing));
-        }
+      if ((!previous || *seq > *previous) && expected < *seq) {
+        find("event-missing", SeqRange(expected, *seq - 1));
       }
       leaves.push_back(leaf);
     } else {
+      facts.push_back(FactsOfLine(*seq, *ev));
       const auto found = proof_of.find(std::to_string(*seq));
       const json::Value* p = found == proof_of.end() ? nullptr : found->second;
       std::vector<Hash> path;
@@ -175,9 +344,7 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
   std::map<uint64_t, Hash> roots_at;  // size -> recomputed root, for sizes asked
   if (report.complete_prefix) {
     const uint64_t have = previous ? *previous + 1 : 0;
-    for (uint64_t missing = have; missing < cp->size; ++missing) {
-      find("event-missing", "seq=" + std::to_string(missing));
-    }
+    if (have < cp->size) find("event-missing", SeqRange(have, cp->size - 1));
     std::vector<uint64_t> wanted{cp->size};
     std::vector<Checkpoint> earlier;
     for (const std::string& e : options.earlier_checkpoints) {
@@ -220,11 +387,24 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
       Result<Checkpoint> c = OpenCheckpoint(e, *verifier);
       if (!c.ok()) {
         find("earlier-checkpoint-invalid", c.error().message());
+      } else if (c->origin != cp->origin) {
+        find("earlier-checkpoint-invalid", "origin " + c->origin + " is not " + cp->origin);
       } else if (c->size > cp->size) {
         find("log-truncated", "an earlier checkpoint has " + std::to_string(c->size) +
                                   " events, this one " + std::to_string(cp->size));
+      } else if (c->size == cp->size && c->root != cp->root) {
+        // Two trees of one size under one key: a fork.
+        find("earlier-checkpoint-mismatch", "size=" + std::to_string(c->size));
       }
     }
+    // 4. Each event is one the query selects.
+    for (uint64_t seq : OutsideQuery(*query, facts)) {
+      find("event-outside-query", "seq=" + std::to_string(seq));
+    }
+  }
+  if (dropped > 0) {
+    report.findings.push_back(BundleFinding{
+        "findings-capped", std::to_string(dropped) + " more findings are not listed"});
   }
   return report;
 }

@@ -130,4 +130,15 @@ void Stage(store::WriteBatch& batch, const Event& event) {
   batch.Put(kAuditFamily, NextStagingKey(event.at_micros), EncodeStaged(event));
 }
 
+bool IsLifecycleEvent(std::string_view kind, std::string_view type) {
+  if (kind == "mandate") {
+    return type == "mandate.issued" || type == "mandate.revoked" ||
+           type == "mandate.suspended" || type == "mandate.resumed" ||
+           type == "mandate.used_up";
+  }
+  if (kind == "agent") return type.substr(0, 6) == "agent.";
+  if (kind == "session") return type.substr(0, 8) == "session.";
+  return false;
+}
+
 }  // namespace mandated::audit

@@ -88,4 +88,9 @@ std::string LeafBytes(uint64_t seq, std::string_view staged);
 // "2026-12-05T10:41:07.123456Z"
 std::string FormatMicros(int64_t unix_micros);
 
+// Whether an event of `type` about a subject of `kind` is in the lifecycle index
+// (specs/audit.md §3): what a purchase's trail shows of each mandate of its chain (issuance and
+// status, not uses), of its agent (agent.*) and of its session (session.*).
+bool IsLifecycleEvent(std::string_view kind, std::string_view type);
+
 }  // namespace mandated::audit

@@ -44,6 +44,17 @@ Result<uint64_t> ParseHex16(std::string_view s) {
   return v;
 }
 
+// A stored decimal count (meta/size, meta/checkpoint); kDataLoss when it is not one.
+Result<uint64_t> ParseDecimal(std::string_view text) {
+  if (text.empty() || text.size() > 19 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return DataLossError("audit counter is malformed", "storage-corruption");
+  }
+  uint64_t v = 0;
+  for (char c : text) v = v * 10 + static_cast<uint64_t>(c - '0');
+  return v;
+}
+
 std::string EventKey(uint64_t seq) { return "e/" + Hex16(seq); }
 
 std::string NodeKey(NodeId id) {
@@ -158,22 +169,6 @@ std::string SubjectOf(const EventFacts& f, std::string_view kind) {
   return "";
 }
 
-bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-// Whether an event of `type` about a subject of `kind` belongs in the lifecycle index: what a
-// purchase's trail shows of each mandate of its chain (issuance and status, not uses), of its
-// agent and of its session.
-bool IsLifecycle(std::string_view kind, std::string_view type) {
-  if (kind == "mandate") {
-    return type == "mandate.issued" || type == "mandate.revoked" ||
-           type == "mandate.suspended" || type == "mandate.resumed" ||
-           type == "mandate.used_up";
-  }
-  if (kind == "agent") return StartsWith(type, "agent.");
-  if (kind == "session") return StartsWith(type, "session.");
-  return false;
-}
-
 constexpr char kLifecycleIndexKey[] = "meta/lifecycle-index";  // set once the index is complete
 
 }  // namespace
@@ -193,7 +188,7 @@ Status BuildLifecycleIndex(store::KvStore& kv) {
     Status write_error;
     MD_RETURN_IF_ERROR(kv.ScanPrefix(kAuditFamily, prefix, [&](std::string_view k,
                                                                  std::string_view v) {
-      if (!IsLifecycle(kind, v)) return true;
+      if (!IsLifecycleEvent(kind, v)) return true;
       batch.Put(kAuditFamily, "l/" + std::string(k.substr(2)), v);
       if (++in_batch == 4096) {
         write_error = kv.Write(batch);
@@ -241,7 +236,105 @@ Result<std::unique_ptr<Log>> Log::Open(store::KvStore& kv, signer::KeyStore& key
   Result<Frontier> f = Frontier::Load(n, [raw](NodeId id) { return raw->ReadNode(id); });
   if (!f.ok()) return f.error();
   log->frontier_ = std::move(*f);
+
+  // Events at or above the size: the sequencer writes each leaf with the size that covers it,
+  // in one batch, so only a changed size (a log cut back to append over old numbers) leaves
+  // them (specs/audit.md §3.1).
+  bool beyond = false;
+  MD_RETURN_IF_ERROR(kv.ScanRange(kAuditFamily, EventKey(n), "e0",
+                                  [&beyond](std::string_view, std::string_view) {
+                                    beyond = true;
+                                    return false;
+                                  }));
+  // The newest signed checkpoint: the one meta/checkpoint names, or a larger c/ key (a pointer
+  // moved back does not hide a newer checkpoint). Scanning from the pointer reads one key when
+  // nothing was changed.
+  uint64_t pointer = 0;
+  Result<std::optional<std::string>> pointer_text = kv.Get(kAuditFamily, kNewestCheckpointKey);
+  if (!pointer_text.ok()) return pointer_text.error();
+  if (pointer_text->has_value()) {
+    Result<uint64_t> p = ParseDecimal(**pointer_text);
+    if (!p.ok()) return p.error();
+    pointer = *p;
+  }
+  Status key_error;
+  MD_RETURN_IF_ERROR(kv.ScanRange(
+      kAuditFamily, CheckpointKey(pointer), "c0", [&](std::string_view k, std::string_view) {
+        Result<uint64_t> cp_size = ParseHex16(k.substr(2));
+        if (!cp_size.ok()) {
+          key_error = DataLossError("audit checkpoint key is malformed", "storage-corruption");
+          return false;
+        }
+        log->newest_checkpoint_ = *cp_size;
+        return true;
+      }));
+  MD_RETURN_IF_ERROR(key_error);
+  Status intact = OkStatus();
+  if (beyond) {
+    intact = DataLossError("the audit log holds events at or above its size " +
+                               std::to_string(n) + " (meta/size was changed)",
+                           "storage-corruption");
+  } else if (pointer_text->has_value() && !log->newest_checkpoint_) {
+    intact = DataLossError("the newest signed audit checkpoint (size " + std::to_string(pointer) +
+                               ") is missing",
+                           "storage-corruption");
+  } else {
+    std::lock_guard<std::mutex> lock(log->mu_);
+    intact = log->CheckNewestCheckpointLocked();
+  }
+  if (!intact.ok()) {
+    mandated::log::Error("audit storage was altered or damaged: refusing to start",
+                         {{"error", intact.ToString()}});
+    return DataLossError(intact.message() +
+                             "; the audit data was altered or damaged, so the service will not "
+                             "sign over it: restore the data directory from a backup",
+                         "storage-corruption");
+  }
   return log;
+}
+
+Status Log::CheckNewestCheckpointLocked() {
+  if (!newest_checkpoint_) return OkStatus();
+  const uint64_t size = *newest_checkpoint_;
+  auto corrupt = [size](const std::string& what) {
+    return DataLossError("the audit tree does not extend its newest signed checkpoint (size " +
+                             std::to_string(size) + "): " + what,
+                         "storage-corruption");
+  };
+  Result<std::optional<std::string>> note = kv_.Get(kAuditFamily, CheckpointKey(size));
+  if (!note.ok()) return note.error();
+  if (!note->has_value()) return corrupt("the checkpoint is missing");
+  // It must be ours: a note written into the store by hand, under no audit key, vouches for
+  // nothing.
+  Result<std::vector<signer::KeyInfo>> keys = keys_.List("service");
+  if (!keys.ok()) return keys.error();
+  std::optional<Checkpoint> signed_cp;
+  for (const signer::KeyInfo& k : *keys) {
+    if (k.purpose != "audit" || k.type != signer::KeyType::kEd25519) continue;
+    Result<NoteVerifier> v = ParseVerifierKey(VerifierKeyString(origin_, k.public_key));
+    if (!v.ok()) continue;
+    Result<std::string> body = OpenNote(**note, *v);
+    if (!body.ok()) continue;
+    Result<Checkpoint> c = ParseCheckpointBody(*body);
+    if (!c.ok()) return corrupt("its body is malformed");
+    signed_cp = std::move(*c);
+    break;
+  }
+  if (!signed_cp) return corrupt("its signature does not verify under any audit key");
+  if (signed_cp->origin != origin_ || signed_cp->size != size) {
+    return corrupt("it is signed for " + signed_cp->origin + " at size " +
+                   std::to_string(signed_cp->size));
+  }
+  if (size > frontier_.size()) {
+    return corrupt("the tree holds only " + std::to_string(frontier_.size()) + " events");
+  }
+  Result<Hash> root = RootAt(size, [this](NodeId id) { return ReadNode(id); });
+  if (!root.ok()) return root.error();
+  if (*root != signed_cp->root) {
+    return corrupt("the stored tree's root at that size is " + HashHex(*root) +
+                   ", the signed one " + HashHex(signed_cp->root));
+  }
+  return OkStatus();
 }
 
 Log::~Log() { StopBackground(); }
@@ -373,7 +466,7 @@ Result<uint64_t> Log::SequenceLocked(bool full) {
         for (const auto& [kind, id] : facts->subjects) {
           if (kind == "principal" && id == facts->principal) continue;
           batch.Put(kAuditFamily, IndexPrefix(kind, id) + tail, facts->type);
-          if (IsLifecycle(kind, facts->type)) {
+          if (IsLifecycleEvent(kind, facts->type)) {
             batch.Put(kAuditFamily, LifecyclePrefix(kind, id) + tail, facts->type);
           }
         }
@@ -416,6 +509,12 @@ Result<SignedCheckpoint> Log::Publish() {
 }
 
 Result<SignedCheckpoint> Log::PublishLocked() {
+  // Sign only a tree that extends what was signed before (specs/audit.md §3.1).
+  if (Status intact = CheckNewestCheckpointLocked(); !intact.ok()) {
+    log::Error("audit checkpoint refused: the stored tree was altered",
+               {{"error", intact.ToString()}});
+    return intact;
+  }
   Result<signer::KeyInfo> key = AuditKey();
   if (!key.ok()) return key.error();
   Checkpoint c;
@@ -431,18 +530,13 @@ Result<SignedCheckpoint> Log::PublishLocked() {
   batch.Put(kAuditFamily, CheckpointKey(c.size), *note);
   batch.Put(kAuditFamily, kNewestCheckpointKey, std::to_string(c.size));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));
+  if (!newest_checkpoint_ || *newest_checkpoint_ < c.size) newest_checkpoint_ = c.size;
   return SignedCheckpoint{c.size, c.root, std::move(*note)};
 }
 
 Result<std::optional<SignedCheckpoint>> Log::NewestLocked() {
-  Result<std::optional<std::string>> v = kv_.Get(kAuditFamily, kNewestCheckpointKey);
-  if (!v.ok()) return v.error();
-  if (!v->has_value()) return std::optional<SignedCheckpoint>();
-  uint64_t size = 0;
-  for (char c : **v) {
-    if (c < '0' || c > '9') return DataLossError("newest checkpoint pointer is malformed", "storage-corruption");
-    size = size * 10 + static_cast<uint64_t>(c - '0');
-  }
+  if (!newest_checkpoint_) return std::optional<SignedCheckpoint>();
+  const uint64_t size = *newest_checkpoint_;
   Result<std::optional<std::string>> note = kv_.Get(kAuditFamily, CheckpointKey(size));
   if (!note.ok()) return note.error();
   if (!note->has_value()) return DataLossError("newest checkpoint is missing", "storage-corruption");
@@ -452,14 +546,17 @@ Result<std::optional<SignedCheckpoint>> Log::NewestLocked() {
   return std::optional<SignedCheckpoint>(SignedCheckpoint{size, *root, std::move(**note)});
 }
 
-Result<SignedCheckpoint> Log::Latest() {
+Result<SignedCheckpoint> Log::Latest(bool* published) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (published != nullptr) *published = false;
   Result<uint64_t> s = SequenceLocked(false);
   if (!s.ok()) return s.error();
   Result<std::optional<SignedCheckpoint>> newest = NewestLocked();
   if (!newest.ok()) return newest.error();
   if (newest->has_value() && (*newest)->size == frontier_.size()) return std::move(**newest);
-  return PublishLocked();
+  Result<SignedCheckpoint> c = PublishLocked();
+  if (c.ok() && published != nullptr) *published = true;
+  return c;
 }
 
 Result<std::optional<SignedCheckpoint>> Log::PublishIfGrown() {
@@ -488,6 +585,15 @@ Result<SignedCheckpoint> Log::CheckpointAt(uint64_t size) {
 }
 
 Result<StoredEvent> Log::Event(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return EventLocked(seq);
+}
+
+Result<StoredEvent> Log::EventLocked(uint64_t seq) {
+  // Only leaves of the tree: a stored e/ key at or above the size is not in the log.
+  if (seq >= frontier_.size()) {
+    return NotFoundError("no audit event " + std::to_string(seq), "audit-event-not-found");
+  }
   Result<std::optional<std::string>> v = kv_.Get(kAuditFamily, EventKey(seq));
   if (!v.ok()) return v.error();
   if (!v->has_value()) {
@@ -538,14 +644,17 @@ Status Log::ScanIndex(std::string_view kind, std::string_view id,
       parse_error = DataLossError("audit index key is malformed", "storage-corruption");
       return false;
     }
+    if (*seq >= frontier_.size()) return true;  // not a leaf of the tree
     out->emplace_back(*seq, std::string(v));
     return true;
   }));
   return parse_error;
 }
 
-// Whether a selected event passes a query's visibility and time bounds (what an auditor may see,
-// and `from`/`to` on a principal's trail). `from` and `to` are the bounds as FormatMicros text.
+// Whether a selected event passes a query's visibility, scope and time bounds (what an auditor
+// may see, what a credential limited to some agents or mandates may see, and `from`/`to` on a
+// principal's trail). `from` and `to` are the bounds as FormatMicros text.
+// Thread safety: a value over a query the caller keeps alive.
 class TrailFilter {
  public:
   explicit TrailFilter(const TrailQuery& q)
@@ -553,11 +662,20 @@ class TrailFilter {
         from_(q.from_micros ? FormatMicros(*q.from_micros) : ""),
         to_(q.to_micros ? FormatMicros(*q.to_micros) : "") {}
   // Nothing to check: every selected event passes without being read.
-  bool trivial() const { return q_.visible_principal.empty() && !q_.from_micros && !q_.to_micros; }
+  bool trivial() const {
+    return q_.visible_principal.empty() && q_.agent_scope.empty() && q_.mandate_scope.empty() &&
+           !q_.from_micros && !q_.to_micros;
+  }
   bool Passes(std::string_view event_bytes) const {
     Result<EventFacts> f = FactsOf(event_bytes);
     if (!f.ok()) return false;
     if (!q_.visible_principal.empty() && f->principal != q_.visible_principal) return false;
+    // A limited credential's lists are exact (specs/access.md): an event about another agent or
+    // mandate (a delegation's purchases, another agent's payment) is not shown.
+    if (!InList(q_.agent_scope, SubjectOf(*f, "agent")) ||
+        !InList(q_.mandate_scope, SubjectOf(*f, "mandate"))) {
+      return false;
+    }
     // `at` strings of one fixed format compare in time order.
     if (q_.from_micros && f->at < from_) return false;
     if (q_.to_micros && f->at >= to_) return false;
@@ -565,6 +683,11 @@ class TrailFilter {
   }
 
  private:
+  // An empty list admits everything; an event without the subject passes.
+  static bool InList(const std::vector<std::string>& list, const std::string& id) {
+    return list.empty() || id.empty() || std::find(list.begin(), list.end(), id) != list.end();
+  }
+
   const TrailQuery& q_;
   std::string from_, to_;
 };
@@ -593,7 +716,7 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
     MD_RETURN_IF_ERROR(ScanIndex("mandate", mandate, &found, /*lifecycle=*/true));
     for (const auto& [s, type] : found) {
       if (type != "mandate.issued") continue;
-      Result<StoredEvent> e = Event(s);
+      Result<StoredEvent> e = EventLocked(s);
       if (!e.ok()) return e.error();
       Result<EventFacts> f = FactsOf(e->bytes);
       if (f.ok() && f->type == "mandate.issued" && SubjectOf(*f, "mandate") == mandate) {
@@ -609,7 +732,7 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
     std::set<std::string> mandates, agents, sessions;
     for (const auto& [s, own_type] : own) {
       seqs.insert(s);
-      Result<StoredEvent> e = Event(s);
+      Result<StoredEvent> e = EventLocked(s);
       if (!e.ok()) return e.error();
       Result<EventFacts> f = FactsOf(e->bytes);
       if (!f.ok()) continue;
@@ -640,14 +763,18 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
   } else if (!q.mandate.empty()) {
     std::set<std::string> seen{q.mandate};
     std::vector<std::string> pending{q.mandate};
-    for (int depth = 0; !pending.empty() && depth < kMaxDelegationDepth; ++depth) {
+    // A credential limited to some agents or mandates reads the named mandate's own events
+    // only: its lists are exact, not closed under delegation (specs/access.md).
+    const int depth_limit =
+        q.agent_scope.empty() && q.mandate_scope.empty() ? kMaxDelegationDepth : 1;
+    for (int depth = 0; !pending.empty() && depth < depth_limit; ++depth) {
       std::vector<std::string> children;
       for (const std::string& m : pending) {
         MD_RETURN_IF_ERROR(add_all("mandate", m));
         std::vector<std::pair<uint64_t, std::string>> delegations;
         MD_RETURN_IF_ERROR(ScanIndex("parent_mandate", m, &delegations));
         for (const auto& [s, delegation_type] : delegations) {
-          Result<StoredEvent> e = Event(s);
+          Result<StoredEvent> e = EventLocked(s);
           if (!e.ok()) return e.error();
           Result<EventFacts> f = FactsOf(e->bytes);
           if (!f.ok()) continue;
@@ -671,7 +798,7 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
   if (filter.trivial()) return std::vector<uint64_t>(seqs.begin(), seqs.end());
   std::vector<uint64_t> out;
   for (uint64_t s : seqs) {
-    Result<StoredEvent> e = Event(s);
+    Result<StoredEvent> e = EventLocked(s);
     if (!e.ok()) return e.error();
     if (filter.Passes(e->bytes)) out.push_back(s);
   }
@@ -698,7 +825,8 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
             return false;
           }
           if (after && *seq <= *after) return true;  // (after + 1 overflowing)
-          Result<StoredEvent> e = Event(*seq);
+          if (*seq >= frontier_.size()) return false;  // past the tree: not in the log
+          Result<StoredEvent> e = EventLocked(*seq);
           if (!e.ok()) {
             inner = e.error();
             return false;
@@ -723,7 +851,7 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
       page.next_after = page.items.back().seq;
       break;
     }
-    Result<StoredEvent> e = Event(s);
+    Result<StoredEvent> e = EventLocked(s);
     if (!e.ok()) return e.error();
     page.items.push_back(std::move(*e));
   }
@@ -813,7 +941,7 @@ Result<std::string> Log::Export(const TrailQuery& q, size_t max_events) {
     return out;
   }
   for (uint64_t s : seqs) {
-    Result<StoredEvent> e = Event(s);
+    Result<StoredEvent> e = EventLocked(s);
     if (!e.ok()) return e.error();
     out += e->bytes;
     out += '\n';

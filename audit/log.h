@@ -37,6 +37,10 @@ struct TrailQuery {
   std::optional<int64_t> from_micros, to_micros;  // bounds on `at` (principal queries)
   // Only events of this principal ("" for every principal: the operator).
   std::string visible_principal;
+  // A credential limited to some agents or mandates (specs/access.md): only events whose
+  // `subjects.agent` / `subjects.mandate` is absent or in these lists; delegations of the named
+  // mandate are not followed. Empty: no limit.
+  std::vector<std::string> agent_scope, mandate_scope;
 };
 
 struct TrailPage {
@@ -48,7 +52,9 @@ struct TrailPage {
 class Log {
  public:
   // `origin`: the checkpoint origin ("<host>/audit") for a new log; a log keeps the origin it
-  // was first opened with. Loads the tree size and frontier.
+  // was first opened with. Loads the tree size and frontier, and refuses (kDataLoss,
+  // "storage-corruption") a stored tree that does not extend its newest signed checkpoint or
+  // holds events at or above its size (specs/audit.md §3.1): the service does not start then.
   static Result<std::unique_ptr<Log>> Open(store::KvStore& kv, signer::KeyStore& keys,
                                            Clock& clock, std::string origin);
 
@@ -73,15 +79,19 @@ class Log {
   Result<std::string> VerifierKey();
   Result<signer::KeyInfo> AuditKey();
 
-  // Signs and stores a checkpoint of the current tree (after sequencing).
+  // Signs and stores a checkpoint of the current tree (after sequencing). Every signing first
+  // checks that the stored tree extends the newest signed checkpoint (kDataLoss
+  // "storage-corruption" otherwise, nothing signed).
   Result<SignedCheckpoint> Publish();
-  // The newest stored checkpoint if it covers the current tree, else a new one.
-  Result<SignedCheckpoint> Latest();
+  // The newest stored checkpoint if it covers the current tree, else a new one; `*published`
+  // (when given) says which.
+  Result<SignedCheckpoint> Latest(bool* published = nullptr);
   // Publishes when the tree grew since the newest checkpoint; nullopt when it did not.
   Result<std::optional<SignedCheckpoint>> PublishIfGrown();
   Result<SignedCheckpoint> CheckpointAt(uint64_t size);  // kNotFound checkpoint-not-found
 
-  Result<StoredEvent> Event(uint64_t seq);  // kNotFound audit-event-not-found
+  // kNotFound audit-event-not-found, also for a stored e/ key at or above the tree size.
+  Result<StoredEvent> Event(uint64_t seq);
   Result<Hash> Root(uint64_t size);
   // kInvalidArgument audit-proof-range when seq >= size or size > tree size.
   Result<std::vector<Hash>> Inclusion(uint64_t seq, uint64_t size);
@@ -98,6 +108,12 @@ class Log {
   Log(store::KvStore& kv, signer::KeyStore& keys, Clock& clock, std::string origin)
       : kv_(kv), keys_(keys), clock_(clock), origin_(std::move(origin)) {}
   Result<Hash> ReadNode(NodeId id);
+  Result<StoredEvent> EventLocked(uint64_t seq);
+  // OK when there is no signed checkpoint yet, or when the newest one (`newest_checkpoint_`)
+  // is stored, opens under an audit key, names this origin and its size, is at most the tree
+  // size and its root is the stored tree's at that size; kDataLoss "storage-corruption" saying
+  // what differs otherwise.
+  Status CheckNewestCheckpointLocked();
   Result<uint64_t> SequenceLocked(bool full);
   Result<std::vector<uint64_t>> SelectLocked(const TrailQuery& q);
   // (seq, event type) of every index entry of (kind, id), ascending; with `lifecycle`, only
@@ -114,6 +130,8 @@ class Log {
   std::mutex mu_;  // sequencing and publishing
   Frontier frontier_;
   bool full_pass_done_ = false;  // guarded by mu_
+  // The size of the newest signed checkpoint (the largest c/ key), if any; guarded by mu_.
+  std::optional<uint64_t> newest_checkpoint_;
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;

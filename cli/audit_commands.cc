@@ -23,6 +23,10 @@ namespace {
 
 // Exit code of `audit verify` when the bundle does not verify (commands.h: 1).
 constexpr int kNotVerified = 1;
+// Exit code of `audit verify` for a bundle that verifies only under its own key: no --key or
+// --key-file, and no --trust-bundle-key. Anyone can sign a forged bundle with a key of their own,
+// so this is not "verified" (specs/audit.md §5).
+constexpr int kOwnKeyOnly = 5;
 // Trail pages are fetched this many events at a time (the route's maximum).
 constexpr int kTrailPage = 1000;
 // Bundles and notes larger than this are refused (an export holds at most 1,000,000 events).
@@ -423,18 +427,27 @@ Output Verify(Context& ctx) {
   if (!bundle.ok()) {
     return UsageError(command, bundle.error().message());
   }
+  const bool trust_bundle_key = Flag(ctx, "--trust-bundle-key").has_value();
+  if (trust_bundle_key && !options.verifier_key.empty()) {
+    return UsageError(command, "give --key (or --key-file) or --trust-bundle-key, not both");
+  }
   const audit::BundleReport report = audit::VerifyBundle(*bundle, options);
 
   Output o;
-  o.exit_code = report.ok() ? 0 : kNotVerified;
+  // Under the bundle's own key a clean report proves only that the bundle is self-consistent.
+  const bool own_key_only = report.ok() && report.key_from_bundle && !trust_bundle_key;
+  o.exit_code = !report.ok() ? kNotVerified : own_key_only ? kOwnKeyOnly : 0;
   if (report.key_from_bundle) {
-    o.err = "warning: no --key given: the bundle was checked against its own verifier key, "
-            "which proves only that it is self-consistent; only a key you trust proves it is "
-            "the service's log\n";
+    o.err = trust_bundle_key
+                ? "warning: --trust-bundle-key: the bundle was checked against its own verifier "
+                  "key, which proves only that it is self-consistent; only a key you trust "
+                  "proves it is the service's log\n"
+                : "mandatectl audit verify: no --key given: verified against the bundle's own "
+                  "key only: pass --key (the service's `audit key`) to trust it\n";
   }
   if (ctx.json) {
     json::Value v = json::Value::Object();
-    v.Set("verified", json::Value::Bool(report.ok()));
+    v.Set("verified", json::Value::Bool(report.ok() && !own_key_only));
     v.Set("origin", json::Value::String(report.origin));
     v.Set("size", json::Value::Uint(report.size));
     v.Set("root", json::Value::String(report.root_hex));
@@ -462,17 +475,19 @@ Output Verify(Context& ctx) {
            (report.complete_prefix ? " (the whole log: the root is recomputed from them)\n"
                                    : " (each with an inclusion proof)\n");
   o.out += std::string("key: ") +
-           (report.key_from_bundle ? "the bundle's own (not trusted: give --key)\n"
-                                   : "trusted (--key)\n");
+           (!report.key_from_bundle ? "trusted (--key)\n"
+            : trust_bundle_key      ? "the bundle's own (--trust-bundle-key)\n"
+                                    : "the bundle's own (not trusted: give --key)\n");
   if (!notes.empty()) {
     o.out += "earlier checkpoints: " + std::to_string(notes.size()) + "\n";
   }
   for (const audit::BundleFinding& f : report.findings) {
     o.out += f.code + (f.detail.empty() ? "" : " " + f.detail) + "\n";
   }
-  o.out += report.ok() ? "verified\n"
-                       : "not verified: " + std::to_string(report.findings.size()) +
-                             (report.findings.size() == 1 ? " finding\n" : " findings\n");
+  o.out += !report.ok()   ? "not verified: " + std::to_string(report.findings.size()) +
+                               (report.findings.size() == 1 ? " finding\n" : " findings\n")
+            : own_key_only ? "verified against the bundle's own key only: pass --key to trust it\n"
+                           : "verified\n";
   return o;
 }
 
@@ -494,12 +509,15 @@ std::vector<Command> AuditCommands() {
        "token; MANDATED_PRINCIPAL selects nothing here, --principal does); -o - writes it to "
        "standard output",
        Export},
-      {"audit verify", "BUNDLE [--key VKEY | --key-file FILE] [--checkpoint NOTE_FILE]...",
+      {"audit verify",
+       "BUNDLE [--key VKEY | --key-file FILE | --trust-bundle-key] [--checkpoint NOTE_FILE]...",
        "verify an export bundle offline (no server): the checkpoint's signature under the "
-       "trusted verifier key (`audit key`), every event and proof or the recomputed root, and "
-       "each earlier checkpoint held; prints every finding; exit 0 verified, 1 not verified, 2 "
-       "usage or an unreadable file. Without --key the bundle's own key is used, which proves "
-       "nothing about whose log it is",
+       "trusted verifier key (`audit key`), every event (each one its query selects) and proof "
+       "or the recomputed root, and each earlier checkpoint held; prints every finding; exit 0 "
+       "verified, 1 not verified, 2 usage or an unreadable file, 5 verified against the "
+       "bundle's own key only (no --key: anyone can sign a bundle with a key of their own). "
+       "--trust-bundle-key accepts the bundle's own key (exit 0), which proves nothing about "
+       "whose log it is",
        Verify},
       {"audit checkpoint", "[--new] [-o FILE]",
        "print (or save, -o) the latest signed checkpoint note exactly; keep it to check later "

@@ -157,7 +157,8 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
   s += "\nExit codes: 0 ok, 1 refused by the server (or, for `mandates verify`, an invalid\n"
        "verdict; for `authorize`, denied; for `audit verify`, a bundle that does not verify),\n"
        "2 usage or local error (e.g. a key file, a bad server URL), 3 server unreachable,\n"
-       "4 `authorize` needs a person's approval (approval_required).\n";
+       "4 `authorize` needs a person's approval (approval_required), 5 `audit verify` without\n"
+       "--key: verified against the bundle's own key only.\n";
   return s;
 }
 
@@ -206,7 +207,7 @@ Output RunCommand(const std::vector<std::string>& args) {
       ctx.json = true;
     } else if (a == "--help" || a == "-h") {
       ctx.help = true;
-    } else if (a == "--offline" || a == "--new") {
+    } else if (a == "--offline" || a == "--new" || a == "--trust-bundle-key") {
       ctx.flags.emplace(a, "");  // a command switch: takes no value
     } else if (a == "--server") {
       if (!value(&ctx.server)) return Usage("mandatectl: --server needs a URL\n");

@@ -1,10 +1,13 @@
 // The audit trail over the real server and its RocksDB data (specs/audit.md): checkpoints and
-// proofs that verify, auditor-only access walled off per principal, and tampering with stored
-// events (a changed byte, a deleted event, two swapped, a truncated log) detected offline
-// against an earlier checkpoint (issue: audit trail, must-show 2).
+// proofs that verify, auditor-only access walled off per principal and, for a limited
+// credential, per agent and mandate; tampering with stored events (a changed byte, a deleted
+// event, two swapped, a truncated log) detected offline against an earlier checkpoint, and a
+// tree cut back under its newest checkpoint refused at start (issue: audit trail, must-show 2).
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <ctime>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,10 @@
 #include "audit/merkle.h"
 #include "base/bytes.h"
 #include "base/json.h"
+#include "base/random.h"
+#include "mandates/credential.h"
+#include "signer/did.h"
+#include "signer/signature.h"
 #include "store/rocks_store.h"
 #include "tests/support/http_json.h"
 #include "tests/support/server_process.h"
@@ -100,17 +107,19 @@ class AuditTest : public ::testing::Test {
 
   // Stops the server, lets `change` edit the audit family directly, and starts it again.
   void TamperWhileStopped(const std::function<void(store::KvStore&)>& change) {
-    ASSERT_EQ(server_->Stop(), 0);
-    {
-      store::RocksStoreOptions o;
-      o.path = dir_.Sub("data") + "/db";
-      Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
-      ASSERT_TRUE(kv.ok()) << kv.error().ToString();
-      change(**kv);
-    }
+    TamperOnly(change);
     ASSERT_TRUE(server_->Start()) << server_->Stderr();
     client_ = std::make_unique<httplib::Client>(server_->host(), server_->port());
     client_->set_read_timeout(30, 0);
+  }
+  // Stops the server and lets `change` edit the audit family directly.
+  void TamperOnly(const std::function<void(store::KvStore&)>& change) {
+    ASSERT_EQ(server_->Stop(), 0);
+    store::RocksStoreOptions o;
+    o.path = dir_.Sub("data") + "/db";
+    Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
+    ASSERT_TRUE(kv.ok()) << kv.error().ToString();
+    change(**kv);
   }
 
   audit::BundleReport VerifyAgainstEarlier(const std::string& bundle) {
@@ -313,14 +322,58 @@ TEST_F(AuditTest, EventsRewrittenWithTheirSeqsSwappedStillFailTheEarlierCheckpoi
   EXPECT_TRUE(Has(r, "earlier-checkpoint-mismatch")) << ::testing::PrintToString(Codes(r));
 }
 
-TEST_F(AuditTest, TruncatedLogIsDetected) {
+// specs/audit.md §3.1: the service never signs a tree that does not extend its newest signed
+// checkpoint. A tail cut and the size rewritten to match, as a forger hiding the last events
+// (and appending over their numbers) would: the service refuses to start, and writes nothing.
+TEST_F(AuditTest, TruncatedLogUnderItsNewestCheckpointRefusesToStart) {
   BuildLog(10);
   const uint64_t n = late_.Find("size")->as_uint64().value_or(0);
-  // The tail is cut and the size rewritten to match, as a forger hiding the last events would.
-  TamperWhileStopped([n](store::KvStore& kv) {
+  TamperOnly([n](store::KvStore& kv) {
     store::WriteBatch b;
     for (uint64_t s = n - 3; s < n; ++s) b.Delete(audit::kAuditFamily, "e/" + Hex16(s));
     b.Put(audit::kAuditFamily, "meta/size", std::to_string(n - 3));
+    ASSERT_TRUE(kv.Write(b).ok());
+  });
+  EXPECT_FALSE(server_->Start());
+  const std::string err = server_->Stderr();
+  EXPECT_NE(err.find("mandated: cannot start: DATA_LOSS [storage-corruption]: the audit tree "
+                     "does not extend its newest signed checkpoint (size " +
+                     std::to_string(n) + "): the tree holds only " + std::to_string(n - 3) +
+                     " events"),
+            std::string::npos)
+      << err;
+  // Nothing was signed over the cut tree, nor appended at its old numbers.
+  store::RocksStoreOptions o;
+  o.path = dir_.Sub("data") + "/db";
+  Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
+  ASSERT_TRUE(kv.ok()) << kv.error().ToString();
+  EXPECT_EQ(Read(**kv, "meta/size"), std::to_string(n - 3));
+  EXPECT_EQ(Read(**kv, "meta/checkpoint"), std::to_string(n));
+  Result<std::optional<std::string>> cut = (*kv)->Get(audit::kAuditFamily, "e/" + Hex16(n - 3));
+  ASSERT_TRUE(cut.ok());
+  EXPECT_FALSE(cut->has_value());
+}
+
+// A forger who also deletes every checkpoint signed after the cut leaves the service nothing to
+// compare with: it signs the shorter tree, and an auditor's earlier checkpoint shows it offline.
+TEST_F(AuditTest, TruncatedLogWithItsLaterCheckpointsDeletedIsDetectedOffline) {
+  BuildLog(10);
+  const uint64_t n = late_.Find("size")->as_uint64().value_or(0);
+  const uint64_t early = early_.Find("size")->as_uint64().value_or(0);
+  ASSERT_LT(early, n - 3);
+  TamperWhileStopped([n, early](store::KvStore& kv) {
+    store::WriteBatch b;
+    for (uint64_t s = n - 3; s < n; ++s) b.Delete(audit::kAuditFamily, "e/" + Hex16(s));
+    b.Put(audit::kAuditFamily, "meta/size", std::to_string(n - 3));
+    ASSERT_TRUE(kv.ScanPrefix(audit::kAuditFamily, "c/",
+                              [&](std::string_view k, std::string_view) {
+                                if (std::string(k) > "c/" + Hex16(early)) {
+                                  b.Delete(audit::kAuditFamily, k);
+                                }
+                                return true;
+                              })
+                    .ok());
+    b.Put(audit::kAuditFamily, "meta/checkpoint", std::to_string(early));
     ASSERT_TRUE(kv.Write(b).ok());
   });
   audit::BundleReport r = VerifyAgainstEarlier(Export());
@@ -337,9 +390,9 @@ TEST_F(AuditTest, TruncatedEventsWithoutTheSizeAreMissing) {
     ASSERT_TRUE(kv.Write(b).ok());
   });
   audit::BundleReport r = VerifyAgainstEarlier(Export());
-  EXPECT_TRUE(Has(r, "event-missing seq=" + std::to_string(n - 2)))
+  // One finding for the missing range.
+  EXPECT_TRUE(Has(r, "event-missing seq=" + std::to_string(n - 2) + ".." + std::to_string(n - 1)))
       << ::testing::PrintToString(Codes(r));
-  EXPECT_TRUE(Has(r, "event-missing seq=" + std::to_string(n - 1)));
 }
 
 TEST_F(AuditTest, ForgedCheckpointAndUntrustedKeyAreReported) {
@@ -361,6 +414,197 @@ TEST_F(AuditTest, ForgedCheckpointAndUntrustedKeyAreReported) {
   o.earlier_checkpoints = {forged};
   audit::BundleReport r = audit::VerifyBundle(bundle, o);
   EXPECT_TRUE(Has(r, "earlier-checkpoint-invalid")) << ::testing::PrintToString(Codes(r));
+}
+
+// specs/access.md: a credential limited to mandate M (or to agent A and mandate M) reads M's
+// events only: not those of M's delegation M' to agent B, nor B's purchase under M', though the
+// whole principal's auditor sees them in the same trail.
+TEST_F(AuditTest, ALimitedCredentialReadsOnlyTheMandatesAndAgentsOfItsLists) {
+  StartServer();
+  const std::string op = server_->bootstrap_token();
+  const std::string p = CreatePrincipal("Scoped Corp");
+  const std::string base = "/v1/principals/" + p;
+  auto call = [this](const std::string& method, const std::string& path, const std::string& token,
+                     const std::string& body, int want, const std::string& key = "") {
+    return testing::Call(*client_, method, path, token, body, want, key);
+  };
+  auto agent = [&](const std::string& name) {
+    signer::PrivateKey k = *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+    const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(k));
+    return testing::StringField(call("POST", base + "/agents", op,
+                                     R"({"name":")" + name + R"(","did":")" + did + R"("})", 201),
+                                "id");
+  };
+  auto session = [&](const std::string& a) {
+    return testing::StringField(
+        call("POST", base + "/agents/" + a + "/sessions", op, R"({"task":"shop"})", 201),
+        "token");
+  };
+  const int64_t now = static_cast<int64_t>(time(nullptr));
+  auto issue = [&](const std::string& a, const std::string& parent, const std::string& token) {
+    return testing::StringField(
+        call("POST", base + "/mandates", token,
+             R"({"agent":")" + a + "\"" + (parent.empty() ? "" : R"(,"parent":")" + parent + "\"") +
+                 R"(,"valid_from":")" + mandates::FormatRfc3339Utc(now - 60) +
+                 R"(","valid_until":")" + mandates::FormatRfc3339Utc(now + 86400) +
+                 R"(","terms":{"scope":{"payees":{"allow":[)"
+                 R"({"type":"domain","value":"*.shop.example"}]}},)"
+                 R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
+             201),
+        "id");
+  };
+  const std::string a = agent("planner");
+  const std::string b = agent("buyer");
+  const std::string m = issue(a, "", op);
+  const std::string child = issue(b, m, session(a));  // a delegation, by M's holder
+  const std::string atz = testing::StringField(
+      call("POST", "/v1/authorizations", session(b),
+           R"({"mandate":")" + child +
+               R"(","payee":{"type":"domain","value":"api.shop.example"},)"
+               R"("amount":"100","asset":"USD"})",
+           201, "scoped-purchase-1"),
+      "id");
+  ASSERT_EQ(atz.rfind("atz_", 0), 0u) << atz;
+  auto credential = [&](const std::string& body) {
+    return httplib::Headers{
+        {"Authorization",
+         "Bearer " + testing::StringField(call("POST", base + "/credentials", op, body, 201),
+                                          "token")}};
+  };
+  const httplib::Headers whole = credential(R"({"role":"auditor"})");
+  const httplib::Headers by_mandate =
+      credential(R"({"role":"auditor","mandates":[")" + m + R"("]})");
+  const httplib::Headers by_both =
+      credential(R"({"role":"auditor","agents":[")" + a + R"("],"mandates":[")" + m + R"("]})");
+
+  // (seq, type, subjects.mandate, subjects.agent) of each item of a trail.
+  struct Item {
+    uint64_t seq;
+    std::string type, mandate, agent;
+  };
+  auto items = [](const json::Value& page) {
+    std::vector<Item> out;
+    for (const json::Value& item : page.Find("items")->items()) {
+      Result<json::Value> e = json::Parse(item.Find("event")->as_string());
+      EXPECT_TRUE(e.ok());
+      const json::Value* subjects = e->Find("subjects");
+      auto subject = [subjects](const char* kind) {
+        const json::Value* v = subjects ? subjects->Find(kind) : nullptr;
+        return v != nullptr && v->is_string() ? v->as_string() : std::string();
+      };
+      out.push_back({item.Find("seq")->as_uint64().value_or(0),
+                     e->Find("type")->as_string(), subject("mandate"), subject("agent")});
+    }
+    return out;
+  };
+  const std::string path = "/v1/audit/trail?mandate=" + m;
+  // The principal's auditor: M, its delegation and the purchase under it.
+  std::vector<uint64_t> own;  // the events about M itself
+  std::set<std::string> seen_types;
+  bool saw_child = false;
+  for (const Item& i : items(Get(path, whole))) {
+    if (i.mandate == m) own.push_back(i.seq);
+    if (i.mandate == child) saw_child = true;
+    seen_types.insert(i.type);
+  }
+  EXPECT_TRUE(saw_child);
+  EXPECT_EQ(seen_types.count("authorization.decided"), 1u);
+  ASSERT_FALSE(own.empty());
+
+  // The limited ones: exactly M's own events, none of B's or of M'.
+  for (const auto& [limited, refusal] : {std::pair{&by_mandate, "mandate-out-of-scope"},
+                                         std::pair{&by_both, "agent-out-of-scope"}}) {
+    std::vector<uint64_t> got;
+    for (const Item& i : items(Get(path, *limited))) {
+      EXPECT_EQ(i.mandate, m) << i.type << " #" << i.seq;
+      EXPECT_TRUE(i.agent.empty() || i.agent == a) << i.type << " #" << i.seq;
+      EXPECT_NE(i.type.rfind("authorization.", 0), 0u) << i.type << " #" << i.seq;
+      got.push_back(i.seq);
+    }
+    EXPECT_EQ(got, own);
+    // The export holds the same events, and verifies.
+    auto r = client_->Get("/v1/audit/export?mandate=" + m, *limited);
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no response");
+    audit::BundleVerifyOptions o;
+    o.verifier_key = Get("/v1/audit/key", op_).Find("verifier_key")->as_string();
+    audit::BundleReport report = audit::VerifyBundle(r->body, o);
+    EXPECT_TRUE(report.ok()) << ::testing::PrintToString(Codes(report));
+    EXPECT_EQ(report.events, own.size());
+    // The delegation itself is out of their lists.
+    json::Value refused = Get("/v1/audit/trail?mandate=" + child, *limited, 403);
+    EXPECT_EQ(refused.Find("type")->as_string(), std::string("urn:mandated:problem:") + refusal);
+  }
+}
+
+// specs/audit.md §4: `from` and `to` are RFC 3339 date-times with a fraction (to the
+// microsecond) and an offset, or unix seconds; anything else is a precise 400.
+TEST_F(AuditTest, BoundsTakeFractionsAndOffsets) {
+  StartServer();
+  const std::string p = CreatePrincipal("Bounds Corp");
+  const httplib::Headers auditor = {{"Authorization", "Bearer " + Credential(p, "auditor")}};
+  const std::string path = "/v1/audit/trail?principal=" + p;
+  const std::vector<json::Value> all = Get(path, auditor).Find("items")->items();
+  ASSERT_EQ(all.size(), 2u);  // principal.created, credential.created
+  auto at_of = [](const json::Value& item) {
+    return json::Parse(item.Find("event")->as_string())->Find("at")->as_string();
+  };
+  const std::string at = at_of(all[1]);  // "YYYY-MM-DDTHH:MM:SS.ffffffZ"
+  ASSERT_EQ(at.size(), 27u) << at;
+  ASSERT_LT(at_of(all[0]), at);  // distinct instants
+  const int64_t secs = *mandates::ParseRfc3339Utc(at.substr(0, 19) + "Z");
+  const std::string fraction = at.substr(19, 7);  // ".ffffff"
+  // The same instant at another offset.
+  auto at_offset = [&](int64_t offset_secs, const std::string& offset) {
+    const std::string local = mandates::FormatRfc3339Utc(secs + offset_secs);
+    return local.substr(0, 19) + fraction + offset;
+  };
+  auto seqs = [&](const std::string& query) {
+    std::vector<uint64_t> out;
+    const json::Value page = Get(path + query, auditor);
+    for (const json::Value& item : page.Find("items")->items()) {
+      out.push_back(item.Find("seq")->as_uint64().value_or(0));
+    }
+    return out;
+  };
+  const uint64_t first = all[0].Find("seq")->as_uint64().value_or(0);
+  const uint64_t second = all[1].Find("seq")->as_uint64().value_or(0);
+  // `from` is inclusive, `to` exclusive, to the microsecond, whatever the offset.
+  EXPECT_EQ(seqs("&from=" + at_offset(3600, "%2B01:00")), std::vector<uint64_t>{second});
+  EXPECT_EQ(seqs("&to=" + at_offset(-19800, "-05:30")), std::vector<uint64_t>{first});
+  EXPECT_EQ(seqs("&from=" + at), std::vector<uint64_t>{second});
+  // Digits past the microsecond are dropped; "t" and "z" may be lower case.
+  std::string lower = at.substr(0, 26) + "999z";
+  lower[10] = 't';
+  EXPECT_EQ(seqs("&from=" + lower), std::vector<uint64_t>{second});
+  // Unix seconds still work.
+  EXPECT_EQ(seqs("&to=" + std::to_string(secs - 3600)), std::vector<uint64_t>{});
+  for (const char* bad : {"2026-02-30T00:00:00Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00",
+                          "2026-01-01T00:00:00%2B24:00", "2026-01-01 00:00:00Z",
+                          "2026-01-01T00:00:00Zjunk", "1969-12-31T23:59:59Z"}) {
+    json::Value problem = Get(path + "&from=" + bad, auditor, 400);
+    EXPECT_EQ(problem.Find("type")->as_string(), "urn:mandated:problem:audit-query-invalid")
+        << bad;
+  }
+}
+
+// POST /v1/audit/checkpoints signs a new checkpoint only when the tree grew: otherwise 200 with
+// the newest one.
+TEST_F(AuditTest, ACheckpointIsPublishedOnlyWhenTheTreeGrew) {
+  StartServer();
+  CreatePrincipal("Checkpoint Corp");
+  auto post = [this](int want) {
+    auto r = client_->Post("/v1/audit/checkpoints", op_, "", "application/json");
+    EXPECT_TRUE(r && r->status == want) << (r ? r->body : "no response");
+    return r ? ResponseJson(r) : json::Value();
+  };
+  const json::Value first = post(201);
+  const json::Value again = post(200);
+  EXPECT_EQ(again.Find("size")->as_uint64(), first.Find("size")->as_uint64());
+  EXPECT_EQ(again.Find("note")->as_string(), first.Find("note")->as_string());
+  CreatePrincipal("Checkpoint Corp 2");
+  const json::Value grown = post(201);
+  EXPECT_EQ(grown.Find("size")->as_uint64().value_or(0),
+            first.Find("size")->as_uint64().value_or(0) + 1);
 }
 
 TEST_F(AuditTest, StagedEventsSurviveACrashAndAreSequencedAtTheNextStart) {

@@ -1,7 +1,8 @@
 // The real mandatectl binary against the real mandated binary: an auditor reads a principal's
 // trail in sequence order, exports bundles and verifies them offline (`audit verify`, no server)
 // with the key `audit key` prints; altered, shortened, reordered bundles and forged earlier
-// checkpoints are caught and named; usage errors exit 2; an auditor sees no other principal.
+// checkpoints are caught and named; a bundle checked only under its own key is not "verified"
+// (exit 5); usage errors exit 2; an auditor sees no other principal.
 // Exit codes and output are asserted exactly: the README's compliance quickstart runs these.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "base/bytes.h"
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/random.h"
@@ -170,8 +173,8 @@ TEST_F(CliAuditTest, EveryAuditCommandHasHelp) {
   }
   EXPECT_TRUE(Has(Exec({"audit", "verify", "--help"}).out, "exit 0 verified, 1 not verified"));
   Ran top = Exec({"--help"});
-  EXPECT_TRUE(Has(top.out, "  audit verify BUNDLE [--key VKEY | --key-file FILE] "
-                           "[--checkpoint NOTE_FILE]...\n"))
+  EXPECT_TRUE(Has(top.out, "  audit verify BUNDLE [--key VKEY | --key-file FILE | "
+                           "--trust-bundle-key] [--checkpoint NOTE_FILE]...\n"))
       << top.out;
   EXPECT_TRUE(Has(top.out, "  audit trail --authorization ID | --mandate ID | --agent ID | "
                            "--principal ID [--from T] [--to T]\n"));
@@ -385,14 +388,27 @@ TEST_F(CliAuditTest, ExportedLogVerifiesAndEveryAlterationIsNamed) {
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   EXPECT_EQ(ok.out, WholeSummary(lines) + "verified\n");
   EXPECT_EQ(ok.err, "");
-  // The key may come from a file; without a key the bundle's own is used, with a warning.
+  // The key may come from a file; without a key the bundle's own is used, and a clean report
+  // under it is not "verified": exit 5, unless --trust-bundle-key says to accept it.
   WriteFile(Path("vkey"), vkey_ + "\n");
   EXPECT_EQ(Verify({Path("log.ndjson"), "--key-file", Path("vkey")}).out, ok.out);
   Ran own = Verify({Path("log.ndjson")});
-  EXPECT_EQ(own.exit_code, 0);
-  EXPECT_TRUE(Has(own.out, "\nkey: the bundle's own (not trusted: give --key)\nverified\n"))
+  EXPECT_EQ(own.exit_code, 5);
+  EXPECT_TRUE(Has(own.out, "\nkey: the bundle's own (not trusted: give --key)\nverified against "
+                           "the bundle's own key only: pass --key to trust it\n"))
       << own.out;
-  EXPECT_EQ(own.err.rfind("warning: no --key given", 0), 0u) << own.err;
+  EXPECT_EQ(own.err,
+            "mandatectl audit verify: no --key given: verified against the bundle's own key "
+            "only: pass --key (the service's `audit key`) to trust it\n");
+  Ran own_json = Exec({"--json", "audit", "verify", Path("log.ndjson")});
+  EXPECT_EQ(own_json.exit_code, 5);
+  EXPECT_FALSE(ParseOrDie(own_json.out).Find("verified")->as_bool());
+  EXPECT_TRUE(ParseOrDie(own_json.out).Find("key_from_bundle")->as_bool());
+  Ran trusting = Verify({Path("log.ndjson"), "--trust-bundle-key"});
+  EXPECT_EQ(trusting.exit_code, 0) << trusting.out << trusting.err;
+  EXPECT_TRUE(Has(trusting.out, "\nkey: the bundle's own (--trust-bundle-key)\nverified\n"))
+      << trusting.out;
+  EXPECT_EQ(trusting.err.rfind("warning: --trust-bundle-key: ", 0), 0u) << trusting.err;
   Ran json = Exec({"--json", "audit", "verify", Path("log.ndjson"), "--key", vkey_});
   EXPECT_EQ(json.exit_code, 0);
   json::Value report = ParseOrDie(json.out);
@@ -443,6 +459,37 @@ TEST_F(CliAuditTest, ExportedLogVerifiesAndEveryAlterationIsNamed) {
   EXPECT_EQ(foreign.exit_code, 1) << foreign.out << foreign.err;
   EXPECT_TRUE(Has(foreign.out, "verifier-key-differs")) << foreign.out;
   EXPECT_TRUE(Has(foreign.out, "checkpoint-signature-invalid")) << foreign.out;
+
+  // A forged log signed by the forger's own key (its root recomputed, its header naming that
+  // key): consistent in itself, so without --key it is never exit 0; with the service's key it
+  // does not verify.
+  std::vector<std::string> forged = changed;
+  audit::Frontier tree;
+  for (size_t i = 1; i < forged.size(); ++i) {
+    tree.Append(audit::LeafHash(AsBytes(forged[i])), [](audit::NodeId, const audit::Hash&) {});
+  }
+  audit::Checkpoint body;
+  body.origin = vkey_.substr(0, vkey_.find('+'));
+  body.size = tree.size();
+  body.root = tree.Root();
+  Result<std::string> note = audit::SignNote(
+      audit::CheckpointBody(body), body.origin, *forger_pub,
+      [&forger](ByteSpan m) { return signer::Sign(*forger, m); });
+  ASSERT_TRUE(note.ok());
+  json::Value header = ParseOrDie(forged[0]);
+  header.Set("checkpoint", json::Value::String(*note));
+  header.Set("verifier_key", json::Value::String(other));
+  header.Set("root", json::Value::String(audit::HashHex(body.root)));
+  forged[0] = json::Write(header);
+  WriteFile(Path("forged.ndjson"), Joined(forged));
+  Ran self_signed = Verify({Path("forged.ndjson")});
+  EXPECT_EQ(self_signed.exit_code, 5) << self_signed.out;
+  EXPECT_TRUE(Has(self_signed.out, "verified against the bundle's own key only"))
+      << self_signed.out;
+  Ran against_service = Verify({Path("forged.ndjson"), "--key", vkey_});
+  EXPECT_EQ(against_service.exit_code, 1) << against_service.out;
+  EXPECT_TRUE(Has(against_service.out, "\nverifier-key-differs ")) << against_service.out;
+  EXPECT_TRUE(Has(against_service.out, "\ncheckpoint-signature-invalid ")) << against_service.out;
 
   // Not a bundle at all.
   WriteFile(Path("junk.ndjson"), "hello\n");
@@ -525,6 +572,7 @@ TEST_F(CliAuditTest, UsageErrorsExitTwo) {
            {"audit", "verify", Path("empty.ndjson"), "--key", vkey_, "--key-file", Path("k")},
            {"audit", "verify", Path("empty.ndjson"), "--key-file", Path("absent.vkey")},
            {"audit", "verify", Path("empty.ndjson"), "--checkpoint", Path("absent.note")},
+           {"audit", "verify", Path("empty.ndjson"), "--key", vkey_, "--trust-bundle-key"},
            {"--server", url_, "--token", auditor_, "audit", "trail"},
            {"--server", url_, "--token", auditor_, "audit", "trail", "--agent", agent_,
             "--mandate", mandate_},

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <thread>
@@ -289,15 +290,67 @@ TEST_F(AuditLogTest, TrailsFollowDelegationsAndPurchasesAndStayInTheirPrincipal)
   EXPECT_TRUE(r.ok()) << r.findings[0].code << " " << r.findings[0].detail;
   EXPECT_FALSE(r.complete_prefix);
   EXPECT_EQ(r.events, 8u);
-  // A changed byte in one of its events breaks that event's proof.
+  // A changed byte in one of its events breaks that event's proof (and here, as it changes the
+  // type, takes the event out of what the purchase's trail selects).
   std::string bad = *bundle;
   const size_t at = bad.find("session.opened");
   ASSERT_NE(at, std::string::npos);
   bad[at] = 'S';
   BundleReport rb = VerifyBundle(bad, o);
-  ASSERT_EQ(rb.findings.size(), 1u);
+  ASSERT_EQ(rb.findings.size(), 2u);
   EXPECT_EQ(rb.findings[0].code, "inclusion-proof-invalid");
   EXPECT_EQ(rb.findings[0].detail, "seq=5");
+  EXPECT_EQ(rb.findings[1].code, "event-outside-query");
+  EXPECT_EQ(rb.findings[1].detail, "seq=5");
+}
+
+// A reader limited to some agents or mandates (specs/access.md, specs/audit.md §4) sees only
+// events whose agent and mandate subjects are in its lists, and no delegations, on both the
+// expanded selection (mandate=) and the index-paged one (agent=).
+TEST_F(AuditLogTest, ALimitedReaderSeesOnlyItsAgentsAndMandates) {
+  Change("mandate.issued", "prn_a", {{"mandate", "mnd_m"}, {"agent", "agt_a"}});          // 1
+  Change("mandate.issued", "prn_a",
+         {{"mandate", "mnd_d"}, {"parent_mandate", "mnd_m"}, {"agent", "agt_b"}});        // 2
+  Change("authorization.decided", "prn_a",
+         {{"authorization", "atz_1"}, {"mandate", "mnd_d"}, {"agent", "agt_b"}});         // 3
+  Change("mandate.used", "prn_a", {{"mandate", "mnd_m"}, {"agent", "agt_a"}});            // 4
+  Change("payment.settled", "prn_a", {{"mandate", "mnd_m"}, {"agent", "agt_b"}});         // 5
+  TrailQuery m;
+  m.mandate = "mnd_m";
+  m.visible_principal = "prn_a";
+  EXPECT_EQ(Types(Trail(m)),
+            (std::vector<std::string>{"mandate.issued#1", "mandate.issued#2",
+                                      "authorization.decided#3", "mandate.used#4",
+                                      "payment.settled#5"}));
+  m.mandate_scope = {"mnd_m"};
+  EXPECT_EQ(Types(Trail(m)), (std::vector<std::string>{"mandate.issued#1", "mandate.used#4",
+                                                       "payment.settled#5"}));
+  // A delegation in the list is still not followed from its parent.
+  m.mandate_scope = {"mnd_m", "mnd_d"};
+  EXPECT_EQ(Types(Trail(m)), (std::vector<std::string>{"mandate.issued#1", "mandate.used#4",
+                                                       "payment.settled#5"}));
+  m.mandate_scope = {"mnd_m"};
+  m.agent_scope = {"agt_a"};
+  EXPECT_EQ(Types(Trail(m)), (std::vector<std::string>{"mandate.issued#1", "mandate.used#4"}));
+  // The export holds the same events.
+  Result<std::string> bundle = log_->Export(m, 1000);
+  ASSERT_TRUE(bundle.ok());
+  EXPECT_EQ(std::count(bundle->begin(), bundle->end(), '\n'), 3);
+
+  TrailQuery b;
+  b.agent = "agt_b";
+  b.agent_scope = {"agt_b"};
+  b.mandate_scope = {"mnd_d"};
+  EXPECT_EQ(Types(Trail(b)),
+            (std::vector<std::string>{"mandate.issued#2", "authorization.decided#3"}));
+  Result<TrailPage> first = log_->Trail(b, std::nullopt, 1);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(Types(*first), (std::vector<std::string>{"mandate.issued#2"}));
+  ASSERT_TRUE(first->next_after.has_value());
+  Result<TrailPage> rest = log_->Trail(b, first->next_after, 10);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(Types(*rest), (std::vector<std::string>{"authorization.decided#3"}));
+  EXPECT_FALSE(rest->next_after.has_value());
 }
 
 // Counts the keys every scan of the audit family visits.
