@@ -55,7 +55,13 @@ identity::RateLimit AccessGuard::LimitFor(std::string_view role) const {
 
 std::optional<Response> AccessGuard::Refusal(Request& req, identity::Permission permission,
                                              Access* access) const {
-  const std::string token = BearerToken(req);
+  // The token is read in place and the header wiped once it has been checked, whatever the
+  // outcome: no copy of the secret outlives the check.
+  struct WipeOnReturn {
+    Request& req;
+    ~WipeOnReturn() { WipeAuthorization(req); }
+  } wipe{req};
+  const std::string_view token = BearerToken(req);
   if (token.empty()) {
     return ProblemResponse(
         UnauthenticatedError("send a credential as Authorization: Bearer <token>",

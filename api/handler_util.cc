@@ -1,6 +1,8 @@
 // Handler helpers implementation.
 #include "api/handler_util.h"
 
+#include "base/secret.h"
+
 namespace mandated::api {
 
 Result<json::Value> ParseJsonBody(const Request& req) {
@@ -18,16 +20,26 @@ Result<json::Value> ParseJsonBody(const Request& req) {
   return json::Parse(req.body);
 }
 
-std::string BearerToken(const Request& req) {
+std::string_view BearerToken(const Request& req) {
   // RFC 9110 §11.1: the scheme is case-insensitive and followed by one or more spaces.
-  const std::string h = req.Header("authorization");
+  auto it = req.headers.find("authorization");  // header names are lower-cased
+  if (it == req.headers.end()) return {};
+  const std::string_view h = it->second;
   constexpr std::string_view kScheme = "bearer";
-  if (h.size() <= kScheme.size() + 1 || h[kScheme.size()] != ' ') return "";
+  if (h.size() <= kScheme.size() + 1 || h[kScheme.size()] != ' ') return {};
   for (size_t i = 0; i < kScheme.size(); ++i) {
-    if ((h[i] | 0x20) != kScheme[i]) return "";
+    if ((h[i] | 0x20) != kScheme[i]) return {};
   }
   const size_t token = h.find_first_not_of(' ', kScheme.size());
-  return token == std::string::npos ? "" : h.substr(token);
+  return token == std::string_view::npos ? std::string_view() : h.substr(token);
+}
+
+void WipeAuthorization(Request& req) {
+  auto [first, last] = req.headers.equal_range("authorization");
+  for (auto it = first; it != last; ++it) {
+    SecureWipe(it->second.data(), it->second.size());
+  }
+  req.headers.erase(first, last);
 }
 
 Response JsonResponse(int status, const json::Value& body) {

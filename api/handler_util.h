@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "api/http_types.h"
 #include "api/problem.h"
@@ -14,8 +15,13 @@ namespace mandated::api {
 // (mapped to 415) unless Content-Type is application/json; otherwise json::Parse's reasons.
 Result<json::Value> ParseJsonBody(const Request& req);
 
-// The token of "Authorization: Bearer <token>", or "" when absent or malformed.
-std::string BearerToken(const Request& req);
+// The token of "Authorization: Bearer <token>", or "" when absent or malformed: a view into
+// the request's header, so the secret is not copied (valid while `req` and its header live).
+std::string_view BearerToken(const Request& req);
+
+// Overwrites every Authorization header value of `req` with zeros and removes it, once the
+// caller has been authenticated (the token is a secret; nothing after the guard reads it).
+void WipeAuthorization(Request& req);
 
 Response JsonResponse(int status, const json::Value& body);
 

@@ -28,6 +28,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/random.h"
+#include "base/secret.h"
 
 namespace mandated::api {
 namespace {
@@ -260,6 +261,14 @@ class GuardedStream final : public httplib::Stream {
   GuardedStream(socket_t sock, const HttpServerOptions& o)
       : sock_(sock), o_(o), remote_(Endpoint(sock, ::getpeername)),
         local_(Endpoint(sock, ::getsockname)) {}
+  // What the connection carried (bearer tokens in, issued tokens out) does not stay behind in
+  // freed memory.
+  ~GuardedStream() override {
+    SecureWipe(buf_, sizeof(buf_));
+    SecureWipe(out_.data(), out_.capacity());
+  }
+  GuardedStream(const GuardedStream&) = delete;
+  GuardedStream& operator=(const GuardedStream&) = delete;
 
   // Starts the next request's byte budget (its request line and headers) and deadline.
   void BeginRequest() {
@@ -754,6 +763,14 @@ class HttpServer::Impl {
       // httplib 0.11 files the peer address as pseudo-headers next to any a client sent under
       // the same names (CVE-2025-66570); handlers read Request::remote_addr instead.
       if (name == "remote_addr" || name == "remote_port") {
+        continue;
+      }
+      if (name == "authorization") {
+        // A bearer token: taken, not copied (httplib's request is its worker's own), and what
+        // is left of httplib's string wiped; the guard wipes ours once it has checked it.
+        std::string& secret = const_cast<std::string&>(v);
+        req.headers.emplace(std::move(name), std::move(secret));
+        SecureWipe(secret.data(), secret.capacity());
         continue;
       }
       req.headers.emplace(std::move(name), v);
