@@ -186,10 +186,10 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     }
   });
   // A hold under a payment the payer signed is not voided while that payment can settle.
-  app->authorizer_->set_void_guard([payer = app->payer_.get()](const std::string& principal,
+  app->authorizer_->set_hold_guard([payer = app->payer_.get()](const std::string& principal,
                                                               const std::string& id,
                                                               int64_t now) {
-    return payer->GuardVoid(principal, id, now);
+    return payer->GuardHold(principal, id, now);
   });
   app->ap2_ = std::make_unique<mandates::ap2::Authority>(*app->store_, *app->keys_,
                                                          *app->directory_, *app->clock_,

@@ -2,7 +2,9 @@
 // challenges and closed payment mandates for agents (signed by the agent, or by the service with
 // a custodial key), the merchant's verification with signed receipts, and the receipts JWKS.
 #include <algorithm>
+#include <chrono>
 #include <optional>
+#include <thread>
 
 #include "api/app.h"
 #include "api/handler_util.h"
@@ -65,10 +67,10 @@ void App::RegisterAp2Routes() {
   policy::IdempotencyKeys& idem = *idempotency_;
   // An authorization a custodial closing spent is captured, never voided (specs/ap2.md §6). The
   // x402 payer's guard (installed with the Authorizer) still applies first.
-  az.set_void_guard([payer = payer_.get(), &ap2](const std::string& principal,
+  az.set_hold_guard([payer = payer_.get(), &ap2](const std::string& principal,
                                                  const std::string& id, int64_t now) -> Status {
-    MD_RETURN_IF_ERROR(payer->GuardVoid(principal, id, now));
-    return ap2.GuardVoid(principal, id);
+    MD_RETURN_IF_ERROR(payer->GuardHold(principal, id, now));
+    return ap2.GuardHold(principal, id);
   });
 
   router_.Add("POST", "/v1/principals/{principal}/ap2/mandates", g.Guard(Permission::kIssueMandates, [&ap2](Request& req, const Access& a) {
@@ -153,7 +155,7 @@ void App::RegisterAp2Routes() {
   // first) for exactly this payee, amount and currency. The hold is taken out of reach of any
   // void, capture or lapse (Authorizer::BindPayment) while the service signs and records the
   // closing (which moves a ledger payment's money); once the closing is recorded the hold is
-  // captured, and a void of it is refused (the void guard installed above). A refused closing
+  // captured, and a void or another capture of it is refused (the hold guard installed above). A refused closing
   // leaves the hold reserved; a closing that was recorded but whose capture failed is answered
   // 500, never 201.
   router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2, &az, &idem](Request& req, const Access& a) {
@@ -204,11 +206,18 @@ void App::RegisterAp2Routes() {
       if (!bound.ok()) return bound;
       AnnotateRequestLog("ap2_closed", rec->id);
       // The closing is recorded (and paid): the spend is captured. Its lease may have ended
-      // meanwhile (the payment is made, so it is charged late, as a settled payment's is);
-      // a concurrent capture of the same hold by the agent counts it as well.
+      // meanwhile (the payment is made, so it is charged late, as a settled payment's is); no
+      // one else may capture or void it now (the hold guard above). The sweeper writing down a
+      // lapse at that moment answers reservation-busy for a moment: asked again.
       actor.captures_settled_payment = true;
       Result<policy::Answer> captured =
           az.Capture(*a.tenant, actor, held.id, held.purchase.amount, nullptr);
+      for (int attempt = 0; attempt < 100 && !captured.ok() &&
+                            captured.error().reason() == "reservation-busy";
+           ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        captured = az.Capture(*a.tenant, actor, held.id, held.purchase.amount, nullptr);
+      }
       if (!captured.ok()) {
         Result<policy::Authorization> now = az.Get(*a.tenant, held.id);
         if (!now.ok() || !now->reservation || now->reservation->state != "captured") {

@@ -48,6 +48,8 @@ Result<OpenMandate> OpenFromJson(std::string_view text) {
   m.key_id = StrOf(v, "key_id");
   m.issued_at = IntOf(v, "issued_at");
   m.expires_at = IntOf(v, "expires_at");
+  const json::Value* format = v.Find("format");
+  m.format = format != nullptr ? static_cast<int>(format->as_int64().value_or(1)) : 1;
   return m;
 }
 
@@ -105,6 +107,7 @@ json::Value OpenMandateToJson(const OpenMandate& m) {
   v.Set("key_id", json::Value::String(m.key_id));
   v.Set("issued_at", json::Value::Int(m.issued_at));
   v.Set("expires_at", json::Value::Int(m.expires_at));
+  v.Set("format", json::Value::Int(m.format));
   return v;
 }
 
@@ -451,7 +454,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
   Usage usage = UsageFromJson(usage_raw);
   if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
-  MD_RETURN_IF_ERROR(EvaluatePayment(open_claims, closed, usage, now));
+  MD_RETURN_IF_ERROR(EvaluatePayment(open_claims, closed, usage, now, open.format));
 
   ClosedRecord rec;
   MD_ASSIGN_OR_RETURN(rec.id, random_.NewId("ap2c_"));
@@ -555,7 +558,7 @@ Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));
   MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
-  return EvaluatePayment(open_claims, closed, UsageFromJson(usage_raw), now);
+  return EvaluatePayment(open_claims, closed, UsageFromJson(usage_raw), now, open.format);
 }
 
 Result<ClosedRecord> Authority::FindByX402Nonce(const identity::Tenant& t,
@@ -592,7 +595,7 @@ Result<ClosedRecord> Authority::Present(const identity::Tenant& t, const std::st
   return Accept(t, agent_id, chain, service_did_, "", true, "", stage);
 }
 
-Status Authority::GuardVoid(const std::string& principal_id, const std::string& authorization_id) {
+Status Authority::GuardHold(const std::string& principal_id, const std::string& authorization_id) {
   const identity::Tenant t(kv_, principal_id);
   MD_ASSIGN_OR_RETURN(std::optional<std::string> spent, t.Get(kClosedByAtz, authorization_id));
   if (spent.has_value()) {
@@ -698,13 +701,15 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
     return PermissionDeniedError("the checkout is canceled", "ap2-checkout-canceled");
   }
   if (const json::Value* exp = checkout->Find("expires_at"); exp != nullptr) {
-    Result<int64_t> at = exp->is_string() ? ParseRfc3339Utc(exp->as_string())
-                                          : Result<int64_t>(InvalidArgumentError("", ""));
-    if (!at.ok()) {
-      return InvalidArgumentError("/expires_at of the checkout must be YYYY-MM-DDTHH:MM:SSZ",
+    const std::optional<int64_t> at =
+        exp->is_string() ? ParseRfc3339Micros(exp->as_string()) : std::nullopt;
+    if (!at) {
+      return InvalidArgumentError("/expires_at of the checkout must be an RFC 3339 date-time",
                                   "ap2-bad-checkout");
     }
-    if (now >= *at) return PermissionDeniedError("the checkout expired", "ap2-checkout-expired");
+    if (now * 1000000 >= *at) {
+      return PermissionDeniedError("the checkout expired", "ap2-checkout-expired");
+    }
   }
   std::optional<int64_t> total;
   {

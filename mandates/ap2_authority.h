@@ -42,6 +42,9 @@ struct OpenMandate {
   std::string key_id;  // the issuer key
   int64_t issued_at = 0;
   int64_t expires_at = 0;
+  // The record format (ap2::kOpenMandateFormat for those issued now); a stored record without
+  // one is 1: its budget is in minor units and it closes more than once (EvaluatePayment).
+  int format = kOpenMandateFormat;
 };
 json::Value OpenMandateToJson(const OpenMandate& m);
 
@@ -164,10 +167,10 @@ class Authority {
                                       const std::string& aud, const std::string& nonce,
                                       const std::string& authorization_id = "");
 
-  // The Authorizer's void guard for AP2 (specs/ap2.md §6): an authorization that a custodial
-  // closing spent (its money moved) is captured, never voided: kFailedPrecondition
-  // "ap2-authorization-used". OK for any other authorization.
-  Status GuardVoid(const std::string& principal_id, const std::string& authorization_id);
+  // The Authorizer's hold guard for AP2 (specs/ap2.md §6): an authorization that a custodial
+  // closing spent (its money moved) is captured by the closing only, never voided nor captured
+  // by anyone else: kFailedPrecondition "ap2-authorization-used". OK for any other.
+  Status GuardHold(const std::string& principal_id, const std::string& authorization_id);
 
   // The merchant side (specs/ap2.md §8).
   Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,

@@ -840,6 +840,9 @@ Result<Answer> Authorizer::Capture(const identity::Tenant& t, const Actor& actor
     Result<Hold*> live = LiveHoldLocked(*ps, t, actor, id, "capture");
     Authorization base;
     if (live.ok()) {
+      if (hold_guard_ && !actor.captures_settled_payment) {
+        MD_RETURN_IF_ERROR(hold_guard_(t.principal_id(), id, now));
+      }
       hold = *live;
       const Reservation& r = *hold->record.reservation;
       if (r.state != "reserved") {
@@ -924,8 +927,8 @@ Result<Answer> Authorizer::Void(const identity::Tenant& t, const Actor& actor,
     const int64_t now = NowLocked(*ps);
     ExpireLocked(*ps, now);
     MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "void"));
-    if (void_guard_ && !actor.releases_failed_payment) {
-      MD_RETURN_IF_ERROR(void_guard_(t.principal_id(), id, now));
+    if (hold_guard_ && !actor.releases_failed_payment) {
+      MD_RETURN_IF_ERROR(hold_guard_(t.principal_id(), id, now));
     }
     updated = hold->record;
     const bool was_pending = updated.reservation->state == "pending";
@@ -1018,7 +1021,7 @@ Status Authorizer::BindPayment(const identity::Tenant& t, const Actor& actor,
   return bound;
 }
 
-void Authorizer::set_void_guard(VoidGuard guard) { void_guard_ = std::move(guard); }
+void Authorizer::set_hold_guard(HoldGuard guard) { hold_guard_ = std::move(guard); }
 
 Status Authorizer::WithHeldUses(
     const std::string& principal, const std::vector<std::string>& mandate_ids,

@@ -110,13 +110,16 @@ class Authorizer {
   // reservation-state when nothing is held.
   Status BindPayment(const identity::Tenant& t, const Actor& actor, const std::string& id,
                      const std::function<Status()>& bind);
-  // Asked by Void, under the principal's lock, before a hold is released (unless the actor is
-  // the facilitator releasing a failed payment); an error refuses the void and is the answer.
-  // The x402 payer's refuses while a payment it signed can still settle (specs/x402.md §6.4).
-  // Set before serving.
-  using VoidGuard =
+  // Asked by Void and Capture, under the principal's lock, before a hold is released or
+  // captured, unless the actor is the settlement itself (releasing a failed payment, capturing
+  // a settled one); an error refuses the call and is the answer. The x402 payer's refuses while
+  // a payment it signed can still settle (specs/x402.md §6.4), the AP2 authority's once a
+  // closing spent the hold (specs/ap2.md §6): otherwise an agent could capture its own hold
+  // for less than the payment that then moves, and only that much would count. Set before
+  // serving.
+  using HoldGuard =
       std::function<Status(const std::string& principal, const std::string& id, int64_t now)>;
-  void set_void_guard(VoidGuard guard);
+  void set_hold_guard(HoldGuard guard);
   // Runs on the sweeper's thread after each round (the app retries pending x402 captures and
   // voids there). Set before StartSweeper.
   void set_after_sweep(std::function<void()> after) { after_sweep_ = std::move(after); }
@@ -225,7 +228,7 @@ class Authorizer {
   Clock& clock_;
   Random& random_;
   AuthorizerOptions options_;
-  VoidGuard void_guard_;  // set before serving, then only read
+  HoldGuard hold_guard_;  // set before serving, then only read
   std::function<void()> after_sweep_;  // set before the sweeper starts, then only read
   std::mutex test_hook_mu_;
   std::function<void()> before_decision_;  // guarded by test_hook_mu_

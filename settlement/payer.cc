@@ -102,7 +102,7 @@ Payer::Payer(policy::Authorizer& authorizer, mandates::MandateRegistry& mandates
       facilitator_(facilitator),
       clock_(clock) {}
 
-Status Payer::GuardVoid(const std::string& principal, const std::string& authorization_id,
+Status Payer::GuardHold(const std::string& principal, const std::string& authorization_id,
                         int64_t now) {
   MD_ASSIGN_OR_RETURN(std::optional<Binding> b,
                       facilitator_.FindBinding(NonceFor(principal, authorization_id)));

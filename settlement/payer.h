@@ -57,11 +57,11 @@ class Payer {
   Result<Choice> Choose(const identity::Tenant& t, const policy::Actor& actor,
                         const PayRequest& req);
 
-  // The authorizer's void guard (policy::Authorizer::set_void_guard): 409 payment-signed while
+  // The authorizer's hold guard (policy::Authorizer::set_hold_guard): 409 payment-signed while
   // a payment this payer signed for the authorization can still settle (before its
-  // validBefore), so its hold cannot be released under a payment that then moves money
-  // uncounted (specs/x402.md §6.4).
-  Status GuardVoid(const std::string& principal, const std::string& authorization_id, int64_t now);
+  // validBefore), so its hold is neither released nor captured (for less) by anyone but the
+  // settlement under a payment that then moves money uncounted (specs/x402.md §6.4).
+  Status GuardHold(const std::string& principal, const std::string& authorization_id, int64_t now);
 
   // Asks for the authorization (recording its answer under `claim`) and renders the pay answer.
   Result<policy::Answer> Pay(const identity::Tenant& t, const policy::Actor& actor,

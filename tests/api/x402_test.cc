@@ -606,8 +606,9 @@ TEST_F(X402ApiTest, UnsettledPaymentLapsesWithItsHoldAndCanNoLongerSettle) {
   EXPECT_EQ(BalanceOf("eip155:84532:" + Lower(address_[agent]), kSepoliaUsdcAsset), "100000");
 }
 
-// A hold under a payment the payer signed is not released while that payment can settle: a void
-// then would let the payment move money no counter holds. Past the payment's validBefore the
+// A hold under a payment the payer signed is neither released nor captured by the agent or an
+// admin while that payment can settle: a void (or a capture for less) then would let the
+// payment move money no counter holds. Past the payment's validBefore the
 // void goes through and the payment can no longer settle.
 TEST_F(X402ApiTest, SignedPaymentsHoldIsNotVoidedWhileThePaymentCanSettle) {
   Boot(1795000000);
@@ -632,6 +633,12 @@ TEST_F(X402ApiTest, SignedPaymentsHoldIsNotVoidedWhileThePaymentCanSettle) {
     const Reply refused = void_as(who, atz);
     EXPECT_EQ(refused.status, 409) << refused.body;
     EXPECT_EQ(StringField(refused.json, "type"), std::string(kProblem) + "payment-signed");
+    // Nor captured by them: a capture of 1 would count 1 for the 9000 the payment then moves.
+    const std::string capture = who == s ? "/v1/authorizations/" + atz + "/capture"
+                                         : base_ + "/authorizations/" + atz + "/capture";
+    const Reply small = Send("POST", capture, who, R"({"amount":"1"})", NextKey());
+    EXPECT_EQ(small.status, 409) << small.body;
+    EXPECT_EQ(StringField(small.json, "type"), std::string(kProblem) + "payment-signed");
   }
   EXPECT_EQ(spent(), "9000");
   // The merchant settles: the hold is captured, and the money is counted.
