@@ -515,7 +515,8 @@ std::optional<int64_t> RecurrencePeriod(std::string_view f) {
 }
 
 Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, const Usage& usage,
-                       int64_t now) {
+                       int64_t now, int format) {
+  const bool legacy = format < kOpenMandateFormat;
   // Pre-set claims reappear unchanged.
   json::Value closed_json = json::Value::Object();
   closed_json.Set("payee", closed.payee);
@@ -545,7 +546,7 @@ Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, con
   // what lets the agent reuse it).
   bool recurrent = false;
   for (const json::Value& c : ConstraintsOf(open)) recurrent |= StrOf(c, "type") == "payment.agent_recurrence";
-  if (!recurrent && usage.uses > 0) {
+  if (!recurrent && usage.uses > 0 && !legacy) {
     return Deny("the open mandate was closed already and allows no reuse "
                 "(no payment.agent_recurrence)",
                 "ap2-mandate-used");
@@ -569,8 +570,10 @@ Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, con
       // Major units in the credential (BudgetMaxToMajorUnits), read back exactly.
       const json::Value* max_v = c.Find("max");
       const std::optional<int> exponent = CurrencyExponent(closed.currency);
+      // A format-1 record was issued with `max` in minor units.
       const std::optional<int64_t> max_minor =
-          max_v != nullptr && max_v->is_number() && exponent
+          legacy ? NonNegInt(max_v)
+          : max_v != nullptr && max_v->is_number() && exponent
               ? MinorUnitsOf(max_v->number_text(), *exponent)
               : std::nullopt;
       if (!max_minor) {

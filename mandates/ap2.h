@@ -80,6 +80,10 @@ struct Usage {
   std::optional<int64_t> last_use_at;  // Unix seconds
 };
 
+// The format of open mandates issued now: budgets in major units, one closing unless
+// payment.agent_recurrence (specs/ap2.md §5.2). Records without a format are 1.
+inline constexpr int kOpenMandateFormat = 2;
+
 // Seconds between two uses for an agent_recurrence frequency (specs/ap2.md §5.3); 0 for
 // ON_DEMAND. Rolling periods: DAILY 1 d, WEEKLY 7 d, BIWEEKLY 14 d, MONTHLY 30 d, QUARTERLY 91 d,
 // ANNUALLY 365 d.
@@ -96,8 +100,11 @@ std::optional<int64_t> RecurrencePeriod(std::string_view frequency);
 // payment.reference is not checked here: it needs the open checkout mandate (CheckReference).
 // Pre-set claims must reappear unchanged, except `payee`, matched on its (non-empty) id as AP2's
 // SDK does. payment.budget's `max` is read in major units (BudgetMaxToMajorUnits).
+// `format` is the open mandate's record format (OpenMandate::format): 1, for mandates issued
+// before budgets were written in major units, reads `max` as an integer in minor units and lets
+// a mandate without agent_recurrence close more than once, as those mandates were issued to do.
 Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, const Usage& usage,
-                       int64_t now);
+                       int64_t now, int format = kOpenMandateFormat);
 // Every payment.reference of `open` (at least one) names `open_checkout_digest`; else
 // kPermissionDenied "ap2-reference-mismatch".
 Status CheckReference(const json::Value& open, std::string_view open_checkout_digest);

@@ -156,6 +156,23 @@ TEST(Ap2BudgetUnitsTest, IssuanceWritesMajorUnitsAndEvaluationReadsThemBack) {
   EXPECT_EQ(Reason(EvaluatePayment(odd, Closed(1), {}, kNow)), "ap2-bad-constraint");
 }
 
+// An open mandate stored before budgets were written in major units (a record without a
+// format: 1) keeps the meaning it was issued with: `max` in minor units, closable again.
+TEST(Ap2BudgetUnitsTest, MandatesIssuedBeforeMajorUnitsKeepTheirMeaning) {
+  const json::Value legacy = Open(
+      R"([{"type":"payment.reference","conditional_transaction_id":"abc"},
+          {"type":"payment.budget","currency":"USD","max":50000}])");
+  EXPECT_EQ(Reason(EvaluatePayment(legacy, Closed(50000), {}, kNow, 1)), "");
+  EXPECT_EQ(Reason(EvaluatePayment(legacy, Closed(50001), {}, kNow, 1)), "ap2-budget-exceeded");
+  EXPECT_EQ(Reason(EvaluatePayment(legacy, Closed(100), Usage{49900, 1, kNow - 1}, kNow, 1)), "");
+  EXPECT_EQ(Reason(EvaluatePayment(legacy, Closed(101), Usage{49900, 1, kNow - 1}, kNow, 1)),
+            "ap2-budget-exceeded");
+  // Read as format 2, the same integer would be 50,000 dollars.
+  EXPECT_EQ(Reason(EvaluatePayment(legacy, Closed(50001), {}, kNow)), "");
+  EXPECT_EQ(Reason(EvaluatePayment(legacy, Closed(100), Usage{49900, 1, kNow - 1}, kNow)),
+            "ap2-mandate-used");
+}
+
 TEST(Ap2InstrumentTest, ExtraMembersAreAllowedAndKept) {
   const char* x402 =
       R"([{"type":"payment.reference","conditional_transaction_id":"abc"},
