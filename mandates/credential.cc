@@ -207,6 +207,71 @@ std::string FormatRfc3339Utc(int64_t unix_seconds) {
   return out;
 }
 
+// An RFC 3339 date-time (§5.6): YYYY-MM-DDTHH:MM:SS, an optional fraction (kept to the
+// microsecond, further digits dropped), then Z or an offset +HH:MM / -HH:MM; "T" and "Z" may be
+// lower case, and second 60 (a leap second) counts as the next second. Unix microseconds, or
+// nullopt when `text` is not one.
+std::optional<int64_t> ParseRfc3339Micros(std::string_view text) {
+  size_t at = 0;
+  auto digits = [&](size_t n, int* out) {
+    if (at + n > text.size()) return false;
+    int v = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const char c = text[at + i];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    at += n;
+    *out = v;
+    return true;
+  };
+  auto literal = [&](char lower, char upper) {
+    if (at >= text.size() || (text[at] != lower && text[at] != upper)) return false;
+    ++at;
+    return true;
+  };
+  int year, month, day, hour, minute, second;
+  if (!digits(4, &year) || !literal('-', '-') || !digits(2, &month) || !literal('-', '-') ||
+      !digits(2, &day) || !literal('t', 'T') || !digits(2, &hour) || !literal(':', ':') ||
+      !digits(2, &minute) || !literal(':', ':') || !digits(2, &second)) {
+    return std::nullopt;
+  }
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  int64_t micros = 0;
+  if (at < text.size() && text[at] == '.') {
+    ++at;
+    size_t n = 0;
+    int64_t scale = 100000;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (scale > 0) micros += (text[at] - '0') * scale;
+      scale /= 10;
+      ++at;
+      ++n;
+    }
+    if (n == 0) return std::nullopt;
+  }
+  int64_t offset = 0;  // seconds east of UTC
+  if (!literal('z', 'Z')) {
+    if (at >= text.size() || (text[at] != '+' && text[at] != '-')) return std::nullopt;
+    const int64_t sign = text[at] == '+' ? 1 : -1;
+    ++at;
+    int oh, om;
+    if (!digits(2, &oh) || !literal(':', ':') || !digits(2, &om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset = sign * (oh * 3600 + om * 60);
+  }
+  if (at != text.size()) return std::nullopt;
+  const int64_t secs = DaysFromCivil(year, month, day) * 86400 + hour * 3600 +
+                       minute * 60 + second - offset;
+  return secs * 1000000 + micros;
+}
+
 Result<int64_t> ParseRfc3339Utc(std::string_view text) {
   // The input is not echoed: it may be long or cut a UTF-8 sequence.
   auto bad = []() {

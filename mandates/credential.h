@@ -28,6 +28,10 @@ std::string FormatRfc3339Utc(int64_t unix_seconds);
 // Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (no fraction, no offset, real calendar date, seconds
 // 00-59); kInvalidArgument "bad-validity" otherwise.
 Result<int64_t> ParseRfc3339Utc(std::string_view text);
+// Any RFC 3339 date-time (§5.6): an optional fraction (kept to the microsecond) and Z or an
+// offset, "T" and "Z" in either case; leap second 60 counts as the next second. Unix
+// microseconds, or nullopt when `text` is not one.
+std::optional<int64_t> ParseRfc3339Micros(std::string_view text);
 
 // The Token Status List reference a mandate carries (draft-ietf-oauth-status-list §6.2).
 struct StatusReference {

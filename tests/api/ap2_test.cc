@@ -1143,8 +1143,14 @@ TEST_F(Ap2PurchaseTest, CanceledExpiredOrAmbiguousCheckoutsAreRefused) {
   const std::string canceled = variant("order-c", [](json::Value& c) {
     c.Set("status", json::Value::String("canceled"));
   });
+  // RFC 3339 in the forms merchants send: an offset here, a fraction (JavaScript's
+  // toISOString) for the later one below.
+  auto with = [](std::string text, const std::string& zone) {
+    return text.substr(0, text.size() - 1) + zone;  // "...:SSZ" -> "...:SS<zone>"
+  };
   const std::string expired = variant("order-e", [&](json::Value& c) {
-    c.Set("expires_at", json::Value::String(mandates::FormatRfc3339Utc(clock_->NowUnixSeconds())));
+    c.Set("expires_at", json::Value::String(
+                            with(mandates::FormatRfc3339Utc(clock_->NowUnixSeconds()), "+00:00")));
   });
   const std::string two_totals = variant("order-t", [](json::Value& c) {
     c.Find("totals")->Append(J(R"({"type":"total","amount":1})"));
@@ -1166,7 +1172,8 @@ TEST_F(Ap2PurchaseTest, CanceledExpiredOrAmbiguousCheckoutsAreRefused) {
   }
   // A checkout that expires later verifies (once it is paid).
   const std::string later = variant("order-l", [&](json::Value& c) {
-    c.Set("expires_at", json::Value::String(mandates::FormatRfc3339Utc(clock_->NowUnixSeconds() + 600)));
+    c.Set("expires_at", json::Value::String(with(
+                            mandates::FormatRfc3339Utc(clock_->NowUnixSeconds() + 600), ".000Z")));
   });
   const std::string hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, later);
   ASSERT_EQ(Pay(open_payment, 1200, hash).status, 201);
