@@ -24,6 +24,7 @@
 #include <tuple>
 #include <utility>
 
+#include "api/handler_util.h"
 #include "api/problem.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -801,6 +802,8 @@ class HttpServer::Impl {
                               req.request_id);
       }
     }
+    // Routes without the guard (public ones, unknown paths) do not wipe a token sent anyway.
+    WipeAuthorization(req);
     hres.status = res.status;
     for (const auto& [k, v] : res.headers) {
       hres.set_header(k.c_str(), v);

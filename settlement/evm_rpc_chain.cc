@@ -259,11 +259,11 @@ Result<TokenDomain> EvmRpcChain::DomainOf(const Address& token) {
 }
 
 std::optional<Address> EvmRpcChain::facilitator_address() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!ready_) {
+  // Not mu_: Submit and Track hold it across node calls, and the public /x402/supported asks.
+  if (!address_published_.load(std::memory_order_acquire)) {
     return std::nullopt;
   }
-  return from_;
+  return published_from_;
 }
 
 Status EvmRpcChain::EnsureReadyLocked() {
@@ -291,6 +291,10 @@ Status EvmRpcChain::EnsureReadyLocked() {
   }
   next_nonce_ = std::max(pending, journaled);
   ready_ = true;
+  if (!address_published_.load(std::memory_order_relaxed)) {
+    published_from_ = from_;  // written once, before the flag that publishes it
+    address_published_.store(true, std::memory_order_release);
+  }
   return OkStatus();
 }
 

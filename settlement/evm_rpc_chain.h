@@ -4,6 +4,7 @@
 // stuck and re-broadcast when dropped.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -106,6 +107,10 @@ class EvmRpcChain final : public EvmChain {
   std::mutex mu_;
   bool ready_ = false;          // guarded by mu_
   Address from_{};              // guarded by mu_ (set once ready_)
+  // from_ as facilitator_address() reads it without mu_: written once under mu_, before
+  // address_published_ is set (release); read after seeing it set (acquire).
+  Address published_from_{};
+  std::atomic<bool> address_published_{false};
   uint64_t next_nonce_ = 0;     // guarded by mu_
 
   struct CachedDomain {

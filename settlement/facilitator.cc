@@ -447,9 +447,12 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
     Result<TokenDomain> domain = b->chain->DomainOf(in.requirements.asset);
     if (!domain.ok()) {
       v.is_valid = false;
-      const bool unreadable = domain.error().reason() == "bad-abi";
+      // A token without a readable name() or version() (an answer that is no string, or a
+      // call that reverts) cannot be checked, and asking again will not change that.
+      const bool unreadable = domain.error().reason() == "bad-abi" ||
+                              domain.error().reason() == "execution-reverted";
       v.invalid_reason = unreadable ? std::string(kReasonSimulationFailed) : kReasonChainUnavailable;
-      v.invalid_message = unreadable ? "the token's name() or version() is not a string: " +
+      v.invalid_message = unreadable ? "the token's name() or version() cannot be read: " +
                                            domain.error().message()
                                      : ShownToMerchant(domain.error());
       return v;
