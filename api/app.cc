@@ -185,15 +185,18 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
       log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
     }
   });
-  // A hold under a payment the payer signed is not voided while that payment can settle.
-  app->authorizer_->set_hold_guard([payer = app->payer_.get()](const std::string& principal,
-                                                              const std::string& id,
-                                                              int64_t now) {
-    return payer->GuardHold(principal, id, now);
-  });
   app->ap2_ = std::make_unique<mandates::ap2::Authority>(*app->store_, *app->keys_,
                                                          *app->directory_, *app->clock_,
                                                          *app->random_, app->service_did_);
+  // A hold under a payment the x402 payer signed is neither voided nor captured by anyone but
+  // its settlement while that payment can settle, and one a custodial AP2 closing spent is
+  // captured by that closing only (specs/x402.md §6.4, specs/ap2.md §6).
+  app->authorizer_->set_hold_guard([payer = app->payer_.get(), ap2 = app->ap2_.get()](
+                                       const std::string& principal, const std::string& id,
+                                       int64_t now) -> Status {
+    MD_RETURN_IF_ERROR(payer->GuardHold(principal, id, now));
+    return ap2->GuardHold(principal, id);
+  });
   app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
   app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
                                               *app->operator_auth_, *app->principals_,

@@ -65,13 +65,6 @@ void App::RegisterAp2Routes() {
   mandates::ap2::Authority& ap2 = *ap2_;
   policy::Authorizer& az = *authorizer_;
   policy::IdempotencyKeys& idem = *idempotency_;
-  // An authorization a custodial closing spent is captured, never voided (specs/ap2.md §6). The
-  // x402 payer's guard (installed with the Authorizer) still applies first.
-  az.set_hold_guard([payer = payer_.get(), &ap2](const std::string& principal,
-                                                 const std::string& id, int64_t now) -> Status {
-    MD_RETURN_IF_ERROR(payer->GuardHold(principal, id, now));
-    return ap2.GuardHold(principal, id);
-  });
 
   router_.Add("POST", "/v1/principals/{principal}/ap2/mandates", g.Guard(Permission::kIssueMandates, [&ap2](Request& req, const Access& a) {
     if (a.caller.role == identity::Role::kAgent) {
@@ -155,9 +148,9 @@ void App::RegisterAp2Routes() {
   // first) for exactly this payee, amount and currency. The hold is taken out of reach of any
   // void, capture or lapse (Authorizer::BindPayment) while the service signs and records the
   // closing (which moves a ledger payment's money); once the closing is recorded the hold is
-  // captured, and a void or another capture of it is refused (the hold guard installed above). A refused closing
-  // leaves the hold reserved; a closing that was recorded but whose capture failed is answered
-  // 500, never 201.
+  // captured, and a void or another capture of it is refused (the hold guard App::Start
+  // installs). A refused closing leaves the hold reserved; a closing that was recorded but whose
+  // capture failed is answered 500, never 201.
   router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2, &az, &idem](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
     std::string mandate, authorization, aud, nonce;
@@ -207,7 +200,7 @@ void App::RegisterAp2Routes() {
       AnnotateRequestLog("ap2_closed", rec->id);
       // The closing is recorded (and paid): the spend is captured. Its lease may have ended
       // meanwhile (the payment is made, so it is charged late, as a settled payment's is); no
-      // one else may capture or void it now (the hold guard above). The sweeper writing down a
+      // one else may capture or void it now (the hold guard). The sweeper writing down a
       // lapse at that moment answers reservation-busy for a moment: asked again.
       actor.captures_settled_payment = true;
       Result<policy::Answer> captured =
