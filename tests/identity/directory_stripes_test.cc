@@ -20,6 +20,29 @@
 namespace mandated::identity {
 namespace {
 
+// The identity families on a real RocksDB store in `dir`.
+std::unique_ptr<store::KvStore> OpenStore(const testing::TempDir& dir) {
+  store::RocksStoreOptions o;
+  o.path = dir.Sub("db");
+  o.column_families = {kTenantsFamily, kIdentityIndexFamily, signer::kKeysFamily, "audit"};
+  return std::move(*store::OpenRocksStore(o));
+}
+
+// A key store and a directory over `kv`.
+struct Identity {
+  Identity(store::KvStore& kv, Clock& clock)
+      : keys(std::move(*signer::KeyStore::Open(kv, SecretBytes(ByteSpan(Bytes(32, 7))), clock,
+                                               SystemRandom::Get()))),
+        directory(kv, *keys, clock, SystemRandom::Get(), Options()) {}
+  static DirectoryOptions Options() {
+    DirectoryOptions opts;
+    opts.service_did = "did:web:mandated.test";
+    return opts;
+  }
+  std::unique_ptr<signer::KeyStore> keys;
+  Directory directory;
+};
+
 TEST(DirectoryStripesTest, OnePrincipalsWriteInFlightDoesNotHoldAnothersSession) {
   const std::string a = "prn_a";
   std::string b;
@@ -31,16 +54,10 @@ TEST(DirectoryStripesTest, OnePrincipalsWriteInFlightDoesNotHoldAnothersSession)
   }
   testing::TempDir dir;
   testing::FakeClock clock;
-  store::RocksStoreOptions o;
-  o.path = dir.Sub("db");
-  o.column_families = {kTenantsFamily, kIdentityIndexFamily, signer::kKeysFamily, "audit"};
-  std::unique_ptr<store::KvStore> rocks = std::move(*store::OpenRocksStore(o));
+  std::unique_ptr<store::KvStore> rocks = OpenStore(dir);
   testing::GatedStore kv(*rocks);
-  std::unique_ptr<signer::KeyStore> keys = std::move(
-      *signer::KeyStore::Open(kv, SecretBytes(ByteSpan(Bytes(32, 7))), clock, SystemRandom::Get()));
-  DirectoryOptions opts;
-  opts.service_did = "did:web:mandated.test";
-  Directory directory(kv, *keys, clock, SystemRandom::Get(), opts);
+  Identity id(kv, clock);
+  Directory& directory = id.directory;
   const Tenant ta(kv, a), tb(kv, b);
   auto agent_of = [&](const Tenant& t) {
     CreateAgentRequest req;
@@ -84,15 +101,9 @@ TEST(DirectoryStripesTest, OnePrincipalsWriteInFlightDoesNotHoldAnothersSession)
 TEST(DirectoryStripesTest, ADidIsRegisteredByOnePrincipalOnly) {
   testing::TempDir dir;
   testing::FakeClock clock;
-  store::RocksStoreOptions o;
-  o.path = dir.Sub("db");
-  o.column_families = {kTenantsFamily, kIdentityIndexFamily, signer::kKeysFamily, "audit"};
-  std::unique_ptr<store::KvStore> kv = std::move(*store::OpenRocksStore(o));
-  std::unique_ptr<signer::KeyStore> keys = std::move(*signer::KeyStore::Open(
-      *kv, SecretBytes(ByteSpan(Bytes(32, 7))), clock, SystemRandom::Get()));
-  DirectoryOptions opts;
-  opts.service_did = "did:web:mandated.test";
-  Directory directory(*kv, *keys, clock, SystemRandom::Get(), opts);
+  std::unique_ptr<store::KvStore> kv = OpenStore(dir);
+  Identity id(*kv, clock);
+  Directory& directory = id.directory;
   // An Ed25519 did:key (the did:key specification's example).
   const std::string did = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
   std::vector<std::future<Result<Agent>>> made;
