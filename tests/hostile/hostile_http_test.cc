@@ -708,8 +708,10 @@ struct AttackResult {
 // kProbes legitimate requests, one every 50 ms (20 s), each after the one before was answered;
 // counts the connections open to the attacked port and to the service's (`service_port`) before
 // each. slowhttptest opens its connections once and does not replace those the server drops
-// (nginx drops each 10 s after its first byte), so a new wave of 1,000 starts every 5 s, the way
-// a real attacker reconnects.
+// (nginx drops each 10 s after its first byte), so a new wave of 1,000 starts every 4 s of wall
+// clock, the way a real attacker reconnects. The waves follow the clock, not the probe count:
+// on a loaded machine the probes fall behind their 50 ms schedule, and waves tied to them came
+// too late to keep 950 connections open.
 AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, int service_port,
                               const std::string& dir) {
   AttackResult res;
@@ -727,9 +729,13 @@ AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, int ser
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto start = Clock::now();
+  auto next_wave = start + std::chrono::seconds(3);  // 2 s or more before the first wave can go
   for (int i = 0; i < kProbes; ++i) {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(50 * i));
-    if (i % 100 == 80) wave();  // every 5 s, starting 1 s before the first wave can go
+    if (Clock::now() >= next_wave) {
+      wave();
+      next_wave += std::chrono::seconds(4);
+    }
     const int attack = Established(port, true);
     res.max_attack_connections = std::max(res.max_attack_connections, attack);
     res.max_service_connections =
