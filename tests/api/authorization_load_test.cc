@@ -38,12 +38,14 @@
 #include "signer/did.h"
 #include "signer/signature.h"
 #include "tests/support/http_json.h"
+#include "tests/support/sanitizers.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_support.h"
 
 namespace mandated {
 namespace {
 
+using testing::kLoadDivisor;
 using testing::ResponseJson;
 using testing::ServerProcess;
 using testing::StringField;
@@ -180,6 +182,18 @@ struct Plan {
   uint64_t principal_month = 0;
   std::vector<AgentPlan> agents;
   int sessions_per_agent = 0;
+
+  // For a run with 1/d of the requests: every ceiling binds at the same share of the run.
+  void DivideLimitsBy(int d) {
+    const auto u = static_cast<uint64_t>(d);
+    principal_month /= u;
+    for (AgentPlan& a : agents) {
+      for (uint64_t* limit :
+           {&a.root_day, &a.root_lifetime, &a.child_day, &a.child_lifetime, &a.agent_month}) {
+        *limit /= u;
+      }
+    }
+  }
 };
 
 struct World {
@@ -398,7 +412,7 @@ TEST_F(AuthorizationLoadTest, ConcurrentDecisionsNeverOverspendAndFillEveryBindi
   std::cout << "[ seed     ] MANDATED_TEST_SEED=" << seed << std::endl;
   SCOPED_TRACE("MANDATED_TEST_SEED=" + std::to_string(seed));
   constexpr int kThreads = 64;
-  constexpr int kRequests = 10000;
+  constexpr int kRequests = 10000 / kLoadDivisor;  // and the limits below in proportion
 
   // Each agent offers about 1.2M cents over ~2,500 requests, half under its root, half under the
   // child. Children's day windows fill first (~10% into the run), then agent 2's own monthly
@@ -414,6 +428,7 @@ TEST_F(AuthorizationLoadTest, ConcurrentDecisionsNeverOverspendAndFillEveryBindi
       {1000000, 1000000, 60000, 150000, 150000},
       {1000000, 1000000, 60000, 150000, 0},
   };
+  plan.DivideLimitsBy(kLoadDivisor);
   StartServer();
   ASSERT_NO_FATAL_FAILURE(SetUpWorld(plan));
   ASSERT_EQ(static_cast<int>(w_.sessions.size()), kThreads);
@@ -664,7 +679,7 @@ TEST_F(AuthorizationLoadTest, KilledServerKeepsEveryAnswerAndNeverOverspends) {
   std::cout << "[ seed     ] MANDATED_TEST_SEED=" << seed << std::endl;
   SCOPED_TRACE("MANDATED_TEST_SEED=" + std::to_string(seed));
   constexpr int kThreads = 32;
-  constexpr int kRequests = 3000;
+  constexpr int kRequests = 3000 / kLoadDivisor;  // and the limits below in proportion
 
   // About 0.36M cents offered per agent; voids give some of it back.
   Plan plan;
@@ -676,6 +691,7 @@ TEST_F(AuthorizationLoadTest, KilledServerKeepsEveryAnswerAndNeverOverspends) {
       {300000, 300000, 20000, 45000, 45000},
       {300000, 300000, 20000, 45000, 0},
   };
+  plan.DivideLimitsBy(kLoadDivisor);
   StartServer();
   ASSERT_NO_FATAL_FAILURE(SetUpWorld(plan));
   ASSERT_EQ(static_cast<int>(w_.sessions.size()), kThreads);

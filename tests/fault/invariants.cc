@@ -18,6 +18,7 @@
 #include "base/json.h"
 #include "settlement/ledger.h"
 #include "store/rocks_store.h"
+#include "tests/support/sanitizers.h"
 
 namespace mandated::fault {
 namespace {
@@ -93,11 +94,10 @@ int FaultRounds(int default_rounds) {
   if (const char* s = std::getenv("MANDATED_FAULT_ROUNDS"); s != nullptr && std::atoi(s) > 0) {
     return std::atoi(s);
   }
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return std::max(10, default_rounds / 4);
-#else
+  if constexpr (testing::kUnderSanitizer) {
+    return std::max(10, default_rounds / testing::kLoadDivisor);
+  }
   return default_rounds;
-#endif
 }
 
 int FaultDurationSeconds() {
