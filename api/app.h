@@ -2,6 +2,7 @@
 // and runs the HTTP server. main.cc and the tests both start the service through it.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -94,6 +95,17 @@ class App {
   void RegisterLedgerRoutes();  // routes_ledger.cc
   void RegisterUsageRoutes();   // routes_usage.cc
   void RegisterAp2Routes();     // routes_ap2.cc
+  // Captures the hold a custodial AP2 closing spent (specs/ap2.md §6 step 3), late when its
+  // lease ended (the money moved), asked again for a moment while the sweeper holds it, and
+  // clears the closing's pending mark; OK when it was captured already. `actor`: who the
+  // capture's record names (the closing's agent; the service when retried). routes_ap2.cc.
+  Status CaptureClosedPayment(const identity::Tenant& t, const std::string& authorization_id,
+                              policy::Actor actor);
+  // The same for every pending mark of every principal: what a crash or a storage error
+  // between a closing's write and its capture left. Run at start before the sweeper (which
+  // would otherwise write the hold down as lapsed, uncounted), and after a sweep once a capture
+  // failed in this process. Returns how many it found.
+  Result<size_t> CaptureClosedPayments();
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();
@@ -123,6 +135,7 @@ class App {
   std::unique_ptr<HttpServer> http_;
   int port_ = 0;
   std::optional<SecretBytes> generated_token_;
+  std::atomic<bool> ap2_capture_retry_{false};  // a closing's capture failed: try after a sweep
 };
 
 }  // namespace mandated::api

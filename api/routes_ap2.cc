@@ -27,6 +27,61 @@ Status RequireAgent(const Access& a) {
 
 }  // namespace
 
+Status App::CaptureClosedPayment(const identity::Tenant& t, const std::string& authorization_id,
+                                 policy::Actor actor) {
+  MD_ASSIGN_OR_RETURN(policy::Authorization held, authorizer_->Get(t, authorization_id));
+  // No one else may capture or void it now (the hold guard); its lease may have ended (the
+  // payment is made, so it is charged late, as a settled payment's is). The sweeper writing
+  // down a lapse at that moment answers reservation-busy for a moment: asked again.
+  actor.captures_settled_payment = true;
+  Result<policy::Answer> captured =
+      authorizer_->Capture(t, actor, authorization_id, held.purchase.amount, nullptr);
+  for (int attempt = 0; attempt < 100 && !captured.ok() &&
+                        captured.error().reason() == "reservation-busy";
+       ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    captured = authorizer_->Capture(t, actor, authorization_id, held.purchase.amount, nullptr);
+  }
+  if (!captured.ok()) {
+    Result<policy::Authorization> now = authorizer_->Get(t, authorization_id);
+    if (!now.ok() || !now->reservation || now->reservation->state != "captured") {
+      return captured.error();
+    }
+  }
+  return ap2_->CaptureDone(t, authorization_id);
+}
+
+Result<size_t> App::CaptureClosedPayments() {
+  constexpr size_t kPage = 500;
+  size_t found = 0;
+  Status first_error;
+  std::string after;
+  for (;;) {
+    MD_ASSIGN_OR_RETURN(std::vector<identity::Principal> page, principals_->List(after, kPage));
+    for (const identity::Principal& p : page) {
+      const identity::Tenant t(*store_, p.id);
+      MD_ASSIGN_OR_RETURN(std::vector<mandates::ap2::Authority::PendingCapture> pending,
+                          ap2_->PendingCaptures(t));
+      for (const mandates::ap2::Authority::PendingCapture& c : pending) {
+        ++found;
+        policy::Actor service;
+        service.id = "ap2-closing";  // the closing's agent is not here: the service captures it
+        Status s = CaptureClosedPayment(t, c.authorization_id, std::move(service));
+        if (s.ok()) {
+          log::Info("ap2 closing captured late", {{"authorization", c.authorization_id},
+                                                  {"closed", c.closing_id}});
+        } else if (first_error.ok()) {
+          first_error = s;
+        }
+      }
+    }
+    if (page.size() < kPage) break;
+    after = page.back().id;
+  }
+  if (!first_error.ok()) return first_error;
+  return found;
+}
+
 void App::RegisterAp2Routes() {
   // Ledger payments of accepted closed mandates (specs/ap2.md §6.2): principal -> merchant:<payee
   // id>, in the batch of the closed record, under a transfer id derived from it (used once).
@@ -151,7 +206,7 @@ void App::RegisterAp2Routes() {
   // captured, and a void or another capture of it is refused (the hold guard App::Start
   // installs). A refused closing leaves the hold reserved; a closing that was recorded but whose
   // capture failed is answered 500, never 201.
-  router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [&ap2, &az, &idem](Request& req, const Access& a) {
+  router_.Add("POST", "/v1/ap2/close", g.Guard(Permission::kAuthorize, [this, &ap2, &az, &idem](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
     std::string mandate, authorization, aud, nonce;
     json::Value closed;
@@ -198,30 +253,17 @@ void App::RegisterAp2Routes() {
       });
       if (!bound.ok()) return bound;
       AnnotateRequestLog("ap2_closed", rec->id);
-      // The closing is recorded (and paid): the spend is captured. Its lease may have ended
-      // meanwhile (the payment is made, so it is charged late, as a settled payment's is); no
-      // one else may capture or void it now (the hold guard). The sweeper writing down a
-      // lapse at that moment answers reservation-busy for a moment: asked again.
-      actor.captures_settled_payment = true;
-      Result<policy::Answer> captured =
-          az.Capture(*a.tenant, actor, held.id, held.purchase.amount, nullptr);
-      for (int attempt = 0; attempt < 100 && !captured.ok() &&
-                            captured.error().reason() == "reservation-busy";
-           ++attempt) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        captured = az.Capture(*a.tenant, actor, held.id, held.purchase.amount, nullptr);
-      }
-      if (!captured.ok()) {
-        Result<policy::Authorization> now = az.Get(*a.tenant, held.id);
-        if (!now.ok() || !now->reservation || now->reservation->state != "captured") {
-          log::Error("ap2 closing recorded but its capture failed",
-                     {{"request_id", req.request_id}, {"authorization", held.id},
-                      {"closed", rec->id}, {"error", captured.error().ToString()}});
-          return InternalError("closing " + rec->id + " was recorded but authorization " +
-                                   held.id + " could not be captured: " +
-                                   captured.error().ToString(),
-                               "ap2-capture-failed");
-        }
+      // The closing is recorded (and paid), with its pending mark: the spend is captured now,
+      // or after the next sweep (or start) when this fails.
+      if (Status captured = CaptureClosedPayment(*a.tenant, held.id, actor); !captured.ok()) {
+        ap2_capture_retry_ = true;
+        log::Error("ap2 closing recorded but its capture failed; retried after the next sweep",
+                   {{"request_id", req.request_id}, {"authorization", held.id},
+                    {"closed", rec->id}, {"error", captured.ToString()}});
+        return InternalError("closing " + rec->id + " was recorded but authorization " +
+                                 held.id + " could not be captured yet (it is retried): " +
+                                 captured.ToString(),
+                             "ap2-capture-failed");
       }
       json::Value out = mandates::ap2::ClosedRecordToJson(*rec);
       out.Set("authorization", json::Value::String(held.id));

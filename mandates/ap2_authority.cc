@@ -20,6 +20,7 @@ constexpr char kUsageKind[] = "ap2-usage";
 constexpr char kClosedKind[] = "ap2-closed";     // "<open id>/<transaction digest>"
 constexpr char kClosedByTx[] = "ap2-closed-tx";  // "<transaction_id digest>" -> closed id
 constexpr char kClosedByAtz[] = "ap2-closed-atz";  // "<authorization id>" -> the closing's id
+constexpr char kCapturePending[] = "ap2-capture";  // the same, until its capture is written
 constexpr char kChallengeKind[] = "ap2-challenge";
 constexpr char kNonceKind[] = "ap2-nonce";       // digest of aud "\n" nonce: used nonces
 constexpr char kX402Kind[] = "ap2-x402";         // "0x<keccak256(chain)>" -> closed record
@@ -500,7 +501,10 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   const std::string rec_json = json::Write(ClosedRecordToJson(rec));
   t.Put(batch, kClosedKind, closed_key, rec_json);
   t.Put(batch, kClosedByTx, Digest(closed.transaction_id), rec_json);
-  if (!authorization_id.empty()) t.Put(batch, kClosedByAtz, authorization_id, rec.id);
+  if (!authorization_id.empty()) {
+    t.Put(batch, kClosedByAtz, authorization_id, rec.id);
+    t.Put(batch, kCapturePending, authorization_id, rec.id);
+  }
   t.Put(batch, kUsageKind, open.id, UsageToJson(usage));
   t.Put(batch, kNonceKind, nonce_key, std::to_string(now));
   if (!rec.x402_nonce.empty()) {
@@ -605,6 +609,22 @@ Status Authority::GuardHold(const std::string& principal_id, const std::string& 
                                    "ap2-authorization-used");
   }
   return OkStatus();
+}
+
+Result<std::vector<Authority::PendingCapture>> Authority::PendingCaptures(
+    const identity::Tenant& t) {
+  std::vector<PendingCapture> out;
+  MD_RETURN_IF_ERROR(t.ScanIds(kCapturePending, "", [&out](std::string_view id, std::string_view v) {
+    out.push_back(PendingCapture{std::string(id), std::string(v)});
+    return true;
+  }));
+  return out;
+}
+
+Status Authority::CaptureDone(const identity::Tenant& t, const std::string& authorization_id) {
+  store::WriteBatch batch;
+  t.Delete(batch, kCapturePending, authorization_id);
+  return kv_.Write(batch);
 }
 
 Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,

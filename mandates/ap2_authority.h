@@ -172,6 +172,17 @@ class Authority {
   // by anyone else: kFailedPrecondition "ap2-authorization-used". OK for any other.
   Status GuardHold(const std::string& principal_id, const std::string& authorization_id);
 
+  // Custodial closings whose authorization's capture is not written yet (specs/ap2.md §6 step
+  // 3): `ap2-capture/<authorization id>` -> the closing's id, put in the closing's own batch and
+  // removed by CaptureDone once the hold is captured. What a crash or a storage error between
+  // the closing's write and its capture left behind; the service captures them at start.
+  struct PendingCapture {
+    std::string authorization_id;
+    std::string closing_id;
+  };
+  Result<std::vector<PendingCapture>> PendingCaptures(const identity::Tenant& t);
+  Status CaptureDone(const identity::Tenant& t, const std::string& authorization_id);
+
   // The merchant side (specs/ap2.md §8).
   Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,
                                               const MerchantVerifyRequest& req);

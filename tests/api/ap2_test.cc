@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 #include "base/bytes.h"
 #include "base/json.h"
 #include "base/random.h"
+#include "identity/tenant.h"
 #include "mandates/credential.h"
 #include "mandates/sd_jwt.h"
 #include "settlement/x402_wire.h"
@@ -30,6 +32,7 @@
 #include "signer/recoverable.h"
 #include "signer/signature.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/forwarding_store.h"
 #include "tests/support/http_json.h"
 #include "tests/support/in_process_service.h"
 #include "tests/support/test_support.h"
@@ -953,6 +956,109 @@ TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
   EXPECT_EQ(ProblemType(CloseWith(open, paid, Claims(1200, "b-5", "dev.mandated.ledger"), "n-b5")),
             "ap2-authorization-not-reserved");
   EXPECT_EQ(Balance(), "3800");
+}
+
+// Fails, while armed, every write that captures an authorization (its batch stages
+// `authorization.captured`): what a storage error, or a crash, between a custodial closing's
+// write and its capture leaves. Owns the store it wraps.
+struct OwnedStore {
+  std::unique_ptr<store::KvStore> inner;
+};
+class CaptureFailingStore : private OwnedStore, public testing::ForwardingStore {
+ public:
+  explicit CaptureFailingStore(std::unique_ptr<store::KvStore> s)
+      : OwnedStore{std::move(s)}, ForwardingStore(*inner) {}
+  Status Write(const store::WriteBatch& batch, store::Durability d) override {
+    if (armed.load()) {
+      for (const store::WriteBatch::Op& op : batch.ops()) {
+        if (op.value.find("authorization.captured") != std::string::npos) {
+          ++refused;
+          return UnavailableError("injected: the capture's write failed", "storage-io");
+        }
+      }
+    }
+    return ForwardingStore::Write(batch, d);
+  }
+  std::atomic<bool> armed{true};
+  std::atomic<int> refused{0};
+};
+
+// specs/ap2.md §6 step 3: a closing recorded and paid whose capture was not written is
+// captured by the service: after the next sweep while it runs, and at the next start before
+// the sweeper could write its hold down as lapsed (its lease ended while the service was
+// down). Until then its hold is out of reach (no void) and counted as held.
+TEST_F(Ap2CustodialTest, AClosingWhoseCaptureWasNotWrittenIsCapturedLater) {
+  CaptureFailingStore* failing = nullptr;
+  auto restart = [&](bool fail_captures) {
+    service_.Stop();
+    failing = nullptr;
+    api::App::StoreWrapper wrap;
+    if (fail_captures) {
+      wrap = [&failing](std::unique_ptr<store::KvStore> s) -> std::unique_ptr<store::KvStore> {
+        auto f = std::make_unique<CaptureFailingStore>(std::move(s));
+        failing = f.get();
+        return f;
+      };
+    }
+    service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                   [](api::ServerConfig& c) { c.public_host = "mandated.test"; }, wrap);
+    ASSERT_NE(service_.app(), nullptr);
+  };
+  auto reservation = [&](const std::string& atz) {
+    const json::Value a = Call("GET", base_ + "/authorizations/" + atz, admin_, "", 200);
+    const json::Value* r = a.Find("reservation");
+    return r != nullptr ? StringField(*r, "state") + " " + StringField(*r, "captured") : "";
+  };
+  Deposit(5000);
+  const std::string open = OpenFor(R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"})");
+  ASSERT_NO_FATAL_FAILURE(restart(true));
+  ASSERT_NE(failing, nullptr);
+
+  // While the service runs: answered 500 (never 201), paid, the hold held and not voidable.
+  const std::string first = Authorize(1200);
+  Reply r = CloseWith(open, first, Claims(1200, "c-1", "dev.mandated.ledger"), "n-c1");
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_EQ(ProblemType(r), "ap2-capture-failed");
+  EXPECT_GE(failing->refused.load(), 1);
+  EXPECT_EQ(Balance(), "3800");
+  EXPECT_EQ(reservation(first), "reserved 0");
+  Reply v = testing::Send(service_.client(), "POST", "/v1/authorizations/" + first + "/void",
+                          cust_token_, "", "void-c1");
+  EXPECT_EQ(v.status, 409) << v.body;
+  EXPECT_EQ(ProblemType(v), "ap2-authorization-used");
+  // Once writes succeed again, the sweeper's next round (every 2 s) captures it.
+  failing->armed = false;
+  for (int i = 0; i < 300 && reservation(first) != "captured 1200"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(reservation(first), "captured 1200");
+
+  // A crash between the two writes: the capture never written, the service gone with the
+  // closing pending, and the hold's lease ends before it is back.
+  const std::string second = Authorize(900);
+  failing->armed = true;
+  r = CloseWith(open, second, Claims(900, "c-2", "dev.mandated.ledger"), "n-c2");
+  EXPECT_EQ(ProblemType(r), "ap2-capture-failed") << r.body;
+  EXPECT_EQ(Balance(), "2900");
+  const json::Value held = Call("GET", base_ + "/authorizations/" + second, admin_, "", 200);
+  const json::Value* lease = held.Find("reservation") != nullptr
+                                 ? held.Find("reservation")->Find("expires_at")
+                                 : nullptr;
+  ASSERT_NE(lease, nullptr) << json::Write(held);
+  service_.Stop();
+  clock_->AdvanceSeconds(*lease->as_int64() + 60 - clock_->NowUnixSeconds());
+  ASSERT_NO_FATAL_FAILURE(restart(false));
+  // Captured at start (late: the money moved), not written down as lapsed; nothing pending.
+  EXPECT_EQ(reservation(second), "captured 900");
+  EXPECT_EQ(reservation(first), "captured 1200");
+  EXPECT_EQ(Balance(), "2900");
+  const identity::Tenant t(service_.app()->store_for_testing(), base_.substr(base_.rfind('/') + 1));
+  int pending = 0;
+  ASSERT_TRUE(t.ScanIds("ap2-capture", "", [&pending](std::string_view, std::string_view) {
+                 ++pending;
+                 return true;
+               }).ok());
+  EXPECT_EQ(pending, 0);
 }
 
 // Finding B under concurrency: the agent voiding its hold while its closing runs. Whatever the

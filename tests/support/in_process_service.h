@@ -24,11 +24,13 @@ class InProcessService {
   // Starts serving on 127.0.0.1 (any free port) with `data_dir`, rate limits high enough that
   // no test meets them (they have their own tests), and `clock` (null: the system clock).
   // `tweak`, if set, changes the configuration last (e.g. a fixed public_host, so the service
-  // DID survives a restart on a new port). Fails the current test (and leaves app() null) if
-  // the service does not start.
+  // DID survives a restart on a new port). `wrap_store`, if set, wraps the opened store (a
+  // test injecting storage faults; what it wraps must outlive Stop()). Fails the current test
+  // (and leaves app() null) if the service does not start.
   void Start(const std::string& data_dir, const std::string& operator_token,
              Clock* clock = nullptr,
-             const std::function<void(api::ServerConfig&)>& tweak = nullptr) {
+             const std::function<void(api::ServerConfig&)>& tweak = nullptr,
+             const api::App::StoreWrapper& wrap_store = nullptr) {
     api::ServerConfig config;
     config.data_dir = data_dir;
     config.listen_host = "127.0.0.1";
@@ -42,7 +44,7 @@ class InProcessService {
     }
     api::App::Secrets secrets;
     secrets.bootstrap_token = SecretBytes(AsBytes(std::string_view(operator_token)));
-    Result<std::unique_ptr<api::App>> app = api::App::Start(config, std::move(secrets), clock);
+    Result<std::unique_ptr<api::App>> app = api::App::Start(config, std::move(secrets), clock, wrap_store);
     ASSERT_TRUE(app.ok()) << app.error().ToString();
     app_ = std::move(*app);
     server_ = std::thread([this] { run_status_ = app_->Run(); });
