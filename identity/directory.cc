@@ -3,6 +3,7 @@
 #include "identity/directory.h"
 
 #include <algorithm>
+#include <charconv>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -713,6 +714,11 @@ Result<WithToken<Session>> Directory::OpenSessionWithAssertion(const OpenSession
     return UnauthenticatedError("session assertion: jti " + claims.jti + " was already used",
                                 "assertion-replayed");
   }
+  // Expiry again, now that the replay record was read under the lock: a record the pruner
+  // deleted (long after this exp) lets no assertion through that verified before the deletion.
+  if (clock_.NowUnixSeconds() >= claims.exp + options_.clock_skew_s) {
+    return UnauthenticatedError("session assertion: expired (exp)", "assertion-expired");
+  }
   MD_ASSIGN_OR_RETURN(Agent a, GetAgent(t, owner->substr(slash + 1)));
   if (a.state != "active") {
     return UnauthenticatedError("agent " + a.id + " is " + a.state, "agent-" + a.state);
@@ -797,6 +803,47 @@ Result<SessionPrunePass> Directory::PruneSessions(const std::string& after, size
     }
     if (chunk.size() < want) {
       cursor.clear();  // the end of the sessions
+      break;
+    }
+  }
+  pass.next_after = std::move(cursor);
+  return pass;
+}
+
+Result<JtiPrunePass> Directory::PruneAssertionJtis(const std::string& after, size_t limit) {
+  JtiPrunePass pass;
+  const std::string prefix = IndexKey("jti", "");
+  std::string end = prefix;
+  end.back() = '0';  // '0' follows '/': [prefix, end) is exactly the jti/ keys
+  const int64_t cutoff = clock_.NowUnixSeconds() - options_.clock_skew_s - kJtiRetentionS;
+  std::string cursor = after;
+  while (pass.examined < limit) {
+    const size_t want = std::min(kSessionPruneChunk, limit - pass.examined);
+    std::string start = prefix + cursor;
+    if (!cursor.empty()) start.push_back('\0');  // after the cursor, exclusive
+    store::WriteBatch batch;
+    size_t seen = 0;
+    MD_RETURN_IF_ERROR(kv_.ScanRange(kIdentityIndexFamily, start, end,
+                                     [&](std::string_view key, std::string_view value) {
+                                       ++seen;
+                                       cursor = std::string(key.substr(prefix.size()));
+                                       int64_t exp = 0;
+                                       const auto [ptr, ec] = std::from_chars(
+                                           value.data(), value.data() + value.size(), exp);
+                                       if (ec != std::errc() || ptr != value.data() + value.size()) {
+                                         ++pass.unreadable;
+                                       } else if (exp < cutoff) {
+                                         batch.Delete(kIdentityIndexFamily, key);
+                                       }
+                                       return seen < want;
+                                     }));
+    pass.examined += seen;
+    if (!batch.empty()) {
+      MD_RETURN_IF_ERROR(kv_.Write(batch));
+      pass.pruned += batch.size();
+    }
+    if (seen < want) {
+      cursor.clear();  // the end of the records
       break;
     }
   }

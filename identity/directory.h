@@ -48,6 +48,15 @@ struct SessionPrunePass {
   std::string next_after;
 };
 
+// What one PruneAssertionJtis pass did.
+struct JtiPrunePass {
+  size_t examined = 0;    // replay records looked at (at most the pass's limit)
+  size_t pruned = 0;      // deleted: their assertion expired long enough ago
+  size_t unreadable = 0;  // values that are not a time: left in place
+  // Where the next pass resumes; empty when this pass reached the last record.
+  std::string next_after;
+};
+
 // A record together with the bearer token that was created for it. The token is shown once and
 // never stored (only the SHA-256 of its secret part is).
 template <typename T>
@@ -130,6 +139,16 @@ class Directory {
   // Errors: the store's (what was written before stays written).
   Result<SessionPrunePass> PruneSessions(const std::string& after, size_t limit);
   static constexpr size_t kSessionPruneChunk = 128;
+
+  // Replay records of session assertions (identity-index jti/<agent DID>/<jti> -> the
+  // assertion's exp; specs/access.md §Session retention): looks at up to `limit` of them after
+  // `after` (from the first when empty) and deletes each whose assertion expired more than
+  // options().clock_skew_s + kJtiRetentionS ago. Such an assertion is refused as expired
+  // whatever its record says: the opening checks exp again under the principal's lock, after
+  // the replay check, so a record deleted meanwhile lets nothing through. One batch per chunk
+  // of at most kSessionPruneChunk records. Errors: the store's.
+  Result<JtiPrunePass> PruneAssertionJtis(const std::string& after, size_t limit);
+  static constexpr int64_t kJtiRetentionS = 3600;
 
  private:
   Result<SecretBytes> NewSecret(const std::string& id, Bytes* secret_sha256);

@@ -1,4 +1,5 @@
-// The session retention task: bounded prune passes on a background thread.
+// The session retention task: bounded prune passes (sessions, assertion replay records) on a
+// background thread.
 #include "identity/session_pruner.h"
 
 #include "base/log.h"
@@ -18,7 +19,24 @@ Result<SessionPrunePass> SessionPruner::PassOnce() {
   return pass;
 }
 
+Result<JtiPrunePass> SessionPruner::JtiPassOnce() {
+  MD_ASSIGN_OR_RETURN(JtiPrunePass pass,
+                      directory_.PruneAssertionJtis(jti_after_, options_.sessions_per_pass));
+  jti_after_ = pass.next_after;
+  return pass;
+}
+
 Result<bool> SessionPruner::Pass() {
+  MD_ASSIGN_OR_RETURN(JtiPrunePass jtis, JtiPassOnce());
+  if (jtis.pruned > 0) {
+    log::Info("assertion replay records pruned",
+              {{"pruned", static_cast<uint64_t>(jtis.pruned)},
+               {"examined", static_cast<uint64_t>(jtis.examined)}});
+  }
+  if (jtis.unreadable > 0) {
+    log::Warn("assertion replay records do not decode; left in place",
+              {{"unreadable", static_cast<uint64_t>(jtis.unreadable)}});
+  }
   MD_ASSIGN_OR_RETURN(SessionPrunePass pass, PassOnce());
   if (pass.pruned > 0) {
     log::Info("sessions pruned", {{"pruned", static_cast<uint64_t>(pass.pruned)},
@@ -28,7 +46,8 @@ Result<bool> SessionPruner::Pass() {
     log::Warn("session records do not decode; left in place",
               {{"unreadable", static_cast<uint64_t>(pass.unreadable)}});
   }
-  return !pass.next_after.empty();  // empty: every session looked at, rest before the next round
+  // Both empty: every session and record looked at, rest before the next round.
+  return !pass.next_after.empty() || !jtis.next_after.empty();
 }
 
 }  // namespace mandated::identity

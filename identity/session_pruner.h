@@ -1,5 +1,6 @@
-// SessionPruner: the background task that deletes ended sessions after their retention, a
-// bounded Directory::PruneSessions pass at a time (specs/access.md §Session retention).
+// SessionPruner: the background task that deletes ended sessions after their retention, and the
+// replay records of long-expired session assertions, a bounded Directory::PruneSessions and
+// PruneAssertionJtis pass at a time (specs/access.md §Session retention).
 #pragma once
 
 #include <cstddef>
@@ -35,6 +36,9 @@ class SessionPruner {
   // One pass of at most sessions_per_pass sessions, resuming where the previous pass stopped.
   // Errors: Directory::PruneSessions's (the next pass retries from the same place).
   Result<SessionPrunePass> PassOnce();
+  // The same over the session assertions' replay records (Directory::PruneAssertionJtis), at
+  // most sessions_per_pass of them; the background task runs both passes each time.
+  Result<JtiPrunePass> JtiPassOnce();
 
  private:
   // The task's pass: PassOnce, logged; whether the scan has more sessions to look at.
@@ -42,7 +46,8 @@ class SessionPruner {
 
   Directory& directory_;
   const SessionPrunerOptions options_;
-  std::string after_;  // where the next pass resumes; only PassOnce touches it
+  std::string after_;      // where the next pass resumes; only PassOnce touches it
+  std::string jti_after_;  // the same for JtiPassOnce
   PeriodicTask task_;  // last: stopped (destroyed) before the members its passes use
 };
 

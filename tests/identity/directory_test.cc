@@ -112,6 +112,72 @@ TEST_F(DirectoryTest, ReplayedJtiIsRefused) {
   EXPECT_EQ(Reason(again.error()), "assertion-replayed");
 }
 
+// specs/access.md §Session retention: an assertion's replay record is deleted only once the
+// assertion expired more than the clock skew plus an hour ago; the assertion itself is still
+// refused (as expired), and a record that is not a time is left in place.
+TEST_F(DirectoryTest, ReplayRecordsArePrunedOnlyLongAfterTheirAssertionExpired) {
+  const int64_t t0 = clock_.NowUnixSeconds();
+  const std::string a = Assertion(agent_key_, agent_did_, "jti-prune-00000001");  // exp t0+120
+  ASSERT_TRUE(dir_store_->OpenSessionWithAssertion(Request(a)).ok());
+  clock_.AdvanceSeconds(600);
+  const std::string b = Assertion(agent_key_, agent_did_, "jti-prune-00000002");  // exp t0+720
+  ASSERT_TRUE(dir_store_->OpenSessionWithAssertion(Request(b)).ok());
+  ASSERT_TRUE(kv_->Write([] {
+                   store::WriteBatch w;
+                   w.Put(kIdentityIndexFamily, "jti/did:key:zBroken/jti-unreadable-0001", "soon");
+                   return w;
+                 }()).ok());
+  auto has = [&](const std::string& jti) {
+    Result<std::optional<std::string>> v =
+        kv_->Get(kIdentityIndexFamily, "jti/" + agent_did_ + "/" + jti);
+    return v.ok() && v->has_value();
+  };
+  auto prune = [&](const std::string& after = "", size_t limit = 1000) {
+    Result<JtiPrunePass> p = dir_store_->PruneAssertionJtis(after, limit);
+    EXPECT_TRUE(p.ok()) << p.error().ToString();
+    return p.ok() ? *p : JtiPrunePass{};
+  };
+
+  JtiPrunePass p = prune();
+  EXPECT_EQ(p.examined, 3u);
+  EXPECT_EQ(p.pruned, 0u);
+  EXPECT_EQ(p.unreadable, 1u);
+  EXPECT_EQ(p.next_after, "");
+  // At exp + skew + retention the record stays; a second later it goes.
+  const int64_t skew_and_retention = 60 + Directory::kJtiRetentionS;
+  clock_.AdvanceSeconds(t0 + 120 + skew_and_retention - clock_.NowUnixSeconds());
+  EXPECT_EQ(prune().pruned, 0u);
+  EXPECT_TRUE(has("jti-prune-00000001"));
+  clock_.AdvanceSeconds(1);
+  p = prune();
+  EXPECT_EQ(p.pruned, 1u);
+  EXPECT_FALSE(has("jti-prune-00000001"));
+  EXPECT_TRUE(has("jti-prune-00000002"));
+  // The assertion whose record went is refused all the same: it expired.
+  Result<WithToken<Session>> again = dir_store_->OpenSessionWithAssertion(Request(a));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(Reason(again.error()), "assertion-expired");
+  // Bounded passes resume where they stopped; the unreadable record is never deleted.
+  clock_.AdvanceSeconds(600);
+  p = prune("", 1);  // did:key:z6Mk... sorts before did:key:zBroken
+  EXPECT_EQ(p.examined, 1u);
+  EXPECT_EQ(p.pruned, 1u);
+  EXPECT_EQ(p.next_after, agent_did_ + "/jti-prune-00000002");
+  EXPECT_FALSE(has("jti-prune-00000002"));
+  p = prune(p.next_after, 1);
+  EXPECT_EQ(p.examined, 1u);
+  EXPECT_EQ(p.pruned, 0u);
+  EXPECT_EQ(p.unreadable, 1u);
+  EXPECT_EQ(p.next_after, "did:key:zBroken/jti-unreadable-0001");
+  p = prune(p.next_after, 1);
+  EXPECT_EQ(p.examined, 0u);
+  EXPECT_EQ(p.next_after, "");
+  Result<std::optional<std::string>> broken =
+      kv_->Get(kIdentityIndexFamily, "jti/did:key:zBroken/jti-unreadable-0001");
+  ASSERT_TRUE(broken.ok());
+  EXPECT_EQ(broken->value_or(""), "soon");
+}
+
 TEST_F(DirectoryTest, ExpiredNotYetValidAndOverlongAssertionsAreRefused) {
   struct Case {
     int64_t iat_offset;
