@@ -180,16 +180,15 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   });
   // Captures and voids that failed (a hold busy at that moment, a storage error) are tried
   // again after the next sweep, not only at the next start.
-  app->authorizer_->set_after_sweep([app = app.get()] {
-    if (Result<size_t> pending = app->facilitator_->RetryFailedCaptures(); !pending.ok()) {
+  app->authorizer_->set_after_sweep([f = app->facilitator_.get()] {
+    if (Result<size_t> pending = f->RetryFailedCaptures(); !pending.ok()) {
       log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
     }
-    if (app->ap2_capture_retry_.exchange(false)) {
-      if (Result<size_t> pending = app->CaptureClosedPayments(); !pending.ok()) {
-        app->ap2_capture_retry_ = true;
-        log::Warn("ap2 captures left pending", {{"error", pending.error().ToString()}});
-      }
-    }
+  });
+  // A paid AP2 closing whose capture failed is captured before the sweep could write its hold
+  // down as lapsed (specs/ap2.md §6).
+  app->authorizer_->set_before_sweep([app = app.get()] {
+    if (app->ap2_capture_retry_.exchange(false)) app->CaptureClosedPayments();
   });
   app->ap2_ = std::make_unique<mandates::ap2::Authority>(*app->store_, *app->keys_,
                                                          *app->directory_, *app->clock_,
@@ -222,10 +221,7 @@ Status App::Run() {
                           {"workers", config_.worker_threads}});
   // Before the sweeper: a spent hold whose lease ended while the service was down is captured
   // late, not written down as lapsed.
-  if (Result<size_t> pending = CaptureClosedPayments(); !pending.ok()) {
-    ap2_capture_retry_ = true;
-    log::Warn("ap2 captures left pending", {{"error", pending.error().ToString()}});
-  }
+  CaptureClosedPayments();
   authorizer_->StartSweeper();
   session_pruner_->Start();
   idempotency_pruner_->Start();

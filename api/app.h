@@ -96,16 +96,18 @@ class App {
   void RegisterUsageRoutes();   // routes_usage.cc
   void RegisterAp2Routes();     // routes_ap2.cc
   // Captures the hold a custodial AP2 closing spent (specs/ap2.md §6 step 3), late when its
-  // lease ended (the money moved), asked again for a moment while the sweeper holds it, and
-  // clears the closing's pending mark; OK when it was captured already. `actor`: who the
-  // capture's record names (the closing's agent; the service when retried). routes_ap2.cc.
+  // lease ended (the money moved), asked again for a moment while the sweeper holds it; OK
+  // when it was captured already. kFailedPrecondition "ap2-capture-lost" when it can never be
+  // (no such authorization, or its hold was released). `actor`: who the capture's record
+  // names (the closing's agent; the service when retried). routes_ap2.cc.
   Status CaptureClosedPayment(const identity::Tenant& t, const std::string& authorization_id,
                               policy::Actor actor);
-  // The same for every pending mark of every principal: what a crash or a storage error
-  // between a closing's write and its capture left. Run at start before the sweeper (which
-  // would otherwise write the hold down as lapsed, uncounted), and after a sweep once a capture
-  // failed in this process. Returns how many it found.
-  Result<size_t> CaptureClosedPayments();
+  // Captures every hold still marked pending (ap2-capture/) of every principal, clearing each
+  // mark once captured: what a crash or a storage error between a closing's write and its
+  // capture left. One that can never be captured is logged as an error and its mark moved to
+  // ap2-capture-lost/. Run at start before the sweeper, and before a sweep once a capture
+  // failed in this process (sets ap2_capture_retry_ again while any stays pending).
+  void CaptureClosedPayments();
 
   ServerConfig config_;
   Clock* clock_ = &SystemClock::Get();

@@ -29,57 +29,84 @@ Status RequireAgent(const Access& a) {
 
 Status App::CaptureClosedPayment(const identity::Tenant& t, const std::string& authorization_id,
                                  policy::Actor actor) {
-  MD_ASSIGN_OR_RETURN(policy::Authorization held, authorizer_->Get(t, authorization_id));
+  Result<policy::Authorization> held = authorizer_->Get(t, authorization_id);
+  if (!held.ok()) {
+    if (held.error().code() != StatusCode::kNotFound) return held.error();
+    return FailedPreconditionError("authorization " + authorization_id + " does not exist",
+                                   "ap2-capture-lost");
+  }
   // No one else may capture or void it now (the hold guard); its lease may have ended (the
   // payment is made, so it is charged late, as a settled payment's is). The sweeper writing
   // down a lapse at that moment answers reservation-busy for a moment: asked again.
   actor.captures_settled_payment = true;
   Result<policy::Answer> captured =
-      authorizer_->Capture(t, actor, authorization_id, held.purchase.amount, nullptr);
+      authorizer_->Capture(t, actor, authorization_id, held->purchase.amount, nullptr);
   for (int attempt = 0; attempt < 100 && !captured.ok() &&
                         captured.error().reason() == "reservation-busy";
        ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    captured = authorizer_->Capture(t, actor, authorization_id, held.purchase.amount, nullptr);
+    captured = authorizer_->Capture(t, actor, authorization_id, held->purchase.amount, nullptr);
   }
-  if (!captured.ok()) {
-    Result<policy::Authorization> now = authorizer_->Get(t, authorization_id);
-    if (!now.ok() || !now->reservation || now->reservation->state != "captured") {
-      return captured.error();
-    }
+  if (captured.ok()) return OkStatus();
+  Result<policy::Authorization> now = authorizer_->Get(t, authorization_id);
+  if (!now.ok()) return captured.error();
+  if (now->reservation && now->reservation->state == "captured") return OkStatus();
+  if (!now->reservation || now->reservation->state == "voided") {
+    return FailedPreconditionError("the hold of authorization " + authorization_id +
+                                       " was released before its capture",
+                                   "ap2-capture-lost");
   }
-  return ap2_->CaptureDone(t, authorization_id);
+  return captured.error();
 }
 
-Result<size_t> App::CaptureClosedPayments() {
+void App::CaptureClosedPayments() {
   constexpr size_t kPage = 500;
-  size_t found = 0;
-  Status first_error;
+  bool retry = false;
   std::string after;
   for (;;) {
-    MD_ASSIGN_OR_RETURN(std::vector<identity::Principal> page, principals_->List(after, kPage));
-    for (const identity::Principal& p : page) {
+    Result<std::vector<identity::Principal>> page = principals_->List(after, kPage);
+    if (!page.ok()) {
+      log::Warn("ap2 captures left pending", {{"error", page.error().ToString()}});
+      retry = true;
+      break;
+    }
+    for (const identity::Principal& p : *page) {
       const identity::Tenant t(*store_, p.id);
-      MD_ASSIGN_OR_RETURN(std::vector<mandates::ap2::Authority::PendingCapture> pending,
-                          ap2_->PendingCaptures(t));
-      for (const mandates::ap2::Authority::PendingCapture& c : pending) {
-        ++found;
+      Result<std::vector<mandates::ap2::Authority::PendingCapture>> pending =
+          ap2_->PendingCaptures(t);
+      if (!pending.ok()) {
+        log::Warn("ap2 captures left pending",
+                  {{"principal", p.id}, {"error", pending.error().ToString()}});
+        retry = true;
+        continue;
+      }
+      for (const mandates::ap2::Authority::PendingCapture& c : *pending) {
         policy::Actor service;
         service.id = "ap2-closing";  // the closing's agent is not here: the service captures it
         Status s = CaptureClosedPayment(t, c.authorization_id, std::move(service));
         if (s.ok()) {
           log::Info("ap2 closing captured late", {{"authorization", c.authorization_id},
                                                   {"closed", c.closing_id}});
-        } else if (first_error.ok()) {
-          first_error = s;
+          if (Status done = ap2_->CaptureDone(t, c.authorization_id); !done.ok()) retry = true;
+        } else if (s.reason() == "ap2-capture-lost") {
+          // Its money moved and no hold counts it: say so loudly, once, and keep the evidence.
+          log::Error("ap2 closing paid but its hold can never be captured",
+                     {{"principal", p.id}, {"authorization", c.authorization_id},
+                      {"closed", c.closing_id}, {"error", s.ToString()}});
+          if (Status moved = ap2_->CaptureLost(t, c.authorization_id, c.closing_id); !moved.ok()) {
+            retry = true;
+          }
+        } else {
+          log::Warn("ap2 capture left pending", {{"authorization", c.authorization_id},
+                                                 {"error", s.ToString()}});
+          retry = true;
         }
       }
     }
-    if (page.size() < kPage) break;
-    after = page.back().id;
+    if (page->size() < kPage) break;
+    after = page->back().id;
   }
-  if (!first_error.ok()) return first_error;
-  return found;
+  if (retry) ap2_capture_retry_ = true;
 }
 
 void App::RegisterAp2Routes() {
@@ -254,16 +281,22 @@ void App::RegisterAp2Routes() {
       if (!bound.ok()) return bound;
       AnnotateRequestLog("ap2_closed", rec->id);
       // The closing is recorded (and paid), with its pending mark: the spend is captured now,
-      // or after the next sweep (or start) when this fails.
+      // or before the next sweep (or at start) when this fails.
       if (Status captured = CaptureClosedPayment(*a.tenant, held.id, actor); !captured.ok()) {
         ap2_capture_retry_ = true;
-        log::Error("ap2 closing recorded but its capture failed; retried after the next sweep",
+        log::Error("ap2 closing recorded but its capture failed; retried before the next sweep",
                    {{"request_id", req.request_id}, {"authorization", held.id},
                     {"closed", rec->id}, {"error", captured.ToString()}});
         return InternalError("closing " + rec->id + " was recorded but authorization " +
                                  held.id + " could not be captured yet (it is retried): " +
                                  captured.ToString(),
                              "ap2-capture-failed");
+      }
+      // Captured: a mark left behind only makes the retry find it captured and clear it.
+      if (Status done = ap2.CaptureDone(*a.tenant, held.id); !done.ok()) {
+        ap2_capture_retry_ = true;
+        log::Warn("ap2 capture mark not cleared; cleared by the retry",
+                  {{"request_id", req.request_id}, {"error", done.ToString()}});
       }
       json::Value out = mandates::ap2::ClosedRecordToJson(*rec);
       out.Set("authorization", json::Value::String(held.id));

@@ -27,27 +27,48 @@ Result<JtiPrunePass> SessionPruner::JtiPassOnce() {
 }
 
 Result<bool> SessionPruner::Pass() {
-  MD_ASSIGN_OR_RETURN(JtiPrunePass jtis, JtiPassOnce());
-  if (jtis.pruned > 0) {
-    log::Info("assertion replay records pruned",
-              {{"pruned", static_cast<uint64_t>(jtis.pruned)},
-               {"examined", static_cast<uint64_t>(jtis.examined)}});
+  // The two scans are independent: each runs until it reaches its end, then waits for the
+  // next round (both done: the task idles); an error in one does not stop the other.
+  Status first_error;
+  if (!jtis_done_) {
+    Result<JtiPrunePass> jtis = JtiPassOnce();
+    if (!jtis.ok()) {
+      first_error = jtis.error();
+    } else {
+      jtis_done_ = jtis->next_after.empty();
+      if (jtis->pruned > 0) {
+        log::Info("assertion replay records pruned",
+                  {{"pruned", static_cast<uint64_t>(jtis->pruned)},
+                   {"examined", static_cast<uint64_t>(jtis->examined)}});
+      }
+      if (jtis->unreadable > 0) {
+        log::Warn("assertion replay records do not decode; left in place",
+                  {{"unreadable", static_cast<uint64_t>(jtis->unreadable)}});
+      }
+    }
   }
-  if (jtis.unreadable > 0) {
-    log::Warn("assertion replay records do not decode; left in place",
-              {{"unreadable", static_cast<uint64_t>(jtis.unreadable)}});
+  if (!sessions_done_) {
+    Result<SessionPrunePass> pass = PassOnce();
+    if (!pass.ok()) {
+      if (first_error.ok()) first_error = pass.error();
+    } else {
+      sessions_done_ = pass->next_after.empty();
+      if (pass->pruned > 0) {
+        log::Info("sessions pruned", {{"pruned", static_cast<uint64_t>(pass->pruned)},
+                                      {"examined", static_cast<uint64_t>(pass->examined)}});
+      }
+      if (pass->unreadable > 0) {
+        log::Warn("session records do not decode; left in place",
+                  {{"unreadable", static_cast<uint64_t>(pass->unreadable)}});
+      }
+    }
   }
-  MD_ASSIGN_OR_RETURN(SessionPrunePass pass, PassOnce());
-  if (pass.pruned > 0) {
-    log::Info("sessions pruned", {{"pruned", static_cast<uint64_t>(pass.pruned)},
-                                  {"examined", static_cast<uint64_t>(pass.examined)}});
+  if (!first_error.ok()) return first_error;
+  if (sessions_done_ && jtis_done_) {
+    sessions_done_ = jtis_done_ = false;  // the next round starts both from the first
+    return false;
   }
-  if (pass.unreadable > 0) {
-    log::Warn("session records do not decode; left in place",
-              {{"unreadable", static_cast<uint64_t>(pass.unreadable)}});
-  }
-  // Both empty: every session and record looked at, rest before the next round.
-  return !pass.next_after.empty() || !jtis.next_after.empty();
+  return true;
 }
 
 }  // namespace mandated::identity

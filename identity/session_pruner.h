@@ -48,6 +48,9 @@ class SessionPruner {
   const SessionPrunerOptions options_;
   std::string after_;      // where the next pass resumes; only PassOnce touches it
   std::string jti_after_;  // the same for JtiPassOnce
+  // Whether this round's scan reached its end; only Pass touches them.
+  bool sessions_done_ = false;
+  bool jtis_done_ = false;
   PeriodicTask task_;  // last: stopped (destroyed) before the members its passes use
 };
 

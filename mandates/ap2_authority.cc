@@ -21,6 +21,7 @@ constexpr char kClosedKind[] = "ap2-closed";     // "<open id>/<transaction dige
 constexpr char kClosedByTx[] = "ap2-closed-tx";  // "<transaction_id digest>" -> closed id
 constexpr char kClosedByAtz[] = "ap2-closed-atz";  // "<authorization id>" -> the closing's id
 constexpr char kCapturePending[] = "ap2-capture";  // the same, until its capture is written
+constexpr char kCaptureLost[] = "ap2-capture-lost";  // the same, when it never can be
 constexpr char kChallengeKind[] = "ap2-challenge";
 constexpr char kNonceKind[] = "ap2-nonce";       // digest of aud "\n" nonce: used nonces
 constexpr char kX402Kind[] = "ap2-x402";         // "0x<keccak256(chain)>" -> closed record
@@ -623,6 +624,14 @@ Result<std::vector<Authority::PendingCapture>> Authority::PendingCaptures(
 
 Status Authority::CaptureDone(const identity::Tenant& t, const std::string& authorization_id) {
   store::WriteBatch batch;
+  t.Delete(batch, kCapturePending, authorization_id);
+  return kv_.Write(batch);
+}
+
+Status Authority::CaptureLost(const identity::Tenant& t, const std::string& authorization_id,
+                              const std::string& closing_id) {
+  store::WriteBatch batch;
+  t.Put(batch, kCaptureLost, authorization_id, closing_id);
   t.Delete(batch, kCapturePending, authorization_id);
   return kv_.Write(batch);
 }

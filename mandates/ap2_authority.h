@@ -182,6 +182,10 @@ class Authority {
   };
   Result<std::vector<PendingCapture>> PendingCaptures(const identity::Tenant& t);
   Status CaptureDone(const identity::Tenant& t, const std::string& authorization_id);
+  // A pending mark whose hold can never be captured (released by other means, or gone): moved
+  // to `ap2-capture-lost/<authorization id>` (the closing's id), for the operator to settle.
+  Status CaptureLost(const identity::Tenant& t, const std::string& authorization_id,
+                     const std::string& closing_id);
 
   // The merchant side (specs/ap2.md §8).
   Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,

@@ -136,6 +136,7 @@ void Authorizer::SweeperLoop() {
     if (sweeper_stop_) break;
     lock.unlock();
     if (!all_loaded) all_loaded = LoadSomePrincipals(&loaded_up_to, &load_failures);
+    if (before_sweep_) before_sweep_();
     Result<size_t> n = SweepOnce();
     if (!n.ok()) {
       log::Warn("lease sweep failed", {{"error", n.error().ToString()}});

@@ -123,6 +123,10 @@ class Authorizer {
   // Runs on the sweeper's thread after each round (the app retries pending x402 captures and
   // voids there). Set before StartSweeper.
   void set_after_sweep(std::function<void()> after) { after_sweep_ = std::move(after); }
+  // Runs on the sweeper's thread before each round writes down ended leases (the app captures
+  // the holds of paid AP2 closings there first, late rather than lapsed). Set before
+  // StartSweeper.
+  void set_before_sweep(std::function<void()> before) { before_sweep_ = std::move(before); }
   // Tests only: runs in Authorize after the chain was read and verified, before the principal's
   // lock (where a concurrent revocation would land).
   void set_before_decision_for_testing(std::function<void()> f) {
@@ -229,7 +233,8 @@ class Authorizer {
   Random& random_;
   AuthorizerOptions options_;
   HoldGuard hold_guard_;  // set before serving, then only read
-  std::function<void()> after_sweep_;  // set before the sweeper starts, then only read
+  std::function<void()> after_sweep_;   // set before the sweeper starts, then only read
+  std::function<void()> before_sweep_;  // the same
   std::mutex test_hook_mu_;
   std::function<void()> before_decision_;  // guarded by test_hook_mu_
   std::atomic<bool> has_before_decision_{false};  // skips the mutex when no hook is set

@@ -958,9 +958,10 @@ TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
   EXPECT_EQ(Balance(), "3800");
 }
 
-// Fails, while armed, every write that captures an authorization (its batch stages
-// `authorization.captured`): what a storage error, or a crash, between a custodial closing's
-// write and its capture leaves. Owns the store it wraps.
+// Fails, while armed, every write holding the text `authorization.captured`: the capture's
+// write (which stages that event), and the audit sequencer's batches that sequence one (left
+// staged until it is disarmed). What a storage error, or a crash, between a custodial
+// closing's write and its capture leaves. Owns the store it wraps.
 struct OwnedStore {
   std::unique_ptr<store::KvStore> inner;
 };

@@ -724,17 +724,20 @@ AttackResult SlowHeaderAttack(const std::string& slowhttptest, int port, int ser
                           out));
   };
   wave();
+  // The first wave's connections open within about a second of its launch and nginx drops
+  // each 10 s after it opened: the second wave goes 6 s after the first, the next ones 4 s
+  // after the one before, so the next is open before the last is dropped.
+  auto next_wave = Clock::now() + std::chrono::seconds(6);
   const auto ramp_until = Clock::now() + std::chrono::seconds(15);
   while (Clock::now() < ramp_until && Established(port, true) < 950) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto start = Clock::now();
-  auto next_wave = start + std::chrono::seconds(3);  // 2 s or more before the first wave can go
   for (int i = 0; i < kProbes; ++i) {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(50 * i));
     if (Clock::now() >= next_wave) {
       wave();
-      next_wave += std::chrono::seconds(4);
+      next_wave = Clock::now() + std::chrono::seconds(4);  // never two at once after a stall
     }
     const int attack = Established(port, true);
     res.max_attack_connections = std::max(res.max_attack_connections, attack);
