@@ -51,7 +51,8 @@ Status App::CaptureClosedPayment(const identity::Tenant& t, const std::string& a
   Result<policy::Authorization> now = authorizer_->Get(t, authorization_id);
   if (!now.ok()) return captured.error();
   if (now->reservation && now->reservation->state == "captured") return OkStatus();
-  if (!now->reservation || now->reservation->state == "voided") {
+  if (!now->reservation || now->reservation->state == "voided" ||
+      now->reservation->state == "released") {
     return FailedPreconditionError("the hold of authorization " + authorization_id +
                                        " was released before its capture",
                                    "ap2-capture-lost");

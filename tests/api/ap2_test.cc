@@ -1062,6 +1062,38 @@ TEST_F(Ap2CustodialTest, AClosingWhoseCaptureWasNotWrittenIsCapturedLater) {
   EXPECT_EQ(pending, 0);
 }
 
+// specs/ap2.md §6: a pending capture mark whose hold can never be captured (no such
+// authorization, or its hold was released) is set aside at start, not retried for ever.
+TEST_F(Ap2CustodialTest, APendingCaptureThatCanNeverBeTakenIsSetAsideAtStart) {
+  const std::string voided = Authorize(300);
+  testing::Call(service_.client(), "POST", "/v1/authorizations/" + voided + "/void", cust_token_,
+                "", 200, "void-lost");
+  const std::string principal = base_.substr(base_.rfind('/') + 1);
+  {
+    const identity::Tenant t(service_.app()->store_for_testing(), principal);
+    store::WriteBatch marks;
+    t.Put(marks, "ap2-capture", "atz_nosuchauthorization00000", "ap2c_gone");
+    t.Put(marks, "ap2-capture", voided, "ap2c_released");
+    ASSERT_TRUE(service_.app()->store_for_testing().Write(marks).ok());
+  }
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                 [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+  ASSERT_NE(service_.app(), nullptr);
+  // Answered only once the service serves, after its pass over the pending marks.
+  EXPECT_EQ(ReservationState(voided), "voided");
+  const identity::Tenant t(service_.app()->store_for_testing(), principal);
+  auto read = [&t](const std::string& kind, const std::string& id) {
+    Result<std::optional<std::string>> v = t.Get(kind, id);
+    EXPECT_TRUE(v.ok());
+    return v.ok() && v->has_value() ? **v : std::string("(none)");
+  };
+  EXPECT_EQ(read("ap2-capture", "atz_nosuchauthorization00000"), "(none)");
+  EXPECT_EQ(read("ap2-capture", voided), "(none)");
+  EXPECT_EQ(read("ap2-capture-lost", "atz_nosuchauthorization00000"), "ap2c_gone");
+  EXPECT_EQ(read("ap2-capture-lost", voided), "ap2c_released");
+}
+
 // Finding B under concurrency: the agent voiding its hold while its closing runs. Whatever the
 // interleaving, a closing is answered 201 only with its hold captured, and money moves exactly
 // for the closings answered 201; a void that wins leaves nothing paid.
