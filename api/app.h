@@ -137,7 +137,7 @@ class App {
   std::unique_ptr<HttpServer> http_;
   int port_ = 0;
   std::optional<SecretBytes> generated_token_;
-  std::atomic<bool> ap2_capture_retry_{false};  // a closing's capture failed: try after a sweep
+  std::atomic<bool> ap2_capture_retry_{false};  // a closing's capture failed: try before a sweep
 };
 
 }  // namespace mandated::api

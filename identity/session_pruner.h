@@ -37,7 +37,8 @@ class SessionPruner {
   // Errors: Directory::PruneSessions's (the next pass retries from the same place).
   Result<SessionPrunePass> PassOnce();
   // The same over the session assertions' replay records (Directory::PruneAssertionJtis), at
-  // most sessions_per_pass of them; the background task runs both passes each time.
+  // most sessions_per_pass of them. The background task runs each scan until it reaches its
+  // end, then idles until both have.
   Result<JtiPrunePass> JtiPassOnce();
 
  private:

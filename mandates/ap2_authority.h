@@ -175,7 +175,8 @@ class Authority {
   // Custodial closings whose authorization's capture is not written yet (specs/ap2.md §6 step
   // 3): `ap2-capture/<authorization id>` -> the closing's id, put in the closing's own batch and
   // removed by CaptureDone once the hold is captured. What a crash or a storage error between
-  // the closing's write and its capture left behind; the service captures them at start.
+  // the closing's write and its capture left behind; the service captures them at start and,
+  // once a capture failed, before each lease sweep.
   struct PendingCapture {
     std::string authorization_id;
     std::string closing_id;
