@@ -2,6 +2,7 @@
 #include "audit/bundle.h"
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -167,19 +168,6 @@ Result<Hash> HashFromHex(std::string_view hex) {
   return HashFromBytes(*b);
 }
 
-// The lines of `text` (without their "\n"); a missing final newline is tolerated.
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 // Opens `note` with `verifier` and parses its checkpoint body.
 Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& verifier) {
   Result<std::string> body = OpenNote(note, verifier);
@@ -189,28 +177,59 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& ver
 
 }  // namespace
 
-BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& options) {
+// What a verification holds between lines: the header's facts, and for a complete prefix the
+// frontier of the tree so far (a few dozen hashes), never the events themselves.
+struct BundleVerifier::State {
+  BundleVerifyOptions options;
   BundleReport report;
-  uint64_t dropped = 0;  // findings past kMaxFindings
-  auto find = [&report, &dropped](std::string code, std::string detail) {
+  uint64_t dropped = 0;    // findings past kMaxFindings
+  bool stopped = false;    // the header failed: nothing more is checked
+  bool header_seen = false;
+  uint64_t line_no = 0;    // lines seen, the header included
+  std::string pending;     // a line not yet ended by "\n"
+
+  json::Value proofs;      // a trail's, from the header
+  std::unordered_map<std::string_view, const json::Value*> proof_of;  // into `proofs`
+  std::optional<BundleQuery> query;
+  std::optional<NoteVerifier> verifier;
+  Checkpoint cp;
+  std::vector<Result<Checkpoint>> earlier;  // options.earlier_checkpoints, opened
+  std::set<uint64_t> wanted;                // sizes whose recomputed root is needed
+  std::map<uint64_t, Hash> roots_at;        // size -> recomputed root, for sizes wanted
+  Frontier frontier;                        // complete prefix: the leaves so far
+  std::vector<LineFacts> facts;             // a trail: what its query is checked against
+  std::optional<uint64_t> previous;
+
+  void Find(std::string code, std::string detail) {
     if (report.findings.size() < kMaxFindings) {
       report.findings.push_back(BundleFinding{std::move(code), std::move(detail)});
     } else {
       ++dropped;
     }
-  };
-
-  const std::vector<std::string_view> lines = Lines(bundle);
-  if (lines.empty()) {
-    find("bundle-malformed", "the bundle is empty");
-    return report;
   }
+  void Stop(std::string code, std::string detail) {
+    Find(std::move(code), std::move(detail));
+    stopped = true;
+  }
+  void Header(std::string_view line);
+  void Event(std::string_view line);
+  void Line(std::string_view line) {
+    if (stopped) return;
+    ++line_no;
+    if (!header_seen) {
+      header_seen = true;
+      Header(line);
+    } else {
+      Event(line);
+    }
+  }
+};
 
-  // 1. The header.
-  Result<json::Value> header = json::Parse(lines[0]);
+// 1. The header.
+void BundleVerifier::State::Header(std::string_view line) {
+  Result<json::Value> header = json::Parse(line);
   if (!header.ok() || !header->is_object()) {
-    find("bundle-malformed", "line 1 is not a JSON object");
-    return report;
+    return Stop("bundle-malformed", "line 1 is not a JSON object");
   }
   auto str = [&](std::string_view key) -> std::optional<std::string> {
     const json::Value* v = header->Find(key);
@@ -223,32 +242,29 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
   const std::optional<std::string> header_root = str("root");
   const json::Value* header_size = header->Find("size");
   const json::Value* complete = header->Find("complete_prefix");
-  const json::Value* proofs = header->Find("proofs");
+  json::Value* proofs_v = header->Find("proofs");
   if (!format || *format != kFormat) {
-    find("bundle-malformed", "format is not " + std::string(kFormat));
-    return report;
+    return Stop("bundle-malformed", "format is not " + std::string(kFormat));
   }
-  if (!note || !bundle_key || complete == nullptr || !complete->is_bool() || proofs == nullptr ||
-      !proofs->is_object() || !header_root || header_size == nullptr ||
+  if (!note || !bundle_key || complete == nullptr || !complete->is_bool() || proofs_v == nullptr ||
+      !proofs_v->is_object() || !header_root || header_size == nullptr ||
       !header_size->as_uint64().has_value()) {
-    find("bundle-malformed",
-         "the header needs checkpoint, verifier_key, size, root, complete_prefix, proofs");
-    return report;
+    return Stop("bundle-malformed",
+                "the header needs checkpoint, verifier_key, size, root, complete_prefix, proofs");
   }
   // The query a trail was selected by (a complete prefix is the whole log: none).
-  const std::optional<BundleQuery> query = ParseQuery(header->Find("query"));
+  query = ParseQuery(header->Find("query"));
   if (!complete->as_bool() && (!query || query->selectors() != 1)) {
-    find("bundle-malformed", "a trail's query names exactly one of authorization, mandate, "
-                             "agent or principal");
-    return report;
-  }
-  // Proofs by sequence number, indexed once: a bundle may hold a million of them.
-  std::unordered_map<std::string_view, const json::Value*> proof_of;
-  proof_of.reserve(proofs->size());
-  for (size_t i = 0; i < proofs->size(); ++i) {
-    proof_of.emplace(proofs->keys()[i], &proofs->items()[i]);
+    return Stop("bundle-malformed", "a trail's query names exactly one of authorization, "
+                                    "mandate, agent or principal");
   }
   report.complete_prefix = complete->as_bool();
+  // Proofs by sequence number, indexed once: a bundle may hold a million of them.
+  proofs = std::move(*proofs_v);
+  proof_of.reserve(proofs.size());
+  for (size_t i = 0; i < proofs.size(); ++i) {
+    proof_of.emplace(proofs.keys()[i], &proofs.items()[i]);
+  }
 
   // The checkpoint, under the trusted key.
   std::string key_text = options.verifier_key;
@@ -256,157 +272,198 @@ BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& op
     key_text = *bundle_key;
     report.key_from_bundle = true;
   }
-  Result<NoteVerifier> verifier = ParseVerifierKey(key_text);
-  if (!verifier.ok()) {
-    find("verifier-key-malformed", verifier.error().message());
-    return report;
+  Result<NoteVerifier> v = ParseVerifierKey(key_text);
+  if (!v.ok()) {
+    return Stop("verifier-key-malformed", v.error().message());
   }
+  verifier = std::move(*v);
   if (!report.key_from_bundle) {
     // The same key whatever its spelling: name, key hash and key bytes.
     Result<NoteVerifier> named = ParseVerifierKey(*bundle_key);
     if (!named.ok() || named->name != verifier->name || named->key_hash != verifier->key_hash ||
         named->key.bytes != verifier->key.bytes) {
-      find("verifier-key-differs", "the bundle names another key than the one trusted");
+      Find("verifier-key-differs", "the bundle names another key than the one trusted");
     }
   }
-  Result<Checkpoint> cp = OpenCheckpoint(*note, *verifier);
-  if (!cp.ok()) {
-    find("checkpoint-signature-invalid", cp.error().message());
-    return report;
+  Result<Checkpoint> c = OpenCheckpoint(*note, *verifier);
+  if (!c.ok()) {
+    return Stop("checkpoint-signature-invalid", c.error().message());
   }
-  report.origin = cp->origin;
-  report.size = cp->size;
-  report.root_hex = HashHex(cp->root);
+  cp = std::move(*c);
+  report.origin = cp.origin;
+  report.size = cp.size;
+  report.root_hex = HashHex(cp.root);
   if (*header_root != report.root_hex) {
-    find("bundle-malformed", "the header's root is not the checkpoint's");
+    Find("bundle-malformed", "the header's root is not the checkpoint's");
   }
-  if (*header_size->as_uint64() != cp->size) {
-    find("bundle-malformed", "the header's size is not the checkpoint's");
+  if (*header_size->as_uint64() != cp.size) {
+    Find("bundle-malformed", "the header's size is not the checkpoint's");
   }
+  // Earlier checkpoints are opened now, for the sizes whose roots the events must give; what is
+  // wrong with them is reported after the events, as it always was.
+  wanted.insert(cp.size);
+  for (const std::string& e : options.earlier_checkpoints) {
+    earlier.push_back(OpenCheckpoint(e, *verifier));
+    if (earlier.back().ok()) wanted.insert(earlier.back()->size);
+  }
+}
 
-  // 2. The events.
-  std::vector<Hash> leaves;  // complete prefix: by position
-  std::vector<LineFacts> facts;  // a trail: what its query is checked against
-  std::optional<uint64_t> previous;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    const std::string_view line = lines[i];
-    ++report.events;
-    Result<json::Value> ev = json::Parse(line);
-    const json::Value* seq_v = ev.ok() && ev->is_object() ? ev->Find("seq") : nullptr;
-    std::optional<uint64_t> seq = seq_v != nullptr && seq_v->is_number() ? seq_v->as_uint64()
-                                                                         : std::nullopt;
-    if (!seq) {
-      find("event-malformed", "line " + std::to_string(i + 1) + " is not an event with a seq");
-      continue;
-    }
-    if (*seq >= cp->size) {
-      find("event-outside-checkpoint",
-           "seq=" + std::to_string(*seq) + " >= size " + std::to_string(cp->size));
-      continue;
-    }
-    if (previous && *seq <= *previous) {
-      find("event-out-of-order",
-           "seq=" + std::to_string(*seq) + " follows seq=" + std::to_string(*previous));
-    }
-    const Hash leaf = LeafHash(AsBytes(line));
-    if (report.complete_prefix) {
-      const uint64_t expected = previous ? *previous + 1 : 0;
-      if ((!previous || *seq > *previous) && expected < *seq) {
-        find("event-missing", SeqRange(expected, *seq - 1));
-      }
-      leaves.push_back(leaf);
-    } else {
-      facts.push_back(FactsOfLine(*seq, *ev));
-      const auto found = proof_of.find(std::to_string(*seq));
-      const json::Value* p = found == proof_of.end() ? nullptr : found->second;
-      std::vector<Hash> path;
-      bool well_formed = p != nullptr && p->is_array();
-      if (well_formed) {
-        for (const json::Value& h : p->items()) {
-          Result<Hash> hh = h.is_string() ? HashFromHex(h.as_string()) : Result<Hash>(Hash{});
-          if (!h.is_string() || !hh.ok()) {
-            well_formed = false;
-            break;
-          }
-          path.push_back(*hh);
-        }
-      }
-      if (!well_formed) {
-        find("inclusion-proof-missing", "seq=" + std::to_string(*seq));
-      } else if (!VerifyInclusion(leaf, *seq, cp->size, path, cp->root).ok()) {
-        find("inclusion-proof-invalid", "seq=" + std::to_string(*seq));
-      }
-    }
-    if (!previous || *seq > *previous) previous = *seq;
+// 2. One event line.
+void BundleVerifier::State::Event(std::string_view line) {
+  ++report.events;
+  Result<json::Value> ev = json::Parse(line);
+  const json::Value* seq_v = ev.ok() && ev->is_object() ? ev->Find("seq") : nullptr;
+  std::optional<uint64_t> seq = seq_v != nullptr && seq_v->is_number() ? seq_v->as_uint64()
+                                                                       : std::nullopt;
+  if (!seq) {
+    return Find("event-malformed", "line " + std::to_string(line_no) + " is not an event with a seq");
   }
-
-  // 3. A complete prefix recomputes the root, and the roots of earlier checkpoints.
-  std::map<uint64_t, Hash> roots_at;  // size -> recomputed root, for sizes asked
+  if (*seq >= cp.size) {
+    return Find("event-outside-checkpoint",
+                "seq=" + std::to_string(*seq) + " >= size " + std::to_string(cp.size));
+  }
+  if (previous && *seq <= *previous) {
+    Find("event-out-of-order",
+         "seq=" + std::to_string(*seq) + " follows seq=" + std::to_string(*previous));
+  }
+  const Hash leaf = LeafHash(AsBytes(line));
   if (report.complete_prefix) {
-    const uint64_t have = previous ? *previous + 1 : 0;
-    if (have < cp->size) find("event-missing", SeqRange(have, cp->size - 1));
-    std::vector<uint64_t> wanted{cp->size};
+    const uint64_t expected = previous ? *previous + 1 : 0;
+    if ((!previous || *seq > *previous) && expected < *seq) {
+      Find("event-missing", SeqRange(expected, *seq - 1));
+    }
+    if (wanted.count(frontier.size()) != 0) roots_at[frontier.size()] = frontier.Root();
+    frontier.Append(leaf, [](NodeId, const Hash&) {});
+  } else {
+    facts.push_back(FactsOfLine(*seq, *ev));
+    const auto found = proof_of.find(std::to_string(*seq));
+    const json::Value* p = found == proof_of.end() ? nullptr : found->second;
+    std::vector<Hash> path;
+    bool well_formed = p != nullptr && p->is_array();
+    if (well_formed) {
+      for (const json::Value& h : p->items()) {
+        Result<Hash> hh = h.is_string() ? HashFromHex(h.as_string()) : Result<Hash>(Hash{});
+        if (!h.is_string() || !hh.ok()) {
+          well_formed = false;
+          break;
+        }
+        path.push_back(*hh);
+      }
+    }
+    if (!well_formed) {
+      Find("inclusion-proof-missing", "seq=" + std::to_string(*seq));
+    } else if (!VerifyInclusion(leaf, *seq, cp.size, path, cp.root).ok()) {
+      Find("inclusion-proof-invalid", "seq=" + std::to_string(*seq));
+    }
+  }
+  if (!previous || *seq > *previous) previous = *seq;
+}
+
+BundleVerifier::BundleVerifier(BundleVerifyOptions options) : s_(std::make_unique<State>()) {
+  s_->options = std::move(options);
+}
+
+BundleVerifier::~BundleVerifier() = default;
+
+void BundleVerifier::Feed(std::string_view bytes) {
+  State& s = *s_;
+  while (!bytes.empty() && !s.stopped) {
+    const size_t eol = bytes.find('\n');
+    if (eol == std::string_view::npos) {
+      if (s.pending.size() + bytes.size() > kMaxLineBytes) {
+        return s.Stop("bundle-malformed", "line " + std::to_string(s.line_no + 1) +
+                                              " is longer than " +
+                                              std::to_string(kMaxLineBytes) + " bytes");
+      }
+      s.pending.append(bytes);
+      return;
+    }
+    if (s.pending.empty()) {
+      s.Line(bytes.substr(0, eol));
+    } else {
+      s.pending.append(bytes.substr(0, eol));
+      s.Line(s.pending);
+      s.pending.clear();
+    }
+    bytes.remove_prefix(eol + 1);
+  }
+}
+
+BundleReport BundleVerifier::Finish() {
+  State& s = *s_;
+  if (!s.pending.empty()) {
+    // A missing final newline is tolerated.
+    s.Line(s.pending);
+    s.pending.clear();
+  }
+  if (!s.header_seen) {
+    s.Find("bundle-malformed", "the bundle is empty");
+  } else if (!s.stopped) {
+    Close(s);
+  }
+  if (s.dropped > 0) {
+    s.report.findings.push_back(BundleFinding{
+        "findings-capped", std::to_string(s.dropped) + " more findings are not listed"});
+  }
+  return std::move(s.report);
+}
+
+// 3. A complete prefix recomputes the root and the roots of earlier checkpoints; a trail checks
+// earlier checkpoints by size and 4. that each event is one the query selects.
+void BundleVerifier::Close(State& s) {
+  const Checkpoint& cp = s.cp;
+  if (s.report.complete_prefix) {
+    const uint64_t have = s.previous ? *s.previous + 1 : 0;
+    if (have < cp.size) s.Find("event-missing", SeqRange(have, cp.size - 1));
     std::vector<Checkpoint> earlier;
-    for (const std::string& e : options.earlier_checkpoints) {
-      Result<Checkpoint> c = OpenCheckpoint(e, *verifier);
+    for (const Result<Checkpoint>& c : s.earlier) {
       if (!c.ok()) {
-        find("earlier-checkpoint-invalid", c.error().message());
+        s.Find("earlier-checkpoint-invalid", c.error().message());
         continue;
       }
       earlier.push_back(*c);
-      wanted.push_back(c->size);
     }
-    Frontier f;
-    for (const Hash& h : leaves) {
-      for (uint64_t w : wanted) {
-        if (w == f.size()) roots_at[w] = f.Root();
-      }
-      f.Append(h, [](NodeId, const Hash&) {});
-    }
-    for (uint64_t w : wanted) {
-      if (w == f.size()) roots_at[w] = f.Root();
-    }
-    if (report.findings.empty() || roots_at.count(cp->size) != 0) {
-      if (roots_at[cp->size] != cp->root) {
-        find("root-mismatch", "the events hash to " + HashHex(roots_at[cp->size]) +
-                                  ", the checkpoint says " + HashHex(cp->root));
+    if (s.wanted.count(s.frontier.size()) != 0) s.roots_at[s.frontier.size()] = s.frontier.Root();
+    if (s.report.findings.empty() || s.roots_at.count(cp.size) != 0) {
+      if (s.roots_at[cp.size] != cp.root) {
+        s.Find("root-mismatch", "the events hash to " + HashHex(s.roots_at[cp.size]) +
+                                    ", the checkpoint says " + HashHex(cp.root));
       }
     }
     for (const Checkpoint& c : earlier) {
-      if (c.origin != cp->origin) {
-        find("earlier-checkpoint-invalid", "origin " + c.origin + " is not " + cp->origin);
-      } else if (c.size > cp->size) {
-        find("log-truncated", "an earlier checkpoint has " + std::to_string(c.size) +
-                                  " events, this one " + std::to_string(cp->size));
-      } else if (roots_at.count(c.size) == 0 || roots_at[c.size] != c.root) {
-        find("earlier-checkpoint-mismatch", "size=" + std::to_string(c.size));
+      if (c.origin != cp.origin) {
+        s.Find("earlier-checkpoint-invalid", "origin " + c.origin + " is not " + cp.origin);
+      } else if (c.size > cp.size) {
+        s.Find("log-truncated", "an earlier checkpoint has " + std::to_string(c.size) +
+                                    " events, this one " + std::to_string(cp.size));
+      } else if (s.roots_at.count(c.size) == 0 || s.roots_at[c.size] != c.root) {
+        s.Find("earlier-checkpoint-mismatch", "size=" + std::to_string(c.size));
       }
     }
-  } else {
-    for (const std::string& e : options.earlier_checkpoints) {
-      Result<Checkpoint> c = OpenCheckpoint(e, *verifier);
-      if (!c.ok()) {
-        find("earlier-checkpoint-invalid", c.error().message());
-      } else if (c->origin != cp->origin) {
-        find("earlier-checkpoint-invalid", "origin " + c->origin + " is not " + cp->origin);
-      } else if (c->size > cp->size) {
-        find("log-truncated", "an earlier checkpoint has " + std::to_string(c->size) +
-                                  " events, this one " + std::to_string(cp->size));
-      } else if (c->size == cp->size && c->root != cp->root) {
-        // Two trees of one size under one key: a fork.
-        find("earlier-checkpoint-mismatch", "size=" + std::to_string(c->size));
-      }
-    }
-    // 4. Each event is one the query selects.
-    for (uint64_t seq : OutsideQuery(*query, facts)) {
-      find("event-outside-query", "seq=" + std::to_string(seq));
+    return;
+  }
+  for (const Result<Checkpoint>& c : s.earlier) {
+    if (!c.ok()) {
+      s.Find("earlier-checkpoint-invalid", c.error().message());
+    } else if (c->origin != cp.origin) {
+      s.Find("earlier-checkpoint-invalid", "origin " + c->origin + " is not " + cp.origin);
+    } else if (c->size > cp.size) {
+      s.Find("log-truncated", "an earlier checkpoint has " + std::to_string(c->size) +
+                                  " events, this one " + std::to_string(cp.size));
+    } else if (c->size == cp.size && c->root != cp.root) {
+      // Two trees of one size under one key: a fork.
+      s.Find("earlier-checkpoint-mismatch", "size=" + std::to_string(c->size));
     }
   }
-  if (dropped > 0) {
-    report.findings.push_back(BundleFinding{
-        "findings-capped", std::to_string(dropped) + " more findings are not listed"});
+  for (uint64_t seq : OutsideQuery(*s.query, s.facts)) {
+    s.Find("event-outside-query", "seq=" + std::to_string(seq));
   }
-  return report;
+}
+
+BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& options) {
+  BundleVerifier v(options);
+  v.Feed(bundle);
+  return v.Finish();
 }
 
 }  // namespace mandated::audit

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,7 +33,35 @@ struct BundleVerifyOptions {
   std::vector<std::string> earlier_checkpoints;  // signed notes held from before
 };
 
-// Never fails: every problem becomes a finding. Thread safety: stateless.
+// A bundle line longer than this is refused (bundle-malformed). A trail's header carries an
+// inclusion proof per event, so it is the longest line a genuine bundle has.
+inline constexpr size_t kMaxLineBytes = size_t{4} << 30;
+
+// Verifies a bundle fed in pieces of any size, so that a whole-log export of any length is
+// checked without holding it: a complete prefix keeps the tree's frontier (a few dozen hashes),
+// a trail what its query check needs of each event (a trail export is bounded).
+// Never fails: every problem becomes a finding of Finish's report.
+// Thread safety: one thread at a time.
+class BundleVerifier {
+ public:
+  explicit BundleVerifier(BundleVerifyOptions options);
+  ~BundleVerifier();
+  BundleVerifier(const BundleVerifier&) = delete;
+  BundleVerifier& operator=(const BundleVerifier&) = delete;
+
+  // The next bytes of the bundle (lines end with "\n"; a piece may end inside a line).
+  void Feed(std::string_view bytes);
+  // The report, once the whole bundle was fed (a last line without "\n" is taken as it is).
+  BundleReport Finish();
+
+ private:
+  struct State;
+  static void Close(State& s);
+  std::unique_ptr<State> s_;
+};
+
+// The whole bundle at once. Never fails: every problem becomes a finding. Thread safety:
+// stateless.
 BundleReport VerifyBundle(std::string_view bundle, const BundleVerifyOptions& options);
 
 }  // namespace mandated::audit

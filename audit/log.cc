@@ -858,7 +858,8 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
   return page;
 }
 
-Result<std::string> Log::Export(const TrailQuery& q, size_t max_events) {
+Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_events,
+                                         size_t max_whole_events) {
   std::lock_guard<std::mutex> lock(mu_);
   MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   Result<std::optional<SignedCheckpoint>> newest = NewestLocked();
@@ -882,19 +883,19 @@ Result<std::string> Log::Export(const TrailQuery& q, size_t max_events) {
   }
   std::vector<uint64_t> seqs;
   if (whole) {
-    if (cp.size > max_events) {
+    if (cp.size > max_whole_events) {
       return InvalidArgumentError("the log holds " + std::to_string(cp.size) +
-                                      " events; an export holds at most " +
-                                      std::to_string(max_events),
+                                      " events; this export holds at most " +
+                                      std::to_string(max_whole_events),
                                   "audit-export-too-large");
     }
   } else {
     Result<std::vector<uint64_t>> sel = SelectLocked(q);
     if (!sel.ok()) return sel.error();
-    if (sel->size() > max_events) {
+    if (sel->size() > max_trail_events) {
       return InvalidArgumentError("the query selects " + std::to_string(sel->size()) +
                                       " events; an export holds at most " +
-                                      std::to_string(max_events),
+                                      std::to_string(max_trail_events),
                                   "audit-export-too-large");
     }
     seqs = std::move(*sel);
@@ -927,24 +928,52 @@ Result<std::string> Log::Export(const TrailQuery& q, size_t max_events) {
     }
   }
   header.Set("proofs", std::move(proofs));
-  std::string out = json::Write(header);
-  out += '\n';
+  ExportStart start;
+  start.head = json::Write(header);
+  start.head += '\n';
   if (whole) {
-    // What is stored, as stored: a missing, altered or moved event shows in the bundle and the
-    // verifier names it.
-    MD_RETURN_IF_ERROR(kv_.ScanRange(kAuditFamily, EventKey(0), EventKey(cp.size),
-                                     [&out](std::string_view, std::string_view v) {
-                                       out.append(v);
-                                       out += '\n';
-                                       return true;
-                                     }));
-    return out;
+    start.stream_events = cp.size;
+    return start;
   }
   for (uint64_t s : seqs) {
     Result<StoredEvent> e = EventLocked(s);
     if (!e.ok()) return e.error();
-    out += e->bytes;
-    out += '\n';
+    start.head += e->bytes;
+    start.head += '\n';
+  }
+  return start;
+}
+
+Status Log::StreamEvents(uint64_t end, const ExportWriter& write) {
+  // What is stored, as stored: a missing, altered or moved event shows in the bundle and the
+  // verifier names it.
+  constexpr size_t kPiece = 64 * 1024;
+  std::string piece;
+  piece.reserve(kPiece + 4096);
+  bool refused = false;
+  MD_RETURN_IF_ERROR(kv_.ScanRange(kAuditFamily, EventKey(0), EventKey(end),
+                                   [&](std::string_view, std::string_view v) {
+                                     piece.append(v);
+                                     piece += '\n';
+                                     if (piece.size() < kPiece) return true;
+                                     refused = !write(piece);
+                                     piece.clear();
+                                     return !refused;
+                                   }));
+  if (!refused && !piece.empty()) refused = !write(piece);
+  if (refused) return AbortedError("the export's reader went away", "export-aborted");
+  return OkStatus();
+}
+
+Result<std::string> Log::Export(const TrailQuery& q, size_t max_events) {
+  Result<ExportStart> start = BeginExport(q, max_events, max_events);
+  if (!start.ok()) return start.error();
+  std::string out = std::move(start->head);
+  if (start->stream_events > 0) {
+    MD_RETURN_IF_ERROR(StreamEvents(start->stream_events, [&out](std::string_view bytes) {
+      out.append(bytes);
+      return true;
+    }));
   }
   return out;
 }

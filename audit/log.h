@@ -4,10 +4,12 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -100,8 +102,27 @@ class Log {
   // Events selected by `q`, ascending, after `after` (exclusive), at most `limit`.
   Result<TrailPage> Trail(const TrailQuery& q, std::optional<uint64_t> after, size_t limit);
 
-  // An export bundle (specs/audit.md §5) of every event `q` selects (at most `max_events`), or,
-  // with an empty query and the operator's view, of the whole log as a complete prefix.
+  // Takes the bytes of an export, in order; false when they cannot be taken (the reader went
+  // away), which stops the export.
+  using ExportWriter = std::function<bool(std::string_view bytes)>;
+  // The part of an export bundle (specs/audit.md §5) made under the log's lock: the header line
+  // and, for a trail, every event line. A whole-log export (a complete prefix) leaves its
+  // events to StreamEvents, which reads them without the lock: events [0, stream_events).
+  struct ExportStart {
+    std::string head;
+    uint64_t stream_events = 0;
+  };
+  // Starts an export of every event `q` selects (kInvalidArgument audit-export-too-large past
+  // `max_trail_events`) or, with an empty query and the operator's view, of the whole log
+  // (the same past `max_whole_events`; the route streams it and sets no bound).
+  Result<ExportStart> BeginExport(const TrailQuery& q, size_t max_trail_events,
+                                  size_t max_whole_events = SIZE_MAX);
+  // Writes the stored events [0, end) as bundle lines, in pieces of about 64 KiB, without the
+  // log's lock (an event is never rewritten once sequenced). kAborted export-aborted when
+  // `write` refuses a piece.
+  Status StreamEvents(uint64_t end, const ExportWriter& write);
+  // A whole export bundle in memory: BeginExport with `max_events` for both shapes, then
+  // StreamEvents into the string.
   Result<std::string> Export(const TrailQuery& q, size_t max_events);
 
  private:

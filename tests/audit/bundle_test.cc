@@ -278,5 +278,65 @@ TEST_F(BundleTest, AHostileBundleCannotGrowTheReportWithoutBound) {
   EXPECT_EQ(capped.findings[1000].detail, "500 more findings are not listed");
 }
 
+// What a report says, as one comparable list: its findings, then the facts it read.
+std::vector<std::string> Summary(const BundleReport& r) {
+  std::vector<std::string> out = Findings(r);
+  out.push_back("events=" + std::to_string(r.events) + " size=" + std::to_string(r.size) +
+                " root=" + r.root_hex + " origin=" + r.origin +
+                " complete=" + (r.complete_prefix ? "1" : "0") +
+                " own_key=" + (r.key_from_bundle ? "1" : "0"));
+  return out;
+}
+
+// The report of `bundle` fed to a BundleVerifier `piece` bytes at a time.
+BundleReport FedInPieces(const std::string& bundle, size_t piece,
+                         const BundleVerifyOptions& options) {
+  BundleVerifier v(options);
+  for (size_t at = 0; at < bundle.size(); at += piece) {
+    v.Feed(std::string_view(bundle).substr(at, piece));
+  }
+  return v.Finish();
+}
+
+TEST_F(BundleTest, ABundleFedInPiecesOfAnySizeGetsTheReportOfTheWholeBundle) {
+  // The streamed whole-log export is verified as it is read: lines cut anywhere, pieces of one
+  // byte to more than the bundle, must give the same verdict as the bundle at once, for good
+  // bundles and bad ones alike.
+  TrailQuery purchase;
+  purchase.authorization = "atz_1";
+  const std::string whole = Export(TrailQuery{});
+  const std::string trail = Export(purchase);
+  std::string altered = whole;  // event 4 says it is 9: the order, the gap and the roots tell
+  altered[altered.find("\"seq\":4") + 6] = '9';
+  std::string unterminated = whole;
+  unterminated.pop_back();  // a missing final newline is tolerated
+  Result<SignedCheckpoint> earlier = log_->CheckpointAt(log_->size());
+  ASSERT_TRUE(earlier.ok());
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {whole, {}},
+      {trail, {}},
+      {unterminated, {}},
+      {altered,
+       {"event-missing", "event-out-of-order", "event-out-of-order", "event-out-of-order",
+        "event-out-of-order", "event-out-of-order", "root-mismatch",
+        "earlier-checkpoint-mismatch"}},
+      {Splice(trail, 4), {"event-outside-query"}},
+      {"", {"bundle-malformed"}},
+      {"{\"format\":\"x\"}\n{\"seq\":0}\n", {"bundle-malformed"}},
+  };
+  options_.earlier_checkpoints = {earlier->note};
+  for (const auto& [bundle, expected_findings] : cases) {
+    const BundleReport at_once = VerifyBundle(bundle, options_);
+    std::vector<std::string> codes;
+    for (const BundleFinding& f : at_once.findings) codes.push_back(f.code);
+    EXPECT_EQ(codes, expected_findings) << bundle.substr(0, 80);
+    for (size_t piece : {size_t{1}, size_t{2}, size_t{7}, size_t{64}, size_t{1000},
+                         bundle.size() + 1}) {
+      EXPECT_EQ(Summary(FedInPieces(bundle, piece, options_)), Summary(at_once))
+          << "pieces of " << piece;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mandated::audit

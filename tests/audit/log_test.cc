@@ -155,6 +155,32 @@ TEST_F(AuditLogTest, MoreThanOneSequencingBatchStaysInOrder) {
   EXPECT_EQ(r.events, 5000u);
   // An export larger than allowed is refused, not cut.
   EXPECT_EQ(log_->Export(TrailQuery{}, 4999).error().reason(), "audit-export-too-large");
+
+  // Streamed (the route's way): the head under the lock, then the events in pieces of about
+  // 64 KiB; the same bytes as the bundle made in memory.
+  Result<Log::ExportStart> start = log_->BeginExport(TrailQuery{}, 10);  // bounds trails only
+  ASSERT_TRUE(start.ok()) << start.error().ToString();
+  EXPECT_EQ(start->stream_events, 5000u);
+  std::string streamed = start->head;
+  std::vector<size_t> pieces;
+  ASSERT_TRUE(log_->StreamEvents(start->stream_events, [&](std::string_view bytes) {
+                     pieces.push_back(bytes.size());
+                     streamed.append(bytes);
+                     return true;
+                   }).ok());
+  EXPECT_EQ(streamed, *bundle);
+  ASSERT_GT(pieces.size(), 2u);
+  for (size_t i = 0; i + 1 < pieces.size(); ++i) {
+    EXPECT_GE(pieces[i], 64u * 1024) << i;
+    EXPECT_LT(pieces[i], 64u * 1024 + 4096) << i;
+  }
+  // A reader that goes away stops the export at the piece it refused.
+  int offered = 0;
+  Status aborted = log_->StreamEvents(start->stream_events, [&offered](std::string_view) {
+    return ++offered < 2;
+  });
+  EXPECT_EQ(aborted.reason(), "export-aborted");
+  EXPECT_EQ(offered, 2);
 }
 
 TEST_F(AuditLogTest, TrailsFollowDelegationsAndPurchasesAndStayInTheirPrincipal) {
