@@ -42,6 +42,7 @@ struct RequestContext {
   std::string route;
   std::string client_addr;  // specs/api.md §Client address
   uint64_t bytes_in = 0;     // the request body's length (the handler takes the body itself)
+  uint64_t bytes_out = 0;    // a streamed body's bytes sent (httplib's response holds none)
   std::vector<std::pair<std::string, std::string>> annotations;
 };
 thread_local RequestContext t_ctx;
@@ -254,8 +255,8 @@ std::pair<std::string, int> Endpoint(socket_t sock, F get) {
 // needed first (an interim 100 Continue); a write that would take the pending bytes past 64 KiB
 // sends them and itself at once instead of copying it; received bytes are taken without a poll
 // when they are already there; the two addresses httplib asks for on every request are looked
-// up once per connection. (The server uses no content providers, which would stream through
-// is_writable.)
+// up once per connection. A streamed body (Response::stream, httplib's chunked content provider)
+// goes out through write: pieces gather up to 64 KiB, larger ones are sent at once.
 // Thread safety: used by the one worker thread serving the connection.
 class GuardedStream final : public httplib::Stream {
  public:
@@ -599,6 +600,7 @@ class HttpServer::Impl {
       t_ctx.route = "unmatched";
       t_ctx.annotations.clear();
       t_ctx.bytes_in = 0;
+      t_ctx.bytes_out = 0;
       t_ctx.client_addr = ClientAddressOf(req);
       res.set_header("X-Request-Id", t_ctx.request_id);
       if (req.has_header("Transfer-Encoding")) {
@@ -713,7 +715,8 @@ class HttpServer::Impl {
                                         {"duration_us", micros},
                                         {"bytes_in", std::max<uint64_t>(t_ctx.bytes_in,
                                                                         req.body.size())},
-                                        {"bytes_out", static_cast<uint64_t>(res.body.size())},
+                                        {"bytes_out", std::max<uint64_t>(t_ctx.bytes_out,
+                                                                         res.body.size())},
                                         {"remote", t_ctx.client_addr.empty()
                                                        ? req.remote_addr
                                                        : t_ctx.client_addr}};
@@ -722,6 +725,7 @@ class HttpServer::Impl {
       }
       t_ctx.client_addr.clear();
       t_ctx.bytes_in = 0;  // a request refused before the hook ran must not show this one's
+      t_ctx.bytes_out = 0;
       for (const auto& [k, v] : t_ctx.annotations) {
         fields.emplace_back(k, v);
       }
@@ -811,7 +815,27 @@ class HttpServer::Impl {
     if (owner_.draining()) {
       hres.set_header("Connection", "close");
     }
-    hres.set_content(std::move(res.body), res.content_type.c_str());
+    if (!res.stream) {
+      hres.set_content(std::move(res.body), res.content_type.c_str());
+      return;
+    }
+    // Streamed (the whole-log audit export): httplib calls the provider once, after the head;
+    // every piece goes out through GuardedStream::write, so the write timeout still holds.
+    t_ctx.bytes_out = res.body.size();
+    hres.set_chunked_content_provider(
+        res.content_type,
+        [head = std::move(res.body), stream = std::move(res.stream)](size_t,
+                                                                      httplib::DataSink& sink) {
+          const BodyWriter write = [&sink](std::string_view bytes) {
+            if (!sink.write(bytes.data(), bytes.size())) return false;
+            t_ctx.bytes_out += bytes.size();
+            return true;
+          };
+          if (!head.empty() && !write(head)) return false;
+          if (!stream(write)) return false;  // no last chunk: the client sees the body cut short
+          sink.done();
+          return true;
+        });
   }
 
   HttpServerOptions options_;

@@ -1,6 +1,7 @@
 // The HTTP request and response as handlers see them: plain structs, no HTTP library types.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -34,11 +35,19 @@ struct Request {
   }
 };
 
+// Takes the next bytes of a streamed body; false when the client cannot take them.
+using BodyWriter = std::function<bool(std::string_view bytes)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // A body too large to hold in memory (specs/api.md §Streamed bodies): when set, `body` is sent
+  // first, then whatever `stream` writes, chunked. The status is sent before `stream` runs, so
+  // a stream that fails (returns false) cannot change it: the connection is closed without the
+  // last chunk and the client sees the body cut short, never a complete-looking one.
+  std::function<bool(const BodyWriter& write)> stream;
 
   static Response Json(int status, std::string body) {
     Response r;

@@ -6,12 +6,14 @@
 #include "api/handler_util.h"
 #include "api/problem.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "mandates/credential.h"
 
 namespace mandated::api {
 namespace {
 
-constexpr size_t kMaxExportEvents = 1000000;
+// A trail export is built in memory: it holds at most this many events.
+constexpr size_t kMaxTrailExportEvents = 1000000;
 
 Status QueryError(std::string detail) {
   return InvalidArgumentError(std::move(detail), "audit-query-invalid");
@@ -246,12 +248,27 @@ void App::RegisterAuditRoutes() {
     // The whole log (no selector) is for the operator; an auditor exports their own trails.
     Result<audit::TrailQuery> q = ParseTrailQuery(req, a, a.caller.principal_id.empty());
     if (!q.ok()) return ProblemResponse(q.error(), req);
-    Result<std::string> bundle = log.Export(*q, kMaxExportEvents);
-    if (!bundle.ok()) return ProblemResponse(bundle.error(), req);
+    // A trail is built in memory (its proofs come first, in the header) and bounded; the whole
+    // log is streamed, its header and checkpoint fixed before the first event goes out, so it
+    // has no bound but the log's size.
+    Result<audit::Log::ExportStart> start = log.BeginExport(*q, kMaxTrailExportEvents);
+    if (!start.ok()) return ProblemResponse(start.error(), req);
     Response r;
     r.status = 200;
     r.content_type = "application/x-ndjson";
-    r.body = std::move(*bundle);
+    r.body = std::move(start->head);
+    if (start->stream_events > 0) {
+      r.stream = [&audit_log = log, end = start->stream_events,
+                  request_id = req.request_id](const BodyWriter& write) {
+        const Status s = audit_log.StreamEvents(end, write);
+        if (!s.ok() && s.reason() != "export-aborted") {
+          // The head is sent: the client sees the body cut short; the operator sees why.
+          log::Error("audit export failed while streaming",
+                     {{"request_id", request_id}, {"error", s.message()}});
+        }
+        return s.ok();
+      };
+    }
     return r;
   }));
 }
