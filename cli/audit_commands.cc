@@ -29,8 +29,8 @@ constexpr int kNotVerified = 1;
 constexpr int kOwnKeyOnly = 5;
 // Trail pages are fetched this many events at a time (the route's maximum).
 constexpr int kTrailPage = 1000;
-// Bundles and notes larger than this are refused (an export holds at most 1,000,000 events).
-constexpr size_t kMaxInputBytes = size_t{4} << 30;
+// Notes and key files larger than this are refused (bundles are read in pieces, of any size).
+constexpr size_t kMaxInputBytes = size_t{1} << 20;
 
 // Percent-encodes a query value (RFC 3986 unreserved characters pass).
 std::string Escaped(const std::string& s) {
@@ -296,18 +296,37 @@ Output Trail(Context& ctx) {
   return o;
 }
 
-// The bundle header's "size" and the number of event lines, for the line `export` prints.
-std::string BundleSummary(const std::string& bundle) {
-  const size_t eol = bundle.find('\n');
-  Result<json::Value> header = json::Parse(bundle.substr(0, eol));
-  size_t events = 0;
-  for (size_t at = eol; at != std::string::npos && at + 1 < bundle.size();
-       at = bundle.find('\n', at + 1)) {
-    ++events;
+// What `export` prints of the bundle it saved: the event lines counted and the header's
+// "size", learned as the bundle streams past (only its header line is kept).
+class BundleCounter {
+ public:
+  void Add(std::string_view bytes) {
+    if (!header_done_) {
+      const size_t eol = bytes.find('\n');
+      header_.append(bytes.substr(0, eol));
+      if (eol == std::string_view::npos) return;
+      header_done_ = true;
+      bytes.remove_prefix(eol + 1);
+    }
+    for (char c : bytes) {
+      if (c == '\n') ++events_;
+    }
+    if (!bytes.empty()) last_ = bytes.back();
   }
-  return std::to_string(events) + (events == 1 ? " event" : " events") + ", checkpoint size " +
-         (header.ok() && header->is_object() ? Str(*header, "size") : std::string("?"));
-}
+  std::string Summary() const {
+    // A last event line without "\n" counts too.
+    const uint64_t events = events_ + (header_done_ && last_ != '\n' && last_ != 0 ? 1 : 0);
+    Result<json::Value> header = json::Parse(header_);
+    return std::to_string(events) + (events == 1 ? " event" : " events") + ", checkpoint size " +
+           (header.ok() && header->is_object() ? Str(*header, "size") : std::string("?"));
+  }
+
+ private:
+  std::string header_;
+  bool header_done_ = false;
+  uint64_t events_ = 0;
+  char last_ = 0;
+};
 
 Output Export(Context& ctx) {
   const std::string command = "audit export";
@@ -325,21 +344,35 @@ Output Export(Context& ctx) {
   if (!ctx.positional.empty()) {
     return UsageError(command, "unexpected argument \"" + ctx.positional[0] + "\"");
   }
+  // The whole log may be larger than memory: the bundle goes to the file as it arrives, and the
+  // file takes its name only once all of it arrived (specs/audit.md §5).
+  Result<std::unique_ptr<OutputFile>> file = OutputFile::Open(*out);
+  if (!file.ok()) {
+    return UsageError(command, file.error().message());
+  }
+  BundleCounter counter;
+  Status written = OkStatus();
   Result<ApiResponse> r =
       ApiClient(ctx.server, ctx.token)
-          .Get("/v1/audit/export" + (query->empty() ? "" : "?" + *query));
+          .GetStreamed("/v1/audit/export" + (query->empty() ? "" : "?" + *query),
+                       [&](std::string_view bytes) {
+                         counter.Add(bytes);
+                         written = (*file)->Append(bytes);
+                         return written.ok();
+                       });
+  if (!written.ok()) {
+    return UsageError(command, written.message());
+  }
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     return Render(ctx, r, nullptr);  // an error: the line function is never called
   }
-  Output o;
-  if (*out == "-") {
-    o.out = r->body;
-    return o;
-  }
-  if (Status s = WriteOutput(*out, r->body); !s.ok()) {
+  if (Status s = (*file)->Commit(); !s.ok()) {
     return UsageError(command, s.message());
   }
-  o.out = "wrote " + *out + ": " + BundleSummary(r->body) + "\n";
+  Output o;
+  if (*out != "-") {
+    o.out = "wrote " + *out + ": " + counter.Summary() + "\n";
+  }
   return o;
 }
 
@@ -423,15 +456,18 @@ Output Verify(Context& ctx) {
     }
     options.earlier_checkpoints.push_back(std::move(*note));
   }
-  Result<std::string> bundle = ReadInput(ctx.positional[0], kMaxInputBytes);
-  if (!bundle.ok()) {
-    return UsageError(command, bundle.error().message());
-  }
   const bool trust_bundle_key = Flag(ctx, "--trust-bundle-key").has_value();
   if (trust_bundle_key && !options.verifier_key.empty()) {
     return UsageError(command, "give --key (or --key-file) or --trust-bundle-key, not both");
   }
-  const audit::BundleReport report = audit::VerifyBundle(*bundle, options);
+  // Read in pieces and verified as it is read: a whole-log bundle may be larger than memory.
+  audit::BundleVerifier verifier(options);
+  if (Status s = ReadInPieces(ctx.positional[0],
+                              [&verifier](std::string_view piece) { verifier.Feed(piece); });
+      !s.ok()) {
+    return UsageError(command, s.message());
+  }
+  const audit::BundleReport report = verifier.Finish();
 
   Output o;
   // Under the bundle's own key a clean report proves only that the bundle is self-consistent.

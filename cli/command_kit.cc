@@ -256,6 +256,26 @@ Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+Status ReadInPieces(const std::string& path, const std::function<void(std::string_view)>& piece) {
+  FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return UnavailableError("cannot read " + path + ": " + strerror(errno), "io");
+  }
+  std::string buf(size_t{1} << 20, '\0');
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) {
+    piece(std::string_view(buf.data(), n));
+  }
+  const bool failed = ferror(f) != 0;
+  if (f != stdin) {
+    fclose(f);
+  }
+  if (failed) {
+    return UnavailableError("cannot read " + path, "io");
+  }
+  return OkStatus();
+}
+
 Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -293,15 +313,12 @@ Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes) {
   return SecretBytes(ByteSpan(buffer.data(), got));
 }
 
-namespace {
-
-// Writes `content` to a new file beside `path` and renames it over `path`. The temporary file
-// is created under a random name with O_EXCL|O_NOFOLLOW (never an existing file or a link
-// planted there), with `mode` (0600: exactly that; else less the umask).
-Status WriteThroughTemporary(const std::string& path, std::string_view content, mode_t mode) {
-  auto failed = [&] {
-    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
-  };
+Result<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path, bool secret) {
+  if (path == "-") {
+    return std::unique_ptr<OutputFile>(new OutputFile(path, "", STDOUT_FILENO));
+  }
+  // A random name with O_EXCL|O_NOFOLLOW: never an existing file or a link planted there.
+  const mode_t mode = secret ? 0600 : 0666;
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
@@ -316,40 +333,77 @@ Status WriteThroughTemporary(const std::string& path, std::string_view content, 
     }
     fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0 && errno != EEXIST) {
-      return failed();
+      break;
     }
   }
   if (fd < 0) {
-    return failed();
+    return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
   }
-  bool ok = mode != 0600 || fchmod(fd, 0600) == 0;
-  for (size_t done = 0; ok && done < content.size();) {
-    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+  std::unique_ptr<OutputFile> f(new OutputFile(path, tmp, fd));
+  if (secret && fchmod(fd, 0600) != 0) {  // exactly 0600, whatever the umask
+    return f->Failed();
+  }
+  return f;
+}
+
+OutputFile::~OutputFile() {
+  if (!tmp_.empty() && !committed_) {
+    if (fd_ >= 0) close(fd_);
+    unlink(tmp_.c_str());
+  }
+}
+
+Status OutputFile::Failed() {
+  return UnavailableError("cannot write " + path_ + ": " + strerror(errno), "io");
+}
+
+Status OutputFile::Append(std::string_view bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = write(fd_, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) {
       continue;
     }
-    ok = n > 0;
-    done += ok ? static_cast<size_t>(n) : 0;
-  }
-  ok = ok && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  ok = ok && rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    Status s = failed();
-    unlink(tmp.c_str());
-    return s;
+    if (n <= 0) {
+      return Failed();
+    }
+    done += static_cast<size_t>(n);
   }
   return OkStatus();
+}
+
+Status OutputFile::Commit() {
+  if (tmp_.empty()) {
+    return OkStatus();  // standard output: written as it came
+  }
+  bool ok = fsync(fd_) == 0;
+  ok = close(fd_) == 0 && ok;
+  fd_ = -1;
+  ok = ok && rename(tmp_.c_str(), path_.c_str()) == 0;
+  if (!ok) {
+    return Failed();  // the destructor removes the temporary file
+  }
+  committed_ = true;
+  return OkStatus();
+}
+
+namespace {
+
+// Writes `content` to `path` through an OutputFile.
+Status WriteThroughTemporary(const std::string& path, std::string_view content, bool secret) {
+  Result<std::unique_ptr<OutputFile>> f = OutputFile::Open(path == "-" ? "./-" : path, secret);
+  if (!f.ok()) return f.error();
+  MD_RETURN_IF_ERROR((*f)->Append(content));
+  return (*f)->Commit();
 }
 
 }  // namespace
 
 Status WriteOutput(const std::string& path, const std::string& content) {
-  return WriteThroughTemporary(path, content, 0666);
+  return WriteThroughTemporary(path, content, false);
 }
 
 Status WriteSecretOutput(const std::string& path, std::string_view content) {
-  return WriteThroughTemporary(path, content, 0600);
+  return WriteThroughTemporary(path, content, true);
 }
 
 }  // namespace mandated::cli

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,9 @@ std::string UtcTime(int64_t unix_seconds);
 // The whole content of `path`, or of standard input for "-". kUnavailable ("io") when it cannot
 // be read, kInvalidArgument ("too-large") when it holds more than `max_bytes`.
 Result<std::string> ReadInput(const std::string& path, size_t max_bytes);
+// The content of `path`, or of standard input for "-", handed to `piece` a buffer at a time
+// (for input too large to hold). kUnavailable ("io") when it cannot be read.
+Status ReadInPieces(const std::string& path, const std::function<void(std::string_view)>& piece);
 // The whole content of the regular file or pipe `path` (at most `max_bytes`) in wiping memory.
 // kUnavailable ("io") when it cannot be read, kInvalidArgument ("not-a-small-file") when it is
 // not a regular file or is larger.
@@ -73,6 +77,32 @@ Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes);
 Status WriteOutput(const std::string& path, const std::string& content);
 // As WriteOutput, for files that hold a secret (a token): the file is mode 0600 from creation.
 Status WriteSecretOutput(const std::string& path, std::string_view content);
+
+// A file written in pieces and put in place whole, for output too large to hold (an audit
+// export): the pieces go to a new temporary file beside `path`, created as WriteOutput's, and
+// Commit fsyncs it and renames it over `path`; one never committed is removed, so `path` never
+// holds part of an output. "-" writes to standard output as the pieces come.
+// Thread safety: one thread.
+class OutputFile {
+ public:
+  // kUnavailable ("io") naming the path when the temporary file cannot be made.
+  static Result<std::unique_ptr<OutputFile>> Open(const std::string& path, bool secret = false);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  Status Append(std::string_view bytes);
+  Status Commit();
+
+ private:
+  OutputFile(std::string path, std::string tmp, int fd) : path_(std::move(path)),
+      tmp_(std::move(tmp)), fd_(fd) {}
+  Status Failed();
+  std::string path_;
+  std::string tmp_;  // "" for standard output
+  int fd_ = -1;
+  bool committed_ = false;
+};
 
 // The last value of a command flag, or nullopt.
 std::optional<std::string> Flag(const Context& ctx, const std::string& name);

@@ -106,4 +106,44 @@ Result<ApiResponse> ApiClient::Delete(const std::string& path) {
   });
 }
 
+Result<ApiResponse> ApiClient::GetStreamed(const std::string& path,
+                                           const std::function<bool(std::string_view)>& body) {
+  int status = 0;
+  std::string error_body;  // a non-2xx answer's body, for the error it reports
+  uint64_t received = 0;
+  bool refused = false;
+  Result<ApiResponse> r = Send(server_, token_, [&](httplib::Client& c, const httplib::Headers& h) {
+    return c.Get(
+        path.c_str(), h,
+        [&status](const httplib::Response& head) {
+          status = head.status;
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          if (status < 200 || status >= 300) {
+            error_body.append(data, n);
+            return true;
+          }
+          received += n;
+          if (!body(std::string_view(data, n))) {
+            refused = true;
+            return false;
+          }
+          return true;
+        });
+  });
+  if (refused) {
+    return UnavailableError("the answer could not be written out", "io");
+  }
+  if (!r.ok() && status >= 200 && status < 300) {
+    return UnavailableError(server_ + " closed the connection after " + std::to_string(received) +
+                                " bytes of the answer, before its end",
+                            "answer-incomplete");
+  }
+  if (r.ok() && (r->status < 200 || r->status >= 300)) {
+    r->body = std::move(error_body);
+  }
+  return r;
+}
+
 }  // namespace mandated::cli

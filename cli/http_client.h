@@ -2,7 +2,9 @@
 // cpp-httplib; no other file of cli/ includes it).
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "base/secret.h"
@@ -31,6 +33,13 @@ class ApiClient {
   Result<ApiResponse> PostJson(const std::string& path, const std::string& body,
                                const std::string& idempotency_key = "");
   Result<ApiResponse> Delete(const std::string& path);
+  // A GET whose 2xx body may be too large to hold (an audit export): it goes to `body` piece by
+  // piece as it arrives and the answer's `body` stays empty; any other status is answered as
+  // Get does. `body` returning false stops the transfer (kUnavailable, "io"). A 2xx answer cut
+  // short (the connection closed before the end of the body) is kUnavailable
+  // ("answer-incomplete"), never an answer.
+  Result<ApiResponse> GetStreamed(const std::string& path,
+                                  const std::function<bool(std::string_view)>& body);
 
  private:
   std::string server_;
