@@ -535,7 +535,8 @@ def fixture_section(path):
       "purchase the log holds, old and new, each timed alone after the first sequencing "
       "pass (timed apart: the pass after a start walks every staged key); and "
       "`Log::Export` of the whole log while it held 10^6 events (a complete prefix: the "
-      "export route's shape for the operator, and the route's 1,000,000-event limit) with "
+      "export route's shape for the operator; the fixture makes it in memory, as "
+      "`Log::Export` does, up to 1,000,000 events, where the route streams it) with "
       "`audit::VerifyBundle` of it, timed apart.")
     w("")
     w("| figure | events stored | p50 | p99 | max | target | met |")
@@ -585,8 +586,8 @@ def fixture_section(path):
         w(f"- Machine: {builds[-1]['cpus']} CPUs, shared with other work (builds, tests, load "
           f"benchmarks); 1-minute load average at the end of each build step: {loads}.")
     w("- Rebuild by hand (`bench/run.sh`'s comments): `audit_fixture --dir DIR --events "
-      "1000000`, `--measure --principal-export` (the whole-log export: `Log::Export` exports "
-      "the whole log only up to 1,000,000 events), `--events 10000000`, `--measure "
+      "1000000`, `--measure --principal-export` (the whole-log export: the fixture's "
+      "`Log::Export` holds it in memory, so only up to 1,000,000 events), `--events 10000000`, `--measure "
       "--principal-export` again.")
     print("\n".join(out))
 
