@@ -820,19 +820,27 @@ class HttpServer::Impl {
       return;
     }
     // Streamed (the whole-log audit export): httplib calls the provider once, after the head;
-    // every piece goes out through GuardedStream::write, so the write timeout still holds.
-    t_ctx.bytes_out = res.body.size();
+    // every piece goes out through GuardedStream::write, so the write timeout still holds. A
+    // stop (draining) ends the stream at the next piece, so shutdown never waits for a long
+    // export; the provider runs outside the handler's try, so it catches for itself.
+    t_ctx.bytes_out = 0;
     hres.set_chunked_content_provider(
         res.content_type,
-        [head = std::move(res.body), stream = std::move(res.stream)](size_t,
-                                                                      httplib::DataSink& sink) {
-          const BodyWriter write = [&sink](std::string_view bytes) {
-            if (!sink.write(bytes.data(), bytes.size())) return false;
+        [head = std::move(res.body), stream = std::move(res.stream), &owner = owner_](
+            size_t, httplib::DataSink& sink) {
+          const BodyWriter write = [&sink, &owner](std::string_view bytes) {
+            if (owner.draining() || !sink.write(bytes.data(), bytes.size())) return false;
             t_ctx.bytes_out += bytes.size();
             return true;
           };
-          if (!head.empty() && !write(head)) return false;
-          if (!stream(write)) return false;  // no last chunk: the client sees the body cut short
+          try {
+            if (!head.empty() && !write(head)) return false;
+            if (!stream(write)) return false;  // no last chunk: the client sees the body cut short
+          } catch (const std::exception& e) {
+            log::Error("streamed answer threw",
+                       {{"request_id", t_ctx.request_id}, {"error", e.what()}});
+            return false;
+          }
           sink.done();
           return true;
         });

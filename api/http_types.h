@@ -43,10 +43,10 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  // A body too large to hold in memory (specs/api.md §Streamed bodies): when set, `body` is sent
-  // first, then whatever `stream` writes, chunked. The status is sent before `stream` runs, so
-  // a stream that fails (returns false) cannot change it: the connection is closed without the
-  // last chunk and the client sees the body cut short, never a complete-looking one.
+  // A body too large to hold in memory (specs/api.md §Transport rules, streamed bodies): when
+  // set, `body` is sent first, then whatever `stream` writes, chunked. The status is sent before
+  // `stream` runs, so a stream that fails (returns false) cannot change it: the connection is
+  // closed without the last chunk and the client sees the body cut short, never a complete one.
   std::function<bool(const BodyWriter& write)> stream;
 
   static Response Json(int status, std::string body) {

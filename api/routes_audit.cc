@@ -257,7 +257,7 @@ void App::RegisterAuditRoutes() {
     r.status = 200;
     r.content_type = "application/x-ndjson";
     r.body = std::move(start->head);
-    if (start->stream_events > 0) {
+    if (start->whole) {
       r.stream = [&audit_log = log, end = start->stream_events,
                   request_id = req.request_id](const BodyWriter& write) {
         const Status s = audit_log.StreamEvents(end, write);

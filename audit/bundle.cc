@@ -210,6 +210,7 @@ struct BundleVerifier::State {
   void Stop(std::string code, std::string detail) {
     Find(std::move(code), std::move(detail));
     stopped = true;
+    std::string().swap(pending);  // nothing more is read: its memory goes now
   }
   void Header(std::string_view line);
   void Event(std::string_view line);
@@ -396,9 +397,11 @@ BundleReport BundleVerifier::Finish() {
     s.Line(s.pending);
     s.pending.clear();
   }
-  if (!s.header_seen) {
+  if (s.stopped) {
+    // The finding that stopped it says why.
+  } else if (!s.header_seen) {
     s.Find("bundle-malformed", "the bundle is empty");
-  } else if (!s.stopped) {
+  } else {
     Close(s);
   }
   if (s.dropped > 0) {

@@ -932,6 +932,7 @@ Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_
   start.head = json::Write(header);
   start.head += '\n';
   if (whole) {
+    start.whole = true;
     start.stream_events = cp.size;
     return start;
   }
@@ -944,22 +945,33 @@ Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_
   return start;
 }
 
-Status Log::StreamEvents(uint64_t end, const ExportWriter& write) {
+Status Log::StreamEvents(uint64_t end, const ExportWriter& write, size_t bytes_per_iterator) {
   // What is stored, as stored: a missing, altered or moved event shows in the bundle and the
   // verifier names it.
   constexpr size_t kPiece = 64 * 1024;
   std::string piece;
   piece.reserve(kPiece + 4096);
   bool refused = false;
-  MD_RETURN_IF_ERROR(kv_.ScanRange(kAuditFamily, EventKey(0), EventKey(end),
-                                   [&](std::string_view, std::string_view v) {
-                                     piece.append(v);
-                                     piece += '\n';
-                                     if (piece.size() < kPiece) return true;
-                                     refused = !write(piece);
-                                     piece.clear();
-                                     return !refused;
-                                   }));
+  uint64_t next = 0;  // the seq the next scan starts at
+  while (next < end && !refused) {
+    size_t read = 0;
+    const uint64_t from = next;
+    MD_RETURN_IF_ERROR(kv_.ScanRange(kAuditFamily, EventKey(from), EventKey(end),
+                                     [&](std::string_view key, std::string_view v) {
+                                       piece.append(v);
+                                       piece += '\n';
+                                       read += v.size() + 1;
+                                       // A malformed key: the verifier names what it hides.
+                                       Result<uint64_t> seq = ParseHex16(key.substr(2));
+                                       next = seq.ok() ? *seq + 1 : next + 1;
+                                       if (piece.size() >= kPiece) {
+                                         refused = !write(piece);
+                                         piece.clear();
+                                       }
+                                       return !refused && read < bytes_per_iterator;
+                                     }));
+    if (next == from) break;  // nothing stored at or after `from`: the verifier names the gap
+  }
   if (!refused && !piece.empty()) refused = !write(piece);
   if (refused) return AbortedError("the export's reader went away", "export-aborted");
   return OkStatus();

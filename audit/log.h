@@ -110,7 +110,8 @@ class Log {
   // events to StreamEvents, which reads them without the lock: events [0, stream_events).
   struct ExportStart {
     std::string head;
-    uint64_t stream_events = 0;
+    bool whole = false;          // a complete prefix: its events are left to StreamEvents
+    uint64_t stream_events = 0;  // then: the checkpoint's size
   };
   // Starts an export of every event `q` selects (kInvalidArgument audit-export-too-large past
   // `max_trail_events`) or, with an empty query and the operator's view, of the whole log
@@ -118,9 +119,11 @@ class Log {
   Result<ExportStart> BeginExport(const TrailQuery& q, size_t max_trail_events,
                                   size_t max_whole_events = SIZE_MAX);
   // Writes the stored events [0, end) as bundle lines, in pieces of about 64 KiB, without the
-  // log's lock (an event is never rewritten once sequenced). kAborted export-aborted when
-  // `write` refuses a piece.
-  Status StreamEvents(uint64_t end, const ExportWriter& write);
+  // log's lock (an event is never rewritten once sequenced), reading them with a new storage
+  // iterator every `bytes_per_iterator` (4 MiB) so that a long export pins no old storage
+  // files. kAborted export-aborted when `write` refuses a piece.
+  Status StreamEvents(uint64_t end, const ExportWriter& write,
+                      size_t bytes_per_iterator = size_t{4} << 20);
   // A whole export bundle in memory: BeginExport with `max_events` for both shapes, then
   // StreamEvents into the string.
   Result<std::string> Export(const TrailQuery& q, size_t max_events);

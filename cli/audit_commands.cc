@@ -313,12 +313,31 @@ class BundleCounter {
     }
     if (!bytes.empty()) last_ = bytes.back();
   }
+  // A last event line without "\n" counts too.
+  uint64_t events() const {
+    return events_ + (header_done_ && last_ != '\n' && last_ != 0 ? 1 : 0);
+  }
   std::string Summary() const {
-    // A last event line without "\n" counts too.
-    const uint64_t events = events_ + (header_done_ && last_ != '\n' && last_ != 0 ? 1 : 0);
     Result<json::Value> header = json::Parse(header_);
-    return std::to_string(events) + (events == 1 ? " event" : " events") + ", checkpoint size " +
+    return std::to_string(events()) + (events() == 1 ? " event" : " events") +
+           ", checkpoint size " +
            (header.ok() && header->is_object() ? Str(*header, "size") : std::string("?"));
+  }
+  // A complete prefix holds exactly `size` events: fewer is an answer cut short that the HTTP
+  // layer took for a whole one (kUnavailable "answer-incomplete"). A trail holds any number.
+  Status CheckComplete() const {
+    Result<json::Value> header = json::Parse(header_);
+    if (!header.ok() || !header->is_object()) return OkStatus();  // verify names what is wrong
+    const json::Value* complete = header->Find("complete_prefix");
+    const json::Value* size = header->Find("size");
+    if (complete == nullptr || !complete->is_bool() || !complete->as_bool() || size == nullptr ||
+        !size->as_uint64().has_value() || *size->as_uint64() == events()) {
+      return OkStatus();
+    }
+    return UnavailableError("the export holds " + std::to_string(events()) +
+                                " events where its header says " +
+                                std::to_string(*size->as_uint64()) + ": it was cut short",
+                            "answer-incomplete");
   }
 
  private:
@@ -362,6 +381,9 @@ Output Export(Context& ctx) {
                        });
   if (!written.ok()) {
     return UsageError(command, written.message());
+  }
+  if (r.ok() && r->status >= 200 && r->status < 300) {
+    if (Status s = counter.CheckComplete(); !s.ok()) r = s;
   }
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     return Render(ctx, r, nullptr);  // an error: the line function is never called

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <iterator>
 
 #include "base/random.h"
@@ -313,6 +315,45 @@ Result<SecretBytes> ReadSecretFile(const std::string& path, size_t max_bytes) {
   return SecretBytes(ByteSpan(buffer.data(), got));
 }
 
+namespace {
+
+// The temporary file of the OutputFile being written (mandatectl writes one at a time), for the
+// signal handler: interrupted (Ctrl-C, a kill), the command removes it before it dies, as it
+// does on every other failure. Set before the handlers are installed and cleared after they are
+// restored, so the handler reads it only while it is stable.
+char g_temporary[4096];
+volatile sig_atomic_t g_have_temporary = 0;
+constexpr int kRemoveOnSignals[] = {SIGINT, SIGTERM, SIGHUP};
+struct sigaction g_previous[3];
+
+void RemoveTemporaryAndDie(int sig) {
+  if (g_have_temporary != 0) unlink(g_temporary);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void WatchTemporary(const std::string& tmp) {
+  if (tmp.size() >= sizeof(g_temporary)) return;  // no path that long is made here
+  std::memcpy(g_temporary, tmp.c_str(), tmp.size() + 1);
+  g_have_temporary = 1;
+  struct sigaction sa {};
+  sa.sa_handler = RemoveTemporaryAndDie;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < std::size(kRemoveOnSignals); ++i) {
+    sigaction(kRemoveOnSignals[i], &sa, &g_previous[i]);
+  }
+}
+
+void UnwatchTemporary() {
+  if (g_have_temporary == 0) return;
+  for (size_t i = 0; i < std::size(kRemoveOnSignals); ++i) {
+    sigaction(kRemoveOnSignals[i], &g_previous[i], nullptr);
+  }
+  g_have_temporary = 0;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path, bool secret) {
   if (path == "-") {
     return std::unique_ptr<OutputFile>(new OutputFile(path, "", STDOUT_FILENO));
@@ -340,6 +381,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path, bo
     return UnavailableError("cannot write " + path + ": " + strerror(errno), "io");
   }
   std::unique_ptr<OutputFile> f(new OutputFile(path, tmp, fd));
+  WatchTemporary(tmp);
   if (secret && fchmod(fd, 0600) != 0) {  // exactly 0600, whatever the umask
     return f->Failed();
   }
@@ -351,6 +393,7 @@ OutputFile::~OutputFile() {
     if (fd_ >= 0) close(fd_);
     unlink(tmp_.c_str());
   }
+  if (!tmp_.empty()) UnwatchTemporary();
 }
 
 Status OutputFile::Failed() {
@@ -383,6 +426,7 @@ Status OutputFile::Commit() {
     return Failed();  // the destructor removes the temporary file
   }
   committed_ = true;
+  UnwatchTemporary();  // renamed: nothing is left to remove
   return OkStatus();
 }
 

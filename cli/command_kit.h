@@ -80,8 +80,9 @@ Status WriteSecretOutput(const std::string& path, std::string_view content);
 
 // A file written in pieces and put in place whole, for output too large to hold (an audit
 // export): the pieces go to a new temporary file beside `path`, created as WriteOutput's, and
-// Commit fsyncs it and renames it over `path`; one never committed is removed, so `path` never
-// holds part of an output. "-" writes to standard output as the pieces come.
+// Commit fsyncs it and renames it over `path`; one never committed is removed (also when the
+// command dies of SIGINT, SIGTERM or SIGHUP meanwhile), so `path` never holds part of an output.
+// "-" writes to standard output as the pieces come.
 // Thread safety: one thread.
 class OutputFile {
  public:

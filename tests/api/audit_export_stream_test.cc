@@ -6,9 +6,11 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "audit/bundle.h"
 #include "audit/event.h"
@@ -24,7 +26,8 @@ namespace {
 constexpr char kOperatorToken[] = "op-token-audit-export-stream-0123456789";
 
 // Fails, while armed, the scan of the audit events that a whole-log export streams, after
-// `pass` events went through: a storage error in the middle of the stream. Owns the store.
+// `pass` events went through: a storage error in the middle of the stream. With `slow_after`
+// set, each event after that many takes 2 ms to read instead: a long export. Owns the store.
 struct OwnedStore {
   std::unique_ptr<store::KvStore> inner;
 };
@@ -34,6 +37,16 @@ class ExportScanFailingStore : private OwnedStore, public testing::ForwardingSto
       : OwnedStore{std::move(s)}, ForwardingStore(*inner) {}
   Status ScanRange(std::string_view cf, std::string_view start, std::string_view end,
                    const store::ScanVisitor& visit) override {
+    if (cf == audit::kAuditFamily && start.rfind("e/", 0) == 0 && slow_after.load() > 0) {
+      int seen = 0;
+      return ForwardingStore::ScanRange(cf, start, end,
+                                        [&](std::string_view k, std::string_view v) {
+                                          if (seen++ >= slow_after.load()) {
+                                            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                                          }
+                                          return visit(k, v);
+                                        });
+    }
     if (!armed.load() || cf != audit::kAuditFamily || start.rfind("e/", 0) != 0) {
       return ForwardingStore::ScanRange(cf, start, end, visit);
     }
@@ -52,6 +65,7 @@ class ExportScanFailingStore : private OwnedStore, public testing::ForwardingSto
   }
   std::atomic<bool> armed{false};
   int pass = 0;
+  std::atomic<int> slow_after{0};
 };
 
 class AuditExportStreamTest : public ::testing::Test {
@@ -144,6 +158,13 @@ TEST_F(AuditExportStreamTest, AnExportCutShortIsAnErrorAndLeavesNoFile) {
         << entry.path();
   }
 
+  // To standard output the bytes go as they come; the exit status says they are not all.
+  testing::CliRun to_stdout = testing::RunMandatectl(
+      {"--server", service_.url(), "--token", kOperatorToken, "audit", "export", "-o", "-"},
+      dir_.Sub("cli"));
+  EXPECT_EQ(to_stdout.exit_code, 3) << to_stdout.err;
+  EXPECT_GT(to_stdout.out.size(), 64u * 1024);
+
   // Once storage answers again, the same command saves the whole log, and it verifies.
   store_->armed = false;
   ran = testing::RunMandatectl(
@@ -156,6 +177,34 @@ TEST_F(AuditExportStreamTest, AnExportCutShortIsAnErrorAndLeavesNoFile) {
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(ran.out, "wrote " + out + ": " + std::to_string(r.events) +
                          " events, checkpoint size " + std::to_string(r.size) + "\n");
+}
+
+// Stopping the service (SIGTERM's path) while an export streams ends the stream at its next
+// piece instead of waiting for the export: the client sees it cut short, and the service stops.
+TEST_F(AuditExportStreamTest, AStopEndsAStreamingExportInsteadOfWaitingForIt) {
+  CreatePrincipals(600);  // three 64 KiB pieces and more
+  store_->slow_after = 250;  // the first piece comes at once, then 2 ms an event
+  std::atomic<bool> started{false};
+  std::atomic<bool> answered{false};
+  size_t received = 0;
+  std::thread reader([&] {
+    httplib::Client c("127.0.0.1", service_.port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Get("/v1/audit/export", op_, [&](const char*, size_t n) {
+      received += n;
+      started = true;
+      return true;
+    });
+    answered = static_cast<bool>(r);
+  });
+  for (int i = 0; i < 1000 && !started.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(started.load());
+  service_.Stop();
+  reader.join();
+  EXPECT_FALSE(answered.load()) << received << " bytes taken as a whole export";
+  EXPECT_GT(received, 64u * 1024);
 }
 
 }  // namespace
