@@ -188,6 +188,31 @@ void App::RegisterAp2Routes() {
     }
     return Answer(m, req, 200, mandates::ap2::OpenMandateToJson);
   }));
+  // Revocation (specs/ap2.md §9): whoever manages the principal's mandates, within the same
+  // scopes as the read; for good, and a second revocation answers the first.
+  router_.Add("POST", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}/revoke", g.Guard(Permission::kManageMandates, [&ap2](Request& req, const Access& a) {
+    Result<mandates::ap2::OpenMandate> m = ap2.Get(*a.tenant, req.Param("ap2_mandate"));
+    if (m.ok() && !a.caller.InAgentScope(m->agent_id)) {
+      m = PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope");
+    }
+    if (m.ok() && !a.caller.mandate_scope.empty()) {
+      m = PermissionDeniedError("this credential is limited to other mandates",
+                                "mandate-out-of-scope");
+    }
+    if (m.ok()) {
+      const std::string by = a.caller.role == identity::Role::kOperator ? std::string("operator")
+                                                                       : a.caller.credential_id;
+      m = ap2.Revoke(*a.tenant, m->id, by);
+    }
+    if (m.ok()) {
+      AnnotateRequestLog("ap2_mandate", m->id);
+      log::Info("ap2 mandate revoked", {{"request_id", req.request_id},
+                                        {"principal", m->principal_id},
+                                        {"ap2_mandate", m->id},
+                                        {"by", m->revoked_by}});
+    }
+    return Answer(m, req, 200, mandates::ap2::OpenMandateToJson);
+  }));
 
   router_.Add("POST", "/v1/ap2/challenges", g.Guard(Permission::kAuthorize, [&ap2](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);

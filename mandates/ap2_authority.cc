@@ -52,6 +52,8 @@ Result<OpenMandate> OpenFromJson(std::string_view text) {
   m.expires_at = IntOf(v, "expires_at");
   const json::Value* format = v.Find("format");
   m.format = format != nullptr ? static_cast<int>(format->as_int64().value_or(1)) : 1;
+  m.revoked_at = IntOf(v, "revoked_at");
+  m.revoked_by = StrOf(v, "revoked_by");
   return m;
 }
 
@@ -110,6 +112,10 @@ json::Value OpenMandateToJson(const OpenMandate& m) {
   v.Set("issued_at", json::Value::Int(m.issued_at));
   v.Set("expires_at", json::Value::Int(m.expires_at));
   v.Set("format", json::Value::Int(m.format));
+  if (m.revoked_at != 0) {
+    v.Set("revoked_at", json::Value::Int(m.revoked_at));
+    v.Set("revoked_by", json::Value::String(m.revoked_by));
+  }
   return v;
 }
 
@@ -255,6 +261,41 @@ Result<OpenMandate> Authority::Get(const identity::Tenant& t, const std::string&
   return OpenFromJson(*raw);
 }
 
+Result<OpenMandate> Authority::Revoke(const identity::Tenant& t, const std::string& id,
+                                      const std::string& revoked_by) {
+  std::lock_guard<std::mutex> lock(accept_mu_);
+  MD_ASSIGN_OR_RETURN(OpenMandate m, Get(t, id));
+  if (m.revoked_at != 0) return m;
+  m.revoked_at = clock_.NowUnixSeconds();
+  m.revoked_by = revoked_by;
+  store::WriteBatch batch;
+  t.Put(batch, kOpenKind, m.id, json::Write(OpenMandateToJson(m)));
+  audit::Event e;
+  e.type = "ap2.mandate_revoked";
+  e.principal = t.principal_id();
+  e.Subject("mandate", m.id).Subject("agent", m.agent_id);
+  e.data = json::Value::Object()
+               .Set("vct", json::Value::String(std::string(VctOf(m.kind))))
+               .Set("digest", json::Value::String(m.digest))
+               .Set("revoked_by", json::Value::String(revoked_by));
+  e.at_micros = clock_.NowUnixMicros();
+  audit::Stage(batch, e);
+  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  return m;
+}
+
+namespace {
+
+// kPermissionDenied "ap2-mandate-revoked" when `m` was revoked.
+Status NotRevoked(const OpenMandate& m) {
+  if (m.revoked_at == 0) return OkStatus();
+  return PermissionDeniedError("the open mandate " + m.id + " was revoked at " +
+                                   std::to_string(m.revoked_at) + " (unix seconds)",
+                               "ap2-mandate-revoked");
+}
+
+}  // namespace
+
 Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueOpenRequest& in,
                                          const std::string& issued_by) {
   IssueOpenRequest req = in;
@@ -269,6 +310,7 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
       return InvalidArgumentError("/checkout_mandate: not an open checkout mandate of this agent",
                                   "ap2-mandate-not-found");
     }
+    MD_RETURN_IF_ERROR(NotRevoked(checkout));
     json::Value ref = json::Value::Object()
                           .Set("type", json::Value::String("payment.reference"))
                           .Set("conditional_transaction_id", json::Value::String(checkout.digest));
@@ -365,6 +407,7 @@ Result<OpenMandate> Authority::RootMandate(const identity::Tenant& t, const std:
     return UnauthenticatedError("the open mandate is not one this service issued",
                                 "ap2-mandate-not-found");
   }
+  MD_RETURN_IF_ERROR(NotRevoked(*m));
   return m;
 }
 
@@ -418,6 +461,11 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
 
   std::lock_guard<std::mutex> lock(accept_mu_);
+  {
+    // Revoke holds this lock: read under it, a revocation is either seen or comes after.
+    MD_ASSIGN_OR_RETURN(OpenMandate now_stored, Get(t, open.id));
+    MD_RETURN_IF_ERROR(NotRevoked(now_stored));
+  }
   const std::string nonce_key = Digest(expect_aud + "\n" + nonce);
   MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, nonce_key));
   if (used.has_value()) return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");
@@ -812,6 +860,11 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   MD_ASSIGN_OR_RETURN(out.checkout_receipt, SignReceipt(std::move(receipt), "checkout-receipt+jwt"));
 
   std::lock_guard<std::mutex> lock(accept_mu_);
+  {
+    // As in Accept: a revocation of the checkout mandate is seen or comes after.
+    MD_ASSIGN_OR_RETURN(OpenMandate now_stored, Get(t, open.id));
+    MD_RETURN_IF_ERROR(NotRevoked(now_stored));
+  }
   const std::string nonce_key = Digest(req.aud + "\n" + req.nonce);
   MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, nonce_key));
   if (used.has_value()) return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");

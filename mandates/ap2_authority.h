@@ -45,6 +45,10 @@ struct OpenMandate {
   // The record format (ap2::kOpenMandateFormat for those issued now); a stored record without
   // one is 1: its budget is in minor units and it closes more than once (EvaluatePayment).
   int format = kOpenMandateFormat;
+  // Revocation by the principal (specs/ap2.md §9): from then on nothing closes it, and a
+  // merchant's verification of a checkout it opened is refused. 0 / "": not revoked.
+  int64_t revoked_at = 0;
+  std::string revoked_by;  // the credential that revoked it
 };
 json::Value OpenMandateToJson(const OpenMandate& m);
 
@@ -140,6 +144,12 @@ class Authority {
                                 const std::string& issued_by);
   // kNotFound "ap2-mandate-not-found".
   Result<OpenMandate> Get(const identity::Tenant& t, const std::string& id);
+  // Revokes an open mandate for good: written with its `ap2.mandate_revoked` audit event in one
+  // durable batch, under the closings' lock, so no closing is accepted once this returns and
+  // none accepted before is undone. Revoking a revoked mandate changes nothing and answers it
+  // as it is. kNotFound "ap2-mandate-not-found".
+  Result<OpenMandate> Revoke(const identity::Tenant& t, const std::string& id,
+                             const std::string& revoked_by);
 
   // A fresh challenge for `agent_id`: aud is the service DID; the nonce is single-use.
   Result<Challenge> NewChallenge(const identity::Tenant& t, const std::string& agent_id);

@@ -212,6 +212,66 @@ TEST_F(Ap2ApiTest, ReplayedClosedMandateIsRefused) {
   EXPECT_EQ(ProblemType(twice), "ap2-recurrence-exhausted");
 }
 
+// A principal withdraws an open mandate (specs/ap2.md §9): nothing closes it afterwards and the
+// refusal consumes nothing, what it paid before stands, a second revocation changes nothing,
+// and the trail records one revocation naming who made it.
+TEST_F(Ap2ApiTest, ARevokedOpenMandateClosesNoMore) {
+  const json::Value issued = IssueOpen(
+      "payment",
+      R"([{"type":"payment.reference","conditional_transaction_id":"no-checkout"},)"
+      R"({"type":"payment.amount_range","currency":"USD","max":5000}])",
+      R"(,"ttl_seconds":2592000)");
+  const std::string id = StringField(issued, "id");
+  const std::string open = StringField(issued, "token");
+  Reply before = Pay(open, 1200, "tx-before");
+  ASSERT_EQ(before.status, 201) << before.body;
+  EXPECT_EQ(issued.Find("revoked_at"), nullptr);
+
+  clock_->AdvanceSeconds(10);
+  const json::Value revoked =
+      Call("POST", base_ + "/ap2/mandates/" + id + "/revoke", admin_, "", 200);
+  ASSERT_NE(revoked.Find("revoked_at"), nullptr);
+  EXPECT_EQ(revoked.Find("revoked_at")->as_int64(), clock_->NowUnixSeconds());
+  const std::string by = StringField(revoked, "revoked_by");
+  EXPECT_EQ(by.rfind("crd_", 0), 0u) << by;
+  EXPECT_EQ(StringField(revoked, "token"), open);  // the record, as issued, plus the revocation
+
+  // Closing it is refused before the challenge is looked at: the nonce stays unspent, and
+  // another open mandate closes under it.
+  const json::Value ch = Challenge();
+  Reply after = Present(Close(open, 100, "tx-after", StringField(ch, "aud"), StringField(ch, "nonce")));
+  EXPECT_EQ(after.status, 403) << after.body;
+  EXPECT_EQ(ProblemType(after), "ap2-mandate-revoked");
+  const std::string other = OpenPayment(R"([{"type":"payment.amount_range","currency":"USD","max":5000}])");
+  Reply elsewhere =
+      Present(Close(other, 100, "tx-other", StringField(ch, "aud"), StringField(ch, "nonce")));
+  EXPECT_EQ(elsewhere.status, 201) << elsewhere.body;
+
+  // Again, later: the first revocation, unchanged; reads show it.
+  clock_->AdvanceSeconds(10);
+  EXPECT_EQ(json::Write(Call("POST", base_ + "/ap2/mandates/" + id + "/revoke", admin_, "", 200)),
+            json::Write(revoked));
+  EXPECT_EQ(json::Write(Call("GET", base_ + "/ap2/mandates/" + id, admin_, "", 200)),
+            json::Write(revoked));
+  Reply missing = Send("POST", base_ + "/ap2/mandates/ap2m_none/revoke", admin_, "");
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  EXPECT_EQ(ProblemType(missing), "ap2-mandate-not-found");
+
+  const json::Value trail =
+      Call("GET", "/v1/audit/trail?mandate=" + id + "&limit=1000", kOperatorToken, "", 200);
+  std::vector<std::string> types;
+  for (const json::Value& item : trail.Find("items")->items()) {
+    const json::Value e = J(StringField(item, "event"));
+    types.push_back(StringField(e, "type"));
+    if (types.back() == "ap2.mandate_revoked") {
+      EXPECT_EQ(StringField(*e.Find("actor"), "id"), by);
+      EXPECT_EQ(StringField(*e.Find("data"), "revoked_by"), by);
+    }
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"ap2.mandate_issued", "ap2.payment_closed",
+                                             "ap2.mandate_revoked"}));
+}
+
 TEST_F(Ap2ApiTest, BudgetIsCumulativeAcrossClosedMandates) {
   const std::string open = OpenPayment(
       R"([{"type":"payment.budget","currency":"USD","max":1000},
@@ -569,6 +629,28 @@ TEST_F(Ap2PurchaseTest, CheckoutHashMismatchIsRefused) {
   // Wrong aud on the merchant side too: the merchant's expectation is not optional.
   Reply aud = MerchantVerify(CloseCheckout(open_checkout, cj, hash, "m-nonce-2"), cj, "m-nonce-3");
   EXPECT_EQ(ProblemType(aud), "sd-jwt-wrong-nonce");
+}
+
+// A revoked open checkout mandate (specs/ap2.md §9): the merchant's verification of a checkout
+// it opened is refused, even when the payment was made before, and no new payment mandate may
+// reference it.
+TEST_F(Ap2PurchaseTest, ARevokedCheckoutMandateIsRefusedToTheMerchant) {
+  auto [open_checkout, open_payment] = OpenBoth();
+  const std::string cj = CheckoutJwt("order-r", 2);
+  const std::string hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, cj);
+  ASSERT_EQ(Pay(open_payment, 1200, hash).status, 201);
+  Result<sdjwt::Presentation> p = sdjwt::Parse(open_checkout);
+  ASSERT_TRUE(p.ok());
+  const std::string checkout_id = StringField(p->hops[0].payload, "jti");
+  Call("POST", base_ + "/ap2/mandates/" + checkout_id + "/revoke", admin_, "", 200);
+  Reply v = MerchantVerify(CloseCheckout(open_checkout, cj, hash, "m-nonce-r"), cj, "m-nonce-r");
+  EXPECT_EQ(v.status, 403) << v.body;
+  EXPECT_EQ(ProblemType(v), "ap2-mandate-revoked");
+  Reply refer = Send("POST", base_ + "/ap2/mandates", admin_,
+                     R"({"agent":")" + agent_ + R"(","kind":"payment","constraints":[],)"
+                     R"("checkout_mandate":")" + checkout_id + "\"}");
+  EXPECT_EQ(refer.status, 403) << refer.body;
+  EXPECT_EQ(ProblemType(refer), "ap2-mandate-revoked");
 }
 
 // The merchant learns Success only for a payment of the checkout's total, in its currency, to
