@@ -122,4 +122,11 @@ Response ProblemResponse(const Status& status, const Request& request) {
                          request.request_id);
 }
 
+void AddProblemMember(Response& problem, std::string_view name, std::string value) {
+  Result<json::Value> body = json::Parse(problem.body);
+  if (!body.ok() || !body->is_object()) return;
+  body->Set(name, json::Value::String(std::move(value)));
+  problem.body = json::Write(*body);
+}
+
 }  // namespace mandated::api

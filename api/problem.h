@@ -24,6 +24,10 @@ std::string ProblemSlug(const Status& status);
 // Internal errors (500) carry a generic detail; the real message goes only to the log.
 Response ProblemResponse(const Status& status, const Request& request);
 
+// Adds the extension member `name` (RFC 9457 §3.2), a string, to a problem response's body
+// (e.g. the signed AP2 error receipt of a refusal). A body that is not a JSON object is left.
+void AddProblemMember(Response& problem, std::string_view name, std::string value);
+
 // For errors raised before a Request exists (transport-level 413/400/404/405).
 Response ProblemResponse(int http_status, std::string_view slug, std::string_view title,
                          std::string_view detail, std::string_view instance,

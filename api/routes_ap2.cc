@@ -15,6 +15,26 @@
 namespace mandated::api {
 namespace {
 
+// Adds the signed AP2 error receipt (specs/ap2.md §8) of a refusal to its problem answer, under
+// `member`: refusals of the request (4xx), not a transient conflict (kAborted, retried with the
+// same key) nor a server error, which refuse nothing.
+void AddErrorReceipt(mandates::ap2::Authority& ap2, Response& problem, const Status& refusal,
+                     mandates::ap2::Authority::ReceiptKind kind, std::string_view presented,
+                     std::string transaction_id) {
+  if (problem.status < 400 || problem.status >= 500 || refusal.code() == StatusCode::kAborted) {
+    return;
+  }
+  Result<std::string> receipt = ap2.ErrorReceipt(kind, presented, std::move(transaction_id), refusal);
+  if (!receipt.ok()) {
+    log::Warn("ap2 error receipt not signed", {{"error", receipt.error().ToString()}});
+    return;
+  }
+  AddProblemMember(problem,
+                   kind == mandates::ap2::Authority::ReceiptKind::kPayment ? "payment_receipt"
+                                                                           : "checkout_receipt",
+                   std::move(*receipt));
+}
+
 using identity::Permission;
 
 // Agents act for themselves: these routes need an agent session.
@@ -249,6 +269,9 @@ void App::RegisterAp2Routes() {
       if (!rec.ok()) return rec.error();
       AnnotateRequestLog("ap2_closed", rec->id);
       return policy::Answer{201, std::move(body), rec->id, "allowed"};
+    }, &ReplayAsStored, [&](Response& problem, const Status& refusal) {
+      AddErrorReceipt(ap2, problem, refusal, mandates::ap2::Authority::ReceiptKind::kPayment,
+                      chain, "");
     });
   }));
   // A custodial agent's closing runs behind the same authorization as any purchase
@@ -335,6 +358,12 @@ void App::RegisterAp2Routes() {
                   {{"request_id", req.request_id}, {"error", kept.ToString()}});
       }
       return answer;
+    }, &ReplayAsStored, [&](Response& problem, const Status& refusal) {
+      // Refused before (or without returning) the closing hop the service signs: the receipt
+      // references the open mandate as issued (its digest).
+      Result<mandates::ap2::OpenMandate> open = ap2.Get(*a.tenant, mandate);
+      AddErrorReceipt(ap2, problem, refusal, mandates::ap2::Authority::ReceiptKind::kPayment,
+                      open.ok() ? open->token : mandate, cp ? cp->transaction_id : "");
     });
   }));
   router_.Add("POST", "/v1/ap2/verify", g.Guard(Permission::kUseMandates, [&ap2](Request& req, const Access& a) {
@@ -347,6 +376,12 @@ void App::RegisterAp2Routes() {
     Result<mandates::ap2::MerchantVerifyRequest> vr = mandates::ap2::ParseMerchantVerify(*body);
     if (!vr.ok()) return ProblemResponse(vr.error(), req);
     Result<mandates::ap2::MerchantVerifyResult> v = ap2.VerifyCheckout(*a.tenant, *vr);
+    if (!v.ok()) {
+      Response problem = ProblemResponse(v.error(), req);
+      AddErrorReceipt(ap2, problem, v.error(), mandates::ap2::Authority::ReceiptKind::kCheckout,
+                      vr->checkout_chain, "");
+      return problem;
+    }
     return Answer(v, req, 200, [](const mandates::ap2::MerchantVerifyResult& x) {
       return json::Value::Object()
           .Set("checkout_hash", json::Value::String(x.checkout_hash))

@@ -255,6 +255,58 @@ Result<std::string> Authority::SignReceipt(json::Value claims, std::string_view 
   return keys_.SignJws(k.id, std::move(header), json::Write(claims));
 }
 
+std::string_view Ap2ErrorCode(std::string_view reason) {
+  static constexpr std::string_view kConstraint[] = {
+      "ap2-amount-out-of-range", "ap2-currency-mismatch", "ap2-budget-exceeded",
+      "ap2-recurrence-exhausted", "ap2-recurrence-too-frequent", "ap2-payee-not-allowed",
+      "ap2-instrument-not-allowed", "ap2-pisp-not-allowed", "ap2-execution-date",
+      "ap2-preset-mismatch", "ap2-reference-mismatch", "ap2-merchant-not-allowed",
+      "ap2-line-items-unmatched", "ap2-unknown-constraint"};
+  static constexpr std::string_view kCredential[] = {
+      "ap2-unknown-issuer", "ap2-wrong-agent", "ap2-nonce-unknown", "ap2-nonce-expired",
+      "ap2-nonce-replayed", "ap2-checkout-signature", "ap2-checkout-hash-mismatch"};
+  for (std::string_view r : kConstraint) {
+    if (reason == r) return "unresolved_constraint";
+  }
+  for (std::string_view r : kCredential) {
+    if (reason == r) return "invalid_credential";
+  }
+  if (reason.rfind("sd-jwt-", 0) == 0 && reason != "sd-jwt-expired") return "invalid_credential";
+  return "invalid_mandate";
+}
+
+Result<std::string> Authority::ErrorReceipt(ReceiptKind kind, std::string_view presented,
+                                            std::string transaction_id, const Status& refusal) {
+  std::string reference = Digest(presented);
+  Result<sdjwt::Presentation> p = sdjwt::Parse(presented);
+  if (p.ok() && !p->hops.empty()) {
+    const sdjwt::Hop& last = p->hops.back();
+    const json::Value* alg_name = last.payload.Find("_sd_alg");
+    Result<sdjwt::HashAlg> alg = alg_name != nullptr && alg_name->is_string()
+                                     ? sdjwt::HashAlgFromName(alg_name->as_string())
+                                     : Result<sdjwt::HashAlg>(sdjwt::HashAlg::kSha256);
+    reference = sdjwt::HashB64(alg.ok() ? *alg : sdjwt::HashAlg::kSha256, last.compact);
+    if (transaction_id.empty() && p->hops.size() > 1) {
+      Result<json::Value> claims = sdjwt::Disclose(last);
+      if (claims.ok()) transaction_id = StrOf(*claims, "transaction_id");
+    }
+  }
+  json::Value receipt = json::Value::Object();
+  receipt.Set("iss", json::Value::String(service_did_));
+  receipt.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
+  receipt.Set("status", json::Value::String("Error"));
+  receipt.Set("reference", json::Value::String(reference));
+  if (kind == ReceiptKind::kPayment) {
+    receipt.Set("payment_id", json::Value::String(transaction_id.empty() ? reference
+                                                                         : transaction_id));
+  }
+  const std::string reason = refusal.reason().empty() ? "refused" : refusal.reason();
+  receipt.Set("error", json::Value::String(std::string(Ap2ErrorCode(reason))));
+  receipt.Set("error_description", json::Value::String(reason + ": " + refusal.message()));
+  return SignReceipt(std::move(receipt), kind == ReceiptKind::kPayment ? "payment-receipt+jwt"
+                                                                       : "checkout-receipt+jwt");
+}
+
 Result<OpenMandate> Authority::Get(const identity::Tenant& t, const std::string& id) {
   MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kOpenKind, id));
   if (!raw.has_value()) return NotFoundError("no AP2 mandate " + id, "ap2-mandate-not-found");
@@ -535,8 +587,19 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   receipt.Set("reference", json::Value::String(rec.reference));
   receipt.Set("payment_id", json::Value::String(rec.id));
   receipt.Set("transaction_id", json::Value::String(rec.transaction_id));
+  // AP2 requires both confirmation ids on Success. A ledger payment is applied in this very
+  // write: its transfer id confirms it at the PSP and on the rail, and that is verified. Any
+  // other rail settles later and elsewhere: the ids are this acceptance's own (for x402, the
+  // EIP-3009 nonce that will name the transfer on chain), and say so (specs/ap2.md §8).
   if (!rec.ledger_transfer.empty()) {
     receipt.Set("psp_confirmation_id", json::Value::String(rec.ledger_transfer));
+    receipt.Set("network_confirmation_id", json::Value::String(rec.ledger_transfer));
+    receipt.Set("rail_confirmation_verified", json::Value::Bool(true));
+  } else {
+    receipt.Set("psp_confirmation_id", json::Value::String(rec.id));
+    receipt.Set("network_confirmation_id",
+                json::Value::String(rec.x402_nonce.empty() ? rec.id : rec.x402_nonce));
+    receipt.Set("rail_confirmation_verified", json::Value::Bool(false));
   }
   MD_ASSIGN_OR_RETURN(rec.receipt, SignReceipt(std::move(receipt), "payment-receipt+jwt"));
 

@@ -127,6 +127,12 @@ struct MerchantVerifyResult {
   std::string closed_payment_id;
 };
 
+// The AP2 error code (agent_authorization.md, Action Authorization) of one of our refusal
+// reasons: "unresolved_constraint" for a constraint that refuses (the agent may fall back to a
+// human-present flow), "invalid_credential" for a signature, key binding, nonce or issuer that
+// does not verify, "invalid_mandate" for everything else (terminal).
+std::string_view Ap2ErrorCode(std::string_view reason);
+
 // Thread safety: safe from any thread. Every acceptance of a closed mandate (the check of the
 // nonce, single use, budget and recurrence and the durable write) runs under one mutex, so
 // concurrent closings of one open mandate are admitted exactly up to its budget.
@@ -201,6 +207,16 @@ class Authority {
   // The merchant side (specs/ap2.md §8).
   Result<MerchantVerifyResult> VerifyCheckout(const identity::Tenant& t,
                                               const MerchantVerifyRequest& req);
+
+  // A refusal as AP2 words it (specs/ap2.md §8, error receipts): a Payment Receipt (kPayment)
+  // or a Checkout Receipt with status "Error", `error` the AP2 code of the refusal's reason
+  // (Ap2ErrorCode), `error_description` "<reason>: <message>", `reference` the digest of the
+  // terminal hop of `presented` as received (with its `_sd_alg`; sha-256 of the whole text when
+  // it does not parse), and for a payment `payment_id`: `transaction_id`, else the closing
+  // hop's disclosed transaction_id, else the reference. Signed with the receipts key.
+  enum class ReceiptKind { kPayment, kCheckout };
+  Result<std::string> ErrorReceipt(ReceiptKind kind, std::string_view presented,
+                                   std::string transaction_id, const Status& refusal);
 
   // The closed payment whose x402 nonce is `nonce_hex` ("0x..."); kNotFound
   // "ap2-payment-missing".

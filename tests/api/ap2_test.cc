@@ -172,6 +172,23 @@ class Ap2ApiTest : public ::testing::Test {
                          key.empty() ? "present-" + std::to_string(++idempotency_keys_) : key);
   }
 
+  // The claims of a receipt the service signed, checked against the published receipts key its
+  // kid names; its header `typ` in `*typ` when given.
+  json::Value ReceiptClaims(const std::string& jws, std::string* typ = nullptr) {
+    Result<signer::Jws> r = signer::ParseJws(jws);
+    EXPECT_TRUE(r.ok()) << jws;
+    if (!r.ok()) return json::Value();
+    const json::Value jwks = Call("GET", "/.well-known/ap2-jwks.json", "", "", 200);
+    for (const json::Value& k : jwks.Find("keys")->items()) {
+      if (StringField(k, "kid") != r->kid) continue;
+      EXPECT_TRUE(signer::VerifyJws(*r, *signer::PublicKeyFromJwk(k)).ok());
+      if (typ != nullptr) *typ = StringField(r->header, "typ");
+      return J(r->payload);
+    }
+    ADD_FAILURE() << "no published key " << r->kid;
+    return json::Value();
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<testing::FakeClock> clock_;
   testing::InProcessService service_;
@@ -631,6 +648,73 @@ TEST_F(Ap2PurchaseTest, CheckoutHashMismatchIsRefused) {
   EXPECT_EQ(ProblemType(aud), "sd-jwt-wrong-nonce");
 }
 
+// AP2 answers every refusal with a signed error receipt (specs/ap2.md §8): the agent may present
+// another mandate only once it holds one. Ours rides in the problem answer, keyed on what was
+// presented, with AP2's error code and our reason; a retry under the same key replays it.
+TEST_F(Ap2PurchaseTest, RefusalsCarryASignedErrorReceipt) {
+  auto [open_checkout, open_payment] = OpenBoth();
+  // A constraint refuses: unresolved_constraint, the closing hop as the reference, its
+  // transaction_id as the payment id.
+  const json::Value ch = Challenge();
+  const std::string chain =
+      Close(open_payment, 9000, "tx-too-much", StringField(ch, "aud"), StringField(ch, "nonce"));
+  Reply over = Present(chain);
+  ASSERT_EQ(over.status, 403) << over.body;
+  EXPECT_EQ(ProblemType(over), "ap2-amount-out-of-range");
+  std::string typ;
+  json::Value r = ReceiptClaims(StringField(over.json, "payment_receipt"), &typ);
+  EXPECT_EQ(typ, "payment-receipt+jwt");
+  EXPECT_EQ(StringField(r, "status"), "Error");
+  EXPECT_EQ(StringField(r, "error"), "unresolved_constraint");
+  EXPECT_EQ(StringField(r, "error_description").rfind("ap2-amount-out-of-range: ", 0), 0u)
+      << StringField(r, "error_description");
+  const std::string hop = chain.substr(chain.rfind("~~") + 2);
+  EXPECT_EQ(StringField(r, "reference"), sdjwt::HashB64(sdjwt::HashAlg::kSha256, hop));
+  EXPECT_EQ(StringField(r, "payment_id"), "tx-too-much");
+  EXPECT_EQ(StringField(r, "iss"), "did:web:mandated.test");
+  EXPECT_EQ(r.Find("iat")->as_int64(), clock_->NowUnixSeconds());
+
+  // A nonce spent already: invalid_credential; a 401 is kept for its key, so the retry
+  // answers the same bytes, receipt included.
+  const json::Value ch2 = Challenge();
+  const std::string cj = CheckoutJwt("order-er", 2);
+  const std::string hash = sdjwt::HashB64(sdjwt::HashAlg::kSha256, cj);
+  const std::string paid = Close(open_payment, 1200, hash, StringField(ch2, "aud"),
+                                 StringField(ch2, "nonce"));
+  Reply accepted = Present(paid);
+  ASSERT_EQ(accepted.status, 201) << accepted.body;
+  // (A card payment is settled by its rail, later: its Success names this acceptance and says
+  // the rail did not confirm it.)
+  json::Value ok = ReceiptClaims(StringField(accepted.json, "payment_receipt"));
+  EXPECT_EQ(StringField(ok, "status"), "Success");
+  EXPECT_EQ(StringField(ok, "psp_confirmation_id"), StringField(accepted.json, "id"));
+  EXPECT_EQ(StringField(ok, "network_confirmation_id"), StringField(accepted.json, "id"));
+  ASSERT_NE(ok.Find("rail_confirmation_verified"), nullptr);
+  EXPECT_FALSE(ok.Find("rail_confirmation_verified")->as_bool());
+  Reply replayed = Present(paid, nullptr, "present-replayed");
+  ASSERT_EQ(replayed.status, 401) << replayed.body;
+  EXPECT_EQ(StringField(ReceiptClaims(StringField(replayed.json, "payment_receipt")), "error"),
+            "invalid_credential");
+  clock_->AdvanceSeconds(5);
+  Reply again = Present(paid, nullptr, "present-replayed");
+  EXPECT_EQ(again.body, replayed.body);
+
+  // A merchant's verification refused: a Checkout Receipt, no payment id.
+  Reply stale = MerchantVerify(CloseCheckout(open_checkout, cj, hash, "m-nonce-er"),
+                               CheckoutJwt("order-er", 1), "m-nonce-er");
+  ASSERT_EQ(stale.status, 403) << stale.body;
+  json::Value c = ReceiptClaims(StringField(stale.json, "checkout_receipt"), &typ);
+  EXPECT_EQ(typ, "checkout-receipt+jwt");
+  EXPECT_EQ(StringField(c, "status"), "Error");
+  EXPECT_EQ(StringField(c, "error_description").rfind(ProblemType(stale) + ": ", 0), 0u);
+  EXPECT_EQ(c.Find("payment_id"), nullptr);
+
+  // A body that does not parse is no refusal of a mandate: no receipt.
+  Reply junk = Send("POST", "/v1/ap2/verify", merchant_token_, "{");
+  EXPECT_EQ(junk.status, 400);
+  EXPECT_EQ(junk.json.Find("checkout_receipt"), nullptr);
+}
+
 // A revoked open checkout mandate (specs/ap2.md §9): the merchant's verification of a checkout
 // it opened is refused, even when the payment was made before, and no new payment mandate may
 // reference it.
@@ -750,6 +834,10 @@ TEST_F(Ap2PurchaseTest, HumanNotPresentPurchaseEndToEnd) {
     EXPECT_EQ(StringField(claims, "reference"), reference);
     if (typ == "payment-receipt+jwt") {
       EXPECT_EQ(StringField(claims, "psp_confirmation_id"), StringField(paid.json, "ledger_transfer"));
+      // Paid on the ledger in the acceptance's own write: confirmed on the rail, and so said.
+      EXPECT_EQ(StringField(claims, "network_confirmation_id"), StringField(paid.json, "ledger_transfer"));
+      ASSERT_NE(claims.Find("rail_confirmation_verified"), nullptr);
+      EXPECT_TRUE(claims.Find("rail_confirmation_verified")->as_bool());
     }
   }
 
@@ -1035,8 +1123,16 @@ TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
   Reply v = testing::Send(service_.client(), "POST", "/v1/authorizations/" + paid + "/void",
                           cust_token_, "", "void-3");
   EXPECT_EQ(v.status, 409) << v.body;
-  EXPECT_EQ(ProblemType(CloseWith(open, paid, Claims(1200, "b-5", "dev.mandated.ledger"), "n-b5")),
-            "ap2-authorization-not-reserved");
+  Reply spent = CloseWith(open, paid, Claims(1200, "b-5", "dev.mandated.ledger"), "n-b5");
+  EXPECT_EQ(ProblemType(spent), "ap2-authorization-not-reserved");
+  // Refused before the service signed a closing hop: the error receipt references the open
+  // mandate as issued (its digest) and names the transaction it was asked to pay.
+  const json::Value refused = ReceiptClaims(StringField(spent.json, "payment_receipt"));
+  EXPECT_EQ(StringField(refused, "status"), "Error");
+  EXPECT_EQ(StringField(refused, "error"), "invalid_mandate");
+  EXPECT_EQ(StringField(refused, "payment_id"), "b-5");
+  EXPECT_EQ(StringField(refused, "reference"),
+            StringField(Call("GET", base_ + "/ap2/mandates/" + open, admin_, "", 200), "digest"));
   EXPECT_EQ(Balance(), "3800");
 }
 
