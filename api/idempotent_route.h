@@ -42,7 +42,8 @@ inline Response ReplayAsStored(const policy::StoredAnswer& stored) {
 // `validate` runs once the key is claimed and before `work`: its refusal (the request's own
 // input is bad) is answered but not recorded, so the corrected request may reuse the key.
 // `decorate` may add to the problem answering an error of `work` before it is recorded (the
-// AP2 routes add a signed error receipt), so that a retry replays it as it was.
+// AP2 routes add a signed error receipt), so that a retry replays it as it was; not when `work`
+// recorded an answer already, which is the answer a retry gets.
 inline void NoDecoration(Response&, const Status&) {}
 template <typename Validate, typename Work,
           typename Replay = Response (*)(const policy::StoredAnswer&),
@@ -67,7 +68,7 @@ Response IdempotentValidated(policy::IdempotencyKeys& keys, Request& req, const 
   Result<policy::Answer> answer = work(&claim);
   if (answer.ok()) return Response::Json(answer->status, std::move(answer->body));
   Response problem = ProblemResponse(answer.error(), req);
-  decorate(problem, answer.error());
+  if (!claim.recorded()) decorate(problem, answer.error());
   // An error after `work` recorded its answer (the x402 payer held, then failed to render the
   // payment) keeps that first answer: a retry replays it.
   if (!claim.recorded() && problem.status >= 400 && problem.status < 500 &&

@@ -15,18 +15,29 @@
 namespace mandated::api {
 namespace {
 
-// Adds the signed AP2 error receipt (specs/ap2.md §8) of a refusal to its problem answer, under
-// `member`: refusals of the request (4xx), not a transient conflict (kAborted, retried with the
-// same key) nor a server error, which refuse nothing.
-void AddErrorReceipt(mandates::ap2::Authority& ap2, Response& problem, const Status& refusal,
-                     mandates::ap2::Authority::ReceiptKind kind, std::string_view presented,
-                     std::string transaction_id) {
+// Adds the signed AP2 error receipt (specs/ap2.md §8) of a refusal to its problem answer:
+// refusals of the request (4xx), not a transient conflict (kAborted, retried with the same key)
+// nor a server error, which refuse nothing. Its error_description is the problem's own slug and
+// detail. A receipt that cannot be signed turns the answer into a 500, which no Idempotency-Key
+// keeps: a refusal is never answered, and replayed, without its receipt.
+void AddErrorReceipt(mandates::ap2::Authority& ap2, const Request& req, Response& problem,
+                     const Status& refusal, mandates::ap2::Authority::ReceiptKind kind,
+                     std::string_view presented, std::string transaction_id) {
   if (problem.status < 400 || problem.status >= 500 || refusal.code() == StatusCode::kAborted) {
     return;
   }
-  Result<std::string> receipt = ap2.ErrorReceipt(kind, presented, std::move(transaction_id), refusal);
+  Result<json::Value> body = json::Parse(problem.body);
+  const json::Value* detail = body.ok() && body->is_object() ? body->Find("detail") : nullptr;
+  Result<std::string> receipt =
+      ap2.ErrorReceipt(kind, presented, std::move(transaction_id), ProblemSlug(refusal),
+                       detail != nullptr && detail->is_string() ? detail->as_string() : "");
   if (!receipt.ok()) {
-    log::Warn("ap2 error receipt not signed", {{"error", receipt.error().ToString()}});
+    log::Error("ap2 error receipt not signed",
+               {{"request_id", req.request_id}, {"error", receipt.error().ToString()}});
+    problem = ProblemResponse(receipt.error().code() == StatusCode::kInternal
+                                  ? receipt.error()
+                                  : InternalError(receipt.error().message(), "internal"),
+                              req);
     return;
   }
   AddProblemMember(problem,
@@ -196,29 +207,28 @@ void App::RegisterAp2Routes() {
     res.headers.emplace_back("Location", "/v1/principals/" + m->principal_id + "/ap2/mandates/" + m->id);
     return res;
   }));
-  router_.Add("GET", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}", g.Guard(Permission::kReadMandates, [&ap2](Request& req, const Access& a) {
-    Result<mandates::ap2::OpenMandate> m = ap2.Get(*a.tenant, req.Param("ap2_mandate"));
-    if (m.ok() && !a.caller.InAgentScope(m->agent_id)) {
-      m = PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope");
+  // The open mandate the route names, if the caller's scopes reach it: an agent scope must
+  // hold its agent, and a credential limited to some mandates reaches none (its list names
+  // mandates, never AP2 open mandates).
+  auto scoped = [&ap2](Request& req, const Access& a) -> Result<mandates::ap2::OpenMandate> {
+    MD_ASSIGN_OR_RETURN(mandates::ap2::OpenMandate m, ap2.Get(*a.tenant, req.Param("ap2_mandate")));
+    if (!a.caller.InAgentScope(m.agent_id)) {
+      return PermissionDeniedError("this credential is limited to other agents",
+                                   "agent-out-of-scope");
     }
-    if (m.ok() && !a.caller.mandate_scope.empty()) {
-      // Its list names mandates, never AP2 open mandates: none of these is in its scope.
-      m = PermissionDeniedError("this credential is limited to other mandates",
-                                "mandate-out-of-scope");
+    if (!a.caller.mandate_scope.empty()) {
+      return PermissionDeniedError("this credential is limited to other mandates",
+                                   "mandate-out-of-scope");
     }
-    return Answer(m, req, 200, mandates::ap2::OpenMandateToJson);
+    return m;
+  };
+  router_.Add("GET", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}", g.Guard(Permission::kReadMandates, [scoped](Request& req, const Access& a) {
+    return Answer(scoped(req, a), req, 200, mandates::ap2::OpenMandateToJson);
   }));
   // Revocation (specs/ap2.md §9): whoever manages the principal's mandates, within the same
   // scopes as the read; for good, and a second revocation answers the first.
-  router_.Add("POST", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}/revoke", g.Guard(Permission::kManageMandates, [&ap2](Request& req, const Access& a) {
-    Result<mandates::ap2::OpenMandate> m = ap2.Get(*a.tenant, req.Param("ap2_mandate"));
-    if (m.ok() && !a.caller.InAgentScope(m->agent_id)) {
-      m = PermissionDeniedError("this credential is limited to other agents", "agent-out-of-scope");
-    }
-    if (m.ok() && !a.caller.mandate_scope.empty()) {
-      m = PermissionDeniedError("this credential is limited to other mandates",
-                                "mandate-out-of-scope");
-    }
+  router_.Add("POST", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}/revoke", g.Guard(Permission::kManageMandates, [&ap2, scoped](Request& req, const Access& a) {
+    Result<mandates::ap2::OpenMandate> m = scoped(req, a);
     if (m.ok()) {
       const std::string by = a.caller.role == identity::Role::kOperator ? std::string("operator")
                                                                        : a.caller.credential_id;
@@ -270,8 +280,8 @@ void App::RegisterAp2Routes() {
       AnnotateRequestLog("ap2_closed", rec->id);
       return policy::Answer{201, std::move(body), rec->id, "allowed"};
     }, &ReplayAsStored, [&](Response& problem, const Status& refusal) {
-      AddErrorReceipt(ap2, problem, refusal, mandates::ap2::Authority::ReceiptKind::kPayment,
-                      chain, "");
+      AddErrorReceipt(ap2, req, problem, refusal,
+                      mandates::ap2::Authority::ReceiptKind::kPayment, chain, "");
     });
   }));
   // A custodial agent's closing runs behind the same authorization as any purchase
@@ -287,6 +297,7 @@ void App::RegisterAp2Routes() {
     std::string mandate, authorization, aud, nonce;
     json::Value closed;
     std::optional<mandates::ap2::ClosedPayment> cp;
+    bool ap2_refused = false;
     auto validate = [&]() -> Status {
       MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));
       MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
@@ -323,8 +334,13 @@ void App::RegisterAp2Routes() {
       // BindPayment checks, under the Authorizer's lock, that the hold is still reserved (409
       // reservation-state / reservation-expired otherwise) and keeps it so while we close.
       Status bound = az.BindPayment(*a.tenant, actor, held.id, [&]() -> Status {
-        MD_ASSIGN_OR_RETURN(rec, ap2.CloseCustodial(*a.tenant, a.caller.agent_id, mandate, closed,
-                                                    aud, nonce, held.id));
+        Result<mandates::ap2::ClosedRecord> r = ap2.CloseCustodial(
+            *a.tenant, a.caller.agent_id, mandate, closed, aud, nonce, held.id);
+        if (!r.ok()) {
+          ap2_refused = true;  // the AP2 authority refused the mandate: a receipt says so
+          return r.error();
+        }
+        rec = std::move(*r);
         return OkStatus();
       });
       if (!bound.ok()) return bound;
@@ -359,11 +375,15 @@ void App::RegisterAp2Routes() {
       }
       return answer;
     }, &ReplayAsStored, [&](Response& problem, const Status& refusal) {
-      // Refused before (or without returning) the closing hop the service signs: the receipt
-      // references the open mandate as issued (its digest).
+      // Only the AP2 authority's refusals are refusals of the mandate: one of the authorization
+      // (none, not held, another purchase) asks for a new authorization, not a new mandate.
+      // Refused without returning the closing hop the service signs: the receipt references
+      // the open mandate as issued (its digest), when it binds this agent (else the id only).
+      if (!ap2_refused) return;
       Result<mandates::ap2::OpenMandate> open = ap2.Get(*a.tenant, mandate);
-      AddErrorReceipt(ap2, problem, refusal, mandates::ap2::Authority::ReceiptKind::kPayment,
-                      open.ok() ? open->token : mandate, cp ? cp->transaction_id : "");
+      const bool ours = open.ok() && open->agent_id == a.caller.agent_id;
+      AddErrorReceipt(ap2, req, problem, refusal, mandates::ap2::Authority::ReceiptKind::kPayment,
+                      ours ? open->token : mandate, cp ? cp->transaction_id : "");
     });
   }));
   router_.Add("POST", "/v1/ap2/verify", g.Guard(Permission::kUseMandates, [&ap2](Request& req, const Access& a) {
@@ -378,8 +398,8 @@ void App::RegisterAp2Routes() {
     Result<mandates::ap2::MerchantVerifyResult> v = ap2.VerifyCheckout(*a.tenant, *vr);
     if (!v.ok()) {
       Response problem = ProblemResponse(v.error(), req);
-      AddErrorReceipt(ap2, problem, v.error(), mandates::ap2::Authority::ReceiptKind::kCheckout,
-                      vr->checkout_chain, "");
+      AddErrorReceipt(ap2, req, problem, v.error(),
+                      mandates::ap2::Authority::ReceiptKind::kCheckout, vr->checkout_chain, "");
       return problem;
     }
     return Answer(v, req, 200, [](const mandates::ap2::MerchantVerifyResult& x) {

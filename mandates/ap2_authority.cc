@@ -54,6 +54,7 @@ Result<OpenMandate> OpenFromJson(std::string_view text) {
   m.format = format != nullptr ? static_cast<int>(format->as_int64().value_or(1)) : 1;
   m.revoked_at = IntOf(v, "revoked_at");
   m.revoked_by = StrOf(v, "revoked_by");
+  m.checkout_mandate_id = StrOf(v, "checkout_mandate");
   return m;
 }
 
@@ -112,6 +113,9 @@ json::Value OpenMandateToJson(const OpenMandate& m) {
   v.Set("issued_at", json::Value::Int(m.issued_at));
   v.Set("expires_at", json::Value::Int(m.expires_at));
   v.Set("format", json::Value::Int(m.format));
+  if (!m.checkout_mandate_id.empty()) {
+    v.Set("checkout_mandate", json::Value::String(m.checkout_mandate_id));
+  }
   if (m.revoked_at != 0) {
     v.Set("revoked_at", json::Value::Int(m.revoked_at));
     v.Set("revoked_by", json::Value::String(m.revoked_by));
@@ -263,8 +267,10 @@ std::string_view Ap2ErrorCode(std::string_view reason) {
       "ap2-preset-mismatch", "ap2-reference-mismatch", "ap2-merchant-not-allowed",
       "ap2-line-items-unmatched", "ap2-unknown-constraint"};
   static constexpr std::string_view kCredential[] = {
-      "ap2-unknown-issuer", "ap2-wrong-agent", "ap2-nonce-unknown", "ap2-nonce-expired",
-      "ap2-nonce-replayed", "ap2-checkout-signature", "ap2-checkout-hash-mismatch"};
+      "ap2-unknown-issuer", "ap2-wrong-agent",     "ap2-nonce-unknown",
+      "ap2-nonce-expired",  "ap2-nonce-replayed",  "ap2-checkout-signature",
+      "ap2-checkout-hash-mismatch", "bad-signature", "alg-key-mismatch",
+      "bad-jws"};
   for (std::string_view r : kConstraint) {
     if (reason == r) return "unresolved_constraint";
   }
@@ -276,7 +282,8 @@ std::string_view Ap2ErrorCode(std::string_view reason) {
 }
 
 Result<std::string> Authority::ErrorReceipt(ReceiptKind kind, std::string_view presented,
-                                            std::string transaction_id, const Status& refusal) {
+                                            std::string transaction_id, const std::string& reason,
+                                            const std::string& detail) {
   std::string reference = Digest(presented);
   Result<sdjwt::Presentation> p = sdjwt::Parse(presented);
   if (p.ok() && !p->hops.empty()) {
@@ -300,9 +307,8 @@ Result<std::string> Authority::ErrorReceipt(ReceiptKind kind, std::string_view p
     receipt.Set("payment_id", json::Value::String(transaction_id.empty() ? reference
                                                                          : transaction_id));
   }
-  const std::string reason = refusal.reason().empty() ? "refused" : refusal.reason();
   receipt.Set("error", json::Value::String(std::string(Ap2ErrorCode(reason))));
-  receipt.Set("error_description", json::Value::String(reason + ": " + refusal.message()));
+  receipt.Set("error_description", json::Value::String(reason + ": " + detail));
   return SignReceipt(std::move(receipt), kind == ReceiptKind::kPayment ? "payment-receipt+jwt"
                                                                        : "checkout-receipt+jwt");
 }
@@ -356,6 +362,7 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
     return FailedPreconditionError("agent " + agent.id + " is " + agent.state, "agent-state");
   }
   MD_ASSIGN_OR_RETURN(signer::PublicKey agent_key, AgentKey(agent));
+  std::string checkout_id;
   if (!req.checkout_mandate.empty()) {
     MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, req.checkout_mandate));
     if (checkout.kind != Kind::kCheckout || checkout.agent_id != agent.id) {
@@ -363,6 +370,7 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
                                   "ap2-mandate-not-found");
     }
     MD_RETURN_IF_ERROR(NotRevoked(checkout));
+    checkout_id = checkout.id;
     json::Value ref = json::Value::Object()
                           .Set("type", json::Value::String("payment.reference"))
                           .Set("conditional_transaction_id", json::Value::String(checkout.digest));
@@ -380,6 +388,7 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
   m.key_id = key.id;
   m.issued_at = clock_.NowUnixSeconds();
   m.expires_at = m.issued_at + req.ttl_s;
+  m.checkout_mandate_id = checkout_id;
 
   json::Value claims = json::Value::Object();
   claims.Set("vct", json::Value::String(std::string(VctOf(req.kind))));
@@ -418,6 +427,15 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
                .Set("expires_at", json::Value::Int(m.expires_at));
   e.at_micros = clock_.NowUnixMicros();
   audit::Stage(batch, e);
+  if (checkout_id.empty()) {
+    MD_RETURN_IF_ERROR(kv_.Write(batch));
+    return m;
+  }
+  // Under the lock Revoke holds: the checkout mandate is revoked before or after this one is
+  // issued, and either way closings of this one see it (Accept).
+  std::lock_guard<std::mutex> lock(accept_mu_);
+  MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, checkout_id));
+  MD_RETURN_IF_ERROR(NotRevoked(checkout));
   MD_RETURN_IF_ERROR(kv_.Write(batch));
   return m;
 }
@@ -514,9 +532,14 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
 
   std::lock_guard<std::mutex> lock(accept_mu_);
   {
-    // Revoke holds this lock: read under it, a revocation is either seen or comes after.
+    // Revoke holds this lock: read under it, a revocation is either seen or comes after; of
+    // the checkout mandate this one was issued for too (specs/ap2.md §9).
     MD_ASSIGN_OR_RETURN(OpenMandate now_stored, Get(t, open.id));
     MD_RETURN_IF_ERROR(NotRevoked(now_stored));
+    if (!now_stored.checkout_mandate_id.empty()) {
+      MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, now_stored.checkout_mandate_id));
+      MD_RETURN_IF_ERROR(NotRevoked(checkout));
+    }
   }
   const std::string nonce_key = Digest(expect_aud + "\n" + nonce);
   MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, nonce_key));
@@ -764,6 +787,8 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
   if (open.agent_id != agent_id) {
     return PermissionDeniedError("the open mandate binds another agent", "ap2-wrong-agent");
   }
+  // Nothing is signed with the agent's key for a revoked mandate (Accept checks again).
+  MD_RETURN_IF_ERROR(NotRevoked(open));
   // Only AP2's closed payment claims, no SD-JWT machinery at any depth: the agent's key signs
   // what the caller sends, and must never sign something that reads as another kind of token
   // or carries claims nobody checked (the service sets iat, aud, nonce and sd_hash itself).

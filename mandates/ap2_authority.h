@@ -49,6 +49,9 @@ struct OpenMandate {
   // merchant's verification of a checkout it opened is refused. 0 / "": not revoked.
   int64_t revoked_at = 0;
   std::string revoked_by;  // the credential that revoked it
+  // A payment mandate issued with `checkout_mandate`: that checkout mandate's id. Its revocation
+  // stops this one's closings too. "" otherwise, and in records issued before it was kept.
+  std::string checkout_mandate_id;
 };
 json::Value OpenMandateToJson(const OpenMandate& m);
 
@@ -214,9 +217,11 @@ class Authority {
   // terminal hop of `presented` as received (with its `_sd_alg`; sha-256 of the whole text when
   // it does not parse), and for a payment `payment_id`: `transaction_id`, else the closing
   // hop's disclosed transaction_id, else the reference. Signed with the receipts key.
+  // `reason` and `detail` are the refusal's as its problem answer states them.
   enum class ReceiptKind { kPayment, kCheckout };
   Result<std::string> ErrorReceipt(ReceiptKind kind, std::string_view presented,
-                                   std::string transaction_id, const Status& refusal);
+                                   std::string transaction_id, const std::string& reason,
+                                   const std::string& detail);
 
   // The closed payment whose x402 nonce is `nonce_hex` ("0x..."); kNotFound
   // "ap2-payment-missing".

@@ -1368,6 +1368,11 @@ TEST_F(AccessTest, AgentScopedCredentialStaysInsideItsAgents) {
   const httplib::Headers scoped = Bearer(scoped_token_);
   const std::string y = base + "/agents/" + agent_y_;
   ExpectRefused("GET", y, scoped, "", 403, "agent-out-of-scope");
+  // An AP2 open mandate of another agent: neither read nor revoked.
+  ExpectRefused("GET", base + "/ap2/mandates/" + ap2_mandate_, scoped, "", 403,
+                "agent-out-of-scope");
+  ExpectRefused("POST", base + "/ap2/mandates/" + ap2_mandate_ + "/revoke", scoped, "", 403,
+                "agent-out-of-scope");
   for (const char* action : {"/suspend", "/resume", "/revoke"}) {
     ExpectRefused("POST", y + action, scoped, "", 403, "agent-out-of-scope");
   }
@@ -1582,10 +1587,12 @@ TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
   ExpectRefused("POST", base + "/mandates", Bearer(scoped), MandateBody(a_.agent, victim_.mandate),
                 403, "mandate-out-of-scope");
 
-  // It issues no AP2 open mandate (new spending authority) and reads none.
+  // It issues no AP2 open mandate (new spending authority), and reads and revokes none.
   ExpectRefused("POST", base + "/ap2/mandates", Bearer(scoped),
                 R"({"agent":")" + a_.agent +
                     R"(","kind":"payment","constraints":[{"type":"payment.budget","currency":"USD","max":100}]})",
+                403, "mandate-out-of-scope");
+  ExpectRefused("POST", base + "/ap2/mandates/" + ap2_mandate_ + "/revoke", Bearer(scoped), "",
                 403, "mandate-out-of-scope");
 
   // The sessions it opens stay inside its mandates: none without a list (it would reach every

@@ -730,6 +730,10 @@ TEST_F(Ap2PurchaseTest, ARevokedCheckoutMandateIsRefusedToTheMerchant) {
   Reply v = MerchantVerify(CloseCheckout(open_checkout, cj, hash, "m-nonce-r"), cj, "m-nonce-r");
   EXPECT_EQ(v.status, 403) << v.body;
   EXPECT_EQ(ProblemType(v), "ap2-mandate-revoked");
+  // The payment mandate issued for that checkout closes no more either.
+  Reply pay = Pay(open_payment, 600, sdjwt::HashB64(sdjwt::HashAlg::kSha256, CheckoutJwt("order-r2", 1)));
+  EXPECT_EQ(pay.status, 403) << pay.body;
+  EXPECT_EQ(ProblemType(pay), "ap2-mandate-revoked");
   Reply refer = Send("POST", base_ + "/ap2/mandates", admin_,
                      R"({"agent":")" + agent_ + R"(","kind":"payment","constraints":[],)"
                      R"("checkout_mandate":")" + checkout_id + "\"}");
@@ -1125,14 +1129,24 @@ TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
   EXPECT_EQ(v.status, 409) << v.body;
   Reply spent = CloseWith(open, paid, Claims(1200, "b-5", "dev.mandated.ledger"), "n-b5");
   EXPECT_EQ(ProblemType(spent), "ap2-authorization-not-reserved");
-  // Refused before the service signed a closing hop: the error receipt references the open
-  // mandate as issued (its digest) and names the transaction it was asked to pay.
-  const json::Value refused = ReceiptClaims(StringField(spent.json, "payment_receipt"));
+  // A refusal of the authorization, not of the mandate: no AP2 receipt (the agent needs a new
+  // authorization, and may close this mandate with it).
+  EXPECT_EQ(spent.json.Find("payment_receipt"), nullptr) << spent.body;
+  // The mandate revoked: the authority refuses before the service signs a closing hop, and its
+  // error receipt references the open mandate as issued (its digest) and names the
+  // transaction it was asked to pay.
+  const std::string atz = Authorize(1200);
+  Call("POST", base_ + "/ap2/mandates/" + open + "/revoke", admin_, "", 200);
+  Reply revoked = CloseWith(open, atz, Claims(1200, "b-6", "dev.mandated.ledger"), "n-b6");
+  EXPECT_EQ(revoked.status, 403) << revoked.body;
+  EXPECT_EQ(ProblemType(revoked), "ap2-mandate-revoked");
+  const json::Value refused = ReceiptClaims(StringField(revoked.json, "payment_receipt"));
   EXPECT_EQ(StringField(refused, "status"), "Error");
   EXPECT_EQ(StringField(refused, "error"), "invalid_mandate");
-  EXPECT_EQ(StringField(refused, "payment_id"), "b-5");
+  EXPECT_EQ(StringField(refused, "payment_id"), "b-6");
   EXPECT_EQ(StringField(refused, "reference"),
             StringField(Call("GET", base_ + "/ap2/mandates/" + open, admin_, "", 200), "digest"));
+  EXPECT_EQ(ReservationState(atz), "reserved");  // the hold stays, for another closing
   EXPECT_EQ(Balance(), "3800");
 }
 
