@@ -302,9 +302,20 @@ void BundleVerifier::State::Header(std::string_view line) {
   }
   // Earlier checkpoints are opened now, for the sizes whose roots the events must give; what is
   // wrong with them is reported after the events, as it always was.
+  std::vector<NoteVerifier> earlier_verifiers;
+  for (const std::string& k : options.earlier_keys) {
+    Result<NoteVerifier> ek = ParseVerifierKey(k);
+    if (!ek.ok()) return Stop("verifier-key-malformed", "an earlier key: " + ek.error().message());
+    earlier_verifiers.push_back(std::move(*ek));
+  }
   wanted.insert(cp.size);
   for (const std::string& e : options.earlier_checkpoints) {
-    earlier.push_back(OpenCheckpoint(e, *verifier));
+    Result<Checkpoint> held = OpenCheckpoint(e, *verifier);
+    for (size_t i = 0; !held.ok() && i < earlier_verifiers.size(); ++i) {
+      Result<Checkpoint> under_earlier = OpenCheckpoint(e, earlier_verifiers[i]);
+      if (under_earlier.ok()) held = std::move(under_earlier);
+    }
+    earlier.push_back(std::move(held));
     if (earlier.back().ok()) wanted.insert(earlier.back()->size);
   }
 }

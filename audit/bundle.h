@@ -31,6 +31,10 @@ struct BundleReport {
 struct BundleVerifyOptions {
   std::string verifier_key;                    // trusted key; empty: the bundle's own
   std::vector<std::string> earlier_checkpoints;  // signed notes held from before
+  // Keys the service signed checkpoints with before (its audit key was rotated since): an
+  // earlier checkpoint opens under the trusted key or one of these. The bundle's own checkpoint
+  // must open under the trusted key.
+  std::vector<std::string> earlier_keys;
 };
 
 // A bundle line longer than this is refused (bundle-malformed). A trail's header carries an

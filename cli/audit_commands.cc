@@ -478,6 +478,14 @@ Output Verify(Context& ctx) {
     }
     options.earlier_checkpoints.push_back(std::move(*note));
   }
+  // Keys the service signed with before a rotation of its audit key, for earlier checkpoints.
+  for (const std::string& k : Flags(ctx, "--earlier-key")) {
+    if (Result<audit::NoteVerifier> v = audit::ParseVerifierKey(Trimmed(k)); !v.ok()) {
+      return UsageError(command, "--earlier-key is not a verifier key (NAME+HASH+KEY): " +
+                                     v.error().message());
+    }
+    options.earlier_keys.push_back(Trimmed(k));
+  }
   const bool trust_bundle_key = Flag(ctx, "--trust-bundle-key").has_value();
   if (trust_bundle_key && !options.verifier_key.empty()) {
     return UsageError(command, "give --key (or --key-file) or --trust-bundle-key, not both");
@@ -568,10 +576,13 @@ std::vector<Command> AuditCommands() {
        "standard output",
        Export},
       {"audit verify",
-       "BUNDLE [--key VKEY | --key-file FILE | --trust-bundle-key] [--checkpoint NOTE_FILE]...",
+       "BUNDLE [--key VKEY | --key-file FILE | --trust-bundle-key] [--checkpoint NOTE_FILE]... "
+       "[--earlier-key VKEY]...",
        "verify an export bundle offline (no server): the checkpoint's signature under the "
        "trusted verifier key (`audit key`), every event (each one its query selects) and proof "
-       "or the recomputed root, and each earlier checkpoint held; prints every finding; exit 0 "
+       "or the recomputed root, and each earlier checkpoint held (signed by the trusted key or, "
+       "from before a rotation of the audit key, by an --earlier-key); prints every finding; "
+       "exit 0 "
        "verified, 1 not verified, 2 usage or an unreadable file, 5 verified against the "
        "bundle's own key only (no --key: anyone can sign a bundle with a key of their own). "
        "--trust-bundle-key accepts the bundle's own key (exit 0), which proves nothing about "

@@ -156,7 +156,8 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
   }
   s += "\nExit codes: 0 ok, 1 refused by the server (or, for `mandates verify`, an invalid\n"
        "verdict; for `authorize`, denied; for `audit verify`, a bundle that does not verify),\n"
-       "2 usage or local error (e.g. a key file, a bad server URL), 3 server unreachable,\n"
+       "2 usage or local error (e.g. a key file, a bad server URL), 3 server unreachable (or\n"
+       "its answer cut short: an `audit export` that ended early),\n"
        "4 `authorize` needs a person's approval (approval_required), 5 `audit verify` without\n"
        "--key: verified against the bundle's own key only.\n";
   return s;

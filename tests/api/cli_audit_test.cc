@@ -174,7 +174,7 @@ TEST_F(CliAuditTest, EveryAuditCommandHasHelp) {
   EXPECT_TRUE(Has(Exec({"audit", "verify", "--help"}).out, "exit 0 verified, 1 not verified"));
   Ran top = Exec({"--help"});
   EXPECT_TRUE(Has(top.out, "  audit verify BUNDLE [--key VKEY | --key-file FILE | "
-                           "--trust-bundle-key] [--checkpoint NOTE_FILE]...\n"))
+                           "--trust-bundle-key] [--checkpoint NOTE_FILE]... [--earlier-key VKEY]...\n"))
       << top.out;
   EXPECT_TRUE(Has(top.out, "  audit trail --authorization ID | --mandate ID | --agent ID | "
                            "--principal ID [--from T] [--to T]\n"));
@@ -534,6 +534,35 @@ TEST_F(CliAuditTest, EarlierCheckpointsHeldBeforeMoreChanges) {
                           Path("newer.note")});
   EXPECT_EQ(truncated.exit_code, 1);
   EXPECT_TRUE(Has(truncated.out, "\nlog-truncated ")) << truncated.out;
+}
+
+// The operator rotates the service's audit key (`keys rotate`): a checkpoint held from before
+// is signed by the earlier key, which `audit verify --earlier-key` names (specs/audit.md §5).
+TEST_F(CliAuditTest, CheckpointsFromBeforeAKeyRotationNeedTheEarlierKey) {
+  ASSERT_EQ(Exec({"--server", url_, "--token", op_, "audit", "checkpoint", "--new", "-o",
+                  Path("old.note")})
+                .exit_code,
+            0);
+  const json::Value key = ParseOrDie(As(op_, {"--json", "audit", "key"}).out);
+  const std::string key_id = testing::StringField(*key.Find("key"), "id");
+  Ran rotated = As(op_, {"keys", "rotate", key_id});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  ASSERT_EQ(As(admin_, {"agents", "suspend", agent_}).exit_code, 0);  // an event under the new key
+  std::string new_key = As(op_, {"audit", "key"}).out;
+  if (!new_key.empty() && new_key.back() == '\n') new_key.pop_back();
+  ASSERT_NE(new_key, vkey_);
+  ExportAll("rotated.ndjson");
+
+  Ran without = Verify({Path("rotated.ndjson"), "--key", new_key, "--checkpoint", Path("old.note")});
+  EXPECT_EQ(without.exit_code, 1) << without.out;
+  EXPECT_TRUE(Has(without.out, "\nearlier-checkpoint-invalid ")) << without.out;
+  Ran with = Verify({Path("rotated.ndjson"), "--key", new_key, "--checkpoint", Path("old.note"),
+                     "--earlier-key", vkey_});
+  EXPECT_EQ(with.exit_code, 0) << with.out;
+  EXPECT_TRUE(Has(with.out, "earlier checkpoints: 1\nverified\n")) << with.out;
+  Ran bad = Verify({Path("rotated.ndjson"), "--key", new_key, "--earlier-key", "nonsense"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(Has(bad.err, "--earlier-key is not a verifier key")) << bad.err;
 }
 
 TEST_F(CliAuditTest, TrailBundleHasAProofForEachEvent) {

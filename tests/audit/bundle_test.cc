@@ -278,6 +278,46 @@ TEST_F(BundleTest, AHostileBundleCannotGrowTheReportWithoutBound) {
   EXPECT_EQ(capped.findings[1000].detail, "500 more findings are not listed");
 }
 
+// The service's audit key is rotated (specs/audit.md §2): a checkpoint an auditor kept from
+// before is signed by the earlier key, which the auditor names beside the trusted one; it is
+// then compared as any earlier checkpoint is, and a fork under it is still caught.
+TEST_F(BundleTest, CheckpointsFromBeforeAKeyRotationVerifyUnderTheEarlierKey) {
+  Result<SignedCheckpoint> before = log_->Latest();
+  ASSERT_TRUE(before.ok());
+  const std::string earlier_key = *log_->VerifierKey();
+  Checkpoint fork{"audit.test/audit", before->size, before->root, {}};
+  fork.root[0] ^= 1;
+  const std::string forked = SignedByTheService(fork);  // by the key about to be retired
+  ASSERT_TRUE(keys_->Rotate(log_->AuditKey()->id).ok());
+  Change("principal.created", "prn_c", {{"principal", "prn_c"}});
+  ASSERT_TRUE(log_->Sequence().ok());
+  const std::string whole = Export(TrailQuery{});  // its checkpoint signed by the new key
+  options_.verifier_key = *log_->VerifierKey();
+  ASSERT_NE(options_.verifier_key, earlier_key);
+
+  options_.earlier_checkpoints = {before->note};
+  std::vector<std::string> codes;
+  for (const BundleFinding& f : VerifyBundle(whole, options_).findings) codes.push_back(f.code);
+  EXPECT_EQ(codes, std::vector<std::string>{"earlier-checkpoint-invalid"});
+  options_.earlier_keys = {earlier_key};
+  BundleReport r = VerifyBundle(whole, options_);
+  EXPECT_TRUE(r.ok()) << Findings(r)[0];
+  EXPECT_EQ(r.size, 13u);
+  options_.earlier_checkpoints = {forked};
+  EXPECT_EQ(Findings(VerifyBundle(whole, options_)),
+            (std::vector<std::string>{"earlier-checkpoint-mismatch size=12"}));
+  // The earlier key vouches for earlier checkpoints only: a bundle whose own checkpoint it
+  // signed is not trusted by it.
+  BundleVerifyOptions old_only;
+  old_only.verifier_key = earlier_key;
+  old_only.earlier_keys = {earlier_key};
+  EXPECT_EQ(VerifyBundle(whole, old_only).findings[0].code, "verifier-key-differs");
+  old_only.earlier_keys = {"not a key"};
+  EXPECT_EQ(VerifyBundle(whole, old_only).findings[0].code, "verifier-key-differs");
+  options_.earlier_keys = {"not a key"};
+  EXPECT_EQ(VerifyBundle(whole, options_).findings[0].code, "verifier-key-malformed");
+}
+
 // What a report says, as one comparable list: its findings, then the facts it read.
 std::vector<std::string> Summary(const BundleReport& r) {
   std::vector<std::string> out = Findings(r);
