@@ -1,6 +1,10 @@
 // Audit routes: checkpoints, proofs, events, trails and export bundles (specs/audit.md §4).
 // Auditors see their principal's events; checkpoints, proofs and the key are the same for all.
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <string_view>
+#include <vector>
 
 #include "api/app.h"
 #include "api/handler_util.h"
@@ -32,6 +36,29 @@ Result<uint64_t> ParseCount(const Request& req, const std::string& name, bool re
     return QueryError("?" + name + "= must be a non-negative decimal integer");
   }
   return v;
+}
+
+// ?consistency_from=M[,M...]: the earlier tree sizes an export proves its tree extends (at most
+// 16, each a decimal integer; a size's range is the log's to check).
+Result<std::vector<uint64_t>> ParseConsistencyFrom(const Request& req) {
+  std::vector<uint64_t> sizes;
+  const std::string text = req.Query("consistency_from");
+  if (text.empty()) return sizes;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view item(text.data() + start, comma - start);
+    uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() ||
+        (item.size() > 1 && item[0] == '0')) {
+      return QueryError("?consistency_from= is a comma-separated list of tree sizes");
+    }
+    sizes.push_back(v);
+    if (sizes.size() > 16) return QueryError("?consistency_from= names at most 16 sizes");
+    start = comma + 1;
+  }
+  return sizes;
 }
 
 // RFC 3339 (with a fraction and an offset) or unix seconds.
@@ -251,7 +278,10 @@ void App::RegisterAuditRoutes() {
     // A trail is built in memory (its proofs come first, in the header) and bounded; the whole
     // log is streamed, its header and checkpoint fixed before the first event goes out, so it
     // has no bound but the log's size.
-    Result<audit::Log::ExportStart> start = log.BeginExport(*q, kMaxTrailExportEvents);
+    Result<std::vector<uint64_t>> consistency_from = ParseConsistencyFrom(req);
+    if (!consistency_from.ok()) return ProblemResponse(consistency_from.error(), req);
+    Result<audit::Log::ExportStart> start =
+        log.BeginExport(*q, kMaxTrailExportEvents, SIZE_MAX, *consistency_from);
     if (!start.ok()) return ProblemResponse(start.error(), req);
     Response r;
     r.status = 200;

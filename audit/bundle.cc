@@ -189,6 +189,7 @@ struct BundleVerifier::State {
   std::string pending;     // a line not yet ended by "\n"
 
   json::Value proofs;      // a trail's, from the header
+  json::Value consistency;  // the header's consistency proofs by earlier size (an object)
   std::unordered_map<std::string_view, const json::Value*> proof_of;  // into `proofs`
   std::optional<BundleQuery> query;
   std::optional<NoteVerifier> verifier;
@@ -260,6 +261,10 @@ void BundleVerifier::State::Header(std::string_view line) {
                                     "mandate, agent or principal");
   }
   report.complete_prefix = complete->as_bool();
+  if (json::Value* c = header->Find("consistency"); c != nullptr) {
+    if (!c->is_object()) return Stop("bundle-malformed", "consistency is not an object");
+    consistency = std::move(*c);
+  }
   // Proofs by sequence number, indexed once: a bundle may hold a million of them.
   proofs = std::move(*proofs_v);
   proof_of.reserve(proofs.size());
@@ -452,6 +457,8 @@ void BundleVerifier::Close(State& s) {
                                     " events, this one " + std::to_string(cp.size));
       } else if (s.roots_at.count(c.size) == 0 || s.roots_at[c.size] != c.root) {
         s.Find("earlier-checkpoint-mismatch", "size=" + std::to_string(c.size));
+      } else {
+        ++s.report.earlier_proven;
       }
     }
     return;
@@ -464,9 +471,36 @@ void BundleVerifier::Close(State& s) {
     } else if (c->size > cp.size) {
       s.Find("log-truncated", "an earlier checkpoint has " + std::to_string(c->size) +
                                   " events, this one " + std::to_string(cp.size));
-    } else if (c->size == cp.size && c->root != cp.root) {
-      // Two trees of one size under one key: a fork.
-      s.Find("earlier-checkpoint-mismatch", "size=" + std::to_string(c->size));
+    } else if (c->size == cp.size) {
+      if (c->root != cp.root) {
+        // Two trees of one size under one key: a fork.
+        s.Find("earlier-checkpoint-mismatch", "size=" + std::to_string(c->size));
+      } else {
+        ++s.report.earlier_proven;
+      }
+    } else if (const json::Value* p = s.consistency.is_object()
+                                          ? s.consistency.Find(std::to_string(c->size))
+                                          : nullptr;
+               p != nullptr) {
+      // The header proves this tree extends the earlier one; a proof that fails is a fork (or
+      // a forged proof: either way the log is not the one the earlier checkpoint signed).
+      std::vector<Hash> path;
+      bool well_formed = p->is_array();
+      for (size_t i = 0; well_formed && i < p->size(); ++i) {
+        const json::Value& h = p->items()[i];
+        Result<Hash> hh = h.is_string() ? HashFromHex(h.as_string()) : Result<Hash>(Hash{});
+        well_formed = h.is_string() && hh.ok();
+        if (well_formed) path.push_back(*hh);
+      }
+      if (!well_formed) {
+        s.Find("bundle-malformed", "the consistency proof from size " +
+                                       std::to_string(c->size) + " is not an array of hashes");
+      } else if (!VerifyConsistency(c->size, cp.size, c->root, cp.root, path).ok()) {
+        s.Find("earlier-checkpoint-mismatch",
+               "size=" + std::to_string(c->size) + " (its consistency proof fails)");
+      } else {
+        ++s.report.earlier_proven;
+      }
     }
   }
   for (uint64_t seq : OutsideQuery(*s.query, s.facts)) {

@@ -25,6 +25,10 @@ struct BundleReport {
   std::string root_hex;
   uint64_t events = 0;                  // event lines read
   bool complete_prefix = false;
+  // Earlier checkpoints shown extended by this bundle's tree: for a complete prefix, every one
+  // whose root the events recompute; for a trail, those of the same size and root, or with a
+  // consistency proof in the header that verifies. The others were compared by size only.
+  uint64_t earlier_proven = 0;
   bool ok() const { return findings.empty(); }
 };
 

@@ -859,7 +859,8 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
 }
 
 Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_events,
-                                         size_t max_whole_events) {
+                                         size_t max_whole_events,
+                                         const std::vector<uint64_t>& consistency_from) {
   std::lock_guard<std::mutex> lock(mu_);
   MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   Result<std::optional<SignedCheckpoint>> newest = NewestLocked();
@@ -928,6 +929,26 @@ Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_
     }
   }
   header.Set("proofs", std::move(proofs));
+  if (!consistency_from.empty()) {
+    // From each earlier size the auditor holds a checkpoint of, to this one: the proof that
+    // this tree extends that one (RFC 9162 §2.1.4), which a trail's events alone cannot show.
+    json::Value consistency = json::Value::Object();
+    for (uint64_t m : std::set<uint64_t>(consistency_from.begin(), consistency_from.end())) {
+      if (m == 0 || m > cp.size) {
+        return InvalidArgumentError("consistency from size " + std::to_string(m) +
+                                        ": sizes are 1 to the checkpoint's, " +
+                                        std::to_string(cp.size),
+                                    "audit-proof-range");
+      }
+      Result<std::vector<Hash>> p =
+          ConsistencyProof(m, cp.size, [this](NodeId id) { return ReadNode(id); });
+      if (!p.ok()) return p.error();
+      json::Value arr = json::Value::Array();
+      for (const Hash& h : *p) arr.Append(json::Value::String(HashHex(h)));
+      consistency.AppendMember(std::to_string(m), std::move(arr));
+    }
+    header.Set("consistency", std::move(consistency));
+  }
   ExportStart start;
   start.head = json::Write(header);
   start.head += '\n';

@@ -115,9 +115,13 @@ class Log {
   };
   // Starts an export of every event `q` selects (kInvalidArgument audit-export-too-large past
   // `max_trail_events`) or, with an empty query and the operator's view, of the whole log
-  // (the same past `max_whole_events`; the route streams it and sets no bound).
+  // (the same past `max_whole_events`; the route streams it and sets no bound). For each size in
+  // `consistency_from` the header carries the consistency proof from that size to its own
+  // (`consistency`, specs/audit.md §5): kInvalidArgument audit-proof-range for 0 or a size past
+  // the checkpoint's.
   Result<ExportStart> BeginExport(const TrailQuery& q, size_t max_trail_events,
-                                  size_t max_whole_events = SIZE_MAX);
+                                  size_t max_whole_events = SIZE_MAX,
+                                  const std::vector<uint64_t>& consistency_from = {});
   // Writes the stored events [0, end) as bundle lines, in pieces of about 64 KiB, without the
   // log's lock (an event is never rewritten once sequenced), reading them with a new storage
   // iterator every `bytes_per_iterator` (4 MiB) so that a long export pins no old storage

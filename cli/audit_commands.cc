@@ -363,6 +363,25 @@ Output Export(Context& ctx) {
   if (!ctx.positional.empty()) {
     return UsageError(command, "unexpected argument \"" + ctx.positional[0] + "\"");
   }
+  // Earlier checkpoints held: the bundle carries the proof that its tree extends each one
+  // (`audit verify --checkpoint` checks it), by their sizes.
+  std::string sizes;
+  for (const std::string& path : Flags(ctx, "--checkpoint")) {
+    Result<std::string> note = ReadInput(path, kMaxInputBytes);
+    if (!note.ok()) {
+      return UsageError(command, note.error().message());
+    }
+    const size_t body_end = note->find("\n\n");
+    Result<audit::Checkpoint> c = audit::ParseCheckpointBody(
+        body_end == std::string::npos ? std::string_view() : std::string_view(*note).substr(0, body_end + 1));
+    if (!c.ok()) {
+      return UsageError(command, path + " is not a signed checkpoint note: " + c.error().message());
+    }
+    sizes += (sizes.empty() ? "" : ",") + std::to_string(c->size);
+  }
+  if (!sizes.empty()) {
+    *query += (query->empty() ? "" : "&") + std::string("consistency_from=") + sizes;
+  }
   // The whole log may be larger than memory: the bundle goes to the file as it arrives, and the
   // file takes its name only once all of it arrived (specs/audit.md §5).
   Result<std::unique_ptr<OutputFile>> file = OutputFile::Open(*out);
@@ -545,7 +564,13 @@ Output Verify(Context& ctx) {
             : trust_bundle_key      ? "the bundle's own (--trust-bundle-key)\n"
                                     : "the bundle's own (not trusted: give --key)\n");
   if (!notes.empty()) {
-    o.out += "earlier checkpoints: " + std::to_string(notes.size()) + "\n";
+    o.out += "earlier checkpoints: " + std::to_string(notes.size());
+    if (!report.complete_prefix) {
+      // A trail's events do not show its tree extends an earlier one: a consistency proof does
+      // (`audit export --checkpoint`), or the same size and root.
+      o.out += ", " + std::to_string(report.earlier_proven) + " shown extended by this tree";
+    }
+    o.out += "\n";
   }
   for (const audit::BundleFinding& f : report.findings) {
     o.out += f.code + (f.detail.empty() ? "" : " " + f.detail) + "\n";
@@ -569,11 +594,12 @@ std::vector<Command> AuditCommands() {
        "seconds), one line each: #seq, time, type, actor, subjects, what changed; --json for "
        "the raw items (an auditor credential or the operator token; every page is fetched)",
        Trail},
-      {"audit export", "[" + selector + "] -o FILE",
+      {"audit export", "[" + selector + "] [--checkpoint NOTE_FILE]... -o FILE",
        "save an export bundle (specs/audit.md §5) of a trail, byte for byte, with the signed "
        "checkpoint and a proof for each event; with no selector the whole log (operator "
-       "token; MANDATED_PRINCIPAL selects nothing here, --principal does); -o - writes it to "
-       "standard output",
+       "token; MANDATED_PRINCIPAL selects nothing here, --principal does); each --checkpoint "
+       "(a note kept from before) adds the proof that the log extends it, which `audit verify "
+       "--checkpoint` checks; -o - writes it to standard output",
        Export},
       {"audit verify",
        "BUNDLE [--key VKEY | --key-file FILE | --trust-bundle-key] [--checkpoint NOTE_FILE]... "

@@ -207,5 +207,36 @@ TEST_F(AuditExportStreamTest, AStopEndsAStreamingExportInsteadOfWaitingForIt) {
   EXPECT_GT(received, 64u * 1024);
 }
 
+// ?consistency_from= (specs/audit.md §4): the sizes whose consistency proofs the bundle carries.
+TEST_F(AuditExportStreamTest, ConsistencyFromNamesEarlierSizesAndIsChecked) {
+  const std::string principal = CreatePrincipals(3);
+  auto get = [&](const std::string& from) {
+    return service_.client().Get(
+        "/v1/audit/export?principal=" + principal + "&consistency_from=" + from, op_);
+  };
+  auto ok = get("1,2,2");
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  const json::Value header = *json::Parse(ok->body.substr(0, ok->body.find('\n')));
+  const json::Value* c = header.Find("consistency");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->keys(), (std::vector<std::string>{"1", "2"}));
+  for (const char* bad : {"x", "1,", ",1", "01", "1;2", "-1"}) {
+    auto r = get(bad);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_NE(r->body.find("audit-query-invalid"), std::string::npos) << bad << r->body;
+  }
+  auto too_many = get("1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1");
+  ASSERT_TRUE(too_many);
+  EXPECT_EQ(too_many->status, 400);
+  for (const char* out_of_range : {"0", "999999"}) {
+    auto r = get(out_of_range);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << out_of_range;
+    EXPECT_NE(r->body.find("audit-proof-range"), std::string::npos) << r->body;
+  }
+}
+
 }  // namespace
 }  // namespace mandated

@@ -589,6 +589,30 @@ TEST_F(CliAuditTest, TrailBundleHasAProofForEachEvent) {
   Ran stdout_bundle = As(auditor_, {"audit", "export", "--agent", agent_, "-o", "-"});
   EXPECT_EQ(stdout_bundle.exit_code, 0);
   EXPECT_EQ(Lines(stdout_bundle.out).size(), lines.size());
+
+  // A checkpoint kept from before, and more events since: the trail alone compares it by size
+  // only; exported with --checkpoint, the bundle proves its tree extends it.
+  ASSERT_EQ(As(auditor_, {"audit", "checkpoint", "--new", "-o", Path("kept.note")}).exit_code, 0);
+  ASSERT_EQ(As(admin_, {"agents", "suspend", agent_}).exit_code, 0);
+  ASSERT_EQ(As(auditor_, {"audit", "export", "--agent", agent_, "-o", Path("plain.ndjson")})
+                .exit_code,
+            0);
+  Ran plain = Verify({Path("plain.ndjson"), "--key", vkey_, "--checkpoint", Path("kept.note")});
+  EXPECT_EQ(plain.exit_code, 0) << plain.out;
+  EXPECT_TRUE(Has(plain.out, "\nearlier checkpoints: 1, 0 shown extended by this tree\n"))
+      << plain.out;
+  Ran with_proof = As(auditor_, {"audit", "export", "--agent", agent_, "--checkpoint",
+                                 Path("kept.note"), "-o", Path("proven.ndjson")});
+  ASSERT_EQ(with_proof.exit_code, 0) << with_proof.err;
+  Ran proven = Verify({Path("proven.ndjson"), "--key", vkey_, "--checkpoint", Path("kept.note")});
+  EXPECT_EQ(proven.exit_code, 0) << proven.out;
+  EXPECT_TRUE(Has(proven.out, "\nearlier checkpoints: 1, 1 shown extended by this tree\n"))
+      << proven.out;
+  WriteFile(Path("not.note"), "not a note\n");
+  Ran not_note = As(auditor_, {"audit", "export", "--agent", agent_, "--checkpoint",
+                               Path("not.note"), "-o", Path("x.ndjson")});
+  EXPECT_EQ(not_note.exit_code, 2);
+  EXPECT_TRUE(Has(not_note.err, "is not a signed checkpoint note")) << not_note.err;
 }
 
 TEST_F(CliAuditTest, UsageErrorsExitTwo) {

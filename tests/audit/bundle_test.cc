@@ -318,6 +318,62 @@ TEST_F(BundleTest, CheckpointsFromBeforeAKeyRotationVerifyUnderTheEarlierKey) {
   EXPECT_EQ(VerifyBundle(whole, options_).findings[0].code, "verifier-key-malformed");
 }
 
+// A trail's events cannot show that its tree extends a checkpoint the auditor kept from before;
+// a consistency proof in the header does (specs/audit.md §5), and a fork or an altered proof is
+// caught by it.
+TEST_F(BundleTest, ATrailProvesItsTreeExtendsEarlierCheckpointsByConsistencyProofs) {
+  Result<SignedCheckpoint> early = log_->Latest();  // 12 events
+  ASSERT_TRUE(early.ok());
+  Change("principal.created", "prn_d", {{"principal", "prn_d"}});
+  Change("principal.created", "prn_e", {{"principal", "prn_e"}});
+  ASSERT_TRUE(log_->Sequence().ok());
+  TrailQuery purchase;
+  purchase.authorization = "atz_1";
+  Result<Log::ExportStart> start = log_->BeginExport(purchase, 1000, 1000, {12, 12});
+  ASSERT_TRUE(start.ok()) << start.error().ToString();
+  const std::string proven = start->head;  // a trail: the whole bundle
+  options_.earlier_checkpoints = {early->note};
+  BundleReport r = VerifyBundle(proven, options_);
+  EXPECT_TRUE(r.ok()) << Findings(r)[0];
+  EXPECT_EQ(r.size, 14u);
+  EXPECT_EQ(r.earlier_proven, 1u);
+  // Without the proof the earlier checkpoint is compared by size only: nothing found, nothing
+  // shown.
+  r = VerifyBundle(Export(purchase), options_);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.earlier_proven, 0u);
+
+  // Another tree of 12 events under the same key: the proof does not lead from it.
+  Checkpoint fork{"audit.test/audit", 12, early->root, {}};
+  fork.root[5] ^= 1;
+  options_.earlier_checkpoints = {SignedByTheService(fork)};
+  EXPECT_EQ(Findings(VerifyBundle(proven, options_)),
+            (std::vector<std::string>{
+                "earlier-checkpoint-mismatch size=12 (its consistency proof fails)"}));
+  // The proof altered, or not a list of hashes.
+  options_.earlier_checkpoints = {early->note};
+  const std::string altered = EditHeader(proven, [](json::Value& h) {
+    json::Value& proof = h.Find("consistency")->Find("12")->items()[0];
+    std::string hex = proof.as_string();
+    hex[0] = hex[0] == '0' ? '1' : '0';
+    proof = json::Value::String(hex);
+  });
+  EXPECT_EQ(Findings(VerifyBundle(altered, options_)),
+            (std::vector<std::string>{
+                "earlier-checkpoint-mismatch size=12 (its consistency proof fails)"}));
+  const std::string junk = EditHeader(proven, [](json::Value& h) {
+    h.Find("consistency")->Set("12", json::Value::String("x"));
+  });
+  EXPECT_EQ(Findings(VerifyBundle(junk, options_)),
+            (std::vector<std::string>{"bundle-malformed the consistency proof from size 12 is "
+                                      "not an array of hashes"}));
+  for (uint64_t bad : {uint64_t{0}, uint64_t{15}}) {
+    Result<Log::ExportStart> refused = log_->BeginExport(purchase, 1000, 1000, {bad});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().reason(), "audit-proof-range");
+  }
+}
+
 // What a report says, as one comparable list: its findings, then the facts it read.
 std::vector<std::string> Summary(const BundleReport& r) {
   std::vector<std::string> out = Findings(r);
