@@ -173,6 +173,11 @@ void App::RegisterAuditRoutes() {
     v.Set("verifier_key",
           json::Value::String(audit::VerifierKeyString(log.origin(), key->public_key)));
     v.Set("key", signer::KeyInfoToJson(*key));
+    Result<std::vector<std::string>> earlier = log.EarlierVerifierKeys();
+    if (!earlier.ok()) return ProblemResponse(earlier.error(), req);
+    json::Value list = json::Value::Array();
+    for (std::string& k : *earlier) list.Append(json::Value::String(std::move(k)));
+    v.Set("earlier_verifier_keys", std::move(list));
     return JsonResponse(200, v);
   }));
   router_.Add("GET", "/v1/audit/checkpoint", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {

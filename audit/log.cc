@@ -501,6 +501,21 @@ Result<std::string> Log::VerifierKey() {
   return VerifierKeyString(origin_, k->public_key);
 }
 
+Result<std::vector<std::string>> Log::EarlierVerifierKeys() {
+  MD_ASSIGN_OR_RETURN(std::vector<signer::KeyInfo> all, keys_.List("service"));
+  std::vector<signer::KeyInfo> earlier;
+  for (signer::KeyInfo& k : all) {
+    if (k.purpose == "audit" && k.state == signer::KeyState::kRetired) earlier.push_back(std::move(k));
+  }
+  std::stable_sort(earlier.begin(), earlier.end(),
+                   [](const signer::KeyInfo& a, const signer::KeyInfo& b) {
+                     return a.created_at > b.created_at;
+                   });
+  std::vector<std::string> out;
+  for (const signer::KeyInfo& k : earlier) out.push_back(VerifierKeyString(origin_, k.public_key));
+  return out;
+}
+
 Result<SignedCheckpoint> Log::Publish() {
   std::lock_guard<std::mutex> lock(mu_);
   Result<uint64_t> s = SequenceLocked(false);

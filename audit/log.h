@@ -79,6 +79,9 @@ class Log {
 
   // The verifier key of the active audit key (created on first use).
   Result<std::string> VerifierKey();
+  // The verifier keys of the audit keys this one replaced (rotated out, newest first): the
+  // keys of checkpoints signed before (`audit verify --earlier-key`).
+  Result<std::vector<std::string>> EarlierVerifierKeys();
   Result<signer::KeyInfo> AuditKey();
 
   // Signs and stores a checkpoint of the current tree (after sequencing). Every signing first

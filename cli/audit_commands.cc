@@ -619,13 +619,24 @@ std::vector<Command> AuditCommands() {
        "bundles with `audit verify --checkpoint`; --new publishes one of the current tree "
        "first (POST /v1/audit/checkpoints, auditor or operator)",
        Checkpoint},
-      {"audit key", "",
-       "print the audit verifier key (NAME+HASH+KEY) that `audit verify --key` trusts",
+      {"audit key", "[--earlier]",
+       "print the audit verifier key (NAME+HASH+KEY) that `audit verify --key` trusts; "
+       "--earlier prints instead the keys it replaced (rotated out, newest first, one a line), "
+       "for `audit verify --earlier-key` (better: the copy you kept when each was current)",
        [](Context& ctx) {
          if (!ctx.positional.empty()) {
            return UsageError("audit key", "takes no arguments");
          }
-         return Call(ctx, Method::kGet, "/v1/audit/key", "", [](const json::Value& v) {
+         const bool earlier = Flag(ctx, "--earlier").has_value();
+         return Call(ctx, Method::kGet, "/v1/audit/key", "", [earlier](const json::Value& v) {
+           if (earlier) {
+             std::string out;
+             const json::Value* list = v.Find("earlier_verifier_keys");
+             for (size_t i = 0; list != nullptr && list->is_array() && i < list->size(); ++i) {
+               out += list->items()[i].as_string() + "\n";
+             }
+             return out;
+           }
            return Str(v, "verifier_key") + "\n";
          });
        }},

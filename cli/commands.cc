@@ -208,7 +208,7 @@ Output RunCommand(const std::vector<std::string>& args) {
       ctx.json = true;
     } else if (a == "--help" || a == "-h") {
       ctx.help = true;
-    } else if (a == "--offline" || a == "--new" || a == "--trust-bundle-key") {
+    } else if (a == "--offline" || a == "--new" || a == "--trust-bundle-key" || a == "--earlier") {
       ctx.flags.emplace(a, "");  // a command switch: takes no value
     } else if (a == "--server") {
       if (!value(&ctx.server)) return Usage("mandatectl: --server needs a URL\n");

@@ -237,6 +237,7 @@ TEST_F(CliAuditTest, KeyAndCheckpoint) {
   EXPECT_TRUE(Matches(vkey_, std::regex_replace(origin, std::regex("\\."), "\\.") +
                                  "\\+[0-9a-f]{8}\\+[A-Za-z0-9+/]{44}")) << vkey_;
   EXPECT_EQ(As(op_, {"audit", "key"}).out, vkey_ + "\n");
+  EXPECT_EQ(As(op_, {"audit", "key", "--earlier"}).out, "");  // never rotated
   Ran json = As(auditor_, {"--json", "audit", "key"});
   EXPECT_EQ(testing::StringField(ParseOrDie(json.out), "verifier_key"), vkey_);
 
@@ -560,6 +561,8 @@ TEST_F(CliAuditTest, CheckpointsFromBeforeAKeyRotationNeedTheEarlierKey) {
                      "--earlier-key", vkey_});
   EXPECT_EQ(with.exit_code, 0) << with.out;
   EXPECT_TRUE(Has(with.out, "earlier checkpoints: 1\nverified\n")) << with.out;
+  // The service lists the keys it replaced (the auditor's own copy is better evidence).
+  EXPECT_EQ(As(auditor_, {"audit", "key", "--earlier"}).out, vkey_ + "\n");
   Ran bad = Verify({Path("rotated.ndjson"), "--key", new_key, "--earlier-key", "nonsense"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(Has(bad.err, "--earlier-key is not a verifier key")) << bad.err;
