@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +24,17 @@ Status QueryError(std::string detail) {
   return InvalidArgumentError(std::move(detail), "audit-query-invalid");
 }
 
+// A query number: decimal digits only, no leading zero; nullopt otherwise (also when empty).
+std::optional<uint64_t> PlainDecimal(std::string_view text) {
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() ||
+      (text.size() > 1 && text[0] == '0')) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 Result<uint64_t> ParseCount(const Request& req, const std::string& name, bool required,
                             uint64_t fallback) {
   const std::string text = req.Query(name);
@@ -30,12 +42,9 @@ Result<uint64_t> ParseCount(const Request& req, const std::string& name, bool re
     if (required) return QueryError("?" + name + "= is required");
     return fallback;
   }
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || (text.size() > 1 && text[0] == '0')) {
-    return QueryError("?" + name + "= must be a non-negative decimal integer");
-  }
-  return v;
+  const std::optional<uint64_t> v = PlainDecimal(text);
+  if (!v) return QueryError("?" + name + "= must be a non-negative decimal integer");
+  return *v;
 }
 
 // ?consistency_from=M[,M...]: the earlier tree sizes an export proves its tree extends (at most
@@ -47,14 +56,10 @@ Result<std::vector<uint64_t>> ParseConsistencyFrom(const Request& req) {
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string_view item(text.data() + start, comma - start);
-    uint64_t v = 0;
-    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() ||
-        (item.size() > 1 && item[0] == '0')) {
-      return QueryError("?consistency_from= is a comma-separated list of tree sizes");
-    }
-    sizes.push_back(v);
+    const std::optional<uint64_t> v =
+        PlainDecimal(std::string_view(text.data() + start, comma - start));
+    if (!v) return QueryError("?consistency_from= is a comma-separated list of tree sizes");
+    sizes.push_back(*v);
     if (sizes.size() > 16) return QueryError("?consistency_from= names at most 16 sizes");
     start = comma + 1;
   }

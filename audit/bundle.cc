@@ -168,6 +168,20 @@ Result<Hash> HashFromHex(std::string_view hex) {
   return HashFromBytes(*b);
 }
 
+// The hashes of a proof member (an inclusion or consistency path), or nullopt when it is not an
+// array of hex hashes.
+std::optional<std::vector<Hash>> HashPath(const json::Value& p) {
+  if (!p.is_array()) return std::nullopt;
+  std::vector<Hash> path;
+  for (const json::Value& h : p.items()) {
+    if (!h.is_string()) return std::nullopt;
+    Result<Hash> hh = HashFromHex(h.as_string());
+    if (!hh.ok()) return std::nullopt;
+    path.push_back(*hh);
+  }
+  return path;
+}
+
 // Opens `note` with `verifier` and parses its checkpoint body.
 Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& verifier) {
   Result<std::string> body = OpenNote(note, verifier);
@@ -354,22 +368,11 @@ void BundleVerifier::State::Event(std::string_view line) {
   } else {
     facts.push_back(FactsOfLine(*seq, *ev));
     const auto found = proof_of.find(std::to_string(*seq));
-    const json::Value* p = found == proof_of.end() ? nullptr : found->second;
-    std::vector<Hash> path;
-    bool well_formed = p != nullptr && p->is_array();
-    if (well_formed) {
-      for (const json::Value& h : p->items()) {
-        Result<Hash> hh = h.is_string() ? HashFromHex(h.as_string()) : Result<Hash>(Hash{});
-        if (!h.is_string() || !hh.ok()) {
-          well_formed = false;
-          break;
-        }
-        path.push_back(*hh);
-      }
-    }
-    if (!well_formed) {
+    const std::optional<std::vector<Hash>> path =
+        found == proof_of.end() ? std::nullopt : HashPath(*found->second);
+    if (!path) {
       Find("inclusion-proof-missing", "seq=" + std::to_string(*seq));
-    } else if (!VerifyInclusion(leaf, *seq, cp.size, path, cp.root).ok()) {
+    } else if (!VerifyInclusion(leaf, *seq, cp.size, *path, cp.root).ok()) {
       Find("inclusion-proof-invalid", "seq=" + std::to_string(*seq));
     }
   }
@@ -484,18 +487,11 @@ void BundleVerifier::Close(State& s) {
                p != nullptr) {
       // The header proves this tree extends the earlier one; a proof that fails is a fork (or
       // a forged proof: either way the log is not the one the earlier checkpoint signed).
-      std::vector<Hash> path;
-      bool well_formed = p->is_array();
-      for (size_t i = 0; well_formed && i < p->size(); ++i) {
-        const json::Value& h = p->items()[i];
-        Result<Hash> hh = h.is_string() ? HashFromHex(h.as_string()) : Result<Hash>(Hash{});
-        well_formed = h.is_string() && hh.ok();
-        if (well_formed) path.push_back(*hh);
-      }
-      if (!well_formed) {
+      const std::optional<std::vector<Hash>> path = HashPath(*p);
+      if (!path) {
         s.Find("bundle-malformed", "the consistency proof from size " +
                                        std::to_string(c->size) + " is not an array of hashes");
-      } else if (!VerifyConsistency(c->size, cp.size, c->root, cp.root, path).ok()) {
+      } else if (!VerifyConsistency(c->size, cp.size, c->root, cp.root, *path).ok()) {
         s.Find("earlier-checkpoint-mismatch",
                "size=" + std::to_string(c->size) + " (its consistency proof fails)");
       } else {

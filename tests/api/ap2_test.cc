@@ -1154,13 +1154,9 @@ TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
 // write (which stages that event), and the audit sequencer's batches that sequence one (left
 // staged until it is disarmed). What a storage error, or a crash, between a custodial
 // closing's write and its capture leaves. Owns the store it wraps.
-struct OwnedStore {
-  std::unique_ptr<store::KvStore> inner;
-};
-class CaptureFailingStore : private OwnedStore, public testing::ForwardingStore {
+class CaptureFailingStore : public testing::OwningForwardingStore {
  public:
-  explicit CaptureFailingStore(std::unique_ptr<store::KvStore> s)
-      : OwnedStore{std::move(s)}, ForwardingStore(*inner) {}
+  using OwningForwardingStore::OwningForwardingStore;
   Status Write(const store::WriteBatch& batch, store::Durability d) override {
     if (armed.load()) {
       for (const store::WriteBatch::Op& op : batch.ops()) {

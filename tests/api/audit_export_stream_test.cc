@@ -28,13 +28,9 @@ constexpr char kOperatorToken[] = "op-token-audit-export-stream-0123456789";
 // Fails, while armed, the scan of the audit events that a whole-log export streams, after
 // `pass` events went through: a storage error in the middle of the stream. With `slow_after`
 // set, each event after that many takes 2 ms to read instead: a long export. Owns the store.
-struct OwnedStore {
-  std::unique_ptr<store::KvStore> inner;
-};
-class ExportScanFailingStore : private OwnedStore, public testing::ForwardingStore {
+class ExportScanFailingStore : public testing::OwningForwardingStore {
  public:
-  explicit ExportScanFailingStore(std::unique_ptr<store::KvStore> s)
-      : OwnedStore{std::move(s)}, ForwardingStore(*inner) {}
+  using OwningForwardingStore::OwningForwardingStore;
   Status ScanRange(std::string_view cf, std::string_view start, std::string_view end,
                    const store::ScanVisitor& visit) override {
     if (cf == audit::kAuditFamily && start.rfind("e/", 0) == 0 && slow_after.load() > 0) {

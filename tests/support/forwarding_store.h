@@ -2,6 +2,7 @@
 // overrides only the calls it changes (a failing Write, a slowed-down Get).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,21 @@ class ForwardingStore : public store::KvStore {
 
  private:
   store::KvStore& inner_;
+};
+
+namespace internal {
+struct OwnedStore {
+  std::unique_ptr<store::KvStore> inner;
+};
+}  // namespace internal
+
+// A ForwardingStore that owns the store it wraps: what an App::StoreWrapper hands over (the
+// owned store is constructed before the forwarding base that refers to it).
+// Thread safety: as the wrapped store.
+class OwningForwardingStore : private internal::OwnedStore, public ForwardingStore {
+ public:
+  explicit OwningForwardingStore(std::unique_ptr<store::KvStore> s)
+      : OwnedStore{std::move(s)}, ForwardingStore(*inner) {}
 };
 
 }  // namespace mandated::testing
