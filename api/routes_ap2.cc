@@ -257,7 +257,7 @@ void App::RegisterAp2Routes() {
   // Both closing routes move money: one closing per Idempotency-Key (specs/authorization.md
   // §6). A body that does not parse is refused before the key is spent (the corrected request
   // may reuse it).
-  router_.Add("POST", "/v1/ap2/present", g.Guard(Permission::kAuthorize, [&ap2, &idem](Request& req, const Access& a) {
+  router_.Add("POST", "/v1/ap2/present", g.Guard(Permission::kAuthorize, [&ap2, &az, &idem](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
     std::string chain;
     auto validate = [&]() -> Status {
@@ -275,6 +275,17 @@ void App::RegisterAp2Routes() {
           [&](const mandates::ap2::ClosedRecord& r, store::WriteBatch& batch) {
             body = json::Write(mandates::ap2::ClosedRecordToJson(r));
             claim->Record(batch, policy::StoredAnswer{201, "application/json", body});
+          },
+          // The payment also counts against the ceilings of the agent, its session and the
+          // principal, as any purchase of the agent does (specs/ap2.md §6).
+          [&](const mandates::ap2::ClosedRecord& r, store::WriteBatch& batch,
+              const std::function<Status()>& commit) -> Status {
+            policy::OutsideCharge charge;
+            charge.id = r.id;
+            charge.source = "ap2-closing";
+            charge.asset = r.payment.currency;
+            charge.amount = Amount::FromUint64(static_cast<uint64_t>(r.payment.amount));
+            return az.ChargeOutside(*a.tenant, ActorOf(a), std::move(charge), batch, commit);
           });
       if (!rec.ok()) return rec.error();
       AnnotateRequestLog("ap2_closed", rec->id);

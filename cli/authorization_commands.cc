@@ -156,6 +156,20 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+// Counters of a headroom answer as a table, or `none` when there are none.
+std::string CounterTable(const json::Value* counters, const std::string& none) {
+  std::vector<std::vector<std::string>> rows = {
+      {"COUNTER", "ASSET", "SPENT", "MAX", "REMAINING", "RESETS AT"}};
+  if (counters != nullptr) {
+    for (const json::Value& c : counters->items()) {
+      const std::string resets = TimeOf(c, "resets_at");
+      rows.push_back({Str(c, "counter"), Str(c, "asset"), Str(c, "spent"), Str(c, "max"),
+                      Str(c, "remaining"), resets.empty() ? "-" : resets});
+    }
+  }
+  return rows.size() == 1 ? none : Table(rows);
+}
+
 // One mandate's headroom (specs/authorization.md §8):
 //   mandate mnd_...  valid
 //   COUNTER                     ASSET  SPENT  MAX    REMAINING  RESETS AT
@@ -163,16 +177,7 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
 //   uses mnd_...  1 of 5 (4 remaining)
 std::string MandateHeadroom(const json::Value& h) {
   std::string out = "mandate " + Str(h, "mandate") + "  " + Str(h, "verdict") + "\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"COUNTER", "ASSET", "SPENT", "MAX", "REMAINING", "RESETS AT"}};
-  if (const json::Value* counters = h.Find("counters")) {
-    for (const json::Value& c : counters->items()) {
-      const std::string resets = TimeOf(c, "resets_at");
-      rows.push_back({Str(c, "counter"), Str(c, "asset"), Str(c, "spent"), Str(c, "max"),
-                      Str(c, "remaining"), resets.empty() ? "-" : resets});
-    }
-  }
-  out += rows.size() == 1 ? "no counters\n" : Table(rows);
+  out += CounterTable(h.Find("counters"), "no counters\n");
   if (const json::Value* uses = h.Find("uses")) {
     for (const json::Value& u : uses->items()) {
       out += "uses " + Str(u, "mandate") + "  " + Str(u, "uses");
@@ -185,14 +190,21 @@ std::string MandateHeadroom(const json::Value& h) {
   return out;
 }
 
+// An agent's headroom: its and the principal's ceilings, then each active mandate's.
+//   agent agt_...  ceilings
+//   COUNTER                     ASSET  SPENT  MAX    REMAINING  RESETS AT
+//   agent:agt_...:day           USD    500    1500   1000       2026-11-19T00:00:00Z
 std::string AgentHeadroom(const json::Value& h) {
-  std::string out;
+  std::string out = "agent " + Str(h, "agent") + "  ceilings\n";
+  out += CounterTable(h.Find("ceilings"), "no ceilings\n");
+  bool any = false;
   if (const json::Value* mandates = h.Find("mandates")) {
     for (const json::Value& m : mandates->items()) {
-      out += (out.empty() ? "" : "\n") + MandateHeadroom(m);
+      out += "\n" + MandateHeadroom(m);
+      any = true;
     }
   }
-  return out.empty() ? "agent " + Str(h, "agent") + ": no active mandates\n" : out;
+  return any ? out : out + "no active mandates\n";
 }
 
 // The Idempotency-Key of a POST: --idempotency-key, or a new random one (22 base64url

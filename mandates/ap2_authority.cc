@@ -265,7 +265,8 @@ std::string_view Ap2ErrorCode(std::string_view reason) {
       "ap2-recurrence-exhausted", "ap2-recurrence-too-frequent", "ap2-payee-not-allowed",
       "ap2-instrument-not-allowed", "ap2-pisp-not-allowed", "ap2-execution-date",
       "ap2-preset-mismatch", "ap2-reference-mismatch", "ap2-merchant-not-allowed",
-      "ap2-line-items-unmatched", "ap2-unknown-constraint"};
+      "ap2-line-items-unmatched", "ap2-unknown-constraint", "agent-ceiling-exceeded",
+      "session-cap-exceeded", "principal-ceiling-exceeded"};
   static constexpr std::string_view kCredential[] = {
       "ap2-unknown-issuer", "ap2-wrong-agent",     "ap2-nonce-unknown",
       "ap2-nonce-expired",  "ap2-nonce-replayed",  "ap2-checkout-signature",
@@ -485,7 +486,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
                                        const std::string& chain, const std::string& expect_aud,
                                        const std::string& expect_nonce, bool service_challenge,
                                        const std::string& authorization_id,
-                                       const StageHook& stage) {
+                                       const StageHook& stage, const ChargeHook& charge) {
   const int64_t now = clock_.NowUnixSeconds();
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation p, sdjwt::Parse(chain));
   MD_RETURN_IF_ERROR(CheckChainShape(p, "a closed payment mandate"));
@@ -663,12 +664,14 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   e.data = std::move(data);
   e.at_micros = clock_.NowUnixMicros();
   audit::Stage(batch, e);
-  if (stage) stage(rec, batch);
-  if (!rec.ledger_transfer.empty()) {
-    MD_RETURN_IF_ERROR(settle_(rec, t.principal_id(), std::move(batch)));
-  } else {
-    MD_RETURN_IF_ERROR(kv_.Write(batch));
-  }
+  // The caller's part is staged only once the charge (if any) admitted the closing: the route
+  // records its answer there, and a refusal must not read as recorded.
+  auto commit = [&]() -> Status {
+    if (stage) stage(rec, batch);
+    if (!rec.ledger_transfer.empty()) return settle_(rec, t.principal_id(), std::move(batch));
+    return kv_.Write(batch);
+  };
+  MD_RETURN_IF_ERROR(charge ? charge(rec, batch, commit) : commit());
   return rec;
 }
 
@@ -730,8 +733,9 @@ Result<ClosedRecord> Authority::FindByX402Nonce(const identity::Tenant& t,
 }
 
 Result<ClosedRecord> Authority::Present(const identity::Tenant& t, const std::string& agent_id,
-                                        const std::string& chain, const StageHook& stage) {
-  return Accept(t, agent_id, chain, service_did_, "", true, "", stage);
+                                        const std::string& chain, const StageHook& stage,
+                                        const ChargeHook& charge) {
+  return Accept(t, agent_id, chain, service_did_, "", true, "", stage, charge);
 }
 
 Status Authority::GuardHold(const std::string& principal_id, const std::string& authorization_id) {

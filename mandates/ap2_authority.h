@@ -110,6 +110,12 @@ json::Value ClosedRecordToJson(const ClosedRecord& r);
 // Stages, into the accepted closing's own durable batch, what the caller records with it (the
 // route's idempotency answer, specs/authorization.md §6).
 using StageHook = std::function<void(const ClosedRecord& record, store::WriteBatch& batch)>;
+// Charges an accepted closing the agent signed itself to the ceilings outside its open mandate
+// (the agent's, its session's and the principal's; specs/ap2.md §6): refuses it when one of them
+// has no room (the refusal is the answer), else adds its record to `batch` and runs `commit`
+// (the closing's durable write), taking the charge back when that fails.
+using ChargeHook = std::function<Status(const ClosedRecord& record, store::WriteBatch& batch,
+                                        const std::function<Status()>& commit)>;
 
 // POST /v1/ap2/verify (a merchant): the presented checkout chain, the merchant's latest
 // checkout_jwt and the key that signed it, and the aud and nonce the merchant expects.
@@ -170,9 +176,12 @@ class Authority {
   // stored open mandate with its usage (ap2.h); records all of it in one durable batch with its
   // audit event and returns the record with a signed Payment Receipt.
   // A chain of more than these two hops, or a single SD-JWT with a KB-JWT, is 400
-  // "ap2-chain-shape". `stage` (may be empty) adds to the closing's batch.
+  // "ap2-chain-shape". `stage` (may be empty) adds to the closing's batch. `charge` (may be
+  // empty: nothing outside the open mandate is charged) runs last, under the lock, and makes
+  // the write.
   Result<ClosedRecord> Present(const identity::Tenant& t, const std::string& agent_id,
-                               const std::string& chain, const StageHook& stage = {});
+                               const std::string& chain, const StageHook& stage = {},
+                               const ChargeHook& charge = {});
   // A custodial agent: the service signs the closing hop of `open_id` itself with the agent's
   // custodial P-256 key, for `closed` (the closed payment claims: vct, transaction_id, payee,
   // payment_amount, payment_instrument, ...) and the verifier's `aud` and `nonce`, then accepts
@@ -252,7 +261,7 @@ class Authority {
                               const std::string& chain, const std::string& expect_aud,
                               const std::string& expect_nonce, bool service_challenge,
                               const std::string& authorization_id = "",
-                              const StageHook& stage = {});
+                              const StageHook& stage = {}, const ChargeHook& charge = {});
 
   store::KvStore& kv_;
   signer::KeyStore& keys_;

@@ -19,6 +19,7 @@ namespace {
 constexpr std::string_view kAtzKind = "atz";
 constexpr std::string_view kAtzByMandateKind = "atz-mandate";
 constexpr std::string_view kAtzByAgentKind = "atz-agent";
+constexpr std::string_view kOutsideKind = "atz-outside";
 constexpr std::string_view kAprKind = "apr";
 constexpr std::string_view kAprOpenKind = "apr-open";
 constexpr std::string_view kReceiptTyp = "authz+jwt";
@@ -180,6 +181,18 @@ void Authorizer::ChargeLocked(PrincipalState& ps, Hold& hold) {
   }
 }
 
+std::vector<std::pair<SpendSeries*, size_t>> Authorizer::ChargeOutsideLocked(
+    PrincipalState& ps, const OutsideCharge& c) {
+  std::vector<std::pair<SpendSeries*, size_t>> refs;
+  std::vector<std::string> owners = {"principal", "agent:" + c.agent_id};
+  if (!c.session_id.empty()) owners.push_back("session:" + c.session_id);
+  for (const std::string& o : owners) {
+    SpendSeries& s = ps.series[SeriesKey(o, c.asset)];
+    refs.emplace_back(&s, s.Append(c.charged_at, c.amount.raw()));
+  }
+  return refs;
+}
+
 void Authorizer::SetHoldAmountLocked(PrincipalState&, Hold& hold, Uint128 amount) {
   for (auto& [series, index] : hold.amount_refs) series->Set(index, amount);
   for (auto& [series, index] : hold.use_refs) series->Set(index, amount == 0 ? 0 : 1);
@@ -226,12 +239,39 @@ Status Authorizer::LoadLocked(PrincipalState& ps, const identity::Tenant& t) {
     return true;
   }));
   MD_RETURN_IF_ERROR(inner);
+  std::vector<OutsideCharge> outside;
+  MD_RETURN_IF_ERROR(t.Scan(kOutsideKind, "", [&](std::string_view id, std::string_view value) {
+    Result<json::Value> v = json::Parse(value);
+    Result<OutsideCharge> c = v.ok() ? OutsideChargeFromJson(*v) : Result<OutsideCharge>(v.error());
+    if (!c.ok()) {
+      inner = DataLossError("stored outside charge " + std::string(id) + " does not parse: " +
+                                c.error().message(),
+                            "corrupt-record");
+      return false;
+    }
+    outside.push_back(std::move(*c));
+    return true;
+  }));
+  MD_RETURN_IF_ERROR(inner);
   std::stable_sort(records.begin(), records.end(),
                    [](const Authorization& x, const Authorization& y) {
                      return x.charged_at < y.charged_at;
                    });
+  std::stable_sort(outside.begin(), outside.end(),
+                   [](const OutsideCharge& x, const OutsideCharge& y) {
+                     return x.charged_at < y.charged_at;
+                   });
+  // Series take their entries in time order: the two kinds are merged by instant.
+  size_t next_outside = 0;
+  auto charge_outside_before = [&](int64_t at) {
+    for (; next_outside < outside.size() && outside[next_outside].charged_at < at; ++next_outside) {
+      ps.last_now = std::max(ps.last_now, outside[next_outside].charged_at);
+      ChargeOutsideLocked(ps, outside[next_outside]);
+    }
+  };
   const int64_t now = NowLocked(ps);
   for (Authorization& stored : records) {
+    charge_outside_before(stored.charged_at);
     ps.last_now = std::max(ps.last_now, stored.charged_at);
     Authorization eff = EffectiveAt(stored, now);
     const std::string& state = eff.reservation->state;
@@ -246,6 +286,8 @@ Status Authorizer::LoadLocked(PrincipalState& ps, const identity::Tenant& t) {
     ps.leases.emplace(hold->record.reservation->expires_at, hold->record.id);
     ps.holds[hold->record.id] = std::move(hold);
   }
+  charge_outside_before(INT64_MAX);
+  if (!outside.empty()) ps.last_now = std::max(ps.last_now, outside.back().charged_at);
   ps.loaded = true;
   return OkStatus();
 }
@@ -1024,6 +1066,52 @@ Status Authorizer::BindPayment(const identity::Tenant& t, const Actor& actor,
 
 void Authorizer::set_hold_guard(HoldGuard guard) { hold_guard_ = std::move(guard); }
 
+Status Authorizer::ChargeOutside(const identity::Tenant& t, const Actor& actor,
+                                 OutsideCharge charge, store::WriteBatch& batch,
+                                 const std::function<Status()>& commit) {
+  MD_ASSIGN_OR_RETURN(std::shared_ptr<const SessionFacts> facts, FactsOf(t, actor));
+  charge.agent_id = facts->agent.id;
+  charge.session_id = facts->session.id;
+  ChainInfo no_mandate;  // no vc+jwt mandate: only the agent's, session's and principal's
+  no_mandate.verdict = std::make_shared<const mandates::Verdict>();
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  std::vector<std::pair<SpendSeries*, size_t>> refs;
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    const int64_t now = NowLocked(*ps);
+    ExpireLocked(*ps, now);
+    std::string code;
+    std::string detail;
+    for (const CounterView& c :
+         CountersLocked(*ps, no_mandate, &facts->agent, &facts->session, charge.asset, now)) {
+      if (charge.amount <= c.remaining) continue;
+      if (code.empty()) {
+        code = c.window == "session"                 ? "session-cap-exceeded"
+               : c.owner.rfind("agent:", 0) == 0 ? "agent-ceiling-exceeded"
+                                                     : "principal-ceiling-exceeded";
+      }
+      detail += detail.empty() ? "" : "; ";
+      detail += c.counter + " has " + c.remaining.ToString() + " left";
+    }
+    if (!code.empty()) {
+      return PermissionDeniedError("amount " + charge.amount.ToString() + " " + charge.asset +
+                                       " is above what the ceilings outside the mandate allow: " +
+                                       detail,
+                                   code);
+    }
+    charge.charged_at = now;
+    refs = ChargeOutsideLocked(*ps, charge);
+  }
+  t.Put(batch, kOutsideKind, charge.id, json::Write(OutsideChargeToJson(charge)));
+  const Status written = commit();
+  if (!written.ok()) {  // nothing was written: the charge is taken back
+    std::lock_guard<std::mutex> lock(ps->mu);
+    for (auto& [series, index] : refs) series->Set(index, 0);
+  }
+  return written;
+}
+
 Status Authorizer::WithHeldUses(
     const std::string& principal, const std::vector<std::string>& mandate_ids,
     const std::function<Status(const std::vector<uint64_t>& held)>& body) {
@@ -1269,6 +1357,27 @@ Result<json::Value> Authorizer::AgentHeadroom(const identity::Tenant& t,
                       registry_.List(t, "", 1000, agent.id));
   json::Value out = json::Value::Object();
   out.Set("agent", json::Value::String(agent.id));
+  // The agent's and the principal's ceilings on their own: they bound every payment of the
+  // agent, also those under no vc+jwt mandate (outside charges, §3).
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  json::Value ceilings = json::Value::Array();
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    const int64_t now = NowLocked(*ps);
+    ExpireLocked(*ps, now);
+    std::set<std::string> assets;
+    for (const identity::Ceiling& c : agent.ceilings) assets.insert(c.asset);
+    for (const identity::Ceiling& c : ps->principal.ceilings) assets.insert(c.asset);
+    ChainInfo no_mandate;
+    no_mandate.verdict = std::make_shared<const mandates::Verdict>();
+    for (const std::string& asset : assets) {
+      for (const CounterView& c : CountersLocked(*ps, no_mandate, &agent, nullptr, asset, now)) {
+        ceilings.Append(CounterViewToJson(c));
+      }
+    }
+  }
+  out.Set("ceilings", std::move(ceilings));
   json::Value items = json::Value::Array();
   for (const mandates::MandateRecord& m : mandates) {
     if (m.state != "active") continue;

@@ -134,6 +134,19 @@ class Authorizer {
     has_before_decision_.store(static_cast<bool>(f));
     before_decision_ = std::move(f);
   }
+  // Charges a payment made under no vc+jwt mandate (an AP2 closing the agent signed itself) to
+  // the ceilings that apply to any payment of `actor`'s agent: the agent's, the session's
+  // spend_cap and the principal's, in `charge.asset` (specs/authorization.md §3, outside
+  // charges). Under the principal's lock: when one of them has less room than the amount,
+  // kPermissionDenied "session-cap-exceeded", "agent-ceiling-exceeded" or
+  // "principal-ceiling-exceeded" (the first failing, in that order; the message names every
+  // failing counter and what it has left) and nothing is counted; otherwise the charge counts
+  // from then on. Then, outside the lock, stages the charge's record into `batch` and runs
+  // `commit` (the payment's own durable write of `batch`); when that fails the charge is taken
+  // back and its error returned. At start the counters are rebuilt from these records too.
+  // `charge.agent_id`, `session_id` and `charged_at` are set here.
+  Status ChargeOutside(const identity::Tenant& t, const Actor& actor, OutsideCharge charge,
+                       store::WriteBatch& batch, const std::function<Status()>& commit);
   // The use gate of mandates::MandateRegistry (set_use_gate): runs `body` with the uses the
   // live and captured holds of `principal` take of each of `mandate_ids`, under the
   // principal's lock, so a merchant's recorded use and a decision never both take the last use.
@@ -174,6 +187,9 @@ class Authorizer {
   Status LoadLocked(PrincipalState& ps, const identity::Tenant& t);
   void ChargeLocked(PrincipalState& ps, Hold& hold);
   void SetHoldAmountLocked(PrincipalState& ps, Hold& hold, Uint128 amount);
+  // Counts an outside charge in the series of its principal, agent and session; returns where.
+  std::vector<std::pair<SpendSeries*, size_t>> ChargeOutsideLocked(PrincipalState& ps,
+                                                                   const OutsideCharge& c);
   void ExpireLocked(PrincipalState& ps, int64_t now);
   int64_t NowLocked(PrincipalState& ps);
   // The live hold of authorization `id` that `actor` may capture or void (`verb`), or why

@@ -152,6 +152,31 @@ json::Value AuthorizationToJson(const Authorization& a) {
   return v;
 }
 
+json::Value OutsideChargeToJson(const OutsideCharge& c) {
+  return json::Value::Object()
+      .Set("id", json::Value::String(c.id))
+      .Set("source", json::Value::String(c.source))
+      .Set("agent", json::Value::String(c.agent_id))
+      .Set("session", json::Value::String(c.session_id))
+      .Set("asset", json::Value::String(c.asset))
+      .Set("amount", json::Value::String(c.amount.ToString()))
+      .Set("charged_at", json::Value::Int(c.charged_at));
+}
+
+Result<OutsideCharge> OutsideChargeFromJson(const json::Value& v) {
+  MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(v));
+  OutsideCharge c;
+  MD_ASSIGN_OR_RETURN(c.id, r.String("id"));
+  MD_ASSIGN_OR_RETURN(c.source, r.String("source"));
+  MD_ASSIGN_OR_RETURN(c.agent_id, r.String("agent"));
+  MD_ASSIGN_OR_RETURN(c.session_id, r.String("session"));
+  MD_ASSIGN_OR_RETURN(c.asset, r.String("asset"));
+  MD_ASSIGN_OR_RETURN(c.amount, r.AmountField("amount"));
+  MD_ASSIGN_OR_RETURN(c.charged_at, r.Int("charged_at"));
+  MD_RETURN_IF_ERROR(r.Finish());
+  return c;
+}
+
 Result<Authorization> AuthorizationFromJson(const json::Value& v) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(v));
   Authorization a;

@@ -97,6 +97,22 @@ Approval ApprovalEffectiveAt(Approval a, int64_t now);
 json::Value ApprovalToJson(const Approval& a);
 Result<Approval> ApprovalFromJson(const json::Value& v);
 
+// A payment made under no vc+jwt mandate that the counters of its agent, its session and the
+// principal still count (specs/authorization.md §3, outside charges): an AP2 closing the agent
+// signed itself. Final once written (nothing captures or voids it). Stored as
+// `<p>/atz-outside/<id>` in the payment's own durable write. Thread safety: value type.
+struct OutsideCharge {
+  std::string id;          // the payment's own id ("ap2c_...")
+  std::string source;      // what made it: "ap2-closing"
+  std::string agent_id;
+  std::string session_id;
+  std::string asset;
+  Amount amount;
+  int64_t charged_at = 0;  // the instant counters charge it at (the principal's clock, §3 Time)
+};
+json::Value OutsideChargeToJson(const OutsideCharge& c);
+Result<OutsideCharge> OutsideChargeFromJson(const json::Value& v);
+
 // The body of POST /v1/authorizations (specs/authorization.md §2).
 struct AuthorizeRequest {
   std::string mandate_id;

@@ -1508,5 +1508,184 @@ TEST_F(Ap2PurchaseTest, CanceledExpiredOrAmbiguousCheckoutsAreRefused) {
   EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
+// specs/ap2.md §6, specs/authorization.md §3 (outside charges): a closing the agent signed itself
+// is a payment of that agent like any other, so the ceilings outside its open mandate (the
+// agent's, its session's, the principal's) count it and refuse it when full, and purchases under
+// vc+jwt mandates see what it spent, also after a restart.
+class Ap2CeilingTest : public Ap2ApiTest {
+ protected:
+  void SetUp() override {
+    Ap2ApiTest::SetUp();
+    const testing::PrincipalWithAdmin p = testing::CreatePrincipalWithAdmin(
+        service_.client(), kOperatorToken,
+        R"({"name":"Capped Corp","ceilings":[{"asset":"USD","window":"month","max":"2500"}]})");
+    base_ = p.base;
+    admin_ = p.admin;
+    agent_key_ = std::move(*signer::GenerateKey(signer::KeyType::kP256, random_));
+    const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(agent_key_));
+    agent_ = StringField(
+        Call("POST", base_ + "/agents", admin_,
+             R"({"name":"capped","did":")" + did +
+                 R"(","ceilings":[{"asset":"USD","window":"day","max":"1500"}]})",
+             201),
+        "id");
+    NewSession();
+    mandate_ = StringField(
+        Call("POST", base_ + "/mandates", admin_,
+             R"({"agent":")" + agent_ + R"(","valid_from":")" +
+                 mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
+                 mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
+                 R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+                 R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
+             201),
+        "id");
+    open_ = OpenPayment(R"([{"type":"payment.budget","currency":"USD","max":100000},
+                            {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])");
+  }
+  // A purchase under the vc+jwt mandate: the authorization's answer.
+  json::Value Authorize(int64_t amount, httplib::Client* client = nullptr) {
+    return testing::Call(client != nullptr ? *client : service_.client(), "POST",
+                         "/v1/authorizations", session_,
+                         R"({"mandate":")" + mandate_ +
+                             R"(","payee":{"type":"domain","value":"api.shop.example"},"amount":")" +
+                             std::to_string(amount) + R"(","asset":"USD"})",
+                         201, "authorize-" + std::to_string(++idempotency_keys_));
+  }
+  // What counter `name` (e.g. "agent:<id>:day") has spent, from the mandate's headroom.
+  std::string Spent(const std::string& name) {
+    const json::Value h = Call("GET", base_ + "/mandates/" + mandate_ + "/headroom", admin_, "", 200);
+    for (const json::Value& c : h.Find("counters")->items()) {
+      if (StringField(c, "counter") == name) return StringField(c, "spent");
+    }
+    ADD_FAILURE() << "no counter " << name << " in " << json::Write(h);
+    return "";
+  }
+  std::string AgentDay() { return "agent:" + agent_ + ":day"; }
+  std::string PrincipalMonth() {
+    return "principal:" + base_.substr(base_.rfind('/') + 1) + ":month";
+  }
+
+  std::string mandate_, open_;
+};
+
+TEST_F(Ap2CeilingTest, AgentSignedClosingsCountAgainstTheAgentCeiling) {
+  ASSERT_EQ(Pay(open_, 1000, "t-1").status, 201);
+  EXPECT_EQ(Spent(AgentDay()), "1000");
+  EXPECT_EQ(Spent(PrincipalMonth()), "1000");
+
+  // Over the agent's day: refused with the counter named, an AP2 error receipt, and nothing
+  // spent (the same transaction closes afterwards within the ceiling).
+  Reply over = Pay(open_, 600, "t-2");
+  EXPECT_EQ(over.status, 403) << over.body;
+  EXPECT_EQ(ProblemType(over), "agent-ceiling-exceeded");
+  EXPECT_NE(StringField(over.json, "detail").find(AgentDay() + " has 500 left"), std::string::npos)
+      << over.body;
+  const json::Value refused = ReceiptClaims(StringField(over.json, "payment_receipt"));
+  EXPECT_EQ(StringField(refused, "status"), "Error");
+  EXPECT_EQ(StringField(refused, "error"), "unresolved_constraint");
+  EXPECT_EQ(Spent(AgentDay()), "1000");
+  ASSERT_EQ(Pay(open_, 500, "t-2").status, 201);
+  EXPECT_EQ(Spent(AgentDay()), "1500");
+
+  // A purchase under a vc+jwt mandate sees the day full.
+  const json::Value denied = Authorize(1);
+  EXPECT_EQ(StringField(denied, "decision"), "denied");
+  ASSERT_NE(denied.Find("reasons"), nullptr);
+  EXPECT_EQ(StringField(denied.Find("reasons")->items()[0], "code"), "agent-ceiling-exceeded");
+
+  // The agent's headroom lists its and the principal's ceilings on their own.
+  const json::Value agent_room =
+      Call("GET", base_ + "/agents/" + agent_ + "/headroom", admin_, "", 200);
+  ASSERT_NE(agent_room.Find("ceilings"), nullptr) << json::Write(agent_room);
+  std::vector<std::string> rows;
+  for (const json::Value& c : agent_room.Find("ceilings")->items()) {
+    rows.push_back(StringField(c, "counter") + " " + StringField(c, "spent") + "/" +
+                   StringField(c, "max"));
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{AgentDay() + " 1500/1500",
+                                            PrincipalMonth() + " 1500/2500"}));
+
+  // Rebuilt from the stored records at start.
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                 [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+  EXPECT_EQ(Spent(AgentDay()), "1500");
+  EXPECT_EQ(Spent(PrincipalMonth()), "1500");
+  EXPECT_EQ(ProblemType(Pay(open_, 1, "t-3")), "agent-ceiling-exceeded");
+  EXPECT_EQ(StringField(Authorize(1), "decision"), "denied");
+
+  // The next day has room again; the principal's month does not reset with it.
+  clock_->AdvanceSeconds(86400);
+  NewSession();
+  ASSERT_EQ(Pay(open_, 1000, "t-3").status, 201);
+  EXPECT_EQ(Spent(AgentDay()), "1000");
+  EXPECT_EQ(Spent(PrincipalMonth()), "2500");
+  Reply principal_full = Pay(open_, 1, "t-4");
+  EXPECT_EQ(principal_full.status, 403);
+  EXPECT_EQ(ProblemType(principal_full), "principal-ceiling-exceeded") << principal_full.body;
+}
+
+TEST_F(Ap2CeilingTest, TheSessionSpendCapCountsAgentSignedClosings) {
+  session_ = StringField(Call("POST", base_ + "/agents/" + agent_ + "/sessions", admin_,
+                              R"({"task":"shop","spend_cap":{"asset":"USD","max":"700"}})", 201),
+                         "token");
+  ASSERT_EQ(Pay(open_, 500, "s-1").status, 201);
+  Reply over = Pay(open_, 300, "s-2");
+  EXPECT_EQ(over.status, 403);
+  EXPECT_EQ(ProblemType(over), "session-cap-exceeded") << over.body;
+  EXPECT_EQ(StringField(Authorize(201), "decision"), "denied");
+  NewSession();  // a session without a cap: only the agent's 1500 a day bounds it
+  EXPECT_EQ(Pay(open_, 300, "s-2").status, 201);
+  EXPECT_EQ(Spent(AgentDay()), "800");
+}
+
+// A closing refused after the ceilings admitted it (no funds for a ledger payment) writes
+// nothing and leaves the ceilings as they were.
+TEST_F(Ap2CeilingTest, ARefusedLedgerClosingTakesItsChargeBack) {
+  Reply broke = Pay(open_, 1200, "l-1", nullptr, "dev.mandated.ledger");
+  EXPECT_EQ(broke.status, 409);
+  EXPECT_EQ(ProblemType(broke), "insufficient-funds") << broke.body;
+  EXPECT_EQ(Spent(AgentDay()), "0");
+  EXPECT_EQ(Pay(open_, 1500, "l-2").status, 201);
+  EXPECT_EQ(Spent(AgentDay()), "1500");
+}
+
+// Closings and authorizations racing for one agent ceiling: together they fill it exactly.
+TEST_F(Ap2CeilingTest, ClosingsAndPurchasesRacingFillTheCeilingExactly) {
+  constexpr int kEach = 12;  // 24 payments of 100 against 1500 a day
+  std::atomic<int> paid{0}, allowed{0}, refused{0}, denied{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kEach; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", service_.port());
+      Reply r = Pay(open_, 100, "r-" + std::to_string(i), &client);
+      if (r.status == 201) {
+        ++paid;
+      } else if (ProblemType(r) == "agent-ceiling-exceeded") {
+        ++refused;
+      } else {
+        ++other;
+        ADD_FAILURE() << r.body;
+      }
+    });
+    threads.emplace_back([&] {
+      httplib::Client client("127.0.0.1", service_.port());
+      const std::string decision = StringField(Authorize(100, &client), "decision");
+      if (decision == "allowed") {
+        ++allowed;
+      } else if (decision == "denied") {
+        ++denied;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(paid.load() + allowed.load(), 15);
+  EXPECT_EQ(refused.load() + denied.load(), 2 * kEach - 15);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(Spent(AgentDay()), "1500");
+}
+
 }  // namespace
 }  // namespace mandated

@@ -242,7 +242,12 @@ TEST_F(CliAuthorizationTest, AgentAsksCapturesVoidsAndAnApproverStepsUp) {
   ASSERT_EQ(headroom.exit_code, 0) << headroom.err;
   EXPECT_EQ(headroom.out, table);
   EXPECT_EQ(Agent({"headroom", "--mandate", mandate_}).out, table);
-  EXPECT_EQ(As(admin_, {"headroom", "--agent", agent_}).out, table);
+  // An agent's: its and the principal's ceilings first (this agent has none of its own).
+  const std::string ceilings = "agent " + agent_ + "  ceilings\n" + "COUNTER" +
+                               std::string(month.size() - 7, ' ') +
+                               "  ASSET  SPENT  MAX     REMAINING  RESETS AT\n" + month +
+                               "  USD    2500   100000  97500      " + resets + "\n";
+  EXPECT_EQ(As(admin_, {"headroom", "--agent", agent_}).out, ceilings + "\n" + table);
 
   // Above 200.00: held while a person decides (exit 4).
   Ran stepped = Authorize("domain:shop.example", "30000");
