@@ -115,6 +115,36 @@ std::vector<std::string> Flags(const Context& ctx, const std::string& name) {
   return out;
 }
 
+Status SetCeilingsFromFlags(json::Value& body, const Context& ctx) {
+  json::Value ceilings = json::Value::Array();
+  for (const std::string& spec : Flags(ctx, "--ceiling")) {
+    const size_t a = spec.find(':', spec.find('/') == std::string::npos ? 0 : spec.find('/'));
+    const size_t b = spec.rfind(':');
+    const size_t w = b == std::string::npos || b == 0 ? std::string::npos : spec.rfind(':', b - 1);
+    if (a == std::string::npos || w == std::string::npos || w == 0) {
+      return InvalidArgumentError("--ceiling wants ASSET:WINDOW:MAX, got \"" + spec + "\"",
+                                  "usage");
+    }
+    json::Value c = json::Value::Object();
+    c.Set("asset", json::Value::String(spec.substr(0, w)));
+    c.Set("window", json::Value::String(spec.substr(w + 1, b - w - 1)));
+    c.Set("max", json::Value::String(spec.substr(b + 1)));
+    ceilings.Append(std::move(c));
+  }
+  if (!ceilings.items().empty()) body.Set("ceilings", std::move(ceilings));
+  return OkStatus();
+}
+
+std::string CeilingsText(const json::Value& owner) {
+  std::string out;
+  if (const json::Value* ceilings = owner.Find("ceilings")) {
+    for (const json::Value& c : ceilings->items()) {
+      out += "  [" + Str(c, "asset") + " " + Str(c, "max") + "/" + Str(c, "window") + "]";
+    }
+  }
+  return out;
+}
+
 std::optional<int64_t> ParseInt(std::string_view text, int64_t min, int64_t max) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);

@@ -121,6 +121,13 @@ void SetFromFlag(json::Value& body, const char* key, const Context& ctx, const s
 void SetListFromFlag(json::Value& body, const char* key, const Context& ctx,
                      const std::string& flag);
 
+// Sets "ceilings" of `body` from the repeatable `--ceiling ASSET:WINDOW:MAX` flags (a CAIP-19
+// asset holds ':'; the window and max are always the last two fields), when any is given;
+// kInvalidArgument "usage" naming the first malformed one.
+Status SetCeilingsFromFlags(json::Value& body, const Context& ctx);
+// "  [USD 500000/month]" for each of the "ceilings" of a principal or agent; "" for none.
+std::string CeilingsText(const json::Value& owner);
+
 // Resolves a collection: an absolute path ("/v1/keys") is used as is; a relative one ("users")
 // lies under the caller's principal, /v1/principals/{principal}/users. kInvalidArgument when
 // the principal is needed and not given.

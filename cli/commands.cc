@@ -24,14 +24,7 @@ namespace {
 constexpr size_t kMaxTokenFileBytes = 16 * 1024;
 
 std::string PrincipalLine(const json::Value& p) {
-  std::string line = Str(p, "id") + "  " + Str(p, "name");
-  const json::Value* ceilings = p.Find("ceilings");
-  if (ceilings != nullptr) {
-    for (const json::Value& c : ceilings->items()) {
-      line += "  [" + Str(c, "asset") + " " + Str(c, "max") + "/" + Str(c, "window") + "]";
-    }
-  }
-  return line + "\n";
+  return Str(p, "id") + "  " + Str(p, "name") + CeilingsText(p) + "\n";
 }
 
 std::string KeyLine(const json::Value& k) {
@@ -66,24 +59,8 @@ std::vector<Command> OperatorCommands() {
          }
          json::Value body = json::Value::Object();
          body.Set("name", json::Value::String(*name));
-         json::Value ceilings = json::Value::Array();
-         for (const std::string& spec : Flags(ctx, "--ceiling")) {
-           size_t a = spec.find(':', spec.find('/') == std::string::npos ? 0 : spec.find('/'));
-           size_t b = spec.rfind(':');
-           // CAIP-19 assets contain ':'; the window and max are always the last two fields.
-           size_t w = spec.rfind(':', b - 1);
-           if (a == std::string::npos || b == std::string::npos || w == std::string::npos ||
-               w == 0) {
-             return Usage("mandatectl: --ceiling wants ASSET:WINDOW:MAX, got \"" + spec + "\"\n");
-           }
-           json::Value c = json::Value::Object();
-           c.Set("asset", json::Value::String(spec.substr(0, w)));
-           c.Set("window", json::Value::String(spec.substr(w + 1, b - w - 1)));
-           c.Set("max", json::Value::String(spec.substr(b + 1)));
-           ceilings.Append(std::move(c));
-         }
-         if (!ceilings.items().empty()) {
-           body.Set("ceilings", std::move(ceilings));
+         if (Status s = SetCeilingsFromFlags(body, ctx); !s.ok()) {
+           return Usage("mandatectl: " + s.message() + "\n");
          }
          return Call(ctx, Method::kPost, "/v1/principals", json::Write(body), PrincipalLine);
        }},

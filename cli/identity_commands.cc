@@ -42,7 +42,7 @@ std::string AgentLine(const json::Value& a) {
          Str(a, "key_type") + "  " + Str(a, "state") + "  " + Str(a, "did") +
          Part("", Str(a, "address")) + Part("", Str(a, "did_pkh")) +
          Part("rate", rate != nullptr ? Str(*rate, "per_second") + "/" + Str(*rate, "burst") : "") +
-         "\n";
+         CeilingsText(a) + "\n";
 }
 
 }  // namespace
@@ -155,6 +155,7 @@ Result<json::Value> AgentRequest(const Context& ctx) {
     r.Set("burst", json::Value::Int(*burst));
     body.Set("rate_limit", std::move(r));
   }
+  MD_RETURN_IF_ERROR(SetCeilingsFromFlags(body, ctx));
   return body;
 }
 
@@ -190,8 +191,10 @@ std::vector<Command> IdentityCommands() {
       OnOne("credentials", "revoke", "credentials", "revoke a credential, at once and for good",
             CredentialLine),
       {"agents create",
-       "--name NAME (--did DID | --custodial KEYTYPE [--chain-id N]) [--rate PER_SECOND/BURST]",
-       "register an agent: its own did:key (see `agent keygen`), or a key the service holds",
+       "--name NAME (--did DID | --custodial KEYTYPE [--chain-id N]) [--rate PER_SECOND/BURST] "
+       "[--ceiling ASSET:WINDOW:MAX]...",
+       "register an agent: its own did:key (see `agent keygen`), or a key the service holds; "
+       "ceilings bound all its payments, e.g. USD:day:50000",
        [](Context& ctx) {
          Result<json::Value> body = AgentRequest(ctx);
          if (!body.ok()) {

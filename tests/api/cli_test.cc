@@ -277,6 +277,21 @@ TEST_F(CliTest, AdminRegistersAgentThatOpensSessionUntilSuspended) {
   ASSERT_EQ(agent.exit_code, 0) << agent.err;
   const std::string agent_id = FirstWord(agent.out);
   EXPECT_EQ(agent.out, agent_id + "  Shopper  self  Ed25519  active  " + agent_did + "\n");
+  // Ceilings of the agent's own, shown on its line; a malformed one is a usage error.
+  Output capped = InPrincipal(admin, {"--json", "agents", "create", "--name", "Capped",
+                                      "--custodial", "P-256", "--ceiling", "USD:day:50000"});
+  ASSERT_EQ(capped.exit_code, 0) << capped.err;
+  Result<json::Value> cj = json::Parse(capped.out);
+  ASSERT_TRUE(cj.ok()) << capped.out;
+  EXPECT_EQ(json::Write(*cj->Find("ceilings")), R"([{"asset":"USD","window":"day","max":"50000"}])");
+  Output capped_line = InPrincipal(admin, {"agents", "get", cj->Find("id")->as_string()});
+  EXPECT_EQ(capped_line.out.substr(capped_line.out.size() - 18), "  [USD 50000/day]\n")
+      << capped_line.out;
+  Output bad = InPrincipal(admin, {"agents", "create", "--name", "Bad", "--custodial", "P-256",
+                                   "--ceiling", "USD:day"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--ceiling wants ASSET:WINDOW:MAX, got \"USD:day\""), std::string::npos)
+      << bad.err;
 
   // The agent needs no bearer token to open its session.
   Output opened = As("", {"session", "open", "--key", key, "--task", "buy paper",

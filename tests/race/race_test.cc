@@ -12,6 +12,11 @@
 //    one ledger transfer, balances moved once.
 //  - Usage batches with overlapping ids posted from many threads (written without the meter's
 //    lock) while aggregates are read: each id accepted once, totals exact, also after a restart.
+//  - One agent ceiling filled at once by AP2 closings the agent signs (the AP2 authority's lock,
+//    then the principal's) and by purchases under a vc+jwt mandate that are captured, partly
+//    captured or voided (the principal's lock, then the authority's guard): never past the
+//    ceiling, the server's counter equal to the recount of what was acknowledged, also after a
+//    restart.
 // Inputs are drawn from a seed printed by each test; MANDATED_TEST_SEED=<n> replays it (thread
 // interleavings are not replayed, only the choices).
 #include <gtest/gtest.h>
@@ -36,6 +41,7 @@
 #include "base/json.h"
 #include "base/random.h"
 #include "mandates/credential.h"
+#include "mandates/sd_jwt.h"
 #include "signer/did.h"
 #include "signer/signature.h"
 #include "tests/support/fake_clock.h"
@@ -474,6 +480,145 @@ TEST_F(RaceTest, OverlappingUsageBatchesFromManyThreadsCountEachIdOnce) {
   EXPECT_EQ(json::Write(Member(Call("GET", "/v1/usage", admin_, "", 200), "items")), want);
   const json::Value retry = Call("POST", "/v1/usage", merchant, batch(3), 200);
   EXPECT_EQ(Member(retry, "duplicates").as_uint64().value_or(0), static_cast<uint64_t>(kPerBatch));
+}
+
+TEST_F(RaceTest, AgentSignedClosingsAndPurchasesShareOneAgentCeiling) {
+  const uint64_t seed = SeedForTest();
+  constexpr uint64_t kCeiling = 6000;  // the agent's per-day ceiling, USD cents
+  constexpr int kOps = 16;
+  Boot(kStart, R"({"name":"Ceiling Race Corp"})");
+  signer::PrivateKey key = *signer::GenerateKey(signer::KeyType::kP256, SystemRandom::Get());
+  const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(key));
+  const std::string agent = StringField(
+      Call("POST", base_ + "/agents", admin_,
+           R"({"name":"racer","did":")" + did +
+               R"(","ceilings":[{"asset":"USD","window":"day","max":")" +
+               std::to_string(kCeiling) + R"("}]})",
+           201),
+      "id");
+  const std::string mandate = StringField(
+      Call("POST", base_ + "/mandates", admin_,
+           R"({"agent":")" + agent + R"(","valid_from":")" +
+               mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
+               mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
+               R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+               R"("limits":{"per_transaction":[{"asset":"USD","max":"5000"}]}}})",
+           201),
+      "id");
+  const std::string open = StringField(
+      Call("POST", base_ + "/ap2/mandates", admin_,
+           R"({"agent":")" + agent + R"(","kind":"payment","ttl_seconds":86400,"constraints":[)"
+           R"({"type":"payment.reference","conditional_transaction_id":"race"},)"
+           R"({"type":"payment.budget","currency":"USD","max":1000000},)"
+           R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}]})",
+           201),
+      "token");
+  std::vector<std::string> sessions;
+  for (int w = 0; w < kWorkers; ++w) {
+    sessions.push_back(StringField(Call("POST", base_ + "/agents/" + agent + "/sessions", admin_,
+                                        R"({"task":"race"})", 201),
+                                   "token"));
+  }
+
+  std::atomic<uint64_t> counted{0};  // closings paid + captured amounts + holds left live
+  std::mutex mu;
+  std::vector<std::string> failures;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    failures.push_back(what);
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937_64 rng(seed + static_cast<uint64_t>(w));
+      auto client = Client();
+      for (int i = 0; i < kOps; ++i) {
+        const uint64_t amount = 50 + rng() % 600;
+        const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+        if (rng() % 2 == 0) {  // an AP2 closing the agent signs
+          Reply ch = SendOn(*client, "POST", "/v1/ap2/challenges", sessions[w], "", "");
+          Result<json::Value> claims = json::Parse(
+              R"({"vct":"mandate.payment.1","payee":{"id":"shop","name":"Shop"},)"
+              R"("payment_instrument":{"id":"pay-1","type":"card"}})");
+          if (ch.status != 201 || !claims.ok()) {
+            fail("challenge " + id + ": " + ch.body);
+            continue;
+          }
+          claims->Set("transaction_id", json::Value::String("tx-" + id));
+          claims->Set("payment_amount",
+                      json::Value::Object()
+                          .Set("amount", json::Value::Int(static_cast<int64_t>(amount)))
+                          .Set("currency", json::Value::String("USD")));
+          claims->Set("iat", json::Value::Int(clock_->NowUnixSeconds()));
+          claims->Set("aud", json::Value::String(StringField(ch.json, "aud")));
+          claims->Set("nonce", json::Value::String(StringField(ch.json, "nonce")));
+          Result<std::string> chain =
+              mandates::sdjwt::AppendHop(open, *claims, json::Value(), mandates::sdjwt::HopOptions{},
+                                         SystemRandom::Get(), mandates::sdjwt::SignerFor(key));
+          if (!chain.ok()) {
+            fail("sign " + id + ": " + chain.status().ToString());
+            continue;
+          }
+          Reply r = SendOn(*client, "POST", "/v1/ap2/present", sessions[w],
+                           json::Write(json::Value::Object().Set(
+                               "chain", json::Value::String(*chain))),
+                           "present-" + id);
+          if (r.status == 201) {
+            counted.fetch_add(amount);
+          } else if (r.status != 403 ||
+                     StringField(r.json, "type") != "urn:mandated:problem:agent-ceiling-exceeded") {
+            fail("present " + id + ": " + std::to_string(r.status) + " " + r.body);
+          }
+          continue;
+        }
+        Reply r = SendOn(*client, "POST", "/v1/authorizations", sessions[w],
+                         R"({"mandate":")" + mandate +
+                             R"(","payee":{"type":"domain","value":"api.shop.example"},"amount":")" +
+                             std::to_string(amount) + R"(","asset":"USD"})",
+                         "authorize-" + id);
+        if (r.status != 201) {
+          fail("authorize " + id + ": " + std::to_string(r.status) + " " + r.body);
+          continue;
+        }
+        if (StringField(r.json, "decision") != "allowed") continue;
+        const std::string atz = StringField(r.json, "id");
+        const uint64_t next = rng() % 3;
+        if (next == 0) {  // left held
+          counted.fetch_add(amount);
+        } else if (next == 1) {  // captured for part of it (the rest released)
+          const uint64_t part = 1 + rng() % amount;
+          Reply c = SendOn(*client, "POST", "/v1/authorizations/" + atz + "/capture", sessions[w],
+                           R"({"amount":")" + std::to_string(part) + R"("})", "capture-" + id);
+          if (c.status == 200) {
+            counted.fetch_add(part);
+          } else {
+            fail("capture " + id + ": " + std::to_string(c.status) + " " + c.body);
+          }
+        } else {
+          Reply v = SendOn(*client, "POST", "/v1/authorizations/" + atz + "/void", sessions[w], "",
+                           "void-" + id);
+          if (v.status != 200) fail("void " + id + ": " + std::to_string(v.status) + " " + v.body);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::string& f : failures) ADD_FAILURE() << f;
+
+  auto spent = [&]() -> uint64_t {
+    const json::Value h =
+        Call("GET", base_ + "/agents/" + agent + "/headroom", admin_, "", 200);
+    for (const json::Value& c : Member(h, "ceilings").items()) {
+      if (StringField(c, "counter") == "agent:" + agent + ":day") return AmountOf(c.Find("spent"));
+    }
+    ADD_FAILURE() << "no day ceiling in " << json::Write(h);
+    return 0;
+  };
+  std::cout << "counted " << counted.load() << " of the ceiling's " << kCeiling << std::endl;
+  EXPECT_LE(counted.load(), kCeiling);
+  EXPECT_EQ(spent(), counted.load());
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  EXPECT_EQ(spent(), counted.load());
 }
 
 }  // namespace
