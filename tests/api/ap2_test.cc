@@ -31,6 +31,7 @@
 #include "signer/keccak.h"
 #include "signer/recoverable.h"
 #include "signer/signature.h"
+#include "tests/support/ap2_closing.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/forwarding_store.h"
 #include "tests/support/http_json.h"
@@ -125,17 +126,8 @@ class Ap2ApiTest : public ::testing::Test {
   std::string Close(const std::string& open, int64_t amount, const std::string& tx,
                     const std::string& aud, const std::string& nonce,
                     const std::string& instrument = "card") {
-    json::Value claims = J(R"({"vct":"mandate.payment.1","payee":{"id":"shop","name":"Shop"},)"
-                           R"("payment_instrument":{"id":"pay-1","type":")" + instrument + R"("}})");
-    claims.Set("transaction_id", json::Value::String(tx));
-    claims.Set("payment_amount", json::Value::Object()
-                                     .Set("amount", json::Value::Int(amount))
-                                     .Set("currency", json::Value::String("USD")));
-    claims.Set("iat", json::Value::Int(clock_->NowUnixSeconds()));
-    claims.Set("aud", json::Value::String(aud));
-    claims.Set("nonce", json::Value::String(nonce));
-    Result<std::string> chain = sdjwt::AppendHop(open, claims, json::Value(), sdjwt::HopOptions{},
-                                                 random_, sdjwt::SignerFor(agent_key_));
+    Result<std::string> chain = testing::SignAp2Closing(
+        open, agent_key_, amount, tx, aud, nonce, clock_->NowUnixSeconds(), random_, instrument);
     EXPECT_TRUE(chain.ok()) << chain.status().ToString();
     return chain.ok() ? *chain : "";
   }
@@ -162,6 +154,22 @@ class Ap2ApiTest : public ::testing::Test {
     const std::string chain =
         Close(open, amount, tx, StringField(ch, "aud"), StringField(ch, "nonce"), instrument);
     return Present(chain, client);
+  }
+  // Pays on a connection of its own (for racing threads): a 201 counts in `paid`, a refusal of
+  // problem type `refusal` in `refused`, anything else in `other` and fails the test.
+  void PayCounted(const std::string& open, int64_t amount, const std::string& tx,
+                  const std::string& refusal, std::atomic<int>& paid, std::atomic<int>& refused,
+                  std::atomic<int>& other) {
+    httplib::Client client("127.0.0.1", service_.port());
+    Reply r = Pay(open, amount, tx, &client);
+    if (r.status == 201) {
+      ++paid;
+    } else if (ProblemType(r) == refusal) {
+      ++refused;
+    } else {
+      ++other;
+      ADD_FAILURE() << r.body;
+    }
   }
   // Presents `chain` under a fresh Idempotency-Key (or `key`).
   Reply Present(const std::string& chain, httplib::Client* client = nullptr,
@@ -311,16 +319,8 @@ TEST_F(Ap2ApiTest, ConcurrentClosingsAdmitExactlyTheBudget) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      httplib::Client client("127.0.0.1", service_.port());
-      Reply r = Pay(open, 100, "c-" + std::to_string(i), &client);
-      if (r.status == 201) {
-        ++admitted;
-      } else if (ProblemType(r) == "ap2-budget-exceeded") {
-        ++over_budget;
-      } else {
-        ++other;
-        ADD_FAILURE() << r.body;
-      }
+      PayCounted(open, 100, "c-" + std::to_string(i), "ap2-budget-exceeded", admitted,
+                 over_budget, other);
     });
   }
   for (std::thread& t : threads) t.join();
@@ -1657,16 +1657,8 @@ TEST_F(Ap2CeilingTest, ClosingsAndPurchasesRacingFillTheCeilingExactly) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kEach; ++i) {
     threads.emplace_back([&, i] {
-      httplib::Client client("127.0.0.1", service_.port());
-      Reply r = Pay(open_, 100, "r-" + std::to_string(i), &client);
-      if (r.status == 201) {
-        ++paid;
-      } else if (ProblemType(r) == "agent-ceiling-exceeded") {
-        ++refused;
-      } else {
-        ++other;
-        ADD_FAILURE() << r.body;
-      }
+      PayCounted(open_, 100, "r-" + std::to_string(i), "agent-ceiling-exceeded", paid, refused,
+                 other);
     });
     threads.emplace_back([&] {
       httplib::Client client("127.0.0.1", service_.port());

@@ -41,9 +41,9 @@
 #include "base/json.h"
 #include "base/random.h"
 #include "mandates/credential.h"
-#include "mandates/sd_jwt.h"
 #include "signer/did.h"
 #include "signer/signature.h"
+#include "tests/support/ap2_closing.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/http_json.h"
 #include "tests/support/in_process_service.h"
@@ -537,24 +537,13 @@ TEST_F(RaceTest, AgentSignedClosingsAndPurchasesShareOneAgentCeiling) {
         const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
         if (rng() % 2 == 0) {  // an AP2 closing the agent signs
           Reply ch = SendOn(*client, "POST", "/v1/ap2/challenges", sessions[w], "", "");
-          Result<json::Value> claims = json::Parse(
-              R"({"vct":"mandate.payment.1","payee":{"id":"shop","name":"Shop"},)"
-              R"("payment_instrument":{"id":"pay-1","type":"card"}})");
-          if (ch.status != 201 || !claims.ok()) {
+          if (ch.status != 201) {
             fail("challenge " + id + ": " + ch.body);
             continue;
           }
-          claims->Set("transaction_id", json::Value::String("tx-" + id));
-          claims->Set("payment_amount",
-                      json::Value::Object()
-                          .Set("amount", json::Value::Int(static_cast<int64_t>(amount)))
-                          .Set("currency", json::Value::String("USD")));
-          claims->Set("iat", json::Value::Int(clock_->NowUnixSeconds()));
-          claims->Set("aud", json::Value::String(StringField(ch.json, "aud")));
-          claims->Set("nonce", json::Value::String(StringField(ch.json, "nonce")));
-          Result<std::string> chain =
-              mandates::sdjwt::AppendHop(open, *claims, json::Value(), mandates::sdjwt::HopOptions{},
-                                         SystemRandom::Get(), mandates::sdjwt::SignerFor(key));
+          Result<std::string> chain = testing::SignAp2Closing(
+              open, key, static_cast<int64_t>(amount), "tx-" + id, StringField(ch.json, "aud"),
+              StringField(ch.json, "nonce"), clock_->NowUnixSeconds(), SystemRandom::Get());
           if (!chain.ok()) {
             fail("sign " + id + ": " + chain.status().ToString());
             continue;
