@@ -102,6 +102,19 @@ class Ap2ApiTest : public ::testing::Test {
     return testing::Call(service_.client(), method, path, token, body, want);
   }
 
+  // A vc+jwt mandate for `agent` to pay *.shop.example up to 100000 USD a purchase for 30 days:
+  // its id.
+  std::string ShopMandate(const std::string& agent) {
+    return StringField(
+        Call("POST", base_ + "/mandates", admin_,
+             R"({"agent":")" + agent + R"(","valid_from":")" +
+                 mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
+                 mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
+                 R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+                 R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
+             201),
+        "id");
+  }
   // Issues an open mandate; returns the record.
   json::Value IssueOpen(const std::string& kind, const std::string& constraints,
                         const std::string& extra = "") {
@@ -980,15 +993,7 @@ class Ap2CustodialTest : public Ap2ApiTest {
                              R"({"name":"custodial","custodial":{"key_type":"P-256"}})", 201),
                         "id");
     CustSession();
-    mandate_ = StringField(
-        Call("POST", base_ + "/mandates", admin_,
-             R"({"agent":")" + cust_ + R"(","valid_from":")" +
-                 mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
-                 mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
-                 R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
-                 R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
-             201),
-        "id");
+    mandate_ = ShopMandate(cust_);
   }
   void CustSession() {
     cust_token_ = StringField(Call("POST", base_ + "/agents/" + cust_ + "/sessions", admin_,
@@ -1530,15 +1535,7 @@ class Ap2CeilingTest : public Ap2ApiTest {
              201),
         "id");
     NewSession();
-    mandate_ = StringField(
-        Call("POST", base_ + "/mandates", admin_,
-             R"({"agent":")" + agent_ + R"(","valid_from":")" +
-                 mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
-                 mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
-                 R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
-                 R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
-             201),
-        "id");
+    mandate_ = ShopMandate(agent_);
     open_ = OpenPayment(R"([{"type":"payment.budget","currency":"USD","max":100000},
                             {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])");
   }
