@@ -146,7 +146,9 @@ void App::RegisterAp2Routes() {
   // id>, in the batch of the closed record, under a transfer id derived from it (used once).
   ap2_->set_settle_hook([&ledger = *ledger_](const mandates::ap2::ClosedRecord& r,
                                              const std::string& principal,
-                                             store::WriteBatch batch) -> Status {
+                                             store::WriteBatch batch,
+                                             const std::function<void(store::WriteBatch&)>&
+                                                 before_write) -> Status {
     settlement::Transfer t;
     t.id = r.ledger_transfer;
     t.debit = "principal:" + principal;
@@ -157,7 +159,12 @@ void App::RegisterAp2Routes() {
     t.kind = "payment";
     t.reference = "ap2:" + r.id;
     t.principal = principal;
-    return ledger.Apply({std::move(t)}, std::move(batch)).status();
+    return ledger
+        .Apply({std::move(t)}, std::move(batch),
+               [&before_write](const std::vector<settlement::Transfer>&,
+                               const std::vector<settlement::Balance>&,
+                               store::WriteBatch& b) { before_write(b); })
+        .status();
   });
   // x402 payments of accepted closed mandates (specs/ap2.md §6.1): their nonce is bound in the
   // facilitator, in the batch of the closed record, so the transfer settled under it is linked
@@ -279,7 +286,7 @@ void App::RegisterAp2Routes() {
           // The payment also counts against the ceilings of the agent, its session and the
           // principal, as any purchase of the agent does (specs/ap2.md §6).
           [&](const mandates::ap2::ClosedRecord& r, store::WriteBatch& batch,
-              const std::function<Status()>& commit) -> Status {
+              const std::function<Status(bool*)>& commit) -> Status {
             policy::OutsideCharge charge;
             charge.id = r.id;
             charge.source = "ap2-closing";

@@ -107,6 +107,10 @@ void App::RegisterAuthorizationRoutes() {
   }
   router_.Add("GET", "/v1/headroom", g.Guard(Permission::kAuthorize, [this, &az](Request& req, const Access& a) {
     const std::string mandate = req.Query("mandate");
+    if (mandate.empty() && !a.caller.agent_id.empty()) {  // the session's own ceilings
+      return Answer(az.SessionHeadroom(*a.tenant, ActorOf(a)), req, 200,
+                    [](const json::Value& v) { return v; });
+    }
     Result<mandates::MandateRecord> m = mandates_->Get(*a.tenant, mandate);
     if (m.ok() && m->agent_id != a.caller.agent_id) {
       m = NotFoundError("no mandate " + mandate, "mandate-not-found");

@@ -190,21 +190,19 @@ std::string MandateHeadroom(const json::Value& h) {
   return out;
 }
 
-// An agent's headroom: its and the principal's ceilings, then each active mandate's.
+// An agent's headroom: its and the principal's ceilings (for a session asking about itself,
+// its spend cap too), then each active mandate's when the answer lists them.
 //   agent agt_...  ceilings
 //   COUNTER                     ASSET  SPENT  MAX    REMAINING  RESETS AT
 //   agent:agt_...:day           USD    500    1500   1000       2026-11-19T00:00:00Z
 std::string AgentHeadroom(const json::Value& h) {
-  std::string out = "agent " + Str(h, "agent") + "  ceilings\n";
-  out += CounterTable(h.Find("ceilings"), "no ceilings\n");
-  bool any = false;
-  if (const json::Value* mandates = h.Find("mandates")) {
-    for (const json::Value& m : mandates->items()) {
-      out += "\n" + MandateHeadroom(m);
-      any = true;
-    }
-  }
-  return any ? out : out + "no active mandates\n";
+  std::string out = "agent " + Str(h, "agent");
+  if (!Str(h, "session").empty()) out += "  session " + Str(h, "session");
+  out += "  ceilings\n" + CounterTable(h.Find("ceilings"), "no ceilings\n");
+  const json::Value* mandates = h.Find("mandates");
+  if (mandates == nullptr) return out;
+  for (const json::Value& m : mandates->items()) out += "\n" + MandateHeadroom(m);
+  return mandates->items().empty() ? out + "no active mandates\n" : out;
 }
 
 // The Idempotency-Key of a POST: --idempotency-key, or a new random one (22 base64url
@@ -423,8 +421,13 @@ Output Decide(Context& ctx, bool approve) {
 Output Headroom(Context& ctx) {
   const std::optional<std::string> mandate = Flag(ctx, "--mandate");
   const std::optional<std::string> agent = Flag(ctx, "--agent");
+  if (!mandate.has_value() && !agent.has_value() && ctx.positional.empty() &&
+      IsSessionToken(ctx)) {  // an agent's own ceilings
+    return Call(ctx, Method::kGet, "/v1/headroom", "", AgentHeadroom);
+  }
   if (mandate.has_value() == agent.has_value() || !ctx.positional.empty()) {
-    return UsageError("headroom", "give exactly one of --mandate ID or --agent ID");
+    return UsageError("headroom", "give exactly one of --mandate ID or --agent ID (an agent "
+                                  "session may give neither: its own ceilings)");
   }
   if (agent.has_value()) {
     return Call(ctx, Method::kGet, "agents/" + *agent + "/headroom", "", AgentHeadroom);
@@ -480,9 +483,10 @@ std::vector<Command> AuthorizationCommands() {
       {"approvals deny", "ID [--key FILE] [--note TEXT] [--idempotency-key K]",
        "deny a step-up: the held amount is released; --key signs evidence as for approve",
        [](Context& ctx) { return Decide(ctx, false); }},
-      {"headroom", "--mandate ID | --agent ID",
+      {"headroom", "[--mandate ID | --agent ID]",
        "what is left to spend: every counter that applies (spent, max, remaining, resets at) "
-       "and uses; --mandate with a session token is the agent's own view",
+       "and uses; --mandate with a session token is the agent's own view, and a session token "
+       "alone shows the agent's own ceilings (its, its session's and the principal's)",
        Headroom},
   };
 }

@@ -664,14 +664,21 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   e.data = std::move(data);
   e.at_micros = clock_.NowUnixMicros();
   audit::Stage(batch, e);
-  // The caller's part is staged only once the charge (if any) admitted the closing: the route
-  // records its answer there, and a refusal must not read as recorded.
-  auto commit = [&]() -> Status {
-    if (stage) stage(rec, batch);
-    if (!rec.ledger_transfer.empty()) return settle_(rec, t.principal_id(), std::move(batch));
+  // The caller's part is staged only once every check passed (the ceilings' charge, the
+  // ledger's funds): the route records its answer there, and a refusal must not read as
+  // recorded (it is answered, with its error receipt, and kept for its key as such).
+  auto commit = [&](bool* reached_store) -> Status {
+    auto before_write = [&](store::WriteBatch& b) {
+      if (reached_store != nullptr) *reached_store = true;
+      if (stage) stage(rec, b);
+    };
+    if (!rec.ledger_transfer.empty()) {
+      return settle_(rec, t.principal_id(), std::move(batch), before_write);
+    }
+    before_write(batch);
     return kv_.Write(batch);
   };
-  MD_RETURN_IF_ERROR(charge ? charge(rec, batch, commit) : commit());
+  MD_RETURN_IF_ERROR(charge ? charge(rec, batch, commit) : commit(nullptr));
   return rec;
 }
 

@@ -99,8 +99,11 @@ struct ClosedRecord {
 // Pays an accepted closed payment on the ledger: applies the transfer `record` names
 // (record.ledger_transfer) together with `batch` (the closed record, usage, nonce and audit
 // event) in one durable write, or writes nothing and returns why (e.g. "insufficient-funds").
-using SettleHook = std::function<Status(const ClosedRecord& record, const std::string& principal,
-                                        store::WriteBatch batch)>;
+// `before_write` runs on the batch once every check of the payment passed, just before the
+// write (what is recorded only with a payment made: the route's idempotency answer).
+using SettleHook = std::function<Status(
+    const ClosedRecord& record, const std::string& principal, store::WriteBatch batch,
+    const std::function<void(store::WriteBatch&)>& before_write)>;
 // Stages into `batch` (the closed record's own durable write) the binding of an x402 payment's
 // nonce (record.x402_nonce) to the record, so the facilitator that settles the transfer links it
 // back to the mandate (specs/ap2.md §6.1).
@@ -113,9 +116,10 @@ using StageHook = std::function<void(const ClosedRecord& record, store::WriteBat
 // Charges an accepted closing the agent signed itself to the ceilings outside its open mandate
 // (the agent's, its session's and the principal's; specs/ap2.md §6): refuses it when one of them
 // has no room (the refusal is the answer), else adds its record to `batch` and runs `commit`
-// (the closing's durable write), taking the charge back when that fails.
+// (the closing's durable write, which sets `*reached_store` once the payment's checks passed
+// and the write began), taking the charge back when that fails before the store.
 using ChargeHook = std::function<Status(const ClosedRecord& record, store::WriteBatch& batch,
-                                        const std::function<Status()>& commit)>;
+                                        const std::function<Status(bool* reached_store)>& commit)>;
 
 // POST /v1/ap2/verify (a merchant): the presented checkout chain, the merchant's latest
 // checkout_jwt and the key that signed it, and the aud and nonce the merchant expects.

@@ -1068,7 +1068,7 @@ void Authorizer::set_hold_guard(HoldGuard guard) { hold_guard_ = std::move(guard
 
 Status Authorizer::ChargeOutside(const identity::Tenant& t, const Actor& actor,
                                  OutsideCharge charge, store::WriteBatch& batch,
-                                 const std::function<Status()>& commit) {
+                                 const std::function<Status(bool* reached_store)>& commit) {
   MD_ASSIGN_OR_RETURN(std::shared_ptr<const SessionFacts> facts, FactsOf(t, actor));
   charge.agent_id = facts->agent.id;
   charge.session_id = facts->session.id;
@@ -1104,10 +1104,15 @@ Status Authorizer::ChargeOutside(const identity::Tenant& t, const Actor& actor,
     refs = ChargeOutsideLocked(*ps, charge);
   }
   t.Put(batch, kOutsideKind, charge.id, json::Write(OutsideChargeToJson(charge)));
-  const Status written = commit();
-  if (!written.ok()) {  // nothing was written: the charge is taken back
+  bool reached_store = false;
+  const Status written = commit(&reached_store);
+  if (!written.ok() && !reached_store) {  // refused before the write: nothing was written
     std::lock_guard<std::mutex> lock(ps->mu);
     for (auto& [series, index] : refs) series->Set(index, 0);
+  } else if (!written.ok()) {
+    log::Error("outside charge kept counted after a failed write",
+               {{"principal", t.principal_id()}, {"payment", charge.id},
+                {"error", written.ToString()}});
   }
   return written;
 }
@@ -1350,6 +1355,39 @@ Result<json::Value> Authorizer::MandateHeadroom(const identity::Tenant& t,
   return out;
 }
 
+Result<json::Value> Authorizer::CeilingsHeadroom(const identity::Tenant& t,
+                                                 const identity::Agent& agent,
+                                                 const identity::Session* session) {
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  json::Value ceilings = json::Value::Array();
+  std::lock_guard<std::mutex> lock(ps->mu);
+  MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+  const int64_t now = NowLocked(*ps);
+  ExpireLocked(*ps, now);
+  std::set<std::string> assets;
+  for (const identity::Ceiling& c : agent.ceilings) assets.insert(c.asset);
+  for (const identity::Ceiling& c : ps->principal.ceilings) assets.insert(c.asset);
+  if (session != nullptr && session->spend_cap) assets.insert(session->spend_cap->asset);
+  ChainInfo no_mandate;
+  no_mandate.verdict = std::make_shared<const mandates::Verdict>();
+  for (const std::string& asset : assets) {
+    for (const CounterView& c : CountersLocked(*ps, no_mandate, &agent, session, asset, now)) {
+      ceilings.Append(CounterViewToJson(c));
+    }
+  }
+  return ceilings;
+}
+
+Result<json::Value> Authorizer::SessionHeadroom(const identity::Tenant& t, const Actor& session) {
+  MD_ASSIGN_OR_RETURN(std::shared_ptr<const SessionFacts> facts, FactsOf(t, session));
+  MD_ASSIGN_OR_RETURN(json::Value ceilings, CeilingsHeadroom(t, facts->agent, &facts->session));
+  json::Value out = json::Value::Object();
+  out.Set("agent", json::Value::String(facts->agent.id));
+  out.Set("session", json::Value::String(facts->session.id));
+  out.Set("ceilings", std::move(ceilings));
+  return out;
+}
+
 Result<json::Value> Authorizer::AgentHeadroom(const identity::Tenant& t,
                                               const std::string& agent_id) {
   MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, agent_id));
@@ -1357,26 +1395,7 @@ Result<json::Value> Authorizer::AgentHeadroom(const identity::Tenant& t,
                       registry_.List(t, "", 1000, agent.id));
   json::Value out = json::Value::Object();
   out.Set("agent", json::Value::String(agent.id));
-  // The agent's and the principal's ceilings on their own: they bound every payment of the
-  // agent, also those under no vc+jwt mandate (outside charges, §3).
-  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
-  json::Value ceilings = json::Value::Array();
-  {
-    std::lock_guard<std::mutex> lock(ps->mu);
-    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
-    const int64_t now = NowLocked(*ps);
-    ExpireLocked(*ps, now);
-    std::set<std::string> assets;
-    for (const identity::Ceiling& c : agent.ceilings) assets.insert(c.asset);
-    for (const identity::Ceiling& c : ps->principal.ceilings) assets.insert(c.asset);
-    ChainInfo no_mandate;
-    no_mandate.verdict = std::make_shared<const mandates::Verdict>();
-    for (const std::string& asset : assets) {
-      for (const CounterView& c : CountersLocked(*ps, no_mandate, &agent, nullptr, asset, now)) {
-        ceilings.Append(CounterViewToJson(c));
-      }
-    }
-  }
+  MD_ASSIGN_OR_RETURN(json::Value ceilings, CeilingsHeadroom(t, agent, nullptr));
   out.Set("ceilings", std::move(ceilings));
   json::Value items = json::Value::Array();
   for (const mandates::MandateRecord& m : mandates) {

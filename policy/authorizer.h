@@ -142,11 +142,14 @@ class Authorizer {
   // "principal-ceiling-exceeded" (the first failing, in that order; the message names every
   // failing counter and what it has left) and nothing is counted; otherwise the charge counts
   // from then on. Then, outside the lock, stages the charge's record into `batch` and runs
-  // `commit` (the payment's own durable write of `batch`); when that fails the charge is taken
-  // back and its error returned. At start the counters are rebuilt from these records too.
-  // `charge.agent_id`, `session_id` and `charged_at` are set here.
+  // `commit` (the payment's own durable write of `batch`, which sets `*reached_store` once its
+  // own checks passed and the write began). Its error is returned; the charge is taken back
+  // when it failed before the store (a refusal: nothing was written), and stays counted when
+  // the store failed (the batch may have been kept after all) until the next start rebuilds the
+  // counters from what is stored. `charge.agent_id`, `session_id` and `charged_at` are set here.
   Status ChargeOutside(const identity::Tenant& t, const Actor& actor, OutsideCharge charge,
-                       store::WriteBatch& batch, const std::function<Status()>& commit);
+                       store::WriteBatch& batch,
+                       const std::function<Status(bool* reached_store)>& commit);
   // The use gate of mandates::MandateRegistry (set_use_gate): runs `body` with the uses the
   // live and captured holds of `principal` take of each of `mandate_ids`, under the
   // principal's lock, so a merchant's recorded use and a decision never both take the last use.
@@ -173,6 +176,10 @@ class Authorizer {
   Result<json::Value> MandateHeadroom(const identity::Tenant& t, const std::string& mandate_id,
                                       const Actor* session = nullptr);
   Result<json::Value> AgentHeadroom(const identity::Tenant& t, const std::string& agent_id);
+  // An agent session's own ceilings, whatever mandate it pays under (AP2 closings included):
+  // {"agent","session","ceilings":[counter...]}, the agent's, its session's spend cap and the
+  // principal's.
+  Result<json::Value> SessionHeadroom(const identity::Tenant& t, const Actor& session);
 
   // Writes down leases past their end (what the sweeper does), now. Returns how many records
   // changed. For tests and the sweeper.
@@ -222,6 +229,10 @@ class Authorizer {
                                           const identity::Session* session,
                                           const std::string& asset, int64_t now);
   Result<std::string> SignReceipt(const identity::Tenant& t, const Authorization& a);
+  // The counters of the agent's and the principal's ceilings (and of `session`'s spend cap,
+  // when given) in every asset they name, now.
+  Result<json::Value> CeilingsHeadroom(const identity::Tenant& t, const identity::Agent& agent,
+                                       const identity::Session* session);
   // The principal's active issuer key, remembered per key-store generation.
   Result<signer::KeyInfo> IssuerKey(const std::string& principal_id);
   // Writes the record (`record_json`, its written JSON), its indexes, the approval and the

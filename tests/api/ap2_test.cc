@@ -1630,7 +1630,19 @@ TEST_F(Ap2CeilingTest, TheSessionSpendCapCountsAgentSignedClosings) {
   Reply over = Pay(open_, 300, "s-2");
   EXPECT_EQ(over.status, 403);
   EXPECT_EQ(ProblemType(over), "session-cap-exceeded") << over.body;
-  EXPECT_EQ(StringField(Authorize(201), "decision"), "denied");
+  const json::Value denied = Authorize(201);
+  EXPECT_EQ(StringField(denied, "decision"), "denied");
+  ASSERT_NE(denied.Find("reasons"), nullptr);
+  EXPECT_EQ(StringField(denied.Find("reasons")->items()[0], "code"), "session-cap-exceeded");
+  // The session's own headroom shows the cap and the agent's day, as they stand.
+  const json::Value own = Call("GET", "/v1/headroom", session_, "", 200);
+  std::vector<std::string> rows;
+  for (const json::Value& c : own.Find("ceilings")->items()) {
+    rows.push_back(StringField(c, "counter") + " " + StringField(c, "remaining"));
+  }
+  const std::string session_id = session_.substr(0, session_.find('.'));
+  EXPECT_EQ(rows, (std::vector<std::string>{"session:" + session_id + ":spend-cap 200",
+                                            AgentDay() + " 1000", PrincipalMonth() + " 2000"}));
   NewSession();  // a session without a cap: only the agent's 1500 a day bounds it
   EXPECT_EQ(Pay(open_, 300, "s-2").status, 201);
   EXPECT_EQ(Spent(AgentDay()), "800");
@@ -1639,11 +1651,59 @@ TEST_F(Ap2CeilingTest, TheSessionSpendCapCountsAgentSignedClosings) {
 // A closing refused after the ceilings admitted it (no funds for a ledger payment) writes
 // nothing and leaves the ceilings as they were.
 TEST_F(Ap2CeilingTest, ARefusedLedgerClosingTakesItsChargeBack) {
-  Reply broke = Pay(open_, 1200, "l-1", nullptr, "dev.mandated.ledger");
+  const json::Value ch = Challenge();
+  const std::string chain = Close(open_, 1200, "l-1", StringField(ch, "aud"),
+                                  StringField(ch, "nonce"), "dev.mandated.ledger");
+  Reply broke = Present(chain, nullptr, "ledger-key");
   EXPECT_EQ(broke.status, 409);
   EXPECT_EQ(ProblemType(broke), "insufficient-funds") << broke.body;
+  // Refused as AP2 words it, and kept for its key: after a deposit the same key still answers
+  // the refusal, byte for byte, and pays nothing.
+  const json::Value refused = ReceiptClaims(StringField(broke.json, "payment_receipt"));
+  EXPECT_EQ(StringField(refused, "status"), "Error");
+  EXPECT_EQ(Spent(AgentDay()), "0");
+  Deposit(5000);
+  Reply again = Present(chain, nullptr, "ledger-key");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.body, broke.body);
+  EXPECT_EQ(again.replayed, "true");
+  EXPECT_EQ(Balance(), "5000");
   EXPECT_EQ(Spent(AgentDay()), "0");
   EXPECT_EQ(Pay(open_, 1500, "l-2").status, 201);
+  EXPECT_EQ(Spent(AgentDay()), "1500");
+}
+
+// At start the counters are rebuilt from both kinds of record in time order: closings and held
+// authorizations on both sides of a day boundary count in their own day; a closing replayed
+// for its key counts once.
+TEST_F(Ap2CeilingTest, CountersAreRebuiltFromClosingsAndHoldsInTimeOrder) {
+  const int64_t day_end = (kStart / 86400 + 1) * 86400;
+  clock_->AdvanceSeconds(day_end - 20 - clock_->NowUnixSeconds());
+  NewSession();
+  ASSERT_EQ(Pay(open_, 400, "o-1").status, 201);
+  clock_->AdvanceSeconds(10);
+  ASSERT_EQ(StringField(Authorize(300), "decision"), "allowed");  // held, yesterday
+  clock_->AdvanceSeconds(20);
+  const json::Value ch = Challenge();
+  const std::string chain =
+      Close(open_, 700, "o-2", StringField(ch, "aud"), StringField(ch, "nonce"));
+  Reply paid = Present(chain, nullptr, "once");
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  Reply replayed = Present(chain, nullptr, "once");
+  EXPECT_EQ(replayed.replayed, "true");
+  EXPECT_EQ(replayed.body, paid.body);
+  clock_->AdvanceSeconds(10);
+  ASSERT_EQ(StringField(Authorize(200), "decision"), "allowed");  // held, today
+  EXPECT_EQ(Spent(AgentDay()), "900");
+  EXPECT_EQ(Spent(PrincipalMonth()), "1600");
+
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                 [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+  EXPECT_EQ(Spent(AgentDay()), "900");
+  EXPECT_EQ(Spent(PrincipalMonth()), "1600");
+  EXPECT_EQ(ProblemType(Pay(open_, 601, "o-3")), "agent-ceiling-exceeded");
+  EXPECT_EQ(Pay(open_, 600, "o-3").status, 201);
   EXPECT_EQ(Spent(AgentDay()), "1500");
 }
 

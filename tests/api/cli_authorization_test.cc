@@ -155,7 +155,7 @@ TEST_F(CliAuthorizationTest, EveryAuthorizationCommandHasHelp) {
             0u);
   EXPECT_NE(Exec({"users", "create", "--help"}).out.find("[--did DID]"), std::string::npos);
   Ran top = Exec({"--help"});
-  EXPECT_NE(top.out.find("  headroom --mandate ID | --agent ID\n"), std::string::npos);
+  EXPECT_NE(top.out.find("  headroom [--mandate ID | --agent ID]\n"), std::string::npos);
   EXPECT_NE(top.out.find("4 `authorize` needs a person's approval"), std::string::npos);
 }
 
@@ -248,6 +248,12 @@ TEST_F(CliAuthorizationTest, AgentAsksCapturesVoidsAndAnApproverStepsUp) {
                                "  ASSET  SPENT  MAX     REMAINING  RESETS AT\n" + month +
                                "  USD    2500   100000  97500      " + resets + "\n";
   EXPECT_EQ(As(admin_, {"headroom", "--agent", agent_}).out, ceilings + "\n" + table);
+  // The agent's own: the same ceilings, its session named, no mandates.
+  Ran own = Agent({"headroom"});
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_TRUE(Matches(own.out, "agent " + agent_ + "  session ses_[a-z0-9]+  ceilings\n" +
+                                   ceilings.substr(ceilings.find('\n') + 1)))
+      << own.out;
 
   // Above 200.00: held while a person decides (exit 4).
   Ran stepped = Authorize("domain:shop.example", "30000");
