@@ -202,6 +202,8 @@ class Authority {
   // The Authorizer's hold guard for AP2 (specs/ap2.md §6): an authorization that a custodial
   // closing spent (its money moved) is captured by the closing only, never voided nor captured
   // by anyone else: kFailedPrecondition "ap2-authorization-used". OK for any other.
+  // It runs under the Authorizer's principal lock, which closings take while holding
+  // accept_mu_ (the outside charge of Present): it must never take accept_mu_.
   Status GuardHold(const std::string& principal_id, const std::string& authorization_id);
 
   // Custodial closings whose authorization's capture is not written yet (specs/ap2.md §6 step
