@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -147,8 +149,11 @@ struct MerchantVerifyResult {
 std::string_view Ap2ErrorCode(std::string_view reason);
 
 // Thread safety: safe from any thread. Every acceptance of a closed mandate (the check of the
-// nonce, single use, budget and recurrence and the durable write) runs under one mutex, so
-// concurrent closings of one open mandate are admitted exactly up to its budget.
+// nonce, single use, budget and recurrence and the durable write) runs under its principal's
+// closings lock (AcceptLock), so concurrent closings of one open mandate are admitted exactly up
+// to its budget, and one principal's closings never wait for another's. Everything a closing
+// checks lives in its principal's records (the x402 binding's key is a hash of the chain,
+// unique to the issuing principal's mandate).
 class Authority {
  public:
   Authority(store::KvStore& kv, signer::KeyStore& keys, identity::Directory& directory,
@@ -202,8 +207,8 @@ class Authority {
   // The Authorizer's hold guard for AP2 (specs/ap2.md §6): an authorization that a custodial
   // closing spent (its money moved) is captured by the closing only, never voided nor captured
   // by anyone else: kFailedPrecondition "ap2-authorization-used". OK for any other.
-  // It runs under the Authorizer's principal lock, which closings take while holding
-  // accept_mu_ (the outside charge of Present): it must never take accept_mu_.
+  // It runs under the Authorizer's principal lock, which closings take while holding their
+  // AcceptLock (the outside charge of Present): it must never take an AcceptLock.
   Status GuardHold(const std::string& principal_id, const std::string& authorization_id);
 
   // Custodial closings whose authorization's capture is not written yet (specs/ap2.md §6 step
@@ -278,7 +283,10 @@ class Authority {
   SettleHook settle_;     // set before sharing, then read-only
   X402BindHook x402_bind_;  // likewise
   std::mutex key_mu_;     // first-use generation of issuer and receipt keys
-  std::mutex accept_mu_;  // closings (see the class comment)
+  // The closings lock of a principal (see the class comment); created at first use, kept.
+  std::mutex& AcceptLock(const std::string& principal_id);
+  std::mutex accept_locks_mu_;  // guards accept_locks_ only
+  std::map<std::string, std::unique_ptr<std::mutex>> accept_locks_;
 };
 
 }  // namespace mandated::mandates::ap2
