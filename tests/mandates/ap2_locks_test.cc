@@ -1,6 +1,7 @@
 // The AP2 authority serializes closings per principal, not service-wide (specs/ap2.md §6 step
 // 4): while one principal's closing sits in its durable write, another principal's closing and
-// revocation go through.
+// revocation go through; and a closing waiting on that lock while a revocation is written reads
+// the mandate again under it.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -144,6 +145,35 @@ TEST_F(Ap2LocksTest, OnePrincipalsClosingInItsWriteHoldsNoOtherPrincipal) {
   ASSERT_FALSE(b_after.ok());
   EXPECT_EQ(b_after.error().reason(), "ap2-mandate-revoked");
   EXPECT_TRUE(authority_->Present(*a.tenant, a.agent_id, Closing(a, "a-2", 1)).ok());
+}
+
+// A closing that passed its first look at the open mandate while a revocation was being written
+// is refused: it reads the mandate again under the closings lock the revocation holds.
+TEST_F(Ap2LocksTest, AClosingWaitingOnARevocationInItsWriteIsRefused) {
+  Buyer a = NewBuyer("prn_a");
+  ASSERT_TRUE(authority_->Present(*a.tenant, a.agent_id, Closing(a, "a-0", 1)).ok());
+  const std::string chain = Closing(a, "a-1", 100);
+
+  std::future<void> arrived = kv_->Arrived();
+  std::promise<Result<OpenMandate>> revoked;
+  std::thread revoker([&] {
+    kv_->Hold(std::this_thread::get_id());
+    revoked.set_value(authority_->Revoke(*a.tenant, a.open.id, "crd_admin"));
+  });
+  arrived.wait();  // the revocation sits in its write, holding a's closings lock
+  std::future<Result<ClosedRecord>> closing = std::async(std::launch::async, [&] {
+    return authority_->Present(*a.tenant, a.agent_id, chain);
+  });
+  // The closing reads the mandate as not revoked, verifies the chain and then waits for the
+  // lock; give it the time to get there (the outcome must be the same if it did not).
+  const bool waited = closing.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout;
+  kv_->Release();
+  revoker.join();
+  EXPECT_TRUE(waited) << "the closing finished while the revocation held the lock";
+  ASSERT_TRUE(revoked.get_future().get().ok());
+  Result<ClosedRecord> r = closing.get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason(), "ap2-mandate-revoked");
 }
 
 }  // namespace
