@@ -538,6 +538,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));
   MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
 
+  if (before_closing_lock_) before_closing_lock_();
   std::lock_guard<std::mutex> lock(AcceptLock(t.principal_id()));
   {
     // Revoke holds this lock: read under it, a revocation is either seen or comes after; of

@@ -151,7 +151,8 @@ std::string_view Ap2ErrorCode(std::string_view reason);
 // Thread safety: safe from any thread. Every acceptance of a closed mandate (the check of the
 // nonce, single use, budget and recurrence and the durable write) runs under its principal's
 // closings lock (AcceptLock), so concurrent closings of one open mandate are admitted exactly up
-// to its budget, and one principal's closings never wait for another's. Everything a closing
+// to its budget, and one principal's closings never wait on another's lock (ledger payments to
+// one payee still take turns at the ledger's account lock). Everything a closing
 // checks lives in its principal's records (the x402 binding's key is a hash of the chain,
 // unique to the issuing principal's mandate).
 class Authority {
@@ -254,6 +255,13 @@ class Authority {
   // only). REQUIRES: before sharing.
   void set_x402_bind_hook(X402BindHook hook) { x402_bind_ = std::move(hook); }
 
+  // Tests only: runs in every closing after the chain verified and before its principal's
+  // closings lock is taken (where a revocation written meanwhile must still be seen). Set
+  // before sharing.
+  void set_before_closing_lock_for_testing(std::function<void()> f) {
+    before_closing_lock_ = std::move(f);
+  }
+
   // The receipts key's public JWK set (for verifying receipts offline).
   Result<json::Value> ReceiptJwks();
 
@@ -281,6 +289,7 @@ class Authority {
   Random& random_;
   std::string service_did_;
   SettleHook settle_;     // set before sharing, then read-only
+  std::function<void()> before_closing_lock_;  // likewise (tests)
   X402BindHook x402_bind_;  // likewise
   std::mutex key_mu_;     // first-use generation of issuer and receipt keys
   // The closings lock of a principal (see the class comment); created at first use, kept.

@@ -1669,8 +1669,63 @@ TEST_F(Ap2CeilingTest, ARefusedLedgerClosingTakesItsChargeBack) {
   EXPECT_EQ(again.replayed, "true");
   EXPECT_EQ(Balance(), "5000");
   EXPECT_EQ(Spent(AgentDay()), "0");
-  EXPECT_EQ(Pay(open_, 1500, "l-2").status, 201);
+  // A ledger closing that pays keeps its answer for its key (staged by the ledger just before
+  // its write): the retry replays it and pays nothing again.
+  const json::Value ch2 = Challenge();
+  const std::string paying = Close(open_, 1500, "l-2", StringField(ch2, "aud"),
+                                   StringField(ch2, "nonce"), "dev.mandated.ledger");
+  Reply paid = Present(paying, nullptr, "ledger-key-2");
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  Reply replay = Present(paying, nullptr, "ledger-key-2");
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, paid.body);
+  EXPECT_EQ(replay.replayed, "true");
+  EXPECT_EQ(Balance(), "3500");
   EXPECT_EQ(Spent(AgentDay()), "1500");
+}
+
+// Fails the first write that carries an outside charge, as a storage error would.
+class OutsideChargeFailingStore : public testing::OwningForwardingStore {
+ public:
+  using OwningForwardingStore::OwningForwardingStore;
+  Status Write(const store::WriteBatch& batch, store::Durability d) override {
+    for (const store::WriteBatch::Op& op : batch.ops()) {
+      if (op.key.find("/atz-outside/") != std::string::npos && armed.exchange(false)) {
+        return UnavailableError("injected: the closing's write failed", "storage-io");
+      }
+    }
+    return ForwardingStore::Write(batch, d);
+  }
+  std::atomic<bool> armed{true};
+};
+
+// specs/authorization.md §3: a closing whose write the store failed may have been kept after
+// all, so its charge stays counted (fail closed) until a restart rebuilds the counters from
+// what is stored; the key is not spent, and nothing was paid.
+TEST_F(Ap2CeilingTest, AClosingWhoseWriteFailedStaysCountedUntilRestart) {
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                 [](api::ServerConfig& c) { c.public_host = "mandated.test"; },
+                 [](std::unique_ptr<store::KvStore> s) -> std::unique_ptr<store::KvStore> {
+                   return std::make_unique<OutsideChargeFailingStore>(std::move(s));
+                 });
+  ASSERT_NE(service_.app(), nullptr);
+  const json::Value ch = Challenge();
+  const std::string chain =
+      Close(open_, 500, "f-1", StringField(ch, "aud"), StringField(ch, "nonce"));
+  Reply failed = Present(chain, nullptr, "failing-key");
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_EQ(Spent(AgentDay()), "500");
+  EXPECT_EQ(ProblemType(Pay(open_, 1001, "f-2")), "agent-ceiling-exceeded");
+
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                 [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+  EXPECT_EQ(Spent(AgentDay()), "0");
+  // Nothing of it was stored: the same key and chain now pay it, once.
+  Reply paid = Present(chain, nullptr, "failing-key");
+  EXPECT_EQ(paid.status, 201) << paid.body;
+  EXPECT_EQ(Spent(AgentDay()), "500");
 }
 
 // At start the counters are rebuilt from both kinds of record in time order: closings and held

@@ -154,6 +154,8 @@ TEST_F(Ap2LocksTest, AClosingWaitingOnARevocationInItsWriteIsRefused) {
   ASSERT_TRUE(authority_->Present(*a.tenant, a.agent_id, Closing(a, "a-0", 1)).ok());
   const std::string chain = Closing(a, "a-1", 100);
 
+  std::promise<void> at_lock;
+  authority_->set_before_closing_lock_for_testing([&at_lock] { at_lock.set_value(); });
   std::future<void> arrived = kv_->Arrived();
   std::promise<Result<OpenMandate>> revoked;
   std::thread revoker([&] {
@@ -164,9 +166,10 @@ TEST_F(Ap2LocksTest, AClosingWaitingOnARevocationInItsWriteIsRefused) {
   std::future<Result<ClosedRecord>> closing = std::async(std::launch::async, [&] {
     return authority_->Present(*a.tenant, a.agent_id, chain);
   });
-  // The closing reads the mandate as not revoked, verifies the chain and then waits for the
-  // lock; give it the time to get there (the outcome must be the same if it did not).
-  const bool waited = closing.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout;
+  // The closing read the mandate as not revoked and verified the chain: it now goes for the
+  // lock the revocation holds, and cannot finish until that write is done.
+  at_lock.get_future().wait();
+  const bool waited = closing.wait_for(std::chrono::milliseconds(100)) == std::future_status::timeout;
   kv_->Release();
   revoker.join();
   EXPECT_TRUE(waited) << "the closing finished while the revocation held the lock";

@@ -12,8 +12,8 @@
 //    one ledger transfer, balances moved once.
 //  - Usage batches with overlapping ids posted from many threads (written without the meter's
 //    lock) while aggregates are read: each id accepted once, totals exact, also after a restart.
-//  - One agent ceiling filled at once by AP2 closings the agent signs (the AP2 authority's lock,
-//    then the principal's) and by purchases under a vc+jwt mandate that are captured, partly
+//  - One agent ceiling filled at once by AP2 closings the agent signs (the principal's AP2
+//    closings lock, then its Authorizer lock) and by purchases under a vc+jwt mandate that are captured, partly
 //    captured or voided (the principal's lock, then the authority's guard): never past the
 //    ceiling, the server's counter equal to the recount of what was acknowledged, also after a
 //    restart.
