@@ -281,11 +281,13 @@ void App::RegisterUsageRoutes() {
       headroom = az.AgentHeadroom(*a.tenant, agent);
     }
     if (!headroom.ok()) return ProblemResponse(headroom.error(), req);
-    // The counters: a mandate's, or those of each of the agent's mandates (each counter once).
+    // The counters: a mandate's, or those of each of the agent's mandates, then its and the
+    // principal's ceilings on their own (each counter once: an agent paying under no vc+jwt
+    // mandate, through AP2, still has those).
     std::vector<const json::Value*> counters;
     std::set<std::string> names;
-    auto collect = [&](const json::Value& h) {
-      const json::Value* list = h.Find("counters");
+    auto collect = [&](const json::Value& h, const char* member = "counters") {
+      const json::Value* list = h.Find(member);
       if (list == nullptr || !list->is_array()) return;
       for (const json::Value& c : list->items()) {
         const json::Value* name = c.Find("counter");
@@ -302,6 +304,7 @@ void App::RegisterUsageRoutes() {
           collect(h);
         }
       }
+      collect(*headroom, "ceilings");
     }
     const int64_t now = clock_->NowUnixSeconds();
     const std::string& principal = a.tenant->principal_id();

@@ -1648,6 +1648,22 @@ TEST_F(Ap2CeilingTest, TheSessionSpendCapCountsAgentSignedClosings) {
   EXPECT_EQ(Spent(AgentDay()), "800");
 }
 
+// The usage budgets of an agent paying only through AP2 (no active vc+jwt mandate) are its and
+// the principal's ceilings, with what the closings spent.
+TEST_F(Ap2CeilingTest, BudgetsOfAnAgentPayingOnlyThroughAp2AreItsCeilings) {
+  Call("POST", base_ + "/mandates/" + mandate_ + "/revoke", admin_, "", 200);
+  ASSERT_EQ(Pay(open_, 700, "u-1").status, 201);
+  const json::Value b = Call("GET", base_ + "/usage/budgets?agent=" + agent_, admin_, "", 200);
+  std::vector<std::string> rows;
+  for (const json::Value& c : b.Find("budgets")->items()) {
+    rows.push_back(StringField(c, "counter") + " " + StringField(c, "spent") + " " +
+                   StringField(c, "remaining"));
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{AgentDay() + " 700 800",
+                                            PrincipalMonth() + " 700 1800"}))
+      << json::Write(b);
+}
+
 // A closing refused after the ceilings admitted it (no funds for a ledger payment) writes
 // nothing and leaves the ceilings as they were.
 TEST_F(Ap2CeilingTest, ARefusedLedgerClosingTakesItsChargeBack) {
