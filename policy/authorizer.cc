@@ -40,6 +40,27 @@ std::string SeriesKey(std::string_view owner, std::string_view asset) {
 
 Amount FromRaw(Uint128 v) { return Amount::FromRaw(v); }
 
+// Every stored record of `kind` of a principal in id order, parsed by `from_json` and given to
+// `visit`; kDataLoss "corrupt-record" naming the first that does not parse (a `what`).
+template <typename T, typename Visit>
+Status ScanRecords(const identity::Tenant& t, std::string_view kind, std::string_view what,
+                   Result<T> (*from_json)(const json::Value&), Visit visit) {
+  Status inner;
+  MD_RETURN_IF_ERROR(t.Scan(kind, "", [&](std::string_view id, std::string_view value) {
+    Result<json::Value> v = json::Parse(value);
+    Result<T> r = v.ok() ? from_json(*v) : Result<T>(v.error());
+    if (!r.ok()) {
+      inner = DataLossError("stored " + std::string(what) + " " + std::string(id) +
+                                " does not parse: " + r.error().message(),
+                            "corrupt-record");
+      return false;
+    }
+    visit(std::move(*r));
+    return true;
+  }));
+  return inner;
+}
+
 bool Live(const std::string& state) {
   return state == "pending" || state == "reserved";
 }
@@ -225,34 +246,16 @@ Status Authorizer::LoadLocked(PrincipalState& ps, const identity::Tenant& t) {
   if (ps.loaded) return OkStatus();
   MD_ASSIGN_OR_RETURN(ps.principal, principals_.Get(t.principal_id()));
   std::vector<Authorization> records;
-  Status inner;
-  MD_RETURN_IF_ERROR(t.Scan(kAtzKind, "", [&](std::string_view id, std::string_view value) {
-    Result<json::Value> v = json::Parse(value);
-    Result<Authorization> a = v.ok() ? AuthorizationFromJson(*v) : Result<Authorization>(v.error());
-    if (!a.ok()) {
-      inner = DataLossError("stored authorization " + std::string(id) + " does not parse: " +
-                                a.error().message(),
-                            "corrupt-record");
-      return false;
-    }
-    if (a->reservation) records.push_back(std::move(*a));
-    return true;
-  }));
-  MD_RETURN_IF_ERROR(inner);
+  MD_RETURN_IF_ERROR(ScanRecords<Authorization>(t, kAtzKind, "authorization", &AuthorizationFromJson,
+                                                [&records](Authorization a) {
+                                                  if (a.reservation) records.push_back(std::move(a));
+                                                }));
   std::vector<OutsideCharge> outside;
-  MD_RETURN_IF_ERROR(t.Scan(kOutsideKind, "", [&](std::string_view id, std::string_view value) {
-    Result<json::Value> v = json::Parse(value);
-    Result<OutsideCharge> c = v.ok() ? OutsideChargeFromJson(*v) : Result<OutsideCharge>(v.error());
-    if (!c.ok()) {
-      inner = DataLossError("stored outside charge " + std::string(id) + " does not parse: " +
-                                c.error().message(),
-                            "corrupt-record");
-      return false;
-    }
-    outside.push_back(std::move(*c));
-    return true;
-  }));
-  MD_RETURN_IF_ERROR(inner);
+  MD_RETURN_IF_ERROR(ScanRecords<OutsideCharge>(t, kOutsideKind, "outside charge",
+                                                &OutsideChargeFromJson,
+                                                [&outside](OutsideCharge c) {
+                                                  outside.push_back(std::move(c));
+                                                }));
   std::stable_sort(records.begin(), records.end(),
                    [](const Authorization& x, const Authorization& y) {
                      return x.charged_at < y.charged_at;

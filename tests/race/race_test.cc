@@ -87,6 +87,24 @@ const json::Value& Member(const json::Value& v, const char* key) {
   return m != nullptr ? *m : kNull;
 }
 
+// What workers saw go wrong, reported from the test's thread once they are done.
+// Thread safety: operator() from any thread; Report from one, after the workers.
+class Failures {
+ public:
+  void operator()(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen_.push_back(what);
+  }
+  void Report() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& f : seen_) ADD_FAILURE() << f;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
 // A thread's own connection, as a separate client of the service would have.
 Reply SendOn(httplib::Client& c, const std::string& method, const std::string& path,
              const std::string& token, const std::string& body, const std::string& key) {
@@ -177,14 +195,10 @@ TEST_F(RaceTest, OneMandateUnderConcurrentAuthorizeCaptureVoidExpireAndRevoke) {
 
   std::mutex mu;
   std::map<std::string, Acked> acked;  // authorization id -> what its caller was told
-  std::vector<std::string> failures;
+  Failures fail;
   std::atomic<bool> revoked{false};
   std::atomic<int> done_ops{0};
   std::atomic<bool> stop{false};
-  auto fail = [&](const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu);
-    failures.push_back(what);
-  };
 
   std::vector<std::thread> threads;
   for (int w = 0; w < kWorkers; ++w) {
@@ -270,9 +284,7 @@ TEST_F(RaceTest, OneMandateUnderConcurrentAuthorizeCaptureVoidExpireAndRevoke) {
   for (size_t t = static_cast<size_t>(kWorkers); t < threads.size(); ++t) {
     threads[t].join();
   }
-  for (const std::string& f : failures) {
-    ADD_FAILURE() << f;
-  }
+  fail.Report();
   ASSERT_EQ(acked.size(), static_cast<size_t>(kWorkers * kOpsPerWorker));
 
   // Nothing allowed once the revocation was acknowledged; something allowed before it.
@@ -521,12 +533,7 @@ TEST_F(RaceTest, AgentSignedClosingsAndPurchasesShareOneAgentCeiling) {
   }
 
   std::atomic<uint64_t> counted{0};  // closings paid + captured amounts + holds left live
-  std::mutex mu;
-  std::vector<std::string> failures;
-  auto fail = [&](const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu);
-    failures.push_back(what);
-  };
+  Failures fail;
   std::vector<std::thread> threads;
   for (int w = 0; w < kWorkers; ++w) {
     threads.emplace_back([&, w] {
@@ -592,7 +599,7 @@ TEST_F(RaceTest, AgentSignedClosingsAndPurchasesShareOneAgentCeiling) {
     });
   }
   for (std::thread& t : threads) t.join();
-  for (const std::string& f : failures) ADD_FAILURE() << f;
+  fail.Report();
 
   auto spent = [&]() -> uint64_t {
     const json::Value h =
