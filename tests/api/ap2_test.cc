@@ -412,15 +412,7 @@ TEST_F(Ap2ApiTest, CustodialAgentClosesBehindAnAuthorization) {
       Call("POST", base_ + "/agents/" + cust + "/sessions", admin_, R"({"task":"shop"})", 201),
       "token");
   // The principal's own mandate for the agent (the Authorizer's terms).
-  const std::string mandate = StringField(
-      Call("POST", base_ + "/mandates", admin_,
-           R"({"agent":")" + cust + R"(","valid_from":")" +
-               mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
-               mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
-               R"(","terms":{"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
-               R"("limits":{"per_transaction":[{"asset":"USD","max":"100000"}]}}})",
-           201),
-      "id");
+  const std::string mandate = ShopMandate(cust);
   int keys = 0;
   auto authorize = [&](int amount) {
     return StringField(
