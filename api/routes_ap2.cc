@@ -232,6 +232,64 @@ void App::RegisterAp2Routes() {
   router_.Add("GET", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}", g.Guard(Permission::kReadMandates, [scoped](Request& req, const Access& a) {
     return Answer(scoped(req, a), req, 200, mandates::ap2::OpenMandateToJson);
   }));
+  // The principal's open mandates, in id order (specs/ap2.md §9); within the caller's agent
+  // scope, and none for a credential limited to some mandates (as the read).
+  router_.Add("GET", "/v1/principals/{principal}/ap2/mandates", g.Guard(Permission::kReadMandates, [&ap2](Request& req, const Access& a) {
+    if (!a.caller.mandate_scope.empty()) {
+      return ProblemResponse(PermissionDeniedError("this credential is limited to other mandates",
+                                                   "mandate-out-of-scope"), req);
+    }
+    const std::string agent = req.Query("agent");
+    if (!agent.empty() && !a.caller.InAgentScope(agent)) {
+      return ProblemResponse(PermissionDeniedError("this credential is limited to other agents",
+                                                   "agent-out-of-scope"), req);
+    }
+    Result<Page> page = ParsePage(req);
+    if (!page.ok()) return ProblemResponse(page.error(), req);
+    Result<std::vector<mandates::ap2::OpenMandate>> list =
+        ap2.List(*a.tenant, page->after, page->limit, agent);
+    if (!list.ok()) return ProblemResponse(list.error(), req);
+    json::Value items = json::Value::Array();
+    for (const mandates::ap2::OpenMandate& m : *list) {
+      if (a.caller.InAgentScope(m.agent_id)) items.Append(mandates::ap2::OpenMandateToJson(m));
+    }
+    return ListResponse(std::move(items), list->size() == page->limit,
+                        list->empty() ? "" : list->back().id);
+  }));
+  // What an open mandate spent and the closed payments made under it (specs/ap2.md §9).
+  router_.Add("GET", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}/closings", g.Guard(Permission::kReadMandates, [&ap2, scoped](Request& req, const Access& a) {
+    Result<mandates::ap2::OpenMandate> m = scoped(req, a);
+    if (!m.ok()) return ProblemResponse(m.error(), req);
+    Result<Page> page = ParsePage(req);
+    if (!page.ok()) return ProblemResponse(page.error(), req);
+    Result<mandates::ap2::Usage> usage = ap2.UsageOf(*a.tenant, m->id);
+    if (!usage.ok()) return ProblemResponse(usage.error(), req);
+    std::vector<std::string> keys;
+    Result<std::vector<std::string>> closed =
+        ap2.Closings(*a.tenant, m->id, page->after, page->limit, &keys);
+    if (!closed.ok()) return ProblemResponse(closed.error(), req);
+    json::Value items = json::Value::Array();
+    for (const std::string& c : *closed) {
+      Result<json::Value> v = json::Parse(c);
+      if (!v.ok()) {
+        return ProblemResponse(DataLossError("a stored AP2 closing does not parse",
+                                             "corrupt-record"), req);
+      }
+      items.Append(std::move(*v));
+    }
+    json::Value u = json::Value::Object();
+    u.Set("spent", json::Value::Int(usage->spent));
+    u.Set("uses", json::Value::Int(usage->uses));
+    if (usage->last_use_at) u.Set("last_use_at", json::Value::Int(*usage->last_use_at));
+    json::Value body = json::Value::Object();
+    body.Set("mandate", json::Value::String(m->id));
+    body.Set("usage", std::move(u));
+    body.Set("items", std::move(items));
+    if (closed->size() == page->limit && !keys.empty()) {
+      body.Set("next_after", json::Value::String(keys.back()));
+    }
+    return JsonResponse(200, body);
+  }));
   // Revocation (specs/ap2.md §9): whoever manages the principal's mandates, within the same
   // scopes as the read; for good, and a second revocation answers the first.
   router_.Add("POST", "/v1/principals/{principal}/ap2/mandates/{ap2_mandate}/revoke", g.Guard(Permission::kManageMandates, [&ap2, scoped](Request& req, const Access& a) {

@@ -327,6 +327,45 @@ Result<OpenMandate> Authority::Get(const identity::Tenant& t, const std::string&
   return OpenFromJson(*raw);
 }
 
+Result<std::vector<OpenMandate>> Authority::List(const identity::Tenant& t,
+                                                 const std::string& after, size_t limit,
+                                                 const std::string& agent) {
+  std::vector<OpenMandate> out;
+  Status inner;
+  MD_RETURN_IF_ERROR(t.Scan(kOpenKind, after, [&](std::string_view, std::string_view value) {
+    Result<OpenMandate> m = OpenFromJson(value);
+    if (!m.ok()) {
+      inner = m.error();
+      return false;
+    }
+    if (agent.empty() || m->agent_id == agent) out.push_back(std::move(*m));
+    return out.size() < limit;
+  }));
+  MD_RETURN_IF_ERROR(inner);
+  return out;
+}
+
+Result<Usage> Authority::UsageOf(const identity::Tenant& t, const std::string& id) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kUsageKind, id));
+  return UsageFromJson(raw);
+}
+
+Result<std::vector<std::string>> Authority::Closings(const identity::Tenant& t,
+                                                     const std::string& id,
+                                                     const std::string& after, size_t limit,
+                                                     std::vector<std::string>* keys) {
+  std::vector<std::string> out;
+  const std::string prefix = id + "/";
+  MD_RETURN_IF_ERROR(t.Scan(kClosedKind, prefix + after, [&](std::string_view key,
+                                                            std::string_view value) {
+    if (key.substr(0, prefix.size()) != prefix) return false;
+    out.emplace_back(value);
+    if (keys != nullptr) keys->emplace_back(key.substr(prefix.size()));
+    return out.size() < limit;
+  }));
+  return out;
+}
+
 Result<OpenMandate> Authority::Revoke(const identity::Tenant& t, const std::string& id,
                                       const std::string& revoked_by) {
   std::lock_guard<std::mutex> lock(AcceptLock(t.principal_id()));

@@ -169,6 +169,17 @@ class Authority {
                                 const std::string& issued_by);
   // kNotFound "ap2-mandate-not-found".
   Result<OpenMandate> Get(const identity::Tenant& t, const std::string& id);
+  // The principal's open mandates in id order after `after` (exclusive, when non-empty), at
+  // most `limit`; only `agent`'s when non-empty.
+  Result<std::vector<OpenMandate>> List(const identity::Tenant& t, const std::string& after,
+                                        size_t limit, const std::string& agent);
+  // What the closings of open mandate `id` used so far (zeros before the first), and its
+  // closed payments as stored (ClosedRecordToJson), in key order (`<id>/<H(transaction_id)>`)
+  // after the key suffix `after`, at most `limit`; `keys` gets each one's suffix.
+  Result<Usage> UsageOf(const identity::Tenant& t, const std::string& id);
+  Result<std::vector<std::string>> Closings(const identity::Tenant& t, const std::string& id,
+                                            const std::string& after, size_t limit,
+                                            std::vector<std::string>* keys);
   // Revokes an open mandate for good: written with its `ap2.mandate_revoked` audit event in one
   // durable batch, under the closings' lock, so no closing is accepted once this returns and
   // none accepted before is undone. Revoking a revoked mandate changes nothing and answers it

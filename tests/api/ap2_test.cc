@@ -323,6 +323,58 @@ TEST_F(Ap2ApiTest, BudgetIsCumulativeAcrossClosedMandates) {
   EXPECT_EQ(ProblemType(Pay(open, 1, "b-5")), "ap2-budget-exceeded");
 }
 
+// specs/ap2.md §9: a principal lists its open mandates and reads what each spent and the
+// closed payments made under it, page by page.
+TEST_F(Ap2ApiTest, PrincipalsListOpenMandatesAndReadTheirClosings) {
+  const json::Value first = IssueOpen(
+      "payment", R"([{"type":"payment.reference","conditional_transaction_id":"x"},
+                     {"type":"payment.budget","currency":"USD","max":1000},
+                     {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])",
+      R"(,"ttl_seconds":2592000)");
+  const std::string open = StringField(first, "token");
+  const std::string id = StringField(first, "id");
+  const std::string other = StringField(
+      IssueOpen("payment", R"([{"type":"payment.reference","conditional_transaction_id":"y"}])"),
+      "id");
+  ASSERT_EQ(Pay(open, 250, "k-1").status, 201);
+  ASSERT_EQ(Pay(open, 300, "k-2").status, 201);
+  ASSERT_EQ(Pay(open, 100, "k-3").status, 201);
+
+  const json::Value list = Call("GET", base_ + "/ap2/mandates?agent=" + agent_, admin_, "", 200);
+  std::vector<std::string> ids;
+  for (const json::Value& m : list.Find("items")->items()) ids.push_back(StringField(m, "id"));
+  std::vector<std::string> want = {id, other};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ids, want);
+  const json::Value none = Call("GET", base_ + "/ap2/mandates?agent=agt_nobody", admin_, "", 200);
+  EXPECT_TRUE(none.Find("items")->items().empty());
+
+  // Two pages of closings: usage on each, every transaction once.
+  std::vector<std::string> txs;
+  std::string after;
+  for (int page = 0; page < 3; ++page) {
+    const json::Value c = Call("GET", base_ + "/ap2/mandates/" + id + "/closings?limit=2" +
+                                          (after.empty() ? "" : "&after=" + after),
+                               admin_, "", 200);
+    EXPECT_EQ(StringField(c, "mandate"), id);
+    EXPECT_EQ(json::Write(*c.Find("usage")).rfind(R"({"spent":650,"uses":3,"last_use_at":)", 0),
+              0u)
+        << json::Write(c);
+    for (const json::Value& item : c.Find("items")->items()) {
+      txs.push_back(StringField(item, "transaction_id"));
+      EXPECT_EQ(StringField(item, "open_mandate"), id);
+    }
+    after = StringField(c, "next_after");
+    if (after.empty()) break;
+  }
+  std::sort(txs.begin(), txs.end());
+  EXPECT_EQ(txs, (std::vector<std::string>{"k-1", "k-2", "k-3"}));
+  const json::Value unused = Call("GET", base_ + "/ap2/mandates/" + other + "/closings", admin_, "", 200);
+  EXPECT_EQ(json::Write(*unused.Find("usage")), R"({"spent":0,"uses":0})");
+  EXPECT_TRUE(unused.Find("items")->items().empty());
+  EXPECT_EQ(Send("GET", base_ + "/ap2/mandates/ap2m_nope/closings", admin_, "").status, 404);
+}
+
 TEST_F(Ap2ApiTest, ConcurrentClosingsAdmitExactlyTheBudget) {
   const std::string open = OpenPayment(
       R"([{"type":"payment.budget","currency":"USD","max":1000},
