@@ -30,12 +30,6 @@ constexpr int64_t kEvidenceLifetimeSeconds = 120;
 
 bool IsSessionToken(const Context& ctx) { return ctx.token.chars().starts_with("ses_"); }
 
-// Unix seconds of member `key` as RFC 3339 UTC; "" when absent.
-std::string TimeOf(const json::Value& v, const char* key) {
-  const json::Value* t = v.Find(key);
-  return t != nullptr && t->is_number() ? UtcTime(t->as_int64().value_or(0)) : "";
-}
-
 // "code, code" of an authorization's reasons.
 std::string ReasonCodes(const json::Value& a) {
   std::string out;

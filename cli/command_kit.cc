@@ -98,6 +98,11 @@ std::string UtcTime(int64_t unix_seconds) {
   return buf;
 }
 
+std::string TimeOf(const json::Value& v, const char* key) {
+  const json::Value* t = v.Find(key);
+  return t != nullptr && t->is_number() ? UtcTime(t->as_int64().value_or(0)) : "";
+}
+
 std::optional<std::string> Flag(const Context& ctx, const std::string& name) {
   auto range = ctx.flags.equal_range(name);
   if (range.first == range.second) {
@@ -230,17 +235,22 @@ Command OnOne(const std::string& group, const std::string& verb, const std::stri
           }};
 }
 
+std::string WithQueryFlags(const Context& ctx, std::string path,
+                           const std::vector<std::string>& flags) {
+  char sep = '?';
+  for (const std::string& f : flags) {
+    if (std::optional<std::string> v = Flag(ctx, f)) {
+      path += sep + f.substr(2) + "=" + QueryEscape(*v);
+      sep = '&';
+    }
+  }
+  return path;
+}
+
 Command ListOf(const std::string& group, const std::string& collection, const std::string& usage,
                const std::string& summary, std::vector<std::string> query_flags, LineFn line) {
   return {group + " list", usage, summary, [=](Context& ctx) {
-            std::string path = collection;
-            char sep = '?';
-            for (const std::string& f : query_flags) {
-              if (std::optional<std::string> v = Flag(ctx, f)) {
-                path += sep + f.substr(2) + "=" + QueryEscape(*v);
-                sep = '&';
-              }
-            }
+            const std::string path = WithQueryFlags(ctx, collection, query_flags);
             return Call(ctx, Method::kGet, path, "", [&](const json::Value& v) {
               std::string out;
               if (const json::Value* items = v.Find("items")) {

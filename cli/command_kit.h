@@ -60,6 +60,8 @@ Output Render(const Context& ctx, const Result<ApiResponse>& r, const LineFn& hu
 std::string Str(const json::Value& v, const char* key);
 // Unix seconds as "2026-01-02T03:04:05Z" (UTC).
 std::string UtcTime(int64_t unix_seconds);
+// Unix seconds of member `key` as RFC 3339 UTC; "" when absent.
+std::string TimeOf(const json::Value& v, const char* key);
 
 // The whole content of `path`, or of standard input for "-". kUnavailable ("io") when it cannot
 // be read, kInvalidArgument ("too-large") when it holds more than `max_bytes`.
@@ -141,6 +143,11 @@ Output Call(const Context& ctx, Method method, const std::string& collection,
 Command OnOne(const std::string& group, const std::string& verb, const std::string& collection,
               const std::string& summary, LineFn line);
 
+// `path` with "?name=value&..." of each given flag of `flags` ("--after" is sent as after=...),
+// values percent-encoded.
+std::string WithQueryFlags(const Context& ctx, std::string path,
+                           const std::vector<std::string>& flags);
+
 // "<group> list": GET <collection> with the given query flags ("--after" is sent as after=...),
 // printing one `line` per item and a hint when more may follow.
 Command ListOf(const std::string& group, const std::string& collection, const std::string& usage,
@@ -167,5 +174,6 @@ std::vector<Command> IdentityCommands();
 std::vector<Command> AgentCommands();
 std::vector<Command> MandateCommands();
 std::vector<Command> AuthorizationCommands();
+std::vector<Command> Ap2Commands();
 
 }  // namespace mandated::cli

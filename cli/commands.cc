@@ -95,7 +95,8 @@ std::vector<Command> OperatorCommands() {
 std::vector<Command> Commands() {
   std::vector<Command> all = OperatorCommands();
   for (std::vector<Command> group : {IdentityCommands(), AgentCommands(), MandateCommands(),
-                                     AuthorizationCommands(), AuditCommands(), UsageCommands()}) {
+                                     AuthorizationCommands(), Ap2Commands(), AuditCommands(),
+                                     UsageCommands()}) {
     all.insert(all.end(), std::make_move_iterator(group.begin()),
                std::make_move_iterator(group.end()));
   }

@@ -1,0 +1,125 @@
+// mandatectl's AP2 commands against the real server binary (specs/ap2.md §9): a principal's
+// admin lists, shows and revokes AP2 open mandates and reads what one spent and the payments
+// closed under it. The mandate is issued and closed over HTTP, as an agent holding its own
+// P-256 key does (the CLI issues none: AP2's constraints are its own JSON).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/random.h"
+#include "cli/command_kit.h"
+#include "signer/did.h"
+#include "signer/signature.h"
+#include "tests/support/ap2_closing.h"
+#include "tests/support/http_json.h"
+#include "tests/support/mandatectl_run.h"
+
+namespace mandated::cli {
+namespace {
+
+using testing::StringField;
+
+class CliAp2Test : public testing::MandatectlTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartServerWithPrincipal());
+    http_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    base_ = "/v1/principals/" + principal_;
+    key_ = std::move(*signer::GenerateKey(signer::KeyType::kP256, SystemRandom::Get()));
+    agent_ = StringField(
+        testing::Call(*http_, "POST", base_ + "/agents", op_,
+                      R"({"name":"ap2 bot","did":")" +
+                          signer::DidKeyFromPublicKey(*signer::DerivePublicKey(key_)) + "\"}",
+                      201),
+        "id");
+    session_ = StringField(testing::Call(*http_, "POST", base_ + "/agents/" + agent_ + "/sessions",
+                                         op_, R"({"task":"shop"})", 201),
+                           "token");
+    open_ = testing::Call(
+        *http_, "POST", base_ + "/ap2/mandates", op_,
+        R"({"agent":")" + agent_ + R"(","kind":"payment","ttl_seconds":86400,"constraints":[)"
+        R"({"type":"payment.reference","conditional_transaction_id":"x"},)"
+        R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}]})",
+        201);
+  }
+  // The agent closes the open mandate for `amount` in transaction `tx`: the closed record.
+  json::Value Pay(int64_t amount, const std::string& tx) {
+    const json::Value ch = testing::Call(*http_, "POST", "/v1/ap2/challenges", session_, "", 201);
+    Result<std::string> chain = testing::SignAp2Closing(
+        StringField(open_, "token"), key_, amount, tx, StringField(ch, "aud"),
+        StringField(ch, "nonce"), SystemClock::Get().NowUnixSeconds(), SystemRandom::Get());
+    EXPECT_TRUE(chain.ok());
+    return testing::Call(*http_, "POST", "/v1/ap2/present", session_,
+                         json::Write(json::Value::Object().Set(
+                             "chain", json::Value::String(chain.ok() ? *chain : ""))),
+                         201, "present-" + tx);
+  }
+
+  std::unique_ptr<httplib::Client> http_;
+  std::string base_, agent_, session_;
+  signer::PrivateKey key_;
+  json::Value open_;
+};
+
+TEST_F(CliAp2Test, AdminListsShowsReadsClosingsAndRevokes) {
+  const std::string id = StringField(open_, "id");
+  const std::string line = id + "  payment  agent " + agent_ + "  expires " +
+                           TimeOf(open_, "expires_at") + "\n";
+  Ran listed = As(op_, {"ap2", "list", "--agent", agent_});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out, line);
+  EXPECT_EQ(As(op_, {"ap2", "get", id}).out, line);
+  Ran none = As(op_, {"ap2", "closings", id});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, id + "  spent 0  uses 0\n");
+
+  const json::Value first = Pay(250, "t-1");
+  const json::Value second = Pay(100, "t-2");
+  auto row = [](const json::Value& c) {
+    return StringField(c, "id") + "  tx " + StringField(c, "transaction_id") + "  " +
+           std::to_string(c.Find("payment_amount")->Find("amount")->as_int64().value_or(0)) +
+           " USD to shop  " + TimeOf(c, "closed_at") + "\n";
+  };
+  Ran all = As(op_, {"ap2", "closings", id});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const std::string head =
+      id + "  spent 350  uses 2  last use " + TimeOf(second, "closed_at") + "\n";
+  // In the order of their keys (a hash of the transaction id).
+  EXPECT_TRUE(all.out == head + row(first) + row(second) ||
+              all.out == head + row(second) + row(first))
+      << all.out;
+  // One page at a time: the hint names the next page, which holds the other closing.
+  Ran page = As(op_, {"ap2", "closings", id, "--limit", "1"});
+  ASSERT_EQ(page.exit_code, 0) << page.err;
+  const std::string hint = "(more: mandatectl ap2 closings " + id + " --after ";
+  const size_t more = page.out.find(hint);
+  ASSERT_NE(more, std::string::npos) << page.out;
+  const size_t from = more + hint.size();
+  const std::string after = page.out.substr(from, page.out.find(')', from) - from);
+  Ran rest = As(op_, {"ap2", "closings", id, "--limit", "1", "--after", after});
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  ASSERT_EQ(rest.out.rfind(head, 0), 0u) << rest.out;
+  const size_t row_end = rest.out.find('\n', head.size()) + 1;
+  const std::string second_row = rest.out.substr(head.size(), row_end - head.size());
+  EXPECT_EQ(page.out.substr(0, more) + second_row, all.out);
+
+  Ran revoked = As(op_, {"ap2", "revoke", id});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_TRUE(testing::Matches(revoked.out, id + "  payment  agent " + agent_ + "  expires " +
+                                                TimeOf(open_, "expires_at") +
+                                                "  revoked [0-9T:Z-]+ by operator\n"))
+      << revoked.out;
+  Ran missing = As(op_, {"ap2", "closings", "ap2m_nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("error 404 (urn:mandated:problem:ap2-mandate-not-found)"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_EQ(As(op_, {"ap2", "closings"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace mandated::cli
