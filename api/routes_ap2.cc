@@ -246,12 +246,16 @@ void App::RegisterAp2Routes() {
     }
     Result<Page> page = ParsePage(req);
     if (!page.ok()) return ProblemResponse(page.error(), req);
+    // Filtered while read, so a page holds `limit` mandates the caller may see when there are
+    // that many, and `next_after` names one of them.
     Result<std::vector<mandates::ap2::OpenMandate>> list =
-        ap2.List(*a.tenant, page->after, page->limit, agent);
+        ap2.List(*a.tenant, page->after, page->limit, [&](const std::string& agent_id) {
+          return (agent.empty() || agent_id == agent) && a.caller.InAgentScope(agent_id);
+        });
     if (!list.ok()) return ProblemResponse(list.error(), req);
     json::Value items = json::Value::Array();
     for (const mandates::ap2::OpenMandate& m : *list) {
-      if (a.caller.InAgentScope(m.agent_id)) items.Append(mandates::ap2::OpenMandateToJson(m));
+      items.Append(mandates::ap2::OpenMandateToJson(m));
     }
     return ListResponse(std::move(items), list->size() == page->limit,
                         list->empty() ? "" : list->back().id);

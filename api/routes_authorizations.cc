@@ -154,8 +154,10 @@ void App::RegisterAuthorizationRoutes() {
   }));
   router_.Add("GET", base + "/agents/{agent}/headroom", g.Guard(Permission::kReadAuthorizations, [&az](Request& req, const Access& a) {
     Result<json::Value> headroom = az.AgentHeadroom(*a.tenant, req.Param("agent"));
-    // A credential limited to mandates sees only theirs (specs/access.md §Authorizations).
+    // A credential limited to mandates sees only theirs (specs/access.md §Authorizations): not
+    // the agent's ceilings on their own either, which count payments outside its mandates.
     if (headroom.ok() && !a.caller.mandate_scope.empty()) {
+      headroom->Set("ceilings", json::Value::Array());
       if (json::Value* ms = headroom->Find("mandates"); ms != nullptr && ms->is_array()) {
         std::erase_if(ms->items(), [&](const json::Value& h) {
           const json::Value* id = h.Find("mandate");

@@ -304,7 +304,9 @@ void App::RegisterUsageRoutes() {
           collect(h);
         }
       }
-      collect(*headroom, "ceilings");
+      // Not for a credential limited to some mandates: those counters (and their burn) count
+      // payments outside its mandates (specs/access.md).
+      if (a.caller.mandate_scope.empty()) collect(*headroom, "ceilings");
     }
     const int64_t now = clock_->NowUnixSeconds();
     const std::string& principal = a.tenant->principal_id();

@@ -1,6 +1,7 @@
 // mandatectl: global flags, dispatch, help, and the operator's commands (health, principals,
 // keys). The other groups are in identity_commands.cc, agent_commands.cc,
-// mandate_commands.cc, authorization_commands.cc and audit_commands.cc.
+// mandate_commands.cc, authorization_commands.cc, ap2_commands.cc, audit_commands.cc and
+// usage_commands.cc.
 #include "cli/commands.h"
 
 #include <stdlib.h>

@@ -58,11 +58,15 @@ Result<OpenMandate> OpenFromJson(std::string_view text) {
   return m;
 }
 
-Usage UsageFromJson(const std::optional<std::string>& text) {
+// The usage record as stored (zeros before the first closing); a record that does not read is
+// kDataLoss "corrupt-record" (a closing must not take it for nothing spent).
+Result<Usage> UsageFromJson(const std::optional<std::string>& text) {
   Usage u;
   if (!text.has_value()) return u;
   Result<json::Value> v = json::Parse(*text);
-  if (!v.ok()) return u;
+  if (!v.ok() || !v->is_object()) {
+    return DataLossError("a stored AP2 usage record does not parse", "corrupt-record");
+  }
   u.spent = IntOf(*v, "spent");
   u.uses = IntOf(*v, "uses");
   if (v->Find("last_use_at") != nullptr) u.last_use_at = IntOf(*v, "last_use_at");
@@ -327,18 +331,19 @@ Result<OpenMandate> Authority::Get(const identity::Tenant& t, const std::string&
   return OpenFromJson(*raw);
 }
 
-Result<std::vector<OpenMandate>> Authority::List(const identity::Tenant& t,
-                                                 const std::string& after, size_t limit,
-                                                 const std::string& agent) {
+Result<std::vector<OpenMandate>> Authority::List(
+    const identity::Tenant& t, const std::string& after, size_t limit,
+    const std::function<bool(const std::string& agent_id)>& keep) {
   std::vector<OpenMandate> out;
   Status inner;
-  MD_RETURN_IF_ERROR(t.Scan(kOpenKind, after, [&](std::string_view, std::string_view value) {
+  MD_RETURN_IF_ERROR(t.Scan(kOpenKind, after, [&](std::string_view id, std::string_view value) {
     Result<OpenMandate> m = OpenFromJson(value);
     if (!m.ok()) {
-      inner = m.error();
+      inner = DataLossError("stored AP2 mandate " + std::string(id) + " does not parse",
+                            "corrupt-record");
       return false;
     }
-    if (agent.empty() || m->agent_id == agent) out.push_back(std::move(*m));
+    if (keep(m->agent_id)) out.push_back(std::move(*m));
     return out.size() < limit;
   }));
   MD_RETURN_IF_ERROR(inner);
@@ -625,7 +630,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
                                  "ap2-closed-mandate-replayed");
   }
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
-  Usage usage = UsageFromJson(usage_raw);
+  MD_ASSIGN_OR_RETURN(Usage usage, UsageFromJson(usage_raw));
   if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
   MD_RETURN_IF_ERROR(EvaluatePayment(open_claims, closed, usage, now, open.format));
 
@@ -752,9 +757,10 @@ Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
                                  "ap2-closed-mandate-replayed");
   }
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
+  MD_ASSIGN_OR_RETURN(Usage usage, UsageFromJson(usage_raw));
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));
   MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
-  return EvaluatePayment(open_claims, closed, UsageFromJson(usage_raw), now, open.format);
+  return EvaluatePayment(open_claims, closed, usage, now, open.format);
 }
 
 Result<ClosedRecord> Authority::FindByX402Nonce(const identity::Tenant& t,

@@ -169,11 +169,14 @@ class Authority {
                                 const std::string& issued_by);
   // kNotFound "ap2-mandate-not-found".
   Result<OpenMandate> Get(const identity::Tenant& t, const std::string& id);
-  // The principal's open mandates in id order after `after` (exclusive, when non-empty), at
-  // most `limit`; only `agent`'s when non-empty.
+  // The principal's open mandates in id order after `after` (exclusive, when non-empty) whose
+  // agent `keep` accepts, at most `limit`. A stored one that does not read is kDataLoss
+  // "corrupt-record".
   Result<std::vector<OpenMandate>> List(const identity::Tenant& t, const std::string& after,
-                                        size_t limit, const std::string& agent);
-  // What the closings of open mandate `id` used so far (zeros before the first), and its
+                                        size_t limit,
+                                        const std::function<bool(const std::string& agent_id)>& keep);
+  // What the closings of open mandate `id` used so far (zeros before the first; a record that
+  // does not read is kDataLoss "corrupt-record"), and its
   // closed payments as stored (ClosedRecordToJson), in key order (`<id>/<H(transaction_id)>`)
   // after the key suffix `after`, at most `limit`; `keys` gets each one's suffix.
   Result<Usage> UsageOf(const identity::Tenant& t, const std::string& id);

@@ -348,6 +348,41 @@ TEST_F(Ap2ApiTest, PrincipalsListOpenMandatesAndReadTheirClosings) {
   EXPECT_EQ(ids, want);
   const json::Value none = Call("GET", base_ + "/ap2/mandates?agent=agt_nobody", admin_, "", 200);
   EXPECT_TRUE(none.Find("items")->items().empty());
+  // A credential limited to the agent sees its mandates only, in full pages, and never has
+  // another agent's mandate named as the next page (three others, in among them by id).
+  const std::string other_agent = StringField(
+      Call("POST", base_ + "/agents", admin_,
+           R"({"name":"other","did":")" +
+               signer::DidKeyFromPublicKey(*signer::DerivePublicKey(
+                   *signer::GenerateKey(signer::KeyType::kP256, random_))) +
+               "\"}",
+           201),
+      "id");
+  for (int i = 0; i < 3; ++i) {
+    Call("POST", base_ + "/ap2/mandates", admin_,
+         R"({"agent":")" + other_agent +
+             R"(","kind":"payment","constraints":[{"type":"payment.reference","conditional_transaction_id":"z"}]})",
+         201);
+  }
+  const std::string scoped = StringField(
+      Call("POST", base_ + "/credentials", admin_,
+           R"({"role":"auditor","name":"one agent","agents":[")" + agent_ + "\"]}", 201),
+      "token");
+  std::vector<std::string> seen;
+  std::string next;
+  for (int page = 0; page < 4; ++page) {
+    const json::Value p = Call("GET", base_ + "/ap2/mandates?limit=1" +
+                                          (next.empty() ? "" : "&after=" + next),
+                               scoped, "", 200);
+    for (const json::Value& m : p.Find("items")->items()) {
+      EXPECT_EQ(StringField(m, "agent"), agent_);
+      seen.push_back(StringField(m, "id"));
+    }
+    next = StringField(p, "next_after");
+    if (next.empty()) break;
+    EXPECT_EQ(next, seen.back());
+  }
+  EXPECT_EQ(seen, want);
 
   // Two pages of closings: usage on each, every transaction once.
   std::vector<std::string> txs;
@@ -1706,6 +1741,36 @@ TEST_F(Ap2CeilingTest, BudgetsOfAnAgentPayingOnlyThroughAp2AreItsCeilings) {
   EXPECT_EQ(rows, (std::vector<std::string>{AgentDay() + " 700 800",
                                             PrincipalMonth() + " 700 1800"}))
       << json::Write(b);
+}
+
+// specs/access.md: a credential limited to some mandates does not see an agent's or the
+// principal's ceilings on their own (they count payments outside its mandates), in the agent's
+// headroom or its usage budgets.
+TEST_F(Ap2CeilingTest, ACredentialLimitedToMandatesSeesNoCeilingsOnTheirOwn) {
+  ASSERT_EQ(Pay(open_, 700, "v-1").status, 201);
+  const std::string other_agent = StringField(
+      Call("POST", base_ + "/agents", admin_,
+           R"({"name":"other","did":")" +
+               signer::DidKeyFromPublicKey(*signer::DerivePublicKey(
+                   *signer::GenerateKey(signer::KeyType::kP256, random_))) +
+               "\"}",
+           201),
+      "id");
+  const std::string other_mandate = ShopMandate(other_agent);
+  const std::string limited = StringField(
+      Call("POST", base_ + "/credentials", admin_,
+           R"({"role":"auditor","name":"other's only","mandates":[")" + other_mandate + "\"]}",
+           201),
+      "token");
+  const json::Value budgets =
+      Call("GET", base_ + "/usage/budgets?agent=" + agent_, limited, "", 200);
+  EXPECT_EQ(json::Write(*budgets.Find("budgets")), "[]");
+  const json::Value room = Call("GET", base_ + "/agents/" + agent_ + "/headroom", limited, "", 200);
+  EXPECT_EQ(json::Write(*room.Find("ceilings")), "[]");
+  EXPECT_EQ(json::Write(*room.Find("mandates")), "[]");
+  // The admin sees them.
+  const json::Value all = Call("GET", base_ + "/usage/budgets?agent=" + agent_, admin_, "", 200);
+  EXPECT_NE(json::Write(all).find(AgentDay()), std::string::npos);
 }
 
 // A closing refused after the ceilings admitted it (no funds for a ledger payment) writes
