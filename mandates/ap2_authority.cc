@@ -318,13 +318,6 @@ Result<std::string> Authority::ErrorReceipt(ReceiptKind kind, std::string_view p
                                                                        : "checkout-receipt+jwt");
 }
 
-std::mutex& Authority::AcceptLock(const std::string& principal_id) {
-  std::lock_guard<std::mutex> lock(accept_locks_mu_);
-  std::unique_ptr<std::mutex>& m = accept_locks_[principal_id];
-  if (!m) m = std::make_unique<std::mutex>();
-  return *m;
-}
-
 Result<OpenMandate> Authority::Get(const identity::Tenant& t, const std::string& id) {
   MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kOpenKind, id));
   if (!raw.has_value()) return NotFoundError("no AP2 mandate " + id, "ap2-mandate-not-found");
@@ -373,7 +366,7 @@ Result<std::vector<std::string>> Authority::Closings(const identity::Tenant& t,
 
 Result<OpenMandate> Authority::Revoke(const identity::Tenant& t, const std::string& id,
                                       const std::string& revoked_by) {
-  std::lock_guard<std::mutex> lock(AcceptLock(t.principal_id()));
+  std::lock_guard<std::mutex> lock(accept_locks_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(OpenMandate m, Get(t, id));
   if (m.revoked_at != 0) return m;
   m.revoked_at = clock_.NowUnixSeconds();
@@ -485,7 +478,7 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
   }
   // Under the lock Revoke holds: the checkout mandate is revoked before or after this one is
   // issued, and either way closings of this one see it (Accept).
-  std::lock_guard<std::mutex> lock(AcceptLock(t.principal_id()));
+  std::lock_guard<std::mutex> lock(accept_locks_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, checkout_id));
   MD_RETURN_IF_ERROR(NotRevoked(checkout));
   MD_RETURN_IF_ERROR(kv_.Write(batch));
@@ -583,7 +576,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   MD_ASSIGN_OR_RETURN(json::Value open_claims, sdjwt::Disclose(issued.hops[0]));
 
   if (before_closing_lock_) before_closing_lock_();
-  std::lock_guard<std::mutex> lock(AcceptLock(t.principal_id()));
+  std::lock_guard<std::mutex> lock(accept_locks_.For(t.principal_id()));
   {
     // Revoke holds this lock: read under it, a revocation is either seen or comes after; of
     // the checkout mandate this one was issued for too (specs/ap2.md §9).
@@ -1011,7 +1004,7 @@ Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t
   receipt.Set("order_id", json::Value::String(out.order_id));
   MD_ASSIGN_OR_RETURN(out.checkout_receipt, SignReceipt(std::move(receipt), "checkout-receipt+jwt"));
 
-  std::lock_guard<std::mutex> lock(AcceptLock(t.principal_id()));
+  std::lock_guard<std::mutex> lock(accept_locks_.For(t.principal_id()));
   {
     // As in Accept: a revocation of the checkout mandate is seen or comes after.
     MD_ASSIGN_OR_RETURN(OpenMandate now_stored, Get(t, open.id));

@@ -8,14 +8,14 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/mutex_stripes.h"
 #include "base/random.h"
 #include "base/result.h"
 #include "identity/directory.h"
@@ -150,13 +150,20 @@ std::string_view Ap2ErrorCode(std::string_view reason);
 
 // Thread safety: safe from any thread. Every acceptance of a closed mandate (the check of the
 // nonce, single use, budget and recurrence and the durable write) runs under its principal's
-// closings lock (AcceptLock), so concurrent closings of one open mandate are admitted exactly up
-// to its budget, and one principal's closings never wait on another's lock (ledger payments to
-// one payee still take turns at the ledger's account lock). Everything a closing
+// closings lock (one of kAcceptStripes, picked by principal id), so concurrent closings of one
+// open mandate are admitted exactly up to its budget, and principals on different stripes never
+// wait on each other's lock (ledger payments to one payee still take turns at the ledger's
+// account lock). Everything a closing
 // checks lives in its principal's records (the x402 binding's key is a hash of the chain,
 // unique to the issuing principal's mandate).
 class Authority {
  public:
+  static constexpr size_t kAcceptStripes = 64;
+  // The stripe of a principal's closings lock (tests pick principals on different ones).
+  static size_t AcceptStripeOf(std::string_view principal) {
+    return MutexStripes<kAcceptStripes>::IndexOf(principal);
+  }
+
   Authority(store::KvStore& kv, signer::KeyStore& keys, identity::Directory& directory,
             Clock& clock, Random& random, std::string service_did)
       : kv_(kv), keys_(keys), directory_(directory), clock_(clock), random_(random),
@@ -223,7 +230,7 @@ class Authority {
   // closing spent (its money moved) is captured by the closing only, never voided nor captured
   // by anyone else: kFailedPrecondition "ap2-authorization-used". OK for any other.
   // It runs under the Authorizer's principal lock, which closings take while holding their
-  // AcceptLock (the outside charge of Present): it must never take an AcceptLock.
+  // closings lock (the outside charge of Present): it must never take a closings lock.
   Status GuardHold(const std::string& principal_id, const std::string& authorization_id);
 
   // Custodial closings whose authorization's capture is not written yet (specs/ap2.md §6 step
@@ -306,10 +313,8 @@ class Authority {
   std::function<void()> before_closing_lock_;  // likewise (tests)
   X402BindHook x402_bind_;  // likewise
   std::mutex key_mu_;     // first-use generation of issuer and receipt keys
-  // The closings lock of a principal (see the class comment); created at first use, kept.
-  std::mutex& AcceptLock(const std::string& principal_id);
-  std::mutex accept_locks_mu_;  // guards accept_locks_ only
-  std::map<std::string, std::unique_ptr<std::mutex>> accept_locks_;
+  // The closings locks, by principal (see the class comment).
+  MutexStripes<kAcceptStripes> accept_locks_;
 };
 
 }  // namespace mandated::mandates::ap2

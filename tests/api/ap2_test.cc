@@ -102,6 +102,14 @@ class Ap2ApiTest : public ::testing::Test {
     return testing::Call(service_.client(), method, path, token, body, want);
   }
 
+  // Another agent of the principal, holding a fresh P-256 key of its own: its id.
+  std::string NewP256Agent(const std::string& name) {
+    const std::string did = signer::DidKeyFromPublicKey(
+        *signer::DerivePublicKey(*signer::GenerateKey(signer::KeyType::kP256, random_)));
+    return StringField(Call("POST", base_ + "/agents", admin_,
+                            R"({"name":")" + name + R"(","did":")" + did + "\"}", 201),
+                       "id");
+  }
   // A vc+jwt mandate for `agent` to pay *.shop.example up to 100000 USD a purchase for 30 days:
   // its id.
   std::string ShopMandate(const std::string& agent) {
@@ -350,14 +358,7 @@ TEST_F(Ap2ApiTest, PrincipalsListOpenMandatesAndReadTheirClosings) {
   EXPECT_TRUE(none.Find("items")->items().empty());
   // A credential limited to the agent sees its mandates only, in full pages, and never has
   // another agent's mandate named as the next page (three others, in among them by id).
-  const std::string other_agent = StringField(
-      Call("POST", base_ + "/agents", admin_,
-           R"({"name":"other","did":")" +
-               signer::DidKeyFromPublicKey(*signer::DerivePublicKey(
-                   *signer::GenerateKey(signer::KeyType::kP256, random_))) +
-               "\"}",
-           201),
-      "id");
+  const std::string other_agent = NewP256Agent("other");
   for (int i = 0; i < 3; ++i) {
     Call("POST", base_ + "/ap2/mandates", admin_,
          R"({"agent":")" + other_agent +
@@ -1748,14 +1749,7 @@ TEST_F(Ap2CeilingTest, BudgetsOfAnAgentPayingOnlyThroughAp2AreItsCeilings) {
 // headroom or its usage budgets.
 TEST_F(Ap2CeilingTest, ACredentialLimitedToMandatesSeesNoCeilingsOnTheirOwn) {
   ASSERT_EQ(Pay(open_, 700, "v-1").status, 201);
-  const std::string other_agent = StringField(
-      Call("POST", base_ + "/agents", admin_,
-           R"({"name":"other","did":")" +
-               signer::DidKeyFromPublicKey(*signer::DerivePublicKey(
-                   *signer::GenerateKey(signer::KeyType::kP256, random_))) +
-               "\"}",
-           201),
-      "id");
+  const std::string other_agent = NewP256Agent("other");
   const std::string other_mandate = ShopMandate(other_agent);
   const std::string limited = StringField(
       Call("POST", base_ + "/credentials", admin_,
