@@ -45,6 +45,11 @@ Result<std::vector<signer::KeyInfo>> PublishedKeys(signer::KeyStore& keys, const
 Response DidDocumentResponse(const std::string& did,
                              const Result<std::vector<signer::KeyInfo>>& keys);
 Response JwksResponse(const std::string& did, const Result<std::vector<signer::KeyInfo>>& keys);
+// GET of a Token Status List (specs/api.md §Public documents): the `{list}` parameter as a
+// decimal (404 status-list-not-found otherwise), the token `serve` signs for it as
+// application/statuslist+jwt with ETag and Cache-Control, 304 on a matching If-None-Match.
+Response StatusListResponse(
+    Request& req, const std::function<Result<mandates::ServedStatusList>(uint64_t list)>& serve);
 
 // Thread safety: Start/Run from the main thread; Stop from any thread.
 class App {

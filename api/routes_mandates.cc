@@ -37,6 +37,31 @@ Status CheckIssueScope(const Access& a, const mandates::IssueBody& body) {
 
 }  // namespace
 
+Response StatusListResponse(
+    Request& req, const std::function<Result<mandates::ServedStatusList>(uint64_t list)>& serve) {
+  const std::string list_text = req.Param("list");
+  uint64_t list = 0;
+  const char* end = list_text.data() + list_text.size();
+  if (list_text.empty() || list_text.size() > 12 ||
+      std::from_chars(list_text.data(), end, list).ptr != end) {
+    return ProblemResponse(NotFoundError("no status list " + list_text, "status-list-not-found"), req);
+  }
+  Result<mandates::ServedStatusList> served = serve(list);
+  if (!served.ok()) return ProblemResponse(served.error(), req);
+  Response r;
+  r.headers.emplace_back("ETag", served->etag);
+  r.headers.emplace_back("Cache-Control", "public, max-age=" + std::to_string(served->max_age));
+  if (req.Header("If-None-Match") == served->etag) {
+    r.status = 304;
+    r.content_type = "";
+    return r;
+  }
+  r.status = 200;
+  r.content_type = "application/statuslist+jwt";
+  r.body = served->token;
+  return r;
+}
+
 void App::RegisterMandateRoutes() {
   const AccessGuard& g = *guard_;
   mandates::MandateRegistry& reg = *mandates_;
@@ -213,27 +238,9 @@ void App::RegisterMandateRoutes() {
   router_.Add("GET", "/v1/status-lists/{principal}/{list}", [this, &reg, known_principal](Request& req) {
     const std::string principal = req.Param("principal");
     if (Status s = known_principal(principal); !s.ok()) return ProblemResponse(s, req);
-    const std::string list_text = req.Param("list");
-    uint64_t list = 0;
-    const char* end = list_text.data() + list_text.size();
-    if (list_text.empty() || list_text.size() > 12 ||
-        std::from_chars(list_text.data(), end, list).ptr != end) {
-      return ProblemResponse(NotFoundError("no status list " + list_text, "status-list-not-found"), req);
-    }
-    Result<mandates::ServedStatusList> served = reg.ServeStatusList(identity::Tenant(*store_, principal), list);
-    if (!served.ok()) return ProblemResponse(served.error(), req);
-    Response r;
-    r.headers.emplace_back("ETag", served->etag);
-    r.headers.emplace_back("Cache-Control", "public, max-age=" + std::to_string(served->max_age));
-    if (req.Header("If-None-Match") == served->etag) {
-      r.status = 304;
-      r.content_type = "";
-      return r;
-    }
-    r.status = 200;
-    r.content_type = "application/statuslist+jwt";
-    r.body = served->token;
-    return r;
+    return StatusListResponse(req, [&reg, &principal, this](uint64_t list) {
+      return reg.ServeStatusList(identity::Tenant(*store_, principal), list);
+    });
   });
   router_.Add("GET", "/principals/{principal}/did.json", [this, &reg, known_principal](Request& req) {
     const std::string principal = req.Param("principal");

@@ -23,8 +23,6 @@ constexpr std::string_view kListKind = "status-list";       // "<n>" -> the raw 
 constexpr std::string_view kListMetaKind = "status-meta";   // "next" -> next free index
 constexpr std::string_view kUseKind = "mandate-use";        // "<mandate>/<use key>" -> outcome
 
-std::string ListId(uint64_t list) { return std::to_string(list); }
-
 bool IsUseKey(std::string_view key) {
   if (key.empty() || key.size() > 128) {
     return false;
@@ -193,7 +191,28 @@ Result<IssueBody> ParseIssueBody(const json::Value& body) {
 
 MandateRegistry::MandateRegistry(store::KvStore& kv, signer::KeyStore& keys, Clock& clock,
                                  Random& random, RegistryOptions options)
-    : kv_(kv), keys_(keys), clock_(clock), random_(random), options_(std::move(options)) {}
+    : kv_(kv), keys_(keys), clock_(clock), random_(random), options_(std::move(options)),
+      statuses_(keys, clock, BookOptions()) {}
+
+StatusBookOptions MandateRegistry::BookOptions() const {
+  StatusBookOptions o;
+  o.list_kind = std::string(kListKind);
+  o.meta_kind = std::string(kListMetaKind);
+  o.list_size = options_.status_list_size;
+  o.ttl_s = options_.status_list_ttl_s;
+  o.exp_s = options_.status_list_exp_s;
+  o.uri = [this](std::string_view principal, uint64_t list) {
+    return StatusListUri(principal, list);
+  };
+  o.issuer = [this](std::string_view principal) { return IssuerDid(principal); };
+  o.signing_key = [this](std::string_view principal) {
+    return keys_.ActiveKey(std::string(principal), std::string(kIssuerKeyPurpose));
+  };
+  o.kid = [this](std::string_view principal, const signer::KeyInfo& key) {
+    return IssuerDid(principal) + "#" + key.id;
+  };
+  return o;
+}
 
 std::string MandateRegistry::IssuerDid(std::string_view principal_id) const {
   return options_.service_did + ":principals:" + std::string(principal_id);
@@ -215,7 +234,7 @@ std::string MandateRegistry::PrincipalOfIssuer(std::string_view issuer_did) cons
 
 std::string MandateRegistry::StatusListUri(std::string_view principal_id, uint64_t list) const {
   return options_.public_base_url + "/v1/status-lists/" + std::string(principal_id) + "/" +
-         ListId(list);
+         std::to_string(list);
 }
 
 Result<MandateRecord> MandateRegistry::Load(const identity::Tenant& t,
@@ -272,16 +291,7 @@ uint64_t MandateRegistry::records_generation() const {
 
 Status MandateRegistry::WriteMandates(const identity::Tenant& t, store::WriteBatch& batch) {
   Status s = kv_.Write(batch, store::Durability::kSync);
-  {
-    // Bumped again now that the lists are written: a list served between MarkLocked's bump and
-    // this write read the old bytes under the new version, and must not stay cached.
-    std::lock_guard<std::mutex> cache_lock(cache_mu_);
-    auto touched = touched_lists_.find(t.principal_id());
-    if (touched != touched_lists_.end()) {
-      for (const std::string& key : touched->second) ++list_version_[key];
-      touched_lists_.erase(touched);
-    }
-  }
+  statuses_.Written(t);
   std::lock_guard<std::mutex> lock(records_mu_);
   ++records_generation_;
   records_.clear();
@@ -326,19 +336,6 @@ Result<std::vector<std::string>> MandateRegistry::ParentTokens(const identity::T
     tokens.push_back(rec.token);
   }
   return tokens;
-}
-
-Result<StatusArray> MandateRegistry::LoadList(const identity::Tenant& t, uint64_t list) const {
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kListKind, ListId(list)));
-  if (!raw) {
-    return NotFoundError("no status list " + ListId(list), "status-list-not-found");
-  }
-  Result<StatusArray> arr = StatusArray::FromBytes(2, ToBytes(*raw));
-  if (!arr.ok() || arr->size() != options_.status_list_size) {
-    return DataLossError("stored status list " + ListId(list) + " has the wrong size",
-                         "corrupt-record");
-  }
-  return arr;
 }
 
 Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueRequest req) {
@@ -403,16 +400,10 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
   }
 
   // Next free status index of this principal; a new list starts all valid.
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> next_raw, t.Get(kListMetaKind, "next"));
-  uint64_t next = 0;
-  if (next_raw) {
-    const char* end = next_raw->data() + next_raw->size();
-    if (std::from_chars(next_raw->data(), end, next).ptr != end) {
-      return DataLossError("stored status index counter does not parse", "corrupt-record");
-    }
-  }
-  const uint64_t list = next / options_.status_list_size;
-  const uint64_t idx = next % options_.status_list_size;
+  store::WriteBatch batch;
+  MD_ASSIGN_OR_RETURN(StatusSlot slot, statuses_.AllocateLocked(t, batch));
+  const uint64_t list = slot.list;
+  const uint64_t idx = slot.idx;
 
   MD_ASSIGN_OR_RETURN(rec.id, random_.NewId("mnd_"));
   rec.principal_id = t.principal_id();
@@ -444,17 +435,9 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
   MD_ASSIGN_OR_RETURN(rec.token, keys_.SignJws(key->id, std::move(header),
                                                MandateCredentialPayload(cred)));
 
-  store::WriteBatch batch;
   t.Put(batch, kMandateKind, rec.id, json::Write(MandateRecordToJson(rec)));
   if (!rec.parent.empty()) {
     t.Put(batch, kChildKind, rec.parent + "/" + rec.id, "");
-  }
-  t.Put(batch, kListMetaKind, "next", std::to_string(next + 1));
-  if (idx == 0) {
-    MD_ASSIGN_OR_RETURN(StatusArray fresh, StatusArray::Create(2, options_.status_list_size));
-    const Bytes& b = fresh.bytes();
-    t.Put(batch, kListKind, ListId(list),
-          std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
   }
   json::Value issued = MandateRecordToJsonWithoutToken(rec);
   issued.Set("terms", MandateTermsToJson(cred.terms));
@@ -489,7 +472,7 @@ Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<
                                    const std::map<std::string, MandateRecord>* pending) {
   const int64_t now_micros = clock_.NowUnixMicros();
   const int64_t now = now_micros / 1000000;
-  std::map<uint64_t, StatusArray> lists;
+  std::vector<StatusSlot> slots;
   for (const std::string& id : ids) {
     MandateRecord rec;
     if (pending != nullptr && pending->count(id) != 0) {
@@ -509,29 +492,14 @@ Status MandateRegistry::MarkLocked(const identity::Tenant& t, const std::vector<
     rec.state = std::string(state);
     rec.state_reason = reason(id);
     rec.updated_at = now;
-    auto it = lists.find(rec.list);
-    if (it == lists.end()) {
-      MD_ASSIGN_OR_RETURN(StatusArray arr, LoadList(t, rec.list));
-      it = lists.emplace(rec.list, std::move(arr)).first;
-    }
-    MD_RETURN_IF_ERROR(it->second.Set(rec.idx, static_cast<uint8_t>(status)));
+    slots.push_back(StatusSlot{rec.list, rec.idx});
     t.Put(batch, kMandateKind, rec.id, json::Write(MandateRecordToJson(rec)));
     // One event per mandate whose state this changes (a cascade stages one for each).
     StageMandateEvent(batch, StateEventType(state), rec, now_micros,
                       MandateRecordToJsonWithoutToken(rec));
     changed->push_back(std::move(rec));
   }
-  {
-    std::lock_guard<std::mutex> cache_lock(cache_mu_);
-    for (auto& [list, arr] : lists) {
-      const Bytes& b = arr.bytes();
-      t.Put(batch, kListKind, ListId(list),
-            std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
-      ++list_version_[t.principal_id() + "/" + ListId(list)];
-      touched_lists_[t.principal_id()].push_back(t.principal_id() + "/" + ListId(list));
-    }
-  }
-  return OkStatus();
+  return statuses_.MarkLocked(t, slots, status, batch);
 }
 
 Result<MandateRecord> MandateRegistry::ChangeState(const identity::Tenant& t,
@@ -714,56 +682,12 @@ void MandateRegistry::set_use_gate(UseGate gate) { use_gate_ = std::move(gate); 
 
 Result<uint8_t> MandateRegistry::StatusAt(const identity::Tenant& t, uint64_t list,
                                           uint64_t idx) const {
-  MD_ASSIGN_OR_RETURN(StatusArray arr, LoadList(t, list));
-  return arr.Get(idx);
+  return statuses_.StatusAt(t, StatusSlot{list, idx});
 }
 
 Result<ServedStatusList> MandateRegistry::ServeStatusList(const identity::Tenant& t,
                                                           uint64_t list) {
-  const std::string cache_key = t.principal_id() + "/" + ListId(list);
-  const int64_t now = clock_.NowUnixSeconds();
-  const int64_t ttl = options_.status_list_ttl_s;
-  uint64_t version = 0;
-  {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    version = list_version_[cache_key];
-    auto it = served_.find(cache_key);
-    if (it != served_.end() && it->second.version == version &&
-        now - it->second.served.issued_at < ttl / 2) {
-      ServedStatusList s = it->second.served;
-      s.max_age = std::max<int64_t>(0, ttl - (now - s.issued_at));
-      return s;
-    }
-  }
-  MD_ASSIGN_OR_RETURN(StatusArray arr, LoadList(t, list));
-  StatusListClaims claims;
-  claims.uri = StatusListUri(t.principal_id(), list);
-  claims.issued_at = now;
-  claims.expires_at = now + options_.status_list_exp_s;
-  claims.ttl = ttl;
-  claims.statuses = std::move(arr);
-  const std::string issuer = IssuerDid(t.principal_id());
-  MD_ASSIGN_OR_RETURN(json::Value payload, StatusListClaimsToJson(claims, issuer));
-  Result<signer::KeyInfo> key = keys_.ActiveKey(t.principal_id(), std::string(kIssuerKeyPurpose));
-  if (!key.ok()) {
-    return key.error();
-  }
-  json::Value header = json::Value::Object();
-  header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key->type))));
-  header.Set("typ", json::Value::String(std::string(kStatusListTyp)));
-  header.Set("kid", json::Value::String(issuer + "#" + key->id));
-  ServedStatusList s;
-  MD_ASSIGN_OR_RETURN(s.token, keys_.SignJws(key->id, std::move(header), json::Write(payload)));
-  const Bytes digest = signer::Sha256(AsBytes(s.token));
-  s.etag = "\"" + Base64UrlEncode(ByteSpan(digest.data(), 16)) + "\"";
-  s.issued_at = now;
-  s.max_age = ttl;
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  // A change that landed while we signed leaves the cache to the next caller.
-  if (list_version_[cache_key] == version) {
-    served_[cache_key] = CachedList{version, s};
-  }
-  return s;
+  return statuses_.Serve(t, list);
 }
 
 }  // namespace mandated::mandates

@@ -21,6 +21,7 @@
 #include "identity/tenant.h"
 #include "mandates/credential.h"
 #include "mandates/model.h"
+#include "mandates/status_book.h"
 #include "mandates/status_list.h"
 #include "signer/key_store.h"
 
@@ -85,14 +86,6 @@ struct IssueBody {
   MandateTerms terms;
 };
 Result<IssueBody> ParseIssueBody(const json::Value& body);
-
-// A signed status list as served, with what HTTP caching needs.
-struct ServedStatusList {
-  std::string token;     // statuslist+jwt
-  std::string etag;      // quoted, from the token's SHA-256
-  int64_t issued_at = 0;
-  int64_t max_age = 0;   // seconds a cache may keep it from now
-};
 
 // Thread safety: safe from any thread. State changes of one principal are serialized by its
 // write stripe (each read-check-write is atomic; the status index counter and lists are the
@@ -180,7 +173,7 @@ class MandateRegistry {
 
  private:
   Result<MandateRecord> Load(const identity::Tenant& t, const std::string& id) const;
-  Result<StatusArray> LoadList(const identity::Tenant& t, uint64_t list) const;
+  StatusBookOptions BookOptions() const;
   // Sets `status` on `ids` (records and bits) into `batch`; `changed` gets the updated records.
   // Each status list is loaded once and written once per call (call it once per batch).
   Status MarkLocked(const identity::Tenant& t, const std::vector<std::string>& ids,
@@ -202,18 +195,8 @@ class MandateRegistry {
   Random& random_;
   RegistryOptions options_;
   WriteStripes write_mu_;
-  // Status lists MarkLocked changed in the batch being built, by principal, bumped again once
-  // WriteMandates wrote it. Guarded by cache_mu_; a principal's entry is used only under its
-  // write stripe.
-  std::map<std::string, std::vector<std::string>> touched_lists_;
+  StatusListBook statuses_;  // the principal's lists (status-list, status-meta)
   UseGate use_gate_;  // set before serving, then only read
-  struct CachedList {
-    uint64_t version = 0;
-    ServedStatusList served;
-  };
-  std::mutex cache_mu_;
-  std::map<std::string, CachedList> served_;      // "<principal>/<list>"
-  std::map<std::string, uint64_t> list_version_;  // bumped on every change; under cache_mu_
   // Records as last read, by "<principal>/<id>", valid while `records_generation_` is the one
   // they were read at (WriteMandates bumps it and clears the map).
   static constexpr size_t kRecordCacheSize = 4096;
