@@ -190,9 +190,13 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   app->authorizer_->set_before_sweep([app = app.get()] {
     if (app->ap2_capture_retry_.exchange(false)) app->CaptureClosedPayments();
   });
+  mandates::ap2::StatusListsConfig ap2_lists;
+  ap2_lists.public_base_url = mopts.public_base_url;
+  ap2_lists.ttl_s = config.status_list_ttl_s;
   app->ap2_ = std::make_unique<mandates::ap2::Authority>(*app->store_, *app->keys_,
                                                          *app->directory_, *app->clock_,
-                                                         *app->random_, app->service_did_);
+                                                         *app->random_, app->service_did_,
+                                                         ap2_lists);
   // A hold under a payment the x402 payer signed is neither voided nor captured by anyone but
   // its settlement while that payment can settle, and one a custodial AP2 closing spent is
   // captured by that closing only (specs/x402.md §6.4, specs/ap2.md §6).

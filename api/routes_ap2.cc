@@ -494,6 +494,25 @@ void App::RegisterAp2Routes() {
   router_.Add("GET", "/.well-known/ap2-jwks.json", [&ap2](Request& req) {
     return Answer(ap2.ReceiptJwks(), req, 200, [](const json::Value& v) { return v; });
   });
+  // What a verifier without a credential checks an open mandate with (specs/ap2.md §5.5): the
+  // principal's AP2 issuer keys and its AP2 Token Status Lists.
+  router_.Add("GET", "/principals/{principal}/ap2-jwks.json", [this, &ap2](Request& req) {
+    const std::string principal = req.Param("principal");
+    if (Status s = principals_->Get(principal).status(); !s.ok()) return ProblemResponse(s, req);
+    Result<json::Value> jwks = ap2.IssuerJwks(principal);
+    if (!jwks.ok()) return ProblemResponse(jwks.error(), req);
+    Response r = JsonResponse(200, *jwks);
+    r.content_type = "application/jwk-set+json";
+    r.headers.emplace_back("Cache-Control", "public, max-age=300");
+    return r;
+  });
+  router_.Add("GET", "/v1/ap2/status-lists/{principal}/{list}", [this, &ap2](Request& req) {
+    const std::string principal = req.Param("principal");
+    if (Status s = principals_->Get(principal).status(); !s.ok()) return ProblemResponse(s, req);
+    return StatusListResponse(req, [this, &ap2, &principal](uint64_t list) {
+      return ap2.ServeStatusList(identity::Tenant(*store_, principal), list);
+    });
+  });
 }
 
 }  // namespace mandated::api

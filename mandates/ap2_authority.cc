@@ -25,6 +25,11 @@ constexpr char kCaptureLost[] = "ap2-capture-lost";  // the same, when it never 
 constexpr char kChallengeKind[] = "ap2-challenge";
 constexpr char kNonceKind[] = "ap2-nonce";       // digest of aud "\n" nonce: used nonces
 constexpr char kX402Kind[] = "ap2-x402";         // "0x<keccak256(chain)>" -> closed record
+// Payment mandates issued for a checkout mandate: "<checkout id>/<payment id>" -> "" (its
+// revocation sets their status entries too).
+constexpr char kCheckoutPaymentKind[] = "ap2-checkout-payment";
+constexpr char kStatusListKind[] = "ap2-status-list";  // "<n>" -> the raw 2-bit status bytes
+constexpr char kStatusMetaKind[] = "ap2-status-meta";  // "next" -> the next free index
 constexpr char kRootTyp[] = "dc+sd-jwt";
 
 std::string KindName(Kind k) { return k == Kind::kPayment ? "payment" : "checkout"; }
@@ -55,6 +60,18 @@ Result<OpenMandate> OpenFromJson(std::string_view text) {
   m.revoked_at = IntOf(v, "revoked_at");
   m.revoked_by = StrOf(v, "revoked_by");
   m.checkout_mandate_id = StrOf(v, "checkout_mandate");
+  // The status entry only when every part of it reads: a damaged one is no entry at all, never
+  // another mandate's (a revocation would set that one).
+  if (const json::Value* st = v.Find("status_list"); st != nullptr && st->is_object()) {
+    const json::Value* list = st->Find("list");
+    const json::Value* idx = st->Find("idx");
+    const std::optional<int64_t> l = list != nullptr ? list->as_int64() : std::nullopt;
+    const std::optional<int64_t> i = idx != nullptr ? idx->as_int64() : std::nullopt;
+    if (l && i && *l >= 0 && *i >= 0 && !StrOf(*st, "uri").empty()) {
+      m.status = StatusSlot{static_cast<uint64_t>(*l), static_cast<uint64_t>(*i)};
+      m.status_uri = StrOf(*st, "uri");
+    }
+  }
   return m;
 }
 
@@ -120,12 +137,44 @@ json::Value OpenMandateToJson(const OpenMandate& m) {
   if (!m.checkout_mandate_id.empty()) {
     v.Set("checkout_mandate", json::Value::String(m.checkout_mandate_id));
   }
+  if (m.status) {
+    v.Set("status_list", json::Value::Object()
+                             .Set("list", json::Value::Uint(m.status->list))
+                             .Set("idx", json::Value::Uint(m.status->idx))
+                             .Set("uri", json::Value::String(m.status_uri)));
+  }
   if (m.revoked_at != 0) {
     v.Set("revoked_at", json::Value::Int(m.revoked_at));
     v.Set("revoked_by", json::Value::String(m.revoked_by));
   }
   return v;
 }
+
+Authority::Authority(store::KvStore& kv, signer::KeyStore& keys, identity::Directory& directory,
+                     Clock& clock, Random& random, std::string service_did,
+                     StatusListsConfig lists)
+    : kv_(kv), keys_(keys), directory_(directory), clock_(clock), random_(random),
+      service_did_(std::move(service_did)),
+      statuses_(keys, clock, [&keys, &lists] {
+        StatusBookOptions o;
+        o.list_kind = kStatusListKind;
+        o.meta_kind = kStatusMetaKind;
+        o.list_size = lists.list_size;
+        o.ttl_s = lists.ttl_s;
+        o.exp_s = lists.exp_s;
+        o.uri = [base = lists.public_base_url](std::string_view principal, uint64_t list) {
+          return base + "/v1/ap2/status-lists/" + std::string(principal) + "/" +
+                 std::to_string(list);
+        };
+        // As the open mandates: "iss" the principal, signed by its AP2 issuer key, which the
+        // header names by key id (§5.1).
+        o.issuer = [](std::string_view principal) { return std::string(principal); };
+        o.signing_key = [ks = &keys](std::string_view principal) {
+          return ks->ActiveKey(std::string(principal), kIssuerPurpose);
+        };
+        o.kid = [](std::string_view, const signer::KeyInfo& key) { return key.id; };
+        return o;
+      }()) {}
 
 json::Value ClosedRecordToJson(const ClosedRecord& r) {
   json::Value v = json::Value::Object();
@@ -220,15 +269,18 @@ Result<signer::KeyInfo> Authority::ReceiptKey() {
   return keys_.Generate(signer::KeyType::kP256, kReceiptPurpose, "service");
 }
 
-Result<json::Value> Authority::ReceiptJwks() {
-  MD_ASSIGN_OR_RETURN(signer::KeyInfo active, ReceiptKey());
-  // The active key first, then the retired ones: a receipt signed before a rotation still
-  // verifies from this set; a disabled key's receipts no longer do (specs/ap2.md §Receipts).
-  MD_ASSIGN_OR_RETURN(std::vector<signer::KeyInfo> all, keys_.List("service"));
-  std::vector<signer::KeyInfo> published{active};
+Result<json::Value> Authority::KeySetJwks(const std::string& owner, std::string_view purpose,
+                                          const std::optional<signer::KeyInfo>& active) {
+  // The active key first, then every other key of the purpose that is not disabled (retired
+  // ones, or an active one that is not the newest), in the store's order: what was signed
+  // before a rotation still verifies from this set; a disabled key's signatures no longer do
+  // (specs/ap2.md §Receipts).
+  MD_ASSIGN_OR_RETURN(std::vector<signer::KeyInfo> all, keys_.List(owner));
+  std::vector<signer::KeyInfo> published;
+  if (active) published.push_back(*active);
   for (signer::KeyInfo& k : all) {
-    if (k.purpose == kReceiptPurpose && k.id != active.id &&
-        k.state == signer::KeyState::kRetired) {
+    if (k.purpose == purpose && (!active || k.id != active->id) &&
+        k.state != signer::KeyState::kDisabled) {
       published.push_back(std::move(k));
     }
   }
@@ -236,10 +288,26 @@ Result<json::Value> Authority::ReceiptJwks() {
   for (const signer::KeyInfo& k : published) {
     json::Value jwk = signer::PublicKeyToJwk(k.public_key);
     jwk.Set("kid", json::Value::String(k.id));
-    jwk.Set("alg", json::Value::String("ES256"));
+    jwk.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(k.type))));
     keys.Append(std::move(jwk));
   }
   return json::Value::Object().Set("keys", keys);
+}
+
+Result<json::Value> Authority::ReceiptJwks() {
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo active, ReceiptKey());
+  return KeySetJwks("service", kReceiptPurpose, active);
+}
+
+Result<json::Value> Authority::IssuerJwks(const std::string& principal_id) {
+  Result<signer::KeyInfo> active = keys_.ActiveKey(principal_id, kIssuerPurpose);
+  if (!active.ok() && active.error().code() != StatusCode::kNotFound) return active.error();
+  return KeySetJwks(principal_id, kIssuerPurpose,
+                    active.ok() ? std::optional<signer::KeyInfo>(*active) : std::nullopt);
+}
+
+Result<ServedStatusList> Authority::ServeStatusList(const identity::Tenant& t, uint64_t list) {
+  return statuses_.Serve(t, list);
 }
 
 Result<signer::PublicKey> Authority::AgentKey(const identity::Agent& agent) {
@@ -373,6 +441,28 @@ Result<OpenMandate> Authority::Revoke(const identity::Tenant& t, const std::stri
   m.revoked_by = revoked_by;
   store::WriteBatch batch;
   t.Put(batch, kOpenKind, m.id, json::Write(OpenMandateToJson(m)));
+  // Its status entry, and those of the payment mandates issued for it (a checkout mandate):
+  // Accept refuses their closings from the checkout's record; the list tells verifiers without
+  // this service the same. A payment mandate whose record does not read keeps its entry (the
+  // revocation itself must not fail for it; its closings are refused all the same).
+  std::vector<StatusSlot> slots;
+  if (m.status) slots.push_back(*m.status);
+  json::Value dependents = json::Value::Array();
+  if (m.kind == Kind::kCheckout) {
+    std::vector<std::string> payment_ids;
+    const std::string prefix = m.id + "/";
+    MD_RETURN_IF_ERROR(t.ScanIds(kCheckoutPaymentKind, prefix,
+                                 [&](std::string_view key, std::string_view) {
+                                   payment_ids.emplace_back(key.substr(prefix.size()));
+                                   return true;
+                                 }));
+    for (const std::string& pid : payment_ids) {
+      Result<OpenMandate> payment = Get(t, pid);
+      if (!payment.ok() || !payment->status || payment->revoked_at != 0) continue;
+      slots.push_back(*payment->status);
+      dependents.Append(json::Value::String(pid));
+    }
+  }
   audit::Event e;
   e.type = "ap2.mandate_revoked";
   e.principal = t.principal_id();
@@ -381,9 +471,27 @@ Result<OpenMandate> Authority::Revoke(const identity::Tenant& t, const std::stri
                .Set("vct", json::Value::String(std::string(VctOf(m.kind))))
                .Set("digest", json::Value::String(m.digest))
                .Set("revoked_by", json::Value::String(revoked_by));
+  if (!dependents.items().empty()) e.data.Set("payment_mandates", std::move(dependents));
   e.at_micros = clock_.NowUnixMicros();
+  // An entry that cannot be set (its list damaged) does not stop the revocation either: the
+  // event names it, for the operator.
+  std::vector<StatusSlot> skipped;
+  if (!slots.empty()) {
+    MD_RETURN_IF_ERROR(statuses_.MarkLocked(t, slots, TokenStatus::kRevoked, batch, &skipped));
+  }
+  if (!skipped.empty()) {
+    json::Value unset = json::Value::Array();
+    for (const StatusSlot& s : skipped) {
+      unset.Append(json::Value::Object()
+                       .Set("list", json::Value::Uint(s.list))
+                       .Set("idx", json::Value::Uint(s.idx)));
+    }
+    e.data.Set("status_not_set", std::move(unset));
+  }
   audit::Stage(batch, e);
-  MD_RETURN_IF_ERROR(kv_.Write(batch));
+  const Status written = kv_.Write(batch);
+  statuses_.Written(t);
+  MD_RETURN_IF_ERROR(written);
   return m;
 }
 
@@ -425,6 +533,16 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
   // The API takes budgets in minor units; the credential carries AP2's major units (§5.2).
   MD_RETURN_IF_ERROR(BudgetMaxToMajorUnits(req.constraints));
   MD_ASSIGN_OR_RETURN(signer::KeyInfo key, IssuerKey(t.principal_id()));
+  // Under the closings lock, which Revoke holds: the status entry is the principal's next one
+  // (revocations change its lists under it too), and a checkout mandate this one is issued for
+  // is revoked either before (refused here) or after (then its revocation finds this one).
+  std::lock_guard<std::mutex> lock(accept_locks_.For(t.principal_id()));
+  if (!checkout_id.empty()) {
+    MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, checkout_id));
+    MD_RETURN_IF_ERROR(NotRevoked(checkout));
+  }
+  store::WriteBatch batch;
+  MD_ASSIGN_OR_RETURN(StatusSlot slot, statuses_.AllocateLocked(t, batch));
   OpenMandate m;
   MD_ASSIGN_OR_RETURN(m.id, random_.NewId("ap2m_"));
   m.principal_id = t.principal_id();
@@ -434,6 +552,8 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
   m.issued_at = clock_.NowUnixSeconds();
   m.expires_at = m.issued_at + req.ttl_s;
   m.checkout_mandate_id = checkout_id;
+  m.status = slot;
+  m.status_uri = statuses_.Uri(t.principal_id(), slot.list);
 
   json::Value claims = json::Value::Object();
   claims.Set("vct", json::Value::String(std::string(VctOf(req.kind))));
@@ -441,6 +561,12 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
   claims.Set("iss", json::Value::String(t.principal_id()));
   claims.Set("iat", json::Value::Int(m.issued_at));
   claims.Set("exp", json::Value::Int(m.expires_at));
+  // The Token Status List entry (draft-ietf-oauth-status-list §6.1), never disclosable
+  // selectively: a verifier without this service reads the revocation from the list (§5.5).
+  claims.Set("status", json::Value::Object().Set(
+                           "status_list", json::Value::Object()
+                                              .Set("idx", json::Value::Uint(slot.idx))
+                                              .Set("uri", json::Value::String(m.status_uri))));
   for (size_t i = 0; i < req.preset.size(); ++i) claims.Set(req.preset.keys()[i], req.preset.items()[i]);
   claims.Set("constraints", req.constraints);
   claims.Set("cnf", json::Value::Object().Set("jwk", signer::PublicKeyToJwk(agent_key)));
@@ -457,9 +583,9 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
                             }));
   m.digest = Digest(m.token);
 
-  store::WriteBatch batch;
   const json::Value record = OpenMandateToJson(m);
   t.Put(batch, kOpenKind, m.id, json::Write(record));
+  if (!checkout_id.empty()) t.Put(batch, kCheckoutPaymentKind, checkout_id + "/" + m.id, "");
   audit::Event e;
   e.type = "ap2.mandate_issued";
   e.principal = t.principal_id();
@@ -469,18 +595,10 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
                .Set("digest", json::Value::String(m.digest))
                .Set("constraints", req.constraints)
                .Set("issued_by", json::Value::String(issued_by))
-               .Set("expires_at", json::Value::Int(m.expires_at));
+               .Set("expires_at", json::Value::Int(m.expires_at))
+               .Set("status_list", *record.Find("status_list"));
   e.at_micros = clock_.NowUnixMicros();
   audit::Stage(batch, e);
-  if (checkout_id.empty()) {
-    MD_RETURN_IF_ERROR(kv_.Write(batch));
-    return m;
-  }
-  // Under the lock Revoke holds: the checkout mandate is revoked before or after this one is
-  // issued, and either way closings of this one see it (Accept).
-  std::lock_guard<std::mutex> lock(accept_locks_.For(t.principal_id()));
-  MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, checkout_id));
-  MD_RETURN_IF_ERROR(NotRevoked(checkout));
   MD_RETURN_IF_ERROR(kv_.Write(batch));
   return m;
 }

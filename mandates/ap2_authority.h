@@ -21,6 +21,7 @@
 #include "identity/directory.h"
 #include "identity/tenant.h"
 #include "mandates/ap2.h"
+#include "mandates/status_book.h"
 #include "signer/key_store.h"
 #include "store/kv_store.h"
 
@@ -54,8 +55,20 @@ struct OpenMandate {
   // A payment mandate issued with `checkout_mandate`: that checkout mandate's id. Its revocation
   // stops this one's closings too. "" otherwise, and in records issued before it was kept.
   std::string checkout_mandate_id;
+  // Its entry in the principal's AP2 Token Status Lists (specs/ap2.md §5.5), as the token's
+  // `status` claim names it; none in records issued before the lists existed.
+  std::optional<StatusSlot> status;
+  std::string status_uri;
 };
 json::Value OpenMandateToJson(const OpenMandate& m);
+
+// Where the AP2 status lists are published (specs/ap2.md §5.5).
+struct StatusListsConfig {
+  std::string public_base_url = "http://localhost";  // status list URIs start with it
+  size_t list_size = 16384;
+  int64_t ttl_s = 300;
+  int64_t exp_s = 3600;
+};
 
 // POST /v1/principals/{p}/ap2/mandates:
 // {"agent", "kind": "payment"|"checkout", "constraints": [...], "preset"?: {...},
@@ -155,7 +168,9 @@ std::string_view Ap2ErrorCode(std::string_view reason);
 // wait on each other's lock (ledger payments to one payee still take turns at the ledger's
 // account lock). Everything a closing
 // checks lives in its principal's records (the x402 binding's key is a hash of the chain,
-// unique to the issuing principal's mandate).
+// unique to the issuing principal's mandate). Issuance and revocation of open mandates take the
+// same lock: they change the principal's AP2 status lists, and a revocation must see every
+// payment mandate issued for the checkout mandate it revokes.
 class Authority {
  public:
   static constexpr size_t kAcceptStripes = 64;
@@ -165,9 +180,8 @@ class Authority {
   }
 
   Authority(store::KvStore& kv, signer::KeyStore& keys, identity::Directory& directory,
-            Clock& clock, Random& random, std::string service_did)
-      : kv_(kv), keys_(keys), directory_(directory), clock_(clock), random_(random),
-        service_did_(std::move(service_did)) {}
+            Clock& clock, Random& random, std::string service_did,
+            StatusListsConfig lists = StatusListsConfig());
 
   // Errors: the request's (ParseIssueOpen, CheckConstraints), the agent's (not found, not active:
   // "agent-state"), kFailedPrecondition "ap2-agent-key" (the agent's key is not P-256),
@@ -190,10 +204,11 @@ class Authority {
   Result<std::vector<std::string>> Closings(const identity::Tenant& t, const std::string& id,
                                             const std::string& after, size_t limit,
                                             std::vector<std::string>* keys);
-  // Revokes an open mandate for good: written with its `ap2.mandate_revoked` audit event in one
-  // durable batch, under the closings' lock, so no closing is accepted once this returns and
-  // none accepted before is undone. Revoking a revoked mandate changes nothing and answers it
-  // as it is. kNotFound "ap2-mandate-not-found".
+  // Revokes an open mandate for good: written with its `ap2.mandate_revoked` audit event and its
+  // status entry (1, and that of every payment mandate issued for it when it is a checkout
+  // mandate) in one durable batch, under the closings' lock, so no closing is accepted once this
+  // returns and none accepted before is undone. Revoking a revoked mandate changes nothing and
+  // answers it as it is. kNotFound "ap2-mandate-not-found".
   Result<OpenMandate> Revoke(const identity::Tenant& t, const std::string& id,
                              const std::string& revoked_by);
 
@@ -285,10 +300,20 @@ class Authority {
 
   // The receipts key's public JWK set (for verifying receipts offline).
   Result<json::Value> ReceiptJwks();
+  // A principal's AP2 issuer keys as a JWK set, the active one first, then every other one that
+  // is not disabled (kid: the key id, as open mandates and status lists name it); empty before
+  // its first open mandate. For verifying open mandates and their status lists offline.
+  Result<json::Value> IssuerJwks(const std::string& principal_id);
+  // The signed statuslist+jwt of a principal's AP2 status list `list` (specs/ap2.md §5.5);
+  // kNotFound "status-list-not-found" for a list never allocated.
+  Result<ServedStatusList> ServeStatusList(const identity::Tenant& t, uint64_t list);
 
  private:
   Result<signer::KeyInfo> IssuerKey(const std::string& principal_id);
   Result<signer::KeyInfo> ReceiptKey();
+  // `owner`'s keys of `purpose` as a JWK set: `active` first, then the others not disabled.
+  Result<json::Value> KeySetJwks(const std::string& owner, std::string_view purpose,
+                                 const std::optional<signer::KeyInfo>& active);
   Result<signer::PublicKey> AgentKey(const identity::Agent& agent);
   // Resolves the root of a presented chain to our stored open mandate (kid, jti, exact JWT).
   Result<OpenMandate> RootMandate(const identity::Tenant& t, const std::string& root_jwt,
@@ -313,8 +338,10 @@ class Authority {
   std::function<void()> before_closing_lock_;  // likewise (tests)
   X402BindHook x402_bind_;  // likewise
   std::mutex key_mu_;     // first-use generation of issuer and receipt keys
-  // The closings locks, by principal (see the class comment).
+  // The closings locks, by principal (see the class comment). Issuance and revocation take it
+  // too: they change the principal's status lists.
   MutexStripes<kAcceptStripes> accept_locks_;
+  StatusListBook statuses_;  // the principal's AP2 status lists (ap2-status-list, -meta)
 };
 
 }  // namespace mandated::mandates::ap2

@@ -51,15 +51,24 @@ Result<StatusSlot> StatusListBook::AllocateLocked(const identity::Tenant& t,
 }
 
 Status StatusListBook::MarkLocked(const identity::Tenant& t, const std::vector<StatusSlot>& slots,
-                                  TokenStatus status, store::WriteBatch& batch) {
+                                  TokenStatus status, store::WriteBatch& batch,
+                                  std::vector<StatusSlot>* skipped) {
   std::map<uint64_t, StatusArray> lists;
   for (const StatusSlot& slot : slots) {
     auto it = lists.find(slot.list);
     if (it == lists.end()) {
-      MD_ASSIGN_OR_RETURN(StatusArray arr, Load(t, slot.list));
-      it = lists.emplace(slot.list, std::move(arr)).first;
+      Result<StatusArray> arr = Load(t, slot.list);
+      if (!arr.ok()) {
+        if (skipped == nullptr) return arr.error();
+        skipped->push_back(slot);
+        continue;
+      }
+      it = lists.emplace(slot.list, std::move(*arr)).first;
     }
-    MD_RETURN_IF_ERROR(it->second.Set(slot.idx, static_cast<uint8_t>(status)));
+    if (Status set = it->second.Set(slot.idx, static_cast<uint8_t>(status)); !set.ok()) {
+      if (skipped == nullptr) return set;
+      skipped->push_back(slot);
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [list, arr] : lists) {
@@ -95,7 +104,9 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
   uint64_t version = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    version = version_[cache_key];
+    // Read without inserting: anyone may ask for any list number, allocated or not.
+    auto v = version_.find(cache_key);
+    version = v == version_.end() ? 0 : v->second;
     auto it = served_.find(cache_key);
     if (it != served_.end() && it->second.version == version &&
         now - it->second.served.issued_at < ttl / 2) {
@@ -126,7 +137,8 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
   s.max_age = ttl;
   std::lock_guard<std::mutex> lock(mu_);
   // A change that landed while we signed leaves the cache to the next caller.
-  if (version_[cache_key] == version) {
+  auto v = version_.find(cache_key);
+  if ((v == version_.end() ? 0 : v->second) == version) {
     served_[cache_key] = CachedList{version, s};
   }
   return s;

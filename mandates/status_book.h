@@ -67,10 +67,13 @@ class StatusListBook {
   // entry opens one, into `batch`. kDataLoss "corrupt-record" for a counter that does not parse.
   Result<StatusSlot> AllocateLocked(const identity::Tenant& t, store::WriteBatch& batch) const;
   // Sets `status` at every slot and stages each changed list once into `batch` (call it once per
-  // batch). kNotFound "status-list-not-found" / kDataLoss "corrupt-record" for a list that is
-  // missing or has the wrong size.
+  // batch). A slot that cannot be set (its list missing or of the wrong size, its index past the
+  // end) fails the call: kNotFound "status-list-not-found", kDataLoss "corrupt-record" or
+  // kOutOfRange "status-index-out-of-range"; unless `skipped` is given, which then receives
+  // those slots while the others are set.
   Status MarkLocked(const identity::Tenant& t, const std::vector<StatusSlot>& slots,
-                    TokenStatus status, store::WriteBatch& batch);
+                    TokenStatus status, store::WriteBatch& batch,
+                    std::vector<StatusSlot>* skipped = nullptr);
   // After the batch MarkLocked staged into was written (whatever the outcome): a list served
   // between MarkLocked and the write read the old bytes and must not stay cached.
   void Written(const identity::Tenant& t);

@@ -388,6 +388,8 @@ const std::set<std::pair<std::string, std::string>>& PublicRoutes() {
       {"GET", "/principals/{principal}/jwks.json"},
       {"GET", "/x402/supported"},
       {"GET", "/.well-known/ap2-jwks.json"},
+      {"GET", "/principals/{principal}/ap2-jwks.json"},
+      {"GET", "/v1/ap2/status-lists/{principal}/{list}"},
   };
   return *kPublic;
 }
@@ -1040,9 +1042,14 @@ TEST_F(AccessTest, TableCoversEveryRegisteredRouteExceptThePublicOnes) {
   for (const std::string& path :
        {"/principals/" + std::string(kNoSuchPrincipal) + "/did.json",
         "/principals/" + std::string(kNoSuchPrincipal) + "/jwks.json",
-        "/v1/status-lists/" + std::string(kNoSuchPrincipal) + "/0"}) {
+        "/v1/status-lists/" + std::string(kNoSuchPrincipal) + "/0",
+        "/principals/" + std::string(kNoSuchPrincipal) + "/ap2-jwks.json",
+        "/v1/ap2/status-lists/" + std::string(kNoSuchPrincipal) + "/0"}) {
     EXPECT_EQ(client_->Get(path)->status, 404) << path;
   }
+  // Its AP2 issuer keys (none yet: an empty set) for verifying open mandates offline; its AP2
+  // status lists are tested with the mandates they serve (ap2_status_test.cc).
+  EXPECT_EQ(client_->Get("/principals/" + a_.id + "/ap2-jwks.json")->status, 200);
   const Snapshot before = TakeSnapshot();
   auto r = client_->Post("/v1/sessions", R"({"task":"no assertion"})", "application/json");
   ASSERT_TRUE(r);
