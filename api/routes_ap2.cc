@@ -143,28 +143,45 @@ void App::CaptureClosedPayments() {
 
 void App::RegisterAp2Routes() {
   // Ledger payments of accepted closed mandates (specs/ap2.md §6.2): principal -> merchant:<payee
-  // id>, in the batch of the closed record, under a transfer id derived from it (used once).
-  ap2_->set_settle_hook([&ledger = *ledger_](const mandates::ap2::ClosedRecord& r,
-                                             const std::string& principal,
-                                             store::WriteBatch batch,
-                                             const std::function<void(store::WriteBatch&)>&
-                                                 before_write) -> Status {
+  // id>, in the batch of the closed record, under a transfer id derived from it (used once), and
+  // metered as a settled payment (specs/usage.md §1) in the same write, counted once it landed.
+  ap2_->set_settle_hook([&ledger = *ledger_, &usage = *usage_](
+                            const mandates::ap2::ClosedRecord& r, const std::string& principal,
+                            store::WriteBatch batch,
+                            const std::function<void(store::WriteBatch&)>& before_write)
+                            -> Status {
+    const json::Value* payee = r.payment.payee.Find("id");
+    const std::string payee_id = payee != nullptr && payee->is_string() ? payee->as_string() : "";
     settlement::Transfer t;
     t.id = r.ledger_transfer;
     t.debit = "principal:" + principal;
-    const json::Value* payee = r.payment.payee.Find("id");
-    t.credit = "merchant:" + (payee != nullptr && payee->is_string() ? payee->as_string() : "");
+    t.credit = "merchant:" + payee_id;
     t.asset = r.payment.currency;
     t.amount = Amount::FromUint64(static_cast<uint64_t>(r.payment.amount));
     t.kind = "payment";
     t.reference = "ap2:" + r.id;
     t.principal = principal;
-    return ledger
-        .Apply({std::move(t)}, std::move(batch),
-               [&before_write](const std::vector<settlement::Transfer>&,
-                               const std::vector<settlement::Balance>&,
-                               store::WriteBatch& b) { before_write(b); })
-        .status();
+    settlement::UsageEvent metered;
+    metered.id = "ap2:" + r.id;
+    metered.principal = principal;
+    metered.agent = r.agent_id;
+    metered.mandate = r.open_mandate_id;
+    metered.payee = payee_id;
+    metered.asset = t.asset;
+    metered.amount = t.amount;
+    metered.at = r.closed_at;
+    metered.source = "payment";
+    const Status applied =
+        ledger
+            .Apply({std::move(t)}, std::move(batch),
+                   [&](const std::vector<settlement::Transfer>&,
+                       const std::vector<settlement::Balance>&, store::WriteBatch& b) {
+                     before_write(b);
+                     usage.StagePayment(b, metered);
+                   })
+            .status();
+    if (applied.ok()) usage.CommittedPayment(metered);
+    return applied;
   });
   // x402 payments of accepted closed mandates (specs/ap2.md §6.1): their nonce is bound in the
   // facilitator, in the batch of the closed record, so the transfer settled under it is linked

@@ -38,7 +38,9 @@ constexpr uint64_t kMaxQuantity = 1000000000000ull;  // 10^12 per event
 constexpr int64_t kMaxAt = int64_t{1} << 40;
 constexpr char kSourceUsage[] = "usage";
 constexpr char kSourcePayment[] = "payment";
-constexpr char kPaymentIdPrefix[] = "x402:";  // the ids of settled payments
+// The ids of settled payments: x402 transfers and AP2 closings paid on the ledger.
+constexpr char kPaymentIdPrefix[] = "x402:";
+constexpr char kAp2PaymentIdPrefix[] = "ap2:";
 
 // Amounts above 10^30 base units a single event are refused, so sums of many events stay far
 // from 2^128 (every add is still checked).
@@ -105,10 +107,12 @@ Status ValidateEvent(const UsageEvent& e, size_t i, const UsageEvent* prev = nul
   if (e.id.empty() || e.id.size() > kMaxIdBytes || !PrintableAscii(e.id, false)) {
     return Fault(i, "id", "1 to 128 printable ASCII characters without spaces", "bad-usage-id");
   }
-  // Settled payments are metered under "x402:<nonce>" (specs/usage.md §1): a report may not take
-  // such an id first (the payment would go unmetered) or race the payment's own record.
-  if (e.id.compare(0, sizeof(kPaymentIdPrefix) - 1, kPaymentIdPrefix) == 0) {
-    return Fault(i, "id", "ids starting with x402: are kept for settled payments",
+  // Settled payments are metered under "x402:<nonce>" and "ap2:<closed id>" (specs/usage.md §1):
+  // a report may not take such an id first (the payment would go unmetered) or race the
+  // payment's own record.
+  if (e.id.compare(0, sizeof(kPaymentIdPrefix) - 1, kPaymentIdPrefix) == 0 ||
+      e.id.compare(0, sizeof(kAp2PaymentIdPrefix) - 1, kAp2PaymentIdPrefix) == 0) {
+    return Fault(i, "id", "ids starting with x402: or ap2: are kept for settled payments",
                  "bad-usage-id");
   }
   if (!e.agent.empty() && !(prev != nullptr && e.agent == prev->agent) &&

@@ -26,7 +26,8 @@ inline constexpr char kUsageRecordedEvent[] = "usage.recorded";
 
 // One metered unit of consumption. Thread safety: value type.
 struct UsageEvent {
-  std::string id;         // the reporter's id, unique per principal (payments: "x402:<nonce>")
+  std::string id;         // the reporter's id, unique per principal (payments: "x402:<nonce>",
+                          // "ap2:<closed id>")
   std::string principal;  // whose budget it counts against
   std::string agent;      // "" if not stated
   std::string mandate;    // "" if not stated
@@ -36,7 +37,8 @@ struct UsageEvent {
   uint64_t quantity = 1;
   std::string resource;   // "" if not stated
   int64_t at = 0;         // unix seconds; 0 when the reporter did not say (Ingest stamps it)
-  std::string source;     // "usage" (reported) | "payment" (a settled x402 payment)
+  std::string source;     // "usage" (reported) | "payment" (a settled x402 payment or an AP2
+                          // closing paid on the ledger, "ap2:<closed id>")
 };
 
 // What happened to one event of a batch.

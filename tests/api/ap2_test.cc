@@ -611,6 +611,69 @@ TEST_F(Ap2ApiTest, LedgerPaymentMovesFundsAtomically) {
   EXPECT_EQ(StringField(t, "kind"), "payment");
 }
 
+// specs/usage.md §1: an AP2 closing paid on the ledger is metered as a settled payment under its
+// open mandate, once (a replay of its key, a refusal and a restart count nothing more), and a
+// report may not take its id.
+TEST_F(Ap2ApiTest, LedgerClosingsAreMeteredOnceAsPayments) {
+  const json::Value open = IssueOpen(
+      "payment",
+      R"([{"type":"payment.reference","conditional_transaction_id":"no-checkout"},
+          {"type":"payment.agent_recurrence","frequency":"ON_DEMAND"}])",
+      R"(,"ttl_seconds":2592000)");
+  const std::string token = StringField(open, "token");
+  const std::string open_id = StringField(open, "id");
+  Reply broke = Pay(token, 900, "m-0", nullptr, "dev.mandated.ledger");
+  ASSERT_EQ(broke.status, 409) << broke.body;  // no funds: nothing paid, nothing metered
+  Deposit(5000);
+  const json::Value ch = Challenge();
+  const std::string chain = Close(token, 1000, "m-1", StringField(ch, "aud"),
+                                  StringField(ch, "nonce"), "dev.mandated.ledger");
+  Reply paid = Present(chain, nullptr, "meter-once");
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  EXPECT_EQ(Present(chain, nullptr, "meter-once").replayed, "true");
+  ASSERT_EQ(Pay(token, 250, "m-2", nullptr, "dev.mandated.ledger").status, 201);
+  ASSERT_EQ(Pay(token, 400, "m-3").status, 201);  // a card: paid by its rail, not metered here
+  const std::string query = base_ + "/usage?group_by=agent,mandate,payee,source&mandate=" + open_id;
+  const std::string want = R"({"agent":")" + agent_ + R"(","mandate":")" + open_id +
+                           R"(","payee":"shop","source":"payment","asset":"USD","amount":"1250",)"
+                           R"("quantity":"2","events":2})";
+  const json::Value usage = Call("GET", query, admin_, "", 200);
+  ASSERT_EQ(usage.Find("items")->items().size(), 1u) << json::Write(usage);
+  EXPECT_EQ(json::Write(usage.Find("items")->items()[0]), want);
+  // The recount from the trail (specs/usage.md §5): each ap2.payment_closed event whose closing
+  // names a ledger transfer is one payment of its payment_amount.
+  const json::Value trail = Call("GET", "/v1/audit/trail?limit=1000&mandate=" + open_id,
+                                 kOperatorToken, "", 200);
+  int64_t recounted = 0;
+  int payments = 0;
+  for (const json::Value& item : trail.Find("items")->items()) {
+    Result<json::Value> e = json::Parse(StringField(item, "event"));
+    ASSERT_TRUE(e.ok());
+    if (StringField(*e, "type") != "ap2.payment_closed") continue;
+    const json::Value* data = e->Find("data");
+    ASSERT_NE(data, nullptr);
+    if (StringField(*data, "ledger_transfer").empty()) continue;
+    recounted += data->Find("payment_amount")->Find("amount")->as_int64().value_or(0);
+    ++payments;
+  }
+  EXPECT_EQ(recounted, 1250);
+  EXPECT_EQ(payments, 2);
+
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, clock_.get(),
+                 [](api::ServerConfig& c) { c.public_host = "mandated.test"; });
+  const json::Value rebuilt = Call("GET", query, admin_, "", 200);
+  ASSERT_EQ(rebuilt.Find("items")->items().size(), 1u) << json::Write(rebuilt);
+  EXPECT_EQ(json::Write(rebuilt.Find("items")->items()[0]), want);
+
+  // A report may not take a payment's id.
+  const Reply taken = Send("POST", base_ + "/usage", admin_,
+                           R"({"events":[{"id":"ap2:)" + StringField(paid.json, "id") +
+                               R"(","payee":"shop","asset":"USD","amount":"1"}]})");
+  EXPECT_EQ(taken.status, 400) << taken.body;
+  EXPECT_EQ(ProblemType(taken), "bad-usage-id");
+}
+
 // Must-show 1 over loopback: npm @sd-jwt/core verifies an open mandate the running service
 // issued, with the issuer key fetched from the service; and a closing hop the library builds with
 // an agent key it generated is accepted by the service.
