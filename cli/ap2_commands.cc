@@ -67,7 +67,7 @@ std::vector<Command> Ap2Commands() {
   return {
       ListOf("ap2", "ap2/mandates", "[--agent ID] [--after ID] [--limit N]",
              "list the principal's AP2 open mandates: id, kind, agent, expiry, revocation",
-             {"--agent", "--after", "--limit"}, OpenMandateLine),
+             {"--agent", "--after", "--limit"}, OpenMandateLine, "AP2 open mandates"),
       OnOne("ap2", "get", "ap2/mandates", "show one AP2 open mandate", OpenMandateLine),
       OnOne("ap2", "revoke", "ap2/mandates",
             "revoke an AP2 open mandate for good: no closing of it is accepted from then on",

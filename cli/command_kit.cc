@@ -248,7 +248,8 @@ std::string WithQueryFlags(const Context& ctx, std::string path,
 }
 
 Command ListOf(const std::string& group, const std::string& collection, const std::string& usage,
-               const std::string& summary, std::vector<std::string> query_flags, LineFn line) {
+               const std::string& summary, std::vector<std::string> query_flags, LineFn line,
+               const std::string& what) {
   return {group + " list", usage, summary, [=](Context& ctx) {
             const std::string path = WithQueryFlags(ctx, collection, query_flags);
             return Call(ctx, Method::kGet, path, "", [&](const json::Value& v) {
@@ -261,7 +262,7 @@ Command ListOf(const std::string& group, const std::string& collection, const st
               if (const json::Value* next = v.Find("next_after")) {
                 out += "(more: --after " + next->as_string() + ")\n";
               }
-              return out.empty() ? "no " + group + "\n" : out;
+              return out.empty() ? "no " + (what.empty() ? group : what) + "\n" : out;
             });
           }};
 }

@@ -149,9 +149,11 @@ std::string WithQueryFlags(const Context& ctx, std::string path,
                            const std::vector<std::string>& flags);
 
 // "<group> list": GET <collection> with the given query flags ("--after" is sent as after=...),
-// printing one `line` per item and a hint when more may follow.
+// printing one `line` per item and a hint when more may follow, or "no <what>" ("no <group>"
+// when `what` is empty) when there is none.
 Command ListOf(const std::string& group, const std::string& collection, const std::string& usage,
-               const std::string& summary, std::vector<std::string> query_flags, LineFn line);
+               const std::string& summary, std::vector<std::string> query_flags, LineFn line,
+               const std::string& what = "");
 
 // Wraps `line` for answers that carry a secret `token` shown only once: prints it as
 // "token: ..." and says it is not shown again.

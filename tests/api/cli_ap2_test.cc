@@ -72,6 +72,9 @@ TEST_F(CliAp2Test, AdminListsShowsReadsClosingsAndRevokes) {
   Ran listed = As(op_, {"ap2", "list", "--agent", agent_});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_EQ(listed.out, line);
+  Ran empty = As(op_, {"ap2", "list", "--agent", "agt_nobodyholdsthisone00000"});
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_EQ(empty.out, "no AP2 open mandates\n");
   EXPECT_EQ(As(op_, {"ap2", "get", id}).out, line);
   Ran none = As(op_, {"ap2", "closings", id});
   ASSERT_EQ(none.exit_code, 0) << none.err;
