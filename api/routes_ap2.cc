@@ -171,14 +171,15 @@ void App::RegisterAp2Routes() {
     metered.amount = t.amount;
     metered.at = r.closed_at;
     metered.source = "payment";
+    // Staged before Apply, as the facilitator does (Apply writes nothing it refuses), so the
+    // meter's lock is never waited for under the ledger's account locks.
+    usage.StagePayment(batch, metered);
     const Status applied =
         ledger
             .Apply({std::move(t)}, std::move(batch),
-                   [&](const std::vector<settlement::Transfer>&,
-                       const std::vector<settlement::Balance>&, store::WriteBatch& b) {
-                     before_write(b);
-                     usage.StagePayment(b, metered);
-                   })
+                   [&before_write](const std::vector<settlement::Transfer>&,
+                                   const std::vector<settlement::Balance>&,
+                                   store::WriteBatch& b) { before_write(b); })
             .status();
     if (applied.ok()) usage.CommittedPayment(metered);
     return applied;

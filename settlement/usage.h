@@ -1,5 +1,5 @@
 // UsageMeter: metered consumption (specs/usage.md): usage events reported in batches and settled
-// x402 payments, de-duplicated by event id for at least 24 hours, aggregated per principal, agent,
+// payments (x402 transfers, AP2 closings paid on the ledger), de-duplicated by event id for at least 24 hours, aggregated per principal, agent,
 // mandate, payee, asset, resource and window, with spend, burn rate and projected depletion.
 #pragma once
 
@@ -147,7 +147,8 @@ class UsageMeter {
   // (nothing counted).
   Result<IngestResult> Ingest(const std::string& principal, std::vector<UsageEvent> events);
 
-  // For the facilitator: adds a settled payment's usage record to the settlement's own batch
+  // For the facilitator and AP2 ledger closings: adds a settled payment's usage record to the
+  // settlement's own batch
   // (so the payment and its metering commit together), then, after that batch committed,
   // CommittedPayment makes it count in the in-memory aggregates (once per id).
   // REQUIRES: e.principal, e.id, e.payee, e.asset set; e.at > 0.

@@ -641,7 +641,8 @@ TEST_F(Ap2ApiTest, LedgerClosingsAreMeteredOnceAsPayments) {
   ASSERT_EQ(usage.Find("items")->items().size(), 1u) << json::Write(usage);
   EXPECT_EQ(json::Write(usage.Find("items")->items()[0]), want);
   // The recount from the trail (specs/usage.md §5): each ap2.payment_closed event whose closing
-  // names a ledger transfer is one payment of its payment_amount.
+  // names a ledger transfer is one payment of its payment_amount (the events stand whether or
+  // not the meter counted: this checks the two agree).
   const json::Value trail = Call("GET", "/v1/audit/trail?limit=1000&mandate=" + open_id,
                                  kOperatorToken, "", 200);
   int64_t recounted = 0;
@@ -1271,6 +1272,13 @@ TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
   EXPECT_TRUE(r.json.Find("captured") != nullptr && r.json.Find("captured")->as_bool());
   EXPECT_EQ(ReservationState(paid), "captured");
   EXPECT_EQ(Balance(), "3800");
+  // Metered once, as a payment under the open mandate (specs/usage.md §1); the refusals above
+  // metered nothing.
+  const json::Value usage =
+      Call("GET", base_ + "/usage?group_by=agent,source&mandate=" + open, admin_, "", 200);
+  EXPECT_EQ(json::Write(*usage.Find("items")),
+            R"([{"agent":")" + cust_ + R"(","source":"payment","asset":"USD","amount":"1200",)"
+            R"("quantity":"1","events":1}])");
   // The spent hold can be neither voided nor closed again.
   Reply v = testing::Send(service_.client(), "POST", "/v1/authorizations/" + paid + "/void",
                           cust_token_, "", "void-3");
