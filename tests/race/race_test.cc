@@ -17,6 +17,11 @@
 //    captured or voided (the principal's lock, then the authority's guard): never past the
 //    ceiling, the server's counter equal to the recount of what was acknowledged, also after a
 //    restart.
+//  - AP2 payment mandates issued for one checkout mandate while it is revoked, beside payment
+//    mandates issued for nothing (issuance and revocation take the principal's AP2 closings
+//    lock): each took its own status list entry, every one issued for the checkout is either
+//    refused as revoked or set in the list by the revocation (none stays valid), the others stay
+//    valid, also after a restart.
 // Inputs are drawn from a seed printed by each test; MANDATED_TEST_SEED=<n> replays it (thread
 // interleavings are not replayed, only the choices).
 #include <gtest/gtest.h>
@@ -41,7 +46,9 @@
 #include "base/json.h"
 #include "base/random.h"
 #include "mandates/credential.h"
+#include "mandates/status_list.h"
 #include "signer/did.h"
+#include "signer/jws.h"
 #include "signer/signature.h"
 #include "tests/support/ap2_closing.h"
 #include "tests/support/fake_clock.h"
@@ -615,6 +622,105 @@ TEST_F(RaceTest, AgentSignedClosingsAndPurchasesShareOneAgentCeiling) {
   EXPECT_EQ(spent(), counted.load());
   ASSERT_NO_FATAL_FAILURE(Restart());
   EXPECT_EQ(spent(), counted.load());
+}
+
+TEST_F(RaceTest, Ap2PaymentMandatesIssuedWhileTheirCheckoutIsRevokedAllEndInvalid) {
+  constexpr int kEach = 12;
+  Boot(kStart, R"({"name":"Status Race Corp"})");
+  const std::string principal = base_.substr(base_.rfind('/') + 1);
+  const std::string did = signer::DidKeyFromPublicKey(*signer::DerivePublicKey(
+      *signer::GenerateKey(signer::KeyType::kP256, SystemRandom::Get())));
+  const std::string agent = StringField(
+      Call("POST", base_ + "/agents", admin_, R"({"name":"racer","did":")" + did + R"("})", 201),
+      "id");
+  const std::string checkout = StringField(
+      Call("POST", base_ + "/ap2/mandates", admin_,
+           R"({"agent":")" + agent + R"(","kind":"checkout","constraints":[{"type":"checkout.line_items",)"
+           R"("items":[{"id":"r1","acceptable_items":[{"id":"sku-1","title":"Tea"}],"quantity":1}]}]})",
+           201),
+      "id");
+
+  struct Issued {
+    bool for_checkout = false;
+    std::string id;
+    uint64_t idx = 0;
+  };
+  std::mutex mu;
+  std::vector<Issued> issued;
+  std::atomic<int> refused{0};
+  std::atomic<int> started{0};
+  Failures fail;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      auto client = Client();
+      const bool for_checkout = w % 3 != 0;  // a third issue payment mandates for nothing
+      for (int i = 0; i < kEach; ++i) {
+        ++started;
+        const std::string body =
+            R"({"agent":")" + agent + R"(","kind":"payment","constraints":[)" +
+            (for_checkout ? std::string()
+                          : R"({"type":"payment.reference","conditional_transaction_id":"none"},)") +
+            R"({"type":"payment.amount_range","currency":"USD","max":5000}])" +
+            (for_checkout ? R"(,"checkout_mandate":")" + checkout + "\"" : std::string()) + "}";
+        Reply r = SendOn(*client, "POST", base_ + "/ap2/mandates", admin_, body, "");
+        if (r.status == 201) {
+          const json::Value* sl = r.json.Find("status_list");
+          const json::Value* idx = sl != nullptr ? sl->Find("idx") : nullptr;
+          std::lock_guard<std::mutex> lock(mu);
+          issued.push_back(Issued{for_checkout, StringField(r.json, "id"),
+                                  idx != nullptr ? idx->as_uint64().value_or(~0ull) : ~0ull});
+        } else if (for_checkout && r.status == 403 &&
+                   StringField(r.json, "type") == "urn:mandated:problem:ap2-mandate-revoked") {
+          ++refused;
+        } else {
+          fail("issue w" + std::to_string(w) + "-" + std::to_string(i) + ": " +
+               std::to_string(r.status) + " " + r.body);
+        }
+      }
+    });
+  }
+  // The revocation lands while the workers issue.
+  while (started.load() < kWorkers * kEach / 3) std::this_thread::yield();
+  Call("POST", base_ + "/ap2/mandates/" + checkout + "/revoke", admin_, "", 200);
+  for (std::thread& t : threads) t.join();
+  fail.Report();
+
+  auto entries = [&]() -> mandates::StatusArray {
+    Reply r = testing::Send(service_.client(), "GET",
+                            "/v1/ap2/status-lists/" + principal + "/0", "", "");
+    EXPECT_EQ(r.status, 200) << r.body;
+    Result<signer::Jws> jws = signer::ParseJws(r.body);
+    EXPECT_TRUE(jws.ok());
+    Result<json::Value> payload = json::Parse(jws.ok() ? jws->payload : "");
+    EXPECT_TRUE(payload.ok());
+    const std::string lst =
+        payload.ok() ? StringField(Member(*payload, "status_list"), "lst") : std::string();
+    Result<mandates::StatusArray> arr = mandates::DecodeStatusList(2, lst, 1 << 20);
+    EXPECT_TRUE(arr.ok());
+    return arr.ok() ? *arr : mandates::StatusArray();
+  };
+  auto check = [&]() {
+    const mandates::StatusArray list = entries();
+    std::set<uint64_t> seen{0};  // the checkout mandate took entry 0
+    EXPECT_EQ(list.Get(0).value_or(255), 1);
+    int invalid = 0;
+    for (const Issued& m : issued) {
+      EXPECT_TRUE(seen.insert(m.idx).second) << "entry " << m.idx << " taken twice";
+      const uint8_t v = list.Get(m.idx).value_or(255);
+      EXPECT_EQ(v, m.for_checkout ? 1 : 0) << m.id << " at " << m.idx;
+      if (v == 1) ++invalid;
+    }
+    return invalid;
+  };
+  const int invalid = check();
+  std::cout << issued.size() << " payment mandates issued (" << invalid
+            << " for the checkout, set invalid by its revocation), " << refused.load()
+            << " refused after it" << std::endl;
+  EXPECT_EQ(issued.size() + static_cast<size_t>(refused.load()),
+            static_cast<size_t>(kWorkers * kEach));
+  ASSERT_NO_FATAL_FAILURE(Restart());
+  EXPECT_EQ(check(), invalid);
 }
 
 }  // namespace
