@@ -119,7 +119,8 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
   StatusListClaims claims;
   claims.uri = options_.uri(t.principal_id(), list);
   claims.issued_at = now;
-  claims.expires_at = now + options_.exp_s;
+  // Never before a cache may keep it: a list served with max-age=ttl must still be valid then.
+  claims.expires_at = now + std::max(options_.exp_s, ttl);
   claims.ttl = ttl;
   claims.statuses = std::move(arr);
   MD_ASSIGN_OR_RETURN(json::Value payload,

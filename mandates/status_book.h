@@ -40,7 +40,7 @@ struct StatusBookOptions {
   std::string meta_kind;  // tenant kind of the counter: "next" -> the next free index, decimal
   size_t list_size = 16384;  // entries per list (2 bits each: 4 KiB)
   int64_t ttl_s = 300;       // "ttl" of a served list: how long verifiers may cache it
-  int64_t exp_s = 3600;      // "exp" - "iat" of a served list
+  int64_t exp_s = 3600;      // "exp" - "iat" of a served list (at least ttl_s)
   // The URI of list `list` of a principal: the token's "sub" and a status reference's "uri".
   std::function<std::string(std::string_view principal, uint64_t list)> uri;
   // The "iss" of a principal's served lists ("" leaves it out).

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/config.h"
 #include "base/bytes.h"
 #include "base/json.h"
 #include "base/random.h"
@@ -324,6 +325,26 @@ TEST_F(Ap2StatusTest, ADamagedEntryDoesNotStopARevocation) {
     if (u != nullptr) unset = json::Write(*u);
   }
   EXPECT_EQ(unset, R"([{"list":0,"idx":99999}])");
+}
+
+// A list may be cached for status_list_ttl_s: when that is longer than the hour a list is
+// otherwise valid for, its exp follows the ttl, so a cached copy never outlives its validity.
+TEST_F(Ap2StatusTest, AListIsValidAtLeastAsLongAsItMayBeCached) {
+  Issue("payment", kPaymentConstraints);
+  service_.Stop();
+  service_.Start(dir_.Sub("data"), kOperatorToken, nullptr,
+                 [](api::ServerConfig& c) { c.status_list_ttl_s = 7200; });
+  ASSERT_NE(service_.app(), nullptr);
+  httplib::Result r = service_.client().Get(ListPath(0));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Cache-Control"), "public, max-age=7200");
+  Result<signer::Jws> jws = signer::ParseJws(r->body);
+  ASSERT_TRUE(jws.ok());
+  Result<json::Value> payload = json::Parse(jws->payload);
+  ASSERT_TRUE(payload.ok());
+  EXPECT_EQ(IntAt(*payload, {"ttl"}), 7200);
+  EXPECT_EQ(IntAt(*payload, {"exp"}) - IntAt(*payload, {"iat"}), 7200);
 }
 
 TEST_F(Ap2StatusTest, SdJwtVcVerifierFetchesTheListAndRefusesARevokedMandate) {
