@@ -1,10 +1,17 @@
 // mandatectl AP2 commands for a principal's people (specs/ap2.md §9): list, show and revoke its
 // AP2 open mandates, and read what one has spent and the payments closed under it. Issuing one
-// stays an API call: its constraints are AP2's own JSON.
+// stays an API call: its constraints are AP2's own JSON. And for anyone holding an open mandate
+// (a merchant, an auditor): download its principal's public AP2 keys and status list, and verify
+// it offline against them (specs/ap2.md §5.6).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/command_kit.h"
+#include "cli/offline_kit.h"
+#include "mandates/ap2_offline.h"
+#include "mandates/sd_jwt.h"
+#include "mandates/verifier.h"
 
 namespace mandated::cli {
 namespace {
@@ -61,6 +68,100 @@ Output Closings(Context& ctx) {
               "", ClosingsText);
 }
 
+// What `ap2 fetch` needs of an open mandate, read without verifying anything: its principal (iss)
+// and, when it names one, the path and number of its status list
+// ("<scheme>://<host>/v1/ap2/status-lists/<principal>/<n>").
+struct OpenRefs {
+  std::string principal;
+  std::string status_path;  // "" when the mandate names no status list
+  std::string list;
+};
+
+bool IsIdText(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+Result<OpenRefs> OpenRefsOf(const std::string& file, const std::string& token) {
+  auto bad = [&](const std::string& why) { return InvalidArgumentError(file + ": " + why, "usage"); };
+  Result<mandates::sdjwt::Presentation> p = mandates::sdjwt::Parse(token);
+  if (!p.ok()) return bad("not an SD-JWT: " + p.error().message());
+  const json::Value& claims = p->hops[0].payload;
+  OpenRefs refs;
+  refs.principal = Str(claims, "iss");
+  if (!IsIdText(refs.principal)) {
+    return bad("issuer \"" + refs.principal + "\" is not a principal of a mandated service");
+  }
+  const json::Value* status = claims.Find("status");
+  if (status == nullptr) return refs;
+  const json::Value* list = status->is_object() ? status->Find("status_list") : nullptr;
+  const std::string uri = list != nullptr && list->is_object() ? Str(*list, "uri") : "";
+  const size_t scheme = uri.find("://");
+  const size_t path_at = scheme == std::string::npos ? scheme : uri.find('/', scheme + 3);
+  const std::string path = path_at == std::string::npos ? "" : uri.substr(path_at);
+  const std::string prefix = "/v1/ap2/status-lists/" + refs.principal + "/";
+  if (path.rfind(prefix, 0) != 0 || !IsIdText(path.substr(prefix.size()))) {
+    return bad("status list URI \"" + uri + "\" is not one of this mandate's principal");
+  }
+  refs.status_path = path;
+  refs.list = path.substr(prefix.size());
+  return refs;
+}
+
+Output Fetch(Context& ctx) {
+  const std::optional<std::string> out_dir = Flag(ctx, "--out");
+  if (ctx.positional.size() != 1 || !out_dir.has_value() || out_dir->empty()) {
+    return UsageError("ap2 fetch", "give one open mandate file and --out DIR");
+  }
+  Result<std::string> token = ReadToken(ctx.positional[0]);
+  Result<OpenRefs> refs =
+      token.ok() ? OpenRefsOf(ctx.positional[0], *token) : Result<OpenRefs>(token.status());
+  if (!refs.ok()) return UsageError("ap2 fetch", refs.error().message());
+  std::vector<std::pair<std::string, std::string>> wanted = {
+      {"/principals/" + refs->principal + "/ap2-jwks.json", "ap2-jwks.json"}};
+  if (!refs->status_path.empty()) {
+    wanted.emplace_back(refs->status_path, "ap2-status-" + refs->list + ".jwt");
+  }
+  return FetchDocuments(ctx, "ap2 fetch", *out_dir, wanted);
+}
+
+Output Verify(Context& ctx) {
+  const std::string command = "ap2 verify";
+  if (ctx.positional.size() != 1) return UsageError(command, "give one open mandate file");
+  const std::vector<std::string> jwks_files = Flags(ctx, "--jwks");
+  if (jwks_files.empty()) {
+    return UsageError(command, "give the principal's AP2 keys with --jwks FILE (ap2 fetch "
+                               "downloads them)");
+  }
+  Result<std::string> token = ReadToken(ctx.positional[0]);
+  if (!token.ok()) return UsageError(command, token.error().message());
+  Result<int64_t> now = VerificationTime(ctx);
+  if (!now.ok()) return UsageError(command, now.error().message());
+  mandates::ap2::PublishedKeySet keys;
+  for (const std::string& file : jwks_files) {
+    Result<json::Value> jwks = ReadJson(file);
+    Status added = jwks.ok() ? keys.Add(*jwks) : jwks.status();
+    if (!added.ok()) return UsageError(command, "--jwks " + file + ": " + added.message());
+  }
+  // The keys given are the mandate's principal's: its lists speak for that principal.
+  Result<mandates::sdjwt::Presentation> parsed = mandates::sdjwt::Parse(*token);
+  const std::string principal = parsed.ok() ? Str(parsed->hops[0].payload, "iss") : "";
+  mandates::TokenStatusListSource statuses(
+      keys, [principal](std::string_view) { return principal; });
+  for (const std::string& file : Flags(ctx, "--status-list")) {
+    Result<std::string> list = ReadToken(file);
+    if (!list.ok()) return UsageError(command, "--status-list " + list.error().message());
+    statuses.Add(std::move(*list));
+  }
+  const mandates::ap2::OpenVerdict verdict =
+      mandates::ap2::VerifyOpenMandate(*token, keys, statuses, *now);
+  return VerdictOutput(json::Write(mandates::ap2::OpenVerdictToJson(verdict, *now)),
+                       verdict.valid);
+}
+
 }  // namespace
 
 std::vector<Command> Ap2Commands() {
@@ -75,6 +176,14 @@ std::vector<Command> Ap2Commands() {
       {"ap2 closings", "ID [--after KEY] [--limit N]",
        "what an AP2 open mandate has spent (minor units) and the payments closed under it",
        Closings},
+      {"ap2 fetch", "TOKEN_FILE --out DIR",
+       "download what ap2 verify needs of an open mandate (its principal's ap2-jwks.json and "
+       "ap2-status-<n>.jwt); no credential",
+       Fetch},
+      {"ap2 verify", "TOKEN_FILE --jwks FILE... [--status-list FILE]... [--at TIME]",
+       "verify an AP2 open mandate offline: signature by a published key, disclosures, expiry, "
+       "status entry; prints the verdict JSON, exit 0 valid, 1 invalid",
+       Verify},
   };
 }
 

@@ -366,9 +366,9 @@ void TokenStatusListSource::Check(List& list) {
     list.problem = "the status list's signature does not verify: " + s.message();
     return;
   }
-  list.signer_did = DidOf(jws->kid);
+  list.signer_did = issuer_of_ ? issuer_of_(jws->kid) : DidOf(jws->kid);
   const json::Value* iss = payload->Find("iss");
-  if (iss != nullptr && (!iss->is_string() || iss->as_string() != DidOf(jws->kid))) {
+  if (iss != nullptr && (!iss->is_string() || iss->as_string() != list.signer_did)) {
     list.problem = "the status list's kid is not a key of its iss";
     return;
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,7 +40,12 @@ class StatusSource {
 // status). Thread safety: not synchronized.
 class TokenStatusListSource final : public StatusSource {
  public:
-  explicit TokenStatusListSource(signer::DidResolver& resolver) : resolver_(resolver) {}
+  // Who a key speaks for: for vc+jwt lists the DID of its kid (the part before '#'); AP2 lists
+  // name their key by id, and speak for the principal whose published keys resolved it
+  // (specs/ap2.md §5.5).
+  using IssuerOfKid = std::function<std::string(std::string_view kid)>;
+  explicit TokenStatusListSource(signer::DidResolver& resolver, IssuerOfKid issuer_of = {})
+      : resolver_(resolver), issuer_of_(std::move(issuer_of)) {}
   // Adds one compact statuslist+jwt; it is checked only when used, so that a bad list fails the
   // verdicts that need it and nothing else.
   void Add(std::string token) { lists_.push_back(List{std::move(token), false, {}, {}, {}}); }
@@ -57,6 +63,7 @@ class TokenStatusListSource final : public StatusSource {
   void Check(List& list);
 
   signer::DidResolver& resolver_;
+  IssuerOfKid issuer_of_;  // empty: the DID of the kid
   std::vector<List> lists_;
 };
 

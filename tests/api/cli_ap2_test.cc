@@ -124,5 +124,88 @@ TEST_F(CliAp2Test, AdminListsShowsReadsClosingsAndRevokes) {
   EXPECT_EQ(As(op_, {"ap2", "closings"}).exit_code, 2);
 }
 
+// specs/ap2.md §5.6: anyone holding an open mandate downloads its principal's public AP2 keys and
+// status list without a credential and verifies it offline; a revocation shows once the list is
+// fetched again; forgeries and wrong keys are refused with their reasons.
+TEST_F(CliAp2Test, AnOpenMandateVerifiesOfflineUntilItsRevocationIsFetched) {
+  const std::string token_file = Path("open.sdjwt");
+  testing::WriteFile(token_file, StringField(open_, "token") + "\n");
+  const std::string docs = Path("docs");
+  Ran fetched = Exec({"--server", url_, "ap2", "fetch", token_file, "--out", docs});
+  ASSERT_EQ(fetched.exit_code, 0) << fetched.err;
+  EXPECT_EQ(fetched.out, docs + "/ap2-jwks.json\n" + docs + "/ap2-status-0.jwt\n");
+  const int64_t now = SystemClock::Get().NowUnixSeconds();
+  auto verify = [&](const std::string& file, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"ap2", "verify", file, "--jwks", docs + "/ap2-jwks.json",
+                                     "--status-list", docs + "/ap2-status-0.jwt", "--at",
+                                     std::to_string(now)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Exec(args);  // no server, no credential
+  };
+  auto first_reason = [](const Ran& r) {
+    const json::Value v = testing::ParseOrDie(r.out);
+    const json::Value* reasons = v.Find("reasons");
+    return reasons != nullptr && !reasons->items().empty()
+               ? StringField(reasons->items()[0], "code")
+               : std::string();
+  };
+
+  Ran valid = verify(token_file);
+  ASSERT_EQ(valid.exit_code, 0) << valid.out << valid.err;
+  const json::Value verdict = testing::ParseOrDie(valid.out);
+  EXPECT_EQ(StringField(verdict, "verdict"), "valid");
+  const json::Value* m = verdict.Find("mandate");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(StringField(*m, "id"), StringField(open_, "id"));
+  EXPECT_EQ(StringField(*m, "vct"), "mandate.payment.open.1");
+  EXPECT_EQ(StringField(*m, "issuer"), principal_);
+  EXPECT_EQ(StringField(*m, "kid"), StringField(open_, "key_id"));
+  EXPECT_EQ(json::Write(*m->Find("status")), R"({"idx":0,"uri":")" + url_ +
+                                                 "/v1/ap2/status-lists/" + principal_ +
+                                                 R"(/0","value":0})");
+
+  // Without a list its status cannot be told: invalid, never assumed valid.
+  Ran no_list = Exec({"ap2", "verify", token_file, "--jwks", docs + "/ap2-jwks.json", "--at",
+                      std::to_string(now)});
+  EXPECT_EQ(no_list.exit_code, 1);
+  EXPECT_EQ(first_reason(no_list), "status-unavailable");
+  // After the list's exp (iat + 1 hour) it is no evidence either.
+  Ran stale = verify(token_file, {"--at", std::to_string(now + 7200)});
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_EQ(first_reason(stale), "status-unavailable") << stale.out;
+  // A signature byte changed.
+  std::string forged = StringField(open_, "token");
+  const size_t sig_end = forged.find('~');
+  forged[sig_end - 2] = forged[sig_end - 2] == 'A' ? 'B' : 'A';
+  testing::WriteFile(Path("forged.sdjwt"), forged);
+  Ran bad = verify(Path("forged.sdjwt"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(first_reason(bad), "bad-signature") << bad.out;
+  // Keys that are not the principal's.
+  testing::WriteFile(Path("other-jwks.json"),
+                     R"({"keys":[{"kty":"EC","crv":"P-256","kid":"key_other",)"
+                     R"("x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+                     R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})");
+  Ran stranger = Exec({"ap2", "verify", token_file, "--jwks", Path("other-jwks.json"),
+                       "--status-list", docs + "/ap2-status-0.jwt", "--at", std::to_string(now)});
+  EXPECT_EQ(stranger.exit_code, 1);
+  EXPECT_EQ(first_reason(stranger), "ap2-unknown-issuer") << stranger.out;
+  // A closed chain is not an open mandate as issued.
+  testing::WriteFile(Path("closed.sdjwt"), StringField(Pay(300, "t-offline"), "chain"));
+  Ran closed = verify(Path("closed.sdjwt"));
+  EXPECT_EQ(closed.exit_code, 1);
+  EXPECT_EQ(first_reason(closed), "ap2-chain-shape") << closed.out;
+  // A file that does not read is a usage error, not a verdict.
+  EXPECT_EQ(verify(Path("missing.sdjwt")).exit_code, 2);
+
+  // The revocation: the list fetched before still says 0; the one fetched after says 1.
+  ASSERT_EQ(As(op_, {"ap2", "revoke", StringField(open_, "id")}).exit_code, 0);
+  EXPECT_EQ(verify(token_file).exit_code, 0);
+  ASSERT_EQ(Exec({"--server", url_, "ap2", "fetch", token_file, "--out", docs}).exit_code, 0);
+  Ran revoked = verify(token_file);
+  EXPECT_EQ(revoked.exit_code, 1);
+  EXPECT_EQ(first_reason(revoked), "revoked") << revoked.out;
+}
+
 }  // namespace
 }  // namespace mandated::cli
