@@ -131,10 +131,12 @@ Output Fetch(Context& ctx) {
 Output Verify(Context& ctx) {
   const std::string command = "ap2 verify";
   if (ctx.positional.size() != 1) return UsageError(command, "give one open mandate file");
+  // Exactly one key set: every key in it speaks for the mandate's principal, so keys of
+  // another principal (or anyone's) must never be mixed in.
   const std::vector<std::string> jwks_files = Flags(ctx, "--jwks");
-  if (jwks_files.empty()) {
-    return UsageError(command, "give the principal's AP2 keys with --jwks FILE (ap2 fetch "
-                               "downloads them)");
+  if (jwks_files.size() != 1) {
+    return UsageError(command, "give the mandate's principal's AP2 keys with exactly one --jwks "
+                               "FILE (ap2 fetch downloads them)");
   }
   Result<std::string> token = ReadToken(ctx.positional[0]);
   if (!token.ok()) return UsageError(command, token.error().message());
@@ -180,7 +182,7 @@ std::vector<Command> Ap2Commands() {
        "download what ap2 verify needs of an open mandate (its principal's ap2-jwks.json and "
        "ap2-status-<n>.jwt); no credential",
        Fetch},
-      {"ap2 verify", "TOKEN_FILE --jwks FILE... [--status-list FILE]... [--at TIME]",
+      {"ap2 verify", "TOKEN_FILE --jwks FILE [--status-list FILE]... [--at TIME]",
        "verify an AP2 open mandate offline: signature by a published key, disclosures, expiry, "
        "status entry; prints the verdict JSON, exit 0 valid, 1 invalid",
        Verify},

@@ -19,10 +19,16 @@ std::string StringAt(const json::Value& v, std::string_view key) {
 }
 
 // The token's status.status_list, when it has a well-formed one; `bad` set when it has one that
-// is not (a verifier cannot tell its status: fail closed).
-std::optional<StatusReference> StatusOf(const json::Value& claims, bool* bad) {
+// is not (a verifier cannot tell its status: fail closed). `signed_payload` is the root's payload
+// as signed: the claim must be there, not in a disclosure a holder could leave out (§5.5).
+std::optional<StatusReference> StatusOf(const json::Value& claims,
+                                        const json::Value& signed_payload, bool* bad) {
   const json::Value* status = claims.Find("status");
   if (status == nullptr) return std::nullopt;
+  if (signed_payload.Find("status") == nullptr) {
+    *bad = true;
+    return std::nullopt;
+  }
   const json::Value* list = status->is_object() ? status->Find("status_list") : nullptr;
   const json::Value* idx = list != nullptr && list->is_object() ? list->Find("idx") : nullptr;
   const std::optional<uint64_t> i = idx != nullptr ? idx->as_uint64() : std::nullopt;
@@ -44,6 +50,9 @@ Status PublishedKeySet::Add(const json::Value& jwks) {
   for (const json::Value& k : keys->items()) {
     const std::string kid = StringAt(k, "kid");
     if (kid.empty()) return InvalidArgumentError("JWKS keys need a string kid", "bad-jwks");
+    if (keys_.count(kid) != 0) {
+      return InvalidArgumentError("JWKS has the kid " + kid + " twice", "bad-jwks");
+    }
     // The JWK parser is strict about members; pass it only the key members.
     json::Value bare = json::Value::Object();
     for (const std::string& name : k.keys()) {
@@ -53,7 +62,7 @@ Status PublishedKeySet::Add(const json::Value& jwks) {
     if (!key.ok()) {
       return InvalidArgumentError("JWKS key " + kid + ": " + key.error().message(), "bad-jwks");
     }
-    keys_.insert_or_assign(kid, *key);
+    keys_.emplace(kid, *key);
   }
   return OkStatus();
 }
@@ -66,11 +75,12 @@ Result<signer::PublicKey> PublishedKeySet::ResolveVerificationMethod(std::string
   return it->second;
 }
 
-OpenVerdict VerifyOpenMandate(std::string_view token, signer::DidResolver& keys,
+OpenVerdict VerifyOpenMandate(std::string_view token, PublishedKeySet& keys,
                               StatusSource& statuses, int64_t now) {
   OpenVerdict v;
-  auto refuse = [&v](std::string code, std::string detail) {
-    v.reasons.push_back(Reason{std::move(code), v.id, "", std::move(detail)});
+  bool verified = false;  // the mandate's id is named only once its signature verified
+  auto refuse = [&v, &verified](std::string code, std::string detail) {
+    v.reasons.push_back(Reason{std::move(code), verified ? v.id : "", "", std::move(detail)});
     return v;
   };
   Result<sdjwt::Presentation> p = sdjwt::Parse(token);
@@ -94,6 +104,7 @@ OpenVerdict VerifyOpenMandate(std::string_view token, signer::DidResolver& keys,
   }
   Result<sdjwt::VerifiedHop> hop = sdjwt::VerifyHop(root, *key, now);
   if (!hop.ok()) return refuse(hop.error().reason(), hop.error().message());
+  verified = true;
   v.vct = StringAt(hop->claims, "vct");
   v.issuer = StringAt(hop->claims, "iss");
   const json::Value* exp = hop->claims.Find("exp");
@@ -103,10 +114,11 @@ OpenVerdict VerifyOpenMandate(std::string_view token, signer::DidResolver& keys,
                                                      "mandate's");
   }
   bool bad_status = false;
-  v.status = StatusOf(hop->claims, &bad_status);
+  v.status = StatusOf(hop->claims, root.payload, &bad_status);
   if (bad_status) {
     return refuse("status-unknown",
-                  "the status claim is not {\"status_list\":{\"idx\":<n>,\"uri\":\"...\"}}");
+                  "the status claim is not {\"status_list\":{\"idx\":<n>,\"uri\":\"...\"}} "
+                  "in the signed payload");
   }
   if (v.status) {
     Result<uint8_t> value = statuses.StatusOf(*v.status, v.issuer, now);
@@ -120,6 +132,7 @@ OpenVerdict VerifyOpenMandate(std::string_view token, signer::DidResolver& keys,
       return refuse("status-unknown", "entry " + std::to_string(v.status->idx) + " of " +
                                           v.status->uri + " is " + std::to_string(*value));
     }
+    v.status_checked = true;
   }
   v.valid = true;
   return v;
@@ -138,6 +151,7 @@ json::Value OpenVerdictToJson(const OpenVerdict& verdict, int64_t now) {
     m.Set("issuer", json::Value::String(verdict.issuer));
     m.Set("kid", json::Value::String(verdict.kid));
     m.Set("expires_at", json::Value::Int(verdict.expires_at));
+    m.Set("status_checked", json::Value::Bool(verdict.status_checked));
     if (verdict.status) {
       json::Value s = json::Value::Object()
                           .Set("idx", json::Value::Uint(verdict.status->idx))

@@ -20,11 +20,13 @@
 
 namespace mandated::mandates::ap2 {
 
-// A principal's AP2 issuer keys as published (GET /principals/{p}/ap2-jwks.json): keys named by
-// their key id, not by a DID URL. Thread safety: not synchronized.
+// One principal's AP2 issuer keys as published (GET /principals/{p}/ap2-jwks.json): keys named
+// by their key id, not by a DID URL. Every key of the set speaks for that one principal: give it
+// only a set fetched for the mandate's principal. Thread safety: not synchronized.
 class PublishedKeySet final : public signer::DidResolver {
  public:
-  // kInvalidArgument "bad-jwks" for anything but {"keys":[jwk with a string kid...]}.
+  // kInvalidArgument "bad-jwks" for anything but {"keys":[jwk with a string kid...]}, and for a
+  // kid that appears twice.
   Status Add(const json::Value& jwks);
   // kNotFound "key-not-found" for a kid the sets added do not hold.
   Result<signer::PublicKey> ResolveVerificationMethod(std::string_view kid) override;
@@ -45,23 +47,27 @@ struct OpenVerdict {
   int64_t expires_at = 0;
   std::optional<StatusReference> status;  // the token's status.status_list
   std::optional<uint8_t> status_value;    // its entry, when a list answered
+  bool status_checked = false;  // false for a valid mandate that names no status entry
 };
 
 // Verifies `token`, an open mandate as issued ("<jwt>~<disclosures>~": no later hop, no
 // KB-JWT), at `now`: the root's typ dc+sd-jwt and an open vct, its ES256 signature by the key
-// `keys` resolves for its kid, its disclosures, exp and nbf (300 s skew), and, when it names a
-// status list entry, that entry read from `statuses` (0 valid, 1 "revoked", anything else
-// "status-unknown"; no usable list: "status-unavailable"). `statuses` must take lists as
-// speaking for the principal whose keys are in `keys` (TokenStatusListSource with an
-// IssuerOfKid naming it). A mandate without a status entry (issued before the lists) verifies
-// without one. Reasons: "ap2-chain-shape" (not an open mandate as issued), "sd-jwt-*" and
-// "bad-signature" (signature, disclosures, time), "ap2-unknown-issuer" (no published key has
-// its kid), "ap2-not-open" (another vct), and the status reasons above.
-OpenVerdict VerifyOpenMandate(std::string_view token, signer::DidResolver& keys,
+// `keys` holds for its kid, its disclosures, exp and nbf (300 s skew), and, when its signed
+// payload names a status list entry, that entry read from `statuses` (0 valid, 1 "revoked",
+// anything else "status-unknown"; no usable list: "status-unavailable"; an index past the end:
+// "status-index-out-of-range"). `statuses` must take lists signed by a key of `keys` as
+// speaking for `keys`' principal (TokenStatusListSource over `keys` with an IssuerOfKid naming
+// it). A mandate without a status entry (issued before the lists) verifies without one
+// (status_checked false). Reasons: "ap2-chain-shape" (not an open mandate as issued),
+// "sd-jwt-*" and "bad-signature" (signature, disclosures, time), "ap2-unknown-issuer" (no
+// published key has its kid), "ap2-not-open" (another vct), "status-unknown" (a status claim
+// that is malformed or only disclosed), and the status reasons above. A refusal names the
+// mandate only once its signature verified.
+OpenVerdict VerifyOpenMandate(std::string_view token, PublishedKeySet& keys,
                               StatusSource& statuses, int64_t now);
 
 // {"verdict":"valid"|"invalid","reasons":[...],"mandate"?:{id,vct,issuer,kid,expires_at,
-// status?:{idx,uri,value?}},"checked_at"}.
+// status_checked,status?:{idx,uri,value?}},"checked_at"}.
 json::Value OpenVerdictToJson(const OpenVerdict& verdict, int64_t now);
 
 }  // namespace mandated::mandates::ap2

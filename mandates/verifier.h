@@ -26,7 +26,8 @@ namespace mandated::mandates {
 class StatusSource {
  public:
   virtual ~StatusSource() = default;
-  // The 2-bit status at `ref` of a mandate issued by `issuer` (a DID). kUnavailable
+  // The 2-bit status at `ref` of a mandate issued by `issuer` (a DID; for AP2, a principal
+  // id). kUnavailable
   // "status-unavailable" when no valid, unexpired list for ref.uri signed by the issuer is at
   // hand; kOutOfRange "status-index-out-of-range" for an idx past its end.
   virtual Result<uint8_t> StatusOf(const StatusReference& ref, std::string_view issuer,
@@ -40,9 +41,10 @@ class StatusSource {
 // status). Thread safety: not synchronized.
 class TokenStatusListSource final : public StatusSource {
  public:
-  // Who a key speaks for: for vc+jwt lists the DID of its kid (the part before '#'); AP2 lists
-  // name their key by id, and speak for the principal whose published keys resolved it
-  // (specs/ap2.md §5.5).
+  // Who a key speaks for: for vc+jwt lists the DID of its kid (the part before '#'). AP2 lists
+  // name their key by id: the caller resolves them with one principal's published key set only
+  // and names that principal here (specs/ap2.md §5.6), so "signed by the mandate's issuer"
+  // means "signed by a key of that set".
   using IssuerOfKid = std::function<std::string(std::string_view kid)>;
   explicit TokenStatusListSource(signer::DidResolver& resolver, IssuerOfKid issuer_of = {})
       : resolver_(resolver), issuer_of_(std::move(issuer_of)) {}

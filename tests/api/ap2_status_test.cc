@@ -327,6 +327,35 @@ TEST_F(Ap2StatusTest, ADamagedEntryDoesNotStopARevocation) {
   EXPECT_EQ(unset, R"([{"list":0,"idx":99999}])");
 }
 
+// After the principal rotates its AP2 issuer key, the list is signed by the new key and the
+// published set holds both (the new one first), so mandates signed before still verify; a
+// revocation after the rotation still reaches the old mandate's entry.
+TEST_F(Ap2StatusTest, AfterAKeyRotationBothKeysArePublishedAndTheListFollowsTheNewOne) {
+  const json::Value before = Issue("payment", kPaymentConstraints);
+  const std::string old_key = StringField(before, "key_id");
+  const json::Value rotated =
+      Call("POST", base_ + "/keys/" + old_key + "/rotate", admin_, "", 200);
+  const std::string new_key = StringField(rotated, "id");
+  ASSERT_NE(new_key, old_key);
+  const json::Value after = Issue("payment", kPaymentConstraints);
+  EXPECT_EQ(StringField(after, "key_id"), new_key);
+
+  const json::Value jwks = Call("GET", "/principals/" + principal_ + "/ap2-jwks.json", "", "", 200);
+  std::vector<std::string> kids;
+  for (const json::Value& k : jwks.Find("keys")->items()) kids.push_back(StringField(k, "kid"));
+  EXPECT_EQ(kids, (std::vector<std::string>{new_key, old_key}));
+
+  Revoke(StringField(before, "id"));
+  httplib::Result r = service_.client().Get(ListPath(0));
+  ASSERT_TRUE(r);
+  Result<signer::Jws> jws = signer::ParseJws(r->body);
+  ASSERT_TRUE(jws.ok());
+  EXPECT_EQ(jws->kid, new_key);
+  const mandates::StatusArray list = List0();  // verified with the published key its kid names
+  EXPECT_EQ(Entry(list, 0), 1);
+  EXPECT_EQ(Entry(list, 1), 0);
+}
+
 // A list may be cached for status_list_ttl_s: when that is longer than the hour a list is
 // otherwise valid for, its exp follows the ttl, so a cached copy never outlives its validity.
 TEST_F(Ap2StatusTest, AListIsValidAtLeastAsLongAsItMayBeCached) {

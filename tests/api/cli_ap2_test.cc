@@ -6,13 +6,16 @@
 #include <httplib.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/json.h"
 #include "base/random.h"
 #include "cli/command_kit.h"
+#include "mandates/status_list.h"
 #include "signer/did.h"
+#include "signer/jws.h"
 #include "signer/signature.h"
 #include "tests/support/ap2_closing.h"
 #include "tests/support/http_json.h"
@@ -163,6 +166,9 @@ TEST_F(CliAp2Test, AnOpenMandateVerifiesOfflineUntilItsRevocationIsFetched) {
   EXPECT_EQ(json::Write(*m->Find("status")), R"({"idx":0,"uri":")" + url_ +
                                                  "/v1/ap2/status-lists/" + principal_ +
                                                  R"(/0","value":0})");
+  EXPECT_TRUE(m->Find("status_checked") != nullptr && m->Find("status_checked")->as_bool());
+  // Exactly one key set: keys of another set could vouch for a list in this principal's name.
+  EXPECT_EQ(verify(token_file, {"--jwks", docs + "/ap2-jwks.json"}).exit_code, 2);
 
   // Without a list its status cannot be told: invalid, never assumed valid.
   Ran no_list = Exec({"ap2", "verify", token_file, "--jwks", docs + "/ap2-jwks.json", "--at",
@@ -201,10 +207,49 @@ TEST_F(CliAp2Test, AnOpenMandateVerifiesOfflineUntilItsRevocationIsFetched) {
   // The revocation: the list fetched before still says 0; the one fetched after says 1.
   ASSERT_EQ(As(op_, {"ap2", "revoke", StringField(open_, "id")}).exit_code, 0);
   EXPECT_EQ(verify(token_file).exit_code, 0);
+  const std::string before = testing::ReadFileOrDie(docs + "/ap2-status-0.jwt");
+  testing::WriteFile(Path("before.jwt"), before);
   ASSERT_EQ(Exec({"--server", url_, "ap2", "fetch", token_file, "--out", docs}).exit_code, 0);
   Ran revoked = verify(token_file);
   EXPECT_EQ(revoked.exit_code, 1);
   EXPECT_EQ(first_reason(revoked), "revoked") << revoked.out;
+  // Given both, the newer list answers (signed in the same second: the higher status), in
+  // either order.
+  const std::string after = docs + "/ap2-status-0.jwt";
+  for (const auto& [first, second] : {std::pair{after, Path("before.jwt")},
+                                      std::pair{Path("before.jwt"), after}}) {
+    EXPECT_EQ(first_reason(Exec({"ap2", "verify", token_file, "--jwks", docs + "/ap2-jwks.json",
+                                 "--status-list", first, "--status-list", second, "--at",
+                                 std::to_string(now)})),
+              "revoked");
+  }
+  // A newer all-valid list under the principal's kid, signed by a key that is not its: no
+  // evidence, so the real list still answers.
+  Result<signer::Jws> real = signer::ParseJws(testing::ReadFileOrDie(docs + "/ap2-status-0.jwt"));
+  ASSERT_TRUE(real.ok());
+  Result<json::Value> claims = json::Parse(real->payload);
+  ASSERT_TRUE(claims.ok());
+  claims->Set("iat", json::Value::Int(claims->Find("iat")->as_int64().value_or(0) + 100));
+  claims->Find("status_list")->Set(
+      "lst", json::Value::String(*mandates::EncodeStatusList(
+                 *mandates::StatusArray::Create(2, 16384))));
+  Result<std::string> forged_list = signer::SignJws(
+      *signer::GenerateKey(signer::KeyType::kP256, SystemRandom::Get()),
+      json::Value::Object()
+          .Set("alg", json::Value::String("ES256"))
+          .Set("typ", json::Value::String("statuslist+jwt"))
+          .Set("kid", json::Value::String(real->kid)),
+      json::Write(*claims));
+  ASSERT_TRUE(forged_list.ok());
+  testing::WriteFile(Path("forged-list.jwt"), *forged_list);
+  Ran not_fooled = Exec({"ap2", "verify", token_file, "--jwks", docs + "/ap2-jwks.json",
+                         "--status-list", docs + "/ap2-status-0.jwt", "--status-list",
+                         Path("forged-list.jwt"), "--at", std::to_string(now + 2)});
+  EXPECT_EQ(first_reason(not_fooled), "revoked") << not_fooled.out;
+  Ran forged_only = Exec({"ap2", "verify", token_file, "--jwks", docs + "/ap2-jwks.json",
+                          "--status-list", Path("forged-list.jwt"), "--at",
+                          std::to_string(now + 2)});
+  EXPECT_EQ(first_reason(forged_only), "status-unavailable") << forged_only.out;
 }
 
 }  // namespace
