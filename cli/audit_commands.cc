@@ -46,16 +46,6 @@ std::string Escaped(const std::string& s) {
   return out;
 }
 
-// `s` without leading and trailing ASCII white space.
-std::string Trimmed(const std::string& s) {
-  const char* kSpace = " \t\r\n";
-  const size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string::npos) {
-    return "";
-  }
-  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
-}
-
 // The output file of `-o FILE` (a word, not a --flag, so it arrives among the positional
 // arguments, which are left without it). "" when not given; kInvalidArgument when -o has no
 // file or is given twice.

@@ -274,6 +274,15 @@ LineFn WithToken(LineFn line) {
   };
 }
 
+std::string Trimmed(const std::string& s) {
+  const char* kSpace = " \t\r\n";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string::npos) {
+    return "";
+  }
+  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
+}
+
 Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
   FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rb");
   if (f == nullptr) {

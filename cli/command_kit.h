@@ -66,6 +66,8 @@ std::string TimeOf(const json::Value& v, const char* key);
 // The whole content of `path`, or of standard input for "-". kUnavailable ("io") when it cannot
 // be read, kInvalidArgument ("too-large") when it holds more than `max_bytes`.
 Result<std::string> ReadInput(const std::string& path, size_t max_bytes);
+// `s` without leading and trailing ASCII white space (a file usually ends in a newline).
+std::string Trimmed(const std::string& s);
 // The content of `path`, or of standard input for "-", handed to `piece` a buffer at a time
 // (for input too large to hold). kUnavailable ("io") when it cannot be read.
 Status ReadInPieces(const std::string& path, const std::function<void(std::string_view)>& piece);

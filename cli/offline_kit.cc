@@ -16,16 +16,6 @@ namespace {
 // Input files (tokens, terms, documents) larger than this are refused.
 constexpr size_t kMaxInputBytes = 16 << 20;
 
-// `s` without leading and trailing ASCII white space (a token file usually ends in a newline).
-std::string Trimmed(const std::string& s) {
-  const char* kSpace = " \t\r\n";
-  const size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string::npos) {
-    return "";
-  }
-  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
-}
-
 }  // namespace
 
 Result<std::string> ReadToken(const std::string& path) {
