@@ -17,11 +17,14 @@ namespace mandated::cli {
 namespace {
 
 // ap2m_...  payment  agent agt_...  expires 2026-12-31T00:00:00Z[  checkout ap2m_...]
-//   [  revoked 2026-12-07T10:00:00Z by crd_...]
+//   [  status list 0 entry 5][  revoked 2026-12-07T10:00:00Z by crd_...]
 std::string OpenMandateLine(const json::Value& m) {
   std::string line = Str(m, "id") + "  " + Str(m, "kind") + "  agent " + Str(m, "agent") +
                      "  expires " + TimeOf(m, "expires_at");
   if (!Str(m, "checkout_mandate").empty()) line += "  checkout " + Str(m, "checkout_mandate");
+  if (const json::Value* st = m.Find("status_list"); st != nullptr && st->is_object()) {
+    line += "  status list " + Str(*st, "list") + " entry " + Str(*st, "idx");
+  }
   if (!TimeOf(m, "revoked_at").empty()) {
     line += "  revoked " + TimeOf(m, "revoked_at") + " by " + Str(m, "revoked_by");
   }

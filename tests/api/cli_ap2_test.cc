@@ -71,7 +71,7 @@ class CliAp2Test : public testing::MandatectlTest {
 TEST_F(CliAp2Test, AdminListsShowsReadsClosingsAndRevokes) {
   const std::string id = StringField(open_, "id");
   const std::string line = id + "  payment  agent " + agent_ + "  expires " +
-                           TimeOf(open_, "expires_at") + "\n";
+                           TimeOf(open_, "expires_at") + "  status list 0 entry 0\n";
   Ran listed = As(op_, {"ap2", "list", "--agent", agent_});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_EQ(listed.out, line);
@@ -117,6 +117,7 @@ TEST_F(CliAp2Test, AdminListsShowsReadsClosingsAndRevokes) {
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   EXPECT_TRUE(testing::Matches(revoked.out, id + "  payment  agent " + agent_ + "  expires " +
                                                 TimeOf(open_, "expires_at") +
+                                                "  status list 0 entry 0"
                                                 "  revoked [0-9T:Z-]+ by operator\n"))
       << revoked.out;
   Ran missing = As(op_, {"ap2", "closings", "ap2m_nope"});
