@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "base/json.h"
@@ -186,11 +187,13 @@ TEST_F(UsageApiTest, BatchesRetriesOverlapsAndTheRecountFromTheTrail) {
   json::Value trail =
       Call("GET", "/v1/audit/trail?principal=" + principal_ + "&limit=1000", auditor_, "", 200);
   std::map<std::pair<std::string, std::string>, std::pair<Amount, uint64_t>> recount;
-  int batches = 0;
+  std::set<std::string> batches;  // one event per agent and mandate of a batch, each naming it
+  int events_recorded = 0;
   for (const json::Value& item : trail.Find("items")->items()) {
     json::Value e = *json::Parse(StringField(item, "event"));
     if (StringField(e, "type") != settlement::kUsageRecordedEvent) continue;
-    ++batches;
+    batches.insert(StringField(*e.Find("data"), "batch"));
+    ++events_recorded;
     Result<std::vector<settlement::UsageEvent>> events =
         settlement::ParseUsageAuditData(json::Write(*e.Find("data")));
     ASSERT_TRUE(events.ok());
@@ -200,7 +203,24 @@ TEST_F(UsageApiTest, BatchesRetriesOverlapsAndTheRecountFromTheTrail) {
       count += 1;
     }
   }
-  EXPECT_EQ(batches, 3);  // the first batch, the overlap, the operator's; retries wrote nothing
+  // The first batch, the overlap, the operator's (retries wrote nothing); the first two name
+  // the agent and no agent, so each is two events.
+  EXPECT_EQ(batches.size(), 3u);
+  EXPECT_EQ(events_recorded, 5);
+  // The agent's own trail holds its usage, and only its.
+  json::Value agent_trail =
+      Call("GET", "/v1/audit/trail?agent=" + agent + "&limit=1000", auditor_, "", 200);
+  std::vector<std::string> agent_usage;
+  for (const json::Value& item : agent_trail.Find("items")->items()) {
+    json::Value e = *json::Parse(StringField(item, "event"));
+    if (StringField(e, "type") != settlement::kUsageRecordedEvent) continue;
+    Result<std::vector<settlement::UsageEvent>> events =
+        settlement::ParseUsageAuditData(json::Write(*e.Find("data")));
+    ASSERT_TRUE(events.ok());
+    for (const settlement::UsageEvent& u : *events) agent_usage.push_back(u.agent + " " + u.id);
+  }
+  EXPECT_EQ(agent_usage.size(), 2u);
+  for (const std::string& u : agent_usage) EXPECT_EQ(u.substr(0, agent.size() + 1), agent + " ");
   std::string recounted = "[";
   for (const auto& [k, v] : recount) {
     recounted += std::string(recounted.size() > 1 ? "," : "") + R"({"agent":")" + k.first +
