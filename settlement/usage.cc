@@ -1009,29 +1009,14 @@ Result<IngestResult> UsageMeter::Ingest(const std::string& principal,
     if (result.status[i] != IngestStatus::kAccepted) continue;
     EncodeEvent(record, events[i], at_given[i], prev, k++ == 0);
   }
+  audit::Event ev;
+  ev.type = kUsageRecordedEvent;
+  ev.principal = principal;
+  ev.at_micros = now_micros;
+  ev.data_json = UsageAuditData(result.batch.substr(2), accepted);
   store::WriteBatch batch;
   batch.Put(kUsageFamily, result.batch, std::move(record));
-  // One event per agent and mandate the accepted events name (in the order they first appear),
-  // each naming them as subjects: an agent's or mandate's trail holds its own usage, and a
-  // credential limited to some agents reads no other agent's (specs/usage.md §5).
-  using Owner = std::pair<std::string_view, std::string_view>;  // agent, mandate
-  std::vector<std::pair<Owner, std::vector<const UsageEvent*>>> groups;
-  std::map<Owner, size_t> group_of;
-  for (const UsageEvent* e : accepted) {
-    const Owner owner{e->agent, e->mandate};
-    auto [it, added] = group_of.emplace(owner, groups.size());
-    if (added) groups.emplace_back(owner, std::vector<const UsageEvent*>{});
-    groups[it->second].second.push_back(e);
-  }
-  for (const auto& [owner, members] : groups) {
-    audit::Event ev;
-    ev.type = kUsageRecordedEvent;
-    ev.principal = principal;
-    ev.at_micros = now_micros;
-    ev.Subject("agent", std::string(owner.first)).Subject("mandate", std::string(owner.second));
-    ev.data_json = UsageAuditData(result.batch.substr(2), members);
-    audit::Stage(batch, ev);
-  }
+  audit::Stage(batch, ev);
   const Status written = kv_.Write(batch);
   lock.lock();
   if (!written.ok()) return written;  // the claim takes the ids back
