@@ -5,14 +5,19 @@
 # directory with tests (default build/dev):
 #   tests/fuzz/make_corpus.sh [build dir]
 # Seeds are small (a few KB); the fuzzers' own discoveries are not committed (scripts/fuzz.sh
-# keeps them under the build directory).
+# keeps them under the build directory), except the inputs of fixed findings, kept as
+# corpus/<target>/regress-* (specs/testing.md §1.3), which a rebuild keeps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="${1:-build/dev}"
 out=tests/fuzz/corpus
 vec=tests/vectors
+kept=$(mktemp -d)
+trap 'rm -rf "$kept"' EXIT
+(cd "$out" 2>/dev/null && find . -name 'regress-*' -exec cp --parents {} "$kept" \;) || true
 rm -rf "$out"
 mkdir -p "$out"/{json,jws,credential,did,x402,eip712,status_list,audit_bundle,sd_jwt}
+cp -r "$kept"/. "$out"/
 
 # put <target> <name> <content>: one seed file.
 put() { printf '%s' "$3" > "$out/$1/$2"; }

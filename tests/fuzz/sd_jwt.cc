@@ -97,9 +97,14 @@ void CheckIssue(const json::Value& claims) {
   FUZZ_CHECK(p.ok());
   FUZZ_CHECK(p->hops.size() == 1);
   Result<sdjwt::VerifiedHop> hop = sdjwt::VerifyHop(p->hops[0], issuer.pub, kNow, 0);
-  // exp / nbf among the claims may make it refuse on time; nothing else may fail.
+  // exp / nbf among the claims may make it refuse on time, and any of exp, nbf, iat that is not
+  // an integer (a number beyond int64 included) as sd-jwt-bad-time; nothing else may fail.
   if (!hop.ok()) {
-    FUZZ_CHECK(claims.Find("exp") != nullptr || claims.Find("nbf") != nullptr);
+    const std::string& reason = hop.error().reason();
+    FUZZ_CHECK(reason == "sd-jwt-expired" || reason == "sd-jwt-not-yet-valid" ||
+               reason == "sd-jwt-bad-time");
+    FUZZ_CHECK(claims.Find("exp") != nullptr || claims.Find("nbf") != nullptr ||
+               claims.Find("iat") != nullptr);
     return;
   }
   for (size_t i = 0; i < claims.size(); ++i) {
