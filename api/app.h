@@ -45,6 +45,8 @@ Result<std::vector<signer::KeyInfo>> PublishedKeys(signer::KeyStore& keys, const
 Response DidDocumentResponse(const std::string& did,
                              const Result<std::vector<signer::KeyInfo>>& keys);
 Response JwksResponse(const std::string& did, const Result<std::vector<signer::KeyInfo>>& keys);
+// A public JWK set as served: application/jwk-set+json, cacheable for 300 s.
+Response JwkSetResponse(const json::Value& jwks);
 // GET of a Token Status List (specs/api.md §Public documents): the `{list}` parameter as a
 // decimal (404 status-list-not-found otherwise), the token `serve` signs for it as
 // application/statuslist+jwt with ETag and Cache-Control, 304 on a matching If-None-Match.

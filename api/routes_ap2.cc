@@ -519,10 +519,7 @@ void App::RegisterAp2Routes() {
     if (Status s = principals_->Get(principal).status(); !s.ok()) return ProblemResponse(s, req);
     Result<json::Value> jwks = ap2.IssuerJwks(principal);
     if (!jwks.ok()) return ProblemResponse(jwks.error(), req);
-    Response r = JsonResponse(200, *jwks);
-    r.content_type = "application/jwk-set+json";
-    r.headers.emplace_back("Cache-Control", "public, max-age=300");
-    return r;
+    return JwkSetResponse(*jwks);
   });
   router_.Add("GET", "/v1/ap2/status-lists/{principal}/{list}", [this, &ap2](Request& req) {
     const std::string principal = req.Param("principal");

@@ -153,7 +153,11 @@ Response JwksResponse(const std::string& did, const Result<std::vector<signer::K
   }
   json::Value body = json::Value::Object();
   body.Set("keys", std::move(list));
-  Response r = JsonResponse(200, body);
+  return JwkSetResponse(body);
+}
+
+Response JwkSetResponse(const json::Value& jwks) {
+  Response r = JsonResponse(200, jwks);
   r.content_type = "application/jwk-set+json";
   r.headers.emplace_back("Cache-Control", "public, max-age=300");
   return r;

@@ -80,14 +80,6 @@ struct OpenRefs {
   std::string list;
 };
 
-bool IsIdText(const std::string& s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  }
-  return true;
-}
-
 Result<OpenRefs> OpenRefsOf(const std::string& file, const std::string& token) {
   auto bad = [&](const std::string& why) { return InvalidArgumentError(file + ": " + why, "usage"); };
   Result<mandates::sdjwt::Presentation> p = mandates::sdjwt::Parse(token);
@@ -102,9 +94,7 @@ Result<OpenRefs> OpenRefsOf(const std::string& file, const std::string& token) {
   if (status == nullptr) return refs;
   const json::Value* list = status->is_object() ? status->Find("status_list") : nullptr;
   const std::string uri = list != nullptr && list->is_object() ? Str(*list, "uri") : "";
-  const size_t scheme = uri.find("://");
-  const size_t path_at = scheme == std::string::npos ? scheme : uri.find('/', scheme + 3);
-  const std::string path = path_at == std::string::npos ? "" : uri.substr(path_at);
+  const std::string path = PathOfUri(uri);
   const std::string prefix = "/v1/ap2/status-lists/" + refs.principal + "/";
   if (path.rfind(prefix, 0) != 0 || !IsIdText(path.substr(prefix.size()))) {
     return bad("status list URI \"" + uri + "\" is not one of this mandate's principal");

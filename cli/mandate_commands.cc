@@ -229,9 +229,7 @@ Result<TokenRefs> RefsOf(const std::string& file, const std::string& token) {
                                 ? status->Find("status_list")
                                 : nullptr;
   const std::string uri = list != nullptr && list->is_object() ? Str(*list, "uri") : "";
-  const size_t scheme = uri.find("://");
-  const size_t path_at = scheme == std::string::npos ? scheme : uri.find('/', scheme + 3);
-  refs.status_path = path_at == std::string::npos ? "" : uri.substr(path_at);
+  refs.status_path = PathOfUri(uri);
   const std::string prefix = "/v1/status-lists/";
   const size_t slash = refs.status_path.rfind('/');
   if (refs.status_path.rfind(prefix, 0) != 0 || slash <= prefix.size() ||
@@ -241,11 +239,7 @@ Result<TokenRefs> RefsOf(const std::string& file, const std::string& token) {
   refs.list_principal = refs.status_path.substr(prefix.size(), slash - prefix.size());
   refs.list = refs.status_path.substr(slash + 1);
   for (const std::string* part : {&refs.principal, &refs.list_principal, &refs.list}) {
-    for (char c : *part) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
-        return bad("unexpected character in \"" + *part + "\"");
-      }
-    }
+    if (!IsIdText(*part)) return bad("unexpected character in \"" + *part + "\"");
   }
   return refs;
 }

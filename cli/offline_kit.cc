@@ -36,6 +36,20 @@ Result<json::Value> ReadJson(const std::string& path) {
   return v;
 }
 
+std::string PathOfUri(const std::string& uri) {
+  const size_t scheme = uri.find("://");
+  const size_t path_at = scheme == std::string::npos ? scheme : uri.find('/', scheme + 3);
+  return path_at == std::string::npos ? "" : uri.substr(path_at);
+}
+
+bool IsIdText(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
 Status MakeDir(const std::string& dir) {
   if (mkdir(dir.c_str(), 0755) == 0) {
     return OkStatus();

@@ -18,6 +18,10 @@ namespace mandated::cli {
 Result<std::string> ReadToken(const std::string& path);
 // A JSON file, parsed strictly.
 Result<json::Value> ReadJson(const std::string& path);
+// The path of an absolute URI ("/v1/..." of "https://host/v1/..."), "" when it has none.
+std::string PathOfUri(const std::string& uri);
+// Whether `s` is a non-empty id of ours as it appears in a path: [a-z0-9_] only.
+bool IsIdText(const std::string& s);
 // Creates directory `dir` unless it exists already.
 Status MakeDir(const std::string& dir);
 // The time of an offline verification: --at (Unix seconds or RFC 3339 UTC), else the clock.

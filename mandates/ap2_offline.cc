@@ -53,12 +53,7 @@ Status PublishedKeySet::Add(const json::Value& jwks) {
     if (keys_.count(kid) != 0) {
       return InvalidArgumentError("JWKS has the kid " + kid + " twice", "bad-jwks");
     }
-    // The JWK parser is strict about members; pass it only the key members.
-    json::Value bare = json::Value::Object();
-    for (const std::string& name : k.keys()) {
-      if (name == "kty" || name == "crv" || name == "x" || name == "y") bare.Set(name, *k.Find(name));
-    }
-    Result<signer::PublicKey> key = signer::PublicKeyFromJwk(bare);
+    Result<signer::PublicKey> key = PublicKeyOfJwksEntry(k);
     if (!key.ok()) {
       return InvalidArgumentError("JWKS key " + kid + ": " + key.error().message(), "bad-jwks");
     }

@@ -519,6 +519,16 @@ Status DocumentResolver::AddDidDocument(const json::Value& doc) {
   return OkStatus();
 }
 
+Result<signer::PublicKey> PublicKeyOfJwksEntry(const json::Value& jwk) {
+  json::Value bare = json::Value::Object();
+  for (const std::string& name : jwk.keys()) {
+    if (name == "kty" || name == "crv" || name == "x" || name == "y") {
+      bare.Set(name, *jwk.Find(name));
+    }
+  }
+  return signer::PublicKeyFromJwk(bare);
+}
+
 Status DocumentResolver::AddJwks(const json::Value& jwks) {
   const json::Value* keys = jwks.is_object() ? jwks.Find("keys") : nullptr;
   if (keys == nullptr || !keys->is_array()) {
@@ -529,14 +539,7 @@ Status DocumentResolver::AddJwks(const json::Value& jwks) {
     if (kid == nullptr || !kid->is_string() || kid->as_string().rfind("did:", 0) != 0) {
       return InvalidArgumentError("JWKS keys need a kid that is a DID URL", "bad-jwks");
     }
-    // The JWK parser is strict about members; pass it only the key members.
-    json::Value bare = json::Value::Object();
-    for (const std::string& name : k.keys()) {
-      if (name == "kty" || name == "crv" || name == "x" || name == "y") {
-        bare.Set(name, *k.Find(name));
-      }
-    }
-    Result<signer::PublicKey> key = signer::PublicKeyFromJwk(bare);
+    Result<signer::PublicKey> key = PublicKeyOfJwksEntry(k);
     if (!key.ok()) {
       return InvalidArgumentError("JWKS key " + kid->as_string() + ": " + key.error().message(),
                                   "bad-jwks");

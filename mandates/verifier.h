@@ -109,6 +109,10 @@ struct VerifyOptions {
 Verdict VerifyMandate(const VerifyRequest& request, signer::DidResolver& resolver,
                       StatusSource& statuses, const VerifyOptions& options);
 
+// The public key of a JWK as a JWKS publishes it: only its key members (kty, crv, x, y) are read,
+// so metadata (kid, alg, use) does not trip the strict JWK parser.
+Result<signer::PublicKey> PublicKeyOfJwksEntry(const json::Value& jwk);
+
 // A resolver over DID documents and JWKS obtained earlier (offline verification): resolves
 // "<did>#<fragment>" to a JsonWebKey2020 / JWK verification method of a document whose id is
 // <did> and which lists it in assertionMethod, or to a JWKS key whose "kid" is the whole DID URL.
