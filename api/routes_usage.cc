@@ -310,6 +310,22 @@ void App::RegisterUsageRoutes() {
     }
     const int64_t now = clock_->NowUnixSeconds();
     const std::string& principal = a.tenant->principal_id();
+    // Whose events a counter's burn counts: a mandate's counters are spent through its
+    // delegations too (specs/usage.md §4), so its owners are the mandate and its descendants.
+    std::map<std::string, std::set<std::string>> owners_of;
+    auto owners = [&](settlement::OwnerKind kind,
+                      const std::string& id) -> Result<const std::set<std::string>*> {
+      auto [it, fresh] = owners_of.try_emplace(id, std::set<std::string>{id});
+      if (fresh && kind == settlement::OwnerKind::kMandate) {
+        Result<std::vector<std::string>> below = mandates_->Descendants(*a.tenant, id);
+        if (!below.ok()) {
+          owners_of.erase(it);
+          return below.error();
+        }
+        it->second.insert(below->begin(), below->end());
+      }
+      return &it->second;
+    };
     json::Value out_list = json::Value::Array();
     for (const json::Value* c : counters) {
       json::Value b = *c;
@@ -327,7 +343,10 @@ void App::RegisterUsageRoutes() {
       Result<Amount> left = remaining ? Amount::Parse(remaining->as_string())
                                       : Result<Amount>(Amount());
       if (ok && asset != nullptr && left.ok()) {
-        settlement::Burn burn = meter.BurnRate(principal, *ok, id, asset->as_string(), minutes);
+        Result<const std::set<std::string>*> whose = owners(*ok, id);
+        if (!whose.ok()) return ProblemResponse(whose.error(), req);
+        settlement::Burn burn =
+            meter.BurnRate(principal, *ok, **whose, asset->as_string(), minutes);
         json::Value bj = json::Value::Object();
         bj.Set("trailing_minutes", json::Value::Int(burn.minutes));
         bj.Set("spent", json::Value::String(burn.spent.ToString()));

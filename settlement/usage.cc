@@ -1183,7 +1183,7 @@ Result<std::vector<UsageRow>> UsageMeter::Query(const UsageQuery& q) {
 }
 
 Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
-                          const std::string& owner_id, const std::string& asset,
+                          const std::set<std::string>& owners, const std::string& asset,
                           int64_t minutes) {
   Burn b;
   b.minutes = std::clamp<int64_t>(minutes, 1, 43200);
@@ -1195,8 +1195,8 @@ Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
   if (pit != im.agg.end()) {
     for (const auto& [key, sp] : pit->second) {
       const Series& s = *sp;
-      if (!SameAsset(s.asset, asset) || (kind == OwnerKind::kAgent && s.agent != owner_id) ||
-          (kind == OwnerKind::kMandate && s.mandate != owner_id)) {
+      if (!SameAsset(s.asset, asset) || (kind == OwnerKind::kAgent && !owners.contains(s.agent)) ||
+          (kind == OwnerKind::kMandate && !owners.contains(s.mandate))) {
         continue;
       }
       for (auto it = s.minutes.lower_bound(first); it != s.minutes.end() && it->first <= current;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -159,8 +160,11 @@ class UsageMeter {
   // when from >= to.
   Result<std::vector<UsageRow>> Query(const UsageQuery& q);
 
-  // Spend of `owner` in `asset` over the last `minutes` minutes (1 to 43200).
-  Burn BurnRate(const std::string& principal, OwnerKind kind, const std::string& owner_id,
+  // Spend in `asset` over the last `minutes` minutes (1 to 43200) of the events whose agent
+  // (kAgent) or mandate (kMandate) is one of `owners`, or of every event (kPrincipal: `owners`
+  // is not read). A mandate's budget is spent through its delegations too: its owners are the
+  // mandate and its descendants (specs/usage.md §4).
+  Burn BurnRate(const std::string& principal, OwnerKind kind, const std::set<std::string>& owners,
                 const std::string& asset, int64_t minutes);
 
   // Forgets ids whose batches are older than the retention: their records are folded into one

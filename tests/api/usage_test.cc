@@ -313,5 +313,57 @@ TEST_F(UsageApiTest, BudgetsShowSpendBurnRateAndProjectedDepletion) {
             "400 usage-query-invalid ");
 }
 
+TEST_F(UsageApiTest, AParentBudgetBurnsThroughItsDelegations) {
+  // The parent's day window is spent by purchases under its child and grandchild too, so its
+  // burn counts their metered usage; the child's counts its own subtree only.
+  const std::string agent = NewAgent("lead");
+  const std::string helper = NewAgent("helper");
+  const char* kTerms =
+      R"({"limits":{"windows":[{"asset":"USD","window":"day","kind":"calendar","time_zone":"UTC","max":"%s"}]}})";
+  auto terms = [&](const char* max) {
+    std::string t = kTerms;
+    return t.replace(t.find("%s"), 2, max);
+  };
+  const std::string parent = Issue(agent, terms("100000"));
+  auto child_of = [&](const std::string& of, const std::string& who, const char* max) {
+    const int64_t now = clock_.NowUnixSeconds();
+    const std::string body = R"({"agent":")" + who + R"(","parent":")" + of +
+                             R"(","valid_from":")" + mandates::FormatRfc3339Utc(now - 30) +
+                             R"(","valid_until":")" + mandates::FormatRfc3339Utc(now + 86400) +
+                             R"(","terms":)" + terms(max) + "}";
+    return StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  };
+  const std::string child = child_of(parent, helper, "50000");
+  const std::string grandchild = child_of(child, helper, "20000");
+  const std::string sibling = child_of(parent, agent, "10000");
+  auto on = [](const std::string& m) { return R"(,"mandate":")" + m + "\""; };
+  Call("POST", "/v1/usage", merchant_,
+       Batch({Event("p1", "300", "USD", on(parent)), Event("c1", "200", "USD", on(child)),
+              Event("g1", "40", "USD", on(grandchild)), Event("s1", "7", "USD", on(sibling)),
+              Event("x1", "1000", "USD")}),
+       200);
+
+  auto burns = [&](const std::string& of) {
+    std::map<std::string, std::string> out;
+    json::Value b = Call("GET", "/v1/usage/budgets?mandate=" + of, auditor_, "", 200);
+    for (const json::Value& c : b.Find("budgets")->items()) {
+      const std::string counter = StringField(c, "counter");
+      if (counter.rfind("mandate:", 0) == 0 && c.Find("burn") != nullptr) {
+        out[counter.substr(8, counter.find(':', 8) - 8)] = StringField(*c.Find("burn"), "spent");
+      }
+    }
+    return out;
+  };
+  std::map<std::string, std::string> want = {
+      {grandchild, "40"}, {child, "240"}, {parent, "547"}};
+  EXPECT_EQ(burns(grandchild), want);
+  want = {{child, "240"}, {parent, "547"}};
+  EXPECT_EQ(burns(child), want);
+  want = {{parent, "547"}};
+  EXPECT_EQ(burns(parent), want);
+  want = {{sibling, "7"}, {parent, "547"}};
+  EXPECT_EQ(burns(sibling), want);
+}
+
 }  // namespace
 }  // namespace mandated
