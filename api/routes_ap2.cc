@@ -165,7 +165,7 @@ void App::RegisterAp2Routes() {
     metered.id = "ap2:" + r.id;
     metered.principal = principal;
     metered.agent = r.agent_id;
-    metered.mandate = r.open_mandate_id;
+    metered.mandate = mandates::ap2::SpendingMandate(r);
     metered.payee = payee_id;
     metered.asset = t.asset;
     metered.amount = t.amount;
@@ -196,7 +196,7 @@ void App::RegisterAp2Routes() {
     settlement::Binding b;
     b.principal = principal;
     b.agent_id = r.agent_id;
-    b.mandate_id = r.open_mandate_id;
+    b.mandate_id = mandates::ap2::SpendingMandate(r);
     b.ap2_payment = r.id;
     settlement::Facilitator::StageBind(batch, n, b);
   });
@@ -433,7 +433,8 @@ void App::RegisterAp2Routes() {
       // reservation-state / reservation-expired otherwise) and keeps it so while we close.
       Status bound = az.BindPayment(*a.tenant, actor, held.id, [&]() -> Status {
         Result<mandates::ap2::ClosedRecord> r = ap2.CloseCustodial(
-            *a.tenant, a.caller.agent_id, mandate, closed, aud, nonce, held.id);
+            *a.tenant, a.caller.agent_id, mandate, closed, aud, nonce,
+            mandates::ap2::SpentAuthorization{held.id, held.mandate_id});
         if (!r.ok()) {
           ap2_refused = true;  // the AP2 authority refused the mandate: a receipt says so
           return r.error();

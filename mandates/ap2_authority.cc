@@ -193,6 +193,10 @@ json::Value ClosedRecordToJson(const ClosedRecord& r) {
   v.Set("payment_receipt", json::Value::String(r.receipt));
   if (!r.x402_nonce.empty()) v.Set("x402_nonce", json::Value::String(r.x402_nonce));
   if (!r.ledger_transfer.empty()) v.Set("ledger_transfer", json::Value::String(r.ledger_transfer));
+  if (!r.authorization_id.empty()) {
+    v.Set("authorization", json::Value::String(r.authorization_id));
+    v.Set("authorization_mandate", json::Value::String(r.authorization_mandate));
+  }
   v.Set("closed_at", json::Value::Int(r.closed_at));
   return v;
 }
@@ -647,8 +651,9 @@ Result<OpenMandate> Authority::RootMandate(const identity::Tenant& t, const std:
 Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::string& agent_id,
                                        const std::string& chain, const std::string& expect_aud,
                                        const std::string& expect_nonce, bool service_challenge,
-                                       const std::string& authorization_id,
+                                       const SpentAuthorization& spent,
                                        const StageHook& stage, const ChargeHook& charge) {
+  const std::string& authorization_id = spent.id;
   const int64_t now = clock_.NowUnixSeconds();
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation p, sdjwt::Parse(chain));
   MD_RETURN_IF_ERROR(CheckChainShape(p, "a closed payment mandate"));
@@ -724,10 +729,11 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
                                  "ap2-closed-mandate-replayed");
   }
   if (!authorization_id.empty()) {
-    MD_ASSIGN_OR_RETURN(std::optional<std::string> spent, t.Get(kClosedByAtz, authorization_id));
-    if (spent.has_value()) {
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> spent_by,
+                        t.Get(kClosedByAtz, authorization_id));
+    if (spent_by.has_value()) {
       return FailedPreconditionError("authorization " + authorization_id +
-                                         " was already spent by closing " + *spent,
+                                         " was already spent by closing " + *spent_by,
                                      "ap2-authorization-used");
     }
   }
@@ -755,6 +761,8 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   rec.chain = chain;
   // AP2: a hash over the final SD-JWT of the chain, as sd_hash is computed (§8).
   rec.reference = sdjwt::HashB64(hops.back().alg, p.hops.back().compact);
+  rec.authorization_id = spent.id;
+  rec.authorization_mandate = spent.mandate_id;
   rec.closed_at = now;
   const std::string instrument = StrOf(closed.payment_instrument, "type");
   if (instrument == "x402") {
@@ -892,6 +900,8 @@ Result<ClosedRecord> Authority::FindByX402Nonce(const identity::Tenant& t,
   r.reference = StrOf(v, "reference");
   r.receipt = StrOf(v, "payment_receipt");
   r.x402_nonce = StrOf(v, "x402_nonce");
+  r.authorization_id = StrOf(v, "authorization");
+  r.authorization_mandate = StrOf(v, "authorization_mandate");
   r.closed_at = IntOf(v, "closed_at");
   json::Value claims = json::Value::Object();
   claims.Set("vct", json::Value::String(std::string(kVctPayment)));
@@ -906,7 +916,7 @@ Result<ClosedRecord> Authority::FindByX402Nonce(const identity::Tenant& t,
 Result<ClosedRecord> Authority::Present(const identity::Tenant& t, const std::string& agent_id,
                                         const std::string& chain, const StageHook& stage,
                                         const ChargeHook& charge) {
-  return Accept(t, agent_id, chain, service_did_, "", true, "", stage, charge);
+  return Accept(t, agent_id, chain, service_did_, "", true, {}, stage, charge);
 }
 
 Status Authority::GuardHold(const std::string& principal_id, const std::string& authorization_id) {
@@ -949,7 +959,7 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
                                                const std::string& agent_id,
                                                const std::string& open_id, json::Value closed,
                                                const std::string& aud, const std::string& nonce,
-                                               const std::string& authorization_id) {
+                                               const SpentAuthorization& spent) {
   if (aud.empty() || nonce.empty()) {
     return InvalidArgumentError("/aud and /nonce are never optional", "sd-jwt-expectation-missing");
   }
@@ -980,7 +990,7 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
                        [&ks, &key_id](json::Value h, std::string_view payload) {
                          return ks.SignJws(key_id, std::move(h), payload);
                        }));
-  return Accept(t, agent_id, chain, aud, nonce, false, authorization_id);
+  return Accept(t, agent_id, chain, aud, nonce, false, spent);
 }
 
 Result<MerchantVerifyResult> Authority::VerifyCheckout(const identity::Tenant& t,

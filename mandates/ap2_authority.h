@@ -108,7 +108,24 @@ struct ClosedRecord {
   std::string x402_nonce;
   // For a payment instrument of type kLedgerInstrument: the id of its ledger transfer.
   std::string ledger_transfer;
+  // For a custodial closing (CloseCustodial): the authorization it spent and the vc+jwt mandate
+  // that authorization was made under, whose budget the payment is counted against (and
+  // metered under, specs/usage.md §1); "" for a closing the agent presented.
+  std::string authorization_id;
+  std::string authorization_mandate;
   int64_t closed_at = 0;
+};
+
+// The mandate whose budget a closing spent: its authorization's for a custodial closing, else
+// its open mandate. Its payment is metered under it (specs/usage.md §1).
+inline const std::string& SpendingMandate(const ClosedRecord& r) {
+  return r.authorization_mandate.empty() ? r.open_mandate_id : r.authorization_mandate;
+}
+
+// The authorization a custodial closing spends (specs/ap2.md §6): its id and its mandate.
+struct SpentAuthorization {
+  std::string id;
+  std::string mandate_id;
 };
 
 // Pays an accepted closed payment on the ledger: applies the transfer `record` names
@@ -233,13 +250,13 @@ class Authority {
   // payment_amount, payment_instrument, ...) and the verifier's `aud` and `nonce`, then accepts
   // it as Present does (the nonce single-use per aud).
   // `closed` is checked by CheckCustodialClosed (ap2.h) before anything else of it.
-  // `authorization_id` (the authorization the closing spends): at most one closing is ever
-  // accepted for it (409 ap2-authorization-used), checked and recorded under the authority's
-  // lock, so concurrent closings cannot pay twice against one hold.
+  // `spent` (the authorization the closing spends): at most one closing is ever accepted for
+  // it (409 ap2-authorization-used), checked and recorded under the authority's lock, so
+  // concurrent closings cannot pay twice against one hold; the record names it.
   Result<ClosedRecord> CloseCustodial(const identity::Tenant& t, const std::string& agent_id,
                                       const std::string& open_id, json::Value closed,
                                       const std::string& aud, const std::string& nonce,
-                                      const std::string& authorization_id = "");
+                                      const SpentAuthorization& spent = {});
 
   // The Authorizer's hold guard for AP2 (specs/ap2.md §6): an authorization that a custodial
   // closing spent (its money moved) is captured by the closing only, never voided nor captured
@@ -325,7 +342,7 @@ class Authority {
   Result<ClosedRecord> Accept(const identity::Tenant& t, const std::string& agent_id,
                               const std::string& chain, const std::string& expect_aud,
                               const std::string& expect_nonce, bool service_challenge,
-                              const std::string& authorization_id = "",
+                              const SpentAuthorization& spent = {},
                               const StageHook& stage = {}, const ChargeHook& charge = {});
 
   store::KvStore& kv_;

@@ -1272,13 +1272,22 @@ TEST_F(Ap2CustodialTest, ClosingNeverPaysWithoutItsHold) {
   EXPECT_TRUE(r.json.Find("captured") != nullptr && r.json.Find("captured")->as_bool());
   EXPECT_EQ(ReservationState(paid), "captured");
   EXPECT_EQ(Balance(), "3800");
-  // Metered once, as a payment under the open mandate (specs/usage.md §1); the refusals above
+  // The record names the authorization it spent and that authorization's mandate.
+  EXPECT_EQ(StringField(r.json, "authorization"), paid);
+  EXPECT_EQ(StringField(r.json, "authorization_mandate"), mandate_);
+  // Metered once, as a payment under the mandate whose budget it spent (specs/usage.md §1), so
+  // that budget's burn counts it (/v1/usage/budgets sums by mandate); the refusals above
   // metered nothing.
   const json::Value usage =
-      Call("GET", base_ + "/usage?group_by=agent,source&mandate=" + open, admin_, "", 200);
+      Call("GET", base_ + "/usage?group_by=agent,mandate,source", admin_, "", 200);
   EXPECT_EQ(json::Write(*usage.Find("items")),
-            R"([{"agent":")" + cust_ + R"(","source":"payment","asset":"USD","amount":"1200",)"
-            R"("quantity":"1","events":1}])");
+            R"([{"agent":")" + cust_ + R"(","mandate":")" + mandate_ +
+                R"(","source":"payment","asset":"USD","amount":"1200","quantity":"1","events":1}])");
+  // The stored record (the closings list) says the same.
+  const json::Value closings =
+      Call("GET", base_ + "/ap2/mandates/" + open + "/closings", admin_, "", 200);
+  ASSERT_EQ(closings.Find("items")->items().size(), 1u);
+  EXPECT_EQ(StringField(closings.Find("items")->items()[0], "authorization_mandate"), mandate_);
   // The spent hold can be neither voided nor closed again.
   Reply v = testing::Send(service_.client(), "POST", "/v1/authorizations/" + paid + "/void",
                           cust_token_, "", "void-3");

@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/random.h"
 #include "cli/command_kit.h"
+#include "mandates/credential.h"
 #include "mandates/status_list.h"
 #include "signer/did.h"
 #include "signer/jws.h"
@@ -126,6 +127,54 @@ TEST_F(CliAp2Test, AdminListsShowsReadsClosingsAndRevokes) {
             std::string::npos)
       << missing.err;
   EXPECT_EQ(As(op_, {"ap2", "closings"}).exit_code, 2);
+}
+
+// A custodial closing's line names the authorization it spent and that authorization's mandate
+// (specs/ap2.md §6), which a compliance reader needs to tie the payment to its budget.
+TEST_F(CliAp2Test, ACustodialClosingNamesItsAuthorization) {
+  const std::string cust = StringField(
+      testing::Call(*http_, "POST", base_ + "/agents", op_,
+                    R"({"name":"custodial","custodial":{"key_type":"P-256"}})", 201),
+      "id");
+  const std::string token = StringField(
+      testing::Call(*http_, "POST", base_ + "/agents/" + cust + "/sessions", op_,
+                    R"({"task":"shop"})", 201),
+      "token");
+  const int64_t now = SystemClock::Get().NowUnixSeconds();
+  const std::string mandate = StringField(
+      testing::Call(*http_, "POST", base_ + "/mandates", op_,
+                    R"({"agent":")" + cust + R"(","valid_from":")" +
+                        mandates::FormatRfc3339Utc(now - 60) + R"(","valid_until":")" +
+                        mandates::FormatRfc3339Utc(now + 86400) +
+                        R"(","terms":{"limits":{"per_transaction":[{"asset":"USD","max":"1000"}]}}})",
+                    201),
+      "id");
+  const std::string open = StringField(
+      testing::Call(*http_, "POST", base_ + "/ap2/mandates", op_,
+                    R"({"agent":")" + cust + R"(","kind":"payment","ttl_seconds":86400,"constraints":[)"
+                    R"({"type":"payment.reference","conditional_transaction_id":"x"}]})",
+                    201),
+      "id");
+  const std::string atz = StringField(
+      testing::Call(*http_, "POST", "/v1/authorizations", token,
+                    R"({"mandate":")" + mandate +
+                        R"(","payee":{"type":"domain","value":"shop.example"},"amount":"300","asset":"USD"})",
+                    201, "authorize-1"),
+      "id");
+  const json::Value closed = testing::Call(
+      *http_, "POST", "/v1/ap2/close", token,
+      R"({"mandate":")" + open + R"(","authorization":")" + atz +
+          R"(","aud":"did:web:shop.example","nonce":"n-1","closed":{"vct":"mandate.payment.1",)"
+          R"("transaction_id":"c-1","payee":{"id":"shop.example","name":"Shop"},)"
+          R"("payment_amount":{"amount":300,"currency":"USD"},)"
+          R"("payment_instrument":{"id":"card-1","type":"card"}}})",
+      201, "close-1");
+  Ran listed = As(op_, {"ap2", "closings", open});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out, open + "  spent 300  uses 1  last use " + TimeOf(closed, "closed_at") +
+                            "\n" + StringField(closed, "id") + "  tx c-1  300 USD to shop.example  " +
+                            TimeOf(closed, "closed_at") + "  authorization " + atz + " under " +
+                            mandate + "\n");
 }
 
 // specs/ap2.md §5.6: anyone holding an open mandate downloads its principal's public AP2 keys and
