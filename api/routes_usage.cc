@@ -1,6 +1,7 @@
 // Usage routes (specs/usage.md §3-4): merchants report batches of usage events, each id counted
 // once; a principal's admins and auditors read aggregates and, per budget, spend, burn rate and
 // projected depletion.
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <set>
@@ -9,6 +10,7 @@
 #include "api/handler_util.h"
 #include "api/http_server.h"
 #include "mandates/credential.h"
+#include "mandates/model.h"
 
 namespace mandated::api {
 namespace {
@@ -310,21 +312,38 @@ void App::RegisterUsageRoutes() {
     }
     const int64_t now = clock_->NowUnixSeconds();
     const std::string& principal = a.tenant->principal_id();
-    // Whose events a counter's burn counts: a mandate's counters are spent through its
-    // delegations too (specs/usage.md §4), so its owners are the mandate and its descendants.
-    std::map<std::string, std::set<std::string>> owners_of;
-    auto owners = [&](settlement::OwnerKind kind,
-                      const std::string& id) -> Result<const std::set<std::string>*> {
-      auto [it, fresh] = owners_of.try_emplace(id, std::set<std::string>{id});
-      if (fresh && kind == settlement::OwnerKind::kMandate) {
-        Result<std::vector<std::string>> below = mandates_->Descendants(*a.tenant, id);
-        if (!below.ok()) {
-          owners_of.erase(it);
-          return below.error();
-        }
-        it->second.insert(below->begin(), below->end());
+    // A mandate's counters are spent through its delegations too (specs/usage.md §4): its burn
+    // sums the recent spend of every mandate whose lineage (itself, then its ancestors) holds
+    // it. Worked from the mandates that spent something, so its cost follows the usage, not
+    // how many delegations a mandate has. A credential limited to some agents or mandates
+    // counts only mandates in its scope (specs/access.md).
+    std::map<std::string, std::map<std::string, Amount>> spent_in;  // asset -> mandate -> spent
+    std::map<std::string, std::vector<std::string>> lineage_of;    // mandate -> lineage
+    auto lineage = [&](const std::string& m) -> const std::vector<std::string>& {
+      auto [it, fresh] = lineage_of.try_emplace(m);
+      if (!fresh || !a.caller.InMandateScope(m)) return it->second;
+      std::string cur = m;
+      for (int hops = 0; !cur.empty() && hops <= mandates::kMaxChainLength; ++hops) {
+        Result<mandates::MandateRecord> r = mandates_->Get(*a.tenant, cur);
+        if (!r.ok()) break;  // a record that does not read ends the lineage
+        if (hops == 0 && !a.caller.InAgentScope(r->agent_id)) return it->second;
+        it->second.push_back(cur);
+        cur = r->parent;
       }
-      return &it->second;
+      return it->second;
+    };
+    auto mandate_burn = [&](const std::string& owner, const std::string& asset) {
+      auto [sit, fresh] = spent_in.try_emplace(asset);
+      if (fresh) sit->second = meter.SpentByMandate(principal, asset, minutes);
+      Amount spent;
+      for (const auto& [m, amount] : sit->second) {
+        const std::vector<std::string>& l = lineage(m);
+        if (std::find(l.begin(), l.end(), owner) != l.end()) {
+          Result<Amount> sum = spent.Add(amount);
+          spent = sum.ok() ? *sum : Amount::Max();  // saturates, as the meter's sums do
+        }
+      }
+      return settlement::BurnOver(spent, minutes);
     };
     json::Value out_list = json::Value::Array();
     for (const json::Value* c : counters) {
@@ -343,10 +362,10 @@ void App::RegisterUsageRoutes() {
       Result<Amount> left = remaining ? Amount::Parse(remaining->as_string())
                                       : Result<Amount>(Amount());
       if (ok && asset != nullptr && left.ok()) {
-        Result<const std::set<std::string>*> whose = owners(*ok, id);
-        if (!whose.ok()) return ProblemResponse(whose.error(), req);
         settlement::Burn burn =
-            meter.BurnRate(principal, *ok, **whose, asset->as_string(), minutes);
+            *ok == settlement::OwnerKind::kMandate
+                ? mandate_burn(id, asset->as_string())
+                : meter.BurnRate(principal, *ok, id, asset->as_string(), minutes);
         json::Value bj = json::Value::Object();
         bj.Set("trailing_minutes", json::Value::Int(burn.minutes));
         bj.Set("spent", json::Value::String(burn.spent.ToString()));

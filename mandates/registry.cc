@@ -446,11 +446,6 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
   return rec;
 }
 
-Result<std::vector<std::string>> MandateRegistry::Descendants(const identity::Tenant& t,
-                                                             const std::string& id) const {
-  return DescendantsLocked(t, id);
-}
-
 Result<std::vector<std::string>> MandateRegistry::DescendantsLocked(
     const identity::Tenant& t, const std::string& id) const {
   std::vector<std::string> out;

@@ -127,11 +127,6 @@ class MandateRegistry {
   // The tokens of the ancestors of `id`, nearest first (the chain a verifier needs).
   Result<std::vector<std::string>> ParentTokens(const identity::Tenant& t,
                                                 const std::string& id) const;
-  // Every mandate delegated from `id`, directly or further down, breadth first (from the
-  // children index, whatever their state; empty for a leaf or an unknown id). Read without the
-  // write lock: a child issued meanwhile may or may not be listed.
-  Result<std::vector<std::string>> Descendants(const identity::Tenant& t,
-                                               const std::string& id) const;
 
   // Which of the write stripes serializes `principal`'s changes (tests pick principals that do
   // not share one).

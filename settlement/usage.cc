@@ -1182,29 +1182,10 @@ Result<std::vector<UsageRow>> UsageMeter::Query(const UsageQuery& q) {
   return out;
 }
 
-Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
-                          const std::set<std::string>& owners, const std::string& asset,
-                          int64_t minutes) {
+Burn BurnOver(Amount spent_amount, int64_t minutes) {
   Burn b;
   b.minutes = std::clamp<int64_t>(minutes, 1, 43200);
-  const int64_t current = FloorDiv(clock_.NowUnixSeconds(), 60) * 60;
-  const int64_t first = current - (b.minutes - 1) * 60;
-  Impl& im = *impl_;
-  std::lock_guard<std::mutex> lock(im.mu);
-  auto pit = im.agg.find(principal);
-  if (pit != im.agg.end()) {
-    for (const auto& [key, sp] : pit->second) {
-      const Series& s = *sp;
-      if (!SameAsset(s.asset, asset) || (kind == OwnerKind::kAgent && !owners.contains(s.agent)) ||
-          (kind == OwnerKind::kMandate && !owners.contains(s.mandate))) {
-        continue;
-      }
-      for (auto it = s.minutes.lower_bound(first); it != s.minutes.end() && it->first <= current;
-           ++it) {
-        AddTo(b.spent, it->second.amount);
-      }
-    }
-  }
+  b.spent = spent_amount;
   const Uint128 spent = b.spent.raw();
   const Uint128 n = static_cast<Uint128>(b.minutes);
   const Uint128 max = ~Uint128{0};
@@ -1212,6 +1193,53 @@ Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
                                : spent / n <= max / 60 ? spent / n * 60
                                                        : max);
   return b;
+}
+
+template <typename Visit>
+void UsageMeter::ForEachRecentSpend(const std::string& principal, const std::string& asset,
+                                    int64_t minutes, const Visit& visit) {
+  const int64_t current = FloorDiv(clock_.NowUnixSeconds(), 60) * 60;
+  const int64_t first = current - (std::clamp<int64_t>(minutes, 1, 43200) - 1) * 60;
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.mu);
+  auto pit = im.agg.find(principal);
+  if (pit == im.agg.end()) return;
+  for (const auto& [key, sp] : pit->second) {
+    const Series& s = *sp;
+    if (!SameAsset(s.asset, asset)) continue;
+    Amount spent;
+    for (auto it = s.minutes.lower_bound(first); it != s.minutes.end() && it->first <= current;
+         ++it) {
+      AddTo(spent, it->second.amount);
+    }
+    if (!spent.is_zero()) visit(s.agent, s.mandate, spent);
+  }
+}
+
+Burn UsageMeter::BurnRate(const std::string& principal, OwnerKind kind,
+                          const std::string& owner_id, const std::string& asset,
+                          int64_t minutes) {
+  Amount spent;
+  ForEachRecentSpend(principal, asset, minutes,
+                     [&](const std::string& agent, const std::string& mandate, Amount a) {
+                       if ((kind == OwnerKind::kAgent && agent != owner_id) ||
+                           (kind == OwnerKind::kMandate && mandate != owner_id)) {
+                         return;
+                       }
+                       AddTo(spent, a);
+                     });
+  return BurnOver(spent, minutes);
+}
+
+std::map<std::string, Amount> UsageMeter::SpentByMandate(const std::string& principal,
+                                                         const std::string& asset,
+                                                         int64_t minutes) {
+  std::map<std::string, Amount> out;
+  ForEachRecentSpend(principal, asset, minutes,
+                     [&](const std::string&, const std::string& mandate, Amount a) {
+                       if (!mandate.empty()) AddTo(out[mandate], a);
+                     });
+  return out;
 }
 
 size_t UsageMeter::RememberedIdsForTest() {

@@ -5,9 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,6 +107,9 @@ struct Burn {
 // else now + floor(remaining * minutes * 60 / spent) (capped at INT64_MAX).
 std::optional<int64_t> ProjectDepletion(Amount remaining, const Burn& burn, int64_t now);
 
+// The burn of `spent` over `minutes` (clamped to 1 to 43200).
+Burn BurnOver(Amount spent, int64_t minutes);
+
 // Parses the body of POST /v1/usage (specs/usage.md §3):
 // {"events":[{"id","agent"?,"mandate"?,"payee","asset","amount","quantity"?,"resource"?,"at"?}]}.
 // Errors are kInvalidArgument whose message starts with the JSON pointer of the fault
@@ -160,12 +163,14 @@ class UsageMeter {
   // when from >= to.
   Result<std::vector<UsageRow>> Query(const UsageQuery& q);
 
-  // Spend in `asset` over the last `minutes` minutes (1 to 43200) of the events whose agent
-  // (kAgent) or mandate (kMandate) is one of `owners`, or of every event (kPrincipal: `owners`
-  // is not read). A mandate's budget is spent through its delegations too: its owners are the
-  // mandate and its descendants (specs/usage.md §4).
-  Burn BurnRate(const std::string& principal, OwnerKind kind, const std::set<std::string>& owners,
+  // Spend of `owner` in `asset` over the last `minutes` minutes (1 to 43200).
+  Burn BurnRate(const std::string& principal, OwnerKind kind, const std::string& owner_id,
                 const std::string& asset, int64_t minutes);
+  // The same spend, per mandate the principal's events name (events without one left out; no
+  // entry for a mandate that spent nothing): what a mandate's burn is summed from when its
+  // delegations' usage counts too (specs/usage.md §4). One pass over the principal's series.
+  std::map<std::string, Amount> SpentByMandate(const std::string& principal,
+                                               const std::string& asset, int64_t minutes);
 
   // Forgets ids whose batches are older than the retention: their records are folded into one
   // rollup record (aggregates unchanged). Runs by itself during Ingest once per prune interval.
@@ -180,6 +185,11 @@ class UsageMeter {
   UsageMeter(store::KvStore& kv, Clock& clock, const UsageMeterOptions& options);
   Status Load();
   Status PruneLocked();  // REQUIRES: impl_->mu held
+  // Calls visit(agent, mandate, spent) for each of the principal's series in `asset` that spent
+  // something in the last `minutes` minutes, under impl_->mu (visit must not call back).
+  template <typename Visit>
+  void ForEachRecentSpend(const std::string& principal, const std::string& asset,
+                          int64_t minutes, const Visit& visit);
 
   store::KvStore& kv_;
   Clock& clock_;

@@ -363,6 +363,29 @@ TEST_F(UsageApiTest, AParentBudgetBurnsThroughItsDelegations) {
   EXPECT_EQ(burns(parent), want);
   want = {{sibling, "7"}, {parent, "547"}};
   EXPECT_EQ(burns(sibling), want);
+
+  // A credential limited to some agents or mandates counts only the mandates in its scope
+  // (specs/access.md): the parent's burn then holds no usage of mandates it may not read.
+  auto scoped = [&](const std::string& scope) {
+    return StringField(Call("POST", base_ + "/credentials", admin_,
+                            R"({"role":"auditor",)" + scope + "}", 201),
+                       "token");
+  };
+  const std::string helper_only = scoped(R"("agents":[")" + helper + "\"]");
+  const std::string child_only = scoped(R"("mandates":[")" + child + "\"]");
+  auto burns_as = [&](const std::string& token, const std::string& of) {
+    std::map<std::string, std::string> out;
+    json::Value b = Call("GET", "/v1/usage/budgets?mandate=" + of, token, "", 200);
+    for (const json::Value& c : b.Find("budgets")->items()) {
+      const std::string counter = StringField(c, "counter");
+      out[counter.substr(8, counter.find(':', 8) - 8)] = StringField(*c.Find("burn"), "spent");
+    }
+    return out;
+  };
+  want = {{child, "240"}, {parent, "240"}};  // the helper's child and grandchild only
+  EXPECT_EQ(burns_as(helper_only, child), want);
+  want = {{child, "200"}, {parent, "200"}};  // the child alone, not its delegation
+  EXPECT_EQ(burns_as(child_only, child), want);
 }
 
 }  // namespace

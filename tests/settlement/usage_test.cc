@@ -440,20 +440,22 @@ TEST_F(UsageMeterTest, BurnRateAndProjectedDepletion) {
   events.push_back(Ev("other", "agt_b", "api.shop", "USD", 50, kStart));
   events.back().mandate = "mnd_2";
   Ingest(events);
-  Burn m = meter_->BurnRate(kPrn, OwnerKind::kMandate, {"mnd_1"}, "USD", 60);
+  Burn m = meter_->BurnRate(kPrn, OwnerKind::kMandate, "mnd_1", "USD", 60);
   EXPECT_EQ(m.spent, Amount::FromUint64(600));
   EXPECT_EQ(m.per_hour, Amount::FromUint64(600));
-  // Several owners (a mandate and its delegations) sum their events, each once.
-  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kMandate, {"mnd_1", "mnd_2"}, "USD", 60).spent,
-            Amount::FromUint64(650));
-  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kMandate, {"mnd_2", "mnd_9"}, "USD", 60).spent,
-            Amount::FromUint64(50));
-  Burn a = meter_->BurnRate(kPrn, OwnerKind::kAgent, {"agt_a"}, "USD", 60);
+  // The same spend per mandate, in one pass (events without a mandate left out).
+  const std::map<std::string, Amount> by_mandate = {{"mnd_1", Amount::FromUint64(600)},
+                                                    {"mnd_2", Amount::FromUint64(50)}};
+  EXPECT_EQ(meter_->SpentByMandate(kPrn, "USD", 60), by_mandate);
+  EXPECT_EQ(meter_->SpentByMandate(kPrn, "USD", 1).size(), 2u);  // both in the current minute
+  EXPECT_TRUE(meter_->SpentByMandate(kPrn, "EUR", 60).empty());
+  EXPECT_EQ(BurnOver(Amount::FromUint64(650), 60).per_hour, Amount::FromUint64(650));
+  Burn a = meter_->BurnRate(kPrn, OwnerKind::kAgent, "agt_a", "USD", 60);
   EXPECT_EQ(a.spent, Amount::FromUint64(600));
-  Burn p = meter_->BurnRate(kPrn, OwnerKind::kPrincipal, {}, "USD", 120);
+  Burn p = meter_->BurnRate(kPrn, OwnerKind::kPrincipal, "", "USD", 120);
   EXPECT_EQ(p.spent, Amount::FromUint64(1650));
   EXPECT_EQ(p.per_hour, Amount::FromUint64(825));
-  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kPrincipal, {}, "EUR", 60).spent, Amount());
+  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kPrincipal, "", "EUR", 60).spent, Amount());
   // 1500 left at 600 an hour: 2.5 h.
   EXPECT_EQ(ProjectDepletion(Amount::FromUint64(1500), m, kStart), kStart + 9000);
   EXPECT_EQ(ProjectDepletion(Amount(), m, kStart), kStart);
@@ -496,7 +498,7 @@ TEST_F(UsageMeterTest, Eip155AssetsAreOneSeriesWhateverTheirCase) {
   UsageQuery q;
   q.asset = mixed;
   EXPECT_EQ(Totals(q), std::vector<std::string>{lower + " 1000 3 3"});
-  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kPrincipal, {}, mixed, 60).spent,
+  EXPECT_EQ(meter_->BurnRate(kPrn, OwnerKind::kPrincipal, "", mixed, 60).spent,
             Amount::FromUint64(1000));
   // ISO 4217 codes stay exact.
   q.asset = "usd";
