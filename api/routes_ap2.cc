@@ -196,7 +196,10 @@ void App::RegisterAp2Routes() {
     settlement::Binding b;
     b.principal = principal;
     b.agent_id = r.agent_id;
-    b.mandate_id = mandates::ap2::SpendingMandate(r);
+    // The open mandate, even for a custodial closing: the transfer is in a token, which no
+    // currency counter of the authorization's mandate burns, and the settlement belongs in the
+    // open mandate's trail.
+    b.mandate_id = r.open_mandate_id;
     b.ap2_payment = r.id;
     settlement::Facilitator::StageBind(batch, n, b);
   });
@@ -463,7 +466,6 @@ void App::RegisterAp2Routes() {
                   {{"request_id", req.request_id}, {"error", done.ToString()}});
       }
       json::Value out = mandates::ap2::ClosedRecordToJson(*rec);
-      out.Set("authorization", json::Value::String(held.id));
       out.Set("captured", json::Value::Bool(true));
       policy::Answer answer{201, json::Write(out), rec->id, "allowed"};
       if (Status kept = claim->RecordAlone(policy::StoredAnswer{201, "application/json",

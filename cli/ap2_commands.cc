@@ -33,7 +33,7 @@ std::string OpenMandateLine(const json::Value& m) {
 
 // ap2m_...  spent 650  uses 3  last use 2026-12-07T10:00:00Z
 // ap2c_...  tx order-1  250 USD to shop  2026-12-07T09:00:00Z  [ledger ap2-ap2c_...]
-//   [authorization atz_... under mnd_...] (a custodial closing)
+//   [authorization atz_... under mnd_...] (all on one line; the last for a custodial closing)
 // (more: mandatectl ap2 closings ap2m_... --after KEY)
 std::string ClosingsText(const json::Value& c) {
   const json::Value empty = json::Value::Object();

@@ -828,6 +828,8 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   e.type = "ap2.payment_closed";
   e.principal = t.principal_id();
   e.Subject("mandate", open.id).Subject("agent", agent_id);
+  // A custodial closing is part of its authorization's trail (the purchase it paid).
+  if (!spent.id.empty()) e.Subject("authorization", spent.id);
   json::Value data = ClosedRecordToJson(rec);
   data.Set("usage", json::Value::Object()
                         .Set("spent", json::Value::Int(usage.spent))

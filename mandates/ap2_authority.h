@@ -117,7 +117,7 @@ struct ClosedRecord {
 };
 
 // The mandate whose budget a closing spent: its authorization's for a custodial closing, else
-// its open mandate. Its payment is metered under it (specs/usage.md §1).
+// its open mandate. A ledger payment is metered under it (specs/usage.md §1).
 inline const std::string& SpendingMandate(const ClosedRecord& r) {
   return r.authorization_mandate.empty() ? r.open_mandate_id : r.authorization_mandate;
 }

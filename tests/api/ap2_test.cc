@@ -1492,6 +1492,56 @@ TEST_F(Ap2CustodialTest, VoidRacingAClosingNeverLeavesAnUncountedPayment) {
 
 // Finding G: both closing routes take an Idempotency-Key; a retry replays the first answer and
 // pays nothing again.
+// specs/usage.md §1, §4: a custodial closing paid on the ledger spends the budget of its
+// authorization's mandate, and that budget's burn counts it; the closing is in the
+// authorization's trail (specs/audit.md).
+TEST_F(Ap2CustodialTest, ALedgerClosingBurnsItsAuthorizationsBudget) {
+  Deposit(5000);
+  const std::string windowed = StringField(
+      Call("POST", base_ + "/mandates", admin_,
+           R"({"agent":")" + cust_ + R"(","valid_from":")" +
+               mandates::FormatRfc3339Utc(kStart - 60) + R"(","valid_until":")" +
+               mandates::FormatRfc3339Utc(kStart + 30 * 86400) +
+               R"(","terms":{"limits":{"windows":[{"asset":"USD","window":"day",)"
+               R"("kind":"calendar","time_zone":"UTC","max":"10000"}]}}})",
+           201),
+      "id");
+  const std::string atz = StringField(
+      testing::Call(service_.client(), "POST", "/v1/authorizations", cust_token_,
+                    R"({"mandate":")" + windowed +
+                        R"(","payee":{"type":"domain","value":"api.shop.example"},)"
+                        R"("amount":"700","asset":"USD"})",
+                    201, "authorize-windowed"),
+      "id");
+  const std::string open = OpenFor(R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"})");
+  Reply r = CloseWith(open, atz, Claims(700, "w-1", "dev.mandated.ledger"), "n-w1");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(StringField(r.json, "authorization_mandate"), windowed);
+
+  const json::Value budgets =
+      Call("GET", base_ + "/usage/budgets?mandate=" + windowed, admin_, "", 200);
+  const std::string day = "mandate:" + windowed + ":window:day:calendar:UTC";
+  std::string spent, burn;
+  for (const json::Value& c : budgets.Find("budgets")->items()) {
+    if (StringField(c, "counter") != day) continue;
+    spent = StringField(c, "spent");
+    burn = c.Find("burn") != nullptr ? StringField(*c.Find("burn"), "spent") : "";
+  }
+  EXPECT_EQ(spent, "700") << json::Write(budgets);
+  EXPECT_EQ(burn, "700") << json::Write(budgets);
+
+  const json::Value trail =
+      Call("GET", "/v1/audit/trail?authorization=" + atz, kOperatorToken, "", 200);
+  std::vector<std::string> types;
+  for (const json::Value& item : trail.Find("items")->items()) {
+    Result<json::Value> e = json::Parse(StringField(item, "event"));
+    ASSERT_TRUE(e.ok());
+    types.push_back(StringField(*e, "type"));
+  }
+  EXPECT_NE(std::find(types.begin(), types.end(), "ap2.payment_closed"), types.end())
+      << json::Write(trail);
+}
+
 TEST_F(Ap2CustodialTest, ClosingRoutesAreIdempotent) {
   const std::string open = OpenFor(R"({"type":"payment.agent_recurrence","frequency":"ON_DEMAND"},
       {"type":"payment.budget","currency":"USD","max":1000})");
