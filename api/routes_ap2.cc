@@ -349,6 +349,15 @@ void App::RegisterAp2Routes() {
   // may reuse it).
   router_.Add("POST", "/v1/ap2/present", g.Guard(Permission::kAuthorize, [&ap2, &az, &idem](Request& req, const Access& a) {
     if (Status s = RequireAgent(a); !s.ok()) return ProblemResponse(s, req);
+    if (!a.caller.mandate_scope.empty()) {
+      // A session limited to some (vc+jwt) mandates spends under those only; an agent-signed
+      // closing spends under none of them (specs/access.md §Authorizations).
+      return ProblemResponse(
+          PermissionDeniedError("this session is limited to mandates; an AP2 closing the agent "
+                                "signs spends outside them",
+                                "mandate-out-of-scope"),
+          req);
+    }
     std::string chain;
     auto validate = [&]() -> Status {
       MD_ASSIGN_OR_RETURN(json::Value body, ParseJsonBody(req));

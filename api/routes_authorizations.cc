@@ -116,6 +116,11 @@ void App::RegisterAuthorizationRoutes() {
       m = NotFoundError("no mandate " + mandate, "mandate-not-found");
     }
     if (!m.ok()) return ProblemResponse(m.error(), req);
+    if (!a.caller.InMandateScope(m->id)) {  // a session limited to other mandates
+      return ProblemResponse(PermissionDeniedError("this session is limited to other mandates",
+                                                   "mandate-out-of-scope"),
+                             req);
+    }
     const policy::Actor session = ActorOf(a);  // its own session's cap counts too
     return Answer(az.MandateHeadroom(*a.tenant, m->id, &session), req, 200,
                   [](const json::Value& v) { return v; });

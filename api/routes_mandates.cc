@@ -17,8 +17,11 @@ using identity::Permission;
 std::string Actor(const Access& a) { return a.caller.credential_id; }
 
 // Who may issue what (specs/access.md §Mandates): an agent only delegates from a mandate it
-// holds and its session may use; a credential limited to agents or mandates stays inside them.
-Status CheckIssueScope(const Access& a, const mandates::IssueBody& body) {
+// holds and its session may use; a credential limited to agents or mandates stays inside them,
+// the parent included (a child spends its parent's budget, so delegating from another agent's
+// mandate would spend outside the credential's agents).
+Status CheckIssueScope(const Access& a, const mandates::IssueBody& body,
+                       const mandates::MandateRegistry& reg) {
   if (a.caller.role == identity::Role::kAgent && body.parent_id.empty()) {
     return PermissionDeniedError("/parent: agents can only delegate from a mandate they hold",
                                  "delegation-only");
@@ -31,6 +34,17 @@ Status CheckIssueScope(const Access& a, const mandates::IssueBody& body) {
       (body.parent_id.empty() || !a.caller.InMandateScope(body.parent_id))) {
     return PermissionDeniedError("/parent: this credential is limited to other mandates",
                                  "mandate-out-of-scope");
+  }
+  if (!body.parent_id.empty() && !a.caller.agent_scope.empty() &&
+      a.caller.role != identity::Role::kAgent) {
+    // Before any other check of the parent, so its refusals tell nothing of a mandate outside
+    // the credential's agents. A parent that does not exist is the registry's 404.
+    Result<mandates::MandateRecord> parent = reg.Get(*a.tenant, body.parent_id);
+    if (parent.ok() && !a.caller.InAgentScope(parent->agent_id)) {
+      return PermissionDeniedError("/parent: this credential is limited to other agents",
+                                   "agent-out-of-scope");
+    }
+    if (!parent.ok() && parent.error().code() != StatusCode::kNotFound) return parent.error();
   }
   return OkStatus();
 }
@@ -73,7 +87,7 @@ void App::RegisterMandateRoutes() {
     if (!body.ok()) return ProblemResponse(body.error(), req);
     Result<mandates::IssueBody> ib = mandates::ParseIssueBody(*body);
     if (!ib.ok()) return ProblemResponse(ib.error(), req);
-    if (Status s = CheckIssueScope(a, *ib); !s.ok()) return ProblemResponse(s, req);
+    if (Status s = CheckIssueScope(a, *ib, reg); !s.ok()) return ProblemResponse(s, req);
     Result<identity::Agent> agent = dir.GetAgent(*a.tenant, ib->agent_id);
     if (!agent.ok()) return ProblemResponse(agent.error(), req);
     if (agent->state != "active") {
@@ -204,6 +218,17 @@ void App::RegisterMandateRoutes() {
                                 "credentials only",
                                 "mandate-out-of-scope"),
           req);
+    }
+    if (verdict.valid && !use_key.empty() && !a.caller.agent_scope.empty()) {
+      // Nor by a credential limited to other agents: it could use up their mandates.
+      Result<mandates::MandateRecord> held =
+          reg.Get(identity::Tenant(*store_, principal), mandate_id);
+      if (!held.ok() || !a.caller.InAgentScope(held->agent_id)) {
+        return ProblemResponse(
+            PermissionDeniedError("this credential is limited to other agents",
+                                  "agent-out-of-scope"),
+            req);
+      }
     }
     if (verdict.valid && !use_key.empty()) {
       Result<mandates::MandateRegistry::UseOutcome> used =

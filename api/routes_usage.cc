@@ -361,7 +361,13 @@ void App::RegisterUsageRoutes() {
       if (kind == "mandate") ok = settlement::OwnerKind::kMandate;
       Result<Amount> left = remaining ? Amount::Parse(remaining->as_string())
                                       : Result<Amount>(Amount());
-      if (ok && asset != nullptr && left.ok()) {
+      // A limited credential reads no burn it could not read as usage: the principal's (all of
+      // its usage) unless it is unlimited, an agent's unless its mandates are (specs/access.md).
+      const bool burn_in_scope =
+          (ok != settlement::OwnerKind::kPrincipal ||
+           (a.caller.agent_scope.empty() && a.caller.mandate_scope.empty())) &&
+          (ok != settlement::OwnerKind::kAgent || a.caller.mandate_scope.empty());
+      if (ok && asset != nullptr && left.ok() && burn_in_scope) {
         settlement::Burn burn =
             *ok == settlement::OwnerKind::kMandate
                 ? mandate_burn(id, asset->as_string())

@@ -1672,6 +1672,13 @@ TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
   ExpectRefused("POST", base + "/mandates", Bearer(session), MandateBody(a_.agent, a_.mandate), 403,
                 "mandate-out-of-scope");
   ExpectAdmitted("POST", base + "/mandates", session, MandateBody(a_.agent, victim_.mandate), 201);
+  // It reads the headroom of its own mandates only, and signs no AP2 closing: an agent-signed
+  // closing spends under none of the mandates it is limited to.
+  ExpectRefused("GET", "/v1/headroom?mandate=" + a_.mandate, Bearer(session), "", 403,
+                "mandate-out-of-scope");
+  ExpectAdmitted("GET", "/v1/headroom?mandate=" + victim_.mandate, session, "", 200);
+  ExpectRefused("POST", "/v1/ap2/present", Bearer(session), R"({"chain":"not-a-jwt~"})", 403,
+                "mandate-out-of-scope");
 }
 
 // Who may issue what (specs/access.md §Mandates): agents only delegate, and only from a mandate
@@ -1708,6 +1715,10 @@ TEST_F(AccessTest, MandateIssuanceFollowsTheDelegationRules) {
   ExpectRefused("POST", issue, Bearer(scoped_token_), MandateBody(agent_y_, ""), 403,
                 "agent-out-of-scope");
   ExpectAdmitted("POST", issue, scoped_token_, MandateBody(a_.agent, ""), 201);
+  // Nor delegates to its agent from a mandate another agent holds: the child would spend the
+  // parent's budget, outside its agents.
+  ExpectRefused("POST", issue, Bearer(scoped_token_), MandateBody(a_.agent, child_id), 403,
+                "agent-out-of-scope");
   ExpectRefused("GET", issue + "/" + child_id, Bearer(scoped_token_), "", 403,
                 "agent-out-of-scope");
   ExpectRefused("POST", issue + "/" + child_id + "/revoke", Bearer(scoped_token_), "", 403,
@@ -1894,6 +1905,23 @@ TEST_F(AccessTest, VerifyingIsOpenButRecordingAUseNeedsMandatesUse) {
       ExpectRefused("POST", verify, Bearer(c.token), with_use, 403, "forbidden");
     }
   }
+  // A merchant credential limited to other agents records no use of this agent's mandate (it
+  // could use it up); its own agent's it may.
+  const std::string base = "/v1/principals/" + a_.id;
+  const std::string y_token = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/mandates", a_.token.at(Role::kAdmin),
+                                  MandateBody(agent_y_, ""), 201)),
+      "token");
+  const std::string merchant_of_y = StringField(
+      ResponseJson(ExpectAdmitted("POST", base + "/credentials", a_.token.at(Role::kAdmin),
+                                  R"({"role":"merchant","agents":[")" + agent_y_ + "\"]}", 201)),
+      "token");
+  ExpectRefused("POST", verify, Bearer(merchant_of_y), with_use, 403, "agent-out-of-scope");
+  const json::Value own_use = ResponseJson(ExpectAdmitted(
+      "POST", verify, merchant_of_y,
+      R"({"mandate":")" + y_token + R"(","use":{"key":"y-1"}})", 200));
+  EXPECT_EQ(StringField(own_use, "verdict"), "valid") << json::Write(own_use);
+  ASSERT_NE(own_use.Find("use"), nullptr) << json::Write(own_use);
   // A's merchant records a use; the same key again is answered as a replay, counted once.
   for (const bool replayed : {false, true}) {
     const json::Value v = ResponseJson(

@@ -1895,6 +1895,18 @@ TEST_F(Ap2CeilingTest, ACredentialLimitedToMandatesSeesNoCeilingsOnTheirOwn) {
   // The admin sees them.
   const json::Value all = Call("GET", base_ + "/usage/budgets?agent=" + agent_, admin_, "", 200);
   EXPECT_NE(json::Write(all).find(AgentDay()), std::string::npos);
+  // Its own mandate's budgets show the principal's ceiling (it bounds the mandate) but not that
+  // ceiling's burn, which is every usage of the principal; the admin's carry it.
+  auto principal_burn = [&](const std::string& token) -> std::optional<bool> {
+    const json::Value b =
+        Call("GET", base_ + "/usage/budgets?mandate=" + other_mandate, token, "", 200);
+    for (const json::Value& c : b.Find("budgets")->items()) {
+      if (StringField(c, "counter") == PrincipalMonth()) return c.Find("burn") != nullptr;
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(principal_burn(limited), std::optional<bool>(false));
+  EXPECT_EQ(principal_burn(admin_), std::optional<bool>(true));
 }
 
 // A closing refused after the ceilings admitted it (no funds for a ledger payment) writes
