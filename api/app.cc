@@ -272,6 +272,7 @@ void App::RegisterRoutes() {
   RegisterMandateRoutes();
   RegisterAuthorizationRoutes();
   RegisterAuditRoutes();
+  RegisterBackupRoutes();
   RegisterX402Routes();
   RegisterLedgerRoutes();
   RegisterUsageRoutes();

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -102,6 +103,14 @@ class App {
   void RegisterLedgerRoutes();  // routes_ledger.cc
   void RegisterUsageRoutes();   // routes_usage.cc
   void RegisterAp2Routes();     // routes_ap2.cc
+  void RegisterBackupRoutes();  // routes_backups.cc
+  // Copies the whole store to a new directory under config_.backup_dir, with its manifest, and
+  // records backup.created (specs/storage.md §Backups): the manifest, its path and complete: true.
+  // kFailedPrecondition "backups-not-configured" without a backup directory.
+  Result<json::Value> TakeBackup();
+  // Every directory under config_.backup_dir: its manifest (complete: true) or its id only
+  // (complete: false: a backup that failed), in id (time) order.
+  Result<json::Value> ListBackups();
   // Captures the hold a custodial AP2 closing spent (specs/ap2.md §6 step 3), late when its
   // lease ended (the money moved), asked again for a moment while the sweeper holds it; OK
   // when it was captured already. kFailedPrecondition "ap2-capture-lost" when it can never be
@@ -145,6 +154,7 @@ class App {
   int port_ = 0;
   std::optional<SecretBytes> generated_token_;
   std::atomic<bool> ap2_capture_retry_{false};  // a closing's capture failed: try before a sweep
+  std::mutex backup_mu_;  // one backup at a time
 };
 
 }  // namespace mandated::api

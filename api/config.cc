@@ -119,6 +119,9 @@ Status Apply(const std::string& key, const std::string& value, const std::string
       return BadConfig(where, "must be debug, info, warn or error");
     }
     cfg.log_level = value;
+  } else if (key == "backup_dir") {
+    if (value.empty()) return BadConfig(where, "must not be empty");
+    cfg.backup_dir = value;
   } else if (key == "kek_file") {
     cfg.kek_file = value;
   } else if (key == "session_ttl_minutes") {
@@ -179,6 +182,7 @@ constexpr Setting kSettings[] = {
     {"forwarded_header", "--forwarded-header", "MANDATED_FORWARDED_HEADER"},
     {"log_level", "--log-level", "MANDATED_LOG_LEVEL"},
     {"kek_file", "--kek-file", "MANDATED_KEK_FILE"},
+    {"backup_dir", "--backup-dir", "MANDATED_BACKUP_DIR"},
     {"public_host", "--public-host", "MANDATED_PUBLIC_HOST"},
     {"session_ttl_minutes", "--session-ttl-minutes", "MANDATED_SESSION_TTL_MINUTES"},
     {"session_retention_s", "--session-retention-s", "MANDATED_SESSION_RETENTION_S"},
@@ -332,6 +336,8 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
   --kek-file PATH              MANDATED_KEK_FILE      key-encryption key for stored private keys
                                                       (64 hex characters, mode 0600; default:
                                                       development key in DATA_DIR.kek)
+  --backup-dir DIR             MANDATED_BACKUP_DIR    where POST /v1/backups writes copies of
+                                                      the store (default: none, backups off)
   --public-host HOST[:PORT]    MANDATED_PUBLIC_HOST   host of the service's did:web identity
                                                       (default: the listen address)
   --session-ttl-minutes N      MANDATED_SESSION_TTL_MINUTES  agent session lifetime, default

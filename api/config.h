@@ -17,6 +17,8 @@ namespace mandated::api {
 
 struct ServerConfig {
   std::string data_dir = "./mandated-data";  // RocksDB and service state
+  // Where POST /v1/backups writes copies of the store ("": backups off; specs/storage.md §Backups).
+  std::string backup_dir;
   std::string listen_host = "127.0.0.1";
   int listen_port = 8420;                    // 0 picks a free port (logged at start)
   int worker_threads = 64;                   // HTTP worker pool size

@@ -37,6 +37,17 @@ std::string KeyLine(const json::Value& k) {
   return line + "\n";
 }
 
+// 20261207T115030Z-1a2b3c4d  2026-12-07T11:50:30Z  52311 bytes  /var/backups/mandated/20261207T...
+// or, for a directory without its manifest: <id>  incomplete (delete it)  <path>
+std::string BackupLine(const json::Value& b) {
+  const json::Value* complete = b.Find("complete");
+  if (complete == nullptr || !complete->as_bool()) {
+    return Str(b, "id") + "  incomplete (delete it)  " + Str(b, "path") + "\n";
+  }
+  return Str(b, "id") + "  " + TimeOf(b, "created_at") + "  " + Str(b, "bytes") + " bytes  " +
+         Str(b, "path") + "\n";
+}
+
 std::vector<Command> OperatorCommands() {
   return {
       {"version", "", "print the mandatectl version",
@@ -90,6 +101,13 @@ std::vector<Command> OperatorCommands() {
             "replace an active key by a new one; the old one only verifies", KeyLine),
       OnOne("keys", "disable", "/v1/keys", "stop a key from signing or verifying for good",
             KeyLine),
+      {"backups create", "",
+       "copy the whole store while the server runs, into its --backup-dir (operator token); "
+       "start a server with --data-dir on the printed path to restore it",
+       [](Context& ctx) { return Call(ctx, Method::kPost, "/v1/backups", "", BackupLine); }},
+      ListOf("backups", "/v1/backups", "",
+             "list the backups in the server's --backup-dir, oldest first (operator token)", {},
+             BackupLine),
   };
 }
 

@@ -31,6 +31,7 @@ std::string_view PermissionName(Permission p) {
   switch (p) {
     case Permission::kManagePrincipals: return "principals:manage";
     case Permission::kManageServiceKeys: return "service-keys:manage";
+    case Permission::kManageBackups: return "backups:manage";
     case Permission::kReadPrincipal: return "principal:read";
     case Permission::kReadUsers: return "users:read";
     case Permission::kManageUsers: return "users:manage";
@@ -74,7 +75,7 @@ bool RoleAllows(Role role, Permission p) {
              p != Permission::kPay;
     case Role::kAdmin:
       return p != Permission::kManagePrincipals && p != Permission::kManageServiceKeys &&
-             p != Permission::kOwnSession && p != Permission::kAuthorize &&
+             p != Permission::kManageBackups && p != Permission::kOwnSession && p != Permission::kAuthorize &&
              p != Permission::kPay && p != Permission::kReadAudit;
     case Role::kApprover:
       return p == Permission::kReadPrincipal || p == Permission::kReadAgents ||

@@ -23,6 +23,7 @@ Result<Role> GrantableRoleFromName(std::string_view name);
 enum class Permission {
   kManagePrincipals,   // create and list principals (operator only)
   kManageServiceKeys,  // the service's own keys (operator only)
+  kManageBackups,      // take and list backups of the whole store (operator only)
   kReadPrincipal,
   kReadUsers,
   kManageUsers,

@@ -100,6 +100,7 @@ const std::map<Permission, std::set<Role>>& SpecRoleTable() {
   static const auto* const kTable = new std::map<Permission, std::set<Role>>{
       {Permission::kManagePrincipals, {Role::kOperator}},
       {Permission::kManageServiceKeys, {Role::kOperator}},
+      {Permission::kManageBackups, {Role::kOperator}},
       {Permission::kReadPrincipal,
        {Role::kOperator, Role::kAdmin, Role::kApprover, Role::kAuditor, Role::kMerchant}},
       {Permission::kReadUsers, {Role::kOperator, Role::kAdmin, Role::kAuditor}},
@@ -187,6 +188,9 @@ const std::vector<RouteRow>& RouteTable() {
       {"POST", "/v1/keys", Permission::kManageServiceKeys,
        R"({"type":"Ed25519","purpose":"issuer"})", 201},
       {"GET", "/v1/keys", Permission::kManageServiceKeys, "", 200},
+      // A backup writes the store's copy beside it and only an audit event into it.
+      {"POST", "/v1/backups", Permission::kManageBackups, "", 201, "", "", "", false, false},
+      {"GET", "/v1/backups", Permission::kManageBackups, "", 200},
       {"GET", "/v1/keys/{key}", Permission::kManageServiceKeys, "", 200},
       {"POST", "/v1/keys/{key}/rotate", Permission::kManageServiceKeys, "", 200},
       {"POST", "/v1/keys/{key}/disable", Permission::kManageServiceKeys, "", 200},
@@ -490,6 +494,7 @@ class AccessTest : public ::testing::Test {
     });
     api::ServerConfig config;
     config.data_dir = dir_.Sub("data");
+    config.backup_dir = dir_.Sub("backups");
     config.listen_host = "127.0.0.1";
     config.listen_port = 0;
     config.worker_threads = 4;
@@ -1211,8 +1216,8 @@ TEST_F(AccessTest, EveryRouteRefusesEveryWrongCallerAndChangesNothing) {
           << row.method << " " << row.path << " wrote:" << Diff(before_outside_audit, after);
     }
   }
-  EXPECT_EQ(refusals_, 2171);
-  EXPECT_EQ(admitted_, 181);
+  EXPECT_EQ(refusals_, 2220);
+  EXPECT_EQ(admitted_, 183);
   std::cout << "[ access ] " << RouteTable().size() << " routes, " << refusals_
             << " refused calls with storage unchanged, " << admitted_ << " admitted calls\n";
 }

@@ -26,6 +26,14 @@ TEST(ServerConfig, DefaultsRunWithNoConfiguration) {
   EXPECT_EQ(p->config.listen_host, "127.0.0.1");
   EXPECT_EQ(p->config.listen_port, 8420);
   EXPECT_EQ(p->config.max_body_bytes, 65536u);
+  EXPECT_EQ(p->config.backup_dir, "");  // backups off until a directory is named
+  Result<ParsedCommandLine> b =
+      LoadServerConfig({"--backup-dir", "/srv/backups"}, EnvOf({{"MANDATED_BACKUP_DIR", "/env"}}));
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->config.backup_dir, "/srv/backups");
+  EXPECT_EQ(LoadServerConfig({}, EnvOf({{"MANDATED_BACKUP_DIR", "/env"}}))->config.backup_dir,
+            "/env");
+  EXPECT_FALSE(LoadServerConfig({"--backup-dir="}, EnvOf({})).ok());
 }
 
 TEST(ServerConfig, FlagsBeatEnvironmentWhichBeatsTheFile) {
@@ -74,7 +82,7 @@ TEST(ServerConfig, HelpAndVersion) {
   EXPECT_NE(ServerUsage().find("MANDATED_LISTEN"), std::string::npos);
   // --help lists every setting, under its flag and its environment variable.
   const std::vector<std::pair<std::string, std::string>> names = ServerSettingNames();
-  EXPECT_EQ(names.size(), 25u);
+  EXPECT_EQ(names.size(), 26u);
   for (const auto& [flag, env] : names) {
     EXPECT_NE(ServerUsage().find("  " + flag + " "), std::string::npos) << flag;
     EXPECT_NE(ServerUsage().find(" " + env + " "), std::string::npos) << env;

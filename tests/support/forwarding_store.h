@@ -32,6 +32,7 @@ class ForwardingStore : public store::KvStore {
     return inner_.ScanRange(cf, start, end, visit);
   }
   Status Flush() override { return inner_.Flush(); }
+  Result<uint64_t> Checkpoint(const std::string& dir) override { return inner_.Checkpoint(dir); }
   store::StoreStats Stats() override { return inner_.Stats(); }
 
  private:

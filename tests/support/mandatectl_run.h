@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <regex>
 #include <string>
@@ -102,11 +103,12 @@ class MandatectlTest : public ::testing::Test {
  protected:
   using Ran = CliRun;
 
-  // Starts the server and creates the principal "Acme" (`principal_flags` added to `principals
-  // create`) as the operator; sets url_, op_ and principal_. Its failures are fatal to the
-  // caller: call it inside ASSERT_NO_FATAL_FAILURE.
-  void StartServerWithPrincipal(const std::vector<std::string>& principal_flags = {}) {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"));
+  // Starts the server (with `server_env` added to its environment) and creates the principal
+  // "Acme" (`principal_flags` added to `principals create`) as the operator; sets url_, op_ and
+  // principal_. Its failures are fatal to the caller: call it inside ASSERT_NO_FATAL_FAILURE.
+  void StartServerWithPrincipal(const std::vector<std::string>& principal_flags = {},
+                                const std::map<std::string, std::string>& server_env = {}) {
+    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), server_env);
     ASSERT_TRUE(server_->Start()) << server_->Stderr();
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
     op_ = server_->bootstrap_token();
