@@ -196,7 +196,9 @@ Result<std::unique_ptr<SettlementRuntime>> SettlementRuntime::Start(
                                          {"facilitator_key", cc.facilitator_key},
                                          {"facilitator", from ? settlement::AddressText(*from)
                                                               : std::string()}});
-    facilitator.AddEvmBackend(**chain, n.options);
+    settlement::EvmSettlementOptions options = n.options;
+    options.defer_min_validity_s = config.flush_interval_s + 60;  // specs/evm.md §6.3
+    facilitator.AddEvmBackend(**chain, options);
     rt->chains_.push_back(std::move(*chain));
   }
   if (!rt->chains_.empty()) {

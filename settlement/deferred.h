@@ -24,6 +24,9 @@ class Facilitator;
 struct EvmSettlementOptions {
   // Payments with value strictly below this are deferred (needs a batch settler); none: never.
   std::optional<Amount> deferred_below;
+  // A payment is deferred only when its validBefore is at least this many seconds away: the
+  // flush interval and a minute to mine the batch (set from the worker's flush interval).
+  int64_t defer_min_validity_s = 60;
   size_t batch_max = 200;          // transfers per batch transaction
   int64_t settle_wait_ms = 30000;  // how long /x402/settle waits for a submission to be final
 };

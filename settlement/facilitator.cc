@@ -502,11 +502,14 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
   }
   Result<Balance> balance = ledger_.GetBalance(HolderAccount(chain, in.payload.authorization.from),
                                                AssetId(chain, in.requirements.asset));
-  if (!balance.ok() || balance->negative || balance->magnitude < in.payload.authorization.value) {
+  if (!balance.ok()) {  // not the payer's fault: ask again, as for a chain that did not answer
+    v.is_valid = false;
+    v.invalid_reason = std::string(kReasonChainUnavailable);
+    v.invalid_message = ShownToMerchant(balance.error());
+  } else if (balance->negative || balance->magnitude < in.payload.authorization.value) {
     v.is_valid = false;
     v.invalid_reason = "invalid_exact_evm_insufficient_balance";
-    v.invalid_message = balance.ok() ? "the payer's balance is " + balance->Text()
-                                     : ShownToMerchant(balance.error());
+    v.invalid_message = "the payer's balance is " + balance->Text();
   }
   return v;
 }
@@ -619,11 +622,17 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
     MD_ASSIGN_OR_RETURN(binding, FindBinding(in.payload.authorization.nonce));  // now stable
     if (binding && binding->payer.empty()) {
       binding->payer = from;
+      binding->settlement_key = key;  // this payment, not another of the payer's under the value
       StageBind(batch, in.payload.authorization.nonce, *binding);
     }
   }
   if (binding && binding->payer != from) {
     binding.reset();  // another payer reusing our nonce value: nothing of ours to capture
+  }
+  if (binding && !binding->ap2_payment.empty() && binding->settlement_key != key) {
+    // The payer's own later payment reusing the value (another token or chain): the closed
+    // mandate was paid by the one that claimed it, so this one is not linked to it.
+    binding.reset();
   }
   if (EvmBackend* b = BackendOf(chain); b != nullptr) {
     Settlement s;
@@ -780,8 +789,26 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
                                               std::unique_lock<std::mutex>& claim,
                                               store::WriteBatch batch, SettleMode* mode) {
   const Authorization3009& a = in.payload.authorization;
+  const int64_t now = clock_.NowUnixSeconds();
+  // Deferred only while the payment stays valid until the flush that will send it can be mined:
+  // one that expires sooner is settled on chain now, or the merchant would be told of a payment
+  // that then expires unpaid.
   const bool deferred = backend.options.deferred_below.has_value() &&
-                        a.value < *backend.options.deferred_below;
+                        a.value < *backend.options.deferred_below && now >= 0 &&
+                        a.valid_before >= static_cast<Uint128>(now) +
+                                              static_cast<Uint128>(backend.options.defer_min_validity_s);
+  if (!deferred && now >= 0 && a.valid_after >= static_cast<Uint128>(now)) {
+    // The token takes it only in a block whose time is past validAfter (FiatToken: now >
+    // validAfter): sent now, it would revert and be recorded failed for good. Nothing is
+    // recorded; settling again a second later sends it.
+    if (claim.owns_lock()) claim.unlock();
+    SettleResponse early;
+    early.network = s.response.network;
+    early.payer = s.response.payer;
+    early.error_reason = std::string(kReasonValidAfter);
+    early.error_message = "not valid on chain before a block later than validAfter: settle again";
+    return early;
+  }
   if (deferred) {
     // Accepted now, settled later in a batch (§6.3): the record and its queue entry together.
     s.state = "deferred";
@@ -821,8 +848,8 @@ Result<SettleResponse> Facilitator::SettleEvm(const Parsed& in, Settlement s, Ev
   stripe.unlock();  // a concurrent retry finds the pending record and waits the same way
   SubmitRecorded(backend, s.key, {s.key});
   AwaitFinal(backend, s.key, backend.options.settle_wait_ms);
-  MD_ASSIGN_OR_RETURN(std::optional<Settlement> now, Find(s.key));
-  return PendingWithHash(backend, now ? *now : s);
+  MD_ASSIGN_OR_RETURN(std::optional<Settlement> latest, Find(s.key));
+  return PendingWithHash(backend, latest ? *latest : s);
 }
 
 SettleResponse Facilitator::PendingWithHash(EvmBackend& backend, const Settlement& s) {

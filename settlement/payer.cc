@@ -189,7 +189,8 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
       skipped.push_back(where + ": network " + parsed->network + " is not an EVM chain we know");
       continue;
     }
-    if (!parsed->eip712_name || !parsed->eip712_version) {
+    if (!parsed->eip712_name || parsed->eip712_name->empty() || !parsed->eip712_version ||
+        parsed->eip712_version->empty()) {  // what every verifier refuses (missing domain)
       skipped.push_back(where + ": extra.name and extra.version (the token's EIP-712 domain) "
                         "are required");
       continue;

@@ -1048,7 +1048,8 @@ TEST_F(Ap2ApiTest, X402PaymentUnderTheMandateNonceIsLinkedToTheClosedMandate) {
 
   // A wallet signs the transfer with the mandate's nonce, as AP2's x402 credentials provider
   // does; the merchant settles it through our facilitator.
-  auto settle_body = [&](const signer::PrivateKey& wallet, std::string* from) {
+  auto settle_body = [&](const signer::PrivateKey& wallet, std::string* from,
+                         const std::string& token_address) {
     *from = *signer::EthereumAddress(*signer::DerivePublicKey(wallet));
     settlement::Authorization3009 a;
     EXPECT_TRUE(signer::ParseAddressInto(*from, false, a.from).ok());
@@ -1059,7 +1060,7 @@ TEST_F(Ap2ApiTest, X402PaymentUnderTheMandateNonceIsLinkedToTheClosedMandate) {
     const Bytes n = *HexDecode(nonce, true);
     std::copy(n.begin(), n.end(), a.nonce.begin());
     settlement::Address token{};
-    EXPECT_TRUE(signer::ParseAddressInto(kUsdc, false, token).ok());
+    EXPECT_TRUE(signer::ParseAddressInto(token_address, false, token).ok());
     const auto digest = settlement::Eip3009Digest("USDC", "2", 84532, token, a);
     const Bytes sig = *signer::SignDigestRecoverable(wallet, ByteSpan(digest.data(), digest.size()));
     const std::string auth =
@@ -1069,29 +1070,37 @@ TEST_F(Ap2ApiTest, X402PaymentUnderTheMandateNonceIsLinkedToTheClosedMandate) {
     return R"({"x402Version":1,"paymentPayload":{"x402Version":1,"scheme":"exact","network":"base-sepolia","payload":{"signature":"0x)" +
            HexEncode(sig) + R"(","authorization":)" + auth +
            R"(}},"paymentRequirements":{"scheme":"exact","network":"base-sepolia","maxAmountRequired":"1200","resource":"https://api.shop.example/premium","description":"premium","mimeType":"application/json","payTo":")" +
-           kPayTo + R"(","maxTimeoutSeconds":60,"asset":")" + kUsdc +
+           kPayTo + R"(","maxTimeoutSeconds":60,"asset":")" + token_address +
            R"(","extra":{"name":"USDC","version":"2"}}})";
   };
-  auto fund = [&](const std::string& from) {
+  auto fund = [&](const std::string& from, const std::string& in) {
     std::string lower = from;
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     testing::Call(service_.client(), "POST", "/v1/ledger/deposits", kOperatorToken,
-                  R"({"account":"eip155:84532:)" + lower + R"(","asset":")" + asset +
+                  R"({"account":"eip155:84532:)" + lower + R"(","asset":")" + in +
                       R"(","amount":"5000"})",
-                  201, "fund-" + lower);
+                  201, "fund-" + lower + in);
   };
   const signer::PrivateKey wallet = *signer::GenerateKey(signer::KeyType::kSecp256k1, random_);
   const signer::PrivateKey other = *signer::GenerateKey(signer::KeyType::kSecp256k1, random_);
   std::string from, other_from;
-  const std::string body = settle_body(wallet, &from);
-  const std::string other_body = settle_body(other, &other_from);
-  fund(from);
-  fund(other_from);
+  const std::string body = settle_body(wallet, &from, kUsdc);
+  const std::string other_body = settle_body(other, &other_from, kUsdc);
+  fund(from, asset);
+  fund(other_from, asset);
   const json::Value settled = Call("POST", "/x402/settle", merchant_token_, body, 200);
   ASSERT_TRUE(settled.Find("success") != nullptr && settled.Find("success")->as_bool()) << json::Write(settled);
   EXPECT_EQ(StringField(settled, "payer"), from);
   const json::Value reused = Call("POST", "/x402/settle", merchant_token_, other_body, 200);
   ASSERT_TRUE(reused.Find("success") != nullptr && reused.Find("success")->as_bool()) << json::Write(reused);
+  // The same payer reusing the value for a payment in another token: a payment of its own, not
+  // the closed mandate's (which the first one paid), so neither linked nor metered.
+  constexpr char kOtherToken[] = "0x1111111111111111111111111111111111111111";
+  std::string same_from;
+  const std::string again = settle_body(wallet, &same_from, kOtherToken);
+  fund(from, std::string("eip155:84532/erc20:") + kOtherToken);
+  const json::Value own = Call("POST", "/x402/settle", merchant_token_, again, 200);
+  ASSERT_TRUE(own.Find("success") != nullptr && own.Find("success")->as_bool()) << json::Write(own);
 
   // The open mandate's trail: its closing, then the settled transfer naming the closed mandate,
   // the agent and the payer's transfer; the other payer's transfer is not in it.

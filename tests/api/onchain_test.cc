@@ -209,7 +209,8 @@ class OnchainTest : public ::testing::Test {
   // who signed) pays `value` of the test token to kPayTo, nonce number `n`, valid until `until`,
   // signed for the EIP-712 domain {name, version} that the requirements' extra names too.
   std::string SignedBody(const testing::DevAccount& payer, uint64_t value, int n, int64_t until,
-                         const std::string& name = "USD Coin", const std::string& version = "2") {
+                         const std::string& name = "USD Coin", const std::string& version = "2",
+                         int64_t valid_after = 0) {
     signer::PrivateKey key;
     key.type = signer::KeyType::kSecp256k1;
     const Bytes secret = testing::Hex(payer.private_key);
@@ -222,7 +223,7 @@ class OnchainTest : public ::testing::Test {
     auth.from = from;
     auth.to = to;
     auth.value = Amount::FromUint64(value);
-    auth.valid_after = 0;
+    auth.valid_after = static_cast<Uint128>(valid_after);
     auth.valid_before = static_cast<Uint128>(until);
     for (size_t b = 0; b < auth.nonce.size(); ++b) {
       auth.nonce[b] = static_cast<uint8_t>((n * 31 + static_cast<int>(b) * 7) & 0xff);
@@ -241,7 +242,8 @@ class OnchainTest : public ::testing::Test {
     const std::string payload =
         R"({"x402Version":2,"payload":{"authorization":{"from":")" + payer.address +
         R"(","to":")" + settlement::AddressText(to) + R"(","value":")" + std::to_string(value) +
-        R"(","validAfter":"0","validBefore":")" + std::to_string(until) + R"(","nonce":")" +
+        R"(","validAfter":")" + std::to_string(valid_after) + R"(","validBefore":")" +
+        std::to_string(until) + R"(","nonce":")" +
         settlement::NonceText(auth.nonce) + R"("},"signature":"0x)" +
         (sig.ok() ? HexEncode(*sig) : std::string()) + R"("},"accepted":)" + requirements + "}";
     return R"({"x402Version":2,"paymentPayload":)" + payload + R"(,"paymentRequirements":)" +
@@ -637,6 +639,53 @@ TEST_F(OnchainTest, PaymentsAcceptedButNotFinalCountAgainstThePayersBalance) {
   EXPECT_EQ(chain_->BalanceOf(payer.address), "900");
   EXPECT_EQ(verdict(1000, 3), "invalid_exact_evm_insufficient_balance");
   EXPECT_EQ(verdict(900, 4), "valid");
+}
+
+// specs/evm.md §6.3: a micro-payment is deferred only while it stays valid until its flush can be
+// mined (here, flushed on demand: a minute); one that expires sooner settles on chain at once,
+// or the merchant would deliver for a payment that then expires unpaid. And §6.2: a payment
+// whose validAfter is not yet past is not sent (the token would revert it, failed for good):
+// nothing is recorded, and settling again once it is past sends it.
+TEST_F(OnchainTest, ShortLivedMicroPaymentsSettleAtOnceAndNotYetValidOnesWait) {
+  EvmSettings e;
+  e.deferred_below = "1000";
+  Boot(AnvilChain::Options{}, e);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const testing::DevAccount payer = chain_->accounts()[3];
+  chain_->Mint(payer.address, "5000");
+  auto mode_of = [](const json::Value& answer) {
+    const json::Value* ext = answer.Find("extensions");
+    const json::Value* settlement = ext != nullptr ? ext->Find("settlement") : nullptr;
+    return settlement != nullptr ? StringField(*settlement, "mode") : std::string();
+  };
+  const json::Value soon =
+      Call("POST", "/x402/settle", merchant_, SignedBody(payer, 500, 1, Now() + 40), 200);
+  EXPECT_TRUE(Member(soon, "success").as_bool()) << json::Write(soon);
+  EXPECT_NE(mode_of(soon), "deferred") << json::Write(soon);
+  EXPECT_EQ(StringField(soon, "transaction").size(), 66u) << json::Write(soon);
+  const json::Value later =
+      Call("POST", "/x402/settle", merchant_, SignedBody(payer, 500, 2, Now() + 3600), 200);
+  EXPECT_EQ(mode_of(later), "deferred") << json::Write(later);
+
+  // validAfter = now: wait for a fresh second, so the settle runs within it.
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1050 - ms % 1000));
+  const int64_t start = Now();
+  const std::string early = SignedBody(payer, 1200, 3, start + 3600, "USD Coin", "2", start);
+  const json::Value waiting = Call("POST", "/x402/settle", merchant_, early, 200);
+  if (Now() == start) {
+    EXPECT_FALSE(Member(waiting, "success").as_bool()) << json::Write(waiting);
+    EXPECT_EQ(StringField(waiting, "errorReason"),
+              "invalid_exact_evm_payload_authorization_valid_after")
+        << json::Write(waiting);
+    EXPECT_EQ(chain_->BalanceOf(payer.address), "4500");  // only the first payment moved
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  }
+  const json::Value sent = Call("POST", "/x402/settle", merchant_, early, 200);
+  EXPECT_TRUE(Member(sent, "success").as_bool()) << json::Write(sent);
+  EXPECT_EQ(chain_->BalanceOf(payer.address), "3300");
 }
 
 // A batch in which the token refuses one transfer (its payer moved tokens away after the

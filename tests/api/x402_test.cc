@@ -519,6 +519,19 @@ TEST_F(X402ApiTest, PayerSignsInsideTheMandateOncePerKeyAndSettlementCapturesIt)
     EXPECT_NE(StringField(r.json, "detail").find("/payment_required/accepts/0: the resource"),
               std::string::npos) << r.body;
   }
+  // An empty EIP-712 name or version (what every verifier refuses as a missing domain): nothing
+  // to sign, so nothing is held.
+  for (const std::string field : {R"("name":"USDC")", R"("version":"2")"}) {
+    SCOPED_TRACE(field);
+    std::string asked = PaymentRequired(2, "1000");
+    const size_t at = asked.find(field);
+    ASSERT_NE(at, std::string::npos) << asked;
+    asked.replace(at, field.size(), field.substr(0, field.find(':') + 1) + "\"\"");
+    const Reply r = Send("POST", "/v1/x402/pay", s, PayBody(scoped, asked), NextKey());
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_NE(StringField(r.json, "detail").find("extra.name and extra.version"),
+              std::string::npos) << r.body;
+  }
   const json::Value listed =
       Call("GET", base_ + "/authorizations?mandate=" + scoped, admin_, "", 200);
   EXPECT_EQ(Member(listed, "items").items().size(), 1u) << json::Write(listed);  // the allowed one

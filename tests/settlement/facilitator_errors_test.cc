@@ -22,44 +22,54 @@
 namespace mandated::settlement {
 namespace {
 
-// Reads of the x402 family fail as a broken disk would, with a path in the message.
-class BrokenX402Reads final : public testing::ForwardingStore {
+// Reads of one family (x402 unless told) fail as a broken disk would, with a path in the message.
+class BrokenReads final : public testing::ForwardingStore {
  public:
-  using ForwardingStore::ForwardingStore;
+  explicit BrokenReads(store::KvStore& inner, std::string family = kX402Family)
+      : ForwardingStore(inner), family_(std::move(family)) {}
   Result<std::optional<std::string>> Get(std::string_view cf, std::string_view key) override {
-    if (cf == kX402Family) {
+    if (cf == family_) {
       return UnavailableError("get: IO error: /srv/mandated/db/000123.sst: Input/output error",
                               "storage-io");
     }
     return ForwardingStore::Get(cf, key);
   }
+
+ private:
+  std::string family_;
 };
 
 TEST(FacilitatorErrorsTest, AStorageFailureAtVerifyShowsNoPathToTheMerchant) {
-  testing::TempDir dir;
-  store::RocksStoreOptions o;
-  o.path = dir.Sub("db");
-  o.column_families = {kX402Family, kLedgerFamily, kUsageFamily,
-                       std::string(audit::kAuditFamily)};
-  Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
-  ASSERT_TRUE(kv.ok()) << kv.error().ToString();
-  BrokenX402Reads broken(**kv);
-  testing::FakeClock clock(1750000001);  // the vector's signature is valid then
-  Ledger ledger(broken, clock, SystemRandom::Get());
-  Result<std::unique_ptr<UsageMeter>> usage = UsageMeter::Open(broken, clock);
-  ASSERT_TRUE(usage.ok()) << usage.error().ToString();
-  Facilitator facilitator(broken, ledger, **usage, clock);
+  for (const std::string& family : {std::string(kX402Family), std::string(kLedgerFamily)}) {
+    SCOPED_TRACE(family);  // the nonce's read, then the payer's balance
+    testing::TempDir dir;
+    store::RocksStoreOptions o;
+    o.path = dir.Sub("db");
+    o.column_families = {kX402Family, kLedgerFamily, kUsageFamily,
+                         std::string(audit::kAuditFamily)};
+    Result<std::unique_ptr<store::KvStore>> kv = store::OpenRocksStore(o);
+    ASSERT_TRUE(kv.ok()) << kv.error().ToString();
+    BrokenReads broken(**kv, family);
+    testing::FakeClock clock(1750000001);  // the vector's signature is valid then
+    Ledger ledger(broken, clock, SystemRandom::Get());
+    Result<std::unique_ptr<UsageMeter>> usage = UsageMeter::Open(broken, clock);
+    ASSERT_TRUE(usage.ok()) << usage.error().ToString();
+    Facilitator facilitator(broken, ledger, **usage, clock);
 
-  Result<json::Value> vec = json::Parse(testing::ReadFileOrDie(
-      testing::SourcePath("tests/vectors/x402/vector_v2_base_sepolia_usdc_10000.json")));
-  ASSERT_TRUE(vec.ok());
-  const json::Value* body = vec->Find("facilitatorRequests")->Find("POST /verify");
-  ASSERT_NE(body, nullptr);
-  Result<VerifyResponse> v = facilitator.Verify(*body);
-  ASSERT_TRUE(v.ok()) << v.error().ToString();
-  EXPECT_FALSE(v->is_valid);
-  EXPECT_EQ(v->invalid_message, "the facilitator's storage could not be read; ask again");
-  EXPECT_EQ(v->invalid_message.find("/srv/mandated"), std::string::npos);
+    Result<json::Value> vec = json::Parse(testing::ReadFileOrDie(
+        testing::SourcePath("tests/vectors/x402/vector_v2_base_sepolia_usdc_10000.json")));
+    ASSERT_TRUE(vec.ok());
+    const json::Value* body = vec->Find("facilitatorRequests")->Find("POST /verify");
+    ASSERT_NE(body, nullptr);
+    Result<VerifyResponse> v = facilitator.Verify(*body);
+    ASSERT_TRUE(v.ok()) << v.error().ToString();
+    EXPECT_FALSE(v->is_valid);
+    EXPECT_EQ(v->invalid_message, "the facilitator's storage could not be read; ask again");
+    EXPECT_EQ(v->invalid_message.find("/srv/mandated"), std::string::npos);
+    // Not the payer's fault (no "insufficient balance"): ask again, as for a node that did not
+    // answer.
+    EXPECT_EQ(v->invalid_reason, "unexpected_verify_error");
+  }
 }
 
 // The revert texts of FiatToken v2 (USDC), of OpenZeppelin's custom errors and of the test
