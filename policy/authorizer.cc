@@ -1139,12 +1139,17 @@ Status Authorizer::WithHeldUses(
 }
 
 Result<Approval> Authorizer::GetApproval(const identity::Tenant& t, const std::string& id) {
+  return GetApprovalAt(t, id, clock_.NowUnixSeconds());
+}
+
+Result<Approval> Authorizer::GetApprovalAt(const identity::Tenant& t, const std::string& id,
+                                           int64_t at) {
   MD_ASSIGN_OR_RETURN(std::optional<std::string> raw, t.Get(kAprKind, id));
   if (!raw) return NotFoundError("no approval " + id, "approval-not-found");
   MD_ASSIGN_OR_RETURN(json::Value v, json::Parse(*raw));
   Result<Approval> a = ApprovalFromJson(v);
   if (!a.ok()) return DataLossError("stored approval " + id + " does not parse", "corrupt-record");
-  return ApprovalEffectiveAt(std::move(*a), clock_.NowUnixSeconds());
+  return ApprovalEffectiveAt(std::move(*a), at);
 }
 
 Result<std::vector<Approval>> Authorizer::ListApprovals(const identity::Tenant& t,
@@ -1524,8 +1529,12 @@ Result<size_t> Authorizer::SweepOnce() {
           .Subject("session", eff.session_id);
       e.at_micros = clock_.NowUnixMicros();
       if (!eff.approval_id.empty() && stored.reservation->state == "pending") {
-        Result<Approval> ap = GetApproval(t, eff.approval_id);
+        // At the instant its hold lapsed (the principal's time, which a wall clock stepped back
+        // may be behind): the approval is written as expired, never as still pending once it
+        // leaves the pending list.
+        Result<Approval> ap = GetApprovalAt(t, eff.approval_id, sweep_now);
         if (ap.ok()) {
+          if (ap->state == "pending") ap->state = "expired";
           t.Put(batch, kAprKind, ap->id, json::Write(ApprovalToJson(*ap)));
           t.Delete(batch, kAprOpenKind, ap->id);
         }

@@ -166,6 +166,8 @@ class Authorizer {
 
   // Approvals (specs/authorization.md §7).
   Result<Approval> GetApproval(const identity::Tenant& t, const std::string& id);
+  // The same, as of `at` (unix seconds): expired when still pending at or after its expiry.
+  Result<Approval> GetApprovalAt(const identity::Tenant& t, const std::string& id, int64_t at);
   Result<std::vector<Approval>> ListApprovals(const identity::Tenant& t, const std::string& state,
                                               const std::string& after, size_t limit);
   Result<Answer> Decide(const identity::Tenant& t, const Actor& actor, const std::string& id,

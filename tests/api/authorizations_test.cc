@@ -617,6 +617,11 @@ TEST_F(AuthorizationsApiTest, CaptureVoidAndLeasesMoveTheHeadroomExactly) {
 
 class AuthorizationApprovalsTest : public AuthorizationsApiTest {
  protected:
+  // A mandate of `agent` with a 100000 USD day (UTC) whose purchases above 5000 need a step-up.
+  std::string StepUpMandate(const std::string& agent) {
+    return Issue(agent, Terms(Window("day", "calendar", "UTC", "100000"), "",
+                              R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})"));
+  }
   void SetUpApprover() {
     approver_key_ = *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
     approver_pub_ = *signer::DerivePublicKey(approver_key_);
@@ -667,9 +672,7 @@ TEST_F(AuthorizationApprovalsTest, StepUpIsApprovedWithSignedEvidenceThenCapture
   SetUpApprover();
   const std::string agent = NewAgent("buyer");
   const std::string s = Session(agent);
-  const std::string m =
-      Issue(agent, Terms(Window("day", "calendar", "UTC", "100000"), "",
-                         R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})"));
+  const std::string m = StepUpMandate(agent);
   const std::string day = DayCounter(m, "UTC");
   // At the threshold: no step-up.
   EXPECT_EQ(StringField(Authorize(s, Purchase(m, "5000")), "decision"), "allowed");
@@ -788,9 +791,7 @@ TEST_F(AuthorizationApprovalsTest, DenialAndTimeoutReleaseTheHold) {
   SetUpApprover();
   const std::string agent = NewAgent("buyer");
   const std::string s = Session(agent);
-  const std::string m =
-      Issue(agent, Terms(Window("day", "calendar", "UTC", "100000"), "",
-                         R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})"));
+  const std::string m = StepUpMandate(agent);
   const std::string day = DayCounter(m, "UTC");
 
   // Denied by the approver (no evidence: the credential is the record).
@@ -1140,6 +1141,30 @@ TEST_F(AuthorizationsApiTest, LapsesStandWhenTheWallClockStepsBack) {
   json::Value late = Capture(s, id, "", 409);
   EXPECT_EQ(StringField(late, "type"), std::string(kProblem) + "reservation-expired");
   EXPECT_EQ(AwaitStoredReservationState(id, "expired"), "expired");
+}
+
+// The same for a step-up nobody decided: its hold times out at the principal's time, and its
+// approval is written expired then, though the stepped-back wall clock says it still runs; it
+// leaves the pending list and cannot be approved (before, it was stored as still pending).
+TEST_F(AuthorizationApprovalsTest, AnApprovalTimedOutStaysExpiredWhenTheWallClockStepsBack) {
+  Boot(kStart);
+  SetUpApprover();
+  const std::string agent = NewAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = StepUpMandate(agent);
+  json::Value t = Authorize(s, Purchase(m, "7000"));
+  const std::string apr = StringField(*t.Find("approval"), "id");
+  AdvanceTo(Now() + 901);  // past the approval timeout (900 s), and the session's lifetime
+  EXPECT_EQ(StringField(Authorize(Session(agent), Purchase(m, "100")), "decision"), "allowed");
+  clock_->StepWallClockBackSeconds(30);  // the wall clock says the approval still runs
+  ASSERT_TRUE(service_.app()->authorizer_for_testing().SweepOnce().ok());
+  EXPECT_EQ(StringField(Call("GET", base_ + "/approvals/" + apr, approver_, "", 200), "state"),
+            "expired");
+  EXPECT_TRUE(Call("GET", base_ + "/approvals?state=pending", approver_, "", 200)
+                  .Find("items")
+                  ->items()
+                  .empty());
+  EXPECT_EQ(StringField(Record(StringField(t, "id")), "decision"), "denied");
 }
 
 // ---- The audit trail of a purchase (specs/audit.md §4; issue: audit trail, must-show 1) ----
