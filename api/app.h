@@ -108,8 +108,9 @@ class App {
   // records backup.created (specs/storage.md §Backups): the manifest, its path and complete: true.
   // kFailedPrecondition "backups-not-configured" without a backup directory.
   Result<json::Value> TakeBackup();
-  // Every directory under config_.backup_dir: its manifest (complete: true) or its id only
-  // (complete: false: a backup that failed), in id (time) order.
+  // Every directory under config_.backup_dir in id (time) order: its manifest (complete:
+  // true), or its id only (complete: false: a backup that failed, or a staging directory with
+  // in_progress telling whether a backup is being taken now).
   Result<json::Value> ListBackups();
   // Captures the hold a custodial AP2 closing spent (specs/ap2.md §6 step 3), late when its
   // lease ended (the money moved), asked again for a moment while the sweeper holds it; OK
@@ -155,6 +156,7 @@ class App {
   std::optional<SecretBytes> generated_token_;
   std::atomic<bool> ap2_capture_retry_{false};  // a closing's capture failed: try before a sweep
   std::mutex backup_mu_;  // one backup at a time
+  std::atomic<bool> backup_in_progress_{false};  // its staging directory is being written
 };
 
 }  // namespace mandated::api

@@ -4,8 +4,11 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "api/app.h"
@@ -28,6 +31,17 @@ Status NotConfigured() {
   return FailedPreconditionError(
       "backups are off: start the service with --backup-dir DIR (MANDATED_BACKUP_DIR)",
       "backups-not-configured");
+}
+
+// A backup is made as ".<id>.partial" and renamed to <id> once whole.
+std::string StagingName(const std::string& id) { return "." + id + ".partial"; }
+std::optional<std::string> StagedId(const std::string& name) {
+  constexpr std::string_view kSuffix = ".partial";
+  if (name.size() <= 1 + kSuffix.size() || name[0] != '.' ||
+      name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return std::nullopt;
+  }
+  return name.substr(1, name.size() - 1 - kSuffix.size());
 }
 
 // "20261207T115030Z": sorts as the time it names.
@@ -85,30 +99,45 @@ Result<json::Value> App::TakeBackup() {
   MD_ASSIGN_OR_RETURN(Bytes tag, random_->Generate(4));
   const std::string id = CompactUtc(now) + "-" + HexEncode(tag);
   const fs::path dir = fs::path(config_.backup_dir) / id;
-  fs::create_directory(dir, ec);
-  if (ec) {
-    return UnavailableError("cannot create " + dir.string() + ": " + ec.message(),
+  // Made under a staging name and renamed once whole: a listing never shows a copy in the making
+  // as complete, and what a failure leaves is only ever its own staging directory.
+  const fs::path staging = fs::path(config_.backup_dir) / (StagingName(id));
+  std::error_code exists_ec;
+  if (fs::exists(dir, exists_ec) || fs::exists(staging, exists_ec)) {
+    return AlreadyExistsError("backup " + id + " exists already: ask again", "backup-exists");
+  }
+  if (!fs::create_directory(staging, ec) || ec) {
+    return UnavailableError("cannot create " + staging.string() + ": " +
+                                (ec ? ec.message() : std::string("it exists")),
                             "backup-failed");
   }
+  backup_in_progress_.store(true);
+  auto fail = [&](Status s) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);  // nothing half made stays behind
+    backup_in_progress_.store(false);
+    return s;
+  };
   // The copy is laid out as a data directory (its store in db/), so a restore is a start with
-  // --data-dir pointing at it.
-  Result<uint64_t> sequence = store_->Checkpoint((dir / "db").string());
-  if (!sequence.ok()) {
-    fs::remove_all(dir, ec);  // nothing half made stays behind
-    return sequence.error();
-  }
+  // --data-dir on a copy of it.
+  Result<uint64_t> sequence = store_->Checkpoint((staging / "db").string());
+  if (!sequence.ok()) return fail(sequence.error());
   uint64_t bytes = 0, files = 0;
-  SizeOf(dir / "db", &bytes, &files);
-  const audit::Actor& actor = audit::CurrentActor();
+  SizeOf(staging / "db", &bytes, &files);
   json::Value manifest = json::Value::Object();
   manifest.Set("id", json::Value::String(id));
   manifest.Set("created_at", json::Value::Int(now));
   manifest.Set("sequence", json::Value::String(std::to_string(*sequence)));
   manifest.Set("bytes", json::Value::String(std::to_string(bytes)));
   manifest.Set("files", json::Value::Int(static_cast<int64_t>(files)));
-  manifest.Set("created_by", json::Value::String(actor.kind));
-  // The manifest marks the copy complete: a directory without one is a backup that failed.
-  MD_RETURN_IF_ERROR(WriteWhole(dir / kManifest, json::Write(manifest)));
+  manifest.Set("created_by", json::Value::String(audit::CurrentActor().kind));
+  if (Status w = WriteWhole(staging / kManifest, json::Write(manifest)); !w.ok()) return fail(w);
+  fs::rename(staging, dir, ec);
+  if (ec) {
+    return fail(UnavailableError("cannot rename " + staging.string() + ": " + ec.message(),
+                                 "backup-failed"));
+  }
+  backup_in_progress_.store(false);
 
   audit::Event e;
   e.type = "backup.created";
@@ -120,11 +149,11 @@ Result<json::Value> App::TakeBackup() {
   if (Status s = store_->Write(batch); !s.ok()) {
     log::Error("backup taken but not recorded in the audit log",
                {{"backup", id}, {"error", s.ToString()}});
-    return Status(s.code(), "backup " + id + " was taken but could not be recorded: " +
-                                s.message(),
-                  "backup-not-recorded");
+    return InternalError("backup " + id + " was taken but could not be recorded: " + s.message(),
+                         "backup-not-recorded");
   }
-  log::Info("backup taken", {{"backup", id}, {"path", dir.string()}, {"bytes", std::to_string(bytes)}});
+  log::Info("backup taken",
+            {{"backup", id}, {"path", dir.string()}, {"bytes", std::to_string(bytes)}});
   manifest.Set("path", json::Value::String(dir.string()));
   manifest.Set("complete", json::Value::Bool(true));
   return manifest;
@@ -132,37 +161,44 @@ Result<json::Value> App::TakeBackup() {
 
 Result<json::Value> App::ListBackups() {
   if (config_.backup_dir.empty()) return NotConfigured();
-  std::vector<json::Value> found;
+  std::vector<std::pair<std::string, json::Value>> found;  // by id
   std::error_code ec;
   for (fs::directory_iterator it(config_.backup_dir, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::error_code dir_ec;
     if (!it->is_directory(dir_ec) || dir_ec) continue;
-    const std::string id = it->path().filename().string();
+    const std::string name = it->path().filename().string();
+    const std::optional<std::string> staged = StagedId(name);
+    const std::string id = staged.value_or(name);
     json::Value item = json::Value::Object();
-    item.Set("id", json::Value::String(id));
-    std::ifstream in(it->path() / kManifest, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Result<json::Value> manifest = in.good() || in.eof() ? json::Parse(text)
-                                                         : Result<json::Value>(json::Value());
-    if (manifest.ok() && manifest->is_object()) {
-      item = *manifest;
-      item.Set("complete", json::Value::Bool(true));
-    } else {
-      item.Set("complete", json::Value::Bool(false));
+    if (!staged) {
+      // Complete when its manifest reads as ours: an object naming this very directory.
+      std::ifstream in(it->path() / kManifest, std::ios::binary);
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+      Result<json::Value> manifest = json::Parse(text);
+      const json::Value* named = manifest.ok() && manifest->is_object() ? manifest->Find("id")
+                                                                         : nullptr;
+      if (named != nullptr && named->is_string() && named->as_string() == name) {
+        item = std::move(*manifest);
+      }
     }
+    const bool complete = item.Find("id") != nullptr;
+    if (!complete) item.Set("id", json::Value::String(id));
     item.Set("path", json::Value::String(it->path().string()));
-    found.push_back(std::move(item));
+    item.Set("complete", json::Value::Bool(complete));
+    // A staging directory is the backup being taken, or one a crash interrupted.
+    if (staged) item.Set("in_progress", json::Value::Bool(backup_in_progress_.load()));
+    found.emplace_back(id, std::move(item));
   }
   if (ec && ec != std::errc::no_such_file_or_directory) {
     return UnavailableError("cannot read " + config_.backup_dir + ": " + ec.message(),
                             "backup-failed");
   }
-  std::sort(found.begin(), found.end(), [](const json::Value& a, const json::Value& b) {
-    return a.Find("id")->as_string() < b.Find("id")->as_string();
-  });
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   json::Value items = json::Value::Array();
-  for (json::Value& v : found) items.Append(std::move(v));
+  for (auto& [id, v] : found) items.Append(std::move(v));
   json::Value out = json::Value::Object();
   out.Set("backup_dir", json::Value::String(config_.backup_dir));
   out.Set("items", std::move(items));

@@ -38,11 +38,15 @@ std::string KeyLine(const json::Value& k) {
 }
 
 // 20261207T115030Z-1a2b3c4d  2026-12-07T11:50:30Z  52311 bytes  /var/backups/mandated/20261207T...
-// or, for a directory without its manifest: <id>  incomplete (delete it)  <path>
+// or, for a directory without its manifest: <id>  incomplete (delete it)  <path>, and for the
+// backup being taken: <id>  in progress  <path>
 std::string BackupLine(const json::Value& b) {
   const json::Value* complete = b.Find("complete");
   if (complete == nullptr || !complete->as_bool()) {
-    return Str(b, "id") + "  incomplete (delete it)  " + Str(b, "path") + "\n";
+    const json::Value* busy = b.Find("in_progress");
+    return Str(b, "id") + (busy != nullptr && busy->as_bool() ? "  in progress  "
+                                                               : "  incomplete (delete it)  ") +
+           Str(b, "path") + "\n";
   }
   return Str(b, "id") + "  " + TimeOf(b, "created_at") + "  " + Str(b, "bytes") + " bytes  " +
          Str(b, "path") + "\n";

@@ -95,8 +95,8 @@ class KvStore {
   // Writes a consistent copy of the whole store, as of one instant between writes (every batch
   // in it whole or absent, as after a crash), to `dir`, which must not exist (its parent must);
   // the copy opens as a store of its own (specs/storage.md §Backups). Files are hard-linked
-  // where the file system allows, else copied. Returns the store's sequence number the copy
-  // holds. kAlreadyExists ("backup-exists") when `dir` exists.
+  // where the file system allows, else copied. Returns the store's sequence number when the
+  // copy began (the copy holds at least that). kAlreadyExists ("backup-exists") when `dir` exists.
   virtual Result<uint64_t> Checkpoint(const std::string& dir) = 0;
 
   virtual StoreStats Stats() = 0;

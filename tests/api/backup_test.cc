@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "base/json.h"
 #include "mandates/credential.h"
@@ -101,23 +102,38 @@ TEST_F(BackupTest, ACopyTakenWhileServingRestoresExactlyWhatWasAcknowledgedBefor
   // After the copy: not in it.
   const testing::PrincipalWithAdmin after =
       testing::CreatePrincipalWithAdmin(a.client(), kOperatorToken, R"({"name":"After Corp"})");
-  // A directory without a manifest (a backup that failed) is listed as incomplete.
-  std::filesystem::create_directories(std::filesystem::path(backups) / "00000000T000000Z-dead");
+  // A directory without a manifest (a backup that failed), one whose manifest is not ours, and a
+  // staging directory no backup is writing (a crash interrupted it) are listed as incomplete.
+  const std::filesystem::path root(backups);
+  std::filesystem::create_directories(root / "00000000T000000Z-dead");
+  std::filesystem::create_directories(root / "00000000T000001Z-odd");
+  testing::WriteFile((root / "00000000T000001Z-odd" / "backup.json").string(), "{}");
+  std::filesystem::create_directories(root / ".00000000T000002Z-cut.partial");
   const json::Value listed = testing::Call(a.client(), "GET", "/v1/backups", kOperatorToken, "", 200);
-  ASSERT_EQ(listed.Find("items")->items().size(), 2u) << json::Write(listed);
-  EXPECT_EQ(StringField(listed.Find("items")->items()[0], "id"), "00000000T000000Z-dead");
-  EXPECT_FALSE(listed.Find("items")->items()[0].Find("complete")->as_bool());
-  const json::Value& item = listed.Find("items")->items()[1];
+  ASSERT_EQ(listed.Find("items")->items().size(), 4u) << json::Write(listed);
+  std::vector<std::string> incomplete;
+  for (size_t i = 0; i < 3; ++i) {
+    const json::Value& it = listed.Find("items")->items()[i];
+    EXPECT_FALSE(it.Find("complete")->as_bool()) << json::Write(it);
+    incomplete.push_back(StringField(it, "id"));
+  }
+  EXPECT_EQ(incomplete, (std::vector<std::string>{"00000000T000000Z-dead", "00000000T000001Z-odd",
+                                                  "00000000T000002Z-cut"}));
+  EXPECT_FALSE(listed.Find("items")->items()[2].Find("in_progress")->as_bool());
+  const json::Value& item = listed.Find("items")->items()[3];
   EXPECT_EQ(StringField(item, "id"), id);
   EXPECT_TRUE(item.Find("complete")->as_bool());
   EXPECT_EQ(StringField(item, "sequence"), StringField(taken, "sequence"));
   a.Stop();
 
-  // Restore: a service started on the copy, with the same key-encryption key (the development
-  // one lives beside its data directory), and no backup directory of its own.
-  std::filesystem::copy_file(data + ".kek", path + ".kek");
+  // Restore: the backup copied to a new data directory and a service started on it, with the
+  // same key-encryption key (the development one lives beside its data directory), and no
+  // backup directory of its own.
+  const std::string restored = dir_.Sub("restored");
+  std::filesystem::copy(path, restored, std::filesystem::copy_options::recursive);
+  std::filesystem::copy_file(data + ".kek", restored + ".kek");
   testing::InProcessService b;
-  Start(b, path, "");
+  Start(b, restored, "");
   ASSERT_NE(b.app(), nullptr);
   testing::Call(b.client(), "GET", "/v1/principals/" + before.id, kOperatorToken, "", 200);
   Reply gone = testing::Send(b.client(), "GET", "/v1/principals/" + after.id, kOperatorToken, "");
