@@ -31,6 +31,10 @@ Status CheckAccountVisible(identity::Directory& directory, const Access& a,
   if (!a.tenant || c.principal_id.empty()) {
     return AccountNotFound(account);
   }
+  if (!c.mandate_scope.empty()) {
+    // No account is a mandate's: each holds the money of every mandate of its principal or agent.
+    return AccountNotFound(account);
+  }
   const size_t colon = account.find(':');
   const std::string_view scheme = account.substr(0, colon);
   const std::string_view rest = account.substr(colon + 1);

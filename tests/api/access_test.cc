@@ -1644,6 +1644,13 @@ TEST_F(AccessTest, MandateScopedCallersStayInsideTheirMandates) {
             "active");
   // The unscoped admin sees the victim.
   ExpectAdmitted("GET", outside, admin, "", 200);
+  // No ledger account is its mandate's: it reads none (the principal's and the agent's hold
+  // every mandate's money), as if none existed.
+  ExpectRefused("GET", "/v1/ledger/accounts/principal:" + a_.id, Bearer(scoped), "", 404,
+                "account-not-found");
+  ExpectRefused("GET", "/v1/ledger/accounts/agent:" + a_.agent, Bearer(scoped), "", 404,
+                "account-not-found");
+  ExpectAdmitted("GET", "/v1/ledger/accounts/principal:" + a_.id, admin, "", 200);
 
   // Users, agents, keys and credentials are the whole principal's: it creates, disables,
   // suspends, rotates and revokes none of them.
