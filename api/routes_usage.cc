@@ -168,6 +168,22 @@ void App::RegisterUsageRoutes() {
               req);
         }
       }
+      // A limited credential reports only inside its scope: an event naming no agent (no
+      // mandate) would be the whole principal's usage (specs/access.md §Usage).
+      if (e.agent.empty() && !a.caller.agent_scope.empty()) {
+        return ProblemResponse(
+            AtField(PermissionDeniedError("this credential is limited to some agents: name one",
+                                          "agent-out-of-scope"),
+                    i, "agent"),
+            req);
+      }
+      if (e.mandate.empty() && !a.caller.mandate_scope.empty()) {
+        return ProblemResponse(
+            AtField(PermissionDeniedError("this credential is limited to some mandates: name one",
+                                          "mandate-out-of-scope"),
+                    i, "mandate"),
+            req);
+      }
       if (!e.agent.empty() && agents.insert(e.agent).second) {
         if (!a.caller.InAgentScope(e.agent)) {
           return ProblemResponse(

@@ -1347,6 +1347,19 @@ TEST_F(AccessTest, LedgerUsageAndPaymentsFindNothingOfAnotherPrincipal) {
   ExpectRefused("GET", "/v1/usage/budgets?agent=" + agent_y_, Bearer(scoped_token_), "", 403,
                 "agent-out-of-scope");
   ExpectAdmitted("GET", "/v1/usage?agent=" + a_.agent, scoped_token_, "", 200);
+  // Nor an event naming no agent, which would be the whole principal's usage; its agent's is.
+  const std::string unnamed =
+      R"({"events":[{"id":"access-unnamed","payee":"api.shop.example","asset":"USD","amount":"1"}]})";
+  ExpectRefused("POST", "/v1/usage", Bearer(scoped_token_), unnamed, 403, "agent-out-of-scope");
+  ExpectAdmitted("POST", "/v1/usage", scoped_token_, batch("agent", a_.agent), 200);
+  // A merchant limited to A's mandate reports only events naming it.
+  const std::string mandate_merchant = StringField(
+      Create("/v1/principals/" + a_.id + "/credentials", admin,
+             R"({"role":"merchant","name":"M's shop","mandates":[")" + a_.mandate + "\"]}"),
+      "token");
+  ExpectRefused("POST", "/v1/usage", Bearer(mandate_merchant), unnamed, 403,
+                "mandate-out-of-scope");
+  ExpectAdmitted("POST", "/v1/usage", mandate_merchant, batch("mandate", a_.mandate), 200);
   // A credential limited to A's mandate: other mandates' usage is not its to read, nor all of
   // the principal's at once.
   const std::string limited = StringField(
