@@ -619,12 +619,20 @@ Status EvaluatePayment(const json::Value& open, const ClosedPayment& closed, con
       }
       if (!ok) return Deny("the PISP is missing or not allowed", "ap2-pisp-not-allowed");
     } else if (t == "payment.execution_date") {
-      const int64_t at = closed.execution_date ? ParseRfc3339Utc(*closed.execution_date).value_or(0) : now;
+      const int64_t stated =
+          closed.execution_date ? ParseRfc3339Utc(*closed.execution_date).value_or(0) : now;
       const json::Value* nb = c.Find("not_before");
       const json::Value* na = c.Find("not_after");
-      if ((nb != nullptr && at < ParseRfc3339Utc(nb->as_string()).value_or(INT64_MAX)) ||
-          (na != nullptr && at > ParseRfc3339Utc(na->as_string()).value_or(INT64_MIN))) {
-        return Deny("the execution date is outside the mandate's window", "ap2-execution-date");
+      // A payment this service moves when it accepts the closing (the ledger instrument)
+      // executes now, whatever date it states: both must fall inside the window.
+      const bool moves_now = StrOf(closed.payment_instrument, "type") == kLedgerInstrument;
+      for (const int64_t at : {stated, moves_now ? now : stated}) {
+        if ((nb != nullptr && at < ParseRfc3339Utc(nb->as_string()).value_or(INT64_MAX)) ||
+            (na != nullptr && at > ParseRfc3339Utc(na->as_string()).value_or(INT64_MIN))) {
+          return Deny(at == stated ? "the execution date is outside the mandate's window"
+                                   : "a ledger payment executes now, outside the mandate's window",
+                      "ap2-execution-date");
+        }
       }
     } else if (t == kAllowedCurrencies) {
       bool ok = false;

@@ -20,6 +20,9 @@ inline constexpr std::string_view kVctPayment = "mandate.payment.1";
 inline constexpr std::string_view kVctCheckout = "mandate.checkout.1";
 // Our extension constraint: the closed payment's currency must be one of `allowed`.
 inline constexpr std::string_view kAllowedCurrencies = "dev.mandated.payment.allowed_currencies";
+// Our payment instrument type: the closed payment is paid from the principal's prepaid ledger
+// balance to the payee's merchant account when it is accepted (specs/ap2.md §6.2).
+inline constexpr std::string_view kLedgerInstrument = "dev.mandated.ledger";
 
 enum class Kind : uint8_t { kPayment, kCheckout };
 std::string_view VctOf(Kind kind);  // the open vct

@@ -30,9 +30,6 @@ namespace mandated::mandates::ap2 {
 inline constexpr char kIssuerPurpose[] = "ap2-issuer";     // per principal, P-256
 inline constexpr char kReceiptPurpose[] = "ap2-receipts";  // owner "service", P-256
 inline constexpr int64_t kChallengeTtlSeconds = 300;
-// Our payment instrument type: the closed payment is paid from the principal's prepaid ledger
-// balance to the payee's merchant account when it is accepted (specs/ap2.md §6.2).
-inline constexpr std::string_view kLedgerInstrument = "dev.mandated.ledger";
 
 // An open mandate as issued and stored.
 struct OpenMandate {

@@ -133,6 +133,19 @@ TEST(Ap2EvaluateTest, EachConstraintRefusesWithItsReason) {
   EXPECT_EQ(eval(R"({"type":"payment.execution_date","not_after":"2025-12-31T23:59:59Z"})", Closed(1)),
             "ap2-execution-date");
   EXPECT_EQ(eval(R"({"type":"payment.execution_date","not_before":"2025-12-31T23:59:59Z"})", Closed(1)), "");
+  // A ledger payment moves its money now: a stated date inside a later window does not make it
+  // wait, so it is refused; a card's rail executes it at the stated date.
+  const char* later = R"({"type":"payment.execution_date","not_before":"2027-01-01T00:00:00Z"})";
+  auto dated = [&](const char* instrument) {
+    Result<ClosedPayment> c = ParseClosedPayment(J(
+        std::string(R"({"vct":"mandate.payment.1","transaction_id":"tx","payee":{"id":"m1","name":"N"},)"
+                    R"("payment_amount":{"amount":1,"currency":"USD"},"execution_date":"2027-01-02T00:00:00Z",)"
+                    R"("payment_instrument":{"id":"i1","type":")") + instrument + "\"}}"));
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return *c;
+  };
+  EXPECT_EQ(eval(later, dated("card")), "");
+  EXPECT_EQ(eval(later, dated("dev.mandated.ledger")), "ap2-execution-date");
   EXPECT_EQ(eval(R"({"type":"dev.mandated.payment.allowed_currencies","allowed":["EUR"]})", Closed(1)),
             "ap2-currency-mismatch");
   EXPECT_EQ(eval(R"({"type":"com.example.unknown"})", Closed(1)), "ap2-unknown-constraint");
