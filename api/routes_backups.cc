@@ -1,7 +1,6 @@
 // Backup routes: the operator takes a consistent copy of the whole store while the service runs,
 // and lists the copies taken (specs/storage.md §Backups, specs/api.md §Backups).
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -19,6 +18,7 @@
 #include "base/bytes.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "mandates/credential.h"
 
 namespace mandated::api {
 namespace {
@@ -44,14 +44,11 @@ std::optional<std::string> StagedId(const std::string& name) {
   return name.substr(1, name.size() - 1 - kSuffix.size());
 }
 
-// "20261207T115030Z": sorts as the time it names.
+// "20261207T115030Z" (RFC 3339 without separators): sorts as the time it names.
 std::string CompactUtc(int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
+  std::string text = mandates::FormatRfc3339Utc(unix_seconds);
+  std::erase_if(text, [](char c) { return c == '-' || c == ':'; });
+  return text;
 }
 
 // Total size and count of the regular files under `dir` (what copying the backup off the machine
@@ -68,18 +65,12 @@ void SizeOf(const fs::path& dir, uint64_t* bytes, uint64_t* files) {
   }
 }
 
-// Writes `text` to `path` through a temporary file and a rename, so a reader sees all or none.
-Status WriteWhole(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) return UnavailableError("cannot write " + tmp.string(), "backup-failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return UnavailableError("cannot rename " + tmp.string() + ": " + ec.message(), "backup-failed");
+// Writes `text` to `path` (inside the staging directory, whose rename publishes it whole).
+Status WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) return UnavailableError("cannot write " + path.string(), "backup-failed");
   return OkStatus();
 }
 
@@ -103,13 +94,16 @@ Result<json::Value> App::TakeBackup() {
   // as complete, and what a failure leaves is only ever its own staging directory.
   const fs::path staging = fs::path(config_.backup_dir) / (StagingName(id));
   std::error_code exists_ec;
-  if (fs::exists(dir, exists_ec) || fs::exists(staging, exists_ec)) {
+  if (fs::exists(dir, exists_ec)) {
     return AlreadyExistsError("backup " + id + " exists already: ask again", "backup-exists");
   }
-  if (!fs::create_directory(staging, ec) || ec) {
-    return UnavailableError("cannot create " + staging.string() + ": " +
-                                (ec ? ec.message() : std::string("it exists")),
+  const bool created = fs::create_directory(staging, ec);
+  if (ec) {
+    return UnavailableError("cannot create " + staging.string() + ": " + ec.message(),
                             "backup-failed");
+  }
+  if (!created) {  // another backup's staging directory: never touched
+    return AlreadyExistsError("backup " + id + " exists already: ask again", "backup-exists");
   }
   backup_in_progress_.store(true);
   auto fail = [&](Status s) {
@@ -131,7 +125,7 @@ Result<json::Value> App::TakeBackup() {
   manifest.Set("bytes", json::Value::String(std::to_string(bytes)));
   manifest.Set("files", json::Value::Int(static_cast<int64_t>(files)));
   manifest.Set("created_by", json::Value::String(audit::CurrentActor().kind));
-  if (Status w = WriteWhole(staging / kManifest, json::Write(manifest)); !w.ok()) return fail(w);
+  if (Status w = WriteFile(staging / kManifest, json::Write(manifest)); !w.ok()) return fail(w);
   fs::rename(staging, dir, ec);
   if (ec) {
     return fail(UnavailableError("cannot rename " + staging.string() + ": " + ec.message(),
