@@ -2,6 +2,7 @@
 #include "api/app.h"
 
 #include <filesystem>
+#include <vector>
 
 #include "api/handler_util.h"
 #include "api/problem.h"
@@ -113,16 +114,6 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
                                                                *app->random_, mopts);
   app->idempotency_ = std::make_unique<policy::IdempotencyKeys>(*app->store_, *app->clock_,
                                                                 config.idempotency_ttl_s);
-  // Deletes idempotency records past their TTL (specs/authorization.md §6).
-  app->idempotency_pruner_ = std::make_unique<policy::IdempotencyPruner>(
-      *app->store_, *app->idempotency_,
-      [principals = app->principals_.get()](const std::string& after, size_t limit)
-          -> Result<std::vector<std::string>> {
-        MD_ASSIGN_OR_RETURN(std::vector<identity::Principal> page, principals->List(after, limit));
-        std::vector<std::string> ids;
-        for (identity::Principal& p : page) ids.push_back(std::move(p.id));
-        return ids;
-      });
   policy::AuthorizerOptions aopts;
   aopts.reservation_ttl_s = config.reservation_ttl_s;
   aopts.approval_timeout_s = config.approval_timeout_s;
@@ -206,6 +197,28 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     MD_RETURN_IF_ERROR(payer->GuardHold(principal, id, now));
     return ap2->GuardHold(principal, id);
   });
+  // Deletes idempotency records past their TTL and AP2 challenges that answer nothing any more
+  // (specs/storage.md §Retention).
+  std::vector<identity::PruneSweep> sweeps;
+  sweeps.push_back({"idempotency records",
+                    [keys = app->idempotency_.get()](const identity::Tenant& t,
+                                                     const std::string& after, size_t limit) {
+                      return keys->PruneExpired(t, after, limit);
+                    }});
+  sweeps.push_back({"ap2 challenges",
+                    [ap2 = app->ap2_.get()](const identity::Tenant& t, const std::string& after,
+                                            size_t limit) {
+                      return ap2->PruneChallenges(t, after, limit);
+                    }});
+  app->tenant_pruner_ = std::make_unique<identity::TenantPruner>(
+      *app->store_, std::move(sweeps),
+      [principals = app->principals_.get()](const std::string& after, size_t limit)
+          -> Result<std::vector<std::string>> {
+        MD_ASSIGN_OR_RETURN(std::vector<identity::Principal> page, principals->List(after, limit));
+        std::vector<std::string> ids;
+        for (identity::Principal& p : page) ids.push_back(std::move(p.id));
+        return ids;
+      });
   app->limiter_ = std::make_unique<RateLimiter>(*app->clock_);
   app->guard_ = std::make_unique<AccessGuard>(*app->store_, *app->directory_,
                                               *app->operator_auth_, *app->principals_,
@@ -228,7 +241,7 @@ Status App::Run() {
   CaptureClosedPayments();
   authorizer_->StartSweeper();
   session_pruner_->Start();
-  idempotency_pruner_->Start();
+  tenant_pruner_->Start();
   if (Result<size_t> pending = facilitator_->RetryCaptures(); !pending.ok()) {
     log::Warn("x402 captures left pending", {{"error", pending.error().ToString()}});
   }
@@ -238,7 +251,7 @@ Status App::Run() {
   if (settlement_ && settlement_->worker()) settlement_->worker()->Stop();
   authorizer_->StopSweeper();
   session_pruner_->Stop();
-  idempotency_pruner_->Stop();
+  tenant_pruner_->Stop();
   audit_->StopBackground();
   Status flushed = store_->Flush();
   log::Info("stopped", {{"flush", flushed.ok() ? std::string("ok") : flushed.ToString()}});

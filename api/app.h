@@ -24,10 +24,10 @@
 #include "identity/operator_auth.h"
 #include "identity/principals.h"
 #include "identity/session_pruner.h"
+#include "identity/tenant_pruner.h"
 #include "mandates/ap2_authority.h"
 #include "mandates/registry.h"
 #include "policy/authorizer.h"
-#include "policy/idempotency_pruner.h"
 #include "policy/idempotency.h"
 #include "settlement/facilitator.h"
 #include "settlement/ledger.h"
@@ -138,7 +138,6 @@ class App {
   std::unique_ptr<identity::SessionPruner> session_pruner_;  // stopped before directory_ goes
   std::unique_ptr<mandates::MandateRegistry> mandates_;
   std::unique_ptr<policy::IdempotencyKeys> idempotency_;
-  std::unique_ptr<policy::IdempotencyPruner> idempotency_pruner_;  // stopped before idempotency_
   std::unique_ptr<policy::Authorizer> authorizer_;
   std::unique_ptr<settlement::Ledger> ledger_;
   std::unique_ptr<settlement::UsageMeter> usage_;
@@ -146,6 +145,8 @@ class App {
   std::unique_ptr<settlement::Payer> payer_;
   std::unique_ptr<SettlementRuntime> settlement_;  // evm backends and their worker, if any
   std::unique_ptr<mandates::ap2::Authority> ap2_;
+  // Stopped (destroyed) before idempotency_ and ap2_, whose records its sweeps delete.
+  std::unique_ptr<identity::TenantPruner> tenant_pruner_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<AccessGuard> guard_;
   std::string service_did_;  // did:web of this service

@@ -3,6 +3,7 @@
 #include "mandates/ap2_authority.h"
 
 #include <utility>
+#include <vector>
 
 #include "audit/event.h"
 #include "base/bytes.h"
@@ -620,6 +621,52 @@ Result<Challenge> Authority::NewChallenge(const identity::Tenant& t, const std::
                         .Set("expires_at", json::Value::Int(c.expires_at))));
   MD_RETURN_IF_ERROR(kv_.Write(batch));
   return c;
+}
+
+namespace {
+// When a stored challenge can be deleted (Authority::PruneChallenges), or nullopt for a record
+// that does not read.
+std::optional<int64_t> ChallengeDeletableAt(std::string_view value) {
+  Result<json::Value> v = json::Parse(value);
+  if (!v.ok() || !v->is_object()) return std::nullopt;
+  if (const json::Value* used = v->Find("used_at"); used != nullptr) {
+    const std::optional<int64_t> at = used->as_int64();
+    return at ? std::optional<int64_t>(*at + kChallengeTtlSeconds) : std::nullopt;
+  }
+  const json::Value* expires = v->Find("expires_at");
+  return expires != nullptr ? expires->as_int64() : std::nullopt;
+}
+}  // namespace
+
+Result<identity::PrunePass> Authority::PruneChallenges(const identity::Tenant& t,
+                                                       const std::string& after, size_t limit) {
+  identity::PrunePass pass;
+  const int64_t now = clock_.NowUnixSeconds();
+  std::vector<std::string> done;
+  std::string last;
+  MD_RETURN_IF_ERROR(t.Scan(kChallengeKind, after, [&](std::string_view nonce, std::string_view value) {
+    ++pass.examined;
+    last = std::string(nonce);
+    const std::optional<int64_t> at = ChallengeDeletableAt(value);
+    if (at && *at <= now) done.push_back(last);
+    return pass.examined < limit;
+  }));
+  pass.next_after = pass.examined < limit ? std::string() : last;
+  if (done.empty()) return pass;
+  std::lock_guard<std::mutex> lock(accept_locks_.For(t.principal_id()));
+  store::WriteBatch batch;
+  for (const std::string& nonce : done) {
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> stored, t.Get(kChallengeKind, nonce));
+    if (!stored) continue;
+    const std::optional<int64_t> at = ChallengeDeletableAt(*stored);
+    if (!at || *at > now) continue;
+    t.Delete(batch, kChallengeKind, nonce);
+    t.Delete(batch, kNonceKind, Digest(service_did_ + "\n" + nonce));
+    ++pass.pruned;
+  }
+  // Not synced: a delete lost in a crash leaves a challenge that answers nothing anyway.
+  if (!batch.empty()) MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kNoSync));
+  return pass;
 }
 
 Result<OpenMandate> Authority::RootMandate(const identity::Tenant& t, const std::string& root_jwt,

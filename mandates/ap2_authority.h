@@ -20,6 +20,7 @@
 #include "base/result.h"
 #include "identity/directory.h"
 #include "identity/tenant.h"
+#include "identity/tenant_pruner.h"
 #include "mandates/ap2.h"
 #include "mandates/status_book.h"
 #include "signer/key_store.h"
@@ -228,6 +229,15 @@ class Authority {
 
   // A fresh challenge for `agent_id`: aud is the service DID; the nonce is single-use.
   Result<Challenge> NewChallenge(const identity::Tenant& t, const std::string& agent_id);
+
+  // Retention (specs/ap2.md §7): deletes `t`'s challenges, up to `limit` of them in nonce
+  // order after `after`, that can answer nothing any more: one never used once it expired, one
+  // used kChallengeTtlSeconds after its use (it expired by then), with its spent-nonce record.
+  // A presentation for a deleted challenge is refused as for one never issued
+  // (ap2-nonce-unknown). Deletes under the closings' lock after reading each record again, so a
+  // challenge spent meanwhile keeps its nonce record. An unreadable record is left in place.
+  Result<identity::PrunePass> PruneChallenges(const identity::Tenant& t, const std::string& after,
+                                              size_t limit);
 
   // An agent presents a closed payment mandate it signed: <open payment>~~<closed hop>, with aud
   // = the service DID and nonce = a challenge issued to it. Verifies the chain (sd_jwt.h), then

@@ -260,10 +260,10 @@ Result<IdempotencyKeys::Begin> IdempotencyKeys::Start(const identity::Tenant& t,
   return b;
 }
 
-Result<IdempotencyPrunePass> IdempotencyKeys::PruneExpired(const identity::Tenant& t,
-                                                           const std::string& after,
-                                                           size_t limit) {
-  IdempotencyPrunePass pass;
+Result<identity::PrunePass> IdempotencyKeys::PruneExpired(const identity::Tenant& t,
+                                                          const std::string& after,
+                                                          size_t limit) {
+  identity::PrunePass pass;
   const int64_t now = clock_.NowUnixSeconds();
   // Expired keys by stripe; then each stripe is taken once for its keys.
   std::map<size_t, std::vector<std::string>> expired;

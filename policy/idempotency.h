@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "identity/tenant.h"
+#include "identity/tenant_pruner.h"
 #include "store/kv_store.h"
 
 namespace mandated::policy {
@@ -78,15 +79,6 @@ class IdempotencyClaim {
   mutable bool recorded_ = false;  // used by the one request that holds the claim
 };
 
-// What one IdempotencyKeys::PruneExpired pass did.
-struct IdempotencyPrunePass {
-  size_t examined = 0;  // records looked at (at most the pass's limit)
-  size_t pruned = 0;    // records deleted
-  // The last record looked at, where the principal's next pass resumes; empty when this pass
-  // reached the principal's last record.
-  std::string next_after;
-};
-
 // Thread safety: safe from any thread.
 class IdempotencyKeys {
  public:
@@ -120,8 +112,8 @@ class IdempotencyKeys {
   // again, so a new record written for a reused key is never deleted. An unreadable record is
   // left in place. The deletions are not synced: one lost in a crash leaves a record that is
   // absent anyway.
-  Result<IdempotencyPrunePass> PruneExpired(const identity::Tenant& t, const std::string& after,
-                                            size_t limit);
+  Result<identity::PrunePass> PruneExpired(const identity::Tenant& t, const std::string& after,
+                                           size_t limit);
 
   // Keys currently claimed.
   size_t InFlightCountForTest();

@@ -85,11 +85,10 @@ class Ap2AuthorityTest : public ::testing::Test {
     return {checkout, payment};
   }
 
-  // The agent closes `open` for `amount` USD to "shop" under transaction `tx`, for a fresh
-  // service challenge, and presents it.
-  Result<ClosedRecord> Pay(const OpenMandate& open, int64_t amount, const std::string& tx) {
-    Result<Challenge> ch = authority_->NewChallenge(*tenant_, agent_id_);
-    EXPECT_TRUE(ch.ok());
+  // The agent's closing of `open` for `amount` USD to "shop" under transaction `tx`, for the
+  // service challenge `ch`.
+  std::string Closing(const OpenMandate& open, int64_t amount, const std::string& tx,
+                      const Challenge& ch) {
     json::Value claims = J(R"({"vct":"mandate.payment.1","payee":{"id":"shop","name":"Shop"},
         "payment_instrument":{"id":"card-1","type":"card"}})");
     claims.Set("transaction_id", json::Value::String(tx));
@@ -97,13 +96,28 @@ class Ap2AuthorityTest : public ::testing::Test {
                                      .Set("amount", json::Value::Int(amount))
                                      .Set("currency", json::Value::String("USD")));
     claims.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
-    claims.Set("aud", json::Value::String(ch->aud));
-    claims.Set("nonce", json::Value::String(ch->nonce));
+    claims.Set("aud", json::Value::String(ch.aud));
+    claims.Set("nonce", json::Value::String(ch.nonce));
     Result<std::string> chain =
         sdjwt::AppendHop(open.token, claims, json::Value(), sdjwt::HopOptions{},
                          SystemRandom::Get(), sdjwt::SignerFor(agent_key_));
     EXPECT_TRUE(chain.ok());
-    return authority_->Present(*tenant_, agent_id_, *chain);
+    return chain.ok() ? *chain : std::string();
+  }
+  // The same for a fresh service challenge, presented.
+  Result<ClosedRecord> Pay(const OpenMandate& open, int64_t amount, const std::string& tx) {
+    Result<Challenge> ch = authority_->NewChallenge(*tenant_, agent_id_);
+    EXPECT_TRUE(ch.ok());
+    return authority_->Present(*tenant_, agent_id_, Closing(open, amount, tx, *ch));
+  }
+  // How many records of `kind` the principal has.
+  size_t Count(std::string_view kind) {
+    size_t n = 0;
+    EXPECT_TRUE(tenant_->Scan(kind, "", [&](std::string_view, std::string_view) {
+                          ++n;
+                          return true;
+                        }).ok());
+    return n;
   }
 
   // The merchant's signed checkout: two green teas, 1200 USD in total.
@@ -228,6 +242,65 @@ TEST_F(Ap2AuthorityTest, MerchantVerifyRefusesAnOpenMandateFromItsExpiry) {
   ASSERT_FALSE(at.ok());
   EXPECT_EQ(at.error().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(at.error().reason(), "sd-jwt-expired");
+}
+
+}  // namespace
+}  // namespace mandated::mandates::ap2
+
+namespace mandated::mandates::ap2 {
+namespace {
+
+// Retention (specs/ap2.md §7): a challenge never used goes once it expired, a spent one (with
+// its spent-nonce record) once it would have expired; a presentation for a pruned challenge is
+// still refused, and a live challenge is kept and still works.
+TEST_F(Ap2AuthorityTest, ChallengesThatAnswerNothingArePrunedAndStayRefused) {
+  auto [checkout, payment] = IssueBoth();
+  const Challenge idle = *authority_->NewChallenge(*tenant_, agent_id_);
+  const Challenge spent = *authority_->NewChallenge(*tenant_, agent_id_);
+  const std::string chain = Closing(payment, 1000, "tx-1", spent);
+  ASSERT_TRUE(authority_->Present(*tenant_, agent_id_, chain).ok());
+  clock_.AdvanceSeconds(kChallengeTtlSeconds - 1);
+  const Challenge live = *authority_->NewChallenge(*tenant_, agent_id_);
+  EXPECT_EQ(Count("ap2-challenge"), 3u);
+  EXPECT_EQ(Count("ap2-nonce"), 1u);
+
+  Result<identity::PrunePass> early = authority_->PruneChallenges(*tenant_, "", 10);
+  ASSERT_TRUE(early.ok()) << early.error().ToString();
+  EXPECT_EQ(early->examined, 3u);
+  EXPECT_EQ(early->pruned, 0u);
+  EXPECT_EQ(early->next_after, "");
+
+  clock_.AdvanceSeconds(1);  // idle expired; spent was used kChallengeTtlSeconds ago
+  // A bounded pass stops after `limit` records and names where the next one resumes.
+  Result<identity::PrunePass> first = authority_->PruneChallenges(*tenant_, "", 1);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->examined, 1u);
+  EXPECT_FALSE(first->next_after.empty());
+  Result<identity::PrunePass> rest = authority_->PruneChallenges(*tenant_, first->next_after, 10);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->examined, 2u);
+  EXPECT_EQ(rest->next_after, "");
+  EXPECT_EQ(first->pruned + rest->pruned, 2u);
+  EXPECT_EQ(Count("ap2-challenge"), 1u);
+  EXPECT_EQ(Count("ap2-nonce"), 0u);
+  EXPECT_TRUE(tenant_->Get("ap2-challenge", live.nonce)->has_value());
+
+  // The spent closing replayed, and the idle challenge used late: refused, nothing closed.
+  Result<ClosedRecord> replay = authority_->Present(*tenant_, agent_id_, chain);
+  ASSERT_FALSE(replay.ok());
+  EXPECT_EQ(replay.error().reason(), "ap2-nonce-unknown");
+  Result<ClosedRecord> late =
+      authority_->Present(*tenant_, agent_id_, Closing(payment, 1000, "tx-2", idle));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().reason(), "ap2-nonce-unknown");
+  EXPECT_EQ(Count("ap2-closed"), 1u);
+  // The live one still closes (a second open mandate: the first allows one closing).
+  const OpenMandate second = Issue(
+      Kind::kPayment, R"([{"type":"payment.amount_range","currency":"USD","max":5000}])", 86400,
+      checkout.id);
+  Result<ClosedRecord> ok =
+      authority_->Present(*tenant_, agent_id_, Closing(second, 1000, "tx-3", live));
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
 }
 
 }  // namespace

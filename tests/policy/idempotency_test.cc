@@ -3,7 +3,7 @@
 // written, durability across reopen, 5xx answers not kept, key validation, a race of 16
 // threads on 20 keys, and the retention of records past their TTL.
 #include "policy/idempotency.h"
-#include "policy/idempotency_pruner.h"
+#include "identity/tenant_pruner.h"
 
 #include <gtest/gtest.h>
 
@@ -258,7 +258,7 @@ TEST_F(IdempotencyTest, PruneDeletesOnlyRecordsPastTheirTtl) {
   ClaimAndRecord("reused", Answer(201, "{\"second\":true}"));  // a new record for the key
   IdempotencyClaim running = MustClaim("running");  // in flight: its old record stays for now
 
-  Result<IdempotencyPrunePass> pass = keys_->PruneExpired(*tenant_, "", 100);
+  Result<identity::PrunePass> pass = keys_->PruneExpired(*tenant_, "", 100);
   ASSERT_TRUE(pass.ok()) << pass.error().ToString();
   EXPECT_EQ(pass->examined, 5u);
   EXPECT_EQ(pass->pruned, 2u);
@@ -289,8 +289,12 @@ TEST_F(IdempotencyTest, PrunerCyclesThroughThePrincipalsInBoundedPasses) {
   }
   clock_.AdvanceSeconds(kTtl);
   std::vector<std::string> asked_after;
-  IdempotencyPruner pruner(
-      *kv_, *keys_,
+  identity::TenantPruner pruner(
+      *kv_,
+      {{"idempotency records",
+        [&](const identity::Tenant& t, const std::string& after, size_t limit) {
+          return keys_->PruneExpired(t, after, limit);
+        }}},
       [&](const std::string& after, size_t limit) -> Result<std::vector<std::string>> {
         asked_after.push_back(after);
         EXPECT_EQ(limit, 1u);
