@@ -60,7 +60,9 @@ Result<std::vector<uint64_t>> ParseConsistencyFrom(const Request& req) {
         PlainDecimal(std::string_view(text.data() + start, comma - start));
     if (!v) return QueryError("?consistency_from= is a comma-separated list of tree sizes");
     sizes.push_back(*v);
-    if (sizes.size() > 16) return QueryError("?consistency_from= names at most 16 sizes");
+    if (sizes.size() > 16) {
+      return InvalidArgumentError("?consistency_from= names at most 16 sizes", "audit-proof-range");
+    }
     start = comma + 1;
   }
   return sizes;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <vector>
 
 namespace mandated::audit {
 namespace {
@@ -24,6 +25,9 @@ struct StagingState {
   int64_t last_micros = 0;
   uint32_t counter = 0;
   std::map<std::string, std::chrono::steady_clock::time_point> inflight;
+  // Keys dropped from `inflight` unsequenced, with when they were dropped: a batch that was only
+  // slow commits later, and the sequencer must still put it before events staged after it.
+  std::map<std::string, std::chrono::steady_clock::time_point> late;
 };
 
 StagingState& Staging() {
@@ -59,7 +63,9 @@ std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::du
   const auto now = std::chrono::steady_clock::now();
   for (auto it = st.inflight.begin(); it != st.inflight.end();) {
     if (now - it->second > max_age) {
-      it = st.inflight.erase(it);  // failed, dropped or very late: the caller's full scan
+      // Failed, dropped or very late: the caller's full scan, and LateStagingKeys after it.
+      st.late.emplace(it->first, now);
+      it = st.inflight.erase(it);
       *dropped = true;
       continue;
     }
@@ -68,10 +74,28 @@ std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::du
   return std::nullopt;
 }
 
+std::vector<std::string> LateStagingKeys(std::chrono::steady_clock::duration max_age) {
+  StagingState& st = Staging();
+  std::lock_guard<std::mutex> lock(st.mu);
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> out;
+  for (auto it = st.late.begin(); it != st.late.end();) {
+    if (now - it->second > max_age) {
+      it = st.late.erase(it);
+      continue;
+    }
+    out.push_back(it->first);
+    ++it;
+  }
+  return out;
+}
+
 void ForgetStagingKey(std::string_view key) {
   StagingState& st = Staging();
   std::lock_guard<std::mutex> lock(st.mu);
-  st.inflight.erase(std::string(key));
+  const std::string k(key);
+  st.inflight.erase(k);
+  st.late.erase(k);
 }
 
 std::string FormatMicros(int64_t unix_micros) {

@@ -76,7 +76,13 @@ void Stage(store::WriteBatch& batch, const Event& event);
 // Thread safety: safe from any thread.
 std::optional<std::string> OldestPendingStagingKey(std::chrono::steady_clock::duration max_age,
                                                    bool* dropped);
-// Tells the list that `key` was sequenced.
+// The keys OldestPendingStagingKey dropped in the last `max_age` that have not been sequenced
+// since (older ones are forgotten: the periodic full scan finds them if they were ever written).
+// The sequencer looks each up after a scan that started past them: one present was written
+// late, and a full scan puts it before the events staged after it.
+// Thread safety: safe from any thread.
+std::vector<std::string> LateStagingKeys(std::chrono::steady_clock::duration max_age);
+// Tells the lists that `key` was sequenced.
 void ForgetStagingKey(std::string_view key);
 
 // The staged JSON (everything but `seq`), as Stage writes it.

@@ -21,6 +21,8 @@ constexpr size_t kSequenceBatch = 4096;
 constexpr size_t kSequenceBytes = size_t{8} << 20;
 // A staged key not sequenced this long after it was handed out is left to the full passes.
 constexpr auto kPendingKeyMaxAge = std::chrono::seconds(5);
+// How long a dropped key is looked for after each scan that started past it (LateStagingKeys).
+constexpr auto kLateKeyMaxAge = std::chrono::minutes(10);
 // How often the background thread makes a full pass.
 constexpr auto kFullPassEvery = std::chrono::seconds(60);
 constexpr int kMaxDelegationDepth = 16;
@@ -370,13 +372,17 @@ void Log::StartBackground(int sequence_ms, int checkpoint_s) {
 }
 
 void Log::StopBackground() {
+  // The thread is taken out under the lock that StartBackground assigns it under, so two
+  // stops (or a stop racing a start) never join one thread twice.
+  std::thread running;
   {
     std::lock_guard<std::mutex> lock(bg_mu_);
     bg_stop_ = true;
+    running = std::move(bg_);
   }
   bg_cv_.notify_all();
-  if (bg_.joinable()) {
-    bg_.join();
+  if (running.joinable()) {
+    running.join();
     if (Result<uint64_t> n = SequenceAll(); !n.ok()) {
       log::Warn("audit sequencing failed", {{"error", n.error().ToString()}});
     }
@@ -389,6 +395,11 @@ Result<Hash> Log::ReadNode(NodeId id) {
   if (!v->has_value()) {
     return DataLossError("audit tree node " + std::to_string(id.level) + "/" +
                              std::to_string(id.index) + " is missing",
+                         "storage-corruption");
+  }
+  if ((*v)->size() != Hash().size()) {
+    return DataLossError("audit tree node " + std::to_string(id.level) + "/" +
+                             std::to_string(id.index) + " is not 32 bytes",
                          "storage-corruption");
   }
   return HashFromBytes(AsBytes(**v));
@@ -440,6 +451,22 @@ Result<uint64_t> Log::SequenceLocked(bool full) {
       more = staged.size() >= kSequenceBatch || staged_bytes >= kSequenceBytes;
       return !more;
     }));
+    if (!full) {
+      // A key dropped as late whose batch has committed since sorts before `from`: a full scan
+      // sequences it before what this scan found, staged after it (specs/audit.md §1.1).
+      bool late_written = false;
+      for (const std::string& key : LateStagingKeys(kLateKeyMaxAge)) {
+        MD_ASSIGN_OR_RETURN(std::optional<std::string> v, kv_.Get(kAuditFamily, key));
+        if (v.has_value()) {
+          late_written = true;
+          break;
+        }
+      }
+      if (late_written) {
+        full = true;
+        continue;
+      }
+    }
     if (staged.empty()) {
       full_pass_done_ = full_pass_done_ || full;
       return total;
@@ -612,7 +639,10 @@ Result<StoredEvent> Log::EventLocked(uint64_t seq) {
   Result<std::optional<std::string>> v = kv_.Get(kAuditFamily, EventKey(seq));
   if (!v.ok()) return v.error();
   if (!v->has_value()) {
-    return NotFoundError("no audit event " + std::to_string(seq), "audit-event-not-found");
+    // Below the size every leaf was written with the tree: one missing is damage, not a
+    // client's wrong number.
+    return DataLossError("audit event " + std::to_string(seq) + " of the tree is missing",
+                         "storage-corruption");
   }
   return StoredEvent{seq, std::move(**v)};
 }

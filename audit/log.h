@@ -95,7 +95,8 @@ class Log {
   Result<std::optional<SignedCheckpoint>> PublishIfGrown();
   Result<SignedCheckpoint> CheckpointAt(uint64_t size);  // kNotFound checkpoint-not-found
 
-  // kNotFound audit-event-not-found, also for a stored e/ key at or above the tree size.
+  // kNotFound audit-event-not-found, also for a stored e/ key at or above the tree size;
+  // kDataLoss storage-corruption for a leaf below the size that is gone.
   Result<StoredEvent> Event(uint64_t seq);
   Result<Hash> Root(uint64_t size);
   // kInvalidArgument audit-proof-range when seq >= size or size > tree size.

@@ -226,6 +226,7 @@ TEST_F(AuditExportStreamTest, ConsistencyFromNamesEarlierSizesAndIsChecked) {
   auto too_many = get("1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1");
   ASSERT_TRUE(too_many);
   EXPECT_EQ(too_many->status, 400);
+  EXPECT_NE(too_many->body.find("audit-proof-range"), std::string::npos) << too_many->body;
   for (const char* out_of_range : {"0", "999999"}) {
     auto r = get(out_of_range);
     ASSERT_TRUE(r);

@@ -230,5 +230,22 @@ TEST_F(AuditLogIntegrityTest, EventsServeOnlyLeavesOfTheTree) {
   EXPECT_EQ(e.error().reason(), "audit-event-not-found");
 }
 
+// Damage below the tree's size is storage corruption, never the client's wrong number: a leaf
+// that is gone and a tree node that is not a hash.
+TEST_F(AuditLogIntegrityTest, DamageBelowTheSizeIsStorageCorruption) {
+  Append(4);
+  Write([](store::WriteBatch& b) { b.Delete(kAuditFamily, "e/" + Hex16(1)); });
+  Result<StoredEvent> gone = log_->Event(1);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(gone.error().reason(), "storage-corruption");
+  // Leaf 0's path in a tree of 4 is leaf 1 and the node over leaves 2 and 3.
+  Write([](store::WriteBatch& b) { b.Put(kAuditFamily, "n/01/" + Hex16(1), "short"); });
+  Result<std::vector<Hash>> proof = log_->Inclusion(0, 4);
+  ASSERT_FALSE(proof.ok());
+  EXPECT_EQ(proof.error().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(proof.error().reason(), "storage-corruption");
+}
+
 }  // namespace
 }  // namespace mandated::audit
