@@ -42,6 +42,15 @@ Status ValidateNetworkId(std::string_view network) {
   return OkStatus();
 }
 
+std::string CanonicalAssetId(std::string_view asset) {
+  std::string out(asset);
+  if (out.rfind("eip155:", 0) != 0) return out;
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 Status ValidateAssetId(std::string_view asset) {
   if (asset.size() == 3 && asset[0] >= 'A' && asset[0] <= 'Z' && asset[1] >= 'A' &&
       asset[1] <= 'Z' && asset[2] >= 'A' && asset[2] <= 'Z') {

@@ -380,6 +380,9 @@ Result<std::vector<Transfer>> Ledger::Apply(std::vector<Transfer> transfers,
     }
     const std::string at = "transfers[" + std::to_string(i) + "]";
     MD_RETURN_IF_ERROR(CheckTransfer(t, at));
+    // One spelling per asset (base/asset.h): a checksummed token address is the balance the
+    // facilitator debits, not a second asset (specs/ledger.md §1).
+    t.asset = CanonicalAssetId(t.asset);
     if (!ids.insert(t.id).second) {
       return AlreadyExistsError(at + ": transfer id " + t.id + " is used twice in this call",
                                 "transfer-exists");
@@ -518,9 +521,10 @@ Result<std::vector<Transfer>> Ledger::Apply(std::vector<Transfer> transfers,
   return transfers;
 }
 
-Result<Balance> Ledger::GetBalance(std::string_view account, std::string_view asset) {
+Result<Balance> Ledger::GetBalance(std::string_view account, std::string_view asset_in) {
   MD_RETURN_IF_ERROR(ValidateAccountId(account));
-  MD_RETURN_IF_ERROR(ValidateAssetId(asset));
+  MD_RETURN_IF_ERROR(ValidateAssetId(asset_in));
+  const std::string asset = CanonicalAssetId(asset_in);
   const std::string key = StateKey(account, asset);
   AccountState* s = nullptr;
   {
@@ -586,10 +590,12 @@ Result<Transfer> Ledger::GetTransfer(std::string_view id) {
   return std::move(rec.transfer);
 }
 
-Result<std::vector<Transfer>> Ledger::History(std::string_view account, std::string_view asset,
-                                              std::string_view after, size_t limit) {
+Result<std::vector<Transfer>> Ledger::History(std::string_view account,
+                                              std::string_view asset_in, std::string_view after,
+                                              size_t limit) {
   MD_RETURN_IF_ERROR(ValidateAccountId(account));
-  MD_RETURN_IF_ERROR(ValidateAssetId(asset));
+  MD_RETURN_IF_ERROR(ValidateAssetId(asset_in));
+  const std::string asset = CanonicalAssetId(asset_in);
   std::vector<Transfer> out;
   if (limit == 0) {
     return out;
@@ -602,22 +608,20 @@ Result<std::vector<Transfer>> Ledger::History(std::string_view account, std::str
       MD_ASSIGN_OR_RETURN(stored,
                           kv_.Get(kLedgerFamily, std::string(kTransferPrefix) + std::string(after)));
     }
-    if (!stored.has_value()) {
-      return NotFoundError("no transfer " + std::string(after.substr(0, 200)),
-                           "transfer-not-found");
-    }
+    // One answer for a transfer that does not exist and one in another history (another
+    // tenant's), so a cursor cannot probe for transfers (specs/ledger.md §6).
+    const Status not_here = NotFoundError(
+        "transfer " + std::string(after.substr(0, 200)) + " is not in this history",
+        "transfer-not-found");
+    if (!stored.has_value()) return not_here;
     MD_ASSIGN_OR_RETURN(TransferRecord rec, DecodeTransferRecord(*stored));
-    if (rec.transfer.asset != asset) {
-      return NotFoundError("transfer " + std::string(after) + " is not in this history",
-                           "transfer-not-found");
-    }
+    if (rec.transfer.asset != asset) return not_here;
     if (rec.transfer.debit == account) {
       start = rec.debit_seq + 1;
     } else if (rec.transfer.credit == account) {
       start = rec.credit_seq + 1;
     } else {
-      return NotFoundError("transfer " + std::string(after) + " is not in this history",
-                           "transfer-not-found");
+      return not_here;
     }
   }
   // '/' + 1 == '0': the end of every key under `prefix`.

