@@ -41,7 +41,8 @@ Result<std::vector<signer::KeyInfo>> ServiceJwsKeys(signer::KeyStore& keys) {
 // `fixed_owner`: a principal's key route (no "owner" field accepted); otherwise the operator's
 // route, where "owner" defaults to the service. An imported private key is read from the body in
 // place: its only copy is the SecretBytes below (the caller wipes the body's text).
-Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& body,
+Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, identity::PrincipalStore& principals,
+                                  const json::Value& body,
                                   const std::optional<std::string>& fixed_owner) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
   MD_ASSIGN_OR_RETURN(std::string type_name, r.String("type"));
@@ -57,12 +58,38 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& bod
   MD_RETURN_IF_ERROR(r.Finish());
   MD_ASSIGN_OR_RETURN(signer::KeyType type, signer::KeyTypeFromName(type_name));
   const std::string who = fixed_owner.value_or(owner.value_or(kServiceOwner));
+  // An owner is the service or a principal that exists: a key for a typo would never be used
+  // nor published, and listed under an owner nobody is (specs/api.md §Keys).
+  if (owner.has_value() && *owner != kServiceOwner) {
+    if (Result<identity::Principal> p = principals.Get(*owner); !p.ok()) {
+      if (p.error().code() != StatusCode::kNotFound) return p.error();
+      return InvalidArgumentError("/owner: no principal " + owner->substr(0, 64) +
+                                      " (\"service\" or a principal id)",
+                                  "bad-key-request");
+    }
+  }
   // The audit log's checkpoint key (specs/audit.md §3) is Ed25519 and born here: a key known
   // outside the key store could sign a rewritten history.
   if (purpose == "audit" && (type != signer::KeyType::kEd25519 || import_hex != nullptr)) {
     return InvalidArgumentError("/purpose: an audit key is generated here as Ed25519, never "
                                 "imported or of another type",
                                 "bad-key-request");
+  }
+  if (purpose == "audit") {
+    // One audit key at a time, replaced only by rotation, which keeps the one it replaces
+    // listed for the checkpoints it signed (specs/audit.md §2). A second active key would take
+    // over signing and leave the first unlisted, so earlier checkpoints would stop verifying.
+    if (who != kServiceOwner) {
+      return InvalidArgumentError("/owner: an audit key is the service's", "bad-key-request");
+    }
+    Result<signer::KeyInfo> current = keys.ActiveKey(kServiceOwner, "audit");
+    if (current.ok()) {
+      return FailedPreconditionError("the service has an active audit key " + current->id +
+                                         "; replace it with POST /v1/keys/" + current->id +
+                                         "/rotate",
+                                     "audit-key-exists");
+    }
+    if (current.error().code() != StatusCode::kNotFound) return current.error();
   }
   if (import_hex == nullptr) {
     return keys.Generate(type, purpose, who);
@@ -76,7 +103,8 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, const json::Value& bod
   return keys.Import(type, secret.span(), purpose, who);
 }
 
-Result<signer::KeyInfo> CreateKeyFromRequest(signer::KeyStore& keys, Request& req,
+Result<signer::KeyInfo> CreateKeyFromRequest(signer::KeyStore& keys,
+                                             identity::PrincipalStore& principals, Request& req,
                                              const std::optional<std::string>& fixed_owner) {
   Result<json::Value> body = ParseJsonBody(req);
   // The body may hold an imported private key: wipe it once parsed, and its parsed text after use.
@@ -84,7 +112,7 @@ Result<signer::KeyInfo> CreateKeyFromRequest(signer::KeyStore& keys, Request& re
   if (!body.ok()) {
     return body.error();
   }
-  Result<signer::KeyInfo> created = CreateKey(keys, *body, fixed_owner);
+  Result<signer::KeyInfo> created = CreateKey(keys, principals, *body, fixed_owner);
   if (json::Value* hex = body->is_object() ? body->Find("private_key_hex") : nullptr;
       hex != nullptr) {
     hex->WipeText();
@@ -175,7 +203,7 @@ void App::RegisterKeyRoutes() {
 
   // The service's own keys: operator only. `owner` in the body or query picks any owner.
   router_.Add("POST", "/v1/keys", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
-    return Answer(CreateKeyFromRequest(*keys_, req, std::nullopt), req, 201, signer::KeyInfoToJson);
+    return Answer(CreateKeyFromRequest(*keys_, *principals_, req, std::nullopt), req, 201, signer::KeyInfoToJson);
   }));
   router_.Add("GET", "/v1/keys/{key}", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
     return Answer(keys_->Get(req.Param("key")), req, 200, signer::KeyInfoToJson);
@@ -195,14 +223,14 @@ void App::RegisterKeyRoutes() {
   auto owned = [this](const Access& a, const std::string& id) -> Result<signer::KeyInfo> {
     MD_ASSIGN_OR_RETURN(signer::KeyInfo k, keys_->Get(id));
     if (k.owner != a.tenant->principal_id()) {
-      return NotFoundError("no key " + id + " in principal " + a.tenant->principal_id(),
-                           "key-not-found");
+      // As for a key that does not exist: another principal's key is not to be found here.
+      return NotFoundError("no key " + id, "key-not-found");
     }
     return k;
   };
   router_.Add("POST", base, g.Guard(Permission::kManageKeys, [this](Request& req, const Access& a) {
     if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
-    return Answer(CreateKeyFromRequest(*keys_, req, a.tenant->principal_id()), req, 201, signer::KeyInfoToJson);
+    return Answer(CreateKeyFromRequest(*keys_, *principals_, req, a.tenant->principal_id()), req, 201, signer::KeyInfoToJson);
   }));
   router_.Add("GET", base, g.Guard(Permission::kReadKeys, [this](Request& req, const Access& a) {
     return KeyList(keys_->List(a.tenant->principal_id()), req);

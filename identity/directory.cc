@@ -325,11 +325,22 @@ Result<Caller> Directory::AuthenticateSession(std::string_view id, std::string_v
     return BadCredential();
   }
   if (s->state != "active") {
-    // A session ended because its agent was suspended or revoked says so.
+    // A session ended because its agent was suspended or revoked says what the agent is now:
+    // still suspended, revoked since, or resumed (then the session stays ended: a new one is
+    // needed, which "session-revoked" tells the client, not to wait for a resume).
     const bool by_agent = s->revoked_reason == "agent-suspended" ||
                           s->revoked_reason == "agent-revoked";
+    if (by_agent) {
+      Result<std::shared_ptr<const Agent>> agent =
+          LoadShared<Agent>(t, kAgentKind, s->agent_id, &AgentFromJson, "agent");
+      if (agent.ok() && (*agent)->state != "active") {
+        return UnauthenticatedError("session " + s->id + " ended: agent " + (*agent)->id +
+                                        " is " + (*agent)->state,
+                                    "agent-" + (*agent)->state);
+      }
+    }
     return UnauthenticatedError("session " + s->id + " is revoked (" + s->revoked_reason + ")",
-                                by_agent ? s->revoked_reason : "session-revoked");
+                                "session-revoked");
   }
   if (clock_.NowUnixSeconds() >= s->expires_at) {
     return UnauthenticatedError("session " + s->id + " has expired", "session-expired");

@@ -42,9 +42,13 @@ TEST_F(KeysApiTest, ImportedKeysLeaveNoPrivateBytesInFilesLogsOrResponses) {
       {"Ed25519", "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"},
       {"P-256", "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721"},
       {"secp256k1", "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"}};
+  const testing::PrincipalWithAdmin owner = testing::CreatePrincipalWithAdmin(
+      *client_, server_->bootstrap_token(), R"({"name":"Import Corp"})");
+  ASSERT_FALSE(owner.id.empty());
   for (const auto& [type, hex] : secrets) {
     auto r = client_->Post("/v1/keys", auth_,
-                           R"({"type":")" + type + R"(","purpose":"custody","owner":"prn_x","private_key_hex":")" +
+                           R"({"type":")" + type + R"(","purpose":"custody","owner":")" + owner.id +
+                               R"(","private_key_hex":")" +
                                hex + "\"}",
                            "application/json");
     ASSERT_EQ(r->status, 201) << r->body;
@@ -141,12 +145,52 @@ TEST_F(KeysApiTest, KeyRequestsAreValidatedAndGuarded) {
   bad(R"({"type":"Ed25519","purpose":"audit","private_key_hex":")" + std::string(63, '0') + "1\"}",
       "bad-key-request");
   bad(R"({"type":"P-256","purpose":"audit"})", "bad-key-request");
-  EXPECT_EQ(client_->Post("/v1/keys", auth_, R"({"type":"Ed25519","purpose":"audit"})",
-                          "application/json")->status,
-            201);
+  // An owner is the service or a principal that exists; a typo creates nothing.
+  bad(R"({"type":"Ed25519","purpose":"x","owner":"prn_typo"})", "bad-key-request");
+  EXPECT_EQ(ResponseJson(client_->Get("/v1/keys?owner=prn_typo", auth_)).Find("items")->items().size(),
+            0u);
+  // The service made its audit key at the first start: a second one would take over signing
+  // and leave the first unlisted, so only a rotation replaces it.
+  auto second_audit = client_->Post("/v1/keys", auth_, R"({"type":"Ed25519","purpose":"audit"})",
+                                    "application/json");
+  EXPECT_EQ(second_audit->status, 409);
+  EXPECT_EQ(StringField(ResponseJson(second_audit), "type"),
+            "urn:mandated:problem:audit-key-exists");
+  const testing::PrincipalWithAdmin p = testing::CreatePrincipalWithAdmin(
+      *client_, server_->bootstrap_token(), R"({"name":"Audit Corp"})");
+  ASSERT_FALSE(p.id.empty());
+  bad(R"({"type":"Ed25519","purpose":"audit","owner":")" + p.id + "\"}", "bad-key-request");
+  // Rotation is the way: the replaced key is listed for the checkpoints it signed.
+  const json::Value audit_key = ResponseJson(client_->Get("/v1/audit/key", auth_));
+  const std::string audit_id = StringField(*audit_key.Find("key"), "id");
+  EXPECT_EQ(client_->Post("/v1/keys/" + audit_id + "/rotate", auth_, "", "application/json")->status,
+            200);
+  EXPECT_EQ(ResponseJson(client_->Get("/v1/audit/key", auth_))
+                .Find("earlier_verifier_keys")->items().size(),
+            1u);
   EXPECT_EQ(client_->Post("/v1/keys", R"({"type":"Ed25519","purpose":"x"})", "application/json")->status, 401);
   EXPECT_EQ(client_->Get("/v1/keys")->status, 401);
   EXPECT_EQ(client_->Get("/v1/keys/key_nope", auth_)->status, 404);
+}
+
+// Another principal's key is answered as one that does not exist, detail included.
+TEST_F(KeysApiTest, AnotherPrincipalsKeyIsNotFoundLikeNoKey) {
+  const std::string op = server_->bootstrap_token();
+  const testing::PrincipalWithAdmin a =
+      testing::CreatePrincipalWithAdmin(*client_, op, R"({"name":"A Corp"})");
+  const testing::PrincipalWithAdmin b =
+      testing::CreatePrincipalWithAdmin(*client_, op, R"({"name":"B Corp"})");
+  const std::string a_key = StringField(
+      testing::Call(*client_, "POST", a.base + "/keys", a.admin,
+                    R"({"type":"P-256","purpose":"ap2-issuer"})", 201),
+      "id");
+  testing::Reply foreign = testing::Send(*client_, "GET", b.base + "/keys/" + a_key, b.admin);
+  testing::Reply none = testing::Send(*client_, "GET", b.base + "/keys/key_nope", b.admin);
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(none.status, 404);
+  EXPECT_EQ(StringField(foreign.json, "type"), "urn:mandated:problem:key-not-found");
+  EXPECT_EQ(StringField(foreign.json, "detail"), "no key " + a_key);
+  EXPECT_EQ(StringField(none.json, "detail"), "no key key_nope");
 }
 
 // A custodial agent's record names its key (key_id, DID, address): rotating the key would leave

@@ -147,6 +147,18 @@ TEST_F(SessionsApiTest, AgentOpensSessionWithAssertionAndLosesItAtOnce) {
   ASSERT_TRUE(suspended);
   EXPECT_EQ(suspended->status, 401);
   EXPECT_EQ(ProblemType(suspended), "urn:mandated:problem:agent-suspended");
+  // Resumed, the agent's old session stays ended, and says so (not that the agent is still
+  // suspended); once the agent is revoked, that is what it says.
+  Post(base + "/agents/" + agent_id + "/resume", admin, "", 200);
+  auto resumed = client_->Get("/v1/session", Bearer(token2));
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->status, 401);
+  EXPECT_EQ(ProblemType(resumed), "urn:mandated:problem:session-revoked");
+  Post(base + "/agents/" + agent_id + "/revoke", admin, "", 200);
+  auto revoked = client_->Get("/v1/session", Bearer(token2));
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->status, 401);
+  EXPECT_EQ(ProblemType(revoked), "urn:mandated:problem:agent-revoked");
 
   // Access-log lines of the agent's requests carry its session and agent.
   const std::string log = server_->Stderr();
