@@ -586,8 +586,16 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
   const identity::Agent& agent = facts->agent;
 
   // The chain as the online verifier sees it (specs/mandate.md §7.1), then the purchase against
-  // every link of it, exactly as VerifyMandate does with a purchase.
-  const int64_t verify_now = clock_.NowUnixSeconds();
+  // every link of it, exactly as VerifyMandate does with a purchase. At the principal's
+  // never-backwards time, which the decision is charged at below: a wall clock stepped back
+  // must not make a mandate past its validity, or a purchase outside its hours, look in force.
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  int64_t verify_now = 0;
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    verify_now = NowLocked(*ps);
+  }
   mandates::Purchase purchase_at = req.purchase;
   purchase_at.at = verify_now;
   std::string policy_version;
@@ -631,7 +639,6 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
     }
     if (hook) hook();
   }
-  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
   std::vector<CounterView> counters;
   Hold* hold = nullptr;
   {

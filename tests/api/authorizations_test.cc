@@ -1143,6 +1143,27 @@ TEST_F(AuthorizationsApiTest, LapsesStandWhenTheWallClockStepsBack) {
   EXPECT_EQ(AwaitStoredReservationState(id, "expired"), "expired");
 }
 
+// A mandate is judged in force at the time the decision is charged at, the principal's
+// never-backwards time: behind a wall clock stepped back, a mandate whose validity ended is
+// still expired, and nothing is held under it (before, it was allowed and charged after its end).
+TEST_F(AuthorizationsApiTest, AMandatePastItsEndStaysExpiredWhenTheWallClockStepsBack) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string other = Issue(a, Terms(Window("day", "calendar", "UTC", "5000")));
+  const std::string body = R"({"agent":")" + a + R"(","valid_from":")" + Rfc(Now() - 60) +
+                           R"(","valid_until":")" + Rfc(Now() + 100) + R"(","terms":)" +
+                           Terms(Window("day", "calendar", "UTC", "5000")) + "}";
+  const std::string brief = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  AdvanceTo(Now() + 150);  // past its end
+  const std::string s = Session(a);
+  EXPECT_EQ(StringField(Authorize(s, Purchase(other, "100")), "decision"), "allowed");
+  clock_->StepWallClockBackSeconds(100);  // the wall clock says the mandate still runs
+  json::Value late = Authorize(s, Purchase(brief, "100"));
+  EXPECT_EQ(StringField(late, "decision"), "denied") << json::Write(late);
+  EXPECT_EQ(Codes(late), std::vector<std::string>{"expired"});
+  EXPECT_EQ(StringField(HeadroomCounter(brief, DayCounter(brief, "UTC")), "spent"), "0");
+}
+
 // The same for a step-up nobody decided: its hold times out at the principal's time, and its
 // approval is written expired then, though the stepped-back wall clock says it still runs; it
 // leaves the pending list and cannot be approved (before, it was stored as still pending).

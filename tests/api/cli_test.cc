@@ -129,15 +129,22 @@ TEST_F(CliTest, CreatesListsAndGetsPrincipals) {
 }
 
 TEST_F(CliTest, ManagesKeys) {
+  Output owner = Run({"--json", "principals", "create", "--name", "Key Owner"});
+  ASSERT_EQ(owner.exit_code, 0) << owner.err;
+  const std::string owner_id = json::Parse(owner.out)->Find("id")->as_string();
+  Output typo = Run({"keys", "create", "--type", "secp256k1", "--purpose", "custody", "--owner",
+                     "prn_typo"});
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.err.find("urn:mandated:problem:bad-key-request"), std::string::npos) << typo.err;
   Output created = Run({"--json", "keys", "create", "--type", "secp256k1", "--purpose", "custody",
-                        "--owner", "prn_a"});
+                        "--owner", owner_id});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   Result<json::Value> k = json::Parse(created.out);
   ASSERT_TRUE(k.ok());
   const std::string id = k->Find("id")->as_string();
   EXPECT_EQ(k->Find("address")->as_string().substr(0, 2), "0x");
-  Output listed = Run({"keys", "list", "--owner", "prn_a"});
-  EXPECT_EQ(listed.out.rfind(id + "  secp256k1  custody  prn_a  active  did:key:zQ3s", 0), 0u)
+  Output listed = Run({"keys", "list", "--owner", owner_id});
+  EXPECT_EQ(listed.out.rfind(id + "  secp256k1  custody  " + owner_id + "  active  did:key:zQ3s", 0), 0u)
       << listed.out;
   Output rotated = Run({"keys", "rotate", id});
   ASSERT_EQ(rotated.exit_code, 0);
