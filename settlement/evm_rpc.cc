@@ -256,7 +256,11 @@ Result<FeeData> EvmRpc::Fees() {
   } else {
     return tip.error();
   }
-  f.max_fee_per_gas = 2 * f.base_fee + f.max_priority_fee_per_gas;
+  // Saturating: a node's answer is not trusted to stay below 2^127.
+  const Uint128 max = ~Uint128{0};
+  const Uint128 twice = f.base_fee > max / 2 ? max : 2 * f.base_fee;
+  f.max_fee_per_gas =
+      twice > max - f.max_priority_fee_per_gas ? max : twice + f.max_priority_fee_per_gas;
   return f;
 }
 

@@ -188,8 +188,16 @@ Result<EvmRpcChain::Record> RecordFromText(std::string_view text) {
   return rec;
 }
 
-// ceil(v * 11 / 10): the +10% a replacement needs at least (specs/evm.md §5.4).
-Uint128 Bump(Uint128 v) { return v + (v + 9) / 10; }
+constexpr Uint128 kMaxFee = ~Uint128{0};
+
+// ceil(v * 11 / 10), and at least v + 1: the +10% a replacement needs at least, which nodes also
+// require to be a strict increase (a 0 tip becomes 1 wei) (specs/evm.md §5.4). Saturating.
+Uint128 Bump(Uint128 v) {
+  const Uint128 step = std::max<Uint128>((v / 10) + (v % 10 != 0 ? 1 : 0), 1);
+  return v > kMaxFee - step ? kMaxFee : v + step;
+}
+
+Uint128 Twice(Uint128 v) { return v > kMaxFee / 2 ? kMaxFee : 2 * v; }
 
 }  // namespace
 
@@ -426,8 +434,9 @@ void EvmRpcChain::FinalizeLocked(Record& r, const Receipt& receipt) {
     for (const SignedTransfer& t : r.transfers) {
       bool ok = false;
       for (size_t i = 0; i < receipt.logs.size(); ++i) {
-        if (seen[i] || !config_.batch_settler.has_value() ||
-            receipt.logs[i].address != *config_.batch_settler) {
+        // The settler this batch was sent to, as journaled: the configured one may have
+        // changed since (a restart with another batch_settler).
+        if (seen[i] || receipt.logs[i].address != r.to) {
           continue;
         }
         Result<abi::TransferSettled> ev = abi::DecodeTransferSettled(receipt.logs[i]);
@@ -454,8 +463,7 @@ void EvmRpcChain::FinalizeLocked(Record& r, const Receipt& receipt) {
   }
 }
 
-Status EvmRpcChain::ReplaceLocked(Record& r) {
-  MD_ASSIGN_OR_RETURN(FeeData fees, rpc_.Fees());
+Status EvmRpcChain::ReplaceLocked(Record& r, const FeeData& fees) {
   const Attempt& last = r.attempts.back();
   Eip1559Tx tx;
   tx.chain_id = config_.chain_id;
@@ -528,15 +536,36 @@ Result<Submission> EvmRpcChain::Track(const std::string& id) {
     return rec.sub;
   }
   const Attempt& last = rec.attempts.back();
-  const int64_t age = clock_.NowUnixSeconds() - last.sent_at;
-  if (age >= config_.replace_after_s) {
-    MD_RETURN_IF_ERROR(ReplaceLocked(rec));  // stuck or dropped for long: higher fees
-    return rec.sub;
-  }
+  const bool old_enough = clock_.NowUnixSeconds() - last.sent_at >= config_.replace_after_s;
   MD_ASSIGN_OR_RETURN(bool known, rpc_.TransactionKnown(last.hash));
   if (!known) {
-    BroadcastLocked(rec, rec.attempts.size() - 1);  // dropped (or never sent): same bytes again
+    // Not in the node's pool (dropped, refused or never sent): the same bytes again (§5.4).
+    BroadcastLocked(rec, rec.attempts.size() - 1);
+    if (rec.sub.error.empty() || !old_enough) return rec.sub;
+    // Refused again: a new copy only if the market asks more than this one offers (a copy
+    // refused for another reason, such as the gas account's funds, would only cost more).
+    MD_ASSIGN_OR_RETURN(FeeData fees, rpc_.Fees());
+    if (fees.max_priority_fee_per_gas > last.max_priority_fee_per_gas ||
+        fees.max_fee_per_gas > last.max_fee_per_gas) {
+      MD_RETURN_IF_ERROR(ReplaceLocked(rec, fees));
+    }
+    return rec.sub;
   }
+  if (mined_count < rec.account_nonce) {
+    // An earlier nonce of this account is not mined yet: this copy waits for it, not for fees.
+    rec.sub.error = "waiting behind account nonce " + std::to_string(mined_count);
+    return rec.sub;
+  }
+  if (!old_enough) return rec.sub;
+  // In the pool, next to be mined and stuck for long: higher fees, while they stay within twice
+  // what the market asks now, so a stall that fees do not cause cannot raise them without end.
+  MD_ASSIGN_OR_RETURN(FeeData fees, rpc_.Fees());
+  if (last.max_fee_per_gas >= Twice(fees.max_fee_per_gas) &&
+      last.max_priority_fee_per_gas >= Twice(fees.max_priority_fee_per_gas)) {
+    rec.sub.error = "pending at more than twice the current fees; not raised further";
+    return rec.sub;
+  }
+  MD_RETURN_IF_ERROR(ReplaceLocked(rec, fees));
   return rec.sub;
 }
 

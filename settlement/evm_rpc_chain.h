@@ -92,7 +92,7 @@ class EvmRpcChain final : public EvmChain {
   Result<std::optional<Record>> LoadLocked(const std::string& id);
   Status SaveLocked(const Record& r, bool allocate_nonce);
   void BroadcastLocked(Record& r, size_t attempt);
-  Status ReplaceLocked(Record& r);
+  Status ReplaceLocked(Record& r, const FeeData& fees);
   void FinalizeLocked(Record& r, const Receipt& receipt);
 
   std::string Key(std::string_view kind, std::string_view id) const;

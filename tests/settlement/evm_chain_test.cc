@@ -430,6 +430,77 @@ TEST_F(EvmChainTest, JournaledButNeverBroadcastIsSentAfterRestart) {
   EXPECT_EQ(MerchantBalance(), "900");
 }
 
+// A copy the node keeps refusing (here every broadcast is lost; in life, e.g. the gas account
+// out of funds) is sent again as it is, round after round: a replacement would only raise what
+// it costs (before, each round signed a copy 10% dearer, without end).
+TEST_F(EvmChainTest, ARefusedCopyIsSentAgainNotRepricedForEver) {
+  Start(/*automine=*/true);
+  if (IsSkipped() || HasFatalFailure()) return;
+  chain_ = std::make_unique<EvmRpcChain>(
+      config_,
+      std::make_unique<LosingSendTransport>(api::MakeHttpJsonRpcTransport(config_.rpc_url, 5000)),
+      *kv_, *keys_, clock_);
+  Result<Submission> s = chain_->Submit("refused-1", {Transfer(1, 500, 0x91)});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  for (int round = 0; round < 5; ++round) {
+    clock_.AdvanceSeconds(config_.replace_after_s);
+    Result<Submission> t = chain_->Track("refused-1");
+    ASSERT_TRUE(t.ok()) << t.error().ToString();
+    EXPECT_EQ(t->state, SubmissionState::kPending);
+    EXPECT_EQ(t->tx_hash, s->tx_hash) << "round " << round;
+    EXPECT_EQ(t->error.rfind("broadcast: ", 0), 0u) << t->error;
+  }
+  OpenChain();  // the node takes it now: the one copy there is
+  Result<Submission> done = Settle("refused-1");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  EXPECT_EQ(done->tx_hash, s->tx_hash);
+  EXPECT_EQ(MerchantBalance(), "500");
+}
+
+// Two submissions in the pool, neither mined: only the one whose nonce is next is repriced; the
+// later one waits behind it rather than pay more for a stall that is not its own.
+TEST_F(EvmChainTest, OnlyTheNextNonceIsRepricedWhenSeveralWait) {
+  Start(/*automine=*/false);
+  if (IsSkipped() || HasFatalFailure()) return;
+  Result<Submission> first = chain_->Submit("wait-1", {Transfer(1, 11, 0xa1)});
+  Result<Submission> second = chain_->Submit("wait-2", {Transfer(2, 22, 0xa2)});
+  ASSERT_TRUE(first.ok() && second.ok());
+  clock_.AdvanceSeconds(config_.replace_after_s);
+  Result<Submission> behind = chain_->Track("wait-2");
+  ASSERT_TRUE(behind.ok()) << behind.error().ToString();
+  EXPECT_EQ(behind->tx_hash, second->tx_hash);
+  EXPECT_EQ(behind->error, "waiting behind account nonce 0");
+  Result<Submission> next = chain_->Track("wait-1");
+  ASSERT_TRUE(next.ok()) << next.error().ToString();
+  EXPECT_NE(next->tx_hash, first->tx_hash);
+  anvil_->Mine();
+  EXPECT_EQ(Settle("wait-1")->state, SubmissionState::kConfirmed);
+  EXPECT_EQ(Settle("wait-2")->state, SubmissionState::kConfirmed);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 2u);
+  EXPECT_EQ(MerchantBalance(), "33");
+}
+
+// A batch is read from the logs of the settler it was sent to, as journaled: a restart with
+// another (or no) batch_settler configured does not turn paid transfers into failed ones.
+TEST_F(EvmChainTest, ABatchIsReadFromTheSettlerItWasSentTo) {
+  Start(/*automine=*/false);
+  if (IsSkipped() || HasFatalFailure()) return;
+  Result<Submission> s =
+      chain_->Submit("batch-moved", {Transfer(1, 100, 0xb1), Transfer(2, 200, 0xb2)});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  config_.batch_settler.reset();
+  OpenChain();
+  anvil_->Mine();
+  Result<Submission> done = Settle("batch-moved");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  ASSERT_EQ(done->outcomes.size(), 2u);
+  EXPECT_TRUE(done->outcomes[0].succeeded);
+  EXPECT_TRUE(done->outcomes[1].succeeded);
+  EXPECT_EQ(MerchantBalance(), "300");
+}
+
 TEST_F(EvmChainTest, RawTransactionSentAgainIsTheSameTransaction) {
   Start(/*automine=*/false);
   if (IsSkipped() || HasFatalFailure()) return;
