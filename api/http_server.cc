@@ -92,6 +92,16 @@ void CloseAfterResponse(httplib::Response& res) {
   t_close_connection = true;
 }
 
+// The method as a metrics label: one of the methods HTTP defines, else "other" (a request line
+// that did not parse leaves whatever token the client sent, which must not become a series).
+std::string MethodLabel(const std::string& method) {
+  for (const char* m : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+                        "CONNECT"}) {
+    if (method == m) return method;
+  }
+  return "other";
+}
+
 std::string ToLower(std::string s) {
   for (char& c : s) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -402,16 +412,22 @@ class GuardedServer final : public httplib::Server {
     // A new connection's first request may take a read timeout to start; between requests the
     // connection idles for the keep-alive timeout (0: one request per connection).
     std::chrono::milliseconds wait(options_.read_timeout_ms);
-    while (svr_sock_ != INVALID_SOCKET && left > 0 &&
+    // A connection accepted before a stop is served its request (config.md §Signals: in-flight
+    // requests finish), then closed; after a stop no further request is read from it.
+    bool first = true;
+    while ((first || svr_sock_ != INVALID_SOCKET) && left > 0 &&
            (strm.buffered() || WaitForRequest(sock, wait))) {
+      first = false;
       wait = std::chrono::seconds(keep_alive_timeout_sec_);
       strm.BeginRequest();
       t_close_connection = false;
       bool connection_closed = false;
       // The last request a connection serves says so (Connection: close), also when the
-      // keep-alive timeout is 0, so a proxy does not reuse the connection.
-      ok = process_request(strm, left == 1 || keep_alive_timeout_sec_ == 0, connection_closed,
-                           nullptr);
+      // keep-alive timeout is 0 or the server is stopping, so a proxy does not reuse it.
+      ok = process_request(strm,
+                           left == 1 || keep_alive_timeout_sec_ == 0 ||
+                               svr_sock_ == INVALID_SOCKET,
+                           connection_closed, nullptr);
       ok = strm.Flush() && ok;
       if (!ok || connection_closed || t_close_connection || strm.exhausted() ||
           keep_alive_timeout_sec_ == 0) {
@@ -425,16 +441,18 @@ class GuardedServer final : public httplib::Server {
   }
 
   // Waits for the first byte of a next request for at most `wait`, giving up early when the
-  // server stops.
+  // server stops (a request already there is still taken).
   bool WaitForRequest(socket_t sock, std::chrono::milliseconds wait) const {
     const auto until = std::chrono::steady_clock::now() + wait;
-    while (svr_sock_ != INVALID_SOCKET && std::chrono::steady_clock::now() < until) {
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            until - std::chrono::steady_clock::now()).count();
       pollfd p{sock, POLLIN, 0};
-      const int r = ::poll(&p, 1, 100);
+      const int r = ::poll(&p, 1, static_cast<int>(std::clamp<int64_t>(left, 0, 100)));
       if (r > 0) return true;
       if (r < 0 && errno != EINTR) return false;
+      if (svr_sock_ == INVALID_SOCKET || std::chrono::steady_clock::now() >= until) return false;
     }
-    return false;
   }
 
   // Closing a socket with unread input makes the kernel send a reset, which can destroy the
@@ -603,6 +621,9 @@ class HttpServer::Impl {
       t_ctx.bytes_out = 0;
       t_ctx.client_addr = ClientAddressOf(req);
       res.set_header("X-Request-Id", t_ctx.request_id);
+      // No range requests: httplib would cut any answer (an error's problem body too) to the
+      // ranges asked for, and build a multipart body of thousands of them in memory.
+      const_cast<httplib::Request&>(req).ranges.clear();
       if (req.has_header("Transfer-Encoding")) {
         // Chunked bodies have no length to check up front; cpp-httplib 0.11 would buffer them
         // without limit. Refuse them and close the connection.
@@ -680,6 +701,10 @@ class HttpServer::Impl {
       if (!res.body.empty()) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
+      // An error httplib raised itself (a request line or header it could not parse, a URI too
+      // long): where that request ended is unknown, so nothing after it on this connection is
+      // read as a request (it could be a body smuggled past a proxy as one).
+      CloseAfterResponse(res);
       const int status = res.status;
       std::string detail = "the request could not be processed";
       if (status == 413) {
@@ -706,7 +731,7 @@ class HttpServer::Impl {
       if (t_stream != nullptr) t_stream->Flush();
       EnsureRequestContext(nullptr);  // the answer is already sent
       const int64_t micros = SystemClock::Get().MonotonicMicros() - t_ctx.start_micros;
-      metrics_.ObserveRequest(t_ctx.route, req.method, res.status, micros);
+      metrics_.ObserveRequest(t_ctx.route, MethodLabel(req.method), res.status, micros);
       std::vector<log::Field> fields = {{"request_id", t_ctx.request_id},
                                         {"method", req.method},
                                         {"path", req.path},

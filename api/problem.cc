@@ -3,9 +3,27 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/utf8.h"
 
 namespace mandated::api {
 namespace {
+
+std::string PercentEncodeUnprintable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c > 0x20 && c < 0x7f) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
 
 std::string_view DefaultSlug(StatusCode code) {
   switch (code) {
@@ -92,9 +110,11 @@ Response ProblemResponse(int http_status, std::string_view slug, std::string_vie
   body.Set("type", json::Value::String(std::string(kProblemTypePrefix) + std::string(slug)));
   body.Set("title", json::Value::String(std::string(title.empty() ? Title(http_status) : title)));
   body.Set("status", json::Value::Int(http_status));
-  body.Set("detail", json::Value::String(std::string(detail)));
+  // Both may echo a client's bytes (an id from the path): JSON text is UTF-8, and `instance` is
+  // a URI reference, so bytes that are not printable ASCII go back percent-encoded.
+  body.Set("detail", json::Value::String(ReplaceInvalidUtf8(detail)));
   if (!instance.empty()) {
-    body.Set("instance", json::Value::String(std::string(instance)));
+    body.Set("instance", json::Value::String(PercentEncodeUnprintable(instance)));
   }
   if (!request_id.empty()) {
     body.Set("request_id", json::Value::String(std::string(request_id)));

@@ -10,6 +10,7 @@
 
 #include "base/bytes.h"
 #include "base/json.h"
+#include "base/utf8.h"
 #include "signer/hash.h"
 
 namespace mandated::policy {
@@ -19,52 +20,6 @@ constexpr char kIdemKind[] = "idem";
 constexpr size_t kMaxKeyLength = 255;
 
 std::string Sha256Hex(std::string_view data) { return HexEncode(signer::Sha256(AsBytes(data))); }
-
-// True when `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF),
-// i.e. when the strict JSON parser will take it back as a string.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t cp = 0;
-    uint32_t min = 0;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-      min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-      min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-      min = 0x10000;
-    } else {
-      return false;
-    }
-    if (s.size() - i < len) {
-      return false;
-    }
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) {
-        return false;
-      }
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 // The stored record. "body" holds the body as a JSON string when it is valid UTF-8 (every answer
 // api/ builds is); otherwise "body_base64" holds it, so any bytes come back exactly.

@@ -19,6 +19,20 @@ std::string Field(const Response& r, const char* name) {
 
 // Storage messages name files of the data directory: the client gets the problem type and the
 // request id, the log gets the message.
+// A problem echoing a client's bytes (an id from a path with %FF in it) is still UTF-8 JSON:
+// `instance`, a URI reference, goes back percent-encoded, `detail` with U+FFFD for each bad byte.
+TEST(ProblemResponseTest, EchoedBytesStayValidUtf8) {
+  const Response r = ProblemResponse(404, "key-not-found", "", "no key k\xff\xc3",
+                                     "/v1/keys/k\xff\x01 x", "req_1");
+  Result<json::Value> v = json::Parse(r.body);  // the strict parser refuses bad UTF-8
+  ASSERT_TRUE(v.ok()) << v.error().ToString();
+  EXPECT_EQ(v->Find("instance")->as_string(), "/v1/keys/k%FF%01%20x");
+  EXPECT_EQ(v->Find("detail")->as_string(), "no key k\xef\xbf\xbd\xef\xbf\xbd");
+  // Well-formed text is left as it is.
+  const Response ok = ProblemResponse(404, "key-not-found", "", "no key caf\xc3\xa9", "/v1/keys/x", "");
+  EXPECT_EQ(json::Parse(ok.body)->Find("detail")->as_string(), "no key caf\xc3\xa9");
+}
+
 TEST(ProblemResponseTest, StorageErrorsShowNeitherTheirMessageNorItsPaths) {
   Request req;
   req.path = "/v1/authorizations";

@@ -464,6 +464,78 @@ TEST_F(HostileBodyTest, BodyOnAGetIsRefusedAndNeverServedAsTheNextRequest) {
   ExpectServerUnharmed();
 }
 
+// A request httplib cannot parse (an unknown method) leaves unknown where it ended: what
+// follows it is never read as a request, since it could be a body smuggled past a proxy (here
+// one forging its client address). The connection closes after the 400, and the client's
+// token does not become a metrics label.
+TEST_F(HostileBodyTest, AnUnparsableRequestClosesTheConnectionAndNothingAfterItIsServed) {
+  StartServer();
+  const std::string smuggled =
+      "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n";
+  const int fd = Connect(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "FOO / HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                              std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled));
+  const RawAnswer a = ReadUntilClosed(fd, 3000);
+  close(fd);
+  EXPECT_EQ(a.status, 400) << a.head;
+  EXPECT_NE(a.body.find("urn:mandated:problem:malformed-request"), std::string::npos) << a.body;
+  EXPECT_EQ(a.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << a.body;
+  EXPECT_TRUE(a.closed);
+  httplib::Client c("127.0.0.1", server_->port());
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->body.find("method=\"FOO\""), std::string::npos);
+  EXPECT_NE(metrics->body.find("method=\"other\""), std::string::npos);
+  ExpectServerUnharmed();
+}
+
+// Range headers are ignored: an answer is whole, an error keeps its problem body, and a list of
+// thousands of ranges builds nothing.
+TEST_F(HostileBodyTest, RangeHeadersAreIgnored) {
+  StartServer();
+  httplib::Client c("127.0.0.1", server_->port());
+  auto whole = c.Get("/healthz", {{"Range", "bytes=0-3"}});
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->get_header_value("Content-Range"), "");
+  EXPECT_EQ(whole->body.front(), '{');
+  EXPECT_EQ(whole->body.back(), '}');
+  auto missing = c.Get("/nope", {{"Range", "bytes=0-3"}});
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("urn:mandated:problem:not-found"), std::string::npos)
+      << missing->body;
+  std::string many = "bytes=0-";
+  for (int i = 0; i < 2000; ++i) many += ",0-";
+  auto flood = c.Get("/metrics", {{"Range", many}});
+  ASSERT_TRUE(flood);
+  EXPECT_EQ(flood->status, 200);
+  EXPECT_EQ(flood->get_header_value("Content-Type").rfind("text/plain", 0), 0u);
+  ExpectServerUnharmed();
+}
+
+// A stop lets requests already accepted finish (specs/config.md §Signals): with the one worker
+// held by a slow request, a whole request queued behind it is still answered, with
+// Connection: close, though the stop came before a worker took it.
+TEST_F(HostileBodyTest, ARequestQueuedBeforeAStopIsAnswered) {
+  StartServer({"--workers", "1", "--request-timeout-ms", "2000"});
+  const int slow = Connect(server_->port());
+  ASSERT_GE(slow, 0);
+  ASSERT_TRUE(SendAll(slow, "GET /healthz HTTP/1.1\r\nHost: t\r\n"));  // never finished
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int queued = Connect(server_->port());
+  ASSERT_GE(queued, 0);
+  ASSERT_TRUE(SendAll(queued, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(server_->Stop(), 0) << server_->Stderr();
+  const RawAnswer a = ReadUntilClosed(queued, 3000);
+  close(queued);
+  close(slow);
+  EXPECT_EQ(a.status, 200) << a.head;
+  EXPECT_NE(a.head.find("Connection: close"), std::string::npos) << a.head;
+}
+
 // A request httplib refuses before routing (a request line over its 8 KiB limit) gets its own
 // request id, in its header and its problem body, never the one of the request served before
 // it on the same worker, and its log line does not carry that request's route.
