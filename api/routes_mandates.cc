@@ -174,6 +174,9 @@ void App::RegisterMandateRoutes() {
       if (!key.ok()) return ProblemResponse(key.error(), req);
       if (Status f = ur->Finish(); !f.ok()) return ProblemResponse(f, req);
       use_key = *key;
+      if (Status k = mandates::MandateRegistry::ValidateUseKey(use_key); !k.ok()) {
+        return ProblemResponse(k, req);
+      }
       if (!identity::RoleAllows(a.caller.role, Permission::kUseMandates)) {
         return ProblemResponse(
             PermissionDeniedError("role " + std::string(identity::RoleName(a.caller.role)) +
@@ -208,31 +211,60 @@ void App::RegisterMandateRoutes() {
     }
     json::Value out;
     std::optional<json::Value> use_json;
-    if (verdict.valid && !use_key.empty() &&
-        ((a.tenant && a.tenant->principal_id() != principal) ||
-         !a.caller.InMandateScope(mandate_id))) {
-      // A use is written into the mandate's principal: only its own merchants and admins (and
-      // the operator) record one, so no other principal's credential can use a mandate up.
-      return ProblemResponse(
-          PermissionDeniedError("a use of a mandate is recorded by its own principal's "
-                                "credentials only",
-                                "mandate-out-of-scope"),
-          req);
-    }
-    if (verdict.valid && !use_key.empty() && !a.caller.agent_scope.empty()) {
-      // Nor by a credential limited to other agents: it could use up their mandates.
-      Result<mandates::MandateRecord> held =
-          reg.Get(identity::Tenant(*store_, principal), mandate_id);
-      if (!held.ok() || !a.caller.InAgentScope(held->agent_id)) {
-        return ProblemResponse(
-            PermissionDeniedError("this credential is limited to other agents",
-                                  "agent-out-of-scope"),
-            req);
+    auto use_json_of = [&use_key](const mandates::MandateRegistry::UseOutcome& u) {
+      json::Value v = json::Value::Object();
+      v.Set("key", json::Value::String(use_key));
+      v.Set("uses", json::Value::Int(u.uses));
+      if (u.record.max_uses) v.Set("max_uses", json::Value::Int(*u.record.max_uses));
+      v.Set("replayed", json::Value::Bool(u.replayed));
+      return v;
+    };
+    // Who may record (and so read back) a use: only the mandate's own principal's credentials
+    // (and the operator), so no other principal's credential can use a mandate up; not one
+    // limited to other mandates or to other agents.
+    auto use_scope = [&]() -> Status {
+      if ((a.tenant && a.tenant->principal_id() != principal) ||
+          !a.caller.InMandateScope(mandate_id)) {
+        return PermissionDeniedError("a use of a mandate is recorded by its own principal's "
+                                     "credentials only",
+                                     "mandate-out-of-scope");
+      }
+      if (!a.caller.agent_scope.empty()) {
+        Result<mandates::MandateRecord> held =
+            reg.Get(identity::Tenant(*store_, principal), mandate_id);
+        if (!held.ok() || !a.caller.InAgentScope(held->agent_id)) {
+          return PermissionDeniedError("this credential is limited to other agents",
+                                       "agent-out-of-scope");
+        }
+      }
+      return OkStatus();
+    };
+    if (!use_key.empty() && !principal.empty()) {
+      Status scope = use_scope();
+      if (!scope.ok() && verdict.valid) return ProblemResponse(scope, req);
+      if (scope.ok()) {
+        // A key already used answers its first outcome, before anything this verification found
+        // now: that use may itself have ended the mandate (max_uses reached, status revoked).
+        Result<std::optional<mandates::MandateRegistry::UseOutcome>> first =
+            reg.RecordedUse(identity::Tenant(*store_, principal), mandate_id, use_key);
+        if (!first.ok()) return ProblemResponse(first.error(), req);
+        if (first->has_value()) {
+          const mandates::MandateRegistry::UseOutcome& u = **first;
+          Result<json::Value> stored = u.verdict_json.empty()
+                                           ? Result<json::Value>(mandates::VerdictToJson(verdict, now))
+                                           : json::Parse(u.verdict_json);
+          if (!stored.ok()) return ProblemResponse(stored.error(), req);
+          out = std::move(*stored);
+          out.Set("use", use_json_of(u));
+          AnnotateRequestLog("verdict", "replayed");
+          return JsonResponse(200, out);
+        }
       }
     }
     if (verdict.valid && !use_key.empty()) {
       Result<mandates::MandateRegistry::UseOutcome> used =
-          reg.Use(identity::Tenant(*store_, principal), mandate_id, use_key);
+          reg.Use(identity::Tenant(*store_, principal), mandate_id, use_key,
+                  json::Write(mandates::VerdictToJson(verdict, now)));
       if (!used.ok() && used.error().code() != StatusCode::kFailedPrecondition) {
         return ProblemResponse(used.error(), req);
       }
@@ -241,13 +273,7 @@ void App::RegisterMandateRoutes() {
         verdict.reasons.push_back(mandates::Reason{used.error().reason(), mandate_id, "",
                                                    used.error().message()});
       } else {
-        use_json = json::Value::Object();
-        use_json->Set("key", json::Value::String(use_key));
-        use_json->Set("uses", json::Value::Int(used->record.uses));
-        if (used->record.max_uses) {
-          use_json->Set("max_uses", json::Value::Int(*used->record.max_uses));
-        }
-        use_json->Set("replayed", json::Value::Bool(used->replayed));
+        use_json = use_json_of(*used);
       }
     }
     out = mandates::VerdictToJson(verdict, now);

@@ -562,17 +562,53 @@ Result<MandateRecord> MandateRegistry::Resume(const identity::Tenant& t, const s
   return ChangeState(t, id, "resume", by);
 }
 
-Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant& t,
-                                                         const std::string& id,
-                                                         const std::string& use_key) {
+Status MandateRegistry::ValidateUseKey(std::string_view use_key) {
   if (!IsUseKey(use_key)) {
     return InvalidArgumentError("/use/key: must be 1 to 128 of [A-Za-z0-9._:-]", "bad-use-key");
   }
+  return OkStatus();
+}
+
+namespace {
+// A stored use (`{"at","uses","verdict"?}`) as the outcome a retry of its key answers.
+Result<MandateRegistry::UseOutcome> StoredUse(MandateRecord rec, std::string_view stored) {
+  Result<json::Value> v = json::Parse(stored);
+  const json::Value* uses = v.ok() ? v->Find("uses") : nullptr;
+  if (uses == nullptr || !uses->as_int64()) {
+    return DataLossError("use record of mandate " + rec.id + " does not read",
+                         "storage-corruption");
+  }
+  MandateRegistry::UseOutcome out;
+  out.uses = *uses->as_int64();
+  if (const json::Value* verdict = v->Find("verdict"); verdict != nullptr) {
+    out.verdict_json = json::Write(*verdict);
+  }
+  out.record = std::move(rec);
+  out.replayed = true;
+  return out;
+}
+}  // namespace
+
+Result<std::optional<MandateRegistry::UseOutcome>> MandateRegistry::RecordedUse(
+    const identity::Tenant& t, const std::string& id, const std::string& use_key) {
+  MD_RETURN_IF_ERROR(ValidateUseKey(use_key));
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> seen, t.Get(kUseKind, id + "/" + use_key));
+  if (!seen) return std::optional<UseOutcome>();
+  MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
+  MD_ASSIGN_OR_RETURN(UseOutcome out, StoredUse(std::move(rec), *seen));
+  return std::optional<UseOutcome>(std::move(out));
+}
+
+Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant& t,
+                                                         const std::string& id,
+                                                         const std::string& use_key,
+                                                         const std::string& verdict_json) {
+  MD_RETURN_IF_ERROR(ValidateUseKey(use_key));
   std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(MandateRecord rec, Load(t, id));
   MD_ASSIGN_OR_RETURN(std::optional<std::string> seen, t.Get(kUseKind, id + "/" + use_key));
   if (seen) {
-    return UseOutcome{std::move(rec), true};
+    return StoredUse(std::move(rec), *seen);  // a retry that raced the first: its outcome
   }
   // The chain, this mandate first.
   std::vector<MandateRecord> chain{rec};
@@ -664,10 +700,14 @@ Result<MandateRegistry::UseOutcome> MandateRegistry::Use(const identity::Tenant&
     json::Value outcome = json::Value::Object();
     outcome.Set("at", json::Value::Int(now));
     outcome.Set("uses", json::Value::Int(chain.front().uses));
+    if (!verdict_json.empty()) {
+      MD_ASSIGN_OR_RETURN(json::Value verdict, json::Parse(verdict_json));
+      outcome.Set("verdict", std::move(verdict));
+    }
     t.Put(batch, kUseKind, id + "/" + use_key, json::Write(outcome));
     MD_RETURN_IF_ERROR(WriteMandates(t, batch));
     MD_ASSIGN_OR_RETURN(MandateRecord after, Load(t, id));
-    recorded = UseOutcome{std::move(after), false};
+    recorded = UseOutcome{std::move(after), false, chain.front().uses, verdict_json};
     return OkStatus();
   };
   if (use_gate_) {

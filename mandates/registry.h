@@ -144,18 +144,30 @@ class MandateRegistry {
   Result<MandateRecord> Resume(const identity::Tenant& t, const std::string& id,
                                const std::string& by);
 
+  // OK for a use key (1 to 128 of [A-Za-z0-9._:-]); kInvalidArgument "bad-use-key".
+  static Status ValidateUseKey(std::string_view use_key);
+
   // Records one use of `id` under the idempotency key `use_key` (1 to 128 of [A-Za-z0-9._:-]):
   // the mandate and each ancestor must be active and below its max_uses; all of them count the
   // use. One that reaches its max_uses becomes "used-up" (status 1) with its descendants. The
   // same key again answers the first outcome without counting twice. Errors:
   // kFailedPrecondition "uses-exhausted" / "mandate-state", kNotFound, kInvalidArgument
   // "bad-use-key".
+  // `verdict_json` is the verdict the use was recorded under, as answered (kept with the use,
+  // so a retry of the key answers it again: RecordedUse).
   struct UseOutcome {
-    MandateRecord record;  // after the use
+    MandateRecord record;  // after the use (a replay: as it is now)
     bool replayed = false;
+    int64_t uses = 0;          // the mandate's uses as this key's use left them
+    std::string verdict_json;  // the verdict of the first answer ("" for uses stored before)
   };
   Result<UseOutcome> Use(const identity::Tenant& t, const std::string& id,
-                         const std::string& use_key);
+                         const std::string& use_key, const std::string& verdict_json = "");
+  // The use recorded under `use_key` for mandate `id`, if any (replayed = true), read before any
+  // verification: a retry must answer the first outcome even once that use ended the mandate.
+  // kInvalidArgument "bad-use-key"; kDataLoss for a record that does not read.
+  Result<std::optional<UseOutcome>> RecordedUse(const identity::Tenant& t, const std::string& id,
+                                                const std::string& use_key);
   // Runs `body` (Use's check and write) with the uses authorizations hold for each of
   // `mandate_ids`, under the lock their decisions take (policy::Authorizer::WithHeldUses), so
   // that held and recorded uses together stay within max_uses. Unset: nothing is held. Set

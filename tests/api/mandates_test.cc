@@ -516,6 +516,19 @@ TEST_F(MandatesApiTest, MaxUsesAreCountedByTheServiceAcrossTheChain) {
             "used-up");
   EXPECT_EQ(Codes(use(token, "order-3")), std::vector<std::string>{"revoked"});
   EXPECT_EQ(Codes(Verify({token, {}, ""})), std::vector<std::string>{"revoked"});
+  // A retry of a recorded use answers its first outcome, even once that use (or a later one)
+  // ended the mandate: valid, with the uses it left, not "revoked" nor the count now.
+  json::Value late_retry = use(token, "order-1");
+  EXPECT_EQ(StringField(late_retry, "verdict"), "valid") << json::Write(late_retry);
+  EXPECT_EQ(late_retry.Find("use")->Find("uses")->as_int64(), 1);
+  EXPECT_TRUE(late_retry.Find("use")->Find("replayed")->as_bool());
+  json::Value last_retry = use(token, "order-2");
+  EXPECT_EQ(StringField(last_retry, "verdict"), "valid");
+  EXPECT_EQ(last_retry.Find("use")->Find("uses")->as_int64(), 2);
+  // A malformed key is a malformed request, whatever the verdict would be.
+  json::Value bad_key = Call("POST", "/v1/mandates/verify", merchant_,
+                             R"({"mandate":")" + token + R"(","use":{"key":"bad key!"}})", 400);
+  EXPECT_EQ(StringField(bad_key, "type"), "urn:mandated:problem:bad-use-key");
 
   // A single-use child spends one of its parent's uses too.
   json::Value parent = Issue(a, terms2, kStart, kStart + 86400);
