@@ -718,6 +718,10 @@ struct UsageMeter::Impl {
   // Notified when a batch's write ended (its ids stored or taken back).
   std::condition_variable settled;
   int64_t next_prune_at = 0;  // unix seconds
+  // The last prune's cutoff (unix seconds) and the monotonic time it was taken at: the next
+  // cutoff moves on no faster than the monotonic clock (PruneLocked).
+  int64_t last_cutoff_s = 0;
+  int64_t last_cutoff_mono_us = 0;
 
   std::mutex key_mu;
   int64_t last_micros = 0;
@@ -880,6 +884,8 @@ Status UsageMeter::Load() {
   }));
   MD_RETURN_IF_ERROR(inner);
   im.next_prune_at = clock_.NowUnixSeconds();
+  im.last_cutoff_s = clock_.NowUnixSeconds() - options_.retention_s;
+  im.last_cutoff_mono_us = clock_.MonotonicMicros();
   return OkStatus();
 }
 
@@ -1064,7 +1070,15 @@ Status UsageMeter::PruneLocked() {
   Impl& im = *impl_;
   const int64_t now = clock_.NowUnixSeconds();
   im.next_prune_at = now + options_.prune_interval_s;
-  const int64_t cutoff = (now - options_.retention_s) * 1000000;
+  // Ids are kept for the retention after their batch: the cutoff follows the wall clock, but
+  // moves on no faster than the monotonic clock since the last prune, so a wall clock stepped
+  // forward (even for a moment) does not forget ids younger than the retention (usage.md §2).
+  const int64_t mono = clock_.MonotonicMicros();
+  const int64_t allowed = im.last_cutoff_s + (mono - im.last_cutoff_mono_us) / 1000000;
+  const int64_t cutoff_s = std::min(now - options_.retention_s, allowed);
+  im.last_cutoff_s = std::max(im.last_cutoff_s, cutoff_s);
+  im.last_cutoff_mono_us = mono;
+  const int64_t cutoff = cutoff_s * 1000000;
   if (cutoff <= 0) return OkStatus();
   const std::string end = std::string(kBatchPrefix) + Hex(static_cast<uint64_t>(cutoff), 16);
   std::vector<std::string> keys;
@@ -1159,6 +1173,11 @@ Result<std::vector<UsageRow>> UsageMeter::Query(const UsageQuery& q) {
                  q.by_source ? s.source : "", start);
       auto [gi, fresh] = groups.try_emplace(g);
       UsageRow& row = gi->second;
+      if (fresh && q.max_rows != 0 && groups.size() > q.max_rows) {
+        return InvalidArgumentError("more than " + std::to_string(q.max_rows) +
+                                        " rows: narrow the window, the bounds or group_by",
+                                    "usage-query-too-large");
+      }
       if (fresh) {
         row.agent = std::get<0>(g);
         row.mandate = std::get<1>(g);

@@ -81,6 +81,9 @@ struct UsageQuery {
   std::optional<int64_t> from, to;
   // Filters: "" matches every value.
   std::string agent, mandate, payee, asset, resource, source;
+  // More rows than this: Query stops at once with kInvalidArgument "usage-query-too-large"
+  // (0: no limit), so one wide query does not hold the meter's lock while it builds them all.
+  size_t max_rows = 0;
 };
 
 struct UsageRow {

@@ -238,6 +238,19 @@ TEST_F(UsageApiTest, BatchesRetriesOverlapsAndTheRecountFromTheTrail) {
   EXPECT_EQ(Problem(Send("GET", "/v1/usage?group_by=colour", admin_)), "400 usage-query-invalid ");
   EXPECT_EQ(Problem(Send("GET", "/v1/usage?from=200&to=100", admin_)), "400 usage-query-invalid ");
   EXPECT_EQ(Problem(Send("GET", "/v1/usage", merchant_)), "403 forbidden ");
+  // Filters naming no agent or mandate of the principal are 404, as in a batch, not "nothing".
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage?agent=agt_nonexistent", admin_)),
+            "404 agent-not-found ");
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage?mandate=mnd_nonexistent", admin_)),
+            "404 mandate-not-found ");
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage?mandate=ap2m_nonexistent", admin_)),
+            "404 ap2-mandate-not-found ");
+  // Bounds are any RFC 3339 time: an offset and a fraction mean the same instant as UTC.
+  const std::string utc = Usage("group_by=agent,asset&from=2026-11-18T07:27:00Z");
+  EXPECT_EQ(Usage("group_by=agent,asset&from=2026-11-18T08:27:00%2B01:00"), utc);
+  EXPECT_EQ(Usage("group_by=agent,asset&from=2026-11-18T07:27:00.5Z"), utc);
+  EXPECT_EQ(Problem(Send("GET", "/v1/usage?from=2026-11-18T07:27:00", admin_)),
+            "400 usage-query-invalid ");
 }
 
 TEST_F(UsageApiTest, BudgetsShowSpendBurnRateAndProjectedDepletion) {

@@ -288,6 +288,27 @@ TEST_F(UsageMeterTest, SameIdWithOtherContentIsAConflict) {
   EXPECT_EQ(Totals(), (std::vector<std::string>{"USD 114 3 3"}));
 }
 
+// A wall clock stepped forward past the retention for a moment (a prune runs meanwhile) and
+// back does not make the meter forget ids it saw less than 24 h ago by the monotonic clock: a
+// retry after the step back is still a duplicate, counted once.
+TEST_F(UsageMeterTest, AWallClockSteppedForwardForgetsNoIdBeforeItsTime) {
+  UsageEvent e = Ev("k1", "agt_a", "api.shop", "USD", 5, kStart);
+  EXPECT_EQ(Ingest({e}).accepted, 1u);
+  clock_.AdvanceSeconds(60);
+  clock_.StepWallClockForwardSeconds(86401);
+  ASSERT_TRUE(meter_->Prune().ok());
+  EXPECT_EQ(meter_->RememberedIdsForTest(), 1u);
+  clock_.StepWallClockBackSeconds(86401);
+  IngestResult retry = Ingest({e});
+  EXPECT_EQ(retry.duplicates, 1u);
+  EXPECT_EQ(retry.accepted, 0u);
+  EXPECT_EQ(Totals(), (std::vector<std::string>{"USD 5 1 1"}));
+  // Real time passing still forgets it after the retention.
+  clock_.AdvanceSeconds(86400 + 3600);
+  ASSERT_TRUE(meter_->Prune().ok());
+  EXPECT_EQ(meter_->RememberedIdsForTest(), 0u);
+}
+
 TEST_F(UsageMeterTest, IdsAreRememberedForTheRetentionThenForgotten) {
   UsageEvent e = Ev("r1", "agt_a", "api.shop", "USD", 40);
   EXPECT_EQ(Ingest({e}).accepted, 1u);
@@ -359,6 +380,17 @@ TEST_F(UsageMeterTest, AggregatesAreExactPerDimensionAndWindow) {
   q.from = dec_start + 60;
   q.to = dec_start;
   EXPECT_EQ(meter_->Query(q).error().reason(), "usage-query-invalid");
+  // A query with more rows than its limit stops with an error, not a list to throw away.
+  q = {};
+  q.by_mandate = true;
+  q.by_resource = true;
+  q.by_payee = true;
+  q.by_source = true;
+  q.principal = kPrn;
+  q.max_rows = 4;
+  EXPECT_EQ(Totals(q).size(), 4u);
+  q.max_rows = 3;
+  EXPECT_EQ(meter_->Query(q).error().reason(), "usage-query-too-large");
   q = {};
   q.mandate = "mnd_1";
   q.window = Granularity::kDay;

@@ -24,6 +24,8 @@ class FakeClock final : public Clock {
   void AdvanceSeconds(int64_t seconds) { AdvanceMicros(seconds * 1000000); }
   // Steps the wall clock back (as NTP may); the monotonic clock does not move.
   void StepWallClockBackSeconds(int64_t seconds) { unix_micros_ -= seconds * 1000000; }
+  // Steps the wall clock forward alone (a clock set wrong, then corrected).
+  void StepWallClockForwardSeconds(int64_t seconds) { unix_micros_ += seconds * 1000000; }
 
  private:
   std::atomic<int64_t> unix_micros_;
