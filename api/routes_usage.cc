@@ -397,7 +397,12 @@ void App::RegisterUsageRoutes() {
           (ok != settlement::OwnerKind::kPrincipal ||
            (a.caller.agent_scope.empty() && a.caller.mandate_scope.empty())) &&
           (ok != settlement::OwnerKind::kAgent || a.caller.mandate_scope.empty());
-      if (ok && asset != nullptr && left.ok() && burn_in_scope) {
+      // A per-payment cap (window "transaction") bounds each payment, not a sum: nothing to
+      // burn through or deplete.
+      const json::Value* window = c->Find("window");
+      const bool per_payment = window != nullptr && window->is_string() &&
+                               window->as_string() == "transaction";
+      if (ok && asset != nullptr && left.ok() && burn_in_scope && !per_payment) {
         settlement::Burn burn =
             *ok == settlement::OwnerKind::kMandate
                 ? mandate_burn(id, asset->as_string())

@@ -341,6 +341,10 @@ Result<std::vector<std::string>> MandateRegistry::ParentTokens(const identity::T
 Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueRequest req) {
   std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   const int64_t now = clock_.NowUnixSeconds();
+  // A request check (specs/mandate.md §6.1 step 1), before anything about the parent.
+  if (req.validity.not_after <= now) {
+    return InvalidArgumentError("/valid_until: is already in the past", "bad-validity");
+  }
   MandateRecord rec;
   if (!req.parent_id.empty()) {
     MD_ASSIGN_OR_RETURN(MandateRecord parent, Load(t, req.parent_id));
@@ -385,9 +389,6 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
     rec.depth = parent.depth + 1;
   } else {
     req.terms.parent.clear();
-  }
-  if (req.validity.not_after <= now) {
-    return InvalidArgumentError("/valid_until: is already in the past", "bad-validity");
   }
 
   Result<signer::KeyInfo> key = keys_.ActiveKey(t.principal_id(), std::string(kIssuerKeyPurpose));

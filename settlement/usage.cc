@@ -63,10 +63,15 @@ bool PrintableAscii(std::string_view s, bool allow_space) {
   }
   return true;
 }
+// No C0 control, DEL, nor C1 control (U+0080-U+009F, UTF-8 C2 80 to C2 9F).
 bool NoControl(std::string_view s) {
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
     if (u < 0x20 || u == 0x7f) return false;
+    if (u == 0xc2 && i + 1 < s.size()) {
+      const auto next = static_cast<unsigned char>(s[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) return false;
+    }
   }
   return true;
 }

@@ -466,6 +466,11 @@ TEST_F(MandatesApiTest, DelegationThatWidensAnythingIsRefusedNamingTheField) {
     EXPECT_EQ(StringField(p, "type"), "urn:mandated:problem:delegation-widens");
     EXPECT_EQ(StringField(p, "detail").rfind(w.pointer + ":", 0), 0u) << StringField(p, "detail");
   }
+  // A validity already over is the request's own fault (400 bad-validity), said before
+  // anything about the parent (a widening here would be delegation-widens).
+  json::Value past = Call("POST", base_ + "/mandates", session,
+                          IssueBody(b, cases[0].terms, kStart - 7200, kStart - 3600, parent), 400);
+  EXPECT_EQ(StringField(past, "type"), "urn:mandated:problem:bad-validity");
   // The same narrowing request is accepted, so the refusals above were about the widening.
   Issue(b, "{" + scope + "," + limits + "}", kStart, kStart + 86400, parent, session);
   // Only the holder of the parent delegates; an agent cannot issue a root.

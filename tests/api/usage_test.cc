@@ -303,6 +303,29 @@ TEST_F(UsageApiTest, BudgetsShowSpendBurnRateAndProjectedDepletion) {
   // 99000 at 600 an hour: 165 h, after the day resets.
   EXPECT_EQ(json::Write(*counter.Find("projected_depletion")), std::to_string(kStart + 594000));
   EXPECT_EQ(json::Write(*counter.Find("depletes_before_reset")), "false");
+  // An agent's per-payment cap bounds each payment, not a sum: listed, with nothing to burn
+  // through or deplete; its day ceiling beside it has its burn.
+  signer::PrivateKey capped_key =
+      *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+  const std::string capped = StringField(
+      Call("POST", base_ + "/agents", admin_,
+           R"({"name":"capped","did":")" +
+               signer::DidKeyFromPublicKey(*signer::DerivePublicKey(capped_key)) +
+               R"(","ceilings":[{"asset":"USD","window":"transaction","max":"700"},)"
+               R"({"asset":"USD","window":"day","max":"5000"}]})",
+           201),
+      "id");
+  json::Value caps = Call("GET", "/v1/usage/budgets?agent=" + capped, admin_, "", 200);
+  json::Value per_payment, per_day;
+  for (const json::Value& c : caps.Find("budgets")->items()) {
+    if (StringField(c, "window") == "transaction") per_payment = c;
+    if (StringField(c, "window") == "day" &&
+        StringField(c, "owner") == "agent:" + capped) per_day = c;
+  }
+  ASSERT_TRUE(per_payment.is_object() && per_day.is_object()) << json::Write(caps);
+  EXPECT_EQ(per_payment.Find("burn"), nullptr);
+  EXPECT_EQ(per_payment.Find("projected_depletion"), nullptr);
+  EXPECT_NE(per_day.Find("burn"), nullptr);
 
   // Over three hours the burn includes the older event: 1500 / 3 h.
   b = Call("GET", "/v1/usage/budgets?mandate=" + mandate + "&trailing_minutes=180", admin_, "",

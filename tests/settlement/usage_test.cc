@@ -671,6 +671,14 @@ TEST(UsageBatchParseTest, ErrorsNameTheField) {
             "bad-asset /events/0/asset");
   EXPECT_EQ(ParseError(R"({"events":[{"id":"a b","payee":"p","asset":"USD","amount":"1"}]})"),
             "bad-usage-id /events/0/id");
+  // C1 controls are control characters too, escaped (the strict parser) or raw (the fast one);
+  // other non-ASCII text is fine.
+  EXPECT_EQ(ParseError(R"({"events":[{"id":"a","payee":"p\u0085","asset":"USD","amount":"1"}]})"),
+            "bad-payee /events/0/payee");
+  EXPECT_EQ(ParseError("{\"events\":[{\"id\":\"a\",\"payee\":\"p\xc2\x9f\",\"asset\":\"USD\",\"amount\":\"1\"}]}"),
+            "bad-payee /events/0/payee");
+  EXPECT_EQ(ParseError("{\"events\":[{\"id\":\"a\",\"payee\":\"caf\xc3\xa9\",\"asset\":\"USD\",\"amount\":\"1\"}]}"),
+            "ok");
   // Settled payments' ids: refused by both parsers (the first event takes the fast one).
   EXPECT_EQ(ParseError(R"({"events":[{"id":"x402:0x01","payee":"p","asset":"USD","amount":"1"}]})"),
             "bad-usage-id /events/0/id");
