@@ -141,9 +141,19 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     if (now.ok() && now->reservation && now->reservation->state == "captured") return OkStatus();
     return captured.error();
   });
-  // A payment of ours that failed on chain releases its hold (specs/evm.md §6.5).
+  // A payment of ours that failed on chain releases its hold (specs/evm.md §6.5), once its
+  // signature can no longer move money: a failure leaves the EIP-3009 nonce unused, so until the
+  // payment's validBefore the hold stays, and its lease (which ends no earlier) releases it.
   app->facilitator_->set_void_hook([app = app.get()](const std::string& principal,
                                                      const std::string& authorization_id) -> Status {
+    if (Status live = app->payer_->GuardHold(principal, authorization_id,
+                                             app->clock_->NowUnixSeconds());
+        !live.ok()) {
+      if (live.reason() != "payment-signed") return live;
+      log::Info("x402 hold kept until the failed payment expires",
+                {{"authorization", authorization_id}, {"why", live.message()}});
+      return OkStatus();
+    }
     identity::Tenant t(*app->store_, principal);
     policy::Actor actor;
     actor.id = "x402-settlement";

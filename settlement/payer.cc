@@ -116,7 +116,8 @@ Status Payer::GuardHold(const std::string& principal, const std::string& authori
                                          " is settled or settling: its hold ends with that",
                                      "payment-signed");
     }
-    if (s) return OkStatus();  // failed: it moves nothing
+    // Failed (reverted, refused): the EIP-3009 nonce is still unused on chain, so the signed
+    // payment can still move money (sent again by anyone) until its validBefore, below.
   }
   if (b->valid_before != 0 && now >= b->valid_before) return OkStatus();  // can no longer settle
   const std::string until =
@@ -248,6 +249,15 @@ Result<policy::Answer> Payer::Pay(const identity::Tenant& t, const policy::Actor
                                   const policy::IdempotencyClaim* claim) {
   if (!req.authorization_id.empty()) {
     MD_ASSIGN_OR_RETURN(policy::Authorization a, authorizer_.Get(t, req.authorization_id));
+    // A session limited to some mandates pays (and reads) only under them
+    // (specs/access.md): refused before anything is recorded.
+    if (!actor.mandate_scope.empty() &&
+        std::find(actor.mandate_scope.begin(), actor.mandate_scope.end(), a.mandate_id) ==
+            actor.mandate_scope.end()) {
+      return PermissionDeniedError("authorization " + a.id + " is under mandate " +
+                                       a.mandate_id + ", outside this session's mandates",
+                                   "mandate-out-of-scope");
+    }
     policy::Answer stored{200, json::Write(policy::AuthorizationToJson(a)), a.id, a.decision};
     if (claim != nullptr) {
       // A retry re-renders this record, as it does an authorization answer.
@@ -289,7 +299,12 @@ Result<policy::Answer> Payer::Render(const identity::Tenant& t, const policy::Ac
   const bool held = a.decision == policy::kAllowed && a.reservation &&
                     a.reservation->state == "reserved";
   if (!held) {
-    // Denied, waiting for a person, or no longer held: nothing is signed.
+    // Denied, waiting for a person, or no longer held: nothing is signed. A retry shows the
+    // authorization as it stands when its decision changed since (a step-up decided).
+    const json::Value* was = record.is_object() ? record.Find("decision") : nullptr;
+    if (reread && (was == nullptr || !was->is_string() || was->as_string() != a.decision)) {
+      record = policy::AuthorizationToJson(a);
+    }
     out.Set("authorization", std::move(record));
     return policy::Answer{given.status, json::Write(out), a.id, a.decision};
   }

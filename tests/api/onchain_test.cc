@@ -456,7 +456,7 @@ TEST_F(OnchainTest, PaymentSignedForAnotherTokenDomainIsRefusedBeforeAnythingIsS
 }
 
 // Must-show 2b: a settlement that reverts on chain is recorded as failed and the hold released.
-TEST_F(OnchainTest, RevertedSettlementIsRecordedFailedAndTheReservationReleased) {
+TEST_F(OnchainTest, RevertedSettlementIsRecordedFailedAndItsHoldKeptWhileItsSignatureLives) {
   AnvilChain::Options o;
   o.automine = false;
   Boot(o);
@@ -515,17 +515,23 @@ TEST_F(OnchainTest, RevertedSettlementIsRecordedFailedAndTheReservationReleased)
   EXPECT_EQ(chain_->BalanceOf(kPayTo), "0");
   EXPECT_FALSE(chain_->AuthorizationUsed(a.address, StringField(Member(Member(Member(paid, "payment_payload"), "payload"), "authorization"), "nonce")));
 
-  // Recorded as failed (a retry learns the same), and the hold is voided: headroom back.
+  // Recorded as failed (a retry learns the same). The nonce is still unused on chain, so the
+  // signed payment could still move the tokens (sent by anyone, once the payer has them again):
+  // its hold stays until validBefore, and neither the agent nor an admin may release it; the
+  // lease does, after.
   json::Value again = Call("POST", "/x402/settle", merchant_, body, 200);
   EXPECT_EQ(StringField(again, "errorReason"), "invalid_exact_evm_transaction_failed");
   EXPECT_EQ(StringField(again, "transaction"), StringField(settled, "transaction"));
-  json::Value record;
-  for (int i = 0; i < 50; ++i) {
-    record = Authorization(atz);
-    if (StringField(Member(record, "reservation"), "state") != "reserved") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the worker's void, if any
+  json::Value record = Authorization(atz);
+  EXPECT_EQ(StringField(Member(record, "reservation"), "state"), "reserved") << json::Write(record);
+  for (const std::string& who : {a.session, admin_}) {
+    const std::string path = who == a.session ? "/v1/authorizations/" + atz + "/void"
+                                              : base_ + "/authorizations/" + atz + "/void";
+    const Reply refused = Send("POST", path, who, "", "void-" + who.substr(0, 8));
+    EXPECT_EQ(refused.status, 409) << refused.body;
+    EXPECT_EQ(StringField(refused.json, "type"), "urn:mandated:problem:payment-signed");
   }
-  EXPECT_EQ(StringField(Member(record, "reservation"), "state"), "voided") << json::Write(record);
   bool failed_event = false;
   for (const json::Value& e : TrailWith(atz, "payment.failed")) {
     failed_event = failed_event || StringField(e, "type") == "payment.failed";

@@ -736,6 +736,26 @@ TEST_F(X402ApiTest, ApprovedAuthorizationIsPaidInScopeWhileItsMandateHoldsFromTh
   EXPECT_EQ(second.status, 409) << second.body;
   EXPECT_EQ(StringField(second.json, "type"), std::string(kProblem) + "x402-payment-signed");
   EXPECT_EQ(second.json.Find("value"), nullptr);
+  // Once paid, the session limited to the other mandate still gets neither the signed header
+  // nor the record (before, the existing binding skipped the scope check).
+  const Reply scoped_after = Send("POST", "/v1/x402/pay", scoped, pay_body(atz), NextKey());
+  EXPECT_EQ(scoped_after.status, 403) << scoped_after.body;
+  EXPECT_EQ(StringField(scoped_after.json, "type"), std::string(kProblem) + "mandate-out-of-scope");
+  EXPECT_EQ(scoped_after.json.Find("value"), nullptr);
+  EXPECT_EQ(scoped_after.json.Find("authorization"), nullptr);
+  // A retry of a request that waited for a person, once the person denied it: the decision and
+  // the authorization as they stand, not the pending record beside a denied decision.
+  const std::string waited_key = NextKey();
+  const Reply waited = Send("POST", "/v1/x402/pay", s, PayBody(m, required), waited_key);
+  ASSERT_EQ(StringField(waited.json, "decision"), "approval_required") << waited.body;
+  const std::string apr3 =
+      StringField(Member(Member(waited.json, "authorization"), "approval"), "id");
+  Call("POST", base_ + "/approvals/" + apr3 + "/deny", admin_, R"({"note":"no"})", 200, NextKey());
+  const Reply after_denial = Send("POST", "/v1/x402/pay", s, PayBody(m, required), waited_key);
+  EXPECT_EQ(StringField(after_denial.json, "decision"), "denied") << after_denial.body;
+  EXPECT_EQ(StringField(Member(after_denial.json, "authorization"), "decision"), "denied")
+      << after_denial.body;
+  EXPECT_EQ(after_denial.json.Find("value"), nullptr);
 
   // Approved, then the mandate is revoked before the agent pays: nothing is signed.
   const auto [atz2, apr2] = ask();
