@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "audit/event.h"
+#include "base/asset.h"
 #include "base/bytes.h"
 #include "base/log.h"
 #include "mandates/online.h"
@@ -31,11 +32,19 @@ std::string Sha256Hex(std::string_view s) {
       ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size())));
 }
 
+// The asset in its one spelling (base/asset.h: an eip155 id in lower case), so a checksummed
+// and a lower-case spelling of one token are one series.
 std::string SeriesKey(std::string_view owner, std::string_view asset) {
   std::string k(owner);
   k += '|';
-  k += asset;
+  k += CanonicalAssetId(asset);
   return k;
+}
+
+// One token whatever the case of its address (base/asset.h): a limit or ceiling written in the
+// checksummed spelling bounds a payment in lower case, and the other way round.
+bool SameAsset(std::string_view a, std::string_view b) {
+  return a == b || CanonicalAssetId(a) == CanonicalAssetId(b);
 }
 
 Amount FromRaw(Uint128 v) { return Amount::FromRaw(v); }
@@ -344,7 +353,7 @@ std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const Ch
     const mandates::Limits& limits = cred.terms.limits;
     for (size_t w = 0; w < limits.windows.size(); ++w) {
       const mandates::WindowLimit& wl = limits.windows[w];
-      if (wl.asset != asset) continue;
+      if (!SameAsset(wl.asset, asset)) continue;
       Result<WindowBounds> b = WindowAt(wl, now);
       std::string name = owner + ":window:" + std::string(mandates::WindowUnitName(wl.window)) +
                          ":" + std::string(mandates::WindowKindName(wl.kind)) +
@@ -360,19 +369,19 @@ std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const Ch
            sum_in(owner, b->start, b->end), resets);
     }
     for (const mandates::AssetMax& lt : limits.lifetime) {
-      if (lt.asset != asset) continue;
+      if (!SameAsset(lt.asset, asset)) continue;
       push(owner + ":lifetime", owner, "lifetime", lt.max, total(owner), std::nullopt);
     }
     if (session != nullptr) {
       for (const mandates::AssetMax& cap : cred.terms.session_cap) {
-        if (cap.asset != asset) continue;
+        if (!SameAsset(cap.asset, asset)) continue;
         const std::string so = "session-mandate:" + session->id + ":" + cred.id;
         push(owner + ":session-cap:" + session->id, owner, "session", cap.max, total(so),
              std::nullopt);
       }
     }
   }
-  if (session != nullptr && session->spend_cap && session->spend_cap->asset == asset) {
+  if (session != nullptr && session->spend_cap && SameAsset(session->spend_cap->asset, asset)) {
     const std::string owner = "session:" + session->id;
     push(owner + ":spend-cap", owner, "session", session->spend_cap->max, total(owner),
          std::nullopt);
@@ -381,7 +390,7 @@ std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const Ch
   auto ceilings = [&](const std::vector<identity::Ceiling>& list, const std::string& owner,
                       const std::string& series_owner) {
     for (const identity::Ceiling& c : list) {
-      if (c.asset != asset) continue;
+      if (!SameAsset(c.asset, asset)) continue;
       const std::string name = owner + ":" + c.window;
       if (c.window == "transaction") {  // per payment: nothing is spent before it
         push(name, owner, c.window, c.max, 0, std::nullopt);

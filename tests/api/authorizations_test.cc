@@ -1164,6 +1164,36 @@ TEST_F(AuthorizationsApiTest, AMandatePastItsEndStaysExpiredWhenTheWallClockStep
   EXPECT_EQ(StringField(HeadroomCounter(brief, DayCounter(brief, "UTC")), "spent"), "0");
 }
 
+// A ceiling names a token in its checksummed spelling, the mandate and the purchase in lower
+// case: one asset, so the ceiling bounds the purchase (before, it was never consulted), and a
+// mandate window in the other spelling counts it too.
+TEST_F(AuthorizationsApiTest, ACeilingBoundsItsTokenWhateverTheCaseOfItsAddress) {
+  Boot(kStart);
+  const std::string checksummed = "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+  const std::string lower = "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
+  signer::PrivateKey key = *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+  const std::string agent = StringField(
+      Call("POST", base_ + "/agents", admin_,
+           R"({"name":"capped","did":")" +
+               signer::DidKeyFromPublicKey(*signer::DerivePublicKey(key)) +
+               R"(","ceilings":[{"asset":")" + checksummed + R"(","window":"day","max":"1000"}]})",
+           201),
+      "id");
+  const std::string m = Issue(
+      agent, R"({"scope":{"payees":{"allow":[{"type":"domain","value":"*.shop.example"}]}},)"
+             R"("limits":{"per_transaction":[{"asset":")" + lower + R"(","max":"50000"}],)"
+             R"("windows":[{"asset":")" + checksummed +
+                 R"(","window":"day","kind":"calendar","time_zone":"UTC","max":"700"}]}})");
+  const std::string s = Session(agent);
+  json::Value over = Authorize(s, Purchase(m, "5000", "api.shop.example", lower));
+  EXPECT_EQ(StringField(over, "decision"), "denied") << json::Write(over);
+  EXPECT_EQ(Codes(over), (std::vector<std::string>{"window-exceeded", "agent-ceiling-exceeded"}));
+  EXPECT_EQ(StringField(Authorize(s, Purchase(m, "600", "api.shop.example", lower)), "decision"),
+            "allowed");
+  json::Value second = Authorize(s, Purchase(m, "200", "api.shop.example", lower));
+  EXPECT_EQ(Codes(second), std::vector<std::string>{"window-exceeded"});
+}
+
 // The same for a step-up nobody decided: its hold times out at the principal's time, and its
 // approval is written expired then, though the stepped-back wall clock says it still runs; it
 // leaves the pending list and cannot be approved (before, it was stored as still pending).
