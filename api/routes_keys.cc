@@ -1,6 +1,9 @@
 // Key routes: the service's did:web document and JWKS, and the operator's key administration
 // (specs/api.md §Keys). Responses carry public parts only.
 #include "api/app.h"
+
+#include <functional>
+
 #include "api/handler_util.h"
 #include "api/problem.h"
 #include "signer/did.h"
@@ -41,7 +44,10 @@ Result<std::vector<signer::KeyInfo>> ServiceJwsKeys(signer::KeyStore& keys) {
 // `fixed_owner`: a principal's key route (no "owner" field accepted); otherwise the operator's
 // route, where "owner" defaults to the service. An imported private key is read from the body in
 // place: its only copy is the SecretBytes below (the caller wipes the body's text).
+// `audit_key` makes the service's audit key as the audit log does (one at a time, under its
+// lock), so a request racing the log's own creation (or another request) makes no second one.
 Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, identity::PrincipalStore& principals,
+                                  const std::function<Result<signer::KeyInfo>()>& audit_key,
                                   const json::Value& body,
                                   const std::optional<std::string>& fixed_owner) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(body));
@@ -90,6 +96,7 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, identity::PrincipalSto
                                      "audit-key-exists");
     }
     if (current.error().code() != StatusCode::kNotFound) return current.error();
+    return audit_key();
   }
   if (import_hex == nullptr) {
     return keys.Generate(type, purpose, who);
@@ -103,16 +110,17 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, identity::PrincipalSto
   return keys.Import(type, secret.span(), purpose, who);
 }
 
-Result<signer::KeyInfo> CreateKeyFromRequest(signer::KeyStore& keys,
-                                             identity::PrincipalStore& principals, Request& req,
-                                             const std::optional<std::string>& fixed_owner) {
+Result<signer::KeyInfo> CreateKeyFromRequest(
+    signer::KeyStore& keys, identity::PrincipalStore& principals,
+    const std::function<Result<signer::KeyInfo>()>& audit_key, Request& req,
+    const std::optional<std::string>& fixed_owner) {
   Result<json::Value> body = ParseJsonBody(req);
   // The body may hold an imported private key: wipe it once parsed, and its parsed text after use.
   SecureWipe(req.body.data(), req.body.size());
   if (!body.ok()) {
     return body.error();
   }
-  Result<signer::KeyInfo> created = CreateKey(keys, principals, *body, fixed_owner);
+  Result<signer::KeyInfo> created = CreateKey(keys, principals, audit_key, *body, fixed_owner);
   if (json::Value* hex = body->is_object() ? body->Find("private_key_hex") : nullptr;
       hex != nullptr) {
     hex->WipeText();
@@ -203,7 +211,8 @@ void App::RegisterKeyRoutes() {
 
   // The service's own keys: operator only. `owner` in the body or query picks any owner.
   router_.Add("POST", "/v1/keys", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
-    return Answer(CreateKeyFromRequest(*keys_, *principals_, req, std::nullopt), req, 201, signer::KeyInfoToJson);
+    return Answer(CreateKeyFromRequest(*keys_, *principals_, [this] { return audit_->AuditKey(); }, req,
+                                       std::nullopt), req, 201, signer::KeyInfoToJson);
   }));
   router_.Add("GET", "/v1/keys/{key}", g.Guard(Permission::kManageServiceKeys, [this](Request& req, const Access&) {
     return Answer(keys_->Get(req.Param("key")), req, 200, signer::KeyInfoToJson);
@@ -230,7 +239,8 @@ void App::RegisterKeyRoutes() {
   };
   router_.Add("POST", base, g.Guard(Permission::kManageKeys, [this](Request& req, const Access& a) {
     if (Status s = RequireWholePrincipal(a); !s.ok()) return ProblemResponse(s, req);
-    return Answer(CreateKeyFromRequest(*keys_, *principals_, req, a.tenant->principal_id()), req, 201, signer::KeyInfoToJson);
+    return Answer(CreateKeyFromRequest(*keys_, *principals_, [this] { return audit_->AuditKey(); }, req,
+                                       a.tenant->principal_id()), req, 201, signer::KeyInfoToJson);
   }));
   router_.Add("GET", base, g.Guard(Permission::kReadKeys, [this](Request& req, const Access& a) {
     return KeyList(keys_->List(a.tenant->principal_id()), req);

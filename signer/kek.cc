@@ -74,8 +74,19 @@ Result<LoadedKek> LoadKek(const KekSource& source) {
     MD_ASSIGN_OR_RETURN(out.key, ReadKekFile(source.file));
     return out;
   }
-  std::string dir = source.data_dir;
+  // Beside, never inside, the data directory: "." or "data/." name the directory itself, and
+  // appending ".kek" to them would put the file inside it, where a copy of the data takes the
+  // KEK along. So the path is made absolute and normal first ("/srv/data/." is "/srv/data").
+  std::error_code abs_ec;
+  std::string dir =
+      std::filesystem::absolute(source.data_dir, abs_ec).lexically_normal().string();
+  if (abs_ec) dir = source.data_dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty() || dir == "/") {
+    return InvalidArgumentError("the data directory " + source.data_dir +
+                                    " has no parent to keep its KEK beside it: set the KEK file",
+                                "bad-kek");
+  }
   out.path = dir + ".kek";
   std::error_code ec;
   if (std::filesystem::exists(out.path, ec)) {

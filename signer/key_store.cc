@@ -267,14 +267,14 @@ Result<PrivateKey> KeyStore::Unseal(const std::string& id, KeyInfo* info) {
   {
     std::lock_guard<std::mutex> lock(unsealed_mu_);
     auto it = unsealed_.find(id);
-    if (it != unsealed_.end()) {
+    if (it != unsealed_.end() && stopping_.count(id) == 0) {
       *info = it->second.first;
       return PrivateKey{it->second.second.type, SecretBytes(it->second.second.secret.span())};
     }
   }
   MD_ASSIGN_OR_RETURN(PrivateKey opened, UnsealFromStore(id, info));
   std::lock_guard<std::mutex> lock(unsealed_mu_);
-  if (generation_.load(std::memory_order_acquire) == generation) {
+  if (generation_.load(std::memory_order_acquire) == generation && stopping_.count(id) == 0) {
     if (unsealed_.size() >= kUnsealedCacheSize) unsealed_.clear();
     unsealed_.insert_or_assign(
         id, std::make_pair(*info, PrivateKey{opened.type, SecretBytes(opened.secret.span())}));
@@ -335,7 +335,11 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
   old.replaced_by = next.id;
   b.Put(kKeysFamily, kRecordPrefix + old.id, json::Write(RecordJson(old, ToBytes(loaded.second))));
   RunHook(b, KeyChange::kRotated, old, &next);
-  MD_RETURN_IF_ERROR(kv_.Write(b));
+  BeginStop(old.id);
+  if (Status w = kv_.Write(b); !w.ok()) {
+    CancelStop(old.id);
+    return w;
+  }
   StopSigning(old.id);
   return next;
 }
@@ -351,9 +355,24 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
   store::WriteBatch b;
   b.Put(kKeysFamily, kRecordPrefix + k.id, json::Write(RecordJson(k, ToBytes(loaded.second))));
   RunHook(b, KeyChange::kDisabled, k, nullptr);
-  MD_RETURN_IF_ERROR(kv_.Write(b));
+  BeginStop(k.id);
+  if (Status w = kv_.Write(b); !w.ok()) {
+    CancelStop(k.id);
+    return w;
+  }
   StopSigning(k.id);
   return k;
+}
+
+void KeyStore::BeginStop(const std::string& id) {
+  std::lock_guard<std::mutex> lock(unsealed_mu_);
+  stopping_.insert(id);
+  unsealed_.erase(id);  // the SecretBytes wipe themselves
+}
+
+void KeyStore::CancelStop(const std::string& id) {
+  std::lock_guard<std::mutex> lock(unsealed_mu_);
+  stopping_.erase(id);
 }
 
 void KeyStore::StopSigning(const std::string& id) {
@@ -362,6 +381,7 @@ void KeyStore::StopSigning(const std::string& id) {
   uint64_t stopped_at = 0;
   {
     std::lock_guard<std::mutex> lock(unsealed_mu_);
+    stopping_.erase(id);
     unsealed_.erase(id);  // the SecretBytes wipe themselves
     stopped_at = generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
   }

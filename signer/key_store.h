@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -133,6 +134,11 @@ class KeyStore {
   // generation (together, under unsealed_mu_), so no signature that starts later uses the key;
   // then waits for the signatures already under way and empties the prepared-key caches.
   void StopSigning(const std::string& id);
+  // Right before that write: forgets the open copy and keeps `id` from being remembered open
+  // until StopSigning (or, when the write failed, CancelStop), so that no signature starting
+  // once the write is visible finds a copy opened before it.
+  void BeginStop(const std::string& id);
+  void CancelStop(const std::string& id);
 
   // Marks one signature (Sign*) as under way from the key lookup to its end, counted by the
   // generation current when it started, so StopSigning can wait for exactly those started
@@ -168,6 +174,9 @@ class KeyStore {
   // section that bumps the generation after its key's rotation or disabling is written, and an
   // entry opened before a bump is never inserted after it, so a hit is always an active key.
   std::map<std::string, std::pair<KeyInfo, PrivateKey>> unsealed_;
+  // Guarded by unsealed_mu_: keys whose rotation or disabling is being written (BeginStop to
+  // StopSigning): never served from nor put into unsealed_.
+  std::set<std::string> stopping_;
   // Signatures under way, as (generation at their start, count), in ascending generation order;
   // guarded by inflight_mu_. inflight_done_ is notified when a generation's count drops to zero.
   std::mutex inflight_mu_;

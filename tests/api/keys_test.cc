@@ -168,6 +168,16 @@ TEST_F(KeysApiTest, KeyRequestsAreValidatedAndGuarded) {
   EXPECT_EQ(ResponseJson(client_->Get("/v1/audit/key", auth_))
                 .Find("earlier_verifier_keys")->items().size(),
             1u);
+  // With none active (the current one disabled), a request makes the one the log then uses.
+  const std::string rotated_id =
+      StringField(*ResponseJson(client_->Get("/v1/audit/key", auth_)).Find("key"), "id");
+  ASSERT_EQ(client_->Post("/v1/keys/" + rotated_id + "/disable", auth_, "", "application/json")->status,
+            200);
+  auto fresh = client_->Post("/v1/keys", auth_, R"({"type":"Ed25519","purpose":"audit"})",
+                             "application/json");
+  ASSERT_EQ(fresh->status, 201) << fresh->body;
+  EXPECT_EQ(StringField(*ResponseJson(client_->Get("/v1/audit/key", auth_)).Find("key"), "id"),
+            StringField(ResponseJson(fresh), "id"));
   EXPECT_EQ(client_->Post("/v1/keys", R"({"type":"Ed25519","purpose":"x"})", "application/json")->status, 401);
   EXPECT_EQ(client_->Get("/v1/keys")->status, 401);
   EXPECT_EQ(client_->Get("/v1/keys/key_nope", auth_)->status, 404);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "signer/key_store.h"
 #include "signer/signature.h"
 #include "store/rocks_store.h"
+#include "tests/support/forwarding_store.h"
 #include "tests/support/test_support.h"
 
 namespace mandated::signer {
@@ -75,6 +78,44 @@ TEST_F(KeyStoreStopTest, DisabledKeyStopsSigningAtOnceThoughItWasOpen) {
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
     EXPECT_EQ(s.reason(), "key-not-active");
     EXPECT_EQ(keys_->Sign(k.id, AsBytes("again")).error().reason(), "key-not-active");
+  }
+}
+
+// Runs `after_write` once, right after the next write landed and before Write returns: the
+// moment other threads already see the write but the writer has not yet returned.
+class AfterWriteStore final : public testing::ForwardingStore {
+ public:
+  using testing::ForwardingStore::ForwardingStore;
+  std::function<void()> after_write;
+  Status Write(const store::WriteBatch& batch, store::Durability d) override {
+    Status s = testing::ForwardingStore::Write(batch, d);
+    if (s.ok() && after_write) {
+      std::function<void()> f = std::move(after_write);
+      after_write = nullptr;
+      f();
+    }
+    return s;
+  }
+};
+
+// Once a disabling or rotation is written, a signature that starts, even before Disable or
+// Rotate returned, does not use the copy that was open before (specs/signing.md §Key store).
+TEST_F(KeyStoreStopTest, NoSignatureStartingOnceTheChangeIsWrittenUsesTheOpenCopy) {
+  AfterWriteStore watched(*kv_);
+  Result<std::unique_ptr<KeyStore>> opened = KeyStore::Open(
+      watched, SecretBytes(ByteSpan(Bytes(32, 0x4b))), SystemClock::Get(), SystemRandom::Get());
+  ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+  KeyStore& ks = **opened;
+  for (const bool rotate : {false, true}) {
+    SCOPED_TRACE(rotate ? "rotate" : "disable");
+    Result<KeyInfo> k = ks.Generate(KeyType::kEd25519, "issuer", "prn_stop");
+    ASSERT_TRUE(k.ok());
+    ASSERT_TRUE(ks.Sign(k->id, AsBytes("open it")).ok());  // now open in memory
+    std::optional<Status> during;
+    watched.after_write = [&] { during = ks.Sign(k->id, AsBytes("after the write")).status(); };
+    ASSERT_TRUE((rotate ? ks.Rotate(k->id) : ks.Disable(k->id)).ok());
+    ASSERT_TRUE(during.has_value());
+    EXPECT_EQ(during->reason(), "key-not-active");
   }
 }
 

@@ -202,6 +202,23 @@ TEST(Kek, DevelopmentKeyIsCreatedBesideTheDataDirWithMode0600) {
   EXPECT_TRUE(again->key.Equals(k->key.span()));
 }
 
+// A data directory named with a trailing "." or ".." still gets its KEK beside it, never
+// inside it (a copy of the data must not take the KEK along).
+TEST(Kek, DevelopmentKeyIsBesideTheDataDirectoryHoweverItIsSpelled) {
+  testing::TempDir dir;
+  const std::string data = dir.Sub("data");
+  std::filesystem::create_directories(data + "/sub");
+  for (const std::string& spelling : {data + "/.", data + "/./", data + "/sub/..", data + "//"}) {
+    SCOPED_TRACE(spelling);
+    Result<LoadedKek> k = LoadKek({"", spelling});
+    ASSERT_TRUE(k.ok()) << k.error().ToString();
+    EXPECT_EQ(k->path, data + ".kek");
+  }
+  EXPECT_FALSE(std::filesystem::exists(data + "/..kek"));
+  EXPECT_FALSE(std::filesystem::exists(data + "/sub/...kek"));
+  EXPECT_EQ(LoadKek({"", "/"}).error().reason(), "bad-kek");
+}
+
 // The development KEK is created (with the directories it needs), made durable with its
 // directory entries, and the next start loads the same key from it instead of making another.
 TEST(Kek, DevelopmentKeyInNewDirectoriesIsCreatedOnceAndLoadsAgain) {
