@@ -6,7 +6,11 @@
 
 #include <stdlib.h>
 
+#include <cctype>
+#include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string_view>
 #include <utility>
 
@@ -182,6 +186,53 @@ Result<SecretBytes> TokenFromFile(const std::string& path) {
   return SecretBytes(AsBytes(line));
 }
 
+// What a command's usage line says it takes: the flags it names (each repeatable when written
+// "--x ARG..." or "[--x ARG]..." or twice), and whether it takes any positional argument (a
+// bare upper-case word that is not a flag's value).
+struct UsageShape {
+  std::set<std::string> flags;
+  std::set<std::string> repeatable;
+  bool positional = false;
+};
+
+UsageShape ShapeOf(const std::string& usage) {
+  UsageShape shape;
+  std::map<std::string, int> seen;
+  std::istringstream in(usage);
+  std::string tok;
+  std::string last_flag;
+  bool after_flag = false;
+  while (in >> tok) {
+    size_t b = 0;
+    while (b < tok.size() && (tok[b] == '[' || tok[b] == '(')) ++b;
+    std::string core = tok.substr(b);
+    const bool dots = core.size() >= 3 && core.compare(core.size() - 3, 3, "...") == 0;
+    if (dots) core.resize(core.size() - 3);
+    while (!core.empty() && (core.back() == ']' || core.back() == ')' || core.back() == ',')) {
+      core.pop_back();
+    }
+    if (core.rfind("--", 0) == 0) {
+      const std::string name = core.substr(0, core.find_first_of("|="));
+      shape.flags.insert(name);
+      if (++seen[name] > 1 || dots) shape.repeatable.insert(name);
+      last_flag = name;
+      after_flag = true;
+      continue;
+    }
+    if (core.empty() || core == "|") {
+      after_flag = false;
+      continue;
+    }
+    if (after_flag) {  // the value of the flag before it
+      after_flag = false;
+      if (dots) shape.repeatable.insert(last_flag);
+      continue;
+    }
+    if (std::isupper(static_cast<unsigned char>(core[0]))) shape.positional = true;
+  }
+  return shape;
+}
+
 }  // namespace
 
 Output RunCommand(const std::vector<std::string>& args) {
@@ -199,12 +250,28 @@ Output RunCommand(const std::vector<std::string>& args) {
   bool token_given = false;
   std::vector<std::string> words;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    // "--flag=value" is "--flag value".
+    std::string a = args[i];
+    std::optional<std::string> inline_value;
+    if (a.rfind("--", 0) == 0) {
+      if (const size_t eq = a.find('='); eq != std::string::npos) {
+        inline_value = a.substr(eq + 1);
+        a.resize(eq);
+      }
+    }
     auto value = [&](std::string* out) {
+      if (inline_value) {
+        *out = *inline_value;
+        return true;
+      }
       if (i + 1 >= args.size()) return false;
       *out = args[++i];
       return true;
     };
+    if (inline_value && (a == "--json" || a == "--help" || a == "--offline" || a == "--new" ||
+                         a == "--trust-bundle-key" || a == "--earlier")) {
+      return Usage("mandatectl: " + a + " takes no value\n");
+    }
     if (a == "--json") {
       ctx.json = true;
     } else if (a == "--help" || a == "-h") {
@@ -214,8 +281,12 @@ Output RunCommand(const std::vector<std::string>& args) {
     } else if (a == "--server") {
       if (!value(&ctx.server)) return Usage("mandatectl: --server needs a URL\n");
     } else if (a == "--token") {
-      if (i + 1 >= args.size()) return Usage("mandatectl: --token needs a value\n");
-      ctx.token = SecretBytes(AsBytes(args[++i]));
+      if (inline_value) {
+        ctx.token = SecretBytes(AsBytes(*inline_value));
+      } else {
+        if (i + 1 >= args.size()) return Usage("mandatectl: --token needs a value\n");
+        ctx.token = SecretBytes(AsBytes(args[++i]));
+      }
       token_given = true;
     } else if (a == "--token-file") {
       token_file.emplace();
@@ -266,6 +337,24 @@ Output RunCommand(const std::vector<std::string>& args) {
                      (found->usage.empty() ? "" : " " + found->usage) + "\n  " + found->summary +
                      "\n",
                  0);
+  }
+  // Only what the command's usage names: a misspelled flag would otherwise be ignored (a
+  // capture of the whole hold for "--amout 100"), a word too many dropped ("--name Acme Corp").
+  const UsageShape shape = ShapeOf(found->usage);
+  const std::string usage_line =
+      "Usage: mandatectl " + found->name + (found->usage.empty() ? "" : " " + found->usage) + "\n";
+  for (auto it = ctx.flags.begin(); it != ctx.flags.end(); it = ctx.flags.upper_bound(it->first)) {
+    if (shape.flags.count(it->first) == 0) {
+      return Usage("mandatectl " + found->name + ": unknown flag " + it->first + "\n" + usage_line);
+    }
+    if (ctx.flags.count(it->first) > 1 && shape.repeatable.count(it->first) == 0) {
+      return Usage("mandatectl " + found->name + ": " + it->first + " given more than once\n" +
+                   usage_line);
+    }
+  }
+  if (!shape.positional && words.size() > used) {
+    return Usage("mandatectl " + found->name + ": unexpected argument \"" + words[used] +
+                 "\"\n" + usage_line);
   }
   if (token_file.has_value()) {
     Result<SecretBytes> token = TokenFromFile(*token_file);

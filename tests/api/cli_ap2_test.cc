@@ -188,10 +188,11 @@ TEST_F(CliAp2Test, AnOpenMandateVerifiesOfflineUntilItsRevocationIsFetched) {
   ASSERT_EQ(fetched.exit_code, 0) << fetched.err;
   EXPECT_EQ(fetched.out, docs + "/ap2-jwks.json\n" + docs + "/ap2-status-0.jwt\n");
   const int64_t now = SystemClock::Get().NowUnixSeconds();
-  auto verify = [&](const std::string& file, std::vector<std::string> extra = {}) {
+  auto verify = [&](const std::string& file, std::vector<std::string> extra = {},
+                    int64_t at = 0) {
     std::vector<std::string> args = {"ap2", "verify", file, "--jwks", docs + "/ap2-jwks.json",
                                      "--status-list", docs + "/ap2-status-0.jwt", "--at",
-                                     std::to_string(now)};
+                                     std::to_string(at != 0 ? at : now)};
     args.insert(args.end(), extra.begin(), extra.end());
     return Exec(args);  // no server, no credential
   };
@@ -226,7 +227,7 @@ TEST_F(CliAp2Test, AnOpenMandateVerifiesOfflineUntilItsRevocationIsFetched) {
   EXPECT_EQ(no_list.exit_code, 1);
   EXPECT_EQ(first_reason(no_list), "status-unavailable");
   // After the list's exp (iat + 1 hour) it is no evidence either.
-  Ran stale = verify(token_file, {"--at", std::to_string(now + 7200)});
+  Ran stale = verify(token_file, {}, now + 7200);
   EXPECT_EQ(stale.exit_code, 1);
   EXPECT_EQ(first_reason(stale), "status-unavailable") << stale.out;
   // A signature byte changed.

@@ -165,6 +165,25 @@ TEST_F(CliTest, RefusalsAndUnreachableServersHaveDistinctExitCodes) {
   Output down = RunCommand({"--server", "http://127.0.0.1:1", "health"});
   EXPECT_EQ(down.exit_code, 3);
   EXPECT_EQ(Run({"principals", "create"}).exit_code, 2);
+  // Only what the command's usage names: a misspelled flag, a word too many or a single-valued
+  // flag given twice is a usage error that sends nothing (before, each was silently dropped:
+  // "--celing" made a principal without its ceiling).
+  Output typo = Run({"principals", "create", "--name", "Typo", "--celing", "USD:month:100"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("unknown flag --celing"), std::string::npos) << typo.err;
+  Output extra = Run({"principals", "create", "--name", "Acme", "Corp"});
+  EXPECT_EQ(extra.exit_code, 2);
+  EXPECT_NE(extra.err.find("unexpected argument \"Corp\""), std::string::npos) << extra.err;
+  Output twice = Run({"principals", "create", "--name", "One", "--name", "Two"});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("--name given more than once"), std::string::npos) << twice.err;
+  EXPECT_EQ(Run({"--json", "principals", "list"}).out.find("\"Typo\""), std::string::npos);
+  EXPECT_EQ(Run({"--json", "principals", "list"}).out.find("\"One\""), std::string::npos);
+  // Repeatable flags repeat, and --flag=value is --flag value.
+  Output eq = Run({"principals", "create", "--name=Eq Corp", "--ceiling=USD:month:100",
+                   "--ceiling", "EUR:month:100"});
+  EXPECT_EQ(eq.exit_code, 0) << eq.err;
+  EXPECT_NE(eq.out.find("Eq Corp"), std::string::npos) << eq.out;
   Output health = Run({"health"});
   EXPECT_EQ(health.exit_code, 0);
   EXPECT_EQ(health.out, url_ + ": ready\n");
