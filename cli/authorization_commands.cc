@@ -17,6 +17,7 @@
 #include "cli/agent_key.h"
 #include "cli/command_kit.h"
 #include "signer/did.h"
+#include "signer/hash.h"
 #include "signer/jws.h"
 #include "signer/signature.h"
 
@@ -361,6 +362,19 @@ Result<std::string> Evidence(const Context& ctx, const std::string& command,
     failure =
         Usage("mandatectl: " + ctx.server + " answered an approval without shown_sha256\n", 1);
     return NotFoundError("no shown_sha256");
+  }
+  // The signature attests to what the approver was shown: the hash is recomputed from the
+  // `shown` the server sent, never taken on its word (specs/authorization.md §7).
+  const json::Value* shown_doc = approval->Find("shown");
+  const std::string recomputed =
+      shown_doc != nullptr
+          ? HexEncode(signer::Sha256(AsBytes(json::Write(*shown_doc))))
+          : std::string();
+  if (recomputed != shown) {
+    failure = Usage("mandatectl: " + ctx.server + " answered an approval whose shown_sha256 is " +
+                        "not the hash of what it shows; nothing was signed\n",
+                    1);
+    return FailedPreconditionError("shown_sha256 mismatch");
   }
   Result<signer::PublicKey> pub = signer::DerivePublicKey(*key);
   if (!pub.ok()) {

@@ -10,8 +10,16 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     mandated::cli::Output o = mandated::cli::RunCommand(args);
-    fputs(o.out.c_str(), stdout);
+    // An answer that cannot be written is lost (a token printed once, a record): say so and
+    // exit 4, never 0, whatever the server did.
+    const bool written = fputs(o.out.c_str(), stdout) >= 0 && fflush(stdout) == 0;
     fputs(o.err.c_str(), stderr);
+    if (!written) {
+      fprintf(stderr,
+              "mandatectl: could not write the answer to standard output; the server may have "
+              "acted on the request (a token it printed once is lost)\n");
+      return 4;
+    }
     return o.exit_code;
   } catch (const std::exception& e) {
     fprintf(stderr, "mandatectl: fatal: %s\n", e.what());

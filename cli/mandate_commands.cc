@@ -1,6 +1,8 @@
 // mandatectl mandate commands: issue, list, show, revoke / suspend / resume, and verification
 // online (POST /v1/mandates/verify) or offline (mandates::VerifyMandate in-process, over the
 // documents `mandates fetch` downloads), so both answer with the same verdict JSON.
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,19 +31,31 @@ std::string MandateLine(const json::Value& m) {
   return line + "\n";
 }
 
-// Renders a record answer and, when --token-out is given and the call succeeded, writes the
-// record's compact token to that file, mode 0600 (exit 2 if it cannot be written).
-Output WithTokenOut(const Context& ctx, const std::string& command, Result<ApiResponse> r,
-                    const LineFn& line) {
-  Output o = Render(ctx, r, line);
+// Runs `call` and renders its record answer; with --token-out, writes the record's compact
+// token to that file, mode 0600. The file is opened (as a temporary beside it) before the call,
+// so a path that cannot be written is a usage error (exit 2) before anything is asked of the
+// server, never after a mandate was issued.
+Output WithTokenOut(const Context& ctx, const std::string& command,
+                    const std::function<Result<ApiResponse>()>& call, const LineFn& line) {
   const std::optional<std::string> token_out = Flag(ctx, "--token-out");
-  if (o.exit_code != 0 || !token_out.has_value()) {
-    return o;
+  std::unique_ptr<OutputFile> file;
+  if (token_out.has_value()) {
+    Result<std::unique_ptr<OutputFile>> opened = OutputFile::Open(*token_out, /*secret=*/true);
+    if (!opened.ok()) {
+      return UsageError(command, "--token-out: " + opened.error().message());
+    }
+    file = std::move(*opened);
+  }
+  Result<ApiResponse> r = call();
+  Output o = Render(ctx, r, line);
+  if (o.exit_code != 0 || !file) {
+    return o;  // the temporary file is removed with `file`
   }
   Result<json::Value> record = json::Parse(r->body);
   const std::string token = record.ok() ? Str(*record, "token") : "";
   Status written = token.empty() ? InvalidArgumentError("the answer holds no token", "usage")
-                                 : WriteSecretOutput(*token_out, token + "\n");
+                                 : file->Append(token + "\n");
+  if (written.ok()) written = file->Commit();
   if (!written.ok()) {
     o.err += "mandatectl " + command + ": " + written.message() + "\n";
     o.exit_code = 2;
@@ -72,9 +86,10 @@ Output Issue(Context& ctx) {
   body.Set("valid_from", json::Value::String(*from));
   body.Set("valid_until", json::Value::String(*until));
   body.Set("terms", std::move(*terms));
-  return WithTokenOut(ctx, "mandates issue",
-                      ApiClient(ctx.server, ctx.token).PostJson(*path, json::Write(body)),
-                      [](const json::Value& v) { return json::Write(v) + "\n"; });
+  return WithTokenOut(
+      ctx, "mandates issue",
+      [&] { return ApiClient(ctx.server, ctx.token).PostJson(*path, json::Write(body)); },
+      [](const json::Value& v) { return json::Write(v) + "\n"; });
 }
 
 Output Show(Context& ctx) {
@@ -85,8 +100,8 @@ Output Show(Context& ctx) {
   if (!path.ok()) {
     return UsageError("mandates show", path.error().message());
   }
-  return WithTokenOut(ctx, "mandates show", ApiClient(ctx.server, ctx.token).Get(*path),
-                      MandateLine);
+  return WithTokenOut(ctx, "mandates show",
+                      [&] { return ApiClient(ctx.server, ctx.token).Get(*path); }, MandateLine);
 }
 
 // The body of POST /v1/mandates/verify from the command line (without "use"), read from the

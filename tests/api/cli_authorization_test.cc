@@ -5,11 +5,14 @@
 // README's quickstart runs these commands.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdio>
 #include <regex>
 
@@ -390,6 +393,40 @@ TEST_F(CliAuthorizationTest, UsageErrorsRefusalsAndUnreachableServers) {
                    mandate_, "--payee", "domain:shop.example", "--amount", "1", "--asset", "USD"});
   EXPECT_EQ(down.exit_code, 3);
   EXPECT_NE(down.err.find("no answer from http://127.0.0.1:1"), std::string::npos) << down.err;
+}
+
+// The approver's signature attests to what was shown: a server answering an approval whose
+// shown_sha256 is not the hash of its `shown` gets no signature and no decision.
+TEST(CliApprovalEvidenceTest, AShownHashThatDoesNotMatchWhatIsShownIsNotSigned) {
+  testing::TempDir dir;
+  httplib::Server fake;
+  std::atomic<int> decisions{0};
+  fake.Get("/.well-known/did.json", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"id":"did:web:fake.example"})", "application/json");
+  });
+  fake.Get("/v1/principals/prn_x/approvals/apr_1", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"id":"apr_1","state":"pending","shown":{"amount":"100"},)"
+                    R"("shown_sha256":")" + std::string(64, '0') + R"("})",
+                    "application/json");
+  });
+  fake.Post(R"(/v1/principals/prn_x/approvals/apr_1/.*)",
+            [&](const httplib::Request&, httplib::Response& res) {
+              ++decisions;
+              res.set_content("{}", "application/json");
+            });
+  const int port = fake.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { fake.listen_after_bind(); });
+  const std::string key = dir.Sub("approver.key");
+  ASSERT_EQ(RunCommand({"agent", "keygen", "--out", key}).exit_code, 0);
+  Output o = RunCommand({"--server", "http://127.0.0.1:" + std::to_string(port), "--token",
+                         "crd_x", "--principal", "prn_x", "approvals", "approve", "apr_1",
+                         "--key", key});
+  fake.stop();
+  serving.join();
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_NE(o.err.find("not the hash of what it shows"), std::string::npos) << o.err;
+  EXPECT_EQ(decisions.load(), 0);
 }
 
 }  // namespace

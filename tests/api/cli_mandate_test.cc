@@ -258,6 +258,22 @@ TEST_F(CliMandateTest, TokenOutIsMode0600) {
   EXPECT_EQ(names, std::vector<std::string>{"t.jwt.tmp"});
 }
 
+// A --token-out that cannot be written is a usage error before the request: no mandate is
+// issued for a token that would be lost (before, the mandate was issued, then exit 2).
+TEST_F(CliMandateTest, AnUnwritableTokenOutIssuesNothing) {
+  const size_t before = ParseOrDie(InPrincipal({"--json", "mandates", "list"}).out)
+                            .Find("items")->items().size();
+  Output o = InPrincipal({"mandates", "issue", "--agent", agent_, "--valid-from", valid_from_,
+                          "--valid-until", valid_until_, "--terms", dir_.Sub("terms.json"),
+                          "--token-out", Path("no-such-dir/m.jwt")});
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("--token-out"), std::string::npos) << o.err;
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(ParseOrDie(InPrincipal({"--json", "mandates", "list"}).out)
+                .Find("items")->items().size(),
+            before);
+}
+
 // The main path: a mandate verifies online and offline alike while active, and both say
 // "revoked" once it is revoked and its status list fetched again.
 TEST_F(CliMandateTest, OnlineAndOfflineAgreeBeforeAndAfterRevocation) {

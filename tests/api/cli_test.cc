@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
 
 #include <thread>
 
@@ -533,6 +536,20 @@ TEST_F(CliTest, BadArgumentsAreUsageErrors) {
                         "--task", "t"})
                 .exit_code,
             3);
+}
+
+// The binary's own last step: an answer it cannot write (a full disk) is lost, so it exits 4,
+// never 0, and says why on standard error.
+TEST(CliBinaryTest, AnAnswerThatCannotBeWrittenExits4) {
+  std::string bin = MANDATED_SERVER_BIN;
+  bin = bin.substr(0, bin.rfind('/'));
+  bin = bin.substr(0, bin.rfind('/')) + "/cli/mandatectl";
+  const int full = std::system((bin + " version > /dev/full 2>/dev/null").c_str());
+  ASSERT_TRUE(WIFEXITED(full));
+  EXPECT_EQ(WEXITSTATUS(full), 4);
+  const int fine = std::system((bin + " version > /dev/null").c_str());
+  ASSERT_TRUE(WIFEXITED(fine));
+  EXPECT_EQ(WEXITSTATUS(fine), 0);
 }
 
 }  // namespace
