@@ -1036,7 +1036,12 @@ Result<size_t> Facilitator::ResumeSubmissions() {
       ++pending;
       continue;
     }
-    MD_RETURN_IF_ERROR(Finalize(id, *sub));
+    // One submission that cannot be finalized (a record that does not read) is left for the
+    // next pass and logged; it does not stop the tracking of the others.
+    if (Status f = Finalize(id, *sub); !f.ok()) {
+      log::Warn("x402 submission not finalized", {{"submission", id}, {"error", f.ToString()}});
+      ++pending;
+    }
   }
   return pending;
 }
@@ -1057,7 +1062,14 @@ Result<size_t> Facilitator::FlushDeferred() {
       std::vector<std::string> keys;
       store::WriteBatch batch;
       for (const DeferredEntry& e : group) {
-        MD_ASSIGN_OR_RETURN(std::optional<Settlement> s, Find(e.nonce_key));
+        Result<std::optional<Settlement>> found = Find(e.nonce_key);
+        if (!found.ok()) {
+          // A record that does not read stays queued (and logged); the others are paid.
+          log::Warn("x402 deferred payment not batched",
+                    {{"payment", e.nonce_key}, {"error", found.error().ToString()}});
+          continue;
+        }
+        const std::optional<Settlement>& s = *found;
         batch.Delete(kX402Family, e.queue_key);
         if (!s || s->state != "deferred" || !s->submission.empty()) continue;
         keys.push_back(e.nonce_key);
