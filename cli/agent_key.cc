@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -120,23 +121,40 @@ Status WriteKeyFile(const std::string& path, const signer::PrivateKey& key) {
   }
   std::copy(tail.begin(), tail.end(), p);
 
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // Written whole under a temporary name beside it, made durable, then linked to `path`, which
+  // fails if `path` exists (never overwritten): a crash leaves either no key file or a whole
+  // one, never an empty or cut one that keygen would then refuse to replace.
+  if (access(path.c_str(), F_OK) == 0) {
+    return AlreadyExistsError(path + " already exists; it is never overwritten", "key-file-exists");
+  }
+  std::string tmp = path + ".tmp-XXXXXX";
+  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) {
-    if (errno == EEXIST) {
-      return AlreadyExistsError(path + " already exists; it is never overwritten",
-                                "key-file-exists");
-    }
-    return UnavailableError("cannot create " + path + ": " + strerror(errno), "key-file-io");
+    return UnavailableError("cannot create a file beside " + path + ": " + strerror(errno),
+                            "key-file-io");
   }
   Status s = fchmod(fd, 0600) == 0
                  ? WriteAll(fd, text)
-                 : UnavailableError("cannot set mode 0600 on " + path, "key-file-io");
+                 : UnavailableError("cannot set mode 0600 on " + tmp, "key-file-io");
   if (close(fd) != 0 && s.ok()) {
-    s = UnavailableError("cannot close " + path, "key-file-io");
+    s = UnavailableError("cannot close " + tmp, "key-file-io");
   }
+  if (s.ok() && link(tmp.c_str(), path.c_str()) != 0) {
+    s = errno == EEXIST
+            ? AlreadyExistsError(path + " already exists; it is never overwritten",
+                                 "key-file-exists")
+            : UnavailableError("cannot create " + path + ": " + strerror(errno), "key-file-io");
+  }
+  unlink(tmp.c_str());
   if (!s.ok()) {
-    unlink(path.c_str());
-    return s.Annotate(path);
+    return s.code() == StatusCode::kAlreadyExists ? s : s.Annotate(path);
+  }
+  // The new name made durable in its directory.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  if (const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
   }
   return OkStatus();
 }

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 
+#include <filesystem>
 #include <thread>
 
 #include "base/json.h"
@@ -301,6 +302,10 @@ TEST_F(CliTest, AdminRegistersAgentThatOpensSessionUntilSuspended) {
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
   EXPECT_EQ(testing::ReadFileOrDie(key), file);
+  // The key was written whole under a temporary name and linked into place: none is left.
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
 
   Output agent = InPrincipal(admin, {"agents", "create", "--name", "Shopper", "--did", agent_did});
   ASSERT_EQ(agent.exit_code, 0) << agent.err;
