@@ -693,6 +693,25 @@ class HttpServer::Impl {
     server.Delete(".*", dispatch);
     server.Options(".*", dispatch);
 
+    // "Expect: 100-continue" is answered before the routing hook runs: a body over the limit is
+    // refused there (413, closing), so the client is never invited to send it.
+    server.set_expect_100_continue_handler(
+        [max_body = options_.max_body_bytes](const httplib::Request& req, httplib::Response& res) {
+          uint64_t length = 0;
+          const std::string text = req.get_header_value("Content-Length");
+          auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
+          if (ec != std::errc() || end != text.data() + text.size() || length <= max_body) {
+            return 100;  // the routing hook judges anything else
+          }
+          EnsureRequestContext(&res);
+          WriteProblem(res, ProblemResponse(413, "body-too-large", "",
+                                            "request body exceeds the limit of " +
+                                                std::to_string(max_body) + " bytes",
+                                            req.path, t_ctx.request_id));
+          CloseAfterResponse(res);
+          return 413;
+        });
+
     // Errors raised by httplib itself (malformed request line, 413 backstop, ...) get a problem
     // body too.
     server.set_error_handler(httplib::Server::HandlerWithResponse(

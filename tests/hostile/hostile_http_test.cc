@@ -490,6 +490,29 @@ TEST_F(HostileBodyTest, AnUnparsableRequestClosesTheConnectionAndNothingAfterItI
   ExpectServerUnharmed();
 }
 
+// A client that asks before sending its body (Expect: 100-continue) is refused a body over the
+// limit at once, never invited to send it (before, it got "100 Continue" and then a 413).
+TEST_F(HostileBodyTest, AnOversizeBodyAnnouncedWithExpectIsRefusedBeforeItIsSent) {
+  StartServer();
+  const int fd = Connect(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "POST /v1/principals HTTP/1.1\r\nHost: t\r\n"
+                          "Content-Type: application/json\r\nContent-Length: 9999999\r\n"
+                          "Expect: 100-continue\r\n\r\n"));
+  const RawAnswer a = ReadUntilClosed(fd, 3000);
+  close(fd);
+  EXPECT_EQ(a.status, 413) << a.head;
+  EXPECT_NE(a.body.find("urn:mandated:problem:body-too-large"), std::string::npos) << a.body;
+  EXPECT_TRUE(a.closed);
+  // Within the limit, the client is invited and served as usual.
+  const int ok = Connect(server_->port());
+  ASSERT_GE(ok, 0);
+  ASSERT_TRUE(SendAll(ok, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(ReadUntilClosed(ok, 3000).status, 200);
+  close(ok);
+  ExpectServerUnharmed();
+}
+
 // Range headers are ignored: an answer is whole, an error keeps its problem body, and a list of
 // thousands of ranges builds nothing.
 TEST_F(HostileBodyTest, RangeHeadersAreIgnored) {
