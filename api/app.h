@@ -157,7 +157,10 @@ class App {
   std::optional<SecretBytes> generated_token_;
   std::atomic<bool> ap2_capture_retry_{false};  // a closing's capture failed: try before a sweep
   std::mutex backup_mu_;  // one backup at a time
-  std::atomic<bool> backup_in_progress_{false};  // its staging directory is being written
+  // The id of the backup being taken ("" when none), guarded by backup_id_mu_: a listing tells
+  // its staging directory from one a crash left behind.
+  std::mutex backup_id_mu_;
+  std::string backup_taking_;
 };
 
 }  // namespace mandated::api

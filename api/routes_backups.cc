@@ -1,6 +1,11 @@
 // Backup routes: the operator takes a consistent copy of the whole store while the service runs,
 // and lists the copies taken (specs/storage.md §Backups, specs/api.md §Backups).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -65,12 +70,32 @@ void SizeOf(const fs::path& dir, uint64_t* bytes, uint64_t* files) {
   }
 }
 
-// Writes `text` to `path` (inside the staging directory, whose rename publishes it whole).
+// Writes `text` to `path` (inside the staging directory, whose rename publishes it whole) and
+// makes it durable.
 Status WriteFile(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) return UnavailableError("cannot write " + path.string(), "backup-failed");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return UnavailableError("cannot create " + path.string(), "backup-failed");
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool ok = done == text.size() && ::fsync(fd) == 0;
+  if (::close(fd) != 0 || !ok) {
+    return UnavailableError("cannot write " + path.string(), "backup-failed");
+  }
+  return OkStatus();
+}
+
+// Makes the entries of directory `dir` (a file created or renamed in it) durable.
+Status SyncDirectory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return UnavailableError("cannot open " + dir.string(), "backup-failed");
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return UnavailableError("cannot sync " + dir.string(), "backup-failed");
   return OkStatus();
 }
 
@@ -97,19 +122,28 @@ Result<json::Value> App::TakeBackup() {
   if (fs::exists(dir, exists_ec)) {
     return AlreadyExistsError("backup " + id + " exists already: ask again", "backup-exists");
   }
+  {
+    std::lock_guard<std::mutex> taking(backup_id_mu_);
+    backup_taking_ = id;
+  }
+  auto not_taking = [this] {
+    std::lock_guard<std::mutex> taking(backup_id_mu_);
+    backup_taking_.clear();
+  };
   const bool created = fs::create_directory(staging, ec);
   if (ec) {
+    not_taking();
     return UnavailableError("cannot create " + staging.string() + ": " + ec.message(),
                             "backup-failed");
   }
   if (!created) {  // another backup's staging directory: never touched
+    not_taking();
     return AlreadyExistsError("backup " + id + " exists already: ask again", "backup-exists");
   }
-  backup_in_progress_.store(true);
   auto fail = [&](Status s) {
     std::error_code ignored;
     fs::remove_all(staging, ignored);  // nothing half made stays behind
-    backup_in_progress_.store(false);
+    not_taking();
     return s;
   };
   // The copy is laid out as a data directory (its store in db/), so a restore is a start with
@@ -126,12 +160,16 @@ Result<json::Value> App::TakeBackup() {
   manifest.Set("files", json::Value::Int(static_cast<int64_t>(files)));
   manifest.Set("created_by", json::Value::String(audit::CurrentActor().kind));
   if (Status w = WriteFile(staging / kManifest, json::Write(manifest)); !w.ok()) return fail(w);
+  if (Status d = SyncDirectory(staging); !d.ok()) return fail(d);
   fs::rename(staging, dir, ec);
   if (ec) {
     return fail(UnavailableError("cannot rename " + staging.string() + ": " + ec.message(),
                                  "backup-failed"));
   }
-  backup_in_progress_.store(false);
+  not_taking();
+  // The rename made durable before the audit log says the backup exists (it is then whole
+  // under its id after a power loss too).
+  if (Status d = SyncDirectory(config_.backup_dir); !d.ok()) return d;
 
   audit::Event e;
   e.type = "backup.created";
@@ -182,7 +220,10 @@ Result<json::Value> App::ListBackups() {
     item.Set("path", json::Value::String(it->path().string()));
     item.Set("complete", json::Value::Bool(complete));
     // A staging directory is the backup being taken, or one a crash interrupted.
-    if (staged) item.Set("in_progress", json::Value::Bool(backup_in_progress_.load()));
+    if (staged) {
+      std::lock_guard<std::mutex> taking(backup_id_mu_);
+      item.Set("in_progress", json::Value::Bool(*staged == backup_taking_));
+    }
     found.emplace_back(id, std::move(item));
   }
   if (ec && ec != std::errc::no_such_file_or_directory) {

@@ -904,7 +904,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
 
 Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
                            const json::Value& closed_claims, const std::string& aud,
-                           const std::string& nonce) {
+                           const std::string& nonce, const std::string& authorization_id) {
   MD_ASSIGN_OR_RETURN(ClosedPayment closed, ParseClosedPayment(closed_claims));
   // RootMandate's key check, before anything is signed for a mandate whose issuer key is gone.
   Result<signer::KeyInfo> issuer = keys_.Get(open.key_id);
@@ -922,6 +922,22 @@ Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
   if (prior.has_value()) {
     return PermissionDeniedError("transaction " + closed.transaction_id +
                                      " was already closed under this mandate (single use)",
+                                 "ap2-closed-mandate-replayed");
+  }
+  if (!authorization_id.empty()) {
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> spent_by,
+                        t.Get(kClosedByAtz, authorization_id));
+    if (spent_by.has_value()) {
+      return FailedPreconditionError("authorization " + authorization_id +
+                                         " was already spent by closing " + *spent_by,
+                                     "ap2-authorization-used");
+    }
+  }
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> paid_tx,
+                      t.Get(kClosedByTx, Digest(closed.transaction_id)));
+  if (paid_tx.has_value()) {
+    return PermissionDeniedError("transaction " + closed.transaction_id +
+                                     " was already paid under another open mandate",
                                  "ap2-closed-mandate-replayed");
   }
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
@@ -1021,8 +1037,13 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
   if (open.agent_id != agent_id) {
     return PermissionDeniedError("the open mandate binds another agent", "ap2-wrong-agent");
   }
-  // Nothing is signed with the agent's key for a revoked mandate (Accept checks again).
+  // Nothing is signed with the agent's key for a revoked mandate, nor for one whose checkout
+  // mandate was revoked (Accept checks both again, under its lock).
   MD_RETURN_IF_ERROR(NotRevoked(open));
+  if (!open.checkout_mandate_id.empty()) {
+    MD_ASSIGN_OR_RETURN(OpenMandate checkout, Get(t, open.checkout_mandate_id));
+    MD_RETURN_IF_ERROR(NotRevoked(checkout));
+  }
   // Only AP2's closed payment claims, no SD-JWT machinery at any depth: the agent's key signs
   // what the caller sends, and must never sign something that reads as another kind of token
   // or carries claims nobody checked (the service sets iat, aud, nonce and sd_hash itself).
@@ -1030,7 +1051,7 @@ Result<ClosedRecord> Authority::CloseCustodial(const identity::Tenant& t,
   closed.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
   closed.Set("aud", json::Value::String(aud));
   closed.Set("nonce", json::Value::String(nonce));
-  MD_RETURN_IF_ERROR(Precheck(t, open, closed, aud, nonce));
+  MD_RETURN_IF_ERROR(Precheck(t, open, closed, aud, nonce, spent.id));
   signer::KeyStore& ks = keys_;
   const std::string key_id = agent.key_id;
   MD_ASSIGN_OR_RETURN(

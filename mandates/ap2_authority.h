@@ -345,7 +345,8 @@ class Authority {
   Result<std::string> SignReceipt(json::Value claims, std::string_view typ);
   // The checks of Accept's locked part, without writing: run before the service signs a hop.
   Status Precheck(const identity::Tenant& t, const OpenMandate& open, const json::Value& closed,
-                  const std::string& aud, const std::string& nonce);
+                  const std::string& aud, const std::string& nonce,
+                  const std::string& authorization_id);
   Result<ClosedRecord> Accept(const identity::Tenant& t, const std::string& agent_id,
                               const std::string& chain, const std::string& expect_aud,
                               const std::string& expect_nonce, bool service_challenge,

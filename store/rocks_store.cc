@@ -119,6 +119,10 @@ class RocksStore final : public KvStore {
     rocksdb::Status s = db_->Write(wo, &wb);
     if (s.IsIOError()) {
       wal_failed_.store(true);
+    } else if (s.ok() && wo.sync) {
+      // A synced write went through once the store recovered (a new log file): the log in use
+      // syncs again, so the stop may sync it too (specs/config.md §Signals).
+      wal_failed_.store(false);
     }
     return FromRocks(s, "write");
   }

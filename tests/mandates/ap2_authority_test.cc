@@ -211,6 +211,38 @@ TEST_F(Ap2AuthorityTest, DisabledIssuerKeyRefusesACustodialClosing) {
   EXPECT_EQ(disabled.error().reason(), "ap2-unknown-issuer");
 }
 
+// A custodial closing that Accept would refuse (its checkout mandate revoked, its transaction
+// paid under another open mandate) is refused before the agent's key signs anything: with the
+// agent's key disabled, the refusal is the mandate's, not the key's failure to sign.
+TEST_F(Ap2AuthorityTest, ACustodialClosingAcceptWouldRefuseIsRefusedBeforeTheAgentKeySigns) {
+  identity::CreateAgentRequest req;
+  req.name = "custodial buyer";
+  req.custodial_key_type = "P-256";
+  Result<identity::Agent> agent = directory_->CreateAgent(*tenant_, req);
+  ASSERT_TRUE(agent.ok()) << agent.error().ToString();
+  agent_id_ = agent->id;
+  auto [checkout, payment] = IssueBoth();
+  const OpenMandate other = Issue(
+      Kind::kPayment, R"([{"type":"payment.amount_range","currency":"USD","max":5000}])", 86400,
+      checkout.id);
+  auto close = [&](const OpenMandate& open, const std::string& tx, const std::string& nonce) {
+    json::Value closed = J(R"({"vct":"mandate.payment.1","payee":{"id":"shop","name":"Shop"},
+        "payment_amount":{"amount":100,"currency":"USD"},
+        "payment_instrument":{"id":"card-1","type":"card"}})");
+    closed.Set("transaction_id", json::Value::String(tx));
+    return authority_->CloseCustodial(*tenant_, agent_id_, open.id, closed, kMerchantDid, nonce);
+  };
+  ASSERT_TRUE(close(payment, "tx-paid", "n-1").ok());
+  ASSERT_TRUE(keys_->Disable(agent->key_id).ok());
+  Result<ClosedRecord> paid_again = close(other, "tx-paid", "n-2");
+  ASSERT_FALSE(paid_again.ok());
+  EXPECT_EQ(paid_again.error().reason(), "ap2-closed-mandate-replayed");
+  ASSERT_TRUE(authority_->Revoke(*tenant_, checkout.id, "crd_admin").ok());
+  Result<ClosedRecord> after_revocation = close(other, "tx-new", "n-3");
+  ASSERT_FALSE(after_revocation.ok());
+  EXPECT_EQ(after_revocation.error().reason(), "ap2-mandate-revoked");
+}
+
 TEST_F(Ap2AuthorityTest, DisabledIssuerKeyRefusesTheMerchantsVerification) {
   auto [checkout, payment] = IssueBoth();
   const std::string cj = CheckoutJwt();
