@@ -769,30 +769,7 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
     }
   }
   const std::string closed_key = open.id + "/" + Digest(closed.transaction_id);
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> prior, t.Get(kClosedKind, closed_key));
-  if (prior.has_value()) {
-    return PermissionDeniedError("transaction " + closed.transaction_id +
-                                     " was already closed under this mandate (single use)",
-                                 "ap2-closed-mandate-replayed");
-  }
-  if (!authorization_id.empty()) {
-    MD_ASSIGN_OR_RETURN(std::optional<std::string> spent_by,
-                        t.Get(kClosedByAtz, authorization_id));
-    if (spent_by.has_value()) {
-      return FailedPreconditionError("authorization " + authorization_id +
-                                         " was already spent by closing " + *spent_by,
-                                     "ap2-authorization-used");
-    }
-  }
-  // One payment per transaction (a checkout's hash) under any open mandate: a second would pay
-  // the checkout twice and take over what the merchant's verify finds for it.
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> paid_tx,
-                      t.Get(kClosedByTx, Digest(closed.transaction_id)));
-  if (paid_tx.has_value()) {
-    return PermissionDeniedError("transaction " + closed.transaction_id +
-                                     " was already paid under another open mandate",
-                                 "ap2-closed-mandate-replayed");
-  }
+  MD_RETURN_IF_ERROR(NotClosedBefore(t, open.id, closed, authorization_id));
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
   MD_ASSIGN_OR_RETURN(Usage usage, UsageFromJson(usage_raw));
   if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
@@ -902,6 +879,37 @@ Result<ClosedRecord> Authority::Accept(const identity::Tenant& t, const std::str
   return rec;
 }
 
+Status Authority::NotClosedBefore(const identity::Tenant& t, const std::string& open_id,
+                                  const ClosedPayment& closed,
+                                  const std::string& authorization_id) {
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> prior,
+                      t.Get(kClosedKind, open_id + "/" + Digest(closed.transaction_id)));
+  if (prior.has_value()) {
+    return PermissionDeniedError("transaction " + closed.transaction_id +
+                                     " was already closed under this mandate (single use)",
+                                 "ap2-closed-mandate-replayed");
+  }
+  if (!authorization_id.empty()) {
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> spent_by,
+                        t.Get(kClosedByAtz, authorization_id));
+    if (spent_by.has_value()) {
+      return FailedPreconditionError("authorization " + authorization_id +
+                                         " was already spent by closing " + *spent_by,
+                                     "ap2-authorization-used");
+    }
+  }
+  // One payment per transaction (a checkout's hash) under any open mandate: a second would pay
+  // the checkout twice and take over what the merchant's verify finds for it.
+  MD_ASSIGN_OR_RETURN(std::optional<std::string> paid_tx,
+                      t.Get(kClosedByTx, Digest(closed.transaction_id)));
+  if (paid_tx.has_value()) {
+    return PermissionDeniedError("transaction " + closed.transaction_id +
+                                     " was already paid under another open mandate",
+                                 "ap2-closed-mandate-replayed");
+  }
+  return OkStatus();
+}
+
 Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
                            const json::Value& closed_claims, const std::string& aud,
                            const std::string& nonce, const std::string& authorization_id) {
@@ -917,29 +925,7 @@ Status Authority::Precheck(const identity::Tenant& t, const OpenMandate& open,
   if (now >= open.expires_at) return PermissionDeniedError("the open mandate expired", "sd-jwt-expired");
   MD_ASSIGN_OR_RETURN(std::optional<std::string> used, t.Get(kNonceKind, Digest(aud + "\n" + nonce)));
   if (used.has_value()) return UnauthenticatedError("the nonce was already used", "ap2-nonce-replayed");
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> prior,
-                      t.Get(kClosedKind, open.id + "/" + Digest(closed.transaction_id)));
-  if (prior.has_value()) {
-    return PermissionDeniedError("transaction " + closed.transaction_id +
-                                     " was already closed under this mandate (single use)",
-                                 "ap2-closed-mandate-replayed");
-  }
-  if (!authorization_id.empty()) {
-    MD_ASSIGN_OR_RETURN(std::optional<std::string> spent_by,
-                        t.Get(kClosedByAtz, authorization_id));
-    if (spent_by.has_value()) {
-      return FailedPreconditionError("authorization " + authorization_id +
-                                         " was already spent by closing " + *spent_by,
-                                     "ap2-authorization-used");
-    }
-  }
-  MD_ASSIGN_OR_RETURN(std::optional<std::string> paid_tx,
-                      t.Get(kClosedByTx, Digest(closed.transaction_id)));
-  if (paid_tx.has_value()) {
-    return PermissionDeniedError("transaction " + closed.transaction_id +
-                                     " was already paid under another open mandate",
-                                 "ap2-closed-mandate-replayed");
-  }
+  MD_RETURN_IF_ERROR(NotClosedBefore(t, open.id, closed, authorization_id));
   MD_ASSIGN_OR_RETURN(std::optional<std::string> usage_raw, t.Get(kUsageKind, open.id));
   MD_ASSIGN_OR_RETURN(Usage usage, UsageFromJson(usage_raw));
   MD_ASSIGN_OR_RETURN(sdjwt::Presentation issued, sdjwt::Parse(open.token));

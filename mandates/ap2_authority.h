@@ -343,6 +343,11 @@ class Authority {
   Result<OpenMandate> RootMandate(const identity::Tenant& t, const std::string& root_jwt,
                                   const std::string& kid, signer::PublicKey* key);
   Result<std::string> SignReceipt(json::Value claims, std::string_view typ);
+  // Closing `closed` (spending `authorization_id` when not empty) would repeat nothing: not a
+  // transaction closed under `open_id`, paid under another open mandate, nor a spent
+  // authorization. Accept runs it under its lock, Precheck before the agent's key signs.
+  Status NotClosedBefore(const identity::Tenant& t, const std::string& open_id,
+                         const ClosedPayment& closed, const std::string& authorization_id);
   // The checks of Accept's locked part, without writing: run before the service signs a hop.
   Status Precheck(const identity::Tenant& t, const OpenMandate& open, const json::Value& closed,
                   const std::string& aud, const std::string& nonce,
