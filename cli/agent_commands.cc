@@ -65,7 +65,7 @@ Output ShowDid(Context& ctx) {
 }  // namespace
 
 Result<std::string> ServiceDid(const Context& ctx, Output& failure) {
-  Result<ApiResponse> r = ApiClient(ctx.server, SecretBytes()).Get("/.well-known/did.json");
+  Result<ApiResponse> r = ClientFor(ctx, false).Get("/.well-known/did.json");
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     failure = Render(ctx, r, nullptr);  // an error: the line function is never called
     return UnavailableError("no service DID");
@@ -104,7 +104,7 @@ Output OpenSession(Context& ctx) {
   body->Set("assertion", json::Value::String(*assertion));
   // The agent proves itself with the assertion; no bearer token is sent.
   return Render(ctx,
-                ApiClient(ctx.server, SecretBytes()).PostJson("/v1/sessions", json::Write(*body)),
+                ClientFor(ctx, false).PostJson("/v1/sessions", json::Write(*body)),
                 WithToken(SessionLine));
 }
 

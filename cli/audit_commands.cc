@@ -240,7 +240,7 @@ Output Trail(Context& ctx) {
   if (!ctx.positional.empty()) {
     return UsageError(command, "unexpected argument \"" + ctx.positional[0] + "\"");
   }
-  ApiClient client(ctx.server, ctx.token);
+  ApiClient client = ClientFor(ctx);
   json::Value items = json::Value::Array();
   std::string after;
   for (;;) {
@@ -381,7 +381,7 @@ Output Export(Context& ctx) {
   BundleCounter counter;
   Status written = OkStatus();
   Result<ApiResponse> r =
-      ApiClient(ctx.server, ctx.token)
+      ApiClient(ctx.server, ctx.token, ctx.timeout.value_or(0))
           .GetStreamed("/v1/audit/export" + (query->empty() ? "" : "?" + *query),
                        [&](std::string_view bytes) {
                          counter.Add(bytes);
@@ -417,7 +417,7 @@ Output Checkpoint(Context& ctx) {
   if (!ctx.positional.empty()) {
     return UsageError(command, "unexpected argument \"" + ctx.positional[0] + "\"");
   }
-  ApiClient client(ctx.server, ctx.token);
+  ApiClient client = ClientFor(ctx);
   Result<ApiResponse> r = Flag(ctx, "--new").has_value()
                               ? client.PostJson("/v1/audit/checkpoints", "")
                               : client.Get("/v1/audit/checkpoint");

@@ -224,7 +224,7 @@ Output PostOnce(const Context& ctx, const std::string& command, const std::strin
   if (!key.ok()) {
     return UsageError(command, key.error().message());
   }
-  Result<ApiResponse> r = ApiClient(ctx.server, ctx.token).PostJson(path, body, *key);
+  Result<ApiResponse> r = ClientFor(ctx).PostJson(path, body, *key);
   Output o = Render(ctx, r, line);
   if (r.ok() && r->replayed) {
     note += "replayed: the first answer to idempotency key " + *key + "\n";
@@ -316,7 +316,7 @@ Output GetAuthorization(Context& ctx) {
   if (!path.ok()) {
     return UsageError("authorizations get", path.error().message());
   }
-  return Render(ctx, ApiClient(ctx.server, ctx.token).Get(*path), AuthorizationDetail);
+  return Render(ctx, ClientFor(ctx).Get(*path), AuthorizationDetail);
 }
 
 // `capture ID [--amount N]` and `void ID`.
@@ -351,7 +351,7 @@ Result<std::string> Evidence(const Context& ctx, const std::string& command,
     return key.error();
   }
   MD_ASSIGN_OR_RETURN(std::string audience, ServiceDid(ctx, failure));
-  Result<ApiResponse> got = ApiClient(ctx.server, ctx.token).Get(approval_path);
+  Result<ApiResponse> got = ClientFor(ctx).Get(approval_path);
   if (!got.ok() || got->status < 200 || got->status >= 300) {
     failure = Render(ctx, got, nullptr);  // an error: the line function is never called
     return UnavailableError("no approval");

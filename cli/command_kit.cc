@@ -204,13 +204,21 @@ Result<std::string> Where(const Context& ctx, const std::string& collection) {
   return "/v1/principals/" + ctx.principal + "/" + collection;
 }
 
+ApiClient ClientFor(const Context& ctx, bool with_token) {
+  const int timeout = ctx.timeout.value_or(kDefaultTimeoutSeconds);
+  if (!with_token) {
+    return ApiClient(ctx.server, SecretBytes(), timeout);
+  }
+  return ApiClient(ctx.server, ctx.token, timeout);
+}
+
 Output Call(const Context& ctx, Method method, const std::string& collection,
             const std::string& body, const LineFn& line) {
   Result<std::string> path = Where(ctx, collection);
   if (!path.ok()) {
     return Usage("mandatectl: " + path.error().message() + "\n");
   }
-  ApiClient c(ctx.server, ctx.token);
+  ApiClient c = ClientFor(ctx);
   switch (method) {
     case Method::kGet:
       return Render(ctx, c.Get(*path), line);

@@ -29,6 +29,9 @@ struct Context {
   bool principal_from_flag = false;
   bool json = false;
   bool help = false;
+  // --timeout SECONDS: the bound on each request (0: none); unset, kDefaultTimeoutSeconds,
+  // except for the streamed `audit export`, which is unbounded unless given.
+  std::optional<int> timeout;
   std::vector<std::string> positional;
   std::multimap<std::string, std::string> flags;  // command flags (--name X), repeatable;
                                                   // switches (--offline) map to ""
@@ -138,6 +141,9 @@ std::string CeilingsText(const json::Value& owner);
 Result<std::string> Where(const Context& ctx, const std::string& collection);
 
 // Sends one request to `collection` (see Where) with ctx's token and renders the answer.
+// The client for ctx's server with its token (or none), bounded by its --timeout.
+ApiClient ClientFor(const Context& ctx, bool with_token = true);
+
 Output Call(const Context& ctx, Method method, const std::string& collection,
             const std::string& body, const LineFn& line);
 

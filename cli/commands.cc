@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <cctype>
+#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -135,7 +136,7 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
       "mandatectl: the client of a mandated server, for its operator, principals' admins and "
       "agents.\n\n"
       "Usage: mandatectl [--server URL] [--token-file FILE | --token TOKEN] [--principal ID] "
-      "[--json]\n                  COMMAND [ARGS]\n\n"
+      "[--json]\n                  [--timeout SECONDS] COMMAND [ARGS]\n\n"
       "Global flags:\n"
       "  --server URL      server base URL, http:// or https:// (env MANDATED_SERVER; default\n"
       "                    http://127.0.0.1:8420)\n"
@@ -149,6 +150,9 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
       "                    commands act on (env MANDATED_PRINCIPAL); `audit trail|export` select\n"
       "                    a principal's trail only with --principal itself\n"
       "  --json            print the server's JSON instead of text\n"
+      "  --timeout SECONDS give up on a request whose whole answer has not come in SECONDS\n"
+      "                    (default 120; 0: no bound; `audit export` has none unless given);\n"
+      "                    an answer over 64 MiB is given up too (exit 3)\n"
       "  --help            help for mandatectl or for one command\n\nCommands:\n";
   std::string group;
   for (const Command& c : commands) {
@@ -291,6 +295,17 @@ Output RunCommand(const std::vector<std::string>& args) {
     } else if (a == "--token-file") {
       token_file.emplace();
       if (!value(&*token_file)) return Usage("mandatectl: --token-file needs a file\n");
+    } else if (a == "--timeout") {
+      std::string v;
+      if (!value(&v)) return Usage("mandatectl: --timeout needs a number of seconds\n");
+      int seconds = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+      if (v.empty() || ec != std::errc() || end != v.data() + v.size() || seconds < 0 ||
+          seconds > 86400) {
+        return Usage("mandatectl: --timeout wants whole seconds, 0-86400 (0: none), not \"" + v +
+                     "\"\n");
+      }
+      ctx.timeout = seconds;
     } else if (a == "--principal") {
       if (!value(&ctx.principal)) return Usage("mandatectl: --principal needs an id\n");
       ctx.principal_from_flag = true;

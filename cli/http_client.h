@@ -2,6 +2,7 @@
 // cpp-httplib; no other file of cli/ includes it).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,12 @@
 #include "base/secret.h"
 
 namespace mandated::cli {
+
+// The largest answer body a buffered request (every call but GetStreamed) holds: beyond it the
+// request is given up (kUnavailable, "answer-too-large") instead of growing without end.
+inline constexpr uint64_t kMaxAnswerBytes = uint64_t{64} << 20;
+// The default for the whole of one request, connection to the last byte of its answer.
+inline constexpr int kDefaultTimeoutSeconds = 120;
 
 struct ApiResponse {
   int status = 0;
@@ -23,10 +30,16 @@ class ApiClient {
  public:
   // `server` is a base URL such as "http://127.0.0.1:8420" (a trailing "/" is dropped);
   // `token` may be empty.
-  ApiClient(std::string server, const SecretBytes& token);
+  // `timeout_seconds` bounds each request from its connection to the last byte of its answer
+  // (kUnavailable, "timeout", past it); 0 is no bound (a stalled read still ends after 30 s).
+  ApiClient(std::string server, const SecretBytes& token,
+            int timeout_seconds = kDefaultTimeoutSeconds);
 
   // kUnavailable ("server-unreachable") when no HTTP answer arrives; any HTTP status is OK.
-  // kInvalidArgument ("bad-server-url") when the server is not http[s]://HOST[:PORT].
+  // kInvalidArgument ("bad-server-url") when the server is not http[s]://HOST[:PORT] with a
+  // PORT of 1-65535. kUnavailable ("answer-too-large") for a body over kMaxAnswerBytes,
+  // ("timeout") past the timeout, ("answer-incomplete") when the connection closed before the
+  // end of a body whose head had arrived.
   Result<ApiResponse> Get(const std::string& path);
   // With an `idempotency_key`, sends it as the Idempotency-Key header
   // (specs/authorization.md §6).
@@ -44,6 +57,7 @@ class ApiClient {
  private:
   std::string server_;
   SecretBytes token_;
+  int timeout_seconds_;
 };
 
 }  // namespace mandated::cli

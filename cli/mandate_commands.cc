@@ -88,7 +88,7 @@ Output Issue(Context& ctx) {
   body.Set("terms", std::move(*terms));
   return WithTokenOut(
       ctx, "mandates issue",
-      [&] { return ApiClient(ctx.server, ctx.token).PostJson(*path, json::Write(body)); },
+      [&] { return ClientFor(ctx).PostJson(*path, json::Write(body)); },
       [](const json::Value& v) { return json::Write(v) + "\n"; });
 }
 
@@ -101,7 +101,7 @@ Output Show(Context& ctx) {
     return UsageError("mandates show", path.error().message());
   }
   return WithTokenOut(ctx, "mandates show",
-                      [&] { return ApiClient(ctx.server, ctx.token).Get(*path); }, MandateLine);
+                      [&] { return ClientFor(ctx).Get(*path); }, MandateLine);
 }
 
 // The body of POST /v1/mandates/verify from the command line (without "use"), read from the
@@ -197,7 +197,7 @@ Output Verify(Context& ctx) {
     body->Set("use", std::move(u));
   }
   Result<ApiResponse> r =
-      ApiClient(ctx.server, ctx.token).PostJson("/v1/mandates/verify", json::Write(*body));
+      ClientFor(ctx).PostJson("/v1/mandates/verify", json::Write(*body));
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     return Render(ctx, r, nullptr);  // an error: the line function is never called
   }

@@ -90,7 +90,7 @@ Output FetchDocuments(const Context& ctx, const std::string& command, const std:
     return UsageError(command, made.message());
   }
   // Public documents: no credential is sent.
-  ApiClient client(ctx.server, SecretBytes());
+  ApiClient client = ClientFor(ctx, false);
   json::Value written = json::Value::Array();
   std::string text;
   for (const auto& [path, name] : wanted) {
