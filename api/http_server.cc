@@ -102,6 +102,18 @@ std::string MethodLabel(const std::string& method) {
   return "other";
 }
 
+// Whether the path of a raw request target (before any '?') holds "%2F" or "%00", either case.
+bool EncodesSlashOrNul(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  for (size_t i = 0; i + 2 < target.size(); ++i) {
+    if (target[i] != '%') continue;
+    const char hi = target[i + 1];
+    const char lo = static_cast<char>(std::tolower(static_cast<unsigned char>(target[i + 2])));
+    if ((hi == '2' && lo == 'f') || (hi == '0' && lo == '0')) return true;
+  }
+  return false;
+}
+
 std::string ToLower(std::string s) {
   for (char& c : s) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -632,6 +644,14 @@ class HttpServer::Impl {
                                           "Transfer-Encoding is not accepted",
                                           req.path, t_ctx.request_id));
         CloseAfterResponse(res);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (EncodesSlashOrNul(req.target)) {
+        // httplib decodes the path before routing: "%2F" would split a segment in two and reach
+        // another route, "%00" put a NUL inside an id. No route or id holds either.
+        WriteProblem(res, ProblemResponse(400, "malformed-request", "",
+                                          "the path may not encode \"/\" or NUL (%2F, %00)",
+                                          req.path, t_ctx.request_id));
         return httplib::Server::HandlerResponse::Handled;
       }
       if (req.has_header("Content-Length")) {

@@ -538,6 +538,33 @@ TEST_F(HostileBodyTest, RangeHeadersAreIgnored) {
   ExpectServerUnharmed();
 }
 
+// httplib decodes a path before routing: an encoded "/" would split a segment and reach another
+// route, an encoded NUL end up inside an id. Both are refused (400); in the query they are data.
+TEST_F(HostileBodyTest, APathEncodingSlashOrNulIsRefused) {
+  StartServer();
+  for (const std::string path :
+       {"/v1/principals/prn_x%2Fagents", "/v1/principals/prn_x%2fagents", "/healthz%00",
+        "/v1/principals%2F"}) {
+    const int fd = Connect(server_->port());
+    ASSERT_TRUE(SendAll(fd, "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    const auto answer = ReadUntilClosed(fd, 3000);
+    close(fd);
+    EXPECT_EQ(answer.status, 400) << path;
+    EXPECT_NE(answer.body.find("urn:mandated:problem:malformed-request"), std::string::npos)
+        << answer.body;
+    EXPECT_NE(answer.body.find("the path may not encode"), std::string::npos) << answer.body;
+  }
+  // Other escapes in the path, and these in the query, are served as before.
+  httplib::Client c("127.0.0.1", server_->port());
+  auto query = c.Get("/healthz?x=%2F%00");
+  ASSERT_TRUE(query);
+  EXPECT_EQ(query->status, 200);
+  auto other = c.Get("/health%7A");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
+  ExpectServerUnharmed();
+}
+
 // A stop lets requests already accepted finish (specs/config.md §Signals): with the one worker
 // held by a slow request, a whole request queued behind it is still answered, with
 // Connection: close, though the stop came before a worker took it.
