@@ -39,6 +39,7 @@ Result<Bytes> Base64Decode(std::string_view text);
 
 // Bitcoin base58 alphabet (multibase 'z' without the prefix). Leading zero bytes map to '1'.
 std::string Base58BtcEncode(ByteSpan data);
+// Takes time quadratic in text's length: callers bound it first.
 Result<Bytes> Base58BtcDecode(std::string_view text);
 
 // Constant-time equality for secrets and MACs: time depends only on the lengths.

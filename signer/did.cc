@@ -71,6 +71,10 @@ std::string DidKeyVerificationMethodId(const PublicKey& key) {
   return DidKeyFromPublicKey(key) + "#" + MultibaseFromPublicKey(key);
 }
 
+// "z" and the base58 digits of a codec and key: an RSA-4096 key (which is refused as an unknown
+// codec) takes about 750.
+constexpr size_t kMaxDidKeyMultibase = 1024;
+
 Result<PublicKey> PublicKeyFromDidKey(std::string_view did) {
   if (did.substr(0, kDidKeyPrefix.size()) != kDidKeyPrefix) {
     return BadDid("must start with did:key:");
@@ -78,6 +82,12 @@ Result<PublicKey> PublicKeyFromDidKey(std::string_view did) {
   std::string_view mb = did.substr(kDidKeyPrefix.size());
   if (mb.empty() || mb[0] != 'z') {
     return BadDid("multibase prefix must be z (base58btc)");
+  }
+  // The longest key we take (a 2-byte codec and 33 bytes) is 48 base58 digits. Decoding takes time
+  // quadratic in the length: anything longer is refused before it (specs/signing.md §DIDs).
+  if (mb.size() > kMaxDidKeyMultibase) {
+    return BadDid("is longer than any key's (" + std::to_string(kMaxDidKeyMultibase) +
+                  " characters after did:key:)");
   }
   Result<Bytes> raw = Base58BtcDecode(mb.substr(1));
   if (!raw.ok()) {

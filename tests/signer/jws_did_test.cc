@@ -90,6 +90,29 @@ TEST(DidKey, EveryNegativeVectorIsRefused) {
   EXPECT_EQ(PublicKeyFromDidKey("did:key:z0OIl").error().reason(), "bad-did");
 }
 
+// Base58 decoding is quadratic: a DID longer than any key's is refused before it is decoded
+// (a 45,000-digit one took seconds of CPU per request at the unauthenticated session route).
+TEST(DidKeyDecoding, AMultibaseLongerThanAnyKeysIsRefusedBeforeDecoding) {
+  const PublicKey p256 = *ParsePublicKey(KeyType::kP256, *HexDecode(
+      "036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"));
+  const std::string longest = DidKeyFromPublicKey(p256);
+  EXPECT_LE(longest.size() - std::string("did:key:").size(), 1024u);
+  EXPECT_TRUE(PublicKeyFromDidKey(longest).ok());
+  // 1,024 characters of multibase are decoded (and found to be no key); 1,025 are not.
+  const std::string at_cap = "did:key:z" + std::string(1023, '2');
+  Result<PublicKey> decoded = PublicKeyFromDidKey(at_cap);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().reason(), "bad-did");
+  EXPECT_EQ(decoded.error().message().find("longer"), std::string::npos) << decoded.error().message();
+  for (const size_t digits : {1024u, 45000u}) {
+    Result<PublicKey> refused = PublicKeyFromDidKey("did:key:z" + std::string(digits, '2'));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().reason(), "bad-did");
+    EXPECT_EQ(refused.error().message(),
+              "did:key is longer than any key's (1024 characters after did:key:)");
+  }
+}
+
 TEST(JwsVectors, ValidTokensReproduceAndVerifyWithDidKeyIssuers) {
   json::Value v = LoadJson("tests/vectors/jws/didkey-jws-selftest.json");
   DidKeyResolver resolver;
