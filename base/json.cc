@@ -200,14 +200,17 @@ bool ScanValue(Scanner& s, int max_depth, Value& out) {
       bool first = true;
       std::string_view key;
       while (s.NextMember(first, key)) {
-        if (out.Find(key) != nullptr) {
+        // Finding a repeated key here takes a look at each earlier one: past a few dozen
+        // members, the full parser (which hashes them) takes the object instead, so that a body
+        // of thousands of keys is not quadratic work.
+        if (out.size() >= kMaxScannedMembers || out.Find(key) != nullptr) {
           return s.Fail();  // the full parser names the repeated key
         }
         Value v;
         if (!ScanValue(s, max_depth - 1, v)) {
           return false;
         }
-        out.Set(key, std::move(v));
+        out.AppendMember(key, std::move(v));
       }
       return s.ok();
     }

@@ -169,7 +169,7 @@ inline bool Scanner::Uint(uint64_t& out, uint64_t max) {
   const char* start = p_;
   while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
     const auto d = static_cast<uint64_t>(*p_ - '0');
-    if (v > (max - d) / 10) {
+    if (d > max || v > (max - d) / 10) {
       return Fail();
     }
     v = v * 10 + d;
@@ -188,6 +188,9 @@ class Value;
 // most `max_depth` arrays and objects; fails on a repeated key (defined in json.cc). json::Parse
 // tries it first and falls back to its full parser, which names any fault.
 bool ScanValue(Scanner& s, int max_depth, Value& out);
+// The most members of one object ScanValue takes; a larger object is declined (to the full
+// parser, whose repeated-key check is not quadratic).
+inline constexpr size_t kMaxScannedMembers = 32;
 
 // For strict object scanners: the index of `key` among `names`, marking it in the bit set
 // `seen`; a key seen twice or not among `names` fails the scanner and gives -1.
