@@ -63,8 +63,6 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   app->principals_ =
       std::make_unique<identity::PrincipalStore>(*app->store_, *app->clock_, *app->random_);
   app->operator_auth_ = std::make_unique<identity::OperatorAuth>(*app->store_, *app->clock_);
-  MD_ASSIGN_OR_RETURN(app->generated_token_,
-                      app->operator_auth_->Initialize(secrets.bootstrap_token, *app->random_));
 
   HttpServerOptions ho;
   ho.worker_threads = config.worker_threads;
@@ -236,6 +234,10 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   // Routes are read by the server only once it serves (Run), so registering them after Bind
   // (which fixed the port the service DID names) is safe.
   app->RegisterRoutes();
+  // Last, once nothing else can fail: a token generated here is printed only when the start
+  // succeeded, and a start that failed before it stored nothing, so the next one generates it.
+  MD_ASSIGN_OR_RETURN(app->generated_token_,
+                      app->operator_auth_->Initialize(secrets.bootstrap_token, *app->random_));
   return app;
 }
 

@@ -97,6 +97,25 @@ TEST(OperatorToken, GeneratedTokenHasItsFormAndAuthenticates) {
   EXPECT_TRUE(run_status.ok()) << run_status.ToString();
 }
 
+// A first start that fails (here: its port is taken) stores no token it never showed: the next
+// start generates one and shows it.
+TEST(OperatorToken, AFirstStartThatFailsLeavesTheTokenToTheNextOne) {
+  testing::TempDir dir;
+  httplib::Server squatter;
+  const int busy = squatter.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(busy, 0);
+  api::ServerConfig on_busy = LoopbackConfig(dir.Sub("data"));
+  on_busy.listen_port = busy;
+  Result<std::unique_ptr<api::App>> failed = api::App::Start(on_busy, api::App::Secrets());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().reason(), "listen-failed") << failed.error().ToString();
+  Result<std::unique_ptr<api::App>> app = StartWith(dir.Sub("data"), std::nullopt);
+  ASSERT_TRUE(app.ok()) << app.error().ToString();
+  std::optional<SecretBytes> token = (*app)->TakeGeneratedToken();
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(std::string(token->chars()).substr(0, 7), "mdt_op_");
+}
+
 // The token is read at start, then overwritten where it lay in the environment and unset: the
 // server's /proc/<pid>/environ no longer shows it (its other variables are still there), and the
 // token still authenticates.
