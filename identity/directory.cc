@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "audit/event.h"
@@ -192,6 +193,16 @@ struct AssertionClaims {
 // iss = sub = the agent DID, aud = the service, iat/exp within bounds and a jti.
 Result<AssertionClaims> VerifyAssertion(std::string_view compact, const DirectoryOptions& o,
                                         int64_t now) {
+  // A payload without a string iss is a malformed assertion (bad-assertion), not one whose key
+  // belongs to another issuer, which is what the DID-bound JWT check would call it.
+  if (Result<signer::Jws> jws = signer::ParseJws(compact); jws.ok()) {
+    Result<json::Value> payload = json::Parse(jws->payload);
+    const json::Value* iss = payload.ok() && payload->is_object() ? payload->Find("iss") : nullptr;
+    if (payload.ok() && payload->is_object() && (iss == nullptr || !iss->is_string())) {
+      return UnauthenticatedError("session assertion: iss and sub must both be the agent DID",
+                                  "bad-assertion");
+    }
+  }
   signer::DidKeyResolver resolver;
   Result<json::Value> claims = signer::VerifyDidJwt(compact, resolver);
   if (!claims.ok()) {
@@ -677,6 +688,10 @@ Result<WithToken<Session>> Directory::OpenSessionLocked(const Tenant& t, const A
     batch.Put(kIdentityIndexFamily, IndexKey("jti", agent.did + "/" + jti),
               std::to_string(jti_expires_at));
   }
+  // An agent opening its own session by assertion acts as that session (specs/audit.md §1.2);
+  // no credential or operator is behind it, and it is no work of the service's own.
+  std::optional<audit::ScopedActor> as_session;
+  if (opened_by == "assertion") as_session.emplace(audit::Actor::Session(s.id));
   StageEvent(batch, t, "session.opened", now_micros, {{"session", s.id}, {"agent", agent.id}},
              SessionToJson(s, false, now));
   MD_RETURN_IF_ERROR(kv_.Write(batch, store::Durability::kSync));

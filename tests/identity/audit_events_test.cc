@@ -428,7 +428,11 @@ TEST_F(IdentityAuditTest, SessionOpenedWithAnAssertionAndAReplayStagesNothing) {
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   std::vector<StagedEvent> events = TakeStaged(*kv_);
   ASSERT_EQ(events.size(), 1u);
-  ExpectEvent(events[0], "session.opened");
+  // The agent opened it by its own signature: the actor is the session, not the service.
+  EXPECT_EQ(events[0].type(), "session.opened");
+  ASSERT_NE(events[0].json.Find("actor"), nullptr);
+  EXPECT_EQ(json::Write(*events[0].json.Find("actor")),
+            R"({"kind":"session","id":")" + s->record.id + R"("})");
   EXPECT_EQ(events[0].subject("session"), s->record.id);
   EXPECT_EQ(events[0].subject("agent"), a.id);
   EXPECT_EQ(events[0].data_string("opened_by"), "assertion");

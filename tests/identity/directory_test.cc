@@ -225,6 +225,30 @@ TEST_F(DirectoryTest, AssertionTimesOutsideTheirRangeAreRefused) {
   }
 }
 
+// An assertion without a string iss is malformed (bad-assertion, as specs/access.md §Sessions
+// says), not a key of another issuer (kid-issuer-mismatch).
+TEST_F(DirectoryTest, AnAssertionWithoutIssIsABadAssertion) {
+  const signer::PublicKey pub = *signer::DerivePublicKey(agent_key_);
+  int i = 0;
+  for (const std::optional<json::Value>& iss :
+       {std::optional<json::Value>(), std::optional<json::Value>(json::Value::Int(7))}) {
+    json::Value header = json::Value::Object();
+    header.Set("kid", json::Value::String(signer::DidKeyVerificationMethodId(pub)));
+    json::Value claims = json::Value::Object();
+    if (iss.has_value()) claims.Set("iss", *iss);
+    claims.Set("sub", json::Value::String(agent_did_));
+    claims.Set("aud", json::Value::String(kServiceDid));
+    claims.Set("iat", json::Value::Int(clock_.NowUnixSeconds()));
+    claims.Set("exp", json::Value::Int(clock_.NowUnixSeconds() + 60));
+    claims.Set("jti", json::Value::String("jti-no-iss-case-" + std::to_string(i++) + "xxxx"));
+    Result<WithToken<Session>> s = dir_store_->OpenSessionWithAssertion(
+        Request(*signer::SignJws(agent_key_, header, json::Write(claims))));
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code(), StatusCode::kUnauthenticated);
+    EXPECT_EQ(Reason(s.error()), "bad-assertion") << s.error().ToString();
+  }
+}
+
 // A custodial agent's key signs on the service's say-so (an AP2 closing, for one): nothing it
 // signed opens a session, even a well-formed assertion.
 TEST_F(DirectoryTest, CustodialAgentsDoNotOpenSessionsByAssertion) {
