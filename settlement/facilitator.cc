@@ -78,6 +78,9 @@ namespace {
 // Codes of the evm backend (specs/evm.md §6.2).
 constexpr char kReasonNonceUsed[] = "invalid_exact_evm_nonce_already_used";
 constexpr char kReasonInsufficient[] = "invalid_exact_evm_insufficient_balance";
+// The message of a ledger payer short of the value: the balance itself is the principal's to read.
+constexpr std::string_view kLedgerBalanceTooLow =
+    "the payer's ledger balance is less than the payment's value";
 constexpr char kReasonTokenNotAccepted[] = "invalid_exact_evm_token_not_accepted";
 constexpr char kReasonNameMismatch[] = "invalid_exact_evm_token_name_mismatch";
 constexpr char kReasonVersionMismatch[] = "invalid_exact_evm_token_version_mismatch";
@@ -509,7 +512,8 @@ VerifyResponse Facilitator::Check(const Parsed& in, int64_t now, bool check_nonc
   } else if (balance->negative || balance->magnitude < in.payload.authorization.value) {
     v.is_valid = false;
     v.invalid_reason = "invalid_exact_evm_insufficient_balance";
-    v.invalid_message = "the payer's balance is " + balance->Text();
+    // Not how much it is: a merchant's credential has no ledger:read (specs/access.md).
+    v.invalid_message = std::string(kLedgerBalanceTooLow);
   }
   return v;
 }
@@ -713,7 +717,7 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
   if (!applied.ok()) {
     if (applied.error().reason() == "insufficient-funds") {
       out.error_reason = "invalid_exact_evm_insufficient_balance";
-      out.error_message = applied.error().message();
+      out.error_message = std::string(kLedgerBalanceTooLow);
       return out;
     }
     return applied.error();

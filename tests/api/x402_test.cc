@@ -270,6 +270,9 @@ TEST_F(X402ApiTest, EveryVectorVerifiesSettlesOnceAndMovesTheLedgerExactly) {
     json::Value v = Call("POST", "/x402/verify", merchant_, body, 200);
     EXPECT_EQ(Member(v, "isValid").as_bool(), false);
     EXPECT_EQ(StringField(v, "invalidReason"), "invalid_exact_evm_insufficient_balance");
+    // Not the balance itself: the merchant has no ledger:read.
+    EXPECT_EQ(StringField(v, "invalidMessage"),
+              "the payer's ledger balance is less than the payment's value");
     EXPECT_EQ(StringField(v, "payer"), payer);
 
     Deposit(from_account, asset, value);
