@@ -255,10 +255,17 @@ Status Authorizer::LoadLocked(PrincipalState& ps, const identity::Tenant& t) {
   if (ps.loaded) return OkStatus();
   MD_ASSIGN_OR_RETURN(ps.principal, principals_.Get(t.principal_id()));
   std::vector<Authorization> records;
+  // Every record's last change was made at the principal's time then: the time restarts from
+  // the latest of them, denials and closed holds included, not only from what still counts
+  // (a clock stepped back across a restart must not bring back a mandate that had ended).
+  int64_t latest_change = ps.last_now;
   MD_RETURN_IF_ERROR(ScanRecords<Authorization>(t, kAtzKind, "authorization", &AuthorizationFromJson,
-                                                [&records](Authorization a) {
+                                                [&records, &latest_change](Authorization a) {
+                                                  latest_change = std::max(latest_change,
+                                                                           a.updated_at);
                                                   if (a.reservation) records.push_back(std::move(a));
                                                 }));
+  ps.last_now = std::max(ps.last_now, latest_change);
   std::vector<OutsideCharge> outside;
   MD_RETURN_IF_ERROR(ScanRecords<OutsideCharge>(t, kOutsideKind, "outside charge",
                                                 &OutsideChargeFromJson,
@@ -671,6 +678,26 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
       const std::string code = i == 0 ? own : "parent-" + own;
       a.reasons.push_back(FromVerifierReason(mandates::Reason{
           code, cur.id, "/status", "mandate " + cur.id + " is " + cur.state}));
+    }
+    if (valid && now != verify_now) {
+      // The chain was judged at verify_now and the decision is charged at now, the principal's
+      // time after waiting for this lock: what the time decides is judged again at now, so a
+      // mandate that ended in between is not charged after its end (specs/authorization.md §3).
+      purchase_at.at = now;
+      for (size_t i = 0; i < chain.verdict->chain.size(); ++i) {
+        const mandates::MandateCredential& cred = chain.verdict->chain[i].credential;
+        if (now >= cred.validity.not_after) {
+          a.reasons.push_back(FromVerifierReason(mandates::Reason{
+              i == 0 ? "expired" : "parent-expired", cred.id, "/exp",
+              "expired at " + mandates::FormatRfc3339Utc(cred.validity.not_after)}));
+        }
+        for (const mandates::Reason& r : mandates::CheckPurchase(cred.terms, purchase_at, cred.id)) {
+          a.reasons.push_back(FromVerifierReason(r));
+        }
+        if (approval_id.empty() && mandates::NeedsStepUp(cred.terms, purchase_at, now)) {
+          MD_ASSIGN_OR_RETURN(approval_id, random_.NewId("apr_"));
+        }
+      }
     }
     if (valid) {
       counters = CountersLocked(*ps, chain, &agent, &session, a.purchase.asset, now);

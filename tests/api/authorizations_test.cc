@@ -1164,6 +1164,54 @@ TEST_F(AuthorizationsApiTest, AMandatePastItsEndStaysExpiredWhenTheWallClockStep
   EXPECT_EQ(StringField(HeadroomCounter(brief, DayCounter(brief, "UTC")), "spent"), "0");
 }
 
+// The principal's time survives a restart whatever last moved it: after only denials (which
+// hold nothing) past a mandate's end, a wall clock stepped back across a restart does not bring
+// the mandate back (before, the time restarted from the last allowed purchase).
+TEST_F(AuthorizationsApiTest, AMandatePastItsEndStaysExpiredAcrossARestartWithTheClockBack) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string body = R"({"agent":")" + a + R"(","valid_from":")" + Rfc(Now() - 60) +
+                           R"(","valid_until":")" + Rfc(Now() + 1000) + R"(","terms":)" +
+                           Terms(Window("day", "calendar", "UTC", "5000")) + "}";
+  const std::string m = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  EXPECT_EQ(StringField(Authorize(Session(a), Purchase(m, "100")), "decision"), "allowed");
+  AdvanceTo(Now() + 1200);  // past its end: denied
+  json::Value denied = Authorize(Session(a), Purchase(m, "100"));
+  EXPECT_EQ(Codes(denied), std::vector<std::string>{"expired"}) << json::Write(denied);
+  service_.Stop();
+  clock_->StepWallClockBackSeconds(900);  // the wall clock says the mandate still runs
+  StartService();
+  ASSERT_NE(service_.app(), nullptr);
+  json::Value late = Authorize(Session(a), Purchase(m, "100"));
+  EXPECT_EQ(StringField(late, "decision"), "denied") << json::Write(late);
+  EXPECT_EQ(Codes(late), std::vector<std::string>{"expired"});
+}
+
+// A mandate that ends while its decision waits for the principal's lock (after its chain was
+// verified, before the charge) is denied as expired: nothing is charged after its end.
+TEST_F(AuthorizationsApiTest, AMandateThatEndsWhileADecisionWaitsIsNotCharged) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string s = Session(a);
+  const std::string body = R"({"agent":")" + a + R"(","valid_from":")" + Rfc(Now() - 60) +
+                           R"(","valid_until":")" + Rfc(Now() + 100) + R"(","terms":)" +
+                           Terms(Window("day", "calendar", "UTC", "5000")) + "}";
+  const std::string m = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  const int64_t end = Now() + 100;
+  bool moved = false;
+  service_.app()->authorizer_for_testing().set_before_decision_for_testing([&] {
+    if (moved) return;
+    moved = true;
+    clock_->AdvanceSeconds(end - clock_->NowUnixSeconds());  // the mandate's last instant passed
+  });
+  json::Value r = Authorize(s, Purchase(m, "100"));
+  service_.app()->authorizer_for_testing().set_before_decision_for_testing(nullptr);
+  EXPECT_TRUE(moved);
+  EXPECT_EQ(StringField(r, "decision"), "denied") << json::Write(r);
+  EXPECT_EQ(Codes(r), std::vector<std::string>{"expired"});
+  EXPECT_EQ(StringField(HeadroomCounter(m, DayCounter(m, "UTC")), "spent"), "0");
+}
+
 // A ceiling names a token in its checksummed spelling, the mandate and the purchase in lower
 // case: one asset, so the ceiling bounds the purchase (before, it was never consulted), and a
 // mandate window in the other spelling counts it too.
