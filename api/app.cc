@@ -23,7 +23,13 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     app->clock_ = clock;
   }
   std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
+  const bool created = std::filesystem::create_directories(config.data_dir, ec);
+  if (!ec && created) {
+    // Its records (mandate tokens among them) are the service's alone: no other local user
+    // reads them, whatever the umask (RocksDB creates its files 0644 inside).
+    std::filesystem::permissions(config.data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
   if (ec) {
     return UnavailableError("cannot create data directory " + config.data_dir + ": " +
                                 ec.message(),

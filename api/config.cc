@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -123,6 +124,8 @@ Status Apply(const std::string& key, const std::string& value, const std::string
     if (value.empty()) return BadConfig(where, "must not be empty");
     cfg.backup_dir = value;
   } else if (key == "kek_file") {
+    // Empty would quietly mean the development KEK (an unset ${VAR} in a unit file, say).
+    if (value.empty()) return BadConfig(where, "must not be empty");
     cfg.kek_file = value;
   } else if (key == "session_ttl_minutes") {
     MD_ASSIGN_OR_RETURN(int64_t v, ParseInt(where, value, 1, 1440));
@@ -227,6 +230,31 @@ Status ApplyFile(const std::string& path, ServerConfig& cfg) {
   return OkStatus();
 }
 
+// The backup directory holds only backups: one that is the data directory, lies inside it or
+// holds it would list the live store among them (as an incomplete backup, to be deleted).
+Status CheckBackupDirApart(const ServerConfig& cfg) {
+  if (cfg.backup_dir.empty()) return OkStatus();
+  std::error_code ec;
+  const std::filesystem::path backups =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(cfg.backup_dir, ec), ec);
+  const std::filesystem::path data =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(cfg.data_dir, ec), ec);
+  if (ec) return BadConfig("--backup-dir", "cannot be resolved: " + ec.message());
+  auto within = [](const std::filesystem::path& inner, const std::filesystem::path& outer) {
+    auto i = inner.begin();
+    for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+      if (o->empty()) continue;  // a trailing separator
+      if (i == inner.end() || *i != *o) return false;
+    }
+    return true;
+  };
+  if (within(backups, data) || within(data, backups)) {
+    return BadConfig("--backup-dir", "must lie outside the data directory " + cfg.data_dir +
+                                          " and not hold it");
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 std::map<std::string, identity::RateLimit> ServerConfig::DefaultRateLimits() {
@@ -295,6 +323,7 @@ Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
     }
     MD_RETURN_IF_ERROR(Apply(found->key, value, arg, out.config));
   }
+  MD_RETURN_IF_ERROR(CheckBackupDirApart(out.config));
   return out;
 }
 

@@ -106,7 +106,10 @@ Result<json::Value> App::TakeBackup() {
   // One at a time: each flushes every memtable, and two would only race for the disk.
   std::lock_guard<std::mutex> lock(backup_mu_);
   std::error_code ec;
-  fs::create_directories(config_.backup_dir, ec);
+  // Created for the service alone, as the data directory is: backups are its records.
+  if (fs::create_directories(config_.backup_dir, ec) && !ec) {
+    fs::permissions(config_.backup_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
   if (ec) {
     return UnavailableError("cannot create " + config_.backup_dir + ": " + ec.message(),
                             "backup-failed");

@@ -84,6 +84,10 @@ TEST_F(BackupTest, ACopyTakenWhileServingRestoresExactlyWhatWasAcknowledgedBefor
   EXPECT_GT(std::stoll(StringField(taken, "bytes")), 0);
   EXPECT_TRUE(std::filesystem::exists(path + "/db/CURRENT"));
   EXPECT_TRUE(std::filesystem::exists(path + "/backup.json"));
+  // The data and backup directories the service created are its own alone (0700), whatever
+  // the umask: the files inside are readable only through them.
+  EXPECT_EQ(std::filesystem::status(data).permissions(), std::filesystem::perms::owner_all);
+  EXPECT_EQ(std::filesystem::status(backups).permissions(), std::filesystem::perms::owner_all);
 
   // The audit log records who took it; everything sequenced before it is in the copy.
   const int64_t size = LogSize(a);

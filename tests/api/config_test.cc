@@ -75,6 +75,33 @@ TEST(ServerConfig, ErrorsNameWhatIsWrong) {
   EXPECT_NE(bad({"--config", dir.Sub("d.json")}).find("unknown setting"), std::string::npos);
 }
 
+// An empty KEK file would mean the development KEK; a backup directory that is, holds or lies in
+// the data directory would list the live store as a backup to delete.
+TEST(ServerConfig, AnEmptyKekFileAndABackupDirOverlappingTheDataAreRefused) {
+  auto bad = [](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    Result<ParsedCommandLine> p = LoadServerConfig(args, EnvOf(env));
+    EXPECT_FALSE(p.ok()) << ::testing::PrintToString(args);
+    return p.ok() ? std::string() : p.error().ToString();
+  };
+  EXPECT_NE(bad({"--kek-file", ""}).find("--kek-file: must not be empty"), std::string::npos);
+  EXPECT_NE(bad({"--kek-file="}).find("bad-config"), std::string::npos);
+  const std::string apart = "--backup-dir: must lie outside the data directory";
+  EXPECT_NE(bad({"--data-dir", "/srv/m", "--backup-dir", "/srv/m"}).find(apart), std::string::npos);
+  EXPECT_NE(bad({"--data-dir", "/srv/m", "--backup-dir", "/srv/m/b"}).find(apart),
+            std::string::npos);
+  EXPECT_NE(bad({"--data-dir", "/srv/m/", "--backup-dir", "/srv/m/./b/.."}).find(apart),
+            std::string::npos);
+  EXPECT_NE(bad({"--data-dir", "/srv/m/data", "--backup-dir", "/srv"}).find(apart),
+            std::string::npos);
+  EXPECT_NE(bad({"--backup-dir", "./mandated-data"}).find(apart), std::string::npos);
+  // Beside it (a name sharing its prefix included) is fine.
+  for (const std::string b : {"/srv/m-backups", "/srv/backups", "/srv/mm"}) {
+    Result<ParsedCommandLine> ok =
+        LoadServerConfig({"--data-dir", "/srv/m", "--backup-dir", b}, EnvOf({}));
+    EXPECT_TRUE(ok.ok()) << b << ": " << ok.error().ToString();
+  }
+}
+
 TEST(ServerConfig, HelpAndVersion) {
   EXPECT_TRUE(LoadServerConfig({"--help"}, EnvOf({}))->show_help);
   EXPECT_TRUE(LoadServerConfig({"--version"}, EnvOf({}))->show_version);
