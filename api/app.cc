@@ -22,6 +22,12 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   if (clock != nullptr) {
     app->clock_ = clock;
   }
+  // The settlement file is read before anything is made on disk: a bad one stops the start with
+  // nothing created (no store, KEK or keys, and no audit origin fixed under a host being fixed).
+  std::optional<SettlementConfig> settlement_config;
+  if (!config.settlement_config.empty()) {
+    MD_ASSIGN_OR_RETURN(settlement_config, LoadSettlementConfig(config.settlement_config));
+  }
   std::error_code ec;
   const bool created = std::filesystem::create_directories(config.data_dir, ec);
   if (!ec && created) {
@@ -168,10 +174,10 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
     if (now.ok() && now->reservation && now->reservation->closed_at) return OkStatus();  // already closed
     return voided.error();
   });
-  if (!config.settlement_config.empty()) {
-    MD_ASSIGN_OR_RETURN(SettlementConfig sc, LoadSettlementConfig(config.settlement_config));
-    MD_ASSIGN_OR_RETURN(app->settlement_, SettlementRuntime::Start(sc, *app->store_, *app->keys_,
-                                                                   *app->clock_, *app->facilitator_));
+  if (settlement_config.has_value()) {
+    MD_ASSIGN_OR_RETURN(app->settlement_,
+                        SettlementRuntime::Start(*settlement_config, *app->store_, *app->keys_,
+                                                 *app->clock_, *app->facilitator_));
   }
   app->payer_ = std::make_unique<settlement::Payer>(*app->authorizer_, *app->mandates_,
                                                     *app->directory_, *app->keys_,

@@ -88,7 +88,9 @@ int RealMain(int argc, char** argv) {
   if (!app.ok()) {
     mandated::log::Error("cannot start", {{"error", app.error().ToString()}});
     fprintf(stderr, "mandated: cannot start: %s\n", app.error().ToString().c_str());
-    return 1;
+    // A setting refused at start (the settlement file, the operator token) is a configuration
+    // error like any other (specs/config.md): 2; anything else that stops the start, 1.
+    return app.error().reason() == "bad-config" ? 2 : 1;
   }
   if (auto token = (*app)->TakeGeneratedToken(); token.has_value()) {
     // Shown once, on standard output only (never in the log stream).

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/json.h"
+#include "base/log.h"
 #include "settlement/evm_abi.h"
 #include "signer/ethereum.h"
 
@@ -215,16 +216,38 @@ Result<std::unique_ptr<EvmRpcChain>> EvmRpcChain::Create(
     signer::KeyStore& keys, Clock& clock) {
   auto chain =
       std::make_unique<EvmRpcChain>(std::move(config), std::move(transport), kv, keys, clock);
-  MD_ASSIGN_OR_RETURN(uint64_t id, chain->rpc_.ChainId());
-  if (id != chain->config_.chain_id) {
-    return FailedPreconditionError("the node is chain " +
-                                       std::to_string(id) + ", configured " +
-                                       std::to_string(chain->config_.chain_id),
-                                   "chain-id-mismatch");
+  // What the configuration decides stops the start; a node that does not answer now does not
+  // (the ledger and every other network keep working): it is asked again at first use.
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, keys.Get(chain->config_.facilitator_key));
+  if (key.type != signer::KeyType::kSecp256k1) {
+    return InvalidArgumentError("facilitator key " + key.id + " is not a secp256k1 key",
+                                "bad-facilitator-key");
   }
-  std::lock_guard<std::mutex> lock(chain->mu_);
-  MD_RETURN_IF_ERROR(chain->EnsureReadyLocked());
+  Status checked = chain->CheckChainId();
+  if (checked.ok()) {
+    std::lock_guard<std::mutex> lock(chain->mu_);
+    checked = chain->EnsureReadyLocked();
+  }
+  if (!checked.ok()) {
+    if (checked.code() != StatusCode::kUnavailable) return checked;
+    log::Warn("evm node not answering at start; it is asked again at first use",
+              {{"chain_id", static_cast<int64_t>(chain->config_.chain_id)},
+               {"error", checked.ToString()}});
+  }
   return chain;
+}
+
+Status EvmRpcChain::CheckChainId() {
+  if (chain_checked_.load(std::memory_order_acquire)) return OkStatus();
+  MD_ASSIGN_OR_RETURN(uint64_t id, rpc_.ChainId());
+  if (id != config_.chain_id) {
+    return FailedPreconditionError(
+        "the node is chain " + std::to_string(id) + ", configured " +
+            std::to_string(config_.chain_id) + ": nothing is read from or sent to it",
+        "chain-id-mismatch");
+  }
+  chain_checked_.store(true, std::memory_order_release);
+  return OkStatus();
 }
 
 std::string EvmRpcChain::Key(std::string_view kind, std::string_view id) const {
@@ -236,12 +259,14 @@ bool EvmRpcChain::Accepts(const Address& token) const {
 }
 
 Result<Amount> EvmRpcChain::BalanceOf(const Address& token, const Address& owner) {
+  MD_RETURN_IF_ERROR(CheckChainId());
   MD_ASSIGN_OR_RETURN(Bytes ret, rpc_.EthCall(token, abi::BalanceOfCall(owner)));
   return abi::DecodeUint256(ret);
 }
 
 Result<bool> EvmRpcChain::AuthorizationUsed(const Address& token, const Address& authorizer,
                                             const Nonce32& nonce) {
+  MD_RETURN_IF_ERROR(CheckChainId());
   MD_ASSIGN_OR_RETURN(Bytes ret, rpc_.EthCall(token, abi::AuthorizationStateCall(authorizer, nonce)));
   return abi::DecodeBool(ret);
 }
@@ -256,6 +281,7 @@ Result<TokenDomain> EvmRpcChain::DomainOf(const Address& token) {
       return it->second.domain;
     }
   }
+  MD_RETURN_IF_ERROR(CheckChainId());
   TokenDomain d;
   MD_ASSIGN_OR_RETURN(Bytes name, rpc_.EthCall(token, abi::NoArgumentCall(abi::kNameSig)));
   MD_ASSIGN_OR_RETURN(d.name, abi::DecodeString(name));
@@ -278,6 +304,7 @@ Status EvmRpcChain::EnsureReadyLocked() {
   if (ready_) {
     return OkStatus();
   }
+  MD_RETURN_IF_ERROR(CheckChainId());
   MD_ASSIGN_OR_RETURN(signer::KeyInfo key, keys_.Get(config_.facilitator_key));
   if (key.type != signer::KeyType::kSecp256k1) {
     return InvalidArgumentError("facilitator key " + key.id + " is not a secp256k1 key",

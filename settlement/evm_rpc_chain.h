@@ -35,9 +35,10 @@ class EvmRpcChain final : public EvmChain {
   // Does no I/O; the facilitator address and the account nonce are read on first Submit/Track.
   EvmRpcChain(EvmChainConfig config, std::unique_ptr<JsonRpcTransport> transport,
               store::KvStore& kv, signer::KeyStore& keys, Clock& clock);
-  // The same, after checking that the node's eth_chainId is config.chain_id
-  // (kFailedPrecondition "chain-id-mismatch") and that the facilitator key is a secp256k1 key
-  // (kInvalidArgument "bad-facilitator-key"); node errors as EvmRpc reports them.
+  // The same, after checking that the facilitator key is a secp256k1 key (kInvalidArgument
+  // "bad-facilitator-key") and that the node's eth_chainId is config.chain_id
+  // (kFailedPrecondition "chain-id-mismatch"). A node that does not answer (kUnavailable) is
+  // logged and asked again at first use; other node errors as EvmRpc reports them.
   static Result<std::unique_ptr<EvmRpcChain>> Create(EvmChainConfig config,
                                                      std::unique_ptr<JsonRpcTransport> transport,
                                                      store::KvStore& kv, signer::KeyStore& keys,
@@ -89,6 +90,9 @@ class EvmRpcChain final : public EvmChain {
 
  private:
   Status EnsureReadyLocked();
+  // OK once the node answered eth_chainId with config_.chain_id; asked until it has. A node of
+  // another chain is kFailedPrecondition ("chain-id-mismatch") for every read and write.
+  Status CheckChainId();
   Result<std::optional<Record>> LoadLocked(const std::string& id);
   Status SaveLocked(const Record& r, bool allocate_nonce);
   void BroadcastLocked(Record& r, size_t attempt);
@@ -105,6 +109,7 @@ class EvmRpcChain final : public EvmChain {
   Clock& clock_;
 
   std::mutex mu_;
+  std::atomic<bool> chain_checked_{false};  // the node's chain id was seen to be ours
   bool ready_ = false;          // guarded by mu_
   Address from_{};              // guarded by mu_ (set once ready_)
   // from_ as facilitator_address() reads it without mu_: written once under mu_, before

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -313,6 +314,10 @@ TEST(OnchainConfigTest, BadSettlementConfigStopsTheStart) {
   EXPECT_NE(err.find("bad-config"), std::string::npos) << err;
   EXPECT_NE(err.find("/networks/eip155:84532/tokens/0: expected a 0x address"), std::string::npos)
       << err;
+  // A configuration error (2), found before anything was made on disk.
+  EXPECT_EQ(server.exit_code(), 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data") + ".kek"));
 }
 
 // Must-show 1: paid through our payer, verified and settled by our facilitator, mined; both

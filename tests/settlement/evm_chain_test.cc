@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "api/evm_transport_httplib.h"
+#include "base/json.h"
 #include "settlement/evm_rpc.h"
 #include "settlement/x402_wire.h"
 #include "signer/ethereum.h"
@@ -85,6 +86,74 @@ TEST(EvmRpcTransportTest, ErrorsNameTheNodeWithoutItsKey) {
   for (const char* secret : {"pa55word", "user", "SECRETPATHKEY", "SECRETQUERYKEY", "/v3"}) {
     EXPECT_EQ(message.find(secret), std::string::npos) << secret << " in " << message;
   }
+}
+
+// A node that is down until told otherwise, then answers eth_chainId with `chain_hex` (and
+// nothing else: the tests below never get further).
+class ScriptedNode : public JsonRpcTransport {
+ public:
+  explicit ScriptedNode(std::shared_ptr<std::string> chain_hex) : chain_hex_(std::move(chain_hex)) {}
+  Result<std::string> Post(const std::string& body) override {
+    if (chain_hex_->empty()) return UnavailableError("no answer from the node", "rpc-unreachable");
+    Result<json::Value> req = json::Parse(body);
+    if (!req.ok() || testing::StringField(*req, "method") != "eth_chainId") {
+      return UnavailableError("only eth_chainId is scripted", "rpc-unreachable");
+    }
+    return R"({"jsonrpc":"2.0","id":)" + json::Write(*req->Find("id")) + R"(,"result":")" +
+           *chain_hex_ + R"("})";
+  }
+
+ private:
+  std::shared_ptr<std::string> chain_hex_;
+};
+
+// A node that does not answer at start does not stop it (the ledger and other networks serve);
+// the chain id is asked at first use, and a node of another chain is then refused for every read
+// and write, as it would have stopped the start. The facilitator key's type is checked at once.
+TEST(EvmChainStartTest, ANodeDownAtStartIsAskedAtFirstUseAndAWrongChainRefused) {
+  testing::TempDir dir;
+  testing::FakeClock clock(1795000000);
+  store::RocksStoreOptions so;
+  so.path = dir.Sub("db");
+  so.column_families = {signer::kKeysFamily, kChainFamily};
+  std::unique_ptr<store::KvStore> kv = std::move(*store::OpenRocksStore(so));
+  std::unique_ptr<signer::KeyStore> keys = std::move(*signer::KeyStore::Open(
+      *kv, SecretBytes(ByteSpan(Bytes(32, 9))), clock, SystemRandom::Get()));
+  EvmChainConfig config;
+  config.chain_id = 84532;
+  config.rpc_url = "http://node.invalid";
+  config.tokens = {Addr("0x036CbD53842c5426634e7929541eC2318f3dCF7e")};
+  config.facilitator_key =
+      keys->Generate(signer::KeyType::kSecp256k1, "facilitator", "service")->id;
+  const Address token = config.tokens[0];
+
+  auto chain_hex = std::make_shared<std::string>();  // down
+  Result<std::unique_ptr<EvmRpcChain>> chain =
+      EvmRpcChain::Create(config, std::make_unique<ScriptedNode>(chain_hex), *kv, *keys, clock);
+  ASSERT_TRUE(chain.ok()) << chain.error().ToString();
+  Result<Amount> balance = (*chain)->BalanceOf(token, token);
+  ASSERT_FALSE(balance.ok());
+  EXPECT_EQ(balance.error().reason(), "rpc-unreachable");
+
+  *chain_hex = "0x1";  // up, but mainnet
+  for (const Status& s : {(*chain)->BalanceOf(token, token).status(),
+                          (*chain)->AuthorizationUsed(token, token, Nonce32{}).status(),
+                          (*chain)->DomainOf(token).status()}) {
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+    EXPECT_EQ(s.reason(), "chain-id-mismatch") << s.ToString();
+  }
+  // At start, a node of another chain stops it, as before.
+  Result<std::unique_ptr<EvmRpcChain>> wrong =
+      EvmRpcChain::Create(config, std::make_unique<ScriptedNode>(chain_hex), *kv, *keys, clock);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().reason(), "chain-id-mismatch");
+  // And a key that cannot pay gas, even with the node down.
+  *chain_hex = "";
+  config.facilitator_key = keys->Generate(signer::KeyType::kEd25519, "signing", "service")->id;
+  Result<std::unique_ptr<EvmRpcChain>> bad_key =
+      EvmRpcChain::Create(config, std::make_unique<ScriptedNode>(chain_hex), *kv, *keys, clock);
+  ASSERT_FALSE(bad_key.ok());
+  EXPECT_EQ(bad_key.error().reason(), "bad-facilitator-key");
 }
 
 class EvmChainTest : public ::testing::Test {

@@ -77,6 +77,7 @@ bool ServerProcess::Start() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

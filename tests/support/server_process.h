@@ -31,6 +31,8 @@ class ServerProcess {
   std::string Stdout() const;
   std::string Stderr() const;
   const std::string& bootstrap_token() const { return token_; }
+  // The exit status of a server that stopped before it listened (Start false); -1 otherwise.
+  int exit_code() const { return exit_code_; }
   // Peak resident set size (VmHWM) in KiB, from /proc.
   long PeakRssKb() const;
 
@@ -43,6 +45,7 @@ class ServerProcess {
   int port_ = 0;
   std::string token_;
   int starts_ = 0;
+  int exit_code_ = -1;
 };
 
 }  // namespace mandated::testing
