@@ -355,7 +355,8 @@ TEST_F(CliAuditTest, PurchaseTrailOfAnAuthorization) {
   EXPECT_TRUE(
       Matches(lines[1], at + "mandate\\.issued" + admin + mandate_ + " " + agent_ + "  active"))
       << trail.out;
-  EXPECT_TRUE(Matches(lines[2], at + "session\\.opened  service  " + session_id_ + " " + agent_ +
+  // The agent opened its session by assertion: the session is the actor (specs/audit.md §1.2).
+  EXPECT_TRUE(Matches(lines[2], at + "session\\.opened  " + session_id_ + "  " + agent_ +
                                     "  active"))
       << trail.out;
   const std::string subjects = "  " + session_id_ + "  " + atz + " " + mandate_ + " " + agent_;
