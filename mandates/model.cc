@@ -146,7 +146,19 @@ std::string CanonicalPayeeDid(std::string_view did) {
   constexpr std::string_view kPkh = "did:pkh:";
   if (out.compare(0, kWeb.size(), kWeb) == 0) {
     // The host (with its %3A port) is case-insensitive; path components after ':' are not.
-    LowerOutsideEscapes(out, kWeb.size(), std::min(out.find(':', kWeb.size()), out.size()));
+    const size_t host_end = std::min(out.find(':', kWeb.size()), out.size());
+    LowerOutsideEscapes(out, kWeb.size(), host_end);
+    // One host, one document (did:web resolves over https): a trailing dot (the same fully
+    // qualified name) and the default port 443 spelled out are dropped.
+    std::string host = out.substr(kWeb.size(), host_end - kWeb.size());
+    std::string port;
+    if (const size_t p = host.find("%3A"); p != std::string::npos) {
+      port = host.substr(p);
+      host.resize(p);
+    }
+    if (port == "%3A443") port.clear();
+    while (!host.empty() && host.back() == '.') host.pop_back();
+    out = std::string(kWeb) + host + port + out.substr(host_end);
   } else if (out.compare(0, kPkh.size(), kPkh) == 0) {
     // did:pkh:eip155:<chain id>:<address>: a hex address (EIP-55 case is only a checksum).
     const size_t ns_end = std::min(out.find(':', kPkh.size()), out.size());
@@ -375,8 +387,12 @@ Result<std::vector<std::string>> ParseAllowOnly(
     const json::Value& v, const std::string& pointer, size_t max_items,
     Status (*check)(const std::string&, const std::string&)) {
   MD_ASSIGN_OR_RETURN(json::ObjectReader r, json::ObjectReader::Of(v, pointer));
-  MD_ASSIGN_OR_RETURN(const json::Value* allow, r.Required("allow"));
+  const json::Value* allow = r.Optional("allow");
+  // Members other than allow first (block is unknown here, §3.1), then an empty dimension (§5).
   MD_RETURN_IF_ERROR(r.Finish());
+  if (allow == nullptr) {
+    return Fail(pointer, "give allow (or leave the member out)", "empty-object");
+  }
   return ParseList<std::string>(*allow, pointer + "/allow", max_items, StringItem(check));
 }
 

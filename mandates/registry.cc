@@ -357,6 +357,16 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
       return FailedPreconditionError("parent mandate " + parent.id + " is " + parent.state,
                                      "parent-not-active");
     }
+    // Every ancestor too: suspension is not copied down, and a suspended root freezes its
+    // whole tree, new delegations under it included (they would spend once it resumes).
+    for (std::string up = parent.parent; !up.empty();) {
+      MD_ASSIGN_OR_RETURN(MandateRecord ancestor, Load(t, up));
+      if (ancestor.state != "active") {
+        return FailedPreconditionError(
+            "ancestor mandate " + ancestor.id + " is " + ancestor.state, "parent-not-active");
+      }
+      up = ancestor.parent;
+    }
     if (now >= parent.valid_until) {
       return FailedPreconditionError("parent mandate " + parent.id + " has expired",
                                      "parent-expired");

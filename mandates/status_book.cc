@@ -102,6 +102,8 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
   const int64_t now = clock_.NowUnixSeconds();
   const int64_t ttl = options_.ttl_s;
   uint64_t version = 0;
+  // Read before the key: a rotation or disabling after this leaves what is signed below uncached.
+  const uint64_t key_generation = keys_.generation();
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Read without inserting: anyone may ask for any list number, allocated or not.
@@ -109,6 +111,7 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
     version = v == version_.end() ? 0 : v->second;
     auto it = served_.find(cache_key);
     if (it != served_.end() && it->second.version == version &&
+        it->second.key_generation == key_generation &&
         now - it->second.served.issued_at < ttl / 2) {
       ServedStatusList s = it->second.served;
       s.max_age = std::max<int64_t>(0, ttl - (now - s.issued_at));
@@ -140,7 +143,7 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
   // A change that landed while we signed leaves the cache to the next caller.
   auto v = version_.find(cache_key);
   if ((v == version_.end() ? 0 : v->second) == version) {
-    served_[cache_key] = CachedList{version, s};
+    served_[cache_key] = CachedList{version, key_generation, s};
   }
   return s;
 }

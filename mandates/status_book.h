@@ -93,6 +93,8 @@ class StatusListBook {
   const StatusBookOptions options_;
   struct CachedList {
     uint64_t version = 0;
+    uint64_t key_generation = 0;  // the key store's when it was signed: a key rotated or
+                                  // disabled since means it is signed again, by the active key
     ServedStatusList served;
   };
   std::mutex mu_;

@@ -395,6 +395,13 @@ TEST_F(MandatesApiTest, ThreeDelegationsVerifyAndRevokingTheParentRevokesTheChil
   Call("POST", c1_path + "/suspend", admin_, "", 200);
   EXPECT_EQ(Codes(Verify({StringField(c3, "token"), chain, ""})),
             std::vector<std::string>{"parent-suspended"});
+  // Nor is anything delegated under it, however deep (it would spend once c1 resumed).
+  const json::Value frozen =
+      Call("POST", base_ + "/mandates", SessionFor(d),
+           IssueBody(d, kChild, kStart, kStart + 86400, StringField(c3, "id")), 409);
+  EXPECT_EQ(StringField(frozen, "type"), "urn:mandated:problem:parent-not-active");
+  EXPECT_EQ(StringField(frozen, "detail"),
+            "ancestor mandate " + StringField(c1, "id") + " is suspended");
   Call("POST", c1_path + "/resume", admin_, "", 200);
 
   // Revoking c1 revokes c2 and c3 too (in the status list), and the chain says why.
@@ -591,6 +598,30 @@ TEST_F(MandatesApiTest, StatusListIsASignedCacheableTokenStatusList) {
   EXPECT_EQ(client_->Get("/v1/status-lists/prn_aaaaaaaaaaaaaaaaaaaaaaaaaa/0")->status, 404);
   EXPECT_EQ(client_->Get("/v1/status-lists/" + principal_ + "/7")->status, 404);
   EXPECT_EQ(client_->Get("/v1/status-lists/" + principal_ + "/x")->status, 404);
+}
+
+// A list served from the cache is signed by the principal's active issuer key (specs/mandate.md
+// §6.3): once that key is rotated and the old one disabled (withdrawn from did.json), the next
+// fetch is signed again by the new key, though no status changed.
+TEST_F(MandatesApiTest, AListIsSignedAgainByTheNewKeyOnceTheOldOneIsDisabled) {
+  const std::string agent = NewAgent("buyer");
+  Issue(agent, kTerms, kStart, kStart + 86400);
+  const std::string path = "/v1/status-lists/" + principal_ + "/0";
+  httplib::Result first = client_->Get(path);
+  ASSERT_TRUE(first && first->status == 200);
+  Result<json::Value> h1 = json::Parse(Split(first->body).header);
+  ASSERT_TRUE(h1.ok());
+  const std::string kid1 = StringField(*h1, "kid");
+  const std::string old_key = kid1.substr(kid1.find('#') + 1);
+  const std::string new_key =
+      StringField(Call("POST", base_ + "/keys/" + old_key + "/rotate", admin_, "", 200), "id");
+  Call("POST", base_ + "/keys/" + old_key + "/disable", admin_, "", 200);
+  httplib::Result second = client_->Get(path);
+  ASSERT_TRUE(second && second->status == 200);
+  Result<json::Value> h2 = json::Parse(Split(second->body).header);
+  ASSERT_TRUE(h2.ok());
+  EXPECT_EQ(StringField(*h2, "kid"), kid1.substr(0, kid1.find('#') + 1) + new_key);
+  EXPECT_NE(second->get_header_value("ETag"), first->get_header_value("ETag"));
 }
 
 TEST_F(MandatesApiTest, BadIssueRequestsAreRefusedAndChangeNothing) {
