@@ -579,7 +579,15 @@ Result<SettleResponse> Facilitator::Settle(const json::Value& body, SettleMode* 
   // One settlement per nonce key at a time: the check of the record and its write are one step.
   std::mutex& stripe = stripes_[std::hash<std::string>()(key) % stripes_.size()];
   std::unique_lock<std::mutex> lock(stripe);
-  MD_ASSIGN_OR_RETURN(std::optional<Settlement> prior, Find(key));
+  // A store that cannot answer the lookup fails the settle as it fails a verify (§5.2, §5.3
+  // step 2): an answer to ask again, never a problem the merchant's x402 client cannot read.
+  Result<std::optional<Settlement>> found = Find(key);
+  if (!found.ok()) {
+    out.error_reason = std::string(kReasonChainUnavailable);
+    out.error_message = ShownToMerchant(found.error());
+    return out;
+  }
+  std::optional<Settlement> prior = std::move(*found);
   if (prior) {
     if (prior->signature == signature) {  // a retry: the recorded answer
       // Only to requirements the payment met when it settled: a payment to one payee (or of

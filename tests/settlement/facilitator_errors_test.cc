@@ -69,6 +69,12 @@ TEST(FacilitatorErrorsTest, AStorageFailureAtVerifyShowsNoPathToTheMerchant) {
     // Not the payer's fault (no "insufficient balance"): ask again, as for a node that did not
     // answer.
     EXPECT_EQ(v->invalid_reason, "unexpected_verify_error");
+    // Settle answers the same (§5.3 step 2 makes §5.2's checks), not a 5xx problem.
+    Result<SettleResponse> st = facilitator.Settle(*body);  // the vector's settle body is the same
+    ASSERT_TRUE(st.ok()) << st.error().ToString();
+    EXPECT_FALSE(st->success);
+    EXPECT_EQ(st->error_reason, "unexpected_verify_error");
+    EXPECT_EQ(st->error_message, "the facilitator's storage could not be read; ask again");
   }
 }
 
