@@ -1069,7 +1069,12 @@ Result<size_t> Facilitator::FlushDeferred() {
   for (const auto& [chain, entries] : by_chain) {
     EvmBackend* b = BackendOf(chain);
     if (b == nullptr) continue;
-    for (const std::vector<DeferredEntry>& group : PlanBatches(entries, b->options.batch_max)) {
+    // Several transfers to a transaction only through the batch settler, which deferral needs:
+    // payments queued before a restart that configured deferral away go one by one instead of
+    // being refused for good as batching-disabled (they were answered success).
+    const size_t batch_max = b->options.deferred_below.has_value() ? b->options.batch_max : 1;
+    const int64_t now = clock_.NowUnixSeconds();
+    for (const std::vector<DeferredEntry>& group : PlanBatches(entries, batch_max)) {
       // The batch's id names its first payment, so it is new (each payment is batched once).
       std::vector<std::string> keys;
       store::WriteBatch batch;
@@ -1082,6 +1087,14 @@ Result<size_t> Facilitator::FlushDeferred() {
           continue;
         }
         const std::optional<Settlement>& s = *found;
+        if (s && s->state == "deferred" && s->submission.empty()) {
+          // Not before a block later than validAfter (FiatToken: now > validAfter): sent now it
+          // would revert and be recorded failed for good. It stays queued for the next flush.
+          Result<SignedTransfer> t = TransferOf(*s);
+          if (t.ok() && now >= 0 && t->authorization.valid_after >= static_cast<Uint128>(now)) {
+            continue;
+          }
+        }
         batch.Delete(kX402Family, e.queue_key);
         if (!s || s->state != "deferred" || !s->submission.empty()) continue;
         keys.push_back(e.nonce_key);

@@ -756,6 +756,66 @@ TEST_F(OnchainTest, OneRefusedTransferInABatchFailsAloneAndTheOtherSettles) {
   EXPECT_EQ(chain_->BalanceOf(kPayTo), std::to_string(paid_value));
 }
 
+// A deferred payment whose validAfter is not yet past stays queued at a flush (sent, the token
+// would revert it, failed for good) until a later one. Payments accepted as deferred, then a
+// restart that configured deferral (and the batch settler) away: they are still owed to the
+// merchant, who was told success, and each goes alone as its own transferWithAuthorization
+// (before, their batch was refused as batching-disabled and every payment in it recorded failed).
+TEST_F(OnchainTest, DeferredPaymentsWaitForValidAfterAndGoOneByOneOnceDeferralIsConfiguredAway) {
+  EvmSettings e;
+  e.deferred_below = "1000";
+  Boot(AnvilChain::Options{}, e);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const testing::DevAccount payer = chain_->accounts()[3];
+  chain_->Mint(payer.address, "5000");
+  auto mode_of = [](const json::Value& answer) {
+    return StringField(Member(Member(answer, "extensions"), "settlement"), "mode");
+  };
+  // validAfter = now, flushed within that same second (when the test manages it): kept.
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1050 - ms % 1000));
+  const int64_t start = Now();
+  const json::Value young = Call("POST", "/x402/settle", merchant_,
+                                 SignedBody(payer, 100, 1, start + 3600, "USD Coin", "2", start), 200);
+  EXPECT_EQ(mode_of(young), "deferred") << json::Write(young);
+  const json::Value kept = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
+  if (Now() == start) {
+    EXPECT_EQ(json::Write(kept), R"({"submitted":0,"queued":1,"in_flight":0})");
+  }
+  for (int n = 2; n <= 4; ++n) {
+    const json::Value r =
+        Call("POST", "/x402/settle", merchant_, SignedBody(payer, 100, n, Now() + 3600), 200);
+    EXPECT_EQ(mode_of(r), "deferred") << json::Write(r);
+  }
+  EXPECT_EQ(chain_->BalanceOf(kPayTo), "0");
+
+  server_->Stop();
+  std::string cfg = testing::ReadFileOrDie(dir_.Sub("settlement.json"));
+  cfg = std::regex_replace(cfg, std::regex(R"re("batch_settler":"0x[0-9a-fA-F]+",)re"), "");
+  cfg = std::regex_replace(cfg, std::regex(R"re("deferred_below":"1000",)re"), "");
+  ASSERT_EQ(cfg.find("deferred_below"), std::string::npos) << cfg;
+  ASSERT_EQ(cfg.find("batch_settler"), std::string::npos) << cfg;
+  std::ofstream(dir_.Sub("settlement.json")) << cfg;
+  Restart();
+  json::Value f;
+  for (int i = 0; i < 150; ++i) {
+    f = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
+    if (Member(f, "queued").as_uint64() == std::optional<uint64_t>(0) &&
+        Member(f, "in_flight").as_uint64() == std::optional<uint64_t>(0)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(Member(f, "queued").as_uint64(), std::optional<uint64_t>(0)) << json::Write(f);
+  EXPECT_EQ(Member(f, "in_flight").as_uint64(), std::optional<uint64_t>(0)) << json::Write(f);
+  EXPECT_EQ(chain_->BalanceOf(kPayTo), "400");
+  EXPECT_EQ(chain_->BalanceOf(payer.address), "4600");
+  EXPECT_EQ(chain_->TransactionCount(facilitator_), 4u);  // one transaction each
+  EXPECT_EQ(chain_->TransactionsTo(chain_->batch_settler(), 0, chain_->BlockNumber()), 0u);
+}
+
 TEST_F(OnchainTest, ThousandDeferredMicroPaymentsSettleInFewBatches) {
   // Under a sanitizer a quarter of them, in batches a quarter the size: five batches either way.
   constexpr int kPayments = 1000 / testing::kLoadDivisor;
