@@ -22,6 +22,13 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   if (clock != nullptr) {
     app->clock_ = clock;
   }
+  // The service's did:web names a host: an IPv6 listen address cannot stand in for one (its
+  // colons would read as a port and path), so such a server is named with --public-host.
+  if (config.public_host.empty() && config.listen_host.find(':') != std::string::npos) {
+    return InvalidArgumentError("--public-host: required when listening on an IPv6 address (" +
+                                    config.listen_host + "): the service's did:web names a host",
+                                "bad-config");
+  }
   // The settlement file is read before anything is made on disk: a bad one stops the start with
   // nothing created (no store, KEK or keys, and no audit origin fixed under a host being fixed).
   std::optional<SettlementConfig> settlement_config;

@@ -223,6 +223,11 @@ Result<std::unique_ptr<EvmRpcChain>> EvmRpcChain::Create(
     return InvalidArgumentError("facilitator key " + key.id + " is not a secp256k1 key",
                                 "bad-facilitator-key");
   }
+  // The gas account is the key's, whatever the node: published now, so the operator learns
+  // where to send gas even from a start whose node did not answer.
+  MD_ASSIGN_OR_RETURN(Bytes addr, signer::EthereumAddressBytes(key.public_key));
+  std::copy(addr.begin(), addr.end(), chain->published_from_.begin());
+  chain->address_published_.store(true, std::memory_order_release);
   Status checked = chain->CheckChainId();
   if (checked.ok()) {
     std::lock_guard<std::mutex> lock(chain->mu_);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -114,6 +115,28 @@ TEST(OperatorToken, AFirstStartThatFailsLeavesTheTokenToTheNextOne) {
   std::optional<SecretBytes> token = (*app)->TakeGeneratedToken();
   ASSERT_TRUE(token.has_value());
   EXPECT_EQ(std::string(token->chars()).substr(0, 7), "mdt_op_");
+}
+
+// A did:web names a host: listening on an IPv6 address without --public-host is refused at
+// start (bad-config) before anything is made on disk; with one it starts.
+TEST(ServerIdentity, AnIpv6ListenAddressNeedsAPublicHost) {
+  testing::TempDir dir;
+  api::ServerConfig v6 = LoopbackConfig(dir.Sub("data"));
+  v6.listen_host = "::1";
+  Result<std::unique_ptr<api::App>> refused = api::App::Start(v6, api::App::Secrets());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason(), "bad-config");
+  EXPECT_EQ(refused.error().message(),
+            "--public-host: required when listening on an IPv6 address (::1): the service's "
+            "did:web names a host");
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data")));
+  v6.public_host = "pay.example.com";
+  Result<std::unique_ptr<api::App>> named = api::App::Start(v6, api::App::Secrets());
+  if (!named.ok() && named.error().reason() == "listen-failed") {
+    GTEST_SKIP() << "no IPv6 loopback here: " << named.error().ToString();
+  }
+  ASSERT_TRUE(named.ok()) << named.error().ToString();
+  EXPECT_EQ((*named)->service_did(), "did:web:pay.example.com");
 }
 
 // The token is read at start, then overwritten where it lay in the environment and unset: the

@@ -131,6 +131,11 @@ TEST(EvmChainStartTest, ANodeDownAtStartIsAskedAtFirstUseAndAWrongChainRefused) 
   Result<std::unique_ptr<EvmRpcChain>> chain =
       EvmRpcChain::Create(config, std::make_unique<ScriptedNode>(chain_hex), *kv, *keys, clock);
   ASSERT_TRUE(chain.ok()) << chain.error().ToString();
+  // The gas account is known without the node (the operator funds it before the node is up).
+  const std::optional<Address> gas = (*chain)->facilitator_address();
+  ASSERT_TRUE(gas.has_value());
+  EXPECT_EQ(AddressText(*gas),
+            *signer::EthereumAddress(keys->Get(config.facilitator_key)->public_key));
   Result<Amount> balance = (*chain)->BalanceOf(token, token);
   ASSERT_FALSE(balance.ok());
   EXPECT_EQ(balance.error().reason(), "rpc-unreachable");
