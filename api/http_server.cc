@@ -102,6 +102,26 @@ std::string MethodLabel(const std::string& method) {
   return "other";
 }
 
+// The first header name that is not an RFC 9110 token (a space before the colon, a control
+// character), or null. (A line without a colon never gets here: httplib drops it, and it frames
+// nothing.) httplib's own pseudo-headers (REMOTE_ADDR, ...)
+// are tokens.
+const std::string* MalformedHeaderName(const httplib::Headers& headers) {
+  static constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
+  for (const auto& [name, value] : headers) {
+    bool ok = !name.empty();
+    for (char c : name) {
+      const auto u = static_cast<unsigned char>(c);
+      if (!(std::isalnum(u) && u < 0x80) && kTokenPunctuation.find(c) == std::string_view::npos) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) return &name;
+  }
+  return nullptr;
+}
+
 // Whether the path of a raw request target (before any '?') holds "%2F" or "%00", either case.
 bool EncodesSlashOrNul(std::string_view target) {
   target = target.substr(0, target.find('?'));
@@ -642,6 +662,17 @@ class HttpServer::Impl {
         WriteProblem(res, ProblemResponse(411, "length-required", "",
                                           "request bodies must carry Content-Length; "
                                           "Transfer-Encoding is not accepted",
+                                          req.path, t_ctx.request_id));
+        CloseAfterResponse(res);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (const std::string* bad = MalformedHeaderName(req.headers); bad != nullptr) {
+        // "Content-Length :" is kept by httplib under another name than Content-Length, so the
+        // body it frames would be left in the socket and read as the next request (smuggling
+        // past a proxy that reads it otherwise). RFC 9112 §5.1: 400, and the connection closes.
+        WriteProblem(res, ProblemResponse(400, "malformed-request", "",
+                                          "a header name holds a character outside the token "
+                                          "characters (RFC 9110 §5.1): \"" + *bad + "\"",
                                           req.path, t_ctx.request_id));
         CloseAfterResponse(res);
         return httplib::Server::HandlerResponse::Handled;

@@ -490,6 +490,31 @@ TEST_F(HostileBodyTest, AnUnparsableRequestClosesTheConnectionAndNothingAfterItI
   ExpectServerUnharmed();
 }
 
+// A header name that is no token ("Content-Length :", a tab, a NUL) is refused and the
+// connection closed: httplib keeps "Content-Length " apart from Content-Length,
+// so the body it frames would otherwise be read as the next request (smuggling).
+TEST_F(HostileBodyTest, AMalformedHeaderNameIsRefusedAndNothingAfterItIsServed) {
+  StartServer();
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+  const std::string n = std::to_string(smuggled.size());
+  for (const std::string& header : std::vector<std::string>{
+           "Content-Length : " + n, "Content-Length\t: " + n, "Transfer-Encoding : chunked",
+           std::string("X-A") + '\0' + "B: 1"}) {
+    SCOPED_TRACE(header);
+    const int fd = Connect(server_->port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "POST /v1/audit/checkpoints HTTP/1.1\r\nHost: t\r\n" + header +
+                                "\r\n\r\n" + smuggled));
+    const RawAnswer a = ReadUntilClosed(fd, 3000);
+    close(fd);
+    EXPECT_EQ(a.status, 400) << a.head;
+    EXPECT_NE(a.body.find("urn:mandated:problem:malformed-request"), std::string::npos) << a.body;
+    EXPECT_EQ(a.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << a.body;
+    EXPECT_TRUE(a.closed);
+  }
+  ExpectServerUnharmed();
+}
+
 // A client that asks before sending its body (Expect: 100-continue) is refused a body over the
 // limit at once, never invited to send it (before, it got "100 Continue" and then a 413).
 TEST_F(HostileBodyTest, AnOversizeBodyAnnouncedWithExpectIsRefusedBeforeItIsSent) {
