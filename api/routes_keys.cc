@@ -6,6 +6,7 @@
 
 #include "api/handler_util.h"
 #include "api/problem.h"
+#include "mandates/ap2_authority.h"
 #include "signer/did.h"
 #include "signer/jws.h"
 #include "signer/signature.h"
@@ -79,6 +80,12 @@ Result<signer::KeyInfo> CreateKey(signer::KeyStore& keys, identity::PrincipalSto
   if (purpose == "audit" && (type != signer::KeyType::kEd25519 || import_hex != nullptr)) {
     return InvalidArgumentError("/purpose: an audit key is generated here as Ed25519, never "
                                 "imported or of another type",
+                                "bad-key-request");
+  }
+  // AP2's roots are ES256 (specs/ap2.md §5.1): an issuer key of another type would sign
+  // mandates every AP2 verifier refuses, so the principal's AP2 issuance would stop.
+  if (purpose == mandates::ap2::kIssuerPurpose && type != signer::KeyType::kP256) {
+    return InvalidArgumentError("/type: an ap2-issuer key is P-256 (AP2 mandates are ES256)",
                                 "bad-key-request");
   }
   if (purpose == "audit") {

@@ -196,6 +196,12 @@ Result<Choice> Payer::Choose(const identity::Tenant& t, const policy::Actor& act
                         "are required");
       continue;
     }
+    if (parsed->amount.is_zero()) {
+      // Nothing to pay, and nothing a facilitator would settle ("the ledger moves no payment
+      // of 0"): holding it would take one of the mandate's uses for nothing.
+      skipped.push_back(where + ": an amount of 0 is no payment");
+      continue;
+    }
     Choice c;
     c.version = static_cast<int>(*version);
     c.resource = resource;

@@ -1,6 +1,8 @@
 // KeyStore: sealed storage of private keys and signing with them.
 #include "signer/key_store.h"
 
+#include <algorithm>
+
 #include "signer/aead.h"
 #include "signer/did.h"
 #include "signer/ethereum.h"
@@ -200,6 +202,12 @@ Result<KeyInfo> KeyStore::Generate(KeyType type, std::string purpose, std::strin
 
 Result<KeyInfo> KeyStore::Import(KeyType type, ByteSpan secret, std::string purpose,
                                  std::string owner) {
+  // An all-zero Ed25519 seed is a valid key that everyone knows (the curves refuse a zero scalar
+  // themselves): what it signs anyone could have signed.
+  if (std::all_of(secret.begin(), secret.end(), [](uint8_t b) { return b == 0; })) {
+    return InvalidArgumentError("a private key of all zero bytes is known to everyone",
+                                "bad-key");
+  }
   MD_ASSIGN_OR_RETURN(PrivateKey key, ImportPrivateKey(type, secret));
   store::WriteBatch b;
   MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));

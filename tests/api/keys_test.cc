@@ -140,6 +140,11 @@ TEST_F(KeysApiTest, KeyRequestsAreValidatedAndGuarded) {
   bad(R"({"type":"Ed25519"})", "missing-field");
   bad(R"({"type":"Ed25519","purpose":"x","private_key_hex":"abcd"})", "bad-key");
   bad(R"({"type":"secp256k1","purpose":"x","private_key_hex":")" + std::string(64, '0') + "\"}", "bad-key");
+  // An all-zero Ed25519 seed is a valid key, and known to everyone: refused as the curves' are.
+  bad(R"({"type":"Ed25519","purpose":"x","private_key_hex":")" + std::string(64, '0') + "\"}", "bad-key");
+  // AP2 roots are ES256: an ap2-issuer key of another type would sign what every verifier refuses.
+  bad(R"({"type":"Ed25519","purpose":"ap2-issuer"})", "bad-key-request");
+  bad(R"({"type":"secp256k1","purpose":"ap2-issuer"})", "bad-key-request");
   bad(R"({"type":"Ed25519","purpose":"x","colour":"red"})", "unknown-field");
   // The audit key is generated here, as Ed25519: never imported, never of another type.
   bad(R"({"type":"Ed25519","purpose":"audit","private_key_hex":")" + std::string(63, '0') + "1\"}",

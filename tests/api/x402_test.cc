@@ -594,6 +594,13 @@ TEST_F(X402ApiTest, PayerRefusesRequirementsOutsideTheMandateAndSignsNothing) {
   EXPECT_EQ(none.status, 422) << none.body;
   EXPECT_EQ(StringField(none.json, "type"), std::string(kProblem) + "x402-no-acceptable-requirement");
   EXPECT_NE(StringField(none.json, "detail").find("scheme upto"), std::string::npos) << none.body;
+  // An amount of 0 is no payment: nothing is held (it would take one of the mandate's uses for a
+  // payment no facilitator settles).
+  const Reply zero = Send("POST", "/v1/x402/pay", s, PayBody(m, PaymentRequired(2, "0")), NextKey());
+  EXPECT_EQ(zero.status, 422) << zero.body;
+  EXPECT_EQ(StringField(zero.json, "type"), std::string(kProblem) + "x402-no-acceptable-requirement");
+  EXPECT_NE(StringField(zero.json, "detail").find("/payment_required/accepts/0: an amount of 0 is no payment"),
+            std::string::npos) << zero.body;
 }
 
 TEST_F(X402ApiTest, UnsettledPaymentLapsesWithItsHoldAndCanNoLongerSettle) {
