@@ -163,13 +163,17 @@ Response IdempotentDeposit(store::KvStore& kv, policy::IdempotencyKeys& keys,
     MD_ASSIGN_OR_RETURN(DepositRequest d, ParseDeposit(body));
     MD_RETURN_IF_ERROR(CheckAccountVisible(directory, a, d.account));
     settlement::Transfer t;
-    t.debit = kDepositSource;
+    t.principal = AuditPrincipal(a, d.account);
+    // Each principal's deposits come from its own outside account: one shared by every tenant
+    // would sum them all, and one tenant depositing 2^128-1 would leave no room for the others'
+    // (specs/ledger.md §1).
+    t.debit = t.principal.empty() ? std::string(kDepositSource)
+                                  : std::string(kDepositSource) + "." + t.principal;
     t.credit = d.account;
     t.asset = d.asset;
     t.amount = d.amount;
     t.kind = "deposit";
     t.reference = d.reference;
-    t.principal = AuditPrincipal(a, d.account);
     Result<std::vector<settlement::Transfer>> applied = ledger.Apply(
         {t}, store::WriteBatch(),
         [&](const std::vector<settlement::Transfer>& ts,

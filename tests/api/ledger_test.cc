@@ -126,6 +126,23 @@ class LedgerApiTest : public ::testing::Test {
   int keys_ = 0;
 };
 
+// Each principal's deposits come from its own outside account: one tenant filling its deposits'
+// total to 2^128-1 leaves every other tenant's deposits as they were (before, all shared
+// external:deposits and the next deposit of anyone in that asset overflowed it).
+TEST_F(LedgerApiTest, OneTenantsDepositsLeaveRoomForTheOthers) {
+  const std::string max = "340282366920938463463374607431768211455";
+  ASSERT_EQ(DepositAs(a_.admin, DepositBody("principal:" + a_.id, max, "GBP")).status, 201);
+  Reply b = DepositAs(b_.admin, DepositBody("principal:" + b_.id, "1", "GBP"));
+  ASSERT_EQ(b.status, 201) << b.body;
+  EXPECT_EQ(StringField(*b.json.Find("transfer"), "debit"), "external:deposits." + b_.id);
+  EXPECT_EQ(BalanceOf("principal:" + b_.id, "GBP"), "1");
+  // Its own total is still bounded: one more in A's is refused, and nothing moves.
+  Reply over = DepositAs(a_.admin, DepositBody("principal:" + a_.id, "1", "GBP"));
+  EXPECT_EQ(over.status, 400) << over.body;
+  EXPECT_EQ(StringField(over.json, "type"), "urn:mandated:problem:amount-out-of-range");
+  EXPECT_EQ(BalanceOf("principal:" + a_.id, "GBP"), max);
+}
+
 TEST_F(LedgerApiTest, OperatorDepositsAndARetryCreditsOnce) {
   const std::string account = "principal:" + a_.id;
   const std::string body = DepositBody(account, "1000", "USD", R"(,"reference":"wire 2026-001")");
@@ -136,7 +153,7 @@ TEST_F(LedgerApiTest, OperatorDepositsAndARetryCreditsOnce) {
   ASSERT_NE(t, nullptr);
   const std::string id = StringField(*t, "id");
   EXPECT_EQ(id.substr(0, 4), "xfr_");
-  EXPECT_EQ(StringField(*t, "debit"), "external:deposits");
+  EXPECT_EQ(StringField(*t, "debit"), "external:deposits." + a_.id);
   EXPECT_EQ(StringField(*t, "credit"), account);
   EXPECT_EQ(StringField(*t, "asset"), "USD");
   EXPECT_EQ(StringField(*t, "amount"), "1000");
@@ -155,7 +172,7 @@ TEST_F(LedgerApiTest, OperatorDepositsAndARetryCreditsOnce) {
   EXPECT_EQ(again.body, first.body);
   EXPECT_EQ(again.replayed, "true");
   EXPECT_EQ(BalanceOf(account), "1000");
-  EXPECT_EQ(BalanceOf("external:deposits"), "-1000");
+  EXPECT_EQ(BalanceOf("external:deposits." + a_.id), "-1000");
 
   // The same key for another deposit; no key at all.
   ExpectProblem(DepositAs(kOperatorToken, DepositBody(account, "999"), "op-deposit-1"), 422,
