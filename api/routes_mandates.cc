@@ -51,12 +51,37 @@ Status CheckIssueScope(const Access& a, const mandates::IssueBody& body,
 
 }  // namespace
 
+namespace {
+
+// Whether an If-None-Match value names `etag` (RFC 9110 §13.1.2: "*", or a comma-separated list
+// of entity tags compared weakly, so W/"x" matches "x").
+bool NoneMatchNames(std::string_view header, std::string_view etag) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  if (trim(header) == "*") return true;
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view tag = trim(header.substr(0, comma));
+    if (tag.substr(0, 2) == "W/") tag.remove_prefix(2);
+    if (!tag.empty() && tag == etag) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
 Response StatusListResponse(
     Request& req, const std::function<Result<mandates::ServedStatusList>(uint64_t list)>& serve) {
   const std::string list_text = req.Param("list");
   uint64_t list = 0;
   const char* end = list_text.data() + list_text.size();
-  if (list_text.empty() || list_text.size() > 12 ||
+  // One spelling per list: "00" or "01" is no list's (as the URIs mandates name never are).
+  if (list_text.empty() || list_text.size() > 12 || (list_text.size() > 1 && list_text[0] == '0') ||
       std::from_chars(list_text.data(), end, list).ptr != end) {
     return ProblemResponse(NotFoundError("no status list " + list_text, "status-list-not-found"), req);
   }
@@ -65,7 +90,7 @@ Response StatusListResponse(
   Response r;
   r.headers.emplace_back("ETag", served->etag);
   r.headers.emplace_back("Cache-Control", "public, max-age=" + std::to_string(served->max_age));
-  if (req.Header("If-None-Match") == served->etag) {
+  if (NoneMatchNames(req.Header("If-None-Match"), served->etag)) {
     r.status = 304;
     r.content_type = "";
     return r;

@@ -594,6 +594,19 @@ TEST_F(MandatesApiTest, StatusListIsASignedCacheableTokenStatusList) {
   ASSERT_TRUE(same);
   EXPECT_EQ(same->status, 304);
   EXPECT_EQ(same->get_header_value("Cache-Control"), "public, max-age=200");
+  // As RFC 9110 §13.1.2 compares: weakly, in a list, or "*"; another tag gets the list.
+  for (const std::string& header :
+       {"W/" + etag, "\"other\", " + etag, "\"a\",W/" + etag + " ,\"b\"", std::string("*")}) {
+    httplib::Result r2 = client_->Get("/v1/status-lists/" + principal_ + "/0",
+                                      {{"If-None-Match", header}});
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->status, 304) << header;
+  }
+  httplib::Result other = client_->Get("/v1/status-lists/" + principal_ + "/0",
+                                       {{"If-None-Match", "\"other\", W/\"x\""}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
+  EXPECT_EQ(client_->Get("/v1/status-lists/" + principal_ + "/00")->status, 404);
   // Unknown principal and list.
   EXPECT_EQ(client_->Get("/v1/status-lists/prn_aaaaaaaaaaaaaaaaaaaaaaaaaa/0")->status, 404);
   EXPECT_EQ(client_->Get("/v1/status-lists/" + principal_ + "/7")->status, 404);
