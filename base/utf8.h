@@ -16,6 +16,10 @@ size_t Utf8SequenceAt(std::string_view s, size_t i);
 // True when `s` is well-formed UTF-8, i.e. when a strict JSON parser takes it back as a string.
 bool IsValidUtf8(std::string_view s);
 
+// True when `s` holds a control character: C0 (U+0000-U+001F), DEL, or C1 (U+0080-U+009F, in
+// UTF-8 C2 80 to C2 9F). REQUIRES: `s` is well-formed UTF-8 (as every parsed JSON string is).
+bool HasControlCharacter(std::string_view s);
+
 // `s` with every byte that starts no well-formed sequence replaced by U+FFFD.
 std::string ReplaceInvalidUtf8(std::string_view s);
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "base/asset.h"
+#include "base/utf8.h"
 #include "signer/did.h"
 
 namespace mandated::identity {
@@ -142,10 +143,8 @@ Status ValidateDisplayName(const std::string& name, const std::string& pointer) 
   if (name.empty() || name.size() > 200) {
     return InvalidArgumentError(pointer + ": must be 1 to 200 bytes", "bad-name");
   }
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) {
-      return InvalidArgumentError(pointer + ": must not contain control characters", "bad-name");
-    }
+  if (HasControlCharacter(name)) {  // C1 too: U+0085 breaks a line, U+009B starts a terminal escape
+    return InvalidArgumentError(pointer + ": must not contain control characters", "bad-name");
   }
   return OkStatus();
 }

@@ -20,6 +20,7 @@
 #include "base/json.h"
 #include "base/json_scan.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "settlement/id_table.h"
 
 namespace mandated::settlement {
@@ -64,17 +65,7 @@ bool PrintableAscii(std::string_view s, bool allow_space) {
   return true;
 }
 // No C0 control, DEL, nor C1 control (U+0080-U+009F, UTF-8 C2 80 to C2 9F).
-bool NoControl(std::string_view s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (u < 0x20 || u == 0x7f) return false;
-    if (u == 0xc2 && i + 1 < s.size()) {
-      const auto next = static_cast<unsigned char>(s[i + 1]);
-      if (next >= 0x80 && next <= 0x9f) return false;
-    }
-  }
-  return true;
-}
+bool NoControl(std::string_view s) { return !HasControlCharacter(s); }
 bool RefId(std::string_view s, std::string_view prefix) {
   if (s.size() <= prefix.size() || s.size() > kMaxRefBytes || s.substr(0, prefix.size()) != prefix) {
     return false;

@@ -106,6 +106,11 @@ TEST_F(ServerTest, StrictJsonRefusalsStoreNothing) {
       {R"({"name":"Acme","extra":1})", "unknown-field"},
       {R"({"name":"Acme"} trailing)", "malformed-json"},
       {R"({"name":"Acme","ceilings":[{"asset":"usd","window":"day","max":"1"}]})", "bad-asset"},
+      // Control characters in a name, C1 as well as C0 (U+0085 breaks a line, U+009B starts a
+      // terminal escape in whatever prints it), escaped or raw.
+      {R"({"name":"Ac\u0007me"})", "bad-name"},
+      {R"({"name":"Ac\u0085me"})", "bad-name"},
+      {"{\"name\":\"\xc2\x9b" "31mAcme\"}", "bad-name"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.slug);
