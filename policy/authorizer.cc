@@ -1090,9 +1090,9 @@ Status Authorizer::BindPayment(const identity::Tenant& t, const Actor& actor,
   Hold* hold = nullptr;
   {
     std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));  // first: the principal's time comes back with it
     MD_RETURN_IF_ERROR(StillUsable(t, a.agent_id, a.mandate_id, "nothing is signed under it",
                                    NowLocked(*ps)));
-    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     ExpireLocked(*ps, NowLocked(*ps));
     MD_ASSIGN_OR_RETURN(hold, LiveHoldLocked(*ps, t, actor, id, "pay"));
     if (hold->record.reservation->state != "reserved") {
@@ -1277,13 +1277,15 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
   int64_t now = 0;
   {
     std::lock_guard<std::mutex> lock(ps->mu);
+    // Loaded first: the principal's time comes back with its records (§3 Time), so a mandate
+    // that ended before a restart is not judged in force at a wall clock stepped back.
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     if (approve) {
       // What was true when the request was held must still be (a revocation while waiting
       // wins), checked under the lock so that one acknowledged before this point is seen.
       MD_RETURN_IF_ERROR(StillUsable(t, approval.agent_id, approval.mandate_id,
                                      "the request can no longer be approved", NowLocked(*ps)));
     }
-    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
     now = NowLocked(*ps);
     ExpireLocked(*ps, now);
     auto it = ps->holds.find(approval.authorization_id);

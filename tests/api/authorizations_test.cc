@@ -1245,6 +1245,33 @@ TEST_F(AuthorizationsApiTest, ACeilingBoundsItsTokenWhateverTheCaseOfItsAddress)
 // The same for a step-up nobody decided: its hold times out at the principal's time, and its
 // approval is written expired then, though the stepped-back wall clock says it still runs; it
 // leaves the pending list and cannot be approved (before, it was stored as still pending).
+// An approval decided right after a restart with the wall clock stepped back, before anything
+// loaded the principal: the mandate that ended before the restart is still ended (before, it
+// was judged in force at the stepped-back clock and the hold became reserved past its end).
+TEST_F(AuthorizationApprovalsTest, AnApprovalAfterARestartWithTheClockBackSeesTheMandateEnded) {
+  Boot(kStart);
+  SetUpApprover();
+  const std::string agent = NewAgent("buyer");
+  const std::string terms = Terms(Window("day", "calendar", "UTC", "100000"), "",
+                                  R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})");
+  const std::string body = R"({"agent":")" + agent + R"(","valid_from":")" + Rfc(Now() - 60) +
+                           R"(","valid_until":")" + Rfc(Now() + 500) + R"(","terms":)" + terms + "}";
+  const std::string m = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  json::Value t = Authorize(Session(agent), Purchase(m, "8000"));
+  ASSERT_EQ(StringField(t, "decision"), "approval_required") << json::Write(t);
+  const std::string apr = StringField(*t.Find("approval"), "id");
+  AdvanceTo(Now() + 600);  // the mandate ended; the approval still waits (900 s)
+  EXPECT_EQ(Codes(Authorize(Session(agent), Purchase(m, "100"))), std::vector<std::string>{"expired"});
+  service_.Stop();
+  clock_->StepWallClockBackSeconds(550);  // the wall clock says the mandate still runs
+  StartService();
+  ASSERT_NE(service_.app(), nullptr);
+  const Reply r = Send("POST", base_ + "/approvals/" + apr + "/approve", approver_, "", NextKey());
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(StringField(r.json, "type"), std::string(kProblem) + "mandate-state") << r.body;
+  EXPECT_EQ(StringField(*Record(StringField(t, "id")).Find("reservation"), "state"), "pending");
+}
+
 TEST_F(AuthorizationApprovalsTest, AnApprovalTimedOutStaysExpiredWhenTheWallClockStepsBack) {
   Boot(kStart);
   SetUpApprover();
