@@ -119,6 +119,10 @@ Status Payer::GuardHold(const std::string& principal, const std::string& authori
     // Failed (reverted, refused): the EIP-3009 nonce is still unused on chain, so the signed
     // payment can still move money (sent again by anyone) until its validBefore, below.
   }
+  // The facilitator judges validBefore by the wall clock; `now` is the principal's time, which
+  // runs ahead of it after the wall clock stepped back. The earlier of the two: the hold is
+  // released only once the facilitator refuses the payment too.
+  now = std::min(now, clock_.NowUnixSeconds());
   if (b->valid_before != 0 && now >= b->valid_before) return OkStatus();  // can no longer settle
   const std::string until =
       b->valid_before != 0 ? std::to_string(b->valid_before) : std::string("its hold lapses");

@@ -692,6 +692,36 @@ TEST_F(X402ApiTest, SignedPaymentsHoldIsNotVoidedWhileThePaymentCanSettle) {
   EXPECT_EQ(BalanceOf(payer_account, kSepoliaUsdcAsset), "91000");
 }
 
+// The hold guard judges validBefore by the clock the facilitator judges it by: after the wall
+// clock stepped back, the principal's time (which never runs back) is ahead of it, and a void
+// judged by that time went through while the facilitator still settled the payment, which then
+// moved money no counter held.
+TEST_F(X402ApiTest, ASignedPaymentsHoldStaysWhileTheWallClockSaysItCanSettle) {
+  Boot(1795000000);
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string s = Session(agent);
+  const std::string m = Issue(agent, SepoliaTerms("50000"));
+  const std::string payer_account = "eip155:84532:" + Lower(address_[agent]);
+  Deposit(payer_account, kSepoliaUsdcAsset, "100000");
+  const Reply paid = Send("POST", "/v1/x402/pay", s, PayBody(m, PaymentRequired(2, "9000")), NextKey());
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  const std::string atz = StringField(paid.json, "authorization_id");
+  EXPECT_EQ(StringField(paid.json, "valid_before"), std::to_string(1795000000 + 60));
+  clock_->AdvanceSeconds(60);  // another decision moves the principal's time to validBefore
+  ASSERT_EQ(Send("POST", "/v1/x402/pay", s, PayBody(m, PaymentRequired(2, "1")), NextKey()).status,
+            201);
+  clock_->StepWallClockBackSeconds(30);  // the facilitator would settle the first until +54
+  const Reply refused = Send("POST", "/v1/authorizations/" + atz + "/void", s, "", NextKey());
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(StringField(refused.json, "type"), std::string(kProblem) + "payment-signed");
+  json::Value settled = Call("POST", "/x402/settle", merchant_, FacilitatorBody(paid.json), 200);
+  ASSERT_EQ(Member(settled, "success").as_bool(), true) << json::Write(settled);
+  EXPECT_EQ(StringField(Member(Call("GET", base_ + "/authorizations/" + atz, admin_, "", 200),
+                               "reservation"),
+                        "state"),
+            "captured");
+}
+
 // Paying an approved authorization checks what a decision checks of the caller and the chain
 // again, and the payment's window starts at the approval, not at the request.
 TEST_F(X402ApiTest, ApprovedAuthorizationIsPaidInScopeWhileItsMandateHoldsFromTheApproval) {
