@@ -1212,6 +1212,28 @@ TEST_F(AuthorizationsApiTest, AMandateThatEndsWhileADecisionWaitsIsNotCharged) {
   EXPECT_EQ(StringField(HeadroomCounter(m, DayCounter(m, "UTC")), "spent"), "0");
 }
 
+// Idempotency keys are the agent's, its sessions' alike (§6); but a session limited to other
+// mandates gets no replay of another session's authorization under a mandate it may not use,
+// as it would get no GET of it.
+TEST_F(AuthorizationsApiTest, AReplayIsNoWayAroundASessionsMandateScope) {
+  Boot(kStart);
+  const std::string a = NewAgent("a");
+  const std::string m1 = Issue(a, Terms(Window("day", "calendar", "UTC", "1000")));
+  const std::string m2 = Issue(a, Terms(Window("day", "calendar", "UTC", "1000")));
+  const std::string wide = Session(a);
+  const std::string narrow = StringField(OpenSession(a, R"(,"mandates":[")" + m2 + R"("])"), "token");
+  const Reply first = Send("POST", "/v1/authorizations", wide, Purchase(m1, "10"), "shared-key");
+  ASSERT_EQ(first.status, 201) << first.body;
+  const Reply replay = Send("POST", "/v1/authorizations", narrow, Purchase(m1, "10"), "shared-key");
+  EXPECT_EQ(replay.status, 403) << replay.body;
+  EXPECT_EQ(StringField(replay.json, "type"), std::string(kProblem) + "mandate-out-of-scope");
+  EXPECT_EQ(replay.body.find(StringField(first.json, "id")), std::string::npos);
+  // Another session of the agent in scope gets the first answer again.
+  const Reply again = Send("POST", "/v1/authorizations", Session(a), Purchase(m1, "10"), "shared-key");
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(again.body, first.body);
+}
+
 // A ceiling names a token in its checksummed spelling, the mandate and the purchase in lower
 // case: one asset, so the ceiling bounds the purchase (before, it was never consulted), and a
 // mandate window in the other spelling counts it too.
