@@ -122,12 +122,15 @@ const std::string* MalformedHeaderName(const httplib::Headers& headers) {
   return nullptr;
 }
 
-// Whether the path of a raw request target (before any '?') holds "%2F" or "%00", either case.
+// Whether the path of a raw request target (before any '?') holds "%2F" or "%00", either case,
+// or a "%u" escape (which httplib decodes too: "%u002F" is a "/").
 bool EncodesSlashOrNul(std::string_view target) {
   target = target.substr(0, target.find('?'));
-  for (size_t i = 0; i + 2 < target.size(); ++i) {
+  for (size_t i = 0; i + 1 < target.size(); ++i) {
     if (target[i] != '%') continue;
-    const char hi = target[i + 1];
+    const char hi = static_cast<char>(std::tolower(static_cast<unsigned char>(target[i + 1])));
+    if (hi == 'u') return true;
+    if (i + 2 >= target.size()) break;
     const char lo = static_cast<char>(std::tolower(static_cast<unsigned char>(target[i + 2])));
     if ((hi == '2' && lo == 'f') || (hi == '0' && lo == '0')) return true;
   }
@@ -679,10 +682,13 @@ class HttpServer::Impl {
       }
       if (EncodesSlashOrNul(req.target)) {
         // httplib decodes the path before routing: "%2F" would split a segment in two and reach
-        // another route, "%00" put a NUL inside an id. No route or id holds either.
+        // another route, "%00" put a NUL inside an id. No route or id holds either. The body (if
+        // any) is unread here: the connection closes, so it is never taken for a request.
         WriteProblem(res, ProblemResponse(400, "malformed-request", "",
-                                          "the path may not encode \"/\" or NUL (%2F, %00)",
+                                          "the path may not encode \"/\" or NUL (%2F, %00), "
+                                          "nor use %u escapes",
                                           req.path, t_ctx.request_id));
+        CloseAfterResponse(res);
         return httplib::Server::HandlerResponse::Handled;
       }
       if (req.has_header("Content-Length")) {

@@ -2,11 +2,13 @@
 // runs a POST at most once per Idempotency-Key (specs/authorization.md §6).
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "api/auth.h"
 #include "api/http_types.h"
 #include "api/problem.h"
+#include "base/json.h"
 #include "identity/access.h"
 #include "policy/authorizer.h"
 #include "policy/idempotency.h"
@@ -31,6 +33,24 @@ inline Response ReplayAsStored(const policy::StoredAnswer& stored) {
   r.content_type = stored.content_type;
   r.body = stored.body;
   return r;
+}
+
+// Keys are an agent's, its sessions' alike (specs/authorization.md §6): a replay of a recorded
+// authorization (a 2xx answer holding its record, "mandate" naming its mandate) to a session
+// limited to other mandates is 403 mandate-out-of-scope, as a GET of it would be.
+inline Status ReplayInMandateScope(const Access& a, const policy::StoredAnswer& stored) {
+  if (a.caller.mandate_scope.empty() || stored.status < 200 || stored.status >= 300) {
+    return OkStatus();
+  }
+  Result<json::Value> v = json::Parse(stored.body);
+  const json::Value* m = v.ok() && v->is_object() ? v->Find("mandate") : nullptr;
+  const std::string mandate = m != nullptr && m->is_string() ? m->as_string() : std::string();
+  if (std::find(a.caller.mandate_scope.begin(), a.caller.mandate_scope.end(), mandate) !=
+      a.caller.mandate_scope.end()) {
+    return OkStatus();
+  }
+  return PermissionDeniedError("this session is limited to other mandates",
+                               "mandate-out-of-scope");
 }
 
 // Runs `work` at most once per idempotency key (specs/authorization.md §6). `work` gets the

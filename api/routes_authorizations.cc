@@ -1,7 +1,6 @@
 // Authorization routes (specs/authorization.md): agents ask for decisions and capture or void
 // their reservations; a principal's people read decisions, decide step-up approvals and watch
 // headroom. Every POST that moves money runs once per Idempotency-Key.
-#include <algorithm>
 #include <vector>
 
 #include "api/app.h"
@@ -64,17 +63,7 @@ void App::RegisterAuthorizationRoutes() {
     }, [&req, &a](const policy::StoredAnswer& stored) {
       // Keys are the agent's (§6), its sessions' alike: a session limited to other mandates
       // gets no replay of another session's authorization, as it would get no GET of it.
-      if (!a.caller.mandate_scope.empty() && stored.status >= 200 && stored.status < 300) {
-        Result<json::Value> v = json::Parse(stored.body);
-        const json::Value* m = v.ok() && v->is_object() ? v->Find("mandate") : nullptr;
-        const std::string mandate = m != nullptr && m->is_string() ? m->as_string() : "";
-        if (std::find(a.caller.mandate_scope.begin(), a.caller.mandate_scope.end(), mandate) ==
-            a.caller.mandate_scope.end()) {
-          return ProblemResponse(PermissionDeniedError("this session is limited to other mandates",
-                                                       "mandate-out-of-scope"),
-                                 req);
-        }
-      }
+      if (Status s = ReplayInMandateScope(a, stored); !s.ok()) return ProblemResponse(s, req);
       return ReplayAsStored(stored);
     });
   }));

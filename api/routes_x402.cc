@@ -10,6 +10,7 @@ namespace mandated::api {
 
 using identity::Permission;
 
+
 void App::RegisterX402Routes() {
   const AccessGuard& g = *guard_;
   settlement::Facilitator& fac = *facilitator_;
@@ -82,6 +83,10 @@ void App::RegisterX402Routes() {
       if (stored.status != 201 && stored.status != 200) return ReplayAsStored(stored);
       Result<std::pair<settlement::PayRequest, settlement::Choice>> chosen = parse_and_choose();
       if (!chosen.ok()) return ProblemResponse(chosen.error(), req);
+      // Keys are the agent's, its sessions' alike: a session limited to other mandates gets no
+      // payment signed under this one by replaying another session's key (as a new request
+      // under it would be refused).
+      if (Status s = ReplayInMandateScope(a, stored); !s.ok()) return ProblemResponse(s, req);
       Result<policy::Answer> again = payer.Render(
           *a.tenant, actor, chosen->second, policy::Answer{stored.status, stored.body, "", ""});
       if (!again.ok()) return ProblemResponse(again.error(), req);

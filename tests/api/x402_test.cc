@@ -692,6 +692,32 @@ TEST_F(X402ApiTest, SignedPaymentsHoldIsNotVoidedWhileThePaymentCanSettle) {
   EXPECT_EQ(BalanceOf(payer_account, kSepoliaUsdcAsset), "91000");
 }
 
+// Keys are the agent's, its sessions' alike; but a session limited to other mandates gets no
+// payment signed under a mandate it may not use by replaying another session's key and body.
+TEST_F(X402ApiTest, AReplayedPayKeySignsNothingOutsideTheSessionsMandates) {
+  Boot(1795000000);
+  const std::string agent = NewCustodialAgent("buyer");
+  const std::string m1 = Issue(agent, SepoliaTerms("50000"));
+  const std::string m2 = Issue(agent, SepoliaTerms("50000"));
+  Deposit("eip155:84532:" + Lower(address_[agent]), kSepoliaUsdcAsset, "100000");
+  const std::string wide = Session(agent);
+  const std::string narrow = StringField(
+      Call("POST", base_ + "/agents/" + agent + "/sessions", admin_,
+           R"({"task":"pay","mandates":[")" + m2 + R"("]})", 201),
+      "token");
+  const std::string body = PayBody(m1, PaymentRequired(2, "9000"));
+  const Reply paid = Send("POST", "/v1/x402/pay", wide, body, "pay-key-1");
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  const Reply replay = Send("POST", "/v1/x402/pay", narrow, body, "pay-key-1");
+  EXPECT_EQ(replay.status, 403) << replay.body;
+  EXPECT_EQ(StringField(replay.json, "type"), std::string(kProblem) + "mandate-out-of-scope");
+  EXPECT_EQ(replay.body.find("payment_payload"), std::string::npos) << replay.body;
+  // The session that paid gets its answer again.
+  const Reply again = Send("POST", "/v1/x402/pay", wide, body, "pay-key-1");
+  EXPECT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(StringField(again.json, "authorization_id"), StringField(paid.json, "authorization_id"));
+}
+
 // The hold guard judges validBefore by the clock the facilitator judges it by: after the wall
 // clock stepped back, the principal's time (which never runs back) is ahead of it, and a void
 // judged by that time went through while the facilitator still settled the payment, which then

@@ -569,7 +569,7 @@ TEST_F(HostileBodyTest, APathEncodingSlashOrNulIsRefused) {
   StartServer();
   for (const std::string path :
        {"/v1/principals/prn_x%2Fagents", "/v1/principals/prn_x%2fagents", "/healthz%00",
-        "/v1/principals%2F"}) {
+        "/v1/principals%2F", "/v1/principals/prn_x%u002Fagents", "/healthz%U0000"}) {
     const int fd = Connect(server_->port());
     ASSERT_TRUE(SendAll(fd, "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
     const auto answer = ReadUntilClosed(fd, 3000);
@@ -579,6 +579,16 @@ TEST_F(HostileBodyTest, APathEncodingSlashOrNulIsRefused) {
         << answer.body;
     EXPECT_NE(answer.body.find("the path may not encode"), std::string::npos) << answer.body;
   }
+  // A body announced with such a path is never read as the next request: the connection closes.
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+  const int fd = Connect(server_->port());
+  ASSERT_TRUE(SendAll(fd, "POST /v1/principals%2Fx HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                              std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled));
+  const auto refused = ReadUntilClosed(fd, 3000);
+  close(fd);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(refused.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << refused.body;
+  EXPECT_TRUE(refused.closed);
   // Other escapes in the path, and these in the query, are served as before.
   httplib::Client c("127.0.0.1", server_->port());
   auto query = c.Get("/healthz?x=%2F%00");
