@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <regex>
@@ -57,9 +58,14 @@ Result<ApiResponse> Send(const std::string& server, const SecretBytes& token,
       return s;
     }
     httplib::Client c(server);
-    c.set_connection_timeout(5, 0);
-    c.set_read_timeout(30, 0);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    // Each wait is bounded too, by the timeout when it is shorter: a server that accepts and
+    // then says nothing is given up at the timeout, not at the 30 s a read may wait.
+    const int connect_s = timeout_seconds > 0 ? std::min(5, timeout_seconds) : 5;
+    const int read_s = timeout_seconds > 0 ? std::min(30, timeout_seconds) : 30;
+    c.set_connection_timeout(connect_s, 0);
+    c.set_read_timeout(read_s, 0);
+    const auto started = std::chrono::steady_clock::now();
+    const auto deadline = started + std::chrono::seconds(timeout_seconds);
     httplib::Request req;
     // However the request ends (an answer or an exception), our copy of the header is wiped.
     struct WipeHeaders {
@@ -117,6 +123,10 @@ Result<ApiResponse> Send(const std::string& server, const SecretBytes& token,
       return true;
     };
     const httplib::Result r = c.send(req);
+    if (stop == Stop::kNone && !r && timeout_seconds > 0 &&
+        std::chrono::steady_clock::now() >= deadline) {
+      stop = Stop::kTimeout;  // a read that waited out what was left of the timeout
+    }
     switch (stop) {
       case Stop::kWriteFailed:
         return UnavailableError("the answer could not be written out", "io");
@@ -141,6 +151,11 @@ Result<ApiResponse> Send(const std::string& server, const SecretBytes& token,
       return UnavailableError(
           "no answer from " + server + " (" + httplib::to_string(r.error()) + ")",
           "server-unreachable");
+    }
+    if (!head_seen) {  // httplib calls no response handler for some answers (a 204)
+      out.status = r->status;
+      out.content_type = r->get_header_value("Content-Type");
+      out.replayed = r->get_header_value("Idempotent-Replayed") == "true";
     }
     return out;
   } catch (const std::exception& e) {

@@ -31,7 +31,9 @@ class ApiClient {
   // `server` is a base URL such as "http://127.0.0.1:8420" (a trailing "/" is dropped);
   // `token` may be empty.
   // `timeout_seconds` bounds each request from its connection to the last byte of its answer
-  // (kUnavailable, "timeout", past it); 0 is no bound (a stalled read still ends after 30 s).
+  // (kUnavailable, "timeout", past it): no wait is longer than what is left of it, and the body
+  // is given up once it runs past it. (A server sending its head a few bytes at a time is
+  // bounded only per read.) 0 is no bound (a stalled read still ends after 30 s).
   ApiClient(std::string server, const SecretBytes& token,
             int timeout_seconds = kDefaultTimeoutSeconds);
 

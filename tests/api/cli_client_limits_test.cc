@@ -3,6 +3,9 @@
 // answers as a broken or hostile server would.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -74,17 +77,17 @@ TEST(CliClientLimitsTest, AnAnswerOverTheCapIsGivenUp) {
       return sink.write(kPiece.data(), kPiece.size());
     });
   });
+  fake.server().Get("/v1/principals", [&](const httplib::Request&, httplib::Response& res) {
+    std::string body = "{\"items\":[]}";
+    body.resize(kMaxAnswerBytes, ' ');
+    res.set_content(body, "application/json");
+  });
   fake.Start();
   Output o = RunCommand({"--server", fake.url(), "health"});
   EXPECT_EQ(o.exit_code, 3);
   EXPECT_EQ(o.err, "mandatectl: " + fake.url() + " answered with more than 64 MiB; given up\n");
   EXPECT_EQ(o.out, "");
   // An answer of exactly the cap is held (a large listing is not refused).
-  fake.server().Get("/v1/principals", [&](const httplib::Request&, httplib::Response& res) {
-    std::string body = "{\"items\":[]}";
-    body.resize(kMaxAnswerBytes, ' ');
-    res.set_content(body, "application/json");
-  });
   Output whole = RunCommand({"--server", fake.url(), "--token", "t", "--json", "principals", "list"});
   EXPECT_EQ(whole.exit_code, 0) << whole.err;
   EXPECT_EQ(whole.out.size(), kMaxAnswerBytes + 1);
@@ -120,6 +123,25 @@ TEST(CliClientLimitsTest, ATrickledAnswerIsGivenUpAtTheTimeout) {
   EXPECT_EQ(exported.err, o.err);
   EXPECT_LT(pieces.load(), 40);
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("bundle.json")));
+}
+
+// A server that takes the connection and never answers: given up at the timeout, not at the
+// 30 s a read may otherwise wait.
+TEST(CliClientLimitsTest, ASilentServerIsGivenUpAtTheTimeout) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 4), 0);  // the kernel completes the handshake; nothing ever answers
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  Output o = RunCommand({"--server", url, "--timeout", "1", "health"});
+  close(fd);
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_EQ(o.err, "mandatectl: no whole answer from " + url + " within 1 s; given up (--timeout)\n");
 }
 
 }  // namespace
