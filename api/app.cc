@@ -22,6 +22,10 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   if (clock != nullptr) {
     app->clock_ = clock;
   }
+  // Settings refused at start are refused before anything is made on disk.
+  if (secrets.bootstrap_token.has_value()) {
+    MD_RETURN_IF_ERROR(identity::OperatorAuth::CheckConfigured(*secrets.bootstrap_token));
+  }
   // The service's did:web names a host: an IPv6 listen address cannot stand in for one (its
   // colons would read as a port and path), so such a server is named with --public-host.
   if (config.public_host.empty() && config.listen_host.find(':') != std::string::npos) {

@@ -240,11 +240,15 @@ Status CheckBackupDirApart(const ServerConfig& cfg) {
   const std::filesystem::path data =
       std::filesystem::weakly_canonical(std::filesystem::absolute(cfg.data_dir, ec), ec);
   if (ec) return BadConfig("--backup-dir", "cannot be resolved: " + ec.message());
+  // Whether `inner` is `outer` or lies under it, compared component by component (a trailing
+  // separator, an empty last component, is no component).
   auto within = [](const std::filesystem::path& inner, const std::filesystem::path& outer) {
     auto i = inner.begin();
-    for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
-      if (o->empty()) continue;  // a trailing separator
+    for (auto o = outer.begin(); o != outer.end(); ++o) {
+      if (o->empty()) continue;
+      while (i != inner.end() && i->empty()) ++i;
       if (i == inner.end() || *i != *o) return false;
+      ++i;
     }
     return true;
   };

@@ -167,8 +167,12 @@ Response IdempotentDeposit(store::KvStore& kv, policy::IdempotencyKeys& keys,
     // Each principal's deposits come from its own outside account: one shared by every tenant
     // would sum them all, and one tenant depositing 2^128-1 would leave no room for the others'
     // (specs/ledger.md §1).
-    t.debit = t.principal.empty() ? std::string(kDepositSource)
-                                  : std::string(kDepositSource) + "." + t.principal;
+    // (An operator's deposit to an account named like no principal of ours, whose id would make
+    // the name longer than an account's 128, comes from the shared one, as before.)
+    const std::string own = std::string(kDepositSource) + "." + t.principal;
+    t.debit = t.principal.empty() || own.size() > std::string_view("external:").size() + 128
+                  ? std::string(kDepositSource)
+                  : own;
     t.credit = d.account;
     t.asset = d.asset;
     t.amount = d.amount;

@@ -23,21 +23,26 @@ void StageTokenSet(store::WriteBatch& batch, const char* source, int64_t at_micr
 }
 }  // namespace
 
+Status OperatorAuth::CheckConfigured(const SecretBytes& configured) {
+  if (configured.size() < 16) {
+    return InvalidArgumentError("MANDATED_BOOTSTRAP_TOKEN must be at least 16 bytes",
+                                "bad-config");
+  }
+  // Requests whose token looks like a credential or session token go to the directory only
+  // (api/auth.cc), so such an operator token would never be accepted.
+  if (Directory::LooksLikeDirectoryToken(configured.chars())) {
+    return InvalidArgumentError(
+        "MANDATED_BOOTSTRAP_TOKEN must not start with \"crd_\" or \"ses_\": tokens of that "
+        "form are checked as principal credentials and sessions, never as the operator token",
+        "bad-config");
+  }
+  return OkStatus();
+}
+
 Result<std::optional<SecretBytes>> OperatorAuth::Initialize(
     const std::optional<SecretBytes>& configured, Random& random) {
   if (configured.has_value()) {
-    if (configured->size() < 16) {
-      return InvalidArgumentError("MANDATED_BOOTSTRAP_TOKEN must be at least 16 bytes",
-                                  "bad-config");
-    }
-    // Requests whose token looks like a credential or session token go to the directory only
-    // (api/auth.cc), so such an operator token would never be accepted.
-    if (Directory::LooksLikeDirectoryToken(configured->chars())) {
-      return InvalidArgumentError(
-          "MANDATED_BOOTSTRAP_TOKEN must not start with \"crd_\" or \"ses_\": tokens of that "
-          "form are checked as principal credentials and sessions, never as the operator token",
-          "bad-config");
-    }
+    MD_RETURN_IF_ERROR(CheckConfigured(*configured));
     token_hash_ = signer::Sha256(configured->span());
     MD_ASSIGN_OR_RETURN(std::optional<std::string> stored,
                         kv_.Get(kOperatorFamily, kTokenHashKey));

@@ -28,6 +28,9 @@ class OperatorAuth {
   // token shorter than 16 bytes, or starting with "crd_" or "ses_" (the forms AccessGuard sends
   // to the Directory, which would lock the operator out), is refused: kInvalidArgument
   // ("bad-config").
+  // kInvalidArgument ("bad-config") for a configured token the service would never accept:
+  // shorter than 16 bytes, or shaped like a credential or session token. Touches nothing.
+  static Status CheckConfigured(const SecretBytes& configured);
   Result<std::optional<SecretBytes>> Initialize(const std::optional<SecretBytes>& configured,
                                                 Random& random);
 

@@ -156,7 +156,14 @@ std::string CanonicalPayeeDid(std::string_view did) {
       port = host.substr(p);
       host.resize(p);
     }
-    if (port == "%3A443") port.clear();
+    // The port as a URL parser reads it: an empty one or 443 (leading zeros dropped) is none.
+    if (!port.empty()) {
+      std::string digits = port.substr(3);
+      if (std::all_of(digits.begin(), digits.end(), [](char c) { return IsDigit(c); })) {
+        digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size()));
+        port = digits.empty() || digits == "443" ? std::string() : "%3A" + digits;
+      }
+    }
     while (!host.empty() && host.back() == '.') host.pop_back();
     out = std::string(kWeb) + host + port + out.substr(host_end);
   } else if (out.compare(0, kPkh.size(), kPkh) == 0) {

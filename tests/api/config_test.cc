@@ -93,6 +93,10 @@ TEST(ServerConfig, AnEmptyKekFileAndABackupDirOverlappingTheDataAreRefused) {
             std::string::npos);
   EXPECT_NE(bad({"--data-dir", "/srv/m/data", "--backup-dir", "/srv"}).find(apart),
             std::string::npos);
+  EXPECT_NE(bad({"--data-dir", "/srv/m/", "--backup-dir", "/srv/m"}).find(apart),
+            std::string::npos);
+  EXPECT_NE(bad({"--data-dir", "/srv/m", "--backup-dir", "/srv/m/"}).find(apart),
+            std::string::npos);
   EXPECT_NE(bad({"--backup-dir", "./mandated-data"}).find(apart), std::string::npos);
   // Beside it (a name sharing its prefix included) is fine.
   for (const std::string b : {"/srv/m-backups", "/srv/backups", "/srv/mm"}) {

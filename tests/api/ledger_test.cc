@@ -141,6 +141,12 @@ TEST_F(LedgerApiTest, OneTenantsDepositsLeaveRoomForTheOthers) {
   EXPECT_EQ(over.status, 400) << over.body;
   EXPECT_EQ(StringField(over.json, "type"), "urn:mandated:problem:amount-out-of-range");
   EXPECT_EQ(BalanceOf("principal:" + a_.id, "GBP"), max);
+  // The operator's deposit to an account named with a 128-character id (no principal of ours)
+  // still goes through, from the shared outside account.
+  const std::string long_id(128, 'p');
+  Reply op = DepositAs(kOperatorToken, DepositBody("principal:" + long_id, "5", "GBP"));
+  ASSERT_EQ(op.status, 201) << op.body;
+  EXPECT_EQ(StringField(*op.json.Find("transfer"), "debit"), "external:deposits");
 }
 
 TEST_F(LedgerApiTest, OperatorDepositsAndARetryCreditsOnce) {

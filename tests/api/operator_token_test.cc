@@ -50,6 +50,7 @@ TEST(OperatorToken, ConfiguredTokenShapedLikeACredentialOrSessionIsRefused) {
     ASSERT_FALSE(app.ok());
     EXPECT_EQ(app.error().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(app.error().reason(), "bad-config");
+    EXPECT_FALSE(std::filesystem::exists(dir.Sub("data")));  // refused before anything is made
     if (token.size() >= 16) {  // shorter ones fail the length rule first
       EXPECT_NE(app.error().message().find("must not start with \"crd_\" or \"ses_\""),
                 std::string::npos)
