@@ -118,6 +118,20 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
       return s;
     }
   }
+  // A key changed somewhere since (any principal's, or a new agent's): when this list's signer
+  // is still its principal's active issuer key, the cached list stands.
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, options_.signing_key(t.principal_id()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = served_.find(cache_key);
+    if (it != served_.end() && it->second.version == version && it->second.key_id == key.id &&
+        now - it->second.served.issued_at < ttl / 2) {
+      it->second.key_generation = key_generation;
+      ServedStatusList s = it->second.served;
+      s.max_age = std::max<int64_t>(0, ttl - (now - s.issued_at));
+      return s;
+    }
+  }
   MD_ASSIGN_OR_RETURN(StatusArray arr, Load(t, list));
   StatusListClaims claims;
   claims.uri = options_.uri(t.principal_id(), list);
@@ -128,7 +142,6 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
   claims.statuses = std::move(arr);
   MD_ASSIGN_OR_RETURN(json::Value payload,
                       StatusListClaimsToJson(claims, options_.issuer(t.principal_id())));
-  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, options_.signing_key(t.principal_id()));
   json::Value header = json::Value::Object();
   header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key.type))));
   header.Set("typ", json::Value::String(std::string(kStatusListTyp)));
@@ -143,7 +156,7 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
   // A change that landed while we signed leaves the cache to the next caller.
   auto v = version_.find(cache_key);
   if ((v == version_.end() ? 0 : v->second) == version) {
-    served_[cache_key] = CachedList{version, key_generation, s};
+    served_[cache_key] = CachedList{version, key_generation, key.id, s};
   }
   return s;
 }

@@ -93,8 +93,9 @@ class StatusListBook {
   const StatusBookOptions options_;
   struct CachedList {
     uint64_t version = 0;
-    uint64_t key_generation = 0;  // the key store's when it was signed: a key rotated or
-                                  // disabled since means it is signed again, by the active key
+    uint64_t key_generation = 0;  // the key store's when it was last seen signed by the
+                                  // active key: after any key change, that is asked again
+    std::string key_id;           // the key that signed it
     ServedStatusList served;
   };
   std::mutex mu_;

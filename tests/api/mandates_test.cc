@@ -626,6 +626,13 @@ TEST_F(MandatesApiTest, AListIsSignedAgainByTheNewKeyOnceTheOldOneIsDisabled) {
   ASSERT_TRUE(h1.ok());
   const std::string kid1 = StringField(*h1, "kid");
   const std::string old_key = kid1.substr(kid1.find('#') + 1);
+  // A key made for something else leaves the cached list as it was: served again, not signed
+  // again (it would carry a later iat).
+  clock_.AdvanceSeconds(10);
+  Call("POST", base_ + "/keys", admin_, R"({"type":"Ed25519","purpose":"webhooks"})", 201);
+  httplib::Result cached = client_->Get(path);
+  ASSERT_TRUE(cached && cached->status == 200);
+  EXPECT_EQ(cached->body, first->body);
   const std::string new_key =
       StringField(Call("POST", base_ + "/keys/" + old_key + "/rotate", admin_, "", 200), "id");
   Call("POST", base_ + "/keys/" + old_key + "/disable", admin_, "", 200);
