@@ -659,37 +659,36 @@ class HttpServer::Impl {
       // No range requests: httplib would cut any answer (an error's problem body too) to the
       // ranges asked for, and build a multipart body of thousands of them in memory.
       const_cast<httplib::Request&>(req).ranges.clear();
+      // A request refused before its body is read: the connection closes after the problem, so
+      // no body byte left in the socket is ever taken for the next request.
+      auto refuse_and_close = [](httplib::Response& r, const httplib::Request& q, int status,
+                                 const char* slug, const std::string& detail) {
+        WriteProblem(r, ProblemResponse(status, slug, "", detail, q.path, t_ctx.request_id));
+        CloseAfterResponse(r);
+        return httplib::Server::HandlerResponse::Handled;
+      };
       if (req.has_header("Transfer-Encoding")) {
         // Chunked bodies have no length to check up front; cpp-httplib 0.11 would buffer them
         // without limit. Refuse them and close the connection.
-        WriteProblem(res, ProblemResponse(411, "length-required", "",
-                                          "request bodies must carry Content-Length; "
-                                          "Transfer-Encoding is not accepted",
-                                          req.path, t_ctx.request_id));
-        CloseAfterResponse(res);
-        return httplib::Server::HandlerResponse::Handled;
+        return refuse_and_close(res, req, 411, "length-required",
+                                "request bodies must carry Content-Length; "
+                                "Transfer-Encoding is not accepted");
       }
       if (const std::string* bad = MalformedHeaderName(req.headers); bad != nullptr) {
         // "Content-Length :" is kept by httplib under another name than Content-Length, so the
         // body it frames would be left in the socket and read as the next request (smuggling
         // past a proxy that reads it otherwise). RFC 9112 §5.1: 400, and the connection closes.
-        WriteProblem(res, ProblemResponse(400, "malformed-request", "",
-                                          "a header name holds a character outside the token "
-                                          "characters (RFC 9110 §5.1): \"" + *bad + "\"",
-                                          req.path, t_ctx.request_id));
-        CloseAfterResponse(res);
-        return httplib::Server::HandlerResponse::Handled;
+        return refuse_and_close(res, req, 400, "malformed-request",
+                                "a header name holds a character outside the token "
+                                "characters (RFC 9110 §5.1): \"" + *bad + "\"");
       }
       if (EncodesSlashOrNul(req.target)) {
         // httplib decodes the path before routing: "%2F" would split a segment in two and reach
         // another route, "%00" put a NUL inside an id. No route or id holds either. The body (if
         // any) is unread here: the connection closes, so it is never taken for a request.
-        WriteProblem(res, ProblemResponse(400, "malformed-request", "",
-                                          "the path may not encode \"/\" or NUL (%2F, %00), "
-                                          "nor use %u escapes",
-                                          req.path, t_ctx.request_id));
-        CloseAfterResponse(res);
-        return httplib::Server::HandlerResponse::Handled;
+        return refuse_and_close(res, req, 400, "malformed-request",
+                                "the path may not encode \"/\" or NUL (%2F, %00), "
+                                "nor use %u escapes");
       }
       if (req.has_header("Content-Length")) {
         uint64_t length = 0;
@@ -698,30 +697,21 @@ class HttpServer::Impl {
         // Two lengths (however equal) are how requests get smuggled past a proxy: refused.
         if (ec != std::errc() || end != text.data() + text.size() || text.empty() ||
             req.get_header_value_count("Content-Length") != 1) {
-          WriteProblem(res, ProblemResponse(400, "malformed-request", "",
-                                            "Content-Length must appear once, as a decimal length",
-                                            req.path, t_ctx.request_id));
-          CloseAfterResponse(res);
-          return httplib::Server::HandlerResponse::Handled;
+          return refuse_and_close(res, req, 400, "malformed-request",
+                                  "Content-Length must appear once, as a decimal length");
         }
         if (length > 0 && req.method != "POST" && req.method != "PUT" && req.method != "PATCH" &&
             req.method != "DELETE") {
           // httplib reads bodies only for these methods: the body of a GET would be left in the
           // socket and parsed as the next request (request smuggling behind a reusing proxy).
-          WriteProblem(res, ProblemResponse(400, "malformed-request", "",
-                                            req.method + " requests carry no body",
-                                            req.path, t_ctx.request_id));
-          CloseAfterResponse(res);
-          return httplib::Server::HandlerResponse::Handled;
+          return refuse_and_close(res, req, 400, "malformed-request",
+                                  req.method + " requests carry no body");
         }
         if (length > options_.max_body_bytes) {
           // Answered before any byte of the body is read; the connection then closes.
-          WriteProblem(res, ProblemResponse(413, "body-too-large", "",
-                                            "request body exceeds the limit of " +
-                                                std::to_string(options_.max_body_bytes) + " bytes",
-                                            req.path, t_ctx.request_id));
-          CloseAfterResponse(res);
-          return httplib::Server::HandlerResponse::Handled;
+          return refuse_and_close(res, req, 413, "body-too-large",
+                                  "request body exceeds the limit of " +
+                                      std::to_string(options_.max_body_bytes) + " bytes");
         }
         if (t_stream != nullptr) t_stream->AllowBody(length);
         // The body is read into one buffer of its announced size (up to 1 MiB before a byte of

@@ -2,7 +2,6 @@
 // runs a POST at most once per Idempotency-Key (specs/authorization.md §6).
 #pragma once
 
-#include <algorithm>
 #include <string>
 
 #include "api/auth.h"
@@ -44,9 +43,7 @@ inline Status ReplayInMandateScope(const Access& a, const policy::StoredAnswer& 
   }
   Result<json::Value> v = json::Parse(stored.body);
   const json::Value* m = v.ok() && v->is_object() ? v->Find("mandate") : nullptr;
-  const std::string mandate = m != nullptr && m->is_string() ? m->as_string() : std::string();
-  if (std::find(a.caller.mandate_scope.begin(), a.caller.mandate_scope.end(), mandate) !=
-      a.caller.mandate_scope.end()) {
+  if (m != nullptr && m->is_string() && a.caller.InMandateScope(m->as_string())) {
     return OkStatus();
   }
   return PermissionDeniedError("this session is limited to other mandates",

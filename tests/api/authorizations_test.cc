@@ -152,6 +152,13 @@ class AuthorizationsApiTest : public ::testing::Test {
   std::string Session(const std::string& agent) {
     return StringField(OpenSession(agent), "token");
   }
+  // Issues (as the admin) a mandate valid from a minute ago for `seconds`; returns its id.
+  std::string IssueFor(const std::string& agent, const std::string& terms, int64_t seconds) {
+    const std::string body = R"({"agent":")" + agent + R"(","valid_from":")" + Rfc(Now() - 60) +
+                             R"(","valid_until":")" + Rfc(Now() + seconds) + R"(","terms":)" +
+                             terms + "}";
+    return StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  }
   // Issues a mandate valid from a minute ago for `days`; returns its id.
   std::string Issue(const std::string& agent, const std::string& terms, int64_t days = 30,
                     const std::string& parent = "", const std::string& token = "") {
@@ -1150,10 +1157,7 @@ TEST_F(AuthorizationsApiTest, AMandatePastItsEndStaysExpiredWhenTheWallClockStep
   Boot(kStart);
   const std::string a = NewAgent("a");
   const std::string other = Issue(a, Terms(Window("day", "calendar", "UTC", "5000")));
-  const std::string body = R"({"agent":")" + a + R"(","valid_from":")" + Rfc(Now() - 60) +
-                           R"(","valid_until":")" + Rfc(Now() + 100) + R"(","terms":)" +
-                           Terms(Window("day", "calendar", "UTC", "5000")) + "}";
-  const std::string brief = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  const std::string brief = IssueFor(a, Terms(Window("day", "calendar", "UTC", "5000")), 100);
   AdvanceTo(Now() + 150);  // past its end
   const std::string s = Session(a);
   EXPECT_EQ(StringField(Authorize(s, Purchase(other, "100")), "decision"), "allowed");
@@ -1170,10 +1174,7 @@ TEST_F(AuthorizationsApiTest, AMandatePastItsEndStaysExpiredWhenTheWallClockStep
 TEST_F(AuthorizationsApiTest, AMandatePastItsEndStaysExpiredAcrossARestartWithTheClockBack) {
   Boot(kStart);
   const std::string a = NewAgent("a");
-  const std::string body = R"({"agent":")" + a + R"(","valid_from":")" + Rfc(Now() - 60) +
-                           R"(","valid_until":")" + Rfc(Now() + 1000) + R"(","terms":)" +
-                           Terms(Window("day", "calendar", "UTC", "5000")) + "}";
-  const std::string m = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  const std::string m = IssueFor(a, Terms(Window("day", "calendar", "UTC", "5000")), 1000);
   EXPECT_EQ(StringField(Authorize(Session(a), Purchase(m, "100")), "decision"), "allowed");
   AdvanceTo(Now() + 1200);  // past its end: denied
   json::Value denied = Authorize(Session(a), Purchase(m, "100"));
@@ -1193,10 +1194,7 @@ TEST_F(AuthorizationsApiTest, AMandateThatEndsWhileADecisionWaitsIsNotCharged) {
   Boot(kStart);
   const std::string a = NewAgent("a");
   const std::string s = Session(a);
-  const std::string body = R"({"agent":")" + a + R"(","valid_from":")" + Rfc(Now() - 60) +
-                           R"(","valid_until":")" + Rfc(Now() + 100) + R"(","terms":)" +
-                           Terms(Window("day", "calendar", "UTC", "5000")) + "}";
-  const std::string m = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  const std::string m = IssueFor(a, Terms(Window("day", "calendar", "UTC", "5000")), 100);
   const int64_t end = Now() + 100;
   bool moved = false;
   service_.app()->authorizer_for_testing().set_before_decision_for_testing([&] {
@@ -1276,9 +1274,7 @@ TEST_F(AuthorizationApprovalsTest, AnApprovalAfterARestartWithTheClockBackSeesTh
   const std::string agent = NewAgent("buyer");
   const std::string terms = Terms(Window("day", "calendar", "UTC", "100000"), "",
                                   R"(,"step_up":{"above":[{"asset":"USD","amount":"5000"}]})");
-  const std::string body = R"({"agent":")" + agent + R"(","valid_from":")" + Rfc(Now() - 60) +
-                           R"(","valid_until":")" + Rfc(Now() + 500) + R"(","terms":)" + terms + "}";
-  const std::string m = StringField(Call("POST", base_ + "/mandates", admin_, body, 201), "id");
+  const std::string m = IssueFor(agent, terms, 500);
   json::Value t = Authorize(Session(agent), Purchase(m, "8000"));
   ASSERT_EQ(StringField(t, "decision"), "approval_required") << json::Write(t);
   const std::string apr = StringField(*t.Find("approval"), "id");

@@ -148,6 +148,22 @@ class OnchainTest : public ::testing::Test {
     return testing::Call(*client_, method, path, token, body, want, key);
   }
   std::string NextKey() { return "key-" + std::to_string(++keys_); }
+  // How a settle answer says the payment was settled ("deferred", "onchain"; "" when it says
+  // nothing).
+  static std::string ModeOf(const json::Value& answer) {
+    const json::Value* ext = answer.Find("extensions");
+    const json::Value* settlement = ext != nullptr ? ext->Find("settlement") : nullptr;
+    return settlement != nullptr ? StringField(*settlement, "mode") : std::string();
+  }
+  // Waits for the next whole second to begin and returns it: what follows at once runs within
+  // that second (unless the machine stalls; tests check the time again before relying on it).
+  static int64_t AFreshSecond() {
+    const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1050 - ms % 1000));
+    return Now();
+  }
 
   std::string Asset() const { return "eip155:84532/erc20:" + chain_->token(); }
 
@@ -664,26 +680,17 @@ TEST_F(OnchainTest, ShortLivedMicroPaymentsSettleAtOnceAndNotYetValidOnesWait) {
   if (IsSkipped() || HasFatalFailure()) return;
   const testing::DevAccount payer = chain_->accounts()[3];
   chain_->Mint(payer.address, "5000");
-  auto mode_of = [](const json::Value& answer) {
-    const json::Value* ext = answer.Find("extensions");
-    const json::Value* settlement = ext != nullptr ? ext->Find("settlement") : nullptr;
-    return settlement != nullptr ? StringField(*settlement, "mode") : std::string();
-  };
   const json::Value soon =
       Call("POST", "/x402/settle", merchant_, SignedBody(payer, 500, 1, Now() + 40), 200);
   EXPECT_TRUE(Member(soon, "success").as_bool()) << json::Write(soon);
-  EXPECT_NE(mode_of(soon), "deferred") << json::Write(soon);
+  EXPECT_NE(ModeOf(soon), "deferred") << json::Write(soon);
   EXPECT_EQ(StringField(soon, "transaction").size(), 66u) << json::Write(soon);
   const json::Value later =
       Call("POST", "/x402/settle", merchant_, SignedBody(payer, 500, 2, Now() + 3600), 200);
-  EXPECT_EQ(mode_of(later), "deferred") << json::Write(later);
+  EXPECT_EQ(ModeOf(later), "deferred") << json::Write(later);
 
   // validAfter = now: wait for a fresh second, so the settle runs within it.
-  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1050 - ms % 1000));
-  const int64_t start = Now();
+  const int64_t start = AFreshSecond();
   const std::string early = SignedBody(payer, 1200, 3, start + 3600, "USD Coin", "2", start);
   const json::Value waiting = Call("POST", "/x402/settle", merchant_, early, 200);
   if (Now() == start) {
@@ -768,18 +775,11 @@ TEST_F(OnchainTest, DeferredPaymentsWaitForValidAfterAndGoOneByOneOnceDeferralIs
   if (IsSkipped() || HasFatalFailure()) return;
   const testing::DevAccount payer = chain_->accounts()[3];
   chain_->Mint(payer.address, "5000");
-  auto mode_of = [](const json::Value& answer) {
-    return StringField(Member(Member(answer, "extensions"), "settlement"), "mode");
-  };
   // validAfter = now, flushed within that same second (when the test manages it): kept.
-  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1050 - ms % 1000));
-  const int64_t start = Now();
+  const int64_t start = AFreshSecond();
   const json::Value young = Call("POST", "/x402/settle", merchant_,
                                  SignedBody(payer, 100, 1, start + 3600, "USD Coin", "2", start), 200);
-  EXPECT_EQ(mode_of(young), "deferred") << json::Write(young);
+  EXPECT_EQ(ModeOf(young), "deferred") << json::Write(young);
   const json::Value kept = Call("POST", "/x402/deferred/flush", kOperatorToken, "{}", 200);
   if (Now() == start) {
     EXPECT_EQ(json::Write(kept), R"({"submitted":0,"queued":1,"in_flight":0})");
@@ -787,7 +787,7 @@ TEST_F(OnchainTest, DeferredPaymentsWaitForValidAfterAndGoOneByOneOnceDeferralIs
   for (int n = 2; n <= 4; ++n) {
     const json::Value r =
         Call("POST", "/x402/settle", merchant_, SignedBody(payer, 100, n, Now() + 3600), 200);
-    EXPECT_EQ(mode_of(r), "deferred") << json::Write(r);
+    EXPECT_EQ(ModeOf(r), "deferred") << json::Write(r);
   }
   EXPECT_EQ(chain_->BalanceOf(kPayTo), "0");
 

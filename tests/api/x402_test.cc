@@ -137,6 +137,20 @@ class X402ApiTest : public ::testing::Test {
     address_[StringField(a, "id")] = StringField(a, "address");
     return StringField(a, "id");
   }
+  // A custodial agent "buyer" with a session, a mandate paying up to 50000 of Sepolia USDC, and
+  // 100000 of it on its ledger account.
+  struct Buyer {
+    std::string agent, session, mandate, account;
+  };
+  Buyer FundedBuyer() {
+    Buyer b;
+    b.agent = NewCustodialAgent("buyer");
+    b.session = Session(b.agent);
+    b.mandate = Issue(b.agent, SepoliaTerms("50000"));
+    b.account = "eip155:84532:" + Lower(address_[b.agent]);
+    Deposit(b.account, kSepoliaUsdcAsset, "100000");
+    return b;
+  }
   std::string Session(const std::string& agent) {
     return StringField(
         Call("POST", base_ + "/agents/" + agent + "/sessions", admin_, R"({"task":"pay"})", 201),
@@ -445,11 +459,9 @@ TEST_F(X402ApiTest, MalformedRequestsAreProblemsAndChangeNothing) {
 
 TEST_F(X402ApiTest, PayerSignsInsideTheMandateOncePerKeyAndSettlementCapturesIt) {
   Boot(1795000000);
-  const std::string agent = NewCustodialAgent("buyer");
-  const std::string s = Session(agent);
-  const std::string m = Issue(agent, SepoliaTerms("50000"));
-  const std::string payer_account = "eip155:84532:" + Lower(address_[agent]);
-  Deposit(payer_account, kSepoliaUsdcAsset, "100000");
+  const Buyer buyer = FundedBuyer();
+  const std::string &agent = buyer.agent, &s = buyer.session, &m = buyer.mandate,
+                    &payer_account = buyer.account;
 
   for (int version : {1, 2}) {
     SCOPED_TRACE("x402 v" + std::to_string(version));
@@ -635,11 +647,8 @@ TEST_F(X402ApiTest, UnsettledPaymentLapsesWithItsHoldAndCanNoLongerSettle) {
 // void goes through and the payment can no longer settle.
 TEST_F(X402ApiTest, SignedPaymentsHoldIsNotVoidedWhileThePaymentCanSettle) {
   Boot(1795000000);
-  const std::string agent = NewCustodialAgent("buyer");
-  const std::string s = Session(agent);
-  const std::string m = Issue(agent, SepoliaTerms("50000"));
-  const std::string payer_account = "eip155:84532:" + Lower(address_[agent]);
-  Deposit(payer_account, kSepoliaUsdcAsset, "100000");
+  const Buyer buyer = FundedBuyer();
+  const std::string &s = buyer.session, &m = buyer.mandate, &payer_account = buyer.account;
   auto spent = [&] { return DaySpent(m); };
   auto void_as = [&](const std::string& who, const std::string& atz) {
     const std::string path = who == s ? "/v1/authorizations/" + atz + "/void"
@@ -724,11 +733,8 @@ TEST_F(X402ApiTest, AReplayedPayKeySignsNothingOutsideTheSessionsMandates) {
 // moved money no counter held.
 TEST_F(X402ApiTest, ASignedPaymentsHoldStaysWhileTheWallClockSaysItCanSettle) {
   Boot(1795000000);
-  const std::string agent = NewCustodialAgent("buyer");
-  const std::string s = Session(agent);
-  const std::string m = Issue(agent, SepoliaTerms("50000"));
-  const std::string payer_account = "eip155:84532:" + Lower(address_[agent]);
-  Deposit(payer_account, kSepoliaUsdcAsset, "100000");
+  const Buyer buyer = FundedBuyer();
+  const std::string &s = buyer.session, &m = buyer.mandate;
   const Reply paid = Send("POST", "/v1/x402/pay", s, PayBody(m, PaymentRequired(2, "9000")), NextKey());
   ASSERT_EQ(paid.status, 201) << paid.body;
   const std::string atz = StringField(paid.json, "authorization_id");

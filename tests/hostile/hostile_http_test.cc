@@ -137,6 +137,20 @@ bool Healthy(int port) {
   return r && r->status == 200;
 }
 
+// Sends `request` (which smuggles a second one after the first's head) on a new connection and
+// expects one 400 malformed-request answer, nothing after it, and the connection closed.
+void ExpectOneRefusalAndTheConnectionClosed(int port, const std::string& request) {
+  const int fd = Connect(port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, request));
+  const RawAnswer a = ReadUntilClosed(fd, 3000);
+  close(fd);
+  EXPECT_EQ(a.status, 400) << a.head;
+  EXPECT_NE(a.body.find("urn:mandated:problem:malformed-request"), std::string::npos) << a.body;
+  EXPECT_EQ(a.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << a.body;
+  EXPECT_TRUE(a.closed);
+}
+
 // ---- Client address (specs/api.md §Client address), as a function ----
 
 std::vector<api::IpNetwork> Nets(const std::string& text) {
@@ -472,16 +486,9 @@ TEST_F(HostileBodyTest, AnUnparsableRequestClosesTheConnectionAndNothingAfterItI
   StartServer();
   const std::string smuggled =
       "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n";
-  const int fd = Connect(server_->port());
-  ASSERT_GE(fd, 0);
-  ASSERT_TRUE(SendAll(fd, "FOO / HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-                              std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled));
-  const RawAnswer a = ReadUntilClosed(fd, 3000);
-  close(fd);
-  EXPECT_EQ(a.status, 400) << a.head;
-  EXPECT_NE(a.body.find("urn:mandated:problem:malformed-request"), std::string::npos) << a.body;
-  EXPECT_EQ(a.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << a.body;
-  EXPECT_TRUE(a.closed);
+  ExpectOneRefusalAndTheConnectionClosed(
+      server_->port(), "FOO / HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                           std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
   httplib::Client c("127.0.0.1", server_->port());
   auto metrics = c.Get("/metrics");
   ASSERT_TRUE(metrics);
@@ -501,16 +508,9 @@ TEST_F(HostileBodyTest, AMalformedHeaderNameIsRefusedAndNothingAfterItIsServed) 
            "Content-Length : " + n, "Content-Length\t: " + n, "Transfer-Encoding : chunked",
            std::string("X-A") + '\0' + "B: 1"}) {
     SCOPED_TRACE(header);
-    const int fd = Connect(server_->port());
-    ASSERT_GE(fd, 0);
-    ASSERT_TRUE(SendAll(fd, "POST /v1/audit/checkpoints HTTP/1.1\r\nHost: t\r\n" + header +
-                                "\r\n\r\n" + smuggled));
-    const RawAnswer a = ReadUntilClosed(fd, 3000);
-    close(fd);
-    EXPECT_EQ(a.status, 400) << a.head;
-    EXPECT_NE(a.body.find("urn:mandated:problem:malformed-request"), std::string::npos) << a.body;
-    EXPECT_EQ(a.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << a.body;
-    EXPECT_TRUE(a.closed);
+    ExpectOneRefusalAndTheConnectionClosed(
+        server_->port(),
+        "POST /v1/audit/checkpoints HTTP/1.1\r\nHost: t\r\n" + header + "\r\n\r\n" + smuggled);
   }
   ExpectServerUnharmed();
 }
@@ -581,14 +581,9 @@ TEST_F(HostileBodyTest, APathEncodingSlashOrNulIsRefused) {
   }
   // A body announced with such a path is never read as the next request: the connection closes.
   const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
-  const int fd = Connect(server_->port());
-  ASSERT_TRUE(SendAll(fd, "POST /v1/principals%2Fx HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-                              std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled));
-  const auto refused = ReadUntilClosed(fd, 3000);
-  close(fd);
-  EXPECT_EQ(refused.status, 400);
-  EXPECT_EQ(refused.body.find("HTTP/1.1"), std::string::npos) << "a second answer: " << refused.body;
-  EXPECT_TRUE(refused.closed);
+  ExpectOneRefusalAndTheConnectionClosed(
+      server_->port(), "POST /v1/principals%2Fx HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                           std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
   // Other escapes in the path, and these in the query, are served as before.
   httplib::Client c("127.0.0.1", server_->port());
   auto query = c.Get("/healthz?x=%2F%00");

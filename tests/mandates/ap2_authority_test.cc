@@ -60,6 +60,18 @@ class Ap2AuthorityTest : public ::testing::Test {
     agent_id_ = agent->id;
   }
 
+  // Makes the agent a new custodial one (its P-256 key in the key store) from here on; `made`,
+  // when given, gets its record.
+  void UseNewCustodialAgent(identity::Agent* made = nullptr) {
+    identity::CreateAgentRequest req;
+    req.name = "custodial buyer";
+    req.custodial_key_type = "P-256";
+    Result<identity::Agent> agent = directory_->CreateAgent(*tenant_, req);
+    ASSERT_TRUE(agent.ok()) << agent.error().ToString();
+    agent_id_ = agent->id;
+    if (made != nullptr) *made = *agent;
+  }
+
   OpenMandate Issue(Kind kind, std::string_view constraints, int64_t ttl_s = 86400,
                     const std::string& checkout_mandate = "") {
     IssueOpenRequest req;
@@ -184,12 +196,8 @@ TEST_F(Ap2AuthorityTest, DisabledIssuerKeyRefusesClosingItsOpenPaymentMandate) {
 
 // The custodial closing refuses before the service signs a hop for the agent.
 TEST_F(Ap2AuthorityTest, DisabledIssuerKeyRefusesACustodialClosing) {
-  identity::CreateAgentRequest req;
-  req.name = "custodial buyer";
-  req.custodial_key_type = "P-256";
-  Result<identity::Agent> agent = directory_->CreateAgent(*tenant_, req);
-  ASSERT_TRUE(agent.ok()) << agent.error().ToString();
-  agent_id_ = agent->id;
+  UseNewCustodialAgent();
+  if (HasFatalFailure()) return;
   const OpenMandate open = Issue(
       Kind::kPayment,
       R"([{"type":"payment.reference","conditional_transaction_id":"c"},
@@ -215,12 +223,9 @@ TEST_F(Ap2AuthorityTest, DisabledIssuerKeyRefusesACustodialClosing) {
 // paid under another open mandate) is refused before the agent's key signs anything: with the
 // agent's key disabled, the refusal is the mandate's, not the key's failure to sign.
 TEST_F(Ap2AuthorityTest, ACustodialClosingAcceptWouldRefuseIsRefusedBeforeTheAgentKeySigns) {
-  identity::CreateAgentRequest req;
-  req.name = "custodial buyer";
-  req.custodial_key_type = "P-256";
-  Result<identity::Agent> agent = directory_->CreateAgent(*tenant_, req);
-  ASSERT_TRUE(agent.ok()) << agent.error().ToString();
-  agent_id_ = agent->id;
+  identity::Agent agent;
+  UseNewCustodialAgent(&agent);
+  if (HasFatalFailure()) return;
   auto [checkout, payment] = IssueBoth();
   const OpenMandate other = Issue(
       Kind::kPayment, R"([{"type":"payment.amount_range","currency":"USD","max":5000}])", 86400,
@@ -233,7 +238,7 @@ TEST_F(Ap2AuthorityTest, ACustodialClosingAcceptWouldRefuseIsRefusedBeforeTheAge
     return authority_->CloseCustodial(*tenant_, agent_id_, open.id, closed, kMerchantDid, nonce);
   };
   ASSERT_TRUE(close(payment, "tx-paid", "n-1").ok());
-  ASSERT_TRUE(keys_->Disable(agent->key_id).ok());
+  ASSERT_TRUE(keys_->Disable(agent.key_id).ok());
   Result<ClosedRecord> paid_again = close(other, "tx-paid", "n-2");
   ASSERT_FALSE(paid_again.ok());
   EXPECT_EQ(paid_again.error().reason(), "ap2-closed-mandate-replayed");
