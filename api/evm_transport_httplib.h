@@ -11,8 +11,9 @@
 
 namespace mandated::api {
 
-// POSTs JSON-RPC bodies to `url` ("http://host[:port][/path]"; https when httplib was built with
-// TLS) with `timeout_ms` for connecting and for reading the answer. Each Post uses its own
+// POSTs JSON-RPC bodies to `url` ("http://[user[:password]@]host[:port][/path][?query]"; https
+// when httplib was built with TLS; user info is sent as HTTP Basic authentication, a fragment
+// never) with `timeout_ms` for connecting and for reading the answer. Each Post uses its own
 // connection, so the transport is safe from any thread. No answer, or an HTTP status other than
 // 200, is kUnavailable (reason "rpc-unreachable"); a URL httplib cannot use is kInvalidArgument
 // ("bad-rpc-url") at the first Post.

@@ -234,8 +234,14 @@ Result<std::unique_ptr<EvmRpcChain>> EvmRpcChain::Create(
     checked = chain->EnsureReadyLocked();
   }
   if (!checked.ok()) {
-    if (checked.code() != StatusCode::kUnavailable) return checked;
-    log::Warn("evm node not answering at start; it is asked again at first use",
+    // Only what the node says about itself (its chain id) or what is stored stops the start; a
+    // node that does not answer, answers with an error (a gateway's "upstream timeout") or with
+    // something that is no JSON-RPC answer (an HTML error page) is asked again at first use.
+    const std::string& why = checked.reason();
+    const bool node_failed = checked.code() == StatusCode::kUnavailable || why == "rpc-error" ||
+                             why == "bad-rpc-answer" || why == "execution-reverted";
+    if (!node_failed) return checked;
+    log::Warn("evm node not usable at start; it is asked again at first use",
               {{"chain_id", static_cast<int64_t>(chain->config_.chain_id)},
                {"error", checked.ToString()}});
   }

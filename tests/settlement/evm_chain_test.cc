@@ -5,12 +5,15 @@
 #include "settlement/evm_rpc_chain.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api/evm_transport_httplib.h"
 #include "base/json.h"
@@ -88,6 +91,45 @@ TEST(EvmRpcTransportTest, ErrorsNameTheNodeWithoutItsKey) {
   }
 }
 
+// The URL forms node providers hand out reach the node as meant: user info as HTTP Basic
+// authentication (percent-decoded), a query without a path as "/?query", a fragment not at all.
+// Before, each of these went into httplib's host name and never connected.
+TEST(EvmRpcTransportTest, ProviderUrlFormsReachTheNode) {
+  httplib::Server node;
+  std::mutex mu;
+  std::vector<std::string> seen;  // "<target> <Authorization header>"
+  node.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::string target = req.path;
+    if (!req.params.empty()) {
+      target += "?";
+      for (const auto& [k, v] : req.params) target += k + "=" + v;
+    }
+    seen.push_back(target + " " + req.get_header_value("Authorization"));
+    res.set_content(R"({"jsonrpc":"2.0","id":1,"result":"0x7a69"})", "application/json");
+  });
+  const int port = node.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { node.listen_after_bind(); });
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  const char* urls[] = {
+      "http://user:pa%3Ass@HOST/v3/KEY", "http://HOST?apikey=K", "http://HOST#frag",
+      "http://:secret@HOST/", "http://HOST/rpc?apikey=K#frag"};
+  for (const char* form : urls) {
+    std::string url = form;
+    url.replace(url.find("HOST"), 4, host);
+    auto t = api::MakeHttpJsonRpcTransport(url, 2000);
+    EvmRpc rpc(*t, 1);
+    Result<uint64_t> id = rpc.ChainId();  // no ASSERT here: the server thread must be joined
+    EXPECT_TRUE(id.ok() && *id == 31337u) << url << ": " << id.status().ToString();
+  }
+  node.stop();
+  serving.join();
+  // base64("user:pa:ss") and base64(":secret").
+  EXPECT_EQ(seen, (std::vector<std::string>{"/v3/KEY Basic dXNlcjpwYTpzcw==", "/?apikey=K ",
+                                            "/ ", "/ Basic OnNlY3JldA==", "/rpc?apikey=K "}));
+}
+
 // A node that is down until told otherwise, then answers eth_chainId with `chain_hex` (and
 // nothing else: the tests below never get further).
 class ScriptedNode : public JsonRpcTransport {
@@ -95,7 +137,12 @@ class ScriptedNode : public JsonRpcTransport {
   explicit ScriptedNode(std::shared_ptr<std::string> chain_hex) : chain_hex_(std::move(chain_hex)) {}
   Result<std::string> Post(const std::string& body) override {
     if (chain_hex_->empty()) return UnavailableError("no answer from the node", "rpc-unreachable");
+    if (*chain_hex_ == "html") return std::string("<html>502 Bad Gateway</html>");
     Result<json::Value> req = json::Parse(body);
+    if (req.ok() && *chain_hex_ == "error") {
+      return R"({"jsonrpc":"2.0","id":)" + json::Write(*req->Find("id")) +
+             R"(,"error":{"code":-32603,"message":"upstream request timeout"}})";
+    }
     if (!req.ok() || testing::StringField(*req, "method") != "eth_chainId") {
       return UnavailableError("only eth_chainId is scripted", "rpc-unreachable");
     }
@@ -147,6 +194,19 @@ TEST(EvmChainStartTest, ANodeDownAtStartIsAskedAtFirstUseAndAWrongChainRefused) 
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
     EXPECT_EQ(s.reason(), "chain-id-mismatch") << s.ToString();
   }
+  // A node that answers, but with an error or with no JSON-RPC answer at all (a gateway in front
+  // of it), does not stop the start either: it is asked again at first use.
+  for (const auto& [answer, reason] : {std::pair<std::string, std::string>{"error", "rpc-error"},
+                                       {"html", "bad-rpc-answer"}}) {
+    *chain_hex = answer;
+    Result<std::unique_ptr<EvmRpcChain>> started =
+        EvmRpcChain::Create(config, std::make_unique<ScriptedNode>(chain_hex), *kv, *keys, clock);
+    ASSERT_TRUE(started.ok()) << answer << ": " << started.error().ToString();
+    Result<Amount> read = (*started)->BalanceOf(token, token);
+    ASSERT_FALSE(read.ok());
+    EXPECT_EQ(read.error().reason(), reason);
+  }
+  *chain_hex = "0x1";
   // At start, a node of another chain stops it, as before.
   Result<std::unique_ptr<EvmRpcChain>> wrong =
       EvmRpcChain::Create(config, std::make_unique<ScriptedNode>(chain_hex), *kv, *keys, clock);
