@@ -439,12 +439,22 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
   cred.issued_at = now;
   cred.status = StatusReference{idx, StatusListUri(t.principal_id(), list)};
   cred.terms = std::move(req.terms);
-  json::Value header = json::Value::Object();
-  header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key->type))));
-  header.Set("typ", json::Value::String(std::string(kMandateTyp)));
-  header.Set("kid", json::Value::String(rec.issuer + "#" + key->id));
-  MD_ASSIGN_OR_RETURN(rec.token, keys_.SignJws(key->id, std::move(header),
-                                               MandateCredentialPayload(cred)));
+  const std::string payload = MandateCredentialPayload(cred);
+  MD_ASSIGN_OR_RETURN(
+      rec.token,
+      signer::SignWithActiveKey(
+          [&](int attempt) -> Result<signer::KeyInfo> {
+            if (attempt == 1) return *key;
+            return keys_.ActiveKey(t.principal_id(), std::string(kIssuerKeyPurpose));
+          },
+          [&](const signer::KeyInfo& k) {
+            rec.key_id = k.id;
+            json::Value header = json::Value::Object();
+            header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(k.type))));
+            header.Set("typ", json::Value::String(std::string(kMandateTyp)));
+            header.Set("kid", json::Value::String(rec.issuer + "#" + k.id));
+            return keys_.SignJws(k.id, std::move(header), payload);
+          }));
 
   t.Put(batch, kMandateKind, rec.id, json::Write(MandateRecordToJson(rec)));
   if (!rec.parent.empty()) {

@@ -420,9 +420,9 @@ std::vector<CounterView> Authorizer::CountersLocked(PrincipalState& ps, const Ch
   return out;
 }
 
-Result<signer::KeyInfo> Authorizer::IssuerKey(const std::string& principal_id) {
+Result<signer::KeyInfo> Authorizer::IssuerKey(const std::string& principal_id, bool cached) {
   const uint64_t generation = keys_.generation();
-  {
+  if (cached) {
     std::lock_guard<std::mutex> lock(verified_mu_);
     auto it = issuer_keys_.find(principal_id);
     if (it != issuer_keys_.end() && it->second.first == generation) return it->second.second;
@@ -436,7 +436,6 @@ Result<signer::KeyInfo> Authorizer::IssuerKey(const std::string& principal_id) {
 }
 
 Result<std::string> Authorizer::SignReceipt(const identity::Tenant& t, const Authorization& a) {
-  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, IssuerKey(t.principal_id()));
   const std::string issuer = registry_.IssuerDid(t.principal_id());
   Bytes nonce(16);
   MD_RETURN_IF_ERROR(random_.Fill(nonce));
@@ -453,11 +452,16 @@ Result<std::string> Authorizer::SignReceipt(const identity::Tenant& t, const Aut
   p.Set("reservation", json::Value::String(a.reservation->id));
   p.Set("nonce", json::Value::String(Base64UrlEncode(nonce)));
   if (!a.cart_hash.empty()) p.Set("cart_hash", json::Value::String(a.cart_hash));
-  json::Value header = json::Value::Object();
-  header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key.type))));
-  header.Set("typ", json::Value::String(std::string(kReceiptTyp)));
-  header.Set("kid", json::Value::String(issuer + "#" + key.id));
-  return keys_.SignJws(key.id, std::move(header), json::Write(p));
+  const std::string payload = json::Write(p);
+  return signer::SignWithActiveKey(
+      [&](int attempt) { return IssuerKey(t.principal_id(), /*cached=*/attempt == 1); },
+      [&](const signer::KeyInfo& key) {
+        json::Value header = json::Value::Object();
+        header.Set("alg", json::Value::String(std::string(signer::JwsAlgFor(key.type))));
+        header.Set("typ", json::Value::String(std::string(kReceiptTyp)));
+        header.Set("kid", json::Value::String(issuer + "#" + key.id));
+        return keys_.SignJws(key.id, std::move(header), payload);
+      });
 }
 
 Status Authorizer::WriteAuthorization(const identity::Tenant& t, const Authorization& a,

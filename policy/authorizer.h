@@ -235,8 +235,9 @@ class Authorizer {
   // when given) in every asset they name, now.
   Result<json::Value> CeilingsHeadroom(const identity::Tenant& t, const identity::Agent& agent,
                                        const identity::Session* session);
-  // The principal's active issuer key, remembered per key-store generation.
-  Result<signer::KeyInfo> IssuerKey(const std::string& principal_id);
+  // The principal's active issuer key, remembered per key-store generation (read from the store
+  // when not `cached`).
+  Result<signer::KeyInfo> IssuerKey(const std::string& principal_id, bool cached);
   // Writes the record (`record_json`, its written JSON), its indexes, the approval and the
   // idempotency record of `answer` in one durable batch.
   Status WriteAuthorization(const identity::Tenant& t, const Authorization& a,

@@ -131,6 +131,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(store::KvStore& kv, SecretBytes
           "the key-encryption key does not match the one this data directory was sealed with",
           "wrong-kek");
     }
+    MD_RETURN_IF_ERROR(ks->IndexOwners());
     return ks;
   }
   // No check record: a new store, or one copied without it. Keys already sealed here must open
@@ -161,7 +162,26 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(store::KvStore& kv, SecretBytes
   store::WriteBatch b;
   b.Put(kKeysFamily, kCheckKey, AsChars(sealed));
   MD_RETURN_IF_ERROR(kv.Write(b));
+  MD_RETURN_IF_ERROR(ks->IndexOwners());
   return ks;
+}
+
+Status KeyStore::IndexOwners() {
+  std::lock_guard<std::mutex> lock(owners_mu_);
+  return kv_.ScanPrefix(kKeysFamily, kRecordPrefix, [&](std::string_view, std::string_view value) {
+    Result<std::pair<KeyInfo, Bytes>> r = ParseRecord(value);
+    if (!r.ok()) {
+      unreadable_ = r.error();  // every List answers it, as the scan it replaces did
+      return false;
+    }
+    owners_[r->first.owner].insert(r->first.id);
+    return true;
+  });
+}
+
+void KeyStore::IndexOwner(const KeyInfo& key) {
+  std::lock_guard<std::mutex> lock(owners_mu_);
+  owners_[key.owner].insert(key.id);
 }
 
 Result<KeyInfo> KeyStore::Store(KeyType type, const PrivateKey& key, std::string purpose,
@@ -180,6 +200,10 @@ Result<KeyInfo> KeyStore::Store(KeyType type, const PrivateKey& key, std::string
   MD_ASSIGN_OR_RETURN(Bytes sealed, SealAes256Gcm(kek_, key.secret.span(),
                                                   AsBytes(Aad(info.id, type)), random_));
   batch->Put(kKeysFamily, kRecordPrefix + info.id, json::Write(RecordJson(info, sealed)));
+  // Indexed before the batch is written, so no List sees the record without its index entry (a
+  // rotation's successor must never be missing while its predecessor reads retired); an entry
+  // whose batch then failed names no record, and List skips it.
+  IndexOwner(info);
   return info;
 }
 
@@ -233,6 +257,25 @@ Result<KeyInfo> KeyStore::Get(const std::string& id) {
 
 Result<std::vector<KeyInfo>> KeyStore::List(const std::string& owner) {
   std::vector<KeyInfo> out;
+  if (!owner.empty()) {
+    // The owner's own records only (the index), not every key of every owner: the public JWKS
+    // and DID routes ask this on every request.
+    std::vector<std::string> ids;
+    {
+      std::lock_guard<std::mutex> lock(owners_mu_);
+      MD_RETURN_IF_ERROR(unreadable_);
+      auto it = owners_.find(owner);
+      if (it == owners_.end()) return out;
+      ids.assign(it->second.begin(), it->second.end());
+    }
+    for (const std::string& id : ids) {
+      Result<std::pair<KeyInfo, std::string>> loaded = Load(id);
+      if (!loaded.ok() && loaded.error().code() == StatusCode::kNotFound) continue;
+      if (!loaded.ok()) return loaded.error();
+      out.push_back(std::move(loaded->first));
+    }
+    return out;
+  }
   Status bad;
   MD_RETURN_IF_ERROR(kv_.ScanPrefix(kKeysFamily, kRecordPrefix,
                                     [&](std::string_view, std::string_view value) {

@@ -73,6 +73,27 @@ using KeyChangeHook = std::function<void(store::WriteBatch& batch, KeyChange cha
 // public_jwk, and for secp256k1 the Ethereum address. Never any private material.
 json::Value KeyInfoToJson(const KeyInfo& k);
 
+// Signs with "the active key" while a rotation or disabling may retire it at any moment:
+// `sign(key)` runs with the key `lookup(attempt)` names (attempt 1, 2, ...); when that key stopped
+// signing in between (kFailedPrecondition "key-not-active"), the lookup runs again (a caching
+// lookup reads the store from attempt 2 on) and so does `sign`, kActiveKeyAttempts times in all.
+// A caller whose answer is kept for retries (an idempotent route) would otherwise keep a refusal
+// caused by nothing the caller did.
+inline constexpr int kActiveKeyAttempts = 4;
+template <typename Lookup, typename Sign>
+auto SignWithActiveKey(const Lookup& lookup, const Sign& sign)
+    -> decltype(sign(std::declval<const KeyInfo&>())) {
+  for (int attempt = 1;; ++attempt) {
+    Result<KeyInfo> key = lookup(attempt);
+    if (!key.ok()) return key.error();
+    auto signed_with = sign(*key);
+    if (signed_with.ok() || signed_with.error().reason() != "key-not-active" ||
+        attempt == kActiveKeyAttempts) {
+      return signed_with;
+    }
+  }
+}
+
 // Thread safety: all methods are safe from any thread.
 class KeyStore {
  public:
@@ -158,6 +179,9 @@ class KeyStore {
   void AwaitSignaturesBefore(uint64_t generation);
 
   Result<std::pair<KeyInfo, std::string>> Load(const std::string& id);
+  // Fills owners_ from every stored key record (at Open); IndexOwner adds a key once written.
+  Status IndexOwners();
+  void IndexOwner(const KeyInfo& key);
   void RunHook(store::WriteBatch& batch, KeyChange change, const KeyInfo& key,
                const KeyInfo* successor) const;
 
@@ -167,6 +191,10 @@ class KeyStore {
   Random& random_;
   KeyChangeHook change_hook_;  // set before sharing, then read-only
   std::mutex state_mu_;  // serializes state changes (rotate, disable)
+  // Key ids by owner (an owner never changes), so List(owner) reads only that owner's records.
+  std::mutex owners_mu_;
+  std::map<std::string, std::set<std::string>> owners_;  // guarded by owners_mu_
+  Status unreadable_;  // guarded by owners_mu_: a record IndexOwners could not parse
   std::atomic<uint64_t> generation_{0};
   static constexpr size_t kUnsealedCacheSize = 1024;
   std::mutex unsealed_mu_;

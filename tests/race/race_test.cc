@@ -22,6 +22,8 @@
 //    lock): each took its own status list entry, every one issued for the checkout is either
 //    refused as revoked or set in the list by the revocation (none stays valid), the others stay
 //    valid, also after a restart.
+//  - The principal's issuer key rotated again and again while agents authorize and an admin
+//    issues mandates: no request fails for it, and every signature names one of the keys.
 // Inputs are drawn from a seed printed by each test; MANDATED_TEST_SEED=<n> replays it (thread
 // interleavings are not replayed, only the choices).
 #include <gtest/gtest.h>
@@ -724,4 +726,102 @@ TEST_F(RaceTest, Ap2PaymentMandatesIssuedWhileTheirCheckoutIsRevokedAllEndInvali
 }
 
 }  // namespace
+// The principal's issuer key rotated again and again while agents authorize and an admin issues
+// mandates: a request that picked the key just before a rotation retired it signs with the
+// successor instead of failing (before, 409 key-not-active, which the Idempotency-Key then kept
+// for a day). Every receipt and mandate names a key the principal published.
+TEST_F(RaceTest, IssuerKeyRotationsNeverFailAnAuthorizationOrAnIssuance) {
+  Boot(kStart, R"({"name":"Rotating Corp"})");
+  signer::PrivateKey key = *signer::GenerateKey(signer::KeyType::kEd25519, SystemRandom::Get());
+  const std::string agent = StringField(
+      Call("POST", base_ + "/agents", admin_,
+           R"({"name":"rotator","did":")" +
+               signer::DidKeyFromPublicKey(*signer::DerivePublicKey(key)) + R"("})",
+           201),
+      "id");
+  const std::string issue =
+      R"({"agent":")" + agent + R"(","valid_from":")" + mandates::FormatRfc3339Utc(kStart - 60) +
+      R"(","valid_until":")" + mandates::FormatRfc3339Utc(kStart + 86400) +
+      R"(","terms":{"limits":{"per_transaction":[{"asset":"USD","max":"100"}]}}})";
+  const json::Value first = Call("POST", base_ + "/mandates", admin_, issue, 201);
+  const std::string mandate = StringField(first, "id");
+  constexpr int kAuthorizers = 4, kEach = 60, kIssues = 40, kRotations = 30;
+  std::vector<std::string> sessions;
+  for (int w = 0; w < kAuthorizers; ++w) {
+    sessions.push_back(StringField(Call("POST", base_ + "/agents/" + agent + "/sessions", admin_,
+                                        R"({"task":"rotation race"})", 201),
+                                   "token"));
+  }
+  Failures fail;
+  std::mutex mu;
+  std::set<std::string> kids_used;  // key ids named by receipts and mandates
+  auto used = [&](const std::string& compact) {
+    Result<signer::Jws> jws = signer::ParseJws(compact);
+    if (!jws.ok()) {
+      fail("not a compact JWS: " + compact);
+      return;
+    }
+    const std::string& kid = jws->kid;
+    std::lock_guard<std::mutex> lock(mu);
+    kids_used.insert(kid.substr(kid.find('#') + 1));
+  };
+  std::atomic<int> working{kAuthorizers + 1};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kAuthorizers; ++w) {
+    threads.emplace_back([&, w] {
+      auto client = Client();
+      for (int i = 0; i < kEach; ++i) {
+        const std::string idem = "r" + std::to_string(w) + "-" + std::to_string(i);
+        Reply r = SendOn(*client, "POST", "/v1/authorizations", sessions[w],
+                         R"({"mandate":")" + mandate +
+                             R"(","payee":{"type":"domain","value":"api.shop.example"},)"
+                             R"("amount":"5","asset":"USD"})",
+                         idem);
+        if (r.status != 201 || StringField(r.json, "decision") != "allowed") {
+          fail("authorize " + idem + ": " + std::to_string(r.status) + " " + r.body);
+          continue;
+        }
+        used(StringField(r.json, "receipt"));
+      }
+      working.fetch_sub(1);
+    });
+  }
+  threads.emplace_back([&] {
+    auto client = Client();
+    for (int i = 0; i < kIssues; ++i) {
+      Reply r = SendOn(*client, "POST", base_ + "/mandates", admin_, issue,
+                       "issue-" + std::to_string(i));
+      if (r.status != 201) {
+        fail("issue " + std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body);
+        continue;
+      }
+      used(StringField(r.json, "token"));
+    }
+    working.fetch_sub(1);
+  });
+  std::vector<std::string> keys = {StringField(first, "key_id")};
+  threads.emplace_back([&] {
+    auto client = Client();
+    for (int i = 0; i < kRotations && working.load() > 0; ++i) {
+      Reply r = SendOn(*client, "POST", base_ + "/keys/" + keys.back() + "/rotate", admin_, "",
+                       "");
+      if (r.status != 200) {
+        fail("rotate " + keys.back() + ": " + std::to_string(r.status) + " " + r.body);
+        return;
+      }
+      keys.push_back(StringField(r.json, "id"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  for (std::thread& t : threads) t.join();
+  fail.Report();
+  std::cout << "rotation race: " << keys.size() - 1 << " rotations, " << kids_used.size()
+            << " keys named by signatures" << std::endl;
+  EXPECT_GT(keys.size(), 1u);
+  const std::set<std::string> issued(keys.begin(), keys.end());
+  for (const std::string& kid : kids_used) {
+    EXPECT_TRUE(issued.count(kid) == 1) << kid << " is not one of the principal's issuer keys";
+  }
+}
+
 }  // namespace mandated

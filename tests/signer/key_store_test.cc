@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -60,6 +61,85 @@ TEST_F(KeyStoreTest, GeneratedKeysSignForEveryType) {
   }
   EXPECT_EQ(ks->List("prn_a")->size(), 3u);
   EXPECT_EQ(ks->List("prn_b")->size(), 0u);
+}
+
+// List(owner) reads the owner's keys from an index made at Open and kept as keys are made:
+// after a reopen, rotations and other owners' keys, each owner sees its own keys (in id order)
+// and ActiveKey the newest active one.
+TEST_F(KeyStoreTest, EachOwnerListsItsOwnKeysAlsoAfterAReopen) {
+  std::vector<std::string> a_ids, b_ids;
+  {
+    auto ks = std::move(*OpenKeys(3));
+    for (const char* purpose : {"issuer", "audit", "service"}) {
+      a_ids.push_back(ks->Generate(KeyType::kEd25519, purpose, "prn_a")->id);
+      b_ids.push_back(ks->Generate(KeyType::kP256, "ap2-issuer", "prn_b")->id);
+    }
+  }
+  OpenStore();
+  auto ks = std::move(*OpenKeys(3));
+  Result<KeyInfo> next = ks->Rotate(a_ids[0]);  // the issuer key
+  ASSERT_TRUE(next.ok()) << next.error().ToString();
+  a_ids.push_back(next->id);
+  b_ids.push_back(ks->Generate(KeyType::kP256, "ap2-issuer", "prn_b")->id);
+  std::sort(a_ids.begin(), a_ids.end());
+  std::sort(b_ids.begin(), b_ids.end());
+  auto ids_of = [&](const std::string& owner) {
+    std::vector<std::string> ids;
+    Result<std::vector<KeyInfo>> listed = ks->List(owner);
+    EXPECT_TRUE(listed.ok()) << listed.status().ToString();
+    if (!listed.ok()) return ids;
+    for (const KeyInfo& k : *listed) {
+      EXPECT_EQ(k.owner, owner);
+      ids.push_back(k.id);
+    }
+    return ids;
+  };
+  EXPECT_EQ(ids_of("prn_a"), a_ids);
+  EXPECT_EQ(ids_of("prn_b"), b_ids);
+  EXPECT_TRUE(ids_of("prn_c").empty());
+  EXPECT_EQ(ks->List("").value_or(std::vector<KeyInfo>()).size(), a_ids.size() + b_ids.size());
+  Result<KeyInfo> active = ks->ActiveKey("prn_a", "issuer");
+  ASSERT_TRUE(active.ok()) << active.status().ToString();
+  EXPECT_EQ(active->id, next->id);
+}
+
+// A signature with "the active key" whose key is retired between the lookup and the signature
+// is made with the successor, looked up again (SignWithActiveKey).
+TEST_F(KeyStoreTest, ASignatureRacingARotationUsesTheSuccessor) {
+  auto ks = std::move(*OpenKeys(4));
+  const KeyInfo first = *ks->Generate(KeyType::kEd25519, "issuer", "prn_a");
+  std::vector<int> attempts;
+  Result<std::string> jws = SignWithActiveKey(
+      [&](int attempt) -> Result<KeyInfo> {
+        attempts.push_back(attempt);
+        if (attempt == 1) {
+          Result<KeyInfo> stale = ks->Get(first.id);
+          EXPECT_TRUE(ks->Rotate(first.id).ok());  // retired right after it was picked
+          return stale;
+        }
+        return ks->ActiveKey("prn_a", "issuer");
+      },
+      [&](const KeyInfo& k) {
+        return ks->SignJws(k.id, json::Value::Object().Set("kid", json::Value::String(k.id)),
+                           "{}");
+      });
+  ASSERT_TRUE(jws.ok()) << jws.error().ToString();
+  EXPECT_EQ(attempts, (std::vector<int>{1, 2}));
+  const KeyInfo successor = *ks->ActiveKey("prn_a", "issuer");
+  EXPECT_NE(successor.id, first.id);
+  EXPECT_EQ(ParseJws(*jws)->kid, successor.id);
+  EXPECT_TRUE(VerifyJws(*ParseJws(*jws), successor.public_key).ok());
+  // Any other refusal is answered at once, not retried.
+  attempts.clear();
+  Result<std::string> refused = SignWithActiveKey(
+      [&](int attempt) -> Result<KeyInfo> {
+        attempts.push_back(attempt);
+        return ks->Get("key_missing");
+      },
+      [&](const KeyInfo& k) { return ks->SignJws(k.id, json::Value::Object(), "{}"); });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason(), "key-not-found");
+  EXPECT_EQ(attempts, std::vector<int>{1});
 }
 
 TEST_F(KeyStoreTest, WrongKekIsRefusedAndRightKekReopens) {
