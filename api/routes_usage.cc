@@ -316,14 +316,20 @@ void App::RegisterUsageRoutes() {
     // The counters: a mandate's, or those of each of the agent's mandates, then its and the
     // principal's ceilings on their own (each counter once: an agent paying under no vc+jwt
     // mandate, through AP2, still has those).
+    // A counter is its name and its asset: a limit in two assets is two counters of one name.
     std::vector<const json::Value*> counters;
-    std::set<std::string> names;
+    std::set<std::pair<std::string, std::string>> names;
     auto collect = [&](const json::Value& h, const char* member = "counters") {
       const json::Value* list = h.Find(member);
       if (list == nullptr || !list->is_array()) return;
       for (const json::Value& c : list->items()) {
         const json::Value* name = c.Find("counter");
-        if (name != nullptr && names.insert(name->as_string()).second) counters.push_back(&c);
+        const json::Value* asset = c.Find("asset");
+        if (name == nullptr || !name->is_string()) continue;
+        if (names.emplace(name->as_string(), asset != nullptr && asset->is_string() ? asset->as_string() : "")
+                .second) {
+          counters.push_back(&c);
+        }
       }
     };
     if (!mandate.empty()) {

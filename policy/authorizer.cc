@@ -1448,17 +1448,24 @@ Result<json::Value> Authorizer::SessionHeadroom(const identity::Tenant& t, const
 Result<json::Value> Authorizer::AgentHeadroom(const identity::Tenant& t,
                                               const std::string& agent_id) {
   MD_ASSIGN_OR_RETURN(identity::Agent agent, directory_.GetAgent(t, agent_id));
-  MD_ASSIGN_OR_RETURN(std::vector<mandates::MandateRecord> mandates,
-                      registry_.List(t, "", 1000, agent.id));
   json::Value out = json::Value::Object();
   out.Set("agent", json::Value::String(agent.id));
   MD_ASSIGN_OR_RETURN(json::Value ceilings, CeilingsHeadroom(t, agent, nullptr));
   out.Set("ceilings", std::move(ceilings));
+  // Every active mandate of the agent, page by page: ended ones may sort before them.
   json::Value items = json::Value::Array();
-  for (const mandates::MandateRecord& m : mandates) {
-    if (m.state != "active") continue;
-    MD_ASSIGN_OR_RETURN(json::Value h, MandateHeadroom(t, m.id));
-    items.Append(std::move(h));
+  constexpr size_t kPage = 1000;
+  std::string after;
+  for (;;) {
+    MD_ASSIGN_OR_RETURN(std::vector<mandates::MandateRecord> page,
+                        registry_.List(t, after, kPage, agent.id));
+    for (const mandates::MandateRecord& m : page) {
+      if (m.state != "active") continue;
+      MD_ASSIGN_OR_RETURN(json::Value h, MandateHeadroom(t, m.id));
+      items.Append(std::move(h));
+    }
+    if (page.size() < kPage) break;
+    after = page.back().id;
   }
   out.Set("mandates", std::move(items));
   return out;

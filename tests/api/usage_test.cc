@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "base/json.h"
@@ -347,6 +348,57 @@ TEST_F(UsageApiTest, BudgetsShowSpendBurnRateAndProjectedDepletion) {
   EXPECT_EQ(Problem(Send("GET", "/v1/usage/budgets?mandate=" + mandate + "&trailing_minutes=0",
                          admin_)),
             "400 usage-query-invalid ");
+}
+
+// A limit in two assets is two counters of one name: budgets list both, each with its own
+// spend (before, only the asset that sorted first was listed, for a mandate and for an agent).
+TEST_F(UsageApiTest, BudgetsListEachAssetOfALimit) {
+  const std::string agent = NewAgent("two-currency buyer");
+  const std::string mandate = Issue(
+      agent, R"({"limits":{"windows":[)"
+             R"({"asset":"USD","window":"day","kind":"calendar","time_zone":"UTC","max":"1000"},)"
+             R"({"asset":"EUR","window":"day","kind":"calendar","time_zone":"UTC","max":"900"}],)"
+             R"("lifetime":[{"asset":"USD","max":"5000"},{"asset":"EUR","max":"4000"}]}})");
+  Call("POST", "/v1/usage", merchant_,
+       Batch({Event("two-1", "100", "USD", R"(,"mandate":")" + mandate + "\""),
+              Event("two-2", "7", "EUR", R"(,"mandate":")" + mandate + "\"")}),
+       200);
+  for (const std::string& query : {"mandate=" + mandate, "agent=" + agent}) {
+    SCOPED_TRACE(query);
+    const json::Value b = Call("GET", "/v1/usage/budgets?" + query, admin_, "", 200);
+    // "<counter> <asset>" -> "<remaining> <burn spent>" (reported usage burns, authorizations
+    // spend: none here).
+    std::map<std::string, std::string> seen;
+    for (const json::Value& c : b.Find("budgets")->items()) {
+      const json::Value* burn = c.Find("burn");
+      seen[StringField(c, "counter") + " " + StringField(c, "asset")] =
+          StringField(c, "remaining") + " " + (burn ? StringField(*burn, "spent") : "-");
+    }
+    const std::string m = "mandate:" + mandate;
+    EXPECT_EQ(seen, (std::map<std::string, std::string>{
+                        {m + ":lifetime EUR", "4000 7"},
+                        {m + ":lifetime USD", "5000 100"},
+                        {m + ":window:day:calendar:UTC EUR", "900 7"},
+                        {m + ":window:day:calendar:UTC USD", "1000 100"}}))
+        << json::Write(b);
+  }
+}
+
+// An agent's headroom (and so its budgets) holds every active mandate, not the first 1,000 of
+// its mandates in id order, ended ones included (an agent given a mandate per task gets there).
+TEST_F(UsageApiTest, AnAgentsHeadroomHoldsEveryActiveMandatePastAThousand) {
+  const std::string agent = NewAgent("a mandate per task");
+  const std::string terms = R"({"limits":{"lifetime":[{"asset":"USD","max":"10"}]}})";
+  std::set<std::string> issued;
+  for (int i = 0; i < 1003; ++i) issued.insert(Issue(agent, terms));
+  const std::string revoked = *issued.begin();
+  Call("POST", base_ + "/mandates/" + revoked + "/revoke", admin_, "", 200);
+  issued.erase(revoked);
+  const json::Value h = Call("GET", base_ + "/agents/" + agent + "/headroom", admin_, "", 200);
+  std::set<std::string> listed;
+  for (const json::Value& m : h.Find("mandates")->items()) listed.insert(StringField(m, "mandate"));
+  EXPECT_EQ(listed.size(), 1002u);
+  EXPECT_TRUE(listed == issued);
 }
 
 TEST_F(UsageApiTest, AParentBudgetBurnsThroughItsDelegations) {
