@@ -149,6 +149,14 @@ Result<json::Value> App::TakeBackup() {
     not_taking();
     return s;
   };
+  // The copy's files are hard links of the live store's (RocksDB makes them 0644): the backup's
+  // own directory is the owner's alone, whatever the umask and the mode of backup_dir, and so is
+  // a data directory restored from it with `cp -a`.
+  fs::permissions(staging, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) {
+    return fail(UnavailableError("cannot make " + staging.string() + " private: " + ec.message(),
+                                 "backup-failed"));
+  }
   // The copy is laid out as a data directory (its store in db/), so a restore is a start with
   // --data-dir on a copy of it.
   Result<uint64_t> sequence = store_->Checkpoint((staging / "db").string());
@@ -169,10 +177,16 @@ Result<json::Value> App::TakeBackup() {
     return fail(UnavailableError("cannot rename " + staging.string() + ": " + ec.message(),
                                  "backup-failed"));
   }
-  not_taking();
   // The rename made durable before the audit log says the backup exists (it is then whole
-  // under its id after a power loss too).
-  if (Status d = SyncDirectory(config_.backup_dir); !d.ok()) return d;
+  // under its id after a power loss too). If it cannot be, the request fails as a whole: the
+  // renamed copy goes too, so no backup is listed complete that no audit event names.
+  if (Status d = SyncDirectory(config_.backup_dir); !d.ok()) {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+    not_taking();
+    return d;
+  }
+  not_taking();
 
   audit::Event e;
   e.type = "backup.created";

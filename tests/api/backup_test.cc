@@ -157,4 +157,22 @@ TEST_F(BackupTest, ACopyTakenWhileServingRestoresExactlyWhatWasAcknowledgedBefor
 }
 
 }  // namespace
+// A backup_dir the operator made readable by everyone (0755) keeps its mode, but each backup in
+// it is the owner's alone: its files are hard links of the live store's, which RocksDB makes
+// 0644, and a data directory restored from it with `cp -a` keeps that mode.
+TEST_F(BackupTest, EachBackupIsPrivateInAnOpenBackupDirectory) {
+  const std::string backups = dir_.Sub("open-backups");
+  std::filesystem::create_directories(backups);
+  std::filesystem::permissions(backups, std::filesystem::perms(0755),
+                               std::filesystem::perm_options::replace);
+  testing::InProcessService a;
+  Start(a, dir_.Sub("data"), backups);
+  ASSERT_NE(a.app(), nullptr);
+  const json::Value taken = testing::Call(a.client(), "POST", "/v1/backups", kOperatorToken, "", 201);
+  const std::string path = StringField(taken, "path");
+  ASSERT_TRUE(std::filesystem::exists(path + "/db/CURRENT"));
+  EXPECT_EQ(std::filesystem::status(path).permissions(), std::filesystem::perms::owner_all);
+  EXPECT_EQ(std::filesystem::status(backups).permissions(), std::filesystem::perms(0755));
+}
+
 }  // namespace mandated
