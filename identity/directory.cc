@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "audit/event.h"
+#include "base/log.h"
 #include "signer/bounded_cache.h"
 #include "signer/did.h"
 #include "signer/ethereum.h"
@@ -593,10 +594,19 @@ Status Directory::RevokeIndexedSessionsLocked(const Tenant& t, std::string_view 
     if (!loaded.ok() && loaded.error().code() == StatusCode::kNotFound) {
       continue;  // an index entry without its session: nothing left to revoke
     }
+    if (!loaded.ok() && loaded.error().code() == StatusCode::kDataLoss) {
+      // A record that does not decode authenticates nobody either (its token's lookup decodes
+      // it): left in place and logged, so it cannot hold back the suspension, revocation or
+      // disabling that must reach every live session.
+      log::Warn("session record does not decode; left in place",
+                {{"principal", t.principal_id()}, {"session", sid},
+                 {"error", loaded.error().ToString()}});
+      continue;
+    }
     MD_RETURN_IF_ERROR(loaded.status());
     Session& s = *loaded;
-    if (s.state != "active") {
-      continue;
+    if (s.state != "active" || s.expires_at <= now) {
+      continue;  // ended already (revoked, or expired): it ends once, with one session.ended
     }
     s.state = "revoked";
     s.revoked_at = now;
@@ -773,11 +783,11 @@ Result<Session> Directory::RevokeSession(const Tenant& t, const std::string& id,
                                          const std::string& reason) {
   std::lock_guard<std::mutex> lock(write_mu_.For(t.principal_id()));
   MD_ASSIGN_OR_RETURN(Session s, GetSession(t, id));
-  if (s.state != "active") {
-    return s;
-  }
   const int64_t now_micros = clock_.NowUnixMicros();
   const int64_t now = now_micros / 1000000;
+  if (s.state != "active" || s.expires_at <= now) {
+    return s;  // ended already: nothing to write, no second session.ended
+  }
   s.state = "revoked";
   s.revoked_at = now;
   s.revoked_reason = reason;

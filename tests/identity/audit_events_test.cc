@@ -339,6 +339,39 @@ TEST_F(IdentityAuditTest, CustodialAgentStagesItsKeyAndItself) {
   }
 }
 
+// A suspension ends the sessions that are still live, once each: one that expired already is
+// not rewritten as revoked nor given a second session.ended, and one whose record no longer
+// decodes (it authenticates nobody) does not hold the suspension back. An admin revoking an
+// expired session writes nothing either.
+TEST_F(IdentityAuditTest, ASuspensionEndsOnlyLiveSessionsAndSkipsUnreadableOnes) {
+  Agent a = SelfCustodyAgent();
+  OpenSessionRequest short_req;
+  short_req.task = "a quick one";
+  short_req.ttl_minutes = 1;
+  Result<WithToken<Session>> brief =
+      dir_store_->OpenSessionForAgent(*tenant_, a.id, short_req, opener_id_);
+  ASSERT_TRUE(brief.ok()) << brief.error().ToString();
+  WithToken<Session> live = AdminSession(a.id);
+  WithToken<Session> broken = AdminSession(a.id);
+  store::WriteBatch corrupt;
+  corrupt.Put(kTenantsFamily, std::string(kPrincipal) + "/ses/" + broken.record.id, "{not json");
+  ASSERT_TRUE(kv_->Write(corrupt).ok());
+  clock_.AdvanceSeconds(61);  // the one-minute session has expired
+  TakeStaged(*kv_);
+
+  ASSERT_TRUE(dir_store_->RevokeSession(*tenant_, brief->record.id, "revoked").ok());
+  EXPECT_TRUE(TakeStaged(*kv_).empty());
+  Result<Agent> suspended = dir_store_->ChangeAgentState(*tenant_, a.id, "suspend");
+  ASSERT_TRUE(suspended.ok()) << suspended.error().ToString();
+  std::vector<StagedEvent> events = TakeStaged(*kv_);
+  ASSERT_EQ(Types(events), (Strings{"agent.suspended", "session.ended"}));
+  EXPECT_EQ(events[1].subject("session"), live.record.id);
+  Result<Session> expired = dir_store_->GetSession(*tenant_, brief->record.id);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(expired->state, "active");  // as stored: it ended by expiring, at expires_at
+  EXPECT_FALSE(expired->revoked_at.has_value());
+}
+
 TEST_F(IdentityAuditTest, AgentStateChangesEndOpenSessionsEachWithItsEvent) {
   Agent a = SelfCustodyAgent();
   WithToken<Session> s1 = AdminSession(a.id);
