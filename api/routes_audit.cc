@@ -171,6 +171,18 @@ void App::RegisterAuditRoutes() {
   using identity::Permission;
   const AccessGuard& g = *guard_;
   audit::Log& log = *audit_;
+  // An auditor naming an agent of another principal sees no event (every one would be filtered
+  // out): the query is marked so, and that agent's index is not read at all (it could hold any
+  // number of another principal's events, read under the log's lock).
+  identity::Directory& directory = *directory_;
+  auto mark_foreign = [&directory](audit::TrailQuery& q, const Access& a) -> Status {
+    if (q.visible_principal.empty() || q.agent.empty() || !a.tenant.has_value()) {
+      return OkStatus();
+    }
+    Result<identity::Agent> agent = directory.GetAgent(*a.tenant, q.agent);
+    if (!agent.ok() && agent.error().code() == StatusCode::kNotFound) q.foreign = true;
+    return agent.ok() || q.foreign ? OkStatus() : agent.status();
+  };
 
   router_.Add("GET", "/v1/audit/key", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access&) {
     Result<signer::KeyInfo> key = log.AuditKey();
@@ -260,9 +272,10 @@ void App::RegisterAuditRoutes() {
     v.Set("proof", HashList(*proof));
     return JsonResponse(200, v);
   }));
-  router_.Add("GET", "/v1/audit/trail", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access& a) {
+  router_.Add("GET", "/v1/audit/trail", g.Guard(Permission::kReadAudit, [&log, mark_foreign](Request& req, const Access& a) {
     Result<audit::TrailQuery> q = ParseTrailQuery(req, a, false);
     if (!q.ok()) return ProblemResponse(q.error(), req);
+    if (Status m = mark_foreign(*q, a); !m.ok()) return ProblemResponse(m, req);
     std::optional<uint64_t> after;
     if (!req.Query("after").empty()) {
       Result<uint64_t> v = ParseCount(req, "after", true, 0);
@@ -283,10 +296,11 @@ void App::RegisterAuditRoutes() {
     if (page->next_after) v.Set("next_after", json::Value::Uint(*page->next_after));
     return JsonResponse(200, v);
   }));
-  router_.Add("GET", "/v1/audit/export", g.Guard(Permission::kReadAudit, [&log](Request& req, const Access& a) {
+  router_.Add("GET", "/v1/audit/export", g.Guard(Permission::kReadAudit, [&log, mark_foreign](Request& req, const Access& a) {
     // The whole log (no selector) is for the operator; an auditor exports their own trails.
     Result<audit::TrailQuery> q = ParseTrailQuery(req, a, a.caller.principal_id.empty());
     if (!q.ok()) return ProblemResponse(q.error(), req);
+    if (Status m = mark_foreign(*q, a); !m.ok()) return ProblemResponse(m, req);
     // A trail is built in memory (its proofs come first, in the header) and bounded; the whole
     // log is streamed, its header and checkpoint fixed before the first event goes out, so it
     // has no bound but the log's size.

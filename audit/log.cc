@@ -420,6 +420,14 @@ Result<uint64_t> Log::SequenceAll() {
   return SequenceLocked(true);
 }
 
+Result<bool> Log::AnyLateKeyWrittenLocked() {
+  for (const std::string& key : LateStagingKeys(kLateKeyMaxAge)) {
+    MD_ASSIGN_OR_RETURN(std::optional<std::string> v, kv_.Get(kAuditFamily, key));
+    if (v.has_value()) return true;
+  }
+  return false;
+}
+
 Result<uint64_t> Log::SequenceLocked(bool full) {
   // A full pass walks every staged key from "q/" (and the tombstones of those already
   // sequenced); the others start at the oldest key this process staged and has not sequenced.
@@ -439,7 +447,14 @@ Result<uint64_t> Log::SequenceLocked(bool full) {
         full = true;
         continue;
       }
-      if (!oldest) return total;
+      if (!oldest) {
+        // Nothing in flight, but a key dropped as late may have been written since: a full
+        // pass sequences it now, not at the next periodic one (specs/audit.md §1.1).
+        MD_ASSIGN_OR_RETURN(bool late_written, AnyLateKeyWrittenLocked());
+        if (!late_written) return total;
+        full = true;
+        continue;
+      }
       from = *oldest;
     }
     std::vector<std::pair<std::string, std::string>> staged;
@@ -454,14 +469,7 @@ Result<uint64_t> Log::SequenceLocked(bool full) {
     if (!full) {
       // A key dropped as late whose batch has committed since sorts before `from`: a full scan
       // sequences it before what this scan found, staged after it (specs/audit.md §1.1).
-      bool late_written = false;
-      for (const std::string& key : LateStagingKeys(kLateKeyMaxAge)) {
-        MD_ASSIGN_OR_RETURN(std::optional<std::string> v, kv_.Get(kAuditFamily, key));
-        if (v.has_value()) {
-          late_written = true;
-          break;
-        }
-      }
+      MD_ASSIGN_OR_RETURN(bool late_written, AnyLateKeyWrittenLocked());
       if (late_written) {
         full = true;
         continue;
@@ -851,8 +859,10 @@ Result<std::vector<uint64_t>> Log::SelectLocked(const TrailQuery& q) {
 }
 
 Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after, size_t limit) {
+  if (q.foreign) return TrailPage{};
   std::lock_guard<std::mutex> lock(mu_);
   MD_RETURN_IF_ERROR(SequenceLocked(false).status());
+  size_t page_bytes = 0;
   if (q.authorization.empty() && q.mandate.empty() && (!q.agent.empty() || !q.principal.empty())) {
     // One index and nothing to expand: the page is read straight from the index, from `after`
     // on, so a page costs its own events (and those the bounds skip), not the whole trail.
@@ -877,10 +887,11 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
             return false;
           }
           if (!filter.trivial() && !filter.Passes(e->bytes)) return true;
-          if (page.items.size() == limit) {  // one more exists: the page ends here
-            page.next_after = page.items.back().seq;
+          if (page.items.size() == limit || page_bytes >= kTrailPageBytes) {
+            page.next_after = page.items.back().seq;  // one more exists: the page ends here
             return false;
           }
+          page_bytes += e->bytes.size();
           page.items.push_back(std::move(*e));
           return true;
         }));
@@ -892,12 +903,13 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
   TrailPage page;
   for (uint64_t s : *seqs) {
     if (after && s <= *after) continue;
-    if (page.items.size() == limit) {
+    if (page.items.size() == limit || page_bytes >= kTrailPageBytes) {
       page.next_after = page.items.back().seq;
       break;
     }
     Result<StoredEvent> e = EventLocked(s);
     if (!e.ok()) return e.error();
+    page_bytes += e->bytes.size();
     page.items.push_back(std::move(*e));
   }
   return page;
@@ -905,7 +917,8 @@ Result<TrailPage> Log::Trail(const TrailQuery& q, std::optional<uint64_t> after,
 
 Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_events,
                                          size_t max_whole_events,
-                                         const std::vector<uint64_t>& consistency_from) {
+                                         const std::vector<uint64_t>& consistency_from,
+                                         size_t max_trail_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   MD_RETURN_IF_ERROR(SequenceLocked(false).status());
   Result<std::optional<SignedCheckpoint>> newest = NewestLocked();
@@ -935,7 +948,7 @@ Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_
                                       std::to_string(max_whole_events),
                                   "audit-export-too-large");
     }
-  } else {
+  } else if (!q.foreign) {
     Result<std::vector<uint64_t>> sel = SelectLocked(q);
     if (!sel.ok()) return sel.error();
     if (sel->size() > max_trail_events) {
@@ -1002,9 +1015,17 @@ Result<Log::ExportStart> Log::BeginExport(const TrailQuery& q, size_t max_trail_
     start.stream_events = cp.size;
     return start;
   }
+  size_t event_bytes = 0;
   for (uint64_t s : seqs) {
     Result<StoredEvent> e = EventLocked(s);
     if (!e.ok()) return e.error();
+    event_bytes += e->bytes.size() + 1;
+    if (event_bytes > max_trail_bytes) {
+      return InvalidArgumentError("the query's events hold more than " +
+                                      std::to_string(max_trail_bytes) +
+                                      " bytes; export a principal's trail in parts with from and to",
+                                  "audit-export-too-large");
+    }
     start.head += e->bytes;
     start.head += '\n';
   }

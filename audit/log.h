@@ -43,7 +43,17 @@ struct TrailQuery {
   // `subjects.agent` / `subjects.mandate` is absent or in these lists; delegations of the named
   // mandate are not followed. Empty: no limit.
   std::vector<std::string> agent_scope, mandate_scope;
+  // The query names an agent of another principal than visible_principal: it selects no event,
+  // and reads none (its index would be scanned only for every entry to be filtered out).
+  bool foreign = false;
 };
+
+// A trail page ends at `limit` events or once its events hold this many bytes, whichever comes
+// first (a usage batch's event can be about as large as a request body): every page fits the
+// answer any client reads (mandatectl reads at most 64 MiB).
+inline constexpr size_t kTrailPageBytes = size_t{8} << 20;
+// A trail export (a selector) holds at most this many bytes of events: it is built in memory.
+inline constexpr size_t kTrailExportBytes = size_t{256} << 20;
 
 struct TrailPage {
   std::vector<StoredEvent> items;
@@ -118,14 +128,16 @@ class Log {
     uint64_t stream_events = 0;  // then: the checkpoint's size
   };
   // Starts an export of every event `q` selects (kInvalidArgument audit-export-too-large past
-  // `max_trail_events`) or, with an empty query and the operator's view, of the whole log
+  // `max_trail_events`, or past `max_trail_bytes` of events) or, with an empty query and the
+  // operator's view, of the whole log
   // (the same past `max_whole_events`; the route streams it and sets no bound). For each size in
   // `consistency_from` the header carries the consistency proof from that size to its own
   // (`consistency`, specs/audit.md §5): kInvalidArgument audit-proof-range for 0 or a size past
   // the checkpoint's.
   Result<ExportStart> BeginExport(const TrailQuery& q, size_t max_trail_events,
                                   size_t max_whole_events = SIZE_MAX,
-                                  const std::vector<uint64_t>& consistency_from = {});
+                                  const std::vector<uint64_t>& consistency_from = {},
+                                  size_t max_trail_bytes = kTrailExportBytes);
   // Writes the stored events [0, end) as bundle lines, in pieces of about 64 KiB, without the
   // log's lock (an event is never rewritten once sequenced), reading them with a new storage
   // iterator every `bytes_per_iterator` (4 MiB) so that a long export pins no old storage
@@ -147,6 +159,8 @@ class Log {
   // what differs otherwise.
   Status CheckNewestCheckpointLocked();
   Result<uint64_t> SequenceLocked(bool full);
+  // Whether a staging key dropped as late (LateStagingKeys) has been written since.
+  Result<bool> AnyLateKeyWrittenLocked();
   Result<std::vector<uint64_t>> SelectLocked(const TrailQuery& q);
   // (seq, event type) of every index entry of (kind, id), ascending; with `lifecycle`, only
   // the entries of the lifecycle index (specs/audit.md §3).

@@ -511,6 +511,7 @@ TEST_F(AuditLogTest, ABatchCommittedLongAfterItStagedIsSequencedByTheNextPassInI
   };
   store::WriteBatch slow = slow_batch("slow.commit");
   store::WriteBatch later = slow_batch("later.commit");
+  store::WriteBatch lone = slow_batch("lone.commit");
   std::this_thread::sleep_for(std::chrono::seconds(6));
   ASSERT_TRUE(kv_->Write(slow).ok());
   Result<uint64_t> n = log_->Sequence();  // drops both keys from the pending list
@@ -529,6 +530,54 @@ TEST_F(AuditLogTest, ABatchCommittedLongAfterItStagedIsSequencedByTheNextPassInI
   ASSERT_EQ(log_->size(), 4u);
   EXPECT_NE(log_->Event(2)->bytes.find("\"type\":\"later.commit\""), std::string::npos);
   EXPECT_NE(log_->Event(3)->bytes.find("\"type\":\"after\""), std::string::npos);
+
+  // A late batch committed while nothing else is in flight: the next pass sequences it too, not
+  // the next periodic full pass (a trail read right after its write must see it).
+  ASSERT_TRUE(kv_->Write(lone).ok());
+  n = log_->Sequence();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1u);
+  ASSERT_EQ(log_->size(), 5u);
+  EXPECT_NE(log_->Event(4)->bytes.find("\"type\":\"lone.commit\""), std::string::npos);
+}
+
+// Trail pages end at their limit or once their events hold kTrailPageBytes, whichever is first,
+// on both reading paths (one index; a selection); a trail export refuses more bytes of events
+// than its bound.
+TEST_F(AuditLogTest, LargeEventsEndATrailPageEarlyAndBoundAnExport) {
+  const std::string big(kTrailPageBytes * 3 / 4, 'x');  // two fill a page past its bytes
+  for (int i = 0; i < 3; ++i) {
+    store::WriteBatch b;
+    Event e;
+    e.type = "usage.recorded";
+    e.principal = "prn_big";
+    e.actor = Actor::Operator();
+    e.Subject("mandate", "mnd_big");
+    e.data.Set("pad", json::Value::String(big));
+    e.at_micros = clock_.NowUnixMicros();
+    Stage(b, e);
+    ASSERT_TRUE(kv_->Write(b).ok());
+  }
+  TrailQuery by_principal;
+  by_principal.principal = "prn_big";
+  TrailQuery by_mandate;
+  by_mandate.mandate = "mnd_big";
+  for (const TrailQuery& q : {by_principal, by_mandate}) {
+    Result<TrailPage> first = log_->Trail(q, std::nullopt, 1000);
+    ASSERT_TRUE(first.ok()) << first.error().ToString();
+    ASSERT_EQ(first->items.size(), 2u);
+    ASSERT_TRUE(first->next_after.has_value());
+    EXPECT_EQ(*first->next_after, first->items[1].seq);
+    Result<TrailPage> rest = log_->Trail(q, first->next_after, 1000);
+    ASSERT_TRUE(rest.ok());
+    ASSERT_EQ(rest->items.size(), 1u);
+    EXPECT_FALSE(rest->next_after.has_value());
+  }
+  Result<Log::ExportStart> refused =
+      log_->BeginExport(by_mandate, 1000, SIZE_MAX, {}, 2 * big.size());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason(), "audit-export-too-large");
+  EXPECT_TRUE(log_->BeginExport(by_mandate, 1000, SIZE_MAX, {}, 4 * big.size()).ok());
 }
 
 TEST_F(AuditLogTest, ProofRangesAreRefusedPrecisely) {
