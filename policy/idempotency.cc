@@ -190,7 +190,9 @@ Result<IdempotencyKeys::Begin> IdempotencyKeys::Start(const identity::Tenant& t,
   MD_ASSIGN_OR_RETURN(std::optional<std::string> stored, t.Get(kIdemKind, store_id));
   if (stored.has_value()) {
     MD_ASSIGN_OR_RETURN(DecodedRecord rec, DecodeRecord(*stored));
-    if (rec.created_at + ttl_s_ > clock_.NowUnixSeconds()) {
+    // Kept through the second created_at + ttl: created_at is a whole second, and a record
+    // written late in it must still be kept the full ttl (specs/authorization.md §6).
+    if (rec.created_at + ttl_s_ >= clock_.NowUnixSeconds()) {
       if (rec.fingerprint != fingerprint) {
         return FailedPreconditionError(
             "this Idempotency-Key was used for a different request", "idempotency-key-reused");
@@ -227,7 +229,7 @@ Result<identity::PrunePass> IdempotencyKeys::PruneExpired(const identity::Tenant
     ++pass.examined;
     last = std::string(id);
     Result<DecodedRecord> rec = DecodeRecord(value);
-    if (rec.ok() && rec->created_at + ttl_s_ <= now) {
+    if (rec.ok() && rec->created_at + ttl_s_ < now) {
       const std::string flight_key = t.principal_id() + "/" + last;
       expired[std::hash<std::string>{}(flight_key) % kStripes].push_back(last);
     }
@@ -247,7 +249,7 @@ Result<identity::PrunePass> IdempotencyKeys::PruneExpired(const identity::Tenant
       MD_ASSIGN_OR_RETURN(std::optional<std::string> stored, t.Get(kIdemKind, id));
       if (!stored) continue;
       Result<DecodedRecord> rec = DecodeRecord(*stored);
-      if (!rec.ok() || rec->created_at + ttl_s_ > now) continue;
+      if (!rec.ok() || rec->created_at + ttl_s_ >= now) continue;
       t.Delete(batch, kIdemKind, id);
       ++pass.pruned;
     }

@@ -228,14 +228,21 @@ TEST_F(IdempotencyTest, KeysAreScopedByPrincipalAndCaller) {
   ExpectSameAnswer(MustReplay("key-1", kFp, "agt_1"), want);
 }
 
-TEST_F(IdempotencyTest, RecordsExpireExactlyAtTtl) {
+// created_at is a whole second: a record is kept through the second created_at + ttl, so one
+// written at the end of its second is still kept a full ttl later (before, it was new again up
+// to a second early).
+TEST_F(IdempotencyTest, RecordsAreKeptAFullTtlAndExpireTheSecondAfter) {
   const StoredAnswer want = Answer(201, "{}");
-  ClaimAndRecord("key-1", want);  // created_at = now
-  clock_.AdvanceSeconds(kTtl - 1);
+  clock_.AdvanceMicros(999999);  // written at the very end of its second
+  ClaimAndRecord("key-1", want);
+  clock_.AdvanceMicros(1);
+  clock_.AdvanceSeconds(kTtl - 1);  // kTtl - 0.999999 s after it was written
   ExpectSameAnswer(MustReplay("key-1"), want);
   ExpectError(Start("key-1", "fp-other"), StatusCode::kFailedPrecondition,
               "idempotency-key-reused");
-  clock_.AdvanceSeconds(1);  // created_at + ttl: new again, whatever the request
+  clock_.AdvanceMicros(999999);  // exactly kTtl after
+  ExpectSameAnswer(MustReplay("key-1"), want);
+  clock_.AdvanceMicros(1);  // past kTtl, in the second after created_at + ttl: new again
   {
     IdempotencyClaim claim = MustClaim("key-1", "fp-other");
     store::WriteBatch batch;
@@ -253,7 +260,7 @@ TEST_F(IdempotencyTest, PruneDeletesOnlyRecordsPastTheirTtl) {
   ClaimAndRecord("old-2", Answer(409, "{}"));
   ClaimAndRecord("reused", Answer(201, "{\"first\":true}"));
   ClaimAndRecord("running", Answer(201, "{}"));
-  clock_.AdvanceSeconds(kTtl);  // all four are now past their TTL
+  clock_.AdvanceSeconds(kTtl + 1);  // all four are now past their TTL
   ClaimAndRecord("fresh", Answer(201, "{}"));
   ClaimAndRecord("reused", Answer(201, "{\"second\":true}"));  // a new record for the key
   IdempotencyClaim running = MustClaim("running");  // in flight: its old record stays for now
@@ -287,7 +294,7 @@ TEST_F(IdempotencyTest, PrunerCyclesThroughThePrincipalsInBoundedPasses) {
       ASSERT_TRUE(kv_->Write(batch).ok());
     }
   }
-  clock_.AdvanceSeconds(kTtl);
+  clock_.AdvanceSeconds(kTtl + 1);
   std::vector<std::string> asked_after;
   identity::TenantPruner pruner(
       *kv_,
