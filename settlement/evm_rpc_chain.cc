@@ -77,6 +77,8 @@ json::Value RecordToJson(const EvmRpcChain::Record& rec) {
   o.Set("account_nonce", json::Value::Uint(rec.account_nonce));
   o.Set("gas_limit", json::Value::Uint(rec.gas_limit));
   o.Set("created_at", json::Value::Int(rec.created_at));
+  if (rec.from) o.Set("from", Str(AddressLower(*rec.from)));
+  if (!rec.key_id.empty()) o.Set("key", Str(rec.key_id));
   json::Value transfers = json::Value::Array();
   for (const SignedTransfer& t : rec.transfers) {
     json::Value j = json::Value::Object();
@@ -133,6 +135,12 @@ Result<EvmRpcChain::Record> RecordFromJsonInner(const json::Value& v) {
   rec.account_nonce = static_cast<uint64_t>(nonce);
   rec.gas_limit = static_cast<uint64_t>(gas);
   MD_ASSIGN_OR_RETURN(rec.created_at, r.Int("created_at"));
+  if (r.Optional("from") != nullptr) {
+    MD_ASSIGN_OR_RETURN(rec.from, FixedHexOf<20>(r, "from"));
+  }
+  if (r.Optional("key") != nullptr) {
+    MD_ASSIGN_OR_RETURN(rec.key_id, r.String("key"));
+  }
   MD_ASSIGN_OR_RETURN(const json::Value* transfers, r.Required("transfers"));
   for (const json::Value& tv : transfers->items()) {
     MD_ASSIGN_OR_RETURN(json::ObjectReader t, json::ObjectReader::Of(tv, "/transfers"));
@@ -434,6 +442,8 @@ Result<Submission> EvmRpcChain::Submit(const std::string& id,
   MD_ASSIGN_OR_RETURN(FeeData fees, rpc_.Fees());
 
   rec.account_nonce = next_nonce_;
+  rec.from = from_;
+  rec.key_id = config_.facilitator_key;
   Eip1559Tx tx;
   tx.chain_id = config_.chain_id;
   tx.nonce = rec.account_nonce;
@@ -513,7 +523,10 @@ Status EvmRpcChain::ReplaceLocked(Record& r, const FeeData& fees) {
   tx.gas_limit = r.gas_limit;
   tx.to = r.to;
   tx.data = r.data;
-  MD_ASSIGN_OR_RETURN(SignedTx signed_tx, SignEip1559(tx, keys_, config_.facilitator_key));
+  // Signed by the key of the account that holds the nonce, also after another facilitator_key
+  // was configured: a copy from another account would sit in a gap of that account's nonces.
+  MD_ASSIGN_OR_RETURN(SignedTx signed_tx,
+                      SignEip1559(tx, keys_, r.key_id.empty() ? config_.facilitator_key : r.key_id));
   Attempt a;
   a.hash = signed_tx.HashText();
   a.raw = std::move(signed_tx.raw);
@@ -566,8 +579,11 @@ Result<Submission> EvmRpcChain::Track(const std::string& id) {
     MD_RETURN_IF_ERROR(SaveLocked(rec, false));
   }
 
-  // Not mined. If our nonce is already used, a copy is being mined or indexed: wait.
-  MD_ASSIGN_OR_RETURN(uint64_t mined_count, rpc_.TransactionCount(from_, "latest"));
+  // Not mined. If our nonce is already used, a copy is being mined or indexed: wait. The nonce
+  // is the submission's account's, which is another than from_ once another facilitator_key
+  // was configured (specs/evm.md §5.4).
+  MD_ASSIGN_OR_RETURN(uint64_t mined_count,
+                      rpc_.TransactionCount(rec.from.value_or(from_), "latest"));
   if (mined_count > rec.account_nonce) {
     rec.sub.error = "account nonce " + std::to_string(rec.account_nonce) +
                     " used but no receipt for this submission's transactions yet";

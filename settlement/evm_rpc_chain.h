@@ -86,6 +86,11 @@ class EvmRpcChain final : public EvmChain {
     uint64_t gas_limit = 0;
     int64_t created_at = 0;
     std::vector<Attempt> attempts;
+    // The account that signs every copy and the key-store id of its key: a submission stays
+    // with them when another facilitator_key is configured (older records name neither: the
+    // configured key's).
+    std::optional<Address> from;
+    std::string key_id;
   };
 
  private:

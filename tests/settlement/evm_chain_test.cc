@@ -518,6 +518,36 @@ TEST_F(EvmChainTest, StuckTransactionIsReplacedWithTheSameNonceAndHigherFees) {
   EXPECT_EQ(MerchantBalance(), "77");
 }
 
+// The operator configures another facilitator_key (a new gas account) and restarts while a
+// submission is stuck: it stays with the account that holds its nonce, and its replacement is
+// signed by that account's key (before, by the new key with the old account's nonce: a second
+// transaction from another account, and a nonce gap on the new one).
+TEST_F(EvmChainTest, AStuckSubmissionStaysWithItsAccountAfterTheGasKeyChanges) {
+  Start(/*automine=*/false);
+  if (IsSkipped() || HasFatalFailure()) return;
+  Result<Submission> s = chain_->Submit("moved-1", {Transfer(1, 55, 0x6a)});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  Bytes secret = Hex(anvil_->accounts()[8].private_key);
+  Result<signer::KeyInfo> other = keys_->Import(signer::KeyType::kSecp256k1, secret,
+                                                std::string(signer::kFacilitatorKeyPurpose),
+                                                "service");
+  ASSERT_TRUE(other.ok()) << other.error().ToString();
+  config_.facilitator_key = other->id;
+  OpenChain();
+  clock_.AdvanceSeconds(60);
+  Result<Submission> replaced = chain_->Track("moved-1");
+  ASSERT_TRUE(replaced.ok()) << replaced.error().ToString();
+  EXPECT_NE(replaced->tx_hash, s->tx_hash);  // repriced
+  anvil_->Mine();
+  Result<Submission> done = Settle("moved-1");
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_EQ(done->state, SubmissionState::kConfirmed) << done->error;
+  EXPECT_EQ(done->tx_hash, replaced->tx_hash);
+  EXPECT_EQ(anvil_->TransactionCount(facilitator_), 1u);
+  EXPECT_EQ(anvil_->TransactionCount(anvil_->accounts()[8].address), 0u);
+  EXPECT_EQ(MerchantBalance(), "55");
+}
+
 // Forwards to the real HTTP transport but loses every eth_sendRawTransaction: what a process
 // that stops right after journaling leaves behind (signed and durable, never broadcast).
 class LosingSendTransport final : public JsonRpcTransport {
