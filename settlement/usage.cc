@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <set>
 #include <span>
 #include <tuple>
 #include <unordered_set>
@@ -1083,6 +1084,7 @@ Status UsageMeter::PruneLocked() {
   using RollKey = std::tuple<std::string, std::string, std::string, std::string, std::string,
                              std::string, std::string, int64_t>;
   std::map<RollKey, Cell> roll;
+  std::set<std::pair<std::string, std::string>> rolled;  // (principal, id) counted in this pass
   Status inner = OkStatus();
   MD_RETURN_IF_ERROR(kv_.ScanRange(kUsageFamily, kBatchPrefix, end,
                                    [&](std::string_view key, std::string_view value) {
@@ -1094,6 +1096,10 @@ Status UsageMeter::PruneLocked() {
     keys.emplace_back(key);
     for (const DecodedEvent& d : *events) {
       const UsageEvent& e = d.event;
+      // Counted once per id, as the load counts it: the first record holding it wins (a retry
+      // of a write that failed but was kept, or a payment repeating a report's id, is a second
+      // record of the id).
+      if (!rolled.insert({e.principal, e.id}).second) continue;
       forget.emplace_back(e.principal, e.id);
       Cell& c = roll[RollKey(e.principal, e.agent, e.mandate, e.payee, e.asset, e.resource,
                              e.source, FloorDiv(e.at, 60))];

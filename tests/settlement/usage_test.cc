@@ -460,6 +460,47 @@ TEST_F(UsageMeterTest, AnIdTakenByAReportIsCountedOnceAlsoAfterARestart) {
   EXPECT_EQ(second.size(), 1u);
 }
 
+// A synced write that failed but was kept after all (the store answered an error), then the
+// client's retry: two records hold one id. Live totals and a restart count it once (the first
+// record wins), and so does the prune that rolls both records up (before, it added both).
+class KeptButRefused final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Status Write(const store::WriteBatch& batch, store::Durability d) override {
+    Status s = ForwardingStore::Write(batch, d);
+    if (s.ok() && refuse_) return UnavailableError("the sync failed", "storage-io");
+    return s;
+  }
+  bool refuse_ = false;
+};
+
+TEST_F(UsageMeterTest, AnIdInTwoRecordsIsCountedOnceAlsoWhenRolledUp) {
+  KeptButRefused store(*kv_);
+  auto open = [&] {
+    meter_.reset();
+    Result<std::unique_ptr<UsageMeter>> m = UsageMeter::Open(store, clock_, {});
+    ASSERT_TRUE(m.ok()) << m.error().ToString();
+    meter_ = std::move(*m);
+  };
+  open();
+  const UsageEvent e = Ev("dup-1", "agt_a", "api.shop", "USD", 40, kStart);
+  store.refuse_ = true;
+  Result<IngestResult> refused = meter_->Ingest(kPrn, {e});
+  EXPECT_TRUE(!refused.ok() || refused->accepted == 0u);
+  store.refuse_ = false;
+  EXPECT_EQ(Ingest({e}).accepted, 1u);  // the client's retry
+  const std::vector<std::string> want = {"USD 40 1 1"};
+  EXPECT_EQ(Totals(), want);
+  open();
+  EXPECT_EQ(Totals(), want);
+  clock_.AdvanceSeconds(2 * 86400);  // past the retention: both records become the rollup
+  ASSERT_TRUE(meter_->Prune().ok());
+  EXPECT_EQ(Totals(), want);
+  open();
+  EXPECT_EQ(Totals(), want);
+  meter_.reset();  // before `store`, which it uses
+}
+
 TEST_F(UsageMeterTest, BurnRateAndProjectedDepletion) {
   // 600 USD over the last hour: 100 an event at minutes -50 .. 0; 1000 an hour earlier.
   std::vector<UsageEvent> events;
