@@ -207,6 +207,9 @@ Result<CreateAgentRequest> ParseCreateAgent(const json::Value& body) {
         "bad-agent-key");
   }
   if (did.has_value()) {
+    if (did->empty()) {  // else it would read as "no did", a custodial agent with no key type
+      return InvalidArgumentError("/did: an empty string is not a DID", "bad-did");
+    }
     req.did = *did;
     return req;
   }

@@ -481,4 +481,12 @@ TEST_F(DirectoryTest, CustodialSecp256k1AgentHasAddressAndDidPkh) {
 }
 
 }  // namespace
+// An empty "did" is a bad DID, not "no did": it was read as a custodial agent without a key type.
+TEST(CreateAgentParseTest, AnEmptyDidIsABadDid) {
+  Result<CreateAgentRequest> r = ParseCreateAgent(*json::Parse(R"({"name":"x","did":""})"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason(), "bad-did");
+  EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace mandated::identity
