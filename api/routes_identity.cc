@@ -5,6 +5,8 @@
 #include "api/app.h"
 #include "api/handler_util.h"
 #include "api/http_server.h"
+#include "api/idempotent_route.h"
+#include "policy/authorizer.h"
 #include "base/log.h"
 
 namespace mandated::api {
@@ -145,7 +147,7 @@ void App::RegisterIdentityRoutes() {
     return Answer(dir.GetAgent(*a.tenant, req.Param("agent")), req, 200, identity::AgentToJson);
   }));
   for (const char* action : {"suspend", "resume", "revoke"}) {
-    router_.Add("POST", base + "/agents/{agent}/" + action, g.Guard(Permission::kManageAgents, [&dir, action](Request& req, const Access& a) {
+    router_.Add("POST", base + "/agents/{agent}/" + action, g.Guard(Permission::kManageAgents, [this, &dir, action](Request& req, const Access& a) {
       // An agent-limited credential manages its own agents (the guard checked {agent}); a
       // mandate-limited one would stop the agent under every other mandate too.
       if (!a.caller.mandate_scope.empty()) {
@@ -157,6 +159,19 @@ void App::RegisterIdentityRoutes() {
       if (agent.ok()) {
         log::Info("agent state changed", {{"request_id", req.request_id}, {"principal", agent->principal_id},
                                           {"agent", agent->id}, {"state", agent->state}, {"by", Actor(a)}});
+      }
+      if (agent.ok() && agent->state != "active") {
+        // Its pending step-ups stop with it (specs/access.md §Agents): denied by whoever
+        // suspended or revoked it, their holds released. The agent's change is written already;
+        // a denial that fails is logged, and that request can still not be approved while the
+        // agent is not active (nor after its timeout).
+        Result<size_t> denied = authorizer_->DenyPendingOfAgent(
+            *a.tenant, ActorOf(a), agent->id, "agent " + agent->id + " was " + agent->state);
+        if (!denied.ok()) {
+          log::Warn("pending approvals of a stopped agent not all denied",
+                    {{"request_id", req.request_id}, {"agent", agent->id},
+                     {"error", denied.error().ToString()}});
+        }
       }
       return Answer(agent, req, 200, identity::AgentToJson);
     }));

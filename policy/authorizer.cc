@@ -1219,6 +1219,25 @@ Result<std::vector<Approval>> Authorizer::ListApprovals(const identity::Tenant& 
   return out;
 }
 
+Result<size_t> Authorizer::DenyPendingOfAgent(const identity::Tenant& t, const Actor& actor,
+                                              const std::string& agent_id,
+                                              const std::string& note) {
+  MD_ASSIGN_OR_RETURN(std::vector<Approval> pending, ListApprovals(t, "pending", "", SIZE_MAX));
+  size_t denied = 0;
+  DecideRequest req;
+  req.note = note;
+  for (const Approval& ap : pending) {
+    if (ap.agent_id != agent_id) continue;
+    Result<Answer> d = Decide(t, actor, ap.id, /*approve=*/false, req, nullptr);
+    if (d.ok()) {
+      ++denied;
+    } else if (d.error().reason() != "approval-state") {  // not decided or lapsed meanwhile
+      return d.error();
+    }
+  }
+  return denied;
+}
+
 Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
                                   const std::string& id, bool approve, const DecideRequest& req,
                                   const IdempotencyClaim* claim) {

@@ -172,6 +172,11 @@ class Authorizer {
                                               const std::string& after, size_t limit);
   Result<Answer> Decide(const identity::Tenant& t, const Actor& actor, const std::string& id,
                         bool approve, const DecideRequest& req, const IdempotencyClaim* claim);
+  // Denies every pending approval of `agent_id` as `actor` with `note` (its agent was just
+  // suspended or revoked: pending requests stop with it, specs/access.md §Agents), releasing
+  // their holds. One decided or timed out meanwhile is skipped. Returns how many it denied.
+  Result<size_t> DenyPendingOfAgent(const identity::Tenant& t, const Actor& actor,
+                                    const std::string& agent_id, const std::string& note);
 
   // Headroom of a mandate (its chain, the agent, the principal; with `session`, an agent
   // session asking about its own mandate, that session's cap too) or of an agent.

@@ -793,6 +793,41 @@ TEST_F(AuthorizationApprovalsTest, StepUpIsApprovedWithSignedEvidenceThenCapture
                   .empty());
 }
 
+// Suspending the agent stops its pending step-ups (specs/access.md §Agents): each is denied by
+// the admin who suspended it and its hold released, so resuming the agent does not let the
+// request be approved and captured after all. Another agent's pending request is untouched.
+TEST_F(AuthorizationApprovalsTest, SuspendingTheAgentDeniesItsPendingStepUps) {
+  Boot(kStart);
+  SetUpApprover();
+  const std::string agent = NewAgent("buyer");
+  const std::string other = NewAgent("other buyer");
+  const std::string m = StepUpMandate(agent);
+  const std::string day = DayCounter(m, "UTC");
+  const json::Value held = Authorize(Session(agent), Purchase(m, "9000"));
+  const std::string apr = StringField(*held.Find("approval"), "id");
+  const json::Value kept = Authorize(Session(other), Purchase(StepUpMandate(other), "8000"));
+  const std::string kept_apr = StringField(*kept.Find("approval"), "id");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "9000");
+
+  Call("POST", base_ + "/agents/" + agent + "/suspend", admin_, "", 200);
+  const json::Value ap = Call("GET", base_ + "/approvals/" + apr, approver_, "", 200);
+  EXPECT_EQ(StringField(ap, "state"), "denied");
+  json::Value rec = Record(StringField(held, "id"));
+  EXPECT_EQ(StringField(rec, "decision"), "denied");
+  EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "released");
+  EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "0");
+  EXPECT_EQ(StringField(Call("GET", base_ + "/approvals/" + kept_apr, approver_, "", 200), "state"),
+            "pending");
+
+  Call("POST", base_ + "/agents/" + agent + "/resume", admin_, "", 200);
+  const std::string shown = StringField(ap, "shown_sha256");
+  const std::string aud = service_.app()->service_did();
+  const json::Value late = Call("POST", base_ + "/approvals/" + apr + "/approve", approver_,
+                                EvidenceBody(Evidence(apr, "approve", shown, aud, Now(), Now() + 60)),
+                                409, NextKey());
+  EXPECT_EQ(StringField(late, "type"), std::string(kProblem) + "approval-state");
+}
+
 TEST_F(AuthorizationApprovalsTest, DenialAndTimeoutReleaseTheHold) {
   Boot(kStart);
   SetUpApprover();
