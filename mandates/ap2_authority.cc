@@ -329,11 +329,15 @@ Result<signer::PublicKey> Authority::AgentKey(const identity::Agent& agent) {
 }
 
 Result<std::string> Authority::SignReceipt(json::Value claims, std::string_view typ) {
-  MD_ASSIGN_OR_RETURN(signer::KeyInfo k, ReceiptKey());
-  json::Value header = json::Value::Object()
-                           .Set("typ", json::Value::String(std::string(typ)))
-                           .Set("kid", json::Value::String(k.id));
-  return keys_.SignJws(k.id, std::move(header), json::Write(claims));
+  const std::string payload = json::Write(claims);
+  return signer::SignWithActiveKey([this](int) { return ReceiptKey(); },
+                                   [&](const signer::KeyInfo& k) {
+                                     json::Value header =
+                                         json::Value::Object()
+                                             .Set("typ", json::Value::String(std::string(typ)))
+                                             .Set("kid", json::Value::String(k.id));
+                                     return keys_.SignJws(k.id, std::move(header), payload);
+                                   });
 }
 
 std::string_view Ap2ErrorCode(std::string_view reason) {
@@ -575,17 +579,28 @@ Result<OpenMandate> Authority::IssueOpen(const identity::Tenant& t, const IssueO
   for (size_t i = 0; i < req.preset.size(); ++i) claims.Set(req.preset.keys()[i], req.preset.items()[i]);
   claims.Set("constraints", req.constraints);
   claims.Set("cnf", json::Value::Object().Set("jwk", signer::PublicKeyToJwk(agent_key)));
-  json::Value header = json::Value::Object()
-                           .Set("typ", json::Value::String(kRootTyp))
-                           .Set("kid", json::Value::String(key.id));
+  // With the key active when it signs: a rotation between the pick above and the signature
+  // signs with its successor (signer::SignWithActiveKey), never a refusal the caller's
+  // Idempotency-Key would keep.
   signer::KeyStore& ks = keys_;
-  const std::string key_id = key.id;
   MD_ASSIGN_OR_RETURN(
-      m.token, sdjwt::Issue(claims, FrameFor(req.constraints), std::move(header),
-                            sdjwt::HashAlg::kSha256, random_,
-                            [&ks, &key_id](json::Value h, std::string_view payload) {
-                              return ks.SignJws(key_id, std::move(h), payload);
-                            }));
+      m.token,
+      signer::SignWithActiveKey(
+          [&](int attempt) -> Result<signer::KeyInfo> {
+            if (attempt == 1) return key;
+            return IssuerKey(t.principal_id());
+          },
+          [&](const signer::KeyInfo& k) {
+            m.key_id = k.id;
+            json::Value header = json::Value::Object()
+                                     .Set("typ", json::Value::String(kRootTyp))
+                                     .Set("kid", json::Value::String(k.id));
+            return sdjwt::Issue(claims, FrameFor(req.constraints), std::move(header),
+                                sdjwt::HashAlg::kSha256, random_,
+                                [&ks, &k](json::Value h, std::string_view payload) {
+                                  return ks.SignJws(k.id, std::move(h), payload);
+                                });
+          }));
   m.digest = Digest(m.token);
 
   const json::Value record = OpenMandateToJson(m);

@@ -174,14 +174,14 @@ Status KeyStore::IndexOwners() {
       unreadable_ = r.error();  // every List answers it, as the scan it replaces did
       return false;
     }
-    owners_[r->first.owner].insert(r->first.id);
+    owners_[r->first.owner].insert_or_assign(r->first.id, r->first);
     return true;
   });
 }
 
-void KeyStore::IndexOwner(const KeyInfo& key) {
+void KeyStore::Remember(const KeyInfo& key) {
   std::lock_guard<std::mutex> lock(owners_mu_);
-  owners_[key.owner].insert(key.id);
+  owners_[key.owner].insert_or_assign(key.id, key);
 }
 
 Result<KeyInfo> KeyStore::Store(KeyType type, const PrivateKey& key, std::string purpose,
@@ -200,10 +200,6 @@ Result<KeyInfo> KeyStore::Store(KeyType type, const PrivateKey& key, std::string
   MD_ASSIGN_OR_RETURN(Bytes sealed, SealAes256Gcm(kek_, key.secret.span(),
                                                   AsBytes(Aad(info.id, type)), random_));
   batch->Put(kKeysFamily, kRecordPrefix + info.id, json::Write(RecordJson(info, sealed)));
-  // Indexed before the batch is written, so no List sees the record without its index entry (a
-  // rotation's successor must never be missing while its predecessor reads retired); an entry
-  // whose batch then failed names no record, and List skips it.
-  IndexOwner(info);
   return info;
 }
 
@@ -220,6 +216,7 @@ Result<KeyInfo> KeyStore::Generate(KeyType type, std::string purpose, std::strin
   MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
   RunHook(b, KeyChange::kCreated, info, nullptr);
   MD_RETURN_IF_ERROR(kv_.Write(b));
+  Remember(info);
   generation_.fetch_add(1, std::memory_order_release);  // a new key may be the active one now
   return info;
 }
@@ -237,6 +234,7 @@ Result<KeyInfo> KeyStore::Import(KeyType type, ByteSpan secret, std::string purp
   MD_ASSIGN_OR_RETURN(KeyInfo info, Store(type, key, std::move(purpose), std::move(owner), &b));
   RunHook(b, KeyChange::kCreated, info, nullptr);
   MD_RETURN_IF_ERROR(kv_.Write(b));
+  Remember(info);
   generation_.fetch_add(1, std::memory_order_release);  // a new key may be the active one now
   return info;
 }
@@ -258,22 +256,14 @@ Result<KeyInfo> KeyStore::Get(const std::string& id) {
 Result<std::vector<KeyInfo>> KeyStore::List(const std::string& owner) {
   std::vector<KeyInfo> out;
   if (!owner.empty()) {
-    // The owner's own records only (the index), not every key of every owner: the public JWKS
-    // and DID routes ask this on every request.
-    std::vector<std::string> ids;
-    {
-      std::lock_guard<std::mutex> lock(owners_mu_);
-      MD_RETURN_IF_ERROR(unreadable_);
-      auto it = owners_.find(owner);
-      if (it == owners_.end()) return out;
-      ids.assign(it->second.begin(), it->second.end());
-    }
-    for (const std::string& id : ids) {
-      Result<std::pair<KeyInfo, std::string>> loaded = Load(id);
-      if (!loaded.ok() && loaded.error().code() == StatusCode::kNotFound) continue;
-      if (!loaded.ok()) return loaded.error();
-      out.push_back(std::move(loaded->first));
-    }
+    // The owner's keys as kept in memory, not a scan of every key of every owner (the public
+    // JWKS and DID routes ask this on every request), and read under one lock: a rotation is
+    // seen whole or not at all, never its predecessor retired without its successor.
+    std::lock_guard<std::mutex> lock(owners_mu_);
+    MD_RETURN_IF_ERROR(unreadable_);
+    auto it = owners_.find(owner);
+    if (it == owners_.end()) return out;
+    for (const auto& [id, key] : it->second) out.push_back(key);
     return out;
   }
   Status bad;
@@ -391,6 +381,12 @@ Result<KeyInfo> KeyStore::Rotate(const std::string& id) {
     CancelStop(old.id);
     return w;
   }
+  {
+    // Both at once, before the generation moves: whoever sees the new generation sees them.
+    std::lock_guard<std::mutex> owners(owners_mu_);
+    owners_[old.owner].insert_or_assign(old.id, old);
+    owners_[next.owner].insert_or_assign(next.id, next);
+  }
   StopSigning(old.id);
   return next;
 }
@@ -411,6 +407,7 @@ Result<KeyInfo> KeyStore::Disable(const std::string& id) {
     CancelStop(k.id);
     return w;
   }
+  Remember(k);
   StopSigning(k.id);
   return k;
 }

@@ -4,14 +4,16 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -91,6 +93,8 @@ auto SignWithActiveKey(const Lookup& lookup, const Sign& sign)
         attempt == kActiveKeyAttempts) {
       return signed_with;
     }
+    // The rotation that retired it is between its write and publishing its successor.
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
   }
 }
 
@@ -179,9 +183,10 @@ class KeyStore {
   void AwaitSignaturesBefore(uint64_t generation);
 
   Result<std::pair<KeyInfo, std::string>> Load(const std::string& id);
-  // Fills owners_ from every stored key record (at Open); IndexOwner adds a key once written.
+  // Fills owners_ from every stored key record (at Open); Remember puts a key's public record
+  // there once its write is done.
   Status IndexOwners();
-  void IndexOwner(const KeyInfo& key);
+  void Remember(const KeyInfo& key);
   void RunHook(store::WriteBatch& batch, KeyChange change, const KeyInfo& key,
                const KeyInfo* successor) const;
 
@@ -191,9 +196,11 @@ class KeyStore {
   Random& random_;
   KeyChangeHook change_hook_;  // set before sharing, then read-only
   std::mutex state_mu_;  // serializes state changes (rotate, disable)
-  // Key ids by owner (an owner never changes), so List(owner) reads only that owner's records.
+  // Every key's public record (no private material) by owner, then id: what List(owner) and
+  // ActiveKey answer from. Changed only after the store's write, and a rotation's two records
+  // together, before the generation moves.
   std::mutex owners_mu_;
-  std::map<std::string, std::set<std::string>> owners_;  // guarded by owners_mu_
+  std::map<std::string, std::map<std::string, KeyInfo>> owners_;  // guarded by owners_mu_
   Status unreadable_;  // guarded by owners_mu_: a record IndexOwners could not parse
   std::atomic<uint64_t> generation_{0};
   static constexpr size_t kUnsealedCacheSize = 1024;

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "signer/jws.h"
 #include "signer/kek.h"
@@ -101,6 +103,38 @@ TEST_F(KeyStoreTest, EachOwnerListsItsOwnKeysAlsoAfterAReopen) {
   Result<KeyInfo> active = ks->ActiveKey("prn_a", "issuer");
   ASSERT_TRUE(active.ok()) << active.status().ToString();
   EXPECT_EQ(active->id, next->id);
+}
+
+// An owner's keys are read as one: a reader looking up the active key while it is rotated again
+// and again always finds exactly one active key of the purpose, never none (a rotation seen
+// half, its predecessor retired and its successor not yet listed) and never a retired one. With
+// many keys of the owner, as a principal with many custodial agents has.
+TEST_F(KeyStoreTest, TheActiveKeyIsAlwaysFoundWhileItIsRotated) {
+  auto ks = std::move(*OpenKeys(5));
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(ks->Generate(KeyType::kEd25519, "agent", "prn_a").ok());
+  std::string current = ks->Generate(KeyType::kEd25519, "issuer", "prn_a")->id;
+  std::atomic<bool> done{false};
+  std::atomic<int> lookups{0}, bad{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      Result<std::vector<KeyInfo>> keys = ks->List("prn_a");
+      int active = 0;
+      for (const KeyInfo& k : keys.ok() ? *keys : std::vector<KeyInfo>()) {
+        active += k.purpose == "issuer" && k.state == KeyState::kActive;
+      }
+      if (!keys.ok() || active != 1) bad.fetch_add(1);
+      lookups.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 40; ++i) {
+    Result<KeyInfo> next = ks->Rotate(current);
+    ASSERT_TRUE(next.ok()) << next.error().ToString();
+    current = next->id;
+  }
+  done.store(true);
+  reader.join();
+  EXPECT_GT(lookups.load(), 0);
+  EXPECT_EQ(bad.load(), 0) << "of " << lookups.load() << " lookups";
 }
 
 // A signature with "the active key" whose key is retired between the lookup and the signature
