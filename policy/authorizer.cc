@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
+#include <thread>
 
 #include "audit/event.h"
 #include "base/asset.h"
@@ -752,6 +754,16 @@ Result<Answer> Authorizer::Authorize(const identity::Tenant& t, const Actor& act
         }
       }
     }
+    if (a.reasons.empty() && !approval_id.empty()) {
+      // A step-up waits for a person: not for an agent suspended or revoked since this request
+      // was admitted (its pending requests are denied right after that change is written, and
+      // this one would be made after that sweep; specs/access.md §Agents).
+      MD_ASSIGN_OR_RETURN(identity::Agent current, directory_.GetAgent(t, agent.id));
+      if (current.state != "active") {
+        return FailedPreconditionError("agent " + current.id + " is " + current.state,
+                                       "agent-state");
+      }
+    }
     if (!a.reasons.empty()) {
       a.decision = std::string(kDenied);
     } else {
@@ -1222,19 +1234,49 @@ Result<std::vector<Approval>> Authorizer::ListApprovals(const identity::Tenant& 
 Result<size_t> Authorizer::DenyPendingOfAgent(const identity::Tenant& t, const Actor& actor,
                                               const std::string& agent_id,
                                               const std::string& note) {
+  // The agent's change is written: an authorization that makes a step-up from now on reads the
+  // agent again under the principal's lock and is refused. Those made before are either stored
+  // or held in memory (their record still being written): both are collected, the latter under
+  // that lock.
+  std::set<std::string> ids;
   MD_ASSIGN_OR_RETURN(std::vector<Approval> pending, ListApprovals(t, "pending", "", SIZE_MAX));
-  size_t denied = 0;
-  DecideRequest req;
-  req.note = note;
   for (const Approval& ap : pending) {
-    if (ap.agent_id != agent_id) continue;
-    Result<Answer> d = Decide(t, actor, ap.id, /*approve=*/false, req, nullptr);
-    if (d.ok()) {
-      ++denied;
-    } else if (d.error().reason() != "approval-state") {  // not decided or lapsed meanwhile
-      return d.error();
+    if (ap.agent_id == agent_id) ids.insert(ap.id);
+  }
+  MD_ASSIGN_OR_RETURN(PrincipalState * ps, StateFor(t.principal_id()));
+  {
+    std::lock_guard<std::mutex> lock(ps->mu);
+    MD_RETURN_IF_ERROR(LoadLocked(*ps, t));
+    for (const auto& [id, hold] : ps->holds) {
+      const Authorization& a = hold->record;
+      if (a.agent_id == agent_id && !a.approval_id.empty() && a.reservation &&
+          a.reservation->state == "pending") {
+        ids.insert(a.approval_id);
+      }
     }
   }
+  size_t denied = 0;
+  Status first_error;
+  DecideRequest req;
+  req.note = note;
+  for (const std::string& id : ids) {
+    // A request being written or decided right now (approval-busy, or not stored yet) is
+    // waited for a little: it is denied once its own write is done.
+    Result<Answer> d = NotFoundError("", "");
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      d = Decide(t, actor, id, /*approve=*/false, req, nullptr);
+      const bool busy = !d.ok() && (d.error().reason() == "approval-busy" ||
+                                    d.error().code() == StatusCode::kNotFound);
+      if (!busy) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (d.ok()) {
+      ++denied;
+    } else if (d.error().reason() != "approval-state" && first_error.ok()) {
+      first_error = d.error();  // the others are still denied
+    }
+  }
+  MD_RETURN_IF_ERROR(first_error);
   return denied;
 }
 
@@ -1331,8 +1373,9 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
       updated.reservation->state = "released";
       updated.reservation->closed_at = now;
       updated.reservation->closed_by = actor.id;
-      updated.reasons.push_back(PolicyReason{"approval-denied", "", "", "",
-                                             "denied by an approver", {}});
+      updated.reasons.push_back(PolicyReason{
+          "approval-denied", "", "", "",
+          req.note.empty() ? "denied by an approver" : "denied: " + req.note, {}});
     }
     hold->busy = true;
   }

@@ -814,6 +814,9 @@ TEST_F(AuthorizationApprovalsTest, SuspendingTheAgentDeniesItsPendingStepUps) {
   EXPECT_EQ(StringField(ap, "state"), "denied");
   json::Value rec = Record(StringField(held, "id"));
   EXPECT_EQ(StringField(rec, "decision"), "denied");
+  EXPECT_EQ(Codes(rec), std::vector<std::string>{"approval-denied"});
+  EXPECT_EQ(StringField(rec.Find("reasons")->items()[0], "detail"),
+            "denied: agent " + agent + " was suspended");
   EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "released");
   EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "0");
   EXPECT_EQ(StringField(Call("GET", base_ + "/approvals/" + kept_apr, approver_, "", 200), "state"),
