@@ -42,7 +42,7 @@ struct ServerConfig {
   int64_t reservation_ttl_s = 600;           // lease of an allowed authorization's hold
   int64_t approval_timeout_s = 900;          // how long a step-up approval may wait
   int64_t idempotency_ttl_s = 86400;         // how long idempotency keys are kept (at least)
-  int audit_sequence_ms = 200;               // how often staged audit events are sequenced
+  int audit_sequence_ms = 50;                // how often staged audit events are sequenced
   int audit_checkpoint_s = 60;               // how often a grown audit tree gets a checkpoint
   // Token buckets per credential, by role (operator, admin, approver, auditor, merchant, agent).
   // An agent's own rate_limit overrides the "agent" entry for its sessions.

@@ -15,7 +15,10 @@
 namespace mandated::audit {
 namespace {
 
-constexpr size_t kSequenceBatch = 4096;
+// Each pass's events go in durable batches of at most this many: a purchase writing while a batch
+// of thousands (a backlog after a burst) is written would wait for all of it, and for its sync;
+// 256 bound that wait to a few milliseconds here (BENCHMARKS.md, load).
+constexpr size_t kSequenceBatch = 256;
 // A pass's write batch also stops growing past this many bytes of staged events (a usage batch's
 // event is about 40 bytes per usage event), so it stays one ordinary heap allocation.
 constexpr size_t kSequenceBytes = size_t{8} << 20;
