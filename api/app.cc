@@ -33,6 +33,13 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
                                     config.listen_host + "): the service's did:web names a host",
                                 "bad-config");
   }
+  // Nor can the wildcard address: did:web:0.0.0.0 resolves nowhere, and the identity (and the
+  // audit origin, fixed at the first start) would stay so once a real name is given.
+  if (config.public_host.empty() && config.listen_host == "0.0.0.0") {
+    return InvalidArgumentError("--public-host: required when listening on 0.0.0.0 (every "
+                                "address): the service's did:web names the host clients reach",
+                                "bad-config");
+  }
   // The settlement file is read before anything is made on disk: a bad one stops the start with
   // nothing created (no store, KEK or keys, and no audit origin fixed under a host being fixed).
   std::optional<SettlementConfig> settlement_config;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <string_view>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -158,6 +159,19 @@ Status Apply(const std::string& key, const std::string& value, const std::string
         return BadConfig(where, "must be a host name, optionally with :port");
       }
     }
+    // One ":port" at most, 1-65535 (the DID writes it %3A): a port that cannot be reached would
+    // name the service for good.
+    const std::string_view host(value);
+    const size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      const std::string_view port = host.substr(colon + 1);
+      int n = 0;
+      const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+      if (colon == 0 || ec != std::errc() || end != port.data() + port.size() || n < 1 ||
+          n > 65535 || port.front() == '0') {
+        return BadConfig(where, "must be a host name, optionally with :port (1-65535)");
+      }
+    }
     cfg.public_host = value;
   } else {
     return BadConfig(where, "unknown setting");
@@ -287,7 +301,14 @@ Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
     MD_RETURN_IF_ERROR(ApplyFile(file, out.config));
   }
   for (const Setting& s : kSettings) {
-    if (const char* v = getenv(s.env); v != nullptr && *v != '\0') {
+    const char* v = getenv(s.env);
+    // An empty variable means "not set", except for the KEK: a unit file whose ${KEK} expanded
+    // to nothing must not start on the development KEK (specs/config.md).
+    if (v != nullptr && *v == '\0' && std::string_view(s.key) == "kek_file") {
+      return BadConfig(s.env, "is empty: name the key-encryption key file, or unset it for the "
+                              "development KEK");
+    }
+    if (v != nullptr && *v != '\0') {
       MD_RETURN_IF_ERROR(Apply(s.key, v, s.env, out.config));
     }
   }
@@ -388,7 +409,7 @@ Flags (each also settable as an environment variable, or as a key of the JSON fi
                                                       answer is kept (default 86400,
                                                       86400-2592000)
   --audit-sequence-ms N        MANDATED_AUDIT_SEQUENCE_MS  how often staged audit events are
-                                                      sequenced (default 200, 10-60000)
+                                                      sequenced (default 50, 10-60000)
   --audit-checkpoint-s N       MANDATED_AUDIT_CHECKPOINT_S  how often a checkpoint is signed
                                                       when the log grew (default 60, 1-86400)
   --rate-limits SPEC           MANDATED_RATE_LIMITS   token buckets per credential by role:

@@ -94,9 +94,17 @@ int RealMain(int argc, char** argv) {
   }
   if (auto token = (*app)->TakeGeneratedToken(); token.has_value()) {
     // Shown once, on standard output only (never in the log stream).
-    printf("\nmandated: created the operator token. It is shown once; store it now:\n\n  %.*s\n\n",
-           static_cast<int>(token->size()), reinterpret_cast<const char*>(token->data()));
-    fflush(stdout);
+    const int shown =
+        printf("\nmandated: created the operator token. It is shown once; store it now:\n\n  %.*s\n\n",
+               static_cast<int>(token->size()), reinterpret_cast<const char*>(token->data()));
+    if (shown < 0 || fflush(stdout) != 0) {
+      // Its hash is stored: no later start makes another. Say how to get in (never the token).
+      mandated::log::Error(
+          "the generated operator token could not be written to standard output and is lost; "
+          "stop the service and start it with MANDATED_BOOTSTRAP_TOKEN set to a token of your "
+          "own (specs/config.md)",
+          {});
+    }
   }
 
   std::thread watcher([&stop_signals, a = app->get()] {

@@ -66,6 +66,13 @@ TEST(ServerConfig, ErrorsNameWhatIsWrong) {
   EXPECT_NE(bad({}, {{"MANDATED_MAX_BODY_BYTES", "1"}}).find("MANDATED_MAX_BODY_BYTES"),
             std::string::npos);
   EXPECT_NE(bad({"--data-dir"}).find("needs a value"), std::string::npos);
+  for (const char* host : {"example.com:99999", "example.com:0", "example.com:", ":443",
+                           "example.com:80:81", "example.com:08"}) {
+    EXPECT_NE(bad({"--public-host", host}).find("(1-65535)"), std::string::npos) << host;
+  }
+  EXPECT_EQ(LoadServerConfig({"--public-host", "pay.example.com:8443"}, EnvOf({}))
+                ->config.public_host,
+            "pay.example.com:8443");
   EXPECT_EQ(bad({"--config"}), "--config: needs a value");
   EXPECT_EQ(bad({"--config="}), "--config: needs a value");
   mandated::testing::TempDir dir;
@@ -85,6 +92,11 @@ TEST(ServerConfig, AnEmptyKekFileAndABackupDirOverlappingTheDataAreRefused) {
   };
   EXPECT_NE(bad({"--kek-file", ""}).find("--kek-file: must not be empty"), std::string::npos);
   EXPECT_NE(bad({"--kek-file="}).find("bad-config"), std::string::npos);
+  // And so is an empty variable (a unit file's ${KEK} that expanded to nothing), which every
+  // other setting reads as unset.
+  EXPECT_NE(bad({}, {{"MANDATED_KEK_FILE", ""}}).find("MANDATED_KEK_FILE: is empty"),
+            std::string::npos);
+  EXPECT_TRUE(LoadServerConfig({}, EnvOf({{"MANDATED_BACKUP_DIR", ""}})).ok());
   const std::string apart = "--backup-dir: must lie outside the data directory";
   EXPECT_NE(bad({"--data-dir", "/srv/m", "--backup-dir", "/srv/m"}).find(apart), std::string::npos);
   EXPECT_NE(bad({"--data-dir", "/srv/m", "--backup-dir", "/srv/m/b"}).find(apart),

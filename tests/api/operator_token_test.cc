@@ -140,6 +140,25 @@ TEST(ServerIdentity, AnIpv6ListenAddressNeedsAPublicHost) {
   EXPECT_EQ((*named)->service_did(), "did:web:pay.example.com");
 }
 
+// Nor can 0.0.0.0 (every address) name the service: refused without --public-host, before
+// anything is on disk (its did:web, and the audit origin fixed at first start, would name no
+// host anyone reaches); with one it starts.
+TEST(ServerIdentity, AWildcardListenAddressNeedsAPublicHost) {
+  testing::TempDir dir;
+  api::ServerConfig any = LoopbackConfig(dir.Sub("data"));
+  any.listen_host = "0.0.0.0";
+  Result<std::unique_ptr<api::App>> refused = api::App::Start(any, api::App::Secrets());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason(), "bad-config");
+  EXPECT_NE(refused.error().message().find("required when listening on 0.0.0.0"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("data")));
+  any.public_host = "pay.example.com";
+  Result<std::unique_ptr<api::App>> named = api::App::Start(any, api::App::Secrets());
+  ASSERT_TRUE(named.ok()) << named.error().ToString();
+  EXPECT_EQ((*named)->service_did(), "did:web:pay.example.com");
+}
+
 // The token is read at start, then overwritten where it lay in the environment and unset: the
 // server's /proc/<pid>/environ no longer shows it (its other variables are still there), and the
 // token still authenticates.
