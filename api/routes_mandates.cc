@@ -265,25 +265,24 @@ void App::RegisterMandateRoutes() {
       return OkStatus();
     };
     if (!use_key.empty() && !principal.empty()) {
+      // A use this caller may not record is refused whatever the verdict (specs/mandate.md §6.4).
       Status scope = use_scope();
-      if (!scope.ok() && verdict.valid) return ProblemResponse(scope, req);
-      if (scope.ok()) {
-        // A key already used answers its first outcome, before anything this verification found
-        // now: that use may itself have ended the mandate (max_uses reached, status revoked).
-        Result<std::optional<mandates::MandateRegistry::UseOutcome>> first =
-            reg.RecordedUse(identity::Tenant(*store_, principal), mandate_id, use_key);
-        if (!first.ok()) return ProblemResponse(first.error(), req);
-        if (first->has_value()) {
-          const mandates::MandateRegistry::UseOutcome& u = **first;
-          Result<json::Value> stored = u.verdict_json.empty()
-                                           ? Result<json::Value>(mandates::VerdictToJson(verdict, now))
-                                           : json::Parse(u.verdict_json);
-          if (!stored.ok()) return ProblemResponse(stored.error(), req);
-          out = std::move(*stored);
-          out.Set("use", use_json_of(u));
-          AnnotateRequestLog("verdict", "replayed");
-          return JsonResponse(200, out);
-        }
+      if (!scope.ok()) return ProblemResponse(scope, req);
+      // A key already used answers its first outcome, before anything this verification found
+      // now: that use may itself have ended the mandate (max_uses reached, status revoked).
+      Result<std::optional<mandates::MandateRegistry::UseOutcome>> first =
+          reg.RecordedUse(identity::Tenant(*store_, principal), mandate_id, use_key);
+      if (!first.ok()) return ProblemResponse(first.error(), req);
+      if (first->has_value()) {
+        const mandates::MandateRegistry::UseOutcome& u = **first;
+        Result<json::Value> stored = u.verdict_json.empty()
+                                         ? Result<json::Value>(mandates::VerdictToJson(verdict, now))
+                                         : json::Parse(u.verdict_json);
+        if (!stored.ok()) return ProblemResponse(stored.error(), req);
+        out = std::move(*stored);
+        out.Set("use", use_json_of(u));
+        AnnotateRequestLog("verdict", "replayed");
+        return JsonResponse(200, out);
       }
     }
     if (verdict.valid && !use_key.empty()) {

@@ -51,6 +51,14 @@ std::string CanonicalAssetId(std::string_view asset) {
   return out;
 }
 
+bool SameAssetId(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  if (a.size() != b.size() || a.rfind("eip155:", 0) != 0 || b.rfind("eip155:", 0) != 0) {
+    return false;
+  }
+  return CanonicalAssetId(a) == CanonicalAssetId(b);
+}
+
 Status ValidateAssetId(std::string_view asset) {
   if (asset.size() == 3 && asset[0] >= 'A' && asset[0] <= 'Z' && asset[1] >= 'A' &&
       asset[1] <= 'Z' && asset[2] >= 'A' && asset[2] <= 'Z') {

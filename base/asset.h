@@ -17,6 +17,8 @@ Status ValidateAssetId(std::string_view asset);
 // ("eip155:8453/erc20:0x833589fCD6..." and "...0x833589fcd6..." are one asset, as the x402
 // facilitator names it); any other id is returned as it is.
 std::string CanonicalAssetId(std::string_view asset);
+// Whether two asset ids name one asset: equal in their canonical spelling.
+bool SameAssetId(std::string_view a, std::string_view b);
 
 // OK for CAIP-2 chain ids ("eip155:8453"); kInvalidArgument ("bad-network") otherwise.
 Status ValidateNetworkId(std::string_view network);

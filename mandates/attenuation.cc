@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/asset.h"
 #include "mandates/patterns.h"
 
 namespace mandated::mandates {
@@ -113,24 +114,24 @@ Status CheckParentSpends(const MandateTerms& p, const std::string& asset,
   if (!p.scope.assets.empty()) {
     bool allowed = false;
     for (const std::string& a : p.scope.assets) {
-      allowed = allowed || a == asset;
+      allowed = allowed || SameAssetId(a, asset);
     }
     if (!allowed) {
       return Widens(pointer, "asset " + asset + " is not in the parent's /scope/assets/allow");
     }
   }
   for (const PerTransactionLimit& l : p.limits.per_transaction) {
-    if (l.asset == asset) {
+    if (SameAssetId(l.asset, asset)) {
       return OkStatus();
     }
   }
   for (const WindowLimit& l : p.limits.windows) {
-    if (l.asset == asset) {
+    if (SameAssetId(l.asset, asset)) {
       return OkStatus();
     }
   }
   for (const AssetMax& l : p.limits.lifetime) {
-    if (l.asset == asset) {
+    if (SameAssetId(l.asset, asset)) {
       return OkStatus();
     }
   }
@@ -145,24 +146,24 @@ bool ChildSpends(const MandateTerms& c, const std::string& asset) {
   if (!c.scope.assets.empty()) {
     bool allowed = false;
     for (const std::string& a : c.scope.assets) {
-      allowed = allowed || a == asset;
+      allowed = allowed || SameAssetId(a, asset);
     }
     if (!allowed) {
       return false;
     }
   }
   for (const PerTransactionLimit& l : c.limits.per_transaction) {
-    if (l.asset == asset) {
+    if (SameAssetId(l.asset, asset)) {
       return true;
     }
   }
   for (const WindowLimit& l : c.limits.windows) {
-    if (l.asset == asset) {
+    if (SameAssetId(l.asset, asset)) {
       return true;
     }
   }
   for (const AssetMax& l : c.limits.lifetime) {
-    if (l.asset == asset) {
+    if (SameAssetId(l.asset, asset)) {
       return true;
     }
   }
@@ -172,7 +173,7 @@ bool ChildSpends(const MandateTerms& c, const std::string& asset) {
 template <typename T>
 const T* FindAsset(const std::vector<T>& items, const std::string& asset, size_t* index) {
   for (size_t i = 0; i < items.size(); ++i) {
-    if (items[i].asset == asset) {
+    if (SameAssetId(items[i].asset, asset)) {
       *index = i;
       return &items[i];
     }
@@ -232,7 +233,7 @@ Status CheckLimits(const MandateTerms& parent, const MandateTerms& child) {
     bool found = false;
     for (size_t i = 0; i < c.windows.size(); ++i) {
       const WindowLimit& cw = c.windows[i];
-      if (cw.asset == pw.asset && cw.window == pw.window && cw.kind == pw.kind &&
+      if (SameAssetId(cw.asset, pw.asset) && cw.window == pw.window && cw.kind == pw.kind &&
           cw.time_zone == pw.time_zone) {
         found = true;
         if (cw.max > pw.max) {

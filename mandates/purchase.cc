@@ -294,7 +294,8 @@ void CheckResource(Verdict& verdict, const std::vector<std::string>& allow,
 
 bool IsSpendable(const Limits& limits, const std::string& asset) {
   auto named = [&](const auto& list) {
-    return std::any_of(list.begin(), list.end(), [&](const auto& l) { return l.asset == asset; });
+    return std::any_of(list.begin(), list.end(),
+                       [&](const auto& l) { return SameAssetId(l.asset, asset); });
   };
   return named(limits.per_transaction) || named(limits.windows) || named(limits.lifetime);
 }
@@ -310,7 +311,7 @@ void CheckAmounts(Verdict& verdict, const MandateTerms& terms, const Purchase& p
   }
   for (size_t i = 0; i < terms.limits.per_transaction.size(); ++i) {
     const PerTransactionLimit& l = terms.limits.per_transaction[i];
-    if (l.asset != asset) {
+    if (!SameAssetId(l.asset, asset)) {
       continue;
     }
     const std::string at = At(limits + "/per_transaction", i);
@@ -327,7 +328,7 @@ void CheckAmounts(Verdict& verdict, const MandateTerms& terms, const Purchase& p
   }
   for (size_t i = 0; i < terms.limits.windows.size(); ++i) {
     const WindowLimit& w = terms.limits.windows[i];
-    if (w.asset == asset && purchase.amount > w.max) {
+    if (SameAssetId(w.asset, asset) && purchase.amount > w.max) {
       verdict.Add("amount-above-window", At(limits + "/windows", i) + "/max",
                   amount + " is above the whole " + WindowName(w) + " window maximum " +
                       w.max.ToString() + " " + asset);
@@ -335,14 +336,14 @@ void CheckAmounts(Verdict& verdict, const MandateTerms& terms, const Purchase& p
   }
   for (size_t i = 0; i < terms.limits.lifetime.size(); ++i) {
     const AssetMax& m = terms.limits.lifetime[i];
-    if (m.asset == asset && purchase.amount > m.max) {
+    if (SameAssetId(m.asset, asset) && purchase.amount > m.max) {
       verdict.Add("amount-above-lifetime", At(limits + "/lifetime", i) + "/max",
                   amount + " is above the lifetime maximum " + m.max.ToString() + " " + asset);
     }
   }
   for (size_t i = 0; i < terms.session_cap.size(); ++i) {
     const AssetMax& m = terms.session_cap[i];
-    if (m.asset == asset && purchase.amount > m.max) {
+    if (SameAssetId(m.asset, asset) && purchase.amount > m.max) {
       verdict.Add("amount-above-session-cap",
                   At(std::string(kMandatePointer) + "/session_cap", i) + "/max",
                   amount + " is above the session cap " + m.max.ToString() + " " + asset);
@@ -436,7 +437,9 @@ std::vector<Reason> CheckPurchase(const MandateTerms& terms, const Purchase& pur
              "category-not-allowed", "category-blocked", "category-unstated");
   CheckCodes(verdict, scope.countries, purchase.country, "countries", "country",
              "country-not-allowed", "country-blocked", "country-unstated");
-  if (!scope.assets.empty() && !Contains(scope.assets, purchase.asset)) {
+  if (!scope.assets.empty() &&
+      std::none_of(scope.assets.begin(), scope.assets.end(),
+                   [&](const std::string& a) { return SameAssetId(a, purchase.asset); })) {
     verdict.Add("asset-not-allowed", std::string(kMandatePointer) + "/scope/assets/allow",
                 "asset " + purchase.asset + " is not in the allow list");
   }
@@ -448,7 +451,7 @@ std::vector<Reason> CheckPurchase(const MandateTerms& terms, const Purchase& pur
 
 bool NeedsStepUp(const MandateTerms& terms, const Purchase& purchase, int64_t now) {
   for (const Threshold& t : terms.step_up.above) {
-    if (t.asset == purchase.asset && purchase.amount > t.amount) {
+    if (SameAssetId(t.asset, purchase.asset) && purchase.amount > t.amount) {
       return true;
     }
   }

@@ -205,8 +205,18 @@ StatusBookOptions MandateRegistry::BookOptions() const {
     return StatusListUri(principal, list);
   };
   o.issuer = [this](std::string_view principal) { return IssuerDid(principal); };
-  o.signing_key = [this](std::string_view principal) {
-    return keys_.ActiveKey(std::string(principal), std::string(kIssuerKeyPurpose));
+  o.signing_key = [this](std::string_view principal) -> Result<signer::KeyInfo> {
+    // A principal whose active issuer key was disabled still has lists to serve (offline
+    // verifiers of its earlier mandates need them): a new issuer key signs them, as the next
+    // issuance would make one.
+    std::lock_guard<std::mutex> lock(list_key_mu_);
+    Result<signer::KeyInfo> key =
+        keys_.ActiveKey(std::string(principal), std::string(kIssuerKeyPurpose));
+    if (!key.ok() && key.error().code() == StatusCode::kNotFound) {
+      key = keys_.Generate(signer::KeyType::kEd25519, std::string(kIssuerKeyPurpose),
+                           std::string(principal));
+    }
+    return key;
   };
   o.kid = [this](std::string_view principal, const signer::KeyInfo& key) {
     return IssuerDid(principal) + "#" + key.id;

@@ -118,6 +118,9 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
       return s;
     }
   }
+  // A list never allocated is status-list-not-found whatever the keys (read before the key: a
+  // principal that has no issuer key yet has no list either).
+  MD_ASSIGN_OR_RETURN(StatusArray arr, Load(t, list));
   // A key changed somewhere since (any principal's, or a new agent's): when this list's signer
   // is still its principal's active issuer key, the cached list stands.
   MD_ASSIGN_OR_RETURN(signer::KeyInfo key, options_.signing_key(t.principal_id()));
@@ -132,7 +135,6 @@ Result<ServedStatusList> StatusListBook::Serve(const identity::Tenant& t, uint64
       return s;
     }
   }
-  MD_ASSIGN_OR_RETURN(StatusArray arr, Load(t, list));
   StatusListClaims claims;
   claims.uri = options_.uri(t.principal_id(), list);
   claims.issued_at = now;

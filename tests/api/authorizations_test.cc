@@ -1291,13 +1291,17 @@ TEST_F(AuthorizationsApiTest, ACeilingBoundsItsTokenWhateverTheCaseOfItsAddress)
              R"("windows":[{"asset":")" + checksummed +
                  R"(","window":"day","kind":"calendar","time_zone":"UTC","max":"700"}]}})");
   const std::string s = Session(agent);
+  // Above the window's max on its own: refused by the mandate's terms before any counter.
   json::Value over = Authorize(s, Purchase(m, "5000", "api.shop.example", lower));
   EXPECT_EQ(StringField(over, "decision"), "denied") << json::Write(over);
-  EXPECT_EQ(Codes(over), (std::vector<std::string>{"window-exceeded", "agent-ceiling-exceeded"}));
+  EXPECT_EQ(Codes(over), std::vector<std::string>{"amount-above-window"});
   EXPECT_EQ(StringField(Authorize(s, Purchase(m, "600", "api.shop.example", lower)), "decision"),
             "allowed");
-  json::Value second = Authorize(s, Purchase(m, "200", "api.shop.example", lower));
-  EXPECT_EQ(Codes(second), std::vector<std::string>{"window-exceeded"});
+  // 600 spent: 100 left in the window, 400 under the ceiling.
+  json::Value second = Authorize(s, Purchase(m, "500", "api.shop.example", lower));
+  EXPECT_EQ(Codes(second), (std::vector<std::string>{"window-exceeded", "agent-ceiling-exceeded"}));
+  json::Value third = Authorize(s, Purchase(m, "200", "api.shop.example", lower));
+  EXPECT_EQ(Codes(third), std::vector<std::string>{"window-exceeded"});
 }
 
 // The same for a step-up nobody decided: its hold times out at the principal's time, and its

@@ -510,6 +510,15 @@ TEST_F(MandatesApiTest, MaxUsesAreCountedByTheServiceAcrossTheChain) {
   json::Value cross = Call("POST", "/v1/mandates/verify", foreign,
                            R"({"mandate":")" + token + R"(","use":{"key":"order-x"}})", 403);
   EXPECT_EQ(StringField(cross, "type"), "urn:mandated:problem:mandate-out-of-scope");
+  // So is it when the verdict is invalid (here: a purchase above the limit): the use is not
+  // the caller's to record, whatever the mandate's answer (before, 200 with the verdict).
+  json::Value cross_invalid = Call(
+      "POST", "/v1/mandates/verify", foreign,
+      R"({"mandate":")" + token +
+          R"(","purchase":{"payee":{"type":"domain","value":"a.example"},"amount":"501","asset":"USD"},)"
+          R"("use":{"key":"order-y"}})",
+      403);
+  EXPECT_EQ(StringField(cross_invalid, "type"), "urn:mandated:problem:mandate-out-of-scope");
   EXPECT_EQ(Call("GET", base_ + "/mandates/" + StringField(rec, "id"), admin_, "", 200)
                 .Find("uses")->as_int64(),
             0);
@@ -642,6 +651,29 @@ TEST_F(MandatesApiTest, AListIsSignedAgainByTheNewKeyOnceTheOldOneIsDisabled) {
   ASSERT_TRUE(h2.ok());
   EXPECT_EQ(StringField(*h2, "kid"), kid1.substr(0, kid1.find('#') + 1) + new_key);
   EXPECT_NE(second->get_header_value("ETag"), first->get_header_value("ETag"));
+  // With no active issuer key left (the new one disabled too, say compromised), the list is
+  // still served, signed by a key made for it, which did.json publishes: offline verifiers of
+  // the earlier mandates need it (before: 404 key-not-found until the next issuance).
+  Call("POST", base_ + "/keys/" + new_key + "/disable", admin_, "", 200);
+  httplib::Result third = client_->Get(path);
+  ASSERT_TRUE(third);
+  ASSERT_EQ(third->status, 200) << third->body;
+  Result<json::Value> h3 = json::Parse(Split(third->body).header);
+  ASSERT_TRUE(h3.ok());
+  const std::string kid3 = StringField(*h3, "kid");
+  const std::string made = kid3.substr(kid3.find('#') + 1);
+  EXPECT_NE(made, new_key);
+  EXPECT_NE(made, old_key);
+  const json::Value did = *json::Parse(client_->Get("/principals/" + principal_ + "/did.json")->body);
+  EXPECT_NE(json::Write(did).find(made), std::string::npos);
+  // A principal that never issued has no list: 404 status-list-not-found, not key-not-found.
+  const std::string fresh =
+      StringField(Call("POST", "/v1/principals", kOperatorToken, R"({"name":"No Lists Yet"})", 201), "id");
+  httplib::Result none = client_->Get("/v1/status-lists/" + fresh + "/0");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+  EXPECT_EQ(StringField(*json::Parse(none->body), "type"),
+            "urn:mandated:problem:status-list-not-found");
 }
 
 TEST_F(MandatesApiTest, BadIssueRequestsAreRefusedAndChangeNothing) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/asset.h"
 #include "mandates/reason.h"
 #include "tests/mandates/mandate_test_util.h"
 
@@ -112,6 +113,33 @@ TEST(PurchaseCheck, PayeeBlocked) {
 
 // Other spellings of one DID do not slip past a list (specs/mandate.md §3.1.1): did:web hosts
 // in any case or with %XX of unreserved characters, did:pkh eip155 addresses in any case.
+// An eip155 asset names a hexadecimal address, whatever its letter case (EIP-55 mixed case, as
+// USDC is usually written, or the lower case the x402 payer uses): the limits, the allow list
+// and the amount checks see one asset. Before, the other spelling was "not spendable".
+TEST(PurchaseCheck, Eip155AssetsCompareWhateverTheirCase) {
+  constexpr std::string_view mixed = "eip155:8453/erc20:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+  constexpr std::string_view lower = "eip155:8453/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
+  const std::string terms = std::string(R"({"scope":{"assets":{"allow":[")") + std::string(mixed) +
+                            R"("]}},"limits":{"per_transaction":[{"asset":")" + std::string(mixed) +
+                            R"(","max":"1000000"}],"lifetime":[{"asset":")" + std::string(mixed) +
+                            R"(","max":"5000000"}]}})";
+  auto buy = [](std::string_view asset, const char* amount) {
+    return std::string(R"({"payee":{"type":"domain","value":"api.shop.example"},"amount":")") +
+           amount + R"(","asset":")" + std::string(asset) + R"("})";
+  };
+  EXPECT_EQ(Check(terms, buy(lower, "1000000")), Codes{});
+  EXPECT_EQ(Check(terms, buy(mixed, "1000000")), Codes{});
+  EXPECT_EQ(Check(terms, buy(lower, "1000001")),
+            (Codes{{"amount-above-maximum", kM + "/limits/per_transaction/0/max"}}));
+  // Another chain is another asset.
+  EXPECT_EQ(Check(terms, buy("eip155:1/erc20:0x833589fcd6edb6e08f4c7c32d4f71b54bda02913", "1"))
+                .front()
+                .first,
+            "asset-not-allowed");
+  EXPECT_TRUE(SameAssetId(mixed, lower));
+  EXPECT_FALSE(SameAssetId("USD", "usd"));  // currency codes are upper case, and only that
+}
+
 TEST(PurchaseCheck, DidPayeesCompareInCanonicalForm) {
   constexpr std::string_view terms = TERMS(
       R"({"payees":{"block":[{"type":"did","value":"did:web:evil.example"},)"
