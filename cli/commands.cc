@@ -168,7 +168,8 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
        "2 usage or local error (e.g. a key file, a bad server URL), 3 server unreachable (or\n"
        "its answer cut short: an `audit export` that ended early),\n"
        "4 `authorize` needs a person's approval (approval_required), 5 `audit verify` without\n"
-       "--key: verified against the bundle's own key only.\n";
+       "--key: verified against the bundle's own key only, 6 the answer could not be written\n"
+       "to standard output (the server may have acted on the request).\n";
   return s;
 }
 
