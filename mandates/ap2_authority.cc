@@ -156,7 +156,7 @@ Authority::Authority(store::KvStore& kv, signer::KeyStore& keys, identity::Direc
                      StatusListsConfig lists)
     : kv_(kv), keys_(keys), directory_(directory), clock_(clock), random_(random),
       service_did_(std::move(service_did)),
-      statuses_(keys, clock, [&keys, &lists] {
+      statuses_(keys, clock, [this, &lists] {
         StatusBookOptions o;
         o.list_kind = kStatusListKind;
         o.meta_kind = kStatusMetaKind;
@@ -170,8 +170,10 @@ Authority::Authority(store::KvStore& kv, signer::KeyStore& keys, identity::Direc
         // As the open mandates: "iss" the principal, signed by its AP2 issuer key, which the
         // header names by key id (§5.1).
         o.issuer = [](std::string_view principal) { return std::string(principal); };
-        o.signing_key = [ks = &keys](std::string_view principal) {
-          return ks->ActiveKey(std::string(principal), kIssuerPurpose);
+        // With no active AP2 issuer key (the last one disabled), a new one signs the lists, as
+        // the next issuance would make one: offline verifiers still get them.
+        o.signing_key = [this](std::string_view principal) {
+          return IssuerKey(std::string(principal));
         };
         o.kid = [](std::string_view, const signer::KeyInfo& key) { return key.id; };
         return o;

@@ -429,8 +429,19 @@ Result<signer::KeyInfo> Authorizer::IssuerKey(const std::string& principal_id, b
     auto it = issuer_keys_.find(principal_id);
     if (it != issuer_keys_.end() && it->second.first == generation) return it->second.second;
   }
-  MD_ASSIGN_OR_RETURN(signer::KeyInfo key,
-                      keys_.ActiveKey(principal_id, std::string(mandates::kIssuerKeyPurpose)));
+  Result<signer::KeyInfo> active =
+      keys_.ActiveKey(principal_id, std::string(mandates::kIssuerKeyPurpose));
+  if (!active.ok() && active.error().code() == StatusCode::kNotFound) {
+    // Its last issuer key was disabled (mandates signed by earlier, retired keys still verify):
+    // receipts are signed by a new one, as the next mandate issuance would make one.
+    std::lock_guard<std::mutex> making(issuer_key_mu_);
+    active = keys_.ActiveKey(principal_id, std::string(mandates::kIssuerKeyPurpose));
+    if (!active.ok() && active.error().code() == StatusCode::kNotFound) {
+      active = keys_.Generate(signer::KeyType::kEd25519, std::string(mandates::kIssuerKeyPurpose),
+                              principal_id);
+    }
+  }
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, std::move(active));
   std::lock_guard<std::mutex> lock(verified_mu_);
   if (issuer_keys_.size() >= kVerifiedCacheSize) issuer_keys_.clear();
   issuer_keys_[principal_id] = {generation, key};
@@ -1259,6 +1270,7 @@ Result<size_t> Authorizer::DenyPendingOfAgent(const identity::Tenant& t, const A
   Status first_error;
   DecideRequest req;
   req.note = note;
+  req.denial_detail = "denied: " + note;
   for (const std::string& id : ids) {
     // A request being written or decided right now (approval-busy, or not stored yet) is
     // waited for a little: it is denied once its own write is done.
@@ -1375,7 +1387,7 @@ Result<Answer> Authorizer::Decide(const identity::Tenant& t, const Actor& actor,
       updated.reservation->closed_by = actor.id;
       updated.reasons.push_back(PolicyReason{
           "approval-denied", "", "", "",
-          req.note.empty() ? "denied by an approver" : "denied: " + req.note, {}});
+          req.denial_detail.empty() ? "denied by an approver" : req.denial_detail, {}});
     }
     hold->busy = true;
   }

@@ -127,7 +127,11 @@ Result<std::optional<Amount>> ParseCaptureRequest(const json::Value& body);
 // {"evidence"?: "<jws>", "note"?: "..."} of an approval decision.
 struct DecideRequest {
   std::string evidence;
-  std::string note;
+  std::string note;  // kept in the approval record, which the agent does not read
+  // The `approval-denied` reason's detail, which the agent reads: set by the service only (a
+  // denial it makes itself says why), never parsed from a request; "" for "denied by an
+  // approver".
+  std::string denial_detail;
 };
 Result<DecideRequest> ParseDecideRequest(const json::Value& body);
 

@@ -354,6 +354,18 @@ TEST_F(Ap2StatusTest, AfterAKeyRotationBothKeysArePublishedAndTheListFollowsTheN
   const mandates::StatusArray list = List0();  // verified with the published key its kid names
   EXPECT_EQ(Entry(list, 0), 1);
   EXPECT_EQ(Entry(list, 1), 0);
+
+  // The new key disabled too (say compromised), with no issuance since: the list is still
+  // served, signed by a key made for it and published (before: 404 key-not-found).
+  Call("POST", base_ + "/keys/" + new_key + "/disable", admin_, "", 200);
+  httplib::Result served = service_.client().Get(ListPath(0));
+  ASSERT_TRUE(served);
+  ASSERT_EQ(served->status, 200) << served->body;
+  Result<signer::Jws> signed_by = signer::ParseJws(served->body);
+  ASSERT_TRUE(signed_by.ok());
+  EXPECT_NE(signed_by->kid, new_key);
+  EXPECT_NE(signed_by->kid, old_key);
+  EXPECT_EQ(Entry(List0(), 0), 1);  // verified with the key its kid names, from the JWKS
 }
 
 // A list may be cached for status_list_ttl_s: when that is longer than the hour a list is

@@ -565,6 +565,32 @@ TEST_F(AuthorizationWindowsTest, RollingHourCountsASpendUntilTPlus3599AndNotAtTP
 
 // ---- Reservations (§4) ----
 
+// The principal rotates its issuer key, then disables the new one (say compromised): mandates
+// signed by the old, retired key still verify, and their purchases still get a receipt, signed
+// by a key made for it and published (before: 404 key-not-found until the next issuance).
+TEST_F(AuthorizationsApiTest, ReceiptsAreSignedAfterTheActiveIssuerKeyIsDisabled) {
+  Boot(kStart);
+  const std::string agent = NewAgent("buyer");
+  const std::string m = Issue(agent, R"({"limits":{"per_transaction":[{"asset":"USD","max":"500"}]}})");
+  const std::string s = Session(agent);
+  const json::Value first = Authorize(s, Purchase(m, "10"));
+  Result<signer::Jws> first_receipt = signer::ParseJws(StringField(first, "receipt"));
+  ASSERT_TRUE(first_receipt.ok());
+  const std::string old_key = first_receipt->kid.substr(first_receipt->kid.find('#') + 1);
+  const std::string new_key =
+      StringField(Call("POST", base_ + "/keys/" + old_key + "/rotate", admin_, "", 200), "id");
+  Call("POST", base_ + "/keys/" + new_key + "/disable", admin_, "", 200);
+  const json::Value after = Authorize(s, Purchase(m, "10"));
+  EXPECT_EQ(StringField(after, "decision"), "allowed") << json::Write(after);
+  Result<signer::Jws> receipt = signer::ParseJws(StringField(after, "receipt"));
+  ASSERT_TRUE(receipt.ok());
+  const std::string made = receipt->kid.substr(receipt->kid.find('#') + 1);
+  EXPECT_NE(made, old_key);
+  EXPECT_NE(made, new_key);
+  const json::Value jwks = Call("GET", "/principals/" + principal_ + "/jwks.json", "", "", 200);
+  EXPECT_NE(json::Write(jwks).find(made), std::string::npos);
+}
+
 TEST_F(AuthorizationsApiTest, CaptureVoidAndLeasesMoveTheHeadroomExactly) {
   Boot(kStart);
   const std::string agent = NewAgent("buyer");
@@ -849,6 +875,9 @@ TEST_F(AuthorizationApprovalsTest, DenialAndTimeoutReleaseTheHold) {
   json::Value rec = Record(StringField(d, "id"));
   EXPECT_EQ(StringField(rec, "decision"), "denied");
   EXPECT_EQ(Codes(rec), std::vector<std::string>{"approval-denied"});
+  // The approver's note stays in the approval record: the agent reads only that it was denied.
+  EXPECT_EQ(StringField(rec.Find("reasons")->items()[0], "detail"), "denied by an approver");
+  EXPECT_EQ(json::Write(rec).find("not this one"), std::string::npos);
   EXPECT_EQ(StringField(*rec.Find("reservation"), "state"), "released");
   EXPECT_EQ(StringField(HeadroomCounter(m, day), "spent"), "0");
 
