@@ -1,6 +1,9 @@
 // Service composition and the routes of specs/api.md.
 #include "api/app.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <filesystem>
 #include <vector>
 
@@ -35,10 +38,15 @@ Result<std::unique_ptr<App>> App::Start(const ServerConfig& config, Secrets secr
   }
   // Nor can the wildcard address: did:web:0.0.0.0 resolves nowhere, and the identity (and the
   // audit origin, fixed at the first start) would stay so once a real name is given.
-  if (config.public_host.empty() && config.listen_host == "0.0.0.0") {
-    return InvalidArgumentError("--public-host: required when listening on 0.0.0.0 (every "
-                                "address): the service's did:web names the host clients reach",
-                                "bad-config");
+  // Any spelling of it ("0", "0.0"): what the resolver binds, not the text.
+  if (in_addr any{}; config.public_host.empty() &&
+                     inet_aton(config.listen_host.c_str(), &any) != 0 && any.s_addr == INADDR_ANY) {
+    return InvalidArgumentError(
+        "--public-host: required when listening on every address (" + config.listen_host +
+            "): the service's did:web names the host clients reach (a service already named "
+            "by this address keeps its identity with --public-host " + config.listen_host +
+            ":" + std::to_string(config.listen_port) + ")",
+        "bad-config");
   }
   // The settlement file is read before anything is made on disk: a bad one stops the start with
   // nothing created (no store, KEK or keys, and no audit origin fixed under a host being fixed).

@@ -300,14 +300,13 @@ Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
   if (!file.empty()) {
     MD_RETURN_IF_ERROR(ApplyFile(file, out.config));
   }
+  // An empty variable means "not set", except for the KEK: a unit file whose ${KEK} expanded
+  // to nothing must not start on the development KEK (specs/config.md). Refused below unless a
+  // --kek-file flag names one (flags win over the environment) or only help is asked for.
+  const char* empty_kek_env = nullptr;
   for (const Setting& s : kSettings) {
     const char* v = getenv(s.env);
-    // An empty variable means "not set", except for the KEK: a unit file whose ${KEK} expanded
-    // to nothing must not start on the development KEK (specs/config.md).
-    if (v != nullptr && *v == '\0' && std::string_view(s.key) == "kek_file") {
-      return BadConfig(s.env, "is empty: name the key-encryption key file, or unset it for the "
-                              "development KEK");
-    }
+    if (v != nullptr && *v == '\0' && std::string_view(s.key) == "kek_file") empty_kek_env = s.env;
     if (v != nullptr && *v != '\0') {
       MD_RETURN_IF_ERROR(Apply(s.key, v, s.env, out.config));
     }
@@ -347,6 +346,11 @@ Result<ParsedCommandLine> LoadServerConfig(const std::vector<std::string>& args,
       value = args[++i];
     }
     MD_RETURN_IF_ERROR(Apply(found->key, value, arg, out.config));
+    if (std::string_view(found->key) == "kek_file") empty_kek_env = nullptr;
+  }
+  if (empty_kek_env != nullptr && !out.show_help && !out.show_version) {
+    return BadConfig(empty_kek_env, "is empty: name the key-encryption key file, or unset it "
+                                    "for the development KEK");
   }
   MD_RETURN_IF_ERROR(CheckBackupDirApart(out.config));
   return out;

@@ -97,6 +97,11 @@ TEST(ServerConfig, AnEmptyKekFileAndABackupDirOverlappingTheDataAreRefused) {
   EXPECT_NE(bad({}, {{"MANDATED_KEK_FILE", ""}}).find("MANDATED_KEK_FILE: is empty"),
             std::string::npos);
   EXPECT_TRUE(LoadServerConfig({}, EnvOf({{"MANDATED_BACKUP_DIR", ""}})).ok());
+  // A flag naming the file wins, as over any variable; asking for help reads no KEK.
+  EXPECT_EQ(LoadServerConfig({"--kek-file", "/etc/m.kek"}, EnvOf({{"MANDATED_KEK_FILE", ""}}))
+                ->config.kek_file,
+            "/etc/m.kek");
+  EXPECT_TRUE(LoadServerConfig({"--help"}, EnvOf({{"MANDATED_KEK_FILE", ""}})).ok());
   const std::string apart = "--backup-dir: must lie outside the data directory";
   EXPECT_NE(bad({"--data-dir", "/srv/m", "--backup-dir", "/srv/m"}).find(apart), std::string::npos);
   EXPECT_NE(bad({"--data-dir", "/srv/m", "--backup-dir", "/srv/m/b"}).find(apart),

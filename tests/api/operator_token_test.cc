@@ -150,8 +150,12 @@ TEST(ServerIdentity, AWildcardListenAddressNeedsAPublicHost) {
   Result<std::unique_ptr<api::App>> refused = api::App::Start(any, api::App::Secrets());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().reason(), "bad-config");
-  EXPECT_NE(refused.error().message().find("required when listening on 0.0.0.0"),
+  EXPECT_NE(refused.error().message().find("required when listening on every address (0.0.0.0)"),
             std::string::npos);
+  any.listen_host = "0";  // another spelling of it
+  Result<std::unique_ptr<api::App>> also = api::App::Start(any, api::App::Secrets());
+  ASSERT_FALSE(also.ok());
+  EXPECT_EQ(also.error().reason(), "bad-config");
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("data")));
   any.public_host = "pay.example.com";
   Result<std::unique_ptr<api::App>> named = api::App::Start(any, api::App::Secrets());

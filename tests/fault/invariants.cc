@@ -354,8 +354,9 @@ CheckReport CheckService(int port, Subject& s, const Acknowledged& acked, bool e
   // The trail: the principal's export verifies offline against the pinned key and every
   // checkpoint seen before, and names every acknowledged authorization.
   // Events staged with their change are sequenced into the tree in the background (every
-  // 200 ms; specs/audit.md §2): an export may trail the latest answers by that much, so it is
-  // read again (up to 5 s) while some acknowledged authorization is not in it yet.
+  // audit_sequence_ms, 50 ms by default; specs/audit.md §1.1): an export may trail the latest
+  // answers by that much, so it is read again (up to 5 s) while some acknowledged
+  // authorization is not in it yet.
   for (int attempt = 0;; ++attempt) {
     Got e = api.Get("/v1/audit/export?principal=" + s.principal, s.operator_token);
     audit::BundleVerifyOptions options;
