@@ -15,10 +15,11 @@
 namespace mandated::audit {
 namespace {
 
-// Each pass's events go in durable batches of at most this many: a purchase writing while a batch
-// of thousands (a backlog after a burst) is written would wait for all of it, and for its sync;
-// 256 bound that wait to a few milliseconds here (BENCHMARKS.md, load).
-constexpr size_t kSequenceBatch = 256;
+// Each pass's events go in durable batches of at most this many. Smaller batches shorten what a
+// purchase's write waits behind, but a full pass rescans its staging range from the start for
+// every batch, and a backlog that then takes more than kPendingKeyMaxAge to sequence turns
+// every pending key late: at 256 a backlog of 65,536 took minutes (BENCHMARKS.md, audit).
+constexpr size_t kSequenceBatch = 4096;
 // A pass's write batch also stops growing past this many bytes of staged events (a usage batch's
 // event is about 40 bytes per usage event), so it stays one ordinary heap allocation.
 constexpr size_t kSequenceBytes = size_t{8} << 20;
