@@ -263,17 +263,11 @@ Result<MerchantVerifyRequest> ParseMerchantVerify(const json::Value& body) {
 }
 
 Result<signer::KeyInfo> Authority::IssuerKey(const std::string& principal_id) {
-  std::lock_guard<std::mutex> lock(key_mu_);
-  Result<signer::KeyInfo> k = keys_.ActiveKey(principal_id, kIssuerPurpose);
-  if (k.ok() || k.error().code() != StatusCode::kNotFound) return k;
-  return keys_.Generate(signer::KeyType::kP256, kIssuerPurpose, principal_id);
+  return keys_.ActiveKeyOrNew(principal_id, kIssuerPurpose, signer::KeyType::kP256);
 }
 
 Result<signer::KeyInfo> Authority::ReceiptKey() {
-  std::lock_guard<std::mutex> lock(key_mu_);
-  Result<signer::KeyInfo> k = keys_.ActiveKey("service", kReceiptPurpose);
-  if (k.ok() || k.error().code() != StatusCode::kNotFound) return k;
-  return keys_.Generate(signer::KeyType::kP256, kReceiptPurpose, "service");
+  return keys_.ActiveKeyOrNew("service", kReceiptPurpose, signer::KeyType::kP256);
 }
 
 Result<json::Value> Authority::KeySetJwks(const std::string& owner, std::string_view purpose,

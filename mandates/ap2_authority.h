@@ -367,7 +367,6 @@ class Authority {
   SettleHook settle_;     // set before sharing, then read-only
   std::function<void()> before_closing_lock_;  // likewise (tests)
   X402BindHook x402_bind_;  // likewise
-  std::mutex key_mu_;     // first-use generation of issuer and receipt keys
   // The closings locks, by principal (see the class comment). Issuance and revocation take it
   // too: they change the principal's status lists.
   MutexStripes<kAcceptStripes> accept_locks_;

@@ -209,14 +209,8 @@ StatusBookOptions MandateRegistry::BookOptions() const {
     // A principal whose active issuer key was disabled still has lists to serve (offline
     // verifiers of its earlier mandates need them): a new issuer key signs them, as the next
     // issuance would make one.
-    std::lock_guard<std::mutex> lock(list_key_mu_);
-    Result<signer::KeyInfo> key =
-        keys_.ActiveKey(std::string(principal), std::string(kIssuerKeyPurpose));
-    if (!key.ok() && key.error().code() == StatusCode::kNotFound) {
-      key = keys_.Generate(signer::KeyType::kEd25519, std::string(kIssuerKeyPurpose),
-                           std::string(principal));
-    }
-    return key;
+    return keys_.ActiveKeyOrNew(std::string(principal), std::string(kIssuerKeyPurpose),
+                                signer::KeyType::kEd25519);
   };
   o.kid = [this](std::string_view principal, const signer::KeyInfo& key) {
     return IssuerDid(principal) + "#" + key.id;
@@ -411,11 +405,8 @@ Result<MandateRecord> MandateRegistry::Issue(const identity::Tenant& t, IssueReq
     req.terms.parent.clear();
   }
 
-  Result<signer::KeyInfo> key = keys_.ActiveKey(t.principal_id(), std::string(kIssuerKeyPurpose));
-  if (!key.ok() && key.error().code() == StatusCode::kNotFound) {
-    key = keys_.Generate(signer::KeyType::kEd25519, std::string(kIssuerKeyPurpose),
-                         t.principal_id());
-  }
+  Result<signer::KeyInfo> key = keys_.ActiveKeyOrNew(
+      t.principal_id(), std::string(kIssuerKeyPurpose), signer::KeyType::kEd25519);
   if (!key.ok()) {
     return key.error();
   }

@@ -215,9 +215,6 @@ class MandateRegistry {
   mutable std::mutex records_mu_;
   mutable std::map<std::string, MandateRecord> records_;
   uint64_t records_generation_ = 0;  // guarded by records_mu_
-  // Serializes the status lists' "active issuer key, else a new one", so two lists served at
-  // once for a principal without one make one key, not two.
-  mutable std::mutex list_key_mu_;
 };
 
 }  // namespace mandated::mandates

@@ -429,19 +429,11 @@ Result<signer::KeyInfo> Authorizer::IssuerKey(const std::string& principal_id, b
     auto it = issuer_keys_.find(principal_id);
     if (it != issuer_keys_.end() && it->second.first == generation) return it->second.second;
   }
-  Result<signer::KeyInfo> active =
-      keys_.ActiveKey(principal_id, std::string(mandates::kIssuerKeyPurpose));
-  if (!active.ok() && active.error().code() == StatusCode::kNotFound) {
-    // Its last issuer key was disabled (mandates signed by earlier, retired keys still verify):
-    // receipts are signed by a new one, as the next mandate issuance would make one.
-    std::lock_guard<std::mutex> making(issuer_key_mu_);
-    active = keys_.ActiveKey(principal_id, std::string(mandates::kIssuerKeyPurpose));
-    if (!active.ok() && active.error().code() == StatusCode::kNotFound) {
-      active = keys_.Generate(signer::KeyType::kEd25519, std::string(mandates::kIssuerKeyPurpose),
-                              principal_id);
-    }
-  }
-  MD_ASSIGN_OR_RETURN(signer::KeyInfo key, std::move(active));
+  // With its last issuer key disabled (mandates signed by earlier, retired keys still verify),
+  // receipts are signed by a new one, as the next mandate issuance would make one.
+  MD_ASSIGN_OR_RETURN(signer::KeyInfo key,
+                      keys_.ActiveKeyOrNew(principal_id, std::string(mandates::kIssuerKeyPurpose),
+                                           signer::KeyType::kEd25519));
   std::lock_guard<std::mutex> lock(verified_mu_);
   if (issuer_keys_.size() >= kVerifiedCacheSize) issuer_keys_.clear();
   issuer_keys_[principal_id] = {generation, key};

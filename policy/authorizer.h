@@ -289,7 +289,6 @@ class Authorizer {
   std::mutex verified_mu_;
   std::map<std::string, VerifiedChain> verified_;
   std::map<std::string, std::pair<uint64_t, signer::KeyInfo>> issuer_keys_;  // principal ->
-  std::mutex issuer_key_mu_;  // one new issuer key at a time (IssuerKey)
   std::mutex facts_mu_;
   std::map<std::string, std::shared_ptr<const SessionFacts>> facts_;  // "<principal>/<session>"
 

@@ -298,6 +298,16 @@ Result<KeyInfo> KeyStore::ActiveKey(const std::string& owner, const std::string&
   return *best;
 }
 
+Result<KeyInfo> KeyStore::ActiveKeyOrNew(const std::string& owner, const std::string& purpose,
+                                         KeyType type) {
+  Result<KeyInfo> key = ActiveKey(owner, purpose);
+  if (key.ok() || key.error().code() != StatusCode::kNotFound) return key;
+  std::lock_guard<std::mutex> lock(make_mu_);
+  key = ActiveKey(owner, purpose);  // another caller may have made it meanwhile
+  if (key.ok() || key.error().code() != StatusCode::kNotFound) return key;
+  return Generate(type, purpose, owner);
+}
+
 Result<PrivateKey> KeyStore::Unseal(const std::string& id, KeyInfo* info) {
   // An active key opened before is kept open in memory (a self-wiping copy is handed out). A hit
   // needs no check of the stored state: StopSigning erases the key's entry in the same critical

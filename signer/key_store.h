@@ -120,6 +120,10 @@ class KeyStore {
   Result<std::vector<KeyInfo>> List(const std::string& owner);
   // The newest active key of an owner and purpose; kNotFound if none.
   Result<KeyInfo> ActiveKey(const std::string& owner, const std::string& purpose);
+  // The same, or, when there is none (never made, or the last one disabled), a new key of
+  // `type` made for them. Serialized, so callers asking at once make one key, not several.
+  Result<KeyInfo> ActiveKeyOrNew(const std::string& owner, const std::string& purpose,
+                                 KeyType type);
 
   // Creates a new active key of the same type, purpose and owner and retires `id` (one batch).
   // kFailedPrecondition ("agent-key-not-rotatable") for a key of purpose kAgentKeyPurpose (a new
@@ -196,6 +200,7 @@ class KeyStore {
   Random& random_;
   KeyChangeHook change_hook_;  // set before sharing, then read-only
   std::mutex state_mu_;  // serializes state changes (rotate, disable)
+  std::mutex make_mu_;   // serializes ActiveKeyOrNew's "none, so make one"
   // Every key's public record (no private material) by owner, then id: what List(owner) and
   // ActiveKey answer from. Changed only after the store's write, and a rotation's two records
   // together, before the generation moves.
